@@ -1,0 +1,51 @@
+/**
+ * The pending-job queue the allocation-like actions walk: projects in fair-share order, and inside a
+ * project by priority then age.
+ */
+import { compareQueues } from '../queue-order.ts';
+import { type GroupState, gangNeed, type Session } from '../session.ts';
+
+/** Priority first, then the older workload, then id: the order inside one project. */
+export function compareJobs(a: GroupState, b: GroupState): number {
+  if (a.snap.priority !== b.snap.priority) return b.snap.priority - a.snap.priority;
+  if (a.snap.createdAtMs !== b.snap.createdAtMs) return a.snap.createdAtMs - b.snap.createdAtMs;
+  return a.snap.id < b.snap.id ? -1 : a.snap.id > b.snap.id ? 1 : 0;
+}
+
+/**
+ * Visit pending gangs one at a time, always from the project that fair share says goes next.
+ * The order is re-evaluated after every visit because each placement changes the shares.
+ */
+export function forEachPendingJob(
+  session: Session,
+  visit: (job: GroupState) => void,
+  filter: (job: GroupState) => boolean = () => true,
+): void {
+  const byQueue = new Map<string, GroupState[]>();
+  for (const g of session.groups) {
+    if (gangNeed(g) === 0 || !filter(g)) continue;
+    const list = byQueue.get(g.snap.queue) ?? [];
+    list.push(g);
+    byQueue.set(g.snap.queue, list);
+  }
+  for (const list of byQueue.values()) list.sort(compareJobs);
+  const heads = new Map<string, number>([...byQueue.keys()].map((q) => [q, 0]));
+  while (heads.size > 0) {
+    let best: string | undefined;
+    for (const queue of heads.keys()) {
+      if (best === undefined) {
+        best = queue;
+        continue;
+      }
+      const pool = byQueue.get(queue)?.[heads.get(queue) ?? 0]?.snap.nodePools[0] ?? 'default';
+      if (compareQueues(queue, best, pool, session.shares, session.queues) < 0) best = queue;
+    }
+    if (best === undefined) break;
+    const list = byQueue.get(best) ?? [];
+    const at = heads.get(best) ?? 0;
+    const job = list[at];
+    if (at + 1 >= list.length) heads.delete(best);
+    else heads.set(best, at + 1);
+    if (job && gangNeed(job) > 0) visit(job);
+  }
+}

@@ -1,0 +1,49 @@
+/** The scheduler's output: what to start, what to stop, and why anything still waits. */
+import type { GpuGrant } from './snapshot.ts';
+
+/** Names of the actions, in the order a cycle runs them. */
+export type ActionName = 'allocate' | 'consolidate' | 'reclaim' | 'preempt' | 'elastic' | 'stale-gang';
+
+/** Start a pod on a node with these GPUs. */
+export interface Bind {
+  group: string;
+  pod: string;
+  node: string;
+  grants: GpuGrant[];
+  action: ActionName;
+}
+
+/** Stop a pod; its group goes back to Pending unless only elastic extras were taken. */
+export interface Eviction {
+  group: string;
+  pod: string;
+  node: string;
+  action: ActionName;
+  reason: string;
+}
+
+/** A workload phase the scheduler decided (a whole gang evicted -> Pending). */
+export interface PhaseChange {
+  group: string;
+  to: 'Pending';
+  reason: string;
+}
+
+/** Why a workload is still pending, in words a user can act on. */
+export interface PendingReason {
+  group: string;
+  reason: string;
+}
+
+/** The outcome of one cycle. */
+export interface Plan {
+  binds: Bind[];
+  evictions: Eviction[];
+  phaseChanges: PhaseChange[];
+  pending: PendingReason[];
+}
+
+/** True when the plan changes nothing in the cluster (pending reasons are information only). */
+export function isEmptyPlan(plan: Plan): boolean {
+  return plan.binds.length === 0 && plan.evictions.length === 0;
+}
