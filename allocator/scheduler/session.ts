@@ -137,7 +137,11 @@ function toNodeState(snapshot: Snapshot): Map<string, NodeState> {
       nodeType: n.nodeType,
       labels: n.labels,
       schedulable: n.schedulable,
-      gpus: n.gpus.map((g) => ({ ...g, freeMilli: 1000, freeMemoryMiB: g.memoryMiB })),
+      // By index, not report order: placement and its explanations walk this list, and the same
+      // cluster reported in another order must give the same plan.
+      gpus: [...n.gpus]
+        .sort((a, b) => a.index - b.index || (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0))
+        .map((g) => ({ ...g, freeMilli: 1000, freeMemoryMiB: g.memoryMiB })),
       cpuMillis: n.cpuMillis,
       memoryMiB: n.memoryMiB,
       cpuFreeMillis: n.cpuMillis,
@@ -186,8 +190,10 @@ export function openSession(snapshot: Snapshot): Session {
   const sortedGroups = [...snapshot.groups].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const snap of sortedGroups) {
     const req = toPlacementRequest(snap);
-    const group: GroupState = { snap, pods: [], req, nextOrdinal: 0 };
-    for (const p of snap.pods) {
+    const group: GroupState = { snap, pods: [], req, nextOrdinal: snap.nextPodOrdinal ?? 0 };
+    // By name, not report order: victims and evictions list a group's pods in this order.
+    const pods = [...snap.pods].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const p of pods) {
       const node = nodes.get(p.node);
       const pool = node?.pool ?? 'default';
       const resources = grantResources(p.grants, req);

@@ -101,6 +101,11 @@ export interface GroupSnap {
   pods: readonly PodSnap[];
   /** Pods protected from preemption until they have run this long. */
   minRuntimeMs: number;
+  /**
+   * First pod ordinal never used by this workload; the store keeps it so a pod name (`name-N`) is
+   * never handed out twice, even after evictions. Absent = continue after the pods it holds.
+   */
+  nextPodOrdinal?: number;
   /** Set by the store when a running gang fell below minMember: since when. */
   belowMinSinceMs?: number;
 }

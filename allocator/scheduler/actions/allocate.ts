@@ -8,7 +8,7 @@
 import type { PlacementRequest } from '../placement/types.ts';
 import { type GroupState, gangNeed, type Session } from '../session.ts';
 import type { Statement } from '../statement.ts';
-import { forEachPendingJob } from './jobs.ts';
+import { forEachPendingJob, poolsOf } from './jobs.ts';
 import { capacityReason, placePods } from './place-pods.ts';
 import type { Action } from './types.ts';
 
@@ -25,7 +25,12 @@ export function allocateJob(
 ): boolean {
   const need = gangNeed(job);
   const reasons: string[] = [];
-  for (const pool of job.snap.nodePools) {
+  const pools = poolsOf(job);
+  if (pools.length === 0) {
+    job.pendingReason = `its running pods are in pool ${job.pods[0]?.pool}, which is not among its node pools; it is evicted whole once the stale-gang grace runs out`;
+    return false;
+  }
+  for (const pool of pools) {
     const key = shapeKey(pool, job.req);
     const known = failed?.get(key);
     if (known && need >= known.need) {

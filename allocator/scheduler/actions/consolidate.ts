@@ -10,7 +10,7 @@ import type { NodeState } from '../placement/types.ts';
 import { quotaRefusal } from '../quota.ts';
 import { type GroupState, gangNeed, type PodState, type Session, strategyOf } from '../session.ts';
 import type { Statement } from '../statement.ts';
-import { forEachPendingJob } from './jobs.ts';
+import { forEachPendingJob, poolsOf } from './jobs.ts';
 import { placePods } from './place-pods.ts';
 import type { Action } from './types.ts';
 
@@ -58,6 +58,16 @@ function moveToFit(session: Session, stmt: Statement, job: GroupState, node: Nod
   for (const pod of moved) {
     const target = session.placer.place(pod.pool, pod.group.req, strategyOf(session, pod.pool));
     if (!target) return false;
+    // The job's quota was checked with the moved pods off the books; once they are back, a mover
+    // of the same project or department (or a memory-sized share landing on a smaller GPU) may
+    // push it past a limit.
+    const moverMilli = target.gpus.reduce((sum, g) => sum + g.gpuMilli, 0);
+    const r = {
+      gpuMilli: moverMilli,
+      cpuMillis: pod.group.req.cpuMillis,
+      memoryMiB: pod.group.req.memoryMiB,
+    };
+    if (quotaRefusal(session, pod.group, pod.pool, r)) return false;
     stmt.bind(pod.group, target.node, target.gpus, 'consolidate');
   }
   return true;
@@ -84,7 +94,7 @@ export const consolidate: Action = {
     forEachPendingJob(session, (job) => {
       if (tried >= CONSOLIDATE_MAX_JOBS) return;
       tried++;
-      for (const pool of job.snap.nodePools) {
+      for (const pool of poolsOf(job)) {
         if (strategyOf(session, pool) !== 'binpack') continue;
         const key = `${pool}|${job.snap.minMember}|${JSON.stringify(job.req)}`;
         if (failed.has(key)) continue;

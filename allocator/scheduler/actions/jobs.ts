@@ -13,6 +13,18 @@ export function compareJobs(a: GroupState, b: GroupState): number {
 }
 
 /**
+ * The pools a pending job may use, in preference order. A gang that lost members is completed in
+ * the pool its running pods are in, never another: quota and fair share are per pool, and a gang
+ * spread over two pools is evicted whole by a victim search in either (taking the other pool's
+ * share with it). Where that pool is no longer among its choices, stale-gang resolves it.
+ */
+export function poolsOf(job: GroupState): readonly string[] {
+  const running = job.pods[0]?.pool;
+  if (running === undefined) return job.snap.nodePools;
+  return job.snap.nodePools.includes(running) ? [running] : [];
+}
+
+/**
  * Visit pending gangs one at a time, always from the project that fair share says goes next.
  * The order is re-evaluated after every visit because each placement changes the shares.
  */

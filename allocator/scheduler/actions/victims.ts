@@ -11,7 +11,7 @@ import type { GpuTake, NodeState } from '../placement/types.ts';
 import type { ActionName } from '../plan.ts';
 import { quotaRefusal } from '../quota.ts';
 import { type GroupState, gangNeed, type PodState, type Session, strategyOf } from '../session.ts';
-import type { Statement } from '../statement.ts';
+import type { Checkpoint, Statement } from '../statement.ts';
 
 /** Pods that leave together: one elastic extra, or a whole gang. */
 export interface VictimUnit {
@@ -23,8 +23,15 @@ export interface VictimUnit {
 /** How one action picks its victims. */
 export interface VictimRule {
   action: ActionName;
-  /** May this group's pods ever make room for the job (static: queue, priority, preemptible). */
+  /** May this group's pods ever make room for the job (fixed for one try: queue, priority, preemptible). */
   eligible(group: GroupState): boolean;
+  /**
+   * Optional shortcut: the nodes holding a pod of a group `eligible` admits (any superset will do).
+   * The search then tries only these, instead of building victim units on every node of the pool
+   * for every shape every action tries; an empty set ends it at once. Asked before each search,
+   * on the live state; absent = every node of the pool.
+   */
+  candidateNodes?(pool: string): ReadonlySet<string>;
   /** May this unit go now, given what has been evicted so far (live: fair shares). */
   allow(unit: VictimUnit): boolean;
   /** The reason recorded on the victim's eviction. */
@@ -69,6 +76,22 @@ export function unitsOnNode(session: Session, node: string, rule: VictimRule): V
   return units.sort(compareUnits);
 }
 
+/** The session's groups by project, in session order: who could lose pods to a project's jobs. */
+export function groupsByQueue(session: Session): Map<string, GroupState[]> {
+  const out = new Map<string, GroupState[]>();
+  for (const g of session.groups) {
+    const list = out.get(g.snap.queue);
+    if (list) list.push(g);
+    else out.set(g.snap.queue, [g]);
+  }
+  return out;
+}
+
+/** Adds the nodes of the group's pods in `pool` to `into`. */
+export function addPodNodes(group: GroupState, pool: string, into: Set<string>): void {
+  for (const p of group.pods) if (p.pool === pool) into.add(p.node);
+}
+
 /** Evict what is left of a unit; false when the unit no longer applies (already gone, or no extras left). */
 function evictUnit(stmt: Statement, unit: VictimUnit, rule: VictimRule): boolean {
   const present = unit.pods.filter((p) => unit.group.pods.includes(p));
@@ -83,6 +106,20 @@ interface NodeChoice {
   node: NodeState;
   units: VictimUnit[];
   worstPriority: number;
+  /** Bind time of the oldest unit in the set (a unit's age is its youngest pod's, as in compareUnits). */
+  oldestBoundAtMs: number;
+}
+
+/**
+ * True when evicting `a` is preferred to evicting `b`. ARCHITECTURE 3 picks victims lowest priority
+ * first, then youngest, so the set whose highest priority is lowest wins before the set that is
+ * merely smaller: taking one build-preemptible pod where two training pods would do makes it preempt
+ * those two next cycle anyway. Equal sets then go by fewer victims, then by the younger work.
+ */
+function betterChoice(a: NodeChoice, b: NodeChoice): boolean {
+  if (a.worstPriority !== b.worstPriority) return a.worstPriority < b.worstPriority;
+  if (a.units.length !== b.units.length) return a.units.length < b.units.length;
+  return a.oldestBoundAtMs > b.oldestBoundAtMs;
 }
 
 /** Evict units on `node` in order until the job's pod fits; returns the units used, or null. */
@@ -94,18 +131,52 @@ function tryNode(
   rule: VictimRule,
 ): { units: VictimUnit[]; gpus: GpuTake[] } | null {
   const strategy = strategyOf(session, node.pool);
+  const start = stmt.checkpoint();
   const used: VictimUnit[] = [];
   for (const unit of unitsOnNode(session, node.name, rule)) {
     if (unit.group === job || !rule.allow(unit)) continue;
     if (!evictUnit(stmt, unit, rule)) continue;
     used.push(unit);
     const gpus = session.placer.placeOn(node, job.req, strategy);
-    if (gpus) return { units: used, gpus };
+    if (gpus)
+      return used.length === 1 ? { units: used, gpus } : prune(session, stmt, job, node, rule, start, used);
   }
   return null;
 }
 
-/** The node where the fewest (then lowest-priority) victims make room for one pod of the job. */
+/**
+ * Greedy eviction stops at the first fit, but units evicted on the way may add nothing to it: a
+ * pod with no GPU ahead of the gang whose memory the job needs, a small unit ahead of the big one
+ * that alone makes room. Such victims would lose their work for nothing (and a pod bound earlier
+ * in the cycle would silently vanish from the plan). Give back every unit the job fits without,
+ * trying the last evicted (highest priority, oldest) first, so that when there is a choice the
+ * lowest-priority victims are the ones kept. The last unit is always needed: without it the
+ * greedy prefix did not fit, and fewer evictions only leave less room.
+ */
+function prune(
+  session: Session,
+  stmt: Statement,
+  job: GroupState,
+  node: NodeState,
+  rule: VictimRule,
+  start: Checkpoint,
+  used: VictimUnit[],
+): { units: VictimUnit[]; gpus: GpuTake[] } | null {
+  const strategy = strategyOf(session, node.pool);
+  let keep = used;
+  for (let i = keep.length - 2; i >= 0; i--) {
+    const without = keep.filter((_, j) => j !== i);
+    stmt.rollback(start);
+    for (const unit of without) evictUnit(stmt, unit, rule);
+    if (session.placer.placeOn(node, job.req, strategy)) keep = without;
+  }
+  stmt.rollback(start);
+  for (const unit of keep) evictUnit(stmt, unit, rule);
+  const gpus = session.placer.placeOn(node, job.req, strategy);
+  return gpus ? { units: keep, gpus } : null;
+}
+
+/** The node whose victims (lowest priority, then fewest, then youngest) make room for one pod of the job. */
 function bestNode(
   session: Session,
   stmt: Statement,
@@ -113,28 +184,29 @@ function bestNode(
   pool: string,
   rule: VictimRule,
 ): NodeChoice | null {
+  // A node without an eligible pod yields no victim unit, so skipping it changes nothing.
+  const candidates = rule.candidateNodes?.(pool);
+  if (candidates?.size === 0) return null;
   let best: NodeChoice | null = null;
   for (const node of session.nodesByPool.get(pool) ?? []) {
+    if (candidates && !candidates.has(node.name)) continue;
     if (!node.schedulable || (session.podsByNode.get(node.name)?.size ?? 0) === 0) continue;
     const mark = stmt.checkpoint();
     const found = tryNode(session, stmt, job, node, rule);
     stmt.rollback(mark);
     if (!found) continue;
     const worstPriority = Math.max(...found.units.map((u) => u.group.snap.priority));
-    if (
-      !best ||
-      found.units.length < best.units.length ||
-      (found.units.length === best.units.length && worstPriority < best.worstPriority)
-    ) {
-      best = { node, units: found.units, worstPriority };
-    }
+    const oldestBoundAtMs = Math.min(...found.units.map((u) => Math.max(...u.pods.map((p) => p.boundAtMs))));
+    const choice: NodeChoice = { node, units: found.units, worstPriority, oldestBoundAtMs };
+    if (!best || betterChoice(choice, best)) best = choice;
   }
   return best;
 }
 
 /**
  * Place the job's missing gang pods in `pool`, evicting victims by `rule` where free capacity is not
- * enough. All or nothing: on failure every eviction and bind is rolled back.
+ * enough. All or nothing: on failure every eviction and bind is rolled back. `quota` is true when room
+ * was found but the job's quota refused it: that, not capacity, is then why the job waits.
  */
 export function placeWithEvictions(
   session: Session,
@@ -142,7 +214,7 @@ export function placeWithEvictions(
   job: GroupState,
   pool: string,
   rule: VictimRule,
-): { placed: boolean; reason: string } {
+): { placed: boolean; reason: string; quota: boolean } {
   const mark = stmt.checkpoint();
   const strategy = strategyOf(session, pool);
   const need = gangNeed(job);
@@ -157,7 +229,7 @@ export function placeWithEvictions(
       const choice = bestNode(session, stmt, job, pool, rule);
       if (!choice) {
         stmt.rollback(mark);
-        return { placed: false, reason: `no ${rule.action} victims make room in pool ${pool}` };
+        return { placed: false, reason: `no ${rule.action} victims make room in pool ${pool}`, quota: false };
       }
       node = choice.node;
       for (const unit of choice.units) evictUnit(stmt, unit, rule);
@@ -165,7 +237,7 @@ export function placeWithEvictions(
     }
     if (!gpus) {
       stmt.rollback(mark);
-      return { placed: false, reason: `no ${rule.action} victims make room in pool ${pool}` };
+      return { placed: false, reason: `no ${rule.action} victims make room in pool ${pool}`, quota: false };
     }
     const gpuMilli = gpus.reduce((sum, g) => sum + g.gpuMilli, 0);
     const refusal = quotaRefusal(session, job, pool, {
@@ -175,9 +247,9 @@ export function placeWithEvictions(
     });
     if (refusal) {
       stmt.rollback(mark);
-      return { placed: false, reason: refusal };
+      return { placed: false, reason: refusal, quota: true };
     }
     stmt.bind(job, node, gpus, rule.action);
   }
-  return { placed: true, reason: '' };
+  return { placed: true, reason: '', quota: false };
 }
