@@ -1,0 +1,36 @@
+/**
+ * The registry of `tessera` subcommands. Adding one is one line here plus its own file under
+ * `cli/commands/`, which exports `configure(command, context)`.
+ *
+ * Modules load only when their command runs, so a command with heavy or native dependencies
+ * (the allocator's SQLite, the agent's execa) never slows down or breaks the others.
+ */
+import type { Command } from 'commander';
+import type { CliIo } from '../io.ts';
+
+/** What a command's action gets besides its flags. */
+export interface CliContext {
+  io: CliIo;
+}
+
+/** What each command module exports. */
+export interface CommandModule {
+  /** Adds the command's arguments, options, help and action to `command` (already named). */
+  configure(command: Command, context: CliContext): void;
+}
+
+/** One registry row: the name users type, the line `tessera --help` shows, and how to load it. */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load: () => Promise<CommandModule>;
+}
+
+/** Every subcommand, in the order `tessera --help` lists them. */
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: 'simulate',
+    summary: 'replay a GPU workload trace through the placement policies',
+    load: () => import('./simulate.ts'),
+  },
+];

@@ -1,0 +1,41 @@
+/**
+ * The CLI's view of the terminal: where output and errors go, and whether stderr is a terminal.
+ *
+ * Commands write through this instead of `process.stdout`, so tests run the whole CLI in-process
+ * and read what it printed.
+ */
+
+/** Output sinks of one CLI run. */
+export interface CliIo {
+  /** Writes to stdout as-is (callers add the newline). */
+  out(text: string): void;
+  /** Writes to stderr as-is (callers add the newline). */
+  err(text: string): void;
+  /** True when stderr is a terminal: only then do progress bars draw. */
+  errIsTty: boolean;
+}
+
+/** The process's real stdout and stderr. */
+export function processIo(): CliIo {
+  return {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    errIsTty: process.stderr.isTTY === true,
+  };
+}
+
+/** An in-memory sink for tests and embedding: everything written is kept in `stdout` / `stderr`. */
+export function bufferIo(): CliIo & { stdout: string; stderr: string } {
+  const io = {
+    stdout: '',
+    stderr: '',
+    errIsTty: false,
+    out(text: string) {
+      io.stdout += text;
+    },
+    err(text: string) {
+      io.stderr += text;
+    },
+  };
+  return io;
+}
