@@ -1,0 +1,38 @@
+/**
+ * `npm run bench`: the quality benchmark (placement quality, bench/quality.ts) and the throughput
+ * benchmark (bench/throughput.ts). `--only quality|throughput` runs one of them.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { runThroughputBench } from './throughput.ts';
+
+type BenchName = 'quality' | 'throughput';
+const BENCHES: readonly BenchName[] = ['quality', 'throughput'];
+
+function isBench(s: string): s is BenchName {
+  return (BENCHES as readonly string[]).includes(s);
+}
+
+/** The quality benchmark, loaded only when its file exists (it is written separately). */
+async function runQuality(): Promise<void> {
+  const url = new URL('./quality.ts', import.meta.url);
+  if (!existsSync(fileURLToPath(url))) {
+    console.log('quality: skipped, bench/quality.ts is not there yet');
+    return;
+  }
+  // A present but broken quality.ts fails the run: never skip silently over an error.
+  const mod: unknown = await import(url.href);
+  const run = (mod as { runQualityBench?: unknown }).runQualityBench;
+  if (typeof run !== 'function') throw new Error('bench/quality.ts does not export runQualityBench()');
+  await (run as () => Promise<void>)();
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const at = argv.indexOf('--only');
+  const only = at >= 0 ? argv[at + 1] : undefined;
+  if (only !== undefined && !isBench(only)) throw new Error(`--only must be one of ${BENCHES.join(', ')}`);
+  if (only === undefined || only === 'quality') await runQuality();
+  if (only === undefined || only === 'throughput') await runThroughputBench();
+}
+
+await main(process.argv.slice(2));
