@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import {
+  applyPlacement,
+  bestFitGpus,
+  firstWholeGpus,
+  fits,
+  gpuFitsShare,
+  releaseGrants,
+  releasePlacement,
+  shareMilliOn,
+  shareTake,
+  takesToGrants,
+} from '../../../../allocator/scheduler/placement/index.ts';
+import { gpu, gpus, node, req } from './helpers.ts';
+
+describe('fit', () => {
+  it('a share fits a GPU with exactly its milli free and not one milli less (1000 milli cap)', () => {
+    const n = node('n', [gpu(0, 300)]);
+    expect(fits(n, req({ gpuMilli: 300 }))).toBe(true);
+    expect(fits(n, req({ gpuMilli: 301 }))).toBe(false);
+    const full = node('f', [gpu(0, 1000)]);
+    expect(fits(full, req({ gpuMilli: 1000 }))).toBe(true);
+    expect(shareMilliOn(full.gpus[0]!, req({ gpuMilli: 1500 }))).toBe(1000);
+  });
+
+  it('a share also needs the memory its fraction carries on that GPU', () => {
+    // 500 milli of a 10,000 MiB GPU carries 5,000 MiB.
+    const g = gpu(0, 600, { freeMemoryMiB: 4999 });
+    expect(gpuFitsShare(g, req({ gpuMilli: 500 }))).toBe(false);
+    expect(gpuFitsShare({ ...g, freeMemoryMiB: 5000 }, req({ gpuMilli: 500 }))).toBe(true);
+  });
+
+  it('a memory-sized share needs ceil(memory x 1000 / GPU memory) milli, capped at 1000', () => {
+    const g = gpu(0, 1000, { memoryMiB: 3000, freeMemoryMiB: 3000 });
+    // 1000 MiB of 3000 MiB: 333.3 -> 334 milli.
+    expect(shareMilliOn(g, req({ gpuMemoryMiB: 1000 }))).toBe(334);
+    expect(gpuFitsShare({ ...g, freeMilli: 333 }, req({ gpuMemoryMiB: 1000 }))).toBe(false);
+    expect(gpuFitsShare({ ...g, freeMilli: 334, freeMemoryMiB: 1000 }, req({ gpuMemoryMiB: 1000 }))).toBe(
+      true,
+    );
+    expect(shareMilliOn(g, req({ gpuMemoryMiB: 9000 }))).toBe(1000);
+    expect(shareTake(g, req({ gpuMemoryMiB: 1000 }))).toEqual({ index: 0, gpuMilli: 334, memoryMiB: 1000 });
+  });
+
+  it('whole GPUs must be entirely free: compute and memory', () => {
+    const n = node('n', [gpu(0), gpu(1, 1000, { freeMemoryMiB: 9999 })]);
+    expect(fits(n, req({ gpuCount: 1 }))).toBe(true);
+    expect(fits(n, req({ gpuCount: 2 }))).toBe(false);
+    expect(firstWholeGpus(n, req({ gpuCount: 1 }))).toEqual([
+      { index: 0, gpuMilli: 1000, memoryMiB: 10_000 },
+    ]);
+  });
+
+  it('skips unhealthy GPUs for whole and shared requests', () => {
+    const n = node('n', [gpu(0, 1000, { healthy: false }), gpu(1, 400)]);
+    expect(fits(n, req({ gpuCount: 1 }))).toBe(false);
+    expect(fits(n, req({ gpuMilli: 500 }))).toBe(false);
+    expect(bestFitGpus(n, req({ gpuMilli: 300 }))).toEqual([{ index: 1, gpuMilli: 300, memoryMiB: 3000 }]);
+  });
+
+  it('filters GPU model, node type, pool, cordon, CPU and memory', () => {
+    const n = node('n', gpus(2, { model: 'H100' }), { nodeType: 'dgx' });
+    expect(fits(n, req({ gpuCount: 1, gpuModels: ['A100'] }))).toBe(false);
+    expect(fits(n, req({ gpuCount: 1, gpuModels: ['A100', 'H100'] }))).toBe(true);
+    expect(fits(n, req({ gpuCount: 1, nodeTypes: ['cpu'] }))).toBe(false);
+    expect(fits(n, req({ gpuCount: 1 }), 'other-pool')).toBe(false);
+    expect(fits({ ...n, schedulable: false }, req())).toBe(false);
+    expect(fits(n, req({ cpuMillis: 64_001 }))).toBe(false);
+    expect(fits(n, req({ memoryMiB: 256_001 }))).toBe(false);
+    // A CPU-only pod ignores the GPU model filter: it takes no GPU.
+    expect(fits(n, req({ gpuModels: ['A100'] }))).toBe(true);
+  });
+
+  it('best fit takes the tightest GPU that fits, lowest index on ties', () => {
+    const n = node('n', [gpu(0, 800), gpu(1, 400), gpu(2, 400), gpu(3, 200)]);
+    expect(bestFitGpus(n, req({ gpuMilli: 300 }))[0]?.index).toBe(1);
+  });
+
+  it('apply and release keep the books and refuse to over-commit', () => {
+    const n = node('n', [gpu(0, 1000)], { cpuMillis: 4000, memoryMiB: 4000 });
+    const r = req({ gpuMilli: 600, cpuMillis: 3000, memoryMiB: 3000 });
+    const takes = bestFitGpus(n, r);
+    applyPlacement(n, takes, r);
+    expect(n.gpus[0]).toMatchObject({ freeMilli: 400, freeMemoryMiB: 4000 });
+    expect(n.cpuFreeMillis).toBe(1000);
+    expect(() =>
+      applyPlacement(n, [{ index: 0, gpuMilli: 500, memoryMiB: 0 }], req({ cpuMillis: 0, memoryMiB: 0 })),
+    ).toThrow(/over-commit/);
+    expect(() => applyPlacement(n, [], req({ cpuMillis: 2000 }))).toThrow(/over-commit/);
+    releasePlacement(n, takes, r);
+    expect(n.gpus[0]).toMatchObject({ freeMilli: 1000, freeMemoryMiB: 10_000 });
+    expect(() => releasePlacement(n, takes, r)).toThrow(/exceeds/);
+    applyPlacement(n, takes, r);
+    releaseGrants(n, takesToGrants(n, takes), r);
+    expect(n.cpuFreeMillis).toBe(4000);
+  });
+});
