@@ -2,8 +2,10 @@
  * Fill mode: the FGD paper's allocation experiment (Weng et al., ATC'23, Fig. 9a), step by step as
  * `../shared/traces/FGD-METHOD.md` describes it, through the allocator's own placer and policies.
  *
- * 1. One seeded generator drives everything, in the simulator's order: shuffle the name-sorted
- *    pods, draw inflation copies, draw the node tie order (FGD-METHOD 2).
+ * 1. One seeded generator (rng.ts) drives everything, in the simulator's order: shuffle the
+ *    name-sorted pods, draw inflation copies, draw the node tie order, then the random baseline's
+ *    per-pod draws (FGD-METHOD 2). Go's phantom draws (1 + 10) are not imitated: with another
+ *    generator they would only shift the stream, and FGD-METHOD 6 shows the means do not move.
  * 2. Inflate to 130 % of GPU capacity: draw pods with replacement from the name-sorted original
  *    trace and append copies until the next one would push arrived milli (counted with its
  *    per-GPU milli, the simulator's quirk) above 1.3 x capacity; that pod is discarded.

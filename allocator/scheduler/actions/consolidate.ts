@@ -92,7 +92,7 @@ export const consolidate: Action = {
     // A shape that moves could not fit stays unfit for this cycle unless some move succeeded.
     const failed = new Set<string>();
     forEachPendingJob(session, (job) => {
-      if (tried >= CONSOLIDATE_MAX_JOBS) return;
+      if (tried >= CONSOLIDATE_MAX_JOBS) return 'stop';
       tried++;
       for (const pool of poolsOf(job)) {
         if (strategyOf(session, pool) !== 'binpack') continue;

@@ -27,10 +27,11 @@ export function poolsOf(job: GroupState): readonly string[] {
 /**
  * Visit pending gangs one at a time, always from the project that fair share says goes next.
  * The order is re-evaluated after every visit because each placement changes the shares.
+ * A visit that returns 'stop' ends the walk (actions with a per-cycle budget).
  */
 export function forEachPendingJob(
   session: Session,
-  visit: (job: GroupState) => void,
+  visit: (job: GroupState) => unknown,
   filter: (job: GroupState) => boolean = () => true,
 ): void {
   const byQueue = new Map<string, GroupState[]>();
@@ -58,6 +59,6 @@ export function forEachPendingJob(
     const job = list[at];
     if (at + 1 >= list.length) heads.delete(best);
     else heads.set(best, at + 1);
-    if (job && gangNeed(job) > 0) visit(job);
+    if (job && gangNeed(job) > 0 && visit(job) === 'stop') return;
   }
 }
