@@ -5,7 +5,13 @@
 import { addRes, memoryToGpuMilli, type Resources, zeroRes } from '../../shared/resources.ts';
 import type { PodResources } from '../../shared/workload.ts';
 import { computeFairShares, type QueueShare } from './fairshare.ts';
-import { createPlacer } from './placement/index.ts';
+import {
+  createPlacer,
+  type MixPod,
+  mixPodOfRequest,
+  type TargetMix,
+  targetMixFromPods,
+} from './placement/index.ts';
 import type { NodeState, PlacementRequest, Placer } from './placement/types.ts';
 import type { PendingReason } from './plan.ts';
 import type {
@@ -269,13 +275,31 @@ export function openSession(snapshot: Snapshot): Session {
     pools,
     queues,
     groups,
-    placer: createPlacer([...nodes.values()]),
+    placer: createPlacer([...nodes.values()], mixOption(snapshot, sortedGroups, gpuMemory)),
     shares,
     allocated,
     allocatedNonPreemptible,
     nodesByPool,
     podsByNode,
   };
+}
+
+/**
+ * The request mix fragmentation-aware pools measure fragmentation against: every pod the workloads
+ * hold or want, as FGD's "typical pods" are the trace's own. Only built when a pool needs it.
+ */
+function mixOption(
+  snapshot: Snapshot,
+  groups: readonly GroupSnap[],
+  gpuMemory: Map<string, number>,
+): { mix?: TargetMix } {
+  if (!snapshot.pools.some((p) => p.placement === 'fragmentation-aware')) return {};
+  const pods: MixPod[] = [];
+  for (const g of groups) {
+    const one = mixPodOfRequest(toPlacementRequest(g), gpuMemory.get(g.nodePools[0] ?? 'default') ?? 0);
+    for (let i = Math.max(g.pods.length, g.maxMember, g.minMember); i > 0; i--) pods.push(one);
+  }
+  return pods.length > 0 ? { mix: targetMixFromPods(pods) } : {};
 }
 
 /** Add (or remove) a pod in the per-node index. */
