@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   ALL_ERROR_CODES,
@@ -121,5 +122,12 @@ describe('Result helpers', () => {
     const results: Result<number>[] = [ok(3), err(tesseraError('TESSERA_E_INTERNAL', 'boom'))];
     const seen = results.map((r) => (r.ok ? `value ${r.value}` : `error ${r.error.code}`));
     expect(seen).toEqual(['value 3', 'error TESSERA_E_INTERNAL']);
+  });
+});
+
+describe('README', () => {
+  it('documents every error code exactly as the registry says', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(errorDocTable());
   });
 });
