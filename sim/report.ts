@@ -120,6 +120,7 @@ export function timedResultJson(r: TimedResult): string {
   return JSON.stringify({
     policy: r.policy,
     seed: r.seed,
+    arrivalScale: r.arrivalScale,
     capacityGpus: r.capacityGpus,
     pods: r.pods,
     placed: r.placed,
@@ -130,6 +131,8 @@ export function timedResultJson(r: TimedResult): string {
     gpuAllocationPct: r.gpuAllocationPct,
     gpuAllocationPeakPct: r.gpuAllocationPeakPct,
     makespanS: r.makespanS,
+    arrivalSpanS: r.arrivalSpanS,
+    offeredLoadPct: r.offeredLoadPct,
   });
 }
 
@@ -149,6 +152,7 @@ export function formatTimedTable(results: readonly TimedResult[]): string {
   const table = renderTable(
     ['metric', ...results.map((r) => r.policy)],
     [
+      metric('offered GPU load %', (r) => (r.offeredLoadPct === null ? 'n/a' : fixed2(r.offeredLoadPct))),
       metric('pods', (r) => `${r.pods}`),
       metric('placed', (r) => `${r.placed}`),
       metric('unschedulable', (r) => `${r.unschedulable}`),
@@ -160,10 +164,20 @@ export function formatTimedTable(results: readonly TimedResult[]): string {
       metric('queue delay max', delay('max')),
       metric('GPU allocated % (time avg)', (r) => fixed2(r.gpuAllocationPct)),
       metric('GPU allocated % (peak)', (r) => fixed2(r.gpuAllocationPeakPct)),
+      metric('arrival window', (r) => humanSeconds(r.arrivalSpanS)),
       metric('makespan', (r) => humanSeconds(r.makespanS)),
     ],
   );
-  const lines = [`Timed replay: ${results[0]?.capacityGpus ?? 0} GPUs; FIFO queue with backfill`, table];
+  const scale = results[0]?.arrivalScale ?? 1;
+  const arrivals =
+    scale === 1
+      ? 'arrival scale 1 (trace times)'
+      : `arrival scale ${scale} (arrivals ${scale}x closer, runtimes kept)`;
+  const lines = [
+    `Timed replay: ${results[0]?.capacityGpus ?? 0} GPUs; ${arrivals}; FIFO queue with backfill`,
+    'offered GPU load: GPU demand x runtime over capacity x arrival window',
+    table,
+  ];
   for (const r of results) {
     if (r.unschedulable === 0) continue;
     const shown = r.unschedulablePods.slice(0, 5).join(', ');

@@ -10,6 +10,11 @@
  * the call its cycle makes; the FGD baselines through `placeWith` with their score policy objects.
  * FGD-style fragmentation is measured against the typical pods of the replayed trace.
  *
+ * Arrival scale: `arrivalScale` K divides every creation time by K (creation' = creation / K)
+ * while each pod keeps its runtime, so K > 1 packs the same work into a shorter window and raises
+ * the offered load (the real trace loads its cluster too lightly for any pod to wait). K = 1
+ * replays the trace's own times.
+ *
  * The model, event by event:
  * - at its creation time a pod joins a FIFO queue; a pod that fits no node even on an empty
  *   cluster is reported as unschedulable instead (it would otherwise wait forever);
@@ -39,7 +44,7 @@ import {
 import type { Placement, PlacementRequest } from '../allocator/scheduler/placement/types.ts';
 import type { PlacementStrategy } from '../allocator/scheduler/snapshot.ts';
 import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
-import { podRequest } from './fill.ts';
+import { podDemandMilli, podRequest } from './fill.ts';
 import { SeededRng } from './rng.ts';
 import { type TraceNode, type TracePod, traceNodesToState } from './trace.ts';
 
@@ -69,6 +74,11 @@ export interface TimedInput {
   policy: TimedPolicyName;
   /** Seeds the random policy's draws; the others draw nothing. Default 42. */
   seed?: number;
+  /**
+   * Divides every creation time by this factor, runtimes unchanged: K > 1 compresses the time
+   * between arrivals and raises the offered load. A positive finite number; default 1.
+   */
+  arrivalScale?: number;
 }
 
 /** Queueing delay statistics in seconds over placed pods; percentiles are nearest-rank. */
@@ -95,6 +105,8 @@ export interface TimedResult {
   policy: TimedPolicyName;
   /** The seed the random policy drew from; null for policies that draw nothing. */
   seed: number | null;
+  /** The factor creation times were divided by (1: the trace's own times). */
+  arrivalScale: number;
   capacityGpus: number;
   pods: number;
   placed: number;
@@ -110,6 +122,14 @@ export interface TimedResult {
   gpuAllocationPeakPct: number;
   /** From the first creation to the last end, in seconds. */
   makespanS: number;
+  /** From the first creation to the last, after scaling, in seconds: the replay window. */
+  arrivalSpanS: number;
+  /**
+   * Offered load: the GPU demand of the pods that fit the cluster (milli-GPU x runtime, summed)
+   * over capacity x `arrivalSpanS`, in %. Policy-independent; near or above 100 the queue grows.
+   * Null when every arrival falls on one instant (no window to average over).
+   */
+  offeredLoadPct: number | null;
   /** Per pod, in trace order. */
   outcomes: TimedPodOutcome[];
 }
@@ -230,11 +250,18 @@ function delayStats(values: readonly number[]): DelayStats {
   };
 }
 
+/** The arrival scale unless told otherwise: the trace's own times. */
+export const DEFAULT_ARRIVAL_SCALE = 1;
+
 /** Replays the trace's times with `policy` and reports delays, allocation and makespan. */
 export function runTimed(input: TimedInput): TimedResult {
   const { pods, policy } = input;
   const checked = checkTimedTrace(pods, 'pods');
   if (!checked.ok) throw new Error(`runTimed: ${checked.error.message} (call checkTimedTrace first)`);
+  const scale = input.arrivalScale ?? DEFAULT_ARRIVAL_SCALE;
+  if (!(Number.isFinite(scale) && scale > 0)) {
+    throw new Error(`runTimed: arrivalScale must be a positive finite number, got ${scale}`);
+  }
 
   const state = traceNodesToState([...input.nodes]);
   // FGD measures fragmentation against the trace's typical pods (FGD-METHOD 4.4).
@@ -259,7 +286,8 @@ export function runTimed(input: TimedInput): TimedResult {
   const n = pods.length;
   const requests = pods.map(podRequest);
   const keys = requests.map(requestKey);
-  const createdS = pods.map((p) => p.creationTimeS ?? 0);
+  // Runtimes come from the trace's own times; only arrivals are scaled (division keeps their order).
+  const createdS = pods.map((p) => (p.creationTimeS ?? 0) / scale);
   const runtimeS = pods.map((p) => (p.deletionTimeS ?? 0) - (p.scheduledTimeS ?? p.creationTimeS ?? 0));
   const startS: (number | null)[] = new Array<number | null>(n).fill(null);
   const placements: (Placement | null)[] = new Array<Placement | null>(n).fill(null);
@@ -356,9 +384,14 @@ export function runTimed(input: TimedInput): TimedResult {
   // The last end, not the last event: a trailing unschedulable arrival runs nothing.
   const lastEndS = outcomes.reduce((m, o) => (o.endS === null ? m : Math.max(m, o.endS)), firstS);
   const makespanS = lastEndS - firstS;
+  const lastArrivalS = arrivals.length > 0 ? createdS[arrivals[arrivals.length - 1]!]! : firstS;
+  const arrivalSpanS = lastArrivalS - firstS;
+  // Demand of the pods that could run at all (an unschedulable pod offers nothing the cluster can take).
+  const demandMilliS = pods.reduce((s, p, i) => (fitsEmpty(i) ? s + podDemandMilli(p) * runtimeS[i]! : s), 0);
   return {
     policy,
     seed,
+    arrivalScale: scale,
     capacityGpus: capacityMilli / 1000,
     pods: n,
     placed: delays.length,
@@ -370,6 +403,9 @@ export function runTimed(input: TimedInput): TimedResult {
       makespanS > 0 && capacityMilli > 0 ? (100 * areaMilliS) / (capacityMilli * makespanS) : 0,
     gpuAllocationPeakPct: capacityMilli > 0 ? (100 * peakMilli) / capacityMilli : 0,
     makespanS,
+    arrivalSpanS,
+    offeredLoadPct:
+      arrivalSpanS > 0 && capacityMilli > 0 ? (100 * demandMilliS) / (capacityMilli * arrivalSpanS) : null,
     outcomes,
   };
 }

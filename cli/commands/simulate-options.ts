@@ -3,7 +3,7 @@
  * the flag and the values it accepts, and is a usage error (exit 2).
  */
 import { POLICY_NAMES, type PolicyName } from '../../sim/fill.ts';
-import { TIMED_POLICY_NAMES, type TimedPolicyName } from '../../sim/timed.ts';
+import { DEFAULT_ARRIVAL_SCALE, TIMED_POLICY_NAMES, type TimedPolicyName } from '../../sim/timed.ts';
 import { usageError } from '../errors.ts';
 
 /** Simulation modes (ARCHITECTURE 9). */
@@ -25,13 +25,20 @@ export interface RawSimulateFlags {
   policy: string;
   seeds?: string;
   seed?: string;
+  arrivalScale?: string;
   output: string;
 }
 
 /** `tessera simulate`'s options, checked. */
 export type SimulateOptions =
   | (CommonOptions & { mode: 'fill'; policies: PolicyName[]; seeds: number[] })
-  | (CommonOptions & { mode: 'timed'; policies: TimedPolicyName[]; seed: number });
+  | (CommonOptions & {
+      mode: 'timed';
+      policies: TimedPolicyName[];
+      seed: number;
+      /** Creation times are divided by this (runtimes kept): > 1 raises the offered load. */
+      arrivalScale: number;
+    });
 
 interface CommonOptions {
   nodesFile: string;
@@ -56,6 +63,22 @@ export function parseSeeds(text: string, flag: string): number[] {
     for (let s = lo; s <= hi; s++) if (!seeds.includes(s)) seeds.push(s);
   }
   return seeds;
+}
+
+/** A plain decimal: `50`, `2.5`, `.5`. No sign, exponent, hex or `Infinity`. */
+const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
+
+/** Parses `--arrival-scale`: a positive decimal number (`1` keeps the trace's times, `100` compresses them 100x). */
+export function parseArrivalScale(text: string): number {
+  const trimmed = text.trim();
+  const k = DECIMAL.test(trimmed) ? Number(trimmed) : Number.NaN;
+  if (!(Number.isFinite(k) && k > 0)) {
+    throw usageError(
+      '--arrival-scale',
+      `--arrival-scale '${text}' is not valid: it takes a positive number (such as 1, 2.5 or 100) that creation times are divided by, runtimes unchanged; default ${DEFAULT_ARRIVAL_SCALE}`,
+    );
+  }
+  return k;
 }
 
 /** Parses `--policy`: one name, a comma-separated list, or `all` (every name in `accepted`). */
@@ -84,6 +107,8 @@ export function parseSimulateOptions(raw: RawSimulateFlags): SimulateOptions {
   const common: CommonOptions = { nodesFile: raw.nodes, podsFile: raw.pods, output };
 
   if (raw.mode === 'timed') {
+    const arrivalScale =
+      raw.arrivalScale === undefined ? DEFAULT_ARRIVAL_SCALE : parseArrivalScale(raw.arrivalScale);
     const flag = raw.seeds !== undefined ? '--seeds' : '--seed';
     const text = raw.seeds ?? raw.seed;
     const seeds = text === undefined ? [DEFAULT_SEED] : parseSeeds(text, flag);
@@ -98,10 +123,17 @@ export function parseSimulateOptions(raw: RawSimulateFlags): SimulateOptions {
       mode: 'timed',
       policies: parsePolicies(raw.policy, TIMED_POLICY_NAMES),
       seed: seeds[0]!,
+      arrivalScale,
     };
   }
   if (raw.mode !== 'fill')
     throw usageError('--mode', `--mode '${raw.mode}' is not one of ${MODES.join(', ')}`);
+  if (raw.arrivalScale !== undefined) {
+    throw usageError(
+      '--arrival-scale',
+      `--arrival-scale applies to --mode timed only: fill mode drops the trace's times`,
+    );
+  }
 
   const seeds =
     raw.seeds !== undefined

@@ -80,9 +80,72 @@ describe('tessera simulate --mode timed', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(objects.map((o) => o.policy)).toEqual([...TIMED_POLICY_NAMES]);
     for (const o of objects) {
+      expect(Object.keys(o)).toEqual([
+        'policy',
+        'seed',
+        'arrivalScale',
+        'capacityGpus',
+        'pods',
+        'placed',
+        'unschedulable',
+        'unschedulablePods',
+        'queueDelayS',
+        'delayedPct',
+        'gpuAllocationPct',
+        'gpuAllocationPeakPct',
+        'makespanS',
+        'arrivalSpanS',
+        'offeredLoadPct',
+      ]);
       expect(o.pods).toBe(12);
+      expect(o.arrivalScale).toBe(1);
       expect(Object.keys(o.queueDelayS as object)).toEqual(['mean', 'p50', 'p90', 'p99', 'max']);
     }
+  });
+
+  it('compresses arrivals with --arrival-scale: the window shrinks and the offered load grows K-fold', async () => {
+    const json = async (...args: string[]) =>
+      JSON.parse(
+        (await simulate('--mode', 'timed', '--policy', 'binpack', '-o', 'json', ...args)).stdout,
+      ) as {
+        arrivalScale: number;
+        arrivalSpanS: number;
+        offeredLoadPct: number;
+      };
+    const base = await json();
+    const scaled = await json('--arrival-scale', '2.5');
+    expect(scaled.arrivalScale).toBe(2.5);
+    // The fixture's arrivals span 0..110 s.
+    expect(base.arrivalSpanS).toBe(110);
+    expect(scaled.arrivalSpanS).toBe(44);
+    expect(scaled.offeredLoadPct).toBeCloseTo(base.offeredLoadPct * 2.5, 10);
+  });
+
+  it('names the arrival scale and the offered load in the table', async () => {
+    const plain = await simulate('--mode', 'timed');
+    expect(plain.stdout).toContain('arrival scale 1 (trace times)');
+    expect(plain.stdout).toMatch(/^offered GPU load %\s+\d+\.\d\d$/m);
+    const scaled = await simulate('--mode', 'timed', '--arrival-scale', '50');
+    expect(scaled.code).toBe(0);
+    expect(scaled.stdout).toContain('arrival scale 50 (arrivals 50x closer, runtimes kept)');
+  });
+
+  it.each([['0'], ['-2'], ['abc'], [''], ['Infinity'], ['1e3'], ['0x10'], ['2x']])(
+    'rejects --arrival-scale %j with exit 2, saying it takes a positive number',
+    async (value) => {
+      const r = await simulate('--mode', 'timed', `--arrival-scale=${value}`);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('--arrival-scale');
+      expect(r.stderr).toContain('positive number');
+      expect(r.stdout).toBe('');
+    },
+  );
+
+  it('rejects --arrival-scale in fill mode, which drops the times', async () => {
+    const r = await simulate('--arrival-scale', '10');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--arrival-scale');
+    expect(r.stderr).toContain('--mode timed');
   });
 
   it('prints a table of delay and allocation', async () => {

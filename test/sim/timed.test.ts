@@ -78,6 +78,58 @@ describe('runTimed', () => {
     expect(starts(pods)).toEqual({ p1: 0, p2: 50 });
   });
 
+  // a holds one GPU until 100; b needs both, c one. At scale 1 each arrives to a free cluster. At
+  // scale 4 arrivals land at 0, 50, 100 with runtimes kept: b waits for a's end at 100 and takes
+  // both GPUs; c, queued behind b at the same instant, waits for b's end at 160.
+  const spaced = [pod('a', 1, 1000, 0, 100), pod('b', 2, 1000, 200, 260), pod('c', 1, 1000, 400, 430)];
+
+  it('replays spaced arrivals without delay at arrival scale 1', () => {
+    const r = runTimed({ nodes: ONE_NODE, pods: spaced, policy: 'binpack' });
+    const byName = Object.fromEntries(r.outcomes.map((o) => [o.name, [o.createdS, o.startS, o.endS]]));
+    expect(byName).toEqual({ a: [0, 0, 100], b: [200, 200, 260], c: [400, 400, 430] });
+    expect(r.arrivalScale).toBe(1);
+    expect(r.queueDelayS.max).toBe(0);
+    expect(r.delayedPct).toBe(0);
+    expect(r.arrivalSpanS).toBe(400);
+    // GPU milli x runtime: 1000x100 + 2000x60 + 1000x30 = 250000 over 2000 milli x 400 s.
+    expect(r.offeredLoadPct).toBeCloseTo(31.25, 10);
+  });
+
+  it('compresses arrivals by the arrival scale, keeping runtimes, so queueing appears', () => {
+    const r = runTimed({ nodes: ONE_NODE, pods: spaced, policy: 'binpack', arrivalScale: 4 });
+    const byName = Object.fromEntries(r.outcomes.map((o) => [o.name, [o.createdS, o.startS, o.endS]]));
+    expect(byName).toEqual({ a: [0, 0, 100], b: [50, 100, 160], c: [100, 160, 190] });
+    expect(r.arrivalScale).toBe(4);
+    // Delays 0, 50, 60.
+    expect(r.queueDelayS).toEqual({ mean: 110 / 3, p50: 50, p90: 60, p99: 60, max: 60 });
+    expect(r.delayedPct).toBeCloseTo(200 / 3, 10);
+    expect(r.makespanS).toBe(190);
+    expect(r.arrivalSpanS).toBe(100);
+    // The same 250000 milli-GPU seconds over 2000 x 100: four times the load of scale 1.
+    expect(r.offeredLoadPct).toBeCloseTo(125, 10);
+  });
+
+  it('takes a fractional scale: at 2.5, b waits 20 s and c starts as b ends', () => {
+    const r = runTimed({ nodes: ONE_NODE, pods: spaced, policy: 'binpack', arrivalScale: 2.5 });
+    const byName = Object.fromEntries(r.outcomes.map((o) => [o.name, [o.createdS, o.startS, o.endS]]));
+    expect(byName).toEqual({ a: [0, 0, 100], b: [80, 100, 160], c: [160, 160, 190] });
+  });
+
+  it('leaves unschedulable pods out of the offered load and reports none for a single instant', () => {
+    const pods = [pod('fits', 1, 1000, 0, 100), pod('too-big', 4, 1000, 100, 200)];
+    const r = runTimed({ nodes: ONE_NODE, pods, policy: 'binpack' });
+    expect(r.offeredLoadPct).toBeCloseTo((100 * 1000 * 100) / (2000 * 100), 10);
+    const once = runTimed({ nodes: ONE_NODE, pods: [pod('x', 1, 1000, 5, 10)], policy: 'binpack' });
+    expect(once.arrivalSpanS).toBe(0);
+    expect(once.offeredLoadPct).toBeNull();
+  });
+
+  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])('refuses arrival scale %s', (arrivalScale) => {
+    expect(() => runTimed({ nodes: ONE_NODE, pods: spaced, policy: 'binpack', arrivalScale })).toThrow(
+      /arrivalScale/,
+    );
+  });
+
   it('reports pods no node could ever hold as unschedulable instead of queueing them', () => {
     const pods = [
       pod('too-many-gpus', 4, 1000, 0, 10),
@@ -103,7 +155,8 @@ describe('runTimed', () => {
       fc.property(
         fc.array(arbPod, { maxLength: 25 }),
         fc.constantFrom(...TIMED_POLICY_NAMES),
-        (specs, policy) => {
+        fc.constantFrom(1, 1, 0.5, 2, 3.7, 50),
+        (specs, policy, arrivalScale) => {
           const pods: TracePod[] = specs.map((s, i) => ({
             name: `p${i}`,
             cpuMillis: s.cpuMillis,
@@ -114,13 +167,19 @@ describe('runTimed', () => {
             creationTimeS: s.creationTimeS,
             deletionTimeS: s.creationTimeS + s.runtimeS,
           }));
-          const r = runTimed({ nodes: ONE_NODE, pods, policy });
-          expect(runTimed({ nodes: ONE_NODE, pods, policy })).toEqual(r);
+          const r = runTimed({ nodes: ONE_NODE, pods, policy, arrivalScale });
+          expect(runTimed({ nodes: ONE_NODE, pods, policy, arrivalScale })).toEqual(r);
           expect(r.placed + r.unschedulable).toBe(pods.length);
+          // Offered load is the scale-1 load times the scale: same work, window shrunk K-fold.
+          const base = runTimed({ nodes: ONE_NODE, pods, policy }).offeredLoadPct;
+          if (base === null) expect(r.offeredLoadPct).toBeNull();
+          else expect(r.offeredLoadPct).toBeCloseTo(base * arrivalScale, 6);
           r.outcomes.forEach((o, i) => {
+            expect(o.createdS).toBe(specs[i]!.creationTimeS / arrivalScale);
             if (o.startS === null || o.endS === null) return;
             expect(o.startS).toBeGreaterThanOrEqual(o.createdS);
-            expect(o.endS - o.startS).toBe(specs[i]!.runtimeS);
+            // Exact at scale 1; a fractional start may round the subtraction in the last bit.
+            expect(o.endS - o.startS).toBeCloseTo(specs[i]!.runtimeS, 9);
           });
           // At each start instant, what runs fits the node (zero-runtime pods hold nothing).
           for (const o of r.outcomes) {
