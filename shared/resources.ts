@@ -331,3 +331,12 @@ export function fitsRes(a: Readonly<Resources>, b: Readonly<Resources>): boolean
 export function scaleRes(r: Readonly<Resources>, k: number): Resources {
   return { gpuMilli: r.gpuMilli * k, cpuMillis: r.cpuMillis * k, memoryMiB: r.memoryMiB * k };
 }
+
+/** What one GPU gives one pod: the scheduler decides it, the agent enforces it. */
+export interface GpuGrant {
+  uuid: string;
+  gpuMilli: number;
+  memoryMiB: number;
+  /** Dynamic fractions: memory the pod may borrow up to; equals memoryMiB otherwise. */
+  memoryLimitMiB: number;
+}

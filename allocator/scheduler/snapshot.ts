@@ -4,7 +4,10 @@
  * The store and link build it; the scheduler only reads it. Every quantity is normalised
  * (milli-GPU, millicores, MiB, ms) so the core never parses.
  */
-import type { Resources } from '../../shared/resources.ts';
+import type { GpuGrant, Resources } from '../../shared/resources.ts';
+
+export type { GpuGrant } from '../../shared/resources.ts';
+
 import type { PodResources } from '../../shared/workload.ts';
 
 /** Placement strategy of a node pool (ARCHITECTURE 3, "Placement"). */
@@ -59,15 +62,6 @@ export interface QueueSnap {
   createdOrder: number;
   /** Quotas by pool name. A department with no entry for a pool places no cap there. */
   quotas: Readonly<Record<string, QuotaSnap>>;
-}
-
-/** What one GPU gives one pod. */
-export interface GpuGrant {
-  uuid: string;
-  gpuMilli: number;
-  memoryMiB: number;
-  /** Dynamic fractions: memory the pod may borrow up to; equals memoryMiB otherwise. */
-  memoryLimitMiB: number;
 }
 
 /** A pod that holds resources (bound, starting or running). */
