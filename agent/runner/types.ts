@@ -1,0 +1,37 @@
+/** What the runner starts and reports: the agent side of a pod assignment (ARCHITECTURE 4-5). */
+import type { GpuGrant } from '../../shared/resources.ts';
+
+/** One pod the allocator assigned to this node. */
+export interface PodSpec {
+  podId: string;
+  workload: string;
+  project: string;
+  /** Grows on every reassignment; the agent acts only on the newest it has seen (fencing). */
+  epoch: number;
+  command: string[];
+  env: Readonly<Record<string, string>>;
+  /** Working directory; default: the pod's own directory under the agent's data dir. */
+  workingDir?: string;
+  grants: GpuGrant[];
+  priority: number;
+  /** Seconds between SIGTERM and SIGKILL on stop. */
+  graceSeconds: number;
+}
+
+/** Where a pod's process is in its life on this node. */
+export type PodRunState = 'starting' | 'running' | 'ready' | 'stopping' | 'exited' | 'swapped-out';
+
+/** What the runner knows of a pod it runs or ran. */
+export interface PodStatus {
+  podId: string;
+  epoch: number;
+  state: PodRunState;
+  pid: number | null;
+  /** Process start time from /proc/<pid>/stat (clock ticks since boot): detects PID reuse on adopt. */
+  startTimeTicks: number | null;
+  startedAtMs: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  /** Why it ended when the agent ended it (e.g. `GPU OOM: used 5200 MiB > limit 4096 MiB`). */
+  reason: string | null;
+}
