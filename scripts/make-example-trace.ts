@@ -22,18 +22,31 @@ for (let i = 0; i < 48; i++) {
     [2, 'P100'],
   ] as const);
   gpus += count;
-  nodes.push(`example-node-${String(i).padStart(3, '0')},${count * 12000},${count * 98304},${count},${model}`);
+  nodes.push(
+    `example-node-${String(i).padStart(3, '0')},${count * 12000},${count * 98304},${count},${model}`,
+  );
 }
 
-const pods = ['name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time'];
+const pods = [
+  'name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time',
+];
 let t = 0;
 for (let i = 0; i < 800; i++) {
   t += Math.floor(rng.float64() * 120);
   const roll = rng.float64();
-  const [numGpu, milli] = roll < 0.13 ? [0, 0] : roll < 0.5 ? [1, pick([250, 500, 300, 750])] : roll < 0.98 ? [1, 1000] : [pick([2, 4, 8]), 1000];
+  const [numGpu, milli] =
+    roll < 0.13
+      ? [0, 0]
+      : roll < 0.5
+        ? [1, pick([250, 500, 300, 750])]
+        : roll < 0.98
+          ? [1, 1000]
+          : [pick([2, 4, 8]), 1000];
   const cpu = numGpu === 0 ? 4000 : Math.max(2000, Math.round((numGpu * milli * 8) / 1000) * 1000);
   const life = Math.floor(300 + rng.float64() * rng.float64() * 20000);
-  pods.push(`example-pod-${String(i).padStart(4, '0')},${cpu},${cpu * 4},${numGpu},${milli},,LS,Succeeded,${t},${t + life},${t}`);
+  pods.push(
+    `example-pod-${String(i).padStart(4, '0')},${cpu},${cpu * 4},${numGpu},${milli},,LS,Succeeded,${t},${t + life},${t}`,
+  );
 }
 
 mkdirSync(new URL('../examples/traces/', import.meta.url), { recursive: true });

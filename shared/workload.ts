@@ -2,10 +2,23 @@
  * The workload spec: its types, the per-type defaults (ARCHITECTURE section 2) and the one
  * validator that turns an untrusted body (API, CLI, scenario file) into a normalised `WorkloadSpec`
  * in milli-GPU, milli-cores, MiB and ms. Nothing past this file sees a quantity string.
+ * The per-pod `resources` part (GPU request, CPU, memory) is normalised in `workload-resources.ts`.
  */
 import { z } from 'zod';
 import { err, ok, type Result, type TesseraError, tesseraError } from './errors.ts';
-import { MILLI_PER_GPU, parseCpuMillis, parseDurationMs, parseGpu, parseMemoryMiB } from './resources.ts';
+import { parseDurationMs } from './resources.ts';
+import {
+  nonNegativeInt,
+  normaliseResources,
+  type PodResources,
+  pickAlias,
+  positiveInt,
+  quantity,
+  RESOURCES_FIELD_HELP,
+  ResourcesInput,
+} from './workload-resources.ts';
+
+export type { GpuRequest, PodResources } from './workload-resources.ts';
 
 /** What kind of work a workload is; decides its defaults. */
 export type WorkloadType = 'workspace' | 'training' | 'distributed' | 'inference';
@@ -55,25 +68,6 @@ export const WORKLOAD_TYPE_DEFAULTS: Readonly<
   inference: { priorityClass: 'inference', replicas: 1, elastic: true },
 };
 
-/**
- * The GPU part of a pod's request. A fractional request (fraction or memory) may carry one limit
- * for dynamic fractions, in either unit: ARCHITECTURE section 7's example pairs `gpuFraction` with
- * `gpuMemoryLimitMiB`. A limit in the other unit than the request is compared with the request only
- * once a GPU (and so its memory) is chosen; placement counts only the request either way.
- */
-export type GpuRequest =
-  | { kind: 'none' }
-  | { kind: 'devices'; count: number }
-  | { kind: 'fraction'; milli: number; limitMilli?: number; limitMiB?: number }
-  | { kind: 'memory'; memoryMiB: number; limitMiB?: number; limitMilli?: number };
-
-/** What each pod of a workload requests. */
-export interface PodResources {
-  gpu: GpuRequest;
-  cpuMillis: number;
-  memoryMiB: number;
-}
-
 /** A validated workload spec with every default applied and every quantity normalised. */
 export interface WorkloadSpec {
   name: string;
@@ -107,24 +101,7 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 // Kubernetes' rule for environment variable names: a key a container runtime will accept as-is.
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
-const quantity = z.union([z.string(), z.number()]);
-const positiveInt = z.number().int().min(1);
-const nonNegativeInt = z.number().int().min(0);
 const nameList = z.array(z.string().min(1));
-
-const ResourcesInput = z.strictObject({
-  gpuDevices: positiveInt.optional(),
-  gpuFraction: quantity.optional(),
-  gpuFractionLimit: quantity.optional(),
-  gpuMemory: quantity.optional(),
-  gpuMemoryMiB: positiveInt.optional(),
-  gpuMemoryLimit: quantity.optional(),
-  gpuMemoryLimitMiB: positiveInt.optional(),
-  cpu: quantity.optional(),
-  cpuMillis: nonNegativeInt.optional(),
-  memory: quantity.optional(),
-  memoryMiB: nonNegativeInt.optional(),
-});
 
 const SpecInput = z.strictObject({
   name: z.string().min(1).max(63).regex(DNS_LABEL),
@@ -145,11 +122,8 @@ const SpecInput = z.strictObject({
 });
 
 type SpecIn = z.infer<typeof SpecInput>;
-type ResourcesIn = z.infer<typeof ResourcesInput>;
 
 const REPLICAS_HELP = 'a whole number >= 1';
-const GPU_FRACTION_HELP = "a share of one GPU strictly between 0 and 1: 0.5, '0.5' or '500m'";
-const MEMORY_HELP = "a number of MiB (20480) or a quantity such as '20GiB', '512Mi', '16GB'";
 
 /** What each field accepts, keyed by dotted path with array indices as '*'; used in every message. */
 const FIELD_HELP: Readonly<Record<string, string>> = {
@@ -172,19 +146,7 @@ const FIELD_HELP: Readonly<Record<string, string>> = {
   replicas: REPLICAS_HELP,
   minReplicas: REPLICAS_HELP,
   maxReplicas: REPLICAS_HELP,
-  resources:
-    'an object with at most one of gpuDevices, gpuFraction, gpuMemory (none = CPU-only), an optional limit, cpu and memory',
-  'resources.gpuDevices': 'a whole number of GPUs >= 1, all on one node',
-  'resources.gpuFraction': GPU_FRACTION_HELP,
-  'resources.gpuFractionLimit': "a share of one GPU > 0 and <= 1, at least the request: 0.8, '0.8' or '800m'",
-  'resources.gpuMemory': `GPU memory > 0: ${MEMORY_HELP}`,
-  'resources.gpuMemoryMiB': 'a whole number of MiB of GPU memory >= 1',
-  'resources.gpuMemoryLimit': `GPU memory at least the request: ${MEMORY_HELP}`,
-  'resources.gpuMemoryLimitMiB': 'a whole number of MiB of GPU memory, at least the request',
-  'resources.cpu': "CPU cores per pod: 2, '2', '0.5' or '500m'",
-  'resources.cpuMillis': 'a whole number of milli-cores per pod >= 0',
-  'resources.memory': `memory per pod: ${MEMORY_HELP}`,
-  'resources.memoryMiB': 'a whole number of MiB per pod >= 0',
+  ...RESOURCES_FIELD_HELP,
   minRuntime: "a duration such as '250ms', '40s', '5m', '1h30m', or a whole number of milliseconds",
   minRuntimeMs: 'a whole number of milliseconds >= 0',
 };
@@ -293,7 +255,7 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
   }
   const s = parsed.data;
 
-  const resources = normaliseResources(s.resources ?? {});
+  const resources = normaliseResources(s.resources ?? {}, specError);
   if (!resources.ok) return resources;
 
   const replicas = normaliseReplicas(s);
@@ -302,8 +264,13 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
   const lists = normaliseLists(s);
   if (!lists.ok) return lists;
 
-  const minRuntimeMs = pickAlias(s.minRuntime, s.minRuntimeMs, 'minRuntime', 'minRuntimeMs', (v, f) =>
-    parseDurationMs(v, f),
+  const minRuntimeMs = pickAlias(
+    s.minRuntime,
+    s.minRuntimeMs,
+    'minRuntime',
+    'minRuntimeMs',
+    parseDurationMs,
+    specError,
   );
   if (!minRuntimeMs.ok) return minRuntimeMs;
 
@@ -325,153 +292,6 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
     resources: resources.value,
     minRuntimeMs: minRuntimeMs.value ?? 0,
   });
-}
-
-/**
- * Resolves a field that has a quantity form (`memory: '8GiB'`) and a unit-named form
- * (`memoryMiB: 8192`): at most one may be given. The unit-named form is already a validated integer.
- */
-function pickAlias(
-  quantityForm: string | number | undefined,
-  unitForm: number | undefined,
-  quantityField: string,
-  unitField: string,
-  parse: (v: string | number, field: string) => Result<number>,
-): Result<number | undefined> {
-  if (quantityForm !== undefined && unitForm !== undefined) {
-    return err(specError(unitField, `give either ${quantityField} or ${unitField}, not both`));
-  }
-  if (quantityForm !== undefined) return parse(quantityForm, quantityField);
-  return ok(unitForm);
-}
-
-function normaliseResources(r: ResourcesIn): Result<PodResources> {
-  const cpuMillis = pickAlias(r.cpu, r.cpuMillis, 'resources.cpu', 'resources.cpuMillis', parseCpuMillis);
-  if (!cpuMillis.ok) return cpuMillis;
-  const memoryMiB = pickAlias(
-    r.memory,
-    r.memoryMiB,
-    'resources.memory',
-    'resources.memoryMiB',
-    parseMemoryMiB,
-  );
-  if (!memoryMiB.ok) return memoryMiB;
-  const gpuMemory = pickAlias(
-    r.gpuMemory,
-    r.gpuMemoryMiB,
-    'resources.gpuMemory',
-    'resources.gpuMemoryMiB',
-    parseMemoryMiB,
-  );
-  if (!gpuMemory.ok) return gpuMemory;
-  const gpuMemoryLimit = pickAlias(
-    r.gpuMemoryLimit,
-    r.gpuMemoryLimitMiB,
-    'resources.gpuMemoryLimit',
-    'resources.gpuMemoryLimitMiB',
-    parseMemoryMiB,
-  );
-  if (!gpuMemoryLimit.ok) return gpuMemoryLimit;
-
-  const gpu = normaliseGpu(r, gpuMemory.value, gpuMemoryLimit.value);
-  if (!gpu.ok) return gpu;
-  return ok({ gpu: gpu.value, cpuMillis: cpuMillis.value ?? 0, memoryMiB: memoryMiB.value ?? 0 });
-}
-
-function normaliseGpu(
-  r: ResourcesIn,
-  gpuMemoryMiB: number | undefined,
-  gpuMemoryLimitMiB: number | undefined,
-): Result<GpuRequest> {
-  const memoryField = r.gpuMemoryMiB !== undefined ? 'resources.gpuMemoryMiB' : 'resources.gpuMemory';
-  const memoryLimitField =
-    r.gpuMemoryLimitMiB !== undefined ? 'resources.gpuMemoryLimitMiB' : 'resources.gpuMemoryLimit';
-  const given: [string, boolean][] = [
-    ['resources.gpuDevices', r.gpuDevices !== undefined],
-    ['resources.gpuFraction', r.gpuFraction !== undefined],
-    [memoryField, gpuMemoryMiB !== undefined],
-  ];
-  const requests = given.filter(([, present]) => present).map(([field]) => field);
-  if (requests.length > 1) {
-    const [, second] = requests;
-    return err(
-      specError(
-        second ?? '',
-        `give at most one of gpuDevices, gpuFraction, gpuMemory per pod; got ${requests.map((f) => f.replace('resources.', '')).join(' and ')}`,
-      ),
-    );
-  }
-
-  let limitMilli: number | undefined;
-  if (r.gpuFractionLimit !== undefined) {
-    const parsed = parseGpu(r.gpuFractionLimit, 'resources.gpuFractionLimit');
-    if (!parsed.ok) return parsed;
-    limitMilli = parsed.value;
-    if (limitMilli <= 0 || limitMilli > MILLI_PER_GPU) {
-      return err(
-        specError('resources.gpuFractionLimit', `must be > 0 and <= 1, got ${String(r.gpuFractionLimit)}`),
-      );
-    }
-  }
-  if (limitMilli !== undefined && gpuMemoryLimitMiB !== undefined) {
-    return err(specError(memoryLimitField, 'give at most one of gpuFractionLimit and gpuMemoryLimit'));
-  }
-  const limitField = limitMilli !== undefined ? 'resources.gpuFractionLimit' : memoryLimitField;
-  const hasLimit = limitMilli !== undefined || gpuMemoryLimitMiB !== undefined;
-
-  if (r.gpuDevices !== undefined || requests.length === 0) {
-    if (hasLimit) {
-      return err(
-        specError(
-          limitField,
-          'a limit applies only to a fractional request (gpuFraction or gpuMemory); whole GPUs and CPU-only pods take none',
-        ),
-      );
-    }
-    return ok(r.gpuDevices !== undefined ? { kind: 'devices', count: r.gpuDevices } : { kind: 'none' });
-  }
-
-  if (r.gpuFraction !== undefined) {
-    const parsed = parseGpu(r.gpuFraction, 'resources.gpuFraction');
-    if (!parsed.ok) return parsed;
-    const milli = parsed.value;
-    if (milli <= 0 || milli >= MILLI_PER_GPU) {
-      const wholeHint = milli >= MILLI_PER_GPU ? ' (for whole GPUs use gpuDevices)' : '';
-      return err(
-        specError(
-          'resources.gpuFraction',
-          `must be strictly between 0 and 1${wholeHint}, got ${String(r.gpuFraction)}`,
-        ),
-      );
-    }
-    if (limitMilli !== undefined && limitMilli < milli) {
-      return err(
-        specError(
-          'resources.gpuFractionLimit',
-          `must be at least the request gpuFraction (${String(r.gpuFraction)}), got ${String(r.gpuFractionLimit)}`,
-        ),
-      );
-    }
-    const req: GpuRequest = { kind: 'fraction', milli };
-    if (limitMilli !== undefined) req.limitMilli = limitMilli;
-    if (gpuMemoryLimitMiB !== undefined) req.limitMiB = gpuMemoryLimitMiB;
-    return ok(req);
-  }
-
-  const memoryMiB = gpuMemoryMiB ?? 0;
-  if (memoryMiB <= 0) return err(specError(memoryField, 'must be more than 0 MiB'));
-  if (gpuMemoryLimitMiB !== undefined && gpuMemoryLimitMiB < memoryMiB) {
-    return err(
-      specError(
-        memoryLimitField,
-        `must be at least the request (${memoryMiB} MiB), got ${gpuMemoryLimitMiB} MiB`,
-      ),
-    );
-  }
-  const req: GpuRequest = { kind: 'memory', memoryMiB };
-  if (gpuMemoryLimitMiB !== undefined) req.limitMiB = gpuMemoryLimitMiB;
-  if (limitMilli !== undefined) req.limitMilli = limitMilli;
-  return ok(req);
 }
 
 function normaliseReplicas(

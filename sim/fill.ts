@@ -26,12 +26,11 @@ import {
   SCORE_POLICY_NAMES,
   type ScorePolicyName,
   takenMilli,
-  targetMixFromPods,
 } from '../allocator/scheduler/placement/index.ts';
 import type { PlacementStrategy } from '../allocator/scheduler/snapshot.ts';
 import { binCurve, CURVE_MAX_PCT, type CurvePoint, type FillEvent, fillEvent } from './fill-curve.ts';
 import { SeededRng } from './rng.ts';
-import { type TraceNode, type TracePod, traceNodesToState } from './trace.ts';
+import { type TraceNode, type TracePod, traceNodesToState, traceTargetMix } from './trace.ts';
 
 /** Policies fill mode runs: the FGD paper's baselines and the allocator's strategies. */
 export const POLICY_NAMES = SCORE_POLICY_NAMES;
@@ -140,15 +139,7 @@ export function runFill(opts: FillOptions): FillResult {
   );
   const state = traceNodesToState(sortedNodes.map((n, i) => ({ ...n, name: names[i] ?? n.name })));
   // The target workload comes from the original trace, before inflation (FGD-METHOD 2, last line).
-  const mix = targetMixFromPods(
-    sortedPods.map((p) => ({
-      cpuMillis: p.cpuMillis,
-      gpuMilli: p.gpuMilli,
-      gpuCount: p.numGpu,
-      gpuModels: p.gpuSpec,
-      memoryMiB: p.memoryMiB,
-    })),
-  );
+  const mix = traceTargetMix(sortedPods);
   const compiled = compileMix(mix);
   const placer = createPlacer(state, { mix, rng });
 

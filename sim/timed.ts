@@ -39,20 +39,22 @@ import {
   SCORE_POLICY_NAMES,
   type ScorePolicyName,
   takenMilli,
-  targetMixFromPods,
 } from '../allocator/scheduler/placement/index.ts';
 import type { Placement, PlacementRequest } from '../allocator/scheduler/placement/types.ts';
 import type { PlacementStrategy } from '../allocator/scheduler/snapshot.ts';
 import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
 import { podDemandMilli, podRequest } from './fill.ts';
 import { SeededRng } from './rng.ts';
-import { type TraceNode, type TracePod, traceNodesToState } from './trace.ts';
+import { type DelayStats, delayStats } from './stats.ts';
+import { type TraceNode, type TracePod, traceNodesToState, traceTargetMix } from './trace.ts';
 
 /** Policies timed mode can replay: every score policy the placer runs, the FGD baselines included. */
 export const TIMED_POLICY_NAMES: readonly ScorePolicyName[] = SCORE_POLICY_NAMES;
 
 /** A policy timed mode can replay. */
 export type TimedPolicyName = ScorePolicyName;
+
+export type { DelayStats } from './stats.ts';
 
 /** True when `name` is a policy timed mode can replay. */
 export function isTimedPolicy(name: string): name is TimedPolicyName {
@@ -79,15 +81,6 @@ export interface TimedInput {
    * between arrivals and raises the offered load. A positive finite number; default 1.
    */
   arrivalScale?: number;
-}
-
-/** Queueing delay statistics in seconds over placed pods; percentiles are nearest-rank. */
-export interface DelayStats {
-  mean: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
 }
 
 /** What happened to one pod. `startS` and `endS` are null for an unschedulable pod. */
@@ -230,26 +223,6 @@ class EndHeap {
   }
 }
 
-/** Nearest-rank percentile of an ascending array (0 for an empty one). */
-function percentile(sorted: readonly number[], pct: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.max(1, Math.ceil((pct / 100) * sorted.length));
-  return sorted[rank - 1]!;
-}
-
-/** Mean, nearest-rank p50/p90/p99 and max of `values`. */
-function delayStats(values: readonly number[]): DelayStats {
-  const sorted = [...values].sort((a, b) => a - b);
-  const sum = sorted.reduce((s, v) => s + v, 0);
-  return {
-    mean: sorted.length === 0 ? 0 : sum / sorted.length,
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    max: sorted[sorted.length - 1] ?? 0,
-  };
-}
-
 /** The arrival scale unless told otherwise: the trace's own times. */
 export const DEFAULT_ARRIVAL_SCALE = 1;
 
@@ -265,14 +238,7 @@ export function runTimed(input: TimedInput): TimedResult {
 
   const state = traceNodesToState([...input.nodes]);
   // FGD measures fragmentation against the trace's typical pods (FGD-METHOD 4.4).
-  const mix = targetMixFromPods(
-    pods.map((p) => ({
-      cpuMillis: p.cpuMillis,
-      gpuMilli: p.gpuMilli,
-      gpuCount: p.numGpu,
-      gpuModels: p.gpuSpec,
-    })),
-  );
+  const mix = traceTargetMix(pods);
   const seed = policy === 'random' ? (input.seed ?? DEFAULT_TIMED_SEED) : null;
   const placer: PolicyPlacer = createPlacer(state, { mix, rng: new SeededRng(seed ?? DEFAULT_TIMED_SEED) });
   const pool = state[0]?.pool ?? 'default';

@@ -4,6 +4,7 @@
  * and value. Columns are found by header name, so the 5-column multigpu20 variant (no qos, phase or
  * times) reads as well as the 11-column files.
  */
+import { type TargetMix, targetMixFromPods } from '../allocator/scheduler/placement/mix.ts';
 import type { GpuState, NodeState } from '../allocator/scheduler/placement/types.ts';
 import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
 
@@ -258,6 +259,23 @@ export const TRACE_GPU_MEMORY_MIB: Readonly<Record<string, number>> = {
 
 /** GPU memory used for models the table does not know. */
 export const DEFAULT_TRACE_GPU_MEMORY_MIB = 32_768;
+
+/**
+ * The FGD target mix ("typical pods", FGD-METHOD 4.4) of trace pods, with each shape's mean host
+ * memory: FGD's measure ignores it, fragmentation-aware's reads it. Pass the trace as read, before
+ * any inflation copies (FGD-METHOD 2, last line).
+ */
+export function traceTargetMix(pods: readonly TracePod[]): TargetMix {
+  return targetMixFromPods(
+    pods.map((p) => ({
+      cpuMillis: p.cpuMillis,
+      gpuMilli: p.gpuMilli,
+      gpuCount: p.numGpu,
+      gpuModels: p.gpuSpec,
+      memoryMiB: p.memoryMiB,
+    })),
+  );
+}
 
 /** Turns trace nodes into fresh placement state: pool `default`, every GPU healthy and free. */
 export function traceNodesToState(nodes: readonly TraceNode[]): NodeState[] {

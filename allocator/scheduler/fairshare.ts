@@ -78,7 +78,8 @@ function units(x: number): number {
   return Number.isFinite(x) && x > 0 ? Math.round(x) : 0;
 }
 
-function byAge(a: QueueSnap, b: QueueSnap): number {
+/** Oldest first: lower createdOrder, then name. The age tie-break of fair share and of queue order. */
+export function byAge(a: QueueSnap, b: QueueSnap): number {
   if (a.createdOrder !== b.createdOrder) return a.createdOrder - b.createdOrder;
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

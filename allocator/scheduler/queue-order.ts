@@ -3,7 +3,7 @@
  * reclaim reuses. Pure: reads fair shares, never changes them.
  */
 import type { Resources } from '../../shared/resources.ts';
-import type { QueueShare } from './fairshare.ts';
+import { byAge, type QueueShare } from './fairshare.ts';
 import type { QueueSnap } from './snapshot.ts';
 
 const KEYS = ['gpuMilli', 'cpuMillis', 'memoryMiB'] as const;
@@ -71,8 +71,7 @@ function compareLevel(
   const withinB = isWithinDeserved(sb, extraB);
   if (withinA !== withinB) return withinA ? -1 : 1;
   if (dominantA !== dominantB) return dominantA < dominantB ? -1 : 1;
-  if (a.createdOrder !== b.createdOrder) return a.createdOrder - b.createdOrder;
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  return byAge(a, b);
 }
 
 /**

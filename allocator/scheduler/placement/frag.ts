@@ -12,7 +12,7 @@
  * F truncate exactly as the paper's do.
  */
 import type { CompiledMix } from './mix.ts';
-import type { NodeState } from './types.ts';
+import type { GpuTake, NodeState, PlacementRequest } from './types.ts';
 
 /** The part of a node the measures read: free milli and model of each healthy GPU, free CPU and memory. */
 export interface FragView {
@@ -39,13 +39,37 @@ export function fragView(node: NodeState): FragView {
   return { free, models, cpuFree: node.cpuFreeMillis, memFree: node.memoryFreeMiB, sameModel };
 }
 
+/**
+ * The view of `node` once `req` is placed: its CPU and memory taken and each GPU of `takes` (whole
+ * GPUs) fully used. A share's GPU is left as is: the caller tries each candidate on this view.
+ */
+export function viewAfter(node: NodeState, req: PlacementRequest, takes: readonly GpuTake[] = []): FragView {
+  const v = fragView(node);
+  v.cpuFree -= req.cpuMillis;
+  v.memFree -= req.memoryMiB;
+  // fragView keeps healthy GPUs in node order; map the taken device indexes back to positions.
+  let pos = 0;
+  for (const g of node.gpus) {
+    if (!g.healthy) continue;
+    if (takes.some((t) => t.index === g.index)) v.free[pos] = 0;
+    pos++;
+  }
+  return v;
+}
+
+/** G: the idle milli of the view's GPUs. */
+export function idleMilli(v: FragView): number {
+  let total = 0;
+  for (let i = 0; i < v.free.length; i++) total += v.free[i] ?? 0;
+  return total;
+}
+
 /** F(view) in milli-GPU against `mix`. */
 export function fragAmountOf(v: FragView, mix: CompiledMix): number {
+  const total = idleMilli(v);
+  if (total === 0) return 0;
   const free = v.free;
   const n = free.length;
-  let total = 0;
-  for (let i = 0; i < n; i++) total += free[i] ?? 0;
-  if (total === 0) return 0;
   // One sum per category of the simulator's FragRatioDataMap (q1 lack both, q2 lack GPU, q4 lack
   // CPU, xl/xr CPU-only target, na no access); q3 "satisfied" is not a fragment and not kept.
   let q1 = 0;

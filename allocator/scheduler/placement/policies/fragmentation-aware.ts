@@ -31,23 +31,21 @@
  * breaking those ties by a packing key (least free GPU left, or BestFit's key) 4.28 / 4.29.
  */
 
-import { firstWholeGpus, gpuFitsShare, gpuShapeOf, shareMilliOn, shareTake } from '../fit.ts';
-import { type FragView, fgdScoreOfDelta, fragView } from '../frag.ts';
+import { type FragView, fragView, idleMilli } from '../frag.ts';
 import type { CompiledMix } from '../mix.ts';
 import type { PolicyContext, ScorePolicy } from '../policy.ts';
-import type { GpuState, GpuTake, NodeState, PlacementRequest } from '../types.ts';
-import { byIndex } from './common.ts';
+import type { GpuTake, NodeState, PlacementRequest } from '../types.ts';
+import { fragDeltaEvaluate } from './common.ts';
 
 /** Weight of the lookahead term against FGD's term (the best of 0.15-0.3 measured, see above). */
 export const LOOKAHEAD_WEIGHT = 0.25;
 
 /** F(view) of the file comment, in milli-GPU. */
 export function balancedFragAmountOf(v: FragView, mix: CompiledMix, lookahead = LOOKAHEAD_WEIGHT): number {
+  const total = idleMilli(v);
+  if (total === 0) return 0;
   const free = v.free;
   const n = free.length;
-  let total = 0;
-  for (let i = 0; i < n; i++) total += free[i] ?? 0;
-  if (total === 0) return 0;
   let fgdTerm = 0;
   let fillTerm = 0;
   for (let t = 0; t < mix.size; t++) {
@@ -96,38 +94,9 @@ export function fragmentationAwareEvaluate(
   req: PlacementRequest,
   ctx: PolicyContext,
 ): { score: number; gpus: GpuTake[] } {
-  const before = ctx.memo(node, balancedFragAmount);
-  const v = fragView(node);
-  v.cpuFree -= req.cpuMillis;
-  v.memFree -= req.memoryMiB;
-  const healthy: GpuState[] = node.gpus.filter((g) => g.healthy);
-  const shape = gpuShapeOf(req);
-  if (shape === 'milli' || shape === 'memory') {
-    let best: { score: number; gpu: GpuState } | null = null;
-    // GPUs with equal free milli and model leave equal after-states: score each kind once.
-    const seen = new Map<string, number>();
-    for (const g of byIndex(node)) {
-      if (!gpuFitsShare(g, req)) continue;
-      const key = `${g.freeMilli}/${g.model}`;
-      let score = seen.get(key);
-      if (score === undefined) {
-        const pos = healthy.indexOf(g);
-        const old = v.free[pos] ?? 0;
-        v.free[pos] = old - shareMilliOn(g, req);
-        score = fgdScoreOfDelta(before - balancedFragAmountOf(v, ctx.mix));
-        v.free[pos] = old;
-        seen.set(key, score);
-      }
-      if (best === null || score > best.score) best = { score, gpu: g };
-    }
-    return best === null ? { score: 0, gpus: [] } : { score: best.score, gpus: [shareTake(best.gpu, req)] };
-  }
-  const gpus = shape === 'whole' ? (firstWholeGpus(node, req) ?? []) : [];
-  for (const t of gpus) {
-    const pos = healthy.findIndex((g) => g.index === t.index);
-    if (pos >= 0) v.free[pos] = 0;
-  }
-  return { score: fgdScoreOfDelta(before - balancedFragAmountOf(v, ctx.mix)), gpus };
+  return fragDeltaEvaluate(node, req, ctx.memo(node, balancedFragAmount), (v) =>
+    balancedFragAmountOf(v, ctx.mix),
+  );
 }
 
 /** The fragmentation-aware policy. */
