@@ -64,6 +64,10 @@ export const ERROR_CODES = {
     httpStatus: 400,
     fix: 'Fix or remove the setting named in the message (flag, TESSERA_URL / TESSERA_TOKEN, or ~/.config/tessera/config.json).',
   },
+  TESSERA_E_GPU_DRIVER: {
+    httpStatus: 503,
+    fix: 'Check the tool the message names (nvidia-smi, cuda-checkpoint) on the node: install or repair the NVIDIA driver, or run the agent with --gpu sim.',
+  },
   TESSERA_E_INTERNAL: {
     httpStatus: 500,
     fix: 'This is a bug in Tessera: report it with the message and the allocator log around that time.',
