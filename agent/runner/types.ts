@@ -16,10 +16,26 @@ export interface PodSpec {
   priority: number;
   /** Seconds between SIGTERM and SIGKILL on stop. */
   graceSeconds: number;
+  /** When the pod counts as ready; default: the runner's (a stdout line starting with `READY`). */
+  readiness?: ReadinessSpec;
 }
 
-/** Where a pod's process is in its life on this node. */
-export type PodRunState = 'starting' | 'running' | 'ready' | 'stopping' | 'exited' | 'swapped-out';
+/**
+ * How the runner decides a pod is ready. Either signal suffices: the first stdout line starting with
+ * `linePrefix`, or `delayMs` after start with the process still alive. `linePrefix: null` turns the
+ * line check off; `delayMs: null` (the default) means a pod that never prints the line stays `running`.
+ */
+export interface ReadinessSpec {
+  /** Default `'READY'`, so both the line `READY` and `READY port=8080` count. */
+  linePrefix?: string | null;
+  delayMs?: number | null;
+}
+
+/**
+ * Where a pod's process is in its life on this node. `lost`: on adopt, the recorded pid belonged to
+ * another process (PID reuse), so the pod ended while the agent was down and nothing more is known.
+ */
+export type PodRunState = 'starting' | 'running' | 'ready' | 'stopping' | 'exited' | 'lost' | 'swapped-out';
 
 /** What the runner knows of a pod it runs or ran. */
 export interface PodStatus {
@@ -34,4 +50,6 @@ export interface PodStatus {
   signal: string | null;
   /** Why it ended when the agent ended it (e.g. `GPU OOM: used 5200 MiB > limit 4096 MiB`). */
   reason: string | null;
+  /** True when this agent re-attached to the pod after a restart (its exit code cannot be known). */
+  adopted: boolean;
 }

@@ -1,0 +1,90 @@
+/**
+ * The seams of enforcement (ARCHITECTURE 4, "Enforcement"). The decision files are pure and see only
+ * these shapes; the executors act through `PodControl` (the runner) and `SwapControl` (the GPU
+ * driver), so nothing here imports the runner or a GPU backend and tests drive it with fakes.
+ */
+import type { Err, Result, TesseraError } from '../../shared/errors.ts';
+import type { GpuGrant } from '../../shared/resources.ts';
+import type { PodRunState } from '../runner/types.ts';
+
+/**
+ * What enforcement may do to a pod; the runner implements it. `kill` and `signal` may answer with a
+ * `Result` (the runner does) or anything else; a failed `Result`, like a rejection or a throw, is a
+ * failure. Typed `unknown` so the runner plugs in as it is, whatever its success value.
+ */
+export interface PodControl {
+  /** End the pod now (the group killed), recording `reason` as why it ended. */
+  kill(podId: string, reason: string): Promise<unknown>;
+  /** Send a signal to the pod's whole process group (time-slicing quanta). */
+  signal(podId: string, sig: 'SIGSTOP' | 'SIGCONT'): unknown;
+  /** Every live pid of the pod's process group. */
+  pidsOf(podId: string): number[];
+}
+
+/**
+ * GPU swap through the checkpoint tool. Named after `GpuDriver`'s methods so a driver is a
+ * `SwapControl` as it is, with no adapter.
+ */
+export interface SwapControl {
+  checkpoint(pid: number): Promise<Result<true>>;
+  restore(pid: number): Promise<Result<true>>;
+  /** Whether swap can work here at all; the error's message says why not (e.g. the tool is missing). */
+  swapSupport(): Promise<Result<true>>;
+}
+
+/** A pod as enforcement sees it. */
+export interface PodView {
+  podId: string;
+  priority: number;
+  grants: GpuGrant[];
+  state: PodRunState;
+  /** Every pid of the pod's process group; sample rows are attributed to the pod through these. */
+  pids: number[];
+}
+
+/** Memory of one GPU that tenants can use. */
+export interface GpuCapacity {
+  uuid: string;
+  totalMiB: number;
+  /** Held by the driver and firmware, never usable by a tenant (nvidia-smi's "Reserved"). */
+  reservedMiB: number;
+}
+
+/** What an enforcement event records. */
+export type EnforceEventKind =
+  | 'gpu-oom-kill'
+  | 'reclaim-kill'
+  | 'swap-out'
+  | 'swap-in'
+  | 'swap-refused'
+  | 'slice-pause'
+  | 'slice-resume';
+
+/** Every action of enforcement becomes one of these (and a counter). */
+export interface EnforceEvent {
+  atMs: number;
+  kind: EnforceEventKind;
+  podId: string;
+  gpuUuid?: string;
+  reason: string;
+  usedMiB?: number;
+  limitMiB?: number;
+  requestMiB?: number;
+}
+
+/** A decision of the pure core, for the executor to carry out. */
+export interface EnforceAction {
+  action: 'kill' | 'swap-out';
+  podId: string;
+  /** The event to emit when the action is taken; its `atMs` is the sample's time. */
+  event: EnforceEvent;
+}
+
+/** Run states in which a pod's processes can hold GPU memory and be enforced on. */
+export const LIVE_STATES: ReadonlySet<PodRunState> = new Set<PodRunState>(['starting', 'running', 'ready']);
+
+/** The error of a control call that answered with a failed `Result`; null for success or no answer. */
+export function controlFailure(r: unknown): TesseraError | null {
+  if (typeof r !== 'object' || r === null || !('ok' in r) || r.ok !== false || !('error' in r)) return null;
+  return (r as Err).error;
+}

@@ -1,0 +1,23 @@
+/** The pod run-state lifecycle on a node: the transition table and the one gate over it. */
+import type { PodRunState } from './types.ts';
+
+/** Which states each state may move to. `exited` and `lost` are final. */
+export const POD_TRANSITIONS: Readonly<Record<PodRunState, readonly PodRunState[]>> = {
+  starting: ['running', 'exited', 'lost'],
+  running: ['ready', 'stopping', 'exited', 'lost', 'swapped-out'],
+  ready: ['stopping', 'exited', 'lost', 'swapped-out'],
+  'swapped-out': ['running', 'ready', 'stopping', 'exited', 'lost'],
+  stopping: ['exited', 'lost'],
+  exited: [],
+  lost: [],
+};
+
+/** True when a pod in `from` may move to `to`; the runner changes state only through this. */
+export function canPodTransition(from: PodRunState, to: PodRunState): boolean {
+  return POD_TRANSITIONS[from].includes(to);
+}
+
+/** True for the final states: the pod's process is gone and nothing more will be reported of it. */
+export function isEnded(state: PodRunState): boolean {
+  return state === 'exited' || state === 'lost';
+}

@@ -1,0 +1,395 @@
+/**
+ * The runner (ARCHITECTURE 4): starts each assigned pod as its own process group, reports its life
+ * through `onStatus`, stops it with SIGTERM / grace / SIGKILL to the whole group, and keeps a durable
+ * checkpoint so a restarted agent adopts the pods still running (pods.ts holds the per-pod mechanics).
+ *
+ * Pods outlive the agent by design: each is spawned detached (a new session, so the agent's terminal
+ * or process-group signals do not reach it), with stdin on /dev/null and stdout/stderr on log files,
+ * never on pipes to the agent. Under systemd the agent's unit needs `KillMode=process`, or stopping
+ * the agent would kill its pods with it.
+ *
+ * `node:child_process` rather than execa: the runner needs raw file descriptors as stdio, a detached
+ * child it never awaits as a promise (a non-zero exit is a status to report, not a rejection), and
+ * none of execa's cleanup-on-parent-exit, which is exactly what a pod must not get.
+ */
+import { mkdirSync, statSync } from 'node:fs';
+import { err, ok, type Result, tesseraError } from '../../shared/errors.ts';
+import { createLogger, type Logger } from '../../shared/log.ts';
+import { type CheckpointFs, checkpointPath, readCheckpoint } from './checkpoint.ts';
+import type { NodeEnvInfo } from './env.ts';
+import { isEnded } from './lifecycle.ts';
+import { DEFAULT_LOG_ROTATION, type LogRotation } from './logs.ts';
+import { createPodTable, type PodEntry, type PodTable, type PodTableConfig } from './pods.ts';
+
+export { podDirOf } from './pods.ts';
+
+import { groupAlive, groupPids, isLiveProcess, readProcStat, signalGroup } from './proc.ts';
+import { DEFAULT_READINESS } from './readiness.ts';
+import type { PodSpec, PodStatus, ReadinessSpec } from './types.ts';
+
+/** Why an adopted pod's end carries no exit code: the agent was not its parent, so it cannot wait(). */
+export const REASON_EXITED_WHILE_DOWN = 'exited while the agent was down; exit code unknown';
+/** As above, for a pod that ended after this agent adopted it. */
+export const REASON_EXITED_ADOPTED = 'exited after the agent adopted it; exit code unknown (not its child)';
+
+/**
+ * Variables the agent's own environment passes to pods by default. An allowlist, because the agent's
+ * environment holds its own credentials (`TESSERA_TOKEN`) and settings that are no workload's business.
+ */
+const INHERITED_ENV = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'LANG',
+  'LC_ALL',
+  'LC_CTYPE',
+  'TZ',
+  'TMPDIR',
+  'LD_LIBRARY_PATH',
+] as const;
+
+/** Options of `createRunner`; durations in ms, defaults given per field. */
+export interface RunnerOptions {
+  /** The agent's data dir: the checkpoint and `pods/<podId>/` (logs, default working dir) live here. */
+  dataDir: string;
+  node: NodeEnvInfo;
+  onStatus: (status: PodStatus) => void;
+  /** Base environment under every pod's; default the agent's PATH, HOME, LANG, ... (`INHERITED_ENV`). */
+  env?: Readonly<Record<string, string>>;
+  /** Default readiness for pods whose spec has none; default a stdout line starting with `READY`. */
+  readiness?: ReadinessSpec;
+  /** Default 10 MiB x 3 per stream. */
+  logRotation?: LogRotation;
+  /** How often logs are size-checked and scanned for readiness; default 250. */
+  logPollMs?: number;
+  /** How often adopted pods (not our children) are checked for exit in /proc; default 500. */
+  adoptPollMs?: number;
+  /** How often a stop looks whether the group is gone; default 25. */
+  stopPollMs?: number;
+  /** How long after SIGKILL a stop waits before reporting that processes survived it; default 10000. */
+  killWaitMs?: number;
+  now?: () => number;
+  log?: Logger;
+  /** For tests of the checkpoint's durability; default node:fs. */
+  checkpointFs?: CheckpointFs;
+}
+
+/** What `adopt` found in the checkpoint. */
+export interface AdoptReport {
+  /** Pods still running, now watched by this agent. */
+  adopted: PodStatus[];
+  /** Pods that ended while the agent was down (`exited`), or whose pid was reused (`lost`). */
+  ended: PodStatus[];
+}
+
+/** The runner's API: the one the allocator link and enforcement call. */
+export interface Runner {
+  /** Starts a pod; refuses a pod id already running, and any epoch older than one seen (fencing). */
+  start(spec: PodSpec): Result<PodStatus>;
+  /** SIGTERM to the group, `graceSeconds` (default the spec's), SIGKILL; resolves once all are gone. */
+  stop(podId: string, reason: string, graceSeconds?: number): Promise<Result<PodStatus>>;
+  /** SIGKILL to the group at once (enforcement); resolves once all are gone. */
+  kill(podId: string, reason: string): Promise<Result<PodStatus>>;
+  /** Pauses or resumes the whole group (time-slicing). */
+  signal(podId: string, signal: 'SIGSTOP' | 'SIGCONT'): Result<void>;
+  /** Every pod this runner knows, ended ones included until `forget`. */
+  list(): PodStatus[];
+  get(podId: string): PodStatus | undefined;
+  /** The live processes of a pod's group, from /proc: maps GPU processes to pods. */
+  pidsOf(podId: string): number[];
+  /** Re-attaches to the pods of the checkpoint that are still running (call once, at agent start). */
+  adopt(): Result<AdoptReport>;
+  /** Drops an ended pod from the list and the checkpoint; its epoch stays fenced. */
+  forget(podId: string): Result<void>;
+  /** The pod's directory: logs under `logs/`, and its working dir unless the spec names one. */
+  podDir(podId: string): string;
+  /** Stops watching without touching any pod, as an agent exit would; pods keep running. */
+  close(): void;
+}
+
+const POD_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+
+function invalid(podId: string, field: string, message: string): Result<never> {
+  return err(
+    tesseraError('TESSERA_E_INVALID_SPEC', `pod ${podId}: ${message}`, { field, context: { podId } }),
+  );
+}
+
+function conflict(podId: string, message: string, context: Record<string, number>): Result<never> {
+  return err(
+    tesseraError('TESSERA_E_CONFLICT', `pod ${podId}: ${message}`, { context: { podId, ...context } }),
+  );
+}
+
+function notFound(podId: string): Result<never> {
+  return err(
+    tesseraError('TESSERA_E_NOT_FOUND', `pod ${podId} is not known to this node's runner`, {
+      context: { podId },
+    }),
+  );
+}
+
+function inheritedEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of INHERITED_ENV) {
+    const v = process.env[name];
+    if (v !== undefined) env[name] = v;
+  }
+  return env;
+}
+
+/** Creates a runner over `opts.dataDir`; call `adopt()` first when the agent restarts. */
+export function createRunner(opts: RunnerOptions): Runner {
+  const now = opts.now ?? Date.now;
+  const log = opts.log ?? createLogger({ stream: process.stderr, fields: { component: 'runner' } });
+  const stopPollMs = opts.stopPollMs ?? 25;
+  const killWaitMs = opts.killWaitMs ?? 10_000;
+  const config: PodTableConfig = {
+    dataDir: opts.dataDir,
+    node: opts.node,
+    baseEnv: opts.env ?? inheritedEnv(),
+    readiness: { ...DEFAULT_READINESS, ...opts.readiness },
+    rotation: opts.logRotation ?? DEFAULT_LOG_ROTATION,
+    now,
+    log,
+    onStatus: opts.onStatus,
+    checkpointPath: checkpointPath(opts.dataDir),
+    checkpointFs: opts.checkpointFs,
+  };
+  const table: PodTable = createPodTable(config);
+  let closed = false;
+
+  const logTimer = setInterval(() => table.pollLogs(), opts.logPollMs ?? 250);
+  const adoptTimer = setInterval(() => {
+    for (const e of table.live()) {
+      if (e.child === null && !isLiveProcess(e.status.pid ?? 0, e.status.startTimeTicks ?? -1)) {
+        table.finish(e, null, null, REASON_EXITED_ADOPTED);
+      }
+    }
+  }, opts.adoptPollMs ?? 500);
+  // The agent must be free to exit while pods run: timers never hold its event loop open.
+  logTimer.unref();
+  adoptTimer.unref();
+
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  /** Polls until the group has no live process, `ms` passes, or the runner closes (an agent exit). */
+  const waitGroupGone = async (e: PodEntry, ms: number): Promise<'gone' | 'timeout' | 'closed'> => {
+    // A monotonic clock, not `now`: an injected or stepped wall clock must not stretch a grace period.
+    const deadline = performance.now() + ms;
+    for (;;) {
+      if (e.pgid === null || !groupAlive(e.pgid)) return 'gone';
+      if (closed) return 'closed';
+      if (performance.now() >= deadline) return 'timeout';
+      await sleep(Math.min(stopPollMs, Math.max(1, deadline - performance.now())));
+    }
+  };
+
+  /** A stop cut short by `close()`: the pod stays `stopping` in the checkpoint for the next agent. */
+  const closedDuring = (e: PodEntry): Result<never> =>
+    err(
+      tesseraError(
+        'TESSERA_E_CONFLICT',
+        `pod ${e.spec.podId}: the runner closed during the stop; the next agent finishes it`,
+        { context: { podId: e.spec.podId } },
+      ),
+    );
+
+  /** After the group is gone: our child's exit event reports the code; an adopted pod ends here. */
+  const settle = async (e: PodEntry): Promise<Result<PodStatus>> => {
+    if (e.child === null) table.finish(e, null, null, REASON_EXITED_ADOPTED);
+    await e.exited;
+    return ok({ ...e.status });
+  };
+
+  const survivors = (e: PodEntry, waitedMs: number): Result<never> => {
+    const pids = e.pgid === null ? [] : groupPids(e.pgid);
+    const states = pids.map((p) => `${p}:${readProcStat(p)?.state ?? '?'}`).join(', ');
+    return err(
+      tesseraError(
+        'TESSERA_E_INTERNAL',
+        `pod ${e.spec.podId}: processes ${states} survived SIGKILL for ${waitedMs} ms (state D is uninterruptible I/O, often a hung GPU driver call)`,
+        { context: { podId: e.spec.podId } },
+      ),
+    );
+  };
+
+  const lookup = (podId: string): Result<PodEntry> => {
+    if (closed) return err(tesseraError('TESSERA_E_CONFLICT', `runner is closed; pod ${podId} not touched`));
+    const e = table.get(podId);
+    return e === undefined ? notFound(podId) : ok(e);
+  };
+
+  const runner: Runner = {
+    start(spec) {
+      if (closed)
+        return err(tesseraError('TESSERA_E_CONFLICT', `runner is closed; pod ${spec.podId} not started`));
+      if (!POD_ID_RE.test(spec.podId)) {
+        return invalid(
+          spec.podId,
+          'podId',
+          'pod id must be 1-253 of [A-Za-z0-9._-], not starting with . _ or -',
+        );
+      }
+      if (!Number.isSafeInteger(spec.epoch) || spec.epoch < 0) {
+        return invalid(spec.podId, 'epoch', `epoch must be a non-negative integer, got ${spec.epoch}`);
+      }
+      if (spec.command.length === 0 || spec.command[0] === '') {
+        return invalid(spec.podId, 'command', 'command is empty');
+      }
+      const running = table.get(spec.podId);
+      if (running !== undefined && !isEnded(running.status.state)) {
+        const ctx = { epoch: spec.epoch, runningEpoch: running.spec.epoch };
+        if (spec.epoch < running.spec.epoch) {
+          return conflict(
+            spec.podId,
+            `refused epoch ${spec.epoch}: epoch ${running.spec.epoch} runs here (fencing: a stale assignment must not run)`,
+            ctx,
+          );
+        }
+        if (spec.epoch === running.spec.epoch) {
+          return conflict(
+            spec.podId,
+            `epoch ${spec.epoch} is already running (pid ${running.status.pid})`,
+            ctx,
+          );
+        }
+        return conflict(
+          spec.podId,
+          `epoch ${running.spec.epoch} still runs; stop it before starting epoch ${spec.epoch}`,
+          ctx,
+        );
+      }
+      const seen = table.epochOf(spec.podId);
+      if (seen !== undefined && spec.epoch < seen) {
+        return conflict(
+          spec.podId,
+          `refused epoch ${spec.epoch}: epoch ${seen} was already seen on this node (fencing: a stale assignment must not run)`,
+          { epoch: spec.epoch, seenEpoch: seen },
+        );
+      }
+      if (seen !== undefined && spec.epoch === seen) {
+        return conflict(
+          spec.podId,
+          `epoch ${spec.epoch} already ran here and ended; a pod never runs twice`,
+          {
+            epoch: spec.epoch,
+          },
+        );
+      }
+      const dir = table.podDir(spec.podId);
+      const cwd = spec.workingDir ?? dir;
+      try {
+        mkdirSync(dir, { recursive: true });
+        if (!statSync(cwd).isDirectory())
+          return invalid(spec.podId, 'workingDir', `working dir ${cwd} is not a directory`);
+      } catch (e) {
+        return invalid(spec.podId, 'workingDir', `working dir ${cwd} is not usable: ${(e as Error).message}`);
+      }
+      return table.spawn(spec, cwd);
+    },
+
+    async stop(podId, reason, graceSeconds) {
+      const found = lookup(podId);
+      if (!found.ok) return found;
+      const e = found.value;
+      if (isEnded(e.status.state)) return ok({ ...e.status });
+      if (e.stopping !== null) return e.stopping;
+      const graceMs = Math.max(0, (graceSeconds ?? e.spec.graceSeconds) * 1000);
+      e.stopping = (async () => {
+        table.beginStop(e, reason);
+        const pgid = e.pgid ?? 0;
+        table.note(e, `stop (${reason}): SIGTERM to group ${pgid}, grace ${graceMs} ms`);
+        signalGroup(pgid, 'SIGTERM');
+        // A pod paused by time-slicing handles SIGTERM only once continued.
+        signalGroup(pgid, 'SIGCONT');
+        const graceful = await waitGroupGone(e, graceMs);
+        if (graceful === 'closed') return closedDuring(e);
+        if (graceful === 'timeout') {
+          table.note(e, `grace over: SIGKILL to group ${pgid}`);
+          signalGroup(pgid, 'SIGKILL');
+          const killed = await waitGroupGone(e, killWaitMs);
+          if (killed === 'closed') return closedDuring(e);
+          if (killed === 'timeout') return survivors(e, killWaitMs);
+        }
+        return settle(e);
+      })();
+      return e.stopping;
+    },
+
+    async kill(podId, reason) {
+      const found = lookup(podId);
+      if (!found.ok) return found;
+      const e = found.value;
+      if (isEnded(e.status.state)) return ok({ ...e.status });
+      // The kill's reason (a GPU OOM, a reclaim) is why the pod died, even over a stop in progress.
+      table.beginStop(e, reason, true);
+      table.note(e, `kill (${reason}): SIGKILL to group ${e.pgid}`);
+      signalGroup(e.pgid ?? 0, 'SIGKILL');
+      const killed = await waitGroupGone(e, killWaitMs);
+      if (killed === 'closed') return closedDuring(e);
+      if (killed === 'timeout') return survivors(e, killWaitMs);
+      return settle(e);
+    },
+
+    signal(podId, signal) {
+      const found = lookup(podId);
+      if (!found.ok) return found;
+      const e = found.value;
+      const state = e.status.state;
+      if (isEnded(state) || (signal === 'SIGSTOP' && state === 'stopping')) {
+        return conflict(podId, `cannot send ${signal}: the pod is ${state}`, {});
+      }
+      signalGroup(e.pgid ?? 0, signal);
+      return ok(undefined);
+    },
+
+    list: () => table.all().map((e) => ({ ...e.status })),
+    get(podId) {
+      const e = table.get(podId);
+      return e === undefined ? undefined : { ...e.status };
+    },
+    pidsOf(podId) {
+      const e = table.get(podId);
+      if (e === undefined || e.pgid === null || isEnded(e.status.state)) return [];
+      return groupPids(e.pgid);
+    },
+
+    adopt() {
+      if (closed) return err(tesseraError('TESSERA_E_CONFLICT', 'runner is closed; nothing adopted'));
+      const read = readCheckpoint(config.checkpointPath, { io: opts.checkpointFs, now });
+      if (!read.ok) {
+        log.error('runner checkpoint unreadable; no pod adopted', { error: read.error.message });
+        return read;
+      }
+      const report = table.adoptFrom(read.value, REASON_EXITED_WHILE_DOWN);
+      // A pod the old agent was stopping when it died is stopped again, grace restarting.
+      for (const s of report.adopted) {
+        if (s.state !== 'stopping') continue;
+        const why = table.get(s.podId)?.endReason ?? 'stop resumed after agent restart';
+        void runner.stop(s.podId, why);
+      }
+      return ok(report);
+    },
+
+    forget(podId) {
+      const e = table.get(podId);
+      if (e === undefined) return notFound(podId);
+      if (!isEnded(e.status.state))
+        return conflict(podId, `cannot forget a pod that is ${e.status.state}`, {});
+      return table.forget(podId);
+    },
+
+    podDir: (podId) => table.podDir(podId),
+
+    close() {
+      closed = true;
+      clearInterval(logTimer);
+      clearInterval(adoptTimer);
+      table.close();
+    },
+  };
+  return runner;
+}

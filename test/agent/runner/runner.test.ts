@@ -1,0 +1,245 @@
+import * as fs from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { logPath, readLogTail, rotatedPath } from '../../../agent/runner/logs.ts';
+import { groupPids, readProcStat } from '../../../agent/runner/proc.ts';
+import type { PodRunState } from '../../../agent/runner/types.ts';
+import { failure, GPU0, type Harness, harness, podSpec, value, waitFor } from './helpers.ts';
+
+let h: Harness;
+afterEach(() => h.cleanup());
+
+const sh = (script: string): string[] => ['/bin/sh', '-c', script];
+/** Loops in the shell without a busy wait; `sleep` children come and go in the pod's group. */
+const FOREVER = 'while :; do sleep 0.05; done';
+
+const states = (podId = 'p1'): PodRunState[] =>
+  h.statuses.filter((s) => s.podId === podId).map((s) => s.state);
+const stdoutOf = (podId = 'p1'): string => readLogTail(h.runner.podDir(podId), 1 << 20);
+
+describe('runner: start, exit code and signal', () => {
+  it('reports running, then the exit code; output lands in stdout.log and stderr.log', async () => {
+    h = harness();
+    const started = value(h.runner.start(podSpec({ command: sh('echo hello; echo oops >&2; exit 3') })));
+    expect(started).toMatchObject({
+      podId: 'p1',
+      epoch: 1,
+      state: 'running',
+      exitCode: null,
+      adopted: false,
+    });
+    expect(started.startTimeTicks).toBeGreaterThan(0);
+    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'exit');
+    expect(h.runner.get('p1')).toMatchObject({ exitCode: 3, signal: null, reason: null });
+    expect(states()).toEqual(['running', 'exited']);
+    expect(stdoutOf()).toBe('hello\n');
+    expect(readLogTail(h.runner.podDir('p1'), 100, 'stderr')).toBe('oops\n');
+  });
+
+  it('reports the signal that ended the pod', async () => {
+    h = harness();
+    value(h.runner.start(podSpec({ command: sh('kill -USR1 $$') })));
+    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'exit');
+    expect(h.runner.get('p1')).toMatchObject({ exitCode: null, signal: 'SIGUSR1' });
+  });
+
+  it('the pod sees its env, and runs in its own directory unless the spec names one', async () => {
+    h = harness();
+    const grants = [{ uuid: GPU0, gpuMilli: 500, memoryMiB: 1000, memoryLimitMiB: 2000 }];
+    const print =
+      'echo "$CUDA_VISIBLE_DEVICES|$TESSERA_GPU_FRACTION|$TESSERA_GPU_MEMORY_LIMIT_MIB|$MINE|$(pwd)"';
+    value(h.runner.start(podSpec({ command: sh(print), grants, env: { MINE: 'x' } })));
+    const other = mkdtempSync(join(tmpdir(), 'tessera-wd-'));
+    value(h.runner.start(podSpec({ podId: 'p2', command: sh('pwd'), workingDir: other })));
+    await waitFor(() => h.runner.list().every((s) => s.state === 'exited'), 'both exits');
+    expect(stdoutOf()).toBe(`${GPU0}|0.5|2000|x|${h.runner.podDir('p1')}\n`);
+    expect(stdoutOf('p2')).toBe(`${other}\n`);
+    rmSync(other, { recursive: true, force: true });
+  });
+
+  it('refuses what it cannot start, with the field at fault', () => {
+    h = harness();
+    const missing = failure(h.runner.start(podSpec({ command: ['/no/such/binary'] })));
+    expect(missing).toMatchObject({ code: 'TESSERA_E_INVALID_SPEC', field: 'command' });
+    expect(missing.message).toContain('/no/such/binary');
+    const gpu = failure(
+      h.runner.start(
+        podSpec({
+          podId: 'p2',
+          command: ['true'],
+          grants: [{ uuid: 'GPU-x', gpuMilli: 1000, memoryMiB: 1, memoryLimitMiB: 1 }],
+        }),
+      ),
+    );
+    expect(gpu).toMatchObject({ code: 'TESSERA_E_INVALID_SPEC', field: 'grants' });
+    expect(failure(h.runner.start(podSpec({ podId: '../escape', command: ['true'] }))).field).toBe('podId');
+    expect(
+      failure(h.runner.start(podSpec({ podId: 'p3', command: ['true'], workingDir: '/no/such/dir' }))).field,
+    ).toBe('workingDir');
+  });
+});
+
+describe('runner: the checkpoint at start', () => {
+  it('a pod whose start cannot be recorded is killed, since the next agent could not adopt it', async () => {
+    const io = {
+      openSync: fs.openSync,
+      writeSync: (fd: number, d: Uint8Array) => fs.writeSync(fd, d),
+      fsyncSync: () => {
+        throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      },
+      closeSync: fs.closeSync,
+      renameSync: fs.renameSync,
+      rmSync: fs.rmSync,
+      readFileSync: (p: string) => fs.readFileSync(p, 'utf8'),
+    };
+    h = harness({ checkpointFs: io });
+    const e = failure(h.runner.start(podSpec({ command: sh(FOREVER) })));
+    expect(e.message).toContain('ENOSPC');
+    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'the kill');
+    expect(h.runner.get('p1')).toMatchObject({
+      signal: 'SIGKILL',
+      reason: 'not started: the runner checkpoint could not be written',
+    });
+    expect(h.runner.pidsOf('p1')).toEqual([]);
+  });
+});
+
+describe('runner: stop, kill, signal', () => {
+  it('stop sends SIGTERM, waits the grace, then SIGKILLs the whole group: a TERM-ignoring child and grandchild both go', async () => {
+    h = harness();
+    // The leader ignores TERM and starts a grandchild that ignores it too (ignored signals are inherited).
+    const script = `trap '' TERM; sh -c '${FOREVER}' & echo "READY $!"; ${FOREVER}`;
+    const s = value(h.runner.start(podSpec({ command: sh(script), graceSeconds: 0.3 })));
+    await waitFor(() => h.runner.get('p1')?.state === 'ready', 'ready');
+    const grandchild = Number(stdoutOf().split(' ')[1]);
+    expect(h.runner.pidsOf('p1')).toEqual(expect.arrayContaining([s.pid, grandchild]));
+    const t0 = Date.now();
+    const stopped = value(await h.runner.stop('p1', 'test stop'));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    expect(stopped).toMatchObject({ state: 'exited', signal: 'SIGKILL', reason: 'test stop' });
+    expect(groupPids(s.pid ?? 0)).toEqual([]);
+    expect(readProcStat(grandchild)?.state ?? 'gone').toMatch(/gone|Z/);
+    expect(states()).toEqual(['running', 'ready', 'stopping', 'exited']);
+    expect(readLogTail(h.runner.podDir('p1'), 4096, 'events')).toContain('SIGKILL to group');
+  });
+
+  it('a pod that handles SIGTERM exits within the grace with its own code', async () => {
+    h = harness();
+    value(
+      h.runner.start(
+        podSpec({ command: sh(`trap 'echo bye; exit 0' TERM; echo READY; ${FOREVER}`), graceSeconds: 5 }),
+      ),
+    );
+    await waitFor(() => h.runner.get('p1')?.state === 'ready', 'ready');
+    const t0 = Date.now();
+    const stopped = value(await h.runner.stop('p1', 'scale down'));
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(stopped).toMatchObject({ exitCode: 0, signal: null, reason: 'scale down' });
+    expect(stdoutOf()).toContain('bye');
+  });
+
+  it('kill is an immediate SIGKILL to the group, reported with its reason', async () => {
+    h = harness();
+    value(h.runner.start(podSpec({ command: sh(`trap '' TERM; ${FOREVER}`), graceSeconds: 30 })));
+    const killed = value(await h.runner.kill('p1', 'GPU OOM: used 5200 MiB > limit 4096 MiB'));
+    expect(killed).toMatchObject({
+      state: 'exited',
+      signal: 'SIGKILL',
+      reason: 'GPU OOM: used 5200 MiB > limit 4096 MiB',
+    });
+    expect(failure(await h.runner.stop('nope', 'x')).code).toBe('TESSERA_E_NOT_FOUND');
+  });
+
+  it('SIGSTOP pauses the whole group and SIGCONT resumes it; a paused pod still gets its SIGTERM on stop', async () => {
+    h = harness();
+    const s = value(
+      h.runner.start(podSpec({ command: sh(`trap 'exit 7' TERM; ${FOREVER}`), graceSeconds: 5 })),
+    );
+    const pid = s.pid ?? 0;
+    value(h.runner.signal('p1', 'SIGSTOP'));
+    await waitFor(() => groupPids(pid).every((p) => readProcStat(p)?.state === 'T'), 'all stopped');
+    value(h.runner.signal('p1', 'SIGCONT'));
+    await waitFor(() => readProcStat(pid)?.state !== 'T', 'resumed');
+    value(h.runner.signal('p1', 'SIGSTOP'));
+    await waitFor(() => readProcStat(pid)?.state === 'T', 'stopped again');
+    expect(value(await h.runner.stop('p1', 'preempted'))).toMatchObject({ exitCode: 7, reason: 'preempted' });
+    expect(failure(h.runner.signal('p1', 'SIGCONT')).code).toBe('TESSERA_E_CONFLICT');
+  });
+});
+
+describe('runner: readiness and logs', () => {
+  it('ready on a line starting with READY, not on one that merely contains it', async () => {
+    h = harness();
+    value(
+      h.runner.start(
+        podSpec({ command: sh(`echo 'NOT READY'; sleep 0.15; echo 'READY port=1'; ${FOREVER}`) }),
+      ),
+    );
+    await waitFor(() => states().includes('ready'), 'ready');
+    expect(states()).toEqual(['running', 'ready']);
+    const t = h.statuses.find((s) => s.state === 'ready');
+    expect(t?.pid).toBe(h.runner.get('p1')?.pid);
+  });
+
+  it('ready after the readiness delay for a pod that prints nothing', async () => {
+    h = harness();
+    const t0 = Date.now();
+    value(h.runner.start(podSpec({ command: sh(FOREVER), readiness: { linePrefix: null, delayMs: 150 } })));
+    await waitFor(() => h.runner.get('p1')?.state === 'ready', 'ready');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+  });
+
+  it('stdout rotates at the cap while the pod writes, keeping the configured number of files', async () => {
+    h = harness({ logRotation: { maxBytes: 2048, maxFiles: 2 } });
+    // 80 lines of 100 bytes, in bursts: 8000 bytes through a 2 KiB cap.
+    const script = `i=0; while [ $i -lt 80 ]; do printf '%099d\\n' $i; i=$((i+1)); [ $((i % 8)) -eq 0 ] && sleep 0.03; done`;
+    value(h.runner.start(podSpec({ command: sh(script) })));
+    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'exit');
+    const path = logPath(h.runner.podDir('p1'), 'stdout');
+    expect(existsSync(rotatedPath(path, 1))).toBe(true);
+    expect(existsSync(rotatedPath(path, 3))).toBe(false);
+    for (const f of [path, rotatedPath(path, 1), rotatedPath(path, 2)].filter(existsSync)) {
+      // Soft cap: one poll interval's output over at most; and never a hole of NULs from truncation.
+      expect(statSync(f).size).toBeLessThanOrEqual(2 * 2048);
+      expect(readFileSync(f, 'utf8')).not.toContain('\0');
+    }
+    expect(stdoutOf().trimEnd().split('\n').at(-1)).toBe(String(79).padStart(99, '0'));
+  });
+
+  it('a new epoch starts in a fresh stdout file, so an old READY line does not make it ready', async () => {
+    h = harness();
+    value(h.runner.start(podSpec({ command: sh('echo READY') })));
+    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'exit');
+    value(h.runner.start(podSpec({ epoch: 2, command: sh(FOREVER) })));
+    await new Promise((r) => setTimeout(r, 150));
+    expect(h.runner.get('p1')?.state).toBe('running');
+    expect(readFileSync(rotatedPath(logPath(h.runner.podDir('p1'), 'stdout'), 1), 'utf8')).toBe('READY\n');
+  });
+});
+
+describe('runner: fencing', () => {
+  it('refuses an older epoch, a duplicate, a newer one over a running pod, and a rerun of an ended epoch', async () => {
+    h = harness();
+    value(h.runner.start(podSpec({ epoch: 2, command: sh(FOREVER) })));
+    const older = failure(h.runner.start(podSpec({ epoch: 1, command: ['true'] })));
+    expect(older.code).toBe('TESSERA_E_CONFLICT');
+    expect(older.message).toContain('fencing');
+    expect(failure(h.runner.start(podSpec({ epoch: 2, command: ['true'] }))).message).toContain(
+      'already running',
+    );
+    expect(failure(h.runner.start(podSpec({ epoch: 3, command: ['true'] }))).message).toContain(
+      'stop it before',
+    );
+    value(await h.runner.stop('p1', 'reassigned'));
+    expect(failure(h.runner.start(podSpec({ epoch: 2, command: ['true'] }))).message).toContain(
+      'never runs twice',
+    );
+    expect(failure(h.runner.start(podSpec({ epoch: 1, command: ['true'] }))).message).toContain('fencing');
+    value(h.runner.forget('p1'));
+    // Forgotten pods stay fenced: the epoch watermark outlives the entry.
+    expect(failure(h.runner.start(podSpec({ epoch: 1, command: ['true'] }))).message).toContain('fencing');
+    expect(value(h.runner.start(podSpec({ epoch: 3, command: ['true'] }))).epoch).toBe(3);
+  });
+});
