@@ -17,6 +17,8 @@ export interface MigDevice {
   memoryTotalMiB: number | null;
   /** MIG device UUID (`MIG-...`) when the driver reports one. */
   uuid: string | null;
+  /** Memory in use inside the instance; absent or null where not reported. */
+  memoryUsedMiB?: number | null;
 }
 
 /** A process using a GPU. Memory is null where the driver does not report it (WDDM, some MIG setups). */
@@ -24,11 +26,22 @@ export interface GpuProcess {
   pid: number;
   name: string;
   usedMemoryMiB: number | null;
+  /** The MIG instance the process runs in (GPU / compute instance ids); null or absent without MIG. */
+  gpuInstanceId?: number | null;
+  computeInstanceId?: number | null;
 }
 
 /** Static and slow-changing facts of one GPU, from `nvidia-smi -q -x`. */
 export interface GpuInfo {
+  /**
+   * nvidia-smi's / NVML's index, as `--query-gpu=index` prints it (and `nvidia-smi -i` takes): the
+   * GPU's position in `-q -x`, which lists GPUs in index order. Not always the minor number.
+   */
   index: number;
+  /** The device node number (`/dev/nvidiaN`); null on Windows (WDDM), absent where unknown. */
+  minorNumber?: number | null;
+  /** PCI bus id (`00000000:17:00.0`), the `<gpu id>` attribute; absent where unknown. */
+  pciBusId?: string;
   uuid: string;
   model: string;
   memoryTotalMiB: number;
@@ -43,6 +56,11 @@ export interface GpuInfo {
   /** The driver's slowdown / shutdown thresholds, for health. */
   temperatureSlowdownC: number | null;
   temperatureShutdownC: number | null;
+  /**
+   * Degrees left before the GPU's T.Limit, where drivers 535+ on Ada / Hopper / Blackwell report that
+   * instead of absolute slowdown / shutdown thresholds (which are then null); absent or null elsewhere.
+   */
+  temperatureTlimitMarginC?: number | null;
   powerDrawW: number | null;
   powerLimitW: number | null;
   utilizationPct: number | null;

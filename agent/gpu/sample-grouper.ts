@@ -1,0 +1,116 @@
+/**
+ * Turns the lines of the two sampling streams into one GpuSample per interval.
+ *
+ * The GPU stream (`--query-gpu ... -lms N`) is the clock: every interval it prints one line per GPU,
+ * in a burst. A round ends when (a) it holds every GPU index seen in the last few rounds, (b) a GPU
+ * index repeats (the next round has begun), or (c) no line came for `quietMs`. (a) delivers a sample
+ * as soon as its last line lands; (c) covers the first round and a GPU that fell off the bus. (a)
+ * learns the set of GPUs rather than counting them, so a first round cut short by a slow write
+ * costs one split sample, not a split every interval.
+ *
+ * The apps stream (`--query-compute-apps ... -lms N`) prints 0..n lines per interval and nothing at
+ * all while no process runs, so its rounds cannot be counted. Its lines are grouped into bursts the
+ * same way (a repeated gpu/pid pair or a quiet gap ends one), and each GPU sample carries the latest
+ * burst, the one still arriving if any. A burst older than `staleMs` (two intervals) counts as "no
+ * processes": that silence is how nvidia-smi says the last process exited. So a sample's process
+ * list is at most two intervals old, and a process that exited may linger for two samples.
+ */
+import type { GpuSample, GpuSampleRow, ProcessSampleRow } from './driver.ts';
+
+/** How a SampleGrouper is tuned; intervalMs is the `-lms` both streams run at. */
+export interface SampleGrouperOptions {
+  intervalMs: number;
+  /** The agent's clock, stamped on each sample. */
+  now: () => number;
+  /** Receives each complete sample. */
+  emit: (sample: GpuSample) => void;
+  /** Gap that ends a burst of lines; default a quarter interval, between 5 and 50 ms. */
+  quietMs?: number;
+  /** Age past which the latest process burst no longer counts; default 2 intervals + quietMs. */
+  staleMs?: number;
+}
+
+/** How many rounds a GPU may be missing before a round stops waiting for it. */
+const ROUNDS_REMEMBERED = 3;
+
+interface Burst {
+  rows: ProcessSampleRow[];
+  keys: Set<string>;
+  lastLineAtMs: number;
+}
+
+/** Groups GPU and process lines into samples; see the file comment for the rules. */
+export class SampleGrouper {
+  readonly #opts: Required<SampleGrouperOptions>;
+  #round = new Map<number, GpuSampleRow>();
+  /** GPU index -> the last round number it appeared in; indices gone for ROUNDS_REMEMBERED drop out. */
+  #seen = new Map<number, number>();
+  #roundNo = 0;
+  #roundTimer: NodeJS.Timeout | undefined;
+  #burst: Burst | undefined;
+  #lastBurst: Burst | undefined;
+  #burstTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: SampleGrouperOptions) {
+    const quietMs = opts.quietMs ?? Math.max(5, Math.min(50, Math.floor(opts.intervalMs / 4)));
+    this.#opts = { ...opts, quietMs, staleMs: opts.staleMs ?? 2 * opts.intervalMs + quietMs };
+  }
+
+  /** One parsed line of the GPU stream. */
+  gpuLine(row: GpuSampleRow): void {
+    if (this.#round.has(row.index)) this.#flushRound();
+    this.#round.set(row.index, row);
+    if (this.#seen.size > 0 && [...this.#seen.keys()].every((i) => this.#round.has(i))) {
+      this.#flushRound();
+      return;
+    }
+    clearTimeout(this.#roundTimer);
+    this.#roundTimer = setTimeout(() => this.#flushRound(), this.#opts.quietMs);
+  }
+
+  /** One parsed line of the apps stream. */
+  appsLine(row: ProcessSampleRow): void {
+    const key = `${row.gpuUuid}/${row.pid}`;
+    if (this.#burst?.keys.has(key)) this.#endBurst();
+    const now = this.#opts.now();
+    this.#burst ??= { rows: [], keys: new Set(), lastLineAtMs: now };
+    this.#burst.rows.push(row);
+    this.#burst.keys.add(key);
+    this.#burst.lastLineAtMs = now;
+    clearTimeout(this.#burstTimer);
+    this.#burstTimer = setTimeout(() => this.#endBurst(), this.#opts.quietMs);
+  }
+
+  /** Drops pending lines and timers (the streams stopped). */
+  close(): void {
+    clearTimeout(this.#roundTimer);
+    clearTimeout(this.#burstTimer);
+    this.#round.clear();
+    this.#burst = undefined;
+    this.#lastBurst = undefined;
+  }
+
+  #endBurst(): void {
+    clearTimeout(this.#burstTimer);
+    if (this.#burst !== undefined) this.#lastBurst = this.#burst;
+    this.#burst = undefined;
+  }
+
+  #processes(nowMs: number): ProcessSampleRow[] {
+    const latest = this.#burst ?? this.#lastBurst;
+    if (latest === undefined || nowMs - latest.lastLineAtMs > this.#opts.staleMs) return [];
+    return [...latest.rows];
+  }
+
+  #flushRound(): void {
+    clearTimeout(this.#roundTimer);
+    if (this.#round.size === 0) return;
+    this.#roundNo += 1;
+    for (const i of this.#round.keys()) this.#seen.set(i, this.#roundNo);
+    for (const [i, last] of this.#seen) if (this.#roundNo - last >= ROUNDS_REMEMBERED) this.#seen.delete(i);
+    const gpus = [...this.#round.values()].sort((a, b) => a.index - b.index);
+    this.#round = new Map();
+    const atMs = this.#opts.now();
+    this.#opts.emit({ atMs, gpus, processes: this.#processes(atMs) });
+  }
+}
