@@ -1,13 +1,15 @@
 /**
- * `npm run bench`: the quality benchmark (placement quality, bench/quality.ts) and the throughput
- * benchmark (bench/throughput.ts). `--only quality|throughput` runs one of them.
+ * `npm run bench`: the quality benchmark (placement quality, bench/quality.ts), the throughput
+ * benchmark (bench/throughput.ts) and the agent benchmark (idle cost, kill latency; bench/agent.ts).
+ * `--only quality|throughput|agent` runs one of them.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { runAgentBench } from './agent.ts';
 import { runThroughputBench } from './throughput.ts';
 
-type BenchName = 'quality' | 'throughput';
-const BENCHES: readonly BenchName[] = ['quality', 'throughput'];
+type BenchName = 'quality' | 'throughput' | 'agent';
+const BENCHES: readonly BenchName[] = ['quality', 'throughput', 'agent'];
 
 function isBench(s: string): s is BenchName {
   return (BENCHES as readonly string[]).includes(s);
@@ -33,6 +35,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (only !== undefined && !isBench(only)) throw new Error(`--only must be one of ${BENCHES.join(', ')}`);
   if (only === undefined || only === 'quality') await runQuality();
   if (only === undefined || only === 'throughput') await runThroughputBench();
+  if (only === undefined || only === 'agent') await runAgentBench();
 }
 
 await main(process.argv.slice(2));

@@ -1,13 +1,27 @@
 #!/usr/bin/env bash
 # One check on a machine with a real NVIDIA GPU (it may lack Node): discovery, per-process memory
-# (what memory-limit enforcement reads and acts on) and GPU swap with cuda-checkpoint.
+# (what memory-limit enforcement reads and acts on) and GPU swap with cuda-checkpoint (steps 1-4,
+# bash + driver + nvcc only); then, where Node can run, Tessera itself (steps 5-6): discovery through
+# the nvidia backend (`tessera health -o json --gpu nvidia`), and `tessera agent --gpu nvidia` running
+# two PyTorch processes on one GPU under memory limits, the one that grows over its limit killed by
+# the agent's enforcement and its neighbour untouched. Ends with a PASS/FAIL table.
 # Read-only towards the GPU's settings: never changes clocks, modes, MIG layout, never resets.
 #
 #   OUT=/tmp/out bash scripts/gpu-check.sh
 #
-# Writes captures (parser fixtures for the nvidia backend) and gpu-check.log into $OUT; exits
-# non-zero when a check fails. When the agent lands (issue 3) this script also drives
-# `tessera agent --gpu nvidia` and `tessera health -o json` through the same steps.
+# Writes captures (parser fixtures for the nvidia backend), agent.log and gpu-check.log into $OUT;
+# exits non-zero when a check fails.
+#
+# Node for steps 5-6: `node` on PATH (>= 20), else .device-node/bin/node, else .device-node/bin/node.xz
+# (unpacked into a temp dir). Tessera: bin/tessera.js when node_modules is installed, else the bundle
+# .device-node/tessera.mjs. To bring both to a machine without Node (node_modules, 194 MB, does not
+# travel; the node binary is ~95 MB, so it goes xz-compressed, ~25 MB), in the repo root here:
+#   echo /.device-node/ >> .git/info/exclude; mkdir -p .device-node/bin
+#   xz -T0 -9 -c "$(command -v node)" > .device-node/bin/node.xz
+#   npx esbuild cli/main.ts --bundle --platform=node --format=esm --target=node20 \
+#     --outfile=.device-node/tessera.mjs \
+#     --banner:js="import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);"
+# and carry `.device-node` with the working tree. Without Node, steps 5-6 are reported as skipped.
 set -u
 OUT=${OUT:-/tmp/gpu-check-out}
 mkdir -p "$OUT"
@@ -15,13 +29,25 @@ LOG="$OUT/gpu-check.log"
 : >"$LOG"
 WORK=$(mktemp -d)
 fails=0
+RESULTS=()
 say() { echo "$*" | tee -a "$LOG"; }
-pass() { say "PASS $*"; }
-fail() { say "FAIL $*"; fails=$((fails + 1)); }
+pass() { say "PASS $*"; RESULTS+=("PASS|$*"); }
+fail() { say "FAIL $*"; RESULTS+=("FAIL|$*"); fails=$((fails + 1)); }
+skip() { say "SKIP $*"; RESULTS+=("SKIP|$*"); }
+# The table of every check, then the exit status; called on every way out.
+finish() {
+  say ""
+  say "gpu-check summary"
+  for r in ${RESULTS[@]+"${RESULTS[@]}"}; do printf '  %-5s %s\n' "${r%%|*}" "${r#*|}" | tee -a "$LOG"; done
+  say "gpu-check: $fails failure(s)"
+  rm -rf "$WORK"
+  [ "$fails" -eq 0 ]
+  exit $?
+}
 gpu_used_by() { nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits | awk -F', *' -v p="$1" '$1==p {print $2}'; }
 
 # 1. Discovery: the inventory and sample formats the nvidia backend parses.
-command -v nvidia-smi >/dev/null || { fail "nvidia-smi not found"; exit 1; }
+command -v nvidia-smi >/dev/null || { fail "nvidia-smi not found"; finish; }
 nvidia-smi -q -x >"$OUT/smi-q-x.xml" && pass "nvidia-smi -q -x ($(grep -c '<gpu id' "$OUT/smi-q-x.xml") GPU)" || fail "nvidia-smi -q -x"
 nvidia-smi -L >"$OUT/smi-L.txt" && say "$(cat "$OUT/smi-L.txt")"
 Q=index,uuid,name,memory.total,memory.reserved,memory.used,utilization.gpu,temperature.gpu,power.draw,ecc.errors.uncorrected.volatile.total,clocks_throttle_reasons.active,mig.mode.current,driver_version
@@ -32,8 +58,10 @@ n=$(wc -l <"$WORK/stream.csv")
 [ "$n" -ge 3 ] && pass "one -lms stream gave $n samples in 3 s" || fail "-lms stream gave $n samples"
 
 # 2. A workload holding GPU memory: per-process memory is what limit enforcement compares.
-if ! command -v nvcc >/dev/null; then fail "nvcc not found: cannot build the test workload"; exit 1; fi
-nvcc -O2 -o "$WORK/holdmem" "$(dirname "$0")/gpu-check/holdmem.cu" 2>>"$LOG" || { fail "build holdmem"; exit 1; }
+# Steps 2-4 need nvcc; without it they are one failure and the Tessera steps still run.
+cuda_steps() {
+if ! command -v nvcc >/dev/null; then fail "nvcc not found: cannot build the test workload (steps 2-4)"; return; fi
+nvcc -O2 -o "$WORK/holdmem" "$(dirname "$0")/gpu-check/holdmem.cu" 2>>"$LOG" || { fail "build holdmem"; return; }
 start_holder() { # MiB DIR -> pid
   mkdir -p "$2"
   "$WORK/holdmem" "$1" "$2" >"$2/out" 2>&1 &
@@ -96,7 +124,111 @@ touch "$WORK/a/exit"
 # Holders are grandchildren (started inside $(...)): wait by polling, not `wait`.
 for _ in $(seq 50); do kill -0 "$A" 2>/dev/null || break; sleep 0.1; done
 kill -KILL "$A" 2>/dev/null
+}
+cuda_steps
 
-say "gpu-check: $fails failure(s)"
-rm -rf "$WORK"
-[ "$fails" -eq 0 ]
+# 5-6. Tessera itself, where Node can run.
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+NODE=""
+if command -v node >/dev/null && node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 2>/dev/null; then
+  NODE=$(command -v node)
+elif [ -x "$REPO/.device-node/bin/node" ]; then
+  NODE="$REPO/.device-node/bin/node"
+elif [ -f "$REPO/.device-node/bin/node.xz" ] && command -v xz >/dev/null; then
+  xz -dc "$REPO/.device-node/bin/node.xz" >"$WORK/node" && chmod +x "$WORK/node" && NODE="$WORK/node"
+fi
+TESSERA=()
+if [ -n "$NODE" ] && [ -d "$REPO/node_modules/tsx" ]; then
+  TESSERA=("$NODE" "$REPO/bin/tessera.js")
+elif [ -n "$NODE" ] && [ -f "$REPO/.device-node/tessera.mjs" ]; then
+  TESSERA=("$NODE" "$REPO/.device-node/tessera.mjs")
+fi
+# A field of a JSON document on stdin, by a JS expression over `j` (e.g. 'j.gpus.length').
+json() { "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let j;try{j=JSON.parse(s)}catch{process.exit(1)}const v=eval(process.argv[1]);console.log(typeof v==="object"?JSON.stringify(v):String(v))})' "$1"; }
+
+tessera_steps() {
+  say "tessera: ${TESSERA[*]} (node $("$NODE" --version))"
+  # 5. Discovery and health through the nvidia backend (no agent running: degraded at worst, exit 0).
+  "${TESSERA[@]}" health -o json --gpu nvidia --data "$WORK/agent" >"$OUT/health.json" 2>>"$LOG"
+  local rc=$? n driver level
+  n=$(json 'j.gpus.length' <"$OUT/health.json" 2>/dev/null)
+  driver=$(json 'j.driver.ok ? j.driver.driverVersion : j.driver.error' <"$OUT/health.json" 2>/dev/null)
+  level=$(json 'j.level + " (" + j.gpus.map(g => g.model + ": " + g.level + (g.reasons.length ? " " + g.reasons.join("; ") : "")).join(", ") + ")"' <"$OUT/health.json" 2>/dev/null)
+  if [ "${n:-0}" -ge 1 ] 2>/dev/null && [ "$rc" -le 1 ]; then
+    pass "tessera health --gpu nvidia: $n GPU, driver $driver, health $level, exit $rc"
+  else
+    fail "tessera health --gpu nvidia (exit $rc): ${driver:-no JSON, see gpu-check.log}"
+  fi
+
+  # 6. The agent enforcing memory limits on two PyTorch processes sharing GPU 0.
+  if ! python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>>"$LOG"; then
+    fail "python3 with torch and CUDA not available: agent enforcement not checked"
+    return
+  fi
+  # Allocates MIB with torch, says READY, optionally grows to GROW_TO MiB after GROW_AFTER s, then idles.
+  cat >"$WORK/holdtorch.py" <<'PY'
+import os, sys, time, torch
+mib, grow_to, grow_after = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+dev = torch.device("cuda", 0)
+held = [torch.ones(mib * 1024 * 1024, dtype=torch.uint8, device=dev)]
+torch.cuda.synchronize()
+print(f"READY pid={os.getpid()} mib={mib}", flush=True)
+if grow_to > mib:
+    time.sleep(grow_after)
+    held.append(torch.ones((grow_to - mib) * 1024 * 1024, dtype=torch.uint8, device=dev))
+    torch.cuda.synchronize()
+    print(f"GREW to {grow_to} MiB", flush=True)
+while True:
+    time.sleep(1)
+PY
+  local py; py=$(command -v python3)
+  # Limits leave room for the CUDA context (~0.5 GiB per process on an H200) beside the tensors.
+  cat >"$WORK/pods.json" <<JSON
+[
+  {"podId": "calm", "command": ["$py", "$WORK/holdtorch.py", "2048", "0", "0"],
+   "grants": [{"index": 0, "gpuMilli": 500, "memoryMiB": 4096}], "graceSeconds": 2},
+  {"podId": "hog", "command": ["$py", "$WORK/holdtorch.py", "1024", "8192", "4"],
+   "grants": [{"index": 0, "gpuMilli": 500, "memoryMiB": 4096}], "graceSeconds": 2}
+]
+JSON
+  "${TESSERA[@]}" agent --gpu nvidia --data "$WORK/agent" --sample-interval 500ms --port 0 --pods "$WORK/pods.json" >>"$OUT/agent.log" 2>&1 &
+  local agent=$! status="" hog="" calm=""
+  for _ in $(seq 120); do
+    sleep 0.5
+    status=$("${TESSERA[@]}" health -o json --gpu nvidia --data "$WORK/agent" 2>/dev/null)
+    hog=$(echo "$status" | json 'j.agent.view.pods.find(p => p.podId === "hog")?.state' 2>/dev/null)
+    [ "$hog" = "exited" ] && break
+    kill -0 "$agent" 2>/dev/null || break
+  done
+  echo "$status" >"$OUT/health-agent.json"
+  local reason calm_pid calm_used
+  reason=$(echo "$status" | json 'j.agent.view.pods.find(p => p.podId === "hog")?.reason' 2>/dev/null)
+  calm=$(echo "$status" | json 'j.agent.view.pods.find(p => p.podId === "calm")?.state' 2>/dev/null)
+  calm_pid=$(echo "$status" | json 'j.agent.view.pods.find(p => p.podId === "calm")?.pid' 2>/dev/null)
+  calm_used=$(gpu_used_by "$calm_pid")
+  if [ "$hog" = "exited" ] && [[ "$reason" == GPU\ OOM* ]]; then
+    pass "agent killed the PyTorch pod over its 4096 MiB limit: $reason"
+  else
+    fail "agent did not kill the over-limit pod (state ${hog:-?}, reason ${reason:-none}); see agent.log"
+  fi
+  if [ "$calm" = "ready" ] && kill -0 "$calm_pid" 2>/dev/null && [ -n "$calm_used" ]; then
+    pass "its neighbour on the same GPU untouched: pid $calm_pid ready, $calm_used MiB"
+  else
+    fail "the neighbour pod: state ${calm:-?}, pid ${calm_pid:-?}, GPU memory '${calm_used:-}'"
+  fi
+  local lat
+  lat=$(grep -o '"msg":"GPU OOM[^}]*' "$OUT/agent.log" | head -1)
+  [ -n "$lat" ] && say "agent event: $lat"
+  # The agent leaves its pods running by design: stop it, then the pods.
+  kill -TERM "$agent" 2>/dev/null
+  for _ in $(seq 50); do kill -0 "$agent" 2>/dev/null || break; sleep 0.1; done
+  # Each pod is its own process group (pid = pgid); the hog's is gone already.
+  [ -n "$calm_pid" ] && kill -KILL -- "-$calm_pid" 2>/dev/null
+  return 0
+}
+if [ ${#TESSERA[@]} -eq 0 ]; then
+  skip "tessera steps: no node >= 20 (PATH, .device-node/bin/node[.xz]) or no tessera (node_modules, .device-node/tessera.mjs)"
+else
+  tessera_steps
+fi
+finish

@@ -33,4 +33,14 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: 'replay a GPU workload trace through the placement policies',
     load: () => import('./simulate.ts'),
   },
+  {
+    name: 'agent',
+    summary: 'run the node agent (GPUs, pods, enforcement, /metrics)',
+    load: () => import('./agent.ts'),
+  },
+  {
+    name: 'health',
+    summary: "check this node's GPUs and agent; exit 1 when unhealthy",
+    load: () => import('./health.ts'),
+  },
 ];

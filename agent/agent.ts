@@ -1,0 +1,441 @@
+/**
+ * The node agent (ARCHITECTURE 4): discovers the GPUs once at start, runs ONE sampler (the driver's
+ * long-lived streams) whose every sample feeds enforcement, runs pods through the runner, and adopts
+ * the pods a previous agent left running. Enforcement acts on pods through the runner (`PodControl`)
+ * and swaps through the driver (`SwapControl`); every action and every pod state change becomes an
+ * event in a bounded ring. It implements `AgentApi` (api.ts), the API the allocator link will call.
+ *
+ * Around that, for `tessera health` and Prometheus: a small state file rewritten every few seconds
+ * (state-file.ts) and the local HTTP endpoint of api.ts (`/metrics`, `/healthz`, `/status`, `/events`).
+ */
+import { mkdir } from 'node:fs/promises';
+import pkg from '../package.json' with { type: 'json' };
+import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
+import { createLogger, type Logger } from '../shared/log.ts';
+import {
+  type AgentApi,
+  type AgentCounters,
+  type AgentEvent,
+  type AgentStatus,
+  composeStatus,
+  createEventRing,
+  type HttpEndpoint,
+  podStateEvent,
+  type SwapDirection,
+  serveAgentHttp,
+} from './api.ts';
+import {
+  createEnforcer,
+  createSwapPool,
+  createTimeSlicer,
+  indexUsage,
+  LIVE_STATES,
+  type PodView,
+  type SliceMode,
+  type UsageIndex,
+} from './enforce/index.ts';
+import { type GpuDriver, type GpuInventory, type GpuSample, type HostFacts, hostFacts } from './gpu/index.ts';
+import { createAgentMetrics } from './metrics.ts';
+import {
+  type AdoptReport,
+  checkpointPath,
+  createRunner,
+  isEnded,
+  type PodRunState,
+  type PodSpec,
+  readCheckpoint,
+} from './runner/index.ts';
+import { stateFilePath, writeStateFile } from './state-file.ts';
+
+/** Options of `createAgent`; durations in ms, sizes in MiB, defaults per field. */
+export interface AgentOptions {
+  dataDir: string;
+  driver: GpuDriver;
+  /** Default 1000. */
+  sampleIntervalMs?: number;
+  /** Host RAM for GPU swap; default 0 = swap off (reclaim then kills borrowers). */
+  swapPoolMiB?: number;
+  /** Default: no time-slicing (tenants share compute as the GPU schedules them). */
+  timeSlicing?: { mode: SliceMode; cycleMs: number };
+  /** Local HTTP port on 127.0.0.1; default 0 = any free one (written to the state file); null = none. */
+  port?: number | null;
+  /** The sim backend's state directory: pods get `TESSERA_SIM_STATE`, so sim workloads find their GPUs. */
+  simStateDir?: string;
+  /** A tenant idle this long may be swapped out to make room for one swapped in; default 60000. */
+  idleWindowMs?: number;
+  /** Events kept for `events()`; default 1000. */
+  eventCapacity?: number;
+  /** How often the state file is rewritten; default 2000. */
+  stateWriteMs?: number;
+  /** Ended pods are forgotten after this long (their events stay in the ring); default 15 min. */
+  endedRetentionMs?: number;
+  /** Host facts; default read once through systeminformation. */
+  host?: HostFacts;
+  now?: () => number;
+  log?: Logger;
+  onEvent?: (e: AgentEvent) => void;
+}
+
+/** A running agent: its API plus what its embedder needs. */
+export interface Agent extends AgentApi {
+  /** The local HTTP port; null when not serving. */
+  readonly port: number | null;
+  /** What the start-up adoption found. */
+  readonly adopted: AdoptReport;
+  readonly inventory: GpuInventory;
+  /** Calls `fn` on every new event; returns the unsubscribe. */
+  subscribe(fn: (e: AgentEvent) => void): () => void;
+}
+
+/** Where the pod's share of a GPU comes back from in a reclaim: the enforcer's reason text says which. */
+const RECLAIM_PREFIX = 'dynamic fraction reclaim';
+
+/** Starts an agent over `opts.dataDir`: discovery, adoption, sampling, enforcement, HTTP. */
+export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
+  const now = opts.now ?? Date.now;
+  const log = opts.log ?? createLogger({ stream: process.stderr, fields: { component: 'agent' } });
+  const sampleIntervalMs = opts.sampleIntervalMs ?? 1000;
+  const startedAtMs = now();
+  const { driver, dataDir } = opts;
+  try {
+    await mkdir(dataDir, { recursive: true });
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    return err(
+      tesseraError('TESSERA_E_INVALID_CONFIG', `agent data dir ${dataDir} cannot be created: ${why}`, {
+        field: 'data',
+        context: { path: dataDir },
+      }),
+    );
+  }
+
+  const discovered = await driver.discover();
+  if (!discovered.ok) return discovered;
+  const inventory = discovered.value;
+  const host = opts.host ?? (await hostFacts());
+
+  // The event ring first: the runner reports adopted pods' states while it is being created.
+  const ring = createEventRing(opts.eventCapacity ?? 1000);
+  const listeners = new Set<(e: AgentEvent) => void>();
+  // Counts the enforcer does not keep: reclaims by outcome, samples, and swaps asked for through the API.
+  const extra = {
+    reclaimsKill: 0,
+    reclaimsSwap: 0,
+    samples: 0,
+    samplerErrors: 0,
+    manualSwapsOut: 0,
+    manualRefusals: 0,
+  };
+  // Set once the state file can be written: every event is a change worth recording there soon.
+  let changed: () => void = () => {};
+  const emit = (e: Omit<AgentEvent, 'seq'>): void => {
+    const event = ring.push(e);
+    if (e.kind === 'reclaim-kill') extra.reclaimsKill++;
+    if (e.kind === 'swap-out' && e.reason.startsWith(RECLAIM_PREFIX)) extra.reclaimsSwap++;
+    opts.onEvent?.(event);
+    changed();
+    for (const fn of listeners) fn(event);
+  };
+
+  const specs = new Map<string, PodSpec>();
+  const lastState = new Map<string, PodRunState>();
+  const endedAt = new Map<string, number>();
+  const runner = createRunner({
+    dataDir,
+    node: {
+      gpus: inventory.gpus.map((g) => ({ uuid: g.uuid, index: g.index, memoryMiB: g.memoryTotalMiB })),
+      hamiCore: false,
+    },
+    now,
+    log: log.child({ component: 'runner' }),
+    onStatus: (s) => {
+      if (lastState.get(s.podId) === s.state) return;
+      lastState.set(s.podId, s.state);
+      if (isEnded(s.state)) endedAt.set(s.podId, now());
+      emit(podStateEvent(s, now()));
+    },
+  });
+  const adopted = runner.adopt();
+  if (!adopted.ok) {
+    runner.close();
+    return adopted;
+  }
+  // The runner keeps specs to itself; adopted pods' grants and priorities come from its checkpoint.
+  const recorded = readCheckpoint(checkpointPath(dataDir), { now });
+  if (recorded.ok) for (const p of recorded.value.pods) specs.set(p.spec.podId, p.spec);
+
+  const pool =
+    (opts.swapPoolMiB ?? 0) > 0
+      ? createSwapPool({ capacityMiB: opts.swapPoolMiB ?? 0, control: driver, now })
+      : undefined;
+  const onControlError = (podId: string, error: unknown): void =>
+    log.warn('enforcement action failed; retried on a later sample', { podId, error });
+  const slicer =
+    opts.timeSlicing === undefined
+      ? undefined
+      : createTimeSlicer({
+          control: runner,
+          ...opts.timeSlicing,
+          now,
+          onEvent: emit,
+          onError: onControlError,
+        });
+
+  // Pids of pods are read from /proc only for samples that have GPU processes to attribute: an idle
+  // node's samples cost no /proc scan at all.
+  let wantPids = false;
+  let sampleViews: PodView[] = [];
+  const podViews = (): PodView[] => {
+    sampleViews = runner.list().flatMap((s) => {
+      const spec = specs.get(s.podId);
+      if (spec === undefined) return [];
+      const live = LIVE_STATES.has(s.state);
+      return [
+        {
+          podId: s.podId,
+          priority: spec.priority,
+          grants: spec.grants,
+          state: s.state,
+          pids: live && wantPids ? runner.pidsOf(s.podId) : [],
+        },
+      ];
+    });
+    return sampleViews;
+  };
+  const enforcer = createEnforcer({
+    pods: podViews,
+    control: runner,
+    swap: pool,
+    slicer,
+    gpuTotals: inventory.gpus.map((g) => ({
+      uuid: g.uuid,
+      totalMiB: g.memoryTotalMiB,
+      reservedMiB: g.memoryReservedMiB ?? 0,
+    })),
+    onEvent: emit,
+    now,
+    idleWindowMs: opts.idleWindowMs,
+    onError: onControlError,
+  });
+
+  let lastSample: GpuSample | null = null;
+  let lastUsage: UsageIndex = indexUsage({ processes: [] }, []);
+  let lastSamplerError: string | null = null;
+  const sampler = driver.sample(sampleIntervalMs, {
+    onSample(sample) {
+      extra.samples++;
+      wantPids = sample.processes.length > 0;
+      try {
+        enforcer.onSample(sample);
+      } catch (e) {
+        // A bug in a decision must not take the daemon (and every pod's enforcement) down with it.
+        log.error('enforcement failed on a sample', { error: e });
+      }
+      lastSample = sample;
+      lastUsage = indexUsage(sample, sampleViews);
+    },
+    onError(e) {
+      extra.samplerErrors++;
+      lastSamplerError = e.message;
+      log.warn('GPU sampler error', { error: e.message });
+      emit({ atMs: now(), kind: 'sampler-error', podId: null, reason: e.message });
+    },
+  });
+  slicer?.start();
+
+  const counters = (): AgentCounters => {
+    const c = enforcer.counters();
+    return {
+      ...c,
+      swapsOut: c.swapsOut + extra.manualSwapsOut,
+      swapRefusals: c.swapRefusals + extra.manualRefusals,
+      reclaimsKill: extra.reclaimsKill,
+      reclaimsSwap: extra.reclaimsSwap,
+      samples: extra.samples,
+      samplerErrors: extra.samplerErrors,
+      events: ring.seq(),
+    };
+  };
+
+  let port: number | null = null;
+  const status = (): AgentStatus =>
+    composeStatus({
+      atMs: now(),
+      agent: {
+        pid: process.pid,
+        version: pkg.version,
+        startedAtMs,
+        dataDir,
+        sampleIntervalMs,
+        lastSampleAtMs: lastSample?.atMs ?? null,
+        lastSamplerError,
+        port,
+      },
+      node: host,
+      driverKind: driver.kind,
+      inventory,
+      sample: lastSample,
+      pods: runner.list(),
+      specs,
+      usedByPod: lastUsage.byPod,
+      enforcing: new Set(enforcer.inFlight()),
+      pool,
+      timeSlicing: opts.timeSlicing ?? null,
+      counters: counters(),
+    });
+
+  let http: HttpEndpoint | null = null;
+  if (opts.port !== null) {
+    const served = await serveAgentHttp(
+      { status, events: (since) => api.events(since), metrics: createAgentMetrics() },
+      opts.port ?? 0,
+    );
+    if (!served.ok) {
+      await sampler.stop();
+      slicer?.stop();
+      runner.close();
+      return served;
+    }
+    http = served.value;
+    port = http.port;
+  }
+
+  let writing: Promise<void> | null = null;
+  let stoppedAtMs: number | null = null;
+  const writeState = (): Promise<void> => {
+    // One write at a time: a slow disk must not pile up writers racing on the same temp file.
+    writing ??= writeStateFile(dataDir, {
+      version: 1,
+      pid: process.pid,
+      port,
+      startedAtMs,
+      writtenAtMs: now(),
+      stoppedAtMs,
+      gpu: { kind: driver.kind, simStateDir: opts.simStateDir ?? null },
+      status: status(),
+    })
+      .catch((e: unknown) =>
+        log.warn('could not write the agent state file', { path: stateFilePath(dataDir), error: e }),
+      )
+      .finally(() => {
+        writing = null;
+      });
+    return writing;
+  };
+  let soon: NodeJS.Timeout | null = null;
+  changed = () => {
+    // Coalesced: a burst of events (a pod starting, an OOM kill and its exit) makes one write.
+    if (soon !== null || stoppedAtMs !== null) return;
+    soon = setTimeout(() => {
+      soon = null;
+      void writeState();
+    }, 100);
+    soon.unref();
+  };
+  const retentionMs = opts.endedRetentionMs ?? 15 * 60_000;
+  const housekeeping = setInterval(() => {
+    for (const [podId, at] of endedAt) {
+      if (now() - at < retentionMs) continue;
+      endedAt.delete(podId);
+      if (runner.forget(podId).ok) {
+        specs.delete(podId);
+        lastState.delete(podId);
+      }
+    }
+    void writeState();
+  }, opts.stateWriteMs ?? 2000);
+  // The agent's lifetime is its embedder's to decide: this timer alone never keeps a process up.
+  housekeeping.unref();
+
+  let closed = false;
+  const refused = (podId: string, reason: string): Result<true> =>
+    err(tesseraError('TESSERA_E_CONFLICT', reason, { context: { podId } }));
+  const swapOutNow = async (podId: string): Promise<Result<true>> => {
+    if (pool === undefined)
+      return refused(podId, 'swap is not enabled on this node: start the agent with --swap-pool SIZE');
+    const s = runner.get(podId);
+    if (s === undefined) return err(tesseraError('TESSERA_E_NOT_FOUND', `pod ${podId} is not on this node`));
+    if (!LIVE_STATES.has(s.state))
+      return refused(podId, `pod ${podId} is ${s.state}; only a live pod can be swapped out`);
+    if (enforcer.inFlight().includes(podId))
+      return refused(podId, `pod ${podId} is being acted on by enforcement (a kill or swap); try again`);
+    const perGpu = lastUsage.byPod.get(podId) ?? new Map<string, number>();
+    const group = new Set(runner.pidsOf(podId));
+    const pids = [
+      ...new Set((lastSample?.processes ?? []).filter((r) => group.has(r.pid)).map((r) => r.pid)),
+    ];
+    const usedMiB = [...perGpu.values()].reduce((a, b) => a + b, 0);
+    const reason = `pod ${podId} swapped out on request`;
+    slicer?.removePod(podId);
+    const outcome = await pool.swapOut({ podId, pids }, usedMiB, reason, Object.fromEntries(perGpu));
+    if (!outcome.ok) {
+      extra.manualRefusals++;
+      emit({ atMs: now(), kind: 'swap-refused', podId, reason: outcome.reason });
+      return refused(podId, outcome.reason);
+    }
+    extra.manualSwapsOut++;
+    emit({ atMs: now(), kind: 'swap-out', podId, reason, usedMiB });
+    return ok(true);
+  };
+
+  const api: Agent = {
+    port,
+    adopted: adopted.value,
+    inventory,
+    startPod(spec) {
+      if (closed)
+        return err(tesseraError('TESSERA_E_CONFLICT', `agent is closed; pod ${spec.podId} not started`));
+      // The sim's "driver" is a state directory named in the environment, and the runner passes no
+      // TESSERA_* variable through (they are Tessera's own): `env` sets it and execs, keeping the pid.
+      const run =
+        opts.simStateDir === undefined
+          ? spec
+          : { ...spec, command: ['/usr/bin/env', `TESSERA_SIM_STATE=${opts.simStateDir}`, ...spec.command] };
+      const started = runner.start(run);
+      if (started.ok) specs.set(spec.podId, spec);
+      return started;
+    },
+    stopPod: (podId, reason, graceSeconds) => runner.stop(podId, reason, graceSeconds),
+    async swap(podId, direction: SwapDirection) {
+      if (direction === 'out') return swapOutNow(podId);
+      // The enforcer counts and reports the swap-in (and any room it makes by swapping idle tenants out).
+      const outcome = await enforcer.swapIn(podId);
+      return outcome.ok ? ok(true) : refused(podId, outcome.reason);
+    },
+    status,
+    events: (sinceSeq = 0) => ring.since(sinceSeq),
+    subscribe(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(housekeeping);
+      if (soon !== null) clearTimeout(soon);
+      await sampler.stop();
+      // SIGCONTs every pod it paused: pods keep running after the agent, and never frozen.
+      slicer?.stop();
+      runner.close();
+      await http?.close();
+      // Stopped first, so the event schedules no write of its own after the final one below.
+      stoppedAtMs = now();
+      emit({
+        atMs: stoppedAtMs,
+        kind: 'agent-stopped',
+        podId: null,
+        reason: 'agent closed; its pods keep running',
+      });
+      await writing;
+      await writeState();
+    },
+  };
+  emit({
+    atMs: now(),
+    kind: 'agent-started',
+    podId: null,
+    reason: `agent started: ${inventory.gpus.length} ${driver.kind} GPU(s), adopted ${adopted.value.adopted.length} pod(s), ${adopted.value.ended.length} ended while down`,
+  });
+  await writeState();
+  return ok(api);
+}

@@ -1,0 +1,364 @@
+/**
+ * The agent's in-process API: the one the allocator link (issue 4) will call when a `StartPod`,
+ * `StopPod` or `Swap` frame arrives (ARCHITECTURE 5), and whose `status()` / `events()` feed its
+ * `Status` and `Event` frames. Until the link exists, tests, `tessera agent --pods FILE` and the
+ * local HTTP endpoint drive and read the agent through exactly this API, so the link will add a
+ * transport and its fencing, not a second way in.
+ *
+ * Here: the API's types, `composeStatus` (pure: the parts in, the `AgentStatus` out) and the local
+ * read-only HTTP transport of it (`/metrics`, `/healthz`, `/status`, `/events?since=N`) on 127.0.0.1.
+ * Loopback only and GET only: it carries no authentication, so it must never face the network.
+ * `agent.ts` implements the API.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
+import type { GpuGrant } from '../shared/resources.ts';
+import {
+  type EnforceEventKind,
+  type EnforcerCounters,
+  LIVE_STATES,
+  type SliceMode,
+  type SwapPool,
+} from './enforce/index.ts';
+import type { GpuInventory, GpuSample, HostFacts } from './gpu/index.ts';
+import { type AgentMetrics, metricsViewOf } from './metrics.ts';
+import { isEnded, type PodRunState, type PodSpec, type PodStatus } from './runner/index.ts';
+
+/** Direction of a GPU swap: `out` checkpoints a pod's GPU memory to host RAM, `in` restores it. */
+export type SwapDirection = 'in' | 'out';
+
+/** What the agent records besides enforcement: pod lifecycle and its own life. */
+export type AgentEventKind =
+  | EnforceEventKind
+  | 'pod-state'
+  | 'agent-started'
+  | 'agent-stopped'
+  | 'sampler-error';
+
+/** One entry of the agent's event ring; `seq` grows by one per event since the agent started. */
+export interface AgentEvent {
+  seq: number;
+  atMs: number;
+  kind: AgentEventKind;
+  /** The pod concerned; null for the agent's own events. */
+  podId: string | null;
+  reason: string;
+  gpuUuid?: string;
+  usedMiB?: number;
+  limitMiB?: number;
+  requestMiB?: number;
+  /** `pod-state` only: the state the pod entered, and how it ended where it did. */
+  state?: PodRunState;
+  pid?: number | null;
+  exitCode?: number | null;
+  signal?: string | null;
+}
+
+/** The latest sample of one GPU; null fields where the driver reports N/A. */
+export interface GpuSampleView {
+  atMs: number;
+  utilizationPct: number | null;
+  memoryUsedMiB: number | null;
+  temperatureC: number | null;
+  powerDrawW: number | null;
+}
+
+/** One GPU in `status()`: inventory facts, the latest sample and its tenants. */
+export interface AgentGpuStatus {
+  index: number;
+  uuid: string;
+  model: string;
+  memoryTotalMiB: number;
+  memoryReservedMiB: number | null;
+  migMode: string;
+  sample: GpuSampleView | null;
+  /** Pods holding a grant on this GPU. */
+  podIds: string[];
+}
+
+/** One pod in `status()`: the runner's view plus its grants (request and limit) and measured use. */
+export interface AgentPodStatus extends PodStatus {
+  workload: string;
+  project: string;
+  priority: number;
+  grants: GpuGrant[];
+  /** GPU uuid -> MiB its processes held in the latest sample (GPUs with no process left out). */
+  gpuMemoryUsedMiB: Record<string, number>;
+  /** In the swap pool: its GPU memory is in host RAM and its CUDA calls block until swapped in. */
+  swappedOut: boolean;
+  /** An enforcement action (kill, swap) is under way for it. */
+  enforcing: boolean;
+}
+
+/** The node's swap pool. */
+export interface SwapPoolStatus {
+  enabled: boolean;
+  capacityMiB: number;
+  usedMiB: number;
+  pods: { podId: string; usedMiB: number; sinceMs: number; reason: string }[];
+}
+
+/** Monotonic counts since the agent started (what `/metrics` exports). */
+export interface AgentCounters extends EnforcerCounters {
+  /** Dynamic-fraction reclaims, by how the memory came back. */
+  reclaimsKill: number;
+  reclaimsSwap: number;
+  samples: number;
+  samplerErrors: number;
+  events: number;
+}
+
+/** Everything the agent knows, as one JSON-able value (`/status`, the state file, `Status` frames). */
+export interface AgentStatus {
+  atMs: number;
+  agent: {
+    pid: number;
+    version: string;
+    startedAtMs: number;
+    dataDir: string;
+    sampleIntervalMs: number;
+    lastSampleAtMs: number | null;
+    /** The last sampler error (a stream died, a line did not parse); null when none. */
+    lastSamplerError: string | null;
+    /** Local HTTP port (`/metrics`, `/healthz`, `/status`); null when not serving. */
+    port: number | null;
+  };
+  node: HostFacts;
+  driver: { kind: 'nvidia' | 'sim'; driverVersion: string; cudaVersion: string | null };
+  gpus: AgentGpuStatus[];
+  pods: AgentPodStatus[];
+  swap: SwapPoolStatus;
+  timeSlicing: { mode: SliceMode; cycleMs: number } | null;
+  counters: AgentCounters;
+  /** The lease with the allocator; a placeholder until the link (issue 4) exists. */
+  allocator: 'not connected';
+}
+
+/** The agent's API; see the file comment for who calls it. */
+export interface AgentApi {
+  /** Starts a pod (fencing by epoch and grant checks are the runner's); the status it started in. */
+  startPod(spec: PodSpec): Result<PodStatus>;
+  /** SIGTERM to the pod's group, `graceSeconds` (default the spec's), SIGKILL; resolves once it is gone. */
+  stopPod(podId: string, reason: string, graceSeconds?: number): Promise<Result<PodStatus>>;
+  /** Swaps a pod out to the host-RAM pool or back in; refused with the reason (pool full, no tool, ...). */
+  swap(podId: string, direction: SwapDirection): Promise<Result<true>>;
+  status(): AgentStatus;
+  /** Events with `seq > sinceSeq` still in the ring (default: all of them), oldest first. */
+  events(sinceSeq?: number): AgentEvent[];
+  /** Stops sampling, slicing and serving; pods keep running, for the next agent to adopt. */
+  close(): Promise<void>;
+}
+
+/** A bounded ring of events, numbered from 1; the oldest drop out once `capacity` is reached. */
+export function createEventRing(capacity: number): {
+  push(e: Omit<AgentEvent, 'seq'>): AgentEvent;
+  since(sinceSeq: number): AgentEvent[];
+  seq(): number;
+} {
+  const ring: AgentEvent[] = [];
+  let seq = 0;
+  return {
+    push(e) {
+      const event: AgentEvent = { ...e, seq: ++seq };
+      ring.push(event);
+      if (ring.length > capacity) ring.shift();
+      return event;
+    },
+    since: (sinceSeq) => ring.filter((e) => e.seq > sinceSeq),
+    seq: () => seq,
+  };
+}
+
+/** The `pod-state` event of a pod that entered `s.state`; the reason is the runner's when it gave one. */
+export function podStateEvent(s: PodStatus, atMs: number): Omit<AgentEvent, 'seq'> {
+  const how = s.state === 'exited' ? ` (code ${s.exitCode}, signal ${s.signal})` : '';
+  return {
+    atMs,
+    kind: 'pod-state',
+    podId: s.podId,
+    reason: s.reason ?? `pod ${s.podId} is ${s.state}${s.adopted ? ' (adopted)' : ''}${how}`,
+    state: s.state,
+    pid: s.pid,
+    exitCode: s.exitCode,
+    signal: s.signal,
+  };
+}
+
+/** What `composeStatus` is made from: the agent's parts as they stand now. */
+export interface StatusParts {
+  atMs: number;
+  agent: AgentStatus['agent'];
+  node: HostFacts;
+  driverKind: 'nvidia' | 'sim';
+  inventory: GpuInventory;
+  sample: GpuSample | null;
+  pods: readonly PodStatus[];
+  specs: ReadonlyMap<string, PodSpec>;
+  /** podId -> GPU uuid -> MiB in the latest sample. */
+  usedByPod: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  enforcing: ReadonlySet<string>;
+  /** Absent when swap is off. */
+  pool: SwapPool | undefined;
+  timeSlicing: AgentStatus['timeSlicing'];
+  counters: AgentCounters;
+}
+
+/** The agent's status from its parts; a live pod in the swap pool shows as `swapped-out`. */
+export function composeStatus(p: StatusParts): AgentStatus {
+  const rows = new Map((p.sample?.gpus ?? []).map((r) => [r.uuid, r]));
+  const pods: AgentPodStatus[] = p.pods.map((s) => {
+    const spec = p.specs.get(s.podId);
+    const swappedOut = p.pool?.has(s.podId) === true && LIVE_STATES.has(s.state);
+    return {
+      ...s,
+      state: swappedOut ? 'swapped-out' : s.state,
+      workload: spec?.workload ?? '',
+      project: spec?.project ?? '',
+      priority: spec?.priority ?? 0,
+      grants: spec?.grants ?? [],
+      gpuMemoryUsedMiB: Object.fromEntries(p.usedByPod.get(s.podId) ?? []),
+      swappedOut,
+      enforcing: p.enforcing.has(s.podId),
+    };
+  });
+  const sample = p.sample;
+  return {
+    atMs: p.atMs,
+    agent: p.agent,
+    node: p.node,
+    driver: {
+      kind: p.driverKind,
+      driverVersion: p.inventory.driverVersion,
+      cudaVersion: p.inventory.cudaVersion,
+    },
+    gpus: p.inventory.gpus.map((g) => {
+      const row = rows.get(g.uuid);
+      return {
+        index: g.index,
+        uuid: g.uuid,
+        model: g.model,
+        memoryTotalMiB: g.memoryTotalMiB,
+        memoryReservedMiB: g.memoryReservedMiB,
+        migMode: g.migMode,
+        sample:
+          row === undefined || sample === null
+            ? null
+            : {
+                atMs: sample.atMs,
+                utilizationPct: row.utilizationPct,
+                memoryUsedMiB: row.memoryUsedMiB,
+                temperatureC: row.temperatureC,
+                powerDrawW: row.powerDrawW,
+              },
+        podIds: pods
+          .filter((x) => !isEnded(x.state) && x.grants.some((gr) => gr.uuid === g.uuid))
+          .map((x) => x.podId),
+      };
+    }),
+    pods,
+    swap: {
+      enabled: p.pool !== undefined,
+      capacityMiB: p.pool?.capacityMiB ?? 0,
+      usedMiB: p.pool?.used() ?? 0,
+      pods: (p.pool?.entries() ?? []).map(({ podId, usedMiB, sinceMs, reason }) => ({
+        podId,
+        usedMiB,
+        sinceMs,
+        reason,
+      })),
+    },
+    timeSlicing: p.timeSlicing,
+    counters: p.counters,
+    allocator: 'not connected',
+  };
+}
+
+/** What the local HTTP endpoint reads. */
+export interface HttpSources {
+  status: () => AgentStatus;
+  events: (sinceSeq: number) => AgentEvent[];
+  metrics: AgentMetrics;
+}
+
+/**
+ * `/healthz`: ok while samples keep coming. None for five intervals (at least 5 s) means the sampler
+ * is stuck or its streams keep dying, and enforcement is blind: that is what a liveness probe must see.
+ */
+export function healthzOf(s: AgentStatus): { ok: boolean; body: Record<string, unknown> } {
+  const { lastSampleAtMs, startedAtMs, sampleIntervalMs, lastSamplerError, pid } = s.agent;
+  const ok = s.atMs - (lastSampleAtMs ?? startedAtMs) <= Math.max(5 * sampleIntervalMs, 5000);
+  return { ok, body: { ok, pid, lastSampleAtMs, lastSamplerError } };
+}
+
+/** A listening endpoint. */
+export interface HttpEndpoint {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serves `src` on 127.0.0.1:`port` (0: any free port); an error naming the port when it cannot. */
+export function serveAgentHttp(src: HttpSources, port: number): Promise<Result<HttpEndpoint>> {
+  const server = createServer((req, res) => {
+    void handleHttp(req, res, src);
+  });
+  return new Promise((resolve) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      resolve(
+        err(
+          tesseraError(
+            'TESSERA_E_INVALID_CONFIG',
+            `agent HTTP cannot listen on 127.0.0.1:${port}: ${e.message}`,
+            {
+              field: 'port',
+              context: { port },
+            },
+          ),
+        ),
+      );
+    });
+    server.listen(port, '127.0.0.1', () =>
+      resolve(ok({ port: (server.address() as AddressInfo).port, close: () => closeServer(server) })),
+    );
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    // Keep-alive connections would hold close() open until they time out.
+    server.closeAllConnections();
+  });
+}
+
+async function handleHttp(req: IncomingMessage, res: ServerResponse, src: HttpSources): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  const json = (code: number, body: unknown): void => {
+    res.writeHead(code, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
+  };
+  try {
+    if (req.method !== 'GET') return json(405, { error: 'only GET is served here' });
+    switch (url.pathname) {
+      case '/metrics':
+        src.metrics.update(metricsViewOf(src.status()));
+        res.writeHead(200, { 'content-type': src.metrics.contentType }).end(await src.metrics.text());
+        return;
+      case '/healthz': {
+        const h = healthzOf(src.status());
+        return json(h.ok ? 200 : 503, h.body);
+      }
+      case '/status':
+        return json(200, src.status());
+      case '/events': {
+        const since = Number(url.searchParams.get('since') ?? '0');
+        return json(200, src.events(Number.isFinite(since) ? since : 0));
+      }
+      default:
+        return json(404, {
+          error: `no route ${url.pathname}; try /metrics, /healthz, /status, /events?since=N`,
+        });
+    }
+  } catch (e) {
+    json(500, { error: e instanceof Error ? e.message : String(e) });
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * The agent daemon's edge: picks and prepares the GPU backend (`nvidia`, or `sim` over a state
+ * directory under the data dir), starts the agent, starts the pods of a `--pods` file (the stand-in
+ * for the allocator link until issue 4), logs every event, and closes on the stop signal.
+ *
+ * Stopping the agent never stops its pods: they run detached, and the next agent adopts them from the
+ * runner's checkpoint (same pids, nothing started twice). To stop pods, stop them, then the agent.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { z } from 'zod';
+import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
+import type { Logger } from '../shared/log.ts';
+import { type GpuGrant, MILLI_PER_GPU, parseMemoryMiB } from '../shared/resources.ts';
+import { type Agent, createAgent } from './agent.ts';
+import type { SliceMode } from './enforce/index.ts';
+import { createNvidiaDriver, type GpuDriver, type GpuInventory } from './gpu/index.ts';
+import { initSimState, parseSimGpus, SIM_TOOLS, simEnv } from './gpu/sim/spec.ts';
+import type { PodSpec } from './runner/index.ts';
+
+/** The GPU backends. */
+export type GpuKind = 'nvidia' | 'sim';
+
+/** `--sim-gpus` when a new sim state is made and none is given. */
+export const DEFAULT_SIM_GPUS = '4xH100-80GB';
+
+/** `TESSERA_AGENT_DATA`, else `/var/lib/tessera/agent` for root, else `~/.local/state/tessera/agent`. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TESSERA_AGENT_DATA) return env.TESSERA_AGENT_DATA;
+  if (process.getuid?.() === 0) return '/var/lib/tessera/agent';
+  return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'tessera', 'agent');
+}
+
+/** The sim backend's state directory for an agent data dir. */
+export function defaultSimStateDir(dataDir: string): string {
+  return join(dataDir, 'sim');
+}
+
+/** How to open the backend. */
+export interface DriverChoice {
+  kind: GpuKind;
+  /** Sim only: the state directory; default `<dataDir>/sim`. */
+  simStateDir?: string | null;
+  /** Sim only: (re)write the GPUs as this spec (running processes' registrations are kept). */
+  simGpus?: string | null;
+  /** Sim only: create the state when missing (the agent does; health only reads). */
+  createSim: boolean;
+  dataDir: string;
+}
+
+/** An opened backend. */
+export interface OpenedDriver {
+  driver: GpuDriver;
+  /** Sim only: where its state lives; null for nvidia. */
+  simStateDir: string | null;
+}
+
+/** Opens the backend; for `sim`, prepares its state directory. Nothing is run yet. */
+export async function openDriver(choice: DriverChoice): Promise<Result<OpenedDriver>> {
+  if (choice.kind === 'nvidia') {
+    // Missing nvidia-smi surfaces from discover() with the message naming `--gpu sim`.
+    return ok({ driver: createNvidiaDriver({ kind: 'nvidia' }), simStateDir: null });
+  }
+  const dir = choice.simStateDir ?? defaultSimStateDir(choice.dataDir);
+  const fresh = !existsSync(join(dir, 'gpus.json'));
+  if (fresh && !choice.createSim) {
+    return err(
+      tesseraError(
+        'TESSERA_E_GPU_DRIVER',
+        `no sim GPUs at ${dir}: start \`tessera agent --gpu sim\` with the same --data first, or pass --sim-state`,
+        { field: 'sim-state', context: { path: dir } },
+      ),
+    );
+  }
+  if (fresh || (choice.simGpus ?? null) !== null) {
+    const specs = parseSimGpus(choice.simGpus ?? DEFAULT_SIM_GPUS);
+    if (!specs.ok) return specs;
+    await initSimState(dir, specs.value);
+  }
+  const driver = createNvidiaDriver({
+    kind: 'sim',
+    nvidiaSmi: SIM_TOOLS.nvidiaSmi,
+    cudaCheckpoint: SIM_TOOLS.cudaCheckpoint,
+    env: simEnv(dir),
+  });
+  return ok({ driver, simStateDir: dir });
+}
+
+/** `tessera agent`'s options, normalised. */
+export interface AgentMainOptions {
+  dataDir: string;
+  gpu: GpuKind;
+  simGpus: string | null;
+  simStateDir: string | null;
+  sampleIntervalMs: number;
+  swapPoolMiB: number;
+  timeSlicing: { mode: SliceMode; cycleMs: number } | null;
+  port: number;
+  podsFile: string | null;
+}
+
+/** Runs the agent until `stop` resolves (with the signal's name), then closes it; pods keep running. */
+export async function runAgentMain(
+  o: AgentMainOptions,
+  deps: { log: Logger; stop: Promise<string> },
+): Promise<Result<void>> {
+  const { log } = deps;
+  const pods = o.podsFile === null ? ok([]) : await readPodsFile(o.podsFile);
+  if (!pods.ok) return pods;
+  const opened = await openDriver({
+    kind: o.gpu,
+    simGpus: o.simGpus,
+    simStateDir: o.simStateDir,
+    createSim: true,
+    dataDir: o.dataDir,
+  });
+  if (!opened.ok) return opened;
+  const { driver, simStateDir } = opened.value;
+  // Sim: the fakes first on PATH, so pods (and anything they run) meet the same nvidia-smi as the agent.
+  if (simStateDir !== null) process.env.PATH = `${SIM_TOOLS.binDir}${delimiter}${process.env.PATH ?? ''}`;
+  const started = await createAgent({
+    dataDir: o.dataDir,
+    driver,
+    sampleIntervalMs: o.sampleIntervalMs,
+    swapPoolMiB: o.swapPoolMiB,
+    ...(o.timeSlicing === null ? {} : { timeSlicing: o.timeSlicing }),
+    port: o.port,
+    ...(simStateDir === null ? {} : { simStateDir }),
+    log,
+    onEvent: (e) => log.info(e.reason, { event: e.kind, seq: e.seq, podId: e.podId }),
+  });
+  if (!started.ok) return started;
+  const agent = started.value;
+  log.info('agent running', {
+    gpus: agent.inventory.gpus.length,
+    driver: driver.kind,
+    url: agent.port === null ? null : `http://127.0.0.1:${agent.port}`,
+    dataDir: o.dataDir,
+    adopted: agent.adopted.adopted.map((p) => p.podId),
+  });
+  const launched = startFilePods(agent, pods.value, log);
+  if (!launched.ok) {
+    await agent.close();
+    return launched;
+  }
+  const signal = await deps.stop;
+  log.info(`${signal}: agent stopping; pods keep running and are adopted by the next agent`);
+  await agent.close();
+  return ok(undefined);
+}
+
+/** Starts the file's pods, skipping those already running (adopted) or already run (fencing). */
+function startFilePods(agent: Agent, specs: FilePod[], log: Logger): Result<void> {
+  for (const p of specs) {
+    const spec = resolveGrants(p, agent.inventory);
+    if (!spec.ok) return spec;
+    const known = agent.status().pods.find((s) => s.podId === p.podId && s.epoch === spec.value.epoch);
+    if (known !== undefined) {
+      log.info(
+        `pod ${p.podId} epoch ${known.epoch} is already known here (${known.state}); not started again`,
+      );
+      continue;
+    }
+    const r = agent.startPod(spec.value);
+    if (!r.ok) return r;
+  }
+  return ok(undefined);
+}
+
+const Quantity = z.union([z.number(), z.string()]);
+const FileGrantSchema = z
+  .object({
+    uuid: z.string().optional(),
+    index: z.number().int().nonnegative().optional(),
+    gpuMilli: z.number().int().min(1).max(MILLI_PER_GPU).default(MILLI_PER_GPU),
+    memoryMiB: Quantity,
+    memoryLimitMiB: Quantity.optional(),
+  })
+  .refine(
+    (g) => (g.uuid === undefined) !== (g.index === undefined),
+    'a grant names its GPU by uuid or index',
+  );
+const FilePodSchema = z.object({
+  podId: z.string().min(1),
+  workload: z.string().optional(),
+  project: z.string().default('default'),
+  epoch: z.number().int().nonnegative().default(1),
+  command: z.array(z.string()).min(1),
+  env: z.record(z.string(), z.string()).default({}),
+  workingDir: z.string().optional(),
+  grants: z.array(FileGrantSchema).default([]),
+  priority: z.number().default(0),
+  graceSeconds: z.number().nonnegative().default(10),
+  readiness: z
+    .object({ linePrefix: z.string().nullable().optional(), delayMs: z.number().nullable().optional() })
+    .optional(),
+});
+type FilePod = z.infer<typeof FilePodSchema>;
+
+/** Reads a `--pods` file: a JSON list of pod specs (see agent/README.md), validated. */
+export async function readPodsFile(file: string): Promise<Result<FilePod[]>> {
+  const bad = (why: string) =>
+    err(
+      tesseraError('TESSERA_E_INVALID_SPEC', `--pods ${file}: ${why}`, {
+        field: 'pods',
+        context: { path: file },
+      }),
+    );
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    return bad(e instanceof Error ? e.message : String(e));
+  }
+  const parsed = z.array(FilePodSchema).safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return bad(issue === undefined ? 'invalid' : `[${issue.path.join('.')}]: ${issue.message}`);
+  }
+  return ok(parsed.data);
+}
+
+/** A file pod as a PodSpec: GPUs named by index resolved to UUIDs, memory quantities to MiB. */
+function resolveGrants(p: FilePod, inventory: GpuInventory): Result<PodSpec> {
+  const grants: GpuGrant[] = [];
+  for (const [i, g] of p.grants.entries()) {
+    const field = `pods[${p.podId}].grants[${i}]`;
+    const gpu = inventory.gpus.find((x) => (g.uuid === undefined ? x.index === g.index : x.uuid === g.uuid));
+    if (gpu === undefined) {
+      const which = g.uuid ?? `index ${g.index}`;
+      return err(tesseraError('TESSERA_E_INVALID_SPEC', `${field}: no GPU ${which} on this node`, { field }));
+    }
+    const memoryMiB = parseMemoryMiB(g.memoryMiB, `${field}.memoryMiB`);
+    if (!memoryMiB.ok) return memoryMiB;
+    const limit = parseMemoryMiB(g.memoryLimitMiB ?? memoryMiB.value, `${field}.memoryLimitMiB`);
+    if (!limit.ok) return limit;
+    grants.push({
+      uuid: gpu.uuid,
+      gpuMilli: g.gpuMilli,
+      memoryMiB: memoryMiB.value,
+      memoryLimitMiB: limit.value,
+    });
+  }
+  const { readiness, workingDir, ...rest } = p;
+  return ok({
+    ...rest,
+    workload: p.workload ?? p.podId,
+    grants,
+    ...(workingDir === undefined ? {} : { workingDir }),
+    ...(readiness === undefined ? {} : { readiness }),
+  });
+}

@@ -1,0 +1,109 @@
+/**
+ * `<dataDir>/agent-state.json`: what a running agent last knew, rewritten every few seconds, so that
+ * `tessera health` can find the agent's HTTP port and, when the agent does not answer, still show
+ * its pods and how stale that knowledge is (the file's own `writtenAtMs`).
+ *
+ * Written atomically (temp file, then rename) so a reader never sees half a file. Not fsynced: it is
+ * a cache of live state, rebuilt on the next write; the runner's checkpoint is the durable record.
+ */
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
+import type { AgentStatus } from './api.ts';
+
+/** The format this agent writes and reads. */
+export const STATE_FILE_VERSION = 1;
+
+/** The whole file. `status` is the agent's `status()` at `writtenAtMs`. */
+export interface AgentStateFile {
+  version: typeof STATE_FILE_VERSION;
+  pid: number;
+  /** Where `/metrics`, `/healthz` and `/status` answer; null when the agent serves no HTTP. */
+  port: number | null;
+  startedAtMs: number;
+  writtenAtMs: number;
+  /** Set by a clean shutdown; a crashed agent leaves it null and the file simply ages. */
+  stoppedAtMs: number | null;
+  gpu: { kind: 'nvidia' | 'sim'; simStateDir: string | null };
+  status: AgentStatus;
+}
+
+/** Where the state file of the agent with data dir `dataDir` lives. */
+export function stateFilePath(dataDir: string): string {
+  return join(dataDir, 'agent-state.json');
+}
+
+/** Writes the state file atomically. */
+export async function writeStateFile(dataDir: string, state: AgentStateFile): Promise<void> {
+  const file = stateFilePath(dataDir);
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, `${JSON.stringify(state)}\n`);
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+// The envelope is validated here; the `status` inside is validated by its reader (health.ts), for
+// the fields it reads, since the same shape also arrives over HTTP.
+const EnvelopeSchema = z.object({
+  version: z.literal(STATE_FILE_VERSION),
+  pid: z.number().int().positive(),
+  port: z.number().int().min(0).max(65535).nullable(),
+  startedAtMs: z.number(),
+  writtenAtMs: z.number(),
+  stoppedAtMs: z.number().nullable(),
+  gpu: z.object({ kind: z.enum(['nvidia', 'sim']), simStateDir: z.string().nullable() }),
+  status: z.unknown(),
+});
+
+/** The envelope as read; `status` still to be validated by whoever reads its fields. */
+export type StateFileEnvelope = Omit<AgentStateFile, 'status'> & { status: unknown };
+
+/** Reads the state file: null when there is none, an error when it is unreadable or malformed. */
+export async function readStateFile(dataDir: string): Promise<Result<StateFileEnvelope | null>> {
+  const file = stateFilePath(dataDir);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return ok(null);
+    return err(
+      tesseraError(
+        'TESSERA_E_INVALID_CONFIG',
+        `agent state file ${file} is unreadable: ${(e as Error).message}`,
+        {
+          context: { path: file },
+        },
+      ),
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return err(
+      tesseraError(
+        'TESSERA_E_INVALID_CONFIG',
+        `agent state file ${file} is not JSON: ${(e as Error).message}`,
+        {
+          context: { path: file },
+        },
+      ),
+    );
+  }
+  const parsed = EnvelopeSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue === undefined ? '' : ` at ${issue.path.join('.') || '(root)'}: ${issue.message}`;
+    return err(
+      tesseraError('TESSERA_E_INVALID_CONFIG', `agent state file ${file} is malformed${where}`, {
+        context: { path: file },
+      }),
+    );
+  }
+  return ok(parsed.data as StateFileEnvelope);
+}

@@ -1,0 +1,134 @@
+/**
+ * `tessera agent`: the node daemon (ARCHITECTURE 4). Flags are checked here (usage errors exit 2),
+ * the daemon itself is `agent/main.ts`. It runs until SIGTERM or SIGINT, then stops sampling and
+ * closes; its pods keep running and the next `tessera agent` with the same --data adopts them.
+ */
+import { type Command, Option } from 'commander';
+import { defaultDataDir, type GpuKind, runAgentMain } from '../../agent/main.ts';
+import { createLogger, type LogLevel, parseLogLevel } from '../../shared/log.ts';
+import { parseDurationMs, parseMemoryMiB } from '../../shared/resources.ts';
+import { failure, usageError } from '../errors.ts';
+import type { CliContext } from './index.ts';
+
+const EXAMPLES = `
+Examples:
+  $ tessera agent                                   # real GPUs through nvidia-smi
+  $ tessera agent --gpu sim --sim-gpus 8xH100-80GB --swap-pool 64GiB
+  $ tessera agent --gpu sim --pods pods.json --time-slicing fair --slice-cycle 5s
+
+Until the allocator link exists, --pods FILE starts pods from a JSON list of pod specs (see
+agent/README.md); a pod already running (adopted) or already run with that epoch is not started again.
+The agent serves /metrics, /healthz and /status on 127.0.0.1 (--port, 0 = any free port; the port is in
+DATA/agent-state.json, which \`tessera health\` reads). Stopping the agent leaves its pods running.
+`;
+
+/** The flags as commander hands them over. */
+interface RawAgentFlags {
+  data?: string;
+  gpu: GpuKind;
+  simGpus?: string;
+  simState?: string;
+  sampleInterval: string;
+  swapPool: string;
+  timeSlicing?: 'strict' | 'fair';
+  sliceCycle: string;
+  port: string;
+  pods?: string;
+  logLevel: string;
+}
+
+/** Adds `agent`'s flags, help and action to `command`. */
+export function configure(command: Command, { io }: CliContext): void {
+  command
+    .description('Run the node agent: discover GPUs, run pods, enforce their GPU shares, serve /metrics.')
+    .option('--data <dir>', `agent data dir (default ${defaultDataDir()})`)
+    .addOption(new Option('--gpu <backend>', 'GPU backend').choices(['nvidia', 'sim']).default('nvidia'))
+    .option(
+      '--sim-gpus <spec>',
+      'sim GPUs, e.g. 4xH100-80GB (rewrites the sim state; default when new: 4xH100-80GB)',
+    )
+    .option('--sim-state <dir>', 'sim state dir (default DATA/sim)')
+    .option('--sample-interval <duration>', 'GPU sampling interval', '1s')
+    .option('--swap-pool <size>', 'host RAM for GPU swap, e.g. 32GiB; 0 = swap off', '0')
+    .addOption(
+      new Option('--time-slicing <mode>', "slice compute among a GPU's tenants").choices(['strict', 'fair']),
+    )
+    .option('--slice-cycle <duration>', 'time-slicing cycle', '5s')
+    .option('--port <n>', 'local HTTP port on 127.0.0.1 (0 = any free port)', '0')
+    .option('--pods <file>', 'start these pods (JSON list of pod specs) until the allocator link exists')
+    .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .addHelpText('after', EXAMPLES)
+    .action(async (_flags: unknown, cmd: Command) => {
+      const f = cmd.opts<RawAgentFlags>();
+      if (f.gpu !== 'sim' && (f.simGpus !== undefined || f.simState !== undefined)) {
+        throw usageError('--sim-gpus', '--sim-gpus and --sim-state need --gpu sim');
+      }
+      const sampleIntervalMs = quantity(parseDurationMs(f.sampleInterval, '--sample-interval'));
+      if (sampleIntervalMs < 50)
+        throw usageError('--sample-interval', '--sample-interval must be at least 50ms');
+      const cycleMs = quantity(parseDurationMs(f.sliceCycle, '--slice-cycle'));
+      if (cycleMs < 100) throw usageError('--slice-cycle', '--slice-cycle must be at least 100ms');
+      const port = Number(f.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        throw usageError('--port', `--port '${f.port}' must be a whole number from 0 to 65535`);
+      }
+      const level = parseLogLevel(f.logLevel);
+      if (!level.ok) throw usageError('--log-level', level.error.message);
+      const log = createLogger({
+        stream: { write: (line: string) => io.err(line) },
+        level: level.value as LogLevel,
+        fields: { component: 'agent' },
+      });
+      const signals = stopSignals();
+      const r = await runAgentMain(
+        {
+          dataDir: f.data ?? defaultDataDir(),
+          gpu: f.gpu,
+          simGpus: f.simGpus ?? null,
+          simStateDir: f.simState ?? null,
+          sampleIntervalMs,
+          swapPoolMiB: quantity(parseMemoryMiB(f.swapPool, '--swap-pool')),
+          timeSlicing: f.timeSlicing === undefined ? null : { mode: f.timeSlicing, cycleMs },
+          port,
+          podsFile: f.pods ?? null,
+        },
+        { log, stop: signals.stop },
+      ).finally(() => signals.release());
+      if (!r.ok) throw failure(r.error);
+    });
+}
+
+/** A flag's parsed value, or its usage error. */
+function quantity(
+  r: { ok: true; value: number } | { ok: false; error: { message: string; field?: string } },
+): number {
+  if (r.ok) return r.value;
+  throw usageError(r.error.field ?? 'flag', r.error.message);
+}
+
+/**
+ * Resolves with the first SIGTERM or SIGINT; a second one exits at once. The handlers stay until
+ * `release()`: removing ours inside the handler would leave execa's signal-exit as the only listener,
+ * and it re-raises the signal, killing the process before the agent has closed.
+ */
+function stopSignals(): { stop: Promise<string>; release(): void } {
+  let resolve: (signal: string) => void = () => {};
+  const stop = new Promise<string>((r) => {
+    resolve = r;
+  });
+  let seen = false;
+  const on = (signal: NodeJS.Signals): void => {
+    if (seen) process.exit(signal === 'SIGINT' ? 130 : 143);
+    seen = true;
+    resolve(signal);
+  };
+  process.on('SIGTERM', on);
+  process.on('SIGINT', on);
+  return {
+    stop,
+    release() {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+    },
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * Shared by the agent's integration tests: a sim node (state dir + data dir of its own), an agent
+ * over it, pod specs running the sim's test workload, polling, and cleanup of every process started.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Agent, type AgentOptions, createAgent } from '../../../agent/agent.ts';
+import type { AgentEvent } from '../../../agent/api.ts';
+import type { GpuDriver } from '../../../agent/gpu/driver.ts';
+import type { HostFacts } from '../../../agent/gpu/host.ts';
+import { createNvidiaDriver } from '../../../agent/gpu/nvidia.ts';
+import { initSimState, parseSimGpus, SIM_TOOLS, type SimState, simEnv } from '../../../agent/gpu/sim/spec.ts';
+import { logPath } from '../../../agent/runner/logs.ts';
+import { podDirOf } from '../../../agent/runner/pods.ts';
+import type { PodSpec } from '../../../agent/runner/types.ts';
+import { createLogger } from '../../../shared/log.ts';
+
+/** Fixed host facts: systeminformation costs time and says nothing these tests check. */
+export const HOST: HostFacts = {
+  hostname: 'test-node',
+  os: 'Linux',
+  kernel: '6.0',
+  arch: 'x64',
+  cpuModel: 'test',
+  cpuCores: 2,
+  cpuPhysicalCores: 2,
+  memoryTotalMiB: 8192,
+};
+
+/** A sim node: temp dirs, its GPUs and a driver over them. */
+export interface SimNode {
+  dataDir: string;
+  simDir: string;
+  state: SimState;
+  driver: GpuDriver;
+  uuid(index: number): string;
+  /** Pids to SIGKILL at cleanup (pods and agents outlive the test's agent by design). */
+  track(pid: number | null | undefined): void;
+  cleanup(): void;
+}
+
+/** Makes a sim node with `spec` GPUs (e.g. `2xH100-80GB`). */
+export async function simNode(spec = '1xH100-80GB'): Promise<SimNode> {
+  const root = mkdtempSync(join(tmpdir(), 'tessera-agent-'));
+  const simDir = join(root, 'sim');
+  const parsed = parseSimGpus(spec);
+  if (!parsed.ok) throw new Error(parsed.error.message);
+  const state = await initSimState(simDir, parsed.value);
+  const driver = createNvidiaDriver({
+    kind: 'sim',
+    nvidiaSmi: SIM_TOOLS.nvidiaSmi,
+    cudaCheckpoint: SIM_TOOLS.cudaCheckpoint,
+    env: simEnv(simDir),
+  });
+  const pids = new Set<number>();
+  return {
+    dataDir: join(root, 'data'),
+    simDir,
+    state,
+    driver,
+    uuid: (i) => state.gpus[i]!.uuid,
+    track: (pid) => {
+      if (pid !== null && pid !== undefined) pids.add(pid);
+    },
+    cleanup() {
+      for (const pid of pids) {
+        for (const target of [-pid, pid]) {
+          try {
+            process.kill(target, 'SIGCONT');
+            process.kill(target, 'SIGKILL');
+          } catch {
+            // Already gone.
+          }
+        }
+      }
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts an agent on `node` with a short sampling interval and a quiet logger. */
+export async function startAgent(node: SimNode, opts: Partial<AgentOptions> = {}): Promise<Agent> {
+  const r = await createAgent({
+    dataDir: node.dataDir,
+    driver: node.driver,
+    simStateDir: node.simDir,
+    sampleIntervalMs: 100,
+    host: HOST,
+    log: createLogger({ stream: { write: () => {} } }),
+    ...opts,
+  });
+  if (!r.ok) throw new Error(`agent did not start: ${r.error.message}`);
+  return r.value;
+}
+
+/** A pod running the sim workload with `args`, granted `memoryMiB` (request) up to `limitMiB` on `uuid`. */
+export function workloadPod(
+  podId: string,
+  uuid: string,
+  args: string[],
+  memoryMiB: number,
+  limitMiB = memoryMiB,
+  gpuMilli = 500,
+): PodSpec {
+  return {
+    podId,
+    workload: podId,
+    project: 'team-a',
+    epoch: 1,
+    command: [process.execPath, SIM_TOOLS.workload, ...args],
+    env: {},
+    grants: [{ uuid, gpuMilli, memoryMiB, memoryLimitMiB: limitMiB }],
+    priority: 50,
+    graceSeconds: 1,
+  };
+}
+
+/** Polls `check` every 20 ms until it is truthy; throws naming `what` after `timeoutMs`. */
+export async function until<T>(
+  check: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== null && v !== undefined && v !== false) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The first event of `kind` for `podId`, once it has happened. */
+export function eventOf(agent: Agent, kind: AgentEvent['kind'], podId: string): AgentEvent | undefined {
+  return agent.events().find((e) => e.kind === kind && e.podId === podId);
+}
+
+/** A pod's stdout so far. */
+export function stdoutOf(node: SimNode, podId: string): string {
+  try {
+    return readFileSync(logPath(podDirOf(node.dataDir, podId), 'stdout'), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Whether a process exists (and is not a zombie). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
