@@ -155,9 +155,12 @@ describe('runner: stop, kill, signal', () => {
   it('SIGSTOP pauses the whole group and SIGCONT resumes it; a paused pod still gets its SIGTERM on stop', async () => {
     h = harness();
     const s = value(
-      h.runner.start(podSpec({ command: sh(`trap 'exit 7' TERM; ${FOREVER}`), graceSeconds: 5 })),
+      // One long-lived child rather than a loop of short ones: a child forked while the group is
+      // being stopped would start running and make "every member stopped" racy.
+      h.runner.start(podSpec({ command: sh(`trap 'exit 7' TERM; sleep 1000 & wait`), graceSeconds: 5 })),
     );
     const pid = s.pid ?? 0;
+    await waitFor(() => groupPids(pid).length >= 2, 'the child started');
     value(h.runner.signal('p1', 'SIGSTOP'));
     await waitFor(() => groupPids(pid).every((p) => readProcStat(p)?.state === 'T'), 'all stopped');
     value(h.runner.signal('p1', 'SIGCONT'));
