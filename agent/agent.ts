@@ -5,8 +5,11 @@
  * and swaps through the driver (`SwapControl`); every action and every pod state change becomes an
  * event in a bounded ring. It implements `AgentApi` (api.ts), the API the allocator link will call.
  *
+ * The swap pool's entries are recorded in the data dir (swap-file.ts), so pods left swapped out when
+ * the agent stops are taken back into the pool by the next one, as the runner takes back their pods.
+ *
  * Around that, for `tessera health` and Prometheus: a small state file rewritten every few seconds
- * (state-file.ts) and the local HTTP endpoint of api.ts (`/metrics`, `/healthz`, `/status`, `/events`).
+ * (state-file.ts) and the local HTTP endpoint (http.ts: `/metrics`, `/healthz`, `/status`, `/events`).
  */
 import { mkdir } from 'node:fs/promises';
 import pkg from '../package.json' with { type: 'json' };
@@ -19,14 +22,11 @@ import {
   type AgentStatus,
   composeStatus,
   createEventRing,
-  type HttpEndpoint,
   podStateEvent,
   type SwapDirection,
-  serveAgentHttp,
 } from './api.ts';
 import {
   createEnforcer,
-  createSwapPool,
   createTimeSlicer,
   indexUsage,
   LIVE_STATES,
@@ -35,17 +35,11 @@ import {
   type UsageIndex,
 } from './enforce/index.ts';
 import { type GpuDriver, type GpuInventory, type GpuSample, type HostFacts, hostFacts } from './gpu/index.ts';
+import { type HttpEndpoint, serveAgentHttp } from './http.ts';
 import { createAgentMetrics } from './metrics.ts';
-import {
-  type AdoptReport,
-  checkpointPath,
-  createRunner,
-  isEnded,
-  type PodRunState,
-  type PodSpec,
-  readCheckpoint,
-} from './runner/index.ts';
-import { stateFilePath, writeStateFile } from './state-file.ts';
+import { type AdoptReport, createRunner, isEnded, type PodRunState } from './runner/index.ts';
+import { createStateWriter, stateFilePath } from './state-file.ts';
+import { openSwapPool } from './swap-file.ts';
 
 /** Options of `createAgent`; durations in ms, sizes in MiB, defaults per field. */
 export interface AgentOptions {
@@ -59,7 +53,7 @@ export interface AgentOptions {
   timeSlicing?: { mode: SliceMode; cycleMs: number };
   /** Local HTTP port on 127.0.0.1; default 0 = any free one (written to the state file); null = none. */
   port?: number | null;
-  /** The sim backend's state directory: pods get `TESSERA_SIM_STATE`, so sim workloads find their GPUs. */
+  /** The sim backend's state directory: pods get `TESSERA_SIM_STATE` (runner node env), so sim workloads find their GPUs. */
   simStateDir?: string;
   /** A tenant idle this long may be swapped out to make room for one swapped in; default 60000. */
   idleWindowMs?: number;
@@ -86,9 +80,6 @@ export interface Agent extends AgentApi {
   /** Calls `fn` on every new event; returns the unsubscribe. */
   subscribe(fn: (e: AgentEvent) => void): () => void;
 }
-
-/** Where the pod's share of a GPU comes back from in a reclaim: the enforcer's reason text says which. */
-const RECLAIM_PREFIX = 'dynamic fraction reclaim';
 
 /** Starts an agent over `opts.dataDir`: discovery, adoption, sampling, enforcement, HTTP. */
 export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
@@ -117,27 +108,17 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   // The event ring first: the runner reports adopted pods' states while it is being created.
   const ring = createEventRing(opts.eventCapacity ?? 1000);
   const listeners = new Set<(e: AgentEvent) => void>();
-  // Counts the enforcer does not keep: reclaims by outcome, samples, and swaps asked for through the API.
-  const extra = {
-    reclaimsKill: 0,
-    reclaimsSwap: 0,
-    samples: 0,
-    samplerErrors: 0,
-    manualSwapsOut: 0,
-    manualRefusals: 0,
-  };
+  // Counts the enforcer does not keep: the sampler's.
+  const extra = { samples: 0, samplerErrors: 0 };
   // Set once the state file can be written: every event is a change worth recording there soon.
   let changed: () => void = () => {};
   const emit = (e: Omit<AgentEvent, 'seq'>): void => {
     const event = ring.push(e);
-    if (e.kind === 'reclaim-kill') extra.reclaimsKill++;
-    if (e.kind === 'swap-out' && e.reason.startsWith(RECLAIM_PREFIX)) extra.reclaimsSwap++;
     opts.onEvent?.(event);
     changed();
     for (const fn of listeners) fn(event);
   };
 
-  const specs = new Map<string, PodSpec>();
   const lastState = new Map<string, PodRunState>();
   const endedAt = new Map<string, number>();
   const runner = createRunner({
@@ -146,6 +127,8 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       gpus: inventory.gpus.map((g) => ({ uuid: g.uuid, index: g.index, memoryMiB: g.memoryTotalMiB })),
       hamiCore: false,
     },
+    // The sim's "driver" is a state directory named in the environment, set by the agent for every pod.
+    nodeEnv: opts.simStateDir === undefined ? {} : { TESSERA_SIM_STATE: opts.simStateDir },
     now,
     log: log.child({ component: 'runner' }),
     onStatus: (s) => {
@@ -160,14 +143,22 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
     runner.close();
     return adopted;
   }
-  // The runner keeps specs to itself; adopted pods' grants and priorities come from its checkpoint.
-  const recorded = readCheckpoint(checkpointPath(dataDir), { now });
-  if (recorded.ok) for (const p of recorded.value.pods) specs.set(p.spec.podId, p.spec);
 
-  const pool =
-    (opts.swapPoolMiB ?? 0) > 0
-      ? createSwapPool({ capacityMiB: opts.swapPoolMiB ?? 0, control: driver, now })
-      : undefined;
+  const swap = await openSwapPool({
+    dataDir,
+    capacityMiB: opts.swapPoolMiB ?? 0,
+    driver,
+    livePods: new Set(runner.list().flatMap((s) => (LIVE_STATES.has(s.state) ? [s.podId] : []))),
+    now,
+    log,
+  });
+  if (!swap.ok) {
+    runner.close();
+    return swap;
+  }
+  const pool = swap.value.pool;
+  for (const e of swap.value.events) emit({ ...e, atMs: now() });
+
   const onControlError = (podId: string, error: unknown): void =>
     log.warn('enforcement action failed; retried on a later sample', { podId, error });
   const slicer =
@@ -187,7 +178,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   let sampleViews: PodView[] = [];
   const podViews = (): PodView[] => {
     sampleViews = runner.list().flatMap((s) => {
-      const spec = specs.get(s.podId);
+      const spec = runner.specOf(s.podId);
       if (spec === undefined) return [];
       const live = LIVE_STATES.has(s.state);
       return [
@@ -243,19 +234,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   });
   slicer?.start();
 
-  const counters = (): AgentCounters => {
-    const c = enforcer.counters();
-    return {
-      ...c,
-      swapsOut: c.swapsOut + extra.manualSwapsOut,
-      swapRefusals: c.swapRefusals + extra.manualRefusals,
-      reclaimsKill: extra.reclaimsKill,
-      reclaimsSwap: extra.reclaimsSwap,
-      samples: extra.samples,
-      samplerErrors: extra.samplerErrors,
-      events: ring.seq(),
-    };
-  };
+  const counters = (): AgentCounters => ({ ...enforcer.counters(), ...extra, events: ring.seq() });
 
   let port: number | null = null;
   const status = (): AgentStatus =>
@@ -276,7 +255,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       inventory,
       sample: lastSample,
       pods: runner.list(),
-      specs,
+      specOf: (podId) => runner.specOf(podId),
       usedByPod: lastUsage.byPod,
       enforcing: new Set(enforcer.inFlight()),
       pool,
@@ -300,49 +279,28 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
     port = http.port;
   }
 
-  let writing: Promise<void> | null = null;
-  let stoppedAtMs: number | null = null;
-  const writeState = (): Promise<void> => {
-    // One write at a time: a slow disk must not pile up writers racing on the same temp file.
-    writing ??= writeStateFile(dataDir, {
-      version: 1,
+  const stateFile = createStateWriter({
+    dataDir,
+    now,
+    contents: () => ({
       pid: process.pid,
       port,
       startedAtMs,
-      writtenAtMs: now(),
-      stoppedAtMs,
       gpu: { kind: driver.kind, simStateDir: opts.simStateDir ?? null },
       status: status(),
-    })
-      .catch((e: unknown) =>
-        log.warn('could not write the agent state file', { path: stateFilePath(dataDir), error: e }),
-      )
-      .finally(() => {
-        writing = null;
-      });
-    return writing;
-  };
-  let soon: NodeJS.Timeout | null = null;
-  changed = () => {
-    // Coalesced: a burst of events (a pod starting, an OOM kill and its exit) makes one write.
-    if (soon !== null || stoppedAtMs !== null) return;
-    soon = setTimeout(() => {
-      soon = null;
-      void writeState();
-    }, 100);
-    soon.unref();
-  };
+    }),
+    onError: (e) =>
+      log.warn('could not write the agent state file', { path: stateFilePath(dataDir), error: e }),
+  });
+  changed = () => stateFile.soon();
   const retentionMs = opts.endedRetentionMs ?? 15 * 60_000;
   const housekeeping = setInterval(() => {
     for (const [podId, at] of endedAt) {
       if (now() - at < retentionMs) continue;
       endedAt.delete(podId);
-      if (runner.forget(podId).ok) {
-        specs.delete(podId);
-        lastState.delete(podId);
-      }
+      if (runner.forget(podId).ok) lastState.delete(podId);
     }
-    void writeState();
+    void stateFile.write();
   }, opts.stateWriteMs ?? 2000);
   // The agent's lifetime is its embedder's to decide: this timer alone never keeps a process up.
   housekeeping.unref();
@@ -350,34 +308,6 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   let closed = false;
   const refused = (podId: string, reason: string): Result<true> =>
     err(tesseraError('TESSERA_E_CONFLICT', reason, { context: { podId } }));
-  const swapOutNow = async (podId: string): Promise<Result<true>> => {
-    if (pool === undefined)
-      return refused(podId, 'swap is not enabled on this node: start the agent with --swap-pool SIZE');
-    const s = runner.get(podId);
-    if (s === undefined) return err(tesseraError('TESSERA_E_NOT_FOUND', `pod ${podId} is not on this node`));
-    if (!LIVE_STATES.has(s.state))
-      return refused(podId, `pod ${podId} is ${s.state}; only a live pod can be swapped out`);
-    if (enforcer.inFlight().includes(podId))
-      return refused(podId, `pod ${podId} is being acted on by enforcement (a kill or swap); try again`);
-    const perGpu = lastUsage.byPod.get(podId) ?? new Map<string, number>();
-    const group = new Set(runner.pidsOf(podId));
-    const pids = [
-      ...new Set((lastSample?.processes ?? []).filter((r) => group.has(r.pid)).map((r) => r.pid)),
-    ];
-    const usedMiB = [...perGpu.values()].reduce((a, b) => a + b, 0);
-    const reason = `pod ${podId} swapped out on request`;
-    slicer?.removePod(podId);
-    const outcome = await pool.swapOut({ podId, pids }, usedMiB, reason, Object.fromEntries(perGpu));
-    if (!outcome.ok) {
-      extra.manualRefusals++;
-      emit({ atMs: now(), kind: 'swap-refused', podId, reason: outcome.reason });
-      return refused(podId, outcome.reason);
-    }
-    extra.manualSwapsOut++;
-    emit({ atMs: now(), kind: 'swap-out', podId, reason, usedMiB });
-    return ok(true);
-  };
-
   const api: Agent = {
     port,
     adopted: adopted.value,
@@ -385,21 +315,26 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
     startPod(spec) {
       if (closed)
         return err(tesseraError('TESSERA_E_CONFLICT', `agent is closed; pod ${spec.podId} not started`));
-      // The sim's "driver" is a state directory named in the environment, and the runner passes no
-      // TESSERA_* variable through (they are Tessera's own): `env` sets it and execs, keeping the pid.
-      const run =
-        opts.simStateDir === undefined
-          ? spec
-          : { ...spec, command: ['/usr/bin/env', `TESSERA_SIM_STATE=${opts.simStateDir}`, ...spec.command] };
-      const started = runner.start(run);
-      if (started.ok) specs.set(spec.podId, spec);
-      return started;
+      return runner.start(spec);
     },
     stopPod: (podId, reason, graceSeconds) => runner.stop(podId, reason, graceSeconds),
     async swap(podId, direction: SwapDirection) {
-      if (direction === 'out') return swapOutNow(podId);
-      // The enforcer counts and reports the swap-in (and any room it makes by swapping idle tenants out).
-      const outcome = await enforcer.swapIn(podId);
+      if (pool === undefined)
+        return refused(podId, 'swap is not enabled on this node: start the agent with --swap-pool SIZE');
+      if (direction === 'out') {
+        const s = runner.get(podId);
+        if (s === undefined)
+          return err(
+            tesseraError('TESSERA_E_NOT_FOUND', `pod ${podId} is not on this node`, { context: { podId } }),
+          );
+        if (!LIVE_STATES.has(s.state))
+          return refused(podId, `pod ${podId} is ${s.state}; only a live pod can be swapped out`);
+      }
+      // The enforcer counts and reports both ways (and any room a swap-in makes by swapping idle tenants out).
+      const outcome =
+        direction === 'out'
+          ? await enforcer.swapOut(podId, `pod ${podId} swapped out on request`)
+          : await enforcer.swapIn(podId);
       return outcome.ok ? ok(true) : refused(podId, outcome.reason);
     },
     status,
@@ -412,22 +347,21 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       if (closed) return;
       closed = true;
       clearInterval(housekeeping);
-      if (soon !== null) clearTimeout(soon);
       await sampler.stop();
       // SIGCONTs every pod it paused: pods keep running after the agent, and never frozen.
       slicer?.stop();
       runner.close();
       await http?.close();
       // Stopped first, so the event schedules no write of its own after the final one below.
-      stoppedAtMs = now();
+      const stoppedAtMs = now();
+      stateFile.stop(stoppedAtMs);
       emit({
         atMs: stoppedAtMs,
         kind: 'agent-stopped',
         podId: null,
         reason: 'agent closed; its pods keep running',
       });
-      await writing;
-      await writeState();
+      await stateFile.flush();
     },
   };
   emit({
@@ -436,6 +370,6 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
     podId: null,
     reason: `agent started: ${inventory.gpus.length} ${driver.kind} GPU(s), adopted ${adopted.value.adopted.length} pod(s), ${adopted.value.ended.length} ended while down`,
   });
-  await writeState();
+  await stateFile.write();
   return ok(api);
 }

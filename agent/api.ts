@@ -5,14 +5,10 @@
  * local HTTP endpoint drive and read the agent through exactly this API, so the link will add a
  * transport and its fencing, not a second way in.
  *
- * Here: the API's types, `composeStatus` (pure: the parts in, the `AgentStatus` out) and the local
- * read-only HTTP transport of it (`/metrics`, `/healthz`, `/status`, `/events?since=N`) on 127.0.0.1.
- * Loopback only and GET only: it carries no authentication, so it must never face the network.
- * `agent.ts` implements the API.
+ * Here: the API's types, the event ring and `composeStatus` (pure: the parts in, the `AgentStatus`
+ * out). `agent.ts` implements the API; `http.ts` is its local read-only transport.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
+import type { Result } from '../shared/errors.ts';
 import type { GpuGrant } from '../shared/resources.ts';
 import {
   type EnforceEventKind,
@@ -22,7 +18,6 @@ import {
   type SwapPool,
 } from './enforce/index.ts';
 import type { GpuInventory, GpuSample, HostFacts } from './gpu/index.ts';
-import { type AgentMetrics, metricsViewOf } from './metrics.ts';
 import { isEnded, type PodRunState, type PodSpec, type PodStatus } from './runner/index.ts';
 
 /** Direction of a GPU swap: `out` checkpoints a pod's GPU memory to host RAM, `in` restores it. */
@@ -34,7 +29,10 @@ export type AgentEventKind =
   | 'pod-state'
   | 'agent-started'
   | 'agent-stopped'
-  | 'sampler-error';
+  | 'sampler-error'
+  // A pod the previous agent left swapped out, taken back into the pool at start, or not (the reason says why).
+  | 'swap-adopted'
+  | 'swap-not-adopted';
 
 /** One entry of the agent's event ring; `seq` grows by one per event since the agent started. */
 export interface AgentEvent {
@@ -101,9 +99,6 @@ export interface SwapPoolStatus {
 
 /** Monotonic counts since the agent started (what `/metrics` exports). */
 export interface AgentCounters extends EnforcerCounters {
-  /** Dynamic-fraction reclaims, by how the memory came back. */
-  reclaimsKill: number;
-  reclaimsSwap: number;
   samples: number;
   samplerErrors: number;
   events: number;
@@ -194,7 +189,8 @@ export interface StatusParts {
   inventory: GpuInventory;
   sample: GpuSample | null;
   pods: readonly PodStatus[];
-  specs: ReadonlyMap<string, PodSpec>;
+  /** The spec of each pod in `pods` (the runner's). */
+  specOf: (podId: string) => PodSpec | undefined;
   /** podId -> GPU uuid -> MiB in the latest sample. */
   usedByPod: ReadonlyMap<string, ReadonlyMap<string, number>>;
   enforcing: ReadonlySet<string>;
@@ -208,7 +204,7 @@ export interface StatusParts {
 export function composeStatus(p: StatusParts): AgentStatus {
   const rows = new Map((p.sample?.gpus ?? []).map((r) => [r.uuid, r]));
   const pods: AgentPodStatus[] = p.pods.map((s) => {
-    const spec = p.specs.get(s.podId);
+    const spec = p.specOf(s.podId);
     const swappedOut = p.pool?.has(s.podId) === true && LIVE_STATES.has(s.state);
     return {
       ...s,
@@ -272,93 +268,4 @@ export function composeStatus(p: StatusParts): AgentStatus {
     counters: p.counters,
     allocator: 'not connected',
   };
-}
-
-/** What the local HTTP endpoint reads. */
-export interface HttpSources {
-  status: () => AgentStatus;
-  events: (sinceSeq: number) => AgentEvent[];
-  metrics: AgentMetrics;
-}
-
-/**
- * `/healthz`: ok while samples keep coming. None for five intervals (at least 5 s) means the sampler
- * is stuck or its streams keep dying, and enforcement is blind: that is what a liveness probe must see.
- */
-export function healthzOf(s: AgentStatus): { ok: boolean; body: Record<string, unknown> } {
-  const { lastSampleAtMs, startedAtMs, sampleIntervalMs, lastSamplerError, pid } = s.agent;
-  const ok = s.atMs - (lastSampleAtMs ?? startedAtMs) <= Math.max(5 * sampleIntervalMs, 5000);
-  return { ok, body: { ok, pid, lastSampleAtMs, lastSamplerError } };
-}
-
-/** A listening endpoint. */
-export interface HttpEndpoint {
-  port: number;
-  close(): Promise<void>;
-}
-
-/** Serves `src` on 127.0.0.1:`port` (0: any free port); an error naming the port when it cannot. */
-export function serveAgentHttp(src: HttpSources, port: number): Promise<Result<HttpEndpoint>> {
-  const server = createServer((req, res) => {
-    void handleHttp(req, res, src);
-  });
-  return new Promise((resolve) => {
-    server.once('error', (e: NodeJS.ErrnoException) => {
-      resolve(
-        err(
-          tesseraError(
-            'TESSERA_E_INVALID_CONFIG',
-            `agent HTTP cannot listen on 127.0.0.1:${port}: ${e.message}`,
-            {
-              field: 'port',
-              context: { port },
-            },
-          ),
-        ),
-      );
-    });
-    server.listen(port, '127.0.0.1', () =>
-      resolve(ok({ port: (server.address() as AddressInfo).port, close: () => closeServer(server) })),
-    );
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    // Keep-alive connections would hold close() open until they time out.
-    server.closeAllConnections();
-  });
-}
-
-async function handleHttp(req: IncomingMessage, res: ServerResponse, src: HttpSources): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-  const json = (code: number, body: unknown): void => {
-    res.writeHead(code, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
-  };
-  try {
-    if (req.method !== 'GET') return json(405, { error: 'only GET is served here' });
-    switch (url.pathname) {
-      case '/metrics':
-        src.metrics.update(metricsViewOf(src.status()));
-        res.writeHead(200, { 'content-type': src.metrics.contentType }).end(await src.metrics.text());
-        return;
-      case '/healthz': {
-        const h = healthzOf(src.status());
-        return json(h.ok ? 200 : 503, h.body);
-      }
-      case '/status':
-        return json(200, src.status());
-      case '/events': {
-        const since = Number(url.searchParams.get('since') ?? '0');
-        return json(200, src.events(Number.isFinite(since) ? since : 0));
-      }
-      default:
-        return json(404, {
-          error: `no route ${url.pathname}; try /metrics, /healthz, /status, /events?since=N`,
-        });
-    }
-  } catch (e) {
-    json(500, { error: e instanceof Error ? e.message : String(e) });
-  }
 }

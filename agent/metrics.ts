@@ -29,8 +29,8 @@ export interface MetricsView {
   /** GPU memory each pod's processes hold, per GPU. */
   podMemory: { podId: string; gpuUuid: string; usedMiB: number }[];
   oomKills: number;
-  reclaimsKill: number;
-  reclaimsSwap: number;
+  reclaimKills: number;
+  reclaimSwaps: number;
   swapsOut: number;
   swapsIn: number;
   swapRefusals: number;
@@ -131,8 +131,8 @@ export function createAgentMetrics(): AgentMetrics {
       poolUsed.set(view.swapPoolUsedMiB * BYTES_PER_MIB);
       poolCap.set(view.swapPoolCapacityMiB * BYTES_PER_MIB);
       advance('oom', oom, view.oomKills);
-      advance('reclaim-kill', reclaims, view.reclaimsKill, { action: 'kill' });
-      advance('reclaim-swap', reclaims, view.reclaimsSwap, { action: 'swap' });
+      advance('reclaim-kill', reclaims, view.reclaimKills, { action: 'kill' });
+      advance('reclaim-swap', reclaims, view.reclaimSwaps, { action: 'swap' });
       advance('swap-out', swaps, view.swapsOut, { direction: 'out' });
       advance('swap-in', swaps, view.swapsIn, { direction: 'in' });
       advance('refusals', refusals, view.swapRefusals);
@@ -160,8 +160,8 @@ export function metricsViewOf(s: AgentStatus): MetricsView {
       Object.entries(p.gpuMemoryUsedMiB).map(([gpuUuid, usedMiB]) => ({ podId: p.podId, gpuUuid, usedMiB })),
     ),
     oomKills: c.oomKills,
-    reclaimsKill: c.reclaimsKill,
-    reclaimsSwap: c.reclaimsSwap,
+    reclaimKills: c.reclaimKills,
+    reclaimSwaps: c.reclaimSwaps,
     swapsOut: c.swapsOut,
     swapsIn: c.swapsIn,
     swapRefusals: c.swapRefusals,

@@ -5,6 +5,7 @@
  *
  * Written atomically (temp file, then rename) so a reader never sees half a file. Not fsynced: it is
  * a cache of live state, rebuilt on the next write; the runner's checkpoint is the durable record.
+ * `createStateWriter` keeps it current for a running agent.
  */
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -106,4 +107,69 @@ export async function readStateFile(dataDir: string): Promise<Result<StateFileEn
     );
   }
   return ok(parsed.data as StateFileEnvelope);
+}
+
+/** What a state writer needs; the envelope fields it does not stamp itself come from `contents`. */
+export interface StateWriterOptions {
+  dataDir: string;
+  contents: () => Omit<AgentStateFile, 'version' | 'writtenAtMs' | 'stoppedAtMs'>;
+  now: () => number;
+  /** A write that failed; the next one tries again. */
+  onError: (error: unknown) => void;
+  /** Delay that coalesces the writes `soon()` asks for; default 100 ms. */
+  soonMs?: number;
+}
+
+/** Keeps the state file current: now, soon after a change, and one last time on stop. */
+export interface StateWriter {
+  /** Writes now; asked during a write in flight, it joins that one. */
+  write(): Promise<void>;
+  /** Writes within `soonMs`; a burst of changes (a pod starting, an OOM kill and its exit) makes one write. */
+  soon(): void;
+  /** Marks the agent stopped: `soon()` schedules nothing more, and the next write says so. */
+  stop(stoppedAtMs: number): void;
+  /** Waits for a write in flight, then writes once more, so the file ends with everything up to now. */
+  flush(): Promise<void>;
+}
+
+/** A writer of `<dataDir>/agent-state.json`; see `StateWriter`. */
+export function createStateWriter(opts: StateWriterOptions): StateWriter {
+  let writing: Promise<void> | null = null;
+  let stoppedAtMs: number | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  const write = (): Promise<void> => {
+    // One write at a time: a slow disk must not pile up writers racing on the same temp file.
+    writing ??= writeStateFile(opts.dataDir, {
+      ...opts.contents(),
+      version: STATE_FILE_VERSION,
+      writtenAtMs: opts.now(),
+      stoppedAtMs,
+    })
+      .catch(opts.onError)
+      .finally(() => {
+        writing = null;
+      });
+    return writing;
+  };
+  return {
+    write,
+    soon() {
+      if (timer !== null || stoppedAtMs !== null) return;
+      timer = setTimeout(() => {
+        timer = null;
+        void write();
+      }, opts.soonMs ?? 100);
+      // The agent's lifetime is its embedder's to decide: a pending write never keeps a process up.
+      timer.unref();
+    },
+    stop(atMs) {
+      stoppedAtMs = atMs;
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+    },
+    async flush() {
+      await writing;
+      await write();
+    },
+  };
 }

@@ -2,7 +2,8 @@
  * The executor of enforcement: on every GPU sample it runs the pure decisions (memory limits first,
  * then dynamic-fraction reclaim) and carries them out through the runner (`PodControl`) and the swap
  * pool, turning each action into an event and a counter. It also keeps the time-slicer's tenants and
- * their activity current, and swaps pods back in, making room by swapping idle tenants out.
+ * their activity current, swaps pods out on request, and swaps pods back in, making room by swapping
+ * idle tenants out. It keeps every count of what it did, reclaims by outcome included.
  *
  * Deduplication: a pod has at most one action in flight. A pod being killed is not killed again by
  * the next samples (which still list its processes until it has exited), and stays "in flight" until
@@ -57,7 +58,10 @@ export interface EnforcerOptions {
 /** Counters for metrics, monotonic since start. */
 export interface EnforcerCounters {
   oomKills: number;
+  /** Dynamic-fraction reclaims, by how the borrowed memory came back: the borrower killed (its swap refused included) or swapped out. */
   reclaimKills: number;
+  reclaimSwaps: number;
+  /** Every swap-out: reclaims, room made for a swap-in, and those asked for (`swapOut`). */
   swapsOut: number;
   swapsIn: number;
   swapRefusals: number;
@@ -72,6 +76,8 @@ export interface EnforcerCounters {
 /** A running enforcer. */
 export interface Enforcer {
   onSample(sample: GpuSample): void;
+  /** Swaps a live pod out on request, with `reason`; its processes and memory are the latest sample's. */
+  swapOut(podId: string, reason: string): Promise<SwapOutcome>;
   /** Restores a swapped-out pod, first swapping idle tenants out where its GPUs lack room. */
   swapIn(podId: string): Promise<SwapOutcome>;
   counters(): EnforcerCounters;
@@ -87,6 +93,7 @@ export function createEnforcer(opts: EnforcerOptions): Enforcer {
   const c: EnforcerCounters = {
     oomKills: 0,
     reclaimKills: 0,
+    reclaimSwaps: 0,
     swapsOut: 0,
     swapsIn: 0,
     swapRefusals: 0,
@@ -99,7 +106,8 @@ export function createEnforcer(opts: EnforcerOptions): Enforcer {
   const killing = new Map<string, boolean>();
   const swapping = new Set<string>();
   const lastActiveMs = new Map<string, number>();
-  let last: { sample: GpuSample; usage: UsageIndex; pods: PodView[] } | null = null;
+  /** The latest sample as decided on; `raw` as the runner reported its pods then, before `view`. */
+  let last: { sample: GpuSample; usage: UsageIndex; pods: PodView[]; raw: PodView[] } | null = null;
 
   const emit = (e: EnforceEvent): void => opts.onEvent({ ...e, atMs: now() });
   const busy = (podId: string): boolean => killing.has(podId) || swapping.has(podId);
@@ -135,17 +143,26 @@ export function createEnforcer(opts: EnforcerOptions): Enforcer {
     }, failed);
   };
 
-  /** `killOnRefusal`: a reclaimed borrower must give the memory back one way or the other. */
+  /**
+   * `reclaim`: the swap-out is a dynamic-fraction reclaim (else it makes room for a swap-in). It counts
+   * as one, and on refusal the borrower is killed: it must give the memory back one way or the other.
+   */
   const swapOut = (
     a: EnforceAction,
     usage: UsageIndex,
     sample: GpuSample,
     pods: PodView[],
-    killOnRefusal: boolean,
-  ): Promise<void> => {
+    reclaim: boolean,
+  ): Promise<SwapOutcome> => {
     const pool = opts.swap!;
     const pod = pods.find((p) => p.podId === a.podId);
-    if (pod === undefined || busy(a.podId)) return Promise.resolve();
+    if (pod === undefined || !LIVE_STATES.has(pod.state))
+      return Promise.resolve({ ok: false, reason: `pod ${a.podId} is not live on this node` });
+    if (busy(a.podId))
+      return Promise.resolve({
+        ok: false,
+        reason: `pod ${a.podId} is being acted on by enforcement (a kill or swap); try again`,
+      });
     swapping.add(a.podId);
     opts.slicer?.removePod(a.podId);
     const onGpu = new Set(pod.pids);
@@ -158,12 +175,13 @@ export function createEnforcer(opts: EnforcerOptions): Enforcer {
         swapping.delete(a.podId);
         if (outcome.ok) {
           c.swapsOut++;
+          if (reclaim) c.reclaimSwaps++;
           emit(a.event);
-          return;
+          return outcome;
         }
         c.swapRefusals++;
         emit({ ...a.event, kind: 'swap-refused', reason: outcome.reason });
-        if (!killOnRefusal) return;
+        if (!reclaim) return outcome;
         // The neighbour still needs its request: without swap, the borrower gives it back the other way.
         const reason = `${a.event.reason}; swap refused (${outcome.reason}), killed instead`;
         kill(
@@ -171,11 +189,13 @@ export function createEnforcer(opts: EnforcerOptions): Enforcer {
           sample.atMs,
           'reclaimKills',
         );
+        return outcome;
       })
-      .catch((error: unknown) => {
+      .catch((error: unknown): SwapOutcome => {
         // The pool's control threw instead of answering a Result: free the pod for a later sample.
         swapping.delete(a.podId);
         opts.onError?.(a.podId, error);
+        return { ok: false, reason: `swap-out of pod ${a.podId} failed: ${String(error)}` };
       });
   };
 
@@ -233,7 +253,21 @@ export function createEnforcer(opts: EnforcerOptions): Enforcer {
       for (const podId of lastActiveMs.keys())
         if (!pods.some((p) => p.podId === podId)) lastActiveMs.delete(podId);
       updateSlicer(pods, activeNow);
-      last = { sample, usage, pods };
+      last = { sample, usage, pods, raw };
+    },
+
+    async swapOut(podId, reason) {
+      if (opts.swap === undefined) return { ok: false, reason: 'swap is not enabled on this node' };
+      // No sample yet: nothing says which of its processes hold GPU memory.
+      if (last === null)
+        return { ok: false, reason: `no GPU sample yet to swap pod ${podId} out by; try again` };
+      if (opts.swap.has(podId)) return { ok: false, reason: `pod ${podId} is already swapped out` };
+      const { usage, sample, raw } = last;
+      const perGpu = usage.byPod.get(podId) ?? new Map<string, number>();
+      const usedMiB = [...perGpu.values()].reduce((a, b) => a + b, 0);
+      const event: EnforceEvent = { atMs: 0, kind: 'swap-out', podId, reason, usedMiB };
+      // The pool as it is now, not as it was at the sample: the pod may have been swapped in since.
+      return swapOut({ action: 'swap-out', podId, event }, usage, sample, view(raw), false);
     },
 
     async swapIn(podId) {
@@ -308,9 +342,9 @@ export function createEnforcer(opts: EnforcerOptions): Enforcer {
         reason,
         usedMiB: v.usedMiB,
       };
-      await swapOut({ action: 'swap-out', podId: v.podId, event }, usage, sample, pods, false);
-      if (!opts.swap?.has(v.podId))
-        return { ok: false, reason: `could not swap out idle pod ${v.podId} to make room` };
+      const out = await swapOut({ action: 'swap-out', podId: v.podId, event }, usage, sample, pods, false);
+      if (!out.ok)
+        return { ok: false, reason: `could not swap out idle pod ${v.podId} to make room: ${out.reason}` };
     }
     return { ok: true };
   };

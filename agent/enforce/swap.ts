@@ -40,6 +40,12 @@ export interface SwapPoolOptions {
   control: SwapControl;
   /** Epoch ms. Default `Date.now`. */
   now?: () => number;
+  /**
+   * Called with every entry after each change the pool makes (a swap-out, a swap-in or its partial
+   * progress, a forget), so the agent can keep a durable record: a pod checkpointed when the agent
+   * stops stays checkpointed, and only that record tells the next agent to swap it back in.
+   */
+  onChange?: (entries: SwapEntry[]) => void;
 }
 
 /** A node's swap pool. */
@@ -56,6 +62,12 @@ export interface SwapPool {
   swapIn(podId: string): Promise<SwapOutcome>;
   /** Drops a pod that ended while swapped out; its host memory went with its processes. */
   forget(podId: string): void;
+  /**
+   * Takes back an entry a previous agent left checkpointed (its caller verified it first). Never
+   * refused for capacity: the memory is in host RAM already, whatever this pool's size; an overfull
+   * pool only refuses new swap-outs until enough is swapped in. `onChange` is not called.
+   */
+  adopt(entry: SwapEntry): void;
   has(podId: string): boolean;
   /** MiB held or reserved. */
   used(): number;
@@ -70,6 +82,9 @@ export function createSwapPool(opts: SwapPoolOptions): SwapPool {
   // Capacity of swap-outs in flight, and pods moving either way, so a pod is never moved twice at once.
   const reserved = new Map<string, number>();
   const moving = new Set<string>();
+  const entries = (): SwapEntry[] =>
+    [...held.values()].map((e) => ({ ...e, pids: [...e.pids], perGpuMiB: { ...e.perGpuMiB } }));
+  const changed = (): void => opts.onChange?.(entries());
   const used = (): number => {
     let sum = 0;
     for (const e of held.values()) sum += e.usedMiB;
@@ -110,6 +125,7 @@ export function createSwapPool(opts: SwapPoolOptions): SwapPool {
           reason,
           sinceMs: now(),
         });
+        changed();
         return { ok: true };
       } finally {
         reserved.delete(podId);
@@ -120,6 +136,7 @@ export function createSwapPool(opts: SwapPoolOptions): SwapPool {
       const entry = held.get(podId);
       if (entry === undefined || moving.has(podId)) return refuse(`pod ${podId} is not swapped out`);
       moving.add(podId);
+      const before = entry.pids.length;
       try {
         while (entry.pids.length > 0) {
           const pid = entry.pids[0]!;
@@ -132,15 +149,18 @@ export function createSwapPool(opts: SwapPoolOptions): SwapPool {
         return { ok: true };
       } finally {
         moving.delete(podId);
+        if (entry.pids.length !== before) changed();
       }
     },
     forget(podId) {
-      held.delete(podId);
+      if (held.delete(podId)) changed();
+    },
+    adopt(entry) {
+      held.set(entry.podId, { ...entry, pids: [...entry.pids], perGpuMiB: { ...entry.perGpuMiB } });
     },
     has: (podId) => held.has(podId) || moving.has(podId),
     used,
-    entries: () =>
-      [...held.values()].map((e) => ({ ...e, pids: [...e.pids], perGpuMiB: { ...e.perGpuMiB } })),
+    entries,
   };
 }
 

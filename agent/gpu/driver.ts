@@ -112,6 +112,13 @@ export interface SampleHandlers {
   onError?(error: TesseraError): void;
 }
 
+/**
+ * Where a process is in the driver's checkpoint state machine (`cuda-checkpoint --get-state`):
+ * `running` on the GPU, `locked` (CUDA calls block; a swap was cut between its steps), `checkpointed`
+ * (its GPU memory in host RAM), `failed` (the driver gave up on it).
+ */
+export type CheckpointState = 'running' | 'locked' | 'checkpointed' | 'failed';
+
 /** The agent's GPU backend. */
 export interface GpuDriver {
   readonly kind: 'nvidia' | 'sim';
@@ -125,4 +132,6 @@ export interface GpuDriver {
   checkpoint(pid: number): Promise<Result<true>>;
   /** Bring it back: restore, then unlock. */
   restore(pid: number): Promise<Result<true>>;
+  /** The process's checkpoint state; an error when the driver cannot tell (no tool, r550's tool, not CUDA). */
+  checkpointState(pid: number): Promise<Result<CheckpointState>>;
 }

@@ -5,12 +5,13 @@
  *   parse-smi-xml.ts   `nvidia-smi -q -x` -> GpuInventory, across drivers 418..595 (pure)
  *   parse-smi-csv.ts   `--query-gpu` / `--query-compute-apps` CSV lines -> sample rows (pure)
  *   smi-values.ts      N/A placeholders and numbers with units, shared by both parsers (pure)
- *   sample-grouper.ts  the two streams' lines -> one GpuSample per interval
+ *   sample-grouper.ts  the two streams' lines -> a GpuSample per interval, and at once per changed process burst
  *   tool-process.ts    running a tool once (timeout) or as a stream restarted with backoff (execa)
  *   host.ts            hostFacts: hostname, OS, CPU, memory (systeminformation)
  *   sim/               the sim backend: fake nvidia-smi / cuda-checkpoint over a state directory
  */
 export type {
+  CheckpointState,
   GpuDriver,
   GpuInfo,
   GpuInventory,

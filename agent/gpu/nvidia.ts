@@ -5,7 +5,7 @@
  * parsing and process handling below run in every test and in `tessera up` without a GPU.
  */
 import { err, ok, type Result, type TesseraError, tesseraError } from '../../shared/errors.ts';
-import type { GpuDriver, GpuInventory, SampleHandlers, SampleStream } from './driver.ts';
+import type { CheckpointState, GpuDriver, GpuInventory, SampleHandlers, SampleStream } from './driver.ts';
 import { APPS_QUERY_FIELDS, GPU_QUERY_FIELDS, parseAppsCsvLine, parseGpuCsvLine } from './parse-smi-csv.ts';
 import { parseSmiXml } from './parse-smi-xml.ts';
 import { SampleGrouper } from './sample-grouper.ts';
@@ -72,6 +72,12 @@ function runError(
       return gpuError(`${command} ${how}${said === '' ? '' : `: ${said}`}`, context);
     }
   }
+}
+
+const CHECKPOINT_STATES: readonly string[] = ['running', 'locked', 'checkpointed', 'failed'];
+
+function isCheckpointState(s: string): s is CheckpointState {
+  return CHECKPOINT_STATES.includes(s);
 }
 
 function stderrSuffix(stderr: string): string {
@@ -206,6 +212,20 @@ export function createNvidiaDriver(opts: NvidiaDriverOptions = {}): GpuDriver {
       const restored = await cudaCheckpoint('restore', pid);
       if (!restored.ok) return restored;
       return cudaCheckpoint('unlock', pid);
+    },
+
+    async checkpointState(pid: number): Promise<Result<CheckpointState>> {
+      const valid = checkPid(pid);
+      if (!valid.ok) return valid;
+      const args = ['--get-state', '--pid', String(pid)];
+      const command = `cuda-checkpoint ${args.join(' ')}`;
+      const run = await runTool(checkpointTool, args, { env, timeoutMs: commandTimeoutMs });
+      if (run.kind !== 'ok') return err(runError(run, command, checkpointMissing, commandTimeoutMs));
+      const state = run.stdout.trim();
+      if (isCheckpointState(state)) return ok(state);
+      return err(
+        gpuError(`${command} printed ${JSON.stringify(state)}, not a checkpoint state`, { command, pid }),
+      );
     },
   };
 }

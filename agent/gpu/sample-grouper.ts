@@ -1,5 +1,6 @@
 /**
- * Turns the lines of the two sampling streams into one GpuSample per interval.
+ * Turns the lines of the two sampling streams into GpuSamples: one per GPU round, plus one at once
+ * for each process burst that changed.
  *
  * The GPU stream (`--query-gpu ... -lms N`) is the clock: every interval it prints one line per GPU,
  * in a burst. A round ends when (a) it holds every GPU index seen in the last few rounds, (b) a GPU
@@ -12,8 +13,17 @@
  * all while no process runs, so its rounds cannot be counted. Its lines are grouped into bursts the
  * same way (a repeated gpu/pid pair or a quiet gap ends one), and each GPU sample carries the latest
  * burst, the one still arriving if any. A burst older than `staleMs` (two intervals) counts as "no
- * processes": that silence is how nvidia-smi says the last process exited. So a sample's process
- * list is at most two intervals old, and a process that exited may linger for two samples.
+ * processes": that silence is how nvidia-smi says the last process exited, so a process that exited
+ * may linger for two samples.
+ *
+ * The two streams run at the same interval but not in phase. Were process rows delivered only with
+ * the next GPU round, an over-limit process would wait up to one interval for the apps stream and up
+ * to another for the GPU stream before enforcement saw it (measured 1.05-1.8 s at 1 s). So a burst
+ * that changed against the process list last delivered (a new gpu/pid pair, or a pair whose memory
+ * moved) is delivered as soon as it ends, as a sample of its own with the latest GPU rows: at most
+ * one extra sample per burst, and none while nothing changes (an idle or steady node samples once
+ * per interval). Only what enforcement must act on triggers one: a pair that vanished frees memory,
+ * and the next GPU round reports that soon enough.
  */
 import type { GpuSample, GpuSampleRow, ProcessSampleRow } from './driver.ts';
 
@@ -39,6 +49,8 @@ interface Burst {
   lastLineAtMs: number;
 }
 
+const keyOf = (row: ProcessSampleRow): string => `${row.gpuUuid}/${row.pid}`;
+
 /** Groups GPU and process lines into samples; see the file comment for the rules. */
 export class SampleGrouper {
   readonly #opts: Required<SampleGrouperOptions>;
@@ -50,6 +62,10 @@ export class SampleGrouper {
   #burst: Burst | undefined;
   #lastBurst: Burst | undefined;
   #burstTimer: NodeJS.Timeout | undefined;
+  /** The GPU rows of the last round delivered: what a burst's own sample carries. */
+  #lastGpus: GpuSampleRow[] | undefined;
+  /** gpu/pid -> MiB of the process list last delivered, to tell a changed burst from a repeat. */
+  #delivered = new Map<string, number | null>();
 
   constructor(opts: SampleGrouperOptions) {
     const quietMs = opts.quietMs ?? Math.max(5, Math.min(50, Math.floor(opts.intervalMs / 4)));
@@ -70,7 +86,7 @@ export class SampleGrouper {
 
   /** One parsed line of the apps stream. */
   appsLine(row: ProcessSampleRow): void {
-    const key = `${row.gpuUuid}/${row.pid}`;
+    const key = keyOf(row);
     if (this.#burst?.keys.has(key)) this.#endBurst();
     const now = this.#opts.now();
     this.#burst ??= { rows: [], keys: new Set(), lastLineAtMs: now };
@@ -88,18 +104,38 @@ export class SampleGrouper {
     this.#round.clear();
     this.#burst = undefined;
     this.#lastBurst = undefined;
+    this.#lastGpus = undefined;
+    this.#delivered.clear();
   }
 
   #endBurst(): void {
     clearTimeout(this.#burstTimer);
-    if (this.#burst !== undefined) this.#lastBurst = this.#burst;
+    const burst = this.#burst;
+    if (burst === undefined) return;
+    this.#lastBurst = burst;
     this.#burst = undefined;
+    // Before the first GPU round there are no GPU rows to send along; that round carries the burst.
+    if (this.#lastGpus === undefined || !this.#changed(burst.rows)) return;
+    this.#deliver(this.#lastGpus, [...burst.rows]);
+  }
+
+  /** True when `rows` hold a gpu/pid pair the last sample lacked, or one whose memory differs. */
+  #changed(rows: readonly ProcessSampleRow[]): boolean {
+    return rows.some((r) => {
+      const key = keyOf(r);
+      return !this.#delivered.has(key) || this.#delivered.get(key) !== r.usedMemoryMiB;
+    });
   }
 
   #processes(nowMs: number): ProcessSampleRow[] {
     const latest = this.#burst ?? this.#lastBurst;
     if (latest === undefined || nowMs - latest.lastLineAtMs > this.#opts.staleMs) return [];
     return [...latest.rows];
+  }
+
+  #deliver(gpus: GpuSampleRow[], processes: ProcessSampleRow[]): void {
+    this.#delivered = new Map(processes.map((r) => [keyOf(r), r.usedMemoryMiB]));
+    this.#opts.emit({ atMs: this.#opts.now(), gpus: [...gpus], processes });
   }
 
   #flushRound(): void {
@@ -110,7 +146,7 @@ export class SampleGrouper {
     for (const [i, last] of this.#seen) if (this.#roundNo - last >= ROUNDS_REMEMBERED) this.#seen.delete(i);
     const gpus = [...this.#round.values()].sort((a, b) => a.index - b.index);
     this.#round = new Map();
-    const atMs = this.#opts.now();
-    this.#opts.emit({ atMs, gpus, processes: this.#processes(atMs) });
+    this.#lastGpus = gpus;
+    this.#deliver(gpus, this.#processes(this.#opts.now()));
   }
 }

@@ -110,27 +110,38 @@ export function emptyCheckpoint(): RunnerCheckpoint {
   return { version: CHECKPOINT_VERSION, pods: [], epochs: {} };
 }
 
-function ioError(path: string, what: string, e: unknown): Result<never> {
+function ioError(path: string, what: string, e: unknown, label = 'runner checkpoint'): Result<never> {
   const why = e instanceof Error ? e.message : String(e);
   return err(
-    tesseraError('TESSERA_E_INTERNAL', `runner checkpoint ${path}: ${what} failed: ${why}`, {
+    tesseraError('TESSERA_E_INTERNAL', `${label} ${path}: ${what} failed: ${why}`, {
       context: { path },
     }),
   );
 }
 
-/**
- * Writes the checkpoint durably: temp file, fsync it, rename over the old one, fsync the directory.
- * Without the file fsync a crash can leave the renamed file empty (ext4 delayed allocation); without
- * the directory fsync the rename itself may not survive, and the old checkpoint comes back.
- */
+/** Writes the checkpoint durably (`writeDurably`). */
 export function writeCheckpoint(
   path: string,
   checkpoint: RunnerCheckpoint,
   io: CheckpointFs = nodeFs,
 ): Result<void> {
+  return writeDurably(path, `${JSON.stringify(checkpoint)}\n`, { io });
+}
+
+/**
+ * Replaces `path` with `text` durably: temp file, fsync it, rename over the old one, fsync the
+ * directory. Without the file fsync a crash can leave the renamed file empty (ext4 delayed
+ * allocation); without the directory fsync the rename itself may not survive, and the old file comes
+ * back. `label` names the file in errors.
+ */
+export function writeDurably(
+  path: string,
+  text: string,
+  opts: { io?: CheckpointFs; label?: string } = {},
+): Result<void> {
+  const io = opts.io ?? nodeFs;
+  const label = opts.label ?? 'runner checkpoint';
   const tmp = `${path}.tmp-${process.pid}`;
-  const text = `${JSON.stringify(checkpoint)}\n`;
   let fd: number | null = null;
   try {
     fd = io.openSync(tmp, 'w', 0o600);
@@ -145,7 +156,7 @@ export function writeCheckpoint(
   } catch (e) {
     if (fd !== null) io.closeSync(fd);
     io.rmSync(tmp, { force: true });
-    return ioError(path, 'write', e);
+    return ioError(path, 'write', e, label);
   }
   try {
     const dirFd = io.openSync(dirname(path), 'r');
@@ -155,7 +166,7 @@ export function writeCheckpoint(
       io.closeSync(dirFd);
     }
   } catch (e) {
-    return ioError(path, 'fsync of its directory', e);
+    return ioError(path, 'fsync of its directory', e, label);
   }
   return ok(undefined);
 }

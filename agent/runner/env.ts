@@ -1,7 +1,8 @@
 /**
  * The environment a pod starts with (ARCHITECTURE 4): which GPUs it sees, its share of them, and the
- * variables the limiters already in the field read (HAMi-core's `libvgpu.so`, CUDA MPS). Pure: the
- * same spec and node give the same map, so every case is a unit test.
+ * variables the limiters already in the field read (HAMi-core's `libvgpu.so`, CUDA MPS), over the
+ * agent's own variables. Pure but for `inheritedEnv`, which reads the agent's environment: the same
+ * spec and node give the same map, so every case is a unit test.
  */
 import { formatGpuMilli, type GpuGrant, MILLI_PER_GPU } from '../../shared/resources.ts';
 import type { PodSpec } from './types.ts';
@@ -22,6 +23,34 @@ export interface NodeEnvInfo {
   hamiCoreLibrary?: string;
   /** An MPS control daemon listens here: clients get its pipe dir and per-client limits. */
   mpsPipeDir?: string;
+}
+
+/**
+ * Variables the agent's own environment passes to pods by default. An allowlist, because the agent's
+ * environment holds its own credentials (`TESSERA_TOKEN`) and settings that are no workload's business.
+ */
+const INHERITED_ENV = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'LANG',
+  'LC_ALL',
+  'LC_CTYPE',
+  'TZ',
+  'TMPDIR',
+  'LD_LIBRARY_PATH',
+] as const;
+
+/** The allowlisted variables of the agent's own environment (`INHERITED_ENV`): the default base env. */
+export function inheritedEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of INHERITED_ENV) {
+    const v = process.env[name];
+    if (v !== undefined) env[name] = v;
+  }
+  return env;
 }
 
 /** Per-pod facts that are not in the spec. */
@@ -48,7 +77,10 @@ const RESERVED_PREFIXES = [
   'CUDA_MPS_',
 ] as const;
 
-/** True when `name` belongs to Tessera and a spec may not set it. */
+/**
+ * True when `name` belongs to Tessera and a spec may not set it. Filters the spec's env and the
+ * inherited base env only: the agent's node env (`RunnerOptions.nodeEnv`) is Tessera's own.
+ */
 export function isReservedEnvName(name: string): boolean {
   return RESERVED_PREFIXES.some((p) => name.startsWith(p));
 }
@@ -143,4 +175,23 @@ export function grantProblems(spec: PodSpec, node: NodeEnvInfo): string[] {
     }
   }
   return problems;
+}
+
+/**
+ * The whole environment a pod's process starts with, lowest precedence first: the base (the agent's
+ * allowlisted variables), the node env (the agent's own settings for every pod), then `podEnv` (the
+ * spec's variables, and Tessera's per-pod names over them). The reserved-name filter applies to the
+ * base and to the spec's env, never to the node env: it keeps a workload, or the agent's inherited
+ * environment with its credentials, from setting Tessera's names, while the node env is Tessera's own.
+ */
+export function podProcessEnv(
+  base: Readonly<Record<string, string>>,
+  nodeEnv: Readonly<Record<string, string>>,
+  spec: PodSpec,
+  node: NodeEnvInfo,
+  paths: PodEnvPaths = {},
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (!isReservedEnvName(k)) env[k] = v;
+  return Object.assign(env, nodeEnv, podEnv(spec, node, paths));
 }

@@ -2,20 +2,33 @@
  * The runner: starts, watches, stops and adopts the pods assigned to this node (ARCHITECTURE 4).
  *   runner.ts      createRunner: the API the allocator link and enforcement call
  *   pods.ts        the pod table: spawning, lifecycle, readiness, adoption, checkpointing
- *   env.ts         podEnv: visible GPUs, fraction, limits, HAMi-core and MPS variables (pure)
+ *   env.ts         podEnv: visible GPUs, fraction, limits, HAMi-core and MPS variables (pure); podProcessEnv: all of a pod's env
  *   logs.ts        per-pod log files the pods write directly, rotation, readLogTail
  *   watch.ts       the periodic look at a pod's logs: rotation and the readiness line
  *   readiness.ts   the readiness line matcher (pure)
  *   proc.ts        /proc: start times (PID reuse), process groups, signalling a group
- *   checkpoint.ts  the durable record of what runs, read back with validation
+ *   checkpoint.ts  the durable record of what runs, read back with validation; writeDurably
  *   lifecycle.ts   the run-state transition table
  *   types.ts       PodSpec, PodStatus
  */
-export { type CheckpointPod, checkpointPath, type RunnerCheckpoint, readCheckpoint } from './checkpoint.ts';
-export { grantProblems, type NodeEnvInfo, type NodeGpu, podEnv } from './env.ts';
+export {
+  type CheckpointPod,
+  checkpointPath,
+  type RunnerCheckpoint,
+  readCheckpoint,
+  writeDurably,
+} from './checkpoint.ts';
+export {
+  grantProblems,
+  inheritedEnv,
+  type NodeEnvInfo,
+  type NodeGpu,
+  podEnv,
+  podProcessEnv,
+} from './env.ts';
 export { canPodTransition, isEnded, POD_TRANSITIONS } from './lifecycle.ts';
 export { DEFAULT_LOG_ROTATION, type LogRotation, type LogStream, logPath, readLogTail } from './logs.ts';
-export { groupPids, isSameProcess, processStartTime } from './proc.ts';
+export { groupPids, isLiveProcess, isSameProcess, processStartTime } from './proc.ts';
 export { DEFAULT_READINESS } from './readiness.ts';
 export {
   type AdoptReport,

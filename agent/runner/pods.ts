@@ -13,7 +13,7 @@ import {
   type RunnerCheckpoint,
   writeCheckpoint,
 } from './checkpoint.ts';
-import { grantProblems, isReservedEnvName, type NodeEnvInfo, podEnv } from './env.ts';
+import { grantProblems, type NodeEnvInfo, podProcessEnv } from './env.ts';
 import { canPodTransition, isEnded } from './lifecycle.ts';
 import {
   createRotatingLogWriter,
@@ -41,6 +41,8 @@ export interface PodTableConfig {
   dataDir: string;
   node: NodeEnvInfo;
   baseEnv: Readonly<Record<string, string>>;
+  /** The agent's own variables for every pod; not filtered (see `RunnerOptions.nodeEnv`). */
+  nodeEnv: Readonly<Record<string, string>>;
   readiness: ReadinessSpec;
   rotation: Readonly<LogRotation>;
   now: () => number;
@@ -224,9 +226,7 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
         }),
       );
     }
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(cfg.baseEnv)) if (!isReservedEnvName(k)) env[k] = v;
-    Object.assign(env, podEnv(spec, cfg.node, { podDir: dir }));
+    const env = podProcessEnv(cfg.baseEnv, cfg.nodeEnv, spec, cfg.node, { podDir: dir });
     const fds: number[] = [];
     let child: ChildProcess;
     try {

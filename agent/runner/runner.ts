@@ -16,7 +16,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { err, ok, type Result, tesseraError } from '../../shared/errors.ts';
 import { createLogger, type Logger } from '../../shared/log.ts';
 import { type CheckpointFs, checkpointPath, readCheckpoint } from './checkpoint.ts';
-import type { NodeEnvInfo } from './env.ts';
+import { inheritedEnv, type NodeEnvInfo } from './env.ts';
 import { isEnded } from './lifecycle.ts';
 import { DEFAULT_LOG_ROTATION, type LogRotation } from './logs.ts';
 import { createPodTable, type PodEntry, type PodTable, type PodTableConfig } from './pods.ts';
@@ -32,32 +32,21 @@ export const REASON_EXITED_WHILE_DOWN = 'exited while the agent was down; exit c
 /** As above, for a pod that ended after this agent adopted it. */
 export const REASON_EXITED_ADOPTED = 'exited after the agent adopted it; exit code unknown (not its child)';
 
-/**
- * Variables the agent's own environment passes to pods by default. An allowlist, because the agent's
- * environment holds its own credentials (`TESSERA_TOKEN`) and settings that are no workload's business.
- */
-const INHERITED_ENV = [
-  'PATH',
-  'HOME',
-  'USER',
-  'LOGNAME',
-  'SHELL',
-  'LANG',
-  'LC_ALL',
-  'LC_CTYPE',
-  'TZ',
-  'TMPDIR',
-  'LD_LIBRARY_PATH',
-] as const;
-
 /** Options of `createRunner`; durations in ms, defaults given per field. */
 export interface RunnerOptions {
   /** The agent's data dir: the checkpoint and `pods/<podId>/` (logs, default working dir) live here. */
   dataDir: string;
   node: NodeEnvInfo;
   onStatus: (status: PodStatus) => void;
-  /** Base environment under every pod's; default the agent's PATH, HOME, LANG, ... (`INHERITED_ENV`). */
+  /** Base environment under every pod's; default the agent's PATH, HOME, LANG, ... (`inheritedEnv`). */
   env?: Readonly<Record<string, string>>;
+  /**
+   * Node-level variables the agent sets for every pod, such as `TESSERA_SIM_STATE` (where the sim
+   * backend's GPUs live); default none. The reserved-name filter (`TESSERA_*`, `CUDA_VISIBLE_DEVICES`,
+   * ...) applies to the spec's env and to `env`, not to these: they are the agent's own. Precedence in
+   * `podProcessEnv` (env.ts).
+   */
+  nodeEnv?: Readonly<Record<string, string>>;
   /** Default readiness for pods whose spec has none; default a stdout line starting with `READY`. */
   readiness?: ReadinessSpec;
   /** Default 10 MiB x 3 per stream. */
@@ -97,6 +86,11 @@ export interface Runner {
   /** Every pod this runner knows, ended ones included until `forget`. */
   list(): PodStatus[];
   get(podId: string): PodStatus | undefined;
+  /**
+   * The spec of a pod this runner knows, started here or adopted from the checkpoint (ended ones
+   * until `forget`); a copy. Undefined for a pod it does not know.
+   */
+  specOf(podId: string): PodSpec | undefined;
   /** The live processes of a pod's group, from /proc: maps GPU processes to pods. */
   pidsOf(podId: string): number[];
   /** Re-attaches to the pods of the checkpoint that are still running (call once, at agent start). */
@@ -131,15 +125,6 @@ function notFound(podId: string): Result<never> {
   );
 }
 
-function inheritedEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const name of INHERITED_ENV) {
-    const v = process.env[name];
-    if (v !== undefined) env[name] = v;
-  }
-  return env;
-}
-
 /** Creates a runner over `opts.dataDir`; call `adopt()` first when the agent restarts. */
 export function createRunner(opts: RunnerOptions): Runner {
   const now = opts.now ?? Date.now;
@@ -150,6 +135,7 @@ export function createRunner(opts: RunnerOptions): Runner {
     dataDir: opts.dataDir,
     node: opts.node,
     baseEnv: opts.env ?? inheritedEnv(),
+    nodeEnv: opts.nodeEnv ?? {},
     readiness: { ...DEFAULT_READINESS, ...opts.readiness },
     rotation: opts.logRotation ?? DEFAULT_LOG_ROTATION,
     now,
@@ -350,6 +336,11 @@ export function createRunner(opts: RunnerOptions): Runner {
     get(podId) {
       const e = table.get(podId);
       return e === undefined ? undefined : { ...e.status };
+    },
+    specOf(podId) {
+      const e = table.get(podId);
+      // A copy: the entry's spec is what the checkpoint records, and no caller may change that.
+      return e === undefined ? undefined : structuredClone(e.spec);
     },
     pidsOf(podId) {
       const e = table.get(podId);

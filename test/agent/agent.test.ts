@@ -62,6 +62,7 @@ function fakeDriver(inventory: GpuInventory | null = INVENTORY) {
       return { stop: async () => {} };
     },
     swapSupport: async () => ok(true),
+    checkpointState: async () => ok('running' as const),
     checkpoint: async () => ok(true),
     restore: async () => ok(true),
   };

@@ -103,6 +103,7 @@ function driver(inventory: GpuInventory | null): GpuDriver {
         : ok(inventory),
     sample: () => ({ stop: async () => {} }),
     swapSupport: async () => ok(true),
+    checkpointState: async () => ok('running' as const),
     checkpoint: async () => ok(true),
     restore: async () => ok(true),
   };

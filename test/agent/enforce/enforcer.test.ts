@@ -175,7 +175,7 @@ describe('enforcer', () => {
     enforcer.onSample(s);
     await flush();
     expect(control.calls).toEqual([]);
-    expect(enforcer.counters()).toMatchObject({ swapsOut: 1, reclaimKills: 0 });
+    expect(enforcer.counters()).toMatchObject({ swapsOut: 1, reclaimSwaps: 1, reclaimKills: 0 });
   });
 
   it('kills the borrower when the swap is refused, after reporting the refusal', async () => {
@@ -192,7 +192,7 @@ describe('enforcer', () => {
       ['reclaim-kill', `${reclaim}; swap refused (cuda-checkpoint not found on PATH), killed instead`],
     ]);
     expect(control.calls).toHaveLength(1);
-    expect(enforcer.counters()).toMatchObject({ swapRefusals: 1, reclaimKills: 1 });
+    expect(enforcer.counters()).toMatchObject({ swapRefusals: 1, reclaimKills: 1, reclaimSwaps: 0 });
   });
 
   it('lets a time-sliced pod run (SIGCONT) before it is killed, so it can act on SIGTERM', () => {
@@ -220,6 +220,29 @@ describe('enforcer', () => {
     expect(control.calls.filter((c) => c.endsWith(' b'))).toEqual(['SIGSTOP b', 'SIGCONT b']);
     slicer.stop();
     expect(enforcer.counters().slicePauses).toBeGreaterThan(0);
+  });
+
+  it('swaps a pod out on request with the latest sample, counted as a swap but not a reclaim', async () => {
+    const calls: string[] = [];
+    const swap = createSwapPool({ capacityMiB: 32768, control: okSwap(calls) });
+    const pods = [pod('a', [1, 2], [grant('GPU-x', 8000)])];
+    const { events, enforcer } = setup(pods, { swap });
+    expect(await enforcer.swapOut('a', 'asked')).toEqual({
+      ok: false,
+      reason: 'no GPU sample yet to swap pod a out by; try again',
+    });
+    // pid 2 holds no GPU memory: only pid 1 is checkpointed.
+    enforcer.onSample(sample([['GPU-x', 1, 6000]]));
+    expect(await enforcer.swapOut('a', 'asked')).toEqual({ ok: true });
+    expect(calls).toEqual(['checkpoint 1']);
+    expect(events.map((e) => [e.kind, e.podId, e.reason, e.usedMiB])).toEqual([
+      ['swap-out', 'a', 'asked', 6000],
+    ]);
+    expect(await enforcer.swapOut('a', 'asked')).toEqual({
+      ok: false,
+      reason: 'pod a is already swapped out',
+    });
+    expect(enforcer.counters()).toMatchObject({ swapsOut: 1, reclaimSwaps: 0, swapRefusals: 0 });
   });
 
   it('swaps an idle tenant out to make room for a pod swapped back in', async () => {
@@ -264,6 +287,7 @@ describe('enforcer', () => {
       ['swap-out', 'b'],
       ['swap-in', 'a'],
     ]);
-    expect(enforcer.counters()).toMatchObject({ swapsIn: 1, swapsOut: 1, swapRefusals: 1 });
+    // Room made for a swap-in is no reclaim.
+    expect(enforcer.counters()).toMatchObject({ swapsIn: 1, swapsOut: 1, swapRefusals: 1, reclaimSwaps: 0 });
   });
 });

@@ -133,6 +133,38 @@ describe('pickIdleVictims', () => {
     { podId: 'recent', lastActiveMs: 30_000, usedMiB: 8000 },
   ];
 
+  it('reports every change to its entries for the durable record, and adopts entries without a checkpoint', async () => {
+    const { control, calls } = fakeControl({ failRestore: 11 });
+    const seen: string[][] = [];
+    const pool = createSwapPool({
+      capacityMiB: 1000,
+      control,
+      now: () => 5,
+      onChange: (entries) => seen.push(entries.map((e) => `${e.podId}:${e.pids.join(',')}`)),
+    });
+    // Over capacity and never checkpointed here: it is in host RAM already, left there by the last agent.
+    pool.adopt({
+      podId: 'old',
+      pids: [7],
+      usedMiB: 4000,
+      perGpuMiB: { 'GPU-x': 4000 },
+      reason: 'r',
+      sinceMs: 1,
+    });
+    expect(pool.has('old')).toBe(true);
+    expect(pool.used()).toBe(4000);
+    expect(calls).toEqual([]);
+    expect(seen).toEqual([]);
+    expect(await pool.swapOut({ podId: 'p', pids: [1] }, 10, 'idle')).toMatchObject({ ok: false });
+
+    expect(await pool.swapIn('old')).toEqual({ ok: true });
+    expect(await pool.swapOut({ podId: 'p', pids: [10, 11] }, 500, 'idle')).toEqual({ ok: true });
+    expect(await pool.swapIn('p')).toMatchObject({ ok: false }); // pid 10 back, pid 11 still out
+    pool.forget('p');
+    pool.forget('p');
+    expect(seen).toEqual([[], ['p:10,11'], ['p:11'], []]);
+  });
+
   it('takes idle tenants least recently active first, only as many as needed', () => {
     expect(pickIdleVictims(tenants, 4000, now, 60_000)).toEqual({
       victims: [tenants[2], tenants[1]],

@@ -46,11 +46,17 @@ case "$1" in
 esac
 `;
 
-/** A fake cuda-checkpoint: --help prints $FAKE_HELP; --action fails for $FAKE_FAIL_ACTION. */
+/**
+ * A fake cuda-checkpoint: --help prints $FAKE_HELP; --action fails for $FAKE_FAIL_ACTION; --get-state
+ * prints $FAKE_STATE, or fails as r550's tool (which has no such option) when it is unset.
+ */
 const FAKE_CHECKPOINT = `#!/bin/sh
 echo "$*" >> "$FAKE_DIR/cc.log"
 case "$1" in
   --help) cat "$FAKE_HELP" ;;
+  --get-state)
+    if [ -z "$FAKE_STATE" ]; then echo "unrecognized option '--get-state'" >&2; exit 1; fi
+    echo "$FAKE_STATE" ;;
   --action)
     if [ "$2" = "$FAKE_FAIL_ACTION" ]; then
       echo "Could not $2 process $4: CUDA_ERROR_NOT_SUPPORTED" >&2; exit 1
@@ -361,6 +367,24 @@ describe('createNvidiaDriver: swap', () => {
     const restored = await createNvidiaDriver({ cudaCheckpoint: checkpointTool, env: restoreEnv }).restore(5);
     expect(!restored.ok && restored.error.message).toContain('CUDA_ERROR_NOT_SUPPORTED');
     expect(logLines(restoreEnv, 'cc.log')).toEqual(['--action restore --pid 5']);
+  });
+
+  it("reads a process's checkpoint state, and says so when the tool cannot tell", async () => {
+    const env = fakeEnv({ FAKE_STATE: 'checkpointed' });
+    const driver = createNvidiaDriver({ cudaCheckpoint: checkpointTool, env });
+    expect(await driver.checkpointState(42)).toEqual({ ok: true, value: 'checkpointed' });
+    expect(logLines(env, 'cc.log')).toEqual(['--get-state --pid 42']);
+    const old = await createNvidiaDriver({ cudaCheckpoint: checkpointTool, env: fakeEnv() }).checkpointState(
+      42,
+    );
+    expect(!old.ok && old.error.message).toContain("unrecognized option '--get-state'");
+    const odd = await createNvidiaDriver({
+      cudaCheckpoint: checkpointTool,
+      env: fakeEnv({ FAKE_STATE: 'sleepy' }),
+    }).checkpointState(42);
+    expect(!odd.ok && odd.error.message).toBe(
+      'cuda-checkpoint --get-state --pid 42 printed "sleepy", not a checkpoint state',
+    );
   });
 
   it('rejects a pid that is not one without running anything', async () => {

@@ -127,6 +127,79 @@ describe('SampleGrouper', () => {
     expect(samples.map((s) => s.processes.length)).toEqual([1, 1, 0, 0]);
   });
 
+  /** A first GPU round delivered, then the grouper between rounds; the samples so far dropped. */
+  function afterFirstRound(n = 2, used = 7): void {
+    round(n, used);
+    vi.advanceTimersByTime(20);
+    samples.length = 0;
+  }
+
+  it('delivers a burst with a new pid at once, with the latest GPU rows, not at the next round', () => {
+    afterFirstRound();
+    vi.advanceTimersByTime(10);
+    grouper.appsLine(proc(0, 11, 5000));
+    grouper.appsLine(proc(1, 11, 10));
+    expect(samples).toHaveLength(0);
+    vi.advanceTimersByTime(20); // the burst's quiet gap: 50 ms before the next GPU round is due
+    expect(samples).toHaveLength(1);
+    expect(samples[0]?.atMs).toBe(Date.now());
+    expect(samples[0]?.gpus.map((g) => [g.index, g.memoryUsedMiB])).toEqual([
+      [0, 7],
+      [1, 7],
+    ]);
+    expect(samples[0]?.processes).toEqual([proc(0, 11, 5000), proc(1, 11, 10)]);
+    // The next round still comes on its own clock, with the same processes.
+    vi.advanceTimersByTime(50);
+    round(2, 8);
+    expect(samples).toHaveLength(2);
+    expect(samples[1]?.processes.map((p) => p.pid)).toEqual([11, 11]);
+  });
+
+  it('delivers a burst whose memory moved at once, and none for a burst that repeats the last', () => {
+    afterFirstRound(1);
+    grouper.appsLine(proc(0, 11, 100));
+    vi.advanceTimersByTime(20);
+    expect(samples.map((s) => s.processes)).toEqual([[proc(0, 11, 100)]]);
+    for (let i = 0; i < 3; i++) {
+      vi.advanceTimersByTime(80);
+      grouper.appsLine(proc(0, 11, 100)); // steady: the GPU rounds alone deliver it
+      vi.advanceTimersByTime(20);
+    }
+    expect(samples).toHaveLength(1);
+    grouper.appsLine(proc(0, 11, 4200));
+    vi.advanceTimersByTime(20);
+    expect(samples.map((s) => s.processes)).toEqual([[proc(0, 11, 100)], [proc(0, 11, 4200)]]);
+  });
+
+  it('sends at most one extra sample per burst, also when a GPU round took part of it', () => {
+    afterFirstRound(1);
+    grouper.appsLine(proc(0, 11));
+    round(1); // a round lands mid-burst: it carries the burst as it stands
+    grouper.appsLine(proc(0, 12));
+    grouper.appsLine(proc(0, 13));
+    expect(samples.map((s) => s.processes.map((p) => p.pid))).toEqual([[11]]);
+    vi.advanceTimersByTime(20);
+    expect(samples.map((s) => s.processes.map((p) => p.pid))).toEqual([[11], [11, 12, 13]]);
+    vi.advanceTimersByTime(1000);
+    expect(samples).toHaveLength(2);
+  });
+
+  it('sends no extra sample for a pid that vanished, nor before the first GPU round', () => {
+    grouper.appsLine(proc(0, 11));
+    grouper.appsLine(proc(0, 12));
+    vi.advanceTimersByTime(20);
+    expect(samples).toHaveLength(0);
+    round(1);
+    vi.advanceTimersByTime(20);
+    expect(samples.map((s) => s.processes.map((p) => p.pid))).toEqual([[11, 12]]);
+    vi.advanceTimersByTime(60);
+    grouper.appsLine(proc(0, 11)); // pid 12 exited: less memory in use is no reason to hurry
+    vi.advanceTimersByTime(20);
+    expect(samples).toHaveLength(1);
+    round(1);
+    expect(samples[1]?.processes.map((p) => p.pid)).toEqual([11]);
+  });
+
   it('stamps samples with the clock and keeps one pid on several GPUs apart', () => {
     grouper.appsLine(proc(0, 5));
     grouper.appsLine(proc(1, 5));

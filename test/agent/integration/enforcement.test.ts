@@ -100,7 +100,7 @@ describe.skipIf(process.platform !== 'linux')('agent enforcement on sim GPUs', (
     expect(alive(bPid)).toBe(false);
     expect(['running', 'ready']).toContain(podOf(agent, 'a')?.state);
     expect(alive(aPid)).toBe(true);
-    expect(agent.status().counters).toMatchObject({ reclaimsKill: 1, reclaimsSwap: 0, oomKills: 0 });
+    expect(agent.status().counters).toMatchObject({ reclaimKills: 1, reclaimSwaps: 0, oomKills: 0 });
   });
 
   it('swaps a borrower out instead (freeing its sim GPU memory), and swap in restores it with its data intact', async () => {
@@ -143,8 +143,8 @@ describe.skipIf(process.platform !== 'linux')('agent enforcement on sim GPUs', (
     expect(agent.status().counters).toMatchObject({
       swapsOut: 1,
       swapsIn: 1,
-      reclaimsSwap: 1,
-      reclaimsKill: 0,
+      reclaimSwaps: 1,
+      reclaimKills: 0,
     });
     expect(agent.status().swap.usedMiB).toBe(0);
   });

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { grantProblems, isReservedEnvName, type NodeEnvInfo, podEnv } from '../../../agent/runner/env.ts';
+import {
+  grantProblems,
+  isReservedEnvName,
+  type NodeEnvInfo,
+  podEnv,
+  podProcessEnv,
+} from '../../../agent/runner/env.ts';
 import type { GpuGrant } from '../../../shared/resources.ts';
 import { GPU0, GPU1, NODE, podSpec } from './helpers.ts';
 
@@ -161,5 +167,29 @@ describe('grantProblems', () => {
     expect(problems[1]).toContain('exceeds');
     expect(problems[2]).toContain('below');
     expect(grantProblems(podSpec({ command: ['x'], grants: [whole(GPU0)] }), NODE)).toEqual([]);
+  });
+});
+
+describe('podProcessEnv', () => {
+  it("layers base, node env and the pod's own: the filter drops reserved names from base and spec, never from node env", () => {
+    const spec = podSpec({
+      command: ['x'],
+      grants: [whole(GPU0)],
+      env: { TESSERA_SIM_STATE: '/spec', SHARED: 'spec', CUDA_VISIBLE_DEVICES: 'all' },
+    });
+    const env = podProcessEnv(
+      { PATH: '/bin', TESSERA_TOKEN: 'secret', SHARED: 'base' },
+      { TESSERA_SIM_STATE: '/node', SHARED: 'node', TESSERA_POD_ID: 'node' },
+      spec,
+      NODE,
+    );
+    expect(env).toMatchObject({
+      PATH: '/bin',
+      TESSERA_SIM_STATE: '/node',
+      SHARED: 'spec',
+      TESSERA_POD_ID: 'p1',
+      CUDA_VISIBLE_DEVICES: GPU0,
+    });
+    expect(env.TESSERA_TOKEN).toBeUndefined();
   });
 });

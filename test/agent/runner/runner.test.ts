@@ -59,6 +59,37 @@ describe('runner: start, exit code and signal', () => {
     rmSync(other, { recursive: true, force: true });
   });
 
+  it('node env reaches every pod, TESSERA_ names included, and no spec can override a reserved one', async () => {
+    h = harness({ nodeEnv: { TESSERA_SIM_STATE: '/sim/state', NODE_WIDE: 'node', TESSERA_POD_ID: 'node' } });
+    const grants = [{ uuid: GPU0, gpuMilli: 1000, memoryMiB: 1000, memoryLimitMiB: 1000 }];
+    const print = 'echo "$TESSERA_SIM_STATE|$NODE_WIDE|$TESSERA_POD_ID|$CUDA_VISIBLE_DEVICES"';
+    const env = { TESSERA_SIM_STATE: '/elsewhere', NODE_WIDE: 'spec', CUDA_VISIBLE_DEVICES: 'all' };
+    value(h.runner.start(podSpec({ command: sh(print), grants, env })));
+    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'exit');
+    // The spec wins only where the name is not reserved; the pod's own names win over the node's.
+    expect(stdoutOf()).toBe(`/sim/state|spec|p1|${GPU0}\n`);
+  });
+
+  it('specOf gives the spec of a pod it runs or adopted, until it is forgotten', async () => {
+    h = harness();
+    const spec = podSpec({ command: sh(FOREVER), priority: 7, env: { MINE: 'x' } });
+    value(h.runner.start(spec));
+    expect(h.runner.specOf('p1')).toEqual(spec);
+    expect(h.runner.specOf('nope')).toBeUndefined();
+    h.runner.close();
+
+    const next = h.restart().runner;
+    value(next.adopt());
+    expect(next.specOf('p1')).toEqual(spec);
+    const copy = next.specOf('p1');
+    copy?.command.push('--mutated');
+    expect(next.specOf('p1')?.command).toEqual(spec.command);
+    value(await next.stop('p1', 'test done', 0));
+    expect(next.specOf('p1')?.priority).toBe(7);
+    value(next.forget('p1'));
+    expect(next.specOf('p1')).toBeUndefined();
+  });
+
   it('refuses what it cannot start, with the field at fault', () => {
     h = harness();
     const missing = failure(h.runner.start(podSpec({ command: ['/no/such/binary'] })));

@@ -1,0 +1,99 @@
+/**
+ * The agent's local HTTP transport: `/metrics`, `/healthz`, `/status` and `/events?since=N` on
+ * 127.0.0.1, read-only views of the API of api.ts. Loopback only and GET only: it carries no
+ * authentication, so it must never face the network.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
+import type { AgentEvent, AgentStatus } from './api.ts';
+import { type AgentMetrics, metricsViewOf } from './metrics.ts';
+
+/** What the local HTTP endpoint reads. */
+export interface HttpSources {
+  status: () => AgentStatus;
+  events: (sinceSeq: number) => AgentEvent[];
+  metrics: AgentMetrics;
+}
+
+/**
+ * `/healthz`: ok while samples keep coming. None for five intervals (at least 5 s) means the sampler
+ * is stuck or its streams keep dying, and enforcement is blind: that is what a liveness probe must see.
+ */
+export function healthzOf(s: AgentStatus): { ok: boolean; body: Record<string, unknown> } {
+  const { lastSampleAtMs, startedAtMs, sampleIntervalMs, lastSamplerError, pid } = s.agent;
+  const ok = s.atMs - (lastSampleAtMs ?? startedAtMs) <= Math.max(5 * sampleIntervalMs, 5000);
+  return { ok, body: { ok, pid, lastSampleAtMs, lastSamplerError } };
+}
+
+/** A listening endpoint. */
+export interface HttpEndpoint {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serves `src` on 127.0.0.1:`port` (0: any free port); an error naming the port when it cannot. */
+export function serveAgentHttp(src: HttpSources, port: number): Promise<Result<HttpEndpoint>> {
+  const server = createServer((req, res) => {
+    void handleHttp(req, res, src);
+  });
+  return new Promise((resolve) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      resolve(
+        err(
+          tesseraError(
+            'TESSERA_E_INVALID_CONFIG',
+            `agent HTTP cannot listen on 127.0.0.1:${port}: ${e.message}`,
+            {
+              field: 'port',
+              context: { port },
+            },
+          ),
+        ),
+      );
+    });
+    server.listen(port, '127.0.0.1', () =>
+      resolve(ok({ port: (server.address() as AddressInfo).port, close: () => closeServer(server) })),
+    );
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    // Keep-alive connections would hold close() open until they time out.
+    server.closeAllConnections();
+  });
+}
+
+async function handleHttp(req: IncomingMessage, res: ServerResponse, src: HttpSources): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  const json = (code: number, body: unknown): void => {
+    res.writeHead(code, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
+  };
+  try {
+    if (req.method !== 'GET') return json(405, { error: 'only GET is served here' });
+    switch (url.pathname) {
+      case '/metrics':
+        src.metrics.update(metricsViewOf(src.status()));
+        res.writeHead(200, { 'content-type': src.metrics.contentType }).end(await src.metrics.text());
+        return;
+      case '/healthz': {
+        const h = healthzOf(src.status());
+        return json(h.ok ? 200 : 503, h.body);
+      }
+      case '/status':
+        return json(200, src.status());
+      case '/events': {
+        const since = Number(url.searchParams.get('since') ?? '0');
+        return json(200, src.events(Number.isFinite(since) ? since : 0));
+      }
+      default:
+        return json(404, {
+          error: `no route ${url.pathname}; try /metrics, /healthz, /status, /events?since=N`,
+        });
+    }
+  } catch (e) {
+    json(500, { error: e instanceof Error ? e.message : String(e) });
+  }
+}
