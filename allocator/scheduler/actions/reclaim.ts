@@ -5,7 +5,7 @@
  * move must not leave the reclaimer more saturated than its victim: otherwise the victim would
  * reclaim it straight back next cycle, and the two would evict each other forever.
  */
-import { formatGpuMilli, type Resources, subRes, zeroRes } from '../../../shared/resources.ts';
+import { addRes, formatGpuMilli, type Resources, subRes, zeroRes } from '../../../shared/resources.ts';
 import type { QueueShare } from '../fairshare.ts';
 import { dominantShare } from '../queue-order.ts';
 import type { GroupState, Session } from '../session.ts';
@@ -29,11 +29,7 @@ function freedIn(unit: VictimUnit, pool: string): Resources {
   let out = zeroRes();
   for (const p of unit.pods) {
     if (p.pool !== pool || !unit.group.pods.includes(p)) continue;
-    out = {
-      gpuMilli: out.gpuMilli + p.resources.gpuMilli,
-      cpuMillis: out.cpuMillis + p.resources.cpuMillis,
-      memoryMiB: out.memoryMiB + p.resources.memoryMiB,
-    };
+    out = addRes(out, p.resources);
   }
   return out;
 }
