@@ -10,6 +10,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { AgentStatus } from './api.ts';
+import type { EnforcerCounters } from './enforce/index.ts';
 
 /** One GPU's latest reading; null where the driver reported N/A (the series is then left out). */
 export interface GpuMetricsRow {
@@ -23,18 +24,15 @@ export interface GpuMetricsRow {
   powerDrawW: number | null;
 }
 
-/** What one scrape reads from the agent. Counts are monotonic since the agent started. */
-export interface MetricsView {
+/** What one scrape reads from the agent. Counts are the enforcer's, monotonic since the agent started. */
+export interface MetricsView
+  extends Pick<
+    EnforcerCounters,
+    'oomKills' | 'reclaimKills' | 'reclaimSwaps' | 'swapsOut' | 'swapsIn' | 'swapRefusals' | 'slicePauses'
+  > {
   gpus: GpuMetricsRow[];
   /** GPU memory each pod's processes hold, per GPU. */
   podMemory: { podId: string; gpuUuid: string; usedMiB: number }[];
-  oomKills: number;
-  reclaimKills: number;
-  reclaimSwaps: number;
-  swapsOut: number;
-  swapsIn: number;
-  swapRefusals: number;
-  slicePauses: number;
   swapPoolUsedMiB: number;
   swapPoolCapacityMiB: number;
 }

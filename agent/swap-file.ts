@@ -9,14 +9,14 @@
  * runner adopted it), each pid is the same live process, and the driver says it is checkpointed where
  * the driver can tell.
  */
-import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
+import { ok, type Result } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
+import { readJsonRecord, writeJsonDurable } from './durable-json.ts';
 import { createSwapPool, type SwapControl, type SwapEntry, type SwapPool } from './enforce/index.ts';
 import type { CheckpointState, GpuDriver } from './gpu/index.ts';
-import { isLiveProcess, processStartTime, writeDurably } from './runner/index.ts';
+import { isLiveProcess, processStartTime } from './runner/index.ts';
 
 /** The format this agent writes and reads. */
 export const SWAP_FILE_VERSION = 1;
@@ -59,8 +59,8 @@ export function toSwapRecords(
 
 /** Replaces the record durably (fsynced: losing it strands a checkpointed pod). */
 export function writeSwapFile(dataDir: string, records: readonly SwapRecord[]): Result<void> {
-  const text = `${JSON.stringify({ version: SWAP_FILE_VERSION, entries: records })}\n`;
-  return writeDurably(swapFilePath(dataDir), text, { label: 'swap pool record' });
+  const file = { version: SWAP_FILE_VERSION, entries: records };
+  return writeJsonDurable(swapFilePath(dataDir), file, 'swap pool record');
 }
 
 const nonNegInt = z.number().int().nonnegative();
@@ -85,42 +85,15 @@ const SwapFileSchema = z.object({
  * without it.
  */
 export function readSwapFile(dataDir: string, now: () => number = Date.now): Result<SwapRecord[]> {
-  const path = swapFilePath(dataDir);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    if (typeof e === 'object' && e !== null && 'code' in e && e.code === 'ENOENT') return ok([]);
-    const why = e instanceof Error ? e.message : String(e);
-    return err(tesseraError('TESSERA_E_INTERNAL', `swap pool record ${path}: read failed: ${why}`));
-  }
-  let why: string;
-  try {
-    const parsed = SwapFileSchema.safeParse(JSON.parse(text));
-    if (parsed.success) return ok(parsed.data.entries);
-    const issue = parsed.error.issues[0];
-    why =
-      issue === undefined
-        ? 'invalid shape'
-        : `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`;
-  } catch (e) {
-    why = `not valid JSON (${e instanceof Error ? e.message : String(e)})`;
-  }
-  const aside = `${path}.corrupt-${now()}`;
-  let where = `moved aside to ${aside}`;
-  try {
-    renameSync(path, aside);
-  } catch {
-    where = 'could not be moved aside';
-  }
-  return err(
-    tesseraError(
-      'TESSERA_E_INTERNAL',
-      `swap pool record ${path} is corrupt (${why}); ${where}. Pods it named may still be checkpointed: ` +
-        'find them with `cuda-checkpoint --get-state --pid P` and restore them with `cuda-checkpoint --toggle --pid P`',
-      { context: { path } },
-    ),
-  );
+  const read = readJsonRecord(swapFilePath(dataDir), SwapFileSchema, {
+    what: 'swap pool record',
+    consequence:
+      '. Pods it named may still be checkpointed: ' +
+      'find them with `cuda-checkpoint --get-state --pid P` and restore them with `cuda-checkpoint --toggle --pid P`',
+    now,
+  });
+  if (!read.ok) return read;
+  return ok(read.value?.entries ?? []);
 }
 
 /** What `readoptSwapped` checks each record against. */

@@ -135,36 +135,29 @@ export function createNvidiaDriver(opts: NvidiaDriverOptions = {}): GpuDriver {
       // One process per query, each for the agent's lifetime: every stream prints one kind of row, so
       // a line's kind is never guessed from its column count, and one stream's death spares the other.
       const common = { file: smi, env, backoff, now, onError: report, missingMessage: smiMissing };
-      const gpuStream = superviseLineStream({
-        ...common,
-        label: 'nvidia-smi --query-gpu',
-        args: [
-          `--query-gpu=${GPU_QUERY_FIELDS.join(',')}`,
-          '--format=csv,noheader,nounits',
-          '-lms',
-          String(interval),
-        ],
-        onLine: (line) => {
-          const r = parseGpuCsvLine(line);
-          if (r.ok) grouper.gpuLine(r.value);
-          else report(r.error);
-        },
-      });
-      const appsStream = superviseLineStream({
-        ...common,
-        label: 'nvidia-smi --query-compute-apps',
-        args: [
-          `--query-compute-apps=${APPS_QUERY_FIELDS.join(',')}`,
-          '--format=csv,noheader,nounits',
-          '-lms',
-          String(interval),
-        ],
-        onLine: (line) => {
-          const r = parseAppsCsvLine(line);
-          if (r.ok) grouper.appsLine(r.value);
-          else report(r.error);
-        },
-      });
+      // The two queries differ only in their fields and what a row is parsed into.
+      const queryStream = <T>(
+        query: 'query-gpu' | 'query-compute-apps',
+        fields: readonly string[],
+        parse: (line: string) => Result<T>,
+        take: (row: T) => void,
+      ) =>
+        superviseLineStream({
+          ...common,
+          label: `nvidia-smi --${query}`,
+          args: [`--${query}=${fields.join(',')}`, '--format=csv,noheader,nounits', '-lms', String(interval)],
+          onLine: (line) => {
+            const r = parse(line);
+            if (r.ok) take(r.value);
+            else report(r.error);
+          },
+        });
+      const gpuStream = queryStream('query-gpu', GPU_QUERY_FIELDS, parseGpuCsvLine, (row) =>
+        grouper.gpuLine(row),
+      );
+      const appsStream = queryStream('query-compute-apps', APPS_QUERY_FIELDS, parseAppsCsvLine, (row) =>
+        grouper.appsLine(row),
+      );
       return {
         async stop() {
           await Promise.all([gpuStream.stop(), appsStream.stop()]);

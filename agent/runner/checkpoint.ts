@@ -3,10 +3,10 @@
  * adopts its pods instead of orphaning or duplicating them. Written atomically and durably: a crash
  * or power loss leaves either the old file or the new one, never half of one.
  */
-import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { err, ok, type Result, tesseraError } from '../../shared/errors.ts';
+import { ok, type Result, type TesseraError, tesseraError } from '../../shared/errors.ts';
+import { type DurableFs, readJsonRecord, writeJsonDurable } from '../durable-json.ts';
 import type { PodRunState, PodSpec } from './types.ts';
 
 /** The checkpoint format this agent writes and reads. */
@@ -34,25 +34,7 @@ export interface RunnerCheckpoint {
 }
 
 /** The file operations a durable write needs; injected so a test can see the fsyncs happen in order. */
-export interface CheckpointFs {
-  openSync(path: string, flags: string, mode?: number): number;
-  writeSync(fd: number, data: Uint8Array): number;
-  fsyncSync(fd: number): void;
-  closeSync(fd: number): void;
-  renameSync(from: string, to: string): void;
-  rmSync(path: string, opts: { force: boolean }): void;
-  readFileSync(path: string, encoding: 'utf8'): string;
-}
-
-const nodeFs: CheckpointFs = {
-  openSync: (p, f, m) => fs.openSync(p, f, m),
-  writeSync: (fd, d) => fs.writeSync(fd, d),
-  fsyncSync: (fd) => fs.fsyncSync(fd),
-  closeSync: (fd) => fs.closeSync(fd),
-  renameSync: (a, b) => fs.renameSync(a, b),
-  rmSync: (p, o) => fs.rmSync(p, o),
-  readFileSync: (p, e) => fs.readFileSync(p, e),
-};
+export type CheckpointFs = DurableFs;
 
 /** Where the runner keeps its checkpoint under the agent's data dir. */
 export function checkpointPath(dataDir: string): string {
@@ -110,65 +92,27 @@ export function emptyCheckpoint(): RunnerCheckpoint {
   return { version: CHECKPOINT_VERSION, pods: [], epochs: {} };
 }
 
-function ioError(path: string, what: string, e: unknown, label = 'runner checkpoint'): Result<never> {
-  const why = e instanceof Error ? e.message : String(e);
-  return err(
-    tesseraError('TESSERA_E_INTERNAL', `${label} ${path}: ${what} failed: ${why}`, {
-      context: { path },
-    }),
-  );
+/** Writes the checkpoint durably (`writeJsonDurable`). */
+export function writeCheckpoint(path: string, checkpoint: RunnerCheckpoint, io?: CheckpointFs): Result<void> {
+  return writeJsonDurable(path, checkpoint, 'runner checkpoint', io);
 }
 
-/** Writes the checkpoint durably (`writeDurably`). */
-export function writeCheckpoint(
-  path: string,
-  checkpoint: RunnerCheckpoint,
-  io: CheckpointFs = nodeFs,
-): Result<void> {
-  return writeDurably(path, `${JSON.stringify(checkpoint)}\n`, { io });
-}
-
-/**
- * Replaces `path` with `text` durably: temp file, fsync it, rename over the old one, fsync the
- * directory. Without the file fsync a crash can leave the renamed file empty (ext4 delayed
- * allocation); without the directory fsync the rename itself may not survive, and the old file comes
- * back. `label` names the file in errors.
- */
-export function writeDurably(
-  path: string,
-  text: string,
-  opts: { io?: CheckpointFs; label?: string } = {},
-): Result<void> {
-  const io = opts.io ?? nodeFs;
-  const label = opts.label ?? 'runner checkpoint';
-  const tmp = `${path}.tmp-${process.pid}`;
-  let fd: number | null = null;
-  try {
-    fd = io.openSync(tmp, 'w', 0o600);
-    const bytes = Buffer.from(text);
-    // A write may be short; loop until every byte is in.
-    let written = 0;
-    while (written < bytes.length) written += io.writeSync(fd, bytes.subarray(written));
-    io.fsyncSync(fd);
-    io.closeSync(fd);
-    fd = null;
-    io.renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== null) io.closeSync(fd);
-    io.rmSync(tmp, { force: true });
-    return ioError(path, 'write', e, label);
+/** A checkpoint of a newer format: refused, and left where it is, since a newer agent may still want it. */
+function newerVersion(path: string, raw: unknown): TesseraError | null {
+  if (
+    typeof raw === 'object' &&
+    raw !== null &&
+    'version' in raw &&
+    typeof raw.version === 'number' &&
+    raw.version > CHECKPOINT_VERSION
+  ) {
+    return tesseraError(
+      'TESSERA_E_INTERNAL',
+      `runner checkpoint ${path} has format version ${raw.version}, newer than this agent's ${CHECKPOINT_VERSION}: run the newer agent, or move the file away to start without adopting`,
+      { context: { path, version: raw.version } },
+    );
   }
-  try {
-    const dirFd = io.openSync(dirname(path), 'r');
-    try {
-      io.fsyncSync(dirFd);
-    } finally {
-      io.closeSync(dirFd);
-    }
-  } catch (e) {
-    return ioError(path, 'fsync of its directory', e, label);
-  }
-  return ok(undefined);
+  return null;
 }
 
 /**
@@ -181,60 +125,14 @@ export function readCheckpoint(
   path: string,
   opts: { io?: CheckpointFs; now?: () => number } = {},
 ): Result<RunnerCheckpoint> {
-  const io = opts.io ?? nodeFs;
-  let text: string;
-  try {
-    text = io.readFileSync(path, 'utf8');
-  } catch (e) {
-    if (typeof e === 'object' && e !== null && 'code' in e && e.code === 'ENOENT') {
-      return ok(emptyCheckpoint());
-    }
-    return ioError(path, 'read', e);
-  }
-  let why: string;
-  try {
-    const raw: unknown = JSON.parse(text);
-    if (
-      typeof raw === 'object' &&
-      raw !== null &&
-      'version' in raw &&
-      typeof raw.version === 'number' &&
-      raw.version > CHECKPOINT_VERSION
-    ) {
-      return err(
-        tesseraError(
-          'TESSERA_E_INTERNAL',
-          `runner checkpoint ${path} has format version ${raw.version}, newer than this agent's ${CHECKPOINT_VERSION}: run the newer agent, or move the file away to start without adopting`,
-          { context: { path, version: raw.version } },
-        ),
-      );
-    }
-    const parsed = CheckpointSchema.safeParse(raw);
-    if (parsed.success) {
-      // The schema mirrors PodSpec, so the parsed value is that type (zod's inferred one is structural).
-      return ok(parsed.data as RunnerCheckpoint);
-    }
-    const issue = parsed.error.issues[0];
-    why =
-      issue === undefined
-        ? 'invalid shape'
-        : `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`;
-  } catch (e) {
-    why = `not valid JSON (${e instanceof Error ? e.message : String(e)})`;
-  }
-  const aside = `${path}.corrupt-${(opts.now ?? Date.now)()}`;
-  let moved = true;
-  try {
-    io.renameSync(path, aside);
-  } catch {
-    moved = false;
-  }
-  const where = moved ? `moved aside to ${aside}` : 'could not be moved aside';
-  return err(
-    tesseraError(
-      'TESSERA_E_INTERNAL',
-      `runner checkpoint ${path} is corrupt (${why}); ${where}; the pods it recorded were not adopted`,
-      { context: { path, aside: moved ? aside : '' } },
-    ),
-  );
+  const read = readJsonRecord(path, CheckpointSchema, {
+    what: 'runner checkpoint',
+    consequence: '; the pods it recorded were not adopted',
+    now: opts.now,
+    io: opts.io,
+    refuse: (raw) => newerVersion(path, raw),
+  });
+  if (!read.ok) return read;
+  // The schema mirrors PodSpec, so the parsed value is that type (zod's inferred one is structural).
+  return ok((read.value as RunnerCheckpoint | null) ?? emptyCheckpoint());
 }

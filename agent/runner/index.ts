@@ -1,13 +1,14 @@
 /**
  * The runner: starts, watches, stops and adopts the pods assigned to this node (ARCHITECTURE 4).
  *   runner.ts      createRunner: the API the allocator link and enforcement call
- *   pods.ts        the pod table: spawning, lifecycle, readiness, adoption, checkpointing
+ *   pods.ts        the pod table: lifecycle, readiness, adoption, checkpointing
+ *   launch.ts      launchPod: one pod's process started in its own group, grants checked, logs rotated
  *   env.ts         podEnv: visible GPUs, fraction, limits, HAMi-core and MPS variables (pure); podProcessEnv: all of a pod's env
  *   logs.ts        per-pod log files the pods write directly, rotation, readLogTail
  *   watch.ts       the periodic look at a pod's logs: rotation and the readiness line
  *   readiness.ts   the readiness line matcher (pure)
  *   proc.ts        /proc: start times (PID reuse), process groups, signalling a group
- *   checkpoint.ts  the durable record of what runs, read back with validation; writeDurably
+ *   checkpoint.ts  the durable record of what runs, read back with validation
  *   lifecycle.ts   the run-state transition table
  *   types.ts       PodSpec, PodStatus
  */
@@ -16,7 +17,6 @@ export {
   checkpointPath,
   type RunnerCheckpoint,
   readCheckpoint,
-  writeDurably,
 } from './checkpoint.ts';
 export {
   grantProblems,

@@ -1,11 +1,11 @@
 /**
- * The runner's table of pods and the per-pod mechanics behind runner.ts: spawning, state changes
- * through the lifecycle gate, readiness, the end of a pod, the checkpoint, and adoption.
+ * The runner's table of pods and the per-pod mechanics behind runner.ts: starting (the launch itself
+ * is launch.ts), state changes through the lifecycle gate, readiness, the end of a pod, the
+ * checkpoint, and adoption.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { err, ok, type Result, tesseraError } from '../../shared/errors.ts';
+import { ok, type Result } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import {
   CHECKPOINT_VERSION,
@@ -13,16 +13,9 @@ import {
   type RunnerCheckpoint,
   writeCheckpoint,
 } from './checkpoint.ts';
-import { grantProblems, type NodeEnvInfo, podProcessEnv } from './env.ts';
+import { type LaunchConfig, launchPod } from './launch.ts';
 import { canPodTransition, isEnded } from './lifecycle.ts';
-import {
-  createRotatingLogWriter,
-  type LogRotation,
-  logPath,
-  openLogForPod,
-  type RotatingLogWriter,
-  rotateByRename,
-} from './logs.ts';
+import { createRotatingLogWriter, logPath, type RotatingLogWriter } from './logs.ts';
 import {
   groupAlive,
   groupPids,
@@ -37,14 +30,9 @@ import type { PodRunState, PodSpec, PodStatus, ReadinessSpec } from './types.ts'
 import { createPodLogWatcher, type PodLogWatcher } from './watch.ts';
 
 /** What the table needs from the runner's options, normalised. */
-export interface PodTableConfig {
+export interface PodTableConfig extends LaunchConfig {
   dataDir: string;
-  node: NodeEnvInfo;
-  baseEnv: Readonly<Record<string, string>>;
-  /** The agent's own variables for every pod; not filtered (see `RunnerOptions.nodeEnv`). */
-  nodeEnv: Readonly<Record<string, string>>;
   readiness: ReadinessSpec;
-  rotation: Readonly<LogRotation>;
   now: () => number;
   log: Logger;
   onStatus: (status: PodStatus) => void;
@@ -216,49 +204,9 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
   };
 
   const spawnPod: PodTable['spawn'] = (spec, cwd) => {
-    const dir = podDir(spec.podId);
-    const problems = grantProblems(spec, cfg.node);
-    if (problems.length > 0) {
-      return err(
-        tesseraError('TESSERA_E_INVALID_SPEC', `pod ${spec.podId}: ${problems.join('; ')}`, {
-          field: 'grants',
-          context: { podId: spec.podId },
-        }),
-      );
-    }
-    const env = podProcessEnv(cfg.baseEnv, cfg.nodeEnv, spec, cfg.node, { podDir: dir });
-    const fds: number[] = [];
-    let child: ChildProcess;
-    try {
-      // Each epoch starts in fresh files: earlier output moves to `.1`, and readiness scans from 0.
-      rotateByRename(logPath(dir, 'stdout'), cfg.rotation);
-      rotateByRename(logPath(dir, 'stderr'), cfg.rotation);
-      fds.push(openLogForPod(dir, 'stdout'), openLogForPod(dir, 'stderr'));
-      const [cmd = '', ...args] = spec.command;
-      child = spawn(cmd, args, { cwd, env, detached: true, stdio: ['ignore', fds[0], fds[1]] });
-    } catch (x) {
-      return err(
-        tesseraError('TESSERA_E_INVALID_SPEC', `pod ${spec.podId}: cannot start: ${(x as Error).message}`, {
-          field: 'command',
-          context: { podId: spec.podId },
-        }),
-      );
-    } finally {
-      // The child has its own copies now; ours would only keep the files open.
-      for (const fd of fds) closeFd(fd);
-    }
-    const pid = child.pid;
-    if (pid === undefined) {
-      // Node reports ENOENT / EACCES as a later 'error' event; without a listener it would throw.
-      child.on('error', () => {});
-      return err(
-        tesseraError(
-          'TESSERA_E_INVALID_SPEC',
-          `pod ${spec.podId}: cannot start ${JSON.stringify(spec.command[0])}: not found or not executable (cwd ${cwd}, PATH ${env.PATH ?? 'unset'})`,
-          { field: 'command', context: { podId: spec.podId } },
-        ),
-      );
-    }
+    const launched = launchPod(cfg, spec, podDir(spec.podId), cwd);
+    if (!launched.ok) return launched;
+    const { child, pid } = launched.value;
     const e = newEntry(spec, {
       podId: spec.podId,
       epoch: spec.epoch,
@@ -407,12 +355,4 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
       }
     },
   };
-}
-
-function closeFd(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // Already closed: nothing leaks.
-  }
 }

@@ -1,0 +1,145 @@
+/**
+ * The agent's durable JSON records (runner checkpoint, swap pool record): written so that a crash or
+ * power loss leaves either the old file or the new one, and read back validated, a corrupt file moved
+ * aside for a human rather than thrown over or silently overwritten.
+ */
+import * as fs from 'node:fs';
+import { dirname } from 'node:path';
+import type { z } from 'zod';
+import { err, ok, type Result, type TesseraError, tesseraError } from '../shared/errors.ts';
+
+/** The file operations a durable write needs; injected so a test can see the fsyncs happen in order. */
+export interface DurableFs {
+  openSync(path: string, flags: string, mode?: number): number;
+  writeSync(fd: number, data: Uint8Array): number;
+  fsyncSync(fd: number): void;
+  closeSync(fd: number): void;
+  renameSync(from: string, to: string): void;
+  rmSync(path: string, opts: { force: boolean }): void;
+  readFileSync(path: string, encoding: 'utf8'): string;
+}
+
+/** The real file system. */
+export const nodeFs: DurableFs = {
+  openSync: (p, f, m) => fs.openSync(p, f, m),
+  writeSync: (fd, d) => fs.writeSync(fd, d),
+  fsyncSync: (fd) => fs.fsyncSync(fd),
+  closeSync: (fd) => fs.closeSync(fd),
+  renameSync: (a, b) => fs.renameSync(a, b),
+  rmSync: (p, o) => fs.rmSync(p, o),
+  readFileSync: (p, e) => fs.readFileSync(p, e),
+};
+
+function ioError(what: string, path: string, op: string, e: unknown): Result<never> {
+  const why = e instanceof Error ? e.message : String(e);
+  return err(
+    tesseraError('TESSERA_E_INTERNAL', `${what} ${path}: ${op} failed: ${why}`, {
+      context: { path },
+    }),
+  );
+}
+
+/**
+ * Replaces `path` with `value` as one line of JSON, durably: temp file, fsync it, rename over the old
+ * one, fsync the directory. Without the file fsync a crash can leave the renamed file empty (ext4
+ * delayed allocation); without the directory fsync the rename itself may not survive, and the old file
+ * comes back. `what` names the file in errors ("runner checkpoint").
+ */
+export function writeJsonDurable(
+  path: string,
+  value: unknown,
+  what: string,
+  io: DurableFs = nodeFs,
+): Result<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  let fd: number | null = null;
+  try {
+    fd = io.openSync(tmp, 'w', 0o600);
+    const bytes = Buffer.from(`${JSON.stringify(value)}\n`);
+    // A write may be short; loop until every byte is in.
+    let written = 0;
+    while (written < bytes.length) written += io.writeSync(fd, bytes.subarray(written));
+    io.fsyncSync(fd);
+    io.closeSync(fd);
+    fd = null;
+    io.renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== null) io.closeSync(fd);
+    io.rmSync(tmp, { force: true });
+    return ioError(what, path, 'write', e);
+  }
+  try {
+    const dirFd = io.openSync(dirname(path), 'r');
+    try {
+      io.fsyncSync(dirFd);
+    } finally {
+      io.closeSync(dirFd);
+    }
+  } catch (e) {
+    return ioError(what, path, 'fsync of its directory', e);
+  }
+  return ok(undefined);
+}
+
+/** How `readJsonRecord` names the file and what a corrupt one means for the caller. */
+export interface ReadJsonRecordOptions {
+  /** Names the file in errors ("runner checkpoint"). */
+  what: string;
+  /** Appended to the corrupt-file message, punctuation included: what was lost and what to do. */
+  consequence: string;
+  /** Stamps the `.corrupt-<ms>` name; default `Date.now`. */
+  now?: () => number;
+  io?: DurableFs;
+  /** Looks at the parsed JSON before the schema does; an error it returns is the answer, the file left in place. */
+  refuse?: (raw: unknown) => TesseraError | null;
+}
+
+/**
+ * Reads `path` validated by `schema`: null when there is no file. A file that is not valid JSON or not
+ * the schema's shape is moved aside to `<path>.corrupt-<ms>` (kept for a human to read) and reported
+ * as an error naming both files; it never throws.
+ */
+export function readJsonRecord<T>(
+  path: string,
+  schema: z.ZodType<T>,
+  opts: ReadJsonRecordOptions,
+): Result<T | null> {
+  const io = opts.io ?? nodeFs;
+  let text: string;
+  try {
+    text = io.readFileSync(path, 'utf8');
+  } catch (e) {
+    if (typeof e === 'object' && e !== null && 'code' in e && e.code === 'ENOENT') return ok(null);
+    return ioError(opts.what, path, 'read', e);
+  }
+  let why: string;
+  try {
+    const raw: unknown = JSON.parse(text);
+    const refused = opts.refuse?.(raw) ?? null;
+    if (refused !== null) return err(refused);
+    const parsed = schema.safeParse(raw);
+    if (parsed.success) return ok(parsed.data);
+    const issue = parsed.error.issues[0];
+    why =
+      issue === undefined
+        ? 'invalid shape'
+        : `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`;
+  } catch (e) {
+    why = `not valid JSON (${e instanceof Error ? e.message : String(e)})`;
+  }
+  const aside = `${path}.corrupt-${(opts.now ?? Date.now)()}`;
+  let moved = true;
+  try {
+    io.renameSync(path, aside);
+  } catch {
+    moved = false;
+  }
+  const where = moved ? `moved aside to ${aside}` : 'could not be moved aside';
+  return err(
+    tesseraError(
+      'TESSERA_E_INTERNAL',
+      `${opts.what} ${path} is corrupt (${why}); ${where}${opts.consequence}`,
+      { context: { path, aside: moved ? aside : '' } },
+    ),
+  );
+}
