@@ -1,0 +1,156 @@
+/**
+ * Schema migrations: an ordered list of SQL steps; `PRAGMA user_version` records how many ran.
+ * Steps are append-only: an applied step is never edited, a change is a new step.
+ */
+import type { Database } from 'better-sqlite3';
+import { tesseraError } from '../../shared/errors.ts';
+import { StoreError } from './errors.ts';
+
+/** Migration 1: the whole first schema (ARCHITECTURE 2 and 6). */
+const V1 = `
+CREATE TABLE departments (
+  name TEXT PRIMARY KEY,
+  created_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE projects (
+  name TEXT PRIMARY KEY,
+  department TEXT NOT NULL REFERENCES departments(name) ON DELETE RESTRICT,
+  created_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE node_pools (
+  name TEXT PRIMARY KEY,
+  selector TEXT NOT NULL,        -- JSON {label: value}, all must match
+  placement_gpu TEXT NOT NULL,
+  placement_cpu TEXT NOT NULL,
+  created_ms INTEGER NOT NULL
+) STRICT;
+-- queue is a department or a project (names are unique across both, checked on create).
+CREATE TABLE quotas (
+  queue TEXT NOT NULL,
+  node_pool TEXT NOT NULL,
+  gpu_milli INTEGER NOT NULL,
+  over_quota_weight REAL NOT NULL,
+  limit_gpu_milli INTEGER NOT NULL,
+  cpu_millis INTEGER NOT NULL,
+  limit_cpu_millis INTEGER NOT NULL,
+  memory_mib INTEGER NOT NULL,
+  limit_memory_mib INTEGER NOT NULL,
+  PRIMARY KEY (queue, node_pool)
+) STRICT;
+CREATE TABLE nodes (
+  name TEXT PRIMARY KEY,
+  labels TEXT NOT NULL,          -- JSON {label: value}
+  gpus TEXT NOT NULL,            -- JSON GpuSnap[]
+  cpu_millis INTEGER NOT NULL,
+  memory_mib INTEGER NOT NULL,
+  schedulable INTEGER NOT NULL DEFAULT 1,
+  cordoned INTEGER NOT NULL DEFAULT 0,
+  last_seen_ms INTEGER NOT NULL,
+  lost INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TABLE workloads (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE RESTRICT,
+  type TEXT NOT NULL,
+  spec TEXT NOT NULL,            -- JSON WorkloadSpec, validated before insert
+  phase TEXT NOT NULL,
+  phase_reason TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  next_pod_ordinal INTEGER NOT NULL DEFAULT 0,
+  below_min_since_ms INTEGER,
+  UNIQUE (project, name)
+) STRICT;
+-- A pod is named <workload name>-<ordinal>, unique within its workload only.
+CREATE TABLE pods (
+  workload TEXT NOT NULL REFERENCES workloads(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  node TEXT REFERENCES nodes(name) ON DELETE RESTRICT,
+  grants TEXT NOT NULL,          -- JSON GpuGrant[]
+  gpu_milli INTEGER NOT NULL,    -- quota accounting, committed with the bind
+  cpu_millis INTEGER NOT NULL,
+  memory_mib INTEGER NOT NULL,
+  phase TEXT NOT NULL,
+  bound_ms INTEGER,
+  exit_code INTEGER,
+  PRIMARY KEY (workload, name)
+) STRICT;
+CREATE INDEX pods_node ON pods(node);
+CREATE TABLE assignments (
+  workload TEXT NOT NULL,
+  pod TEXT NOT NULL,
+  node TEXT NOT NULL REFERENCES nodes(name) ON DELETE RESTRICT,
+  epoch INTEGER NOT NULL,
+  state TEXT NOT NULL,           -- active | stopping | ended
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (workload, pod, epoch),
+  FOREIGN KEY (workload, pod) REFERENCES pods(workload, name) ON DELETE CASCADE
+) STRICT;
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_ms INTEGER NOT NULL,
+  workload TEXT NOT NULL,        -- no FK: history outlives a deleted workload
+  from_phase TEXT,
+  to_phase TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  message TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX events_workload ON events(workload, id);
+CREATE TABLE users (
+  name TEXT PRIMARY KEY,
+  created_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE tokens (
+  hash TEXT PRIMARY KEY,
+  user TEXT REFERENCES users(name) ON DELETE CASCADE,
+  node TEXT,
+  kind TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  expires_ms INTEGER
+) STRICT;
+CREATE TABLE access_rules (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  subject TEXT NOT NULL,
+  role TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  created_ms INTEGER NOT NULL
+) STRICT;
+`;
+
+/** Every migration in order; the database's user_version is the count applied. */
+export const MIGRATIONS: readonly string[] = [V1];
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The database's schema version (`PRAGMA user_version`). */
+export function schemaVersion(db: Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Applies every step the database lacks, each in its own transaction with its version bump, so a
+ * crash leaves it at a whole version. Refuses a database written by newer code: an older binary
+ * would otherwise write rows a newer schema does not expect.
+ */
+export function migrate(db: Database, migrations: readonly string[] = MIGRATIONS): number {
+  const current = schemaVersion(db);
+  if (current > migrations.length) {
+    throw new StoreError(
+      tesseraError(
+        'TESSERA_E_INVALID_CONFIG',
+        `database ${db.name} has schema version ${current}, newer than this Tessera understands (${migrations.length}); run the newer Tessera or point --data at another directory`,
+        { context: { dbVersion: current, codeVersion: migrations.length } },
+      ),
+    );
+  }
+  for (let v = current; v < migrations.length; v++) {
+    const sql = migrations[v] ?? '';
+    db.transaction(() => {
+      db.exec(sql);
+      // user_version takes no bound parameter; v is an integer we computed.
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+  return migrations.length - current;
+}

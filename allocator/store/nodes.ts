@@ -1,0 +1,127 @@
+/**
+ * Nodes as their agents report them, plus the allocator's own marks: cordoned (by an admin) and
+ * lost (lease expired, ARCHITECTURE 5). Either mark makes a node unschedulable.
+ */
+import type { Result } from '../../shared/errors.ts';
+import type { GpuSnap } from '../scheduler/snapshot.ts';
+import type { Db } from './db.ts';
+import { fail, guard } from './errors.ts';
+import { ACTIVE_POD_PHASES } from './pods.ts';
+
+const ACTIVE = ACTIVE_POD_PHASES.map((p) => `'${p}'`).join(', ');
+
+/** A node as stored. */
+export interface NodeRecord {
+  name: string;
+  labels: Record<string, string>;
+  gpus: GpuSnap[];
+  cpuMillis: number;
+  memoryMiB: number;
+  /** What the agent reports (e.g. false while draining itself). */
+  schedulable: boolean;
+  cordoned: boolean;
+  lastSeenMs: number;
+  lost: boolean;
+}
+
+/** What an agent reports about its node. */
+export type NodeReport = Pick<NodeRecord, 'name' | 'labels' | 'gpus' | 'cpuMillis' | 'memoryMiB'> & {
+  schedulable?: boolean;
+};
+
+interface NodeRow {
+  name: string;
+  labels: string;
+  gpus: string;
+  cpu_millis: number;
+  memory_mib: number;
+  schedulable: number;
+  cordoned: number;
+  last_seen_ms: number;
+  lost: number;
+}
+
+function toNode(r: NodeRow): NodeRecord {
+  return {
+    name: r.name,
+    // JSON written by upsertNode from typed values.
+    labels: JSON.parse(r.labels) as Record<string, string>,
+    gpus: JSON.parse(r.gpus) as GpuSnap[],
+    cpuMillis: r.cpu_millis,
+    memoryMiB: r.memory_mib,
+    schedulable: r.schedulable === 1,
+    cordoned: r.cordoned === 1,
+    lastSeenMs: r.last_seen_ms,
+    lost: r.lost === 1,
+  };
+}
+
+/** Registers a node or refreshes its inventory; a report also means it is seen and no longer lost. */
+export function upsertNode(db: Db, report: NodeReport, nowMs: number): NodeRecord {
+  db.prepare(
+    `INSERT INTO nodes (name, labels, gpus, cpu_millis, memory_mib, schedulable, last_seen_ms, lost)
+     VALUES (@name, @labels, @gpus, @cpu, @mem, @sched, @now, 0)
+     ON CONFLICT(name) DO UPDATE SET labels = excluded.labels, gpus = excluded.gpus,
+       cpu_millis = excluded.cpu_millis, memory_mib = excluded.memory_mib,
+       schedulable = excluded.schedulable, last_seen_ms = excluded.last_seen_ms, lost = 0`,
+  ).run({
+    name: report.name,
+    labels: JSON.stringify(report.labels),
+    gpus: JSON.stringify(report.gpus),
+    cpu: report.cpuMillis,
+    mem: report.memoryMiB,
+    sched: report.schedulable === false ? 0 : 1,
+    now: nowMs,
+  });
+  return getNode(db, report.name) as NodeRecord;
+}
+
+/** One node, or undefined. */
+export function getNode(db: Db, name: string): NodeRecord | undefined {
+  const r = db.prepare('SELECT * FROM nodes WHERE name = ?').get(name) as NodeRow | undefined;
+  return r === undefined ? undefined : toNode(r);
+}
+
+/** Every node, by name. */
+export function listNodes(db: Db): NodeRecord[] {
+  return (db.prepare('SELECT * FROM nodes ORDER BY name').all() as NodeRow[]).map(toNode);
+}
+
+/** Records that the node's agent was heard from now. */
+export function touchNode(db: Db, name: string, nowMs: number): boolean {
+  return (
+    db.prepare('UPDATE nodes SET last_seen_ms = ?, lost = 0 WHERE name = ?').run(nowMs, name).changes > 0
+  );
+}
+
+/** Cordons (true) or uncordons (false) a node: nothing new lands there, running pods stay. */
+export function setCordoned(db: Db, name: string, cordoned: boolean): Result<NodeRecord> {
+  return guard(() => {
+    const n = db.prepare('UPDATE nodes SET cordoned = ? WHERE name = ?').run(cordoned ? 1 : 0, name).changes;
+    if (n === 0) fail('TESSERA_E_NOT_FOUND', `no node named ${name}`, { node: name });
+    return getNode(db, name) as NodeRecord;
+  });
+}
+
+/** Marks nodes silent since before `nowMs - leaseMs` as lost; returns their names. */
+export function markLostNodes(db: Db, nowMs: number, leaseMs: number): string[] {
+  const rows = db
+    .prepare('UPDATE nodes SET lost = 1 WHERE lost = 0 AND last_seen_ms < ? RETURNING name')
+    .all(nowMs - leaseMs) as { name: string }[];
+  return rows.map((r) => r.name).sort();
+}
+
+/** Deletes a node; refused while pods are bound to it. */
+export function deleteNode(db: Db, name: string): Result<void> {
+  return guard(() =>
+    db.transaction(() => {
+      if (db.prepare(`SELECT 1 FROM pods WHERE node = ? AND phase IN (${ACTIVE})`).get(name) !== undefined)
+        fail('TESSERA_E_CONFLICT', `node ${name} still holds pods; drain it first`, { node: name });
+      // Finished pods and past assignments only record history; the node's history goes with it.
+      db.prepare('UPDATE pods SET node = NULL WHERE node = ?').run(name);
+      db.prepare('DELETE FROM assignments WHERE node = ?').run(name);
+      if (db.prepare('DELETE FROM nodes WHERE name = ?').run(name).changes === 0)
+        fail('TESSERA_E_NOT_FOUND', `no node named ${name}`, { node: name });
+    })(),
+  );
+}

@@ -1,0 +1,167 @@
+/**
+ * Pods and their assignments. A pod row is the quota accounting of a bind (its resources are
+ * committed with it); an assignment is one placement of a pod on a node with its fencing epoch.
+ */
+import type { Result } from '../../shared/errors.ts';
+import { type PodPhase, podTransition } from '../../shared/phases.ts';
+import type { GpuGrant } from '../../shared/resources.ts';
+import type { Db } from './db.ts';
+import { fail, guard, StoreError } from './errors.ts';
+
+/** Pod phases in which a pod holds its node's resources and counts against its quota. */
+export const ACTIVE_POD_PHASES: readonly PodPhase[] = ['Bound', 'Starting', 'Running', 'Stopping'];
+
+/** Pod phases a scheduler snapshot shows: Stopping pods are already given up by the plan that evicted them. */
+export const SCHEDULED_POD_PHASES: readonly PodPhase[] = ['Bound', 'Starting', 'Running'];
+
+/** A pod as stored. */
+export interface PodRecord {
+  workload: string;
+  name: string;
+  node: string | null;
+  grants: GpuGrant[];
+  gpuMilli: number;
+  cpuMillis: number;
+  memoryMiB: number;
+  phase: PodPhase;
+  boundMs: number | null;
+  exitCode: number | null;
+  /** Epoch of its newest assignment; 0 when never assigned. */
+  epoch: number;
+}
+
+/** One placement of a pod: `epoch` grows on every reassignment of the same pod. */
+export interface AssignmentRecord {
+  workload: string;
+  pod: string;
+  node: string;
+  epoch: number;
+  state: 'active' | 'stopping' | 'ended';
+  createdMs: number;
+}
+
+interface PodRow {
+  workload: string;
+  name: string;
+  node: string | null;
+  grants: string;
+  gpu_milli: number;
+  cpu_millis: number;
+  memory_mib: number;
+  phase: string;
+  bound_ms: number | null;
+  exit_code: number | null;
+  epoch: number;
+}
+
+const POD_SELECT = `SELECT p.*, COALESCE((SELECT MAX(epoch) FROM assignments a
+  WHERE a.workload = p.workload AND a.pod = p.name), 0) AS epoch FROM pods p`;
+
+function toPod(r: PodRow): PodRecord {
+  return {
+    workload: r.workload,
+    name: r.name,
+    node: r.node,
+    // Our own JSON and phases, written from typed values.
+    grants: JSON.parse(r.grants) as GpuGrant[],
+    gpuMilli: r.gpu_milli,
+    cpuMillis: r.cpu_millis,
+    memoryMiB: r.memory_mib,
+    phase: r.phase as PodPhase,
+    boundMs: r.bound_ms,
+    exitCode: r.exit_code,
+    epoch: r.epoch,
+  };
+}
+
+/** Pods, filtered by workload, node and phases, ordered by workload then name. */
+export function listPods(
+  db: Db,
+  filter: { workload?: string; node?: string; phases?: readonly PodPhase[] } = {},
+): PodRecord[] {
+  const rows = db
+    .prepare(
+      `${POD_SELECT} WHERE (@w IS NULL OR p.workload = @w) AND (@n IS NULL OR p.node = @n)
+       ORDER BY p.workload, p.name`,
+    )
+    .all({ w: filter.workload ?? null, n: filter.node ?? null }) as PodRow[];
+  const pods = rows.map(toPod);
+  const phases = filter.phases;
+  return phases === undefined ? pods : pods.filter((p) => phases.includes(p.phase));
+}
+
+/** One pod, or undefined. */
+export function getPod(db: Db, workload: string, name: string): PodRecord | undefined {
+  const r = db.prepare(`${POD_SELECT} WHERE p.workload = ? AND p.name = ?`).get(workload, name) as
+    | PodRow
+    | undefined;
+  return r === undefined ? undefined : toPod(r);
+}
+
+/** Every assignment of a pod, oldest epoch first. */
+export function listAssignments(db: Db, workload: string, pod: string): AssignmentRecord[] {
+  const rows = db
+    .prepare('SELECT * FROM assignments WHERE workload = ? AND pod = ? ORDER BY epoch')
+    .all(workload, pod) as {
+    workload: string;
+    pod: string;
+    node: string;
+    epoch: number;
+    state: string;
+    created_ms: number;
+  }[];
+  return rows.map((r) => ({
+    workload: r.workload,
+    pod: r.pod,
+    node: r.node,
+    epoch: r.epoch,
+    state: r.state as AssignmentRecord['state'],
+    createdMs: r.created_ms,
+  }));
+}
+
+/**
+ * Moves a pod to `to` through the pod phase table; throws `StoreError` on an illegal move so an
+ * enclosing transaction rolls back. Leaving the node (Stopped, Failed, Succeeded, Pending) ends
+ * its assignment.
+ */
+export function movePod(db: Db, workload: string, name: string, to: PodPhase, reason: string): PodRecord {
+  const pod = getPod(db, workload, name);
+  if (pod === undefined) fail('TESSERA_E_NOT_FOUND', `no pod ${name} in workload ${workload}`);
+  const t = podTransition(pod.phase, to, reason);
+  if (!t.ok) throw new StoreError(t.error);
+  db.prepare('UPDATE pods SET phase = ? WHERE workload = ? AND name = ?').run(to, workload, name);
+  if (to === 'Stopping') {
+    db.prepare(
+      "UPDATE assignments SET state = 'stopping' WHERE workload = ? AND pod = ? AND state = 'active'",
+    ).run(workload, name);
+  } else if (!ACTIVE_POD_PHASES.includes(to)) {
+    db.prepare(
+      "UPDATE assignments SET state = 'ended' WHERE workload = ? AND pod = ? AND state != 'ended'",
+    ).run(workload, name);
+  }
+  return { ...pod, phase: to };
+}
+
+/** `movePod` as a `Result`, in its own transaction, for a pod report. */
+export function setPodPhase(
+  db: Db,
+  workload: string,
+  name: string,
+  to: PodPhase,
+  reason: string,
+  exitCode?: number,
+): Result<PodRecord> {
+  return guard(() =>
+    db.transaction(() => {
+      const pod = movePod(db, workload, name, to, reason);
+      if (exitCode !== undefined)
+        db.prepare('UPDATE pods SET exit_code = ? WHERE workload = ? AND name = ?').run(
+          exitCode,
+          workload,
+          name,
+        );
+      return { ...pod, exitCode: exitCode ?? pod.exitCode };
+    })(),
+  );
+}

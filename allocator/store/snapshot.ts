@@ -1,0 +1,112 @@
+/**
+ * Turns the stored state into the scheduler's pure input (ARCHITECTURE 3): nodes resolved to
+ * pools, queues with their quotas, and the pod groups of workloads that hold or want pods.
+ */
+import type { WorkloadPhase } from '../../shared/phases.ts';
+import type {
+  GroupSnap,
+  NodeSnap,
+  PodSnap,
+  PoolSnap,
+  QueueSnap,
+  QuotaSnap,
+  SchedulerConfig,
+  Snapshot,
+} from '../scheduler/snapshot.ts';
+import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/snapshot.ts';
+import type { Db } from './db.ts';
+import { listNodes } from './nodes.ts';
+import { DEFAULT_POOL, listPools, listQueues, listQuotas, type PoolRecord } from './org.ts';
+import { listPods, SCHEDULED_POD_PHASES } from './pods.ts';
+import { listWorkloads } from './workloads.ts';
+
+/** Workload phases whose pods the scheduler places, keeps or evicts. */
+export const SCHEDULED_PHASES: readonly WorkloadPhase[] = ['Pending', 'Initializing', 'Running', 'Degraded'];
+
+/** True when every label of the selector is on the node with the same value; `{}` matches all. */
+export function matchesSelector(
+  selector: Readonly<Record<string, string>>,
+  labels: Readonly<Record<string, string>>,
+) {
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/** The pool a node falls in: the oldest pool whose selector matches, else `default`. */
+export function poolOf(pools: readonly PoolRecord[], labels: Readonly<Record<string, string>>): string {
+  // The default pool is where unmatched nodes go, so its own selector never claims a node.
+  return (
+    pools.find((p) => p.name !== DEFAULT_POOL && matchesSelector(p.selector, labels))?.name ?? DEFAULT_POOL
+  );
+}
+
+/** Reads the whole scheduler input from the store at `nowMs`. */
+export function buildSnapshot(
+  db: Db,
+  nowMs: number,
+  config: SchedulerConfig = DEFAULT_SCHEDULER_CONFIG,
+): Snapshot {
+  // One read transaction: a snapshot is one instant even if a writer commits meanwhile.
+  return db.transaction(() => {
+    const poolRecs = listPools(db);
+    const pools: PoolSnap[] = poolRecs.map((p) => ({ name: p.name, placement: p.placementGpu }));
+    if (!pools.some((p) => p.name === DEFAULT_POOL)) pools.push({ name: DEFAULT_POOL, placement: 'binpack' });
+
+    const nodes: NodeSnap[] = listNodes(db).map((n) => ({
+      name: n.name,
+      pool: poolOf(poolRecs, n.labels),
+      nodeType: n.labels['node.type'] ?? '',
+      labels: n.labels,
+      gpus: n.gpus,
+      cpuMillis: n.cpuMillis,
+      memoryMiB: n.memoryMiB,
+      schedulable: n.schedulable && !n.cordoned && !n.lost,
+    }));
+
+    const quotas = new Map<string, Record<string, QuotaSnap>>();
+    for (const q of listQuotas(db)) {
+      const byPool = quotas.get(q.queue) ?? {};
+      byPool[q.nodePool] = { deserved: q.deserved, overQuotaWeight: q.overQuotaWeight, limit: q.limit };
+      quotas.set(q.queue, byPool);
+    }
+    const queues: QueueSnap[] = listQueues(db).map((q, i) => ({
+      name: q.name,
+      parent: q.parent,
+      createdOrder: i,
+      quotas: quotas.get(q.name) ?? {},
+    }));
+
+    // Stopping pods are left out: the scheduler counts an eviction as freeing its resources at once
+    // (as the plan that evicted them assumed), so showing them again would make it evict twice. Until
+    // the agent confirms the stop, the link must hold a StartPod for the same GPU behind its StopPod.
+    const podsByWorkload = new Map<string, PodSnap[]>();
+    for (const p of listPods(db, { phases: SCHEDULED_POD_PHASES })) {
+      if (p.node === null) continue;
+      const list = podsByWorkload.get(p.workload) ?? [];
+      list.push({ name: p.name, node: p.node, grants: p.grants, boundAtMs: p.boundMs ?? 0 });
+      podsByWorkload.set(p.workload, list);
+    }
+    const groups: GroupSnap[] = listWorkloads(db, { phases: SCHEDULED_PHASES }).map((w) => {
+      const g: GroupSnap = {
+        id: w.id,
+        name: w.name,
+        queue: w.project,
+        priority: w.spec.priority,
+        preemptible: w.spec.preemptible,
+        createdAtMs: w.createdMs,
+        nodePools: w.spec.nodePools,
+        nodeTypes: w.spec.nodeTypes,
+        gpuModels: w.spec.gpuModels,
+        request: w.spec.resources,
+        minMember: w.spec.minReplicas,
+        maxMember: w.spec.maxReplicas,
+        pods: podsByWorkload.get(w.id) ?? [],
+        minRuntimeMs: w.spec.minRuntimeMs,
+        nextPodOrdinal: w.nextPodOrdinal,
+      };
+      if (w.belowMinSinceMs !== null) g.belowMinSinceMs = w.belowMinSinceMs;
+      return g;
+    });
+
+    return { nowMs, nodes, pools, queues, groups, config };
+  })();
+}

@@ -1,0 +1,191 @@
+/**
+ * Workloads: submit (validated spec, Creating -> Pending), read, list, and every phase change
+ * through `shared/phases.ts` `transition()`, stored with its event in the same transaction.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Result } from '../../shared/errors.ts';
+import { transition, type WorkloadPhase } from '../../shared/phases.ts';
+import { parseWorkloadSpec, type WorkloadSpec, type WorkloadType } from '../../shared/workload.ts';
+import type { Db } from './db.ts';
+import { fail, guard, StoreError } from './errors.ts';
+import { insertEvent } from './events.ts';
+import { ACTIVE_POD_PHASES } from './pods.ts';
+
+/** A workload as stored. */
+export interface WorkloadRecord {
+  id: string;
+  name: string;
+  project: string;
+  type: WorkloadType;
+  spec: WorkloadSpec;
+  phase: WorkloadPhase;
+  phaseReason: string;
+  createdMs: number;
+  nextPodOrdinal: number;
+  belowMinSinceMs: number | null;
+}
+
+/** Filters for `listWorkloads`; each omitted one matches all. */
+export interface WorkloadFilter {
+  project?: string;
+  phases?: readonly WorkloadPhase[];
+  type?: WorkloadType;
+}
+
+interface WorkloadRow {
+  id: string;
+  name: string;
+  project: string;
+  type: string;
+  spec: string;
+  phase: string;
+  phase_reason: string;
+  created_ms: number;
+  next_pod_ordinal: number;
+  below_min_since_ms: number | null;
+}
+
+function toWorkload(r: WorkloadRow): WorkloadRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    project: r.project,
+    // Only specs that passed parseWorkloadSpec and phases that passed transition() are stored.
+    type: r.type as WorkloadType,
+    spec: JSON.parse(r.spec) as WorkloadSpec,
+    phase: r.phase as WorkloadPhase,
+    phaseReason: r.phase_reason,
+    createdMs: r.created_ms,
+    nextPodOrdinal: r.next_pod_ordinal,
+    belowMinSinceMs: r.below_min_since_ms,
+  };
+}
+
+/**
+ * Validates `input` as a workload spec and stores it: Creating, then Pending, both as events.
+ * `id` defaults to a random UUID (tests pass their own for stable output).
+ */
+export function submitWorkload(
+  db: Db,
+  input: unknown,
+  nowMs: number,
+  options: { id?: string } = {},
+): Result<WorkloadRecord> {
+  const parsed = parseWorkloadSpec(input);
+  if (!parsed.ok) return parsed;
+  const spec = parsed.value;
+  const id = options.id ?? randomUUID();
+  return guard(() =>
+    db.transaction(() => {
+      if (db.prepare('SELECT 1 FROM projects WHERE name = ?').get(spec.project) === undefined)
+        fail('TESSERA_E_NOT_FOUND', `project ${spec.project} does not exist`, { project: spec.project });
+      if (db.prepare('SELECT 1 FROM workloads WHERE project = ? AND name = ?').get(spec.project, spec.name))
+        fail('TESSERA_E_CONFLICT', `workload ${spec.name} already exists in project ${spec.project}`);
+      db.prepare(
+        `INSERT INTO workloads (id, name, project, type, spec, phase, phase_reason, created_ms)
+         VALUES (?, ?, ?, ?, ?, 'Creating', 'Submitted', ?)`,
+      ).run(id, spec.name, spec.project, spec.type, JSON.stringify(spec), nowMs);
+      insertEvent(db, {
+        timeMs: nowMs,
+        workload: id,
+        from: null,
+        to: 'Creating',
+        reason: 'Submitted',
+        message: '',
+      });
+      moveWorkload(db, id, 'Pending', 'Queued', 'waiting for the scheduler', nowMs);
+      return getWorkload(db, id) as WorkloadRecord;
+    })(),
+  );
+}
+
+/** One workload, or undefined. */
+export function getWorkload(db: Db, id: string): WorkloadRecord | undefined {
+  const r = db.prepare('SELECT * FROM workloads WHERE id = ?').get(id) as WorkloadRow | undefined;
+  return r === undefined ? undefined : toWorkload(r);
+}
+
+/** One workload by project and name, or undefined. */
+export function findWorkload(db: Db, project: string, name: string): WorkloadRecord | undefined {
+  const r = db.prepare('SELECT * FROM workloads WHERE project = ? AND name = ?').get(project, name) as
+    | WorkloadRow
+    | undefined;
+  return r === undefined ? undefined : toWorkload(r);
+}
+
+/** Workloads matching `filter`, oldest first. */
+export function listWorkloads(db: Db, filter: WorkloadFilter = {}): WorkloadRecord[] {
+  const rows = db
+    .prepare(
+      `SELECT * FROM workloads WHERE (@project IS NULL OR project = @project)
+       AND (@type IS NULL OR type = @type) ORDER BY created_ms, rowid`,
+    )
+    .all({ project: filter.project ?? null, type: filter.type ?? null }) as WorkloadRow[];
+  const all = rows.map(toWorkload);
+  const phases = filter.phases;
+  return phases === undefined ? all : all.filter((w) => phases.includes(w.phase));
+}
+
+/**
+ * Moves a workload to `to` if the phase table allows it and stores the event; throws `StoreError`
+ * otherwise so the enclosing transaction writes nothing. Callers hold a transaction.
+ */
+export function moveWorkload(
+  db: Db,
+  id: string,
+  to: WorkloadPhase,
+  reason: string,
+  message: string,
+  nowMs: number,
+): { from: WorkloadPhase; to: WorkloadPhase } {
+  const w = getWorkload(db, id);
+  if (w === undefined) fail('TESSERA_E_NOT_FOUND', `no workload with id ${id}`, { workload: id });
+  const t = transition(w.phase, to, reason, message);
+  if (!t.ok) throw new StoreError(t.error);
+  db.prepare('UPDATE workloads SET phase = ?, phase_reason = ? WHERE id = ?').run(to, reason, id);
+  insertEvent(db, { timeMs: nowMs, workload: id, from: w.phase, to, reason, message });
+  return { from: w.phase, to };
+}
+
+/** Changes a workload's phase in its own transaction; an illegal change writes nothing. */
+export function changePhase(
+  db: Db,
+  id: string,
+  to: WorkloadPhase,
+  reason: string,
+  nowMs: number,
+  message = '',
+): Result<WorkloadRecord> {
+  return guard(() =>
+    db.transaction(() => {
+      moveWorkload(db, id, to, reason, message, nowMs);
+      return getWorkload(db, id) as WorkloadRecord;
+    })(),
+  );
+}
+
+/** Removes the record of a workload in Deleting whose pods have all ended; its events stay. */
+export function purgeWorkload(db: Db, id: string): Result<void> {
+  return guard(() =>
+    db.transaction(() => {
+      const w = getWorkload(db, id);
+      if (w === undefined) fail('TESSERA_E_NOT_FOUND', `no workload with id ${id}`, { workload: id });
+      if (w.phase !== 'Deleting')
+        fail(
+          'TESSERA_E_ILLEGAL_TRANSITION',
+          `workload ${w.name} is ${w.phase}; delete moves it to Deleting first`,
+        );
+      const marks = ACTIVE_POD_PHASES.map(() => '?').join(', ');
+      if (
+        db
+          .prepare(`SELECT 1 FROM pods WHERE workload = ? AND phase IN (${marks})`)
+          .get(id, ...ACTIVE_POD_PHASES)
+      )
+        fail(
+          'TESSERA_E_CONFLICT',
+          `workload ${w.name} still has pods holding resources; wait for them to stop`,
+        );
+      db.prepare('DELETE FROM workloads WHERE id = ?').run(id);
+    })(),
+  );
+}

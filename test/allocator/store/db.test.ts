@@ -1,0 +1,92 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { DB_FILE, openDb } from '../../../allocator/store/db.ts';
+import { StoreError } from '../../../allocator/store/errors.ts';
+import { MIGRATIONS, migrate, SCHEMA_VERSION, schemaVersion } from '../../../allocator/store/migrations.ts';
+import { openTemp, tempDir } from './helpers.ts';
+
+describe('opening the store', () => {
+  it('sets WAL, synchronous=FULL, foreign keys and a busy timeout', () => {
+    const db = openTemp();
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('synchronous', { simple: true })).toBe(2);
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+  });
+
+  it('creates every table of the schema at the current version', () => {
+    const db = openTemp();
+    expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
+    const tables = (
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
+        name: string;
+      }[]
+    ).map((t) => t.name);
+    for (const t of [
+      'departments',
+      'projects',
+      'quotas',
+      'node_pools',
+      'nodes',
+      'workloads',
+      'pods',
+      'assignments',
+      'events',
+      'users',
+      'tokens',
+      'access_rules',
+    ])
+      expect(tables).toContain(t);
+  });
+});
+
+describe('migrations', () => {
+  it('are idempotent: reopening applies nothing and keeps the version', () => {
+    const dir = tempDir();
+    openDb({ dataDir: dir }).close();
+    const db = openTemp(dir);
+    expect(migrate(db)).toBe(0);
+    expect(schemaVersion(db)).toBe(MIGRATIONS.length);
+  });
+
+  it('refuse a database newer than the code with a clear error', () => {
+    const dir = tempDir();
+    const raw = new Database(join(dir, DB_FILE));
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 3}`);
+    raw.close();
+    let thrown: unknown;
+    try {
+      openDb({ dataDir: dir }).close();
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(StoreError);
+    expect((thrown as StoreError).error.message).toMatch(
+      new RegExp(
+        `schema version ${SCHEMA_VERSION + 3}, newer than this Tessera understands \\(${SCHEMA_VERSION}\\)`,
+      ),
+    );
+    // Refusing must not have touched the file: the version is still the newer one.
+    const check = new Database(join(dir, DB_FILE));
+    expect(schemaVersion(check)).toBe(SCHEMA_VERSION + 3);
+    check.close();
+  });
+
+  it('apply each step in a transaction: a failing step leaves the previous version whole', () => {
+    const raw = new Database(':memory:');
+    const steps = ['CREATE TABLE a (x INTEGER)', 'CREATE TABLE b (y INTEGER); CREATE TABLE a (z INTEGER)'];
+    expect(() => migrate(raw, steps)).toThrow(/already exists/);
+    expect(schemaVersion(raw)).toBe(1);
+    expect(raw.prepare("SELECT name FROM sqlite_master WHERE name = 'b'").get()).toBeUndefined();
+    raw.close();
+  });
+
+  it('apply only the steps a database lacks', () => {
+    const raw = new Database(':memory:');
+    expect(migrate(raw, ['CREATE TABLE a (x INTEGER)'])).toBe(1);
+    expect(migrate(raw, ['CREATE TABLE a (x INTEGER)', 'CREATE TABLE b (y INTEGER)'])).toBe(1);
+    expect(schemaVersion(raw)).toBe(2);
+    raw.close();
+  });
+});
