@@ -68,6 +68,10 @@ export const ERROR_CODES = {
     httpStatus: 503,
     fix: 'Check the tool the message names (nvidia-smi, cuda-checkpoint) on the node: install or repair the NVIDIA driver, or run the agent with --gpu sim.',
   },
+  TESSERA_E_BAD_FRAME: {
+    httpStatus: 400,
+    fix: 'Run the same Tessera release on the allocator and every agent; the message names the frame field and the limit it broke.',
+  },
   TESSERA_E_INTERNAL: {
     httpStatus: 500,
     fix: 'This is a bug in Tessera: report it with the message and the allocator log around that time.',

@@ -1,0 +1,268 @@
+/**
+ * The wire's TypeScript side (ARCHITECTURE 5): one interface per message of
+ * `shared/proto/tessera.proto`, camelCase with units in names, plus every limit the codec enforces.
+ * Absent optional proto fields are `null` here, never zero, so "not reported" stays distinct from 0.
+ * Import these through `shared/wire.ts`; this file exists only to keep the codec file short.
+ */
+import type { GpuGrant } from './resources.ts';
+
+/** The only frame version this build speaks; a peer with another one is refused (close 4426). */
+export const WIRE_VERSION = 1;
+
+/** Largest frame either side sends or accepts; also the websocket `maxPayload`. */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+/**
+ * Caps on repeated fields and strings. A 1 MiB frame can still hold hundreds of thousands of tiny
+ * entries; these keep what a decoded frame can make the receiver allocate and loop over small and
+ * predictable, well above what a real node sends (8 GPUs, tens of pods).
+ */
+export const WIRE_LIMITS = {
+  /** GPUs in an inventory, samples in a Status, grants in a StartPod. */
+  maxGpus: 1024,
+  /** Pods in Hello.runningPods, Status.podStates, Welcome.desiredPods. */
+  maxPods: 10_000,
+  /** Arguments of a pod's command. */
+  maxCommandArgs: 4096,
+  /** Entries of a pod's env. */
+  maxEnvEntries: 4096,
+  /** Node labels. */
+  maxLabels: 256,
+  /** Named numbers on one Event. */
+  maxEventNumbers: 64,
+  /** Identifiers: node names, pod ids, GPU UUIDs, workload / project names, event kinds, map keys. */
+  maxIdChars: 256,
+  /** Free text: reasons, models, versions, tokens, label values, signal names, working dirs. */
+  maxTextChars: 4096,
+  /** One command argument or env value (Linux caps one argument at 128 KiB; our frame is 1 MiB). */
+  maxArgChars: 65_536,
+  /** graceSeconds of a stop: a day; anything longer is a unit mistake. */
+  maxGraceSeconds: 86_400,
+  /** heartbeatMs and leaseMs: an hour at most. */
+  maxIntervalMs: 3_600_000,
+} as const;
+
+/** GPU milli-units a single grant may hold: one whole GPU (shared/resources MILLI_PER_GPU). */
+export const MAX_GRANT_GPU_MILLI = 1000;
+
+/**
+ * Websocket close codes the link uses. 4000-4999 are for applications (RFC 6455 7.4.2); the last
+ * three digits echo the HTTP status of the same meaning so a log reader guesses them. 1009 is the
+ * standard "message too big", which `ws` itself sends when `maxPayload` is exceeded.
+ */
+export const WS_CLOSE = {
+  /** Orderly shutdown. */
+  normal: 1000,
+  /** A frame over MAX_FRAME_BYTES. */
+  tooBig: 1009,
+  /** A frame that does not decode or breaks a limit. */
+  badFrame: 4400,
+  /** No token, or a wrong one, at the upgrade or in Hello. */
+  unauthenticated: 4401,
+  /** A message about another node's pods, or a body this side must not receive. */
+  forbidden: 4403,
+  /** The node was fenced: its lease expired or the frame carried a stale epoch. */
+  fenced: 4409,
+  /** The frame's version is not WIRE_VERSION. */
+  unsupportedVersion: 4426,
+} as const;
+
+/** One of the close codes above. */
+export type WsCloseCode = (typeof WS_CLOSE)[keyof typeof WS_CLOSE];
+
+/**
+ * Options for every `ws` WebSocketServer and client of the link. `maxFragments` and
+ * `maxBufferedChunks` are the limits ws 8.21 added against a peer that splits a message into
+ * countless fragments or trickles it byte by byte: ws's defaults (16384 and 262144) are sized for
+ * 100 MiB messages, ours are 1 MiB. `perMessageDeflate` is off because compression lets a small
+ * frame inflate to the full limit on the receiver (and costs CPU on every heartbeat of thousands of
+ * agents) while protobuf frames of ids and numbers barely compress; off also matches the bare-`ws`
+ * baseline the benchmark compares against.
+ */
+export const WS_OPTIONS = {
+  maxPayload: MAX_FRAME_BYTES,
+  maxFragments: 64,
+  maxBufferedChunks: 4096,
+  perMessageDeflate: false,
+} as const;
+
+/** MIG state of a GPU (agent/gpu/driver.ts MigMode). */
+export type WireMigMode = 'enabled' | 'disabled' | 'unsupported';
+
+/** Where a pod's process is on its node (agent/runner/types.ts PodRunState). */
+export type WirePodState = 'starting' | 'running' | 'ready' | 'stopping' | 'exited' | 'lost' | 'swapped-out';
+
+/** Which way a swap moves a pod's GPU memory: `out` to host memory, `in` back to the GPU. */
+export type SwapDirection = 'in' | 'out';
+
+/** One GPU of a node's inventory. */
+export interface InventoryGpu {
+  uuid: string;
+  index: number;
+  model: string;
+  memoryMiB: number;
+  migMode: WireMigMode;
+  healthy: boolean;
+}
+
+/** What a node offers. */
+export interface Inventory {
+  gpus: InventoryGpu[];
+  cpuMillis: number;
+  memoryMiB: number;
+  labels: Record<string, string>;
+  driverVersion: string;
+  cudaVersion: string | null;
+}
+
+/** A pod the agent runs, as reported in Hello. */
+export interface RunningPod {
+  podId: string;
+  epoch: number;
+  state: WirePodState;
+  pid: number | null;
+}
+
+/** agent -> allocator, first frame on every connection. */
+export interface Hello {
+  node: string;
+  agentVersion: string;
+  /** A join token on first registration, the node's own credential afterwards. */
+  token: string;
+  inventory: Inventory;
+  runningPods: RunningPod[];
+}
+
+/** One live sample of one GPU (agent/gpu/driver.ts GpuSampleRow). */
+export interface WireGpuSample {
+  uuid: string;
+  index: number;
+  utilizationPct: number | null;
+  memoryUsedMiB: number | null;
+  memoryTotalMiB: number | null;
+  temperatureC: number | null;
+  powerDrawW: number | null;
+}
+
+/** What the agent knows of one pod. */
+export interface WirePodStatus {
+  podId: string;
+  epoch: number;
+  state: WirePodState;
+  pid: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  reason: string | null;
+  startedAtMs: number | null;
+}
+
+/** agent -> allocator, every heartbeat. */
+export interface Status {
+  seq: number;
+  atMs: number;
+  gpuSamples: WireGpuSample[];
+  podStates: WirePodStatus[];
+}
+
+/** agent -> allocator: something happened on the node. */
+export interface Event {
+  seq: number;
+  atMs: number;
+  /** e.g. `pod-exited`, `gpu-oom`, `gpu-unhealthy`. */
+  kind: string;
+  podId: string | null;
+  gpuUuid: string | null;
+  reason: string;
+  /** Measurements that go with the event, by name (e.g. `usedMiB`, `limitMiB`). */
+  numbers: Record<string, number>;
+}
+
+/** Either direction: the frame with this seq was received and applied. */
+export interface Ack {
+  seq: number;
+}
+
+/** A pod the node should run, at this epoch. */
+export interface DesiredPod {
+  podId: string;
+  epoch: number;
+}
+
+/** allocator -> agent, the answer to Hello. */
+export interface Welcome {
+  nodeId: string;
+  heartbeatMs: number;
+  leaseMs: number;
+  /** The full desired set: the agent stops anything not in it. */
+  desiredPods: DesiredPod[];
+  /** Issued when the agent registered with a join token: its own credential for reconnects. */
+  nodeCredential: string | null;
+}
+
+/** When the runner counts a pod ready; `null` disables that rule (agent/runner/types.ts ReadinessSpec). */
+export interface WireReadiness {
+  linePrefix: string | null;
+  delayMs: number | null;
+}
+
+/** What the runner needs to start a pod's process. */
+export interface WirePodSpec {
+  workload: string;
+  project: string;
+  command: string[];
+  env: Record<string, string>;
+  workingDir: string | null;
+  priority: number;
+  graceSeconds: number;
+  /** `null`: the runner's default readiness rule. */
+  readiness: WireReadiness | null;
+}
+
+/** allocator -> agent: start a pod, or take it over at a newer epoch. */
+export interface StartPod {
+  podId: string;
+  epoch: number;
+  spec: WirePodSpec;
+  gpuGrants: GpuGrant[];
+}
+
+/** allocator -> agent: stop a pod (ignored for an epoch older than the newest seen). */
+export interface StopPod {
+  podId: string;
+  epoch: number;
+  reason: string;
+  graceSeconds: number;
+}
+
+/** allocator -> agent: move a pod's GPU memory out to host memory or back in. */
+export interface Swap {
+  podId: string;
+  epoch: number;
+  direction: SwapDirection;
+}
+
+/** The frame's one body, tagged by the proto oneof's field name so a `switch` narrows it. */
+export type FrameBody =
+  | { case: 'hello'; value: Hello }
+  | { case: 'status'; value: Status }
+  | { case: 'event'; value: Event }
+  | { case: 'ack'; value: Ack }
+  | { case: 'welcome'; value: Welcome }
+  | { case: 'startPod'; value: StartPod }
+  | { case: 'stopPod'; value: StopPod }
+  | { case: 'swap'; value: Swap };
+
+/** Name of a body kind, e.g. `startPod`. */
+export type FrameBodyCase = FrameBody['case'];
+
+/** One websocket message. */
+export interface Frame {
+  version: number;
+  body: FrameBody;
+}
+
+/** Bodies an agent sends; the allocator refuses others with WS_CLOSE.forbidden. */
+export const AGENT_BODIES: readonly FrameBodyCase[] = ['hello', 'status', 'event', 'ack'];
+
+/** Bodies the allocator sends; the agent refuses others with WS_CLOSE.forbidden. */
+export const ALLOCATOR_BODIES: readonly FrameBodyCase[] = ['welcome', 'startPod', 'stopPod', 'swap', 'ack'];
