@@ -1,0 +1,57 @@
+/**
+ * allocator/api: the HTTP API of ARCHITECTURE 7 on fastify. `buildApi` returns an unstarted
+ * instance (tests drive it with `inject`, the allocator calls `listen`). errors.ts holds the one
+ * error shape, views.ts the wire shapes, and one routes file per resource family.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Db } from '../store/db.ts';
+import type { ApiContext, ChangeReason } from './context.ts';
+import { installErrorHandlers } from './errors.ts';
+import { registerHealth } from './health.ts';
+import { registerNodeRoutes } from './node-routes.ts';
+import { registerOrgRoutes } from './org-routes.ts';
+import { registerWorkloadRoutes } from './workload-routes.ts';
+
+export type { ApiContext, ChangeReason } from './context.ts';
+export { ApiError } from './errors.ts';
+
+/** The API's dependencies. */
+export interface ApiOptions {
+  db: Db;
+  /** Clock in ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+  /**
+   * Called after every committed write that may change a scheduling decision (submit, stop, run,
+   * delete, quota, pool and node changes). Default: nothing. It runs after the commit, so a throw
+   * here fails the response but never undoes the write.
+   */
+  onChange?: (reason: ChangeReason) => void;
+  /** fastify's logger option. Default off (the allocator passes its own). */
+  logger?: boolean;
+}
+
+/** The prefix every resource route lives under. */
+export const API_PREFIX = '/api/v1';
+
+/** Builds the API on a fresh fastify instance; nothing listens until the caller says so. */
+export function buildApi(options: ApiOptions): FastifyInstance {
+  const app = Fastify({ logger: options.logger ?? false });
+  const ctx: ApiContext = {
+    db: options.db,
+    now: options.now ?? Date.now,
+    changed: options.onChange ?? (() => {}),
+  };
+  installErrorHandlers(app);
+  registerHealth(app, ctx.db);
+  app.register(
+    async (api) => {
+      // Issue 5 (tokens and RBAC) adds its `onRequest` hook here, scoped to /api/v1 only, so the
+      // probes above stay open without a token as ARCHITECTURE 7 requires.
+      registerOrgRoutes(api, ctx);
+      registerNodeRoutes(api, ctx);
+      registerWorkloadRoutes(api, ctx);
+    },
+    { prefix: API_PREFIX },
+  );
+  return app;
+}

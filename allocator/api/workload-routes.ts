@@ -1,0 +1,97 @@
+/**
+ * Workloads: submit, list, get, stop, run, delete, events. Every phase change goes through the
+ * store's phase machine, so an illegal one is a 409 naming the phases legal from where it stands.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { WORKLOAD_PHASES, type WorkloadPhase } from '../../shared/phases.ts';
+import { WORKLOAD_TYPES } from '../../shared/workload.ts';
+import { listEvents } from '../store/events.ts';
+import { listPods, type PodRecord } from '../store/pods.ts';
+import {
+  changePhase,
+  getWorkload,
+  listWorkloads,
+  purgeWorkload,
+  submitWorkload,
+} from '../store/workloads.ts';
+import type { ApiContext } from './context.ts';
+import { fail, parseInput, unwrap } from './errors.ts';
+import { eventView, workloadView } from './views.ts';
+
+const ListQuery = z.strictObject({
+  project: z.string().min(1).optional(),
+  type: z.enum(WORKLOAD_TYPES).optional(),
+  /** One phase or several, comma-separated: `?phase=Pending,Running`. */
+  phase: z
+    .string()
+    .transform((s) => s.split(','))
+    .pipe(z.array(z.enum(WORKLOAD_PHASES as readonly WorkloadPhase[]))),
+});
+
+type IdParams = { Params: { id: string } };
+
+/** `/workloads` and its per-workload actions. */
+export function registerWorkloadRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const workloadOf = (id: string) =>
+    getWorkload(ctx.db, id) ?? fail('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
+  const view = (id: string) => workloadView(workloadOf(id), listPods(ctx.db, { workload: id }));
+
+  app.post('/workloads', async (request, reply) => {
+    // parseWorkloadSpec (inside submitWorkload) is the one validator of a spec; it names the field.
+    const w = unwrap(submitWorkload(ctx.db, request.body, ctx.now()));
+    ctx.changed('workload-submitted');
+    return reply.code(201).send(workloadView(w, []));
+  });
+
+  app.get('/workloads', async (request) => {
+    const q = parseInput(ListQuery.partial(), request.query, 'query');
+    const filter: Parameters<typeof listWorkloads>[1] = {};
+    if (q.project !== undefined) filter.project = q.project;
+    if (q.type !== undefined) filter.type = q.type;
+    if (q.phase !== undefined) filter.phases = q.phase;
+    const workloads = listWorkloads(ctx.db, filter);
+    // One pod query for the whole list rather than one per workload.
+    const pods = new Map<string, PodRecord[]>();
+    for (const p of listPods(ctx.db)) pods.set(p.workload, [...(pods.get(p.workload) ?? []), p]);
+    return workloads.map((w) => workloadView(w, pods.get(w.id) ?? []));
+  });
+
+  app.get<IdParams>('/workloads/:id', async (request) => view(request.params.id));
+
+  app.post<IdParams>('/workloads/:id/stop', async (request) => {
+    workloadOf(request.params.id);
+    // Pods still bound are evicted by the next scheduling cycle, which onChange triggers.
+    unwrap(changePhase(ctx.db, request.params.id, 'Stopped', 'StoppedByUser', ctx.now()));
+    ctx.changed('workload-stopped');
+    return view(request.params.id);
+  });
+
+  app.post<IdParams>('/workloads/:id/run', async (request) => {
+    workloadOf(request.params.id);
+    unwrap(
+      changePhase(ctx.db, request.params.id, 'Pending', 'RunByUser', ctx.now(), 'queued again by the user'),
+    );
+    ctx.changed('workload-run');
+    return view(request.params.id);
+  });
+
+  app.delete<IdParams>('/workloads/:id', async (request, reply) => {
+    const id = request.params.id;
+    // A repeated DELETE of a workload already Deleting retries the purge rather than failing.
+    if (workloadOf(id).phase !== 'Deleting')
+      unwrap(changePhase(ctx.db, id, 'Deleting', 'DeletedByUser', ctx.now()));
+    const purged = purgeWorkload(ctx.db, id);
+    // CONFLICT means pods still hold resources: the record stays in Deleting until they stop.
+    if (!purged.ok && purged.error.code !== 'TESSERA_E_CONFLICT') unwrap(purged);
+    ctx.changed('workload-deleted');
+    return reply.code(purged.ok ? 200 : 202).send({ id, phase: 'Deleting', purged: purged.ok });
+  });
+
+  app.get<IdParams>('/workloads/:id/events', async (request) => {
+    const events = listEvents(ctx.db, { workload: request.params.id });
+    // A purged workload keeps its history, so only "no record and no events" is unknown.
+    if (events.length === 0) workloadOf(request.params.id);
+    return events.map(eventView);
+  });
+}

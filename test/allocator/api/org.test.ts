@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { listQuotas } from '../../../allocator/store/org.ts';
+import { seedOrg, testApi } from './helpers.ts';
+
+type ErrorBody = { error: { code: string; message: string; field?: string } };
+
+describe('organisation API', () => {
+  it('creates a department, a pool and a project with quotas in GPUs, stored as milli-GPU', async () => {
+    const api = testApi();
+    await seedOrg(api);
+    const p = await api.call('GET', '/api/v1/projects/vision');
+    expect(p.status).toBe(200);
+    expect(p.body).toMatchObject({
+      name: 'vision',
+      department: 'research',
+      quotas: [{ nodePool: 'default', gpu: 4, overQuotaWeight: 1, limit: -1 }],
+    });
+    expect(listQuotas(api.db, 'vision')[0]?.deserved.gpuMilli).toBe(4000);
+    expect((await api.call('GET', '/api/v1/departments')).body).toMatchObject([
+      { name: 'research', quotas: [] },
+    ]);
+    expect((await api.call('GET', '/api/v1/nodepools/a100')).body).toMatchObject({
+      name: 'a100',
+      selector: { 'gpu.model': 'A100' },
+      placement: { gpu: 'spread', cpu: 'spread' },
+    });
+    expect(api.changes).toEqual(['pool-changed', 'quota-changed']);
+  });
+
+  it('PATCH replaces the quota set and signals a quota change', async () => {
+    const api = testApi();
+    await seedOrg(api);
+    const r = await api.call('PATCH', '/api/v1/projects/vision', {
+      quotas: [{ nodePool: 'a100', gpu: 1.5, overQuotaWeight: 2, limit: 3, cpuMillis: 8000 }],
+    });
+    expect(r.status).toBe(200);
+    expect((r.body as { quotas: unknown[] }).quotas).toEqual([
+      {
+        nodePool: 'a100',
+        gpu: 1.5,
+        overQuotaWeight: 2,
+        limit: 3,
+        cpuMillis: 8000,
+        memoryMiB: 0,
+        limitCpuMillis: -1,
+        limitMemoryMiB: -1,
+      },
+    ]);
+    expect(api.changes.at(-1)).toBe('quota-changed');
+  });
+
+  it('refuses bad quotas naming the field, and writes none of them', async () => {
+    const api = testApi();
+    await seedOrg(api);
+    const cases: [unknown, number, string][] = [
+      [[{ nodePool: 'default', gpu: -1 }], 400, 'quotas.0.gpu'],
+      [[{ nodePool: 'default', gpu: 2, limit: 1 }], 400, 'quotas.0.limit'],
+      [[{ nodePool: 'default', gpu: 0.0005 }], 400, 'quotas.0.gpu'],
+      [
+        [
+          { nodePool: 'default', gpu: 1 },
+          { nodePool: 'nowhere', gpu: 1 },
+        ],
+        404,
+        'quotas.1.nodePool',
+      ],
+      [[{ nodePool: 'default', gpu: 1, colour: 'red' }], 400, 'quotas.0.colour'],
+    ];
+    for (const [quotas, status, field] of cases) {
+      const r = await api.call('PATCH', '/api/v1/projects/vision', { quotas });
+      expect(r.status, field).toBe(status);
+      expect((r.body as ErrorBody).error.field).toBe(field);
+    }
+    expect(listQuotas(api.db, 'vision').map((q) => q.deserved.gpuMilli)).toEqual([4000]);
+  });
+
+  it('answers 404 for unknown names, 409 for duplicates and keeps departments apart from projects', async () => {
+    const api = testApi();
+    await seedOrg(api);
+    expect((await api.call('GET', '/api/v1/projects/research')).status).toBe(404);
+    expect((await api.call('GET', '/api/v1/departments/vision')).status).toBe(404);
+    expect((await api.call('DELETE', '/api/v1/departments/vision')).status).toBe(404);
+    expect((await api.call('POST', '/api/v1/departments', { name: 'vision' })).status).toBe(409);
+    expect((await api.call('POST', '/api/v1/nodepools', { name: 'a100', selector: {} })).status).toBe(409);
+    const orphan = await api.call('POST', '/api/v1/projects', { name: 'p', department: 'nope' });
+    expect(orphan.status).toBe(404);
+    const badName = await api.call('POST', '/api/v1/departments', { name: 'Bad_Name' });
+    expect(badName.status).toBe(400);
+    expect((badName.body as ErrorBody).error.field).toBe('name');
+  });
+
+  it('deletes in dependency order: a department with projects is a 409', async () => {
+    const api = testApi();
+    await seedOrg(api);
+    expect((await api.call('DELETE', '/api/v1/departments/research')).status).toBe(409);
+    expect((await api.call('DELETE', '/api/v1/projects/vision')).status).toBe(204);
+    expect((await api.call('DELETE', '/api/v1/departments/research')).status).toBe(204);
+    expect((await api.call('DELETE', '/api/v1/nodepools/a100')).status).toBe(204);
+    expect((await api.call('GET', '/api/v1/nodepools')).body).toEqual([]);
+  });
+
+  it('PATCH of a node pool keeps what it does not name', async () => {
+    const api = testApi();
+    await seedOrg(api);
+    const r = await api.call('PATCH', '/api/v1/nodepools/a100', { selector: { 'node.type': 'dgx' } });
+    expect(r.body).toMatchObject({
+      selector: { 'node.type': 'dgx' },
+      placement: { gpu: 'spread', cpu: 'spread' },
+    });
+  });
+
+  it('departments take quotas too', async () => {
+    const api = testApi();
+    const r = await api.call('POST', '/api/v1/departments', {
+      name: 'research',
+      quotas: [{ nodePool: 'default', gpu: 8, overQuotaWeight: 1, limit: 16 }],
+    });
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ quotas: [{ nodePool: 'default', gpu: 8, limit: 16 }] });
+    expect(listQuotas(api.db, 'research')[0]?.limit.gpuMilli).toBe(16_000);
+    expect(api.changes).toEqual(['quota-changed']);
+  });
+});
