@@ -1,0 +1,14 @@
+/**
+ * The agent's link to the allocator (ARCHITECTURE 5): `client.ts` the websocket client (Hello,
+ * heartbeats, epochs, reconnects, self-fencing), `map.ts` the pure wire <-> agent type mapping,
+ * `backoff.ts` the reconnect delays.
+ */
+export { type Backoff, backoffDelayMs, DEFAULT_BACKOFF } from './backoff.ts';
+export {
+  createLink,
+  type Link,
+  type LinkAgent,
+  type LinkOptions,
+  type LinkState,
+  type SetTimer,
+} from './client.ts';
