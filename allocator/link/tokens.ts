@@ -1,0 +1,99 @@
+/**
+ * Agent identity (issue 4): a join token lets a new agent register once; it then holds a credential
+ * of its own node, good for that node only. Only sha256 hashes of tokens are kept, so a leaked
+ * store does not let anyone connect, and a token is checked with a constant-time compare.
+ *
+ * Tokens look like `tj.<id>.<secret>` (join) or `tn.<id>.<secret>` (node): the id finds the record
+ * without comparing against every stored hash, the 32 random bytes of secret are what is proven.
+ * The store is a small interface with an in-memory map behind it; the store's tokens table
+ * (issue 5) is meant to implement the same interface so tokens survive a restart.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** What a token proves. */
+export type TokenKind = 'join' | 'node';
+
+/** One stored token: never the token itself, only its hash. */
+export interface TokenRecord {
+  id: string;
+  kind: TokenKind;
+  /** The node a credential belongs to; null for a join token. */
+  node: string | null;
+  /** sha256 of the whole token string. */
+  hash: Buffer;
+}
+
+/** Where token records live. */
+export interface TokenStore {
+  get(id: string): TokenRecord | undefined;
+  put(record: TokenRecord): void;
+  delete(id: string): void;
+  list(): TokenRecord[];
+}
+
+/** Who a bearer token authenticates. */
+export type TokenIdentity = { kind: 'join' } | { kind: 'node'; node: string };
+
+/** A TokenStore in memory: tokens last as long as the process. */
+export function memoryTokenStore(): TokenStore {
+  const records = new Map<string, TokenRecord>();
+  return {
+    get: (id) => records.get(id),
+    put: (record) => {
+      records.set(record.id, record);
+    },
+    delete: (id) => {
+      records.delete(id);
+    },
+    list: () => [...records.values()],
+  };
+}
+
+const PREFIX: Readonly<Record<TokenKind, string>> = { join: 'tj', node: 'tn' };
+
+/** sha256 of a token string. */
+export function hashToken(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+function mint(store: TokenStore, kind: TokenKind, node: string | null): string {
+  const id = randomBytes(8).toString('hex');
+  const token = `${PREFIX[kind]}.${id}.${randomBytes(32).toString('base64url')}`;
+  store.put({ id, kind, node, hash: hashToken(token) });
+  return token;
+}
+
+/** Creates a join token, which registers any node; returns the token, shown once. */
+export function createJoinToken(store: TokenStore): string {
+  return mint(store, 'join', null);
+}
+
+/**
+ * Issues a fresh credential for `node` and revokes its earlier ones: an agent keeps only the newest
+ * (it arrives in Welcome), and an older copy elsewhere should stop working.
+ */
+export function issueNodeCredential(store: TokenStore, node: string): string {
+  for (const r of store.list()) if (r.kind === 'node' && r.node === node) store.delete(r.id);
+  return mint(store, 'node', node);
+}
+
+/** Who `bearer` (the token, without `Bearer `) authenticates, or null for anything unknown. */
+export function authenticate(store: TokenStore, bearer: string): TokenIdentity | null {
+  const parts = bearer.split('.');
+  if (parts.length !== 3) return null;
+  const [prefix, id] = parts;
+  if (id === undefined) return null;
+  const record = store.get(id);
+  if (record === undefined || PREFIX[record.kind] !== prefix) return null;
+  // Both sides are sha256 digests, so the lengths match and the compare leaks no timing.
+  if (!timingSafeEqual(hashToken(bearer), record.hash)) return null;
+  if (record.kind === 'join') return { kind: 'join' };
+  return record.node === null ? null : { kind: 'node', node: record.node };
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or null when absent or another scheme. */
+export function bearerOf(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+  return m?.[1] ?? null;
+}
