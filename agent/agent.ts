@@ -3,7 +3,8 @@
  * long-lived streams) whose every sample feeds enforcement, runs pods through the runner, and adopts
  * the pods a previous agent left running. Enforcement acts on pods through the runner (`PodControl`)
  * and swaps through the driver (`SwapControl`); every action and every pod state change becomes an
- * event in a bounded ring. It implements `AgentApi` (api.ts), the API the allocator link will call.
+ * event in a bounded ring. It implements `AgentApi` (api.ts), the API the allocator link (link/) calls;
+ * given `link` options it starts that link itself and stops it first on `close()`.
  *
  * The swap pool's entries are recorded in the data dir (swap-file.ts), so pods left swapped out when
  * the agent stops are taken back into the pool by the next one, as the runner takes back their pods.
@@ -36,6 +37,7 @@ import {
 } from './enforce/index.ts';
 import { type GpuDriver, type GpuInventory, type GpuSample, type HostFacts, hostFacts } from './gpu/index.ts';
 import { type HttpEndpoint, serveAgentHttp } from './http.ts';
+import { createLink, type Link, type LinkOptions } from './link/index.ts';
 import { createAgentMetrics } from './metrics.ts';
 import { type AdoptReport, createRunner, isEnded, type PodRunState } from './runner/index.ts';
 import { createStateWriter, stateFilePath } from './state-file.ts';
@@ -68,6 +70,8 @@ export interface AgentOptions {
   now?: () => number;
   log?: Logger;
   onEvent?: (e: AgentEvent) => void;
+  /** Connect to an allocator (link/client.ts): started with the agent, stopped first by `close()`. */
+  link?: Omit<LinkOptions, 'agent'>;
 }
 
 /** A running agent: its API plus what its embedder needs. */
@@ -79,6 +83,8 @@ export interface Agent extends AgentApi {
   readonly inventory: GpuInventory;
   /** Calls `fn` on every new event; returns the unsubscribe. */
   subscribe(fn: (e: AgentEvent) => void): () => void;
+  /** The link to the allocator; null when the agent runs without one. */
+  readonly link: Link | null;
 }
 
 /** Starts an agent over `opts.dataDir`: discovery, adoption, sampling, enforcement, HTTP. */
@@ -237,6 +243,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   const counters = (): AgentCounters => ({ ...enforcer.counters(), ...extra, events: ring.seq() });
 
   let port: number | null = null;
+  let link: Link | null = null;
   const status = (): AgentStatus =>
     composeStatus({
       atMs: now(),
@@ -261,6 +268,10 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       pool,
       timeSlicing: opts.timeSlicing ?? null,
       counters: counters(),
+      allocator:
+        link === null || opts.link === undefined
+          ? 'not connected'
+          : { state: link.state, url: opts.link.url, nodeId: link.nodeId, connects: link.connects },
     });
 
   let http: HttpEndpoint | null = null;
@@ -312,6 +323,9 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
     port,
     adopted: adopted.value,
     inventory,
+    get link() {
+      return link;
+    },
     startPod(spec) {
       if (closed)
         return err(tesseraError('TESSERA_E_CONFLICT', `agent is closed; pod ${spec.podId} not started`));
@@ -346,6 +360,8 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
     async close() {
       if (closed) return;
       closed = true;
+      // The link first: no order from the allocator may reach an agent that is closing.
+      await link?.stop();
       clearInterval(housekeeping);
       await sampler.stop();
       // SIGCONTs every pod it paused: pods keep running after the agent, and never frozen.
@@ -370,6 +386,16 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
     podId: null,
     reason: `agent started: ${inventory.gpus.length} ${driver.kind} GPU(s), adopted ${adopted.value.adopted.length} pod(s), ${adopted.value.ended.length} ended while down`,
   });
+  if (opts.link !== undefined) {
+    try {
+      link = createLink({ log: log.child({ component: 'link' }), ...opts.link, agent: api });
+    } catch (e) {
+      await api.close();
+      const why = e instanceof Error ? e.message : String(e);
+      return err(tesseraError('TESSERA_E_INVALID_CONFIG', `allocator link: ${why}`, { field: 'allocator' }));
+    }
+    link.start();
+  }
   await stateFile.write();
   return ok(api);
 }

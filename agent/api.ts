@@ -1,9 +1,8 @@
 /**
- * The agent's in-process API: the one the allocator link (issue 4) will call when a `StartPod`,
- * `StopPod` or `Swap` frame arrives (ARCHITECTURE 5), and whose `status()` / `events()` feed its
- * `Status` and `Event` frames. Until the link exists, tests, `tessera agent --pods FILE` and the
- * local HTTP endpoint drive and read the agent through exactly this API, so the link will add a
- * transport and its fencing, not a second way in.
+ * The agent's in-process API: the one the allocator link (link/) calls when a `StartPod`, `StopPod`
+ * or `Swap` frame arrives (ARCHITECTURE 5), and whose `status()` / `events()` feed its `Status` and
+ * `Event` frames. Tests, `tessera agent --pods FILE` and the local HTTP endpoint drive and read the
+ * agent through exactly this API, so the link adds a transport and its fencing, not a second way in.
  *
  * Here: the API's types, the event ring and `composeStatus` (pure: the parts in, the `AgentStatus`
  * out). `agent.ts` implements the API; `http.ts` is its local read-only transport.
@@ -18,6 +17,7 @@ import {
   type SwapPool,
 } from './enforce/index.ts';
 import type { GpuInventory, GpuSample, HostFacts } from './gpu/index.ts';
+import type { LinkState } from './link/client.ts';
 import { isEnded, type PodRunState, type PodSpec, type PodStatus } from './runner/index.ts';
 
 /** Direction of a GPU swap: `out` checkpoints a pod's GPU memory to host RAM, `in` restores it. */
@@ -126,8 +126,18 @@ export interface AgentStatus {
   swap: SwapPoolStatus;
   timeSlicing: { mode: SliceMode; cycleMs: number } | null;
   counters: AgentCounters;
-  /** The lease with the allocator; a placeholder until the link (issue 4) exists. */
-  allocator: 'not connected';
+  /** The link to the allocator: `not connected` when the agent runs without one. */
+  allocator: 'not connected' | AllocatorLinkStatus;
+}
+
+/** Where the agent's link to the allocator stands (link/client.ts). */
+export interface AllocatorLinkStatus {
+  state: LinkState;
+  url: string;
+  /** The allocator's id for this node, from the last Welcome. */
+  nodeId: string | null;
+  /** Connections opened so far. */
+  connects: number;
 }
 
 /** The agent's API; see the file comment for who calls it. */
@@ -198,6 +208,8 @@ export interface StatusParts {
   pool: SwapPool | undefined;
   timeSlicing: AgentStatus['timeSlicing'];
   counters: AgentCounters;
+  /** Default `not connected`. */
+  allocator?: AgentStatus['allocator'];
 }
 
 /** The agent's status from its parts; a live pod in the swap pool shows as `swapped-out`. */
@@ -266,6 +278,6 @@ export function composeStatus(p: StatusParts): AgentStatus {
     },
     timeSlicing: p.timeSlicing,
     counters: p.counters,
-    allocator: 'not connected',
+    allocator: p.allocator ?? 'not connected',
   };
 }

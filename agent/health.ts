@@ -126,7 +126,15 @@ const StatusSchema = z.object({
     }),
   ),
   swap: z.object({ enabled: z.boolean(), capacityMiB: z.number(), usedMiB: z.number() }),
-  allocator: z.string(),
+  allocator: z.union([
+    z.literal('not connected'),
+    z.object({
+      state: z.string(),
+      url: z.string(),
+      nodeId: z.string().nullable(),
+      connects: z.number(),
+    }),
+  ]),
 });
 
 /** The agent's view as health reports it. */

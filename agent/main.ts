@@ -1,7 +1,8 @@
 /**
  * The agent daemon's edge: picks and prepares the GPU backend (`nvidia`, or `sim` over a state
- * directory under the data dir), starts the agent, starts the pods of a `--pods` file (the stand-in
- * for the allocator link until issue 4), logs every event, and closes on the stop signal.
+ * directory under the data dir), starts the agent with its link to the allocator when one is named,
+ * starts the pods of a `--pods` file, logs every event, and on the stop signal stops the link, then
+ * closes the agent.
  *
  * Stopping the agent never stops its pods: they run detached, and the next agent adopts them from the
  * runner's checkpoint (same pids, nothing started twice). To stop pods, stop them, then the agent.
@@ -99,6 +100,68 @@ export interface AgentMainOptions {
   timeSlicing: { mode: SliceMode; cycleMs: number } | null;
   port: number;
   podsFile: string | null;
+  /** The allocator to link to (`resolveAllocator`); null runs the agent on its own. */
+  allocator: AllocatorChoice | null;
+}
+
+/** Where the agent's link goes and as whom. */
+export interface AllocatorChoice {
+  /** `ws(s)://host:port/api/v1/agents/connect`. */
+  url: string;
+  token: string;
+  nodeName: string;
+}
+
+/** The allocator's agent endpoint (allocator/link/server.ts `AGENT_CONNECT_PATH`). */
+const AGENT_CONNECT_PATH = '/api/v1/agents/connect';
+
+/**
+ * The link's settings from `--allocator`, `--token`, `--node`, then `TESSERA_URL` / `TESSERA_TOKEN`
+ * (an empty value counts as unset, as in shared/config.ts); null when no allocator is named. The
+ * allocator's base URL (`http://host:7400`) becomes its agent endpoint (`ws://host:7400/api/v1/agents/connect`).
+ */
+export function resolveAllocator(
+  flags: { allocator?: string | undefined; token?: string | undefined; node?: string | undefined },
+  env: Readonly<Record<string, string | undefined>>,
+  hostname: string,
+): Result<AllocatorChoice | null> {
+  const bad = (field: string, message: string) =>
+    err(tesseraError('TESSERA_E_INVALID_CONFIG', message, { field }));
+  const set = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
+  const urlLabel = set(flags.allocator) !== undefined ? '--allocator' : 'TESSERA_URL';
+  const raw = set(flags.allocator) ?? set(env.TESSERA_URL);
+  if (raw === undefined) {
+    if (set(flags.token) !== undefined) return bad('token', '--token needs --allocator (or TESSERA_URL)');
+    if (set(flags.node) !== undefined) return bad('node', '--node needs --allocator (or TESSERA_URL)');
+    return ok(null);
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  const schemes: Record<string, string> = { 'http:': 'ws:', 'https:': 'wss:', 'ws:': 'ws:', 'wss:': 'wss:' };
+  const scheme = url === undefined ? undefined : schemes[url.protocol];
+  if (url === undefined || scheme === undefined) {
+    return bad(
+      'allocator',
+      `${urlLabel}: invalid allocator URL ${JSON.stringify(raw)}; accepted: an http(s):// or ws(s):// URL such as http://localhost:7400`,
+    );
+  }
+  url.protocol = scheme;
+  const path = url.pathname.replace(/\/+$/, '');
+  if (!path.endsWith(AGENT_CONNECT_PATH)) url.pathname = `${path}${AGENT_CONNECT_PATH}`;
+  const token = set(flags.token) ?? set(env.TESSERA_TOKEN);
+  if (token === undefined) {
+    return bad(
+      'token',
+      `${urlLabel} names an allocator but no token is given: pass --token or set TESSERA_TOKEN`,
+    );
+  }
+  if (/\s/.test(token)) return bad('token', 'a token must not contain whitespace');
+  const nodeName = set(flags.node) ?? hostname;
+  return ok({ url: url.toString(), token, nodeName });
 }
 
 /** Runs the agent until `stop` resolves (with the signal's name), then closes it; pods keep running. */
@@ -130,6 +193,7 @@ export async function runAgentMain(
     ...(simStateDir === null ? {} : { simStateDir }),
     log,
     onEvent: (e) => log.info(e.reason, { event: e.kind, seq: e.seq, podId: e.podId }),
+    ...(o.allocator === null ? {} : { link: o.allocator }),
   });
   if (!started.ok) return started;
   const agent = started.value;
@@ -139,6 +203,8 @@ export async function runAgentMain(
     url: agent.port === null ? null : `http://127.0.0.1:${agent.port}`,
     dataDir: o.dataDir,
     adopted: agent.adopted.adopted.map((p) => p.podId),
+    allocator: o.allocator === null ? null : o.allocator.url,
+    node: o.allocator?.nodeName ?? null,
   });
   const launched = startFilePods(agent, pods.value, log);
   if (!launched.ok) {
@@ -147,6 +213,8 @@ export async function runAgentMain(
   }
   const signal = await deps.stop;
   log.info(`${signal}: agent stopping; pods keep running and are adopted by the next agent`);
+  // The link first, so no order from the allocator arrives while the agent closes (close() would too).
+  await agent.link?.stop();
   await agent.close();
   return ok(undefined);
 }

@@ -2,7 +2,7 @@
  * The agent's end of the wire (ARCHITECTURE 5): one websocket to the allocator's
  * `/api/v1/agents/connect`, authenticated in the upgrade. It says Hello with the node's full state,
  * sends Status every heartbeat and an Event per agent event, applies Welcome / StartPod / StopPod /
- * Swap through the agent's API under the epoch rule, reconnects with capped exponential backoff and
+ * Swap through the agent's API under the epoch rule (`apply.ts`), reconnects with capped exponential backoff and
  * full jitter, and fences itself: cut off for `leaseMs - marginMs`, it stops its pods before the
  * allocator may reschedule them, so a pod never runs twice.
  *
@@ -19,22 +19,18 @@ import {
   encodeFrame,
   type FrameBody,
   makeFrame,
-  type StartPod,
-  type StopPod,
-  type Swap,
   type Welcome,
   WS_CLOSE,
   WS_OPTIONS,
 } from '../../shared/wire.ts';
 import type { AgentApi, AgentEvent } from '../api.ts';
+import { createApplier } from './apply.ts';
 import { type Backoff, backoffDelayMs, DEFAULT_BACKOFF } from './backoff.ts';
 import {
   desiredMap,
   eventToWire,
   fenceAgainst,
   inventoryFromStatus,
-  isLivePod,
-  podSpecFromWire,
   runningPodsToWire,
   statusToWire,
 } from './map.ts';
@@ -130,8 +126,6 @@ export function createLink(opts: LinkOptions): Link {
   let ackedSeq = 0;
   let lastHeardMs = now();
   let fenced = false;
-  // Newest epoch acted on per pod, beyond what the agent itself reports (a stop leaves no pod behind).
-  const epochs = new Map<string, number>();
   let cancelHeartbeat: () => void = () => {};
   let cancelReconnect: () => void = () => {};
   let cancelFence: () => void = () => {};
@@ -157,6 +151,8 @@ export function createLink(opts: LinkOptions): Link {
     send({ case: 'status', value: statusToWire(agent.status(), ++seq) });
   };
 
+  const applier = createApplier({ agent, log, sendStatus });
+
   const heartbeat = (): void => {
     cancelHeartbeat();
     if (state === 'stopped') return;
@@ -165,28 +161,6 @@ export function createLink(opts: LinkOptions): Link {
       heartbeat();
     }, heartbeatMs);
   };
-
-  const newestEpoch = (podId: string): number => {
-    let e = epochs.get(podId) ?? -1;
-    for (const p of agent.status().pods) if (p.podId === podId) e = Math.max(e, p.epoch);
-    return e;
-  };
-
-  const stopPod = async (podId: string, reason: string, graceSeconds?: number): Promise<void> => {
-    const r = await agent.stopPod(podId, reason, graceSeconds);
-    if (!r.ok) log.warn('stop refused', { podId, reason, error: formatError(r.error) });
-  };
-
-  const stopLivePods = (why: (p: { podId: string; epoch: number }) => string | null): Promise<void> =>
-    Promise.all(
-      agent
-        .status()
-        .pods.filter(isLivePod)
-        .flatMap((p) => {
-          const reason = why(p);
-          return reason === null ? [] : [stopPod(p.podId, reason)];
-        }),
-    ).then(() => {});
 
   const onWelcome = async (w: Welcome): Promise<void> => {
     state = 'welcomed';
@@ -198,47 +172,10 @@ export function createLink(opts: LinkOptions): Link {
     heartbeat();
     armFence();
     const desired = desiredMap(w.desiredPods);
-    await stopLivePods((p) => {
+    await applier.stopLivePods((p) => {
       const v = fenceAgainst(p, desired);
       return v.keep ? null : v.reason;
     });
-    sendStatus();
-  };
-
-  const onStartPod = async (s: StartPod): Promise<void> => {
-    const seen = newestEpoch(s.podId);
-    if (s.epoch <= seen) {
-      log.info('StartPod ignored: not newer than the epoch seen', { podId: s.podId, epoch: s.epoch, seen });
-      return;
-    }
-    epochs.set(s.podId, s.epoch);
-    const older = agent.status().pods.find((p) => p.podId === s.podId && isLivePod(p));
-    if (older !== undefined) await stopPod(s.podId, `superseded by epoch ${s.epoch}`);
-    const r = agent.startPod(podSpecFromWire(s));
-    if (!r.ok) log.warn('StartPod refused by the agent', { podId: s.podId, error: formatError(r.error) });
-    sendStatus();
-  };
-
-  const onStopPod = async (s: StopPod): Promise<void> => {
-    const seen = newestEpoch(s.podId);
-    if (s.epoch < seen) {
-      log.info('StopPod ignored: older than the epoch seen', { podId: s.podId, epoch: s.epoch, seen });
-      return;
-    }
-    epochs.set(s.podId, s.epoch);
-    await stopPod(s.podId, s.reason, s.graceSeconds);
-    sendStatus();
-  };
-
-  const onSwap = async (s: Swap): Promise<void> => {
-    const seen = newestEpoch(s.podId);
-    if (s.epoch < seen) {
-      log.info('Swap ignored: older than the epoch seen', { podId: s.podId, epoch: s.epoch, seen });
-      return;
-    }
-    const r = await agent.swap(s.podId, s.direction);
-    if (!r.ok)
-      log.warn('swap refused', { podId: s.podId, direction: s.direction, error: formatError(r.error) });
     sendStatus();
   };
 
@@ -275,13 +212,13 @@ export function createLink(opts: LinkOptions): Link {
         done(onWelcome(body.value));
         return;
       case 'startPod':
-        done(onStartPod(body.value));
+        done(applier.onStartPod(body.value));
         return;
       case 'stopPod':
-        done(onStopPod(body.value));
+        done(applier.onStopPod(body.value));
         return;
       case 'swap':
-        done(onSwap(body.value));
+        done(applier.onSwap(body.value));
         return;
       case 'ack':
         ackedSeq = Math.max(ackedSeq, body.value.seq);
@@ -293,7 +230,7 @@ export function createLink(opts: LinkOptions): Link {
 
   const sendHello = (): void => {
     const st = agent.status();
-    for (const p of st.pods) epochs.set(p.podId, Math.max(epochs.get(p.podId) ?? p.epoch, p.epoch));
+    applier.notePods(st.pods);
     send({
       case: 'hello',
       value: {
@@ -352,7 +289,9 @@ export function createLink(opts: LinkOptions): Link {
     fenced = true;
     const reason = `lease lost: cut off from the allocator for ${silentMs} ms`;
     log.warn('fencing: stopping every pod', { silentMs, leaseMs, marginMs });
-    stopLivePods(() => reason).catch((e: unknown) => log.error('fencing stop failed', { error: String(e) }));
+    applier
+      .stopLivePods(() => reason)
+      .catch((e: unknown) => log.error('fencing stop failed', { error: String(e) }));
     // A socket open but silent this long is most likely half-open: drop it and dial again.
     if (sock !== null) sock.terminate();
   };

@@ -1,6 +1,6 @@
 /**
  * The agent's link to the allocator (ARCHITECTURE 5): `client.ts` the websocket client (Hello,
- * heartbeats, epochs, reconnects, self-fencing), `map.ts` the pure wire <-> agent type mapping,
+ * heartbeats, reconnects, self-fencing), `apply.ts` the allocator's orders under the epoch rule, `map.ts` the pure wire <-> agent type mapping,
  * `backoff.ts` the reconnect delays.
  */
 export { type Backoff, backoffDelayMs, DEFAULT_BACKOFF } from './backoff.ts';

@@ -1,10 +1,11 @@
 /**
  * `tessera agent`: the node daemon (ARCHITECTURE 4). Flags are checked here (usage errors exit 2),
- * the daemon itself is `agent/main.ts`. It runs until SIGTERM or SIGINT, then stops sampling and
- * closes; its pods keep running and the next `tessera agent` with the same --data adopts them.
+ * the daemon itself is `agent/main.ts`. It runs until SIGTERM or SIGINT, then stops its allocator
+ * link (if any), stops sampling and closes; its pods keep running and the next `tessera agent` with the same --data adopts them.
  */
+import { hostname } from 'node:os';
 import { type Command, Option } from 'commander';
-import { defaultDataDir, type GpuKind, runAgentMain } from '../../agent/main.ts';
+import { defaultDataDir, type GpuKind, resolveAllocator, runAgentMain } from '../../agent/main.ts';
 import { createLogger, type LogLevel, parseLogLevel } from '../../shared/log.ts';
 import { parseDurationMs, parseMemoryMiB } from '../../shared/resources.ts';
 import { failure, usageError } from '../errors.ts';
@@ -15,9 +16,12 @@ Examples:
   $ tessera agent                                   # real GPUs through nvidia-smi
   $ tessera agent --gpu sim --sim-gpus 8xH100-80GB --swap-pool 64GiB
   $ tessera agent --gpu sim --pods pods.json --time-slicing fair --slice-cycle 5s
+  $ tessera agent --allocator http://alloc:7400 --token JOIN_TOKEN --node gpu-07
 
-Until the allocator link exists, --pods FILE starts pods from a JSON list of pod specs (see
-agent/README.md); a pod already running (adopted) or already run with that epoch is not started again.
+With --allocator (or TESSERA_URL) and --token (or TESSERA_TOKEN) the agent links to the allocator: it
+says Hello with its GPUs and pods, runs the pods it is given, and stops them itself if cut off for
+longer than its lease. --pods FILE starts pods from a JSON list of pod specs (see agent/README.md); a
+pod already running (adopted) or already run with that epoch is not started again.
 The agent serves /metrics, /healthz and /status on 127.0.0.1 (--port, 0 = any free port; the port is in
 DATA/agent-state.json, which \`tessera health\` reads). Stopping the agent leaves its pods running.
 `;
@@ -34,6 +38,9 @@ interface RawAgentFlags {
   sliceCycle: string;
   port: string;
   pods?: string;
+  allocator?: string;
+  token?: string;
+  node?: string;
   logLevel: string;
 }
 
@@ -55,7 +62,13 @@ export function configure(command: Command, { io }: CliContext): void {
     )
     .option('--slice-cycle <duration>', 'time-slicing cycle', '5s')
     .option('--port <n>', 'local HTTP port on 127.0.0.1 (0 = any free port)', '0')
-    .option('--pods <file>', 'start these pods (JSON list of pod specs) until the allocator link exists')
+    .option('--pods <file>', 'start these pods (JSON list of pod specs)')
+    .option(
+      '--allocator <url>',
+      'link to this allocator, e.g. http://alloc:7400 (default TESSERA_URL; none: run alone)',
+    )
+    .option('--token <token>', "join token for the allocator's link (default TESSERA_TOKEN)")
+    .option('--node <name>', 'node name the allocator knows this node by (default the hostname)')
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .addHelpText('after', EXAMPLES)
     .action(async (_flags: unknown, cmd: Command) => {
@@ -72,6 +85,13 @@ export function configure(command: Command, { io }: CliContext): void {
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         throw usageError('--port', `--port '${f.port}' must be a whole number from 0 to 65535`);
       }
+      const allocator = resolveAllocator(
+        { allocator: f.allocator, token: f.token, node: f.node },
+        process.env,
+        hostname(),
+      );
+      if (!allocator.ok)
+        throw usageError(`--${allocator.error.field ?? 'allocator'}`, allocator.error.message);
       const level = parseLogLevel(f.logLevel);
       if (!level.ok) throw usageError('--log-level', level.error.message);
       const log = createLogger({
@@ -91,6 +111,7 @@ export function configure(command: Command, { io }: CliContext): void {
           timeSlicing: f.timeSlicing === undefined ? null : { mode: f.timeSlicing, cycleMs },
           port,
           podsFile: f.pods ?? null,
+          allocator: allocator.value,
         },
         { log, stop: signals.stop },
       ).finally(() => signals.release());

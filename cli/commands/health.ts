@@ -4,7 +4,7 @@
  * 1 unhealthy, 2 usage. The rules are in `agent/health.ts`.
  */
 import { type Command, Option } from 'commander';
-import { type HealthReport, healthExitCode, probeHealth } from '../../agent/health.ts';
+import { type AgentView, type HealthReport, healthExitCode, probeHealth } from '../../agent/health.ts';
 import { defaultDataDir, type GpuKind, openDriver } from '../../agent/main.ts';
 import { readStateFile } from '../../agent/state-file.ts';
 import { type TesseraError, tesseraError } from '../../shared/errors.ts';
@@ -98,7 +98,7 @@ export function formatHealth(r: HealthReport): string {
   }
   const a = r.agent;
   const view = a.view;
-  lines.push(`agent: ${a.message}${view === null ? '' : `; allocator: ${view.allocator}`}`);
+  lines.push(`agent: ${a.message}${view === null ? '' : `; allocator: ${allocatorLine(view.allocator)}`}`);
   if (view !== null) {
     const stale = a.running ? '' : ' (last known)';
     const swap = view.swap;
@@ -137,4 +137,10 @@ function unhealthyError(r: HealthReport): TesseraError {
           .map((g) => `GPU ${g.index} (${g.uuid}): ${g.reasons.join('; ')}`)
           .join(' | ');
   return tesseraError('TESSERA_E_GPU_DRIVER', `node unhealthy: ${why}`);
+}
+
+/** `not connected`, or the link's state and where it goes: `welcomed (ws://..., node n-1)`. */
+function allocatorLine(a: AgentView['allocator']): string {
+  if (a === 'not connected') return a;
+  return `${a.state} (${a.url}${a.nodeId === null ? '' : `, node ${a.nodeId}`})`;
 }

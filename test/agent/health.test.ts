@@ -5,9 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AgentStatus } from '../../agent/api.ts';
 import type { GpuDriver, GpuInfo, GpuInventory } from '../../agent/gpu/driver.ts';
 import { assessGpu, healthExitCode, probeHealth, worst } from '../../agent/health.ts';
 import { stateFilePath } from '../../agent/state-file.ts';
+import { formatHealth } from '../../cli/commands/health.ts';
 import { err, ok, tesseraError } from '../../shared/errors.ts';
 
 function gpu(partial: Partial<GpuInfo> = {}): GpuInfo {
@@ -118,12 +120,17 @@ describe('probeHealth', () => {
     if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
-  function writeState(pid: number, port: number | null, writtenAtMs: number): void {
+  function writeState(
+    pid: number,
+    port: number | null,
+    writtenAtMs: number,
+    allocator: AgentStatus['allocator'] = 'not connected',
+  ): void {
     const status = {
       agent: { pid, startedAtMs: 0, lastSampleAtMs: null },
       pods: [],
       swap: { enabled: false, capacityMiB: 0, usedMiB: 0 },
-      allocator: 'not connected',
+      allocator,
     };
     const state = {
       version: 1,
@@ -169,6 +176,22 @@ describe('probeHealth', () => {
     expect(r.agent.running).toBe(false);
     expect(r.agent.source).toBe('state-file');
     expect(r.agent.message).toBe(`not running (state file ${stateFilePath(dir)} is 12s old)`);
+  });
+
+  it("reads the allocator link's state from the agent's status and prints it", async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tessera-health-'));
+    const allocator = {
+      state: 'welcomed' as const,
+      url: 'ws://alloc:7400/api/v1/agents/connect',
+      nodeId: 'n-1',
+      connects: 2,
+    };
+    writeState(999_999, null, 1_000, allocator);
+    const r = await probeHealth({ driver: driver(INVENTORY), dataDir: dir, now: () => 2_000 });
+    expect(r.agent.view?.allocator).toEqual(allocator);
+    expect(formatHealth(r)).toMatch(
+      /; allocator: welcomed \(ws:\/\/alloc:7400\/api\/v1\/agents\/connect, node n-1\)$/m,
+    );
   });
 
   it('is unhealthy when the driver fails, and says why', async () => {
