@@ -31,7 +31,6 @@ import {
   createTimeSlicer,
   indexUsage,
   LIVE_STATES,
-  type PodView,
   type SliceMode,
   type UsageIndex,
 } from './enforce/index.ts';
@@ -39,6 +38,7 @@ import { type GpuDriver, type GpuInventory, type GpuSample, type HostFacts, host
 import { type HttpEndpoint, serveAgentHttp } from './http.ts';
 import { createLink, type Link, type LinkOptions } from './link/index.ts';
 import { createAgentMetrics } from './metrics.ts';
+import { createPodViews } from './pod-views.ts';
 import { type AdoptReport, createRunner, isEnded, type PodRunState } from './runner/index.ts';
 import { createStateWriter, stateFilePath } from './state-file.ts';
 import { openSwapPool } from './swap-file.ts';
@@ -178,29 +178,9 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
           onError: onControlError,
         });
 
-  // Pids of pods are read from /proc only for samples that have GPU processes to attribute: an idle
-  // node's samples cost no /proc scan at all.
-  let wantPids = false;
-  let sampleViews: PodView[] = [];
-  const podViews = (): PodView[] => {
-    sampleViews = runner.list().flatMap((s) => {
-      const spec = runner.specOf(s.podId);
-      if (spec === undefined) return [];
-      const live = LIVE_STATES.has(s.state);
-      return [
-        {
-          podId: s.podId,
-          priority: spec.priority,
-          grants: spec.grants,
-          state: s.state,
-          pids: live && wantPids ? runner.pidsOf(s.podId) : [],
-        },
-      ];
-    });
-    return sampleViews;
-  };
+  const views = createPodViews(runner);
   const enforcer = createEnforcer({
-    pods: podViews,
+    pods: views.build,
     control: runner,
     swap: pool,
     slicer,
@@ -221,7 +201,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   const sampler = driver.sample(sampleIntervalMs, {
     onSample(sample) {
       extra.samples++;
-      wantPids = sample.processes.length > 0;
+      views.wantPids(sample.processes.length > 0);
       try {
         enforcer.onSample(sample);
       } catch (e) {
@@ -229,7 +209,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
         log.error('enforcement failed on a sample', { error: e });
       }
       lastSample = sample;
-      lastUsage = indexUsage(sample, sampleViews);
+      lastUsage = indexUsage(sample, views.last());
     },
     onError(e) {
       extra.samplerErrors++;

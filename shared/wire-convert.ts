@@ -1,6 +1,6 @@
 /**
- * Mapping between protobufjs's decoded messages and Tessera's typed frames, both ways. Plain
- * objects only: protobufjs itself stays in wire.ts.
+ * protobufjs's decoded messages as Tessera's typed frames (the other way is wire-to-proto.ts).
+ * Plain objects only: protobufjs itself stays in wire.ts.
  */
 import { BadFrame } from './wire-check.ts';
 import type {
@@ -89,7 +89,7 @@ function enumOf<T extends string>(names: readonly T[], o: Obj, key: string, path
 }
 
 // Proto enum value n (n >= 1) is entry n - 1; 0 is the proto3 UNSPECIFIED default and is refused.
-const POD_STATES: readonly WirePodState[] = [
+export const POD_STATES: readonly WirePodState[] = [
   'starting',
   'running',
   'ready',
@@ -98,10 +98,10 @@ const POD_STATES: readonly WirePodState[] = [
   'lost',
   'swapped-out',
 ];
-const MIG_MODES: readonly WireMigMode[] = ['enabled', 'disabled', 'unsupported'];
-const SWAP_DIRECTIONS: readonly SwapDirection[] = ['in', 'out'];
+export const MIG_MODES: readonly WireMigMode[] = ['enabled', 'disabled', 'unsupported'];
+export const SWAP_DIRECTIONS: readonly SwapDirection[] = ['in', 'out'];
 
-function protoIndex<T extends string>(names: readonly T[], name: T): number {
+export function protoIndex<T extends string>(names: readonly T[], name: T): number {
   return names.indexOf(name) + 1;
 }
 
@@ -255,147 +255,5 @@ function bodyFromProto(which: string, b: Obj): FrameBody {
       };
     default:
       throw new BadFrame('body', `body: unknown kind ${which}`);
-  }
-}
-
-// ---- TypeScript -> proto ----------------------------------------------------------------------
-// Plain objects in protobufjs's camelCase field names; a null optional is left out, which is how
-// protobufjs (and the wire) spell "absent".
-
-type Plain = { [key: string]: unknown };
-
-function withOptional(o: Plain, optional: Record<string, unknown>): Plain {
-  for (const [k, v] of Object.entries(optional)) if (v !== null && v !== undefined) o[k] = v;
-  return o;
-}
-
-/** A typed Frame as the plain object protobufjs encodes. */
-export function toProto(frame: Frame): Plain {
-  return { version: frame.version, [frame.body.case]: bodyToProto(frame.body) };
-}
-
-function bodyToProto(body: FrameBody): Plain {
-  switch (body.case) {
-    case 'hello': {
-      const h = body.value;
-      const inv = h.inventory;
-      return {
-        node: h.node,
-        agentVersion: h.agentVersion,
-        token: h.token,
-        inventory: withOptional(
-          {
-            gpus: inv.gpus.map((g) => ({
-              uuid: g.uuid,
-              index: g.index,
-              model: g.model,
-              memoryMib: g.memoryMiB,
-              migMode: protoIndex(MIG_MODES, g.migMode),
-              healthy: g.healthy,
-            })),
-            cpuMillis: inv.cpuMillis,
-            memoryMib: inv.memoryMiB,
-            labels: inv.labels,
-            driverVersion: inv.driverVersion,
-          },
-          { cudaVersion: inv.cudaVersion },
-        ),
-        runningPods: h.runningPods.map((r) =>
-          withOptional(
-            { podId: r.podId, epoch: r.epoch, state: protoIndex(POD_STATES, r.state) },
-            { pid: r.pid },
-          ),
-        ),
-      };
-    }
-    case 'status': {
-      const s = body.value;
-      return {
-        seq: s.seq,
-        atMs: s.atMs,
-        gpuSamples: s.gpuSamples.map((g) =>
-          withOptional(
-            { uuid: g.uuid, index: g.index },
-            {
-              utilizationPct: g.utilizationPct,
-              memoryUsedMib: g.memoryUsedMiB,
-              memoryTotalMib: g.memoryTotalMiB,
-              temperatureC: g.temperatureC,
-              powerDrawW: g.powerDrawW,
-            },
-          ),
-        ),
-        podStates: s.podStates.map((r) =>
-          withOptional(
-            { podId: r.podId, epoch: r.epoch, state: protoIndex(POD_STATES, r.state) },
-            {
-              pid: r.pid,
-              exitCode: r.exitCode,
-              signal: r.signal,
-              reason: r.reason,
-              startedAtMs: r.startedAtMs,
-            },
-          ),
-        ),
-      };
-    }
-    case 'event': {
-      const e = body.value;
-      return withOptional(
-        { seq: e.seq, atMs: e.atMs, kind: e.kind, reason: e.reason, numbers: e.numbers },
-        { podId: e.podId, gpuUuid: e.gpuUuid },
-      );
-    }
-    case 'ack':
-      return { seq: body.value.seq };
-    case 'welcome': {
-      const w = body.value;
-      return withOptional(
-        {
-          nodeId: w.nodeId,
-          heartbeatMs: w.heartbeatMs,
-          leaseMs: w.leaseMs,
-          desiredPods: w.desiredPods.map((d) => ({ podId: d.podId, epoch: d.epoch })),
-        },
-        { nodeCredential: w.nodeCredential },
-      );
-    }
-    case 'startPod': {
-      const s = body.value;
-      const spec = s.spec;
-      const readiness =
-        spec.readiness === null
-          ? null
-          : withOptional({}, { linePrefix: spec.readiness.linePrefix, delayMs: spec.readiness.delayMs });
-      return {
-        podId: s.podId,
-        epoch: s.epoch,
-        spec: withOptional(
-          {
-            workload: spec.workload,
-            project: spec.project,
-            command: spec.command,
-            env: spec.env,
-            priority: spec.priority,
-            graceSeconds: spec.graceSeconds,
-          },
-          { workingDir: spec.workingDir, readiness },
-        ),
-        gpuGrants: s.gpuGrants.map((g) => ({
-          uuid: g.uuid,
-          gpuMilli: g.gpuMilli,
-          memoryMib: g.memoryMiB,
-          memoryLimitMib: g.memoryLimitMiB,
-        })),
-      };
-    }
-    case 'stopPod': {
-      const s = body.value;
-      return { podId: s.podId, epoch: s.epoch, reason: s.reason, graceSeconds: s.graceSeconds };
-    }
-    case 'swap': {
-      const s = body.value;
-      return { podId: s.podId, epoch: s.epoch, direction: protoIndex(SWAP_DIRECTIONS, s.direction) };
-    }
   }
 }

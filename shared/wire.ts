@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { err, formatError, ok, type Result, type TesseraError, tesseraError } from './errors.ts';
 import { assertFrame, BadFrame, checkVersion } from './wire-check.ts';
-import { fromProto, type Obj, toProto } from './wire-convert.ts';
+import { fromProto, type Obj } from './wire-convert.ts';
+import { toProto } from './wire-to-proto.ts';
 import {
   type Frame,
   type FrameBody,

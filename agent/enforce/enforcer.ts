@@ -85,12 +85,9 @@ export interface Enforcer {
   inFlight(): string[];
 }
 
-/** Enforcement over `onSample`, acting through `control` and `swap`. */
-export function createEnforcer(opts: EnforcerOptions): Enforcer {
-  const now = opts.now ?? Date.now;
-  const idleWindowMs = opts.idleWindowMs ?? 60_000;
-  const isActive = opts.isActive ?? busyGpu;
-  const c: EnforcerCounters = {
+/** Every enforcer counter at its starting value. */
+export function zeroCounters(): EnforcerCounters {
+  return {
     oomKills: 0,
     reclaimKills: 0,
     reclaimSwaps: 0,
@@ -102,6 +99,14 @@ export function createEnforcer(opts: EnforcerOptions): Enforcer {
     killLatencyLastMs: null,
     killLatencyMaxMs: null,
   };
+}
+
+/** Enforcement over `onSample`, acting through `control` and `swap`. */
+export function createEnforcer(opts: EnforcerOptions): Enforcer {
+  const now = opts.now ?? Date.now;
+  const idleWindowMs = opts.idleWindowMs ?? 60_000;
+  const isActive = opts.isActive ?? busyGpu;
+  const c = zeroCounters();
   /** podId -> whether its kill has settled (then it stays until the runner stops reporting it live). */
   const killing = new Map<string, boolean>();
   const swapping = new Set<string>();

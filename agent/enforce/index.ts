@@ -10,7 +10,13 @@
  * - enforcer.ts         runs the decisions on every sample and carries them out, with counters
  */
 export { decideReclaim, type GpuMemoryBalance, type ReclaimDecision } from './dynamic-fractions.ts';
-export { createEnforcer, type Enforcer, type EnforcerCounters, type EnforcerOptions } from './enforcer.ts';
+export {
+  createEnforcer,
+  type Enforcer,
+  type EnforcerCounters,
+  type EnforcerOptions,
+  zeroCounters,
+} from './enforcer.ts';
 export { decideMemoryLimits, type MemoryLimitDecision } from './memory-limit.ts';
 export {
   createSwapPool,

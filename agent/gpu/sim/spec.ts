@@ -197,7 +197,7 @@ export interface SimEccCounts {
 /** One GPU in gpus.json: the model's facts plus identity and the knobs health tests turn. */
 export interface SimGpu extends Omit<SimGpuModel, 'key' | 'idleTemperatureC' | 'hasMemoryTemperature'> {
   index: number;
-  /** `GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, derived from the seed, index and model: stable across runs. */
+  /** `GPU-` and a UUID (8-4-4-4-12 hex digits), derived from the seed, index and model: stable across runs. */
   uuid: string;
   serial: string;
   /** `00000000:18:00.0`. */

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { AgentEvent, AgentPodStatus, AgentStatus } from '../../../agent/api.ts';
+import { zeroCounters } from '../../../agent/enforce/index.ts';
 import type { LinkAgent } from '../../../agent/link/client.ts';
 import type { PodSpec, PodStatus } from '../../../agent/runner/index.ts';
 import { ok } from '../../../shared/errors.ts';
@@ -136,16 +137,7 @@ export function fakeStatus(pods: AgentPodStatus[]): AgentStatus {
     swap: { enabled: false, capacityMiB: 0, usedMiB: 0, pods: [] },
     timeSlicing: null,
     counters: {
-      oomKills: 0,
-      reclaimKills: 0,
-      reclaimSwaps: 0,
-      swapsOut: 0,
-      swapsIn: 0,
-      swapRefusals: 0,
-      slicePauses: 0,
-      unknownProcesses: 0,
-      killLatencyLastMs: null,
-      killLatencyMaxMs: null,
+      ...zeroCounters(),
       samples: 0,
       samplerErrors: 0,
       events: 0,
