@@ -4,12 +4,15 @@
  * error shape, views.ts the wire shapes, and one routes file per resource family.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { TokenStore } from '../link/tokens.ts';
 import type { Db } from '../store/db.ts';
+import { requireUserToken } from './auth.ts';
 import type { ApiContext, ChangeReason } from './context.ts';
 import { installErrorHandlers } from './errors.ts';
 import { registerHealth } from './health.ts';
 import { registerNodeRoutes } from './node-routes.ts';
 import { registerOrgRoutes } from './org-routes.ts';
+import { registerTokenRoutes } from './token-routes.ts';
 import { registerWorkloadRoutes } from './workload-routes.ts';
 
 export type { ApiContext, ChangeReason } from './context.ts';
@@ -28,6 +31,11 @@ export interface ApiOptions {
   onChange?: (reason: ChangeReason) => void;
   /** fastify's logger option. Default off (the allocator passes its own). */
   logger?: boolean;
+  /**
+   * Where tokens live. Given, `/api/v1` requires a user token and `/tokens` can mint join tokens;
+   * omitted (unit tests of the routes), the API is open and has no token routes.
+   */
+  tokens?: TokenStore;
 }
 
 /** The prefix every resource route lives under. */
@@ -45,8 +53,11 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   registerHealth(app, ctx.db);
   app.register(
     async (api) => {
-      // Issue 5 (tokens and RBAC) adds its `onRequest` hook here, scoped to /api/v1 only, so the
-      // probes above stay open without a token as ARCHITECTURE 7 requires.
+      // Scoped to /api/v1 only, so the probes above stay open without a token (ARCHITECTURE 7).
+      if (options.tokens !== undefined) {
+        requireUserToken(api, options.tokens);
+        registerTokenRoutes(api, ctx, options.tokens);
+      }
       registerOrgRoutes(api, ctx);
       registerNodeRoutes(api, ctx);
       registerWorkloadRoutes(api, ctx);

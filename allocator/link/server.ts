@@ -26,7 +26,7 @@ import {
   WS_OPTIONS,
 } from '../../shared/wire.ts';
 import type { Db } from '../store/db.ts';
-import { markLostNodes, touchNode, upsertNode } from '../store/nodes.ts';
+import { markLostNodes, upsertNode } from '../store/nodes.ts';
 import { getPod, listAssignments, listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import { parseWirePodId, wirePodId } from './pod-id.ts';
 import {
@@ -66,6 +66,8 @@ export interface AgentLinkOptions {
   onNodeChange?: (change: NodeChange) => void;
   /** A pod report about a pod assigned to this node at this epoch; the lifecycle applies it. */
   onPodReport?: (node: string, report: WirePodStatus, pod: PodRecord) => void;
+  /** A whole Status of a node, after its pod reports: what the node runs, for absence checks. */
+  onStatus?: (node: string, status: Status) => void;
   log?: Logger;
 }
 
@@ -94,7 +96,7 @@ export interface AgentLink {
 
 interface Session {
   ws: WebSocket;
-  identity: TokenIdentity;
+  identity: Exclude<TokenIdentity, { kind: 'user' }>;
   bearer: string;
   /** Set once Hello is accepted. */
   node: string | null;
@@ -143,6 +145,12 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
   const now = options.now ?? Date.now;
   const wss = new WebSocketServer({ noServer: true, ...WS_OPTIONS });
   const sessions = new Map<string, Session>();
+  // Heard-from times live in memory and reach the store once per lease check: one write transaction
+  // per heartbeat interval instead of one fsync per frame, which 10,000 agents at 1 Hz would need.
+  const seen = new Map<string, number>();
+  // Nodes the store knows get a fresh lease from this start: the allocator cannot tell how long they
+  // were silent while it was down, and their agents have been redialling all along.
+  db.prepare('UPDATE nodes SET last_seen_ms = MAX(last_seen_ms, ?) WHERE lost = 0').run(now());
   const stats: AgentLinkStats = {
     connections: 0,
     refusedUpgrades: 0,
@@ -160,7 +168,9 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       return;
     }
     const bearer = bearerOf(req.headers.authorization);
-    const identity = bearer === null ? null : authenticate(tokens, bearer);
+    const found = bearer === null ? null : authenticate(tokens, bearer);
+    // A user's API token is not a node's: only join tokens and node credentials open the link.
+    const identity = found === null || found.kind === 'user' ? null : found;
     if (bearer === null || identity === null) {
       stats.refusedUpgrades += 1;
       log?.warn('agent upgrade refused', {
@@ -234,13 +244,16 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       return;
     }
     // Any frame after Hello proves the node alive, whatever it carries.
-    touchNode(db, s.node, now());
+    seen.set(s.node, now());
     switch (body.case) {
       case 'hello':
         closeSession(s, WS_CLOSE.badFrame, 'hello sent twice on one connection');
         return;
       case 'status':
         onStatus(s.node, body.value);
+        // Every Status is answered: the agent counts only allocator frames as "heard", and fences
+        // itself after a quiet half lease, so a quiet but healthy link must still say something.
+        send(s, makeFrame({ case: 'ack', value: { seq: body.value.seq } }));
         return;
       default:
         // Events and acks feed later work (logs, explain); the lease is all they do here yet.
@@ -328,6 +341,7 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       stats.acceptedReports += 1;
       options.onPodReport?.(node, r, check.pod);
     }
+    options.onStatus?.(node, status);
   }
 
   function send(s: Session, frame: Frame): boolean {
@@ -336,7 +350,15 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
     return true;
   }
 
+  /** Writes the heard-from times gathered since the last flush, in one transaction. */
+  const touch = db.prepare('UPDATE nodes SET last_seen_ms = ?, lost = 0 WHERE name = ?');
+  const flushSeen = db.transaction(() => {
+    for (const [node, ms] of seen) touch.run(ms, node);
+    seen.clear();
+  });
+
   function checkLeases(nowMs: number = now()): string[] {
+    flushSeen();
     const lost = markLostNodes(db, nowMs, leaseMs);
     for (const node of lost) {
       const s = sessions.get(node);
@@ -371,6 +393,7 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       new Promise<void>((resolve) => {
         server.off('upgrade', onUpgrade);
         if (timer !== null) clearInterval(timer);
+        if (db.open) flushSeen();
         for (const ws of wss.clients) ws.close(GOING_AWAY, 'allocator shutting down');
         sessions.clear();
         wss.close(() => resolve());

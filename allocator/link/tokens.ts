@@ -5,20 +5,20 @@
  *
  * Tokens look like `tj.<id>.<secret>` (join) or `tn.<id>.<secret>` (node): the id finds the record
  * without comparing against every stored hash, the 32 random bytes of secret are what is proven.
- * The store is a small interface with an in-memory map behind it; the store's tokens table
- * (issue 5) is meant to implement the same interface so tokens survive a restart.
+ * The store is a small interface: an in-memory map here for tests, the allocator's SQLite tokens
+ * table (store/tokens.ts) in the service, so tokens survive a restart.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** What a token proves. */
-export type TokenKind = 'join' | 'node';
+/** What a token proves: join a new node, be one node, or be a user of the API (issue 5 adds roles). */
+export type TokenKind = 'join' | 'node' | 'user';
 
 /** One stored token: never the token itself, only its hash. */
 export interface TokenRecord {
   id: string;
   kind: TokenKind;
-  /** The node a credential belongs to; null for a join token. */
-  node: string | null;
+  /** The node a node credential belongs to, the user a user token belongs to; null for a join token. */
+  subject: string | null;
   /** sha256 of the whole token string. */
   hash: Buffer;
 }
@@ -32,7 +32,10 @@ export interface TokenStore {
 }
 
 /** Who a bearer token authenticates. */
-export type TokenIdentity = { kind: 'join' } | { kind: 'node'; node: string };
+export type TokenIdentity =
+  | { kind: 'join' }
+  | { kind: 'node'; node: string }
+  | { kind: 'user'; user: string };
 
 /** A TokenStore in memory: tokens last as long as the process. */
 export function memoryTokenStore(): TokenStore {
@@ -49,17 +52,17 @@ export function memoryTokenStore(): TokenStore {
   };
 }
 
-const PREFIX: Readonly<Record<TokenKind, string>> = { join: 'tj', node: 'tn' };
+const PREFIX: Readonly<Record<TokenKind, string>> = { join: 'tj', node: 'tn', user: 'tu' };
 
 /** sha256 of a token string. */
 export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
-function mint(store: TokenStore, kind: TokenKind, node: string | null): string {
+function mint(store: TokenStore, kind: TokenKind, subject: string | null): string {
   const id = randomBytes(8).toString('hex');
   const token = `${PREFIX[kind]}.${id}.${randomBytes(32).toString('base64url')}`;
-  store.put({ id, kind, node, hash: hashToken(token) });
+  store.put({ id, kind, subject, hash: hashToken(token) });
   return token;
 }
 
@@ -73,8 +76,13 @@ export function createJoinToken(store: TokenStore): string {
  * (it arrives in Welcome), and an older copy elsewhere should stop working.
  */
 export function issueNodeCredential(store: TokenStore, node: string): string {
-  for (const r of store.list()) if (r.kind === 'node' && r.node === node) store.delete(r.id);
+  for (const r of store.list()) if (r.kind === 'node' && r.subject === node) store.delete(r.id);
   return mint(store, 'node', node);
+}
+
+/** Creates an API token for `user`; returns the token, shown once. */
+export function createUserToken(store: TokenStore, user: string): string {
+  return mint(store, 'user', user);
 }
 
 /** Who `bearer` (the token, without `Bearer `) authenticates, or null for anything unknown. */
@@ -88,7 +96,10 @@ export function authenticate(store: TokenStore, bearer: string): TokenIdentity |
   // Both sides are sha256 digests, so the lengths match and the compare leaks no timing.
   if (!timingSafeEqual(hashToken(bearer), record.hash)) return null;
   if (record.kind === 'join') return { kind: 'join' };
-  return record.node === null ? null : { kind: 'node', node: record.node };
+  if (record.subject === null) return null;
+  return record.kind === 'node'
+    ? { kind: 'node', node: record.subject }
+    : { kind: 'user', user: record.subject };
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or null when absent or another scheme. */

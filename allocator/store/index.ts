@@ -12,4 +12,5 @@ export * from './nodes.ts';
 export * from './org.ts';
 export * from './pods.ts';
 export * from './snapshot.ts';
+export * from './tokens.ts';
 export * from './workloads.ts';

@@ -117,8 +117,25 @@ CREATE TABLE access_rules (
 ) STRICT;
 `;
 
+/**
+ * Migration 2: tokens are found by id (the middle part of `tj.<id>.<secret>`) and name their subject
+ * (a node or a user). V1's table keyed them by hash alone and had no rows yet, so it is replaced.
+ */
+const V2 = `
+DROP TABLE tokens;
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,            -- join | node | user
+  subject TEXT,                  -- the node or user; NULL for a join token
+  hash BLOB NOT NULL,            -- sha256 of the whole token; the token itself is never stored
+  created_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX tokens_subject ON tokens(kind, subject);
+CREATE INDEX pods_phase ON pods(phase);
+`;
+
 /** Every migration in order; the database's user_version is the count applied. */
-export const MIGRATIONS: readonly string[] = [V1];
+export const MIGRATIONS: readonly string[] = [V1, V2];
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

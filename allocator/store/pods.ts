@@ -79,15 +79,19 @@ export function listPods(
   db: Db,
   filter: { workload?: string; node?: string; phases?: readonly PodPhase[] } = {},
 ): PodRecord[] {
+  // Phases filter in SQL: the dispatcher asks for the few Bound / Stopping pods among many.
   const rows = db
     .prepare(
       `${POD_SELECT} WHERE (@w IS NULL OR p.workload = @w) AND (@n IS NULL OR p.node = @n)
+       AND (@phases IS NULL OR p.phase IN (SELECT value FROM json_each(@phases)))
        ORDER BY p.workload, p.name`,
     )
-    .all({ w: filter.workload ?? null, n: filter.node ?? null }) as PodRow[];
-  const pods = rows.map(toPod);
-  const phases = filter.phases;
-  return phases === undefined ? pods : pods.filter((p) => phases.includes(p.phase));
+    .all({
+      w: filter.workload ?? null,
+      n: filter.node ?? null,
+      phases: filter.phases === undefined ? null : JSON.stringify(filter.phases),
+    }) as PodRow[];
+  return rows.map(toPod);
 }
 
 /** One pod, or undefined. */

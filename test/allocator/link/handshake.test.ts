@@ -104,7 +104,7 @@ describe('agent link handshake', () => {
     const h = await startLink();
     const client = await connect(h.url, h.joinToken);
     client.send(
-      makeFrame({ case: 'stopPod', value: { podId: 'w/p-0', epoch: 1, reason: 'x', graceSeconds: 1 } }),
+      makeFrame({ case: 'stopPod', value: { podId: 'w_p-0', epoch: 1, reason: 'x', graceSeconds: 1 } }),
     );
     expect((await client.closed).code).toBe(WS_CLOSE.forbidden);
   });

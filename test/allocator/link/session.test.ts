@@ -64,7 +64,10 @@ describe('agent link sessions', () => {
     const { client } = await join(h.url, h.joinToken, 'n1');
     h.clock.ms = T0 + 5000;
     client.send(status(1, [{ podId: POD, epoch: 1 }]));
-    await expect.poll(() => getNode(h.db, 'n1')?.lastSeenMs).toBe(T0 + 5000);
+    await expect.poll(() => h.link.stats().statusFrames).toBe(1);
+    // Heard-from times reach the store when leases are checked (one write per check, not per frame).
+    expect(h.link.checkLeases(T0 + 5000)).toEqual([]);
+    expect(getNode(h.db, 'n1')?.lastSeenMs).toBe(T0 + 5000);
     expect(h.reports).toEqual([
       { node: 'n1', report: expect.objectContaining({ podId: POD, state: 'running' }) },
     ]);
@@ -77,7 +80,7 @@ describe('agent link sessions', () => {
       status(1, [
         { podId: POD, epoch: 1 },
         { podId: POD, epoch: 7 },
-        { podId: 'w1/nope-0', epoch: 1 },
+        { podId: 'w1_nope-0', epoch: 1 },
       ]),
     );
     await expect.poll(() => h.link.stats().refusedReports).toBe(3);
@@ -93,7 +96,9 @@ describe('agent link sessions', () => {
     expect(h.link.checkLeases(T0 + 40_000)).toEqual([]);
     h.clock.ms = T0 + 10_000;
     client.send(status(1));
-    await expect.poll(() => getNode(h.db, 'n1')?.lastSeenMs).toBe(T0 + 10_000);
+    await expect.poll(() => h.link.stats().statusFrames).toBe(1);
+    expect(h.link.checkLeases(T0 + 10_000)).toEqual([]);
+    expect(getNode(h.db, 'n1')?.lastSeenMs).toBe(T0 + 10_000);
     expect(h.link.checkLeases(T0 + 50_000)).toEqual([]);
     expect(h.link.checkLeases(T0 + 50_001)).toEqual(['n1']);
     expect(getNode(h.db, 'n1')?.lost).toBe(true);
@@ -106,14 +111,14 @@ describe('agent link sessions', () => {
     const h = await startLink();
     const a = await join(h.url, h.joinToken, 'a');
     const b = await join(h.url, h.joinToken, 'b');
-    expect(h.link.dispatch('b', startPod('w1/t-0', 2))).toBe(true);
+    expect(h.link.dispatch('b', startPod('w1_t-0', 2))).toBe(true);
     const got = await b.client.next();
-    expect(got.body).toMatchObject({ case: 'startPod', value: { podId: 'w1/t-0', epoch: 2 } });
-    expect(h.link.dispatch('zzz', startPod('w1/t-0', 2))).toBe(false);
+    expect(got.body).toMatchObject({ case: 'startPod', value: { podId: 'w1_t-0', epoch: 2 } });
+    expect(h.link.dispatch('zzz', startPod('w1_t-0', 2))).toBe(false);
     // a got nothing: its next frame is the one sent to it after.
     h.link.dispatch(
       'a',
-      makeFrame({ case: 'stopPod', value: { podId: 'w1/t-0', epoch: 1, reason: 'moved', graceSeconds: 5 } }),
+      makeFrame({ case: 'stopPod', value: { podId: 'w1_t-0', epoch: 1, reason: 'moved', graceSeconds: 5 } }),
     );
     expect((await a.client.next()).body.case).toBe('stopPod');
     expect(() => h.link.dispatch('a', status(1))).toThrow(/does not send status/);
@@ -125,7 +130,7 @@ describe('agent link sessions', () => {
     const second = await join(h.url, h.joinToken, 'n1');
     expect((await first.client.closed).code).toBe(WS_CLOSE.fenced);
     expect(h.link.connectedNodes()).toEqual(['n1']);
-    expect(h.link.dispatch('n1', startPod('w1/t-0', 1))).toBe(true);
+    expect(h.link.dispatch('n1', startPod('w1_t-0', 1))).toBe(true);
     expect((await second.client.next()).body.case).toBe('startPod');
     // The old socket's close did not unregister the new session or report a disconnect.
     expect(h.changes).toEqual([{ node: 'n1', change: 'connected' }]);

@@ -1,0 +1,68 @@
+/**
+ * A workload's phase from its pods (the seed's phase table, ARCHITECTURE 2). Pure: the store's
+ * pods in, the phase the workload should be in (or null: stay) out. Only the phases pod reports
+ * drive are derived here; Pending, Stopped and Deleting are entered by the scheduler and the user.
+ */
+import type { PodPhase, WorkloadPhase } from '../../shared/phases.ts';
+
+/** A phase a workload should move to, with the event's reason and message. */
+export interface DerivedPhase {
+  to: WorkloadPhase;
+  reason: string;
+  message: string;
+}
+
+/** The part of a pod the derivation reads. */
+export interface PodFacts {
+  name: string;
+  phase: PodPhase;
+  exitCode: number | null;
+}
+
+/** Workload phases whose next phase follows from pod reports. */
+export const REPORT_DRIVEN_PHASES: readonly WorkloadPhase[] = ['Initializing', 'Running', 'Degraded'];
+
+/** Pods placed on a node and not yet ended. */
+const LIVE: readonly PodPhase[] = ['Bound', 'Starting', 'Running'];
+
+/**
+ * The phase a workload in `phase` with `pods` should have, given `required` pods (its minReplicas)
+ * for it to count as running; null when it should stay where it is.
+ */
+export function derivePhase(
+  phase: WorkloadPhase,
+  required: number,
+  pods: readonly PodFacts[],
+): DerivedPhase | null {
+  if (!REPORT_DRIVEN_PHASES.includes(phase)) return null;
+  const live = pods.filter((p) => LIVE.includes(p.phase));
+  const running = pods.filter((p) => p.phase === 'Running').length;
+  const succeeded = pods.filter((p) => p.phase === 'Succeeded').length;
+  const failed = pods.filter((p) => p.phase === 'Failed');
+  const firstFailed = failed[0];
+  const failedWhy =
+    firstFailed === undefined
+      ? ''
+      : `pod ${firstFailed.name} failed${firstFailed.exitCode === null ? '' : ` with exit code ${firstFailed.exitCode}`}`;
+  const target = ((): DerivedPhase | null => {
+    if (live.length === 0) {
+      if (firstFailed !== undefined) return { to: 'Failed', reason: 'PodFailed', message: failedWhy };
+      if (succeeded > 0)
+        return { to: 'Completed', reason: 'Succeeded', message: `${succeeded} pod(s) exited with code 0` };
+      // Nothing placed and nothing ended: the node-lost and preemption paths requeue it, not this.
+      return null;
+    }
+    // A pod failing while others run degrades the workload; it fails once nothing runs any more.
+    if (firstFailed !== undefined) return { to: 'Degraded', reason: 'PodFailed', message: failedWhy };
+    // Pods that finished their part count as done, not as missing (a worker of a distributed job).
+    if (running + succeeded >= required)
+      return { to: 'Running', reason: 'PodsReady', message: `${running} pod(s) running` };
+    if (phase === 'Initializing') return null;
+    return {
+      to: 'Degraded',
+      reason: 'PodsNotReady',
+      message: `${running + succeeded} of ${required} required pod(s) running`,
+    };
+  })();
+  return target === null || target.to === phase ? null : target;
+}

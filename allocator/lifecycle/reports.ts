@@ -1,0 +1,142 @@
+/**
+ * What agents' reports and lost nodes do to pods and workloads (ARCHITECTURE 2 and 5): a pod's phase
+ * follows its agent's report, a workload's follows its pods (derive.ts), a pod lost with its node or
+ * fenced by its agent is replaced, and a gang left below its minimum goes back to Pending whole.
+ * Each entry point runs in one transaction and returns the stops the link must send.
+ */
+import type { PodPhase } from '../../shared/phases.ts';
+import type { WirePodStatus } from '../../shared/wire.ts';
+import type { StopPod } from '../store/apply-plan.ts';
+import type { Db } from '../store/db.ts';
+import { listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';
+import { getWorkload, moveWorkload } from '../store/workloads.ts';
+import { derivePhase, REPORT_DRIVEN_PHASES } from './derive.ts';
+import { advancePod, beginStop } from './pods.ts';
+
+/** What a lifecycle step changed: stops to send, and whether anything was written. */
+export interface LifecycleResult {
+  stops: StopPod[];
+  changed: boolean;
+}
+
+/** Pod phases a report may still move. */
+const REPORTABLE: readonly PodPhase[] = ['Bound', 'Starting', 'Running', 'Stopping'];
+
+/**
+ * True when the agent ended the pod because it lost the allocator (self-fencing, or the desired set
+ * on reconnect left it out): the work did not fail, its node did, so it is replaced, not failed.
+ * The words are the agent's (agent/link/client.ts and map.ts `fenceAgainst`).
+ */
+export function isFenceStop(reason: string | null): boolean {
+  return reason !== null && (reason.startsWith('lease lost') || reason.startsWith('fenced'));
+}
+
+/** Applies one accepted pod report (the link checked node and epoch) at `nowMs`. */
+export function applyPodReport(
+  db: Db,
+  report: WirePodStatus,
+  pod: PodRecord,
+  nowMs: number,
+): LifecycleResult {
+  if (!REPORTABLE.includes(pod.phase)) return { stops: [], changed: false };
+  return db.transaction((): LifecycleResult => {
+    const ended = report.state === 'exited' || report.state === 'lost';
+    if (!ended) {
+      if (pod.phase === 'Stopping') return { stops: [], changed: false };
+      // `running` is a process started; `ready` (or swapped out after being ready) is a pod initialised.
+      const to: PodPhase =
+        report.state === 'ready' || report.state === 'swapped-out' ? 'Running' : 'Starting';
+      if (pod.phase === 'Running' && to === 'Starting') return { stops: [], changed: false };
+      const changed = advancePod(db, pod, to, `agent reports ${report.state}`);
+      return changed ? settle(db, pod.workload, nowMs) : { stops: [], changed };
+    }
+    if (pod.phase === 'Stopping') {
+      advancePod(db, pod, 'Stopped', report.reason ?? 'stopped', report.exitCode);
+      return { ...settle(db, pod.workload, nowMs), changed: true };
+    }
+    if (isFenceStop(report.reason))
+      return losePods(db, pod.workload, [pod], 'NodeFenced', report.reason ?? '', nowMs);
+    const ok = report.state === 'exited' && report.exitCode === 0 && report.signal === null;
+    const why =
+      report.reason ??
+      (report.signal !== null
+        ? `killed by ${report.signal}`
+        : `exited with code ${report.exitCode ?? 'unknown'}`);
+    advancePod(db, pod, ok ? 'Succeeded' : 'Failed', why, report.exitCode);
+    return { ...settle(db, pod.workload, nowMs), changed: true };
+  })();
+}
+
+/**
+ * A Stopping pod its node no longer runs (absent from the node's full report well after the stop was
+ * sent): the stop is done. Also ends a Bound pod the node never started once its workload is stopping.
+ */
+export function confirmAbsent(db: Db, pod: PodRecord, nowMs: number): LifecycleResult {
+  return db.transaction((): LifecycleResult => {
+    if (pod.phase !== 'Stopping') return { stops: [], changed: false };
+    advancePod(db, pod, 'Stopped', 'not running on its node');
+    return { ...settle(db, pod.workload, nowMs), changed: true };
+  })();
+}
+
+/** Every pod of a lost node is replaced elsewhere; stops on it are done (its agent fenced itself). */
+export function nodeLost(db: Db, node: string, nowMs: number): LifecycleResult {
+  return db.transaction((): LifecycleResult => {
+    const out: LifecycleResult = { stops: [], changed: false };
+    const pods = listPods(db, { node });
+    for (const p of pods.filter((x) => x.phase === 'Stopping')) {
+      advancePod(db, p, 'Stopped', `node ${node} lost`);
+      out.changed = true;
+    }
+    const byWorkload = new Map<string, PodRecord[]>();
+    for (const p of pods.filter((x) => SCHEDULED_POD_PHASES.includes(x.phase)))
+      byWorkload.set(p.workload, [...(byWorkload.get(p.workload) ?? []), p]);
+    for (const [id, lost] of byWorkload) {
+      const r = losePods(db, id, lost, 'NodeLost', `node ${node} missed its lease`, nowMs);
+      out.stops.push(...r.stops);
+      out.changed = true;
+    }
+    for (const id of new Set(pods.map((p) => p.workload))) {
+      const r = settle(db, id, nowMs);
+      out.stops.push(...r.stops);
+    }
+    return out;
+  })();
+}
+
+/**
+ * Ends `lost` pods (they will not run again under their names; the scheduler places new ones). A
+ * workload left with fewer live pods than its minimum stops the rest and goes back to Pending.
+ */
+function losePods(
+  db: Db,
+  id: string,
+  lost: readonly PodRecord[],
+  reason: string,
+  message: string,
+  nowMs: number,
+): LifecycleResult {
+  const out: LifecycleResult = { stops: [], changed: true };
+  for (const p of lost) advancePod(db, p, 'Stopped', `${reason}: ${message}`);
+  const w = getWorkload(db, id);
+  if (w === undefined || !REPORT_DRIVEN_PHASES.includes(w.phase)) return out;
+  const live = listPods(db, { workload: id, phases: SCHEDULED_POD_PHASES });
+  if (live.length >= w.spec.minReplicas) return { ...settle(db, id, nowMs), changed: true };
+  for (const p of live) {
+    const stop = beginStop(db, p, `${reason}: gang below its minimum`);
+    if (stop !== null) out.stops.push(stop);
+  }
+  moveWorkload(db, id, 'Pending', reason, message, nowMs);
+  return out;
+}
+
+/** Moves the workload to the phase its pods call for, if any. */
+function settle(db: Db, id: string, nowMs: number): LifecycleResult {
+  const w = getWorkload(db, id);
+  if (w === undefined) return { stops: [], changed: false };
+  const d = derivePhase(w.phase, w.spec.minReplicas, listPods(db, { workload: id }));
+  if (d === null) return { stops: [], changed: false };
+  // Failed and Completed are derived only once no pod is live, so nothing is left to stop.
+  moveWorkload(db, id, d.to, d.reason, d.message, nowMs);
+  return { stops: [], changed: true };
+}

@@ -1,0 +1,33 @@
+/**
+ * User stop and delete (ARCHITECTURE 2): a Stopped or Deleting workload's live pods are stopped on
+ * their nodes; a Deleting workload whose pods all ended is purged (its events stay). Runs each
+ * scheduling cycle, so a stop or delete issued while the allocator was down still happens.
+ */
+import type { StopPod } from '../store/apply-plan.ts';
+import type { Db } from '../store/db.ts';
+import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
+import { listWorkloads, purgeWorkload } from '../store/workloads.ts';
+import { beginStop } from './pods.ts';
+
+/** What a teardown pass did. */
+export interface TeardownResult {
+  stops: StopPod[];
+  purged: string[];
+}
+
+/** Stops the live pods of Stopped and Deleting workloads and purges finished deletions. */
+export function teardown(db: Db): TeardownResult {
+  return db.transaction((): TeardownResult => {
+    const out: TeardownResult = { stops: [], purged: [] };
+    for (const w of listWorkloads(db, { phases: ['Stopped', 'Deleting'] })) {
+      const why = w.phase === 'Stopped' ? 'stopped by the user' : 'workload deleted';
+      for (const p of listPods(db, { workload: w.id, phases: SCHEDULED_POD_PHASES })) {
+        const stop = beginStop(db, p, why);
+        if (stop !== null) out.stops.push(stop);
+      }
+      // A Deleting workload with Stopping pods waits for their confirmation; purge refuses until then.
+      if (w.phase === 'Deleting' && purgeWorkload(db, w.id).ok) out.purged.push(w.id);
+    }
+    return out;
+  })();
+}

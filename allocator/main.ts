@@ -1,0 +1,132 @@
+/**
+ * The allocator service (ARCHITECTURE 1, issue 4): one process holding the store, serving the API
+ * and the agents' websocket on one HTTP server, and running the scheduler. Everything flows one way:
+ * a change (submit, pod report, node join or loss) asks for a cycle; a cycle tears down stopped work,
+ * snapshots the store, plans, commits the plan with its quota accounting, then dispatches.
+ */
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLogger } from '../shared/log.ts';
+import { buildApi } from './api/index.ts';
+import { applyPodReport, nodeLost } from './lifecycle/reports.ts';
+import { teardown } from './lifecycle/teardown.ts';
+import { attachAgentLink } from './link/server.ts';
+import { runCycle } from './scheduler/cycle.ts';
+import { isEmptyPlan } from './scheduler/plan.ts';
+import { ADMIN_TOKEN_FILE, ALLOCATOR_FILE, bootstrap, JOIN_TOKEN_FILE } from './service/bootstrap.ts';
+import { createDispatcher } from './service/dispatch.ts';
+import { createCycleLoop } from './service/loop.ts';
+import type { AllocatorOptions, AllocatorStats, RunningAllocator } from './service/types.ts';
+import { applyPlan } from './store/apply-plan.ts';
+import { openDb } from './store/db.ts';
+import { buildSnapshot } from './store/snapshot.ts';
+import { sqliteTokenStore } from './store/tokens.ts';
+
+export type { AllocatorOptions, AllocatorStats, RunningAllocator } from './service/types.ts';
+
+/** Default TCP port of the allocator's API and agent link. */
+export const DEFAULT_PORT = 7400;
+
+/** Opens the store in `dataDir`, listens, and starts scheduling; resolves once it accepts connections. */
+export async function startAllocator(options: AllocatorOptions): Promise<RunningAllocator> {
+  const now = options.now ?? Date.now;
+  const log = options.log ?? createLogger({ stream: process.stderr, fields: { component: 'allocator' } });
+  const heartbeatMs = options.heartbeatMs ?? 2000;
+  const leaseMs = options.leaseMs ?? 40_000;
+  const db = openDb({ dataDir: options.dataDir });
+  const tokens = sqliteTokenStore(db, now);
+  const boot = bootstrap(db, tokens, options.dataDir, now());
+  const counters = { cycles: 0, lastCycleMs: 0, startsSent: 0, stopsSent: 0, startsHeld: 0 };
+
+  let requestCycle: () => void = () => {};
+  const app = buildApi({ db, now, tokens, onChange: () => requestCycle() });
+  const link = attachAgentLink(app.server, {
+    db,
+    tokens,
+    leaseMs,
+    heartbeatMs,
+    now,
+    log,
+    onPodReport: (_node, report, pod) => {
+      if (applyPodReport(db, report, pod, now()).changed) requestCycle();
+    },
+    onStatus: (node, status) => {
+      if (dispatcher.onStatus(node, status, now()).changed) requestCycle();
+    },
+    onNodeChange: (c) => {
+      if (c.change === 'connected') dispatcher.forgetNode(c.node);
+      if (c.change === 'lost') nodeLost(db, c.node, now());
+      requestCycle();
+    },
+  });
+  const dispatcher = createDispatcher(db, (node, frame) => link.dispatch(node, frame), { heartbeatMs });
+
+  const cycle = (): void => {
+    const started = performance.now();
+    const at = now();
+    teardown(db);
+    const plan = runCycle(buildSnapshot(db, at));
+    if (!isEmptyPlan(plan)) {
+      // Committed (decision and quota accounting in one transaction) before anything is sent.
+      const applied = applyPlan(db, plan, at);
+      options.onPlanCommitted?.(at, applied.starts);
+      for (const c of applied.phaseChanges)
+        log.info('workload phase', { workload: c.workload, from: c.from, to: c.to, reason: c.reason });
+    }
+    const sent = dispatcher.sync(at);
+    counters.cycles += 1;
+    counters.lastCycleMs = performance.now() - started;
+    counters.startsSent += sent.starts;
+    counters.stopsSent += sent.stops;
+    counters.startsHeld = sent.held;
+  };
+  const loop = createCycleLoop(cycle, {
+    coalesceMs: options.coalesceMs ?? 50,
+    periodicMs: options.periodicCycleMs ?? 1000,
+    log,
+  });
+  requestCycle = loop.request;
+
+  try {
+    await app.listen({ host: options.host ?? '0.0.0.0', port: options.port ?? DEFAULT_PORT });
+  } catch (e) {
+    loop.close();
+    await link.close();
+    db.close();
+    throw e;
+  }
+  const address = app.server.address();
+  const port =
+    typeof address === 'object' && address !== null ? address.port : (options.port ?? DEFAULT_PORT);
+  const host = options.host ?? '0.0.0.0';
+  // A wildcard address is not one a client can dial; on this machine loopback reaches it.
+  const dialHost =
+    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const url = `http://${dialHost}:${port}`;
+  const infoFile = join(options.dataDir, ALLOCATOR_FILE);
+  writeFileSync(infoFile, `${JSON.stringify({ url, pid: process.pid, startedAtMs: now() })}\n`);
+  log.info('allocator listening', { url, dataDir: options.dataDir, fresh: boot.fresh, leaseMs, heartbeatMs });
+  loop.request();
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    joinTokenFile: join(options.dataDir, JOIN_TOKEN_FILE),
+    adminTokenFile: join(options.dataDir, ADMIN_TOKEN_FILE),
+    stats: (): AllocatorStats => ({ link: link.stats(), ...counters }),
+    connectedNodes: () => link.connectedNodes(),
+    cycleNow: () => cycle(),
+    close() {
+      closing ??= (async () => {
+        loop.close();
+        await link.close();
+        await app.close();
+        rmSync(infoFile, { force: true });
+        db.close();
+        log.info('allocator stopped', {});
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * An allocator's first start in a data dir (issue 4): a join token for agents and an admin token for
+ * the API, each written to a 0600 file beside the database, and a default department and project.
+ * Later starts keep whatever is there: a token file that still authenticates is reused.
+ */
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { authenticate, createJoinToken, createUserToken, type TokenStore } from '../link/tokens.ts';
+import type { Db } from '../store/db.ts';
+import { createDepartment, createProject, listQueues } from '../store/org.ts';
+
+/** File names in the data dir. */
+export const JOIN_TOKEN_FILE = 'join-token';
+export const ADMIN_TOKEN_FILE = 'admin-token';
+export const ALLOCATOR_FILE = 'allocator.json';
+
+/** The organisation a fresh allocator starts with, so `tessera submit -p main` works at once. */
+export const DEFAULT_DEPARTMENT = 'default';
+export const DEFAULT_PROJECT = 'main';
+
+/** The user the first admin token belongs to. */
+export const ADMIN_USER = 'admin';
+
+/** What bootstrap found or made. */
+export interface Bootstrapped {
+  joinToken: string;
+  adminToken: string;
+  /** True when this start created the default organisation (a fresh data dir). */
+  fresh: boolean;
+}
+
+/** Reads a token file if it still names a token of `kind`; else null. */
+function reusable(file: string, tokens: TokenStore, kind: 'join' | 'user'): string | null {
+  if (!existsSync(file)) return null;
+  const token = readFileSync(file, 'utf8').trim();
+  return authenticate(tokens, token)?.kind === kind ? token : null;
+}
+
+/** Writes a secret readable by its owner only, whatever the umask. */
+export function writeSecret(file: string, secret: string): void {
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  // writeFileSync's mode applies only when it creates the file.
+  chmodSync(file, 0o600);
+}
+
+/** Ensures the tokens and the default organisation exist; returns the tokens. */
+export function bootstrap(db: Db, tokens: TokenStore, dataDir: string, nowMs: number): Bootstrapped {
+  const joinFile = join(dataDir, JOIN_TOKEN_FILE);
+  const adminFile = join(dataDir, ADMIN_TOKEN_FILE);
+  let joinToken = reusable(joinFile, tokens, 'join');
+  if (joinToken === null) {
+    joinToken = createJoinToken(tokens);
+    writeSecret(joinFile, joinToken);
+  }
+  let adminToken = reusable(adminFile, tokens, 'user');
+  if (adminToken === null) {
+    db.prepare('INSERT OR IGNORE INTO users (name, created_ms) VALUES (?, ?)').run(ADMIN_USER, nowMs);
+    adminToken = createUserToken(tokens, ADMIN_USER);
+    writeSecret(adminFile, adminToken);
+  }
+  const fresh = listQueues(db).length === 0;
+  if (fresh) {
+    const d = createDepartment(db, DEFAULT_DEPARTMENT, nowMs);
+    if (!d.ok) throw new Error(d.error.message);
+    const p = createProject(db, DEFAULT_PROJECT, DEFAULT_DEPARTMENT, nowMs);
+    if (!p.ok) throw new Error(p.error.message);
+  }
+  return { joinToken, adminToken, fresh };
+}

@@ -1,0 +1,153 @@
+/**
+ * Sends agents what the store says they owe (ARCHITECTURE 5). Level-triggered: every Bound pod's
+ * StartPod and every Stopping pod's StopPod is sent to its node if connected, and sent again after
+ * `resendMs` or when the node reconnects; the agent's epoch rule makes a repeat harmless. A StartPod
+ * is held while a pod being stopped on the same node still holds one of its GPUs, so the evicted and
+ * the new tenant never share the memory at once.
+ */
+import type { Frame, Status, WirePodSpec } from '../../shared/wire.ts';
+import { makeFrame } from '../../shared/wire.ts';
+import { confirmAbsent, type LifecycleResult } from '../lifecycle/reports.ts';
+import { wirePodId } from '../link/pod-id.ts';
+import type { Db } from '../store/db.ts';
+import { listPods, type PodRecord } from '../store/pods.ts';
+import { getWorkload, type WorkloadRecord } from '../store/workloads.ts';
+
+/** Where frames go: the link's `dispatch`. */
+export type SendToNode = (node: string, frame: Frame) => boolean;
+
+/** What one sync sent. */
+export interface SyncResult {
+  starts: number;
+  stops: number;
+  held: number;
+}
+
+/** The dispatcher the allocator drives. */
+export interface Dispatcher {
+  /** Sends every owed frame not sent within `resendMs`. */
+  sync(nowMs: number): SyncResult;
+  /** The node (re)connected: whatever it is owed goes out on the next sync. */
+  forgetNode(node: string): void;
+  /** A node's full Status: Stopping pods it no longer runs are stopped. */
+  onStatus(node: string, status: Status, nowMs: number): LifecycleResult;
+}
+
+/** Seconds a pod gets between SIGTERM and SIGKILL. */
+const GRACE_SECONDS = 10;
+
+/** The StartPod's spec for a pod of `w`. Pods count as ready once started: no readiness line is asked for. */
+export function podSpecOf(w: WorkloadRecord): WirePodSpec {
+  return {
+    workload: w.name,
+    project: w.project,
+    command: [...w.spec.command],
+    env: { ...w.spec.env },
+    workingDir: null,
+    priority: w.spec.priority,
+    graceSeconds: GRACE_SECONDS,
+    readiness: { linePrefix: null, delayMs: 0 },
+  };
+}
+
+/** Creates a dispatcher over `db`, sending with `send`. */
+export function createDispatcher(
+  db: Db,
+  send: SendToNode,
+  options: { resendMs?: number; heartbeatMs: number },
+): Dispatcher {
+  const resendMs = options.resendMs ?? 5000;
+  // Last send per pod and epoch, by node: `node -> "podId#epoch:start|stop" -> ms`.
+  const sent = new Map<string, Map<string, number>>();
+  // Nodes with pods being stopped, from the last sync: a Status from any other node needs no query.
+  let stoppingNodes = new Set<string>();
+
+  const due = (node: string, key: string, nowMs: number): boolean => {
+    const last = sent.get(node)?.get(key);
+    return last === undefined || nowMs - last >= resendMs;
+  };
+  const mark = (node: string, key: string, nowMs: number): void => {
+    let m = sent.get(node);
+    if (m === undefined) {
+      m = new Map();
+      sent.set(node, m);
+    }
+    m.set(key, nowMs);
+  };
+
+  return {
+    sync(nowMs) {
+      const out: SyncResult = { starts: 0, stops: 0, held: 0 };
+      const stopping = listPods(db, { phases: ['Stopping'] });
+      stoppingNodes = new Set(stopping.flatMap((p) => (p.node === null ? [] : [p.node])));
+      const busyGpus = new Set(stopping.flatMap((p) => p.grants.map((g) => `${p.node}|${g.uuid}`)));
+      for (const p of stopping) {
+        if (p.node === null) continue;
+        const podId = wirePodId(p.workload, p.name);
+        const key = `${podId}#${p.epoch}:stop`;
+        if (!due(p.node, key, nowMs)) continue;
+        const frame = makeFrame({
+          case: 'stopPod',
+          value: { podId, epoch: p.epoch, reason: 'stopped by the allocator', graceSeconds: GRACE_SECONDS },
+        });
+        if (send(p.node, frame)) {
+          mark(p.node, key, nowMs);
+          out.stops += 1;
+        }
+      }
+      const workloads = new Map<string, WorkloadRecord | undefined>();
+      for (const p of listPods(db, { phases: ['Bound'] })) {
+        if (p.node === null) continue;
+        if (p.grants.some((g) => busyGpus.has(`${p.node}|${g.uuid}`))) {
+          out.held += 1;
+          continue;
+        }
+        const podId = wirePodId(p.workload, p.name);
+        const key = `${podId}#${p.epoch}:start`;
+        if (!due(p.node, key, nowMs)) continue;
+        if (!workloads.has(p.workload)) workloads.set(p.workload, getWorkload(db, p.workload));
+        const w = workloads.get(p.workload);
+        if (w === undefined) continue;
+        const frame = makeFrame({
+          case: 'startPod',
+          value: { podId, epoch: p.epoch, spec: podSpecOf(w), gpuGrants: p.grants.map((g) => ({ ...g })) },
+        });
+        if (send(p.node, frame)) {
+          mark(p.node, key, nowMs);
+          out.starts += 1;
+        }
+      }
+      return out;
+    },
+
+    forgetNode(node) {
+      sent.delete(node);
+    },
+
+    onStatus(node, status, nowMs) {
+      const out: LifecycleResult = { stops: [], changed: false };
+      if (!stoppingNodes.has(node)) return out;
+      const reported = new Set(
+        status.podStates
+          .filter((r) => r.state !== 'exited' && r.state !== 'lost')
+          .map((r) => `${r.podId}#${r.epoch}`),
+      );
+      for (const p of listPods(db, { node, phases: ['Stopping'] })) {
+        const id = `${wirePodId(p.workload, p.name)}#${p.epoch}`;
+        const sentAt = sent.get(node)?.get(`${id}:stop`);
+        // Absent only counts from a Status the agent composed after it had the StopPod in hand.
+        if (reported.has(id) || sentAt === undefined || nowMs - sentAt < 2 * options.heartbeatMs) continue;
+        if (!wasReportedEnded(status, id)) {
+          const r = confirmAbsent(db, p as PodRecord, nowMs);
+          out.changed ||= r.changed;
+        }
+      }
+      return out;
+    },
+  };
+}
+
+/** True when the Status reports this pod ended: the report itself settles it, not absence. */
+function wasReportedEnded(status: Status, id: string): boolean {
+  return status.podStates.some((r) => `${r.podId}#${r.epoch}` === id);
+}

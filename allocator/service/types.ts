@@ -1,0 +1,52 @@
+/** The allocator service's options and handle (allocator/main.ts `startAllocator`). */
+import type { Logger } from '../../shared/log.ts';
+import type { AgentLinkStats } from '../link/server.ts';
+import type { StartPod as StoredStart } from '../store/apply-plan.ts';
+
+/** How to run an allocator. Durations in ms. */
+export interface AllocatorOptions {
+  /** Directory of `tessera.db`, `admin-token`, `join-token`, `allocator.json`; created if missing. */
+  dataDir: string;
+  /** Interface to listen on. Default `0.0.0.0`. */
+  host?: string;
+  /** TCP port; 0 lets the OS choose (the chosen one is in `url` and `allocator.json`). Default 7400. */
+  port?: number;
+  /** A node silent this long is lost and its pods rescheduled. Default 40000. */
+  leaseMs?: number;
+  /** How often agents send Status. Default 2000. */
+  heartbeatMs?: number;
+  /** A scheduling cycle runs at least this often, and at most this soon after a change. Default 1000 / 50. */
+  periodicCycleMs?: number;
+  coalesceMs?: number;
+  /** Called after each committed plan with its starts, before they are sent (the benchmark times delivery from here). */
+  onPlanCommitted?: (atMs: number, starts: readonly StoredStart[]) => void;
+  log?: Logger;
+  now?: () => number;
+}
+
+/** Counters of a running allocator, for metrics, tests and the benchmark. */
+export interface AllocatorStats {
+  link: AgentLinkStats;
+  cycles: number;
+  lastCycleMs: number;
+  startsSent: number;
+  stopsSent: number;
+  startsHeld: number;
+}
+
+/** A running allocator. */
+export interface RunningAllocator {
+  /** `http://host:port` as a client reaches it (127.0.0.1 when listening on every interface). */
+  url: string;
+  port: number;
+  /** The join token file and the admin (user) token file in the data dir, both mode 0600. */
+  joinTokenFile: string;
+  adminTokenFile: string;
+  stats(): AllocatorStats;
+  /** Nodes with an open agent session. */
+  connectedNodes(): string[];
+  /** Runs a scheduling cycle now (tests); resolves when it and its dispatch are done. */
+  cycleNow(): void;
+  /** Stops accepting, closes agent sessions and the HTTP server, closes the store. */
+  close(): Promise<void>;
+}
