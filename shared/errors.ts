@@ -72,6 +72,10 @@ export const ERROR_CODES = {
     httpStatus: 400,
     fix: 'Run the same Tessera release on the allocator and every agent; the message names the frame field and the limit it broke.',
   },
+  TESSERA_E_UNAVAILABLE: {
+    httpStatus: 503,
+    fix: 'Start the allocator (`tessera up` or `tessera allocator`), or point --url / TESSERA_URL at a running one; the message names the URL tried.',
+  },
   TESSERA_E_INTERNAL: {
     httpStatus: 500,
     fix: 'This is a bug in Tessera: report it with the message and the allocator log around that time.',

@@ -9,6 +9,8 @@ import { defaultDataDir, type GpuKind, resolveAllocator, runAgentMain } from '..
 import { createLogger, type LogLevel, parseLogLevel } from '../../shared/log.ts';
 import { parseDurationMs, parseMemoryMiB } from '../../shared/resources.ts';
 import { failure, usageError } from '../errors.ts';
+import { flagValue } from '../flags.ts';
+import { stopSignals } from '../signals.ts';
 import type { CliContext } from './index.ts';
 
 const EXAMPLES = `
@@ -76,10 +78,10 @@ export function configure(command: Command, { io }: CliContext): void {
       if (f.gpu !== 'sim' && (f.simGpus !== undefined || f.simState !== undefined)) {
         throw usageError('--sim-gpus', '--sim-gpus and --sim-state need --gpu sim');
       }
-      const sampleIntervalMs = quantity(parseDurationMs(f.sampleInterval, '--sample-interval'));
+      const sampleIntervalMs = flagValue(parseDurationMs(f.sampleInterval, '--sample-interval'));
       if (sampleIntervalMs < 50)
         throw usageError('--sample-interval', '--sample-interval must be at least 50ms');
-      const cycleMs = quantity(parseDurationMs(f.sliceCycle, '--slice-cycle'));
+      const cycleMs = flagValue(parseDurationMs(f.sliceCycle, '--slice-cycle'));
       if (cycleMs < 100) throw usageError('--slice-cycle', '--slice-cycle must be at least 100ms');
       const port = Number(f.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -107,7 +109,7 @@ export function configure(command: Command, { io }: CliContext): void {
           simGpus: f.simGpus ?? null,
           simStateDir: f.simState ?? null,
           sampleIntervalMs,
-          swapPoolMiB: quantity(parseMemoryMiB(f.swapPool, '--swap-pool')),
+          swapPoolMiB: flagValue(parseMemoryMiB(f.swapPool, '--swap-pool')),
           timeSlicing: f.timeSlicing === undefined ? null : { mode: f.timeSlicing, cycleMs },
           port,
           podsFile: f.pods ?? null,
@@ -117,39 +119,4 @@ export function configure(command: Command, { io }: CliContext): void {
       ).finally(() => signals.release());
       if (!r.ok) throw failure(r.error);
     });
-}
-
-/** A flag's parsed value, or its usage error. */
-function quantity(
-  r: { ok: true; value: number } | { ok: false; error: { message: string; field?: string } },
-): number {
-  if (r.ok) return r.value;
-  throw usageError(r.error.field ?? 'flag', r.error.message);
-}
-
-/**
- * Resolves with the first SIGTERM or SIGINT; a second one exits at once. The handlers stay until
- * `release()`: removing ours inside the handler would leave execa's signal-exit as the only listener,
- * and it re-raises the signal, killing the process before the agent has closed.
- */
-function stopSignals(): { stop: Promise<string>; release(): void } {
-  let resolve: (signal: string) => void = () => {};
-  const stop = new Promise<string>((r) => {
-    resolve = r;
-  });
-  let seen = false;
-  const on = (signal: NodeJS.Signals): void => {
-    if (seen) process.exit(signal === 'SIGINT' ? 130 : 143);
-    seen = true;
-    resolve(signal);
-  };
-  process.on('SIGTERM', on);
-  process.on('SIGINT', on);
-  return {
-    stop,
-    release() {
-      process.off('SIGTERM', on);
-      process.off('SIGINT', on);
-    },
-  };
 }

@@ -29,6 +29,56 @@ export interface CommandEntry {
 /** Every subcommand, in the order `tessera --help` lists them. */
 export const COMMANDS: readonly CommandEntry[] = [
   {
+    name: 'up',
+    summary: 'start an allocator and agents on this machine (simulated GPUs when none are found)',
+    load: () => import('./up.ts'),
+  },
+  {
+    name: 'submit',
+    summary: 'submit a workload: tessera submit <type> NAME -p PROJECT [options] -- COMMAND...',
+    load: () => import('./submit.ts'),
+  },
+  {
+    name: 'list',
+    summary: 'list workloads (filter by project, type, phase)',
+    load: () => import('./list.ts'),
+  },
+  {
+    name: 'describe',
+    summary: 'show one workload: spec, pods, GPUs and its phase history',
+    load: () => import('./describe.ts'),
+  },
+  {
+    name: 'stop',
+    summary: 'stop a workload: its pods end, its definition and history stay',
+    load: () => import('./workload-actions.ts'),
+  },
+  {
+    name: 'run',
+    summary: 'run a stopped workload again (back to Pending)',
+    load: () => import('./workload-actions.ts'),
+  },
+  {
+    name: 'delete',
+    summary: 'delete a workload: its pods end and its record goes (its events stay)',
+    load: () => import('./workload-actions.ts'),
+  },
+  {
+    name: 'project',
+    summary: 'create and list projects and their quotas',
+    load: () => import('./project.ts'),
+  },
+  {
+    name: 'token',
+    summary: 'create join tokens for new nodes',
+    load: () => import('./token.ts'),
+  },
+  {
+    name: 'allocator',
+    summary: 'run the allocator: API, agent link, scheduler, state in SQLite',
+    load: () => import('./allocator.ts'),
+  },
+  {
     name: 'simulate',
     summary: 'replay a GPU workload trace through the placement policies',
     load: () => import('./simulate.ts'),

@@ -1,0 +1,39 @@
+/**
+ * The flags every client command shares (`--url`, `--token`, `--data`) and the step from those
+ * flags to a connected `ApiClient`, so each command file holds only its own flags and output.
+ */
+import type { Command } from 'commander';
+import { CliError, EXIT_USAGE, failure } from '../errors.ts';
+import { type ClientFlags, DEFAULT_DATA_DIR, readFileIfExists, resolveClientConfig } from './config.ts';
+import { type ApiClient, createClient } from './http.ts';
+
+/** Adds `--url`, `--token` and `--data` to `command`. */
+export function addClientOptions(command: Command): Command {
+  return command
+    .option(
+      '--url <url>',
+      'allocator URL (default TESSERA_URL, ~/.config/tessera/config.json, or tessera up)',
+    )
+    .option('--token <token>', 'API token (default TESSERA_TOKEN, the config file, or DATA/admin-token)')
+    .option(
+      '--data <dir>',
+      `data dir of a local tessera up to find the allocator in (default ${DEFAULT_DATA_DIR})`,
+    );
+}
+
+/** A client for the allocator `flags`, the environment and the config files name. */
+export async function connect(
+  flags: ClientFlags,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<ApiClient> {
+  const config = await resolveClientConfig(
+    { url: flags.url, token: flags.token, data: flags.data },
+    env,
+    readFileIfExists,
+  );
+  if (config.ok) return createClient(config.value);
+  // A malformed --url is a usage error like any bad flag value; env and file problems are not.
+  throw config.error.context?.source === 'flag'
+    ? new CliError(config.error, EXIT_USAGE)
+    : failure(config.error);
+}

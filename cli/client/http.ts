@@ -1,0 +1,131 @@
+/**
+ * The client commands' one way to talk to the allocator: JSON over Node's global `fetch` with a
+ * bearer token. Every failure leaves as a `CliError` (exit 1): the API's own error body keeps its
+ * code, message and field, a refused or timed-out connection becomes TESSERA_E_UNAVAILABLE naming
+ * the URL, so a command never prints a raw `fetch failed`.
+ */
+import { type ErrorCode, isErrorCode, type TesseraError, tesseraError } from '../../shared/errors.ts';
+import { CliError, EXIT_FAILURE } from '../errors.ts';
+import type { ClientConfig } from './config.ts';
+
+/** The methods the API uses. */
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+/** A connection to one allocator. */
+export interface ApiClient {
+  /** The allocator's base URL, for messages. */
+  readonly url: string;
+  /**
+   * Sends one request under `/api/v1` and returns the parsed JSON answer (undefined when empty).
+   * `T` names the view the route answers (allocator/api/views.ts); the allocator is ours and
+   * versioned with this CLI, so the body is trusted to have that shape rather than re-validated.
+   */
+  request<T = unknown>(method: HttpMethod, path: string, body?: unknown): Promise<T>;
+}
+
+/** Options for `createClient`. */
+export interface ClientOptions {
+  /** Give up on an allocator that does not answer within this long. Default 30 s. */
+  timeoutMs?: number;
+  /** The fetch to use; default the global one (tests may pass a fake). */
+  fetch?: typeof fetch;
+}
+
+/** Builds an `ApiClient` for the allocator `config` resolved. */
+export function createClient(config: ClientConfig, options: ClientOptions = {}): ApiClient {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const doFetch = options.fetch ?? fetch;
+  return {
+    url: config.url,
+    async request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
+      const target = `${config.url}/api/v1${path}`;
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (config.token !== undefined) headers.authorization = `Bearer ${config.token}`;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      let res: Response;
+      try {
+        res = await doFetch(target, {
+          method,
+          headers,
+          body: body === undefined ? null : JSON.stringify(body),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (e) {
+        throw new CliError(unreachable(config, e, timeoutMs), EXIT_FAILURE);
+      }
+      const text = await res.text();
+      const json = parseBody(text);
+      if (!res.ok) throw new CliError(apiError(res.status, json, text, method, target), EXIT_FAILURE);
+      return json as T;
+    },
+  };
+}
+
+function parseBody(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a request never got an answer: refused, unknown host, timeout, each naming the URL tried. */
+function unreachable(config: ClientConfig, e: unknown, timeoutMs: number): TesseraError {
+  const cause = e instanceof Error ? e.cause : undefined;
+  const code =
+    typeof cause === 'object' && cause !== null && 'code' in cause ? String(cause.code) : undefined;
+  const name = e instanceof Error ? e.name : '';
+  const why =
+    name === 'TimeoutError'
+      ? `did not answer within ${timeoutMs / 1000}s`
+      : code === 'ECONNREFUSED'
+        ? 'refused the connection'
+        : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+          ? 'has a host name that does not resolve'
+          : `cannot be reached (${code ?? (e instanceof Error ? e.message : String(e))})`;
+  // A URL found in a `tessera up` data dir most likely means that allocator has since stopped.
+  const hint = config.urlFrom.endsWith('allocator.json')
+    ? `; the URL came from ${config.urlFrom}: is tessera up still running?`
+    : ` (URL from ${config.urlFrom})`;
+  return tesseraError('TESSERA_E_UNAVAILABLE', `allocator at ${config.url} ${why}${hint}`, {
+    field: 'url',
+    context: { url: config.url },
+  });
+}
+
+/** Fallback codes for an answer without the API's error body (a proxy in front, say). */
+const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
+  400: 'TESSERA_E_INVALID_SPEC',
+  401: 'TESSERA_E_UNAUTHENTICATED',
+  403: 'TESSERA_E_FORBIDDEN',
+  404: 'TESSERA_E_NOT_FOUND',
+  409: 'TESSERA_E_CONFLICT',
+  502: 'TESSERA_E_UNAVAILABLE',
+  503: 'TESSERA_E_UNAVAILABLE',
+  504: 'TESSERA_E_UNAVAILABLE',
+};
+
+/** The API's `{"error": {code, message, field}}` as a `TesseraError`, or a stand-in built from the status. */
+export function apiError(
+  status: number,
+  json: unknown,
+  text: string,
+  method: string,
+  target: string,
+): TesseraError {
+  const body = typeof json === 'object' && json !== null && 'error' in json ? json.error : undefined;
+  if (typeof body === 'object' && body !== null && 'code' in body && 'message' in body) {
+    const code = String(body.code);
+    const message = String(body.message);
+    const field = 'field' in body && typeof body.field === 'string' ? body.field : undefined;
+    if (isErrorCode(code)) return tesseraError(code, message, { field });
+    // A newer allocator may know codes this CLI does not: keep its code visible in the message.
+    return tesseraError('TESSERA_E_INTERNAL', `${code}: ${message}`, { field });
+  }
+  const snippet = text.trim().slice(0, 200);
+  return tesseraError(
+    STATUS_CODES[status] ?? 'TESSERA_E_INTERNAL',
+    `${method} ${target} answered HTTP ${status}${snippet === '' ? '' : `: ${snippet}`}`,
+  );
+}

@@ -1,0 +1,37 @@
+/**
+ * Finds the workload a command line names. People type names; the API addresses workloads by id.
+ * Names are unique only within a project, so a name found in several projects needs `-p`.
+ */
+import { tesseraError } from '../../shared/errors.ts';
+import { failure, usageError } from '../errors.ts';
+import type { ApiClient } from './http.ts';
+import type { WorkloadView } from './views.ts';
+
+/** The workload named `ref` (a name, or an id) in `project` (any project when undefined). */
+export async function findWorkload(
+  client: ApiClient,
+  ref: string,
+  project: string | undefined,
+): Promise<WorkloadView> {
+  const query = project === undefined ? '' : `?${new URLSearchParams({ project })}`;
+  const all = await client.request<WorkloadView[]>('GET', `/workloads${query}`);
+  // An exact id wins over a name, so a workload can always be reached even if names collide.
+  const byId = all.find((w) => w.id === ref);
+  if (byId !== undefined) return byId;
+  const named = all.filter((w) => w.name === ref);
+  const [only] = named;
+  if (only !== undefined && named.length === 1) return only;
+  if (named.length > 1) {
+    const projects = named.map((w) => w.project).join(', ');
+    throw usageError(
+      '--project',
+      `${named.length} workloads are named ${ref} (projects ${projects}): add -p PROJECT or give the id`,
+    );
+  }
+  const where = project === undefined ? '' : ` in project ${project}`;
+  throw failure(
+    tesseraError('TESSERA_E_NOT_FOUND', `no workload named ${ref}${where}; tessera list shows what exists`, {
+      context: { workload: ref },
+    }),
+  );
+}

@@ -1,0 +1,50 @@
+/**
+ * What the client commands read from the API, as types, plus the few cell formats more than one
+ * command shows (a workload's GPU request, its pods running of wanted). The types are the
+ * allocator's own view functions' return types, imported as types only, so a renamed field breaks
+ * the CLI's build rather than its output; no allocator code (or SQLite) loads with them.
+ */
+import type { eventView, podView, projectView, workloadView } from '../../allocator/api/views.ts';
+import { formatMemoryMiB } from '../../shared/resources.ts';
+import type { PodResources } from '../../shared/workload.ts';
+
+/** A workload as `GET /workloads/{id}` answers it. */
+export type WorkloadView = ReturnType<typeof workloadView>;
+/** One pod inside a `WorkloadView`. */
+export type PodView = ReturnType<typeof podView>;
+/** One event of `GET /workloads/{id}/events`. */
+export type EventView = ReturnType<typeof eventView>;
+/** A project as `GET /projects` answers it. */
+export type ProjectView = ReturnType<typeof projectView>;
+
+/** One pod's GPU request in the units it was asked in: '2', '0.5', '20GiB', with its limit, or '-'. */
+export function gpuRequestText(resources: PodResources): string {
+  const g = resources.gpu;
+  switch (g.kind) {
+    case 'none':
+      return '-';
+    case 'devices':
+      return String(g.count);
+    case 'fraction':
+      return `${g.milli / 1000}${limitText(g.limitMilli, g.limitMiB)}`;
+    case 'memory':
+      return `${formatMemoryMiB(g.memoryMiB)}${limitText(g.limitMilli, g.limitMiB)}`;
+  }
+}
+
+function limitText(limitMilli: number | undefined, limitMiB: number | undefined): string {
+  if (limitMilli !== undefined) return ` (limit ${limitMilli / 1000})`;
+  if (limitMiB !== undefined) return ` (limit ${formatMemoryMiB(limitMiB)})`;
+  return '';
+}
+
+/** The GPUS cell of a listing: the per-pod request, times the replicas when there are several. */
+export function gpusCell(w: Pick<WorkloadView, 'resources' | 'replicas'>): string {
+  const perPod = gpuRequestText(w.resources);
+  return w.replicas > 1 && perPod !== '-' ? `${w.replicas}x${perPod}` : perPod;
+}
+
+/** The PODS cell: pods running of the replicas wanted, e.g. '1/2'. */
+export function podsCell(w: Pick<WorkloadView, 'pods' | 'replicas'>): string {
+  return `${w.pods.filter((p) => p.phase === 'Running').length}/${w.replicas}`;
+}

@@ -1,0 +1,97 @@
+/**
+ * `tessera allocator`: the central service (ARCHITECTURE 1). Flags are checked here (usage errors
+ * exit 2); the service is `allocator/main.ts`. It runs until SIGTERM or SIGINT, then closes agent
+ * sessions, the API and the store; its state stays in --data for the next start.
+ */
+import type { Command } from 'commander';
+import { DEFAULT_PORT, startAllocator } from '../../allocator/main.ts';
+import { DEFAULT_DATA_DIR } from '../../allocator/store/db.ts';
+import { createLogger, type LogLevel, parseLogLevel } from '../../shared/log.ts';
+import { parseDurationMs } from '../../shared/resources.ts';
+import { usageError } from '../errors.ts';
+import { flagValue } from '../flags.ts';
+import type { CliIo } from '../io.ts';
+import { stopSignals } from '../signals.ts';
+import type { CliContext } from './index.ts';
+
+const EXAMPLES = `
+Examples:
+  $ tessera allocator                                  # ./tessera-data, port 7400, every interface
+  $ tessera allocator --data /var/lib/tessera --port 7400 --lease 40s
+
+On its first start in --data it writes a join token for agents (DATA/join-token) and an admin token
+for the API (DATA/admin-token), both readable by their owner only, and creates department
+'default' with project 'main'. Agents join with:
+  $ tessera agent --allocator http://THIS_HOST:7400 --token "$(cat DATA/join-token)"
+`;
+
+/** The flags as commander hands them over. */
+interface RawFlags {
+  data: string;
+  host: string;
+  port: string;
+  lease: string;
+  heartbeat: string;
+  logLevel: string;
+}
+
+/** Parsed and checked allocator flags, shared with `tessera up`. */
+export interface AllocatorFlags {
+  port: number;
+  leaseMs: number;
+  heartbeatMs: number;
+}
+
+/** Checks --port, --lease and --heartbeat together: a lease must outlast a few heartbeats. */
+export function parseAllocatorFlags(f: { port: string; lease: string; heartbeat: string }): AllocatorFlags {
+  const port = Number(f.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw usageError('--port', `--port '${f.port}' must be a whole number from 0 to 65535`);
+  const leaseMs = flagValue(parseDurationMs(f.lease, '--lease'));
+  const heartbeatMs = flagValue(parseDurationMs(f.heartbeat, '--heartbeat'));
+  if (heartbeatMs < 100) throw usageError('--heartbeat', '--heartbeat must be at least 100ms');
+  if (leaseMs < 3 * heartbeatMs)
+    throw usageError(
+      '--lease',
+      `--lease (${leaseMs} ms) must be at least three heartbeats (${3 * heartbeatMs} ms), or one late frame loses a node`,
+    );
+  return { port, leaseMs, heartbeatMs };
+}
+
+/** A JSON-lines logger on stderr at `level`, for a daemon command. */
+export function daemonLogger(io: CliIo, level: string, component: string) {
+  const parsed = parseLogLevel(level);
+  if (!parsed.ok) throw usageError('--log-level', parsed.error.message);
+  return createLogger({
+    stream: { write: (line: string) => io.err(line) },
+    level: parsed.value as LogLevel,
+    fields: { component },
+  });
+}
+
+/** Adds `allocator`'s flags, help and action to `command`. */
+export function configure(command: Command, { io }: CliContext): void {
+  command
+    .description('Run the allocator: REST API, agent websocket, scheduler, state in SQLite.')
+    .option('--data <dir>', 'data directory (database, tokens)', DEFAULT_DATA_DIR)
+    .option('--host <address>', 'interface to listen on', '0.0.0.0')
+    .option('--port <n>', 'TCP port for the API and the agent link (0 = any free port)', String(DEFAULT_PORT))
+    .option('--lease <duration>', 'a node silent this long is lost and its pods rescheduled', '40s')
+    .option('--heartbeat <duration>', 'how often agents report', '2s')
+    .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .addHelpText('after', EXAMPLES)
+    .action(async (_flags: unknown, cmd: Command) => {
+      const f = cmd.opts<RawFlags>();
+      const parsed = parseAllocatorFlags(f);
+      const log = daemonLogger(io, f.logLevel, 'allocator');
+      const signals = stopSignals();
+      try {
+        const running = await startAllocator({ dataDir: f.data, host: f.host, ...parsed, log });
+        io.out(`tessera allocator listening on ${running.url} (data in ${f.data})\n`);
+        await signals.stop;
+        await running.close();
+      } finally {
+        signals.release();
+      }
+    });
+}

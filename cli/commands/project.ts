@@ -1,0 +1,136 @@
+/**
+ * `tessera project create|list`: projects and their GPU quota in one node pool, through
+ * `/api/v1/projects` (allocator/api/org-routes.ts). More pools or departments go through the API
+ * until `tessera department` and `tessera nodepool` exist.
+ */
+import type { Command } from 'commander';
+import type { ClientFlags } from '../client/config.ts';
+import { addClientOptions, connect } from '../client/connect.ts';
+import type { ApiClient } from '../client/http.ts';
+import { formatAge, formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';
+import type { ProjectView } from '../client/views.ts';
+import { usageError } from '../errors.ts';
+import type { CliContext } from './index.ts';
+
+const DEFAULT_DEPARTMENT = 'default';
+
+const EXAMPLES = `
+Examples:
+  $ tessera project create vision --gpu 4
+  $ tessera project create nlp --department research --gpu 8 --over-quota-weight 2 --limit 12
+  $ tessera project list -o yaml
+
+--gpu is the project's deserved quota in --node-pool (what it always gets), --over-quota-weight its
+share of idle GPUs beyond that, --limit the most GPUs it may ever hold (default: no limit).
+The 'default' department is created on first use; any other must exist already.
+`;
+
+interface RawCreateFlags {
+  department: string;
+  gpu?: string;
+  overQuotaWeight?: string;
+  limit?: string;
+  nodePool: string;
+  output: OutputFormat;
+}
+
+/** One quota as `POST /projects` takes it. */
+interface QuotaBody {
+  nodePool: string;
+  gpu: number;
+  overQuotaWeight?: number;
+  limit?: number;
+}
+
+/** The `POST /projects` body from the flags; a quota only when one of its flags is given. */
+export function projectBody(
+  name: string,
+  f: RawCreateFlags,
+): { name: string; department: string; quotas?: QuotaBody[] } {
+  const body: { name: string; department: string; quotas?: QuotaBody[] } = { name, department: f.department };
+  if (f.gpu === undefined && f.overQuotaWeight === undefined && f.limit === undefined) return body;
+  const quota: QuotaBody = { nodePool: f.nodePool, gpu: f.gpu === undefined ? 0 : number(f.gpu, '--gpu') };
+  if (f.overQuotaWeight !== undefined)
+    quota.overQuotaWeight = number(f.overQuotaWeight, '--over-quota-weight');
+  if (f.limit !== undefined) quota.limit = number(f.limit, '--limit');
+  body.quotas = [quota];
+  return body;
+}
+
+/** A flag's value as a number (the API checks its range). */
+function number(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n))
+    throw usageError(flag, `${flag} '${value}' must be a number`);
+  return n;
+}
+
+/** Creates the default department when it is the one asked for and missing, so a fresh cluster needs no setup. */
+async function ensureDefaultDepartment(client: ApiClient, department: string): Promise<void> {
+  if (department !== DEFAULT_DEPARTMENT) return;
+  const departments = await client.request<{ name: string }[]>('GET', '/departments');
+  if (!departments.some((d) => d.name === department))
+    await client.request('POST', '/departments', { name: department });
+}
+
+/** Projects as a table, one row per project and node pool quota. */
+export function projectTable(projects: readonly ProjectView[], nowMs: number): string {
+  if (projects.length === 0) return 'no projects\n';
+  const gpus = (n: number) => (n === -1 ? 'none' : String(n));
+  const rows = projects.flatMap((p) => {
+    const age = formatAge(p.createdAt, nowMs);
+    if (p.quotas.length === 0) return [[p.name, p.department ?? '-', '-', '0', '-', 'none', age]];
+    return p.quotas.map((q) => [
+      p.name,
+      p.department ?? '-',
+      q.nodePool,
+      String(q.gpu),
+      String(q.overQuotaWeight),
+      gpus(q.limit),
+      age,
+    ]);
+  });
+  return formatTable({
+    header: ['NAME', 'DEPARTMENT', 'NODE POOL', 'GPU QUOTA', 'OVER-QUOTA WEIGHT', 'LIMIT', 'AGE'],
+    rows,
+  });
+}
+
+/** Adds `project create` and `project list` to `command`. */
+export function configure(command: Command, { io }: CliContext): void {
+  command.description('Create and list projects and their GPU quotas.').addHelpText('after', EXAMPLES);
+
+  addClientOptions(
+    command
+      .command('create')
+      .description('Create a project with a GPU quota in one node pool.')
+      .argument('<name>', "project name, a DNS label such as 'vision'")
+      .option('--department <department>', 'its department', DEFAULT_DEPARTMENT)
+      .option('--gpu <n>', 'deserved GPUs, e.g. 4 or 0.5 (default 0)')
+      .option('--over-quota-weight <w>', 'share of idle GPUs beyond the quota (default 1)')
+      .option('--limit <n>', 'most GPUs it may hold (default: no limit)')
+      .option('--node-pool <pool>', 'the pool the quota is in', 'default')
+      .addOption(outputOption())
+      .addHelpText('after', EXAMPLES),
+  ).action(async (name: string, _flags: unknown, cmd: Command) => {
+    const flags = cmd.opts<RawCreateFlags>();
+    const body = projectBody(name, flags);
+    const client = await connect(cmd.opts<ClientFlags>());
+    await ensureDefaultDepartment(client, body.department);
+    const created = await client.request<ProjectView>('POST', '/projects', body);
+    printData(io, flags.output, created, (p) => projectTable([p], Date.now()));
+  });
+
+  addClientOptions(
+    command
+      .command('list')
+      .description('List projects with their quotas.')
+      .addOption(outputOption())
+      .addHelpText('after', EXAMPLES),
+  ).action(async (_flags: unknown, cmd: Command) => {
+    const flags = cmd.opts<{ output: OutputFormat }>();
+    const client = await connect(cmd.opts<ClientFlags>());
+    const projects = await client.request<ProjectView[]>('GET', '/projects');
+    printData(io, flags.output, projects, (ps) => projectTable(ps, Date.now()));
+  });
+}

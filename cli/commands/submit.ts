@@ -1,0 +1,197 @@
+/**
+ * `tessera submit <type> NAME -p PROJECT [options] -- COMMAND...`: turns flags into the JSON spec
+ * `POST /api/v1/workloads` takes (ARCHITECTURE 7) and prints the workload it created.
+ *
+ * Quantities travel as written ("20GiB", "500m"): `shared/workload.ts` on the allocator is the one
+ * validator of a spec, and its errors name the spec field, which the CLI prints as they come. Here
+ * only what JSON needs is checked: counts must be numbers, `-e` must be KEY=VALUE.
+ */
+import { Argument, type Command, Option } from 'commander';
+import {
+  PRIORITY_CLASSES,
+  type PriorityClass,
+  WORKLOAD_TYPES,
+  type WorkloadType,
+} from '../../shared/workload.ts';
+import type { ClientFlags } from '../client/config.ts';
+import { addClientOptions, connect } from '../client/connect.ts';
+import { formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';
+import type { WorkloadView } from '../client/views.ts';
+import { usageError } from '../errors.ts';
+import type { CliContext } from './index.ts';
+
+const EXAMPLES = `
+Examples:
+  $ tessera submit training resnet -p vision --gpu-fraction 0.5 --memory 8GiB -- python train.py
+  $ tessera submit training llm -p nlp --gpu 8 --cpu 32 -e NCCL_DEBUG=INFO -- torchrun train.py
+  $ tessera submit inference chat -p nlp --gpu-memory 20GiB --gpu-memory-limit 40GiB \\
+      --min-replicas 1 --max-replicas 4 -- python serve.py --port 8000
+  $ tessera submit distributed bert -p nlp --gpu 1 --replicas 4 --node-pool a100,default -- ./run.sh
+
+Everything after -- is the command each pod runs. GPUs per pod: --gpu N whole GPUs, or a fraction
+of one GPU as --gpu-fraction 0.5 (or 500m) or --gpu-memory 20GiB, optionally with a limit it may
+grow to (--gpu-fraction-limit / --gpu-memory-limit). Types: workspace and training run 1 pod,
+distributed and inference may run several (--replicas, --min-replicas, --max-replicas).
+`;
+
+/** The flags as commander hands them over. */
+export interface RawSubmitFlags {
+  project: string;
+  gpu?: string;
+  gpuFraction?: string;
+  gpuMemory?: string;
+  gpuFractionLimit?: string;
+  gpuMemoryLimit?: string;
+  cpu?: string;
+  memory?: string;
+  replicas?: string;
+  minReplicas?: string;
+  maxReplicas?: string;
+  priorityClass?: PriorityClass;
+  nodePool?: string;
+  env?: string[];
+}
+
+/** The `resources` of a submitted spec, quantities as the user wrote them. */
+export interface SubmitResources {
+  gpuDevices?: number;
+  gpuFraction?: string;
+  gpuMemory?: string;
+  gpuFractionLimit?: string;
+  gpuMemoryLimit?: string;
+  cpu?: string;
+  memory?: string;
+}
+
+/** The body of `POST /workloads`: only what the user set, so the allocator applies its defaults. */
+export interface SubmitBody {
+  name: string;
+  project: string;
+  type: WorkloadType;
+  command: string[];
+  priorityClass?: PriorityClass;
+  env?: Record<string, string>;
+  nodePools?: string[];
+  replicas?: number;
+  minReplicas?: number;
+  maxReplicas?: number;
+  resources?: SubmitResources;
+}
+
+/** Builds the `POST /workloads` body from the command line; throws a usage error for a bad flag. */
+export function buildSubmitSpec(
+  type: WorkloadType,
+  name: string,
+  flags: RawSubmitFlags,
+  command: readonly string[],
+): SubmitBody {
+  if (command.length === 0) {
+    throw usageError('COMMAND', 'give the command to run after --, e.g. -- python train.py');
+  }
+  const body: SubmitBody = { name, project: flags.project, type, command: [...command] };
+  if (flags.priorityClass !== undefined) body.priorityClass = flags.priorityClass;
+  if (flags.env !== undefined && flags.env.length > 0) body.env = envOf(flags.env);
+  if (flags.nodePool !== undefined) body.nodePools = flags.nodePool.split(',').map((p) => p.trim());
+  const counts = [
+    ['replicas', flags.replicas, '--replicas'],
+    ['minReplicas', flags.minReplicas, '--min-replicas'],
+    ['maxReplicas', flags.maxReplicas, '--max-replicas'],
+  ] as const;
+  for (const [field, value, flag] of counts) {
+    if (value !== undefined) body[field] = wholeNumber(value, flag);
+  }
+
+  const resources: SubmitResources = {};
+  if (flags.gpu !== undefined)
+    resources.gpuDevices = wholeNumber(
+      flags.gpu,
+      '--gpu',
+      ' (for part of a GPU use --gpu-fraction or --gpu-memory)',
+    );
+  const strings = [
+    ['gpuFraction', flags.gpuFraction],
+    ['gpuMemory', flags.gpuMemory],
+    ['gpuFractionLimit', flags.gpuFractionLimit],
+    ['gpuMemoryLimit', flags.gpuMemoryLimit],
+    ['cpu', flags.cpu],
+    ['memory', flags.memory],
+  ] as const;
+  for (const [field, value] of strings) {
+    if (value !== undefined) resources[field] = value;
+  }
+  if (Object.keys(resources).length > 0) body.resources = resources;
+  return body;
+}
+
+/** A count flag's value as a number; the allocator checks its range, this only that it is one. */
+function wholeNumber(value: string, flag: string, hint = ''): number {
+  if (!/^\d+$/.test(value.trim())) throw usageError(flag, `${flag} '${value}' must be a whole number${hint}`);
+  return Number(value);
+}
+
+/** `-e KEY=VALUE` pairs as an env object; the value may itself contain '='. */
+function envOf(pairs: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw usageError('-e', `-e '${pair}' must be KEY=VALUE, e.g. -e NCCL_DEBUG=INFO`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+/** Adds `submit`'s arguments, flags, help and action to `command`. */
+export function configure(command: Command, { io }: CliContext): void {
+  const gpuRequests = ['gpu', 'gpuFraction', 'gpuMemory'];
+  const conflicting = (name: string, group: readonly string[]) => group.filter((g) => g !== name);
+  addClientOptions(
+    command
+      .description('Submit a workload; everything after -- is the command its pods run.')
+      .addArgument(new Argument('<type>', 'workload type').choices(WORKLOAD_TYPES))
+      .argument('<name>', "workload name, a DNS label such as 'resnet-50'")
+      .argument('[command...]', 'the command each pod runs (after --)')
+      .requiredOption('-p, --project <project>', 'the project it runs in')
+      .addOption(new Option('--gpu <n>', 'whole GPUs per pod').conflicts(conflicting('gpu', gpuRequests)))
+      .addOption(
+        new Option('--gpu-fraction <f>', 'a share of one GPU per pod: 0.5 or 500m').conflicts(
+          conflicting('gpuFraction', gpuRequests),
+        ),
+      )
+      .addOption(
+        new Option('--gpu-memory <size>', 'GPU memory per pod, e.g. 20GiB').conflicts(
+          conflicting('gpuMemory', gpuRequests),
+        ),
+      )
+      .addOption(
+        new Option('--gpu-fraction-limit <f>', 'share of the GPU a fractional pod may grow to').conflicts(
+          'gpuMemoryLimit',
+        ),
+      )
+      .option('--gpu-memory-limit <size>', 'GPU memory a fractional pod may grow to, e.g. 40GiB')
+      .option('--cpu <cores>', 'CPU cores per pod: 2, 0.5 or 500m')
+      .option('--memory <size>', 'memory per pod, e.g. 8GiB')
+      .option('--replicas <n>', 'pods (distributed, inference)')
+      .option('--min-replicas <n>', 'fewest pods it runs with; they are placed all or none')
+      .option('--max-replicas <n>', 'most pods it may scale to')
+      .addOption(new Option('--priority-class <class>', 'default: by type').choices(PRIORITY_CLASSES))
+      .option('--node-pool <pools>', 'node pools in order of preference, comma-separated (default: default)')
+      .option('-e, --env <KEY=VALUE>', 'an environment variable (repeat for more)', collect)
+      .addOption(outputOption())
+      .addHelpText('after', EXAMPLES),
+  ).action(async (type: WorkloadType, name: string, commandArgs: string[], _flags: unknown, cmd: Command) => {
+    const flags = cmd.opts<RawSubmitFlags & { output: OutputFormat }>();
+    const body = buildSubmitSpec(type, name, flags, commandArgs);
+    const client = await connect(cmd.opts<ClientFlags>());
+    const created = await client.request<WorkloadView>('POST', '/workloads', body);
+    printData(io, flags.output, created, (w) =>
+      formatTable({
+        header: ['ID', 'NAME', 'PROJECT', 'TYPE', 'PHASE'],
+        rows: [[w.id, w.name, w.project, w.type, w.phase]],
+      }),
+    );
+  });
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

@@ -1,0 +1,77 @@
+/**
+ * `tessera stop|run|delete NAME -p PROJECT`: one module for the three registry entries, which differ
+ * only in the request they send and how they word the outcome; `command.name()` says which one runs.
+ */
+import type { Command } from 'commander';
+import type { ClientFlags } from '../client/config.ts';
+import { addClientOptions, connect } from '../client/connect.ts';
+import { type OutputFormat, outputOption, printData } from '../client/output.ts';
+import { findWorkload } from '../client/resolve.ts';
+import type { WorkloadView } from '../client/views.ts';
+import type { CliContext } from './index.ts';
+
+/** What `DELETE /workloads/{id}` answers: 200 purged, or 202 while its pods still stop. */
+interface DeleteAnswer {
+  id: string;
+  phase: string;
+  purged: boolean;
+}
+
+const ACTIONS = {
+  stop: {
+    description:
+      'Stop a workload: its pods end; its definition and history stay, and `tessera run` queues it again.',
+    done: 'stopped',
+  },
+  run: { description: 'Run a stopped workload again: it goes back to Pending.', done: 'queued again' },
+  delete: {
+    description: 'Delete a workload: its pods end and its record goes; its events stay.',
+    done: 'deleted',
+  },
+} as const;
+
+type Action = keyof typeof ACTIONS;
+
+function isAction(name: string): name is Action {
+  return Object.hasOwn(ACTIONS, name);
+}
+
+function examples(action: Action): string {
+  return `
+Examples:
+  $ tessera ${action} resnet -p vision
+  $ tessera ${action} 0b5e3c9a-...           # by id
+  $ tessera ${action} resnet -p vision -o json
+`;
+}
+
+/** Adds the flags, help and action of `stop`, `run` or `delete` (from `command.name()`) to `command`. */
+export function configure(command: Command, { io }: CliContext): void {
+  const action = command.name();
+  if (!isAction(action)) throw new Error(`workload-actions.ts configured for unknown command ${action}`);
+  addClientOptions(
+    command
+      .description(ACTIONS[action].description)
+      .argument('<workload>', 'workload name (with -p) or id')
+      .option('-p, --project <project>', 'the project the workload is in (needed when names repeat)')
+      .addOption(outputOption())
+      .addHelpText('after', examples(action)),
+  ).action(async (ref: string, _flags: unknown, cmd: Command) => {
+    const flags = cmd.opts<{ project?: string; output: OutputFormat }>();
+    const client = await connect(cmd.opts<ClientFlags>());
+    const w = await findWorkload(client, ref, flags.project);
+    const path = `/workloads/${encodeURIComponent(w.id)}`;
+    const label = `workload ${w.name} (project ${w.project})`;
+    if (action === 'delete') {
+      const answer = await client.request<DeleteAnswer>('DELETE', path);
+      printData(io, flags.output, answer, (a) =>
+        a.purged
+          ? `${label} deleted\n`
+          : `${label} deleting: waiting for its pods to stop; it goes once they have\n`,
+      );
+      return;
+    }
+    const after = await client.request<WorkloadView>('POST', `${path}/${action}`);
+    printData(io, flags.output, after, (a) => `${label} ${ACTIONS[action].done}: phase ${a.phase}\n`);
+  });
+}
