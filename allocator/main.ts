@@ -39,6 +39,14 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
   const counters = { cycles: 0, lastCycleMs: 0, startsSent: 0, stopsSent: 0, startsHeld: 0 };
 
   let requestCycle: () => void = () => {};
+  // One report the lifecycle cannot apply is logged and skipped: it must not cut the node's link.
+  const guarded = (what: string, fields: Record<string, string>, fn: () => boolean): void => {
+    try {
+      if (fn()) requestCycle();
+    } catch (e) {
+      log.error(`${what} not applied`, { ...fields, error: e instanceof Error ? e.message : String(e) });
+    }
+  };
   const app = buildApi({ db, now, tokens, onChange: () => requestCycle() });
   const link = attachAgentLink(app.server, {
     db,
@@ -47,17 +55,20 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     heartbeatMs,
     now,
     log,
-    onPodReport: (_node, report, pod) => {
-      if (applyPodReport(db, report, pod, now()).changed) requestCycle();
-    },
-    onStatus: (node, status) => {
-      if (dispatcher.onStatus(node, status, now()).changed) requestCycle();
-    },
-    onNodeChange: (c) => {
-      if (c.change === 'connected') dispatcher.forgetNode(c.node);
-      if (c.change === 'lost') nodeLost(db, c.node, now());
-      requestCycle();
-    },
+    onPodReport: (node, report, pod) =>
+      guarded(
+        'pod report',
+        { node, podId: report.podId },
+        () => applyPodReport(db, report, pod, now()).changed,
+      ),
+    onStatus: (node, status) =>
+      guarded('status', { node }, () => dispatcher.onStatus(node, status, now()).changed),
+    onNodeChange: (c) =>
+      guarded(`node ${c.change}`, { node: c.node }, () => {
+        if (c.change === 'connected') dispatcher.forgetNode(c.node);
+        if (c.change === 'lost') nodeLost(db, c.node, now());
+        return true;
+      }),
   });
   const dispatcher = createDispatcher(db, (node, frame) => link.dispatch(node, frame), { heartbeatMs });
 

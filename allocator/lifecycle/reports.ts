@@ -136,6 +136,10 @@ function settle(db: Db, id: string, nowMs: number): LifecycleResult {
   if (w === undefined) return { stops: [], changed: false };
   const d = derivePhase(w.phase, w.spec.minReplicas, listPods(db, { workload: id }));
   if (d === null) return { stops: [], changed: false };
+  // Pods that finished before the workload was seen Running: it did run, and the table says so
+  // (Initializing leads to Completed only through Running).
+  if (w.phase === 'Initializing' && d.to === 'Completed')
+    moveWorkload(db, id, 'Running', 'PodsReady', 'pods ran to completion before reporting ready', nowMs);
   // Failed and Completed are derived only once no pod is live, so nothing is left to stop.
   moveWorkload(db, id, d.to, d.reason, d.message, nowMs);
   return { stops: [], changed: true };

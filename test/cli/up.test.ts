@@ -1,0 +1,124 @@
+/**
+ * `tessera up` as a user runs it: a real process with one sim agent, the printed URL and next
+ * commands, the admin token file (0600) that the client commands find on their own, Ctrl-C (SIGINT)
+ * stopping the allocator and its agent, and a second run keeping the data.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'tessera.js');
+const root = mkdtempSync(join(tmpdir(), 'tessera-up-'));
+const data = join(root, 'data');
+const started: ChildProcess[] = [];
+
+afterAll(() => {
+  for (const c of started) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** Starts `tessera up` and resolves with its output once it has printed the next commands. */
+function up(): Promise<{ child: ChildProcess; out: () => string; err: () => string }> {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'up', '--data', data, '--port', '0', '--gpu', 'sim', '--lease', '3s', '--heartbeat', '500ms'],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  started.push(child);
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`tessera up printed no URL in 30 s:\n${out}\n${err}`)),
+      30_000,
+    );
+    child.stdout?.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('Ctrl-C stops')) {
+        clearTimeout(timer);
+        resolve({ child, out: () => out, err: () => err });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`tessera up exited ${code}:\n${out}\n${err}`)));
+  });
+}
+
+/** Runs a client command; TESSERA_DATA lets it find the allocator and admin token that `up` wrote. */
+function tessera(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: root,
+    env: { ...process.env, TESSERA_DATA: data },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (b: Buffer) => {
+    stdout += b.toString();
+  });
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+describe.skipIf(process.platform !== 'linux')('tessera up', () => {
+  it('starts a cluster, runs a workload to Completed, stops on Ctrl-C and keeps its data', async () => {
+    const first = await up();
+    expect(first.out()).toMatch(
+      /allocator http:\/\/127\.0\.0\.1:\d+, 1 of 1 agent\(s\) joined, 4 simulated GPU/,
+    );
+    expect(first.out()).toContain('tessera submit training hello -p main');
+    expect(statSync(join(data, 'admin-token')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(data, 'join-token')).mode & 0o777).toBe(0o600);
+
+    const sub = await tessera(
+      'submit',
+      'training',
+      'hello',
+      '-p',
+      'main',
+      '--gpu-fraction',
+      '0.5',
+      '--',
+      'sh',
+      '-c',
+      'exit 0',
+    );
+    expect(sub.code, sub.stderr).toBe(0);
+    const deadline = Date.now() + 20_000;
+    let phase = '';
+    while (Date.now() < deadline && phase !== 'Completed') {
+      const list = await tessera('list', '-o', 'json');
+      phase = (JSON.parse(list.stdout) as { phase: string }[])[0]?.phase ?? '';
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(phase).toBe('Completed');
+
+    first.child.kill('SIGINT');
+    expect(await exited(first.child)).toBe(0);
+    // The agent it started has gone too: nothing answers on the old URL.
+    const after = await tessera('list');
+    expect(after.code).toBe(1);
+
+    const second = await up();
+    const list = await tessera('list', '-o', 'json');
+    expect(
+      (JSON.parse(list.stdout) as { name: string; phase: string }[]).map((w) => [w.name, w.phase]),
+    ).toEqual([['hello', 'Completed']]);
+    second.child.kill('SIGINT');
+    expect(await exited(second.child)).toBe(0);
+  }, 90_000);
+});
