@@ -48,7 +48,7 @@ export function applyPodReport(
         report.state === 'ready' || report.state === 'swapped-out' ? 'Running' : 'Starting';
       if (pod.phase === 'Running' && to === 'Starting') return { stops: [], changed: false };
       const changed = advancePod(db, pod, to, `agent reports ${report.state}`);
-      return changed ? settle(db, pod.workload, nowMs) : { stops: [], changed };
+      return changed ? { ...settle(db, pod.workload, nowMs), changed } : { stops: [], changed };
     }
     if (pod.phase === 'Stopping') {
       advancePod(db, pod, 'Stopped', report.reason ?? 'stopped', report.exitCode);
@@ -69,7 +69,7 @@ export function applyPodReport(
 
 /**
  * A Stopping pod its node no longer runs (absent from the node's full report well after the stop was
- * sent): the stop is done. Also ends a Bound pod the node never started once its workload is stopping.
+ * sent): the stop is done. Only Stopping pods; teardown moves a stopped workload's Bound pods there first.
  */
 export function confirmAbsent(db: Db, pod: PodRecord, nowMs: number): LifecycleResult {
   return db.transaction((): LifecycleResult => {

@@ -335,7 +335,15 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       if (!check.ok) {
         // Never applied: a node may only speak for its own pods, or a stale copy could undo a move.
         stats.refusedReports += 1;
-        log?.warn('pod report refused', { node, podId: r.podId, epoch: r.epoch, reason: check.reason });
+        // Agents keep reporting ended pods for a while (history); those of deleted or moved pods are
+        // expected and only worth a debug line, a live one is worth a warning.
+        const ended = r.state === 'exited' || r.state === 'lost';
+        (ended ? log?.debug : log?.warn)?.('pod report refused', {
+          node,
+          podId: r.podId,
+          epoch: r.epoch,
+          reason: check.reason,
+        });
         continue;
       }
       stats.acceptedReports += 1;

@@ -57,8 +57,12 @@ export function createDispatcher(
   options: { resendMs?: number; heartbeatMs: number },
 ): Dispatcher {
   const resendMs = options.resendMs ?? 5000;
-  // Last send per pod and epoch, by node: `node -> "podId#epoch:start|stop" -> ms`.
-  const sent = new Map<string, Map<string, number>>();
+  // Last send per pod and epoch, by node: `node -> "podId#epoch:start|stop" -> ms`. Rebuilt by each
+  // sync from what is still owed, so it never outgrows the pods in flight.
+  let sent = new Map<string, Map<string, number>>();
+  // First StopPod per pod and epoch: absence is counted from it, not from the latest resend (a resend
+  // every resendMs would otherwise keep a slow-heartbeat node's absent pod Stopping for ever).
+  let firstStop = new Map<string, number>();
   // Nodes with pods being stopped, from the last sync: a Status from any other node needs no query.
   let stoppingNodes = new Set<string>();
 
@@ -78,6 +82,14 @@ export function createDispatcher(
   return {
     sync(nowMs) {
       const out: SyncResult = { starts: 0, stops: 0, held: 0 };
+      const previous = sent;
+      const previousFirst = firstStop;
+      sent = new Map();
+      firstStop = new Map();
+      const keep = (node: string, key: string): void => {
+        const last = previous.get(node)?.get(key);
+        if (last !== undefined) mark(node, key, last);
+      };
       const stopping = listPods(db, { phases: ['Stopping'] });
       stoppingNodes = new Set(stopping.flatMap((p) => (p.node === null ? [] : [p.node])));
       const busyGpus = new Set(stopping.flatMap((p) => p.grants.map((g) => `${p.node}|${g.uuid}`)));
@@ -85,6 +97,9 @@ export function createDispatcher(
         if (p.node === null) continue;
         const podId = wirePodId(p.workload, p.name);
         const key = `${podId}#${p.epoch}:stop`;
+        keep(p.node, key);
+        const first = previousFirst.get(key);
+        if (first !== undefined) firstStop.set(key, first);
         if (!due(p.node, key, nowMs)) continue;
         const frame = makeFrame({
           case: 'stopPod',
@@ -92,6 +107,7 @@ export function createDispatcher(
         });
         if (send(p.node, frame)) {
           mark(p.node, key, nowMs);
+          if (!firstStop.has(key)) firstStop.set(key, nowMs);
           out.stops += 1;
         }
       }
@@ -104,6 +120,7 @@ export function createDispatcher(
         }
         const podId = wirePodId(p.workload, p.name);
         const key = `${podId}#${p.epoch}:start`;
+        keep(p.node, key);
         if (!due(p.node, key, nowMs)) continue;
         if (!workloads.has(p.workload)) workloads.set(p.workload, getWorkload(db, p.workload));
         const w = workloads.get(p.workload);
@@ -134,7 +151,7 @@ export function createDispatcher(
       );
       for (const p of listPods(db, { node, phases: ['Stopping'] })) {
         const id = `${wirePodId(p.workload, p.name)}#${p.epoch}`;
-        const sentAt = sent.get(node)?.get(`${id}:stop`);
+        const sentAt = firstStop.get(`${id}:stop`);
         // Absent only counts from a Status the agent composed after it had the StopPod in hand.
         if (reported.has(id) || sentAt === undefined || nowMs - sentAt < 2 * options.heartbeatMs) continue;
         if (!wasReportedEnded(status, id)) {

@@ -1,0 +1,247 @@
+import { describe, expect, it } from 'vitest';
+import { applyPodReport, confirmAbsent, nodeLost } from '../../../allocator/lifecycle/reports.ts';
+import { applyPlan } from '../../../allocator/store/apply-plan.ts';
+import type { Db } from '../../../allocator/store/db.ts';
+import { listEvents } from '../../../allocator/store/events.ts';
+import { getWorkload } from '../../../allocator/store/workloads.ts';
+import {
+  distributed,
+  openTemp,
+  plan,
+  podOf,
+  report,
+  smallOrg,
+  submitBound,
+  T0,
+  training,
+} from './helpers.ts';
+
+const T = T0 + 100;
+
+/** A store with smallOrg and one training `w1` (pod t-0 on n1), Bound and Initializing. */
+function oneTraining(): Db {
+  const db = openTemp();
+  smallOrg(db);
+  submitBound(db, 'w1', training('t'), [['n1', 0]]);
+  return db;
+}
+
+/** Reports `ready` for every listed pod of `id` so they and the workload run. */
+function allReady(db: Db, id: string, names: readonly string[]): void {
+  for (const n of names) applyPodReport(db, report(podOf(db, id, n), 'ready'), podOf(db, id, n), T);
+}
+
+const phaseOf = (db: Db, id: string) => getWorkload(db, id)?.phase;
+
+describe('applyPodReport', () => {
+  it('running -> pod Starting, the workload still Initializing', () => {
+    const db = oneTraining();
+    const pod = podOf(db, 'w1', 't-0');
+    // `changed` is left unpinned here: it is false today although the pod row was written (see report).
+    expect(applyPodReport(db, report(pod, 'running'), pod, T).stops).toEqual([]);
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Starting');
+    expect(phaseOf(db, 'w1')).toBe('Initializing');
+  });
+
+  it('ready -> pod Running and workload Running', () => {
+    const db = oneTraining();
+    allReady(db, 'w1', ['t-0']);
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Running');
+    expect(listEvents(db, { workload: 'w1' }).at(-1)).toMatchObject({
+      from: 'Initializing',
+      to: 'Running',
+      reason: 'PodsReady',
+      timeMs: T,
+    });
+  });
+
+  it('exited with code 0 -> pod Succeeded and workload Completed', () => {
+    const db = oneTraining();
+    allReady(db, 'w1', ['t-0']);
+    const pod = podOf(db, 'w1', 't-0');
+    expect(applyPodReport(db, report(pod, 'exited', { exitCode: 0 }), pod, T).changed).toBe(true);
+    expect(podOf(db, 'w1', 't-0')).toMatchObject({ phase: 'Succeeded', exitCode: 0 });
+    expect(listEvents(db, { workload: 'w1' }).at(-1)).toMatchObject({ to: 'Completed', reason: 'Succeeded' });
+  });
+
+  it('exited with code 3 -> pod Failed with exitCode 3 and workload Failed naming pod and code', () => {
+    const db = oneTraining();
+    allReady(db, 'w1', ['t-0']);
+    const pod = podOf(db, 'w1', 't-0');
+    applyPodReport(db, report(pod, 'exited', { exitCode: 3 }), pod, T);
+    expect(podOf(db, 'w1', 't-0')).toMatchObject({ phase: 'Failed', exitCode: 3 });
+    expect(listEvents(db, { workload: 'w1' }).at(-1)).toMatchObject({
+      to: 'Failed',
+      reason: 'PodFailed',
+      message: 'pod t-0 failed with exit code 3',
+    });
+  });
+
+  it('exited with code 0 before ever ready completes an Initializing workload through Running', () => {
+    const db = oneTraining();
+    const pod = podOf(db, 'w1', 't-0');
+    applyPodReport(db, report(pod, 'running'), pod, T);
+    const started = podOf(db, 'w1', 't-0');
+    expect(applyPodReport(db, report(started, 'exited', { exitCode: 0 }), started, T).changed).toBe(true);
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Succeeded');
+    expect(listEvents(db, { workload: 'w1' }).map((e) => e.to)).toEqual([
+      'Creating',
+      'Pending',
+      'Initializing',
+      'Running',
+      'Completed',
+    ]);
+  });
+
+  it('an ended report on a Stopping pod stops it and records the exit code', () => {
+    const db = oneTraining();
+    allReady(db, 'w1', ['t-0']);
+    applyPlan(
+      db,
+      plan({
+        evictions: [{ group: 'w1', pod: 't-0', node: 'n1', action: 'preempt', reason: 'preempted by x' }],
+        phaseChanges: [{ group: 'w1', to: 'Pending', reason: 'preempted by x' }],
+      }),
+      T,
+    );
+    const pod = podOf(db, 'w1', 't-0');
+    expect(pod.phase).toBe('Stopping');
+    const r = applyPodReport(db, report(pod, 'exited', { exitCode: 143, reason: 'stopped' }), pod, T + 1);
+    expect(r.changed).toBe(true);
+    expect(podOf(db, 'w1', 't-0')).toMatchObject({ phase: 'Stopped', exitCode: 143 });
+    expect(phaseOf(db, 'w1')).toBe('Pending');
+  });
+
+  it('a live report on a Stopping pod changes nothing', () => {
+    const db = oneTraining();
+    applyPlan(
+      db,
+      plan({ evictions: [{ group: 'w1', pod: 't-0', node: 'n1', action: 'preempt', reason: 'r' }] }),
+      T,
+    );
+    const pod = podOf(db, 'w1', 't-0');
+    expect(applyPodReport(db, report(pod, 'ready'), pod, T)).toEqual({ stops: [], changed: false });
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Stopping');
+  });
+
+  it('a pod its agent fenced (lease lost) is replaced, not failed: pod Stopped, workload Pending', () => {
+    const db = oneTraining();
+    allReady(db, 'w1', ['t-0']);
+    const pod = podOf(db, 'w1', 't-0');
+    const why = 'lease lost: no allocator for 40000 ms';
+    applyPodReport(db, report(pod, 'exited', { exitCode: null, signal: 'SIGTERM', reason: why }), pod, T);
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Stopped');
+    expect(listEvents(db, { workload: 'w1' }).at(-1)).toMatchObject({
+      from: 'Running',
+      to: 'Pending',
+      reason: 'NodeFenced',
+      message: why,
+    });
+  });
+
+  it('is idempotent: a repeated identical report writes nothing and adds no event', () => {
+    const db = oneTraining();
+    allReady(db, 'w1', ['t-0']);
+    const events = listEvents(db).length;
+    const running = podOf(db, 'w1', 't-0');
+    expect(applyPodReport(db, report(running, 'ready'), running, T + 1).changed).toBe(false);
+    // `running` after `ready` is old news, not a step back.
+    expect(applyPodReport(db, report(running, 'running'), running, T + 1).changed).toBe(false);
+    applyPodReport(db, report(running, 'exited', { exitCode: 0 }), running, T + 2);
+    const after = listEvents(db).length;
+    const done = podOf(db, 'w1', 't-0');
+    expect(applyPodReport(db, report(done, 'exited', { exitCode: 0 }), done, T + 3).changed).toBe(false);
+    expect(listEvents(db)).toHaveLength(after);
+    expect(after).toBe(events + 1);
+  });
+});
+
+describe('nodeLost', () => {
+  it('ends a single-pod training on the node and sends it back to Pending (NodeLost)', () => {
+    const db = oneTraining();
+    allReady(db, 'w1', ['t-0']);
+    const r = nodeLost(db, 'n1', T);
+    expect(r).toEqual({ stops: [], changed: true });
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Stopped');
+    expect(listEvents(db, { workload: 'w1' }).at(-1)).toMatchObject({
+      to: 'Pending',
+      reason: 'NodeLost',
+      message: 'node n1 missed its lease',
+    });
+  });
+
+  it('stops the rest of a 4-pod gang with 2 pods on the lost node and requeues it', () => {
+    const db = openTemp();
+    smallOrg(db);
+    submitBound(db, 'g', distributed('ddp', 4), [
+      ['n1', 0],
+      ['n1', 1],
+      ['n2', 0],
+      ['n2', 1],
+    ]);
+    allReady(db, 'g', ['ddp-0', 'ddp-1', 'ddp-2', 'ddp-3']);
+    expect(phaseOf(db, 'g')).toBe('Running');
+    const r = nodeLost(db, 'n1', T);
+    expect(r.stops).toEqual([
+      { workload: 'g', pod: 'ddp-2', node: 'n2', epoch: 1, reason: 'NodeLost: gang below its minimum' },
+      { workload: 'g', pod: 'ddp-3', node: 'n2', epoch: 1, reason: 'NodeLost: gang below its minimum' },
+    ]);
+    expect(['ddp-0', 'ddp-1', 'ddp-2', 'ddp-3'].map((n) => podOf(db, 'g', n).phase)).toEqual([
+      'Stopped',
+      'Stopped',
+      'Stopping',
+      'Stopping',
+    ]);
+    expect(listEvents(db, { workload: 'g' }).at(-1)).toMatchObject({ to: 'Pending', reason: 'NodeLost' });
+  });
+
+  it('keeps an elastic workload still at or above its minimum running', () => {
+    const db = openTemp();
+    smallOrg(db);
+    submitBound(db, 'e', distributed('el', 4, 2), [
+      ['n1', 0],
+      ['n1', 1],
+      ['n2', 0],
+      ['n2', 1],
+    ]);
+    allReady(db, 'e', ['el-0', 'el-1', 'el-2', 'el-3']);
+    const r = nodeLost(db, 'n1', T);
+    expect(r.stops).toEqual([]);
+    expect(podOf(db, 'e', 'el-0').phase).toBe('Stopped');
+    expect(podOf(db, 'e', 'el-2').phase).toBe('Running');
+    expect(phaseOf(db, 'e')).toBe('Running');
+  });
+
+  it('counts stops on the lost node as done', () => {
+    const db = oneTraining();
+    applyPlan(
+      db,
+      plan({ evictions: [{ group: 'w1', pod: 't-0', node: 'n1', action: 'preempt', reason: 'r' }] }),
+      T,
+    );
+    expect(nodeLost(db, 'n1', T + 1)).toEqual({ stops: [], changed: true });
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Stopped');
+  });
+
+  it('changes nothing on a node with no pods', () => {
+    const db = oneTraining();
+    expect(nodeLost(db, 'n2', T)).toEqual({ stops: [], changed: false });
+  });
+});
+
+describe('confirmAbsent', () => {
+  it('only acts on Stopping pods', () => {
+    const db = oneTraining();
+    allReady(db, 'w1', ['t-0']);
+    const running = podOf(db, 'w1', 't-0');
+    expect(confirmAbsent(db, running, T)).toEqual({ stops: [], changed: false });
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Running');
+    applyPlan(
+      db,
+      plan({ evictions: [{ group: 'w1', pod: 't-0', node: 'n1', action: 'preempt', reason: 'r' }] }),
+      T,
+    );
+    expect(confirmAbsent(db, podOf(db, 'w1', 't-0'), T + 1).changed).toBe(true);
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Stopped');
+  });
+});
