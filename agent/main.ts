@@ -1,8 +1,8 @@
 /**
  * The agent daemon's edge: picks and prepares the GPU backend (`nvidia`, or `sim` over a state
  * directory under the data dir), starts the agent with its link to the allocator when one is named,
- * starts the pods of a `--pods` file, logs every event, and on the stop signal stops the link, then
- * closes the agent.
+ * starts the fence guard (fence-guard-start.ts) when linked, starts the pods of a `--pods` file, logs
+ * every event, and on the stop signal stops the link (disarming the guard), then closes the agent.
  *
  * Stopping the agent never stops its pods: they run detached, and the next agent adopts them from the
  * runner's checkpoint (same pids, nothing started twice). To stop pods, stop them, then the agent.
@@ -10,15 +10,17 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import { type GpuGrant, MILLI_PER_GPU, parseMemoryMiB } from '../shared/resources.ts';
 import { type Agent, createAgent } from './agent.ts';
 import type { SliceMode } from './enforce/index.ts';
+import { ensureFenceGuard } from './fence-guard-start.ts';
 import { createNvidiaDriver, type GpuDriver, type GpuInventory } from './gpu/index.ts';
 import { initSimState, parseSimGpus, SIM_TOOLS, simEnv } from './gpu/sim/spec.ts';
+import { createGuardFile } from './link/guard-file.ts';
 import type { PodSpec } from './runner/index.ts';
 
 /** The GPU backends. */
@@ -78,7 +80,8 @@ export async function openDriver(choice: DriverChoice): Promise<Result<OpenedDri
   if (fresh || (choice.simGpus ?? null) !== null) {
     const specs = parseSimGpus(choice.simGpus ?? DEFAULT_SIM_GPUS);
     if (!specs.ok) return specs;
-    await initSimState(dir, specs.value);
+    // Seeded by the state dir: two sim nodes on one machine must not share GPU UUIDs, as real GPUs never do.
+    await initSimState(dir, specs.value, { seed: resolve(dir) });
   }
   const driver = createNvidiaDriver({
     kind: 'sim',
@@ -193,10 +196,21 @@ export async function runAgentMain(
     ...(simStateDir === null ? {} : { simStateDir }),
     log,
     onEvent: (e) => log.info(e.reason, { event: e.kind, seq: e.seq, podId: e.podId }),
-    ...(o.allocator === null ? {} : { link: o.allocator }),
+    ...(o.allocator === null
+      ? {}
+      : { link: { ...o.allocator, guard: createGuardFile({ dataDir: o.dataDir, log }) } }),
   });
   if (!started.ok) return started;
   const agent = started.value;
+  // Linked, a frozen agent must not outlive its lease with pods running: the guard stops them.
+  if (o.allocator !== null) {
+    const guard = ensureFenceGuard(o.dataDir);
+    if (!guard.ok) {
+      await agent.close();
+      return guard;
+    }
+    log.info(guard.value.reused ? 'fence guard already running' : 'fence guard started', { ...guard.value });
+  }
   log.info('agent running', {
     gpus: agent.inventory.gpus.length,
     driver: driver.kind,

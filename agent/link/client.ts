@@ -43,6 +43,20 @@ export type LinkAgent = Pick<AgentApi, 'startPod' | 'stopPod' | 'swap' | 'status
 /** Runs `fn` once after `ms`; returns the cancel. Injected so tests can drive time. */
 export type SetTimer = (fn: () => void, ms: number) => () => void;
 
+/** The link's clock as the fence guard needs it (guard-file.ts); all in ms. */
+export interface LinkClock {
+  lastHeardMs: number;
+  fenceAfterMs: number;
+  leaseMs: number;
+  heartbeatMs: number;
+}
+
+/** Told when the allocator is heard from (and at start), and when the link stops cleanly. */
+export interface LinkGuard {
+  heard(clock: LinkClock): void;
+  stopped(): void;
+}
+
 /** Where the link is: lifecycles are a union, not flags (STYLE). */
 export type LinkState = 'idle' | 'connecting' | 'open' | 'welcomed' | 'backoff' | 'stopped';
 
@@ -71,6 +85,8 @@ export interface LinkOptions {
   /** The websocket client class; default ws's. */
   WebSocketImpl?: typeof WebSocket;
   log?: Logger;
+  /** The fence guard's deadline file (guard-file.ts `createGuardFile`); default none. */
+  guard?: LinkGuard;
 }
 
 /** A running link. */
@@ -133,6 +149,8 @@ export function createLink(opts: LinkOptions): Link {
 
   /** Self-fencing starts this long after the last frame heard; a Welcome's shorter lease still leaves half. */
   const fenceAfterMs = (): number => Math.max(leaseMs - marginMs, Math.floor(leaseMs / 2));
+  const tellGuard = (): void =>
+    opts.guard?.heard({ lastHeardMs, fenceAfterMs: fenceAfterMs(), leaseMs, heartbeatMs });
 
   const send = (body: FrameBody): boolean => {
     const s = sock;
@@ -169,6 +187,7 @@ export function createLink(opts: LinkOptions): Link {
     if (w.nodeCredential !== null) credential = w.nodeCredential;
     heartbeatMs = w.heartbeatMs;
     leaseMs = w.leaseMs;
+    tellGuard();
     heartbeat();
     armFence();
     const desired = desiredMap(w.desiredPods);
@@ -200,6 +219,8 @@ export function createLink(opts: LinkOptions): Link {
     }
     // Only a well-formed allocator frame proves the allocator still holds our lease.
     lastHeardMs = now();
+    // Before the frame is applied: a StartPod must never meet the guard's old, passed deadline.
+    tellGuard();
     if (fenced) {
       fenced = false;
       armFence();
@@ -246,7 +267,11 @@ export function createLink(opts: LinkOptions): Link {
   const scheduleReconnect = (): void => {
     if (state === 'stopped') return;
     state = 'backoff';
-    cancelReconnect = setTimer(connect, backoffDelayMs(attempt++, backoff, random));
+    // Never wait longer than a quarter of the time to self-fencing: an allocator back within its
+    // lease must find the agent redialling, not asleep past the point its pods are stopped.
+    const capMs = Math.max(backoff.initialMs, Math.floor(fenceAfterMs() / 4));
+    const delay = backoffDelayMs(attempt++, { ...backoff, maxMs: Math.min(backoff.maxMs, capMs) }, random);
+    cancelReconnect = setTimer(connect, delay);
   };
 
   function connect(): void {
@@ -306,6 +331,7 @@ export function createLink(opts: LinkOptions): Link {
     start() {
       if (state !== 'idle') return;
       lastHeardMs = now();
+      tellGuard();
       unsubscribe = agent.subscribe((e) => {
         send({ case: 'event', value: eventToWire(e, ++seq) });
       });
@@ -315,6 +341,8 @@ export function createLink(opts: LinkOptions): Link {
     async stop() {
       if (state === 'stopped') return;
       state = 'stopped';
+      // Disarmed: the pods keep running for the next agent to adopt.
+      opts.guard?.stopped();
       cancelHeartbeat();
       cancelReconnect();
       cancelFence();

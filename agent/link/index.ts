@@ -1,14 +1,17 @@
 /**
  * The agent's link to the allocator (ARCHITECTURE 5): `client.ts` the websocket client (Hello,
  * heartbeats, reconnects, self-fencing), `apply.ts` the allocator's orders under the epoch rule, `map.ts` the pure wire <-> agent type mapping,
- * `backoff.ts` the reconnect delays.
+ * `backoff.ts` the reconnect delays, `guard-file.ts` the fence guard's deadline file (agent/README.md "Fence guard").
  */
 export { type Backoff, backoffDelayMs, DEFAULT_BACKOFF } from './backoff.ts';
 export {
   createLink,
   type Link,
   type LinkAgent,
+  type LinkClock,
+  type LinkGuard,
   type LinkOptions,
   type LinkState,
   type SetTimer,
 } from './client.ts';
+export { createGuardFile, type FenceDeadline, fenceDeadlinePath, guardAfterMs } from './guard-file.ts';

@@ -9,6 +9,7 @@
  *   readiness.ts   the readiness line matcher (pure)
  *   proc.ts        /proc: start times (PID reuse), process groups, signalling a group
  *   checkpoint.ts  the durable record of what runs, read back with validation
+ *   guard-record.ts  the pods the fence guard killed, and the end reason they get (`lease lost`)
  *   lifecycle.ts   the run-state transition table
  *   types.ts       PodSpec, PodStatus
  */
@@ -26,6 +27,13 @@ export {
   podEnv,
   podProcessEnv,
 } from './env.ts';
+export {
+  endReason,
+  type GuardFenced,
+  guardFencedPath,
+  REASON_GUARD_FENCED,
+  readGuardFenced,
+} from './guard-record.ts';
 export { canPodTransition, isEnded, POD_TRANSITIONS } from './lifecycle.ts';
 export { DEFAULT_LOG_ROTATION, type LogRotation, type LogStream, logPath, readLogTail } from './logs.ts';
 export { groupPids, isLiveProcess, isSameProcess, processStartTime } from './proc.ts';

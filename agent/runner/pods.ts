@@ -10,9 +10,11 @@ import type { Logger } from '../../shared/log.ts';
 import {
   CHECKPOINT_VERSION,
   type CheckpointFs,
+  type CheckpointPod,
   type RunnerCheckpoint,
   writeCheckpoint,
 } from './checkpoint.ts';
+import { endReason, guardFencedPath, readGuardFenced } from './guard-record.ts';
 import { type LaunchConfig, launchPod } from './launch.ts';
 import { canPodTransition, isEnded } from './lifecycle.ts';
 import { createRotatingLogWriter, logPath, type RotatingLogWriter } from './logs.ts';
@@ -109,6 +111,13 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
   let closed = false;
   const { log, now } = cfg;
   const podDir = (podId: string): string => podDirOf(cfg.dataDir, podId);
+  const guardPath = guardFencedPath(cfg.dataDir);
+  /** Why a pod ended: the agent's own reason, else the fence guard's if it killed it, else `fallback`. */
+  const reasonOf = (spec: PodSpec, own: string | null, fallback: string | null): string | null =>
+    endReason(spec, own, own === null ? readGuardFenced(guardPath) : [], fallback);
+  /** Why a pod ended while no agent watched it: the guard's reason if it killed it, else `fallback`. */
+  const downReason = (rec: CheckpointPod, fallback: string): string =>
+    rec.reason === null ? endReason(rec.spec, null, readGuardFenced(guardPath), fallback) : fallback;
 
   const emit = (e: PodEntry): void => {
     try {
@@ -194,7 +203,7 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
     e.status.state = 'exited';
     e.status.exitCode = exitCode;
     e.status.signal = signal;
-    e.status.reason = e.endReason ?? reason;
+    e.status.reason = reasonOf(e.spec, e.endReason, reason);
     note(e, `exited code=${exitCode} signal=${signal} reason=${e.status.reason}`);
     e.events?.close();
     e.events = null;
@@ -315,7 +324,10 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
         if (stat !== null && stat.startTimeTicks !== startTimeTicks) {
           // PID reuse: the number now names someone else's process (and maybe group): signal nothing.
           e.status.state = 'lost';
-          e.status.reason = `lost: pid ${pid} now belongs to another process (${stat.comm}, start time ${stat.startTimeTicks}, recorded ${startTimeTicks}); the pod ended while the agent was down`;
+          e.status.reason = downReason(
+            rec,
+            `lost: pid ${pid} now belongs to another process (${stat.comm}, start time ${stat.startTimeTicks}, recorded ${startTimeTicks}); the pod ended while the agent was down`,
+          );
         } else {
           if (e.pgid !== null) {
             const tags = { TESSERA_POD_ID: id, TESSERA_EPOCH: String(spec.epoch) };
@@ -323,7 +335,7 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
               note(e, `killed pid ${p}, left over in the group`);
           }
           e.status.state = 'exited';
-          e.status.reason = reasonDown;
+          e.status.reason = downReason(rec, reasonDown);
         }
         e.status.exitCode = null;
         e.status.signal = null;

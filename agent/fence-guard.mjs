@@ -1,0 +1,333 @@
+// The fence guard: a dead man's switch for one agent data dir (agent/README.md "Fence guard").
+//
+// The agent fences itself (stops its pods) when cut off from the allocator, but an agent that is
+// frozen (SIGSTOP, a hung event loop, swapped out) cannot, and the allocator reschedules its pods once
+// the lease ends: the same pod would run twice. This process, started detached by the agent, reads
+// `<data>/fence-deadline.json` (agent/link/guard-file.ts) every poll; once an armed deadline has passed
+// it kills every live pod of `<data>/runner-checkpoint.json` (agent/runner/checkpoint.ts): SIGTERM
+// (and SIGCONT, for a pod paused by time-slicing) to the pod's process group, SIGKILL after a short
+// grace. A pod is its group's leader (the runner starts it with setsid), and the leader's pid, process
+// group and start time (field 22 of /proc/<pid>/stat) must all match the checkpoint, so a reused pid
+// is never signalled. What it killed is appended to `<data>/guard-fenced.json` BEFORE the signal, so
+// the agent, alive again, reports those pods as `lease lost` (agent/runner/guard-record.ts).
+//
+// Plain JS, no dependencies, no TypeScript loader: it starts in milliseconds and stays small, one per
+// agent on machines that run many. It exits when its agent is gone and no deadline is armed (a clean
+// stop disarms it), after the pods of a dead agent's passed deadline are all gone, or when the data
+// dir disappears. One guard per data dir: `<data>/fence-guard.pid`, created exclusively.
+//
+// Usage: node fence-guard.mjs <dataDir> <agentPid> [--poll-ms N] [--grace-ms N]
+import fs from 'node:fs';
+import path from 'node:path';
+
+const DEADLINE_FILE = 'fence-deadline.json';
+const CHECKPOINT_FILE = 'runner-checkpoint.json';
+const FENCED_FILE = 'guard-fenced.json';
+const PID_FILE = 'fence-guard.pid';
+/** The runner's states in which a pod's processes may still run (agent/runner/lifecycle.ts). */
+const LIVE_STATES = new Set(['starting', 'running', 'ready', 'stopping', 'swapped-out']);
+/** guard-fenced.json keeps the newest this many records. */
+const MAX_RECORDS = 1000;
+/** How often a kill round looks whether the pods are gone. */
+const GONE_POLL_MS = 50;
+
+function log(level, msg, fields = {}) {
+  const line = { time: new Date().toISOString(), level, msg, component: 'fence-guard', pid: process.pid };
+  process.stdout.write(`${JSON.stringify({ ...line, ...fields })}\n`);
+}
+
+/** The command line; exits with a usage line on anything else. */
+function parseArgs(argv) {
+  const [dataDir, agentPid, ...rest] = argv;
+  const opts = { dataDir, agentPid: Number(agentPid), pollMs: 150, graceMs: 2000 };
+  for (let i = 0; i < rest.length; i += 2) {
+    const v = Number(rest[i + 1]);
+    if (rest[i] === '--poll-ms' && v > 0) opts.pollMs = v;
+    else if (rest[i] === '--grace-ms' && v >= 0) opts.graceMs = v;
+    else opts.bad = rest[i];
+  }
+  if (!dataDir || !Number.isSafeInteger(opts.agentPid) || opts.agentPid < 1 || opts.bad !== undefined) {
+    process.stderr.write('usage: node fence-guard.mjs <dataDir> <agentPid> [--poll-ms N] [--grace-ms N]\n');
+    process.exit(2);
+  }
+  return opts;
+}
+
+/** /proc/<pid>/stat's state, process group and start time; null when gone (as agent/runner/proc.ts). */
+function readStat(pid) {
+  let text;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // The command name may hold spaces and parentheses: the numbers start after the LAST ')'.
+  const rest = text
+    .slice(text.lastIndexOf(')') + 1)
+    .trim()
+    .split(/\s+/);
+  const stat = { state: rest[0] ?? '', pgrp: Number(rest[5 - 3]), startTimeTicks: Number(rest[22 - 3]) };
+  return Number.isSafeInteger(stat.pgrp) && Number.isSafeInteger(stat.startTimeTicks) ? stat : null;
+}
+
+/** True while `pid` exists and is not a zombie. */
+function processAlive(pid) {
+  const s = readStat(pid);
+  return s !== null && s.state !== 'Z';
+}
+
+function readJson(file) {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** Replaces `file` in one rename: a reader sees the old file or the new one. */
+function writeJsonAtomic(file, value) {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, `${JSON.stringify(value)}\n`, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const dataDir = path.resolve(opts.dataDir);
+const files = {
+  deadline: path.join(dataDir, DEADLINE_FILE),
+  checkpoint: path.join(dataDir, CHECKPOINT_FILE),
+  fenced: path.join(dataDir, FENCED_FILE),
+  pid: path.join(dataDir, PID_FILE),
+};
+
+/** The deadline file, validated: `{armed, deadlineMs, agentPid, killGraceMs}`; the spawner's pid when absent. */
+function readDeadline() {
+  const raw = readJson(files.deadline);
+  const d = raw !== null && typeof raw === 'object' ? raw : {};
+  const agentPid = Number.isSafeInteger(d.agentPid) && d.agentPid > 0 ? d.agentPid : opts.agentPid;
+  const armed = typeof d.deadlineMs === 'number' && Number.isFinite(d.deadlineMs);
+  const grace =
+    typeof d.killGraceMs === 'number' && d.killGraceMs >= 0
+      ? Math.min(d.killGraceMs, opts.graceMs)
+      : opts.graceMs;
+  return { armed, deadlineMs: armed ? d.deadlineMs : null, agentPid, killGraceMs: grace };
+}
+
+const passed = (d) => d.armed && Date.now() > d.deadlineMs;
+
+/** Whether `pid` runs this script (a pid file may name a pid reused since). */
+function isGuard(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('fence-guard');
+  } catch {
+    return false;
+  }
+}
+
+/** Takes `<data>/fence-guard.pid`; false when another live guard holds it. */
+function acquirePidFile() {
+  for (let i = 0; i < 2; i++) {
+    try {
+      fs.writeFileSync(files.pid, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return true;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+    }
+    const other = Number.parseInt(fs.readFileSync(files.pid, 'utf8'), 10);
+    if (other !== process.pid && processAlive(other) && isGuard(other)) return false;
+    // A stale file: its guard is gone. (Two guards racing here both check the same pods: harmless.)
+    fs.rmSync(files.pid, { force: true });
+  }
+  return false;
+}
+
+function releasePidFile() {
+  try {
+    if (Number.parseInt(fs.readFileSync(files.pid, 'utf8'), 10) === process.pid) fs.rmSync(files.pid);
+  } catch {
+    // Gone already (the data dir with it, maybe).
+  }
+}
+
+/**
+ * The pods of the checkpoint whose leader is still the process the runner started (pid, group and
+ * start time all match, a zombie leader included: its group may hold live members), each with its
+ * live members. Anything in the file not of the expected shape is skipped.
+ */
+function liveTargets() {
+  const cp = readJson(files.checkpoint);
+  const pods = cp !== null && typeof cp === 'object' && Array.isArray(cp.pods) ? cp.pods : [];
+  const leaders = [];
+  for (const p of pods) {
+    if (p === null || typeof p !== 'object' || p.spec === null || typeof p.spec !== 'object') continue;
+    const { podId, epoch } = p.spec;
+    const { pid, pgid, startTimeTicks, state } = p;
+    if (typeof podId !== 'string' || !Number.isSafeInteger(epoch) || !LIVE_STATES.has(state)) continue;
+    // pgid <= 1 would signal our own group or every process: never a pod. A pod leads its own group.
+    if (!Number.isSafeInteger(pid) || pid <= 1 || pgid !== pid || !Number.isSafeInteger(startTimeTicks))
+      continue;
+    const s = readStat(pid);
+    if (s === null || s.startTimeTicks !== startTimeTicks || s.pgrp !== pgid) continue;
+    // A dead leader (a zombie until its frozen agent reaps it) whose group was already found empty:
+    // no /proc scan for it on every poll.
+    if (s.state === 'Z' && emptied.has(`${pid}:${startTimeTicks}`)) continue;
+    leaders.push({ podId, epoch, pid, pgid, startTimeTicks });
+  }
+  if (leaders.length === 0) return [];
+  const members = groupMembers(new Set(leaders.map((l) => l.pgid)));
+  const targets = [];
+  for (const l of leaders) {
+    const m = members.get(l.pgid) ?? [];
+    if (m.length > 0) targets.push({ ...l, members: m });
+    else emptied.add(`${l.pid}:${l.startTimeTicks}`);
+  }
+  return targets;
+}
+
+/** Live (non-zombie) processes of each group in `pgids`, with their start times, from one /proc scan. */
+function groupMembers(pgids) {
+  const out = new Map();
+  let names = [];
+  try {
+    names = fs.readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = readStat(Number(name));
+    if (s === null || s.state === 'Z' || !pgids.has(s.pgrp)) continue;
+    const list = out.get(s.pgrp) ?? [];
+    list.push({ pid: Number(name), startTimeTicks: s.startTimeTicks });
+    out.set(s.pgrp, list);
+  }
+  return out;
+}
+
+/** Members of `t` still the same live processes. */
+function survivors(t) {
+  return t.members.filter((m) => {
+    const s = readStat(m.pid);
+    return s !== null && s.state !== 'Z' && s.startTimeTicks === m.startTimeTicks;
+  });
+}
+
+function signal(target, sig) {
+  try {
+    process.kill(target, sig);
+  } catch {
+    // ESRCH: gone meanwhile.
+  }
+}
+
+/** Appends the guard's kills to guard-fenced.json (the newest MAX_RECORDS kept). */
+function record(targets, atMs) {
+  const old = readJson(files.fenced);
+  const list = Array.isArray(old) ? old : [];
+  for (const t of targets) list.push({ podId: t.podId, epoch: t.epoch, atMs, pid: t.pid });
+  writeJsonAtomic(files.fenced, list.slice(-MAX_RECORDS));
+}
+
+/** Pods already written to guard-fenced.json, by podId:epoch:pid:start. */
+const recorded = new Set();
+/** Leaders (pid:start) whose group had no live member left. */
+const emptied = new Set();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** One kill round; the number of pods it found alive (0: none left), or null when the deadline moved. */
+async function fire() {
+  const targets = liveTargets();
+  if (targets.length === 0) return 0;
+  // Read again after the checkpoint: an agent that came back meanwhile moved the deadline before it
+  // started anything new, so a pod it just started is never killed by a stale reading.
+  const d = readDeadline();
+  if (!passed(d)) return null;
+  const atMs = Date.now();
+  const fresh = targets.filter((t) => !recorded.has(`${t.podId}:${t.epoch}:${t.pid}:${t.startTimeTicks}`));
+  if (fresh.length > 0) {
+    try {
+      record(fresh, atMs);
+    } catch (e) {
+      // The kill matters more than the reason the agent will report.
+      log('error', 'could not record the kills; killing anyway', { file: files.fenced, error: String(e) });
+    }
+    for (const t of fresh) recorded.add(`${t.podId}:${t.epoch}:${t.pid}:${t.startTimeTicks}`);
+  }
+  const overdueMs = atMs - d.deadlineMs;
+  for (const t of targets) {
+    log('warn', 'deadline passed: stopping pod', {
+      podId: t.podId,
+      epoch: t.epoch,
+      pgid: t.pgid,
+      members: t.members.map((m) => m.pid),
+      agentPid: d.agentPid,
+      overdueMs,
+      graceMs: d.killGraceMs,
+    });
+    signal(-t.pgid, 'SIGTERM');
+    signal(-t.pgid, 'SIGCONT');
+  }
+  const until = performance.now() + d.killGraceMs;
+  while (performance.now() < until && targets.some((t) => survivors(t).length > 0)) {
+    await sleep(Math.min(GONE_POLL_MS, Math.max(1, until - performance.now())));
+  }
+  for (const t of targets) {
+    const left = survivors(t);
+    if (left.length === 0) continue;
+    log('warn', 'grace over: SIGKILL', { podId: t.podId, pids: left.map((m) => m.pid) });
+    const leader = readStat(t.pid);
+    // While the leader (zombie or not) holds the group id, the group is the pod's: kill it whole,
+    // late forks included. Without it, only the members seen, each checked by its start time.
+    if (leader !== null && leader.startTimeTicks === t.startTimeTicks) signal(-t.pgid, 'SIGKILL');
+    else for (const m of left) signal(m.pid, 'SIGKILL');
+  }
+  return targets.length;
+}
+
+/** Why the guard may exit now, or null to keep watching. */
+function exitReason(d, found) {
+  if (!fs.existsSync(dataDir)) return 'the data dir is gone';
+  if (processAlive(d.agentPid)) return null;
+  if (!d.armed) return `agent ${d.agentPid} is gone and the deadline is disarmed`;
+  if (passed(d) && found === 0) return `agent ${d.agentPid} is gone and its deadline passed with no pod left`;
+  return null;
+}
+
+async function main() {
+  if (!fs.existsSync(dataDir)) {
+    log('info', 'data dir missing; exiting', { dataDir });
+    return;
+  }
+  if (!acquirePidFile()) {
+    log('info', 'another fence guard watches this data dir; exiting', { dataDir });
+    return;
+  }
+  log('info', 'fence guard watching', { dataDir, agentPid: opts.agentPid, pollMs: opts.pollMs });
+  let lastArmed = null;
+  for (;;) {
+    const d = readDeadline();
+    let found = null;
+    if (passed(d)) found = await fire();
+    if (d.armed !== lastArmed) {
+      log('info', d.armed ? 'deadline armed' : 'deadline disarmed', { agentPid: d.agentPid });
+      lastArmed = d.armed;
+    }
+    const why = exitReason(d, found);
+    if (why !== null) {
+      releasePidFile();
+      // A new agent may have armed the file between our reading and the release: then it counts on us.
+      const again = readDeadline();
+      if (why === 'the data dir is gone' || exitReason(again, found) !== null || !acquirePidFile()) {
+        log('info', `exiting: ${why}`);
+        return;
+      }
+    }
+    await sleep(opts.pollMs);
+  }
+}
+
+main().catch((e) => {
+  log('error', 'fence guard failed', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+  releasePidFile();
+  process.exit(1);
+});

@@ -1,0 +1,171 @@
+/**
+ * The agent's side of the fence guard (agent/fence-guard.mjs): `<data>/fence-deadline.json`, the
+ * dead man's switch. While linked, the agent keeps in it the moment after which its pods must not run
+ * any more unless it has heard from the allocator again. A frozen agent (SIGSTOP, a hung event loop,
+ * swapped out) stops updating it, and the guard, a separate process, kills the pods when the deadline
+ * passes, before the allocator's lease ends and it places them elsewhere: a pod never runs twice.
+ *
+ * The deadline sits halfway between the agent's own fence (`fenceAfterMs`) and the lease, so a live
+ * agent always fences first and the guard only acts for one that cannot. On a clean stop the file is
+ * disarmed (`deadlineMs: null`): the pods keep running for the next agent to adopt, unguarded until it
+ * starts (accepted; agent/README.md).
+ *
+ * Written with write + rename, not fsync: the guard only needs to never see half a file, and a power
+ * loss takes the pods down too. Many agents share a machine in benchmarks, so writes are throttled to
+ * one per half heartbeat, with a trailing write so the newest deadline always lands.
+ */
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../../shared/log.ts';
+import type { LinkClock, LinkGuard, SetTimer } from './client.ts';
+
+/** The file's name under the agent's data dir (agent/fence-guard.mjs reads the same name). */
+export const FENCE_DEADLINE_FILE = 'fence-deadline.json';
+
+/** The longest grace the guard gives a pod between SIGTERM and SIGKILL. */
+export const MAX_KILL_GRACE_MS = 2000;
+
+/** What the file holds; `deadlineMs: null` is disarmed. */
+export interface FenceDeadline {
+  deadlineMs: number | null;
+  agentPid: number;
+  writtenMs: number;
+  /** SIGTERM to SIGKILL for the guard: at most half the time left between the deadline and the lease. */
+  killGraceMs: number;
+}
+
+/** `<dataDir>/fence-deadline.json`. */
+export function fenceDeadlinePath(dataDir: string): string {
+  return join(dataDir, FENCE_DEADLINE_FILE);
+}
+
+/** How long after the last frame heard the guard acts: halfway between the agent's own fence and the lease. */
+export function guardAfterMs(fenceAfterMs: number, leaseMs: number): number {
+  return Math.floor((fenceAfterMs + leaseMs) / 2);
+}
+
+/** The record for a link clock: armed at `lastHeardMs + guardAfterMs`. */
+export function armedDeadline(c: LinkClock, agentPid: number, nowMs: number): FenceDeadline {
+  const after = guardAfterMs(c.fenceAfterMs, c.leaseMs);
+  const leftAfterDeadline = Math.max(0, c.leaseMs - after);
+  return {
+    deadlineMs: c.lastHeardMs + after,
+    agentPid,
+    writtenMs: nowMs,
+    killGraceMs: Math.min(MAX_KILL_GRACE_MS, Math.floor(leftAfterDeadline / 2)),
+  };
+}
+
+/** What the writer does with a new deadline, given the last one written and when (pure). */
+export type WriteDecision = 'now' | 'later' | 'skip';
+
+/**
+ * Writes at once when nothing was written yet, when the deadline moved earlier (a shorter lease from
+ * a Welcome: the guard must never wait longer than the lease allows) or when `minIntervalMs` passed
+ * since the last write; otherwise later (a trailing write). An unchanged deadline is skipped.
+ */
+export function decideWrite(
+  last: { deadlineMs: number; atMs: number } | null,
+  deadlineMs: number,
+  nowMs: number,
+  minIntervalMs: number,
+): WriteDecision {
+  if (last === null || deadlineMs < last.deadlineMs) return 'now';
+  if (deadlineMs === last.deadlineMs) return 'skip';
+  return nowMs - last.atMs >= minIntervalMs ? 'now' : 'later';
+}
+
+/** Replaces `path` with `value` as JSON in one rename, so a reader sees the old file or the new one. */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(value)}\n`, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/** Options of `createGuardFile`. */
+export interface GuardFileOptions {
+  dataDir: string;
+  log: Logger;
+  /** Default `process.pid`. */
+  agentPid?: number;
+  now?: () => number;
+  setTimer?: SetTimer;
+  /** Default `writeJsonAtomic` to `fenceDeadlinePath(dataDir)`; injected by tests to count writes. */
+  write?: (record: FenceDeadline) => void;
+}
+
+/** The guard file as the link's `guard` (client.ts `LinkGuard`). */
+export function createGuardFile(opts: GuardFileOptions): LinkGuard {
+  const path = fenceDeadlinePath(opts.dataDir);
+  const now = opts.now ?? Date.now;
+  const agentPid = opts.agentPid ?? process.pid;
+  const setTimer: SetTimer =
+    opts.setTimer ??
+    ((fn, ms) => {
+      const t = setTimeout(fn, ms);
+      // A trailing write must not keep a stopping agent alive.
+      t.unref();
+      return () => clearTimeout(t);
+    });
+  const write = opts.write ?? ((r: FenceDeadline) => writeJsonAtomic(path, r));
+  let last: { deadlineMs: number; atMs: number } | null = null;
+  let pending: LinkClock | null = null;
+  let cancelTrailing: (() => void) | null = null;
+  let stopped = false;
+
+  const put = (r: FenceDeadline): boolean => {
+    try {
+      write(r);
+      return true;
+    } catch (e) {
+      // The guard then acts on the older (earlier) deadline: pods stop too soon, never too late.
+      opts.log.error('fence deadline not written; the fence guard may stop pods early', {
+        path,
+        error: e instanceof Error ? e.message : String(e),
+      });
+      return false;
+    }
+  };
+
+  const writeNow = (c: LinkClock): void => {
+    const r = armedDeadline(c, agentPid, now());
+    if (r.deadlineMs !== null && put(r)) last = { deadlineMs: r.deadlineMs, atMs: r.writtenMs };
+  };
+
+  return {
+    heard(c) {
+      if (stopped) return;
+      const nowMs = now();
+      const r = armedDeadline(c, agentPid, nowMs);
+      const deadlineMs = r.deadlineMs ?? 0;
+      const minIntervalMs = Math.floor(c.heartbeatMs / 2);
+      const d = decideWrite(last, deadlineMs, nowMs, minIntervalMs);
+      if (d === 'skip') return;
+      if (d === 'now') {
+        cancelTrailing?.();
+        cancelTrailing = null;
+        pending = null;
+        writeNow(c);
+        return;
+      }
+      pending = c;
+      if (cancelTrailing !== null || last === null) return;
+      cancelTrailing = setTimer(
+        () => {
+          cancelTrailing = null;
+          const p = pending;
+          pending = null;
+          if (p !== null && !stopped) writeNow(p);
+        },
+        Math.max(0, last.atMs + minIntervalMs - nowMs),
+      );
+    },
+    stopped() {
+      if (stopped) return;
+      stopped = true;
+      cancelTrailing?.();
+      cancelTrailing = null;
+      put({ deadlineMs: null, agentPid, writtenMs: now(), killGraceMs: MAX_KILL_GRACE_MS });
+    },
+  };
+}

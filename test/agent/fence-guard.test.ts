@@ -1,0 +1,264 @@
+/**
+ * The real fence guard (agent/fence-guard.mjs), started by `ensureFenceGuard` over a temp data dir whose
+ * runner checkpoint names a real detached process: a passed deadline kills it and records it; a
+ * disarmed one, or a reused pid, leaves it alone; the guard goes away with its agent or its data dir.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ensureFenceGuard, FENCE_GUARD_LOG_FILE, runningGuardPid } from '../../agent/fence-guard-start.ts';
+import { type FenceDeadline, fenceDeadlinePath, writeJsonAtomic } from '../../agent/link/guard-file.ts';
+import { checkpointPath, writeCheckpoint } from '../../agent/runner/checkpoint.ts';
+import {
+  endReason,
+  guardFencedPath,
+  REASON_GUARD_FENCED,
+  readGuardFenced,
+} from '../../agent/runner/guard-record.ts';
+import { processStartTime, readProcStat } from '../../agent/runner/proc.ts';
+import type { PodRunState } from '../../agent/runner/types.ts';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0).reverse()) c();
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(pred: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+function tmpData(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-guard-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function signalQuietly(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Gone already.
+  }
+}
+
+/** A pod-like process: detached, so it leads its own process group as the runner's pods do. */
+function podProcess(script = 'setInterval(() => {}, 1000)'): {
+  child: ChildProcess;
+  pid: number;
+  exited: () => boolean;
+} {
+  const child = spawn(process.execPath, ['-e', script], { detached: true, stdio: 'ignore' });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('pod process did not start');
+  let done = false;
+  child.on('exit', () => {
+    done = true;
+  });
+  cleanups.push(() => signalQuietly(-pid, 'SIGKILL'));
+  return { child, pid, exited: () => done };
+}
+
+/** A checkpoint naming `pid` as pod `podId` epoch `epoch`, with `startTimeTicks` as recorded. */
+function checkpoint(
+  dataDir: string,
+  pods: { podId: string; epoch: number; pid: number; startTimeTicks: number; state?: PodRunState }[],
+): void {
+  const r = writeCheckpoint(checkpointPath(dataDir), {
+    version: 1,
+    pods: pods.map((p) => ({
+      spec: {
+        podId: p.podId,
+        workload: p.podId,
+        project: 'team-a',
+        epoch: p.epoch,
+        command: ['node'],
+        env: {},
+        grants: [],
+        priority: 0,
+        graceSeconds: 10,
+      },
+      pid: p.pid,
+      pgid: p.pid,
+      startTimeTicks: p.startTimeTicks,
+      startedAtMs: Date.now(),
+      state: p.state ?? 'running',
+      exitCode: null,
+      signal: null,
+      reason: null,
+    })),
+    epochs: Object.fromEntries(pods.map((p) => [p.podId, p.epoch])),
+  });
+  if (!r.ok) throw new Error(r.error.message);
+}
+
+function deadline(dataDir: string, d: Partial<FenceDeadline>): void {
+  writeJsonAtomic(fenceDeadlinePath(dataDir), {
+    deadlineMs: null,
+    agentPid: process.pid,
+    writtenMs: Date.now(),
+    killGraceMs: 500,
+    ...d,
+  });
+}
+
+/** Starts the guard for `dataDir` (agent: this test process unless told) and waits until it watches. */
+async function startGuard(dataDir: string, agentPid = process.pid): Promise<number> {
+  const g = ensureFenceGuard(dataDir, { agentPid, args: ['--poll-ms', '50', '--grace-ms', '1000'] });
+  if (!g.ok) throw new Error(g.error.message);
+  const pid = g.value.pid;
+  cleanups.push(() => signalQuietly(pid, 'SIGKILL'));
+  await until(() => guardLog(dataDir).includes('fence guard watching'), 'the guard to watch');
+  return pid;
+}
+
+function guardLog(dataDir: string): string {
+  try {
+    return readFileSync(join(dataDir, FENCE_GUARD_LOG_FILE), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Exists and is not a zombie. */
+function alive(pid: number): boolean {
+  const s = readProcStat(pid);
+  return s !== null && s.state !== 'Z';
+}
+
+describe('fence guard', () => {
+  it('kills a live pod once the armed deadline has passed, and records it for the agent', async () => {
+    const dataDir = tmpData();
+    const pod = podProcess();
+    checkpoint(dataDir, [
+      { podId: 'train-0', epoch: 3, pid: pod.pid, startTimeTicks: processStartTime(pod.pid) ?? -1 },
+    ]);
+    deadline(dataDir, { deadlineMs: Date.now() + 60_000 });
+    await startGuard(dataDir);
+    await sleep(300);
+    expect(pod.exited()).toBe(false);
+
+    const passedAt = Date.now();
+    deadline(dataDir, { deadlineMs: passedAt - 1 });
+    await until(pod.exited, 'the pod to be killed', 3000);
+    expect(pod.child.signalCode).toBe('SIGTERM');
+    const records = readGuardFenced(guardFencedPath(dataDir));
+    expect(records).toEqual([{ podId: 'train-0', epoch: 3, atMs: expect.any(Number) }]);
+    expect(records[0]?.atMs).toBeGreaterThanOrEqual(passedAt);
+    // What the agent reports for it once it runs again: a lease loss, which the allocator replaces.
+    expect(endReason({ podId: 'train-0', epoch: 3 }, null, records, null)).toBe(REASON_GUARD_FENCED);
+    expect(REASON_GUARD_FENCED.startsWith('lease lost')).toBe(true);
+    expect(guardLog(dataDir)).toContain('deadline passed: stopping pod');
+  });
+
+  it('SIGKILLs a pod that ignores SIGTERM once the grace is over', async () => {
+    const dataDir = tmpData();
+    const pod = podProcess("process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)");
+    await sleep(200); // the handler installed
+    checkpoint(dataDir, [
+      { podId: 'stubborn', epoch: 1, pid: pod.pid, startTimeTicks: processStartTime(pod.pid) ?? -1 },
+    ]);
+    deadline(dataDir, { deadlineMs: Date.now() - 1, killGraceMs: 300 });
+    const t0 = Date.now();
+    await startGuard(dataDir);
+    await until(pod.exited, 'the pod to be killed', 3000);
+    expect(pod.child.signalCode).toBe('SIGKILL');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    expect(readGuardFenced(guardFencedPath(dataDir)).map((r) => r.podId)).toEqual(['stubborn']);
+  });
+
+  it('leaves pods alone while the deadline is disarmed', async () => {
+    const dataDir = tmpData();
+    const pod = podProcess();
+    checkpoint(dataDir, [
+      { podId: 'p', epoch: 1, pid: pod.pid, startTimeTicks: processStartTime(pod.pid) ?? -1 },
+    ]);
+    deadline(dataDir, { deadlineMs: null, writtenMs: Date.now() - 3_600_000 });
+    await startGuard(dataDir);
+    await sleep(500);
+    expect(pod.exited()).toBe(false);
+    expect(existsSync(guardFencedPath(dataDir))).toBe(false);
+  });
+
+  it('never signals a reused pid: a start time other than the recorded one', async () => {
+    const dataDir = tmpData();
+    const pod = podProcess();
+    const ticks = processStartTime(pod.pid) ?? 0;
+    checkpoint(dataDir, [{ podId: 'p', epoch: 1, pid: pod.pid, startTimeTicks: ticks + 1 }]);
+    deadline(dataDir, { deadlineMs: Date.now() - 1 });
+    await startGuard(dataDir);
+    await sleep(600);
+    expect(pod.exited()).toBe(false);
+    expect(existsSync(guardFencedPath(dataDir))).toBe(false);
+  });
+
+  it('skips ended pods and anything in the checkpoint not of the expected shape', async () => {
+    const dataDir = tmpData();
+    const pod = podProcess();
+    const ticks = processStartTime(pod.pid) ?? 0;
+    checkpoint(dataDir, [{ podId: 'done', epoch: 1, pid: pod.pid, startTimeTicks: ticks, state: 'exited' }]);
+    deadline(dataDir, { deadlineMs: Date.now() - 1 });
+    await startGuard(dataDir);
+    await sleep(400);
+    writeJsonAtomic(checkpointPath(dataDir), { version: 1, pods: [{ spec: null, pid: 1, pgid: 1 }, 'x'] });
+    await sleep(400);
+    writeJsonAtomic(checkpointPath(dataDir), {
+      pods: [{ spec: { podId: 'p', epoch: 1 }, pid: 0, pgid: 0, startTimeTicks: 0, state: 'running' }],
+    });
+    await sleep(400);
+    expect(pod.exited()).toBe(false);
+    expect(existsSync(guardFencedPath(dataDir))).toBe(false);
+  });
+
+  it("stops a crashed agent's pods at its deadline, then exits", async () => {
+    const dataDir = tmpData();
+    const agent = podProcess();
+    const pod = podProcess();
+    checkpoint(dataDir, [
+      { podId: 'p', epoch: 2, pid: pod.pid, startTimeTicks: processStartTime(pod.pid) ?? -1 },
+    ]);
+    deadline(dataDir, { deadlineMs: Date.now() + 700, agentPid: agent.pid });
+    const guard = await startGuard(dataDir, agent.pid);
+    signalQuietly(agent.pid, 'SIGKILL');
+    await sleep(300);
+    expect(pod.exited()).toBe(false);
+    await until(pod.exited, 'the pod to be killed at the deadline');
+    await until(() => !alive(guard), 'the guard to exit');
+    expect(guardLog(dataDir)).toContain('deadline passed with no pod left');
+  });
+
+  it('is reused by a restarted agent rather than started twice', async () => {
+    const dataDir = tmpData();
+    deadline(dataDir, { deadlineMs: Date.now() + 60_000 });
+    const pid = await startGuard(dataDir);
+    expect(runningGuardPid(dataDir)).toBe(pid);
+    const again = ensureFenceGuard(dataDir);
+    expect(again.ok && again.value).toMatchObject({ pid, reused: true });
+  });
+
+  it('exits once its agent is gone with the deadline disarmed, and when its data dir is removed', async () => {
+    const dataDir = tmpData();
+    const agent = podProcess();
+    deadline(dataDir, { deadlineMs: null, agentPid: agent.pid });
+    const guard = await startGuard(dataDir, agent.pid);
+    await sleep(200);
+    expect(alive(guard)).toBe(true);
+    signalQuietly(agent.pid, 'SIGKILL');
+    await until(() => !alive(guard), 'the guard to exit with its agent');
+    expect(guardLog(dataDir)).toContain('is gone and the deadline is disarmed');
+    expect(existsSync(join(dataDir, 'fence-guard.pid'))).toBe(false);
+
+    const other = tmpData();
+    deadline(other, { deadlineMs: Date.now() + 60_000 });
+    const second = await startGuard(other);
+    rmSync(other, { recursive: true, force: true });
+    await until(() => !alive(second), 'the guard to exit with its data dir');
+  });
+});

@@ -1,0 +1,179 @@
+/**
+ * Fault tests over real processes (issue 4): an agent killed and restarted adopts its pods, an
+ * allocator killed and restarted loses nothing, and an agent frozen past its lease has its pods
+ * moved without a pod ever running on two nodes at once (checked from the pods' journals and from
+ * the sim GPUs' registered memory).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  alive,
+  type Cluster,
+  holdsFor,
+  overlappingCopies,
+  runIntervals,
+  startCluster,
+  testWorkload,
+  waitFor,
+} from './harness.ts';
+
+let c: Cluster | null = null;
+/** The latest cluster, kept past cleanup so a failure can print its processes' output. */
+let shown: Cluster | null = null;
+
+beforeEach(({ onTestFailed }) => {
+  shown = null;
+  onTestFailed(() => {
+    if (shown !== null) process.stderr.write(shown.logs());
+  });
+});
+
+afterEach(async () => {
+  await c?.cleanup();
+  c = null;
+});
+
+describe.sequential('faults', () => {
+  it('an agent killed with SIGKILL and restarted adopts its running pods (same pid, one epoch)', async () => {
+    // A 20 s lease: the restart must come back within half of it (the fence guard stops the pods of
+    // an agent gone that long), and a loaded 2-core runner can take seconds to start an agent.
+    const cl = await startCluster({ n1: '2xH100-80GB' }, { lease: '20s' });
+    c = cl;
+    shown = cl;
+    const w = await cl.api.submit(testWorkload(cl, 'adopted'));
+    await cl.api.waitPhase(w.id, 'Running');
+    const first = await waitFor(() => cl.readJournal('adopted')[0], 10_000, 'the pod journaling');
+
+    await cl.agent('n1').kill();
+    const restarted = await cl.startAgent('n1');
+    await waitFor(
+      () => /agent running/.test(restarted.output()) && restarted.output().includes(first.podId),
+      15_000,
+      `the restarted agent to report ${first.podId} adopted`,
+    );
+    await cl.waitNodes(['n1']);
+    // Several heartbeats later: still Running, still the same process, never started again.
+    await holdsFor(async () => {
+      const v = await cl.api.workload(w.id);
+      if (v.phase !== 'Running') return `workload left Running: ${v.phase} (${v.phaseReason})`;
+      if (!alive(first.pid)) return `the adopted pod process ${first.pid} died`;
+      return null;
+    }, 3000);
+    const runs = runIntervals(cl.readJournal('adopted'));
+    expect(runs.map((r) => ({ pid: r.pid, epoch: r.epoch, node: r.node, ended: r.ended }))).toEqual([
+      { pid: first.pid, epoch: first.epoch, node: 'n1', ended: false },
+    ]);
+    // The journal kept ticking through the agent's restart: no gap a restart would leave.
+    const ticks = cl.readJournal('adopted').map((l) => l.t);
+    const gaps = ticks.slice(1).map((t, i) => t - (ticks[i] ?? t));
+    expect(Math.max(...gaps)).toBeLessThan(2000);
+    expect((await cl.api.events(w.id)).filter((e) => e.to === 'Running')).toHaveLength(1);
+  });
+
+  it('an allocator killed with SIGKILL and restarted keeps workloads, events and quotas; pods stay Running', async () => {
+    // A 20 s lease: agents fence themselves after half of it (10 s). The restart takes ~1.5 s, but the
+    // agent's reconnect backoff (full jitter, doubling to 30 s) can wait several seconds past it.
+    const cl = await startCluster({ n1: '2xH100-80GB' }, { lease: '20s' });
+    c = cl;
+    shown = cl;
+    await cl.api.createProject('keep-q', 1, 2);
+    const done = await cl.api.submit(testWorkload(cl, 'kept-done', { project: 'keep-q', run: { ms: 1500 } }));
+    await cl.api.waitPhase(done.id, 'Completed');
+    const live = await cl.api.submit(testWorkload(cl, 'kept-live', { project: 'keep-q' }));
+    await cl.api.waitPhase(live.id, 'Running');
+    const pid = (await waitFor(() => cl.readJournal('kept-live')[0], 10_000, 'the pod journaling')).pid;
+    const before = {
+      workloads: await cl.api.expect(200, 'GET', '/workloads'),
+      doneEvents: await cl.api.events(done.id),
+      liveEvents: await cl.api.events(live.id),
+      project: await cl.api.expect(200, 'GET', '/projects/keep-q'),
+    };
+
+    await cl.alloc?.kill();
+    const killedAt = Date.now();
+    await cl.startAllocator({ lease: '20s', port: cl.port });
+    await cl.waitNodes(['n1']);
+
+    expect(await cl.api.expect(200, 'GET', '/projects/keep-q')).toEqual(before.project);
+    expect(await cl.api.events(done.id)).toEqual(before.doneEvents);
+    expect((await cl.api.events(live.id)).slice(0, before.liveEvents.length)).toEqual(before.liveEvents);
+    const after = (await cl.api.expect(200, 'GET', '/workloads')) as { id: string; phase: string }[];
+    const phases = (list: unknown) =>
+      (list as { id: string; phase: string }[]).map((w) => `${w.id}:${w.phase}`).sort();
+    expect(phases(after)).toEqual(phases(before.workloads));
+
+    // Through several heartbeats of the new allocator: the pod is still the first process.
+    await holdsFor(async () => {
+      const v = await cl.api.workload(live.id);
+      if (v.phase !== 'Running') return `workload left Running: ${v.phase} (${v.phaseReason})`;
+      if (!alive(pid)) return `pod process ${pid} died`;
+      return null;
+    }, 3000);
+    const lines = cl.readJournal('kept-live');
+    expect(new Set(lines.map((l) => l.pid))).toEqual(new Set([pid]));
+    expect(lines.some((l) => l.event === 'end')).toBe(false);
+    expect(lines.at(-1)?.t ?? 0).toBeGreaterThan(killedAt + 2000);
+
+    // And it still schedules.
+    const next = await cl.api.submit(testWorkload(cl, 'after-restart', { run: { ms: 1500 } }));
+    await cl.api.waitPhase(next.id, 'Completed');
+  });
+
+  it('an agent frozen past its lease: pods move to the other node, its stale copies stop, none ran twice at once', async () => {
+    const cl = await startCluster({ n1: '2xH100-80GB' }, { lease: '3s' });
+    c = cl;
+    shown = cl;
+    const w = await cl.api.submit(testWorkload(cl, 'moved', { run: { mib: 4096 } }));
+    await cl.api.waitPhase(w.id, 'Running');
+    const first = await waitFor(() => cl.readJournal('moved')[0], 10_000, 'the pod journaling on n1');
+    expect(first.node).toBe('n1');
+    await cl.startAgent('n2');
+    await cl.waitNodes(['n1', 'n2']);
+
+    // One replica: every copy in the journal is the same pod, whatever name a placement gives it.
+    const gpus = cl.watchGpus(['n1', 'n2'], 50, 'workload');
+    // Only the agent's own pid: its pods are process groups of their own and keep running.
+    cl.agent('n1').signal('SIGSTOP');
+    const frozenAt = Date.now();
+    let frozen = true;
+    try {
+      const moved = await waitFor(
+        async () => {
+          const v = await cl.api.workload(w.id);
+          return v.pods.some((p) => p.node === 'n2' && p.phase === 'Running') ? v : null;
+        },
+        15_000,
+        'a pod of the workload Running on n2',
+      );
+      expect(moved.phase).toBe('Running');
+      await waitFor(
+        () => cl.readJournal('moved').some((l) => l.node === 'n2'),
+        5000,
+        'the n2 copy journaling',
+      );
+      cl.agent('n1').signal('SIGCONT');
+      frozen = false;
+      // Thawed, the agent finds itself fenced and stops its stale copy.
+      await waitFor(() => !alive(first.pid), 10_000, `the stale copy on n1 (pid ${first.pid}) to stop`);
+    } finally {
+      if (frozen) cl.agent('n1').signal('SIGCONT');
+    }
+    await waitFor(
+      () => cl.gpuUse('n1').every((u) => u.workload !== 'moved'),
+      5000,
+      'n1 GPUs free of the stale copy',
+    );
+    const seen = gpus.stop();
+    const lines = cl.readJournal('moved');
+    const runs = runIntervals(lines);
+    const n2 = runs.find((r) => r.node === 'n2');
+    expect(n2?.epoch ?? 0, JSON.stringify(runs)).toBeGreaterThanOrEqual(first.epoch);
+    const overlaps = overlappingCopies(lines, () => true);
+    const detail = `frozen at ${frozenAt}; runs ${JSON.stringify(runs)}`;
+    expect.soft(overlaps, `a pod ran on two nodes at once (journal): ${detail}`).toEqual([]);
+    expect(seen.samples).toBeGreaterThan(10);
+    expect.soft(seen.doubles, 'a pod held GPU memory on two nodes at once (sim state)').toEqual([]);
+    // And the cluster goes on: n1 is back, the moved pod still runs on n2.
+    await cl.waitNodes(['n1', 'n2']);
+    expect((await cl.api.workload(w.id)).phase).toBe('Running');
+  });
+});

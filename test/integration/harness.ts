@@ -1,0 +1,305 @@
+/**
+ * The system under test as real processes over loopback (issue 4): `tessera allocator` and
+ * `tessera agent --gpu sim` started from bin/tessera.js in temp dirs, driven through the REST API,
+ * and killed, frozen and restarted by the fault tests. Every process's output is kept and printed
+ * when a test fails; `cleanup()` kills every process it started and every pod (pods are detached
+ * process-group leaders that outlive their agent by design, so they are found by their environment).
+ *
+ * The folder: harness.ts (clusters; re-exports the rest), api.ts (REST client), journal.ts (the
+ * test pod's command and journal, overlap checks), procs.ts (child processes, /proc, sim GPU use),
+ * poll.ts (waitFor, holdsFor), fixtures/pod.mjs (the test pod), and one *.test.ts per concern.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initSimState, parseSimGpus } from '../../agent/gpu/sim/spec.ts';
+import { Api } from './api.ts';
+import { type JournalLine, type PodPlan, podCommand, readJournalFile } from './journal.ts';
+import { GiveUp, waitFor } from './poll.ts';
+import { type GpuUse, gpuUseIn, killGroup, Proc, processesUnder } from './procs.ts';
+
+export * from './api.ts';
+export * from './journal.ts';
+export * from './poll.ts';
+export { alive, type GpuUse, Proc } from './procs.ts';
+
+/** Flags of `tessera allocator` the tests vary. */
+export interface AllocatorFlags {
+  /** Default 3s: fault tests wait for leases to run out. */
+  lease?: string;
+  /** Default 500ms. */
+  heartbeat?: string;
+  /**
+   * Default 0 (any free port). A restart passes the port of the run before: agents were started
+   * with its URL and must find the allocator there again.
+   */
+  port?: number;
+}
+
+/** A running test cluster: one allocator data dir, any number of sim nodes. */
+export class Cluster {
+  readonly root: string;
+  readonly allocDir: string;
+  readonly api: Api;
+  alloc: Proc | null = null;
+  /** `http://127.0.0.1:PORT` of the allocator's latest run. */
+  url = '';
+  port = 0;
+  adminToken = '';
+  joinToken = '';
+  /** The project a fresh allocator creates (contract: `default`). */
+  defaultProject = 'default';
+  readonly agents = new Map<string, Proc>();
+  private readonly procs: Proc[] = [];
+
+  constructor() {
+    this.root = mkdtempSync(join(tmpdir(), 'tessera-it-'));
+    this.allocDir = join(this.root, 'allocator');
+    mkdirSync(join(this.root, 'journals'), { recursive: true });
+    this.api = new Api(
+      () => this.url,
+      () => this.adminToken,
+    );
+  }
+
+  /**
+   * Starts `tessera allocator` on port 0 over this cluster's data dir (kept between runs) and waits
+   * for the allocator.json of this run (its pid), then reads the tokens.
+   */
+  async startAllocator(opts: AllocatorFlags = {}): Promise<Proc> {
+    rmSync(join(this.allocDir, 'allocator.json'), { force: true });
+    const p = new Proc('allocator', [
+      'allocator',
+      '--data',
+      this.allocDir,
+      '--port',
+      String(opts.port ?? 0),
+      '--host',
+      '127.0.0.1',
+      '--lease',
+      opts.lease ?? '3s',
+      '--heartbeat',
+      opts.heartbeat ?? '500ms',
+      '--log-level',
+      'info',
+    ]);
+    this.procs.push(p);
+    this.alloc = p;
+    const info = await waitFor(
+      () => {
+        if (p.exit !== null) throw new GiveUp(`allocator exited ${JSON.stringify(p.exit)} before listening`);
+        const file = join(this.allocDir, 'allocator.json');
+        if (!existsSync(file)) return null;
+        const v = JSON.parse(readFileSync(file, 'utf8')) as { url?: unknown; pid?: unknown };
+        return typeof v.url === 'string' && v.pid === p.pid ? { url: v.url } : null;
+      },
+      15_000,
+      'allocator.json of the allocator just started',
+    ).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}\n--- allocator output ---\n${p.output()}`);
+    });
+    this.url = info.url;
+    this.port = Number(new URL(info.url).port);
+    this.adminToken = readFileSync(join(this.allocDir, 'admin-token'), 'utf8').trim();
+    this.joinToken = readFileSync(join(this.allocDir, 'join-token'), 'utf8').trim();
+    this.defaultProject = await this.findDefaultProject();
+    return p;
+  }
+
+  /**
+   * The project a fresh allocator made: `default` by the issue's contract; should the service name
+   * it otherwise, the one project of department `default` (and the test run says so on stderr).
+   */
+  private async findDefaultProject(): Promise<string> {
+    const list = (await this.api.expect(200, 'GET', '/projects')) as { name: string; department: string }[];
+    if (list.some((p) => p.name === 'default')) return 'default';
+    const fallback = list.find((p) => p.department === 'default')?.name;
+    if (fallback === undefined) throw new Error(`no default project; projects: ${JSON.stringify(list)}`);
+    process.stderr.write(`note: the allocator made project '${fallback}', not 'default'\n`);
+    return fallback;
+  }
+
+  /** The node's folders: `<root>/nodes/<node>/{data,sim}` (the pod fixture reads the node name from them). */
+  nodeDirs(node: string): { data: string; sim: string } {
+    const dir = join(this.root, 'nodes', node);
+    return { data: join(dir, 'data'), sim: join(dir, 'sim') };
+  }
+
+  /**
+   * Starts `tessera agent --gpu sim` as `node`, linked to the allocator. Its sim GPUs are made once,
+   * seeded with the node name so two nodes' GPUs have different UUIDs, as real GPUs do (the CLI's
+   * `--sim-gpus` seeds every node alike); a restart reuses them and keeps their registrations.
+   */
+  async startAgent(node: string, gpus = '2xH100-80GB'): Promise<Proc> {
+    const dirs = this.nodeDirs(node);
+    if (!existsSync(join(dirs.sim, 'gpus.json'))) {
+      const specs = parseSimGpus(gpus);
+      if (!specs.ok) throw new Error(specs.error.message);
+      await initSimState(dirs.sim, specs.value, { seed: `it-${node}` });
+    }
+    const p = new Proc(`agent ${node}`, [
+      'agent',
+      '--gpu',
+      'sim',
+      '--sim-state',
+      dirs.sim,
+      '--data',
+      dirs.data,
+      '--allocator',
+      this.url,
+      '--token',
+      this.joinToken,
+      '--node',
+      node,
+      '--sample-interval',
+      '250ms',
+      '--log-level',
+      'info',
+    ]);
+    this.procs.push(p);
+    this.agents.set(node, p);
+    return p;
+  }
+
+  /** The agent process of `node`. */
+  agent(node: string): Proc {
+    const p = this.agents.get(node);
+    if (p === undefined) throw new Error(`no agent ${node}`);
+    return p;
+  }
+
+  /** Waits until the allocator lists every node in `nodes` as connected (not lost) with its GPUs. */
+  async waitNodes(nodes: readonly string[], timeoutMs = 15_000): Promise<void> {
+    await waitFor(
+      async () => {
+        for (const n of nodes) {
+          const p = this.agents.get(n);
+          // Fail now, with its words, rather than after the timeout.
+          if (p !== undefined && p.exit !== null)
+            throw new GiveUp(`agent ${n} exited ${JSON.stringify(p.exit)}: ${p.output()}`);
+        }
+        const r = await this.api.request('GET', '/nodes');
+        if (r.status !== 200 || !Array.isArray(r.body)) return false;
+        const list = r.body as { name: string; lost: boolean; gpus: unknown[] }[];
+        return nodes.every((n) => list.some((x) => x.name === n && !x.lost && x.gpus.length > 0));
+      },
+      timeoutMs,
+      `nodes ${nodes.join(', ')} registered`,
+    );
+  }
+
+  /** A fresh journal file path for a workload's pods (pass as `env: {JOURNAL}`). */
+  journal(name: string): string {
+    return join(this.root, 'journals', `${name}.jsonl`);
+  }
+
+  /** The lines of a journal so far. */
+  readJournal(name: string): JournalLine[] {
+    return readJournalFile(this.journal(name));
+  }
+
+  /** Live GPU registrations on `node`'s sim GPUs, each with the pod its process belongs to. */
+  gpuUse(node: string): GpuUse[] {
+    return gpuUseIn(node, this.nodeDirs(node).sim);
+  }
+
+  /**
+   * Samples every node's sim GPUs every `everyMs` and records each moment one pod held GPU memory on
+   * two nodes at once; `by: 'workload'` counts every pod of a workload as one (for one-replica
+   * workloads, whose rescheduled pod may get a new name). `stop()` ends sampling, returns what it saw.
+   */
+  watchGpus(
+    nodes: readonly string[],
+    everyMs = 100,
+    by: 'pod' | 'workload' = 'pod',
+  ): { stop(): { samples: number; doubles: string[] } } {
+    let samples = 0;
+    const doubles: string[] = [];
+    const timer = setInterval(() => {
+      samples++;
+      const where = new Map<string, GpuUse[]>();
+      for (const n of nodes) {
+        for (const u of this.gpuUse(n)) {
+          const key = by === 'pod' ? u.podId : u.workload;
+          where.set(key, [...(where.get(key) ?? []), u]);
+        }
+      }
+      for (const [key, uses] of where) {
+        if (new Set(uses.map((u) => u.node)).size > 1) {
+          doubles.push(
+            `${new Date().toISOString()} ${key} holds GPU memory on ${uses
+              .map((u) => `${u.node} (${u.podId}, pid ${u.pid}, epoch ${u.epoch}, ${u.usedMemoryMiB} MiB)`)
+              .join(' and ')}`,
+          );
+        }
+      }
+    }, everyMs);
+    return {
+      stop: () => {
+        clearInterval(timer);
+        return { samples, doubles };
+      },
+    };
+  }
+
+  /** Every process's output, for a failed test's report. */
+  logs(): string {
+    return this.procs
+      .map((p) => `\n===== ${p.name} (pid ${p.pid}, exit ${JSON.stringify(p.exit)}) =====\n${p.output()}`)
+      .join('\n');
+  }
+
+  /** Kills the allocator, every agent and every pod process (group and all), and removes the dirs. */
+  async cleanup(): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.kill()));
+    for (const pid of processesUnder(this.root)) killGroup(pid);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** A cluster with its allocator and the given agents started and registered. */
+export async function startCluster(
+  nodes: Record<string, string>,
+  opts: AllocatorFlags = {},
+): Promise<Cluster> {
+  const c = new Cluster();
+  try {
+    await c.startAllocator(opts);
+    for (const [node, gpus] of Object.entries(nodes)) await c.startAgent(node, gpus);
+    await c.waitNodes(Object.keys(nodes));
+  } catch (e) {
+    const logs = c.logs();
+    await c.cleanup();
+    throw new Error(`${(e as Error).message}\n${logs}`);
+  }
+  return c;
+}
+
+/** A workload spec running the test pod, with its journal in `env.JOURNAL`. */
+export function testWorkload(
+  c: Cluster,
+  name: string,
+  opts: {
+    project?: string;
+    type?: 'workspace' | 'training' | 'distributed' | 'inference';
+    priorityClass?: string;
+    replicas?: number;
+    minReplicas?: number;
+    maxReplicas?: number;
+    resources?: Record<string, unknown>;
+    run?: PodPlan;
+  } = {},
+): Record<string, unknown> {
+  const spec: Record<string, unknown> = {
+    name,
+    project: opts.project ?? c.defaultProject,
+    type: opts.type ?? 'training',
+    command: podCommand(opts.run),
+    env: { JOURNAL: c.journal(name) },
+    resources: opts.resources ?? { gpuDevices: 1 },
+  };
+  for (const k of ['priorityClass', 'replicas', 'minReplicas', 'maxReplicas'] as const) {
+    if (opts[k] !== undefined) spec[k] = opts[k];
+  }
+  return spec;
+}
