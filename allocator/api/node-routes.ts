@@ -1,24 +1,24 @@
 /**
- * Nodes: agents register them over the link (issue 4's wire), so the API only reads, cordons and
- * deletes them. Labels are not writable here yet: the store's `upsertNode` replaces labels on every
- * agent report, so an admin's label would vanish at the next heartbeat. That needs admin labels
- * stored apart from reported ones; until then a `labels` field is refused with that reason.
+ * Nodes: agents register them over the link, so the API reads, labels, cordons and deletes them.
+ * An admin's labels are stored apart from the agent's and win over them, so the next report from
+ * the agent does not erase them (ARCHITECTURE 7: nodes read, label, cordon).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { deleteNode, getNode, listNodes, setCordoned } from '../store/nodes.ts';
+import { deleteNode, getNode, listNodes, setAdminLabels, setCordoned } from '../store/nodes.ts';
 import type { ApiContext } from './context.ts';
 import { fail, parseInput, unwrap } from './errors.ts';
 import { nodeView } from './views.ts';
 
 const NodePatch = z.strictObject({
   cordoned: z.boolean().optional(),
-  labels: z.record(z.string(), z.string()).optional(),
+  /** Admin labels to set (a string) or remove (null); the agent's own labels cannot be removed here. */
+  labels: z.record(z.string().min(1).max(253), z.string().max(253).nullable()).optional(),
 });
 
 type NameParams = { Params: { name: string } };
 
-/** `/nodes`: list, get, PATCH `cordoned`, delete (refused while pods hold the node). */
+/** `/nodes`: list, get, PATCH `cordoned` and admin `labels`, delete (refused while pods hold the node). */
 export function registerNodeRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const nodeOf = (name: string) =>
     getNode(ctx.db, name) ?? fail('TESSERA_E_NOT_FOUND', `no node named ${name}`);
@@ -30,15 +30,12 @@ export function registerNodeRoutes(app: FastifyInstance, ctx: ApiContext): void 
   app.patch<NameParams>('/nodes/:name', async (request) => {
     const node = nodeOf(request.params.name);
     const body = parseInput(NodePatch, request.body, 'node');
-    if (body.labels !== undefined)
-      fail(
-        'TESSERA_E_INVALID_SPEC',
-        'labels: node labels come from the agent and are replaced on every report; set them in the agent configuration',
-        'labels',
-      );
-    if (body.cordoned === undefined || body.cordoned === node.cordoned) return nodeView(node);
-    const updated = unwrap(setCordoned(ctx.db, node.name, body.cordoned));
-    ctx.changed('node-changed');
+    let updated = node;
+    if (body.labels !== undefined) updated = unwrap(setAdminLabels(ctx.db, node.name, body.labels));
+    if (body.cordoned !== undefined && body.cordoned !== node.cordoned)
+      updated = unwrap(setCordoned(ctx.db, node.name, body.cordoned));
+    // Labels move nodes between pools and change what fits where; cordon changes where pods may land.
+    if (updated !== node) ctx.changed('node-changed');
     return nodeView(updated);
   });
 

@@ -68,6 +68,7 @@ export function nodeView(n: NodeRecord) {
   return {
     name: n.name,
     labels: n.labels,
+    adminLabels: n.adminLabels,
     gpus: n.gpus,
     cpuMillis: n.cpuMillis,
     memoryMiB: n.memoryMiB,

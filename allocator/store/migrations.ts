@@ -134,8 +134,13 @@ CREATE INDEX tokens_subject ON tokens(kind, subject);
 CREATE INDEX pods_phase ON pods(phase);
 `;
 
+/** Migration 3: labels an admin sets on a node, kept apart from the agent's so a report never erases them. */
+const V3 = `
+ALTER TABLE nodes ADD COLUMN admin_labels TEXT NOT NULL DEFAULT '{}';  -- JSON {label: value}
+`;
+
 /** Every migration in order; the database's user_version is the count applied. */
-export const MIGRATIONS: readonly string[] = [V1, V2];
+export const MIGRATIONS: readonly string[] = [V1, V2, V3];
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

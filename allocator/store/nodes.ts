@@ -13,7 +13,10 @@ const ACTIVE = ACTIVE_POD_PHASES.map((p) => `'${p}'`).join(', ');
 /** A node as stored. */
 export interface NodeRecord {
   name: string;
+  /** The labels that count: the agent's, with the admin's on top. */
   labels: Record<string, string>;
+  /** Labels an admin set through the API; they win over the agent's and survive its reports. */
+  adminLabels: Record<string, string>;
   gpus: GpuSnap[];
   cpuMillis: number;
   memoryMiB: number;
@@ -32,6 +35,7 @@ export type NodeReport = Pick<NodeRecord, 'name' | 'labels' | 'gpus' | 'cpuMilli
 interface NodeRow {
   name: string;
   labels: string;
+  admin_labels: string;
   gpus: string;
   cpu_millis: number;
   memory_mib: number;
@@ -45,7 +49,11 @@ function toNode(r: NodeRow): NodeRecord {
   return {
     name: r.name,
     // JSON written by upsertNode from typed values.
-    labels: JSON.parse(r.labels) as Record<string, string>,
+    labels: {
+      ...(JSON.parse(r.labels) as Record<string, string>),
+      ...(JSON.parse(r.admin_labels) as Record<string, string>),
+    },
+    adminLabels: JSON.parse(r.admin_labels) as Record<string, string>,
     gpus: JSON.parse(r.gpus) as GpuSnap[],
     cpuMillis: r.cpu_millis,
     memoryMiB: r.memory_mib,
@@ -91,6 +99,30 @@ export function listNodes(db: Db): NodeRecord[] {
 export function touchNode(db: Db, name: string, nowMs: number): boolean {
   return (
     db.prepare('UPDATE nodes SET last_seen_ms = ?, lost = 0 WHERE name = ?').run(nowMs, name).changes > 0
+  );
+}
+
+/**
+ * Merges `changes` into the node's admin labels: a string sets a label, null removes the admin's
+ * value (the agent's own, if any, shows again).
+ */
+export function setAdminLabels(
+  db: Db,
+  name: string,
+  changes: Readonly<Record<string, string | null>>,
+): Result<NodeRecord> {
+  return guard(() =>
+    db.transaction(() => {
+      const node = getNode(db, name);
+      if (node === undefined) fail('TESSERA_E_NOT_FOUND', `no node named ${name}`, { node: name });
+      const next: Record<string, string> = { ...node.adminLabels };
+      for (const [k, v] of Object.entries(changes)) {
+        if (v === null) delete next[k];
+        else next[k] = v;
+      }
+      db.prepare('UPDATE nodes SET admin_labels = ? WHERE name = ?').run(JSON.stringify(next), name);
+      return getNode(db, name) as NodeRecord;
+    })(),
   );
 }
 

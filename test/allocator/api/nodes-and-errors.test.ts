@@ -33,12 +33,31 @@ describe('nodes API', () => {
     expect(back.body).toMatchObject({ cordoned: false });
   });
 
-  it('refuses label writes with the reason and answers 404 for an unknown node', async () => {
+  it("sets admin labels over the agent's, keeps them across agent reports, removes them with null", async () => {
     const api = testApi();
     addNode(api.db, 'n1');
-    const r = await api.call('PATCH', '/api/v1/nodes/n1', { labels: { zone: 'a' } });
-    expect(r.status).toBe(400);
-    expect((r.body as ErrorBody).error.field).toBe('labels');
+    const r = await api.call('PATCH', '/api/v1/nodes/n1', { labels: { zone: 'a', 'gpu.model': 'H100-NVL' } });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({
+      labels: { zone: 'a', 'gpu.model': 'H100-NVL' },
+      adminLabels: { zone: 'a' },
+    });
+    expect(api.changes).toEqual(['node-changed']);
+    // The agent reports again with its own labels: the admin's survive and still win.
+    addNode(api.db, 'n1');
+    expect((await api.call('GET', '/api/v1/nodes/n1')).body).toMatchObject({
+      labels: { zone: 'a', 'gpu.model': 'H100-NVL' },
+    });
+    const back = await api.call('PATCH', '/api/v1/nodes/n1', { labels: { 'gpu.model': null, zone: null } });
+    expect((back.body as { labels: Record<string, string> }).labels).toEqual({ 'gpu.model': 'H100' });
+    const bad = await api.call('PATCH', '/api/v1/nodes/n1', { labels: { zone: 7 } });
+    expect(bad.status).toBe(400);
+    expect((bad.body as ErrorBody).error.field).toContain('labels');
+  });
+
+  it('answers 404 for an unknown node', async () => {
+    const api = testApi();
+    addNode(api.db, 'n1');
     expect((await api.call('PATCH', '/api/v1/nodes/nx', { cordoned: true })).status).toBe(404);
     expect((await api.call('GET', '/api/v1/nodes/nx')).status).toBe(404);
     expect((await api.call('DELETE', '/api/v1/nodes/n1')).status).toBe(204);
