@@ -69,16 +69,26 @@ export function daemonLogger(io: CliIo, level: string, component: string) {
   });
 }
 
+/** Adds the lease, heartbeat and log-level flags the allocator and `up` share. */
+export function addTimingOptions(command: Command, logLevel: string): Command {
+  return command
+    .option('--lease <duration>', 'a node silent this long is lost and its pods rescheduled', '40s')
+    .option('--heartbeat <duration>', 'how often agents report', '2s')
+    .option('--log-level <level>', 'allocator log level on stderr: debug, info, warn or error', logLevel);
+}
+
 /** Adds `allocator`'s flags, help and action to `command`. */
 export function configure(command: Command, { io }: CliContext): void {
   command
     .description('Run the allocator: REST API, agent websocket, scheduler, state in SQLite.')
     .option('--data <dir>', 'data directory (database, tokens)', DEFAULT_DATA_DIR)
     .option('--host <address>', 'interface to listen on', '0.0.0.0')
-    .option('--port <n>', 'TCP port for the API and the agent link (0 = any free port)', String(DEFAULT_PORT))
-    .option('--lease <duration>', 'a node silent this long is lost and its pods rescheduled', '40s')
-    .option('--heartbeat <duration>', 'how often agents report', '2s')
-    .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .option(
+      '--port <n>',
+      'TCP port for the API and the agent link (0 = any free port)',
+      String(DEFAULT_PORT),
+    );
+  addTimingOptions(command, 'info')
     .addHelpText('after', EXAMPLES)
     .action(async (_flags: unknown, cmd: Command) => {
       const f = cmd.opts<RawFlags>();

@@ -16,7 +16,7 @@ import { tesseraError } from '../../shared/errors.ts';
 import { type ApiClient, createClient } from '../client/http.ts';
 import { failure, usageError } from '../errors.ts';
 import { stopSignals } from '../signals.ts';
-import { daemonLogger, parseAllocatorFlags } from './allocator.ts';
+import { addTimingOptions, daemonLogger, parseAllocatorFlags } from './allocator.ts';
 import type { CliContext } from './index.ts';
 
 const EXAMPLES = `
@@ -62,10 +62,8 @@ export function configure(command: Command, { io }: CliContext): void {
         .choices(['auto', 'nvidia', 'sim'])
         .default('auto'),
     )
-    .option('--sim-gpus <spec>', 'simulated GPUs per agent, e.g. 4xH100-80GB (a new agent gets 4xH100-80GB)')
-    .option('--lease <duration>', 'a node silent this long is lost', '40s')
-    .option('--heartbeat <duration>', 'how often agents report', '2s')
-    .option('--log-level <level>', 'allocator log level on stderr', 'warn')
+    .option('--sim-gpus <spec>', 'simulated GPUs per agent, e.g. 4xH100-80GB (a new agent gets 4xH100-80GB)');
+  addTimingOptions(command, 'warn')
     .addHelpText('after', EXAMPLES)
     .action(async (_flags: unknown, cmd: Command) => {
       const f = cmd.opts<RawFlags>();

@@ -11,17 +11,8 @@ import {
   readConfigFile,
   type TesseraConfig,
 } from '../../shared/config.ts';
-import type { Result, TesseraError } from '../../shared/errors.ts';
-
-function value<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`expected ok, got ${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-
-function failure<T>(r: Result<T>): TesseraError {
-  if (r.ok) throw new Error(`expected an error, got ${JSON.stringify(r.value)}`);
-  return r.error;
-}
+import type { Result } from '../../shared/errors.ts';
+import { failure, value } from '../result.ts';
 
 function load(partial: Partial<ConfigSources>): Result<TesseraConfig> {
   return loadConfig({

@@ -20,11 +20,7 @@ import {
   subRes,
   zeroRes,
 } from '../../shared/resources.ts';
-
-function value<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`expected ok, got ${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
+import { value } from '../result.ts';
 
 function failure<T>(r: Result<T>) {
   if (r.ok) throw new Error(`expected an error, got ${JSON.stringify(r.value)}`);

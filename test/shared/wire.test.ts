@@ -8,7 +8,6 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { GpuSampleRow, MigMode } from '../../agent/gpu/driver.ts';
 import type { PodRunState } from '../../agent/runner/types.ts';
-import type { Result, TesseraError } from '../../shared/errors.ts';
 import type { GpuGrant } from '../../shared/resources.ts';
 import {
   AGENT_BODIES,
@@ -32,16 +31,7 @@ import {
   WS_CLOSE,
   WS_OPTIONS,
 } from '../../shared/wire.ts';
-
-function value<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`expected ok, got ${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-
-function failure<T>(r: Result<T>): TesseraError {
-  if (r.ok) throw new Error(`expected an error, got ${JSON.stringify(r.value)}`);
-  return r.error;
-}
+import { failure, value } from '../result.ts';
 
 const protoPath = fileURLToPath(new URL('../../shared/proto/tessera.proto', import.meta.url));
 const RawFrame = protobuf.loadSync(protoPath).lookupType('tessera.v1.Frame');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Result, TesseraError } from '../../shared/errors.ts';
+import type { Result } from '../../shared/errors.ts';
 import {
   gangSize,
   isPreemptible,
@@ -7,16 +7,7 @@ import {
   parseWorkloadSpec,
   type WorkloadSpec,
 } from '../../shared/workload.ts';
-
-function value<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`expected ok, got ${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-
-function failure<T>(r: Result<T>): TesseraError {
-  if (r.ok) throw new Error(`expected an error, got ${JSON.stringify(r.value)}`);
-  return r.error;
-}
+import { failure, value } from '../result.ts';
 
 const base = { name: 'resnet', project: 'vision', command: ['python', 'train.py'] };
 

@@ -6,7 +6,8 @@ import {
   type ReadFile,
   resolveClientConfig,
 } from '../../../cli/client/config.ts';
-import type { Result, TesseraError } from '../../../shared/errors.ts';
+import type { Result } from '../../../shared/errors.ts';
+import { failure, value } from '../../result.ts';
 
 const HOME = '/home/ada';
 const CONFIG = '/home/ada/.config/tessera/config.json';
@@ -26,16 +27,6 @@ function resolve(
   map: Record<string, string | Error> = {},
 ): Promise<Result<ClientConfig>> {
   return resolveClientConfig(flags, env, files(map), HOME);
-}
-
-function value<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`expected ok, got ${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-
-function failure<T>(r: Result<T>): TesseraError {
-  if (r.ok) throw new Error(`expected an error, got ${JSON.stringify(r.value)}`);
-  return r.error;
 }
 
 const upDir = {
