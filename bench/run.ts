@@ -1,15 +1,17 @@
 /**
  * `npm run bench`: the quality benchmark (placement quality, bench/quality.ts), the throughput
- * benchmark (bench/throughput.ts) and the agent benchmark (idle cost, kill latency; bench/agent.ts).
- * `--only quality|throughput|agent` runs one of them.
+ * benchmark (bench/throughput.ts) and the agent benchmark (idle cost, kill latency; bench/agent.ts) and the link benchmark (agents over
+ * websockets; bench/link.ts, flags `--agents 1000,5000 --window-s 20 --pods 2000`).
+ * `--only quality|throughput|agent|link` runs one of them.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runAgentBench } from './agent.ts';
+import { parseLinkArgs, runLinkBench } from './link.ts';
 import { runThroughputBench } from './throughput.ts';
 
-type BenchName = 'quality' | 'throughput' | 'agent';
-const BENCHES: readonly BenchName[] = ['quality', 'throughput', 'agent'];
+type BenchName = 'quality' | 'throughput' | 'agent' | 'link';
+const BENCHES: readonly BenchName[] = ['quality', 'throughput', 'agent', 'link'];
 
 function isBench(s: string): s is BenchName {
   return (BENCHES as readonly string[]).includes(s);
@@ -36,6 +38,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (only === undefined || only === 'quality') await runQuality();
   if (only === undefined || only === 'throughput') await runThroughputBench();
   if (only === undefined || only === 'agent') await runAgentBench();
+  if (only === undefined || only === 'link') await runLinkBench(parseLinkArgs(argv));
 }
 
 await main(process.argv.slice(2));
