@@ -19,7 +19,7 @@ import { createCycleLoop } from './service/loop.ts';
 import type { AllocatorOptions, AllocatorStats, RunningAllocator } from './service/types.ts';
 import { applyPlan } from './store/apply-plan.ts';
 import { openDb } from './store/db.ts';
-import { buildSnapshot } from './store/snapshot.ts';
+import { buildSnapshot, hasTimedWork } from './store/snapshot.ts';
 import { sqliteTokenStore } from './store/tokens.ts';
 
 export type { AllocatorOptions, AllocatorStats, RunningAllocator } from './service/types.ts';
@@ -55,12 +55,12 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     heartbeatMs,
     now,
     log,
+    // Only an ended pod frees resources (or requeues work); a pod becoming ready needs no new plan.
     onPodReport: (node, report, pod) =>
-      guarded(
-        'pod report',
-        { node, podId: report.podId },
-        () => applyPodReport(db, report, pod, now()).changed,
-      ),
+      guarded('pod report', { node, podId: report.podId }, () => {
+        const r = applyPodReport(db, report, pod, now());
+        return r.changed && (report.state === 'exited' || report.state === 'lost' || r.stops.length > 0);
+      }),
     onStatus: (node, status) =>
       guarded('status', { node }, () => dispatcher.onStatus(node, status, now()).changed),
     onNodeChange: (c) =>
@@ -94,6 +94,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
   const loop = createCycleLoop(cycle, {
     coalesceMs: options.coalesceMs ?? 50,
     periodicMs: options.periodicCycleMs ?? 1000,
+    idle: () => !hasTimedWork(db),
     log,
   });
   requestCycle = loop.request;

@@ -276,24 +276,27 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
     }
     const node = hello.node;
     const inv = hello.inventory;
-    upsertNode(
-      db,
-      {
-        name: node,
-        labels: inv.labels,
-        gpus: inv.gpus.map((g) => ({
-          uuid: g.uuid,
-          index: g.index,
-          model: g.model,
-          memoryMiB: g.memoryMiB,
-          healthy: g.healthy,
-        })),
-        cpuMillis: inv.cpuMillis,
-        memoryMiB: inv.memoryMiB,
-      },
-      now(),
-    );
-    const nodeCredential = s.identity.kind === 'join' ? issueNodeCredential(tokens, node) : null;
+    // One transaction (one fsync) for the node and its credential: thousands of agents join at once.
+    const nodeCredential = db.transaction((): string | null => {
+      upsertNode(
+        db,
+        {
+          name: node,
+          labels: inv.labels,
+          gpus: inv.gpus.map((g) => ({
+            uuid: g.uuid,
+            index: g.index,
+            model: g.model,
+            memoryMiB: g.memoryMiB,
+            healthy: g.healthy,
+          })),
+          cpuMillis: inv.cpuMillis,
+          memoryMiB: inv.memoryMiB,
+        },
+        now(),
+      );
+      return s.identity.kind === 'join' ? issueNodeCredential(tokens, node) : null;
+    })();
     const old = sessions.get(node);
     s.node = node;
     sessions.set(node, s);

@@ -29,6 +29,8 @@ export interface TokenStore {
   put(record: TokenRecord): void;
   delete(id: string): void;
   list(): TokenRecord[];
+  /** The tokens of one kind naming `subject`: a node's credentials, found without reading them all. */
+  bySubject(kind: TokenKind, subject: string): TokenRecord[];
 }
 
 /** Who a bearer token authenticates. */
@@ -49,6 +51,8 @@ export function memoryTokenStore(): TokenStore {
       records.delete(id);
     },
     list: () => [...records.values()],
+    bySubject: (kind, subject) =>
+      [...records.values()].filter((r) => r.kind === kind && r.subject === subject),
   };
 }
 
@@ -76,7 +80,7 @@ export function createJoinToken(store: TokenStore): string {
  * (it arrives in Welcome), and an older copy elsewhere should stop working.
  */
 export function issueNodeCredential(store: TokenStore, node: string): string {
-  for (const r of store.list()) if (r.kind === 'node' && r.subject === node) store.delete(r.id);
+  for (const r of store.bySubject('node', node)) store.delete(r.id);
   return mint(store, 'node', node);
 }
 

@@ -1,41 +1,66 @@
 /**
  * When scheduling cycles run (issue 4): soon after a change (coalesced, so a burst of submits or
- * pod reports makes one cycle, not one each), and at least every `periodicMs` for what time alone
- * changes (minimum runtimes, stale gangs, resends). Cycles never overlap: the store is synchronous
- * and a cycle runs to completion on the event loop.
+ * pod reports makes one cycle, not one each), and on a periodic tick only when `idle()` says there is
+ * something time alone can change (pending work, resends, minimum runtimes). Cycles never overlap:
+ * the store is synchronous and a cycle runs to completion on the event loop.
+ *
+ * A cycle over a large cluster takes tens of milliseconds on the one event loop that also answers
+ * every agent, so the wait before the next one grows with the last one's length: cycles never take
+ * more than about a third of the loop, whatever the rate of changes.
  */
 import type { Logger } from '../../shared/log.ts';
 
 /** The loop's handle. */
 export interface CycleLoop {
-  /** Asks for a cycle within `coalesceMs`; calls before it runs share it. */
+  /** Asks for a cycle; calls before it runs share it. */
   request(): void;
   /** Stops both timers; a requested cycle that has not run yet is dropped. */
   close(): void;
 }
 
-/** Starts the periodic timer; `run` is one whole cycle and must not throw past its own logging. */
-export function createCycleLoop(
-  run: () => void,
-  options: { coalesceMs: number; periodicMs: number; log?: Logger },
-): CycleLoop {
+/** Options of `createCycleLoop`; durations in ms. */
+export interface CycleLoopOptions {
+  /** Least wait from a request to its cycle. */
+  coalesceMs: number;
+  periodicMs: number;
+  /** True when a periodic tick has nothing to do; default never idle. */
+  idle?: () => boolean;
+  /** Monotonic ms; injected for tests. Default `performance.now`. */
+  clock?: () => number;
+  log?: Logger;
+}
+
+/** Starts the periodic timer; `run` is one whole cycle. */
+export function createCycleLoop(run: () => void, options: CycleLoopOptions): CycleLoop {
+  const clock = options.clock ?? (() => performance.now());
   let pending: NodeJS.Timeout | null = null;
   let closed = false;
+  let lastMs = 0;
+  let lastEnd = Number.NEGATIVE_INFINITY;
   const once = (): void => {
     pending = null;
     if (closed) return;
+    const start = clock();
     try {
       run();
     } catch (e) {
       // One failed cycle (a store error) must not stop scheduling; the next change or tick retries.
       options.log?.error('scheduling cycle failed', { error: e instanceof Error ? e.message : String(e) });
     }
+    lastEnd = clock();
+    lastMs = lastEnd - start;
   };
   const request = (): void => {
     if (pending !== null || closed) return;
-    pending = setTimeout(once, options.coalesceMs);
+    // At least coalesceMs from now, and at least twice the last cycle's length after it ended.
+    const wait = Math.max(options.coalesceMs, lastEnd + 2 * lastMs - clock());
+    pending = setTimeout(once, wait);
   };
-  const periodic = setInterval(request, options.periodicMs);
+  const tick = (): void => {
+    if (options.idle?.() === true) return;
+    request();
+  };
+  const periodic = setInterval(tick, options.periodicMs);
   periodic.unref();
   return {
     request,

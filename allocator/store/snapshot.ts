@@ -110,3 +110,24 @@ export function buildSnapshot(
     return { nowMs, nodes, pools, queues, groups, config };
   })();
 }
+
+/**
+ * True when a scheduling cycle might do something even though nothing changed: work waiting to be
+ * placed or grown, gangs below their minimum, user stops and deletes to carry out, or frames owed
+ * to agents. False lets a periodic tick skip a cycle that would rebuild a snapshot of every node for
+ * nothing (cycles are also run on every change, so no work is missed).
+ */
+export function hasTimedWork(db: Db): boolean {
+  const row = db
+    .prepare(
+      `SELECT EXISTS (SELECT 1 FROM workloads WHERE phase IN ('Pending', 'Deleting') OR below_min_since_ms IS NOT NULL)
+       OR EXISTS (SELECT 1 FROM pods WHERE phase IN ('Bound', 'Stopping'))
+       OR EXISTS (SELECT 1 FROM workloads w WHERE w.phase = 'Stopped' AND EXISTS
+         (SELECT 1 FROM pods p WHERE p.workload = w.id AND p.phase IN ('Bound', 'Starting', 'Running')))
+       OR EXISTS (SELECT 1 FROM workloads w WHERE w.phase IN ('Running', 'Degraded', 'Initializing')
+         AND json_extract(w.spec, '$.maxReplicas') > (SELECT COUNT(*) FROM pods p WHERE p.workload = w.id
+           AND p.phase IN ('Bound', 'Starting', 'Running'))) AS busy`,
+    )
+    .get() as { busy: number };
+  return row.busy === 1;
+}

@@ -25,6 +25,7 @@ export function sqliteTokenStore(db: Db, now: () => number = Date.now): TokenSto
   );
   const del = db.prepare('DELETE FROM tokens WHERE id = ?');
   const all = db.prepare('SELECT id, kind, subject, hash FROM tokens ORDER BY created_ms, id');
+  const bySubject = db.prepare('SELECT id, kind, subject, hash FROM tokens WHERE kind = ? AND subject = ?');
   return {
     get: (id) => {
       const r = get.get(id) as TokenRow | undefined;
@@ -37,5 +38,6 @@ export function sqliteTokenStore(db: Db, now: () => number = Date.now): TokenSto
       del.run(id);
     },
     list: () => (all.all() as TokenRow[]).map(toRecord),
+    bySubject: (kind, subject) => (bySubject.all(kind, subject) as TokenRow[]).map(toRecord),
   };
 }

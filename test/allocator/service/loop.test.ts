@@ -22,7 +22,7 @@ function counting(run: () => void = () => {}) {
       runs += 1;
       run();
     },
-    { coalesceMs: COALESCE_MS, periodicMs: PERIODIC_MS, log },
+    { coalesceMs: COALESCE_MS, periodicMs: PERIODIC_MS, log, clock: () => 0 },
   );
   return { loop, lines, runs: () => runs };
 }
@@ -86,5 +86,46 @@ describe('createCycleLoop', () => {
     vi.advanceTimersByTime(10 * PERIODIC_MS);
     expect(t.runs()).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
+  });
+  it('skips periodic ticks while idle, but never a requested cycle', () => {
+    let idle = true;
+    let runs = 0;
+    const loop = createCycleLoop(
+      () => {
+        runs += 1;
+      },
+      { coalesceMs: COALESCE_MS, periodicMs: PERIODIC_MS, idle: () => idle, clock: () => 0 },
+    );
+    vi.advanceTimersByTime(5 * PERIODIC_MS);
+    expect(runs).toBe(0);
+    loop.request();
+    vi.advanceTimersByTime(COALESCE_MS);
+    expect(runs).toBe(1);
+    idle = false;
+    vi.advanceTimersByTime(PERIODIC_MS + COALESCE_MS);
+    expect(runs).toBe(2);
+    loop.close();
+  });
+
+  it('waits twice the last cycle length after it before the next, so cycles take at most a third of the time', () => {
+    let now = 0;
+    let runs = 0;
+    const loop = createCycleLoop(
+      () => {
+        runs += 1;
+        now += 100; // a 100 ms cycle
+      },
+      { coalesceMs: COALESCE_MS, periodicMs: 60_000, clock: () => now },
+    );
+    loop.request();
+    vi.advanceTimersByTime(COALESCE_MS);
+    expect(runs).toBe(1);
+    // The cycle ended at now = 100; the next may start 200 ms after that, not 50 ms after the request.
+    loop.request();
+    vi.advanceTimersByTime(199);
+    expect(runs).toBe(1);
+    vi.advanceTimersByTime(1);
+    expect(runs).toBe(2);
+    loop.close();
   });
 });
