@@ -66,8 +66,13 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     onNodeChange: (c) =>
       guarded(`node ${c.change}`, { node: c.node }, () => {
         if (c.change === 'connected') dispatcher.forgetNode(c.node);
-        if (c.change === 'lost') nodeLost(db, c.node, now());
-        return true;
+        if (c.change === 'lost') {
+          nodeLost(db, c.node, now());
+          return true;
+        }
+        // New capacity matters only to work waiting for it: a fleet joining an idle cluster (thousands
+        // of Hellos after a restart) must not set off a cycle over every node each time.
+        return hasTimedWork(db);
       }),
   });
   const dispatcher = createDispatcher(db, (node, frame) => link.dispatch(node, frame), { heartbeatMs });
@@ -80,7 +85,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     if (!isEmptyPlan(plan)) {
       // Committed (decision and quota accounting in one transaction) before anything is sent.
       const applied = applyPlan(db, plan, at);
-      options.onPlanCommitted?.(at, applied.starts);
+      options.onPlanCommitted?.(now(), applied.starts);
       for (const c of applied.phaseChanges)
         log.info('workload phase', { workload: c.workload, from: c.from, to: c.to, reason: c.reason });
     }

@@ -78,6 +78,8 @@ export interface AgentLinkStats {
   statusFrames: number;
   acceptedReports: number;
   refusedReports: number;
+  /** Reports identical to the pod's previous one on the session, skipped. */
+  repeatedReports: number;
   closedBadFrame: number;
 }
 
@@ -102,6 +104,19 @@ interface Session {
   node: string | null;
   /** Set when this side closes it: frames still in flight are dropped, a fenced session says nothing more. */
   closing: boolean;
+  /** Each pod's last report on this session and when it was handled, to skip identical repeats. */
+  lastReports: Map<string, { key: string; atMs: number }>;
+}
+
+/**
+ * An identical pod report is handled again after this long even so: agents repeat every pod, ended
+ * ones included, on every heartbeat, and handling each repeat cost most of the allocator's time at
+ * 10,000 nodes; re-handling now and then retries one whose effect did not land.
+ */
+const REPEAT_REPORT_MS = 30_000;
+
+function reportKey(r: WirePodStatus): string {
+  return `${r.epoch}|${r.state}|${r.exitCode}|${r.signal}|${r.reason}`;
 }
 
 /** Largest close reason RFC 6455 allows (125-byte control frame minus the 2-byte code). */
@@ -157,6 +172,7 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
     statusFrames: 0,
     acceptedReports: 0,
     refusedReports: 0,
+    repeatedReports: 0,
     closedBadFrame: 0,
   };
 
@@ -181,7 +197,7 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) =>
-      onConnection({ ws, identity, bearer, node: null, closing: false }),
+      onConnection({ ws, identity, bearer, node: null, closing: false, lastReports: new Map() }),
     );
   }
 
@@ -250,7 +266,7 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
         closeSession(s, WS_CLOSE.badFrame, 'hello sent twice on one connection');
         return;
       case 'status':
-        onStatus(s.node, body.value);
+        onStatus(s, s.node, body.value);
         // Every Status is answered: the agent counts only allocator frames as "heard", and fences
         // itself after a quiet half lease, so a quiet but healthy link must still say something.
         send(s, makeFrame({ case: 'ack', value: { seq: body.value.seq } }));
@@ -331,9 +347,21 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
     return { ok: true, pod };
   }
 
-  function onStatus(node: string, status: Status): void {
+  function onStatus(s: Session, node: string, status: Status): void {
     stats.statusFrames += 1;
+    const nowMs = now();
+    const previous = s.lastReports;
+    // Rebuilt from this Status, so pods the agent no longer reports are forgotten.
+    s.lastReports = new Map();
     for (const r of status.podStates) {
+      const key = reportKey(r);
+      const last = previous.get(r.podId);
+      if (last !== undefined && last.key === key && nowMs - last.atMs < REPEAT_REPORT_MS) {
+        s.lastReports.set(r.podId, last);
+        stats.repeatedReports += 1;
+        continue;
+      }
+      s.lastReports.set(r.podId, { key, atMs: nowMs });
       const check = owned(node, r);
       if (!check.ok) {
         // Never applied: a node may only speak for its own pods, or a stale copy could undo a move.

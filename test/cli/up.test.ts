@@ -3,7 +3,7 @@
  * commands, the admin token file (0600) that the client commands find on their own, Ctrl-C (SIGINT)
  * stopping the allocator and its agent, and a second run keeping the data.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,8 @@ const started: ChildProcess[] = [];
 
 afterAll(() => {
   for (const c of started) if (c.exitCode === null) c.kill('SIGKILL');
+  // A failed run may leave the agents `up` started (and their sim tools): find them by our temp dir.
+  spawnSync('pkill', ['-KILL', '-f', root]);
   rmSync(root, { recursive: true, force: true });
 });
 

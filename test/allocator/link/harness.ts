@@ -17,6 +17,7 @@ import {
   type Frame,
   type Hello,
   makeFrame,
+  type WirePodState,
   type WirePodStatus,
   WS_OPTIONS,
 } from '../../../shared/wire.ts';
@@ -159,7 +160,10 @@ export function hello(node: string, runningPods: Hello['runningPods'] = []): Fra
 }
 
 /** A Status carrying `podStates`. */
-export function status(seq: number, podStates: { podId: string; epoch: number }[] = []): Frame {
+export function status(
+  seq: number,
+  podStates: { podId: string; epoch: number; state?: WirePodState; exitCode?: number }[] = [],
+): Frame {
   return makeFrame({
     case: 'status',
     value: {
@@ -167,10 +171,11 @@ export function status(seq: number, podStates: { podId: string; epoch: number }[
       atMs: T0,
       gpuSamples: [],
       podStates: podStates.map((p) => ({
-        ...p,
-        state: 'running',
+        podId: p.podId,
+        epoch: p.epoch,
+        state: p.state ?? 'running',
         pid: 1234,
-        exitCode: null,
+        exitCode: p.exitCode ?? null,
         signal: null,
         reason: null,
         startedAtMs: null,

@@ -59,6 +59,22 @@ describe('agent link sessions', () => {
     expect(n2.welcome.body.case === 'welcome' && n2.welcome.body.value.desiredPods).toEqual([]);
   });
 
+  it('passes an identical repeated report on once, and again after 30 s or when it changes', async () => {
+    const h = await startLink({ db: storeWithPodOnN1() });
+    const { client } = await join(h.url, h.joinToken, 'n1');
+    client.send(status(1, [{ podId: POD, epoch: 1 }]));
+    client.send(status(2, [{ podId: POD, epoch: 1 }]));
+    await expect.poll(() => h.link.stats().statusFrames).toBe(2);
+    expect(h.link.stats()).toMatchObject({ acceptedReports: 1, repeatedReports: 1 });
+    h.clock.ms = T0 + 30_000;
+    client.send(status(3, [{ podId: POD, epoch: 1 }]));
+    await expect.poll(() => h.link.stats().statusFrames).toBe(3);
+    expect(h.link.stats().acceptedReports).toBe(2);
+    client.send(status(4, [{ podId: POD, epoch: 1, state: 'exited', exitCode: 0 }]));
+    await expect.poll(() => h.link.stats().statusFrames).toBe(4);
+    expect(h.link.stats().acceptedReports).toBe(3);
+  });
+
   it("Status updates the node's last_seen and passes on reports about its own pods", async () => {
     const h = await startLink({ db: storeWithPodOnN1() });
     const { client } = await join(h.url, h.joinToken, 'n1');
