@@ -8,6 +8,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../shared/log.ts';
 import { buildApi } from './api/index.ts';
+import type { LogSource } from './api/info-routes.ts';
+import { enforceSchedulingRules } from './lifecycle/enforce-rules.ts';
 import { applyPodReport, nodeLost } from './lifecycle/reports.ts';
 import { teardown } from './lifecycle/teardown.ts';
 import { attachAgentLink } from './link/server.ts';
@@ -15,10 +17,14 @@ import { runCycle } from './scheduler/cycle.ts';
 import { isEmptyPlan } from './scheduler/plan.ts';
 import { ADMIN_TOKEN_FILE, ALLOCATOR_FILE, bootstrap, JOIN_TOKEN_FILE } from './service/bootstrap.ts';
 import { createDispatcher } from './service/dispatch.ts';
+import { createExplainStore } from './service/explain.ts';
+import { createGpuSampleCache } from './service/gpu-samples.ts';
+import { createGpuUsageTracker } from './service/gpu-usage.ts';
 import { createCycleLoop } from './service/loop.ts';
 import type { AllocatorOptions, AllocatorStats, RunningAllocator } from './service/types.ts';
 import { applyPlan } from './store/apply-plan.ts';
 import { openDb } from './store/db.ts';
+import { hasRuledWork } from './store/policies.ts';
 import { buildSnapshot, hasTimedWork } from './store/snapshot.ts';
 import { sqliteTokenStore } from './store/tokens.ts';
 
@@ -47,7 +53,19 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
       log.error(`${what} not applied`, { ...fields, error: e instanceof Error ? e.message : String(e) });
     }
   };
-  const app = buildApi({ db, now, tokens, onChange: () => requestCycle() });
+  // issue 5: explain / top / logs sources, in memory (the link is attached below, asked at request time).
+  const explain = createExplainStore();
+  const gpuSamples = createGpuSampleCache();
+  // issue 5: GPU utilization in 30 s windows for the idle GPU scheduling rule.
+  const gpuUsage = createGpuUsageTracker();
+  const logs: LogSource = (node, ask, onChunk) => link.requestLogs(node, ask, onChunk);
+  const app = buildApi({
+    db,
+    now,
+    tokens,
+    onChange: () => requestCycle(),
+    info: { explain, samples: gpuSamples, logs },
+  });
   const link = attachAgentLink(app.server, {
     db,
     tokens,
@@ -61,8 +79,11 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
         const r = applyPodReport(db, report, pod, now());
         return r.changed && (report.state === 'exited' || report.state === 'lost' || r.stops.length > 0);
       }),
-    onStatus: (node, status) =>
-      guarded('status', { node }, () => dispatcher.onStatus(node, status, now()).changed),
+    onStatus: (node, status) => {
+      gpuSamples.record(node, status.gpuSamples, now()); // issue 5: tessera top
+      gpuUsage.record(node, status.gpuSamples, now()); // issue 5: idle GPU rule
+      guarded('status', { node }, () => dispatcher.onStatus(node, status, now()).changed);
+    },
     onNodeChange: (c) =>
       guarded(`node ${c.change}`, { node: c.node }, () => {
         if (c.change === 'connected') dispatcher.forgetNode(c.node);
@@ -80,8 +101,11 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
   const cycle = (): void => {
     const started = performance.now();
     const at = now();
+    // issue 5: scheduling rules move expired work to Stopped; the teardown below stops its pods.
+    enforceSchedulingRules(db, gpuUsage.idleRuns(at), at);
     teardown(db);
     const plan = runCycle(buildSnapshot(db, at));
+    explain.record(plan.pending, at); // issue 5: tessera explain
     if (!isEmptyPlan(plan)) {
       // Committed (decision and quota accounting in one transaction) before anything is sent.
       const applied = applyPlan(db, plan, at);
@@ -99,7 +123,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
   const loop = createCycleLoop(cycle, {
     coalesceMs: options.coalesceMs ?? 50,
     periodicMs: options.periodicCycleMs ?? 1000,
-    idle: () => !hasTimedWork(db),
+    idle: () => !hasTimedWork(db) && !hasRuledWork(db), // issue 5: rules need the periodic tick
     log,
   });
   requestCycle = loop.request;

@@ -4,6 +4,7 @@
  * one side accepts to send is exactly a frame the other side accepts to receive.
  */
 import { type ErrorContext, type TesseraError, tesseraError } from './errors.ts';
+import { LOG_LIMITS } from './wire-log-types.ts';
 import {
   type Frame,
   type FrameBody,
@@ -277,6 +278,30 @@ function checkBody(body: FrameBody): void {
       id(s.podId, `${p}.podId`);
       uint(s.epoch, `${p}.epoch`);
       oneOf(s.direction, `${p}.direction`, ['in', 'out'] as const);
+      return;
+    }
+    case 'logRequest': {
+      const r = body.value;
+      id(r.requestId, `${p}.requestId`);
+      id(r.podId, `${p}.podId`);
+      uint(r.epoch, `${p}.epoch`);
+      optUint(r.tailLines, `${p}.tailLines`, LOG_LIMITS.maxTailLines);
+      bool(r.follow, `${p}.follow`);
+      oneOf(r.stream, `${p}.stream`, ['stdout', 'stderr', 'both'] as const);
+      return;
+    }
+    case 'logStop':
+      id(body.value.requestId, `${p}.requestId`);
+      return;
+    case 'logChunk': {
+      const c = body.value;
+      id(c.requestId, `${p}.requestId`);
+      if (!(c.data instanceof Uint8Array)) bad(`${p}.data`, 'must be bytes');
+      const max = LOG_LIMITS.maxChunkBytes;
+      if (c.data.byteLength > max)
+        bad(`${p}.data`, `is ${c.data.byteLength} bytes, over the limit of ${max}`);
+      bool(c.eof, `${p}.eof`);
+      optText(c.error, `${p}.error`);
       return;
     }
     default: {

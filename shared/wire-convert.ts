@@ -3,6 +3,7 @@
  * Plain objects only: protobufjs itself stays in wire.ts.
  */
 import { BadFrame } from './wire-check.ts';
+import type { WireLogStream } from './wire-log-types.ts';
 import type {
   Frame,
   FrameBody,
@@ -100,6 +101,13 @@ export const POD_STATES: readonly WirePodState[] = [
 ];
 export const MIG_MODES: readonly WireMigMode[] = ['enabled', 'disabled', 'unsupported'];
 export const SWAP_DIRECTIONS: readonly SwapDirection[] = ['in', 'out'];
+export const LOG_STREAMS: readonly WireLogStream[] = ['stdout', 'stderr', 'both'];
+
+/** A bytes field as a plain Uint8Array (protobufjs hands a Buffer in Node, a copy keeps the types simple). */
+function bytes(o: Obj, key: string): Uint8Array {
+  const v = o[key];
+  return v instanceof Uint8Array ? Uint8Array.from(v) : new Uint8Array(0);
+}
 
 export function protoIndex<T extends string>(names: readonly T[], name: T): number {
   return names.indexOf(name) + 1;
@@ -251,6 +259,30 @@ function bodyFromProto(which: string, b: Obj): FrameBody {
           podId: str(b, 'podId'),
           epoch: num(b, 'epoch'),
           direction: enumOf(SWAP_DIRECTIONS, b, 'direction', 'swap.direction'),
+        },
+      };
+    case 'logRequest':
+      return {
+        case: 'logRequest',
+        value: {
+          requestId: str(b, 'requestId'),
+          podId: str(b, 'podId'),
+          epoch: num(b, 'epoch'),
+          tailLines: optNum(b, 'tailLines'),
+          follow: b.follow === true,
+          stream: enumOf(LOG_STREAMS, b, 'stream', 'logRequest.stream'),
+        },
+      };
+    case 'logStop':
+      return { case: 'logStop', value: { requestId: str(b, 'requestId') } };
+    case 'logChunk':
+      return {
+        case: 'logChunk',
+        value: {
+          requestId: str(b, 'requestId'),
+          data: bytes(b, 'data'),
+          eof: b.eof === true,
+          error: optStr(b, 'error'),
         },
       };
     default:

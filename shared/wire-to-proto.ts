@@ -1,5 +1,5 @@
 /** Tessera's typed frames as the plain objects protobufjs encodes (the other way is wire-convert.ts). */
-import { MIG_MODES, POD_STATES, protoIndex, SWAP_DIRECTIONS } from './wire-convert.ts';
+import { LOG_STREAMS, MIG_MODES, POD_STATES, protoIndex, SWAP_DIRECTIONS } from './wire-convert.ts';
 import type { Frame, FrameBody } from './wire-types.ts';
 
 // ---- TypeScript -> proto ----------------------------------------------------------------------
@@ -140,6 +140,25 @@ function bodyToProto(body: FrameBody): Plain {
     case 'swap': {
       const s = body.value;
       return { podId: s.podId, epoch: s.epoch, direction: protoIndex(SWAP_DIRECTIONS, s.direction) };
+    }
+    case 'logRequest': {
+      const r = body.value;
+      return withOptional(
+        {
+          requestId: r.requestId,
+          podId: r.podId,
+          epoch: r.epoch,
+          follow: r.follow,
+          stream: protoIndex(LOG_STREAMS, r.stream),
+        },
+        { tailLines: r.tailLines },
+      );
+    }
+    case 'logStop':
+      return { requestId: body.value.requestId };
+    case 'logChunk': {
+      const c = body.value;
+      return withOptional({ requestId: c.requestId, data: c.data, eof: c.eof }, { error: c.error });
     }
   }
 }

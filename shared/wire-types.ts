@@ -5,6 +5,7 @@
  * Import these through `shared/wire.ts`; this file exists only to keep the codec file short.
  */
 import type { GpuGrant } from './resources.ts';
+import type { LogChunk, LogRequest, LogStop } from './wire-log-types.ts';
 
 /** The only frame version this build speaks; a peer with another one is refused (close 4426). */
 export const WIRE_VERSION = 1;
@@ -250,7 +251,10 @@ export type FrameBody =
   | { case: 'welcome'; value: Welcome }
   | { case: 'startPod'; value: StartPod }
   | { case: 'stopPod'; value: StopPod }
-  | { case: 'swap'; value: Swap };
+  | { case: 'swap'; value: Swap }
+  | { case: 'logRequest'; value: LogRequest }
+  | { case: 'logStop'; value: LogStop }
+  | { case: 'logChunk'; value: LogChunk };
 
 /** Name of a body kind, e.g. `startPod`. */
 export type FrameBodyCase = FrameBody['case'];
@@ -262,7 +266,15 @@ export interface Frame {
 }
 
 /** Bodies an agent sends; the allocator refuses others with WS_CLOSE.forbidden. */
-export const AGENT_BODIES: readonly FrameBodyCase[] = ['hello', 'status', 'event', 'ack'];
+export const AGENT_BODIES: readonly FrameBodyCase[] = ['hello', 'status', 'event', 'ack', 'logChunk'];
 
 /** Bodies the allocator sends; the agent refuses others with WS_CLOSE.forbidden. */
-export const ALLOCATOR_BODIES: readonly FrameBodyCase[] = ['welcome', 'startPod', 'stopPod', 'swap', 'ack'];
+export const ALLOCATOR_BODIES: readonly FrameBodyCase[] = [
+  'welcome',
+  'startPod',
+  'stopPod',
+  'swap',
+  'ack',
+  'logRequest',
+  'logStop',
+];

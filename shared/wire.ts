@@ -20,6 +20,7 @@ import {
   type WsCloseCode,
 } from './wire-types.ts';
 
+export * from './wire-log-types.ts';
 export * from './wire-types.ts';
 
 /**

@@ -26,6 +26,7 @@ import {
 import type { AgentApi, AgentEvent } from '../api.ts';
 import { createApplier } from './apply.ts';
 import { type Backoff, backoffDelayMs, DEFAULT_BACKOFF } from './backoff.ts';
+import { createLogServer } from './logs.ts';
 import {
   desiredMap,
   eventToWire,
@@ -170,6 +171,8 @@ export function createLink(opts: LinkOptions): Link {
   };
 
   const applier = createApplier({ agent, log, sendStatus });
+  // Pod logs for `tessera logs` (issue 5): served from the pod's files, see logs.ts.
+  const logs = createLogServer({ agent, send, log });
 
   const heartbeat = (): void => {
     cancelHeartbeat();
@@ -244,6 +247,12 @@ export function createLink(opts: LinkOptions): Link {
       case 'ack':
         ackedSeq = Math.max(ackedSeq, body.value.seq);
         return;
+      case 'logRequest':
+        logs.onRequest(body.value);
+        return;
+      case 'logStop':
+        logs.onStop(body.value.requestId);
+        return;
       default:
         return;
     }
@@ -300,6 +309,7 @@ export function createLink(opts: LinkOptions): Link {
       if (sock !== s) return;
       sock = null;
       cancelHeartbeat();
+      logs.stopAll();
       log.info('link closed', { code, reason: reason.toString() });
       scheduleReconnect();
     });
@@ -347,6 +357,7 @@ export function createLink(opts: LinkOptions): Link {
       cancelReconnect();
       cancelFence();
       unsubscribe();
+      logs.stopAll();
       const s = sock;
       sock = null;
       if (s === null || s.readyState === WebSocket.CLOSED) return;

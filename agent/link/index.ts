@@ -1,7 +1,8 @@
 /**
  * The agent's link to the allocator (ARCHITECTURE 5): `client.ts` the websocket client (Hello,
  * heartbeats, reconnects, self-fencing), `apply.ts` the allocator's orders under the epoch rule, `map.ts` the pure wire <-> agent type mapping,
- * `backoff.ts` the reconnect delays, `guard-file.ts` the fence guard's deadline file (agent/README.md "Fence guard").
+ * `backoff.ts` the reconnect delays, `guard-file.ts` the fence guard's deadline file (agent/README.md "Fence guard"), `logs.ts` the
+ * pod log requests of `tessera logs` (tail, then follow).
  */
 export { type Backoff, backoffDelayMs, DEFAULT_BACKOFF } from './backoff.ts';
 export {
@@ -15,3 +16,4 @@ export {
   type SetTimer,
 } from './client.ts';
 export { createGuardFile, type FenceDeadline, fenceDeadlinePath, guardAfterMs } from './guard-file.ts';
+export { createLogServer, type LogServer, type LogServerOptions } from './logs.ts';

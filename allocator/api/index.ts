@@ -6,13 +6,16 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TokenStore } from '../link/tokens.ts';
 import type { Db } from '../store/db.ts';
-import { requireUserToken } from './auth.ts';
+import { enforcePermissions, requireUserToken } from './auth.ts';
 import type { ApiContext, ChangeReason } from './context.ts';
 import { installErrorHandlers } from './errors.ts';
 import { registerHealth } from './health.ts';
+import { type InfoSources, registerInfoRoutes } from './info-routes.ts';
 import { registerNodeRoutes } from './node-routes.ts';
 import { registerOrgRoutes } from './org-routes.ts';
+import { registerPolicyRoutes } from './policy-routes.ts';
 import { registerTokenRoutes } from './token-routes.ts';
+import { registerUserRoutes } from './user-routes.ts';
 import { registerWorkloadRoutes } from './workload-routes.ts';
 
 export type { ApiContext, ChangeReason } from './context.ts';
@@ -32,10 +35,13 @@ export interface ApiOptions {
   /** fastify's logger option. Default off (the allocator passes its own). */
   logger?: boolean;
   /**
-   * Where tokens live. Given, `/api/v1` requires a user token and `/tokens` can mint join tokens;
-   * omitted (unit tests of the routes), the API is open and has no token routes.
+   * Where tokens live. Given, `/api/v1` requires a user token, every route checks the caller's
+   * access rules (permissions.ts), and the token, user and access-rule routes exist; omitted (unit
+   * tests of the routes), the API is open to anyone and has none of those routes.
    */
   tokens?: TokenStore;
+  /** Live sources of explain, logs and top (info-routes.ts); default none. */
+  info?: InfoSources;
 }
 
 /** The prefix every resource route lives under. */
@@ -54,13 +60,18 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.register(
     async (api) => {
       // Scoped to /api/v1 only, so the probes above stay open without a token (ARCHITECTURE 7).
+      api.decorateRequest('caller', null);
       if (options.tokens !== undefined) {
-        requireUserToken(api, options.tokens);
+        requireUserToken(api, options.tokens, ctx.db, ctx.now);
+        enforcePermissions(api, ctx.db, options.tokens);
         registerTokenRoutes(api, ctx, options.tokens);
+        registerUserRoutes(api, ctx, options.tokens);
       }
       registerOrgRoutes(api, ctx);
       registerNodeRoutes(api, ctx);
       registerWorkloadRoutes(api, ctx);
+      registerInfoRoutes(api, ctx, options.info);
+      registerPolicyRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

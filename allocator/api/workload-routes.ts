@@ -5,9 +5,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { WORKLOAD_PHASES, type WorkloadPhase } from '../../shared/phases.ts';
-import { WORKLOAD_TYPES } from '../../shared/workload.ts';
+import { parseWorkloadSpec, WORKLOAD_TYPES } from '../../shared/workload.ts';
 import { listEvents } from '../store/events.ts';
 import { listPods, type PodRecord } from '../store/pods.ts';
+import { projectChain } from '../store/policies.ts';
 import {
   changePhase,
   getWorkload,
@@ -15,6 +16,7 @@ import {
   purgeWorkload,
   submitWorkload,
 } from '../store/workloads.ts';
+import { applyWorkloadPolicies } from './apply-policies.ts';
 import type { ApiContext } from './context.ts';
 import { fail, parseInput, unwrap } from './errors.ts';
 import { eventView, workloadView } from './views.ts';
@@ -29,6 +31,9 @@ const ListQuery = z.strictObject({
     .pipe(z.array(z.enum(WORKLOAD_PHASES as readonly WorkloadPhase[]))),
 });
 
+/** `?dryRun=true` answers the spec after policies without storing it. */
+const SubmitQuery = z.strictObject({ dryRun: z.enum(['true', 'false']).optional() });
+
 type IdParams = { Params: { id: string } };
 
 /** `/workloads` and its per-workload actions. */
@@ -38,8 +43,18 @@ export function registerWorkloadRoutes(app: FastifyInstance, ctx: ApiContext): v
   const view = (id: string) => workloadView(workloadOf(id), listPods(ctx.db, { workload: id }));
 
   app.post('/workloads', async (request, reply) => {
+    const q = parseInput(SubmitQuery, request.query, 'query');
+    // Policies work on the raw input (defaults filled as if the user wrote them), then the spec
+    // validator sees the result: a policy violation is a 422 naming field, rule and scope.
+    const input = unwrap(applyWorkloadPolicies(ctx.db, request.body));
+    if (q.dryRun === 'true') {
+      const spec = unwrap(parseWorkloadSpec(input));
+      if (projectChain(ctx.db, spec.project).ok === false)
+        fail('TESSERA_E_NOT_FOUND', `project ${spec.project} does not exist`, 'project');
+      return reply.code(200).send(spec);
+    }
     // parseWorkloadSpec (inside submitWorkload) is the one validator of a spec; it names the field.
-    const w = unwrap(submitWorkload(ctx.db, request.body, ctx.now()));
+    const w = unwrap(submitWorkload(ctx.db, input, ctx.now()));
     ctx.changed('workload-submitted');
     return reply.code(201).send(workloadView(w, []));
   });

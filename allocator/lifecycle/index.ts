@@ -1,9 +1,11 @@
 /**
  * allocator/lifecycle: workload and pod phases after scheduling (ARCHITECTURE 2). derive is the pure
  * phase table over pods; reports applies agents' pod reports and lost nodes; teardown carries out user
- * stops and deletes; pods walks a pod through its phase table.
+ * stops and deletes; rules and enforce-rules stop work past its scheduling rules; pods walks a pod through its phase table.
  */
 export * from './derive.ts';
+export * from './enforce-rules.ts';
 export * from './pods.ts';
 export * from './reports.ts';
+export * from './rules.ts';
 export * from './teardown.ts';

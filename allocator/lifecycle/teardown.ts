@@ -20,7 +20,10 @@ export function teardown(db: Db): TeardownResult {
   return db.transaction((): TeardownResult => {
     const out: TeardownResult = { stops: [], purged: [] };
     for (const w of listWorkloads(db, { phases: ['Stopped', 'Deleting'] })) {
-      const why = w.phase === 'Stopped' ? 'stopped by the user' : 'workload deleted';
+      // A stop by a scheduling rule (MaxRuntimeExceeded, IdleGpuTimeout) says so to the node.
+      const byRule = w.phaseReason === 'MaxRuntimeExceeded' || w.phaseReason === 'IdleGpuTimeout';
+      const stopped = byRule ? `stopped by rule: ${w.phaseReason}` : 'stopped by the user';
+      const why = w.phase === 'Stopped' ? stopped : 'workload deleted';
       for (const p of listPods(db, { workload: w.id, phases: SCHEDULED_POD_PHASES })) {
         const stop = beginStop(db, p, why);
         if (stop !== null) out.stops.push(stop);

@@ -10,7 +10,6 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { formatError } from '../../shared/errors.ts';
-import type { Logger } from '../../shared/log.ts';
 import {
   AGENT_BODIES,
   ALLOCATOR_BODIES,
@@ -21,80 +20,23 @@ import {
   type Hello,
   makeFrame,
   type Status,
-  type WirePodStatus,
   WS_CLOSE,
   WS_OPTIONS,
 } from '../../shared/wire.ts';
-import type { Db } from '../store/db.ts';
 import { markLostNodes, upsertNode } from '../store/nodes.ts';
-import { getPod, listAssignments, listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';
-import { parseWirePodId, wirePodId } from './pod-id.ts';
-import {
-  authenticate,
-  bearerOf,
-  issueNodeCredential,
-  type TokenIdentity,
-  type TokenStore,
-} from './tokens.ts';
+import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
+import { clip, GOING_AWAY, INTERNAL_ERROR, refuseUpgrade } from './close.ts';
+import { createLogRouter } from './logs.ts';
+import { wirePodId } from './pod-id.ts';
+import { owned, REPEAT_REPORT_MS, reportKey } from './reports.ts';
+import { authenticate, bearerOf, issueNodeCredential, type TokenIdentity } from './tokens.ts';
+
+import type { AgentLink, AgentLinkOptions, AgentLinkStats } from './types.ts';
+
+export type { AgentLink, AgentLinkOptions, AgentLinkStats, NodeChange, RefusedReason } from './types.ts';
 
 /** The one path agents connect to. */
 export const AGENT_CONNECT_PATH = '/api/v1/agents/connect';
-
-/** A node joining, leaving or lost, for the scheduler's change-driven cycles. */
-export interface NodeChange {
-  node: string;
-  change: 'connected' | 'disconnected' | 'lost';
-}
-
-/** Why a pod report was refused rather than applied. */
-export type RefusedReason = 'unknown-pod' | 'other-node' | 'stale-epoch';
-
-/** Options of `attachAgentLink`. */
-export interface AgentLinkOptions {
-  db: Db;
-  tokens: TokenStore;
-  /** A node silent this long is lost. Default 40000 ms (ARCHITECTURE 5). */
-  leaseMs?: number;
-  /** How often agents send Status. Default 2000 ms. */
-  heartbeatMs?: number;
-  /** How often leases are checked on a timer; 0 turns the timer off (tests call checkLeases). Default heartbeatMs. */
-  leaseCheckMs?: number;
-  /** A connection that sends no Hello this long is closed (4400). Default 10000 ms. */
-  helloTimeoutMs?: number;
-  /** Epoch milliseconds; injected so lease tests need no waiting. Default Date.now. */
-  now?: () => number;
-  onNodeChange?: (change: NodeChange) => void;
-  /** A pod report about a pod assigned to this node at this epoch; the lifecycle applies it. */
-  onPodReport?: (node: string, report: WirePodStatus, pod: PodRecord) => void;
-  /** A whole Status of a node, after its pod reports: what the node runs, for absence checks. */
-  onStatus?: (node: string, status: Status) => void;
-  log?: Logger;
-}
-
-/** Counters for tests, metrics and the benchmark. */
-export interface AgentLinkStats {
-  connections: number;
-  refusedUpgrades: number;
-  statusFrames: number;
-  acceptedReports: number;
-  refusedReports: number;
-  /** Reports identical to the pod's previous one on the session, skipped. */
-  repeatedReports: number;
-  closedBadFrame: number;
-}
-
-/** The link as the allocator service drives it. */
-export interface AgentLink {
-  /** Sends StartPod / StopPod / Swap to a node; false when it has no open session. */
-  dispatch(node: string, frame: Frame): boolean;
-  /** Marks nodes silent for more than leaseMs as lost, closes their sessions, returns their names. */
-  checkLeases(nowMs?: number): string[];
-  /** Names of nodes with a session past Hello. */
-  connectedNodes(): string[];
-  stats(): AgentLinkStats;
-  /** Stops accepting, closes every session (1001 going away) and the lease timer. */
-  close(): Promise<void>;
-}
 
 interface Session {
   ws: WebSocket;
@@ -106,49 +48,6 @@ interface Session {
   closing: boolean;
   /** Each pod's last report on this session and when it was handled, to skip identical repeats. */
   lastReports: Map<string, { key: string; atMs: number }>;
-}
-
-/**
- * An identical pod report is handled again after this long even so: agents repeat every pod, ended
- * ones included, on every heartbeat, and handling each repeat cost most of the allocator's time at
- * 10,000 nodes; re-handling now and then retries one whose effect did not land.
- */
-const REPEAT_REPORT_MS = 30_000;
-
-function reportKey(r: WirePodStatus): string {
-  return `${r.epoch}|${r.state}|${r.exitCode}|${r.signal}|${r.reason}`;
-}
-
-/** Largest close reason RFC 6455 allows (125-byte control frame minus the 2-byte code). */
-const MAX_REASON_BYTES = 123;
-
-/** RFC 6455 "going away": the server is shutting down, the agent should reconnect later. */
-const GOING_AWAY = 1001;
-
-/** RFC 6455 "internal error": this side failed on a valid frame; the agent should reconnect. */
-const INTERNAL_ERROR = 1011;
-
-function clip(reason: string): string {
-  const buf = Buffer.from(reason, 'utf8');
-  if (buf.byteLength <= MAX_REASON_BYTES) return reason;
-  // Cut on a character boundary: a split UTF-8 sequence makes the peer fail the close frame.
-  let s = reason;
-  while (Buffer.byteLength(s, 'utf8') > MAX_REASON_BYTES - 3) s = s.slice(0, -1);
-  return `${s}...`;
-}
-
-/** Answers an upgrade with a plain HTTP status and drops the socket, as ws's abortHandshake does. */
-function refuseUpgrade(socket: Duplex, status: 401 | 404, text: string): void {
-  // The peer may already be gone; a write error here must not crash the process.
-  socket.on('error', () => {});
-  const body = `${text}\n`;
-  const title = status === 401 ? 'Unauthorized' : 'Not Found';
-  const auth = status === 401 ? 'WWW-Authenticate: Bearer\r\n' : '';
-  socket.once('finish', () => socket.destroy());
-  socket.end(
-    `HTTP/1.1 ${status} ${title}\r\nConnection: close\r\nContent-Type: text/plain\r\n${auth}` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
 }
 
 /** Serves the agent websocket on `server`; returns the link's handle. */
@@ -243,6 +142,7 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       clearTimeout(helloTimer);
       if (s.node === null || sessions.get(s.node) !== s) return;
       sessions.delete(s.node);
+      logs.nodeGone(s.node);
       options.onNodeChange?.({ node: s.node, change: 'disconnected' });
     });
   }
@@ -271,8 +171,11 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
         // itself after a quiet half lease, so a quiet but healthy link must still say something.
         send(s, makeFrame({ case: 'ack', value: { seq: body.value.seq } }));
         return;
+      case 'logChunk':
+        logs.onChunk(s.node, body.value);
+        return;
       default:
-        // Events and acks feed later work (logs, explain); the lease is all they do here yet.
+        // Events and acks feed later work (explain); the lease is all they do here yet.
         return;
     }
   }
@@ -317,7 +220,10 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
     s.node = node;
     sessions.set(node, s);
     // One session per node: the newer connection wins (the agent reconnected, the old TCP is dead).
-    if (old !== undefined) closeSession(old, WS_CLOSE.fenced, 'replaced by a newer connection of this node');
+    if (old !== undefined) {
+      closeSession(old, WS_CLOSE.fenced, 'replaced by a newer connection of this node');
+      logs.nodeGone(node);
+    }
     const desiredPods = listPods(db, { node, phases: SCHEDULED_POD_PHASES }).map((p) => ({
       podId: wirePodId(p.workload, p.name),
       epoch: p.epoch,
@@ -331,20 +237,6 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
     );
     log?.info('agent connected', { node, agentVersion: hello.agentVersion, joined: nodeCredential !== null });
     if (old === undefined) options.onNodeChange?.({ node, change: 'connected' });
-  }
-
-  /** The pod a report may speak for, or why it may not: only this node's pods at their current epoch. */
-  function owned(
-    node: string,
-    r: WirePodStatus,
-  ): { ok: true; pod: PodRecord } | { ok: false; reason: RefusedReason } {
-    const key = parseWirePodId(r.podId);
-    const pod = key === null ? undefined : getPod(db, key.workload, key.pod);
-    if (key === null || pod === undefined) return { ok: false, reason: 'unknown-pod' };
-    const at = listAssignments(db, key.workload, key.pod).find((a) => a.epoch === r.epoch);
-    if (at === undefined || at.node !== node) return { ok: false, reason: 'other-node' };
-    if (pod.node !== node || pod.epoch !== r.epoch) return { ok: false, reason: 'stale-epoch' };
-    return { ok: true, pod };
   }
 
   function onStatus(s: Session, node: string, status: Status): void {
@@ -362,7 +254,7 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
         continue;
       }
       s.lastReports.set(r.podId, { key, atMs: nowMs });
-      const check = owned(node, r);
+      const check = owned(db, node, r);
       if (!check.ok) {
         // Never applied: a node may only speak for its own pods, or a stale copy could undo a move.
         stats.refusedReports += 1;
@@ -403,6 +295,7 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       const s = sessions.get(node);
       if (s !== undefined) {
         sessions.delete(node);
+        logs.nodeGone(node);
         // Its pods may be rescheduled from now on, so this session must not act on them again.
         closeSession(s, WS_CLOSE.fenced, `lease expired: silent for more than ${leaseMs} ms`);
       }
@@ -411,6 +304,13 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
     }
     return lost;
   }
+
+  const logs = createLogRouter({
+    send: (node, body) => {
+      const s = sessions.get(node);
+      return s !== undefined && !s.closing && send(s, makeFrame(body));
+    },
+  });
 
   const leaseCheckMs = options.leaseCheckMs ?? heartbeatMs;
   const timer = leaseCheckMs > 0 ? setInterval(() => checkLeases(), leaseCheckMs) : null;
@@ -427,6 +327,7 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
     },
     checkLeases,
     connectedNodes: () => [...sessions.keys()].sort(),
+    requestLogs: (node, ask, onChunk) => logs.request(node, ask, onChunk),
     stats: () => ({ ...stats }),
     close: () =>
       new Promise<void>((resolve) => {
@@ -435,6 +336,7 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
         if (db.open) flushSeen();
         for (const ws of wss.clients) ws.close(GOING_AWAY, 'allocator shutting down');
         sessions.clear();
+        logs.close();
         wss.close(() => resolve());
       }),
   };

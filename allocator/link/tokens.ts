@@ -21,6 +21,14 @@ export interface TokenRecord {
   subject: string | null;
   /** sha256 of the whole token string. */
   hash: Buffer;
+  /** When it was made (ms); absent in records made before issue 5's stores kept it. */
+  createdMs?: number;
+  /** From this instant (ms) it no longer authenticates; null or absent: never expires. */
+  expiresMs?: number | null;
+  /** When it was revoked (ms); a revoked token never authenticates again. */
+  revokedMs?: number | null;
+  /** The user's label for a user token ("laptop", "ci"). */
+  name?: string | null;
 }
 
 /** Where token records live. */
@@ -63,10 +71,25 @@ export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
-function mint(store: TokenStore, kind: TokenKind, subject: string | null): string {
+/** Optional details of a user token. */
+export interface UserTokenOptions {
+  /** A label for the token. */
+  name?: string;
+  /** When it stops working (ms since the epoch). Default: never. */
+  expiresMs?: number;
+  /** Creation time (ms). Default `Date.now()`. */
+  nowMs?: number;
+}
+
+function mint(
+  store: TokenStore,
+  kind: TokenKind,
+  subject: string | null,
+  extra: Partial<TokenRecord> = {},
+): string {
   const id = randomBytes(8).toString('hex');
   const token = `${PREFIX[kind]}.${id}.${randomBytes(32).toString('base64url')}`;
-  store.put({ id, kind, subject, hash: hashToken(token) });
+  store.put({ ...extra, id, kind, subject, hash: hashToken(token) });
   return token;
 }
 
@@ -85,12 +108,32 @@ export function issueNodeCredential(store: TokenStore, node: string): string {
 }
 
 /** Creates an API token for `user`; returns the token, shown once. */
-export function createUserToken(store: TokenStore, user: string): string {
-  return mint(store, 'user', user);
+export function createUserToken(store: TokenStore, user: string, options: UserTokenOptions = {}): string {
+  return mint(store, 'user', user, {
+    createdMs: options.nowMs ?? Date.now(),
+    expiresMs: options.expiresMs ?? null,
+    revokedMs: null,
+    name: options.name ?? null,
+  });
 }
 
-/** Who `bearer` (the token, without `Bearer `) authenticates, or null for anything unknown. */
-export function authenticate(store: TokenStore, bearer: string): TokenIdentity | null {
+/** The token `id` returns with its revocation stamped; false when there is no such token. */
+export function revokeToken(store: TokenStore, id: string, nowMs: number = Date.now()): boolean {
+  const record = store.get(id);
+  if (record === undefined) return false;
+  if (record.revokedMs === undefined || record.revokedMs === null) store.put({ ...record, revokedMs: nowMs });
+  return true;
+}
+
+/**
+ * Who `bearer` (the token, without `Bearer `) authenticates at `nowMs`, or null for anything
+ * unknown, revoked or expired.
+ */
+export function authenticate(
+  store: TokenStore,
+  bearer: string,
+  nowMs: number = Date.now(),
+): TokenIdentity | null {
   const parts = bearer.split('.');
   if (parts.length !== 3) return null;
   const [prefix, id] = parts;
@@ -99,6 +142,8 @@ export function authenticate(store: TokenStore, bearer: string): TokenIdentity |
   if (record === undefined || PREFIX[record.kind] !== prefix) return null;
   // Both sides are sha256 digests, so the lengths match and the compare leaks no timing.
   if (!timingSafeEqual(hashToken(bearer), record.hash)) return null;
+  if (record.revokedMs !== undefined && record.revokedMs !== null) return null;
+  if (record.expiresMs !== undefined && record.expiresMs !== null && nowMs >= record.expiresMs) return null;
   if (record.kind === 'join') return { kind: 'join' };
   if (record.subject === null) return null;
   return record.kind === 'node'

@@ -6,6 +6,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { authenticate, createJoinToken, createUserToken, type TokenStore } from '../link/tokens.ts';
+import { ensureAccess } from '../store/access.ts';
 import type { Db } from '../store/db.ts';
 import { createDepartment, createProject, listQueues } from '../store/org.ts';
 
@@ -58,6 +59,8 @@ export function bootstrap(db: Db, tokens: TokenStore, dataDir: string, nowMs: nu
     adminToken = createUserToken(tokens, ADMIN_USER);
     writeSecret(adminFile, adminToken);
   }
+  // Every start, so a data dir from before access rules existed still has an admin (issue 5).
+  ensureAccess(db, ADMIN_USER, 'admin', 'cluster', nowMs);
   const fresh = listQueues(db).length === 0;
   if (fresh) {
     const d = createDepartment(db, DEFAULT_DEPARTMENT, nowMs);

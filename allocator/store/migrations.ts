@@ -5,6 +5,8 @@
 import type { Database } from 'better-sqlite3';
 import { tesseraError } from '../../shared/errors.ts';
 import { StoreError } from './errors.ts';
+import { V4_ACCESS } from './migration-4-access.ts';
+import { V5_POLICIES } from './migration-5-policies.ts';
 
 /** Migration 1: the whole first schema (ARCHITECTURE 2 and 6). */
 const V1 = `
@@ -140,7 +142,7 @@ ALTER TABLE nodes ADD COLUMN admin_labels TEXT NOT NULL DEFAULT '{}';  -- JSON {
 `;
 
 /** Every migration in order; the database's user_version is the count applied. */
-export const MIGRATIONS: readonly string[] = [V1, V2, V3];
+export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4_ACCESS, V5_POLICIES];
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,7 @@
 /**
- * The link's and the API's tokens in the store (migration 2), behind link/tokens.ts `TokenStore`,
- * so join tokens, node credentials and user tokens survive an allocator restart. Only hashes are kept.
+ * The link's and the API's tokens in the store (migrations 2 and 4), behind link/tokens.ts
+ * `TokenStore`, so join tokens, node credentials and user tokens survive an allocator restart.
+ * Only hashes are kept; a revoked token keeps its row (with `revoked_ms`) so `token list` shows it.
  */
 import type { TokenKind, TokenRecord, TokenStore } from '../link/tokens.ts';
 import type { Db } from './db.ts';
@@ -10,29 +11,51 @@ interface TokenRow {
   kind: string;
   subject: string | null;
   hash: Buffer;
+  created_ms: number;
+  expires_ms: number | null;
+  revoked_ms: number | null;
+  name: string | null;
 }
+
+const COLUMNS = 'id, kind, subject, hash, created_ms, expires_ms, revoked_ms, name';
 
 function toRecord(r: TokenRow): TokenRecord {
   // Only kinds written through `put` from a typed TokenRecord are stored.
-  return { id: r.id, kind: r.kind as TokenKind, subject: r.subject, hash: r.hash };
+  return {
+    id: r.id,
+    kind: r.kind as TokenKind,
+    subject: r.subject,
+    hash: r.hash,
+    createdMs: r.created_ms,
+    expiresMs: r.expires_ms,
+    revokedMs: r.revoked_ms,
+    name: r.name,
+  };
 }
 
-/** A TokenStore over the store's tokens table; `now` stamps new rows. */
+/** A TokenStore over the store's tokens table; `now` stamps new rows that carry no `createdMs`. */
 export function sqliteTokenStore(db: Db, now: () => number = Date.now): TokenStore {
-  const get = db.prepare('SELECT id, kind, subject, hash FROM tokens WHERE id = ?');
-  const put = db.prepare(
-    'INSERT OR REPLACE INTO tokens (id, kind, subject, hash, created_ms) VALUES (?, ?, ?, ?, ?)',
-  );
+  const get = db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE id = ?`);
+  const put = db.prepare(`INSERT OR REPLACE INTO tokens (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
   const del = db.prepare('DELETE FROM tokens WHERE id = ?');
-  const all = db.prepare('SELECT id, kind, subject, hash FROM tokens ORDER BY created_ms, id');
-  const bySubject = db.prepare('SELECT id, kind, subject, hash FROM tokens WHERE kind = ? AND subject = ?');
+  const all = db.prepare(`SELECT ${COLUMNS} FROM tokens ORDER BY created_ms, id`);
+  const bySubject = db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE kind = ? AND subject = ?`);
   return {
     get: (id) => {
       const r = get.get(id) as TokenRow | undefined;
       return r === undefined ? undefined : toRecord(r);
     },
     put: (r) => {
-      put.run(r.id, r.kind, r.subject, r.hash, now());
+      put.run(
+        r.id,
+        r.kind,
+        r.subject,
+        r.hash,
+        r.createdMs ?? now(),
+        r.expiresMs ?? null,
+        r.revokedMs ?? null,
+        r.name ?? null,
+      );
     },
     delete: (id) => {
       del.run(id);

@@ -4,7 +4,13 @@
  */
 import type { Command } from 'commander';
 import { CliError, EXIT_USAGE, failure } from '../errors.ts';
-import { type ClientFlags, DEFAULT_DATA_DIR, readFileIfExists, resolveClientConfig } from './config.ts';
+import {
+  type ClientConfig,
+  type ClientFlags,
+  DEFAULT_DATA_DIR,
+  readFileIfExists,
+  resolveClientConfig,
+} from './config.ts';
 import { type ApiClient, createClient } from './http.ts';
 
 /** Adds `--url`, `--token` and `--data` to `command`. */
@@ -26,12 +32,20 @@ export async function connect(
   flags: ClientFlags,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<ApiClient> {
+  return createClient(await clientConfig(flags, env));
+}
+
+/** The allocator URL and token `flags`, the environment and the config files name (for streamed answers). */
+export async function clientConfig(
+  flags: ClientFlags,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<ClientConfig> {
   const config = await resolveClientConfig(
     { url: flags.url, token: flags.token, data: flags.data },
     env,
     readFileIfExists,
   );
-  if (config.ok) return createClient(config.value);
+  if (config.ok) return config.value;
   // A malformed --url is a usage error like any bad flag value; env and file problems are not.
   throw config.error.context?.source === 'flag'
     ? new CliError(config.error, EXIT_USAGE)

@@ -70,7 +70,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'token',
-    summary: 'create join tokens for new nodes',
+    summary: 'create, list and revoke API tokens and join tokens for new nodes',
     load: () => import('./token.ts'),
   },
   {
@@ -92,5 +92,45 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'health',
     summary: "check this node's GPUs and agent; exit 1 when unhealthy",
     load: () => import('./health.ts'),
+  },
+  {
+    name: 'logs',
+    summary: "print a workload pod's output, streamed from its node (-f to follow)",
+    load: () => import('./logs.ts'),
+  },
+  {
+    name: 'explain',
+    summary: 'say why a workload is pending, from the scheduler',
+    load: () => import('./explain.ts'),
+  },
+  {
+    name: 'top',
+    summary: 'GPU utilization and memory by node, GPU and workload',
+    load: () => import('./top.ts'),
+  },
+  {
+    name: 'policy',
+    summary: 'set, show and delete workload policies (defaults and rules) per scope and type',
+    load: () => import('./policy.ts'),
+  },
+  {
+    name: 'rule',
+    summary: 'set, show and delete scheduling rules (max runtime, idle GPU timeout, node types)',
+    load: () => import('./policy.ts'),
+  },
+  {
+    name: 'login',
+    summary: 'check an API token and store it with the allocator URL for later commands',
+    load: () => import('./login.ts'),
+  },
+  {
+    name: 'user',
+    summary: 'create, list and delete users (admins)',
+    load: () => import('./user.ts'),
+  },
+  {
+    name: 'access',
+    summary: 'grant, list and revoke access rules: a role for a user on a scope',
+    load: () => import('./access.ts'),
   },
 ];

@@ -6,8 +6,10 @@ import { type Command, Option } from 'commander';
 import { WORKLOAD_TYPES, type WorkloadType } from '../../shared/workload.ts';
 import type { ClientFlags } from '../client/config.ts';
 import { addClientOptions, connect } from '../client/connect.ts';
-import { formatAge, formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';
+import type { ApiClient } from '../client/http.ts';
+import { formatAge, formatData, formatTable, OUTPUT_FORMATS } from '../client/output.ts';
 import { gpusCell, podsCell, type WorkloadView } from '../client/views.ts';
+import type { CliIo } from '../io.ts';
 import type { CliContext } from './index.ts';
 
 const EXAMPLES = `
@@ -15,17 +17,25 @@ Examples:
   $ tessera list
   $ tessera list -p vision --phase Pending,Running
   $ tessera list --type inference -o json | jq '.[].name'
+  $ tessera list --watch -o wide
 
 PODS is pods running / replicas wanted; GPUS is the request per pod (times the replicas).
 Phases: Creating, Pending, Initializing, Running, Degraded, Stopped, Deleting, Failed, Completed.
 `;
 
+/** `-o` of list: the usual formats plus `wide` (adds NODES and the pods' GPU uuids). */
+export type ListFormat = (typeof OUTPUT_FORMATS)[number] | 'wide';
+
 interface RawListFlags {
   project?: string;
   type?: WorkloadType;
   phase?: string;
-  output: OutputFormat;
+  output: ListFormat;
+  watch?: boolean;
 }
+
+/** How often `--watch` re-renders. */
+export const WATCH_INTERVAL_MS = 2000;
 
 /** The listing as a table: NAME PROJECT TYPE PHASE PODS GPUS AGE. */
 export function workloadTable(workloads: readonly WorkloadView[], nowMs: number): string {
@@ -44,6 +54,66 @@ export function workloadTable(workloads: readonly WorkloadView[], nowMs: number)
   });
 }
 
+/** The wide listing: the table's columns plus NODES and the GPU uuids the pods hold. */
+export function wideTable(workloads: readonly WorkloadView[], nowMs: number): string {
+  if (workloads.length === 0) return 'no workloads\n';
+  const uniq = (xs: string[]): string => [...new Set(xs)].join(',') || '-';
+  return formatTable({
+    header: ['NAME', 'PROJECT', 'TYPE', 'PHASE', 'PODS', 'GPUS', 'NODES', 'GPU UUIDS', 'AGE'],
+    rows: workloads.map((w) => [
+      w.name,
+      w.project,
+      w.type,
+      w.phase,
+      podsCell(w),
+      gpusCell(w),
+      uniq(w.pods.flatMap((p) => (p.node === null ? [] : [p.node]))),
+      uniq(w.pods.flatMap((p) => p.gpus.map((g) => g.uuid))),
+      formatAge(w.createdAt, nowMs),
+    ]),
+  });
+}
+
+/** The listing in `format`. */
+export function renderList(workloads: readonly WorkloadView[], format: ListFormat, nowMs: number): string {
+  if (format === 'json' || format === 'yaml') return formatData(format, workloads);
+  return format === 'wide' ? wideTable(workloads, nowMs) : workloadTable(workloads, nowMs);
+}
+
+/**
+ * Prints the listing at `path`, then again every `intervalMs` until `signal` aborts (Ctrl-C in the
+ * CLI, a test's controller). Each render is headed by its time, so a log of the output reads as one.
+ */
+export async function watchList(
+  client: Pick<ApiClient, 'request'>,
+  path: string,
+  io: CliIo,
+  format: ListFormat,
+  opts: { signal: AbortSignal; intervalMs?: number; now?: () => number },
+): Promise<number> {
+  const now = opts.now ?? Date.now;
+  let renders = 0;
+  while (!opts.signal.aborted) {
+    const workloads = await client.request<WorkloadView[]>('GET', path);
+    if (opts.signal.aborted) break;
+    io.out(
+      `${renders === 0 ? '' : '\n'}Every ${(opts.intervalMs ?? WATCH_INTERVAL_MS) / 1000}s: ${new Date(now()).toISOString()}\n`,
+    );
+    io.out(renderList(workloads, format, now()));
+    renders += 1;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, opts.intervalMs ?? WATCH_INTERVAL_MS);
+      function done(): void {
+        clearTimeout(t);
+        opts.signal.removeEventListener('abort', done);
+        resolve();
+      }
+      opts.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+  return renders;
+}
+
 /** Adds `list`'s flags, help and action to `command`. */
 export function configure(command: Command, { io }: CliContext): void {
   addClientOptions(
@@ -52,7 +122,12 @@ export function configure(command: Command, { io }: CliContext): void {
       .option('-p, --project <project>', 'only this project')
       .addOption(new Option('--type <type>', 'only this workload type').choices(WORKLOAD_TYPES))
       .option('--phase <phases>', 'only these phases, comma-separated, e.g. Pending,Running')
-      .addOption(outputOption())
+      .addOption(
+        new Option('-o, --output <format>', 'output format (wide adds NODES and GPU UUIDS)')
+          .choices([...OUTPUT_FORMATS, 'wide'])
+          .default('table'),
+      )
+      .option('-w, --watch', `re-list every ${WATCH_INTERVAL_MS / 1000}s until Ctrl-C`)
       .addHelpText('after', EXAMPLES),
   ).action(async (_flags: unknown, cmd: Command) => {
     const flags = cmd.opts<RawListFlags>();
@@ -63,7 +138,18 @@ export function configure(command: Command, { io }: CliContext): void {
     if (flags.phase !== undefined) query.set('phase', flags.phase);
     const client = await connect(cmd.opts<ClientFlags>());
     const qs = query.size === 0 ? '' : `?${query}`;
+    if (flags.watch === true) {
+      const stop = new AbortController();
+      const onInt = (): void => stop.abort();
+      process.once('SIGINT', onInt);
+      try {
+        await watchList(client, `/workloads${qs}`, io, flags.output, { signal: stop.signal });
+      } finally {
+        process.off('SIGINT', onInt);
+      }
+      return;
+    }
     const workloads = await client.request<WorkloadView[]>('GET', `/workloads${qs}`);
-    printData(io, flags.output, workloads, (ws) => workloadTable(ws, Date.now()));
+    io.out(renderList(workloads, flags.output, Date.now()));
   });
 }

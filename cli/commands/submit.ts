@@ -15,10 +15,12 @@ import {
 } from '../../shared/workload.ts';
 import type { ClientFlags } from '../client/config.ts';
 import { addClientOptions, connect } from '../client/connect.ts';
+import { readDataFile } from '../client/data-file.ts';
 import { formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';
 import type { WorkloadView } from '../client/views.ts';
 import { usageError } from '../errors.ts';
 import type { CliContext } from './index.ts';
+import { mergeSubmitFile } from './submit-file.ts';
 
 const EXAMPLES = `
 Examples:
@@ -27,6 +29,8 @@ Examples:
   $ tessera submit inference chat -p nlp --gpu-memory 20GiB --gpu-memory-limit 40GiB \\
       --min-replicas 1 --max-replicas 4 -- python serve.py --port 8000
   $ tessera submit distributed bert -p nlp --gpu 1 --replicas 4 --node-pool a100,default -- ./run.sh
+  $ tessera submit -f resnet.yaml --gpu-fraction 0.25      # flags override the file's fields
+  $ tessera submit -f resnet.yaml --dry-run                # the spec after policies, not stored
 
 Everything after -- is the command each pod runs. GPUs per pod: --gpu N whole GPUs, or a fraction
 of one GPU as --gpu-fraction 0.5 (or 500m) or --gpu-memory 20GiB, optionally with a limit it may
@@ -36,7 +40,7 @@ distributed and inference may run several (--replicas, --min-replicas, --max-rep
 
 /** The flags as commander hands them over. */
 export interface RawSubmitFlags {
-  project: string;
+  project?: string;
   gpu?: string;
   gpuFraction?: string;
   gpuMemory?: string;
@@ -88,7 +92,14 @@ export function buildSubmitSpec(
   if (command.length === 0) {
     throw usageError('COMMAND', 'give the command to run after --, e.g. -- python train.py');
   }
-  const body: SubmitBody = { name, project: flags.project, type, command: [...command] };
+  if (flags.project === undefined)
+    throw usageError('-p', 'give the project with -p PROJECT (or submit from a file with -f)');
+  return { name, project: flags.project, type, command: [...command], ...flagFields(flags) };
+}
+
+/** The spec fields the flags set (everything but name, project, type and command). */
+export function flagFields(flags: RawSubmitFlags): Partial<SubmitBody> {
+  const body: Partial<SubmitBody> = {};
   if (flags.priorityClass !== undefined) body.priorityClass = flags.priorityClass;
   if (flags.env !== undefined && flags.env.length > 0) body.env = envOf(flags.env);
   if (flags.nodePool !== undefined) body.nodePools = flags.nodePool.split(',').map((p) => p.trim());
@@ -147,10 +158,12 @@ export function configure(command: Command, { io }: CliContext): void {
   addClientOptions(
     command
       .description('Submit a workload; everything after -- is the command its pods run.')
-      .addArgument(new Argument('<type>', 'workload type').choices(WORKLOAD_TYPES))
-      .argument('<name>', "workload name, a DNS label such as 'resnet-50'")
+      .addArgument(new Argument('[type]', 'workload type (required without -f)').choices(WORKLOAD_TYPES))
+      .argument('[name]', "workload name, a DNS label such as 'resnet-50' (required without -f)")
       .argument('[command...]', 'the command each pod runs (after --)')
-      .requiredOption('-p, --project <project>', 'the project it runs in')
+      .option('-p, --project <project>', 'the project it runs in (required without -f)')
+      .option('-f, --file <file>', 'a YAML or JSON workload spec; flags and arguments override its fields')
+      .option('--dry-run', 'show the spec after policies and defaults without submitting it')
       .addOption(new Option('--gpu <n>', 'whole GPUs per pod').conflicts(conflicting('gpu', gpuRequests)))
       .addOption(
         new Option('--gpu-fraction <f>', 'a share of one GPU per pod: 0.5 or 500m').conflicts(
@@ -178,18 +191,47 @@ export function configure(command: Command, { io }: CliContext): void {
       .option('-e, --env <KEY=VALUE>', 'an environment variable (repeat for more)', collect)
       .addOption(outputOption())
       .addHelpText('after', EXAMPLES),
-  ).action(async (type: WorkloadType, name: string, commandArgs: string[], _flags: unknown, cmd: Command) => {
-    const flags = cmd.opts<RawSubmitFlags & { output: OutputFormat }>();
-    const body = buildSubmitSpec(type, name, flags, commandArgs);
-    const client = await connect(cmd.opts<ClientFlags>());
-    const created = await client.request<WorkloadView>('POST', '/workloads', body);
-    printData(io, flags.output, created, (w) =>
-      formatTable({
-        header: ['ID', 'NAME', 'PROJECT', 'TYPE', 'PHASE'],
-        rows: [[w.id, w.name, w.project, w.type, w.phase]],
-      }),
-    );
-  });
+  ).action(
+    async (
+      type: WorkloadType | undefined,
+      name: string | undefined,
+      commandArgs: string[],
+      _flags: unknown,
+      cmd: Command,
+    ) => {
+      const flags = cmd.opts<RawSubmitFlags & { output: OutputFormat; file?: string; dryRun?: boolean }>();
+      let body: unknown;
+      if (flags.file === undefined) {
+        if (type === undefined || name === undefined)
+          throw usageError(
+            'TYPE',
+            'give the workload type and name (tessera submit training NAME ...), or a spec file with -f',
+          );
+        body = buildSubmitSpec(type, name, flags, commandArgs);
+      } else {
+        const overrides: Partial<SubmitBody> = { ...flagFields(flags) };
+        if (type !== undefined) overrides.type = type;
+        if (name !== undefined) overrides.name = name;
+        if (flags.project !== undefined) overrides.project = flags.project;
+        if (commandArgs.length > 0) overrides.command = [...commandArgs];
+        body = mergeSubmitFile(await readDataFile(flags.file), flags.file, overrides);
+      }
+      const client = await connect(cmd.opts<ClientFlags>());
+      if (flags.dryRun === true) {
+        const spec = await client.request<Record<string, unknown>>('POST', '/workloads?dryRun=true', body);
+        // The point of a dry run is the whole spec, so even the default format prints it (as YAML).
+        printData(io, flags.output === 'table' ? 'yaml' : flags.output, spec, () => '');
+        return;
+      }
+      const created = await client.request<WorkloadView>('POST', '/workloads', body);
+      printData(io, flags.output, created, (w) =>
+        formatTable({
+          header: ['ID', 'NAME', 'PROJECT', 'TYPE', 'PHASE'],
+          rows: [[w.id, w.name, w.project, w.type, w.phase]],
+        }),
+      );
+    },
+  );
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

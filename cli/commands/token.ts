@@ -1,6 +1,8 @@
 /**
  * `tessera token create --node`: mints a join token a new node's agent presents once to join; it
- * then holds a credential of its own. `tessera token list` shows which tokens exist (never secrets).
+ * then holds a credential of its own. `tessera token create [--user U] [--expires 30d]` mints an API
+ * token (your own; an admin's for anyone). `tessera token list` shows which tokens exist (never
+ * secrets); `tessera token revoke ID` stops one working.
  */
 import type { Command } from 'commander';
 import type { ClientFlags } from '../client/config.ts';
@@ -11,6 +13,9 @@ import type { CliContext } from './index.ts';
 
 const EXAMPLES = `
 Examples:
+  $ tessera token create --expires 30d --name laptop     # an API token of your own
+  $ tessera token create --user alice --expires 90d      # an admin, for alice
+  $ tessera token revoke 0123abcd4567ef89
   $ tessera token create --node
   $ TOKEN=$(tessera token create --node) && ssh gpu-07 tessera agent --allocator URL --token "$TOKEN"
   $ tessera token list
@@ -23,6 +28,8 @@ On the new node: tessera agent --allocator URL --token TOKEN
 interface CreatedToken {
   token: string;
   kind: string;
+  subject?: string | null;
+  expiresAt?: string | null;
 }
 
 /** A row of `GET /tokens`. */
@@ -30,49 +37,118 @@ interface TokenInfo {
   id: string;
   kind: string;
   subject: string | null;
+  name?: string | null;
+  expiresAt?: string | null;
+  revokedAt?: string | null;
+}
+
+/** `create`'s flags. */
+interface CreateFlags {
+  node?: boolean;
+  user?: string;
+  name?: string;
+  expires?: string;
+  output: OutputFormat;
+}
+
+/** The `POST /tokens` body the flags ask for; --node excludes the user token's flags. */
+export function tokenBody(f: CreateFlags): Record<string, string> {
+  if (f.node === true) {
+    const extra =
+      f.user !== undefined
+        ? '--user'
+        : f.expires !== undefined
+          ? '--expires'
+          : f.name !== undefined
+            ? '--name'
+            : null;
+    if (extra !== null)
+      throw usageError(
+        extra,
+        `${extra} is for API tokens; a join token (--node) takes neither --user, --name nor --expires`,
+      );
+    return { kind: 'join' };
+  }
+  const body: Record<string, string> = { kind: 'user' };
+  if (f.user !== undefined) body.user = f.user;
+  if (f.name !== undefined) body.name = f.name;
+  if (f.expires !== undefined) body.expiresIn = f.expires;
+  return body;
+}
+
+/** A token's state for the list: revoked, expired, or when it expires. */
+function status(t: TokenInfo, nowMs: number): string {
+  if (t.revokedAt !== undefined && t.revokedAt !== null) return 'revoked';
+  if (t.expiresAt === undefined || t.expiresAt === null) return 'active';
+  return Date.parse(t.expiresAt) <= nowMs ? 'expired' : `expires ${t.expiresAt}`;
 }
 
 /** Adds `token create` and `token list` to `command`. */
 export function configure(command: Command, { io }: CliContext): void {
   command
-    .description('Create and list tokens: join tokens let new nodes join.')
+    .description('Create, list and revoke tokens: API tokens for users, join tokens for new nodes.')
     .addHelpText('after', EXAMPLES);
 
   addClientOptions(
     command
       .command('create')
-      .description('Create a join token for a new node (shown once).')
+      .description(
+        'Create an API token (yours, or --user U as an admin) or, with --node, a join token (shown once).',
+      )
       .option('--node', 'a join token, for a node agent to join with')
+      .option('--user <user>', 'the user the API token is for (default: you; others need admin)')
+      .option('--name <name>', 'a label for the API token, e.g. laptop or ci')
+      .option(
+        '--expires <duration>',
+        "how long the API token works, e.g. '30d', '12h' (default: until revoked)",
+      )
       .addOption(outputOption())
       .addHelpText('after', EXAMPLES),
   ).action(async (_flags: unknown, cmd: Command) => {
-    const flags = cmd.opts<{ node?: boolean; output: OutputFormat }>();
-    // Say what the token is for, so `token create --user` (issue 5) can join without changing meaning.
-    if (flags.node !== true)
-      throw usageError('--node', 'say what the token is for: --node (a join token for a new node)');
+    const flags = cmd.opts<CreateFlags>();
+    const body = tokenBody(flags);
     const client = await connect(cmd.opts<ClientFlags>());
-    const created = await client.request<CreatedToken>('POST', '/tokens', { kind: 'join' });
+    const created = await client.request<CreatedToken>('POST', '/tokens', body);
     printData(io, flags.output, created, (t) => `${t.token}\n`);
     // The hint goes to stderr so `TOKEN=$(tessera token create --node)` captures the token alone.
-    if (flags.output === 'table')
+    if (flags.output !== 'table') return;
+    if (body.kind === 'join')
       io.err(`On the new node: tessera agent --allocator ${client.url} --token ${created.token}\n`);
+    else
+      io.err(
+        `API token for ${created.subject ?? 'you'}${created.expiresAt ? `, expires ${created.expiresAt}` : ''}; use it with: tessera login --url ${client.url} --token TOKEN\n`,
+      );
   });
 
   addClientOptions(
     command
       .command('list')
-      .description('List tokens: id, kind and whom they belong to (never the secret).')
+      .description(
+        'List tokens: id, kind, whom they belong to and their state (never the secret); yours, or all for an admin.',
+      )
       .addOption(outputOption())
       .addHelpText('after', EXAMPLES),
   ).action(async (_flags: unknown, cmd: Command) => {
     const flags = cmd.opts<{ output: OutputFormat }>();
     const client = await connect(cmd.opts<ClientFlags>());
     const tokens = await client.request<TokenInfo[]>('GET', '/tokens');
+    const now = Date.now();
     printData(io, flags.output, tokens, (ts) =>
       formatTable({
-        header: ['ID', 'KIND', 'SUBJECT'],
-        rows: ts.map((t) => [t.id, t.kind, t.subject ?? '-']),
+        header: ['ID', 'KIND', 'SUBJECT', 'NAME', 'STATUS'],
+        rows: ts.map((t) => [t.id, t.kind, t.subject ?? '-', t.name ?? '-', status(t, now)]),
       }),
     );
+  });
+
+  addClientOptions(
+    command
+      .command('revoke <id>')
+      .description('Revoke a token by its ID (see token list): it stops working at once.')
+      .addHelpText('after', EXAMPLES),
+  ).action(async (id: string, _flags: unknown, cmd: Command) => {
+    const client = await connect(cmd.opts<ClientFlags>());
+    await client.request<TokenInfo>('DELETE', `/tokens/${encodeURIComponent(id)}`);
+    io.out(`token ${id} revoked\n`);
   });
 }

@@ -15,6 +15,7 @@ import {
   memoryTokenStore,
   type TokenStore,
 } from '../../allocator/link/tokens.ts';
+import { ensureAccess } from '../../allocator/store/access.ts';
 import { type Db, openDb } from '../../allocator/store/db.ts';
 import { bufferIo } from '../../cli/io.ts';
 import { runCli } from '../../cli/program.ts';
@@ -36,6 +37,7 @@ beforeAll(async () => {
   db = openDb({ dataDir: dir });
   tokens = memoryTokenStore();
   admin = createUserToken(tokens, 'admin');
+  ensureAccess(db, 'admin', 'admin', 'cluster', 0);
   app = buildApi({ db, tokens });
   url = await app.listen({ port: 0, host: '127.0.0.1' });
 });
@@ -150,9 +152,10 @@ describe('tessera client commands against a live API', () => {
     const noCommand = await tessera('submit', 'training', 'x', '-p', 'vision');
     expect(noCommand.code).toBe(2);
     expect(noCommand.stderr).toContain('give the command to run after --');
-    const noNode = await tessera('token', 'create');
-    expect(noNode.code).toBe(2);
-    expect(noNode.stderr).toContain('--node');
+    // Without --node, `token create` makes an API token (issue 5); a join token takes no user flags.
+    const mixed = await tessera('token', 'create', '--node', '--user', 'bob');
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toContain('--user');
   });
 
   it('lists workloads with pods, GPUs and age, filtered and as JSON or YAML', async () => {

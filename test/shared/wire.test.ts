@@ -183,6 +183,20 @@ const SAMPLES: readonly FrameBody[] = [
   { case: 'stopPod', value: { podId: 'p1', epoch: 4, reason: 'preempted by team-b/serve', graceSeconds: 0 } },
   { case: 'swap', value: { podId: 'p1', epoch: 4, direction: 'out' } },
   { case: 'swap', value: { podId: 'p1', epoch: 5, direction: 'in' } },
+  {
+    case: 'logRequest',
+    value: { requestId: 'r1', podId: 'p1', epoch: 4, tailLines: 20, follow: true, stream: 'both' },
+  },
+  {
+    case: 'logRequest',
+    value: { requestId: 'r2', podId: 'p1', epoch: 4, tailLines: null, follow: false, stream: 'stderr' },
+  },
+  { case: 'logStop', value: { requestId: 'r1' } },
+  {
+    case: 'logChunk',
+    value: { requestId: 'r1', data: new TextEncoder().encode('step 1 loss 0.5\n'), eof: false, error: null },
+  },
+  { case: 'logChunk', value: { requestId: 'r1', data: new Uint8Array(0), eof: true, error: 'pod gone' } },
 ];
 
 function roundTrip(frame: Frame): Frame {

@@ -1,0 +1,154 @@
+/**
+ * What a user asks about running work (issue 5): `GET /workloads/:id/explain` (why it waits, from
+ * the newest scheduling cycle), `GET /workloads/:id/logs` (a pod's output, streamed from its agent
+ * as chunked text) and `GET /top` (GPU use by node and by workload). Their sources live in the
+ * allocator process (service/explain.ts, the agent link, service/gpu-samples.ts) and are injected;
+ * any left out makes its route answer as if the cluster had nothing to tell (or 503 for logs).
+ */
+import { PassThrough } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { LOG_LIMITS, type LogChunk } from '../../shared/wire.ts';
+import type { LogAsk, LogSubscription } from '../link/logs.ts';
+import { wirePodId } from '../link/pod-id.ts';
+import type { ExplainStore } from '../service/explain.ts';
+import type { GpuSampleCache } from '../service/gpu-samples.ts';
+import { topView } from '../service/top.ts';
+import { listNodes } from '../store/nodes.ts';
+import { listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';
+import { getWorkload, listWorkloads } from '../store/workloads.ts';
+import type { ApiContext } from './context.ts';
+import { fail, parseInput } from './errors.ts';
+
+/** Asks a node for a pod's log (AgentLink.requestLogs); null when the node is not connected. */
+export type LogSource = (
+  node: string,
+  ask: LogAsk,
+  onChunk: (chunk: LogChunk) => void,
+) => LogSubscription | null;
+
+/** The live sources of the info routes; each optional so route tests need none. */
+export interface InfoSources {
+  explain?: ExplainStore;
+  samples?: GpuSampleCache;
+  logs?: LogSource;
+}
+
+const LogsQuery = z.strictObject({
+  /** Pod name; default the workload's first placed pod. */
+  pod: z.string().min(1).max(253).optional(),
+  /** Last N lines; default the whole log (the agent caps it). */
+  tail: z.coerce.number().int().min(0).max(LOG_LIMITS.maxTailLines).optional(),
+  follow: z.enum(['true', 'false', '1', '0']).optional(),
+  stream: z.enum(['stdout', 'stderr', 'both']).optional(),
+});
+
+type IdParams = { Params: { id: string } };
+
+/** The pod a logs request reads: the named one, else a placed one, else the newest that ran somewhere. */
+function logPod(pods: readonly PodRecord[], name: string | undefined, workload: string): PodRecord {
+  if (name !== undefined) {
+    const p = pods.find((x) => x.name === name);
+    if (p === undefined)
+      fail(
+        'TESSERA_E_NOT_FOUND',
+        `workload ${workload} has no pod ${name}; pods: ${pods.map((x) => x.name).join(', ') || 'none'}`,
+        'pod',
+      );
+    return p;
+  }
+  const placed = pods.find((p) => p.node !== null && SCHEDULED_POD_PHASES.includes(p.phase));
+  const ran = [...pods].reverse().find((p) => p.node !== null);
+  const p = placed ?? ran;
+  if (p === undefined)
+    fail('TESSERA_E_CONFLICT', `workload ${workload} has no pod on a node yet: tessera explain says why`);
+  return p;
+}
+
+/** `/workloads/:id/explain`, `/workloads/:id/logs` and `/top`. */
+export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext, sources: InfoSources = {}): void {
+  const workloadOf = (id: string) =>
+    getWorkload(ctx.db, id) ?? fail('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
+
+  app.get<IdParams>('/workloads/:id/explain', async (request) => {
+    const w = workloadOf(request.params.id);
+    const said = sources.explain?.get(w.id) ?? { reasons: [], cycleAtMs: null };
+    const pending = w.phase === 'Pending';
+    let reasons = said.reasons;
+    if (!pending) {
+      const why = w.phaseReason === '' ? '' : ` (${w.phaseReason})`;
+      reasons = [`not pending: the workload is ${w.phase}${why}`];
+    } else if (reasons.length === 0) {
+      reasons = [
+        said.cycleAtMs === null ? 'no scheduling cycle has run yet' : 'waiting for the next scheduling cycle',
+      ];
+    }
+    return {
+      id: w.id,
+      name: w.name,
+      project: w.project,
+      phase: w.phase,
+      pending,
+      reasons,
+      cycleAt: said.cycleAtMs === null ? null : new Date(said.cycleAtMs).toISOString(),
+    };
+  });
+
+  app.get('/top', async () =>
+    topView(listNodes(ctx.db), listPods(ctx.db), listWorkloads(ctx.db, {}), (n) => sources.samples?.get(n)),
+  );
+
+  app.get<IdParams>('/workloads/:id/logs', async (request, reply) => {
+    const w = workloadOf(request.params.id);
+    const q = parseInput(LogsQuery, request.query, 'query');
+    const pod = logPod(listPods(ctx.db, { workload: w.id }), q.pod, w.name);
+    const node = pod.node ?? fail('TESSERA_E_CONFLICT', `pod ${pod.name} is on no node`);
+    const logs =
+      sources.logs ?? fail('TESSERA_E_UNAVAILABLE', 'this allocator serves no logs (no agent link)');
+    const ask: LogAsk = {
+      podId: wirePodId(w.id, pod.name),
+      epoch: pod.epoch,
+      tailLines: q.tail ?? null,
+      follow: q.follow === 'true' || q.follow === '1',
+      stream: q.stream ?? 'both',
+    };
+    // Chunks can arrive several in one tick (ws emits each frame of a read at once): queue them until
+    // the first decides between an error answer and a stream.
+    const early: LogChunk[] = [];
+    let sink: ((c: LogChunk) => void) | null = null;
+    let wake: () => void = () => {};
+    const arrived = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    const sub = logs(node, ask, (c) => {
+      if (sink !== null) sink(c);
+      else {
+        early.push(c);
+        wake();
+      }
+    });
+    if (sub === null)
+      fail(
+        'TESSERA_E_UNAVAILABLE',
+        `node ${node} of pod ${pod.name} is not connected; its logs stay on the node`,
+      );
+    // The client going away ends the request on the agent too (LogStop).
+    reply.raw.on('close', () => sub.cancel());
+    await arrived;
+    const first = early[0];
+    if (first?.eof && first.error !== null && first.data.length === 0) {
+      const code = first.error.includes('has no logs') ? 'TESSERA_E_NOT_FOUND' : 'TESSERA_E_UNAVAILABLE';
+      fail(code, first.error);
+    }
+    const out = new PassThrough();
+    const write = (c: LogChunk): void => {
+      if (c.data.length > 0) out.write(Buffer.from(c.data));
+      if (!c.eof) return;
+      if (c.error !== null) out.write(`\n[tessera: the log ended early: ${c.error}]\n`);
+      out.end();
+    };
+    sink = write;
+    for (const c of early.splice(0)) write(c);
+    return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store').send(out);
+  });
+}

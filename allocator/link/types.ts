@@ -1,0 +1,65 @@
+/** The agent link's options, counters and handle (server.ts `attachAgentLink`). */
+import type { Logger } from '../../shared/log.ts';
+import type { Frame, LogChunk, Status, WirePodStatus } from '../../shared/wire.ts';
+import type { Db } from '../store/db.ts';
+import type { PodRecord } from '../store/pods.ts';
+import type { LogAsk, LogSubscription } from './logs.ts';
+import type { TokenStore } from './tokens.ts';
+
+/** A node joining, leaving or lost, for the scheduler's change-driven cycles. */
+export interface NodeChange {
+  node: string;
+  change: 'connected' | 'disconnected' | 'lost';
+}
+
+/** Why a pod report was refused rather than applied. */
+export type RefusedReason = 'unknown-pod' | 'other-node' | 'stale-epoch';
+
+/** Options of `attachAgentLink`. */
+export interface AgentLinkOptions {
+  db: Db;
+  tokens: TokenStore;
+  /** A node silent this long is lost. Default 40000 ms (ARCHITECTURE 5). */
+  leaseMs?: number;
+  /** How often agents send Status. Default 2000 ms. */
+  heartbeatMs?: number;
+  /** How often leases are checked on a timer; 0 turns the timer off (tests call checkLeases). Default heartbeatMs. */
+  leaseCheckMs?: number;
+  /** A connection that sends no Hello this long is closed (4400). Default 10000 ms. */
+  helloTimeoutMs?: number;
+  /** Epoch milliseconds; injected so lease tests need no waiting. Default Date.now. */
+  now?: () => number;
+  onNodeChange?: (change: NodeChange) => void;
+  /** A pod report about a pod assigned to this node at this epoch; the lifecycle applies it. */
+  onPodReport?: (node: string, report: WirePodStatus, pod: PodRecord) => void;
+  /** A whole Status of a node, after its pod reports: what the node runs, for absence checks. */
+  onStatus?: (node: string, status: Status) => void;
+  log?: Logger;
+}
+
+/** Counters for tests, metrics and the benchmark. */
+export interface AgentLinkStats {
+  connections: number;
+  refusedUpgrades: number;
+  statusFrames: number;
+  acceptedReports: number;
+  refusedReports: number;
+  /** Reports identical to the pod's previous one on the session, skipped. */
+  repeatedReports: number;
+  closedBadFrame: number;
+}
+
+/** The link as the allocator service drives it. */
+export interface AgentLink {
+  /** Sends StartPod / StopPod / Swap to a node; false when it has no open session. */
+  dispatch(node: string, frame: Frame): boolean;
+  /** Marks nodes silent for more than leaseMs as lost, closes their sessions, returns their names. */
+  checkLeases(nowMs?: number): string[];
+  /** Names of nodes with a session past Hello. */
+  connectedNodes(): string[];
+  /** Asks `node` for a pod's log (logs.ts); null when the node has no open session. */
+  requestLogs(node: string, ask: LogAsk, onChunk: (chunk: LogChunk) => void): LogSubscription | null;
+  stats(): AgentLinkStats;
+  /** Stops accepting, closes every session (1001 going away) and the lease timer. */
+  close(): Promise<void>;
+}

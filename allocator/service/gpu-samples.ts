@@ -1,0 +1,35 @@
+/**
+ * The newest GPU samples of each node (issue 5, `tessera top`), as its agent's Status carried them.
+ * In memory only: samples are live data, a heartbeat old, and never worth a write to the store.
+ */
+import type { WireGpuSample } from '../../shared/wire.ts';
+
+/** One node's newest samples and when they arrived (allocator clock, ms since the epoch). */
+export interface NodeSamples {
+  atMs: number;
+  samples: readonly WireGpuSample[];
+}
+
+/** The cache main.ts feeds from the link's onStatus and the top route reads. */
+export interface GpuSampleCache {
+  /** Keeps `samples` as `node`'s newest; a Status without samples keeps the previous ones. */
+  record(node: string, samples: readonly WireGpuSample[], atMs: number): void;
+  get(node: string): NodeSamples | undefined;
+  forget(node: string): void;
+}
+
+/** An empty cache. */
+export function createGpuSampleCache(): GpuSampleCache {
+  const byNode = new Map<string, NodeSamples>();
+  return {
+    record(node, samples, atMs) {
+      // Agents send samples only when they have new ones; an empty list is "nothing new", not "no GPUs".
+      if (samples.length === 0 && byNode.has(node)) return;
+      byNode.set(node, { atMs, samples: [...samples] });
+    },
+    get: (node) => byNode.get(node),
+    forget: (node) => {
+      byNode.delete(node);
+    },
+  };
+}

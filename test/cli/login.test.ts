@@ -1,0 +1,166 @@
+/**
+ * `tessera login`, `user`, `access` and `token` through `runCli` against a live API with a SQLite
+ * store and RBAC: an admin makes a user, grants it a role, mints its token; the user logs in and
+ * the stored config is what later commands use.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { buildApi } from '../../allocator/api/index.ts';
+import { createUserToken } from '../../allocator/link/tokens.ts';
+import { ensureAccess } from '../../allocator/store/access.ts';
+import { type Db, openDb } from '../../allocator/store/db.ts';
+import { createDepartment, createProject } from '../../allocator/store/org.ts';
+import { sqliteTokenStore } from '../../allocator/store/tokens.ts';
+import { bufferIo } from '../../cli/io.ts';
+import { runCli } from '../../cli/program.ts';
+
+let dir: string;
+let db: Db;
+let app: FastifyInstance;
+let url: string;
+let admin: string;
+let configFile: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tessera-login-'));
+  configFile = join(dir, 'conf', 'config.json');
+  vi.stubEnv('TESSERA_CONFIG', configFile);
+  vi.stubEnv('TESSERA_DATA', join(dir, 'no-data'));
+  vi.stubEnv('TESSERA_URL', '');
+  vi.stubEnv('TESSERA_TOKEN', '');
+  db = openDb({ dataDir: dir });
+  const tokens = sqliteTokenStore(db);
+  ensureAccess(db, 'admin', 'admin', 'cluster', Date.now());
+  admin = createUserToken(tokens, 'admin');
+  for (const r of [createDepartment(db, 'research', 0), createProject(db, 'vision', 'research', 0)])
+    if (!r.ok) throw new Error(r.error.message);
+  app = buildApi({ db, tokens });
+  url = await app.listen({ port: 0, host: '127.0.0.1' });
+});
+
+afterAll(async () => {
+  await app.close();
+  db.close();
+  vi.unstubAllEnvs();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function tessera(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const io = bufferIo();
+  const code = await runCli(args, io);
+  return { code, stdout: io.stdout, stderr: io.stderr };
+}
+
+const asAdmin = (...args: string[]) => tessera(...args, '--url', url, '--token', admin);
+
+describe('tessera login', () => {
+  it('refuses a token the allocator does not know, writing nothing', async () => {
+    const r = await tessera('login', '--url', url, '--token', 'tu.0000000000000000.nope');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('TESSERA_E_UNAUTHENTICATED');
+    expect(() => statSync(configFile)).toThrow();
+  });
+
+  it('needs --token', async () => {
+    const r = await tessera('login', '--url', url);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--token');
+  });
+
+  it('admin creates a user, grants a role and mints a token; the user logs in and works from the stored config', async () => {
+    expect((await asAdmin('user', 'create', 'alice')).code).toBe(0);
+    const users = await asAdmin('user', 'list', '-o', 'json');
+    expect(JSON.parse(users.stdout)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'alice' })]),
+    );
+
+    const grant = await asAdmin('access', 'grant', 'alice', 'researcher', 'project/vision');
+    expect(grant.stderr).toBe('');
+    expect(grant.stdout).toMatch(/^rule \d+: alice is researcher on project\/vision\n$/);
+    const bad = await asAdmin('access', 'grant', 'alice', 'researcher', 'project/nope');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('no project named nope');
+
+    const minted = await asAdmin(
+      'token',
+      'create',
+      '--user',
+      'alice',
+      '--expires',
+      '30d',
+      '--name',
+      'laptop',
+    );
+    expect(minted.code).toBe(0);
+    const token = minted.stdout.trim();
+    expect(token).toMatch(/^tu\.[0-9a-f]{16}\.\S+$/);
+    expect(minted.stderr).toContain('tessera login');
+
+    // Some other setting in the file survives the login.
+    mkdirSync(join(dir, 'conf'), { recursive: true });
+    writeFileSync(configFile, JSON.stringify({ theme: 'dark' }));
+    const login = await tessera('login', '--url', url, '--token', token);
+    expect(login.stderr).toBe('');
+    expect(login.code).toBe(0);
+    expect(login.stdout).toContain('as alice (researcher on project/vision)');
+    expect(statSync(configFile).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(configFile, 'utf8'))).toEqual({ theme: 'dark', url, token });
+
+    // No --url or --token from here on: the config file supplies both.
+    const submit = await tessera(
+      'submit',
+      'training',
+      'job',
+      '-p',
+      'vision',
+      '--gpu-fraction',
+      '0.5',
+      '--',
+      'true',
+    );
+    expect(submit.stderr).toBe('');
+    expect(submit.code).toBe(0);
+    const mine = await tessera('token', 'list', '-o', 'json');
+    expect(JSON.parse(mine.stdout)).toEqual([expect.objectContaining({ subject: 'alice', name: 'laptop' })]);
+    const denied = await tessera('user', 'list');
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain('TESSERA_E_FORBIDDEN');
+    expect(denied.stderr).toContain('admin on cluster');
+
+    const own = await tessera('token', 'create', '--expires', '1h');
+    expect(own.code).toBe(0);
+    const ownId = own.stdout.trim().split('.')[1] ?? '';
+    const revoked = await tessera('token', 'revoke', ownId);
+    expect(revoked.stdout).toBe(`token ${ownId} revoked\n`);
+    const listed = await tessera('token', 'list');
+    expect(listed.stdout).toMatch(new RegExp(`${ownId}\\s+user\\s+alice\\s+-\\s+revoked`));
+  });
+
+  it('access list and revoke; user delete revokes the user tokens', async () => {
+    const list = await asAdmin('access', 'list', '-o', 'json');
+    const rules = JSON.parse(list.stdout) as { id: number; subject: string }[];
+    const alices = rules.filter((r) => r.subject === 'alice');
+    expect(alices).toHaveLength(1);
+    const revoke = await asAdmin('access', 'revoke', String(alices[0]?.id));
+    expect(revoke.stdout).toContain('alice is no longer researcher on project/vision');
+    const gone = await tessera('list');
+    expect(gone.code).toBe(0);
+    expect(gone.stdout).not.toContain('job');
+
+    expect((await asAdmin('user', 'delete', 'alice')).code).toBe(0);
+    const after = await tessera('list');
+    expect(after.code).toBe(1);
+    expect(after.stderr).toContain('TESSERA_E_UNAUTHENTICATED');
+  });
+
+  it('token create --node still makes a join token and refuses user-token flags', async () => {
+    const join = await asAdmin('token', 'create', '--node');
+    expect(join.stdout).toMatch(/^tj\./);
+    const mixed = await asAdmin('token', 'create', '--node', '--expires', '1d');
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toContain('--expires');
+  });
+});

@@ -1,0 +1,197 @@
+/**
+ * Logs, explain and top through real processes (issue 5): an allocator and one sim agent on
+ * loopback; a pod that prints numbered lines, read back through `GET /logs` (tail, then follow),
+ * a workload too big for the node explained, and `/top` showing the pod on its GPU. The CLI
+ * commands run in-process through `runCli` against the same allocator.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { bufferIo } from '../../cli/io.ts';
+import { runCli } from '../../cli/program.ts';
+import { type Cluster, startCluster, waitFor } from './harness.ts';
+
+let c: Cluster;
+
+beforeAll(async () => {
+  c = await startCluster({ n1: '2xH100-80GB' });
+}, 30_000);
+
+afterAll(async () => {
+  await c?.cleanup();
+});
+
+beforeEach(({ onTestFailed }) => {
+  onTestFailed(() => {
+    process.stderr.write(c.logs());
+  });
+});
+
+/** A pod printing `line N` every 100 ms, on stdout, and one `warn` line on stderr. */
+const PRINTER = [
+  process.execPath,
+  '-e',
+  'let i = 0; console.error("warn at start"); const t = () => console.log("line " + i++); t(); setInterval(t, 100);',
+];
+
+async function tessera(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const io = bufferIo();
+  const code = await runCli([...args, '--url', c.url, '--token', c.adminToken], io);
+  return { code, stdout: io.stdout, stderr: io.stderr };
+}
+
+/** GET a text answer. */
+async function getText(path: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${c.url}/api/v1${path}`, {
+    headers: { authorization: `Bearer ${c.adminToken}` },
+    signal: AbortSignal.timeout(10_000),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+describe.sequential('logs, explain and top over real processes', () => {
+  let printerId = '';
+
+  it('GET /logs returns what the pod printed, tail and stream as asked', async () => {
+    const w = await c.api.submit({
+      name: 'printer',
+      project: c.defaultProject,
+      type: 'training',
+      command: PRINTER,
+      resources: { gpuDevices: 1 },
+    });
+    printerId = w.id;
+    await c.api.waitPhase(w.id, 'Running');
+    const all = await waitFor(
+      async () => {
+        const r = await getText(`/workloads/${w.id}/logs`);
+        return r.status === 200 && r.text.includes('line 5') ? r.text : null;
+      },
+      15_000,
+      'the printer to print line 5',
+    );
+    expect(all).toMatch(/^line 0\nline 1\n/);
+    expect(all).toContain('warn at start');
+
+    const tail = await getText(`/workloads/${w.id}/logs?tail=2&stream=stdout`);
+    expect(tail.status).toBe(200);
+    const lines = tail.text.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines.every((l) => /^line \d+$/.test(l))).toBe(true);
+
+    const missing = await c.api.request('GET', `/workloads/${w.id}/logs?pod=nope`);
+    expect(missing.status).toBe(404);
+  });
+
+  it('follows new lines as the pod prints them, and ends when the pod stops', async () => {
+    const res = await fetch(`${c.url}/api/v1/workloads/${printerId}/logs?follow=true&tail=1&stream=stdout`, {
+      headers: { authorization: `Bearer ${c.adminToken}` },
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body?.getReader();
+    if (reader === undefined) throw new Error('no body');
+    const decoder = new TextDecoder();
+    let text = '';
+    const numbers = (): number[] => [...text.matchAll(/line (\d+)/g)].map((m) => Number(m[1]));
+    while (numbers().length < 5) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error(`the follow ended early: ${text}`);
+      text += decoder.decode(value, { stream: true });
+    }
+    const seen = numbers();
+    // Consecutive: no line lost or repeated between the tail and the follow.
+    expect(seen).toEqual(seen.map((_, i) => (seen[0] ?? 0) + i));
+
+    await c.api.expect(200, 'POST', `/workloads/${printerId}/stop`);
+    const ended = (async () => {
+      for (;;) {
+        const { done } = await reader.read();
+        if (done) return true;
+      }
+    })();
+    await expect(Promise.race([ended, new Promise((r) => setTimeout(() => r(false), 15_000))])).resolves.toBe(
+      true,
+    );
+    await c.api.waitPhase(printerId, 'Stopped');
+  }, 30_000);
+
+  it('/top shows the running pod on its GPU, and its workload with the GPU summed', async () => {
+    await c.api.expect(200, 'POST', `/workloads/${printerId}/run`);
+    const w = await c.api.waitPhase(printerId, 'Running');
+    const uuid = w.pods.find((p) => p.phase === 'Running')?.gpus[0]?.uuid;
+    expect(uuid).toBeTruthy();
+    type Top = {
+      nodes: {
+        name: string;
+        sampledAt: string | null;
+        gpus: { uuid: string; memoryTotalMiB: number; pods: { workloadName: string }[] }[];
+      }[];
+      workloads: { name: string; pods: number; gpus: number; gpuMemoryUsedMiB: number }[];
+    };
+    const top = await waitFor(
+      async () => {
+        const t = (await c.api.expect(200, 'GET', '/top')) as Top;
+        return t.nodes[0]?.sampledAt !== null ? t : null;
+      },
+      10_000,
+      'a GPU sample from n1',
+    );
+    const gpu = top.nodes.find((n) => n.name === 'n1')?.gpus.find((g) => g.uuid === uuid);
+    expect(gpu?.pods.map((p) => p.workloadName)).toEqual(['printer']);
+    expect(gpu?.memoryTotalMiB).toBeGreaterThan(0);
+    expect(top.workloads).toEqual([expect.objectContaining({ name: 'printer', pods: 1, gpus: 1 })]);
+
+    const cli = await tessera('top');
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toMatch(/NODE\s+GPU\s+MODEL\s+UTIL\s+MEMORY\s+PODS/);
+    expect(cli.stdout).toMatch(/printer/);
+    const json = await tessera('top', '-o', 'json');
+    expect(JSON.parse(json.stdout)).toHaveProperty('workloads');
+  }, 30_000);
+
+  it('/explain names the reason a workload too big for the node is pending', async () => {
+    const w = await c.api.submit({
+      name: 'too-big',
+      project: c.defaultProject,
+      type: 'training',
+      command: PRINTER,
+      resources: { gpuDevices: 8 },
+    });
+    type Explain = { phase: string; pending: boolean; reasons: string[]; cycleAt: string | null };
+    const e = await waitFor(
+      async () => {
+        const r = (await c.api.expect(200, 'GET', `/workloads/${w.id}/explain`)) as Explain;
+        return r.cycleAt !== null && !r.reasons[0]?.startsWith('waiting for') ? r : null;
+      },
+      10_000,
+      'a cycle to explain too-big',
+    );
+    expect(e).toMatchObject({ phase: 'Pending', pending: true });
+    expect(e.reasons.join(' ')).toMatch(/GPU|node/i);
+
+    const cli = await tessera('explain', 'too-big', '-p', c.defaultProject);
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toMatch(/too-big \(project .*\) is Pending:\n {2}- /);
+    await c.api.expect(200, 'POST', `/workloads/${w.id}/stop`);
+  });
+
+  it('tessera logs prints the tail, and list -o wide shows the node and GPU', async () => {
+    const logs = await tessera(
+      'logs',
+      'printer',
+      '-p',
+      c.defaultProject,
+      '--tail',
+      '3',
+      '--stream',
+      'stdout',
+    );
+    expect(logs.stderr).toBe('');
+    expect(logs.code).toBe(0);
+    expect(logs.stdout.trimEnd().split('\n')).toHaveLength(3);
+
+    const wide = await tessera('list', '-o', 'wide');
+    expect(wide.code).toBe(0);
+    expect(wide.stdout).toMatch(/NAME\s+PROJECT\s+TYPE\s+PHASE\s+PODS\s+GPUS\s+NODES\s+GPU UUIDS\s+AGE/);
+    expect(wide.stdout).toMatch(/printer\s+\S+\s+training\s+Running\s+1\/1\s+1\s+n1\s+GPU-/);
+  });
+});
