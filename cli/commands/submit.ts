@@ -52,7 +52,10 @@ export interface RawSubmitFlags {
   minReplicas?: string;
   maxReplicas?: string;
   priorityClass?: PriorityClass;
-  nodePool?: string;
+  priority?: PriorityClass;
+  nodePool?: string[];
+  nodeType?: string[];
+  gpuModel?: string[];
   env?: string[];
 }
 
@@ -76,6 +79,8 @@ export interface SubmitBody {
   priorityClass?: PriorityClass;
   env?: Record<string, string>;
   nodePools?: string[];
+  nodeTypes?: string[];
+  gpuModels?: string[];
   replicas?: number;
   minReplicas?: number;
   maxReplicas?: number;
@@ -100,9 +105,27 @@ export function buildSubmitSpec(
 /** The spec fields the flags set (everything but name, project, type and command). */
 export function flagFields(flags: RawSubmitFlags): Partial<SubmitBody> {
   const body: Partial<SubmitBody> = {};
-  if (flags.priorityClass !== undefined) body.priorityClass = flags.priorityClass;
+  if (
+    flags.priorityClass !== undefined &&
+    flags.priority !== undefined &&
+    flags.priority !== flags.priorityClass
+  )
+    throw usageError('--priority', '--priority and --priority-class name the same thing: give one');
+  const priorityClass = flags.priorityClass ?? flags.priority;
+  if (priorityClass !== undefined) body.priorityClass = priorityClass;
   if (flags.env !== undefined && flags.env.length > 0) body.env = envOf(flags.env);
-  if (flags.nodePool !== undefined) body.nodePools = flags.nodePool.split(',').map((p) => p.trim());
+  // Repeated and comma-separated alike: --node-pool a100 --node-pool default == --node-pool a100,default.
+  const list = (v: string[] | undefined) =>
+    v
+      ?.flatMap((x) => x.split(','))
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
+  const pools = list(flags.nodePool);
+  if (pools !== undefined) body.nodePools = pools;
+  const types = list(flags.nodeType);
+  if (types !== undefined) body.nodeTypes = types;
+  const models = list(flags.gpuModel);
+  if (models !== undefined) body.gpuModels = models;
   const counts = [
     ['replicas', flags.replicas, '--replicas'],
     ['minReplicas', flags.minReplicas, '--min-replicas'],
@@ -187,7 +210,18 @@ export function configure(command: Command, { io }: CliContext): void {
       .option('--min-replicas <n>', 'fewest pods it runs with; they are placed all or none')
       .option('--max-replicas <n>', 'most pods it may scale to')
       .addOption(new Option('--priority-class <class>', 'default: by type').choices(PRIORITY_CLASSES))
-      .option('--node-pool <pools>', 'node pools in order of preference, comma-separated (default: default)')
+      .addOption(new Option('--priority <class>', 'same as --priority-class').choices(PRIORITY_CLASSES))
+      .option(
+        '--node-pool <pools>',
+        'node pools in order of preference; repeat or comma-separate (default: default)',
+        collect,
+      )
+      .option(
+        '--node-type <types>',
+        'only nodes labelled node.type=one of these; repeat or comma-separate',
+        collect,
+      )
+      .option('--gpu-model <models>', 'only GPUs of these models; repeat or comma-separate', collect)
       .option('-e, --env <KEY=VALUE>', 'an environment variable (repeat for more)', collect)
       .addOption(outputOption())
       .addHelpText('after', EXAMPLES),

@@ -39,7 +39,9 @@ describe('submit spec from flags', () => {
         minReplicas: '1',
         maxReplicas: '4',
         priorityClass: 'build',
-        nodePool: 'a100,default',
+        nodePool: ['a100,default', 'spare'],
+        nodeType: ['dgx'],
+        gpuModel: ['H100', 'A100'],
         env: ['A=1', 'URL=http://x?a=b'],
       },
       ['python', 'serve.py', '--port', '8000'],
@@ -51,7 +53,9 @@ describe('submit spec from flags', () => {
       command: ['python', 'serve.py', '--port', '8000'],
       priorityClass: 'build',
       env: { A: '1', URL: 'http://x?a=b' },
-      nodePools: ['a100', 'default'],
+      nodePools: ['a100', 'default', 'spare'],
+      nodeTypes: ['dgx'],
+      gpuModels: ['H100', 'A100'],
       replicas: 2,
       minReplicas: 1,
       maxReplicas: 4,
@@ -64,6 +68,15 @@ describe('submit spec from flags', () => {
       memoryMiB: 20480,
       limitMiB: 40960,
     });
+  });
+
+  it('takes --priority as --priority-class and refuses the two disagreeing', () => {
+    expect(buildSubmitSpec('training', 'a', { ...base, priority: 'build' }, ['x']).priorityClass).toBe(
+      'build',
+    );
+    expect(() =>
+      buildSubmitSpec('training', 'a', { ...base, priority: 'build', priorityClass: 'train' }, ['x']),
+    ).toThrow(/--priority and --priority-class/);
   });
 
   it('maps --gpu to whole GPUs and --gpu-fraction to a fraction the validator accepts', () => {
