@@ -65,7 +65,9 @@ function typeOf(t: string | undefined): WorkloadType {
 }
 
 function at(path: string, scope: string, type: WorkloadType): string {
-  return `${path}/${encodeURIComponent(scope)}/${type}`;
+  // Access rules spell scopes department/<d>; the API path uses department:<d>. Accept both here.
+  const wire = scope.replace(/^(department|project)\//, '$1:');
+  return `${path}/${encodeURIComponent(wire)}/${type}`;
 }
 
 /** A stored or effective document as rows: one per field (policy) or rule. */
@@ -122,7 +124,10 @@ export function configure(command: Command, { io }: CliContext): void {
     command
       .command('set')
       .description(`Create or replace the ${f.noun} of SCOPE and TYPE from a YAML or JSON file.`)
-      .argument('<scope>', 'cluster, department:<name> or project:<name>')
+      .argument(
+        '<scope>',
+        'cluster, department:<name> or project:<name> (or department/<name>, project/<name>)',
+      )
       .argument('<type>', `workload type: ${WORKLOAD_TYPES.join(', ')}`)
       .requiredOption('-f, --file <file>', 'YAML or JSON file (- for stdin)')
       .addOption(outputOption()),
@@ -177,7 +182,10 @@ export function configure(command: Command, { io }: CliContext): void {
     command
       .command('delete')
       .description(`Delete the ${f.noun} of SCOPE and TYPE.`)
-      .argument('<scope>', 'cluster, department:<name> or project:<name>')
+      .argument(
+        '<scope>',
+        'cluster, department:<name> or project:<name> (or department/<name>, project/<name>)',
+      )
       .argument('<type>', 'workload type')
       .addOption(outputOption()),
   ).action(async (scope: string, type: string, _flags: unknown, cmd: Command) => {
