@@ -1,63 +1,23 @@
-/**
- * The client commands end to end: a real API (SQLite store, user tokens) listening on a port in
- * this process, driven through `runCli` exactly as a user types the commands.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { buildApi } from '../../allocator/api/index.ts';
-import {
-  authenticate,
-  createUserToken,
-  memoryTokenStore,
-  type TokenStore,
-} from '../../allocator/link/tokens.ts';
-import { ensureAccess } from '../../allocator/store/access.ts';
-import { type Db, openDb } from '../../allocator/store/db.ts';
+import { authenticate, type TokenStore } from '../../allocator/link/tokens.ts';
 import { bufferIo } from '../../cli/io.ts';
 import { runCli } from '../../cli/program.ts';
+import { type LiveApi, startLiveApi } from './live-api.ts';
 
-let dir: string;
-let db: Db;
-let app: FastifyInstance;
+let api: LiveApi;
 let tokens: TokenStore;
 let url: string;
-let admin: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tessera-cli-'));
-  // Never read the developer's own ~/.config/tessera/config.json or ./tessera-data.
-  vi.stubEnv('TESSERA_CONFIG', join(dir, 'no-config.json'));
-  vi.stubEnv('TESSERA_DATA', join(dir, 'no-data'));
-  vi.stubEnv('TESSERA_URL', '');
-  vi.stubEnv('TESSERA_TOKEN', '');
-  db = openDb({ dataDir: dir });
-  tokens = memoryTokenStore();
-  admin = createUserToken(tokens, 'admin');
-  ensureAccess(db, 'admin', 'admin', 'cluster', 0);
-  app = buildApi({ db, tokens });
-  url = await app.listen({ port: 0, host: '127.0.0.1' });
+  api = await startLiveApi({ prefix: 'tessera-cli-' });
+  ({ tokens, url } = api);
 });
 
-afterAll(async () => {
-  await app.close();
-  db.close();
-  vi.unstubAllEnvs();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => api.close());
 
 /** Runs `tessera ARGS --url URL --token ADMIN` (flags go before any `--`). */
-async function tessera(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const io = bufferIo();
-  const dash = args.indexOf('--');
-  const flags = ['--url', url, '--token', admin];
-  const argv = dash === -1 ? [...args, ...flags] : [...args.slice(0, dash), ...flags, ...args.slice(dash)];
-  const code = await runCli(argv, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
+const tessera = (...args: string[]) => api.tessera(...args);
 
 describe('tessera client commands against a live API', () => {
   it('creates a project (and the default department) and lists it', async () => {

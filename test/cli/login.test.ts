@@ -3,56 +3,35 @@
  * store and RBAC: an admin makes a user, grants it a role, mints its token; the user logs in and
  * the stored config is what later commands use.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildApi } from '../../allocator/api/index.ts';
-import { createUserToken } from '../../allocator/link/tokens.ts';
-import { ensureAccess } from '../../allocator/store/access.ts';
-import { type Db, openDb } from '../../allocator/store/db.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '../../allocator/store/db.ts';
 import { createDepartment, createProject } from '../../allocator/store/org.ts';
-import { sqliteTokenStore } from '../../allocator/store/tokens.ts';
-import { bufferIo } from '../../cli/io.ts';
-import { runCli } from '../../cli/program.ts';
+import { type LiveApi, startLiveApi } from './live-api.ts';
 
-let dir: string;
+let api: LiveApi;
 let db: Db;
-let app: FastifyInstance;
 let url: string;
 let admin: string;
 let configFile: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tessera-login-'));
-  configFile = join(dir, 'conf', 'config.json');
-  vi.stubEnv('TESSERA_CONFIG', configFile);
-  vi.stubEnv('TESSERA_DATA', join(dir, 'no-data'));
-  vi.stubEnv('TESSERA_URL', '');
-  vi.stubEnv('TESSERA_TOKEN', '');
-  db = openDb({ dataDir: dir });
-  const tokens = sqliteTokenStore(db);
-  ensureAccess(db, 'admin', 'admin', 'cluster', Date.now());
-  admin = createUserToken(tokens, 'admin');
+  api = await startLiveApi({
+    prefix: 'tessera-login-',
+    tokens: 'sqlite',
+    configFile: (dir) => join(dir, 'conf', 'config.json'),
+  });
+  ({ db, url, admin } = api);
+  configFile = join(api.dir, 'conf', 'config.json');
   for (const r of [createDepartment(db, 'research', 0), createProject(db, 'vision', 'research', 0)])
     if (!r.ok) throw new Error(r.error.message);
-  app = buildApi({ db, tokens });
-  url = await app.listen({ port: 0, host: '127.0.0.1' });
 });
 
-afterAll(async () => {
-  await app.close();
-  db.close();
-  vi.unstubAllEnvs();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => api.close());
 
-async function tessera(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const io = bufferIo();
-  const code = await runCli(args, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
+/** `tessera ARGS` as typed: login and the user's own commands carry no --token. */
+const tessera = (...args: string[]) => api.run(...args);
 
 const asAdmin = (...args: string[]) => tessera(...args, '--url', url, '--token', admin);
 
@@ -100,7 +79,7 @@ describe('tessera login', () => {
     expect(minted.stderr).toContain('tessera login');
 
     // Some other setting in the file survives the login.
-    mkdirSync(join(dir, 'conf'), { recursive: true });
+    mkdirSync(join(api.dir, 'conf'), { recursive: true });
     writeFileSync(configFile, JSON.stringify({ theme: 'dark' }));
     const login = await tessera('login', '--url', url, '--token', token);
     expect(login.stderr).toBe('');
