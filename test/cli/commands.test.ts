@@ -1,3 +1,7 @@
+/**
+ * The client commands end to end: a real API (SQLite store, user tokens) listening on a port in
+ * this process, driven through `runCli` exactly as a user types the commands.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { authenticate, type TokenStore } from '../../allocator/link/tokens.ts';
