@@ -130,6 +130,7 @@ export function setQuota(db: Db, queue: string, nodePool: string, q: QuotaInput)
       overQuotaWeight: q.overQuotaWeight ?? 1,
       limit: { gpuMilli: -1, cpuMillis: -1, memoryMiB: -1, ...q.limit },
     };
+    checkWithinDepartment(db, rec);
     db.prepare(
       `INSERT OR REPLACE INTO quotas (queue, node_pool, gpu_milli, over_quota_weight, limit_gpu_milli,
          cpu_millis, limit_cpu_millis, memory_mib, limit_memory_mib) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -146,6 +147,68 @@ export function setQuota(db: Db, queue: string, nodePool: string, q: QuotaInput)
     );
     return rec;
   });
+}
+
+const DIMENSIONS = [
+  ['gpuMilli', 'gpu_milli', 'limit_gpu_milli', 'GPU milli-units'],
+  ['cpuMillis', 'cpu_millis', 'limit_cpu_millis', 'CPU millicores'],
+  ['memoryMiB', 'memory_mib', 'limit_memory_mib', 'memory MiB'],
+] as const;
+
+/**
+ * A department's quota caps its projects' (ARCHITECTURE 2): in a pool where the department has a
+ * quota, its projects' deserved may not sum past the department's and no project's limit may pass
+ * the department's limit; lowering a department below what its projects already hold is refused too.
+ */
+function checkWithinDepartment(db: Db, rec: QuotaRecord): void {
+  const row = (queue: string) =>
+    db.prepare('SELECT * FROM quotas WHERE queue = ? AND node_pool = ?').get(queue, rec.nodePool) as
+      | QuotaRow
+      | undefined;
+  const project = db.prepare('SELECT department FROM projects WHERE name = ?').get(rec.queue) as
+    | { department: string }
+    | undefined;
+  const dept = project?.department ?? rec.queue;
+  const deptQuota = project === undefined ? toRow(rec) : row(dept);
+  if (deptQuota === undefined) return;
+  const siblings = db
+    .prepare(
+      `SELECT q.* FROM quotas q JOIN projects p ON p.name = q.queue
+       WHERE p.department = ? AND q.node_pool = ? AND q.queue != ?`,
+    )
+    .all(dept, rec.nodePool, rec.queue) as QuotaRow[];
+  const mine = project === undefined ? [] : [toRow(rec)];
+  for (const [field, col, limitCol, unit] of DIMENSIONS) {
+    const total = [...siblings, ...mine].reduce((sum, r) => sum + r[col], 0);
+    if (total > deptQuota[col])
+      fail(
+        'TESSERA_E_CONFLICT',
+        `projects of department ${dept} would hold ${total} ${unit} deserved in pool ${rec.nodePool}, over the department's ${deptQuota[col]}; lower a project's quota or raise the department's`,
+        { field: `quotas.${field}` },
+      );
+    const cap = deptQuota[limitCol];
+    if (project !== undefined && cap !== -1 && rec.limit[field] > cap)
+      fail(
+        'TESSERA_E_CONFLICT',
+        `project ${rec.queue}'s limit of ${rec.limit[field]} ${unit} in pool ${rec.nodePool} is over department ${dept}'s limit ${cap}`,
+        { field: `quotas.${field}` },
+      );
+  }
+}
+
+/** A quota as its table row. */
+function toRow(r: QuotaRecord): QuotaRow {
+  return {
+    queue: r.queue,
+    node_pool: r.nodePool,
+    gpu_milli: r.deserved.gpuMilli,
+    over_quota_weight: r.overQuotaWeight,
+    limit_gpu_milli: r.limit.gpuMilli,
+    cpu_millis: r.deserved.cpuMillis,
+    limit_cpu_millis: r.limit.cpuMillis,
+    memory_mib: r.deserved.memoryMiB,
+    limit_memory_mib: r.limit.memoryMiB,
+  };
 }
 
 interface QuotaRow {

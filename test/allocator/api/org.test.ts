@@ -49,6 +49,49 @@ describe('organisation API', () => {
     expect(api.changes.at(-1)).toBe('quota-changed');
   });
 
+  it("keeps projects' quotas within their department's: deserved sum and limit, both ways", async () => {
+    const api = testApi();
+    const post = (path: string, body: unknown) => api.call('POST', path, body);
+    expect(
+      (await post('/api/v1/departments', { name: 'd', quotas: [{ nodePool: 'default', gpu: 4, limit: 6 }] }))
+        .status,
+    ).toBe(201);
+    expect(
+      (
+        await post('/api/v1/projects', {
+          name: 'a',
+          department: 'd',
+          quotas: [{ nodePool: 'default', gpu: 3 }],
+        })
+      ).status,
+    ).toBe(201);
+    const over = await post('/api/v1/projects', {
+      name: 'b',
+      department: 'd',
+      quotas: [{ nodePool: 'default', gpu: 2 }],
+    });
+    expect(over.status).toBe(409);
+    expect((over.body as ErrorBody).error.message).toMatch(
+      /would hold 5000 GPU milli-units .* over the department's 4000/,
+    );
+    // Refused whole: the project is not created without its quota.
+    expect((await api.call('GET', '/api/v1/projects/b')).status).toBe(404);
+    const capped = await post('/api/v1/projects', {
+      name: 'c',
+      department: 'd',
+      quotas: [{ nodePool: 'default', gpu: 1, limit: 8 }],
+    });
+    expect((capped.body as ErrorBody).error.message).toMatch(
+      /limit of 8000 .* over department d's limit 6000/,
+    );
+    // The department cannot shrink below what its projects already hold.
+    const shrink = await api.call('PATCH', '/api/v1/departments/d', {
+      quotas: [{ nodePool: 'default', gpu: 2 }],
+    });
+    expect(shrink.status).toBe(409);
+    expect(listQuotas(api.db, 'd')[0]?.deserved.gpuMilli).toBe(4000);
+  });
+
   it('refuses bad quotas naming the field, and writes none of them', async () => {
     const api = testApi();
     await seedOrg(api);
