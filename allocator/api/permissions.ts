@@ -10,7 +10,7 @@ import type { TopView } from '../service/top.ts';
 import type { Db } from '../store/db.ts';
 import { getWorkload } from '../store/workloads.ts';
 import { fail } from './errors.ts';
-import { type Action, CLUSTER, can, type Grant, type Scope } from './rbac.ts';
+import { type Action, CLUSTER, can, type Grant, parseScopeName, type Scope } from './rbac.ts';
 
 /** Who is calling: the user a token names and that user's access rules. */
 export interface Caller {
@@ -83,6 +83,13 @@ export function policyScope(look: Lookup, written: string): Scope {
       'scope',
     );
   return m[1] === 'department' ? department(look, m[2]) : existingProject(look, m[2]);
+}
+
+/** Where granting `role` on `scope` is decided: that scope, except `admin` and anything unreadable (the cluster). */
+function grantScope(look: Lookup, role: string | undefined, scope: string | undefined): Scope {
+  const s = parseScopeName(scope ?? '');
+  if (role === 'admin' || s === null || s.kind === 'cluster') return CLUSTER;
+  return s.kind === 'department' ? department(look, s.name) : existingProject(look, s.name);
 }
 
 /** Writing at a scope is managing it: the cluster, a department, or a project. */
@@ -238,7 +245,21 @@ export const PERMISSIONS: Readonly<Record<string, RoutePermission>> = {
     },
   },
 
-  'POST /access-rules': { action: 'manage-cluster', scope: cluster },
+  // A department-admin hands out roles inside its department (Run:ai); `admin` is the cluster admin's to give.
+  'POST /access-rules': {
+    action: manageAt,
+    scope: (r, look) => grantScope(look, field(r.body, 'role'), field(r.body, 'scope')),
+  },
   'GET /access-rules': { action: 'read', scope: filtered, visible: ownOrAdmin },
-  'DELETE /access-rules/:id': { action: 'manage-cluster', scope: cluster },
+  'DELETE /access-rules/:id': {
+    action: manageAt,
+    scope: (r, look) => {
+      const rule = look.db
+        .prepare('SELECT role, scope FROM access_rules WHERE id = ?')
+        .get(Number(param(r, 'id'))) as { role: string; scope: string } | undefined;
+      if (rule === undefined)
+        fail('TESSERA_E_NOT_FOUND', `no access rule ${param(r, 'id')}; see tessera access list`);
+      return grantScope(look, rule.role, rule.scope);
+    },
+  },
 };
