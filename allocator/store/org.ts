@@ -115,6 +115,11 @@ export function deleteQueue(db: Db, name: string): Result<void> {
       const b = db.prepare('DELETE FROM departments WHERE name = ?').run(name).changes;
       if (a + b === 0) fail('TESSERA_E_NOT_FOUND', `no department or project named ${name}`);
       db.prepare('DELETE FROM quotas WHERE queue = ?').run(name);
+      // What named it goes with it: a later queue of the same name must not inherit its grants or policies.
+      const kind = a > 0 ? 'project' : 'department';
+      db.prepare('DELETE FROM access_rules WHERE scope = ?').run(`${kind}/${name}`);
+      db.prepare('DELETE FROM policies WHERE scope = ?').run(`${kind}:${name}`);
+      db.prepare('DELETE FROM scheduling_rules WHERE scope = ?').run(`${kind}:${name}`);
     })(),
   );
 }

@@ -92,6 +92,26 @@ describe('organisation API', () => {
     expect(listQuotas(api.db, 'd')[0]?.deserved.gpuMilli).toBe(4000);
   });
 
+  it('deleting a project drops the access rules and policies that named it', async () => {
+    const api = testApi();
+    await seedOrg(api);
+    api.db.prepare("INSERT INTO users (name, created_ms) VALUES ('u', 0)").run();
+    api.db
+      .prepare(
+        "INSERT INTO access_rules (subject, role, scope, created_ms) VALUES ('u', 'viewer', 'project/vision', 0)",
+      )
+      .run();
+    api.db
+      .prepare(
+        "INSERT INTO policies (scope, type, body, updated_ms) VALUES ('project:vision', 'training', '{}', 0)",
+      )
+      .run();
+    expect((await api.call('DELETE', '/api/v1/projects/vision')).status).toBe(204);
+    const count = (sql: string) => (api.db.prepare(sql).get() as { n: number }).n;
+    expect(count("SELECT COUNT(*) AS n FROM access_rules WHERE scope = 'project/vision'")).toBe(0);
+    expect(count("SELECT COUNT(*) AS n FROM policies WHERE scope = 'project:vision'")).toBe(0);
+  });
+
   it('refuses bad quotas naming the field, and writes none of them', async () => {
     const api = testApi();
     await seedOrg(api);
