@@ -89,6 +89,8 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
         if (c.change === 'connected') dispatcher.forgetNode(c.node);
         if (c.change === 'lost') {
           nodeLost(db, c.node, now());
+          // Its pods run elsewhere now; its old idle windows must not count against them.
+          gpuUsage.forgetNode(c.node);
           return true;
         }
         // New capacity matters only to work waiting for it: a fleet joining an idle cluster (thousands
