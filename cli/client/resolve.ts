@@ -2,8 +2,11 @@
  * Finds the workload a command line names. People type names; the API addresses workloads by id.
  * Names are unique only within a project, so a name found in several projects needs `-p`.
  */
+import { Argument, type Command, Option } from 'commander';
 import { tesseraError } from '../../shared/errors.ts';
 import { failure, usageError } from '../errors.ts';
+import type { ClientFlags } from './config.ts';
+import { connect } from './connect.ts';
 import type { ApiClient } from './http.ts';
 import type { WorkloadView } from './views.ts';
 
@@ -34,4 +37,23 @@ export async function findWorkload(
       context: { workload: ref },
     }),
   );
+}
+
+/** The `<workload>` argument of every per-workload command. */
+export function workloadArgument(): Argument {
+  return new Argument('<workload>', 'workload name (with -p) or id');
+}
+
+/** The `-p` option of every per-workload command. */
+export function projectOption(): Option {
+  return new Option('-p, --project <project>', 'the project the workload is in (needed when names repeat)');
+}
+
+/** The client and the workload a per-workload command line names (`ref` and its `-p`). */
+export async function connectToWorkload(
+  ref: string,
+  cmd: Command,
+): Promise<{ client: ApiClient; workload: WorkloadView }> {
+  const client = await connect(cmd.opts<ClientFlags>());
+  return { client, workload: await findWorkload(client, ref, cmd.opts<{ project?: string }>().project) };
 }

@@ -4,10 +4,9 @@
  */
 import type { Command } from 'commander';
 import { formatMemoryMiB } from '../../shared/resources.ts';
-import type { ClientFlags } from '../client/config.ts';
-import { addClientOptions, connect } from '../client/connect.ts';
+import { addClientOptions } from '../client/connect.ts';
 import { formatAge, formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';
-import { findWorkload } from '../client/resolve.ts';
+import { connectToWorkload, projectOption, workloadArgument } from '../client/resolve.ts';
 import { type EventView, gpuRequestText, type PodView, type WorkloadView } from '../client/views.ts';
 import type { CliContext } from './index.ts';
 
@@ -92,15 +91,14 @@ export function configure(command: Command, { io }: CliContext): void {
   addClientOptions(
     command
       .description('Show one workload: spec, phase and reason, pods with their GPUs, and its phase history.')
-      .argument('<workload>', 'workload name (with -p) or id')
-      .option('-p, --project <project>', 'the project the workload is in (needed when names repeat)')
+      .addArgument(workloadArgument())
+      .addOption(projectOption())
       .addOption(outputOption())
       .addHelpText('after', EXAMPLES),
   ).action(async (ref: string, _flags: unknown, cmd: Command) => {
     const flags = cmd.opts<{ project?: string; output: OutputFormat }>();
-    const client = await connect(cmd.opts<ClientFlags>());
-    // The listing findWorkload reads already carries the pods, so only the events need a request.
-    const workload = await findWorkload(client, ref, flags.project);
+    // The listing the workload is found in already carries the pods, so only the events need a request.
+    const { client, workload } = await connectToWorkload(ref, cmd);
     const events = await client.request<EventView[]>(
       'GET',
       `/workloads/${encodeURIComponent(workload.id)}/events`,

@@ -3,10 +3,9 @@
  * its newest cycle (`GET /workloads/{id}/explain`); for a workload that is not pending, its phase.
  */
 import type { Command } from 'commander';
-import type { ClientFlags } from '../client/config.ts';
-import { addClientOptions, connect } from '../client/connect.ts';
+import { addClientOptions } from '../client/connect.ts';
 import { type OutputFormat, outputOption, printData } from '../client/output.ts';
-import { findWorkload } from '../client/resolve.ts';
+import { connectToWorkload, projectOption, workloadArgument } from '../client/resolve.ts';
 import type { CliContext } from './index.ts';
 
 const EXAMPLES = `
@@ -40,14 +39,13 @@ export function configure(command: Command, { io }: CliContext): void {
   addClientOptions(
     command
       .description("Say why a workload is pending, from the scheduler's newest cycle.")
-      .argument('<workload>', 'workload name (with -p) or id')
-      .option('-p, --project <project>', 'the project the workload is in (needed when names repeat)')
+      .addArgument(workloadArgument())
+      .addOption(projectOption())
       .addOption(outputOption())
       .addHelpText('after', EXAMPLES),
   ).action(async (ref: string, _flags: unknown, cmd: Command) => {
     const flags = cmd.opts<{ project?: string; output: OutputFormat }>();
-    const client = await connect(cmd.opts<ClientFlags>());
-    const workload = await findWorkload(client, ref, flags.project);
+    const { client, workload } = await connectToWorkload(ref, cmd);
     const e = await client.request<ExplainView>(
       'GET',
       `/workloads/${encodeURIComponent(workload.id)}/explain`,

@@ -37,29 +37,21 @@ interface RawListFlags {
 /** How often `--watch` re-renders. */
 export const WATCH_INTERVAL_MS = 2000;
 
-/** The listing as a table: NAME PROJECT TYPE PHASE PODS GPUS AGE. */
-export function workloadTable(workloads: readonly WorkloadView[], nowMs: number): string {
-  if (workloads.length === 0) return 'no workloads\n';
-  return formatTable({
-    header: ['NAME', 'PROJECT', 'TYPE', 'PHASE', 'PODS', 'GPUS', 'AGE'],
-    rows: workloads.map((w) => [
-      w.name,
-      w.project,
-      w.type,
-      w.phase,
-      podsCell(w),
-      gpusCell(w),
-      formatAge(w.createdAt, nowMs),
-    ]),
-  });
-}
-
-/** The wide listing: the table's columns plus NODES and the GPU uuids the pods hold. */
-export function wideTable(workloads: readonly WorkloadView[], nowMs: number): string {
+/** The listing as a table: NAME PROJECT TYPE PHASE PODS GPUS AGE; wide adds NODES and the GPU uuids the pods hold. */
+export function workloadTable(workloads: readonly WorkloadView[], nowMs: number, wide = false): string {
   if (workloads.length === 0) return 'no workloads\n';
   const uniq = (xs: string[]): string => [...new Set(xs)].join(',') || '-';
   return formatTable({
-    header: ['NAME', 'PROJECT', 'TYPE', 'PHASE', 'PODS', 'GPUS', 'NODES', 'GPU UUIDS', 'AGE'],
+    header: [
+      'NAME',
+      'PROJECT',
+      'TYPE',
+      'PHASE',
+      'PODS',
+      'GPUS',
+      ...(wide ? ['NODES', 'GPU UUIDS'] : []),
+      'AGE',
+    ],
     rows: workloads.map((w) => [
       w.name,
       w.project,
@@ -67,8 +59,12 @@ export function wideTable(workloads: readonly WorkloadView[], nowMs: number): st
       w.phase,
       podsCell(w),
       gpusCell(w),
-      uniq(w.pods.flatMap((p) => (p.node === null ? [] : [p.node]))),
-      uniq(w.pods.flatMap((p) => p.gpus.map((g) => g.uuid))),
+      ...(wide
+        ? [
+            uniq(w.pods.flatMap((p) => (p.node === null ? [] : [p.node]))),
+            uniq(w.pods.flatMap((p) => p.gpus.map((g) => g.uuid))),
+          ]
+        : []),
       formatAge(w.createdAt, nowMs),
     ]),
   });
@@ -77,7 +73,7 @@ export function wideTable(workloads: readonly WorkloadView[], nowMs: number): st
 /** The listing in `format`. */
 export function renderList(workloads: readonly WorkloadView[], format: ListFormat, nowMs: number): string {
   if (format === 'json' || format === 'yaml') return formatData(format, workloads);
-  return format === 'wide' ? wideTable(workloads, nowMs) : workloadTable(workloads, nowMs);
+  return workloadTable(workloads, nowMs, format === 'wide');
 }
 
 /**

@@ -5,8 +5,8 @@
  */
 import { type Command, Option } from 'commander';
 import type { ClientFlags } from '../client/config.ts';
-import { addClientOptions, clientConfig, connect } from '../client/connect.ts';
-import { findWorkload } from '../client/resolve.ts';
+import { addClientOptions, clientConfig } from '../client/connect.ts';
+import { connectToWorkload, projectOption, workloadArgument } from '../client/resolve.ts';
 import { streamText } from '../client/stream.ts';
 import { usageError } from '../errors.ts';
 import type { CliContext } from './index.ts';
@@ -47,8 +47,8 @@ export function configure(command: Command, { io }: CliContext): void {
   addClientOptions(
     command
       .description("Print a workload pod's output (stdout and stderr), streamed from its node.")
-      .argument('<workload>', 'workload name (with -p) or id')
-      .option('-p, --project <project>', 'the project the workload is in (needed when names repeat)')
+      .addArgument(workloadArgument())
+      .addOption(projectOption())
       .option('-f, --follow', 'keep printing new output until the pod ends (Ctrl-C to stop)')
       .option('--pod <pod>', 'the pod to read (default the first on a node)')
       .option('--tail <lines>', 'only the last N lines')
@@ -58,8 +58,7 @@ export function configure(command: Command, { io }: CliContext): void {
       .addHelpText('after', EXAMPLES),
   ).action(async (ref: string, _flags: unknown, cmd: Command) => {
     const flags = cmd.opts<LogsFlags>();
-    const client = await connect(cmd.opts<ClientFlags>());
-    const workload = await findWorkload(client, ref, flags.project);
+    const { workload } = await connectToWorkload(ref, cmd);
     const path = logsPath(workload.id, flags);
     const stop = new AbortController();
     const onInt = (): void => stop.abort();

@@ -3,10 +3,9 @@
  * only in the request they send and how they word the outcome; `command.name()` says which one runs.
  */
 import type { Command } from 'commander';
-import type { ClientFlags } from '../client/config.ts';
-import { addClientOptions, connect } from '../client/connect.ts';
+import { addClientOptions } from '../client/connect.ts';
 import { type OutputFormat, outputOption, printData } from '../client/output.ts';
-import { findWorkload } from '../client/resolve.ts';
+import { connectToWorkload, projectOption, workloadArgument } from '../client/resolve.ts';
 import type { WorkloadView } from '../client/views.ts';
 import type { CliContext } from './index.ts';
 
@@ -52,14 +51,13 @@ export function configure(command: Command, { io }: CliContext): void {
   addClientOptions(
     command
       .description(ACTIONS[action].description)
-      .argument('<workload>', 'workload name (with -p) or id')
-      .option('-p, --project <project>', 'the project the workload is in (needed when names repeat)')
+      .addArgument(workloadArgument())
+      .addOption(projectOption())
       .addOption(outputOption())
       .addHelpText('after', examples(action)),
   ).action(async (ref: string, _flags: unknown, cmd: Command) => {
     const flags = cmd.opts<{ project?: string; output: OutputFormat }>();
-    const client = await connect(cmd.opts<ClientFlags>());
-    const w = await findWorkload(client, ref, flags.project);
+    const { client, workload: w } = await connectToWorkload(ref, cmd);
     const path = `/workloads/${encodeURIComponent(w.id)}`;
     const label = `workload ${w.name} (project ${w.project})`;
     if (action === 'delete') {
