@@ -13,6 +13,7 @@ import { enforceSchedulingRules } from './lifecycle/enforce-rules.ts';
 import { applyPodReport, nodeLost } from './lifecycle/reports.ts';
 import { teardown } from './lifecycle/teardown.ts';
 import { attachAgentLink } from './link/server.ts';
+import { createAllocatorMetrics } from './metrics.ts';
 import { runCycle } from './scheduler/cycle.ts';
 import { isEmptyPlan } from './scheduler/plan.ts';
 import { ADMIN_TOKEN_FILE, ALLOCATOR_FILE, bootstrap, JOIN_TOKEN_FILE } from './service/bootstrap.ts';
@@ -59,12 +60,15 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
   // issue 5: GPU utilization in 30 s windows for the idle GPU scheduling rule.
   const gpuUsage = createGpuUsageTracker();
   const logs: LogSource = (node, ask, onChunk) => link.requestLogs(node, ask, onChunk);
+  // issue 6: /metrics; the link is asked at scrape time, after it is attached below.
+  const metrics = createAllocatorMetrics({ db, connectedAgents: () => link.connectedNodes().length });
   const app = buildApi({
     db,
     now,
     tokens,
     onChange: () => requestCycle(),
     info: { explain, samples: gpuSamples, logs },
+    metrics,
   });
   const link = attachAgentLink(app.server, {
     db,
@@ -104,13 +108,14 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     const started = performance.now();
     const at = now();
     // issue 5: scheduling rules move expired work to Stopped; the teardown below stops its pods.
-    enforceSchedulingRules(db, gpuUsage.idleRuns(at), at);
+    metrics.ruleStops(enforceSchedulingRules(db, gpuUsage.idleRuns(at), at).length);
     teardown(db);
-    const plan = runCycle(buildSnapshot(db, at));
+    const snapshot = buildSnapshot(db, at);
+    const plan = runCycle(snapshot);
     explain.record(plan.pending, at); // issue 5: tessera explain
     if (!isEmptyPlan(plan)) {
       // Committed (decision and quota accounting in one transaction) before anything is sent.
-      const applied = applyPlan(db, plan, at);
+      const applied = metrics.timeStore(() => applyPlan(db, plan, at));
       options.onPlanCommitted?.(now(), applied.starts);
       for (const c of applied.phaseChanges)
         log.info('workload phase', { workload: c.workload, from: c.from, to: c.to, reason: c.reason });
@@ -118,6 +123,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     const sent = dispatcher.sync(at);
     counters.cycles += 1;
     counters.lastCycleMs = performance.now() - started;
+    metrics.cycleDone(counters.lastCycleMs, snapshot, plan);
     counters.startsSent += sent.starts;
     counters.stopsSent += sent.stops;
     counters.startsHeld = sent.held;

@@ -11,6 +11,7 @@ import type { ApiContext, ChangeReason } from './context.ts';
 import { installErrorHandlers } from './errors.ts';
 import { registerHealth } from './health.ts';
 import { type InfoSources, registerInfoRoutes } from './info-routes.ts';
+import { type ApiMetrics, registerMetricsRoute } from './metrics-route.ts';
 import { registerNodeRoutes } from './node-routes.ts';
 import { registerOrgRoutes } from './org-routes.ts';
 import { registerPolicyRoutes } from './policy-routes.ts';
@@ -42,6 +43,8 @@ export interface ApiOptions {
   tokens?: TokenStore;
   /** Live sources of explain, logs and top (info-routes.ts); default none. */
   info?: InfoSources;
+  /** Given, every request is timed into it and `GET /metrics` serves its registry; default none. */
+  metrics?: ApiMetrics;
 }
 
 /** The prefix every resource route lives under. */
@@ -56,7 +59,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     changed: options.onChange ?? (() => {}),
   };
   installErrorHandlers(app);
+  // Before any route, so the request timing hook covers every one of them.
+  options.metrics?.instrument(app);
   registerHealth(app, ctx.db);
+  if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics.registry);
   app.register(
     async (api) => {
       // Scoped to /api/v1 only, so the probes above stay open without a token (ARCHITECTURE 7).

@@ -1,0 +1,18 @@
+/** `/metrics`: Prometheus' text exposition, outside /api/v1 and open without a token like the probes. */
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+
+/** What the API needs of the allocator's metrics (allocator/metrics.ts). */
+export interface ApiMetrics {
+  readonly registry: Registry;
+  /** Adds the hook timing every request; called before any route exists. */
+  instrument(app: FastifyInstance): void;
+}
+
+/** Serves `registry` at `GET /metrics`. */
+export function registerMetricsRoute(app: FastifyInstance, registry: Registry): void {
+  app.get('/metrics', async (_request, reply) => {
+    const text = await registry.metrics();
+    return reply.type(registry.contentType).send(text);
+  });
+}

@@ -1,0 +1,207 @@
+/**
+ * The allocator's Prometheus metrics (`/metrics`, issue 6), in their own prom-client Registry,
+ * never the global one: two allocators in one process (tests) or a library user's own metrics
+ * must not collide.
+ *
+ * Events (a cycle, a bind, an eviction, an API request, a store transaction) are counted when they
+ * happen. Everything read from the store or the last cycle (workloads by phase, pending reasons,
+ * connected agents, per-project GPUs) is computed in `collect()` at scrape time, so it is fresh
+ * when scraped and costs nothing between scrapes. Label values are bounded: actions and phases are
+ * closed sets, pending reasons collapse to a few categories, API routes are patterns, never URLs.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { WORKLOAD_PHASES } from '../shared/phases.ts';
+import type { ActionName, Plan } from './scheduler/plan.ts';
+import { openSession } from './scheduler/session.ts';
+import type { Snapshot } from './scheduler/snapshot.ts';
+import type { Db } from './store/db.ts';
+
+/** Eviction causes: the evicting action, or `rule` for a scheduling-rule stop (issue 5). */
+export type EvictionCause = ActionName | 'rule';
+
+const ACTION_NAMES: readonly ActionName[] = [
+  'allocate',
+  'consolidate',
+  'reclaim',
+  'preempt',
+  'elastic',
+  'stale-gang',
+];
+
+/** The bounded categories a pending reason collapses to. */
+export const PENDING_CATEGORIES = ['quota', 'capacity', 'no_nodes', 'node_pool', 'waiting', 'other'] as const;
+/** One of `PENDING_CATEGORIES`. */
+export type PendingCategory = (typeof PENDING_CATEGORIES)[number];
+
+/** The category of a scheduler pending reason (its first clause decides). */
+export function pendingCategory(reason: string): PendingCategory {
+  const first = reason.split('; then ')[0] ?? '';
+  if (/is at its limit|may use only the deserved quota/.test(first)) return 'quota';
+  if (/^gang needs|victims make room|^no (single )?(node|GPU)\b|^no schedulable/.test(first))
+    return 'capacity';
+  if (/has no nodes$|^every node in pool .* is cordoned/.test(first)) return 'no_nodes';
+  if (/not among its node pools/.test(first)) return 'node_pool';
+  if (/^waiting/.test(first)) return 'waiting';
+  return 'other';
+}
+
+/** What the allocator's scrape-time gauges read. */
+export interface AllocatorMetricsSources {
+  db: Db;
+  /** Agents with an open link now. */
+  connectedAgents: () => number;
+}
+
+/** The allocator's registry and the hooks that feed it. */
+export interface AllocatorMetrics {
+  readonly registry: Registry;
+  /** Records a finished cycle: its duration, its snapshot (for fair share) and its plan. */
+  cycleDone(durationMs: number, snapshot: Snapshot, plan: Plan): void;
+  /** Counts scheduling-rule stops as `rule` evictions. */
+  ruleStops(count: number): void;
+  /** Times `fn` as one store transaction. */
+  timeStore<T>(fn: () => T): T;
+  /** Adds the `onResponse` hook timing every API request to `app`. */
+  instrument(app: FastifyInstance): void;
+}
+
+const GPU_MILLI = 1000;
+
+/** Creates the allocator's metrics in a registry of their own. */
+export function createAllocatorMetrics(sources: AllocatorMetricsSources): AllocatorMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  let lastSnapshot: Snapshot | null = null;
+  let lastPending: Plan['pending'] = [];
+
+  const cycleSeconds = new Histogram({
+    name: 'tessera_scheduler_cycle_duration_seconds',
+    help: 'Duration of a scheduling cycle (rules, teardown, snapshot, plan, commit, dispatch).',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
+  const binds = new Counter({
+    name: 'tessera_scheduler_binds_total',
+    help: 'Pods bound by the scheduler, by the action that placed them.',
+    labelNames: ['action'] as const,
+    registers,
+  });
+  const evictions = new Counter({
+    name: 'tessera_scheduler_evictions_total',
+    help: 'Evictions: pods evicted by a scheduler action (cause = the action), or workloads stopped by a scheduling rule (cause = rule).',
+    labelNames: ['cause'] as const,
+    registers,
+  });
+  // Expose 0 from the first scrape: a series that appears only on its first event breaks rate().
+  for (const a of ACTION_NAMES) {
+    binds.inc({ action: a }, 0);
+    evictions.inc({ cause: a }, 0);
+  }
+  evictions.inc({ cause: 'rule' }, 0);
+
+  const countByPhase = sources.db.prepare('SELECT phase, COUNT(*) AS n FROM workloads GROUP BY phase');
+  new Gauge({
+    name: 'tessera_workloads',
+    help: 'Workloads by phase.',
+    labelNames: ['phase'] as const,
+    registers,
+    collect() {
+      const rows = countByPhase.all() as { phase: string; n: number }[];
+      const counts = new Map(rows.map((r) => [r.phase, r.n]));
+      for (const p of WORKLOAD_PHASES) this.set({ phase: p }, counts.get(p) ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'tessera_pending_workloads',
+    help: 'Workloads the last cycle left pending, by reason category.',
+    labelNames: ['reason'] as const,
+    registers,
+    collect() {
+      const counts = new Map<PendingCategory, number>();
+      for (const p of lastPending) {
+        const c = pendingCategory(p.reason);
+        counts.set(c, (counts.get(c) ?? 0) + 1);
+      }
+      for (const c of PENDING_CATEGORIES) this.set({ reason: c }, counts.get(c) ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'tessera_agents_connected',
+    help: 'Agents with an open link to the allocator.',
+    registers,
+    collect() {
+      this.set(sources.connectedAgents());
+    },
+  });
+  new Gauge({
+    name: 'tessera_project_gpus',
+    help: "GPUs per project and node pool: deserved quota, fair share and allocated, as of the last cycle's snapshot.",
+    labelNames: ['project', 'node_pool', 'kind'] as const,
+    registers,
+    collect() {
+      // Reset: a deleted project or pool must leave no stale series.
+      this.reset();
+      if (lastSnapshot === null) return;
+      // The session's own fair share (same inputs as the scheduler used), worked out only when scraped.
+      const session = openSession(lastSnapshot);
+      for (const [queue, pools] of session.shares) {
+        if (session.queues.get(queue)?.parent == null) continue; // departments are not projects
+        for (const [pool, s] of pools) {
+          const labels = { project: queue, node_pool: pool };
+          this.set({ ...labels, kind: 'deserved' }, s.deserved.gpuMilli / GPU_MILLI);
+          this.set({ ...labels, kind: 'fair_share' }, s.fairShare.gpuMilli / GPU_MILLI);
+          this.set({ ...labels, kind: 'allocated' }, s.allocated.gpuMilli / GPU_MILLI);
+        }
+      }
+    },
+  });
+
+  const apiSeconds = new Histogram({
+    name: 'tessera_api_request_duration_seconds',
+    help: 'API request durations, by method, route pattern and status class.',
+    labelNames: ['method', 'route', 'status_class'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers,
+  });
+  const storeSeconds = new Histogram({
+    name: 'tessera_store_transaction_duration_seconds',
+    help: "Duration of the store transaction committing a cycle's plan.",
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers,
+  });
+
+  return {
+    registry,
+    cycleDone(durationMs, snapshot, plan) {
+      cycleSeconds.observe(durationMs / 1000);
+      for (const b of plan.binds) binds.inc({ action: b.action });
+      for (const e of plan.evictions) evictions.inc({ cause: e.action });
+      lastSnapshot = snapshot;
+      lastPending = plan.pending;
+    },
+    ruleStops(count) {
+      if (count > 0) evictions.inc({ cause: 'rule' }, count);
+    },
+    timeStore(fn) {
+      const started = performance.now();
+      try {
+        return fn();
+      } finally {
+        storeSeconds.observe((performance.now() - started) / 1000);
+      }
+    },
+    instrument(app) {
+      app.addHook('onResponse', async (request, reply) => {
+        // The route pattern (`/api/v1/workloads/:id`), never the URL: ids would make labels unbounded.
+        const route = request.routeOptions.url ?? 'unmatched';
+        const status = reply.statusCode;
+        const statusClass = status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
+        apiSeconds.observe(
+          { method: request.method, route, status_class: statusClass },
+          reply.elapsedTime / 1000,
+        );
+      });
+    },
+  };
+}
