@@ -42,6 +42,7 @@ import { createPodViews } from './pod-views.ts';
 import { type AdoptReport, createRunner, isEnded, type PodRunState } from './runner/index.ts';
 import { createStateWriter, stateFilePath } from './state-file.ts';
 import { openSwapPool } from './swap-file.ts';
+import { createIdleTracker, utilizationOf, type WorkloadPod, workloadRows } from './workload-metrics.ts';
 
 /** Options of `createAgent`; durations in ms, sizes in MiB, defaults per field. */
 export interface AgentOptions {
@@ -198,6 +199,23 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   let lastSample: GpuSample | null = null;
   let lastUsage: UsageIndex = indexUsage({ processes: [] }, []);
   let lastSamplerError: string | null = null;
+  // Per-workload metrics: every pod the runner still knows, with its latest measured memory.
+  const workloadPods = (): WorkloadPod[] =>
+    runner.list().flatMap((s) => {
+      const spec = runner.specOf(s.podId);
+      if (spec === undefined) return [];
+      return [
+        {
+          podId: s.podId,
+          project: spec.project,
+          workload: spec.workload,
+          live: LIVE_STATES.has(s.state),
+          grants: spec.grants,
+          gpuMemoryUsedMiB: lastUsage.byPod.get(s.podId) ?? new Map<string, number>(),
+        },
+      ];
+    });
+  const idle = createIdleTracker(2 * sampleIntervalMs);
   const sampler = driver.sample(sampleIntervalMs, {
     onSample(sample) {
       extra.samples++;
@@ -210,6 +228,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       }
       lastSample = sample;
       lastUsage = indexUsage(sample, views.last());
+      idle.observe(sample.atMs, workloadPods(), utilizationOf(sample));
     },
     onError(e) {
       extra.samplerErrors++;
@@ -257,7 +276,15 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   let http: HttpEndpoint | null = null;
   if (opts.port !== null) {
     const served = await serveAgentHttp(
-      { status, events: (since) => api.events(since), metrics: createAgentMetrics() },
+      {
+        status,
+        events: (since) => api.events(since),
+        metrics: createAgentMetrics({
+          workloads: () =>
+            workloadRows(workloadPods(), lastSample === null ? new Map() : utilizationOf(lastSample)),
+          idleSeconds: () => idle.rows(),
+        }),
+      },
       opts.port ?? 0,
     );
     if (!served.ok) {

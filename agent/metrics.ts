@@ -7,10 +7,16 @@
  * before each update, so a pod that ended or a GPU that vanished leaves no stale series. Counters
  * come from the agent's monotonic counts and are advanced by the difference since the last scrape.
  * Units follow Prometheus' conventions: bytes, ratios (0-1), degrees Celsius, watts.
+ *
+ * The per-workload series (`tessera_workload_*`, labels project and workload only) are read through
+ * collect() callbacks from a `WorkloadMetricsSource` at scrape time. Their gauges are reset before
+ * they are set, so a workload whose pods all ended drops out; the idle-seconds counter keeps its
+ * last value until the agent forgets the workload's last pod (the ended-pod retention).
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { AgentStatus } from './api.ts';
 import type { EnforcerCounters } from './enforce/index.ts';
+import type { WorkloadIdleRow, WorkloadRow } from './workload-metrics.ts';
 
 /** One GPU's latest reading; null where the driver reported N/A (the series is then left out). */
 export interface GpuMetricsRow {
@@ -37,6 +43,12 @@ export interface MetricsView
   swapPoolCapacityMiB: number;
 }
 
+/** Where the per-workload series come from, read on every scrape (workload-metrics.ts). */
+export interface WorkloadMetricsSource {
+  workloads(): WorkloadRow[];
+  idleSeconds(): WorkloadIdleRow[];
+}
+
 /** The agent's registry and how to fill it. */
 export interface AgentMetrics {
   readonly registry: Registry;
@@ -49,8 +61,8 @@ export interface AgentMetrics {
 
 const BYTES_PER_MIB = 1024 * 1024;
 
-/** Creates the agent's metrics in a registry of their own. */
-export function createAgentMetrics(): AgentMetrics {
+/** Creates the agent's metrics in a registry of their own; without `workloads` the workload series stay empty. */
+export function createAgentMetrics(workloads?: WorkloadMetricsSource): AgentMetrics {
   const registry = new Registry();
   const registers = [registry];
   const gpuLabels = ['gpu', 'index', 'model'] as const;
@@ -96,6 +108,49 @@ export function createAgentMetrics(): AgentMetrics {
     'tessera_timeslice_pauses_total',
     'Time-slicing quanta that paused (SIGSTOP) a pod.',
   );
+
+  const workloadLabels = ['project', 'workload'] as const;
+  const workloadGauge = (name: string, help: string, value: (w: WorkloadRow) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: workloadLabels,
+      registers,
+      collect() {
+        this.reset();
+        for (const w of workloads?.workloads() ?? []) {
+          const v = value(w);
+          if (v !== null) this.set({ project: w.project, workload: w.workload }, v);
+        }
+      },
+    });
+  workloadGauge(
+    'tessera_workload_gpu_memory_used_bytes',
+    "GPU memory a workload's pods hold on this node.",
+    (w) => w.memoryUsedMiB * BYTES_PER_MIB,
+  );
+  workloadGauge(
+    'tessera_workload_gpu_utilization_ratio',
+    "Sum over a workload's pods of their GPU's utilization times the pod's share of it, 0-N.",
+    (w) => w.utilizationRatio,
+  );
+  workloadGauge(
+    'tessera_workload_gpus_allocated',
+    "GPUs granted to a workload's pods on this node (fractions count as such).",
+    (w) => w.gpusAllocated,
+  );
+  new Counter({
+    name: 'tessera_workload_gpu_idle_seconds_total',
+    help: "Seconds during which all of a workload's GPUs on this node read 0% utilization.",
+    labelNames: workloadLabels,
+    registers,
+    collect() {
+      // The tracker's totals only grow while a workload is known; reset drops forgotten ones.
+      this.reset();
+      for (const r of workloads?.idleSeconds() ?? [])
+        this.inc({ project: r.project, workload: r.workload }, r.seconds);
+    },
+  });
 
   // What each counter series has been advanced to; a count below it (an agent restart in the same
   // process cannot happen, but a counter must never go down) is ignored.

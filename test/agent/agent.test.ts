@@ -217,9 +217,15 @@ describe('createAgent', () => {
       swappedOut: false,
     });
     expect(a.status().gpus[0]?.podIds).toEqual(['p1']);
-    expect((await get(a, '/metrics')).text).toContain(
+    const metrics = (await get(a, '/metrics')).text;
+    expect(metrics).toContain(
       `tessera_pod_gpu_memory_used_bytes{pod="p1",gpu="${UUID}"} ${1234 * 1024 * 1024}`,
     );
+    expect(metrics).toContain(
+      `tessera_workload_gpu_memory_used_bytes{project="team-a",workload="train"} ${1234 * 1024 * 1024}`,
+    );
+    expect(metrics).toContain('tessera_workload_gpus_allocated{project="team-a",workload="train"} 0.5');
+    expect(metrics).toContain('tessera_workload_gpu_idle_seconds_total{project="team-a",workload="train"}');
 
     expect((await a.stopPod('p1', 'finished by the test', 1)).ok).toBe(true);
     await until(
