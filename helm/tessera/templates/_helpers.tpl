@@ -1,0 +1,90 @@
+{{/* Chart name, truncated to the 63 characters a label allows. */}}
+{{- define "tessera.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* RELEASE-tessera, or fullnameOverride. */}}
+{{- define "tessera.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tessera.allocatorName" -}}{{ include "tessera.fullname" . | trunc 53 | trimSuffix "-" }}-allocator{{- end -}}
+{{- define "tessera.agentName" -}}{{ include "tessera.fullname" . | trunc 57 | trimSuffix "-" }}-agent{{- end -}}
+
+{{/* The Secret holding the agents' join token. */}}
+{{- define "tessera.joinTokenSecret" -}}
+{{- if .Values.joinToken.existingSecret -}}
+{{- .Values.joinToken.existingSecret -}}
+{{- else -}}
+{{- include "tessera.fullname" . | trunc 52 | trimSuffix "-" }}-join-token
+{{- end -}}
+{{- end -}}
+
+{{/* The allocator URL agents dial: the Service's cluster DNS name. */}}
+{{- define "tessera.allocatorUrl" -}}
+http://{{ include "tessera.allocatorName" . }}.{{ .Release.Namespace }}.svc:{{ .Values.allocator.service.port }}
+{{- end -}}
+
+{{- define "tessera.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "tessera.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* Selector labels for one component (allocator or agent): pass (dict "ctx" $ "component" "agent"). */}}
+{{- define "tessera.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "tessera.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "tessera.image" -}}
+{{ .Values.image.repository }}:{{ default .Chart.AppVersion .Values.image.tag }}
+{{- end -}}
+
+{{- define "tessera.agentImage" -}}
+{{ default .Values.image.repository .Values.agent.image.repository }}:{{ default (default .Chart.AppVersion .Values.image.tag) .Values.agent.image.tag }}
+{{- end -}}
+
+{{/*
+Refuses contradictory values with a message naming them. Included by every template, so any render
+(install, upgrade, template, lint) stops before it produces a half-valid release.
+*/}}
+{{- define "tessera.validate" -}}
+{{- $a := .Values.allocator -}}
+{{- if ne (int $a.replicas) 1 -}}
+{{- if not $a.persistence.enabled -}}
+{{- fail (printf "allocator.replicas=%v with allocator.persistence.enabled=false: each replica would keep its own throwaway SQLite state. The allocator is a single writer; set allocator.replicas=1." $a.replicas) -}}
+{{- end -}}
+{{- fail (printf "allocator.replicas=%v: the allocator is one writer to one SQLite file and cannot run more than one replica; set allocator.replicas=1." $a.replicas) -}}
+{{- end -}}
+{{- if and $a.ingress.enabled (not $a.ingress.host) -}}
+{{- fail "allocator.ingress.enabled=true needs allocator.ingress.host (the host name the Ingress serves)." -}}
+{{- end -}}
+{{- if and $a.persistence.enabled $a.persistence.existingClaim $a.persistence.storageClass -}}
+{{- fail "allocator.persistence.existingClaim and allocator.persistence.storageClass are both set: the storage class applies only to a claim the chart creates; unset one." -}}
+{{- end -}}
+{{- if and $a.persistence.enabled (has "ReadWriteMany" $a.persistence.accessModes) -}}
+{{- fail "allocator.persistence.accessModes has ReadWriteMany: the SQLite file needs block storage (ReadWriteOnce); shared file systems risk corrupting it." -}}
+{{- end -}}
+{{- if and .Values.agent.enabled (eq .Values.agent.gpu "sim") .Values.agent.runtimeClassName -}}
+{{- fail (printf "agent.gpu=sim with agent.runtimeClassName=%s: simulated GPUs need no NVIDIA runtime, and nodes without GPUs usually lack that runtime class; set agent.runtimeClassName=\"\"." .Values.agent.runtimeClassName) -}}
+{{- end -}}
+{{- if and .Values.agent.simGpus (ne .Values.agent.gpu "sim") -}}
+{{- fail "agent.simGpus is set but agent.gpu is not sim (the agent refuses --sim-gpus without --gpu sim)." -}}
+{{- end -}}
+{{- if and .Values.joinToken.existingSecret .Values.joinToken.value -}}
+{{- fail "joinToken.value and joinToken.existingSecret are both set: the token comes from one or the other." -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,344 @@
+/**
+ * The Helm chart (helm/tessera, issue 6): values.schema.json accepts the default values and every
+ * example and refuses broken ones (checked with a small validator for the JSON Schema subset the
+ * schema uses, no dependency), and every template holds the objects and fields the chart promises.
+ * Where a `helm` binary is on PATH, `helm lint` and `helm template` also run over the examples.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const CHART = join(import.meta.dirname, '..', '..', 'helm', 'tessera');
+const read = (rel: string) => readFileSync(join(CHART, rel), 'utf8');
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+interface Schema {
+  type?: string;
+  properties?: Record<string, Schema>;
+  additionalProperties?: boolean | Schema;
+  required?: string[];
+  enum?: Json[];
+  const?: Json;
+  pattern?: string;
+  minLength?: number;
+  minimum?: number;
+  maximum?: number;
+  minItems?: number;
+  items?: Schema;
+}
+
+/** The JSON Schema keywords the validator knows; the schema may use no other (checked below). */
+const KNOWN = new Set([
+  '$schema',
+  'title',
+  'description',
+  'type',
+  'properties',
+  'additionalProperties',
+  'required',
+  'enum',
+  'const',
+  'pattern',
+  'minLength',
+  'minimum',
+  'maximum',
+  'minItems',
+  'items',
+]);
+
+function typeOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
+  return typeof v;
+}
+
+/** Errors of `value` against `schema` (draft-07 subset), each naming its path. */
+function validate(schema: Schema, value: unknown, path = '$'): string[] {
+  const errors: string[] = [];
+  const t = typeOf(value);
+  if (schema.type !== undefined) {
+    const ok = schema.type === t || (schema.type === 'number' && t === 'integer');
+    if (!ok) return [`${path}: expected ${schema.type}, got ${t}`];
+  }
+  if (schema.enum !== undefined && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value)))
+    errors.push(`${path}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
+  if (schema.const !== undefined && JSON.stringify(schema.const) !== JSON.stringify(value))
+    errors.push(`${path}: must be ${JSON.stringify(schema.const)}`);
+  if (typeof value === 'string') {
+    if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value))
+      errors.push(`${path}: ${JSON.stringify(value)} does not match ${schema.pattern}`);
+    if (schema.minLength !== undefined && value.length < schema.minLength)
+      errors.push(`${path}: shorter than ${schema.minLength}`);
+  }
+  if (typeof value === 'number') {
+    if (schema.minimum !== undefined && value < schema.minimum)
+      errors.push(`${path}: below ${schema.minimum}`);
+    if (schema.maximum !== undefined && value > schema.maximum)
+      errors.push(`${path}: above ${schema.maximum}`);
+  }
+  if (Array.isArray(value)) {
+    if (schema.minItems !== undefined && value.length < schema.minItems)
+      errors.push(`${path}: fewer than ${schema.minItems} items`);
+    if (schema.items !== undefined) {
+      const items = schema.items;
+      value.forEach((v, i) => {
+        errors.push(...validate(items, v, `${path}[${i}]`));
+      });
+    }
+  }
+  if (t === 'object') {
+    const obj = value as Record<string, unknown>;
+    for (const k of schema.required ?? []) if (!(k in obj)) errors.push(`${path}: missing ${k}`);
+    for (const [k, v] of Object.entries(obj)) {
+      const sub = schema.properties?.[k];
+      if (sub !== undefined) errors.push(...validate(sub, v, `${path}.${k}`));
+      else if (schema.additionalProperties === false) errors.push(`${path}: unknown key ${k}`);
+      else if (typeof schema.additionalProperties === 'object')
+        errors.push(...validate(schema.additionalProperties, v, `${path}.${k}`));
+    }
+  }
+  return errors;
+}
+
+/** Every keyword used anywhere in `schema`. */
+function keywords(schema: Schema, out = new Set<string>()): Set<string> {
+  for (const [k, v] of Object.entries(schema)) {
+    out.add(k);
+    if (k === 'properties') for (const s of Object.values(v as Record<string, Schema>)) keywords(s, out);
+    if ((k === 'items' || k === 'additionalProperties') && typeof v === 'object') keywords(v as Schema, out);
+  }
+  return out;
+}
+
+/** `base` with `patch` merged in, as Helm merges a values file over the defaults. */
+function merge(base: unknown, patch: unknown): unknown {
+  if (typeOf(base) !== 'object' || typeOf(patch) !== 'object') return patch;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) out[k] = merge(out[k], v);
+  return out;
+}
+
+const schema = JSON.parse(read('values.schema.json')) as Schema;
+const defaults: unknown = parse(read('values.yaml'));
+const examples = readdirSync(join(CHART, 'examples')).filter((f) => f.endsWith('.yaml'));
+const templates = readdirSync(join(CHART, 'templates'));
+const tpl = (name: string) => read(join('templates', name));
+
+describe('values.schema.json', () => {
+  it('is draft-07 and uses only keywords the test validator knows', () => {
+    expect(schema).toMatchObject({ $schema: 'http://json-schema.org/draft-07/schema#', type: 'object' });
+    expect([...keywords(schema)].filter((k) => !KNOWN.has(k))).toEqual([]);
+  });
+
+  it('refuses unknown keys at the top, allocator, agent, joinToken and monitoring levels', () => {
+    const props = schema.properties ?? {};
+    expect(schema.additionalProperties).toBe(false);
+    for (const k of ['image', 'allocator', 'agent', 'joinToken', 'monitoring'])
+      expect(props[k]?.additionalProperties, k).toBe(false);
+    for (const k of ['persistence', 'service', 'ingress'])
+      expect(props.allocator?.properties?.[k]?.additionalProperties, k).toBe(false);
+  });
+
+  it('accepts values.yaml', () => {
+    expect(validate(schema, defaults)).toEqual([]);
+  });
+
+  it('has at least two examples', () => {
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each(examples)('accepts examples/%s merged over the defaults, and alone', (file) => {
+    const patch: unknown = parse(read(join('examples', file)));
+    expect(validate(schema, patch)).toEqual([]);
+    expect(validate(schema, merge(defaults, patch))).toEqual([]);
+  });
+
+  const broken: [string, unknown, RegExp][] = [
+    ['two allocator replicas', { allocator: { replicas: 2 } }, /allocator\.replicas: must be 1/],
+    ['a misspelt key', { agent: { hostPid: true } }, /agent: unknown key hostPid/],
+    ['a wrong type', { allocator: { service: { port: '7400' } } }, /service\.port: expected integer/],
+    ['an unknown GPU backend', { agent: { gpu: 'amd' } }, /agent\.gpu: "amd" is not one of/],
+    ['a duration without a unit', { allocator: { lease: '40' } }, /allocator\.lease: "40" does not match/],
+    ['a misspelt access mode', { allocator: { persistence: { accessModes: ['RWO'] } } }, /accessModes\[0\]/],
+  ];
+  it.each(broken)('refuses %s', (_name, patch, message) => {
+    const errors = validate(schema, merge(defaults, patch));
+    expect(errors.join('\n')).toMatch(message);
+  });
+});
+
+describe('templates', () => {
+  it('are all there', () => {
+    for (const f of [
+      '_helpers.tpl',
+      'NOTES.txt',
+      'allocator-deployment.yaml',
+      'allocator-pvc.yaml',
+      'allocator-service.yaml',
+      'allocator-ingress.yaml',
+      'servicemonitor.yaml',
+      'join-token-secret.yaml',
+      'agent-daemonset.yaml',
+      'dashboard-configmap.yaml',
+    ])
+      expect(templates).toContain(f);
+  });
+
+  it('every manifest template runs the contradiction checks first', () => {
+    for (const f of templates.filter((t) => t.endsWith('.yaml')))
+      expect(tpl(f).startsWith('{{- include "tessera.validate" . -}}'), f).toBe(true);
+  });
+
+  it('the allocator: one replica, Recreate, the PVC, its args and probes', () => {
+    const d = tpl('allocator-deployment.yaml');
+    expect(d).toMatch(/^kind: Deployment$/m);
+    expect(d).toMatch(/^ {2}replicas: 1$/m);
+    expect(d).toMatch(/strategy:\n\s+type: Recreate/);
+    for (const arg of [
+      'allocator',
+      '--data',
+      '/var/lib/tessera',
+      '--port',
+      '"7400"',
+      '--lease',
+      '--heartbeat',
+    ])
+      expect(d).toContain(`- ${arg}`);
+    expect(d).toMatch(/livenessProbe:\n\s+httpGet:\n\s+path: \/healthz/);
+    expect(d).toMatch(/readinessProbe:\n\s+httpGet:\n\s+path: \/readyz/);
+    expect(d).toContain('persistentVolumeClaim:');
+    expect(d).toContain('mountPath: /var/lib/tessera');
+    const pvc = tpl('allocator-pvc.yaml');
+    expect(pvc).toMatch(/^kind: PersistentVolumeClaim$/m);
+    expect(pvc).toContain('storageClassName: {{ $p.storageClass | quote }}');
+    expect(pvc).toContain('storage: {{ $p.size | quote }}');
+    expect(pvc).toContain('helm.sh/resource-policy: keep');
+  });
+
+  it('the Service, the optional Ingress and ServiceMonitor', () => {
+    expect(tpl('allocator-service.yaml')).toMatch(/^kind: Service$/m);
+    const ing = tpl('allocator-ingress.yaml');
+    expect(ing).toMatch(/^kind: Ingress$/m);
+    expect(ing).toContain('{{- if $i.enabled }}');
+    const sm = tpl('servicemonitor.yaml');
+    expect(sm).toMatch(/^apiVersion: monitoring\.coreos\.com\/v1$/m);
+    expect(sm).toMatch(/^kind: ServiceMonitor$/m);
+    expect(sm).toContain('path: /metrics');
+    expect(sm).toContain('{{- if $m.enabled }}');
+  });
+
+  it('the join-token Secret keeps an existing token and is read by the agent as TESSERA_TOKEN', () => {
+    const s = tpl('join-token-secret.yaml');
+    expect(s).toMatch(/^kind: Secret$/m);
+    expect(s).toContain('lookup "v1" "Secret"');
+    const a = tpl('agent-daemonset.yaml');
+    expect(a).toMatch(/- name: TESSERA_TOKEN\n\s+valueFrom:\n\s+secretKeyRef:/);
+    expect(a).toMatch(/- name: TESSERA_URL\n\s+value: \{\{ include "tessera.allocatorUrl" \. \| quote \}\}/);
+  });
+
+  it('the agent DaemonSet: host PID, few capabilities, runtime class, priority, probes, hostPath', () => {
+    const a = tpl('agent-daemonset.yaml');
+    expect(a).toMatch(/^kind: DaemonSet$/m);
+    expect(a).toMatch(/^ {6}hostPID: true$/m);
+    expect(a).toContain('runtimeClassName: {{ $g.runtimeClassName | quote }}');
+    expect(a).toContain('priorityClassName: {{ $g.priorityClassName | quote }}');
+    expect(a).toMatch(/livenessProbe:\n\s+exec:/);
+    expect(a).toMatch(/readinessProbe:\n\s+exec:/);
+    expect(a).toContain('/healthz');
+    expect(a).toMatch(/hostPath:\n\s+path: \{\{ \$g\.dataHostPath \| quote \}\}/);
+    expect(a).toContain('fieldPath: spec.nodeName');
+    expect(a).toContain('nodeSelector:');
+    expect(a).toContain('tolerations:');
+    const agent = (defaults as { agent: Record<string, unknown> }).agent;
+    expect(agent.nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });
+    expect(agent.priorityClassName).toBe('system-node-critical');
+    expect(agent.runtimeClassName).toBe('nvidia');
+    expect(agent.securityContext).toMatchObject({
+      privileged: false,
+      capabilities: { drop: ['ALL'], add: ['SYS_PTRACE'] },
+    });
+  });
+
+  it('refuses contradictory values with a message', () => {
+    const h = tpl('_helpers.tpl');
+    expect(h).toMatch(/fail \(printf "allocator\.replicas=%v with allocator\.persistence\.enabled=false/);
+    expect(h).toContain('fail "allocator.ingress.enabled=true needs allocator.ingress.host');
+    expect(h).toContain('agent.gpu=sim with agent.runtimeClassName');
+    expect(h).toContain('joinToken.value and joinToken.existingSecret are both set');
+  });
+
+  it('ships the dashboard in a ConfigMap labelled for Grafana', () => {
+    const c = tpl('dashboard-configmap.yaml');
+    expect(c).toMatch(/^kind: ConfigMap$/m);
+    expect(c).toContain('grafana_dashboard: "1"');
+    expect(c).toContain('.Files.Get "dashboards/tessera.json"');
+  });
+});
+
+describe('dashboards/tessera.json', () => {
+  const dash = JSON.parse(read('dashboards/tessera.json')) as { panels: { targets?: { expr: string }[] }[] };
+  const exprs = dash.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr);
+  const metricSources = [
+    readFileSync(join(CHART, '..', '..', 'allocator', 'metrics.ts'), 'utf8'),
+    readFileSync(join(CHART, '..', '..', 'agent', 'metrics.ts'), 'utf8'),
+  ].join('\n');
+
+  it('charts the scheduler, project and GPU metrics', () => {
+    const all = exprs.join('\n');
+    for (const m of [
+      'tessera_scheduler_cycle_duration_seconds_bucket',
+      'tessera_scheduler_binds_total',
+      'tessera_scheduler_evictions_total',
+      'tessera_workloads',
+      'tessera_pending_workloads',
+      'tessera_agents_connected',
+      'kind="deserved"',
+      'kind="fair_share"',
+      'kind="allocated"',
+      'tessera_gpu_utilization_ratio',
+      'tessera_gpu_oom_kills_total',
+      'tessera_gpu_swaps_total',
+    ])
+      expect(all).toContain(m);
+  });
+
+  it('names only metrics the allocator or the agent export', () => {
+    const names = new Set(exprs.flatMap((e) => e.match(/tessera_[a-z_]+/g) ?? []));
+    for (const n of names) expect(metricSources, n).toContain(`'${n.replace(/_bucket$/, '')}'`);
+  });
+});
+
+const helm = (() => {
+  try {
+    return execFileSync('which', ['helm'], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+})();
+
+describe('helm', () => {
+  if (helm === null) {
+    it.skip('helm lint and helm template: skipped, no `helm` binary on PATH (install Helm 3 to run them)', () => {});
+    return;
+  }
+  const run = (args: string[]) => execFileSync(helm, args, { encoding: 'utf8', stdio: 'pipe' });
+  it('lints the chart with its defaults', () => {
+    run(['lint', CHART]);
+  });
+  it.each(examples)('lints and renders examples/%s', (file) => {
+    const values = join(CHART, 'examples', file);
+    run(['lint', CHART, '-f', values]);
+    const out = run(['template', 't', CHART, '-f', values]);
+    expect(out).toContain('kind: Deployment');
+    expect(out).toContain('type: Recreate');
+  });
+  it.each([
+    ['allocator.replicas=2', /replicas/],
+    ['allocator.ingress.enabled=true', /needs allocator\.ingress\.host/],
+  ])('refuses --set %s', (set, message) => {
+    expect(() => run(['template', 't', CHART, '--set', set])).toThrow(message);
+  });
+});
