@@ -42,7 +42,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
   const leaseMs = options.leaseMs ?? 40_000;
   const db = openDb({ dataDir: options.dataDir });
   const tokens = sqliteTokenStore(db, now);
-  const boot = bootstrap(db, tokens, options.dataDir, now());
+  const boot = bootstrap(db, tokens, options.dataDir, now(), options.joinToken);
   const counters = { cycles: 0, lastCycleMs: 0, startsSent: 0, stopsSent: 0, startsHeld: 0 };
 
   let requestCycle: () => void = () => {};

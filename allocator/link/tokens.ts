@@ -93,6 +93,28 @@ function mint(
   return token;
 }
 
+/** The shape of a join token an operator supplies: `tj.<id>.<secret>` with a long enough secret. */
+const PRESET_JOIN = /^tj\.([A-Za-z0-9]{8,32})\.([A-Za-z0-9_-]{32,256})$/;
+
+/**
+ * Registers a join token made outside (a Helm-generated Secret, a config manager) so agents holding
+ * it can join; idempotent. Null when the token is not of the `tj.<id>.<secret>` shape (an id of 8-32
+ * letters or digits, a secret of at least 32 characters of [A-Za-z0-9_-]).
+ */
+export function registerJoinToken(store: TokenStore, token: string): string | null {
+  const m = PRESET_JOIN.exec(token);
+  const id = m?.[1];
+  if (id === undefined) return null;
+  const existing = store.get(id);
+  if (
+    existing !== undefined &&
+    (existing.kind !== 'join' || !timingSafeEqual(existing.hash, hashToken(token)))
+  )
+    return null;
+  if (existing === undefined) store.put({ id, kind: 'join', subject: null, hash: hashToken(token) });
+  return token;
+}
+
 /** Creates a join token, which registers any node; returns the token, shown once. */
 export function createJoinToken(store: TokenStore): string {
   return mint(store, 'join', null);

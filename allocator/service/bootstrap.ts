@@ -5,9 +5,17 @@
  */
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { authenticate, createJoinToken, createUserToken, type TokenStore } from '../link/tokens.ts';
+import { tesseraError } from '../../shared/errors.ts';
+import {
+  authenticate,
+  createJoinToken,
+  createUserToken,
+  registerJoinToken,
+  type TokenStore,
+} from '../link/tokens.ts';
 import { ensureAccess } from '../store/access.ts';
 import type { Db } from '../store/db.ts';
+import { StoreError } from '../store/errors.ts';
 import { createDepartment, createProject, listQueues } from '../store/org.ts';
 
 /** File names in the data dir. */
@@ -45,10 +53,29 @@ export function writeSecret(file: string, secret: string): void {
 }
 
 /** Ensures the tokens and the default organisation exist; returns the tokens. */
-export function bootstrap(db: Db, tokens: TokenStore, dataDir: string, nowMs: number): Bootstrapped {
+export function bootstrap(
+  db: Db,
+  tokens: TokenStore,
+  dataDir: string,
+  nowMs: number,
+  presetJoinToken?: string,
+): Bootstrapped {
   const joinFile = join(dataDir, JOIN_TOKEN_FILE);
   const adminFile = join(dataDir, ADMIN_TOKEN_FILE);
-  let joinToken = reusable(joinFile, tokens, 'join');
+  let joinToken: string | null = null;
+  if (presetJoinToken !== undefined) {
+    joinToken = registerJoinToken(tokens, presetJoinToken);
+    if (joinToken === null)
+      throw new StoreError(
+        tesseraError(
+          'TESSERA_E_INVALID_CONFIG',
+          'the preset join token (TESSERA_JOIN_TOKEN) must look like tj.<8-32 letters or digits>.<32+ characters of A-Z a-z 0-9 _ ->, and its id must not belong to another token',
+          { field: 'TESSERA_JOIN_TOKEN' },
+        ),
+      );
+    writeSecret(joinFile, joinToken);
+  }
+  joinToken ??= reusable(joinFile, tokens, 'join');
   if (joinToken === null) {
     joinToken = createJoinToken(tokens);
     writeSecret(joinFile, joinToken);

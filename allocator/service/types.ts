@@ -18,6 +18,8 @@ export interface AllocatorOptions {
   /** A scheduling cycle runs at least this often, and at most this soon after a change. Default 1000 / 50. */
   periodicCycleMs?: number;
   coalesceMs?: number;
+  /** A join token made outside (e.g. a Helm Secret) that agents may join with; registered at start. */
+  joinToken?: string;
   /** Called after each committed plan with its starts, before they are sent (the benchmark times delivery from here). */
   onPlanCommitted?: (atMs: number, starts: readonly StoredStart[]) => void;
   log?: Logger;

@@ -6,9 +6,10 @@
 import type { Command } from 'commander';
 import { DEFAULT_PORT, startAllocator } from '../../allocator/main.ts';
 import { DEFAULT_DATA_DIR } from '../../allocator/store/db.ts';
+import { StoreError } from '../../allocator/store/errors.ts';
 import { createLogger, type LogLevel, parseLogLevel } from '../../shared/log.ts';
 import { parseDurationMs } from '../../shared/resources.ts';
-import { usageError } from '../errors.ts';
+import { failure, usageError } from '../errors.ts';
 import { flagValue } from '../flags.ts';
 import type { CliIo } from '../io.ts';
 import { stopSignals } from '../signals.ts';
@@ -21,7 +22,8 @@ Examples:
 
 On its first start in --data it writes a join token for agents (DATA/join-token) and an admin token
 for the API (DATA/admin-token), both readable by their owner only, and creates department
-'default' with project 'main'. Agents join with:
+'default' with project 'main'. TESSERA_JOIN_TOKEN=tj.<id>.<secret> registers a join token made
+elsewhere (e.g. a Kubernetes Secret) as well. Agents join with:
   $ tessera agent --allocator http://THIS_HOST:7400 --token "$(cat DATA/join-token)"
 `;
 
@@ -96,7 +98,18 @@ export function configure(command: Command, { io }: CliContext): void {
       const log = daemonLogger(io, f.logLevel, 'allocator');
       const signals = stopSignals();
       try {
-        const running = await startAllocator({ dataDir: f.data, host: f.host, ...parsed, log });
+        // A join token made outside (a Kubernetes Secret) comes by env, never on the command line.
+        const preset = process.env.TESSERA_JOIN_TOKEN;
+        const running = await startAllocator({
+          dataDir: f.data,
+          host: f.host,
+          ...parsed,
+          log,
+          ...(preset === undefined || preset === '' ? {} : { joinToken: preset.trim() }),
+        }).catch((e: unknown) => {
+          // A bad preset token or a database from newer code: the user's to fix, said in one line.
+          throw e instanceof StoreError ? failure(e.error) : e;
+        });
         io.out(`tessera allocator listening on ${running.url} (data in ${f.data})\n`);
         await signals.stop;
         await running.close();

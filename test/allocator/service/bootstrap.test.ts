@@ -98,4 +98,17 @@ describe('bootstrap', () => {
     expect(again.adminToken).not.toBe(first.boot.joinToken);
     expect(authenticate(first.tokens, again.adminToken)?.kind).toBe('user');
   });
+  it('registers a preset join token (a Helm Secret), writes it to the file, and refuses a malformed one', () => {
+    const dir = tempDir();
+    const db = openTemp(dir);
+    const tokens = sqliteTokenStore(db);
+    const preset = `tj.abcdEFGH1234.${'x'.repeat(40)}`;
+    const boot = bootstrap(db, tokens, dir, T0, preset);
+    expect(boot.joinToken).toBe(preset);
+    expect(authenticate(tokens, preset)).toEqual({ kind: 'join' });
+    expect(readFileSync(join(dir, 'join-token'), 'utf8').trim()).toBe(preset);
+    // Again on the next start: idempotent.
+    expect(bootstrap(db, tokens, dir, T0 + 1, preset).joinToken).toBe(preset);
+    expect(() => bootstrap(db, tokens, dir, T0 + 2, 'tj.short.secret')).toThrow(/TESSERA_JOIN_TOKEN/);
+  });
 });
