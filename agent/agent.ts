@@ -35,7 +35,7 @@ import {
   type UsageIndex,
 } from './enforce/index.ts';
 import { type GpuDriver, type GpuInventory, type GpuSample, type HostFacts, hostFacts } from './gpu/index.ts';
-import { type HttpEndpoint, serveAgentHttp } from './http.ts';
+import { type HttpEndpoint, serveAgentEndpoints } from './http.ts';
 import { createLink, type Link, type LinkOptions } from './link/index.ts';
 import { createAgentMetrics } from './metrics.ts';
 import { createPodViews } from './pod-views.ts';
@@ -56,6 +56,8 @@ export interface AgentOptions {
   timeSlicing?: { mode: SliceMode; cycleMs: number };
   /** Local HTTP port on 127.0.0.1; default 0 = any free one (written to the state file); null = none. */
   port?: number | null;
+  /** A second listener serving only `/metrics` and `/healthz`, for a scraper on the network; default none. */
+  metricsAddress?: { host: string; port: number } | null;
   /** The sim backend's state directory: pods get `TESSERA_SIM_STATE` (runner node env), so sim workloads find their GPUs. */
   simStateDir?: string;
   /** A tenant idle this long may be swapped out to make room for one swapped in; default 60000. */
@@ -274,8 +276,9 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
     });
 
   let http: HttpEndpoint | null = null;
-  if (opts.port !== null) {
-    const served = await serveAgentHttp(
+  let metricsHttp: HttpEndpoint | null = null;
+  {
+    const served = await serveAgentEndpoints(
       {
         status,
         events: (since) => api.events(since),
@@ -285,7 +288,8 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
           idleSeconds: () => idle.rows(),
         }),
       },
-      opts.port ?? 0,
+      opts.port === null ? null : (opts.port ?? 0),
+      opts.metricsAddress ?? null,
     );
     if (!served.ok) {
       await sampler.stop();
@@ -293,8 +297,8 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       runner.close();
       return served;
     }
-    http = served.value;
-    port = http.port;
+    ({ local: http, metrics: metricsHttp } = served.value);
+    port = http?.port ?? null;
   }
 
   const stateFile = createStateWriter({
@@ -375,6 +379,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       slicer?.stop();
       runner.close();
       await http?.close();
+      await metricsHttp?.close();
       // Stopped first, so the event schedules no write of its own after the final one below.
       const stoppedAtMs = now();
       stateFile.stop(stoppedAtMs);

@@ -1,7 +1,8 @@
 /**
  * The agent's local HTTP transport: `/metrics`, `/healthz`, `/status` and `/events?since=N` on
  * 127.0.0.1, read-only views of the API of api.ts. Loopback only and GET only: it carries no
- * authentication, so it must never face the network.
+ * authentication, so it must never face the network. A second listener for scrapers
+ * (`--metrics-address`) may face it, serving `/metrics` and `/healthz` only.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,10 +33,22 @@ export interface HttpEndpoint {
   close(): Promise<void>;
 }
 
-/** Serves `src` on 127.0.0.1:`port` (0: any free port); an error naming the port when it cannot. */
-export function serveAgentHttp(src: HttpSources, port: number): Promise<Result<HttpEndpoint>> {
+/** Paths a metrics listener (`--metrics-address`) serves: what a scraper and a probe need, no pod detail. */
+export const METRICS_ONLY_PATHS: readonly string[] = ['/metrics', '/healthz'];
+
+/**
+ * Serves `src` on `host`:`port` (0: any free port; default host 127.0.0.1); an error naming the
+ * address when it cannot. `only` limits the paths served: a listener facing the network serves
+ * METRICS_ONLY_PATHS, never `/status` or `/events`.
+ */
+export function serveAgentHttp(
+  src: HttpSources,
+  port: number,
+  options: { host?: string; only?: readonly string[] } = {},
+): Promise<Result<HttpEndpoint>> {
+  const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
-    void handleHttp(req, res, src);
+    void handleHttp(req, res, src, options.only);
   });
   return new Promise((resolve) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
@@ -43,7 +56,7 @@ export function serveAgentHttp(src: HttpSources, port: number): Promise<Result<H
         err(
           tesseraError(
             'TESSERA_E_INVALID_CONFIG',
-            `agent HTTP cannot listen on 127.0.0.1:${port}: ${e.message}`,
+            `agent HTTP cannot listen on ${host}:${port}: ${e.message}`,
             {
               field: 'port',
               context: { port },
@@ -52,10 +65,27 @@ export function serveAgentHttp(src: HttpSources, port: number): Promise<Result<H
         ),
       );
     });
-    server.listen(port, '127.0.0.1', () =>
+    server.listen(port, host, () =>
       resolve(ok({ port: (server.address() as AddressInfo).port, close: () => closeServer(server) })),
     );
   });
+}
+
+/** The local listener (`port`, null = none) and the optional metrics listener: both serve, or neither. */
+export async function serveAgentEndpoints(
+  src: HttpSources,
+  port: number | null,
+  metrics: { host: string; port: number } | null,
+): Promise<Result<{ local: HttpEndpoint | null; metrics: HttpEndpoint | null }>> {
+  const local = port === null ? ok(null) : await serveAgentHttp(src, port);
+  if (!local.ok) return local;
+  if (metrics === null) return ok({ local: local.value, metrics: null });
+  const m = await serveAgentHttp(src, metrics.port, { host: metrics.host, only: METRICS_ONLY_PATHS });
+  if (!m.ok) {
+    await local.value?.close();
+    return m;
+  }
+  return ok({ local: local.value, metrics: m.value });
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -66,13 +96,20 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-async function handleHttp(req: IncomingMessage, res: ServerResponse, src: HttpSources): Promise<void> {
+async function handleHttp(
+  req: IncomingMessage,
+  res: ServerResponse,
+  src: HttpSources,
+  only: readonly string[] | undefined,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
   const json = (code: number, body: unknown): void => {
     res.writeHead(code, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
   };
   try {
     if (req.method !== 'GET') return json(405, { error: 'only GET is served here' });
+    if (only !== undefined && !only.includes(url.pathname))
+      return json(404, { error: `this listener serves ${only.join(' and ')} only` });
     switch (url.pathname) {
       case '/metrics':
         src.metrics.update(metricsViewOf(src.status()));

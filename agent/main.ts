@@ -102,6 +102,8 @@ export interface AgentMainOptions {
   swapPoolMiB: number;
   timeSlicing: { mode: SliceMode; cycleMs: number } | null;
   port: number;
+  /** `--metrics-address`: a listener for scrapers serving only /metrics and /healthz; null = none. */
+  metricsAddress?: { host: string; port: number } | null;
   podsFile: string | null;
   /** The allocator to link to (`resolveAllocator`); null runs the agent on its own. */
   allocator: AllocatorChoice | null;
@@ -193,6 +195,7 @@ export async function runAgentMain(
     swapPoolMiB: o.swapPoolMiB,
     ...(o.timeSlicing === null ? {} : { timeSlicing: o.timeSlicing }),
     port: o.port,
+    metricsAddress: o.metricsAddress ?? null,
     ...(simStateDir === null ? {} : { simStateDir }),
     log,
     onEvent: (e) => log.info(e.reason, { event: e.kind, seq: e.seq, podId: e.podId }),

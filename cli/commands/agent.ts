@@ -39,6 +39,7 @@ interface RawAgentFlags {
   timeSlicing?: 'strict' | 'fair';
   sliceCycle: string;
   port: string;
+  metricsAddress?: string;
   pods?: string;
   allocator?: string;
   token?: string;
@@ -64,6 +65,10 @@ export function configure(command: Command, { io }: CliContext): void {
     )
     .option('--slice-cycle <duration>', 'time-slicing cycle', '5s')
     .option('--port <n>', 'local HTTP port on 127.0.0.1 (0 = any free port)', '0')
+    .option(
+      '--metrics-address <host:port>',
+      'also serve /metrics and /healthz (only) here for a scraper, e.g. 0.0.0.0:9400',
+    )
     .option('--pods <file>', 'start these pods (JSON list of pod specs)')
     .option(
       '--allocator <url>',
@@ -112,6 +117,7 @@ export function configure(command: Command, { io }: CliContext): void {
           swapPoolMiB: flagValue(parseMemoryMiB(f.swapPool, '--swap-pool')),
           timeSlicing: f.timeSlicing === undefined ? null : { mode: f.timeSlicing, cycleMs },
           port,
+          metricsAddress: f.metricsAddress === undefined ? null : hostPort(f.metricsAddress),
           podsFile: f.pods ?? null,
           allocator: allocator.value,
         },
@@ -119,4 +125,13 @@ export function configure(command: Command, { io }: CliContext): void {
       ).finally(() => signals.release());
       if (!r.ok) throw failure(r.error);
     });
+}
+
+/** `host:port` of --metrics-address, or its usage error. */
+function hostPort(s: string): { host: string; port: number } {
+  const m = /^(.+):(\d{1,5})$/.exec(s);
+  const port = Number(m?.[2]);
+  if (m === null || m[1] === undefined || port > 65535)
+    throw usageError('--metrics-address', `--metrics-address '${s}' must be HOST:PORT, e.g. 0.0.0.0:9400`);
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
 }

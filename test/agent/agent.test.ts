@@ -4,6 +4,7 @@
  * Enforcement on real processes under the sim backend is in integration/.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -118,6 +119,17 @@ async function start(driver: GpuDriver, opts: Partial<AgentOptions> = {}): Promi
   return r.value;
 }
 
+/** A port free right now (the OS picks it; nothing else on this machine races for it in tests). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 const get = async (a: Agent, path: string) => {
   const res = await fetch(`http://127.0.0.1:${a.port}${path}`);
   return { status: res.status, text: await res.text() };
@@ -129,6 +141,20 @@ describe('createAgent', () => {
     const r = await createAgent({ dataDir: dir, driver: fakeDriver(null).driver, host: HOST });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.message).toContain('--gpu sim');
+  });
+
+  it('serves /metrics and /healthz, and nothing else, on its --metrics-address listener', async () => {
+    const port = await freePort();
+    const fake = fakeDriver();
+    await start(fake.driver, { metricsAddress: { host: '127.0.0.1', port } });
+    fake.push({ atMs: Date.now(), processes: [], memoryUsedMiB: 512 });
+    const at = (path: string) => fetch(`http://127.0.0.1:${port}${path}`);
+    expect((await at('/metrics')).status).toBe(200);
+    expect(await (await at('/metrics')).text()).toContain('tessera_gpu_');
+    expect((await at('/healthz')).status).toBe(200);
+    // Pod detail stays on the loopback listener.
+    expect((await at('/status')).status).toBe(404);
+    expect((await at('/events')).status).toBe(404);
   });
 
   it('serves /status, /healthz, /metrics and /events on 127.0.0.1 and writes its port into the state file', async () => {
