@@ -218,7 +218,7 @@ describe('templates', () => {
     expect(pvc).toContain('helm.sh/resource-policy: keep');
   });
 
-  it('the Service, the optional Ingress and ServiceMonitor', () => {
+  it("the Service, the optional Ingress, ServiceMonitor and the agents' PodMonitor", () => {
     expect(tpl('allocator-service.yaml')).toMatch(/^kind: Service$/m);
     const ing = tpl('allocator-ingress.yaml');
     expect(ing).toMatch(/^kind: Ingress$/m);
@@ -228,6 +228,12 @@ describe('templates', () => {
     expect(sm).toMatch(/^kind: ServiceMonitor$/m);
     expect(sm).toContain('path: /metrics');
     expect(sm).toContain('{{- if $m.enabled }}');
+    // The agents are scraped on their --metrics-address listener, which serves /metrics and /healthz only.
+    expect(sm).toMatch(/^kind: PodMonitor$/m);
+    expect(sm).toMatch(/podMetricsEndpoints:\n\s+- port: metrics/);
+    const a = tpl('agent-daemonset.yaml');
+    expect(a).toMatch(/- --metrics-address\n\s+- \{\{ printf "0\.0\.0\.0:%v" \$g\.metricsPort \| quote \}\}/);
+    expect(a).toMatch(/- name: metrics\n\s+containerPort: \{\{ \$g\.metricsPort \}\}/);
   });
 
   it('the join-token Secret keeps an existing token and is read by the agent as TESSERA_TOKEN', () => {
