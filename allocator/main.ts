@@ -14,6 +14,7 @@ import { applyPodReport, nodeLost } from './lifecycle/reports.ts';
 import { teardown } from './lifecycle/teardown.ts';
 import { attachAgentLink } from './link/server.ts';
 import { createAllocatorMetrics } from './metrics.ts';
+import { ACTIONS } from './scheduler/actions/index.ts';
 import { runCycle } from './scheduler/cycle.ts';
 import { isEmptyPlan } from './scheduler/plan.ts';
 import { ADMIN_TOKEN_FILE, ALLOCATOR_FILE, bootstrap, JOIN_TOKEN_FILE } from './service/bootstrap.ts';
@@ -111,7 +112,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     metrics.ruleStops(enforceSchedulingRules(db, gpuUsage.idleRuns(at), at).length);
     teardown(db);
     const snapshot = buildSnapshot(db, at);
-    const plan = runCycle(snapshot);
+    const plan = runCycle(snapshot, ACTIONS, metrics.timeAction);
     explain.record(plan.pending, at); // issue 5: tessera explain
     if (!isEmptyPlan(plan)) {
       // Committed (decision and quota accounting in one transaction) before anything is sent.

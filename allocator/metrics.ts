@@ -60,6 +60,8 @@ export interface AllocatorMetrics {
   cycleDone(durationMs: number, snapshot: Snapshot, plan: Plan): void;
   /** Counts scheduling-rule stops as `rule` evictions. */
   ruleStops(count: number): void;
+  /** Times one scheduler action's run (runCycle's observer). */
+  timeAction(action: ActionName, run: () => void): void;
   /** Times `fn` as one store transaction. */
   timeStore<T>(fn: () => T): T;
   /** Adds the `onResponse` hook timing every API request to `app`. */
@@ -79,6 +81,13 @@ export function createAllocatorMetrics(sources: AllocatorMetricsSources): Alloca
     name: 'tessera_scheduler_cycle_duration_seconds',
     help: 'Duration of a scheduling cycle (rules, teardown, snapshot, plan, commit, dispatch).',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
+  const actionSeconds = new Histogram({
+    name: 'tessera_scheduler_action_duration_seconds',
+    help: 'Duration of one scheduler action (allocate, consolidate, reclaim, preempt, elastic, stale-gang) within a cycle.',
+    labelNames: ['action'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers,
   });
   const binds = new Counter({
@@ -182,6 +191,14 @@ export function createAllocatorMetrics(sources: AllocatorMetricsSources): Alloca
     },
     ruleStops(count) {
       if (count > 0) evictions.inc({ cause: 'rule' }, count);
+    },
+    timeAction(action, run) {
+      const started = performance.now();
+      try {
+        run();
+      } finally {
+        actionSeconds.observe({ action }, (performance.now() - started) / 1000);
+      }
     },
     timeStore(fn) {
       const started = performance.now();

@@ -101,6 +101,12 @@ describe('allocator /metrics', () => {
     expect(value(text, 'tessera_scheduler_binds_total', '{action="allocate"}')).toBe(0);
     expect(value(text, 'tessera_scheduler_evictions_total', '{cause="rule"}')).toBe(0);
     expect(value(text, 'tessera_scheduler_cycle_duration_seconds_count', '')).toBeGreaterThanOrEqual(1);
+    // Each action of every cycle is timed on its own.
+    for (const action of ['allocate', 'consolidate', 'reclaim', 'preempt', 'elastic', 'stale-gang'])
+      expect(
+        value(text, 'tessera_scheduler_action_duration_seconds_count', `{action="${action}"}`),
+        action,
+      ).toBeGreaterThanOrEqual(1);
 
     // Project GPUs: only kinds from the fixed set, per project and pool.
     const kinds = new Set(
