@@ -42,7 +42,7 @@ import { createPodViews } from './pod-views.ts';
 import { type AdoptReport, createRunner, isEnded, type PodRunState } from './runner/index.ts';
 import { createStateWriter, stateFilePath } from './state-file.ts';
 import { openSwapPool } from './swap-file.ts';
-import { createIdleTracker, utilizationOf, type WorkloadPod, workloadRows } from './workload-metrics.ts';
+import { createIdleTracker, utilizationOf, workloadPodsOf, workloadRows } from './workload-metrics.ts';
 
 /** Options of `createAgent`; durations in ms, sizes in MiB, defaults per field. */
 export interface AgentOptions {
@@ -202,21 +202,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   let lastUsage: UsageIndex = indexUsage({ processes: [] }, []);
   let lastSamplerError: string | null = null;
   // Per-workload metrics: every pod the runner still knows, with its latest measured memory.
-  const workloadPods = (): WorkloadPod[] =>
-    runner.list().flatMap((s) => {
-      const spec = runner.specOf(s.podId);
-      if (spec === undefined) return [];
-      return [
-        {
-          podId: s.podId,
-          project: spec.project,
-          workload: spec.workload,
-          live: LIVE_STATES.has(s.state),
-          grants: spec.grants,
-          gpuMemoryUsedMiB: lastUsage.byPod.get(s.podId) ?? new Map<string, number>(),
-        },
-      ];
-    });
+  const workloadPods = () => workloadPodsOf(runner, lastUsage.byPod);
   const idle = createIdleTracker(2 * sampleIntervalMs);
   const sampler = driver.sample(sampleIntervalMs, {
     onSample(sample) {

@@ -7,6 +7,8 @@
  * counter (`createIdleTracker`) does work per sample, since idle time cannot be read back later.
  */
 import { MILLI_PER_GPU } from '../shared/resources.ts';
+import { LIVE_STATES } from './enforce/index.ts';
+import type { Runner } from './runner/index.ts';
 
 /** A pod as workload metrics see it: its labels, whether it is live, its grants and measured memory. */
 export interface WorkloadPod {
@@ -18,6 +20,27 @@ export interface WorkloadPod {
   grants: readonly { uuid: string; gpuMilli: number }[];
   /** GPU uuid -> MiB its processes held in the latest sample. */
   gpuMemoryUsedMiB: ReadonlyMap<string, number>;
+}
+
+/** Every pod `runner` still knows, with its GPU memory from the latest sample (`byPod`: pod -> GPU uuid -> MiB). */
+export function workloadPodsOf(
+  runner: Pick<Runner, 'list' | 'specOf'>,
+  byPod: ReadonlyMap<string, ReadonlyMap<string, number>>,
+): WorkloadPod[] {
+  return runner.list().flatMap((s) => {
+    const spec = runner.specOf(s.podId);
+    if (spec === undefined) return [];
+    return [
+      {
+        podId: s.podId,
+        project: spec.project,
+        workload: spec.workload,
+        live: LIVE_STATES.has(s.state),
+        grants: spec.grants,
+        gpuMemoryUsedMiB: byPod.get(s.podId) ?? new Map<string, number>(),
+      },
+    ];
+  });
 }
 
 /** One workload's GPU use on this node. */
