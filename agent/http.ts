@@ -37,7 +37,7 @@ export interface HttpEndpoint {
 export const METRICS_ONLY_PATHS: readonly string[] = ['/metrics', '/healthz'];
 
 /**
- * Serves `src` on `host`:`port` (0: any free port; default host 127.0.0.1); an error naming the
+ * Serves `src` on `host`:`port` (0 lets the OS pick a free port; default host 127.0.0.1); an error naming the
  * address when it cannot. `only` limits the paths served: a listener facing the network serves
  * METRICS_ONLY_PATHS, never `/status` or `/events`.
  */

@@ -13,15 +13,7 @@ import { createUserToken, memoryTokenStore, type TokenStore } from '../../alloca
 import { ensureAccess } from '../../allocator/store/access.ts';
 import { type Db, openDb } from '../../allocator/store/db.ts';
 import { sqliteTokenStore } from '../../allocator/store/tokens.ts';
-import { bufferIo } from '../../cli/io.ts';
-import { runCli } from '../../cli/program.ts';
-
-/** One CLI run's outcome. */
-export interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { type CliRun, runTessera } from '../cli-run.ts';
 
 /** A running API and the ways to drive it. */
 export interface LiveApi {
@@ -57,11 +49,6 @@ export async function startLiveApi(
   const admin = createUserToken(tokens, 'admin');
   const app = buildApi({ db, tokens });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
-  const run = async (...args: string[]): Promise<CliRun> => {
-    const io = bufferIo();
-    const code = await runCli(args, io);
-    return { code, stdout: io.stdout, stderr: io.stderr };
-  };
   return {
     dir,
     db,
@@ -69,14 +56,8 @@ export async function startLiveApi(
     app,
     url,
     admin,
-    run,
-    tessera: (...args) => {
-      const dash = args.indexOf('--');
-      const flags = ['--url', url, '--token', admin];
-      return run(
-        ...(dash === -1 ? [...args, ...flags] : [...args.slice(0, dash), ...flags, ...args.slice(dash)]),
-      );
-    },
+    run: (...args) => runTessera(args),
+    tessera: (...args) => runTessera(args, ['--url', url, '--token', admin]),
     async close() {
       await app.close();
       db.close();

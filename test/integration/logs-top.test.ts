@@ -2,27 +2,18 @@
  * Logs, explain and top through real processes (issue 5): an allocator and one sim agent on
  * loopback; a pod that prints numbered lines, read back through `GET /logs` (tail, then follow),
  * a workload too big for the node explained, and `/top` showing the pod on its GPU. The CLI
- * commands run in-process through `runCli` against the same allocator.
+ * commands run in-process (use-cluster.ts) against the same allocator.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { bufferIo } from '../../cli/io.ts';
-import { runCli } from '../../cli/program.ts';
-import { type Cluster, startCluster, waitFor } from './harness.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Cluster, waitFor } from './harness.ts';
+import { useCluster } from './use-cluster.ts';
 
+const cl = useCluster({ n1: '2xH100-80GB' });
+const tessera = cl.tessera;
 let c: Cluster;
 
-beforeAll(async () => {
-  c = await startCluster({ n1: '2xH100-80GB' });
-}, 30_000);
-
-afterAll(async () => {
-  await c?.cleanup();
-});
-
-beforeEach(({ onTestFailed }) => {
-  onTestFailed(() => {
-    process.stderr.write(c.logs());
-  });
+beforeAll(() => {
+  c = cl.cluster();
 });
 
 /** A pod printing `line N` every 100 ms, on stdout, and one `warn` line on stderr. */
@@ -31,12 +22,6 @@ const PRINTER = [
   '-e',
   'let i = 0; console.error("warn at start"); const t = () => console.log("line " + i++); t(); setInterval(t, 100);',
 ];
-
-async function tessera(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const io = bufferIo();
-  const code = await runCli([...args, '--url', c.url, '--token', c.adminToken], io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
 
 /** GET a text answer. */
 async function getText(path: string): Promise<{ status: number; text: string }> {

@@ -6,35 +6,17 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { bufferIo } from '../../cli/io.ts';
-import { runCli } from '../../cli/program.ts';
-import { type Cluster, startCluster } from './harness.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Cluster } from './harness.ts';
+import { useCluster } from './use-cluster.ts';
 
+const cl = useCluster({ n1: '2xH100-80GB' });
+const tessera = cl.tessera;
 let c: Cluster;
 
-beforeAll(async () => {
-  c = await startCluster({ n1: '2xH100-80GB' });
-}, 30_000);
-
-afterAll(async () => {
-  await c?.cleanup();
+beforeAll(() => {
+  c = cl.cluster();
 });
-
-beforeEach(({ onTestFailed }) => {
-  onTestFailed(() => {
-    process.stderr.write(c.logs());
-  });
-});
-
-async function tessera(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const io = bufferIo();
-  const dash = args.indexOf('--');
-  const flags = ['--url', c.url, '--token', c.adminToken];
-  const argv = dash === -1 ? [...args, ...flags] : [...args.slice(0, dash), ...flags, ...args.slice(dash)];
-  const code = await runCli(argv, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
 
 const SLEEPER = [process.execPath, '-e', 'setInterval(() => {}, 1000)'];
 

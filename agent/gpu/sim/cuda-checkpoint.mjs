@@ -63,7 +63,7 @@ const CUDA_ERROR = {
   TIMEOUT: 'the operation timed out',
 };
 
-/** The driver's checkpoint state machine: any other move is CUDA_ERROR_ILLEGAL_STATE. */
+/** The driver's checkpoint state machine; every other move is CUDA_ERROR_ILLEGAL_STATE. */
 const TRANSITIONS = {
   lock: { from: 'running', to: 'locked' },
   checkpoint: { from: 'locked', to: 'checkpointed' },
