@@ -5,9 +5,9 @@
 import { Argument, type Command, Option } from 'commander';
 import { tesseraError } from '../../shared/errors.ts';
 import { failure, usageError } from '../errors.ts';
-import type { ClientFlags } from './config.ts';
-import { connect } from './connect.ts';
-import type { ApiClient } from './http.ts';
+import type { ClientConfig, ClientFlags } from './config.ts';
+import { clientConfig } from './connect.ts';
+import { type ApiClient, createClient } from './http.ts';
 import type { WorkloadView } from './views.ts';
 
 /** The workload named `ref` (a name, or an id) in `project` (any project when undefined). */
@@ -49,11 +49,16 @@ export function projectOption(): Option {
   return new Option('-p, --project <project>', 'the project the workload is in (needed when names repeat)');
 }
 
-/** The client and the workload a per-workload command line names (`ref` and its `-p`). */
+/** The client (and its config, for streamed answers) and the workload a per-workload command line names. */
 export async function connectToWorkload(
   ref: string,
   cmd: Command,
-): Promise<{ client: ApiClient; workload: WorkloadView }> {
-  const client = await connect(cmd.opts<ClientFlags>());
-  return { client, workload: await findWorkload(client, ref, cmd.opts<{ project?: string }>().project) };
+): Promise<{ client: ApiClient; config: ClientConfig; workload: WorkloadView }> {
+  const config = await clientConfig(cmd.opts<ClientFlags>());
+  const client = createClient(config);
+  return {
+    client,
+    config,
+    workload: await findWorkload(client, ref, cmd.opts<{ project?: string }>().project),
+  };
 }

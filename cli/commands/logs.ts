@@ -4,8 +4,7 @@
  * ends or Ctrl-C.
  */
 import { type Command, Option } from 'commander';
-import type { ClientFlags } from '../client/config.ts';
-import { addClientOptions, clientConfig } from '../client/connect.ts';
+import { addClientOptions } from '../client/connect.ts';
 import { connectToWorkload, projectOption, workloadArgument } from '../client/resolve.ts';
 import { streamText } from '../client/stream.ts';
 import { usageError } from '../errors.ts';
@@ -58,13 +57,13 @@ export function configure(command: Command, { io }: CliContext): void {
       .addHelpText('after', EXAMPLES),
   ).action(async (ref: string, _flags: unknown, cmd: Command) => {
     const flags = cmd.opts<LogsFlags>();
-    const { workload } = await connectToWorkload(ref, cmd);
+    const { config, workload } = await connectToWorkload(ref, cmd);
     const path = logsPath(workload.id, flags);
     const stop = new AbortController();
     const onInt = (): void => stop.abort();
     process.once('SIGINT', onInt);
     try {
-      await streamText(await clientConfig(cmd.opts<ClientFlags>()), path, (t) => io.out(t), {
+      await streamText(config, path, (t) => io.out(t), {
         signal: stop.signal,
       });
     } finally {
