@@ -23,6 +23,7 @@ import { createExplainStore } from './service/explain.ts';
 import { createGpuSampleCache } from './service/gpu-samples.ts';
 import { createGpuUsageTracker } from './service/gpu-usage.ts';
 import { createCycleLoop } from './service/loop.ts';
+import { createShareStore } from './service/shares.ts';
 import type { AllocatorOptions, AllocatorStats, RunningAllocator } from './service/types.ts';
 import { applyPlan } from './store/apply-plan.ts';
 import { openDb } from './store/db.ts';
@@ -61,15 +62,22 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
   // issue 5: GPU utilization in 30 s windows for the idle GPU scheduling rule.
   const gpuUsage = createGpuUsageTracker();
   const logs: LogSource = (node, ask, onChunk) => link.requestLogs(node, ask, onChunk);
+  // issue 6: each queue's fair share as of the newest cycle, for /shares and /metrics.
+  const shares = createShareStore();
   // issue 6: /metrics; the link is asked at scrape time, after it is attached below.
-  const metrics = createAllocatorMetrics({ db, connectedAgents: () => link.connectedNodes().length });
+  const metrics = createAllocatorMetrics({
+    db,
+    connectedAgents: () => link.connectedNodes().length,
+    shares: () => shares.rows(),
+  });
   const app = buildApi({
     db,
     now,
     tokens,
     onChange: () => requestCycle(),
-    info: { explain, samples: gpuSamples, logs },
+    info: { explain, samples: gpuSamples, logs, shares },
     metrics,
+    console: true,
   });
   const link = attachAgentLink(app.server, {
     db,
@@ -114,6 +122,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     const snapshot = buildSnapshot(db, at);
     const plan = runCycle(snapshot, ACTIONS, metrics.timeAction);
     explain.record(plan.pending, at); // issue 5: tessera explain
+    shares.record(snapshot);
     if (!isEmptyPlan(plan)) {
       // Committed (decision and quota accounting in one transaction) before anything is sent.
       const applied = metrics.timeStore(() => applyPlan(db, plan, at));
@@ -124,7 +133,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     const sent = dispatcher.sync(at);
     counters.cycles += 1;
     counters.lastCycleMs = performance.now() - started;
-    metrics.cycleDone(counters.lastCycleMs, snapshot, plan);
+    metrics.cycleDone(counters.lastCycleMs, plan);
     counters.startsSent += sent.starts;
     counters.stopsSent += sent.stops;
     counters.startsHeld = sent.held;

@@ -13,8 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { WORKLOAD_PHASES } from '../shared/phases.ts';
 import type { ActionName, Plan } from './scheduler/plan.ts';
-import { openSession } from './scheduler/session.ts';
-import type { Snapshot } from './scheduler/snapshot.ts';
+import type { ShareRow } from './service/shares.ts';
 import type { Db } from './store/db.ts';
 
 /** Eviction causes: the evicting action, or `rule` for a scheduling-rule stop (issue 5). */
@@ -51,13 +50,15 @@ export interface AllocatorMetricsSources {
   db: Db;
   /** Agents with an open link now. */
   connectedAgents: () => number;
+  /** The newest cycle's per-queue shares (service/shares.ts). */
+  shares: () => readonly ShareRow[];
 }
 
 /** The allocator's registry and the hooks that feed it. */
 export interface AllocatorMetrics {
   readonly registry: Registry;
-  /** Records a finished cycle: its duration, its snapshot (for fair share) and its plan. */
-  cycleDone(durationMs: number, snapshot: Snapshot, plan: Plan): void;
+  /** Records a finished cycle: its duration and its plan. */
+  cycleDone(durationMs: number, plan: Plan): void;
   /** Counts scheduling-rule stops as `rule` evictions. */
   ruleStops(count: number): void;
   /** Times one scheduler action's run (runCycle's observer). */
@@ -68,13 +69,10 @@ export interface AllocatorMetrics {
   instrument(app: FastifyInstance): void;
 }
 
-const GPU_MILLI = 1000;
-
 /** Creates the allocator's metrics in a registry of their own. */
 export function createAllocatorMetrics(sources: AllocatorMetricsSources): AllocatorMetrics {
   const registry = new Registry();
   const registers = [registry];
-  let lastSnapshot: Snapshot | null = null;
   let lastPending: Plan['pending'] = [];
 
   const cycleSeconds = new Histogram({
@@ -151,17 +149,12 @@ export function createAllocatorMetrics(sources: AllocatorMetricsSources): Alloca
     collect() {
       // Reset: a deleted project or pool must leave no stale series.
       this.reset();
-      if (lastSnapshot === null) return;
-      // The session's own fair share (same inputs as the scheduler used), worked out only when scraped.
-      const session = openSession(lastSnapshot);
-      for (const [queue, pools] of session.shares) {
-        if (session.queues.get(queue)?.parent == null) continue; // departments are not projects
-        for (const [pool, s] of pools) {
-          const labels = { project: queue, node_pool: pool };
-          this.set({ ...labels, kind: 'deserved' }, s.deserved.gpuMilli / GPU_MILLI);
-          this.set({ ...labels, kind: 'fair_share' }, s.fairShare.gpuMilli / GPU_MILLI);
-          this.set({ ...labels, kind: 'allocated' }, s.allocated.gpuMilli / GPU_MILLI);
-        }
+      for (const r of sources.shares()) {
+        if (r.kind !== 'project') continue;
+        const labels = { project: r.queue, node_pool: r.nodePool };
+        this.set({ ...labels, kind: 'deserved' }, r.deserved);
+        this.set({ ...labels, kind: 'fair_share' }, r.fairShare);
+        this.set({ ...labels, kind: 'allocated' }, r.allocated);
       }
     },
   });
@@ -182,11 +175,10 @@ export function createAllocatorMetrics(sources: AllocatorMetricsSources): Alloca
 
   return {
     registry,
-    cycleDone(durationMs, snapshot, plan) {
+    cycleDone(durationMs, plan) {
       cycleSeconds.observe(durationMs / 1000);
       for (const b of plan.binds) binds.inc({ action: b.action });
       for (const e of plan.evictions) evictions.inc({ cause: e.action });
-      lastSnapshot = snapshot;
       lastPending = plan.pending;
     },
     ruleStops(count) {

@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { TokenStore } from '../link/tokens.ts';
 import type { Db } from '../store/db.ts';
 import { enforcePermissions, requireUserToken } from './auth.ts';
+import { registerConsole } from './console-route.ts';
 import type { ApiContext, ChangeReason } from './context.ts';
 import { installErrorHandlers } from './errors.ts';
 import { registerHealth } from './health.ts';
@@ -45,6 +46,8 @@ export interface ApiOptions {
   info?: InfoSources;
   /** Given, every request is timed into it and `GET /metrics` serves its registry; default none. */
   metrics?: ApiMetrics;
+  /** Serve the web console at `/` (console-route.ts); default off, the allocator turns it on. */
+  console?: boolean;
 }
 
 /** The prefix every resource route lives under. */
@@ -63,6 +66,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   options.metrics?.instrument(app);
   registerHealth(app, ctx.db);
   if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics.registry);
+  if (options.console === true) registerConsole(app);
   app.register(
     async (api) => {
       // Scoped to /api/v1 only, so the probes above stay open without a token (ARCHITECTURE 7).

@@ -1,7 +1,8 @@
 /**
  * What a user asks about running work (issue 5): `GET /workloads/:id/explain` (why it waits, from
  * the newest scheduling cycle), `GET /workloads/:id/logs` (a pod's output, streamed from its agent
- * as chunked text) and `GET /top` (GPU use by node and by workload). Their sources live in the
+ * as chunked text), `GET /top` (GPU use by node and by workload) and `GET /shares` (each queue's
+ * quota, fair share and allocation, issue 6). Their sources live in the
  * allocator process (service/explain.ts, the agent link, service/gpu-samples.ts) and are injected;
  * any left out makes its route answer as if the cluster had nothing to tell (or 503 for logs).
  */
@@ -13,6 +14,7 @@ import type { LogAsk, LogSubscription } from '../link/logs.ts';
 import { wirePodId } from '../link/pod-id.ts';
 import type { ExplainStore } from '../service/explain.ts';
 import type { GpuSampleCache } from '../service/gpu-samples.ts';
+import type { ShareStore } from '../service/shares.ts';
 import { topView } from '../service/top.ts';
 import { listNodes } from '../store/nodes.ts';
 import { listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';
@@ -32,6 +34,7 @@ export interface InfoSources {
   explain?: ExplainStore;
   samples?: GpuSampleCache;
   logs?: LogSource;
+  shares?: ShareStore;
 }
 
 const LogsQuery = z.strictObject({
@@ -65,7 +68,7 @@ function logPod(pods: readonly PodRecord[], name: string | undefined, workload: 
   return p;
 }
 
-/** `/workloads/:id/explain`, `/workloads/:id/logs` and `/top`. */
+/** `/workloads/:id/explain`, `/workloads/:id/logs`, `/top` and `/shares`. */
 export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext, sources: InfoSources = {}): void {
   const workloadOf = (id: string) =>
     getWorkload(ctx.db, id) ?? fail('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
@@ -97,6 +100,9 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext, source
   app.get('/top', async () =>
     topView(listNodes(ctx.db), listPods(ctx.db), listWorkloads(ctx.db, {}), (n) => sources.samples?.get(n)),
   );
+
+  // issue 6: deserved, fair share and allocated per queue and pool, as the newest cycle saw them.
+  app.get('/shares', async () => sources.shares?.rows() ?? []);
 
   app.get<IdParams>('/workloads/:id/logs', async (request, reply) => {
     const w = workloadOf(request.params.id);

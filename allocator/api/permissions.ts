@@ -115,6 +115,13 @@ const byProject = (r: FastifyRequest, look: Lookup) => existingProject(look, par
 const byPolicy = (r: FastifyRequest, look: Lookup) => policyScope(look, param(r, 'scope'));
 const readsProject = (row: unknown, look: Lookup, c: Caller) =>
   can(c.grants, 'read', look.project(field(row, 'project') ?? ''));
+// A share row is a department's or a project's: readable as that queue is.
+const readsQueue = (row: unknown, look: Lookup, c: Caller) => {
+  const queue = field(row, 'queue') ?? '';
+  const scope: Scope =
+    field(row, 'kind') === 'department' ? { kind: 'department', department: queue } : look.project(queue);
+  return can(c.grants, 'read', scope);
+};
 const ownOrAdmin = (row: unknown, _look: Lookup, c: Caller) => field(row, 'subject') === c.user || isAdmin(c);
 const ownTokenOrAdmin = (row: unknown, look: Lookup, c: Caller) =>
   (field(row, 'kind') === 'user' && ownOrAdmin(row, look, c)) || isAdmin(c);
@@ -219,6 +226,7 @@ export const PERMISSIONS: Readonly<Record<string, RoutePermission>> = {
   'GET /workloads/:id/explain': { action: 'read', scope: byWorkload },
   'GET /workloads/:id/logs': { action: 'read', scope: byWorkload },
   'GET /top': { action: 'read', scope: filtered, shape: topShape },
+  'GET /shares': { action: 'read', scope: filtered, visible: readsQueue },
 
   ...policyRoutes('/policies'),
   ...policyRoutes('/rules'),

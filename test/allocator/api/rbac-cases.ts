@@ -206,6 +206,7 @@ export const CASES: Case[] = [
   { route: 'DELETE /workloads/:id', target: 'w1 in p1', url: '/workloads/w1', allowed: P1_WRITERS },
   { route: 'DELETE /workloads/:id', target: 'w2 in p2', url: '/workloads/w2', allowed: ADMIN },
   { route: 'GET /top', target: 'cluster (filtered)', url: '/top', allowed: ALL },
+  { route: 'GET /shares', target: 'cluster (filtered)', url: '/shares', allowed: ALL },
   ...policyCases('/policies'),
   ...policyCases('/rules'),
   { route: 'POST /users', target: 'cluster', url: '/users', body: { name: 'dave' }, allowed: ADMIN },
