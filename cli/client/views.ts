@@ -16,6 +16,8 @@ export type PodView = ReturnType<typeof podView>;
 export type EventView = ReturnType<typeof eventView>;
 /** A project as `GET /projects` answers it. */
 export type ProjectView = ReturnType<typeof projectView>;
+/** One row of `GET /shares`. */
+export type { ShareRow as ShareView } from '../../allocator/service/shares.ts';
 
 /** One pod's GPU request in the units it was asked in: '2', '0.5', '20GiB', with its limit, or '-'. */
 export function gpuRequestText(resources: PodResources): string {

@@ -8,7 +8,7 @@ import type { ClientFlags } from '../client/config.ts';
 import { addClientOptions, connect } from '../client/connect.ts';
 import type { ApiClient } from '../client/http.ts';
 import { formatAge, formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';
-import type { ProjectView } from '../client/views.ts';
+import type { ProjectView, ShareView } from '../client/views.ts';
 import { usageError } from '../errors.ts';
 import type { CliContext } from './index.ts';
 
@@ -73,25 +73,57 @@ async function ensureDefaultDepartment(client: ApiClient, department: string): P
     await client.request('POST', '/departments', { name: department });
 }
 
-/** Projects as a table, one row per project and node pool quota. */
-export function projectTable(projects: readonly ProjectView[], nowMs: number): string {
+const round2 = (n: number): string => String(Math.round(n * 100) / 100);
+
+/**
+ * Projects as a table, one row per project and node pool it has a quota in or holds or is owed
+ * GPUs in; with `shares` (`GET /shares`), each row also shows its fair share and allocation.
+ */
+export function projectTable(
+  projects: readonly ProjectView[],
+  nowMs: number,
+  shares: readonly ShareView[] = [],
+): string {
   if (projects.length === 0) return 'no projects\n';
   const gpus = (n: number) => (n === -1 ? 'none' : String(n));
+  const withShares = shares.length > 0;
   const rows = projects.flatMap((p) => {
     const age = formatAge(p.createdAt, nowMs);
-    if (p.quotas.length === 0) return [[p.name, p.department ?? '-', '-', '0', '-', 'none', age]];
-    return p.quotas.map((q) => [
+    const own = shares.filter((s) => s.kind === 'project' && s.queue === p.name);
+    const shareIn = (pool: string) => {
+      const s = own.find((x) => x.nodePool === pool);
+      return withShares
+        ? [s === undefined ? '0' : round2(s.fairShare), s === undefined ? '0' : round2(s.allocated)]
+        : [];
+    };
+    const quotaRows = p.quotas.map((q) => [
       p.name,
       p.department ?? '-',
       q.nodePool,
       String(q.gpu),
       String(q.overQuotaWeight),
       gpus(q.limit),
+      ...shareIn(q.nodePool),
       age,
     ]);
+    // A pool with no quota still shows when the project holds or is owed GPUs there (over quota).
+    const extra = own
+      .filter((s) => !p.quotas.some((q) => q.nodePool === s.nodePool) && (s.fairShare > 0 || s.allocated > 0))
+      .map((s) => [p.name, p.department ?? '-', s.nodePool, '0', '-', 'none', ...shareIn(s.nodePool), age]);
+    const all = [...quotaRows, ...extra];
+    return all.length > 0 ? all : [[p.name, p.department ?? '-', '-', '0', '-', 'none', ...shareIn(''), age]];
   });
   return formatTable({
-    header: ['NAME', 'DEPARTMENT', 'NODE POOL', 'GPU QUOTA', 'OVER-QUOTA WEIGHT', 'LIMIT', 'AGE'],
+    header: [
+      'NAME',
+      'DEPARTMENT',
+      'NODE POOL',
+      'GPU QUOTA',
+      'OVER-QUOTA WEIGHT',
+      'LIMIT',
+      ...(withShares ? ['FAIR SHARE', 'ALLOCATED'] : []),
+      'AGE',
+    ],
     rows,
   });
 }
@@ -124,13 +156,16 @@ export function configure(command: Command, { io }: CliContext): void {
   addClientOptions(
     command
       .command('list')
-      .description('List projects with their quotas.')
+      .description('List projects with their quotas, fair shares and allocated GPUs.')
       .addOption(outputOption())
       .addHelpText('after', EXAMPLES),
   ).action(async (_flags: unknown, cmd: Command) => {
     const flags = cmd.opts<{ output: OutputFormat }>();
     const client = await connect(cmd.opts<ClientFlags>());
     const projects = await client.request<ProjectView[]>('GET', '/projects');
-    printData(io, flags.output, projects, (ps) => projectTable(ps, Date.now()));
+    // Fair shares are the newest cycle's (allocator/service/shares.ts): the table shows them, while
+    // JSON and YAML stay the project records `tessera project create` takes.
+    const shares = flags.output === 'table' ? await client.request<ShareView[]>('GET', '/shares') : [];
+    printData(io, flags.output, projects, (ps) => projectTable(ps, Date.now(), shares));
   });
 }
