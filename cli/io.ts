@@ -15,8 +15,19 @@ export interface CliIo {
   errIsTty: boolean;
 }
 
+let pipeGuarded = false;
+
 /** The process's real stdout and stderr. */
 export function processIo(): CliIo {
+  if (!pipeGuarded) {
+    pipeGuarded = true;
+    // `tessera list | head` closes the pipe early: the reader wants no more, so stop quietly (as cat
+    // does on SIGPIPE) instead of dying on an unhandled EPIPE with a stack trace.
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
+  }
   return {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
