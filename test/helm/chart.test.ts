@@ -292,10 +292,14 @@ describe('dashboards/tessera.json', () => {
     readFileSync(join(CHART, '..', '..', 'agent', 'metrics.ts'), 'utf8'),
   ].join('\n');
 
-  it('charts the scheduler, project and GPU metrics', () => {
+  it('charts the scheduler, project, GPU, node and workload metrics', () => {
     const all = exprs.join('\n');
     for (const m of [
       'tessera_scheduler_cycle_duration_seconds_bucket',
+      'sum by (le, action) (rate(tessera_scheduler_action_duration_seconds_bucket',
+      'avg by (instance) (tessera_gpu_utilization_ratio)',
+      'sum by (project, workload) (tessera_workload_gpu_utilization_ratio)',
+      'tessera_workload_gpu_idle_seconds_total',
       'tessera_scheduler_binds_total',
       'tessera_scheduler_evictions_total',
       'tessera_workloads',
