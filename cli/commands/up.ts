@@ -135,6 +135,8 @@ export function configure(command: Command, { io }: CliContext): void {
             `Tessera is up: allocator ${alloc.url}, ${nodes.names.length} of ${agents} agent(s) joined, ${nodes.gpus} ${gpuWord}.`,
             `Data: ${dataDir} (kept between runs; agent logs in ${join(dataDir, 'agents', '*', 'agent.log')})`,
             `Admin token: ${adminToken}  (also in ${alloc.adminTokenFile}, mode 0600)`,
+            // The fragment never reaches the server or its logs; the console reads it once and drops it.
+            `Web console: ${alloc.url}/#token=${adminToken}`,
             '',
             'Next:',
             `  export TESSERA_URL=${alloc.url} TESSERA_TOKEN=$(cat ${alloc.adminTokenFile})`,

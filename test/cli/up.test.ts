@@ -4,7 +4,7 @@
  * stopping the allocator and its agent, and a second run keeping the data.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,13 @@ describe.skipIf(process.platform !== 'linux')('tessera up', () => {
       /allocator http:\/\/127\.0\.0\.1:\d+, 1 of 1 agent\(s\) joined, 4 simulated GPU/,
     );
     expect(first.out()).toContain('tessera submit training hello -p main');
+    // The console link logs in with the admin token, and the allocator serves the console there.
+    const admin = readFileSync(join(data, 'admin-token'), 'utf8').trim();
+    const link = /Web console: (http:\/\/\S+)\/#token=(\S+)/.exec(first.out());
+    expect(link?.[2]).toBe(admin);
+    const page = await fetch(`${link?.[1]}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>');
     expect(statSync(join(data, 'admin-token')).mode & 0o777).toBe(0o600);
     expect(statSync(join(data, 'join-token')).mode & 0o777).toBe(0o600);
 

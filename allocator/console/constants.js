@@ -1,0 +1,30 @@
+// @ts-check
+/**
+ * Copies of shared/phases.ts and shared/workload.ts lists: the browser cannot load the TypeScript
+ * sources without a build step. The E2E test compares them with the originals so they cannot drift.
+ */
+
+/** Every workload phase, in lifecycle order. */
+export const WORKLOAD_PHASES = [
+  'Creating',
+  'Pending',
+  'Initializing',
+  'Running',
+  'Degraded',
+  'Stopped',
+  'Deleting',
+  'Failed',
+  'Completed',
+];
+
+/** Every workload type. */
+export const WORKLOAD_TYPES = ['workspace', 'training', 'distributed', 'inference'];
+
+/** Every priority class, lowest priority first. */
+export const PRIORITY_CLASSES = ['train', 'build-preemptible', 'build', 'inference'];
+
+/** Phases a user may stop from (shared/phases.ts: every unfinished phase has `Stopped`). */
+export const STOPPABLE = ['Creating', 'Pending', 'Initializing', 'Running', 'Degraded'];
+
+/** How often a shown page asks its sources again. */
+export const POLL_MS = 2000;

@@ -1,0 +1,257 @@
+/**
+ * The web console end to end (issue 6): a real allocator and sim agent (test/integration/harness.ts),
+ * the console loaded from the allocator into headless Chromium and used as a person would, by label
+ * and role: log in, see the node, the projects, submit, watch Running, stop. Each page's screenshot
+ * lands in test-artifacts/console/.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { WORKLOAD_PHASES } from '../../shared/phases.ts';
+import { PRIORITY_CLASSES, WORKLOAD_TYPES } from '../../shared/workload.ts';
+import { type Cluster, podCommand, startCluster } from '../integration/harness.ts';
+import { CHROMIUM_MISSING, findChromium, launch, snap } from './browser.ts';
+
+const chromiumPath = findChromium();
+if (chromiumPath === null) console.warn(CHROMIUM_MISSING);
+
+/** Markup in a value the API hands back; it must reach the page as text. */
+const XSS = '<img src=x onerror="window.__pwned=1">';
+
+/** A command line the form splits back into `podCommand()`'s words. */
+const quoted = (words: string[]): string => words.map((w) => JSON.stringify(w)).join(' ');
+
+describe.skipIf(chromiumPath === null).sequential('web console in headless Chromium', () => {
+  let c: Cluster | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  const pageErrors: string[] = [];
+  let workloadUrl = '';
+
+  const cluster = (): Cluster => {
+    if (c === undefined) throw new Error('the cluster has not started');
+    return c;
+  };
+
+  beforeAll(async () => {
+    [c, browser] = await Promise.all([startCluster({ n1: '2xH100-80GB' }), launch(chromiumPath ?? '')]);
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      // The browser logs every non-2xx fetch; those are the API answering, which the pages handle.
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
+        pageErrors.push(`console: ${m.text()}`);
+    });
+  }, 30_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await c?.cleanup();
+  });
+
+  beforeEach(({ onTestFailed, task }) => {
+    onTestFailed(async () => {
+      if (c !== undefined) process.stderr.write(c.logs());
+      await snap(page, `failed-${task.name.replace(/[^a-z0-9]+/gi, '-')}`).catch(() => {});
+    });
+  });
+
+  it('sends a visitor without a token to the login page and refuses a bad token', async () => {
+    await page.goto(cluster().url);
+    await page.waitForURL(/#\/login$/);
+    await page.getByLabel('API token').fill('tu.0000.not-a-token');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'That token is not valid' }).waitFor();
+    await snap(page, '01-login');
+  });
+
+  it('logs in with the admin token and shows the node on the overview', async () => {
+    await page.getByLabel('API token').fill(cluster().adminToken);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    const row = page.getByRole('table', { name: 'Nodes' }).getByRole('row').filter({ hasText: 'n1' });
+    await row.filter({ hasText: 'ready' }).waitFor();
+    await row.filter({ hasText: /2 × .*H100/ }).waitFor();
+    await page.getByText(/updated \d+s ago/).waitFor();
+    await snap(page, '02-overview');
+  });
+
+  it('lists the default project with its quota on the projects page', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Projects' }).click();
+    await page.getByRole('heading', { name: 'Projects and quotas' }).waitFor();
+    const projects = page.getByRole('table', { name: 'Projects' });
+    await projects.getByRole('row').filter({ hasText: cluster().defaultProject }).first().waitFor();
+    await snap(page, '03-projects');
+  });
+
+  it('shows the API error for a bad submit and keeps what was typed', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Submit' }).click();
+    await page.getByRole('heading', { name: 'Submit a workload' }).waitFor();
+    // The project list arrives with the first poll; the default project is chosen for the user.
+    await page
+      .getByLabel('Project')
+      .locator(`option[value="${cluster().defaultProject}"]`)
+      .waitFor({ state: 'attached' });
+    await snap(page, '04-submit');
+    await page.getByLabel('Name').fill('console-e2e');
+    await page.getByLabel('Type').selectOption('training');
+    await page.getByLabel('Command').fill(quoted(podCommand()));
+    await page.getByLabel('GPUs per pod').fill('1.5');
+    await page.getByRole('button', { name: 'Submit workload' }).click();
+    const banner = page.getByRole('alert').filter({ hasText: 'resources.gpuFraction' });
+    await banner.waitFor();
+    expect(await page.getByLabel('GPUs per pod').getAttribute('aria-invalid')).toBe('true');
+    expect(await page.getByLabel('Name').inputValue()).toBe('console-e2e');
+    expect(await page.getByLabel('Command').inputValue()).toBe(quoted(podCommand()));
+    expect(page.url()).toMatch(/#\/submit$/);
+    await snap(page, '05-submit-error');
+  });
+
+  it('submits a workload and shows it Running with its pod on the node', async () => {
+    await page.getByLabel('GPUs per pod').fill('1');
+    await page.getByText('More options').click();
+    // The journal's path marks the pod as this test's, so cleanup finds and ends it.
+    await page.getByLabel('Environment').fill(`JOURNAL=${cluster().journal('console-e2e')}\nNOTE=${XSS}`);
+    await page.getByRole('button', { name: 'Submit workload' }).click();
+    await page.waitForURL(/#\/workloads\/[^/]+$/);
+    workloadUrl = page.url();
+    await page.getByRole('heading', { name: 'console-e2e' }).waitFor();
+    await page
+      .getByRole('status', { name: 'Phase' })
+      .filter({ hasText: 'Running' })
+      .waitFor({ timeout: 20_000 });
+    const pod = page.getByRole('table', { name: 'Pods' }).getByRole('row').filter({ hasText: 'n1' });
+    await pod.filter({ hasText: 'Running' }).waitFor();
+    await page
+      .getByRole('table', { name: 'Events' })
+      .getByRole('row')
+      .filter({ hasText: 'Initializing' })
+      .first()
+      .waitFor();
+    // API text is shown as text: the markup in the env value is visible and never ran.
+    await page.getByText(`NOTE=${XSS}`).waitFor();
+    expect(await page.evaluate('window.__pwned === undefined')).toBe(true);
+    await snap(page, '06-workload-running');
+    // The overview counts it and shows its GPU allocated on the node.
+    await page.getByRole('navigation').getByRole('link', { name: 'Overview' }).click();
+    await page
+      .getByRole('list', { name: 'Workloads by phase' })
+      .getByRole('link', { name: /Running\s*1/ })
+      .waitFor();
+    const node = page.getByRole('table', { name: 'Nodes' }).getByRole('row').filter({ hasText: 'n1' });
+    await node.filter({ hasText: '1 / 2' }).waitFor();
+    await snap(page, '07-overview-running');
+  });
+
+  it('lists the workload, and filters by phase, on the workloads page', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Workloads' }).click();
+    const table = page.getByRole('table', { name: 'Workloads' });
+    const row = table.getByRole('row').filter({ hasText: 'console-e2e' });
+    await row.filter({ hasText: 'Running' }).waitFor();
+    await page.getByLabel('Phase').selectOption('Stopped');
+    await table.getByText('No workloads match these filters.').waitFor();
+    expect(page.url()).toMatch(/phase=Stopped/);
+    await page.getByLabel('Phase').selectOption('Running');
+    await row.waitFor();
+    await snap(page, '08-workloads');
+  });
+
+  it('stops the workload with the Stop button', async () => {
+    await page.getByRole('table', { name: 'Workloads' }).getByRole('link', { name: 'console-e2e' }).click();
+    expect(page.url()).toBe(workloadUrl);
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await page
+      .getByRole('status', { name: 'Phase' })
+      .filter({ hasText: 'Stopped' })
+      .waitFor({ timeout: 15_000 });
+    expect(await page.getByRole('button', { name: 'Run' }).isEnabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Stop' }).isDisabled()).toBe(true);
+    // Stopped is the user's intent, stored at once; the pod ends after, and the page follows it.
+    const pod = page.getByRole('table', { name: 'Pods' }).getByRole('row').filter({ hasText: 'n1' });
+    await pod.filter({ hasText: /Stopped|Succeeded|Failed/ }).waitFor({ timeout: 15_000 });
+    await snap(page, '09-workload-stopped');
+  });
+
+  it('deletes the stopped workload after a second, confirming click', async () => {
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('button', { name: 'Yes, delete' }).click();
+    await page.waitForURL(/#\/workloads$/);
+    await page.getByRole('status').filter({ hasText: 'Deleted workload console-e2e.' }).waitFor();
+    await page.getByRole('table', { name: 'Workloads' }).getByText('No workloads yet.').waitFor();
+  });
+
+  it('takes a token from the address once and removes it from the URL', async () => {
+    const tab = await page.context().newPage();
+    try {
+      await tab.goto(`${cluster().url}/#token=${encodeURIComponent(cluster().adminToken)}`);
+      await tab.getByRole('heading', { name: 'Overview' }).waitFor();
+      expect(tab.url()).not.toContain('token');
+    } finally {
+      await tab.close();
+    }
+  });
+
+  it('shows a viewer the overview without nodes, saying why', async () => {
+    const api = cluster().api;
+    await api.expect(201, 'POST', '/users', { name: 'viewer1' });
+    await api.expect(201, 'POST', '/access-rules', {
+      subject: 'viewer1',
+      role: 'viewer',
+      scope: `project/${cluster().defaultProject}`,
+    });
+    const made = (await api.expect(201, 'POST', '/tokens', { kind: 'user', user: 'viewer1' })) as {
+      token: string;
+    };
+    const tab = await page.context().newPage();
+    try {
+      await tab.goto(`${cluster().url}/#token=${encodeURIComponent(made.token)}`);
+      await tab.getByText('You may not see nodes').waitFor();
+      await tab.getByText('viewer1').waitFor();
+      await snap(tab, '10-overview-viewer');
+    } finally {
+      await tab.close();
+    }
+  });
+
+  it('serves the same phase, type and priority lists as shared/', async () => {
+    // A string, not a function: vitest would rewrite a dynamic import() inside a function body.
+    const lists = await page.evaluate(
+      "import('/constants.js').then((m) => ({ phases: m.WORKLOAD_PHASES, types: m.WORKLOAD_TYPES, priorities: m.PRIORITY_CLASSES }))",
+    );
+    expect(lists).toEqual({
+      phases: [...WORKLOAD_PHASES],
+      types: [...WORKLOAD_TYPES],
+      priorities: [...PRIORITY_CLASSES],
+    });
+  });
+
+  it('sends the user back to log in when the token stops working, and logs out', async () => {
+    // Strings, not functions: the test is compiled without the DOM's types.
+    await page.evaluate("sessionStorage.setItem('tessera.token', 'tu.0000.revoked')");
+    const before = page.url();
+    await page.reload();
+    await page.waitForURL(/#\/login$/);
+    await page.getByText('Your token was refused').waitFor();
+    await page.getByLabel('API token').fill(cluster().adminToken);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    // Back where the user was sent away from.
+    await page.waitForURL(before);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL(/#\/login$/);
+    expect(await page.evaluate("sessionStorage.getItem('tessera.token')")).toBeNull();
+  });
+
+  it('keeps the last data and says so when a poll fails', async () => {
+    await page.goto(`${cluster().url}/#token=${encodeURIComponent(cluster().adminToken)}`);
+    const row = page.getByRole('table', { name: 'Nodes' }).getByRole('row').filter({ hasText: 'n1' });
+    await row.waitFor();
+    await cluster().alloc?.kill();
+    await page.getByRole('status').filter({ hasText: 'Could not refresh' }).waitFor();
+    await row.waitFor();
+    await snap(page, '11-poll-failed');
+  });
+
+  it('raised no script error or CSP violation on any page', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
