@@ -143,6 +143,38 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
     await snap(page, '07-overview-running');
   });
 
+  it("shows each project's deserved quota, fair share and allocation as GET /shares gives them", async () => {
+    const api = cluster().api;
+    await api.createProject('vision', 1, 2);
+    const row = (name: string) =>
+      page.getByRole('table', { name: 'Projects' }).getByRole('row').filter({ hasText: name }).first();
+    await page.getByRole('navigation').getByRole('link', { name: 'Projects' }).click();
+    // Once a cycle has seen vision, the page shows it as the route does (at its next poll).
+    type Share = { queue: string; nodePool: string; deserved: number; fairShare: number; allocated: number };
+    let shares: Share[] = [];
+    await expect
+      .poll(async () => {
+        shares = (await api.expect(200, 'GET', '/shares')) as Share[];
+        return shares.some((x) => x.queue === 'vision');
+      })
+      .toBe(true);
+    const gpus = (n: number) => String(Math.round(n * 1000) / 1000);
+    for (const project of [cluster().defaultProject, 'vision']) {
+      const s = shares.find((x) => x.queue === project && x.nodePool === 'default');
+      expect(s, project).toBeDefined();
+      // Project, department, pool, deserved, limit, weight, fair share, allocated.
+      const cells = row(project).getByRole('cell');
+      const shown = () => Promise.all([3, 6, 7].map(async (i) => (await cells.nth(i).textContent()) ?? ''));
+      await expect
+        .poll(shown, { timeout: 5_000 })
+        .toEqual([s?.deserved, s?.fairShare, s?.allocated].map((n) => gpus(n ?? -1)));
+    }
+    // The running workload's GPU is the default project's; vision deserves 1 and holds none.
+    expect(shares.find((x) => x.queue === cluster().defaultProject)?.allocated).toBe(1);
+    expect(shares.find((x) => x.queue === 'vision')).toMatchObject({ deserved: 1, allocated: 0 });
+    await snap(page, '07b-projects-running');
+  });
+
   it('lists the workload, and filters by phase, on the workloads page', async () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Workloads' }).click();
     const table = page.getByRole('table', { name: 'Workloads' });
