@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * Copies of shared/phases.ts and shared/workload.ts lists: the browser cannot load the TypeScript
- * sources without a build step. The E2E test compares them with the originals so they cannot drift.
+ * sources without a build step. test/allocator/console/constants.test.ts compares them with the
+ * originals (and STOPPABLE with the phase machine) so they cannot drift.
  */
 
 /** Every workload phase, in lifecycle order. */

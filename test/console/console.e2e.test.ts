@@ -6,8 +6,6 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { WORKLOAD_PHASES } from '../../shared/phases.ts';
-import { PRIORITY_CLASSES, WORKLOAD_TYPES } from '../../shared/workload.ts';
 import { type Cluster, podCommand, startCluster } from '../integration/harness.ts';
 import { CHROMIUM_MISSING, findChromium, launch, snap } from './browser.ts';
 
@@ -243,18 +241,6 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
     } finally {
       await tab.close();
     }
-  });
-
-  it('serves the same phase, type and priority lists as shared/', async () => {
-    // A string, not a function: vitest would rewrite a dynamic import() inside a function body.
-    const lists = await page.evaluate(
-      "import('/constants.js').then((m) => ({ phases: m.WORKLOAD_PHASES, types: m.WORKLOAD_TYPES, priorities: m.PRIORITY_CLASSES }))",
-    );
-    expect(lists).toEqual({
-      phases: [...WORKLOAD_PHASES],
-      types: [...WORKLOAD_TYPES],
-      priorities: [...PRIORITY_CLASSES],
-    });
   });
 
   it('sends the user back to log in when the token stops working, and logs out', async () => {

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { canTransition, WORKLOAD_PHASES } from '../../../shared/phases.ts';
+import { PRIORITY_CLASSES, WORKLOAD_TYPES } from '../../../shared/workload.ts';
+
+/** The console's constants.js, loaded as Node loads any ES module (it touches no DOM). */
+async function consoleConstants(): Promise<Record<string, unknown>> {
+  const url = new URL('../../../allocator/console/constants.js', import.meta.url).href;
+  return (await import(/* @vite-ignore */ url)) as Record<string, unknown>;
+}
+
+describe('allocator/console/constants.js', () => {
+  it("holds exactly shared/'s phase, type and priority lists (the browser cannot load the TypeScript)", async () => {
+    const c = await consoleConstants();
+    expect(c.WORKLOAD_PHASES).toEqual([...WORKLOAD_PHASES]);
+    expect(c.WORKLOAD_TYPES).toEqual([...WORKLOAD_TYPES]);
+    expect(c.PRIORITY_CLASSES).toEqual([...PRIORITY_CLASSES]);
+  });
+
+  it('offers Stop exactly in the phases the phase machine may stop from', async () => {
+    const c = await consoleConstants();
+    expect(c.STOPPABLE).toEqual(WORKLOAD_PHASES.filter((p) => canTransition(p, 'Stopped')));
+  });
+});
