@@ -122,7 +122,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     const snapshot = buildSnapshot(db, at);
     const plan = runCycle(snapshot, ACTIONS, metrics.timeAction);
     explain.record(plan.pending, at); // issue 5: tessera explain
-    shares.record(snapshot);
+    shares.record(snapshot, plan);
     if (!isEmptyPlan(plan)) {
       // Committed (decision and quota accounting in one transaction) before anything is sent.
       const applied = metrics.timeStore(() => applyPlan(db, plan, at));

@@ -36,5 +36,5 @@ export function runCycle(
     if (g.pods.length < g.snap.minMember)
       phaseChanges.push({ group: e.group, to: 'Pending', reason: e.reason });
   }
-  return { binds, evictions, phaseChanges, pending: pendingReasons(session) };
+  return { binds, evictions, phaseChanges, pending: pendingReasons(session), shares: session.shares };
 }

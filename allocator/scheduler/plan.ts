@@ -1,4 +1,5 @@
 /** The scheduler's output: what to start, what to stop, and why anything still waits. */
+import type { QueueShare } from './fairshare.ts';
 import type { GpuGrant } from './snapshot.ts';
 
 /** Names of the actions, in the order a cycle runs them. */
@@ -41,6 +42,12 @@ export interface Plan {
   evictions: Eviction[];
   phaseChanges: PhaseChange[];
   pending: PendingReason[];
+  /**
+   * Each queue's standing per pool (queue -> pool -> share) after the plan: fair shares as the
+   * cycle computed them at its start, allocation with its binds and evictions applied. Information
+   * only (the console and metrics read it); runCycle always sets it, hand-made plans may leave it out.
+   */
+  shares?: ReadonlyMap<string, ReadonlyMap<string, QueueShare>>;
 }
 
 /** True when the plan changes nothing in the cluster (pending reasons are information only). */

@@ -1,11 +1,11 @@
 /**
  * Each queue's standing per node pool as of the newest scheduling cycle (issue 6): deserved quota,
- * fair share and allocated GPUs, for `GET /shares` (the console's projects page) and the
- * `tessera_project_gpus` metric. Fair shares are worked out from that cycle's snapshot with the
- * scheduler's own session, so they are exactly what the scheduler used, and only when first asked
- * after a cycle: a cluster nobody looks at pays nothing for them.
+ * fair share and allocated GPUs, for `GET /shares` (the console's projects page), `tessera project
+ * list` and the `tessera_project_gpus` metric. They are the cycle's own figures (`plan.shares`):
+ * nothing is computed again, and the rows are written out only when first asked after a cycle.
  */
-import { openSession } from '../scheduler/session.ts';
+import type { QueueShare } from '../scheduler/fairshare.ts';
+import type { Plan } from '../scheduler/plan.ts';
 import type { Snapshot } from '../scheduler/snapshot.ts';
 
 /** One queue in one node pool, GPUs as numbers of GPUs. */
@@ -23,53 +23,60 @@ export interface ShareRow {
   overQuotaWeight: number;
 }
 
-/** The newest cycle's shares; main.ts records every cycle's snapshot. */
+/** The newest cycle's shares; main.ts records every cycle. */
 export interface ShareStore {
-  /** Keeps `snapshot` as the newest; its rows are worked out when next asked. */
-  record(snapshot: Snapshot): void;
+  /** Keeps this cycle's shares (`plan.shares`) as the newest; rows are written when next asked. */
+  record(snapshot: Snapshot, plan: Plan): void;
   /** The newest cycle's rows, departments first then projects, by name and pool; empty before a cycle. */
   rows(): readonly ShareRow[];
 }
 
+type Shares = NonNullable<Plan['shares']>;
+
 const gpus = (milli: number): number => (milli < 0 ? -1 : milli / 1000);
 
-/** The rows of one snapshot. */
-export function shareRows(snapshot: Snapshot): ShareRow[] {
-  const session = openSession(snapshot);
+/** The rows of one cycle's shares; `parents` names each queue's department (null: a department). */
+export function shareRows(shares: Shares, parents: ReadonlyMap<string, string | null>): ShareRow[] {
   const rows: ShareRow[] = [];
-  for (const [queue, pools] of session.shares) {
-    const parent = session.queues.get(queue)?.parent ?? null;
-    for (const [nodePool, s] of pools) {
-      rows.push({
-        queue,
-        kind: parent === null ? 'department' : 'project',
-        department: parent,
-        nodePool,
-        deserved: gpus(s.deserved.gpuMilli),
-        fairShare: gpus(s.fairShare.gpuMilli),
-        allocated: gpus(s.allocated.gpuMilli),
-        limit: gpus(s.limit.gpuMilli),
-        overQuotaWeight: s.overQuotaWeight,
-      });
-    }
+  for (const [queue, pools] of shares) {
+    const parent = parents.get(queue) ?? null;
+    for (const [nodePool, s] of pools) rows.push(rowOf(queue, parent, nodePool, s));
   }
   const order = (r: ShareRow): string =>
     `${r.kind === 'department' ? 0 : 1}\u0000${r.queue}\u0000${r.nodePool}`;
   return rows.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
 }
 
+function rowOf(queue: string, parent: string | null, nodePool: string, s: QueueShare): ShareRow {
+  return {
+    queue,
+    kind: parent === null ? 'department' : 'project',
+    department: parent,
+    nodePool,
+    deserved: gpus(s.deserved.gpuMilli),
+    fairShare: gpus(s.fairShare.gpuMilli),
+    allocated: gpus(s.allocated.gpuMilli),
+    limit: gpus(s.limit.gpuMilli),
+    overQuotaWeight: s.overQuotaWeight,
+  };
+}
+
 /** An empty store. */
 export function createShareStore(): ShareStore {
-  let snapshot: Snapshot | null = null;
+  let newest: { shares: Shares; parents: Map<string, string | null> } | null = null;
   let cached: ShareRow[] | null = null;
   return {
-    record(next) {
-      snapshot = next;
+    record(snapshot, plan) {
+      // Only the queue tree is kept from the snapshot, not the snapshot (nodes and pods) itself.
+      newest = {
+        shares: plan.shares ?? new Map(),
+        parents: new Map(snapshot.queues.map((q) => [q.name, q.parent])),
+      };
       cached = null;
     },
     rows() {
-      if (snapshot === null) return [];
-      cached ??= shareRows(snapshot);
+      if (newest === null) return [];
+      cached ??= shareRows(newest.shares, newest.parents);
       return cached;
     },
   };

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApi } from '../../../allocator/api/index.ts';
+import { runCycle } from '../../../allocator/scheduler/cycle.ts';
 import { createShareStore, type ShareRow } from '../../../allocator/service/shares.ts';
 import { setQuota } from '../../../allocator/store/org.ts';
 import { buildSnapshot } from '../../../allocator/store/snapshot.ts';
@@ -15,7 +16,8 @@ afterEach(async () => {
 /** GET /shares as `who`, through an API whose share store saw one cycle of the world's store. */
 async function sharesAs(w: World, token: string): Promise<{ status: number; rows: ShareRow[] }> {
   const shares = createShareStore();
-  shares.record(buildSnapshot(w.db, T0));
+  const snapshot = buildSnapshot(w.db, T0);
+  shares.record(snapshot, runCycle(snapshot));
   const app = buildApi({ db: w.db, tokens: w.tokens, now: () => T0, info: { shares } });
   try {
     const res = await app.inject({ url: '/api/v1/shares', headers: { authorization: `Bearer ${token}` } });
@@ -28,7 +30,7 @@ async function sharesAs(w: World, token: string): Promise<{ status: number; rows
 const queues = (rows: readonly ShareRow[]) => [...new Set(rows.map((r) => `${r.kind}:${r.queue}`))];
 
 describe('GET /shares', () => {
-  it("answers every queue's deserved quota, fair share and allocation per pool, in GPUs", async () => {
+  it("answers every queue's deserved quota, fair share and allocation per pool, in GPUs, from the cycle's plan", async () => {
     world = await buildWorld();
     const quota = { deserved: { gpuMilli: 500 }, overQuotaWeight: 2 };
     expect(setQuota(world.db, 'p1', 'gpu', quota).ok).toBe(true);
@@ -56,7 +58,13 @@ describe('GET /shares', () => {
       limit: -1,
       overQuotaWeight: 2,
     });
-    expect(row('p1', 'default')).toMatchObject({ deserved: 0, fairShare: 0.5, overQuotaWeight: 1 });
+    // Allocation is after the cycle's own plan: it bound p1's pending half GPU on n1.
+    expect(row('p1', 'default')).toMatchObject({
+      deserved: 0,
+      fairShare: 0.5,
+      allocated: 0.5,
+      overQuotaWeight: 1,
+    });
     expect(row('d1', 'gpu')).toMatchObject({ kind: 'department', department: null, deserved: 0.5 });
   });
 
