@@ -143,7 +143,7 @@ export function createAllocatorMetrics(sources: AllocatorMetricsSources): Alloca
   });
   new Gauge({
     name: 'tessera_project_gpus',
-    help: "GPUs per project and node pool: deserved quota, fair share and allocated, as of the last cycle (allocated after its plan).",
+    help: 'GPUs per project and node pool: deserved quota, fair share and allocated, as of the last cycle (allocated after its plan).',
     labelNames: ['project', 'node_pool', 'kind'] as const,
     registers,
     collect() {
