@@ -52,6 +52,8 @@ COPY allocator ./allocator
 COPY agent ./agent
 COPY cli ./cli
 COPY sim ./sim
+# The web console the allocator serves at / (plain files, no build step; allocator/api/console-route.ts).
+COPY web ./web
 RUN ln -s /opt/tessera/bin/tessera.js /usr/local/bin/tessera \
   && tessera --version \
   && rm -rf /tmp/tsx-*

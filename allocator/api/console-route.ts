@@ -1,5 +1,5 @@
 /**
- * The web console (issue 6): the static files of allocator/console served at `/` as they are (plain
+ * The web console (issue 6): the static files of web/ served at `/` as they are (plain
  * ES modules, no build step). The pages hold no secrets, so they need no token; everything they show
  * comes from /api/v1 with the token the user logs in with, under the same access rules as the CLI.
  */
@@ -8,7 +8,7 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 
 /** Where the console's files live in this package. */
-export const CONSOLE_DIR = fileURLToPath(new URL('../console/', import.meta.url));
+export const CONSOLE_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 
 // The console loads only its own files and talks only to its own origin; nothing inline runs.
 const CSP = [

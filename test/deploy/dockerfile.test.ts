@@ -91,7 +91,7 @@ function labels(): Map<string, string> {
   return out;
 }
 
-/** Top-level directories of every file reachable from bin/tessera.js through relative imports and `new URL('./x', import.meta.url)`. */
+/** Top-level directories of every file (or directory) reachable from bin/tessera.js through relative imports and `new URL('./x', import.meta.url)`. */
 function runtimeDirs(): Set<string> {
   const seen = new Set<string>();
   const dirs = new Set<string>();
@@ -105,7 +105,10 @@ function runtimeDirs(): Set<string> {
     if (!/\.(ts|js|mjs)$/.test(file)) continue;
     for (const m of readFileSync(file, 'utf8').matchAll(ref)) {
       const target = resolve(dirname(file), m[1] ?? '');
-      if (existsSync(target) && statSync(target).isFile()) todo.push(target);
+      if (!existsSync(target)) continue;
+      // A directory named by URL (the web console's files) is needed whole.
+      if (statSync(target).isFile()) todo.push(target);
+      else dirs.add(relative(ROOT, target).split('/')[0] ?? '');
     }
   }
   return dirs;
@@ -179,7 +182,7 @@ describe('Dockerfile', () => {
         .map((p) => p.replace(/^\.\//, '').replace(/\/$/, '')),
     );
     const needed = [...runtimeDirs()].sort();
-    expect(needed).toEqual(expect.arrayContaining(['bin', 'cli', 'allocator', 'agent', 'shared']));
+    expect(needed).toEqual(expect.arrayContaining(['bin', 'cli', 'allocator', 'agent', 'shared', 'web']));
     expect(needed.filter((d) => !copied.has(d))).toEqual([]);
   });
 
@@ -247,6 +250,7 @@ describe('.dockerignore', () => {
       'agent',
       'shared',
       'sim',
+      'web',
       'package.json',
       'package-lock.json',
     ])

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { canTransition, WORKLOAD_PHASES } from '../../../shared/phases.ts';
-import { PRIORITY_CLASSES, WORKLOAD_TYPES } from '../../../shared/workload.ts';
+import { canTransition, WORKLOAD_PHASES } from '../../shared/phases.ts';
+import { PRIORITY_CLASSES, WORKLOAD_TYPES } from '../../shared/workload.ts';
 
 /** The console's constants.js, loaded as Node loads any ES module (it touches no DOM). */
 async function consoleConstants(): Promise<Record<string, unknown>> {
-  const url = new URL('../../../allocator/console/constants.js', import.meta.url).href;
+  const url = new URL('../../web/constants.js', import.meta.url).href;
   return (await import(/* @vite-ignore */ url)) as Record<string, unknown>;
 }
 
-describe('allocator/console/constants.js', () => {
+describe('web/constants.js', () => {
   it("holds exactly shared/'s phase, type and priority lists (the browser cannot load the TypeScript)", async () => {
     const c = await consoleConstants();
     expect(c.WORKLOAD_PHASES).toEqual([...WORKLOAD_PHASES]);

@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * Copies of shared/phases.ts and shared/workload.ts lists: the browser cannot load the TypeScript
- * sources without a build step. test/allocator/console/constants.test.ts compares them with the
+ * sources without a build step. test/web/constants.test.ts compares them with the
  * originals (and STOPPABLE with the phase machine) so they cannot drift.
  */
 
