@@ -77,6 +77,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     onChange: () => requestCycle(),
     info: { explain, samples: gpuSamples, logs, shares },
     metrics,
+    metricsAuth: options.metricsAuth ?? false,
     console: true,
   });
   const link = attachAgentLink(app.server, {

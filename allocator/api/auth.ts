@@ -24,7 +24,7 @@ declare module 'fastify' {
 const PREFIX = '/api/v1';
 
 /** The user `request`'s bearer token names at `nowMs`, or a 401. */
-function userOf(request: FastifyRequest, tokens: TokenStore, nowMs: number): string {
+export function userOf(request: FastifyRequest, tokens: TokenStore, nowMs: number): string {
   const bearer = bearerOf(request.headers.authorization);
   if (bearer === null)
     fail(
@@ -38,6 +38,26 @@ function userOf(request: FastifyRequest, tokens: TokenStore, nowMs: number): str
       'this token is not a valid API token (unknown, expired or revoked, or an agent credential); ask an admin for one: tessera token create --user NAME',
     );
   return who.user;
+}
+
+/**
+ * `--metrics-auth`: what `/metrics` checks first. The exposition shows every node, project and
+ * pending reason, so the caller's user must read nodes on the cluster (any role on `cluster`, e.g.
+ * a `prometheus` user with `viewer` there); 401 without a valid token, 403 without that role.
+ */
+export function metricsReader(
+  tokens: TokenStore,
+  db: Db,
+  now: () => number,
+): (request: FastifyRequest) => void {
+  return (request) => {
+    const user = userOf(request, tokens, now());
+    if (!can(grantsOf(db, user), 'read-nodes', CLUSTER))
+      fail(
+        'TESSERA_E_FORBIDDEN',
+        `${user} may not read /metrics: it needs a role on cluster; an admin can run: tessera access grant ${user} viewer cluster`,
+      );
+  };
 }
 
 /** Refuses any request in `app`'s scope without a valid user token (401) and records the caller. */

@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TokenStore } from '../link/tokens.ts';
 import type { Db } from '../store/db.ts';
-import { enforcePermissions, requireUserToken } from './auth.ts';
+import { enforcePermissions, metricsReader, requireUserToken } from './auth.ts';
 import { registerConsole } from './console-route.ts';
 import type { ApiContext, ChangeReason } from './context.ts';
 import { installErrorHandlers } from './errors.ts';
@@ -48,6 +48,8 @@ export interface ApiOptions {
   metrics?: ApiMetrics;
   /** Serve the web console at `/` (console-route.ts); default off, the allocator turns it on. */
   console?: boolean;
+  /** With `tokens`: `/metrics` needs a user token that may read the cluster's nodes. Default off. */
+  metricsAuth?: boolean;
 }
 
 /** The prefix every resource route lives under. */
@@ -65,7 +67,13 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   // Before any route, so the request timing hook covers every one of them.
   options.metrics?.instrument(app);
   registerHealth(app, ctx.db);
-  if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics.registry);
+  if (options.metrics !== undefined) {
+    const check =
+      options.metricsAuth === true && options.tokens !== undefined
+        ? metricsReader(options.tokens, ctx.db, ctx.now)
+        : undefined;
+    registerMetricsRoute(app, options.metrics.registry, check);
+  }
   if (options.console === true) registerConsole(app);
   app.register(
     async (api) => {

@@ -1,5 +1,8 @@
-/** `/metrics`: Prometheus' text exposition, outside /api/v1 and open without a token like the probes. */
-import type { FastifyInstance } from 'fastify';
+/**
+ * `/metrics`: Prometheus' text exposition, outside /api/v1 and open without a token like the probes,
+ * unless the allocator runs with `--metrics-auth` (ARCHITECTURE 7: a flag puts it behind a token).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 
 /** What the API needs of the allocator's metrics (allocator/metrics.ts). */
@@ -9,9 +12,14 @@ export interface ApiMetrics {
   instrument(app: FastifyInstance): void;
 }
 
-/** Serves `registry` at `GET /metrics`. */
-export function registerMetricsRoute(app: FastifyInstance, registry: Registry): void {
-  app.get('/metrics', async (_request, reply) => {
+/** Serves `registry` at `GET /metrics`; `check`, given, runs first and throws to refuse. */
+export function registerMetricsRoute(
+  app: FastifyInstance,
+  registry: Registry,
+  check?: (request: FastifyRequest) => void,
+): void {
+  app.get('/metrics', async (request, reply) => {
+    check?.(request);
     const text = await registry.metrics();
     return reply.type(registry.contentType).send(text);
   });

@@ -20,6 +20,8 @@ export interface AllocatorOptions {
   coalesceMs?: number;
   /** A join token made outside (e.g. a Helm Secret) that agents may join with; registered at start. */
   joinToken?: string;
+  /** `/metrics` needs a user token whose user may read the cluster's nodes. Default false (open). */
+  metricsAuth?: boolean;
   /** Called after each committed plan with its starts, before they are sent (the benchmark times delivery from here). */
   onPlanCommitted?: (atMs: number, starts: readonly StoredStart[]) => void;
   log?: Logger;

@@ -35,6 +35,7 @@ interface RawFlags {
   lease: string;
   heartbeat: string;
   logLevel: string;
+  metricsAuth: boolean;
 }
 
 /** Parsed and checked allocator flags, shared with `tessera up`. */
@@ -85,10 +86,11 @@ export function configure(command: Command, { io }: CliContext): void {
     .description('Run the allocator: REST API, agent websocket, scheduler, state in SQLite.')
     .option('--data <dir>', 'data directory (database, tokens)', DEFAULT_DATA_DIR)
     .option('--host <address>', 'interface to listen on', '0.0.0.0')
+    .option('--port <n>', 'TCP port for the API and the agent link (0 = any free port)', String(DEFAULT_PORT))
     .option(
-      '--port <n>',
-      'TCP port for the API and the agent link (0 = any free port)',
-      String(DEFAULT_PORT),
+      '--metrics-auth',
+      "/metrics needs a user token that may read the cluster's nodes (e.g. a 'prometheus' user with viewer on cluster); default: open like /healthz",
+      false,
     );
   addTimingOptions(command, 'info')
     .addHelpText('after', EXAMPLES)
@@ -105,6 +107,7 @@ export function configure(command: Command, { io }: CliContext): void {
           host: f.host,
           ...parsed,
           log,
+          metricsAuth: f.metricsAuth,
           ...(preset === undefined || preset === '' ? {} : { joinToken: preset.trim() }),
         }).catch((e: unknown) => {
           // A bad preset token or a database from newer code: the user's to fix, said in one line.

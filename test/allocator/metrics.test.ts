@@ -11,13 +11,14 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function start(): Promise<RunningAllocator> {
+async function start(metricsAuth = false): Promise<RunningAllocator> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-metrics-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const a = await startAllocator({
     dataDir: dir,
     host: '127.0.0.1',
     port: 0,
+    metricsAuth,
     log: createLogger({ stream: { write: () => true }, level: 'error' }),
   });
   cleanups.push(() => a.close());
@@ -151,6 +152,50 @@ describe('allocator /metrics', () => {
     const again = (await scrape(a)).text;
     // Nothing grows with distinct URLs or with cycles.
     expect(samples(again).length).toBe(first);
+  });
+});
+
+describe('allocator /metrics with metricsAuth (--metrics-auth)', () => {
+  it('needs a user token whose user holds a role on the cluster', async () => {
+    const a = await start(true);
+    const admin = readFileSync(a.adminTokenFile, 'utf8').trim();
+    const call = async (method: string, path: string, token: string, body?: unknown) => {
+      const res = await fetch(`${a.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: res.status, body: await res.text() };
+    };
+    const tokenFor = async (user: string, role: string, scope: string) => {
+      expect((await call('POST', '/api/v1/users', admin, { name: user })).status).toBe(201);
+      expect((await call('POST', '/api/v1/access-rules', admin, { subject: user, role, scope })).status).toBe(
+        201,
+      );
+      const made = await call('POST', '/api/v1/tokens', admin, { kind: 'user', user });
+      return (JSON.parse(made.body) as { token: string }).token;
+    };
+
+    const none = await fetch(`${a.url}/metrics`);
+    expect(none.status).toBe(401);
+    expect(await none.text()).toContain('TESSERA_E_UNAUTHENTICATED');
+    const join = readFileSync(a.joinTokenFile, 'utf8').trim();
+    expect((await call('GET', '/metrics', join)).status).toBe(401);
+
+    const projectViewer = await tokenFor('alice', 'viewer', 'project/main');
+    const refused = await call('GET', '/metrics', projectViewer);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toContain('tessera access grant alice viewer cluster');
+
+    const prometheus = await tokenFor('prometheus', 'viewer', 'cluster');
+    const ok = await call('GET', '/metrics', prometheus);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toContain('tessera_agents_connected 0');
+    // The probes stay open.
+    expect((await fetch(`${a.url}/healthz`)).status).toBe(200);
   });
 });
 

@@ -228,6 +228,10 @@ describe('templates', () => {
     expect(sm).toMatch(/^kind: ServiceMonitor$/m);
     expect(sm).toContain('path: /metrics');
     expect(sm).toContain('{{- if $m.enabled }}');
+    // Under --metrics-auth the allocator's endpoint sends a user token from a Secret.
+    expect(sm).toMatch(
+      /\{\{- with \$m\.authorization\.secretName \}\}\n(\s+#.*\n)?\s+authorization:\n\s+type: Bearer\n\s+credentials:\n\s+name: \{\{ \. \| quote \}\}/,
+    );
     // The agents are scraped on their --metrics-address listener, which serves /metrics and /healthz only.
     expect(sm).toMatch(/^kind: PodMonitor$/m);
     expect(sm).toMatch(/podMetricsEndpoints:\n\s+- port: metrics/);
@@ -274,6 +278,9 @@ describe('templates', () => {
     expect(h).toContain('fail "allocator.ingress.enabled=true needs allocator.ingress.host');
     expect(h).toContain('agent.gpu=sim with agent.runtimeClassName');
     expect(h).toContain('joinToken.value and joinToken.existingSecret are both set');
+    expect(h).toContain(
+      'allocator.extraArgs has --metrics-auth but monitoring.serviceMonitor.authorization.secretName is empty',
+    );
   });
 
   it('ships the dashboard in a ConfigMap labelled for Grafana', () => {

@@ -87,4 +87,8 @@ Refuses contradictory values with a message naming them. Included by every templ
 {{- if and .Values.joinToken.existingSecret .Values.joinToken.value -}}
 {{- fail "joinToken.value and joinToken.existingSecret are both set: the token comes from one or the other." -}}
 {{- end -}}
+{{- $m := .Values.monitoring.serviceMonitor -}}
+{{- if and $m.enabled (has "--metrics-auth" $a.extraArgs) (not $m.authorization.secretName) -}}
+{{- fail "allocator.extraArgs has --metrics-auth but monitoring.serviceMonitor.authorization.secretName is empty: Prometheus would be refused (401) on every scrape; name a Secret holding a user token with a role on cluster." -}}
+{{- end -}}
 {{- end -}}
