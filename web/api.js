@@ -81,13 +81,45 @@ function errorOf(body) {
  * @returns {Promise<unknown>}
  */
 export async function request(method, path, options = {}) {
+  const text = await send(method, path, options, 'application/json');
+  if (text === '') return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * GETs `/api/v1{path}` and resolves its body as text (a pod's log), or throws ApiError as `request`
+ * does: errors are JSON whatever the route answers when it works.
+ * @param {string} path
+ * @param {RequestOptions} [options]
+ * @returns {Promise<string>}
+ */
+export function requestText(path, options = {}) {
+  return send('GET', path, options, 'text/plain, application/json');
+}
+
+/**
+ * The one fetch: bearer token, no cache, the body as text; a non-2xx answer becomes ApiError and a
+ * 401 logs the user out (unless `keep401`).
+ * @param {string} method
+ * @param {string} path
+ * @param {RequestOptions} options
+ * @param {string} accept
+ * @returns {Promise<string>}
+ */
+async function send(method, path, options, accept) {
   /** @type {Record<string, string>} */
-  const headers = { accept: 'application/json' };
+  const headers = { accept };
   const token = options.token ?? getToken();
   if (token !== null) headers.authorization = `Bearer ${token}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   /** @type {Response} */
   let res;
+  /** @type {string} */
+  let text;
   try {
     res = await fetch(PREFIX + path, {
       method,
@@ -96,21 +128,20 @@ export async function request(method, path, options = {}) {
       signal: options.signal,
       cache: 'no-store',
     });
+    // Inside the try: a chunked body (logs) can fail after the headers came.
+    text = await res.text();
   } catch (e) {
     if (options.signal?.aborted) throw e;
     throw new ApiError(0, 'NETWORK', `the allocator did not answer (${String(e)})`, undefined);
   }
-  const text = await res.text();
+  if (res.ok) return text;
   /** @type {unknown} */
-  let body = null;
-  if (text !== '') {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = text;
-    }
+  let body = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not JSON (a proxy's page): its text is the message.
   }
-  if (res.ok) return body;
   const e = errorOf(body) ?? {
     code: `HTTP_${res.status}`,
     message: typeof body === 'string' && body !== '' ? body : res.statusText,

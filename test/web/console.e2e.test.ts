@@ -14,6 +14,11 @@ if (chromiumPath === null) console.warn(CHROMIUM_MISSING);
 
 /** Markup in a value the API hands back; it must reach the page as text. */
 const XSS = '<img src=x onerror="window.__pwned=1">';
+/** Markup a pod prints; its output must reach the page as text too. */
+const LOG_XSS = '<script>window.__pwned=2</script><b>bold?</b>';
+/** A pod's program: prints LOG_XSS and its own wire id, then runs until stopped. */
+const PRINTS_MARKUP = `process.stdout.write(${JSON.stringify(LOG_XSS)} + '\\nI am ' + process.env.TESSERA_POD_ID + '\\n');
+setInterval(() => {}, 1000);`;
 
 /** A command line the form splits back into `podCommand()`'s words. */
 const quoted = (words: string[]): string => words.map((w) => JSON.stringify(w)).join(' ');
@@ -129,6 +134,12 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
     // API text is shown as text: the markup in the env value is visible and never ran.
     await page.getByText(`NOTE=${XSS}`).waitFor();
     expect(await page.evaluate('window.__pwned === undefined')).toBe(true);
+    // The pod's output, read again on the page's poll: the test pod's readiness line.
+    await page
+      .getByRole('region', { name: 'Logs' })
+      .getByLabel('Pod output')
+      .filter({ hasText: 'READY pid=' })
+      .waitFor({ timeout: 5_000 });
     await snap(page, '06-workload-running');
     // The overview counts it and shows its GPU allocated on the node.
     await page.getByRole('navigation').getByRole('link', { name: 'Overview' }).click();
@@ -208,6 +219,49 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
     await page.waitForURL(/#\/workloads$/);
     await page.getByRole('status').filter({ hasText: 'Deleted workload console-e2e.' }).waitFor();
     await page.getByRole('table', { name: 'Workloads' }).getByText('No workloads yet.').waitFor();
+  });
+
+  it("says why a workload has no output yet, and shows a pod's output as text", async () => {
+    const api = cluster().api;
+    const open = async (id: string) => {
+      await page.goto(`${cluster().url}/#/workloads/${encodeURIComponent(id)}`);
+      return page.getByRole('region', { name: 'Logs' });
+    };
+    // More GPUs than the node has: Pending with no pod on a node, which is no error of the page.
+    const waits = await api.submit({
+      name: 'console-waits',
+      project: cluster().defaultProject,
+      type: 'training',
+      command: podCommand(),
+      env: { JOURNAL: cluster().journal('console-waits') },
+      resources: { gpuDevices: 3 },
+    });
+    const logs = await open(waits.id);
+    await page.getByRole('status', { name: 'Phase' }).filter({ hasText: 'Pending' }).waitFor();
+    await logs.getByText('No output yet: no pod of this workload has run on a node.').waitFor();
+    expect(await page.getByRole('alert').filter({ visible: true }).count()).toBe(0);
+    await snap(page, '09a-workload-pending-logs');
+    // Two pods printing markup and their own id: shown as the text they printed, which never runs,
+    // the first pod's by default and the other's once picked.
+    const printer = await api.submit({
+      name: 'console-prints',
+      project: cluster().defaultProject,
+      type: 'distributed',
+      replicas: 2,
+      command: [process.execPath, '-e', PRINTS_MARKUP],
+      env: { JOURNAL: cluster().journal('console-prints') },
+      resources: {},
+    });
+    const output = (await open(printer.id)).getByLabel('Pod output');
+    await output
+      .filter({ hasText: LOG_XSS })
+      .filter({ hasText: '_console-prints-0' })
+      .waitFor({ timeout: 20_000 });
+    expect(await output.locator('script, b').count()).toBe(0);
+    expect(await page.evaluate('window.__pwned === undefined')).toBe(true);
+    await page.getByLabel('Pod', { exact: true }).selectOption('console-prints-1');
+    await output.filter({ hasText: '_console-prints-1' }).waitFor();
+    await snap(page, '09b-workload-logs');
   });
 
   it('takes a token from the address once and removes it from the URL', async () => {

@@ -1,8 +1,9 @@
 // @ts-check
 /**
- * One workload: its spec, phase and reason, pods, GPU use, why it waits (when Pending) and its
- * phase history, with Stop / Run / Delete. Actions refresh the page at once rather than waiting for
- * the next poll; a refused action shows the API's message and leaves the page as it was.
+ * One workload: its spec, phase and reason, pods, GPU use, why it waits (when Pending), a pod's
+ * output and its phase history, with Stop / Run / Delete. Actions refresh the page at once rather
+ * than waiting for the next poll; a refused action shows the API's message and leaves the page as
+ * it was.
  */
 import { ApiError, request } from '../api.js';
 import { STOPPABLE } from '../constants.js';
@@ -11,6 +12,7 @@ import { live } from '../live.js';
 import { fill, h, section } from '../render.js';
 import { go } from '../router.js';
 import { hideError, noticeNext, showError } from '../status.js';
+import { logsSection } from './workload-logs.js';
 import { eventsTable, gpuUse, podsTable, specList } from './workload-parts.js';
 import { phaseCell } from './workloads.js';
 
@@ -19,7 +21,8 @@ import { phaseCell } from './workloads.js';
 /** @typedef {import('../types.js').ExplainView} ExplainView */
 /** @typedef {import('../types.js').TopView} TopView */
 /** @typedef {import('../router.js').Route} Route */
-/** @typedef {{ gone: true } | { gone: false, w: WorkloadView, events: EventView[], explain: ExplainView | null, top: TopView }} Data */
+/** @typedef {import('./workload-logs.js').LogsData} LogsData */
+/** @typedef {{ gone: true } | { gone: false, w: WorkloadView, events: EventView[], explain: ExplainView | null, top: TopView, logs: LogsData }} Data */
 
 /** The workload detail page. @param {HTMLElement} root @param {Route} route */
 export function workloadPage(root, route) {
@@ -34,8 +37,10 @@ export function workloadPage(root, route) {
   const sPods = section('Pods');
   const sWhy = section('Why it is pending');
   const sUse = section('GPU use');
+  // A pod chosen for the logs is read at once, not at the next poll.
+  const sLogs = logsSection(() => poll.refresh());
   const sEvents = section('Events');
-  const body = h('div', {}, sSpec.el, sPods.el, sWhy.el, sUse.el, sEvents.el);
+  const body = h('div', {}, sSpec.el, sPods.el, sWhy.el, sUse.el, sLogs.el, sEvents.el);
   root.replaceChildren(
     h('p', { class: 'crumbs' }, h('a', { href: '#/workloads' }, '← Workloads')),
     h(
@@ -75,10 +80,11 @@ export function workloadPage(root, route) {
       if (e instanceof ApiError && e.status === 404) return { gone: true };
       throw e;
     }
-    const [events, explain, top] = await Promise.all([
+    const [events, explain, top, logs] = await Promise.all([
       request('GET', `/workloads/${enc}/events`, { signal }),
       w.phase === 'Pending' ? request('GET', `/workloads/${enc}/explain`, { signal }) : Promise.resolve(null),
       request('GET', '/top', { signal }),
+      sLogs.load(w, signal),
     ]);
     return {
       gone: false,
@@ -86,6 +92,7 @@ export function workloadPage(root, route) {
       events: /** @type {EventView[]} */ (events),
       explain: /** @type {ExplainView | null} */ (explain),
       top: /** @type {TopView} */ (top),
+      logs,
     };
   }
 
@@ -130,6 +137,7 @@ export function workloadPage(root, route) {
         : h('ul', { class: 'reasons' }, ...d.explain.reasons.map((r) => h('li', {}, r))),
     );
     fill(sUse.body, gpuUse(w, d.top));
+    sLogs.show(w, d.logs);
     fill(sEvents.body, eventsTable(d.events));
     setButtons();
   });
