@@ -1,8 +1,8 @@
 // @ts-check
 /**
- * Copies of shared/phases.ts and shared/workload.ts lists: the browser cannot load the TypeScript
- * sources without a build step. test/web/constants.test.ts compares them with the
- * originals (and STOPPABLE with the phase machine) so they cannot drift.
+ * Copies of lists in shared/phases.ts, shared/workload.ts and allocator/store/pods.ts: the browser
+ * cannot load the TypeScript sources without a build step. test/web/constants.test.ts compares them
+ * with the originals (and STOPPABLE with the phase machine) so they cannot drift.
  */
 
 /** Every workload phase, in lifecycle order. */
@@ -26,6 +26,9 @@ export const PRIORITY_CLASSES = ['train', 'build-preemptible', 'build', 'inferen
 
 /** Phases a user may stop from (shared/phases.ts: every unfinished phase has `Stopped`). */
 export const STOPPABLE = ['Creating', 'Pending', 'Initializing', 'Running', 'Degraded'];
+
+/** Pod phases of a pod placed on a node (allocator/store/pods.ts SCHEDULED_POD_PHASES). */
+export const SCHEDULED_POD_PHASES = ['Bound', 'Starting', 'Running'];
 
 /** How often a shown page asks its sources again. */
 export const POLL_MS = 2000;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SCHEDULED_POD_PHASES } from '../../allocator/store/pods.ts';
 import { canTransition, WORKLOAD_PHASES } from '../../shared/phases.ts';
 import { PRIORITY_CLASSES, WORKLOAD_TYPES } from '../../shared/workload.ts';
 
@@ -14,6 +15,10 @@ describe('web/constants.js', () => {
     expect(c.WORKLOAD_PHASES).toEqual([...WORKLOAD_PHASES]);
     expect(c.WORKLOAD_TYPES).toEqual([...WORKLOAD_TYPES]);
     expect(c.PRIORITY_CLASSES).toEqual([...PRIORITY_CLASSES]);
+  });
+
+  it("knows a placed pod by the store's own phases", async () => {
+    expect((await consoleConstants()).SCHEDULED_POD_PHASES).toEqual([...SCHEDULED_POD_PHASES]);
   });
 
   it('offers Stop exactly in the phases the phase machine may stop from', async () => {

@@ -7,6 +7,7 @@
  * reason as a quiet line: that is not an error of the page.
  */
 import { ApiError, requestText } from '../api.js';
+import { SCHEDULED_POD_PHASES } from '../constants.js';
 import { h, section } from '../render.js';
 
 /** @typedef {import('../types.js').WorkloadView} WorkloadView */
@@ -23,9 +24,6 @@ export const LOG_TAIL_LINES = 200;
 /** The logs route's answers that mean "nothing to show yet": no log, no pod on a node, node away. */
 const QUIET_STATUSES = [404, 409, 503];
 
-/** Pod phases of a pod placed on a node (allocator/store/pods.ts SCHEDULED_POD_PHASES). */
-const PLACED = ['Bound', 'Starting', 'Running'];
-
 /** Within this many pixels of the end counts as "at the bottom" (rounding of fractional heights). */
 const BOTTOM_SLACK_PX = 4;
 
@@ -36,7 +34,7 @@ const BOTTOM_SLACK_PX = 4;
  * @returns {PodView | null}
  */
 export function defaultPod(pods) {
-  const placed = pods.find((p) => p.node !== null && PLACED.includes(p.phase));
+  const placed = pods.find((p) => p.node !== null && SCHEDULED_POD_PHASES.includes(p.phase));
   return placed ?? [...pods].reverse().find((p) => p.node !== null) ?? null;
 }
 
