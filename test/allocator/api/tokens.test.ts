@@ -33,6 +33,17 @@ function tokenApi(): { app: FastifyInstance; tokens: TokenStore; admin: string; 
   return { app, tokens, admin: createUserToken(tokens, 'admin'), db };
 }
 
+/** A join token minted through the API by `admin`. */
+async function createJoinToken(app: FastifyInstance, admin: string): Promise<string> {
+  const created = await app.inject({
+    method: 'POST',
+    url: '/api/v1/tokens',
+    headers: { authorization: `Bearer ${admin}` },
+    payload: { kind: 'join' },
+  });
+  return (created.json() as { token: string }).token;
+}
+
 describe('token API', () => {
   it('refuses a request without a token or with a wrong one (401, one error shape)', async () => {
     const { app, admin } = tokenApi();
@@ -50,14 +61,7 @@ describe('token API', () => {
 
   it('refuses a join token as an API token', async () => {
     const { app, admin } = tokenApi();
-    const auth = { authorization: `Bearer ${admin}` };
-    const created = await app.inject({
-      method: 'POST',
-      url: '/api/v1/tokens',
-      headers: auth,
-      payload: { kind: 'join' },
-    });
-    const join = (created.json() as { token: string }).token;
+    const join = await createJoinToken(app, admin);
     const r = await app.inject({
       method: 'GET',
       url: '/api/v1/tokens',
@@ -99,13 +103,7 @@ describe('token API', () => {
   it('lists tokens with id, kind and subject, never their hash or secret', async () => {
     const { app, admin } = tokenApi();
     const auth = { authorization: `Bearer ${admin}` };
-    const created = await app.inject({
-      method: 'POST',
-      url: '/api/v1/tokens',
-      headers: auth,
-      payload: { kind: 'join' },
-    });
-    const join = (created.json() as { token: string }).token;
+    const join = await createJoinToken(app, admin);
     const r = await app.inject({ method: 'GET', url: '/api/v1/tokens', headers: auth });
     expect(r.statusCode).toBe(200);
     const list = r.json() as Record<string, unknown>[];
