@@ -1,6 +1,6 @@
 /**
  * The quality benchmark: every fill-mode policy over seeds 42-51 on the FGD paper's default
- * Alibaba trace, against the paper's published means (FGD-METHOD.md; fgd-expected-results).
+ * Alibaba trace, against the paper's published means (docs/fgd-method.md; test/fixtures/traces/alibaba-gpu-v2023/).
  *
  *   npx tsx bench/quality.ts
  *
@@ -15,10 +15,10 @@ import { isMainThread, Worker } from 'node:worker_threads';
 import { POLICY_NAMES, type PolicyName } from '../sim/fill.ts';
 import type { QualityJob, QualityJobResult, QualityWorkerData } from './quality-worker.ts';
 
-const TRACES = new URL('../../shared/traces/alibaba-gpu-v2023/', import.meta.url);
+const TRACES = new URL('../test/fixtures/traces/alibaba-gpu-v2023/', import.meta.url);
 const NODES_FILE = new URL('openb_node_list_gpu_node.csv', TRACES);
 const PODS_FILE = new URL('openb_pod_list_default.csv', TRACES);
-const PAPER_FILE = new URL('fgd-expected-results/summary_mean_by_arrival.csv', TRACES);
+const PAPER_FILE = new URL('summary_mean_by_arrival.csv', TRACES);
 
 /** The paper's policy directory names for ours. */
 const PAPER_NAMES: Partial<Record<PolicyName, string>> = {

@@ -96,7 +96,7 @@ describe('runFill', () => {
   });
 
   it('lands best-fit within a point of the paper on the real trace (seed 42; paper mean 7.14)', () => {
-    const traces = new URL('../../../shared/traces/alibaba-gpu-v2023/', import.meta.url);
+    const traces = new URL('../fixtures/traces/alibaba-gpu-v2023/', import.meta.url);
     const n = readTraceNodes(readFileSync(new URL('openb_node_list_gpu_node.csv', traces), 'utf8'), 'nodes');
     const p = readTracePods(readFileSync(new URL('openb_pod_list_default.csv', traces), 'utf8'), 'pods');
     if (!n.ok || !p.ok) throw new Error('trace did not parse');

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readTraceNodes, readTracePods, traceNodesToState } from '../../sim/trace.ts';
 
-const TRACES = new URL('../../../shared/traces/alibaba-gpu-v2023/', import.meta.url);
+const TRACES = new URL('../fixtures/traces/alibaba-gpu-v2023/', import.meta.url);
 const POD_HEADER =
   'name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time';
 

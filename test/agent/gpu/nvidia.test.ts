@@ -16,7 +16,7 @@ import {
 import { nextBackoffMs } from '../../../agent/gpu/tool-process.ts';
 import type { TesseraError } from '../../../shared/errors.ts';
 
-const SHARED = new URL('../../../../shared/fixtures/nvidia/', import.meta.url);
+const PUBLIC = new URL('../../fixtures/nvidia/public/', import.meta.url);
 const HANDMADE = new URL('../../fixtures/nvidia/handmade/', import.meta.url);
 
 /** A fake nvidia-smi: -q -x prints $FAKE_XML; the query streams print a round every $FAKE_SLEEP s. */
@@ -302,8 +302,8 @@ describe('createNvidiaDriver: sample', () => {
 });
 
 describe('createNvidiaDriver: swap', () => {
-  const help570 = fileURLToPath(new URL('cuda-checkpoint-help_r570.86.10.txt', SHARED));
-  const help550 = fileURLToPath(new URL('cuda-checkpoint-help_r550.54.09.txt', SHARED));
+  const help570 = fileURLToPath(new URL('cuda-checkpoint-help_r570.86.10.txt', PUBLIC));
+  const help550 = fileURLToPath(new URL('cuda-checkpoint-help_r550.54.09.txt', PUBLIC));
 
   it('finds swap support when cuda-checkpoint answers --help with its --action operations', async () => {
     const driver = createNvidiaDriver({

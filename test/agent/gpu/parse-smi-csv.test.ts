@@ -9,7 +9,7 @@ import {
 } from '../../../agent/gpu/parse-smi-csv.ts';
 import { smiMiB, smiNumber, smiText } from '../../../agent/gpu/smi-values.ts';
 
-const SHARED = new URL('../../../../shared/fixtures/nvidia/', import.meta.url);
+const PUBLIC = new URL('../../fixtures/nvidia/public/', import.meta.url);
 const LOCAL = new URL('../../fixtures/nvidia/', import.meta.url);
 
 function read(dir: URL, name: string): string {
@@ -104,11 +104,11 @@ describe('parseAppsCsvLine', () => {
   });
 });
 
-describe('CSV parser on the shared captures (header form, units in values)', () => {
-  const names = readdirSync(SHARED).filter((n) => n.endsWith('.csv'));
+describe('CSV parser on the public captures (header form, units in values)', () => {
+  const names = readdirSync(PUBLIC).filter((n) => n.endsWith('.csv'));
 
   it.each(names.filter((n) => n.startsWith('query-gpu')))('%s parses with sane values', (name) => {
-    const r = parseGpuCsv(read(SHARED, name));
+    const r = parseGpuCsv(read(PUBLIC, name));
     if (!r.ok) throw new Error(r.error.message);
     expect(r.value).toHaveLength(1);
     for (const row of r.value) {
@@ -122,7 +122,7 @@ describe('CSV parser on the shared captures (header form, units in values)', () 
   });
 
   it.each(names.filter((n) => n.startsWith('query-compute-apps')))('%s parses', (name) => {
-    const r = parseAppsCsv(read(SHARED, name));
+    const r = parseAppsCsv(read(PUBLIC, name));
     if (!r.ok) throw new Error(r.error.message);
     for (const row of r.value) {
       expect(row.gpuUuid).toMatch(/^GPU-/);
@@ -131,7 +131,7 @@ describe('CSV parser on the shared captures (header form, units in values)', () 
   });
 
   it('reads exact values of the H100 under load (212 fields, units in values)', () => {
-    const r = parseGpuCsv(read(SHARED, 'query-gpu_1xH100-80GB-HBM3_load_all-fields_driver590.csv'));
+    const r = parseGpuCsv(read(PUBLIC, 'query-gpu_1xH100-80GB-HBM3_load_all-fields_driver590.csv'));
     expect(r.ok && r.value).toEqual([
       {
         index: 0,
@@ -146,25 +146,25 @@ describe('CSV parser on the shared captures (header form, units in values)', () 
   });
 
   it('reads N/A utilization under MIG and the P100 query that lacks index and memory.total', () => {
-    const mig = parseGpuCsv(read(SHARED, 'query-gpu_1xH100-MIG_idle_all-fields_driver590.csv'));
+    const mig = parseGpuCsv(read(PUBLIC, 'query-gpu_1xH100-MIG_idle_all-fields_driver590.csv'));
     expect(mig.ok && mig.value[0]?.utilizationPct).toBeNull();
-    const p100 = parseGpuCsv(read(SHARED, 'query-gpu_1xTesla-P100_15fields_driver510.csv'));
+    const p100 = parseGpuCsv(read(PUBLIC, 'query-gpu_1xTesla-P100_15fields_driver510.csv'));
     expect(p100.ok && p100.value[0]).toMatchObject({ index: 0, memoryTotalMiB: null, powerDrawW: 28.16 });
   });
 
   it('reads processes, used_gpu_memory as used_memory, a header alone as none, [N/A] memory as null', () => {
-    const load = parseAppsCsv(read(SHARED, 'query-compute-apps_1xH100-80GB-HBM3_load_3procs.csv'));
+    const load = parseAppsCsv(read(PUBLIC, 'query-compute-apps_1xH100-80GB-HBM3_load_3procs.csv'));
     expect(load.ok && load.value.map((p) => [p.pid, p.usedMemoryMiB])).toEqual([
       [11327, 2566],
       [11328, 1542],
       [11345, 15690],
     ]);
-    expect(parseAppsCsv(read(SHARED, 'query-compute-apps_1xL40S_idle_header-only.csv'))).toEqual({
+    expect(parseAppsCsv(read(PUBLIC, 'query-compute-apps_1xL40S_idle_header-only.csv'))).toEqual({
       ok: true,
       value: [],
     });
     const wddm = parseAppsCsv(
-      read(SHARED, 'query-compute-apps_1xRTX2080SUPER_windows-WDDM_load_NA-memory.csv'),
+      read(PUBLIC, 'query-compute-apps_1xRTX2080SUPER_windows-WDDM_load_NA-memory.csv'),
     );
     expect(wddm.ok && wddm.value).toHaveLength(21);
     expect(wddm.ok && wddm.value.every((p) => p.usedMemoryMiB === null)).toBe(true);

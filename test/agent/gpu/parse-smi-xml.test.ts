@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { GpuInfo, GpuInventory } from '../../../agent/gpu/driver.ts';
 import { parseSmiXml } from '../../../agent/gpu/parse-smi-xml.ts';
 
-const SHARED = new URL('../../../../shared/fixtures/nvidia/', import.meta.url);
+const PUBLIC = new URL('../../fixtures/nvidia/public/', import.meta.url);
 const LOCAL = new URL('../../fixtures/nvidia/', import.meta.url);
 const HANDMADE = new URL('../../fixtures/nvidia/handmade/', import.meta.url);
 
@@ -205,7 +205,7 @@ describe('parseSmiXml on schema variants of real captures', () => {
   });
 
   it('reads old power_readings / power_draw / power_limit and clocks_throttle_reasons (driver 460)', () => {
-    const inv = inventory(read(SHARED, 'smi-q-x_8xV100S-PCIE-32GB_driver460_processes.xml'));
+    const inv = inventory(read(PUBLIC, 'smi-q-x_8xV100S-PCIE-32GB_driver460_processes.xml'));
     expect(inv.gpus).toHaveLength(8);
     expect(gpu(inv, 0)).toMatchObject({ powerDrawW: 232.8, powerLimitW: 250, temperatureSlowdownC: 87 });
     expect(gpu(inv, 3).throttleReasons).toEqual(['sw_power_cap']);
@@ -214,7 +214,7 @@ describe('parseSmiXml on schema variants of real captures', () => {
   });
 
   it('reads uncorrectable errors from the double_bit totals of pre-Ampere drivers', () => {
-    const xml = read(SHARED, 'smi-q-x_1xTesla-P100-PCIE_driver510.xml');
+    const xml = read(PUBLIC, 'smi-q-x_1xTesla-P100-PCIE_driver510.xml');
     expect(gpu(inventory(xml), 0).eccUncorrectedAggregate).toBe(0);
     // Make the aggregate double-bit total 4 (the second <total> inside <double_bit> blocks).
     const withErrors = xml.replace(
@@ -236,7 +236,7 @@ describe('parseSmiXml on schema variants of real captures', () => {
   });
 
   it('takes the index from the listing order, not the minor number (dual A5000, minors 1 then 0)', () => {
-    const inv = inventory(read(SHARED, 'smi-q-x_2xRTX-A5000_driver590_v13_processes.xml'));
+    const inv = inventory(read(PUBLIC, 'smi-q-x_2xRTX-A5000_driver590_v13_processes.xml'));
     expect(inv.gpus.map((g) => [g.index, g.minorNumber, g.pciBusId])).toEqual([
       [0, 1, '00000000:81:00.0'],
       [1, 0, '00000000:C1:00.0'],
@@ -244,7 +244,7 @@ describe('parseSmiXml on schema variants of real captures', () => {
   });
 
   it('keeps WDDM processes whose memory is N/A and whose name is empty', () => {
-    const g = gpu(inventory(read(SHARED, 'smi-q-x_1xRTX2080_windows-WDDM_driver516_processes.xml')), 0);
+    const g = gpu(inventory(read(PUBLIC, 'smi-q-x_1xRTX2080_windows-WDDM_driver516_processes.xml')), 0);
     expect(g.minorNumber).toBeNull();
     expect(g.processes).toHaveLength(26);
     expect(g.processes.every((p) => p.usedMemoryMiB === null)).toBe(true);
@@ -252,7 +252,7 @@ describe('parseSmiXml on schema variants of real captures', () => {
   });
 
   it('reads MIG devices of a driver-510 A100 and N/A utilization under MIG', () => {
-    const g = gpu(inventory(read(SHARED, 'smi-q-x_1xA100-SXM4-40GB-MIG_driver510.xml')), 0);
+    const g = gpu(inventory(read(PUBLIC, 'smi-q-x_1xA100-SXM4-40GB-MIG_driver510.xml')), 0);
     expect(g.migMode).toBe('enabled');
     expect(g.migDevices.map((d) => [d.gpuInstanceId, d.computeInstanceId, d.memoryTotalMiB])).toEqual([
       [1, 0, 19968],
@@ -264,15 +264,15 @@ describe('parseSmiXml on schema variants of real captures', () => {
   });
 });
 
-describe('parseSmiXml on every shared capture', () => {
-  const names = readdirSync(SHARED).filter((n) => n.endsWith('.xml'));
+describe('parseSmiXml on every public capture', () => {
+  const names = readdirSync(PUBLIC).filter((n) => n.endsWith('.xml'));
 
-  it('finds the captures (../shared/fixtures/nvidia is checked out beside the repo)', () => {
+  it('finds the public captures (test/fixtures/nvidia/public)', () => {
     expect(names.length).toBeGreaterThanOrEqual(12);
   });
 
   it.each(names)('%s parses with sane values', (name) => {
-    const r = parseSmiXml(read(SHARED, name));
+    const r = parseSmiXml(read(PUBLIC, name));
     if (!r.ok) throw new Error(`${name}: ${r.error.message}`);
     const inv = r.value;
     expect(inv.driverVersion).toMatch(/^\d+\.\d+/);

@@ -9,7 +9,7 @@ const ILLEGAL = '"the operation cannot be performed in the present state"';
 const here = path.dirname(new URL(import.meta.url).pathname);
 const helpR570 = path.resolve(
   here,
-  '../../../../../shared/fixtures/nvidia/cuda-checkpoint-help_r570.86.10.txt',
+  '../../../fixtures/nvidia/public/cuda-checkpoint-help_r570.86.10.txt',
 );
 
 /** One GPU as `nvidia-smi -q -x` shows it: memory used and the pids of its processes. */
