@@ -47,7 +47,7 @@ COPY --from=deps /opt/tessera/node_modules ./node_modules
 # the result under /tmp (an emptyDir in the chart, whose root file system is read-only).
 COPY package.json package-lock.json tsconfig.json ./
 COPY bin ./bin
-COPY shared ./shared
+COPY common ./common
 COPY allocator ./allocator
 COPY agent ./agent
 COPY cli ./cli

@@ -1,5 +1,5 @@
 /**
- * The node agent (ARCHITECTURE 4): discovers the GPUs once at start, runs ONE sampler (the driver's
+ * The node agent (docs/architecture.md §4): discovers the GPUs once at start, runs ONE sampler (the driver's
  * long-lived streams) whose every sample feeds enforcement, runs pods through the runner, and adopts
  * the pods a previous agent left running. Enforcement acts on pods through the runner (`PodControl`)
  * and swaps through the driver (`SwapControl`); every action and every pod state change becomes an
@@ -13,9 +13,9 @@
  * (state-file.ts) and the local HTTP endpoint (http.ts: `/metrics`, `/healthz`, `/status`, `/events`).
  */
 import { mkdir } from 'node:fs/promises';
+import { err, ok, type Result, tesseraError } from '../common/errors.ts';
+import { createLogger, type Logger } from '../common/log.ts';
 import pkg from '../package.json' with { type: 'json' };
-import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
-import { createLogger, type Logger } from '../shared/log.ts';
 import {
   type AgentApi,
   type AgentCounters,

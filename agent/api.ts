@@ -1,14 +1,14 @@
 /**
  * The agent's in-process API: the one the allocator link (link/) calls when a `StartPod`, `StopPod`
- * or `Swap` frame arrives (ARCHITECTURE 5), and whose `status()` / `events()` feed its `Status` and
+ * or `Swap` frame arrives (docs/architecture.md §5), and whose `status()` / `events()` feed its `Status` and
  * `Event` frames. Tests, `tessera agent --pods FILE` and the local HTTP endpoint drive and read the
  * agent through exactly this API, so the link adds a transport and its fencing, not a second way in.
  *
  * Here: the API's types, the event ring and `composeStatus` (pure: the parts in, the `AgentStatus`
  * out). `agent.ts` implements the API; `http.ts` is its local read-only transport.
  */
-import type { Result } from '../shared/errors.ts';
-import type { GpuGrant } from '../shared/resources.ts';
+import type { Result } from '../common/errors.ts';
+import type { GpuGrant } from '../common/resources.ts';
 import {
   type EnforceEventKind,
   type EnforcerCounters,

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import type { z } from 'zod';
-import { err, ok, type Result, type TesseraError, tesseraError } from '../shared/errors.ts';
+import { err, ok, type Result, type TesseraError, tesseraError } from '../common/errors.ts';
 
 /** The file operations a durable write needs; injected so a test can see the fsyncs happen in order. */
 export interface DurableFs {

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
+import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 import { readProcStat } from './runner/proc.ts';
 
 /** The guard's pid file under the data dir (fence-guard.mjs creates it exclusively). */

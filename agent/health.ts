@@ -1,5 +1,5 @@
 /**
- * Node health for `tessera health` (ARCHITECTURE 4, "Health CLI"): the GPUs probed directly through
+ * Node health for `tessera health` (docs/architecture.md §4): the GPUs probed directly through
  * the driver, so it works when the agent is down, plus the agent's own view (its pods, their limits,
  * the swap pool) from its local `/status`, or from its state file when it does not answer.
  *

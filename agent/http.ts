@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
+import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 import type { AgentEvent, AgentStatus } from './api.ts';
 import { type AgentMetrics, metricsViewOf } from './metrics.ts';
 

@@ -12,9 +12,9 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
-import type { Logger } from '../shared/log.ts';
-import { type GpuGrant, MILLI_PER_GPU, parseMemoryMiB } from '../shared/resources.ts';
+import { err, ok, type Result, tesseraError } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+import { type GpuGrant, MILLI_PER_GPU, parseMemoryMiB } from '../common/resources.ts';
 import { type Agent, createAgent } from './agent.ts';
 import type { SliceMode } from './enforce/index.ts';
 import { ensureFenceGuard } from './fence-guard-start.ts';
@@ -122,7 +122,7 @@ const AGENT_CONNECT_PATH = '/api/v1/agents/connect';
 
 /**
  * The link's settings from `--allocator`, `--token`, `--node`, then `TESSERA_URL` / `TESSERA_TOKEN`
- * (an empty value counts as unset, as in shared/config.ts); null when no allocator is named. The
+ * (an empty value counts as unset, as in common/config.ts); null when no allocator is named. The
  * allocator's base URL (`http://host:7400`) becomes its agent endpoint (`ws://host:7400/api/v1/agents/connect`).
  */
 export function resolveAllocator(

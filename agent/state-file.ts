@@ -10,7 +10,7 @@
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
+import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 import type { AgentStatus } from './api.ts';
 
 /** The format this agent writes and reads. */

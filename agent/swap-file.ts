@@ -11,8 +11,8 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ok, type Result } from '../shared/errors.ts';
-import type { Logger } from '../shared/log.ts';
+import { ok, type Result } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
 import { readJsonRecord, writeJsonDurable } from './durable-json.ts';
 import { createSwapPool, type SwapControl, type SwapEntry, type SwapPool } from './enforce/index.ts';
 import type { CheckpointState, GpuDriver } from './gpu/index.ts';

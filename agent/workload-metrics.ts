@@ -6,7 +6,7 @@
  * Gauges are computed at scrape time from the agent's latest sample (`workloadRows`); only the idle
  * counter (`createIdleTracker`) does work per sample, since idle time cannot be read back later.
  */
-import { MILLI_PER_GPU } from '../shared/resources.ts';
+import { MILLI_PER_GPU } from '../common/resources.ts';
 import { LIVE_STATES } from './enforce/index.ts';
 import type { Runner } from './runner/index.ts';
 

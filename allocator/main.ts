@@ -1,12 +1,12 @@
 /**
- * The allocator service (ARCHITECTURE 1, issue 4): one process holding the store, serving the API
+ * The allocator service (docs/architecture.md §1): one process holding the store, serving the API
  * and the agents' websocket on one HTTP server, and running the scheduler. Everything flows one way:
  * a change (submit, pod report, node join or loss) asks for a cycle; a cycle tears down stopped work,
  * snapshots the store, plans, commits the plan with its quota accounting, then dispatches.
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger } from '../shared/log.ts';
+import { createLogger } from '../common/log.ts';
 import { buildApi } from './api/index.ts';
 import type { LogSource } from './api/info-routes.ts';
 import { enforceSchedulingRules } from './lifecycle/enforce-rules.ts';
@@ -56,15 +56,15 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
       log.error(`${what} not applied`, { ...fields, error: e instanceof Error ? e.message : String(e) });
     }
   };
-  // issue 5: explain / top / logs sources, in memory (the link is attached below, asked at request time).
+  // The explain / top / logs sources, in memory (the link is attached below, asked at request time).
   const explain = createExplainStore();
   const gpuSamples = createGpuSampleCache();
-  // issue 5: GPU utilization in 30 s windows for the idle GPU scheduling rule.
+  // GPU utilization in 30 s windows for the idle GPU scheduling rule.
   const gpuUsage = createGpuUsageTracker();
   const logs: LogSource = (node, ask, onChunk) => link.requestLogs(node, ask, onChunk);
-  // issue 6: each queue's fair share as of the newest cycle, for /shares and /metrics.
+  // Each queue's fair share as of the newest cycle, for /shares and /metrics.
   const shares = createShareStore();
-  // issue 6: /metrics; the link is asked at scrape time, after it is attached below.
+  // The /metrics registry; the link is asked at scrape time, after it is attached below.
   const metrics = createAllocatorMetrics({
     db,
     connectedAgents: () => link.connectedNodes().length,
@@ -94,8 +94,8 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
         return r.changed && (report.state === 'exited' || report.state === 'lost' || r.stops.length > 0);
       }),
     onStatus: (node, status) => {
-      gpuSamples.record(node, status.gpuSamples, now()); // issue 5: tessera top
-      gpuUsage.record(node, status.gpuSamples, now()); // issue 5: idle GPU rule
+      gpuSamples.record(node, status.gpuSamples, now()); // for tessera top
+      gpuUsage.record(node, status.gpuSamples, now()); // for the idle GPU rule
       guarded('status', { node }, () => dispatcher.onStatus(node, status, now()).changed);
     },
     onNodeChange: (c) =>
@@ -117,12 +117,12 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
   const cycle = (): void => {
     const started = performance.now();
     const at = now();
-    // issue 5: scheduling rules move expired work to Stopped; the teardown below stops its pods.
+    // Scheduling rules move expired work to Stopped; the teardown below stops its pods.
     metrics.ruleStops(enforceSchedulingRules(db, gpuUsage.idleRuns(at), at).length);
     teardown(db);
     const snapshot = buildSnapshot(db, at);
     const plan = runCycle(snapshot, ACTIONS, metrics.timeAction);
-    explain.record(plan.pending, at); // issue 5: tessera explain
+    explain.record(plan.pending, at); // for tessera explain
     shares.record(snapshot, plan);
     if (!isEmptyPlan(plan)) {
       // Committed (decision and quota accounting in one transaction) before anything is sent.
@@ -142,7 +142,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
   const loop = createCycleLoop(cycle, {
     coalesceMs: options.coalesceMs ?? 50,
     periodicMs: options.periodicCycleMs ?? 1000,
-    idle: () => !hasTimedWork(db) && !hasRuledWork(db), // issue 5: rules need the periodic tick
+    idle: () => !hasTimedWork(db) && !hasRuledWork(db), // rules need the periodic tick
     log,
   });
   requestCycle = loop.request;

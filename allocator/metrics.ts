@@ -1,5 +1,5 @@
 /**
- * The allocator's Prometheus metrics (`/metrics`, issue 6), in their own prom-client Registry,
+ * The allocator's Prometheus metrics (`/metrics`), in their own prom-client Registry,
  * never the global one: two allocators in one process (tests) or a library user's own metrics
  * must not collide.
  *
@@ -11,12 +11,12 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { WORKLOAD_PHASES } from '../shared/phases.ts';
+import { WORKLOAD_PHASES } from '../common/phases.ts';
 import type { ActionName, Plan } from './scheduler/plan.ts';
 import type { ShareRow } from './service/shares.ts';
 import type { Db } from './store/db.ts';
 
-/** Eviction causes: the evicting action, or `rule` for a scheduling-rule stop (issue 5). */
+/** Eviction causes: the evicting action, or `rule` for a scheduling-rule stop. */
 export type EvictionCause = ActionName | 'rule';
 
 const ACTION_NAMES: readonly ActionName[] = [

@@ -1,5 +1,5 @@
 /**
- * Agent benchmarks (issue 3). A benchmark, not a test: it prints figures against targets, never fails.
+ * Agent benchmarks. A benchmark, not a test: it prints figures against targets, never fails.
  *
  * 1. Idle cost: `tessera agent --gpu sim --sim-gpus 8xH100-80GB --sample-interval 1s` as its own
  *    process, measured from /proc after a warm-up: RSS (max over the window) and CPU (utime + stime
@@ -23,7 +23,7 @@ import { createAgent } from '../agent/agent.ts';
 import { createNvidiaDriver } from '../agent/gpu/index.ts';
 import { initSimState, parseSimGpus, readSimRegistration, SIM_TOOLS, simEnv } from '../agent/gpu/sim/spec.ts';
 import { readStateFile } from '../agent/state-file.ts';
-import { createLogger } from '../shared/log.ts';
+import { createLogger } from '../common/log.ts';
 import { renderTable } from '../sim/report.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

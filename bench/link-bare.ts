@@ -2,11 +2,11 @@
  * The link benchmark's baseline (bench/link.ts): a bare `ws` server with the link's WS_OPTIONS on
  * an http server, run as its own child process so its CPU is measured alone. It does only what any
  * websocket server must do with these frames, decode each one, and records (receive time - atMs):
- * the floor the allocator's link is compared against (issue 4: at most 2x its CPU).
+ * the floor the allocator's link is compared against (the target: at most 2x its CPU).
  */
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { decodeFrame, WS_OPTIONS } from '../shared/wire.ts';
+import { decodeFrame, WS_OPTIONS } from '../common/wire.ts';
 
 /** What the parent sends. */
 export type BareCommand = { type: 'window-start' } | { type: 'window-end' } | { type: 'stop' };

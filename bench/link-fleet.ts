@@ -6,12 +6,12 @@
  * agent index, as independent nodes would be.
  *
  * The parent drives it over IPC (FleetCommand) and gets FleetReply back. Measured here: the round
- * trip Status -> Ack{seq} (the allocator answers every Status, ARCHITECTURE 5) and the receive time
+ * trip Status -> Ack{seq} (the allocator answers every Status) and the receive time
  * of every StartPod by podId.
  */
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
-import { decodeFrame, WS_OPTIONS } from '../shared/wire.ts';
+import { decodeFrame, WS_OPTIONS } from '../common/wire.ts';
 import {
   helloBytes,
   padTo,

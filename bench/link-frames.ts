@@ -4,7 +4,7 @@
  * node's pod states, padded to about 2 KiB with terminal states of earlier pods (a real agent keeps
  * reporting those for a while). Pure: no sockets, no process, so a test can check every frame.
  */
-import { encodeFrame, makeFrame, type WireGpuSample, type WirePodStatus } from '../shared/wire.ts';
+import { encodeFrame, makeFrame, type WireGpuSample, type WirePodStatus } from '../common/wire.ts';
 
 /** One simulated node: what its Hello and Status frames say. */
 export interface SimNode {
@@ -124,7 +124,7 @@ function indexOfBytes(hay: Uint8Array, needle: readonly number[]): number {
 export function statusTemplate(n: SimNode): StatusTemplate {
   const seq = SEQ_BASE + 77;
   const bytes = statusBytes(n, seq, TEMPLATE_AT_MS);
-  // 0x08: field 1 (seq) varint; 0x20: field 4 (atMs) varint, in Status (shared/proto/tessera.proto).
+  // 0x08: field 1 (seq) varint; 0x20: field 4 (atMs) varint, in Status (common/proto/tessera.proto).
   const seqAt = indexOfBytes(bytes, [0x08, ...varint(seq)]) + 1;
   const atMsAt = indexOfBytes(bytes, [0x20, ...varint(TEMPLATE_AT_MS)]) + 1;
   if (seqAt <= 0 || atMsAt <= 0) throw new Error('link-frames: seq / atMs not found in the encoded Status');

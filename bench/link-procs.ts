@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { AllocatorOptions, RunningAllocator } from '../allocator/service/types.ts';
 import type { FleetCommand, FleetReply } from './link-fleet.ts';
 
-/** Agents send Status this often, as issue 4 asks (the allocator's default is 2000). */
+/** Agents send Status this often in the benchmark (the allocator's default is 2000). */
 export const HEARTBEAT_MS = 1000;
 
 /** The allocator service's entry point. */

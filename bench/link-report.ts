@@ -1,10 +1,10 @@
 /**
  * The link benchmark's figures (bench/link.ts): one result per ramp step, the "keeps up" judgement
- * against issue 4's targets, and the printed table.
+ * against the targets, and the printed table.
  */
 import { renderTable } from '../sim/report.ts';
 
-/** Status handling target of issue 4: p99 under 100 ms. */
+/** Status handling target: p99 under 100 ms. */
 export const STATUS_P99_TARGET_MS = 100;
 
 /** Figures of one ramp step; null where that side did not run or measured nothing. */

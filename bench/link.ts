@@ -1,5 +1,5 @@
 /**
- * The link benchmark (issue 4): many simulated agents over real websockets, each with 8 GPUs and a
+ * The link benchmark: many simulated agents over real websockets, each with 8 GPUs and a
  * ~2 KiB Status every second, against the allocator run in this process, then the same fleet
  * against a bare `ws` server (bench/link-bare.ts) in its own process, never both at once. A
  * benchmark, not a test: it prints figures against targets and never fails.
@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { wirePodId } from '../allocator/link/pod-id.ts';
 import type { RunningAllocator } from '../allocator/service/types.ts';
-import { createLogger } from '../shared/log.ts';
+import { createLogger } from '../common/log.ts';
 import type { BareCommand, BareReply } from './link-bare.ts';
 import {
   ask,

@@ -18,8 +18,8 @@ import type {
   Snapshot,
 } from '../allocator/scheduler/snapshot.ts';
 import { DEFAULT_SCHEDULER_CONFIG, UNLIMITED } from '../allocator/scheduler/snapshot.ts';
-import { fractionToMemoryMiB } from '../shared/resources.ts';
-import type { PodResources } from '../shared/workload.ts';
+import { fractionToMemoryMiB } from '../common/resources.ts';
+import type { PodResources } from '../common/workload.ts';
 
 /** The GPU every synthetic node carries: an H100 80GB as nvidia-smi reports it. */
 export const SYNTHETIC_GPU_MODEL = 'NVIDIA-H100-80GB-HBM3';
@@ -122,7 +122,7 @@ function makeNodes(count: number, gpusPerNode: number, pool: string, prefix: str
 }
 
 function quota(gpuMilli: number): QuotaSnap {
-  // CPU and memory deserved 0 = not set (ARCHITECTURE 2: optional); no limits anywhere.
+  // CPU and memory deserved 0 = not set (those quotas are optional); no limits anywhere.
   return {
     deserved: { gpuMilli, cpuMillis: 0, memoryMiB: 0 },
     overQuotaWeight: 1,

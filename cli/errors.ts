@@ -2,7 +2,7 @@
  * How a command fails: a `TesseraError` for the user plus the exit code, thrown from a command and
  * turned into one formatted line on stderr by `runCli` (never a stack trace).
  */
-import { type TesseraError, tesseraError } from '../shared/errors.ts';
+import { type TesseraError, tesseraError } from '../common/errors.ts';
 
 /** Exit code for a user error that is not about how the command was called (unreadable file, bad trace). */
 export const EXIT_FAILURE = 1;

@@ -4,8 +4,8 @@
  * only bugs (anything not a `CliError`) can show a stack, and only with TESSERA_DEBUG=1.
  */
 import { Command, CommanderError } from 'commander';
+import { formatError, tesseraError } from '../common/errors.ts';
 import pkg from '../package.json' with { type: 'json' };
-import { formatError, tesseraError } from '../shared/errors.ts';
 import { type CliContext, COMMANDS, type CommandEntry } from './commands/index.ts';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.ts';
 import type { CliIo } from './io.ts';

@@ -1,5 +1,5 @@
 /**
- * The FGD paper's allocation curve from per-pod events (FGD-METHOD 5; simulator
+ * The FGD paper's allocation curve from per-pod events (fgd-method.md §5; simulator
  * `pkg/simulator/analysis.go`, `scripts/analysis.py`, `experiments/analysis/merge_alloc_discrete.py`).
  *
  * After every pod, placed or failed, an event records arrived and allocated GPU milli. Its bin is

@@ -1,11 +1,11 @@
 /**
  * Fill mode: the FGD paper's allocation experiment (Weng et al., ATC'23, Fig. 9a), step by step as
- * `../shared/traces/FGD-METHOD.md` describes it, through the allocator's own placer and policies.
+ * `docs/fgd-method.md` describes it, through the allocator's own placer and policies.
  *
  * 1. One seeded generator (rng.ts) drives everything, in the simulator's order: shuffle the
  *    name-sorted pods, draw inflation copies, draw the node tie order, then the random baseline's
- *    per-pod draws (FGD-METHOD 2). Go's phantom draws (1 + 10) are not imitated: with another
- *    generator they would only shift the stream, and FGD-METHOD 6 shows the means do not move.
+ *    per-pod draws (fgd-method.md §2). Go's phantom draws (1 + 10) are not imitated: with another
+ *    generator they would only shift the stream, and fgd-method.md §6 shows the means do not move.
  * 2. Inflate to 130 % of GPU capacity: draw pods with replacement from the name-sorted original
  *    trace and append copies until the next one would push arrived milli (counted with its
  *    per-GPU milli, the simulator's quirk) above 1.3 x capacity; that pod is discarded.
@@ -91,7 +91,7 @@ function byName<T extends { name: string }>(a: T, b: T): number {
 }
 
 /**
- * Inflation copies (FGD-METHOD 2.3, simulator `tuneUpPods`): draw from `sorted` with replacement
+ * Inflation copies (fgd-method.md §2.3, simulator `tuneUpPods`): draw from `sorted` with replacement
  * and keep a copy while arrived + its per-GPU milli stays within ratio x capacity; the first draw
  * that would exceed it stops the loop and is discarded. Copies are appended after the trace.
  */
@@ -138,7 +138,7 @@ export function runFill(opts: FillOptions): FillResult {
     rng.perm(sortedNodes.length),
   );
   const state = traceNodesToState(sortedNodes.map((n, i) => ({ ...n, name: names[i] ?? n.name })));
-  // The target workload comes from the original trace, before inflation (FGD-METHOD 2, last line).
+  // The target workload comes from the original trace, before inflation (fgd-method.md §2, last line).
   const mix = traceTargetMix(sortedPods);
   const compiled = compileMix(mix);
   const placer = createPlacer(state, { mix, rng });

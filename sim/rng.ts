@@ -1,7 +1,7 @@
 /**
  * The simulator's seeded random generator: xoshiro128** (Blackman & Vigna, 2018) seeded through
  * splitmix32. Chosen because it needs only 32-bit integer operations (fast in JavaScript without
- * BigInt), passes BigCrush, and is tiny enough to read. FGD-METHOD 6 ("another random generator,
+ * BigInt), passes BigCrush, and is tiny enough to read. fgd-method.md §6 ("another random generator,
  * same method") measures that the paper's means do not depend on using Go's math/rand itself.
  */
 import type { Rng } from '../allocator/scheduler/placement/policy.ts';

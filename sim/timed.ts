@@ -42,7 +42,7 @@ import {
 } from '../allocator/scheduler/placement/index.ts';
 import type { Placement, PlacementRequest } from '../allocator/scheduler/placement/types.ts';
 import type { PlacementStrategy } from '../allocator/scheduler/snapshot.ts';
-import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
+import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 import { podDemandMilli, podRequest } from './fill.ts';
 import { SeededRng } from './rng.ts';
 import { type DelayStats, delayStats } from './stats.ts';
@@ -237,7 +237,7 @@ export function runTimed(input: TimedInput): TimedResult {
   }
 
   const state = traceNodesToState([...input.nodes]);
-  // FGD measures fragmentation against the trace's typical pods (FGD-METHOD 4.4).
+  // FGD measures fragmentation against the trace's typical pods (fgd-method.md §4.4).
   const mix = traceTargetMix(pods);
   const seed = policy === 'random' ? (input.seed ?? DEFAULT_TIMED_SEED) : null;
   const placer: PolicyPlacer = createPlacer(state, { mix, rng: new SeededRng(seed ?? DEFAULT_TIMED_SEED) });

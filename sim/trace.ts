@@ -1,12 +1,12 @@
 /**
- * Reads the Alibaba GPU cluster trace 2023 (FGD, ATC'23; `../shared/traces/README.md`) into typed
+ * Reads the Alibaba GPU cluster trace 2023 (FGD, ATC'23; `test/fixtures/traces/alibaba-gpu-v2023/README.md`) into typed
  * rows, validating each cell once: a bad row is TESSERA_E_INVALID_TRACE naming file, line, column
  * and value. Columns are found by header name, so the 5-column multigpu20 variant (no qos, phase or
  * times) reads as well as the 11-column files.
  */
 import { type TargetMix, targetMixFromPods } from '../allocator/scheduler/placement/mix.ts';
 import type { GpuState, NodeState } from '../allocator/scheduler/placement/types.ts';
-import { err, ok, type Result, tesseraError } from '../shared/errors.ts';
+import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 
 /** One trace node (`openb_node_list_*.csv`). */
 export interface TraceNode {
@@ -261,9 +261,9 @@ export const TRACE_GPU_MEMORY_MIB: Readonly<Record<string, number>> = {
 export const DEFAULT_TRACE_GPU_MEMORY_MIB = 32_768;
 
 /**
- * The FGD target mix ("typical pods", FGD-METHOD 4.4) of trace pods, with each shape's mean host
+ * The FGD target mix ("typical pods", fgd-method.md §4.4) of trace pods, with each shape's mean host
  * memory: FGD's measure ignores it, fragmentation-aware's reads it. Pass the trace as read, before
- * any inflation copies (FGD-METHOD 2, last line).
+ * any inflation copies (fgd-method.md §2, last line).
  */
 export function traceTargetMix(pods: readonly TracePod[]): TargetMix {
   return targetMixFromPods(

@@ -1,5 +1,5 @@
 /** Unwrapping `Result`s in tests: the value of an ok one, the error of a failed one, else a clear throw. */
-import type { Result, TesseraError } from '../shared/errors.ts';
+import type { Result, TesseraError } from '../common/errors.ts';
 
 /** The value of an ok result; throws with the error's code and message otherwise. */
 export function value<T>(r: Result<T>): T {

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Copies of lists in shared/phases.ts, shared/workload.ts and allocator/store/pods.ts: the browser
+ * Copies of lists in common/phases.ts, common/workload.ts and allocator/store/pods.ts: the browser
  * cannot load the TypeScript sources without a build step. test/web/constants.test.ts compares them
  * with the originals (and STOPPABLE with the phase machine) so they cannot drift.
  */
@@ -24,7 +24,7 @@ export const WORKLOAD_TYPES = ['workspace', 'training', 'distributed', 'inferenc
 /** Every priority class, lowest priority first. */
 export const PRIORITY_CLASSES = ['train', 'build-preemptible', 'build', 'inference'];
 
-/** Phases a user may stop from (shared/phases.ts: every unfinished phase has `Stopped`). */
+/** Phases a user may stop from (common/phases.ts: every unfinished phase has `Stopped`). */
 export const STOPPABLE = ['Creating', 'Pending', 'Initializing', 'Running', 'Degraded'];
 
 /** Pod phases of a pod placed on a node (allocator/store/pods.ts SCHEDULED_POD_PHASES). */

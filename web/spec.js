@@ -2,7 +2,7 @@
 /**
  * Turns the submit form's text into a workload spec for `POST /workloads`. It shapes but does not
  * judge: a value it cannot place goes to the API as written, so the one validator
- * (shared/workload.ts) answers with its message and field, the same words the CLI gets.
+ * (common/workload.ts) answers with its message and field, the same words the CLI gets.
  */
 
 /**

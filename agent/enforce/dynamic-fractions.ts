@@ -1,5 +1,5 @@
 /**
- * Dynamic fractions (ARCHITECTURE 2 and 4): a pod's grant has a request (`memoryMiB`, what placement
+ * Dynamic fractions (docs/architecture.md §2 and §4): a pod's grant has a request (`memoryMiB`, what placement
  * counted) and a limit (`memoryLimitMiB`). Memory between the two is BORROWED: the pod may use it
  * while nobody else needs it, and must give it back when a neighbour needs its own request.
  *

@@ -1,5 +1,5 @@
 /**
- * agent/enforce: each pod's share of a GPU, enforced from the per-process samples (ARCHITECTURE 4).
+ * agent/enforce: each pod's share of a GPU, enforced from the per-process samples (docs/architecture.md §4).
  *
  * - types.ts            the seams: PodControl (runner), SwapControl (GPU driver), PodView, events
  * - usage.ts            a sample's process memory attributed to pods by pid

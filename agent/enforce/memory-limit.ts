@@ -1,5 +1,5 @@
 /**
- * GPU memory limits (ARCHITECTURE 4): a pod whose processes together hold more memory on a GPU than
+ * GPU memory limits (docs/architecture.md §4): a pod whose processes together hold more memory on a GPU than
  * that GPU's grant allows (`memoryLimitMiB`) is killed and reported as a GPU OOM with the numbers.
  *
  * The limit is per pod, not per process: a pod's processes share one grant, so a workload that forks

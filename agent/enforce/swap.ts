@@ -1,5 +1,5 @@
 /**
- * GPU swap (ARCHITECTURE 4): a host-RAM pool per node into which a pod's GPU memory is checkpointed
+ * GPU swap (docs/architecture.md §4): a host-RAM pool per node into which a pod's GPU memory is checkpointed
  * (cuda-checkpoint: lock, checkpoint; later restore, unlock) and from which it is restored.
  *
  * With swap on, a GPU's tenants may together exceed the GPU as long as each fits alone: the idle ones

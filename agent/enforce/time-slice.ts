@@ -1,5 +1,5 @@
 /**
- * Time-slicing: the node-level scheduler's compute share (ARCHITECTURE 4). Tenants of one GPU take
+ * Time-slicing: the node-level scheduler's compute share (docs/architecture.md §4). Tenants of one GPU take
  * turns over a cycle: each is let run (SIGCONT to its process group) at its window's start and
  * stopped (SIGSTOP) at its end, so its kernels are launched only inside its share of every cycle.
  *
@@ -79,7 +79,7 @@ export interface GpuTenants {
 export interface TimeSlicerOptions {
   control: PodControl;
   mode: SliceMode;
-  /** Length of one cycle; ARCHITECTURE suggests 5000 ms. */
+  /** Length of one cycle (`tessera agent --slice-cycle`, 5 s by default). */
   cycleMs: number;
   /** Epoch ms. Default `Date.now`. */
   now?: () => number;

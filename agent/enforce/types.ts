@@ -1,10 +1,10 @@
 /**
- * The seams of enforcement (ARCHITECTURE 4, "Enforcement"). The decision files are pure and see only
+ * The seams of enforcement (docs/architecture.md §4, "Enforcement"). The decision files are pure and see only
  * these shapes; the executors act through `PodControl` (the runner) and `SwapControl` (the GPU
  * driver), so nothing here imports the runner or a GPU backend and tests drive it with fakes.
  */
-import type { Err, Result, TesseraError } from '../../shared/errors.ts';
-import type { GpuGrant } from '../../shared/resources.ts';
+import type { Err, Result, TesseraError } from '../../common/errors.ts';
+import type { GpuGrant } from '../../common/resources.ts';
 import type { PodRunState } from '../runner/types.ts';
 
 /**

@@ -1,9 +1,9 @@
 /**
- * The agent's only view of GPUs (ARCHITECTURE 4). Everything above this interface is backend-agnostic:
+ * The agent's only view of GPUs (docs/architecture.md §4). Everything above this interface is backend-agnostic:
  * the `nvidia` backend runs the real nvidia-smi and cuda-checkpoint through execa; the `sim` backend
  * is the same code pointed at fake executables over a state directory.
  */
-import type { Result, TesseraError } from '../../shared/errors.ts';
+import type { Result, TesseraError } from '../../common/errors.ts';
 
 /** MIG state of a GPU as nvidia-smi reports it. */
 export type MigMode = 'enabled' | 'disabled' | 'unsupported';

@@ -1,5 +1,5 @@
 /**
- * The agent's GPUs (ARCHITECTURE 4): the GpuDriver interface and its nvidia backend.
+ * The agent's GPUs (docs/architecture.md §4): the GpuDriver interface and its nvidia backend.
  *   driver.ts          GpuDriver and its types: inventory, samples, swap
  *   nvidia.ts          createNvidiaDriver: the only file that decides what nvidia-smi / cuda-checkpoint run
  *   parse-smi-xml.ts   `nvidia-smi -q -x` -> GpuInventory, across drivers 418..595 (pure)

@@ -4,7 +4,7 @@
  * backend is this same driver pointed at fake executables that print the same formats, so the
  * parsing and process handling below run in every test and in `tessera up` without a GPU.
  */
-import { err, ok, type Result, type TesseraError, tesseraError } from '../../shared/errors.ts';
+import { err, ok, type Result, type TesseraError, tesseraError } from '../../common/errors.ts';
 import type { CheckpointState, GpuDriver, GpuInventory, SampleHandlers, SampleStream } from './driver.ts';
 import { APPS_QUERY_FIELDS, GPU_QUERY_FIELDS, parseAppsCsvLine, parseGpuCsvLine } from './parse-smi-csv.ts';
 import { parseSmiXml } from './parse-smi-xml.ts';

@@ -4,7 +4,7 @@
  * the header form (`memory.used [MiB]`) with or without units in the values (`2566 MiB`), so a
  * header line, when present, decides the columns.
  */
-import { err, ok, type Result, tesseraError } from '../../shared/errors.ts';
+import { err, ok, type Result, tesseraError } from '../../common/errors.ts';
 import type { GpuSampleRow, ProcessSampleRow } from './driver.ts';
 import { smiMiB, smiNumber, smiText } from './smi-values.ts';
 

@@ -5,7 +5,7 @@
  * three times, so every field is looked up under each name a capture has shown it.
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { err, ok, type Result, tesseraError } from '../../shared/errors.ts';
+import { err, ok, type Result, tesseraError } from '../../common/errors.ts';
 import type { GpuInfo, GpuInventory, GpuProcess, MigDevice, MigMode } from './driver.ts';
 import { smiMiB, smiNumber, smiText } from './smi-values.ts';
 

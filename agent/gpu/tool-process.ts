@@ -5,7 +5,7 @@
  */
 import { createInterface } from 'node:readline';
 import { ExecaError, execa } from 'execa';
-import { type TesseraError, tesseraError } from '../../shared/errors.ts';
+import { type TesseraError, tesseraError } from '../../common/errors.ts';
 
 /** How a one-shot run ended. `missing`: the binary is not there (or not executable). */
 export type ToolRun =

@@ -1,11 +1,11 @@
 /**
- * The allocator's orders applied under the epoch rule (ARCHITECTURE 5): a StartPod must be newer than
+ * The allocator's orders applied under the epoch rule (docs/architecture.md §5): a StartPod must be newer than
  * any epoch seen for its pod, a StopPod or Swap not older. Also the stops that fencing and a Welcome's
  * desired set call for. Split from `client.ts`, which owns the socket and the timers.
  */
-import { formatError } from '../../shared/errors.ts';
-import type { Logger } from '../../shared/log.ts';
-import type { StartPod, StopPod, Swap } from '../../shared/wire.ts';
+import { formatError } from '../../common/errors.ts';
+import type { Logger } from '../../common/log.ts';
+import type { StartPod, StopPod, Swap } from '../../common/wire.ts';
 import type { AgentPodStatus } from '../api.ts';
 import type { LinkAgent } from './client.ts';
 import { isLivePod, podSpecFromWire } from './map.ts';

@@ -1,5 +1,5 @@
 /**
- * The agent's end of the wire (ARCHITECTURE 5): one websocket to the allocator's
+ * The agent's end of the wire (docs/architecture.md §5): one websocket to the allocator's
  * `/api/v1/agents/connect`, authenticated in the upgrade. It says Hello with the node's full state,
  * sends Status every heartbeat and an Event per agent event, applies Welcome / StartPod / StopPod /
  * Swap through the agent's API under the epoch rule (`apply.ts`), reconnects with capped exponential backoff and
@@ -10,8 +10,8 @@
  * (an Ack does) or this side fences itself on a quiet but healthy link.
  */
 import WebSocket from 'ws';
-import { formatError } from '../../shared/errors.ts';
-import { createLogger, type Logger } from '../../shared/log.ts';
+import { formatError } from '../../common/errors.ts';
+import { createLogger, type Logger } from '../../common/log.ts';
 import {
   ALLOCATOR_BODIES,
   closeCodeOf,
@@ -22,7 +22,7 @@ import {
   type Welcome,
   WS_CLOSE,
   WS_OPTIONS,
-} from '../../shared/wire.ts';
+} from '../../common/wire.ts';
 import type { AgentApi, AgentEvent } from '../api.ts';
 import { createApplier } from './apply.ts';
 import { type Backoff, backoffDelayMs, DEFAULT_BACKOFF } from './backoff.ts';
@@ -58,7 +58,7 @@ export interface LinkGuard {
   stopped(): void;
 }
 
-/** Where the link is: lifecycles are a union, not flags (STYLE). */
+/** Where the link is: lifecycles are a union, not flags (docs/style.md). */
 export type LinkState = 'idle' | 'connecting' | 'open' | 'welcomed' | 'backoff' | 'stopped';
 
 /** Options of `createLink`; durations in ms, defaults per field. */
@@ -73,7 +73,7 @@ export interface LinkOptions {
   labels?: Record<string, string>;
   /** Status interval until a Welcome sets it; default 2000. */
   heartbeatMs?: number;
-  /** The allocator's lease until a Welcome sets it; default 40000 (ARCHITECTURE 5). */
+  /** The allocator's lease until a Welcome sets it; default 40000 (docs/architecture.md §5). */
   leaseMs?: number;
   /** How long before the lease ends the agent fences itself, to cover pods' stop time; default 10000. */
   marginMs?: number;
@@ -171,7 +171,7 @@ export function createLink(opts: LinkOptions): Link {
   };
 
   const applier = createApplier({ agent, log, sendStatus });
-  // Pod logs for `tessera logs` (issue 5): served from the pod's files, see logs.ts.
+  // Pod logs for `tessera logs`: served from the pod's files, see logs.ts.
   const logs = createLogServer({ agent, send, log });
 
   const heartbeat = (): void => {

@@ -16,7 +16,7 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../../shared/log.ts';
+import type { Logger } from '../../common/log.ts';
 import type { LinkClock, LinkGuard, SetTimer } from './client.ts';
 
 /** The file's name under the agent's data dir (agent/fence-guard.mjs reads the same name). */

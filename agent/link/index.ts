@@ -1,5 +1,5 @@
 /**
- * The agent's link to the allocator (ARCHITECTURE 5): `client.ts` the websocket client (Hello,
+ * The agent's link to the allocator (docs/architecture.md §5): `client.ts` the websocket client (Hello,
  * heartbeats, reconnects, self-fencing), `apply.ts` the allocator's orders under the epoch rule, `map.ts` the pure wire <-> agent type mapping,
  * `backoff.ts` the reconnect delays, `guard-file.ts` the fence guard's deadline file (agent/README.md "Fence guard"), `logs.ts` the
  * pod log requests of `tessera logs` (tail, then follow).

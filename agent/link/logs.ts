@@ -1,5 +1,5 @@
 /**
- * Serves the allocator's LogRequests (issue 5) from the pod's log files on this node
+ * Serves the allocator's LogRequests from the pod's log files on this node
  * (agent/runner/logs.ts): first the tail (the last `tailLines` lines, or the whole log up to
  * MAX_TAIL_BYTES), then, with `follow`, what the pod writes next, found by polling the files' sizes
  * (a pod writes to its files directly, so there is no write event to hook). A follow ends with eof
@@ -7,8 +7,8 @@
  * LogChunks of at most LOG_LIMITS.maxChunkBytes.
  */
 import { existsSync } from 'node:fs';
-import type { Logger } from '../../shared/log.ts';
-import { type FrameBody, LOG_LIMITS, type LogRequest } from '../../shared/wire.ts';
+import type { Logger } from '../../common/log.ts';
+import { type FrameBody, LOG_LIMITS, type LogRequest } from '../../common/wire.ts';
 import { isEnded, podDirOf } from '../runner/index.ts';
 import { fileSize, logPath, readFrom, rotatedPath } from '../runner/logs.ts';
 import type { LinkAgent } from './client.ts';

@@ -1,5 +1,5 @@
 /**
- * Pure mapping between the wire's types (shared/wire.ts) and the agent's (runner PodSpec / PodStatus,
+ * Pure mapping between the wire's types (common/wire.ts) and the agent's (runner PodSpec / PodStatus,
  * api.ts AgentStatus / AgentEvent). The link calls these and nothing else converts, so a field
  * renamed on either side breaks here, in one file, under test.
  */
@@ -13,8 +13,8 @@ import type {
   WireGpuSample,
   WireMigMode,
   WirePodStatus,
-} from '../../shared/wire.ts';
-import { WIRE_LIMITS } from '../../shared/wire.ts';
+} from '../../common/wire.ts';
+import { WIRE_LIMITS } from '../../common/wire.ts';
 import type { AgentEvent, AgentGpuStatus, AgentStatus } from '../api.ts';
 import { isEnded, type PodSpec, type PodStatus } from '../runner/index.ts';
 
@@ -165,7 +165,7 @@ export function eventToWire(e: AgentEvent, seq: number): Event {
 export type FenceVerdict = { keep: true } | { keep: false; reason: string };
 
 /**
- * The fencing rule of ARCHITECTURE 5 for one pod this node runs: it stays only when the desired set
+ * The fencing rule (docs/architecture.md §5) for one pod this node runs: it stays only when the desired set
  * holds it at the same epoch. Absent, or desired at a newer epoch (it was reassigned meanwhile), it
  * must stop; the newer epoch arrives as its own StartPod.
  */

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ok, type Result, type TesseraError, tesseraError } from '../../shared/errors.ts';
+import { ok, type Result, type TesseraError, tesseraError } from '../../common/errors.ts';
 import { type DurableFs, readJsonRecord, writeJsonDurable } from '../durable-json.ts';
 import type { PodRunState, PodSpec } from './types.ts';
 

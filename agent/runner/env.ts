@@ -1,10 +1,10 @@
 /**
- * The environment a pod starts with (ARCHITECTURE 4): which GPUs it sees, its share of them, and the
+ * The environment a pod starts with (docs/architecture.md §4): which GPUs it sees, its share of them, and the
  * variables the limiters already in the field read (HAMi-core's `libvgpu.so`, CUDA MPS), over the
  * agent's own variables. Pure but for `inheritedEnv`, which reads the agent's environment: the same
  * spec and node give the same map, so every case is a unit test.
  */
-import { formatGpuMilli, type GpuGrant, MILLI_PER_GPU } from '../../shared/resources.ts';
+import { formatGpuMilli, type GpuGrant, MILLI_PER_GPU } from '../../common/resources.ts';
 import type { PodSpec } from './types.ts';
 
 /** One GPU of this node as the runner needs it. */

@@ -1,5 +1,5 @@
 /**
- * The runner: starts, watches, stops and adopts the pods assigned to this node (ARCHITECTURE 4).
+ * The runner: starts, watches, stops and adopts the pods assigned to this node (docs/architecture.md §4).
  *   runner.ts      createRunner: the API the allocator link and enforcement call
  *   pods.ts        the pod table: lifecycle, readiness, adoption, checkpointing
  *   launch.ts      launchPod: one pod's process started in its own group, grants checked, logs rotated

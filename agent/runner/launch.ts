@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
-import { err, ok, type Result, tesseraError } from '../../shared/errors.ts';
+import { err, ok, type Result, tesseraError } from '../../common/errors.ts';
 import { grantProblems, type NodeEnvInfo, podProcessEnv } from './env.ts';
 import { type LogRotation, logPath, openLogForPod, rotateByRename } from './logs.ts';
 import type { PodSpec } from './types.ts';

@@ -5,8 +5,8 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { ok, type Result } from '../../shared/errors.ts';
-import type { Logger } from '../../shared/log.ts';
+import { ok, type Result } from '../../common/errors.ts';
+import type { Logger } from '../../common/log.ts';
 import {
   CHECKPOINT_VERSION,
   type CheckpointFs,

@@ -1,5 +1,5 @@
 /**
- * The runner (ARCHITECTURE 4): starts each assigned pod as its own process group, reports its life
+ * The runner (docs/architecture.md §4): starts each assigned pod as its own process group, reports its life
  * through `onStatus`, stops it with SIGTERM / grace / SIGKILL to the whole group, and keeps a durable
  * checkpoint so a restarted agent adopts the pods still running (pods.ts holds the per-pod mechanics).
  *
@@ -13,8 +13,8 @@
  * none of execa's cleanup-on-parent-exit, which is exactly what a pod must not get.
  */
 import { mkdirSync, statSync } from 'node:fs';
-import { err, ok, type Result, tesseraError } from '../../shared/errors.ts';
-import { createLogger, type Logger } from '../../shared/log.ts';
+import { err, ok, type Result, tesseraError } from '../../common/errors.ts';
+import { createLogger, type Logger } from '../../common/log.ts';
 import { type CheckpointFs, checkpointPath, readCheckpoint } from './checkpoint.ts';
 import { inheritedEnv, type NodeEnvInfo } from './env.ts';
 import { isEnded } from './lifecycle.ts';

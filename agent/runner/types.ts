@@ -1,5 +1,5 @@
-/** What the runner starts and reports: the agent side of a pod assignment (ARCHITECTURE 4-5). */
-import type { GpuGrant } from '../../shared/resources.ts';
+/** What the runner starts and reports: the agent side of a pod assignment (docs/architecture.md §4 and §5). */
+import type { GpuGrant } from '../../common/resources.ts';
 
 /** One pod the allocator assigned to this node. */
 export interface PodSpec {

@@ -1,15 +1,15 @@
 /**
  * What a submission goes through before the spec validator: the effective policy of its project and
  * type (defaults filled, rules checked) and the `nodeTypes` scheduling rule. Reads the store, so it
- * lives here; the merging and checking are the pure functions of shared/policy.ts and
- * shared/scheduling-rules.ts. An input without a known project or type passes unchanged: the spec
+ * lives here; the merging and checking are the pure functions of common/policy.ts and
+ * common/scheduling-rules.ts. An input without a known project or type passes unchanged: the spec
  * validator and the store then say what is wrong with it.
  */
-import type { Result } from '../../shared/errors.ts';
-import { applyPolicy } from '../../shared/policy.ts';
-import { isRecord } from '../../shared/policy-fields.ts';
-import { applyNodeTypes } from '../../shared/scheduling-rules.ts';
-import { WORKLOAD_TYPES, type WorkloadType } from '../../shared/workload.ts';
+import type { Result } from '../../common/errors.ts';
+import { applyPolicy } from '../../common/policy.ts';
+import { isRecord } from '../../common/policy-fields.ts';
+import { applyNodeTypes } from '../../common/scheduling-rules.ts';
+import { WORKLOAD_TYPES, type WorkloadType } from '../../common/workload.ts';
 import type { Db } from '../store/db.ts';
 import { effectivePolicyOf, effectiveRulesOf, projectChain } from '../store/policies.ts';
 

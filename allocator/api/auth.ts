@@ -1,5 +1,5 @@
 /**
- * Who is calling and may they (ARCHITECTURE 7, issue 5). Every `/api/v1` request carries
+ * Who is calling and may they (docs/architecture.md §7). Every `/api/v1` request carries
  * `Authorization: Bearer <user token>`: `onRequest` refuses a missing, unknown, expired or revoked
  * token (401) and any agent credential or join token, which open only the agent link; `preHandler`
  * (after the body is parsed, since `POST /workloads` names its project there) checks the route's

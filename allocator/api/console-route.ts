@@ -1,5 +1,5 @@
 /**
- * The web console (issue 6): the static files of web/ served at `/` as they are (plain
+ * The web console: the static files of web/ served at `/` as they are (plain
  * ES modules, no build step). The pages hold no secrets, so they need no token; everything they show
  * comes from /api/v1 with the token the user logs in with, under the same access rules as the CLI.
  */

@@ -1,6 +1,6 @@
 /**
  * The API's one error shape, `{"error": {code, message, field?}}` with the registry's HTTP status
- * (ARCHITECTURE 7): route code throws `ApiError`, the store's `Result`s are unwrapped into it, zod
+ * (docs/architecture.md §7): route code throws `ApiError`, the store's `Result`s are unwrapped into it, zod
  * issues name their field, and fastify's own failures (bad JSON, unknown route) are mapped here.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -11,7 +11,7 @@ import {
   type Result,
   type TesseraError,
   tesseraError,
-} from '../../shared/errors.ts';
+} from '../../common/errors.ts';
 import { StoreError } from '../store/errors.ts';
 
 /** A `TesseraError` thrown from a handler; the error handler answers it as is. */

@@ -1,6 +1,6 @@
-/** Probes outside /api/v1 and open without a token, as kubelets and load balancers expect (ARCHITECTURE 7). */
+/** Probes outside /api/v1 and open without a token, as kubelets and load balancers expect. */
 import type { FastifyInstance } from 'fastify';
-import { tesseraError } from '../../shared/errors.ts';
+import { tesseraError } from '../../common/errors.ts';
 import type { Db } from '../store/db.ts';
 import { sendError } from './errors.ts';
 

@@ -1,5 +1,5 @@
 /**
- * allocator/api: the HTTP API of ARCHITECTURE 7 on fastify. `buildApi` returns an unstarted
+ * allocator/api: the HTTP API (docs/architecture.md §7) on fastify. `buildApi` returns an unstarted
  * instance (tests drive it with `inject`, the allocator calls `listen`). errors.ts holds the one
  * error shape, views.ts the wire shapes, and one routes file per resource family.
  */
@@ -77,7 +77,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   if (options.console === true) registerConsole(app);
   app.register(
     async (api) => {
-      // Scoped to /api/v1 only, so the probes above stay open without a token (ARCHITECTURE 7).
+      // Scoped to /api/v1 only, so the probes above stay open without a token.
       api.decorateRequest('caller', null);
       if (options.tokens !== undefined) {
         requireUserToken(api, options.tokens, ctx.db, ctx.now);

@@ -1,15 +1,15 @@
 /**
- * What a user asks about running work (issue 5): `GET /workloads/:id/explain` (why it waits, from
+ * What a user asks about running work: `GET /workloads/:id/explain` (why it waits, from
  * the newest scheduling cycle), `GET /workloads/:id/logs` (a pod's output, streamed from its agent
  * as chunked text), `GET /top` (GPU use by node and by workload) and `GET /shares` (each queue's
- * quota, fair share and allocation, issue 6). Their sources live in the
- * allocator process (service/explain.ts, the agent link, service/gpu-samples.ts) and are injected;
- * any left out makes its route answer as if the cluster had nothing to tell (or 503 for logs).
+ * quota, fair share and allocation). Their sources live in the allocator process
+ * (service/explain.ts, the agent link, service/gpu-samples.ts) and are injected; any left out
+ * makes its route answer as if the cluster had nothing to tell (or 503 for logs).
  */
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { LOG_LIMITS, type LogChunk } from '../../shared/wire.ts';
+import { LOG_LIMITS, type LogChunk } from '../../common/wire.ts';
 import type { LogAsk, LogSubscription } from '../link/logs.ts';
 import { wirePodId } from '../link/pod-id.ts';
 import type { ExplainStore } from '../service/explain.ts';
@@ -101,7 +101,7 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext, source
     topView(listNodes(ctx.db), listPods(ctx.db), listWorkloads(ctx.db, {}), (n) => sources.samples?.get(n)),
   );
 
-  // issue 6: deserved, fair share and allocated per queue and pool, as the newest cycle saw them.
+  // Deserved, fair share and allocated per queue and pool, as the newest cycle saw them.
   app.get('/shares', async () => sources.shares?.rows() ?? []);
 
   app.get<IdParams>('/workloads/:id/logs', async (request, reply) => {

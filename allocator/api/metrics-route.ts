@@ -1,6 +1,6 @@
 /**
  * `/metrics`: Prometheus' text exposition, outside /api/v1 and open without a token like the probes,
- * unless the allocator runs with `--metrics-auth` (ARCHITECTURE 7: a flag puts it behind a token).
+ * unless the allocator runs with `--metrics-auth`.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';

@@ -1,7 +1,7 @@
 /**
  * Nodes: agents register them over the link, so the API reads, labels, cordons and deletes them.
  * An admin's labels are stored apart from the agent's and win over them, so the next report from
- * the agent does not erase them (ARCHITECTURE 7: nodes read, label, cordon).
+ * the agent does not erase them (docs/architecture.md §7: nodes read, label, cordon).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';

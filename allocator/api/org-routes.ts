@@ -40,7 +40,7 @@ const QuotaBody = z.strictObject({
   nodePool: z.string().min(1),
   /** Deserved GPUs, e.g. 2 or 0.5. */
   gpu: z.number().min(0),
-  /** Share of over-quota capacity; default 1 (ARCHITECTURE 2). */
+  /** Share of over-quota capacity; default 1. */
   overQuotaWeight: z.number().min(0).optional(),
   /** Most GPUs the queue may hold, -1 for none (the default). */
   limit: z

@@ -1,5 +1,5 @@
 /**
- * The one table of who may call which route (issue 5): each `METHOD /pattern` (fastify's pattern,
+ * The one table of who may call which route: each `METHOD /pattern` (fastify's pattern,
  * under /api/v1) names the action it performs and how to find its target scope in the request.
  * auth.ts enforces it; a route missing here is refused to all but admins on cluster (default deny),
  * so a new route is closed until someone decides who may call it.

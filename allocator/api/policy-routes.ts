@@ -1,18 +1,18 @@
 /**
- * `/policies` and `/rules` (ARCHITECTURE 7, issue 5): per scope (`cluster`, `department:<d>`,
+ * `/policies` and `/rules` (docs/architecture.md §7): per scope (`cluster`, `department:<d>`,
  * `project:<p>`) and workload type, read, write, delete, and the effective merge for a project.
  * A write that would loosen what a higher scope set is refused with 422 naming field and scope.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { Result } from '../../shared/errors.ts';
-import { checkTightens, isScope, type Policy, parsePolicy } from '../../shared/policy.ts';
+import type { Result } from '../../common/errors.ts';
+import { checkTightens, isScope, type Policy, parsePolicy } from '../../common/policy.ts';
 import {
   checkRulesTighten,
   parseSchedulingRules,
   type SchedulingRules,
-} from '../../shared/scheduling-rules.ts';
-import { WORKLOAD_TYPES, type WorkloadType } from '../../shared/workload.ts';
+} from '../../common/scheduling-rules.ts';
+import { WORKLOAD_TYPES, type WorkloadType } from '../../common/workload.ts';
 import type { Db } from '../store/db.ts';
 import {
   deleteScoped,

@@ -1,5 +1,5 @@
 /**
- * Who may do what where (issue 5), as in Run:ai: an access rule gives a user a role on a scope
+ * Who may do what where, as in Run:ai: an access rule gives a user a role on a scope
  * (cluster, a department, a project) and everything below it. Pure: `can(rules, action, target)`
  * needs no store, request or clock; permissions.ts turns a request into an action and a target.
  *

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { parseDurationMs } from '../../shared/resources.ts';
+import { parseDurationMs } from '../../common/resources.ts';
 import {
   createJoinToken,
   createUserToken,

@@ -1,5 +1,5 @@
 /**
- * `/users`, `/access-rules` and `/whoami` (issue 5): an admin creates users and grants them roles
+ * `/users`, `/access-rules` and `/whoami`: an admin creates users and grants them roles
  * on scopes; anyone asks who its token says it is and what it may do. Deleting a user revokes its
  * tokens. Who may call which is permissions.ts's.
  */

@@ -1,5 +1,5 @@
 /**
- * How stored records look on the wire (ARCHITECTURE 7): GPUs as numbers of GPUs (the store keeps
+ * How stored records look on the wire (docs/architecture.md §7): GPUs as numbers of GPUs (the store keeps
  * milli-GPU), times as ISO strings, and no internal bookkeeping columns.
  */
 import type { StoredEvent } from '../store/events.ts';

@@ -4,8 +4,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { WORKLOAD_PHASES, type WorkloadPhase } from '../../shared/phases.ts';
-import { parseWorkloadSpec, WORKLOAD_TYPES } from '../../shared/workload.ts';
+import { WORKLOAD_PHASES, type WorkloadPhase } from '../../common/phases.ts';
+import { parseWorkloadSpec, WORKLOAD_TYPES } from '../../common/workload.ts';
 import { listEvents } from '../store/events.ts';
 import { listPods, type PodRecord } from '../store/pods.ts';
 import { projectChain } from '../store/policies.ts';

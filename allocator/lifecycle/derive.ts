@@ -1,9 +1,9 @@
 /**
- * A workload's phase from its pods (the seed's phase table, ARCHITECTURE 2). Pure: the store's
+ * A workload's phase from its pods (docs/architecture.md §2, "Phases"). Pure: the store's
  * pods in, the phase the workload should be in (or null: stay) out. Only the phases pod reports
  * drive are derived here; Pending, Stopped and Deleting are entered by the scheduler and the user.
  */
-import type { PodPhase, WorkloadPhase } from '../../shared/phases.ts';
+import type { PodPhase, WorkloadPhase } from '../../common/phases.ts';
 
 /** A phase a workload should move to, with the event's reason and message. */
 export interface DerivedPhase {

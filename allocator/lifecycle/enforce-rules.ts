@@ -1,10 +1,10 @@
 /**
- * Carries out the scheduling rules each cycle (issue 5): reads the running workloads, their events,
+ * Carries out the scheduling rules each cycle: reads the running workloads, their events,
  * their pods' GPUs and their effective rules from the store, asks the pure `ruleStops`, and moves
  * each workload it names to Stopped with the rule's reason and message. The cycle's teardown then
  * stops its pods on their nodes, as for a user stop.
  */
-import type { EffectiveRules } from '../../shared/scheduling-rules.ts';
+import type { EffectiveRules } from '../../common/scheduling-rules.ts';
 import type { Db } from '../store/db.ts';
 import { listEvents } from '../store/events.ts';
 import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';

@@ -1,5 +1,5 @@
 /**
- * allocator/lifecycle: workload and pod phases after scheduling (ARCHITECTURE 2). derive is the pure
+ * allocator/lifecycle: workload and pod phases after scheduling (docs/architecture.md §2). derive is the pure
  * phase table over pods; reports applies agents' pod reports and lost nodes; teardown carries out user
  * stops and deletes; rules and enforce-rules stop work past its scheduling rules; pods walks a pod through its phase table.
  */

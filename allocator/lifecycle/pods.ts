@@ -3,7 +3,7 @@
  * as it takes (an agent may report a pod Running before the allocator saw it Starting). Callers hold
  * a transaction.
  */
-import type { PodPhase } from '../../shared/phases.ts';
+import type { PodPhase } from '../../common/phases.ts';
 import type { StopPod } from '../store/apply-plan.ts';
 import type { Db } from '../store/db.ts';
 import { movePod, type PodRecord } from '../store/pods.ts';

@@ -1,11 +1,11 @@
 /**
- * What agents' reports and lost nodes do to pods and workloads (ARCHITECTURE 2 and 5): a pod's phase
+ * What agents' reports and lost nodes do to pods and workloads (docs/architecture.md §2 and §5): a pod's phase
  * follows its agent's report, a workload's follows its pods (derive.ts), a pod lost with its node or
  * fenced by its agent is replaced, and a gang left below its minimum goes back to Pending whole.
  * Each entry point runs in one transaction and returns the stops the link must send.
  */
-import type { PodPhase } from '../../shared/phases.ts';
-import type { WirePodStatus } from '../../shared/wire.ts';
+import type { PodPhase } from '../../common/phases.ts';
+import type { WirePodStatus } from '../../common/wire.ts';
 import type { StopPod } from '../store/apply-plan.ts';
 import type { Db } from '../store/db.ts';
 import { listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';

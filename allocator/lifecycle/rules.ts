@@ -1,11 +1,11 @@
 /**
- * Scheduling rules at run time, PURE (issue 5): which running workloads must stop now because their
+ * Scheduling rules at run time, PURE: which running workloads must stop now because their
  * `maxRuntimeSeconds` ran out or their GPUs sat idle for `idleGpuTimeoutSeconds`. Time comes in as
  * `nowMs`; GPU idleness comes in as 30-second windows judged by allocator/service/gpu-usage.ts.
  * A rule fires exactly when the limit is reached (elapsed >= limit), never a window early.
  */
-import type { WorkloadPhase } from '../../shared/phases.ts';
-import type { EffectiveRules } from '../../shared/scheduling-rules.ts';
+import type { WorkloadPhase } from '../../common/phases.ts';
+import type { EffectiveRules } from '../../common/scheduling-rules.ts';
 
 /** Length of one utilization window. */
 export const GPU_WINDOW_MS = 30_000;

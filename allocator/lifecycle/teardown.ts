@@ -1,5 +1,5 @@
 /**
- * User stop and delete (ARCHITECTURE 2): a Stopped or Deleting workload's live pods are stopped on
+ * User stop and delete (docs/architecture.md §2): a Stopped or Deleting workload's live pods are stopped on
  * their nodes; a Deleting workload whose pods all ended is purged (its events stay). Runs each
  * scheduling cycle, so a stop or delete issued while the allocator was down still happens.
  */

@@ -1,8 +1,8 @@
 /**
- * allocator/link: the allocator's websocket endpoint for agents (ARCHITECTURE 5). tokens holds
+ * allocator/link: the allocator's websocket endpoint for agents (docs/architecture.md §5). tokens holds
  * join tokens and node credentials; server authenticates in the upgrade, runs one session per node,
  * keeps leases and dispatches StartPod / StopPod; pod-id maps wire pod ids to the store's keys;
- * logs routes LogChunks to the request that asked for them (issue 5).
+ * logs routes LogChunks to the request that asked for them.
  */
 export * from './logs.ts';
 export * from './pod-id.ts';

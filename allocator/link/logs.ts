@@ -1,12 +1,12 @@
 /**
- * Routing of pod logs over the agent link (issue 5): a caller (the logs route) asks a node for a
+ * Routing of pod logs over the agent link: a caller (the logs route) asks a node for a
  * pod's log; the request goes out as a LogRequest tagged with a fresh request id, and each LogChunk
  * the agent sends back is handed to that caller's `onChunk`. A request ends on the agent's eof, on
  * the caller's cancel (a LogStop goes out), when its node's session closes, or when the agent does
  * not answer within `answerTimeoutMs`; in each case `onChunk` hears a last chunk with `eof` set.
  */
 import { randomUUID } from 'node:crypto';
-import type { FrameBody, LogChunk, LogRequest } from '../../shared/wire.ts';
+import type { FrameBody, LogChunk, LogRequest } from '../../common/wire.ts';
 
 /** What a caller asks for: a LogRequest without the id, which the router assigns. */
 export type LogAsk = Omit<LogRequest, 'requestId'>;

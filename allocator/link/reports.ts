@@ -1,5 +1,5 @@
 /** Which pod reports the link passes on: only a node's own pods at their current epoch, and not the same report twice in a row. */
-import type { WirePodStatus } from '../../shared/wire.ts';
+import type { WirePodStatus } from '../../common/wire.ts';
 import type { Db } from '../store/db.ts';
 import { getPod, listAssignments, type PodRecord } from '../store/pods.ts';
 import { parseWirePodId } from './pod-id.ts';

@@ -1,5 +1,5 @@
 /**
- * The allocator's end of the agent link (ARCHITECTURE 5): one websocket per agent at
+ * The allocator's end of the agent link (docs/architecture.md §5): one websocket per agent at
  * `/api/v1/agents/connect` on the allocator's HTTP server. Authentication happens in the HTTP
  * upgrade, before the websocket exists, so an unauthenticated peer never holds an open socket.
  * The first frame is Hello, answered by Welcome with the node's desired pods; then Status frames
@@ -9,7 +9,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { formatError } from '../../shared/errors.ts';
+import { formatError } from '../../common/errors.ts';
 import {
   AGENT_BODIES,
   ALLOCATOR_BODIES,
@@ -22,7 +22,7 @@ import {
   type Status,
   WS_CLOSE,
   WS_OPTIONS,
-} from '../../shared/wire.ts';
+} from '../../common/wire.ts';
 import { markLostNodes, upsertNode } from '../store/nodes.ts';
 import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import { clip, GOING_AWAY, INTERNAL_ERROR, refuseUpgrade } from './close.ts';

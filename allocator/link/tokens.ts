@@ -1,5 +1,5 @@
 /**
- * Agent identity (issue 4): a join token lets a new agent register once; it then holds a credential
+ * Agent identity: a join token lets a new agent register once; it then holds a credential
  * of its own node, good for that node only. Only sha256 hashes of tokens are kept, so a leaked
  * store does not let anyone connect, and a token is checked with a constant-time compare.
  *
@@ -10,7 +10,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** What a token proves: join a new node, be one node, or be a user of the API (issue 5 adds roles). */
+/** What a token proves: join a new node, be one node, or be a user of the API (its roles come from access rules). */
 export type TokenKind = 'join' | 'node' | 'user';
 
 /** One stored token: never the token itself, only its hash. */
@@ -21,7 +21,7 @@ export interface TokenRecord {
   subject: string | null;
   /** sha256 of the whole token string. */
   hash: Buffer;
-  /** When it was made (ms); absent in records made before issue 5's stores kept it. */
+  /** When it was made (ms); absent in records made before the store kept it. */
   createdMs?: number;
   /** From this instant (ms) it no longer authenticates; null or absent: never expires. */
   expiresMs?: number | null;

@@ -1,6 +1,6 @@
 /** The agent link's options, counters and handle (server.ts `attachAgentLink`). */
-import type { Logger } from '../../shared/log.ts';
-import type { Frame, LogChunk, Status, WirePodStatus } from '../../shared/wire.ts';
+import type { Logger } from '../../common/log.ts';
+import type { Frame, LogChunk, Status, WirePodStatus } from '../../common/wire.ts';
 import type { Db } from '../store/db.ts';
 import type { PodRecord } from '../store/pods.ts';
 import type { LogAsk, LogSubscription } from './logs.ts';
@@ -19,7 +19,7 @@ export type RefusedReason = 'unknown-pod' | 'other-node' | 'stale-epoch';
 export interface AgentLinkOptions {
   db: Db;
   tokens: TokenStore;
-  /** A node silent this long is lost. Default 40000 ms (ARCHITECTURE 5). */
+  /** A node silent this long is lost. Default 40000 ms (docs/architecture.md §5). */
   leaseMs?: number;
   /** How often agents send Status. Default 2000 ms. */
   heartbeatMs?: number;

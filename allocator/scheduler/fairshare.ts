@@ -1,13 +1,13 @@
 /**
  * Fair share: how much of each node pool every department and project should hold right now
- * (ARCHITECTURE 3, "Fair share").
+ * (docs/architecture.md §3, "Fair share").
  *
  * Pure and deterministic: the same input gives the same shares, with no clock and no I/O. Each pool
  * and each resource (gpuMilli, cpuMillis, memoryMiB) is split independently, top-down: the pool's
  * capacity among the root queues (departments), then each department's fair share among its
  * projects. All arithmetic is in integer units so that shares add up exactly.
  */
-import type { Resources } from '../../shared/resources.ts';
+import type { Resources } from '../../common/resources.ts';
 import type { QueueSnap } from './snapshot.ts';
 import { UNLIMITED } from './snapshot.ts';
 
@@ -281,7 +281,7 @@ function distribute(
  * 2. The rest is water-filled by weight, each kid capped by what it still wants. Kids sorted by
  *    want / weight are satisfied in full while that is below the fill level (rest / weight left);
  *    the others share what remains in proportion to weight. This is the fixed point of the
- *    "rounds" in ARCHITECTURE 3 reached in one O(n log n) pass instead of one pass per round.
+ *    "rounds" of docs/architecture.md §3 reached in one O(n log n) pass instead of one pass per round.
  * 3. Flooring to integer units leaves a few units; they go to the largest remainders, ties to the
  *    older kid. The outer loop only repeats if float noise left something undistributed.
  */

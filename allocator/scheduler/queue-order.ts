@@ -1,8 +1,8 @@
 /**
- * Which project allocates next in a pool (ARCHITECTURE 3, "Queue order"), and the share tests
+ * Which project allocates next in a pool (docs/architecture.md §3, "Queue order"), and the share tests
  * reclaim reuses. Pure: reads fair shares, never changes them.
  */
-import type { Resources } from '../../shared/resources.ts';
+import type { Resources } from '../../common/resources.ts';
 import { byAge, type QueueShare } from './fairshare.ts';
 import type { QueueSnap } from './snapshot.ts';
 
@@ -42,8 +42,8 @@ export function isOverFairShare(share: QueueShare, extra?: Resources): boolean {
 /**
  * True when allocated + extra stays within deserved. GPU is always checked (every quota has
  * one, so GPU deserved 0 really means "none guaranteed"); CPU and memory only where a quota is
- * set (deserved > 0), because ARCHITECTURE 2 makes them optional and an unset one must not make
- * every pod with a CPU request look over quota.
+ * set (deserved > 0), because those quotas are optional and an unset one must not make every pod
+ * with a CPU request look over quota.
  */
 export function isWithinDeserved(share: QueueShare, extra?: Resources): boolean {
   for (const k of KEYS) {
@@ -75,7 +75,7 @@ function compareLevel(
 }
 
 /**
- * Order projects for allocation in one pool (ARCHITECTURE 3 "Queue order").
+ * Order projects for allocation in one pool (docs/architecture.md §3, "Queue order").
  *
  * Rules, at each level: below fair share (dominantShare < 1) first; then the one whose next
  * allocation would stay within deserved; then the lowest dominant share; then the oldest

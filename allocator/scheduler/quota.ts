@@ -1,8 +1,8 @@
 /**
  * Quota gates every bind passes: hard limits of the project and its department, and the rule that
- * non-preemptible work only ever uses deserved quota (ARCHITECTURE 2).
+ * non-preemptible work only ever uses deserved quota (docs/architecture.md §2).
  */
-import { formatCpuMillis, formatGpuMilli, formatMemoryMiB, type Resources } from '../../shared/resources.ts';
+import { formatCpuMillis, formatGpuMilli, formatMemoryMiB, type Resources } from '../../common/resources.ts';
 import { type GroupState, liveOf, type Session } from './session.ts';
 import { UNLIMITED } from './snapshot.ts';
 

@@ -2,8 +2,8 @@
  * The working copy of a snapshot for one cycle: free capacity, live queue allocations and the
  * pods each group holds. Actions read it; only the statement changes it.
  */
-import { addRes, memoryToGpuMilli, type Resources, zeroRes } from '../../shared/resources.ts';
-import type { PodResources } from '../../shared/workload.ts';
+import { addRes, memoryToGpuMilli, type Resources, zeroRes } from '../../common/resources.ts';
+import type { PodResources } from '../../common/workload.ts';
 import { computeFairShares, type QueueShare } from './fairshare.ts';
 import {
   createPlacer,

@@ -4,13 +4,13 @@
  * The store and link build it; the scheduler only reads it. Every quantity is normalised
  * (milli-GPU, millicores, MiB, ms) so the core never parses.
  */
-import type { GpuGrant, Resources } from '../../shared/resources.ts';
+import type { GpuGrant, Resources } from '../../common/resources.ts';
 
-export type { GpuGrant } from '../../shared/resources.ts';
+export type { GpuGrant } from '../../common/resources.ts';
 
-import type { PodResources } from '../../shared/workload.ts';
+import type { PodResources } from '../../common/workload.ts';
 
-/** Placement strategy of a node pool (ARCHITECTURE 3, "Placement"). */
+/** Placement strategy of a node pool (docs/architecture.md §3, "Placement"). */
 export type PlacementStrategy = 'binpack' | 'spread' | 'fragmentation-aware';
 
 /** One physical GPU as a node reported it. */

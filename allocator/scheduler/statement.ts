@@ -4,7 +4,7 @@
  * A gang placement or a preemption scenario is tried inside a checkpoint; if any part fails the
  * whole try is rolled back, so no action ever undoes work by hand.
  */
-import { fractionToMemoryMiB, type Resources } from '../../shared/resources.ts';
+import { fractionToMemoryMiB, type Resources } from '../../common/resources.ts';
 import type { GpuTake, NodeState } from './placement/types.ts';
 import type { ActionName, Bind, Eviction } from './plan.ts';
 import {

@@ -1,11 +1,11 @@
 /**
- * An allocator's first start in a data dir (issue 4): a join token for agents and an admin token for
+ * An allocator's first start in a data dir: a join token for agents and an admin token for
  * the API, each written to a 0600 file beside the database, and a default department and project.
  * Later starts keep whatever is there: a token file that still authenticates is reused.
  */
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tesseraError } from '../../shared/errors.ts';
+import { tesseraError } from '../../common/errors.ts';
 import {
   authenticate,
   createJoinToken,
@@ -86,7 +86,7 @@ export function bootstrap(
     adminToken = createUserToken(tokens, ADMIN_USER);
     writeSecret(adminFile, adminToken);
   }
-  // Every start, so a data dir from before access rules existed still has an admin (issue 5).
+  // Every start, so a data dir from before access rules existed still has an admin.
   ensureAccess(db, ADMIN_USER, 'admin', 'cluster', nowMs);
   const fresh = listQueues(db).length === 0;
   if (fresh) {

@@ -1,12 +1,12 @@
 /**
- * Sends agents what the store says they owe (ARCHITECTURE 5). Level-triggered: every Bound pod's
+ * Sends agents what the store says they owe (docs/architecture.md §5). Level-triggered: every Bound pod's
  * StartPod and every Stopping pod's StopPod is sent to its node if connected, and sent again after
  * `resendMs` or when the node reconnects; the agent's epoch rule makes a repeat harmless. A StartPod
  * is held while a pod being stopped on the same node still holds one of its GPUs, so the evicted and
  * the new tenant never share the memory at once.
  */
-import type { Frame, Status, WirePodSpec } from '../../shared/wire.ts';
-import { makeFrame } from '../../shared/wire.ts';
+import type { Frame, Status, WirePodSpec } from '../../common/wire.ts';
+import { makeFrame } from '../../common/wire.ts';
 import { confirmAbsent, type LifecycleResult } from '../lifecycle/reports.ts';
 import { wirePodId } from '../link/pod-id.ts';
 import type { Db } from '../store/db.ts';

@@ -1,5 +1,5 @@
 /**
- * Why each workload still waits, as the newest scheduling cycle said (issue 5, `tessera explain`).
+ * Why each workload still waits, as the newest scheduling cycle said (`tessera explain`).
  * In memory only: the next cycle recomputes every reason from the store, so a restarted allocator
  * answers again after its first cycle. Each cycle replaces the whole set, so a workload placed since
  * has no stale reason left behind.

@@ -1,8 +1,8 @@
 /**
- * The newest GPU samples of each node (issue 5, `tessera top`), as its agent's Status carried them.
+ * The newest GPU samples of each node (`tessera top`), as its agent's Status carried them.
  * In memory only: samples are live data, a heartbeat old, and never worth a write to the store.
  */
-import type { WireGpuSample } from '../../shared/wire.ts';
+import type { WireGpuSample } from '../../common/wire.ts';
 
 /** One node's newest samples and when they arrived (allocator clock, ms since the epoch). */
 export interface NodeSamples {

@@ -1,13 +1,13 @@
 /**
  * GPU utilization in 30-second windows, per GPU uuid per node, fed from the agents' Status
- * `gpuSamples` (issue 5's idle GPU rule). In memory only: after an allocator restart idleness is
+ * `gpuSamples` (for the idle GPU scheduling rule). In memory only: after an allocator restart idleness is
  * measured afresh, which can only delay an idle stop, never cause a wrong one.
  *
  * A window is idle when it holds at least one sample and every sample read exactly 0%. A sample with
  * no reading (null) counts as busy, and a window with no samples breaks the run: without evidence
  * the GPU is never judged idle.
  */
-import type { WireGpuSample } from '../../shared/wire-types.ts';
+import type { WireGpuSample } from '../../common/wire-types.ts';
 import { GPU_WINDOW_MS, type GpuIdleRun, gpuKey } from '../lifecycle/rules.ts';
 
 /** The tracker the allocator feeds and the cycle reads. */

@@ -1,5 +1,5 @@
 /**
- * When scheduling cycles run (issue 4): soon after a change (coalesced, so a burst of submits or
+ * When scheduling cycles run: soon after a change (coalesced, so a burst of submits or
  * pod reports makes one cycle, not one each), and on a periodic tick only when `idle()` says there is
  * something time alone can change (pending work, resends, minimum runtimes). Cycles never overlap:
  * the store is synchronous and a cycle runs to completion on the event loop.
@@ -8,7 +8,7 @@
  * every agent, so the wait before the next one grows with the last one's length: cycles never take
  * more than about a third of the loop, whatever the rate of changes.
  */
-import type { Logger } from '../../shared/log.ts';
+import type { Logger } from '../../common/log.ts';
 
 /** The loop's handle. */
 export interface CycleLoop {

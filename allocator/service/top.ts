@@ -1,5 +1,5 @@
 /**
- * `GET /top` (issue 5): each node's GPUs with their newest sample and the pods granted on them, and
+ * `GET /top`: each node's GPUs with their newest sample and the pods granted on them, and
  * each workload's GPU use summed over its pods (workload awareness). A GPU's measured use is split
  * among the pods granted on it by their share of its granted compute (a whole-GPU pod takes it all,
  * two halves take half each); a GPU the driver reports no process breakdown for cannot be split any

@@ -1,5 +1,5 @@
 /** The allocator service's options and handle (allocator/main.ts `startAllocator`). */
-import type { Logger } from '../../shared/log.ts';
+import type { Logger } from '../../common/log.ts';
 import type { AgentLinkStats } from '../link/server.ts';
 import type { StartPod as StoredStart } from '../store/apply-plan.ts';
 

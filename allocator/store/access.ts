@@ -1,9 +1,9 @@
 /**
- * Users and access rules (issue 5): a user is a name that tokens and rules point at; an access
+ * Users and access rules: a user is a name that tokens and rules point at; an access
  * rule `{subject, role, scope}` gives a user a role on `cluster`, `department/<d>` or `project/<p>`.
  * The store validates names and that the scope exists; what a rule allows is api/rbac.ts's.
  */
-import type { Result } from '../../shared/errors.ts';
+import type { Result } from '../../common/errors.ts';
 import { type Grant, isRole, parseScopeName, ROLES, type Role, type Scope } from '../api/rbac.ts';
 import type { Db } from './db.ts';
 import { fail, guard } from './errors.ts';

@@ -1,13 +1,13 @@
 /**
- * Commits a scheduler plan in ONE transaction (ARCHITECTURE 6): pods, assignments with their epochs,
+ * Commits a scheduler plan in ONE transaction (docs/architecture.md §6): pods, assignments with their epochs,
  * quota accounting and phase changes are durable before anything is dispatched, and a failure
  * anywhere writes nothing. Returns what the link must send.
  *
  * Contract: the plan was computed from `buildSnapshot` of this database with no write in between
  * (the allocator runs snapshot -> plan -> apply on one thread); anything else is refused by throwing.
  */
-import type { WorkloadPhase } from '../../shared/phases.ts';
-import type { GpuGrant } from '../../shared/resources.ts';
+import type { WorkloadPhase } from '../../common/phases.ts';
+import type { GpuGrant } from '../../common/resources.ts';
 import type { ActionName, Plan } from '../scheduler/plan.ts';
 import type { Db } from './db.ts';
 import { fail } from './errors.ts';

@@ -1,5 +1,5 @@
 /**
- * Opens the allocator's one SQLite file with the durability settings ARCHITECTURE 6 asks for and
+ * Opens the allocator's one SQLite file with the durability settings docs/architecture.md §6 asks for and
  * brings its schema up to date.
  */
 import { mkdirSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { migrate } from './migrations.ts';
 /** The store's handle: a better-sqlite3 connection. */
 export type Db = Database.Database;
 
-/** Data directory when none is given (ARCHITECTURE 6). */
+/** Data directory when none is given. */
 export const DEFAULT_DATA_DIR = './tessera-data';
 
 /** The database file's name inside the data directory. */
@@ -31,7 +31,7 @@ export function openDb(options: OpenOptions = {}): Db {
   const db = new Database(join(dir, DB_FILE));
   try {
     db.pragma('journal_mode = WAL');
-    // FULL: a decision is on disk before it is dispatched, even across power loss (ARCHITECTURE 6).
+    // FULL: a decision is on disk before it is dispatched, even across power loss.
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);

@@ -2,7 +2,7 @@
  * The store's failure: a registry `TesseraError` thrown inside a transaction so better-sqlite3 rolls
  * the whole transaction back, then caught at the repository's edge and returned as a `Result`.
  */
-import { type ErrorCode, err, type Result, type TesseraError, tesseraError } from '../../shared/errors.ts';
+import { type ErrorCode, err, type Result, type TesseraError, tesseraError } from '../../common/errors.ts';
 
 /** A `TesseraError` as an exception, so throwing it aborts the enclosing transaction. */
 export class StoreError extends Error {

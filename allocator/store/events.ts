@@ -1,5 +1,5 @@
 /** Workload phase events: every transition stored as `{time, workload, from, to, reason, message}`. */
-import type { WorkloadPhase } from '../../shared/phases.ts';
+import type { WorkloadPhase } from '../../common/phases.ts';
 import type { Db } from './db.ts';
 
 /** One stored phase change. */

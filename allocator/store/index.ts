@@ -1,5 +1,5 @@
 /**
- * allocator/store: the allocator's durable state in one SQLite file (ARCHITECTURE 6).
+ * allocator/store: the allocator's durable state in one SQLite file (docs/architecture.md §6).
  * db + migrations open and upgrade it; org, nodes, workloads, pods and events are the typed
  * repositories; snapshot builds the scheduler's input; apply-plan commits its output.
  */

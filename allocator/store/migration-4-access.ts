@@ -1,6 +1,6 @@
 /**
  * Migration 4: users' API tokens with expiry, revocation and a name; access rules found by subject
- * (issue 5, RBAC). V1's access_rules table already holds `{id, subject, role, scope}`.
+ * (RBAC). V1's access_rules table already holds `{id, subject, role, scope}`.
  */
 export const V4_ACCESS = `
 ALTER TABLE tokens ADD COLUMN expires_ms INTEGER;   -- NULL: never expires

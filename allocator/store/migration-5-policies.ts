@@ -1,4 +1,4 @@
-/** Migration 5: policies and scheduling rules per scope and workload type (issue 5). */
+/** Migration 5: policies and scheduling rules per scope and workload type. */
 export const V5_POLICIES = `
 -- scope is 'cluster', 'department:<d>' or 'project:<p>'; body is JSON validated before it is written.
 CREATE TABLE policies (

@@ -3,12 +3,12 @@
  * Steps are append-only: an applied step is never edited, a change is a new step.
  */
 import type { Database } from 'better-sqlite3';
-import { tesseraError } from '../../shared/errors.ts';
+import { tesseraError } from '../../common/errors.ts';
 import { StoreError } from './errors.ts';
 import { V4_ACCESS } from './migration-4-access.ts';
 import { V5_POLICIES } from './migration-5-policies.ts';
 
-/** Migration 1: the whole first schema (ARCHITECTURE 2 and 6). */
+/** Migration 1: the whole first schema (docs/architecture.md §2 and §6). */
 const V1 = `
 CREATE TABLE departments (
   name TEXT PRIMARY KEY,

@@ -1,8 +1,8 @@
 /**
  * Nodes as their agents report them, plus the allocator's own marks: cordoned (by an admin) and
- * lost (lease expired, ARCHITECTURE 5). Either mark makes a node unschedulable.
+ * lost (its lease expired). Either mark makes a node unschedulable.
  */
-import type { Result } from '../../shared/errors.ts';
+import type { Result } from '../../common/errors.ts';
 import type { GpuSnap } from '../scheduler/snapshot.ts';
 import type { Db } from './db.ts';
 import { fail, guard } from './errors.ts';

@@ -1,9 +1,9 @@
 /**
- * The organisation (ARCHITECTURE 2): departments, projects, their per-pool quotas, and node pools.
+ * The organisation (docs/architecture.md §2): departments, projects, their per-pool quotas, and node pools.
  * Department and project names share one namespace because both are scheduler queues.
  */
-import type { Result } from '../../shared/errors.ts';
-import type { Resources } from '../../shared/resources.ts';
+import type { Result } from '../../common/errors.ts';
+import type { Resources } from '../../common/resources.ts';
 import type { PlacementStrategy } from '../scheduler/snapshot.ts';
 import type { Db } from './db.ts';
 import { fail, guard } from './errors.ts';
@@ -25,7 +25,7 @@ export interface QuotaRecord {
   limit: Resources;
 }
 
-/** A quota as a caller writes it: omitted fields default to weight 1 and limit -1 (ARCHITECTURE 2). */
+/** A quota as a caller writes it: omitted fields default to weight 1 and limit -1. */
 export interface QuotaInput {
   deserved?: Partial<Resources>;
   overQuotaWeight?: number;
@@ -161,7 +161,7 @@ const DIMENSIONS = [
 ] as const;
 
 /**
- * A department's quota caps its projects' (ARCHITECTURE 2): in a pool where the department has a
+ * A department's quota caps its projects': in a pool where the department has a
  * quota, its projects' deserved may not sum past the department's and no project's limit may pass
  * the department's limit; lowering a department below what its projects already hold is refused too.
  */

@@ -2,9 +2,9 @@
  * Pods and their assignments. A pod row is the quota accounting of a bind (its resources are
  * committed with it); an assignment is one placement of a pod on a node with its fencing epoch.
  */
-import type { Result } from '../../shared/errors.ts';
-import { type PodPhase, podTransition } from '../../shared/phases.ts';
-import type { GpuGrant } from '../../shared/resources.ts';
+import type { Result } from '../../common/errors.ts';
+import { type PodPhase, podTransition } from '../../common/phases.ts';
+import type { GpuGrant } from '../../common/resources.ts';
 import type { Db } from './db.ts';
 import { fail, guard, StoreError } from './errors.ts';
 

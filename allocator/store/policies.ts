@@ -1,17 +1,17 @@
 /**
  * Policies and scheduling rules, keyed by (scope, workload type) with JSON bodies validated before
- * they are written (shared/policy.ts, shared/scheduling-rules.ts). The chain of a project is
+ * they are written (common/policy.ts, common/scheduling-rules.ts). The chain of a project is
  * `cluster`, `department:<its department>`, `project:<it>`; the effective policy merges it.
  */
-import type { Result } from '../../shared/errors.ts';
+import type { Result } from '../../common/errors.ts';
 import {
   type EffectivePolicy,
   effectivePolicy,
   type Policy,
   type ScopedPolicy,
-} from '../../shared/policy.ts';
-import { type EffectiveRules, effectiveRules, type SchedulingRules } from '../../shared/scheduling-rules.ts';
-import type { WorkloadType } from '../../shared/workload.ts';
+} from '../../common/policy.ts';
+import { type EffectiveRules, effectiveRules, type SchedulingRules } from '../../common/scheduling-rules.ts';
+import type { WorkloadType } from '../../common/workload.ts';
 import type { Db } from './db.ts';
 import { fail, guard } from './errors.ts';
 

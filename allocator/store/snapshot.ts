@@ -1,8 +1,8 @@
 /**
- * Turns the stored state into the scheduler's pure input (ARCHITECTURE 3): nodes resolved to
+ * Turns the stored state into the scheduler's pure input (docs/architecture.md §3): nodes resolved to
  * pools, queues with their quotas, and the pod groups of workloads that hold or want pods.
  */
-import type { WorkloadPhase } from '../../shared/phases.ts';
+import type { WorkloadPhase } from '../../common/phases.ts';
 import type {
   GroupSnap,
   NodeSnap,

@@ -1,11 +1,11 @@
 /**
  * Workloads: submit (validated spec, Creating -> Pending), read, list, and every phase change
- * through `shared/phases.ts` `transition()`, stored with its event in the same transaction.
+ * through `common/phases.ts` `transition()`, stored with its event in the same transaction.
  */
 import { randomUUID } from 'node:crypto';
-import type { Result } from '../../shared/errors.ts';
-import { transition, type WorkloadPhase } from '../../shared/phases.ts';
-import { parseWorkloadSpec, type WorkloadSpec, type WorkloadType } from '../../shared/workload.ts';
+import type { Result } from '../../common/errors.ts';
+import { transition, type WorkloadPhase } from '../../common/phases.ts';
+import { parseWorkloadSpec, type WorkloadSpec, type WorkloadType } from '../../common/workload.ts';
 import type { Db } from './db.ts';
 import { fail, guard, StoreError } from './errors.ts';
 import { insertEvent } from './events.ts';

@@ -1,8 +1,9 @@
 /**
- * Where the client commands find the allocator and their token. The order is ARCHITECTURE 8's
- * (flags, env, `~/.config/tessera/config.json`, which `shared/config.ts` resolves) plus one more
- * source at the end: the data dir of a `tessera up` started here, whose `allocator.json` names the
- * URL and whose `admin-token` holds the token, so `tessera up` then `tessera list` just works.
+ * Where the client commands find the allocator and their token. The order is that of
+ * docs/architecture.md §8 (flags, env, `~/.config/tessera/config.json`, which `common/config.ts`
+ * resolves) plus one more source at the end: the data dir of a `tessera up` started here, whose
+ * `allocator.json` names the URL and whose `admin-token` holds the token, so `tessera up` then
+ * `tessera list` just works.
  *
  * `resolveClientConfig` is pure apart from the `readFile` it is handed; `readFileIfExists` is the real one.
  */
@@ -10,8 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { defaultConfigPath, loadConfig } from '../../shared/config.ts';
-import { err, ok, type Result, tesseraError } from '../../shared/errors.ts';
+import { defaultConfigPath, loadConfig } from '../../common/config.ts';
+import { err, ok, type Result, tesseraError } from '../../common/errors.ts';
 
 /**
  * `tessera up`'s default data dir: allocator/store/db.ts's DEFAULT_DATA_DIR, written out here because
@@ -73,7 +74,7 @@ export async function resolveClientConfig(
     return ok({ url, token, urlFrom });
   }
 
-  // shared/config.ts falls back to a default URL; a client command must not guess, so only an
+  // common/config.ts falls back to a default URL; a client command must not guess, so only an
   // allocator this machine's `tessera up` recorded counts as found.
   const dataDir = nonEmpty(flags.data) ?? nonEmpty(env.TESSERA_DATA) ?? DEFAULT_DATA_DIR;
   const allocatorPath = join(dataDir, 'allocator.json');
@@ -94,7 +95,7 @@ export async function resolveClientConfig(
       ),
     );
   }
-  // Re-use shared/config.ts's URL check by handing the recorded URL in as if it were the file's.
+  // Re-use common/config.ts's URL check by handing the recorded URL in as if it were the file's.
   const checked = loadConfig({
     flags: {},
     env: {},

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { tesseraError } from '../../shared/errors.ts';
+import { tesseraError } from '../../common/errors.ts';
 import { failure } from '../errors.ts';
 
 /** The parsed document in `path` (`-` = stdin); a CliError (exit 1) when unreadable or malformed. */

@@ -4,7 +4,7 @@
  * code, message and field, a refused or timed-out connection becomes TESSERA_E_UNAVAILABLE naming
  * the URL, so a command never prints a raw `fetch failed`.
  */
-import { type ErrorCode, isErrorCode, type TesseraError, tesseraError } from '../../shared/errors.ts';
+import { type ErrorCode, isErrorCode, type TesseraError, tesseraError } from '../../common/errors.ts';
 import { CliError, EXIT_FAILURE } from '../errors.ts';
 import type { ClientConfig } from './config.ts';
 

@@ -3,7 +3,7 @@
  * Names are unique only within a project, so a name found in several projects needs `-p`.
  */
 import { Argument, type Command, Option } from 'commander';
-import { tesseraError } from '../../shared/errors.ts';
+import { tesseraError } from '../../common/errors.ts';
 import { failure, usageError } from '../errors.ts';
 import type { ClientConfig, ClientFlags } from './config.ts';
 import { clientConfig } from './connect.ts';

@@ -3,7 +3,7 @@
  * it arrives, so `tessera logs -f` prints while the pod writes. Errors leave as `CliError`s, as in
  * http.ts: the API's error body when the allocator refused before streaming.
  */
-import { tesseraError } from '../../shared/errors.ts';
+import { tesseraError } from '../../common/errors.ts';
 import { CliError, EXIT_FAILURE } from '../errors.ts';
 import type { ClientConfig } from './config.ts';
 import { apiError } from './http.ts';

@@ -5,8 +5,8 @@
  * the CLI's build rather than its output; no allocator code (or SQLite) loads with them.
  */
 import type { eventView, podView, projectView, workloadView } from '../../allocator/api/views.ts';
-import { formatMemoryMiB } from '../../shared/resources.ts';
-import type { PodResources } from '../../shared/workload.ts';
+import { formatMemoryMiB } from '../../common/resources.ts';
+import type { PodResources } from '../../common/workload.ts';
 
 /** A workload as `GET /workloads/{id}` answers it. */
 export type WorkloadView = ReturnType<typeof workloadView>;

@@ -1,13 +1,13 @@
 /**
- * `tessera agent`: the node daemon (ARCHITECTURE 4). Flags are checked here (usage errors exit 2),
+ * `tessera agent`: the node daemon (docs/architecture.md §4). Flags are checked here (usage errors exit 2),
  * the daemon itself is `agent/main.ts`. It runs until SIGTERM or SIGINT, then stops its allocator
  * link (if any), stops sampling and closes; its pods keep running and the next `tessera agent` with the same --data adopts them.
  */
 import { hostname } from 'node:os';
 import { type Command, Option } from 'commander';
 import { defaultDataDir, type GpuKind, resolveAllocator, runAgentMain } from '../../agent/main.ts';
-import { createLogger, type LogLevel, parseLogLevel } from '../../shared/log.ts';
-import { parseDurationMs, parseMemoryMiB } from '../../shared/resources.ts';
+import { createLogger, type LogLevel, parseLogLevel } from '../../common/log.ts';
+import { parseDurationMs, parseMemoryMiB } from '../../common/resources.ts';
 import { failure, usageError } from '../errors.ts';
 import { flagValue } from '../flags.ts';
 import { stopSignals } from '../signals.ts';

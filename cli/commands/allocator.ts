@@ -1,5 +1,5 @@
 /**
- * `tessera allocator`: the central service (ARCHITECTURE 1). Flags are checked here (usage errors
+ * `tessera allocator`: the central service (docs/architecture.md §1). Flags are checked here (usage errors
  * exit 2); the service is `allocator/main.ts`. It runs until SIGTERM or SIGINT, then closes agent
  * sessions, the API and the store; its state stays in --data for the next start.
  */
@@ -7,8 +7,8 @@ import type { Command } from 'commander';
 import { DEFAULT_PORT, startAllocator } from '../../allocator/main.ts';
 import { DEFAULT_DATA_DIR } from '../../allocator/store/db.ts';
 import { StoreError } from '../../allocator/store/errors.ts';
-import { createLogger, type LogLevel, parseLogLevel } from '../../shared/log.ts';
-import { parseDurationMs } from '../../shared/resources.ts';
+import { createLogger, type LogLevel, parseLogLevel } from '../../common/log.ts';
+import { parseDurationMs } from '../../common/resources.ts';
 import { failure, usageError } from '../errors.ts';
 import { flagValue } from '../flags.ts';
 import type { CliIo } from '../io.ts';

@@ -3,7 +3,7 @@
  * pods with their node and GPUs, then its phase history from `GET /workloads/{id}/events`.
  */
 import type { Command } from 'commander';
-import { formatMemoryMiB } from '../../shared/resources.ts';
+import { formatMemoryMiB } from '../../common/resources.ts';
 import { addClientOptions } from '../client/connect.ts';
 import { formatAge, formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';
 import { connectToWorkload, projectOption, workloadArgument } from '../client/resolve.ts';

@@ -3,7 +3,7 @@
  * does the filtering, so the CLI and a script calling the API see the same set).
  */
 import { type Command, Option } from 'commander';
-import { WORKLOAD_TYPES, type WorkloadType } from '../../shared/workload.ts';
+import { WORKLOAD_TYPES, type WorkloadType } from '../../common/workload.ts';
 import type { ClientFlags } from '../client/config.ts';
 import { addClientOptions, connect } from '../client/connect.ts';
 import type { ApiClient } from '../client/http.ts';

@@ -6,8 +6,8 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
-import { defaultConfigPath } from '../../shared/config.ts';
-import { tesseraError } from '../../shared/errors.ts';
+import { defaultConfigPath } from '../../common/config.ts';
+import { tesseraError } from '../../common/errors.ts';
 import type { ClientFlags } from '../client/config.ts';
 import { addClientOptions, connect } from '../client/connect.ts';
 import { type OutputFormat, outputOption, printData } from '../client/output.ts';

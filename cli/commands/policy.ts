@@ -4,7 +4,7 @@
  * which differ only in their path and table; `command.name()` says which one runs.
  */
 import type { Command } from 'commander';
-import { WORKLOAD_TYPES, type WorkloadType } from '../../shared/workload.ts';
+import { WORKLOAD_TYPES, type WorkloadType } from '../../common/workload.ts';
 import type { ClientFlags } from '../client/config.ts';
 import { addClientOptions, connect } from '../client/connect.ts';
 import { readDataFile } from '../client/data-file.ts';

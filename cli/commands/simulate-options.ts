@@ -6,7 +6,7 @@ import { POLICY_NAMES, type PolicyName } from '../../sim/fill.ts';
 import { DEFAULT_ARRIVAL_SCALE, TIMED_POLICY_NAMES, type TimedPolicyName } from '../../sim/timed.ts';
 import { usageError } from '../errors.ts';
 
-/** Simulation modes (ARCHITECTURE 9). */
+/** Simulation modes (docs/architecture.md §9). */
 export const MODES = ['fill', 'timed'] as const;
 /** Output formats. */
 export const OUTPUTS = ['table', 'json'] as const;

@@ -1,12 +1,12 @@
 /**
- * `tessera simulate`: replays an Alibaba v2023 trace through the placement policies (ARCHITECTURE 9).
+ * `tessera simulate`: replays an Alibaba v2023 trace through the placement policies (docs/architecture.md §9).
  *
  * This file is the I/O edge: it reads the CSVs, calls the pure `runFill` / `runTimed`, draws the
  * progress bar and prints. Flags are checked in `simulate-options.ts`.
  */
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
-import { type Result, tesseraError } from '../../shared/errors.ts';
+import { type Result, tesseraError } from '../../common/errors.ts';
 import { type FillResult, POLICY_NAMES, runFill } from '../../sim/fill.ts';
 import { fillResultJson, formatFillTable, formatTimedTable, timedResultJson } from '../../sim/report.ts';
 import { checkTimedTrace, runTimed, type TimedResult } from '../../sim/timed.ts';

@@ -4,8 +4,8 @@
  * spellings (`--gpu` over a file's `gpuFraction`, `--memory` over `memoryMiB`) removes the file's
  * others, so the override wins instead of colliding in the validator.
  */
-import { tesseraError } from '../../shared/errors.ts';
-import { EXCLUSIVE_GROUPS, isRecord } from '../../shared/policy-fields.ts';
+import { tesseraError } from '../../common/errors.ts';
+import { EXCLUSIVE_GROUPS, isRecord } from '../../common/policy-fields.ts';
 import { failure } from '../errors.ts';
 import type { SubmitBody } from './submit.ts';
 

@@ -1,8 +1,8 @@
 /**
  * `tessera submit <type> NAME -p PROJECT [options] -- COMMAND...`: turns flags into the JSON spec
- * `POST /api/v1/workloads` takes (ARCHITECTURE 7) and prints the workload it created.
+ * `POST /api/v1/workloads` takes (docs/architecture.md §7) and prints the workload it created.
  *
- * Quantities travel as written ("20GiB", "500m"): `shared/workload.ts` on the allocator is the one
+ * Quantities travel as written ("20GiB", "500m"): `common/workload.ts` on the allocator is the one
  * validator of a spec, and its errors name the spec field, which the CLI prints as they come. Here
  * only what JSON needs is checked: counts must be numbers, `-e` must be KEY=VALUE.
  */
@@ -12,7 +12,7 @@ import {
   type PriorityClass,
   WORKLOAD_TYPES,
   type WorkloadType,
-} from '../../shared/workload.ts';
+} from '../../common/workload.ts';
 import type { ClientFlags } from '../client/config.ts';
 import { addClientOptions, connect } from '../client/connect.ts';
 import { readDataFile } from '../client/data-file.ts';

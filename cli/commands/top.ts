@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { TopView } from '../../allocator/service/top.ts';
-import { formatMemoryMiB } from '../../shared/resources.ts';
+import { formatMemoryMiB } from '../../common/resources.ts';
 import type { ClientFlags } from '../client/config.ts';
 import { addClientOptions, connect } from '../client/connect.ts';
 import { formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';

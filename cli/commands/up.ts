@@ -1,5 +1,5 @@
 /**
- * `tessera up`: a whole cluster on this machine (issue 4): an allocator in this process and N agents
+ * `tessera up`: a whole cluster on this machine: an allocator in this process and N agents
  * as child processes, on the real GPUs when nvidia-smi answers, else on simulated ones (and it says
  * which). The data dir keeps the store, the tokens and every agent's state between runs. Ctrl-C stops
  * the agents and the allocator; pods keep running and the next `tessera up` adopts them.
@@ -12,7 +12,7 @@ import { type Command, Option } from 'commander';
 import { type RunningAllocator, startAllocator } from '../../allocator/main.ts';
 import { DEFAULT_PROJECT } from '../../allocator/service/bootstrap.ts';
 import { DEFAULT_DATA_DIR } from '../../allocator/store/db.ts';
-import { tesseraError } from '../../shared/errors.ts';
+import { tesseraError } from '../../common/errors.ts';
 import { type ApiClient, createClient } from '../client/http.ts';
 import { failure, usageError } from '../errors.ts';
 import { stopSignals } from '../signals.ts';

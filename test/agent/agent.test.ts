@@ -12,8 +12,8 @@ import { type Agent, type AgentOptions, createAgent } from '../../agent/agent.ts
 import type { AgentEvent } from '../../agent/api.ts';
 import type { GpuDriver, GpuInventory, GpuSample, SampleHandlers } from '../../agent/gpu/driver.ts';
 import { stateFilePath } from '../../agent/state-file.ts';
-import { err, ok, tesseraError } from '../../shared/errors.ts';
-import { createLogger } from '../../shared/log.ts';
+import { err, ok, tesseraError } from '../../common/errors.ts';
+import { createLogger } from '../../common/log.ts';
 import { HOST, until } from './integration/helpers.ts';
 
 const UUID = 'GPU-11111111-2222-3333-4444-555555555555';

@@ -10,7 +10,7 @@ import type { GpuDriver, GpuInfo, GpuInventory } from '../../agent/gpu/driver.ts
 import { assessGpu, healthExitCode, probeHealth, worst } from '../../agent/health.ts';
 import { stateFilePath } from '../../agent/state-file.ts';
 import { formatHealth } from '../../cli/commands/health.ts';
-import { err, ok, tesseraError } from '../../shared/errors.ts';
+import { err, ok, tesseraError } from '../../common/errors.ts';
 
 function gpu(partial: Partial<GpuInfo> = {}): GpuInfo {
   return {

@@ -13,7 +13,7 @@ import {
   toSwapRecords,
   writeSwapFile,
 } from '../../agent/swap-file.ts';
-import { err, ok, type Result, tesseraError } from '../../shared/errors.ts';
+import { err, ok, type Result, tesseraError } from '../../common/errors.ts';
 
 let dir = '';
 afterEach(() => {

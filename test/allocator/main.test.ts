@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type RunningAllocator, startAllocator } from '../../allocator/main.ts';
 import { ALLOCATOR_FILE } from '../../allocator/service/bootstrap.ts';
-import { createLogger } from '../../shared/log.ts';
+import { createLogger } from '../../common/log.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

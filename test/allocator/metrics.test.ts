@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningAllocator, startAllocator } from '../../allocator/main.ts';
 import { PENDING_CATEGORIES, pendingCategory } from '../../allocator/metrics.ts';
-import { createLogger } from '../../shared/log.ts';
+import { createLogger } from '../../common/log.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -11,7 +11,7 @@ import {
   statusTemplate,
 } from '../../bench/link-frames.ts';
 import { percentile } from '../../bench/link-report.ts';
-import { decodeFrame } from '../../shared/wire.ts';
+import { decodeFrame } from '../../common/wire.ts';
 
 const hasAllocator = existsSync(fileURLToPath(new URL('../../allocator/main.ts', import.meta.url)));
 const quick = { agents: [50], windowS: 2, warmS: 1, pods: 20, perFleet: 25 };

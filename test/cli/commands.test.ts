@@ -116,7 +116,7 @@ describe('tessera client commands against a live API', () => {
     const noCommand = await tessera('submit', 'training', 'x', '-p', 'vision');
     expect(noCommand.code).toBe(2);
     expect(noCommand.stderr).toContain('give the command to run after --');
-    // Without --node, `token create` makes an API token (issue 5); a join token takes no user flags.
+    // Without --node, `token create` makes an API token; a join token takes no user flags.
     const mixed = await tessera('token', 'create', '--node', '--user', 'bob');
     expect(mixed.code).toBe(2);
     expect(mixed.stderr).toContain('--user');

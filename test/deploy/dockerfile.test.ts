@@ -1,5 +1,5 @@
 /**
- * The container image (Dockerfile, .dockerignore; issue 6): one image for the allocator and the agent,
+ * The container image (Dockerfile, .dockerignore): one image for the allocator and the agent,
  * consistent with what helm/tessera asks of it (the `tessera` command, the allocator's user and state
  * path, the ports, the image name and tag). The Dockerfile is read as text here; where a docker engine
  * answers (`docker info` exits 0) the image is also built and run.
@@ -182,7 +182,7 @@ describe('Dockerfile', () => {
         .map((p) => p.replace(/^\.\//, '').replace(/\/$/, '')),
     );
     const needed = [...runtimeDirs()].sort();
-    expect(needed).toEqual(expect.arrayContaining(['bin', 'cli', 'allocator', 'agent', 'shared', 'web']));
+    expect(needed).toEqual(expect.arrayContaining(['bin', 'cli', 'allocator', 'agent', 'common', 'web']));
     expect(needed.filter((d) => !copied.has(d))).toEqual([]);
   });
 
@@ -248,7 +248,7 @@ describe('.dockerignore', () => {
       'cli',
       'allocator',
       'agent',
-      'shared',
+      'common',
       'sim',
       'web',
       'package.json',

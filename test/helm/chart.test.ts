@@ -1,5 +1,5 @@
 /**
- * The Helm chart (helm/tessera, issue 6): values.schema.json accepts the default values and every
+ * The Helm chart (helm/tessera): values.schema.json accepts the default values and every
  * example and refuses broken ones (checked with a small validator for the JSON Schema subset the
  * schema uses, no dependency), and every template holds the objects and fields the chart promises.
  * Where a `helm` binary is on PATH, `helm lint` and `helm template` also run over the examples.

@@ -1,11 +1,11 @@
 /**
- * Bad input at the allocator's two doors (issue 4): a raw `ws` client sends what no agent should
+ * Bad input at the allocator's two doors: a raw `ws` client sends what no agent should
  * (malformed, oversized, unauthenticated, impersonating, speaking for another node's pod), and the
  * API gets invalid workload specs. Each is refused with its code, and the cluster keeps working.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { decodeFrame, encodeFrame, type Frame, makeFrame, WS_OPTIONS } from '../../shared/wire.ts';
+import { decodeFrame, encodeFrame, type Frame, makeFrame, WS_OPTIONS } from '../../common/wire.ts';
 import { alive, type Cluster, type JournalLine, startCluster, testWorkload, waitFor } from './harness.ts';
 
 let c: Cluster;

@@ -1,5 +1,5 @@
 /**
- * Fault tests over real processes (issue 4): an agent killed and restarted adopts its pods, an
+ * Fault tests over real processes: an agent killed and restarted adopts its pods, an
  * allocator killed and restarted loses nothing, and an agent frozen past its lease has its pods
  * moved without a pod ever running on two nodes at once (checked from the pods' journals and from
  * the sim GPUs' registered memory).

@@ -1,5 +1,5 @@
 /**
- * The system under test as real processes over loopback (issue 4): `tessera allocator` and
+ * The system under test as real processes over loopback: `tessera allocator` and
  * `tessera agent --gpu sim` started from bin/tessera.js in temp dirs, driven through the REST API,
  * and killed, frozen and restarted by the fault tests. Every process's output is kept and printed
  * when a test fails; `cleanup()` kills every process it started and every pod (pods are detached

@@ -1,5 +1,5 @@
 /**
- * A workload's life through real processes (issue 4): allocator and one sim agent on loopback,
+ * A workload's life through real processes: allocator and one sim agent on loopback,
  * driven through the REST API; each phase change must be stored as an event with its reason.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';

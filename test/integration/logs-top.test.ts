@@ -1,5 +1,5 @@
 /**
- * Logs, explain and top through real processes (issue 5): an allocator and one sim agent on
+ * Logs, explain and top through real processes: an allocator and one sim agent on
  * loopback; a pod that prints numbered lines, read back through `GET /logs` (tail, then follow),
  * a workload too big for the node explained, and `/top` showing the pod on its GPU. The CLI
  * commands run in-process (use-cluster.ts) against the same allocator.

@@ -1,5 +1,5 @@
 /**
- * Policies and scheduling rules through real processes (issue 5): an allocator and one sim agent;
+ * Policies and scheduling rules through real processes: an allocator and one sim agent;
  * `tessera policy set` and `tessera rule set` through the CLI, a submission refused by the policy
  * with the field and scope named, one given the policy's default, and a running workload stopped by
  * its max-runtime rule with the rule named in its event.

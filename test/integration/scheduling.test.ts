@@ -1,5 +1,5 @@
 /**
- * Scheduling decisions carried out by real agents (issue 4): GPU sharing by fractions, gangs placed
+ * Scheduling decisions carried out by real agents: GPU sharing by fractions, gangs placed
  * whole or not at all, priority preemption inside a project and reclaim between projects.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';

@@ -14,7 +14,7 @@ function scripted(draws: number[]) {
   return { intn: (n: number) => (draws[i++] ?? 0) % n };
 }
 
-describe('inflation (FGD-METHOD 2.3)', () => {
+describe('inflation (fgd-method.md §2.3)', () => {
   it('appends drawn copies until the next would pass 1.3 x capacity, and discards that one', () => {
     // Capacity 2 GPUs: limit 2600 milli; the trace already brings 1500.
     const sorted = [pod('a', 1, 1000), pod('b', 1, 500), pod('c', 0, 0)];
@@ -32,7 +32,7 @@ describe('inflation (FGD-METHOD 2.3)', () => {
   });
 });
 
-describe('the curve (FGD-METHOD 5)', () => {
+describe('the curve (fgd-method.md §5)', () => {
   it('rounds arrival like Python (half to even) and values to 2 decimals', () => {
     expect([0.5, 1.5, 2.5, 2.51, 99.4999].map(pyRound)).toEqual([0, 2, 2, 3, 99]);
     // 10 GPUs: 1,000 milli is 10 %.

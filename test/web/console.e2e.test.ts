@@ -1,5 +1,5 @@
 /**
- * The web console end to end (issue 6): a real allocator and sim agent (test/integration/harness.ts),
+ * The web console end to end: a real allocator and sim agent (test/integration/harness.ts),
  * the console loaded from the allocator into headless Chromium and used as a person would, by label
  * and role: log in, see the node, the projects, submit, watch Running, stop. Each page's screenshot
  * lands in test-artifacts/console/.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SCHEDULED_POD_PHASES } from '../../allocator/store/pods.ts';
-import { canTransition, WORKLOAD_PHASES } from '../../shared/phases.ts';
-import { PRIORITY_CLASSES, WORKLOAD_TYPES } from '../../shared/workload.ts';
+import { canTransition, WORKLOAD_PHASES } from '../../common/phases.ts';
+import { PRIORITY_CLASSES, WORKLOAD_TYPES } from '../../common/workload.ts';
 
 /** The console's constants.js, loaded as Node loads any ES module (it touches no DOM). */
 async function consoleConstants(): Promise<Record<string, unknown>> {
@@ -10,7 +10,7 @@ async function consoleConstants(): Promise<Record<string, unknown>> {
 }
 
 describe('web/constants.js', () => {
-  it("holds exactly shared/'s phase, type and priority lists (the browser cannot load the TypeScript)", async () => {
+  it("holds exactly common/'s phase, type and priority lists (the browser cannot load the TypeScript)", async () => {
     const c = await consoleConstants();
     expect(c.WORKLOAD_PHASES).toEqual([...WORKLOAD_PHASES]);
     expect(c.WORKLOAD_TYPES).toEqual([...WORKLOAD_TYPES]);

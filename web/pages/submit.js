@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Submit a workload: a form over the spec's common fields (shared/workload.ts). The API validates;
+ * Submit a workload: a form over the spec's common fields (common/workload.ts). The API validates;
  * its refusal is shown word for word, the field it names is marked, and what the user typed stays.
  */
 import { ApiError, request } from '../api.js';

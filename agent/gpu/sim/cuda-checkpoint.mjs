@@ -24,7 +24,7 @@ import {
   writeJsonAtomic,
 } from './state.mjs';
 
-// The r570 help text, verbatim from NVIDIA's README (shared/fixtures/nvidia/cuda-checkpoint-help_r570.86.10.txt).
+// The r570 help text, verbatim from NVIDIA's README (test/fixtures/nvidia/public/cuda-checkpoint-help_r570.86.10.txt).
 const HELP = `CUDA checkpoint and restore utility.
 Version 570.86.10. Copyright (C) 2025 NVIDIA Corporation. All rights reserved.
 

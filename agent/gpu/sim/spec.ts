@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { err, ok, type Result, tesseraError } from '../../../shared/errors.ts';
+import { err, ok, type Result, tesseraError } from '../../../common/errors.ts';
 
 /** The facts of one GPU product, as the real driver reports them (values from captures where we have them). */
 export interface SimGpuModel {
@@ -38,7 +38,7 @@ export interface SimGpuModel {
 
 /**
  * The products `--sim-gpus` knows. H100, H200, L40S and A100 figures are from real captures
- * (test/fixtures/nvidia, ../shared/fixtures/nvidia); the rest from the same sources where present.
+ * (test/fixtures/nvidia and its public/ folder); the rest from the same sources where present.
  */
 export const SIM_GPU_MODELS: readonly SimGpuModel[] = [
   {

@@ -1,4 +1,4 @@
-/** The actions of a cycle, in the order ARCHITECTURE 3 runs them. */
+/** The actions of a cycle, in the order a cycle runs them (docs/architecture.md §3). */
 import { allocate } from './allocate.ts';
 import { consolidate } from './consolidate.ts';
 import { elastic } from './elastic.ts';

@@ -1,5 +1,5 @@
 /** Placing a number of a group's pods in one pool, all or none, through the statement. */
-import { formatGpuMilli } from '../../../shared/resources.ts';
+import { formatGpuMilli } from '../../../common/resources.ts';
 import type { ActionName } from '../plan.ts';
 import { quotaRefusal } from '../quota.ts';
 import { type GroupState, grantResources, type Session, strategyOf } from '../session.ts';

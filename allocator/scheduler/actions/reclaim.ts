@@ -5,7 +5,7 @@
  * move must not leave the reclaimer more saturated than its victim: otherwise the victim would
  * reclaim it straight back next cycle, and the two would evict each other forever.
  */
-import { addRes, formatGpuMilli, type Resources, subRes, zeroRes } from '../../../shared/resources.ts';
+import { addRes, formatGpuMilli, type Resources, subRes, zeroRes } from '../../../common/resources.ts';
 import type { QueueShare } from '../fairshare.ts';
 import { dominantShare } from '../queue-order.ts';
 import type { GroupState, Session } from '../session.ts';
@@ -161,7 +161,7 @@ function reclaimRule(
 }
 
 /**
- * After a reclaim the reclaimer must be no more saturated than any victim (ARCHITECTURE 3), or the
+ * After a reclaim the reclaimer must be no more saturated than any victim (docs/architecture.md §3), or the
  * victim would take it straight back. The reclaimer may end a little above its fair share: with
  * whole GPUs and fractional shares (1.33 GPUs each) insisting on "within" would block every reclaim.
  */

@@ -2,7 +2,7 @@
  * stale-gang: a gang that lost members and stayed below minReplicas past the grace period holds GPUs
  * without making progress; evict it whole so it can be placed again, whole.
  */
-import { formatDurationMs } from '../../../shared/resources.ts';
+import { formatDurationMs } from '../../../common/resources.ts';
 import type { Session } from '../session.ts';
 import type { Statement } from '../statement.ts';
 import type { Action } from './types.ts';

@@ -111,10 +111,11 @@ interface NodeChoice {
 }
 
 /**
- * True when evicting `a` is preferred to evicting `b`. ARCHITECTURE 3 picks victims lowest priority
- * first, then youngest, so the set whose highest priority is lowest wins before the set that is
- * merely smaller: taking one build-preemptible pod where two training pods would do makes it preempt
- * those two next cycle anyway. Equal sets then go by fewer victims, then by the younger work.
+ * True when evicting `a` is preferred to evicting `b`. Victims go lowest priority first, then
+ * youngest (docs/architecture.md §3), so the set whose highest priority is lowest wins before the
+ * set that is merely smaller: taking one build-preemptible pod where two training pods would do
+ * makes it preempt those two next cycle anyway. Equal sets then go by fewer victims, then by the
+ * younger work.
  */
 function betterChoice(a: NodeChoice, b: NodeChoice): boolean {
   if (a.worstPriority !== b.worstPriority) return a.worstPriority < b.worstPriority;

@@ -3,7 +3,7 @@
  * pool (model, node type), what the best candidate has against what was asked, and how many
  * nodes are cordoned. Not on the hot path: it scans the pool.
  */
-import { formatCpuMillis, formatGpuMilli, formatMemoryMiB } from '../../../shared/resources.ts';
+import { formatCpuMillis, formatGpuMilli, formatMemoryMiB } from '../../../common/resources.ts';
 import { gpuShapeOf, gpusFit, isFullyFree, modelAllowed } from './fit.ts';
 import type { NodeState, PlacementRequest } from './types.ts';
 

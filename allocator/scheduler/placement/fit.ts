@@ -2,10 +2,10 @@
  * Pure feasibility: can a node (and which of its GPUs) take a request, right now?
  *
  * Every placer, every score policy and the trace replay ask these functions, so "fits" means
- * one thing everywhere. A GPU's tenants never exceed 1000 milli or its memory (ARCHITECTURE 2):
+ * one thing everywhere. A GPU's tenants never exceed 1000 milli or its memory (docs/architecture.md §2):
  * a share needs both the compute and the memory it implies on that GPU.
  */
-import { fractionToMemoryMiB, MILLI_PER_GPU, memoryToGpuMilli } from '../../../shared/resources.ts';
+import { fractionToMemoryMiB, MILLI_PER_GPU, memoryToGpuMilli } from '../../../common/resources.ts';
 import type { GpuState, GpuTake, NodeState, PlacementRequest } from './types.ts';
 
 /** The GPU shape of a request: whole GPUs, a share by milli, a share by memory, or no GPU. */
@@ -92,7 +92,7 @@ export function shareTake(gpu: GpuState, req: PlacementRequest): GpuTake {
 
 /**
  * Whole GPUs for a `gpuCount` request: the first fully free ones by index, as the FGD simulator's
- * `AllocateExclusiveGpuId` does (FGD-METHOD 3.5); null when too few.
+ * `AllocateExclusiveGpuId` does (fgd-method.md §3.5); null when too few.
  */
 export function firstWholeGpus(node: NodeState, req: PlacementRequest): GpuTake[] | null {
   const sorted = [...node.gpus].sort((a, b) => a.index - b.index);

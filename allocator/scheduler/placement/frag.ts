@@ -1,6 +1,6 @@
 /**
  * FGD's fragmentation measure of one node against a target mix (Weng et al., ATC'23, section 4.2;
- * simulator `pkg/utils/frag.go` `NodeGpuShareFragAmount` + `FragAmountSumExceptQ3`, FGD-METHOD 4.4).
+ * simulator `pkg/utils/frag.go` `NodeGpuShareFragAmount` + `FragAmountSumExceptQ3`, fgd-method.md §4.4).
  *
  * F(n) = sum over target shapes t of p_t * f_t, with G the node's idle GPU milli:
  * - t CPU-only: f_t = G (all idle GPU is useless to a pod that wants none);

@@ -1,5 +1,5 @@
 /**
- * Placement: filter nodes, score them, pick GPUs (ARCHITECTURE 3, "Placement").
+ * Placement: filter nodes, score them, pick GPUs (docs/architecture.md §3, "Placement").
  *
  * - fit.ts: pure feasibility; mutate.ts: the only writers of free capacity;
  * - policy.ts + policies/: the score policies (binpack, spread, fragmentation-aware and the FGD

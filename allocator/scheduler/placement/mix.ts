@@ -5,7 +5,7 @@
  * the "typical pods": group the trace's pods by (CPU, milli per GPU, GPU count, GPU type), keep the
  * most frequent shapes until they cover 95 % of pods, and renormalise their frequencies.
  */
-import { MILLI_PER_GPU, memoryToGpuMilli } from '../../../shared/resources.ts';
+import { MILLI_PER_GPU, memoryToGpuMilli } from '../../../common/resources.ts';
 import type { PlacementRequest } from './types.ts';
 
 /** One shape of the target mix and its weight (the weights of a mix sum to 1). */
@@ -36,7 +36,7 @@ export interface MixPod {
   memoryMiB?: number;
 }
 
-/** FGD's `podPopularityThreshold` (FGD-METHOD 1.3): shapes are kept until they cover this share. */
+/** FGD's `podPopularityThreshold` (fgd-method.md §1.3): shapes are kept until they cover this share. */
 export const DEFAULT_MIX_COVERAGE = 0.95;
 
 /**

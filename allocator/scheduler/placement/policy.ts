@@ -53,7 +53,7 @@ export interface PolicyContext {
 
 /**
  * Ranks feasible nodes for a request. The placer calls `score` only on nodes that pass `fits`,
- * takes the highest score and breaks ties by node name (FGD-METHOD 3.4), then asks `selectGpus`
+ * takes the highest score and breaks ties by node name (fgd-method.md §3.4), then asks `selectGpus`
  * on the winner. `score` must depend only on the node's state and the request's shape without its
  * `memoryMiB` (node memory is still filtered), so the placer may memoise it per node version.
  */
@@ -74,7 +74,7 @@ export interface ScorePolicy {
   /**
    * A per-pod draw before scoring (kube PreScore): given the number of feasible nodes (> 1), the
    * position, in tie order, of the node that wins. Skipped when only one node is feasible, as
-   * kube-scheduler skips scoring then (FGD-METHOD 3.3).
+   * kube-scheduler skips scoring then (fgd-method.md §3.3).
    */
   prescore?(feasibleCount: number, ctx: PolicyContext): number;
 }

@@ -6,7 +6,7 @@
  * Cordoned nodes are in neither. Every change bumps the node's version and is appended to a log,
  * so the per-request score indexes (score-index.ts) re-score only nodes changed since they last looked.
  */
-import { MILLI_PER_GPU, memoryToGpuMilli } from '../../../shared/resources.ts';
+import { MILLI_PER_GPU, memoryToGpuMilli } from '../../../common/resources.ts';
 import { OrderedBuckets } from './buckets.ts';
 import { freeGpuMilli, fullyFreeCount } from './fit.ts';
 import type { CompiledMix } from './mix.ts';

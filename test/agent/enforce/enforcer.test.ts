@@ -5,7 +5,7 @@ import { createTimeSlicer } from '../../../agent/enforce/time-slice.ts';
 import type { EnforceEvent, PodControl, PodView, SwapControl } from '../../../agent/enforce/types.ts';
 import type { GpuDriver } from '../../../agent/gpu/driver.ts';
 import type { Runner } from '../../../agent/runner/runner.ts';
-import { err, ok, tesseraError } from '../../../shared/errors.ts';
+import { err, ok, tesseraError } from '../../../common/errors.ts';
 import { grant, manualClock, pod, recordingControl, sample } from './helpers.ts';
 
 const flush = () => new Promise<void>((r) => setImmediate(r));

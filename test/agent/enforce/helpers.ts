@@ -3,7 +3,7 @@
 import type { SetTimer } from '../../../agent/enforce/time-slice.ts';
 import type { PodControl, PodView } from '../../../agent/enforce/types.ts';
 import type { GpuSample } from '../../../agent/gpu/driver.ts';
-import type { GpuGrant } from '../../../shared/resources.ts';
+import type { GpuGrant } from '../../../common/resources.ts';
 
 export function grant(uuid: string, memoryMiB: number, memoryLimitMiB = memoryMiB, gpuMilli = 500): GpuGrant {
   return { uuid, gpuMilli, memoryMiB, memoryLimitMiB };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSwapPool, pickIdleVictims } from '../../../agent/enforce/swap.ts';
 import type { SwapControl } from '../../../agent/enforce/types.ts';
-import { err, ok, type Result, tesseraError } from '../../../shared/errors.ts';
+import { err, ok, type Result, tesseraError } from '../../../common/errors.ts';
 
 const MISSING =
   'cuda-checkpoint not found on PATH: GPU swap needs it (NVIDIA driver 550 or newer ships it); swap is off';

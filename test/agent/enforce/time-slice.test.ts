@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createTimeSlicer, type SliceTenant, sliceWindows } from '../../../agent/enforce/time-slice.ts';
 import type { EnforceEvent } from '../../../agent/enforce/types.ts';
-import { err, tesseraError } from '../../../shared/errors.ts';
+import { err, tesseraError } from '../../../common/errors.ts';
 import { manualClock, recordingControl } from './helpers.ts';
 
 const t = (podId: string, gpuMilli: number, active = true): SliceTenant => ({ podId, gpuMilli, active });

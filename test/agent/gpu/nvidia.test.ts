@@ -14,7 +14,7 @@ import {
   NVIDIA_SMI_MISSING,
 } from '../../../agent/gpu/nvidia.ts';
 import { nextBackoffMs } from '../../../agent/gpu/tool-process.ts';
-import type { TesseraError } from '../../../shared/errors.ts';
+import type { TesseraError } from '../../../common/errors.ts';
 
 const PUBLIC = new URL('../../fixtures/nvidia/public/', import.meta.url);
 const HANDMADE = new URL('../../fixtures/nvidia/handmade/', import.meta.url);

@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runningGuardPid } from '../../../agent/fence-guard-start.ts';
 import { type FenceDeadline, fenceDeadlinePath } from '../../../agent/link/guard-file.ts';
 import { guardFencedPath, readGuardFenced } from '../../../agent/runner/guard-record.ts';
-import type { StartPod, WirePodStatus } from '../../../shared/wire.ts';
+import type { StartPod, WirePodStatus } from '../../../common/wire.ts';
 import { type Conn, fakeAllocator, hellos, statuses } from '../link/fixtures.ts';
 import { alive, until } from './helpers.ts';
 

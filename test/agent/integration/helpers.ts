@@ -14,7 +14,7 @@ import { initSimState, parseSimGpus, SIM_TOOLS, type SimState, simEnv } from '..
 import { logPath } from '../../../agent/runner/logs.ts';
 import { podDirOf } from '../../../agent/runner/pods.ts';
 import type { PodSpec } from '../../../agent/runner/types.ts';
-import { createLogger } from '../../../shared/log.ts';
+import { createLogger } from '../../../common/log.ts';
 
 /** Fixed host facts: systeminformation costs time and says nothing these tests check. */
 export const HOST: HostFacts = {

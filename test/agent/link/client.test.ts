@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLink, type Link, type LinkOptions } from '../../../agent/link/client.ts';
-import type { StartPod } from '../../../shared/wire.ts';
+import type { StartPod } from '../../../common/wire.ts';
 import {
   events,
   type FakeAgent,

@@ -6,8 +6,8 @@ import type { AgentEvent, AgentPodStatus, AgentStatus } from '../../../agent/api
 import { zeroCounters } from '../../../agent/enforce/index.ts';
 import type { LinkAgent } from '../../../agent/link/client.ts';
 import type { PodSpec, PodStatus } from '../../../agent/runner/index.ts';
-import { ok } from '../../../shared/errors.ts';
-import { createLogger } from '../../../shared/log.ts';
+import { ok } from '../../../common/errors.ts';
+import { createLogger } from '../../../common/log.ts';
 import {
   decodeFrame,
   type Event,
@@ -18,7 +18,7 @@ import {
   makeFrame,
   type Status,
   WS_OPTIONS,
-} from '../../../shared/wire.ts';
+} from '../../../common/wire.ts';
 
 /** A logger that writes nowhere: the tests assert on behaviour, not log lines. */
 export const quietLog = createLogger({ stream: { write: () => true } });

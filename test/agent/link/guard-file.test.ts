@@ -17,7 +17,7 @@ import {
   guardAfterMs,
   MAX_KILL_GRACE_MS,
 } from '../../../agent/link/guard-file.ts';
-import { createLogger } from '../../../shared/log.ts';
+import { createLogger } from '../../../common/log.ts';
 import { fakeAgent, fakeAllocator, hellos, quietLog, waitFor } from './fixtures.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -11,7 +11,7 @@ import type { AgentStatus } from '../../../agent/api.ts';
 import { createLogServer, tailOf } from '../../../agent/link/logs.ts';
 import { podDirOf } from '../../../agent/runner/index.ts';
 import { logPath, rotateCopyTruncate } from '../../../agent/runner/logs.ts';
-import type { FrameBody, LogChunk, LogRequest } from '../../../shared/wire.ts';
+import type { FrameBody, LogChunk, LogRequest } from '../../../common/wire.ts';
 
 let dataDir: string;
 let state: 'running' | 'exited';

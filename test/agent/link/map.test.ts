@@ -13,7 +13,7 @@ import {
   runningPodsToWire,
   statusToWire,
 } from '../../../agent/link/map.ts';
-import { checkFrame, makeFrame, type StartPod, WIRE_LIMITS } from '../../../shared/wire.ts';
+import { checkFrame, makeFrame, type StartPod, WIRE_LIMITS } from '../../../common/wire.ts';
 import { fakeStatus, podStatus } from './fixtures.ts';
 
 const start: StartPod = {

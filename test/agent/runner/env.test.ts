@@ -7,7 +7,7 @@ import {
   podEnv,
   podProcessEnv,
 } from '../../../agent/runner/env.ts';
-import type { GpuGrant } from '../../../shared/resources.ts';
+import type { GpuGrant } from '../../../common/resources.ts';
 import { GPU0, GPU1, NODE, podSpec } from './helpers.ts';
 
 const whole = (uuid: string): GpuGrant => ({ uuid, gpuMilli: 1000, memoryMiB: 81920, memoryLimitMiB: 81920 });

@@ -6,8 +6,8 @@ import type { NodeEnvInfo } from '../../../agent/runner/env.ts';
 import { signalGroup } from '../../../agent/runner/proc.ts';
 import { createRunner, type Runner, type RunnerOptions } from '../../../agent/runner/runner.ts';
 import type { PodSpec, PodStatus } from '../../../agent/runner/types.ts';
-import type { Result, TesseraError } from '../../../shared/errors.ts';
-import { createLogger, type Logger } from '../../../shared/log.ts';
+import type { Result, TesseraError } from '../../../common/errors.ts';
+import { createLogger, type Logger } from '../../../common/log.ts';
 
 export const GPU0 = 'GPU-00000000-aaaa-bbbb-cccc-000000000000';
 export const GPU1 = 'GPU-11111111-aaaa-bbbb-cccc-111111111111';

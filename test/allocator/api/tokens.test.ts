@@ -22,7 +22,7 @@ function tokenApi(): { app: FastifyInstance; tokens: TokenStore; admin: string; 
   const dir = mkdtempSync(join(tmpdir(), 'tessera-tokens-'));
   const db = openDb({ dataDir: dir });
   const tokens = memoryTokenStore();
-  // The admin of a fresh allocator, as bootstrap makes it (issue 5: every route checks access rules).
+  // The admin of a fresh allocator, as bootstrap makes it (every route checks access rules).
   ensureAccess(db, 'admin', 'admin', 'cluster', 0);
   const app = buildApi({ db, tokens });
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { derivePhase, type PodFacts, REPORT_DRIVEN_PHASES } from '../../../allocator/lifecycle/derive.ts';
-import { canTransition, POD_PHASES, type PodPhase, WORKLOAD_PHASES } from '../../../shared/phases.ts';
+import { canTransition, POD_PHASES, type PodPhase, WORKLOAD_PHASES } from '../../../common/phases.ts';
 
 /** Pods named p0, p1, ... in the given phases, a Failed one with `exitCode`. */
 function pods(phases: readonly PodPhase[], exitCode: number | null = 1): PodFacts[] {

@@ -5,8 +5,8 @@ import { applyPlan } from '../../../allocator/store/apply-plan.ts';
 import type { Db } from '../../../allocator/store/db.ts';
 import { getPod, type PodRecord } from '../../../allocator/store/pods.ts';
 import { submitWorkload } from '../../../allocator/store/workloads.ts';
-import type { GpuGrant } from '../../../shared/resources.ts';
-import type { WirePodState, WirePodStatus } from '../../../shared/wire.ts';
+import type { GpuGrant } from '../../../common/resources.ts';
+import type { WirePodState, WirePodStatus } from '../../../common/wire.ts';
 import { must, T0 } from '../store/helpers.ts';
 
 export { gpus, must, openTemp, smallOrg, T0, tempDir, training } from '../store/helpers.ts';

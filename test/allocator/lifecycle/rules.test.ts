@@ -12,8 +12,8 @@ import { createGpuUsageTracker } from '../../../allocator/service/gpu-usage.ts';
 import { listEvents } from '../../../allocator/store/events.ts';
 import { putScoped } from '../../../allocator/store/policies.ts';
 import { changePhase, getWorkload } from '../../../allocator/store/workloads.ts';
-import { checkRulesTighten, effectiveRules } from '../../../shared/scheduling-rules.ts';
-import type { WireGpuSample } from '../../../shared/wire-types.ts';
+import { checkRulesTighten, effectiveRules } from '../../../common/scheduling-rules.ts';
+import type { WireGpuSample } from '../../../common/wire-types.ts';
 import { must, openTemp, smallOrg, submitBound, T_BIND, training } from './helpers.ts';
 
 const T0 = 1_700_000_010_000 - (1_700_000_010_000 % GPU_WINDOW_MS);

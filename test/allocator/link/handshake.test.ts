@@ -6,7 +6,7 @@ import {
   memoryTokenStore,
 } from '../../../allocator/link/tokens.ts';
 import { getNode } from '../../../allocator/store/nodes.ts';
-import { MAX_FRAME_BYTES, makeFrame, WS_CLOSE } from '../../../shared/wire.ts';
+import { MAX_FRAME_BYTES, makeFrame, WS_CLOSE } from '../../../common/wire.ts';
 import { connect, hello, join, refusedStatus, startLink } from './harness.ts';
 
 describe('tokens', () => {

@@ -20,7 +20,7 @@ import {
   type WirePodState,
   type WirePodStatus,
   WS_OPTIONS,
-} from '../../../shared/wire.ts';
+} from '../../../common/wire.ts';
 import { openTemp, T0 } from '../store/helpers.ts';
 
 /** One running link under test, with a clock the test moves by hand. */

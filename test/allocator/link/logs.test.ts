@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createLogRouter } from '../../../allocator/link/logs.ts';
-import { type Frame, type LogChunk, makeFrame } from '../../../shared/wire.ts';
+import { type Frame, type LogChunk, makeFrame } from '../../../common/wire.ts';
 import { join, startLink } from './harness.ts';
 
 const text = (chunks: readonly LogChunk[]): string =>

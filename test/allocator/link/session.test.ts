@@ -3,7 +3,7 @@ import { wirePodId } from '../../../allocator/link/pod-id.ts';
 import { applyPlan } from '../../../allocator/store/apply-plan.ts';
 import { getNode } from '../../../allocator/store/nodes.ts';
 import { submitWorkload } from '../../../allocator/store/workloads.ts';
-import { type Frame, makeFrame, WS_CLOSE } from '../../../shared/wire.ts';
+import { type Frame, makeFrame, WS_CLOSE } from '../../../common/wire.ts';
 import { must, openTemp, smallOrg, T0, training } from '../store/helpers.ts';
 import { join, startLink, status } from './harness.ts';
 

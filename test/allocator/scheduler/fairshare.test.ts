@@ -8,7 +8,7 @@ import {
   USAGE_WEIGHT_FLOOR,
 } from '../../../allocator/scheduler/fairshare.ts';
 import type { QueueSnap, QuotaSnap } from '../../../allocator/scheduler/snapshot.ts';
-import type { Resources } from '../../../shared/resources.ts';
+import type { Resources } from '../../../common/resources.ts';
 
 const KEYS = ['gpuMilli', 'cpuMillis', 'memoryMiB'] as const;
 

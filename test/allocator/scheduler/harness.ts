@@ -1,5 +1,5 @@
 /**
- * Scenario tables for the scheduler (STYLE "Scenario tables"): a cluster, its queues and its
+ * Scenario tables for the scheduler (docs/style.md, "Scenario tables"): a cluster, its queues and its
  * workloads written down compactly, run through `runCycle` for a few cycles with every plan applied
  * the way the store would apply it, then for more cycles that must change nothing (no ping-pong).
  *
@@ -31,8 +31,8 @@ import {
   type Snapshot,
   UNLIMITED,
 } from '../../../allocator/scheduler/snapshot.ts';
-import { fractionToMemoryMiB, memoryToGpuMilli } from '../../../shared/resources.ts';
-import type { GpuRequest, PodResources } from '../../../shared/workload.ts';
+import { fractionToMemoryMiB, memoryToGpuMilli } from '../../../common/resources.ts';
+import type { GpuRequest, PodResources } from '../../../common/workload.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Scenario format
@@ -97,7 +97,7 @@ export interface ProjectDef {
 /** A pod already running when the scenario starts. A bare string is a node name; GPUs are chosen first-fit. */
 export type RunningDef = string | { node: string; gpus?: number[]; boundAtMs?: number };
 
-/** Workload types and their defaults (ARCHITECTURE 2). */
+/** Workload types and their defaults (docs/architecture.md §2). */
 export type WorkloadKind = 'workspace' | 'training' | 'build-preemptible' | 'distributed' | 'inference';
 
 const KIND_PRIORITY: Readonly<Record<WorkloadKind, number>> = {
@@ -112,7 +112,7 @@ const KIND_PRIORITY: Readonly<Record<WorkloadKind, number>> = {
 export interface WorkloadDef {
   name: string;
   project: string;
-  /** Sets priority (and so preemptible) by ARCHITECTURE 2's table; default `training`. */
+  /** Sets priority (and so preemptible) by the workload types of docs/architecture.md §2; default `training`. */
   type?: WorkloadKind;
   priority?: number;
   /** Default priority < 100. */

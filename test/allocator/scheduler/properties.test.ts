@@ -1,5 +1,5 @@
 /**
- * Properties (STYLE "Properties"): invariants that must hold on any cluster, checked on random ones.
+ * Properties (docs/style.md, "Properties"): invariants that must hold on any cluster, checked on random ones.
  * Each cluster has 1-12 nodes of 1-8 GPUs in 1-3 pools, 1-3 departments of 1-3 projects with random
  * quotas, and 1-30 workloads of mixed shapes, priorities and gang sizes, some already running.
  */
@@ -11,7 +11,7 @@ import { isEmptyPlan, type Plan } from '../../../allocator/scheduler/plan.ts';
 import { openSession } from '../../../allocator/scheduler/session.ts';
 import type { GpuGrant, PlacementStrategy, Snapshot } from '../../../allocator/scheduler/snapshot.ts';
 import { UNLIMITED } from '../../../allocator/scheduler/snapshot.ts';
-import { addRes, memoryToGpuMilli, type Resources, zeroRes } from '../../../shared/resources.ts';
+import { addRes, memoryToGpuMilli, type Resources, zeroRes } from '../../../common/resources.ts';
 import {
   applyPlan,
   buildWorld,

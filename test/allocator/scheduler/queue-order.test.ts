@@ -8,7 +8,7 @@ import {
   isWithinDeserved,
 } from '../../../allocator/scheduler/queue-order.ts';
 import type { QueueSnap } from '../../../allocator/scheduler/snapshot.ts';
-import type { Resources } from '../../../shared/resources.ts';
+import type { Resources } from '../../../common/resources.ts';
 
 function res(gpuMilli: number, cpuMillis = 0, memoryMiB = 0): Resources {
   return { gpuMilli, cpuMillis, memoryMiB };

@@ -1,7 +1,7 @@
 /**
- * Scenario tables (STYLE "Scenario tables"): each pins one behaviour of ARCHITECTURE 2-3. Every
+ * Scenario tables (docs/style.md, "Scenario tables"): each pins one behaviour of docs/architecture.md §2-3. Every
  * scenario runs its cycles with plans applied, then five more that must change nothing.
- * Expectations are computed by hand from ARCHITECTURE.md, not read off the scheduler.
+ * Expectations are computed by hand from docs/architecture.md, not read off the scheduler.
  */
 import { describe, expect, it } from 'vitest';
 import { checkScenario, gpuUuid, type Scenario, START_MS, type WorkloadDef } from './harness.ts';

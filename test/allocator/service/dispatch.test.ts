@@ -5,7 +5,7 @@ import { createDispatcher, type Dispatcher } from '../../../allocator/service/di
 import { applyPlan } from '../../../allocator/store/apply-plan.ts';
 import type { Db } from '../../../allocator/store/db.ts';
 import { getWorkload } from '../../../allocator/store/workloads.ts';
-import type { Frame, Status, WirePodStatus } from '../../../shared/wire.ts';
+import type { Frame, Status, WirePodStatus } from '../../../common/wire.ts';
 import {
   bind,
   grant,

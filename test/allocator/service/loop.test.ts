@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createCycleLoop } from '../../../allocator/service/loop.ts';
-import { createLogger } from '../../../shared/log.ts';
+import { createLogger } from '../../../common/log.ts';
 
 const COALESCE_MS = 50;
 const PERIODIC_MS = 1000;

@@ -6,7 +6,7 @@ import {
   type ReadFile,
   resolveClientConfig,
 } from '../../../cli/client/config.ts';
-import type { Result } from '../../../shared/errors.ts';
+import type { Result } from '../../../common/errors.ts';
 import { failure, value } from '../../result.ts';
 
 const HOME = '/home/ada';

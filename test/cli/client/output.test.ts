@@ -3,7 +3,7 @@ import { parse } from 'yaml';
 import { formatAge, formatData, formatTable, printData } from '../../../cli/client/output.ts';
 import { gpusCell, podsCell } from '../../../cli/client/views.ts';
 import { bufferIo } from '../../../cli/io.ts';
-import type { PodResources } from '../../../shared/workload.ts';
+import type { PodResources } from '../../../common/workload.ts';
 
 describe('client output', () => {
   it('aligns table columns under a header row, left-aligned, no trailing spaces', () => {

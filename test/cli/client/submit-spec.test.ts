@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildSubmitSpec, type RawSubmitFlags } from '../../../cli/commands/submit.ts';
 import { CliError, EXIT_USAGE } from '../../../cli/errors.ts';
-import { parseWorkloadSpec } from '../../../shared/workload.ts';
+import { parseWorkloadSpec } from '../../../common/workload.ts';
 
 const base: RawSubmitFlags = { project: 'vision' };
 

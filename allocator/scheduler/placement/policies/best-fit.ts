@@ -1,5 +1,5 @@
 /**
- * FGD baseline `BestFit` (simulator `plugin/best_fit_score.go`, FGD-METHOD 4.2):
+ * FGD baseline `BestFit` (simulator `plugin/best_fit_score.go`, fgd-method.md §4.2):
  * raw = int64((1 - [0.5 (cpuFree - cpuReq)/128000 + 0.5 (gpuFree - gpuReq)/8000]) x 100), free
  * measured before placing and GPU as total milli on the node; then kube's min-max NormalizeScore
  * (`plugin_utils.go`, integer division). The share GPU is the tightest that fits.

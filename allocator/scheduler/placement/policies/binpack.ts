@@ -1,5 +1,5 @@
 /**
- * `binpack`: the fullest node and the fullest GPU that fits (ARCHITECTURE 3, "Placement").
+ * `binpack`: the fullest node and the fullest GPU that fits (docs/architecture.md §3, "Placement").
  *
  * The score is a lexicographic key folded into one number, so the capacity index can serve it by
  * walking buckets in key order instead of scoring nodes (index.ts):

@@ -1,6 +1,6 @@
 /**
  * FGD, Fragmentation Gradient Descent (Weng et al., ATC'23; simulator `plugin/fgd_score.go`,
- * FGD-METHOD 4.4): place where the node's fragmentation F (frag.ts) against the target mix grows
+ * fgd-method.md §4.4): place where the node's fragmentation F (frag.ts) against the target mix grows
  * least. Score = int64(100 x sigmoid((F_before - F_after) / 1000)), no normalisation, so 50 means
  * "no change" and scores saturate at 99 near a 4.6-GPU drop. After-state: CPU minus the request
  * (memory too, which F ignores); a share tries every GPU it fits and keeps the largest integer

@@ -1,6 +1,6 @@
 /**
  * `fragmentation-aware`: Tessera's placement policy, after FGD (Weng et al., ATC'23) and measured
- * against it on the paper's own replay (FGD-METHOD.md; `npx tsx bench/quality.ts`).
+ * against it on the paper's own replay (docs/fgd-method.md; `npx tsx bench/quality.ts`).
  *
  * What FGD misses. Replaying the Alibaba 2023 trace (seed 42), every GPU pod FGD fails before 100 %
  * arrival had a GPU free somewhere, but no node with the GPU, the CPU and the host memory together:

@@ -1,5 +1,5 @@
 /**
- * FGD baseline `GpuPacking` (simulator `plugin/gpu_packing_score.go`, FGD-METHOD 4.3), no
+ * FGD baseline `GpuPacking` (simulator `plugin/gpu_packing_score.go`, fgd-method.md §4.3), no
  * normalisation. CPU-only pods score 0 everywhere. GPU pods, from high to low:
  * - sharing used GPUs: max(100 - (sum of floor(free x 100 / 1000) over the GPUs used) / 10, 50);
  * - using fully free GPUs on a used node: max(50 - #fully free GPUs used, 33);

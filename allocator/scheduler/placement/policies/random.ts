@@ -1,5 +1,5 @@
 /**
- * FGD baseline `Random` (simulator `plugin/random_score.go`, FGD-METHOD 4.1): PreScore draws one
+ * FGD baseline `Random` (simulator `plugin/random_score.go`, fgd-method.md §4.1): PreScore draws one
  * feasible node uniformly (`rand.Intn(#feasible)`), which scores 100 and every other node 0; a
  * share takes a GPU by reservoir sampling over the GPUs it fits (`allocateGpuIdBasedOnRandomFit`).
  */

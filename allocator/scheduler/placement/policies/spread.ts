@@ -1,5 +1,5 @@
 /**
- * `spread`: the emptiest node and the emptiest GPU that fits (ARCHITECTURE 3, "Placement").
+ * `spread`: the emptiest node and the emptiest GPU that fits (docs/architecture.md §3, "Placement").
  *
  * The mirror of binpack's key, so the same capacity buckets serve it walked from the top:
  * whole GPUs and CPU-only: most fully free GPUs, then most free milli; a share: the GPU with the

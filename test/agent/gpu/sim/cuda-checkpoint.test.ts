@@ -7,10 +7,7 @@ import { ckpt, makeSimNode, type SimNode, sleep, smi, startWorkload, until } fro
 
 const ILLEGAL = '"the operation cannot be performed in the present state"';
 const here = path.dirname(new URL(import.meta.url).pathname);
-const helpR570 = path.resolve(
-  here,
-  '../../../fixtures/nvidia/public/cuda-checkpoint-help_r570.86.10.txt',
-);
+const helpR570 = path.resolve(here, '../../../fixtures/nvidia/public/cuda-checkpoint-help_r570.86.10.txt');
 
 /** One GPU as `nvidia-smi -q -x` shows it: memory used and the pids of its processes. */
 async function gpuView(node: SimNode, index: number): Promise<{ used: string; pids: number[] }> {

@@ -40,7 +40,7 @@ function partly(n: number, used: number): NodeState {
   return node('n', [...gpus(n - used), ...Array.from({ length: used }, (_, i) => gpu(n - used + i, 0))]);
 }
 
-describe('gpu-packing (FGD-METHOD 4.3)', () => {
+describe('gpu-packing (fgd-method.md §4.3)', () => {
   it('scores nodes whose GPUs are all free max(33 - n, n): 1/2/4/8 GPUs -> 32/31/29/25', () => {
     expect([1, 2, 4, 8].map((n) => gpuPackingScore(node('n', gpus(n)), req({ gpuCount: 1 })))).toEqual([
       32, 31, 29, 25,
@@ -64,7 +64,7 @@ describe('gpu-packing (FGD-METHOD 4.3)', () => {
   });
 });
 
-describe('best-fit (FGD-METHOD 4.2)', () => {
+describe('best-fit (fgd-method.md §4.2)', () => {
   it('computes int((1 - [0.5 cpuLeft/128000 + 0.5 gpuLeft/8000]) x 100) before normalisation', () => {
     // (56000/128000) x 0.5 + (7000/8000) x 0.5 = 0.65625 -> 34.375 -> 34.
     const n = node('n', gpus(8), { cpuMillis: 64_000 });
@@ -89,7 +89,7 @@ describe('dot-product (Tetris, simulator merge + max normalisation)', () => {
   });
 });
 
-describe('fgd (FGD-METHOD 4.4)', () => {
+describe('fgd (fgd-method.md §4.4)', () => {
   // Half the target pods want 500 milli and 4 cores, half are CPU-only.
   const mix: TargetMix = [shape(4000, 500, 1, 0.5), shape(2000, 0, 0, 0.5)];
 
@@ -127,7 +127,7 @@ describe('fgd (FGD-METHOD 4.4)', () => {
   });
 });
 
-describe('random (FGD-METHOD 4.1)', () => {
+describe('random (fgd-method.md §4.1)', () => {
   it('draws the winner among feasible nodes and picks a share GPU by reservoir sampling', () => {
     const draws: number[] = [];
     const rng: Rng = {

@@ -1,4 +1,4 @@
-/** The log messages of the wire (issue 5): round trips of any valid LogRequest / LogChunk, and their limits. */
+/** The log messages of the wire: round trips of any valid LogRequest / LogChunk, and their limits. */
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
@@ -15,10 +15,10 @@ import {
   type LogRequest,
   makeFrame,
   WIRE_VERSION,
-} from '../../shared/wire.ts';
+} from '../../common/wire.ts';
 import { failure, value } from '../result.ts';
 
-const protoPath = fileURLToPath(new URL('../../shared/proto/tessera.proto', import.meta.url));
+const protoPath = fileURLToPath(new URL('../../common/proto/tessera.proto', import.meta.url));
 const RawFrame = protobuf.loadSync(protoPath).lookupType('tessera.v1.Frame');
 
 /** Bytes of a frame built without our checks, as a hostile peer would send it. */

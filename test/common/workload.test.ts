@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Result } from '../../shared/errors.ts';
+import type { Result } from '../../common/errors.ts';
 import {
   gangSize,
   isPreemptible,
   PRIORITY_VALUES,
   parseWorkloadSpec,
   type WorkloadSpec,
-} from '../../shared/workload.ts';
+} from '../../common/workload.ts';
 import { failure, value } from '../result.ts';
 
 const base = { name: 'resnet', project: 'vision', command: ['python', 'train.py'] };
@@ -126,7 +126,7 @@ describe('defaults per workload type', () => {
   });
 });
 
-describe('the ARCHITECTURE section 7 example', () => {
+describe('the submit example of docs/architecture.md §7', () => {
   it('parses as written', () => {
     const s = value(
       parseWorkloadSpec({

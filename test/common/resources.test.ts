@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Result } from '../../shared/errors.ts';
+import type { Result } from '../../common/errors.ts';
 import {
   addRes,
   fitsRes,
@@ -19,7 +19,7 @@ import {
   scaleRes,
   subRes,
   zeroRes,
-} from '../../shared/resources.ts';
+} from '../../common/resources.ts';
 import { value } from '../result.ts';
 
 function failure<T>(r: Result<T>) {

@@ -13,7 +13,7 @@ import { MILLI_PER_GPU, parseCpuMillis, parseGpu, parseMemoryMiB } from './resou
 
 /**
  * The GPU part of a pod's request. A fractional request (fraction or memory) may carry one limit
- * for dynamic fractions, in either unit: ARCHITECTURE section 7's example pairs `gpuFraction` with
+ * for dynamic fractions, in either unit: the example in docs/architecture.md §7 pairs `gpuFraction` with
  * `gpuMemoryLimitMiB`. A limit in the other unit than the request is compared with the request only
  * once a GPU (and so its memory) is chosen; placement counts only the request either way.
  */

@@ -1,5 +1,5 @@
 /**
- * Validates an untrusted policy body (shared/policy.ts): known spec fields only, rules on a
+ * Validates an untrusted policy body (common/policy.ts): known spec fields only, rules on a
  * quantity's quantity form, limits and options readable by the spec's own quantity parsers, min <= max.
  */
 import { z } from 'zod';

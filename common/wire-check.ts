@@ -258,7 +258,7 @@ function checkBody(body: FrameBody): void {
         uint(g.gpuMilli, `${q}.gpuMilli`, MAX_GRANT_GPU_MILLI);
         uint(g.memoryMiB, `${q}.memoryMiB`);
         uint(g.memoryLimitMiB, `${q}.memoryLimitMiB`);
-        // shared/resources GpuGrant: the limit is what the pod may borrow up to, never below its share.
+        // common/resources GpuGrant: the limit is what the pod may borrow up to, never below its share.
         if (g.memoryLimitMiB < g.memoryMiB) {
           bad(`${q}.memoryLimitMiB`, `must be at least memoryMiB (${g.memoryMiB}), got ${g.memoryLimitMiB}`);
         }

@@ -8,8 +8,8 @@ import {
   type FieldRule,
   type Policy,
   parsePolicy,
-} from '../../shared/policy.ts';
-import { parseWorkloadSpec } from '../../shared/workload.ts';
+} from '../../common/policy.ts';
+import { parseWorkloadSpec } from '../../common/workload.ts';
 
 const at = (scope: string, policy: Partial<Policy>) => ({
   scope,

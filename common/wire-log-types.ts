@@ -1,7 +1,7 @@
 /**
- * The log messages of the wire (issue 5): the allocator asks an agent for a pod's log
+ * The log messages of the wire: the allocator asks an agent for a pod's log
  * (`LogRequest`, cancelled by `LogStop`), the agent answers with `LogChunk`s tagged by request id.
- * Kept apart from wire-types.ts only to keep files short; import through `shared/wire.ts`.
+ * Kept apart from wire-types.ts only to keep files short; import through `common/wire.ts`.
  */
 
 /** Caps on the log messages. */

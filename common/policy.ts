@@ -1,5 +1,5 @@
 /**
- * Workload policies (ARCHITECTURE 7, issue 5), PURE: per scope (`cluster`, `department:<d>`,
+ * Workload policies (docs/architecture.md §7), PURE: per scope (`cluster`, `department:<d>`,
  * `project:<p>`) and workload type, `defaults` for spec fields and `rules` per field. Inherited
  * cluster -> department -> project, where a lower scope can only tighten: `effectivePolicy` merges
  * (highest min, lowest max, options intersected, required and canEdit:false sticky), `checkTightens`

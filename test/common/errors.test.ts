@@ -11,7 +11,7 @@ import {
   ok,
   type Result,
   tesseraError,
-} from '../../shared/errors.ts';
+} from '../../common/errors.ts';
 
 describe('error registry', () => {
   it('holds every code the system relies on, each prefixed TESSERA_E_', () => {
@@ -35,7 +35,7 @@ describe('error registry', () => {
     for (const code of ALL_ERROR_CODES) expect(code).toMatch(/^TESSERA_E_[A-Z_]+$/);
   });
 
-  it('maps codes to the HTTP statuses ARCHITECTURE section 7 names', () => {
+  it('maps codes to the HTTP statuses docs/architecture.md §7 names', () => {
     expect(httpStatusOf('TESSERA_E_INVALID_SPEC')).toBe(400);
     expect(httpStatusOf('TESSERA_E_UNAUTHENTICATED')).toBe(401);
     expect(httpStatusOf('TESSERA_E_FORBIDDEN')).toBe(403);

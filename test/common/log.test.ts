@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, type LogLevel, parseLogLevel } from '../../shared/log.ts';
+import { createLogger, type LogLevel, parseLogLevel } from '../../common/log.ts';
 
 function collector() {
   const lines: string[] = [];

@@ -4,7 +4,7 @@
  */
 import { err, ok, type Result, tesseraError } from './errors.ts';
 
-/** A workload's phase (the seed's phase table). */
+/** A workload's phase (docs/architecture.md §2, "Phases"). */
 export type WorkloadPhase =
   | 'Creating'
   | 'Pending'
@@ -52,8 +52,8 @@ export const WORKLOAD_PHASES: readonly WorkloadPhase[] = [
  * Legal workload transitions. Reading guide:
  * - any phase that is not finished can be stopped by the user (-> Stopped) or deleted (-> Deleting);
  * - Initializing / Running / Degraded -> Pending: preempted, or its node was lost, and it queues again;
- * - Stopped -> Pending is `tessera run` (ARCHITECTURE section 2 sends it to the queue, not straight
- *   to Initializing as the seed's prose suggests, because its resources were released);
+ * - Stopped -> Pending is `tessera run`: it queues again rather than going straight to
+ *   Initializing, because its resources were released;
  * - Creating -> Failed: the pod group could not be created (e.g. a policy rejected it late);
  * - Initializing -> Degraded: some pods came up and others failed to, with the rest still running;
  * - Completed / Failed are terminal: only deletion leaves them; Deleting ends with the record gone.
@@ -114,7 +114,7 @@ export function canPodTransition(from: PodPhase, to: PodPhase): boolean {
   return POD_TRANSITIONS[from].includes(to);
 }
 
-/** True for Completed and Failed, the seed's terminal states: only deletion leaves them. */
+/** True for Completed and Failed, the terminal states: only deletion leaves them. */
 export function isTerminalPhase(phase: WorkloadPhase): boolean {
   return phase === 'Completed' || phase === 'Failed';
 }

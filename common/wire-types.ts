@@ -1,8 +1,8 @@
 /**
- * The wire's TypeScript side (ARCHITECTURE 5): one interface per message of
- * `shared/proto/tessera.proto`, camelCase with units in names, plus every limit the codec enforces.
+ * The wire's TypeScript side (docs/architecture.md §5): one interface per message of
+ * `common/proto/tessera.proto`, camelCase with units in names, plus every limit the codec enforces.
  * Absent optional proto fields are `null` here, never zero, so "not reported" stays distinct from 0.
- * Import these through `shared/wire.ts`; this file exists only to keep the codec file short.
+ * Import these through `common/wire.ts`; this file exists only to keep the codec file short.
  */
 import type { GpuGrant } from './resources.ts';
 import type { LogChunk, LogRequest, LogStop } from './wire-log-types.ts';
@@ -43,7 +43,7 @@ export const WIRE_LIMITS = {
   maxIntervalMs: 3_600_000,
 } as const;
 
-/** GPU milli-units a single grant may hold: one whole GPU (shared/resources MILLI_PER_GPU). */
+/** GPU milli-units a single grant may hold: one whole GPU (common/resources MILLI_PER_GPU). */
 export const MAX_GRANT_GPU_MILLI = 1000;
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The one codec of the agent <-> allocator wire (ARCHITECTURE 5) and the only module that imports
+ * The one codec of the agent <-> allocator wire (docs/architecture.md §5) and the only module that imports
  * protobufjs. `encodeFrame` checks a frame against every limit before it leaves; `decodeFrame` never
  * throws: a peer's bytes come back as a typed Frame or as a TESSERA_E_BAD_FRAME error naming the
  * field and carrying the websocket close code to answer with (`closeCodeOf`).
@@ -25,9 +25,9 @@ export * from './wire-types.ts';
 
 /**
  * Where the schema lies relative to this module: beside it when run from source (tsx, vitest), and
- * back in the source tree when run from `dist/shared/wire.js`, because tsc copies no .proto file.
+ * back in the source tree when run from `dist/common/wire.js`, because tsc copies no .proto file.
  */
-const PROTO_CANDIDATES = ['./proto/tessera.proto', '../../shared/proto/tessera.proto'];
+const PROTO_CANDIDATES = ['./proto/tessera.proto', '../../common/proto/tessera.proto'];
 
 let frameTypeCache: protobuf.Type | undefined;
 

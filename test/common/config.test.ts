@@ -10,8 +10,8 @@ import {
   loadConfigFromEnvironment,
   readConfigFile,
   type TesseraConfig,
-} from '../../shared/config.ts';
-import type { Result } from '../../shared/errors.ts';
+} from '../../common/config.ts';
+import type { Result } from '../../common/errors.ts';
 import { failure, value } from '../result.ts';
 
 function load(partial: Partial<ConfigSources>): Result<TesseraConfig> {

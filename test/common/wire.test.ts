@@ -8,7 +8,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { GpuSampleRow, MigMode } from '../../agent/gpu/driver.ts';
 import type { PodRunState } from '../../agent/runner/types.ts';
-import type { GpuGrant } from '../../shared/resources.ts';
+import type { GpuGrant } from '../../common/resources.ts';
 import {
   AGENT_BODIES,
   ALLOCATOR_BODIES,
@@ -30,10 +30,10 @@ import {
   type WirePodStatus,
   WS_CLOSE,
   WS_OPTIONS,
-} from '../../shared/wire.ts';
+} from '../../common/wire.ts';
 import { failure, value } from '../result.ts';
 
-const protoPath = fileURLToPath(new URL('../../shared/proto/tessera.proto', import.meta.url));
+const protoPath = fileURLToPath(new URL('../../common/proto/tessera.proto', import.meta.url));
 const RawFrame = protobuf.loadSync(protoPath).lookupType('tessera.v1.Frame');
 
 /** Encodes a plain protobufjs object with none of wire.ts's checks, as a buggy or hostile peer would. */

@@ -13,7 +13,7 @@ import {
   WORKLOAD_PHASES,
   WORKLOAD_TRANSITIONS,
   type WorkloadPhase,
-} from '../../shared/phases.ts';
+} from '../../common/phases.ts';
 
 const legalWorkload: [WorkloadPhase, WorkloadPhase][] = WORKLOAD_PHASES.flatMap((from) =>
   WORKLOAD_TRANSITIONS[from].map((to): [WorkloadPhase, WorkloadPhase] => [from, to]),

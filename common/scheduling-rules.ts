@@ -1,5 +1,5 @@
 /**
- * Scheduling rules (ARCHITECTURE 7, issue 5), PURE: per scope and workload type,
+ * Scheduling rules (docs/architecture.md §7), PURE: per scope and workload type,
  * `maxRuntimeSeconds`, `idleGpuTimeoutSeconds` and `nodeTypes`. Inherited cluster -> department ->
  * project where a lower scope only tightens: the smallest time wins, node types are intersected.
  * Every effective value remembers the scope that set it, so a stop can say which rule did it.

@@ -1,5 +1,5 @@
 /**
- * The workload spec: its types, the per-type defaults (ARCHITECTURE section 2) and the one
+ * The workload spec: its types, the per-type defaults (docs/architecture.md §2) and the one
  * validator that turns an untrusted body (API, CLI, scenario file) into a normalised `WorkloadSpec`
  * in milli-GPU, milli-cores, MiB and ms. Nothing past this file sees a quantity string.
  * The per-pod `resources` part (GPU request, CPU, memory) is normalised in `workload-resources.ts`.
@@ -58,7 +58,7 @@ export function isPreemptible(priority: number): boolean {
   return priority < NON_PREEMPTIBLE_PRIORITY;
 }
 
-/** Per-type defaults: ARCHITECTURE section 2's table. `elastic` types may run minReplicas..maxReplicas pods. */
+/** Per-type defaults (docs/architecture.md §2, "Workload types"). `elastic` types may run minReplicas..maxReplicas pods. */
 export const WORKLOAD_TYPE_DEFAULTS: Readonly<
   Record<WorkloadType, { priorityClass: PriorityClass; replicas: number; elastic: boolean }>
 > = {

@@ -1,6 +1,6 @@
 /**
  * The spec fields a policy may name, and how to read one from a raw (unparsed) workload input.
- * Quantities are normalised through the spec validator's own parsers (`shared/resources.ts`, as
+ * Quantities are normalised through the spec validator's own parsers (`common/resources.ts`, as
  * `workload-resources.ts` uses them), so `'20GiB'` and `20480` compare equal and nothing here
  * re-implements parsing. A field with a quantity form and a unit-named form (`resources.memory` /
  * `resources.memoryMiB`) is one policy field, named by its quantity form; reading it accepts either.

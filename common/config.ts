@@ -1,6 +1,6 @@
 /**
  * Where the CLI finds the allocator and its token: flags, then env (`TESSERA_URL`, `TESSERA_TOKEN`),
- * then `~/.config/tessera/config.json` (ARCHITECTURE section 8). `loadConfig` is the pure rule;
+ * then `~/.config/tessera/config.json` (docs/architecture.md §8). `loadConfig` is the pure rule;
  * `readConfigFile` and `loadConfigFromEnvironment` are the thin I/O around it.
  */
 import { readFile } from 'node:fs/promises';
