@@ -87,6 +87,8 @@ export interface AgentPodStatus extends PodStatus {
   swappedOut: boolean;
   /** An enforcement action (kill, swap) is under way for it. */
   enforcing: boolean;
+  /** Stopped after this long cut off from the allocator; null: kept running (its disconnect policy). */
+  rescheduleAfterMs: number | null;
 }
 
 /** The node's swap pool. */
@@ -228,6 +230,7 @@ export function composeStatus(p: StatusParts): AgentStatus {
       gpuMemoryUsedMiB: Object.fromEntries(p.usedByPod.get(s.podId) ?? []),
       swappedOut,
       enforcing: p.enforcing.has(s.podId),
+      rescheduleAfterMs: spec?.rescheduleAfterMs ?? null,
     };
   });
   const sample = p.sample;

@@ -1,20 +1,22 @@
 // The fence guard: a dead man's switch for one agent data dir (agent/README.md "Fence guard").
 //
-// The agent fences itself (stops its pods) when cut off from the allocator, but an agent that is
-// frozen (SIGSTOP, a hung event loop, swapped out) cannot, and the allocator reschedules its pods once
-// the lease ends: the same pod would run twice. This process, started detached by the agent, reads
-// `<data>/fence-deadline.json` (agent/link/guard-file.ts) every poll; once an armed deadline has passed
-// it kills every live pod of `<data>/runner-checkpoint.json` (agent/runner/checkpoint.ts): SIGTERM
+// The agent stops the pods whose disconnect policy is `reschedule` when cut off from the allocator for
+// their `rescheduleAfterMs`, but an agent that is frozen (SIGSTOP, a hung event loop, swapped out)
+// cannot, and the allocator places them elsewhere a margin later: the same pod would run twice. This
+// process, started detached by the agent, reads `<data>/fence-deadline.json` (agent/link/guard-file.ts)
+// every poll; once `baseDeadlineMs + rescheduleAfterMs` of a live pod of `<data>/runner-checkpoint.json`
+// (agent/runner/checkpoint.ts) has passed, it kills that pod: SIGTERM
 // (and SIGCONT, for a pod paused by time-slicing) to the pod's process group, SIGKILL after a short
 // grace. A pod is its group's leader (the runner starts it with setsid), and the leader's pid, process
 // group and start time (field 22 of /proc/<pid>/stat) must all match the checkpoint, so a reused pid
 // is never signalled. What it killed is appended to `<data>/guard-fenced.json` BEFORE the signal, so
-// the agent, alive again, reports those pods as `lease lost` (agent/runner/guard-record.ts).
+// the agent, alive again, reports those pods as `lease lost` (agent/runner/guard-record.ts). Pods
+// without `rescheduleAfterMs` (policy `keep`) are never touched: they outlive any allocator outage.
 //
 // Plain JS, no dependencies, no TypeScript loader: it starts in milliseconds and stays small, one per
 // agent on machines that run many. It exits when its agent is gone and no deadline is armed (a clean
-// stop disarms it), after the pods of a dead agent's passed deadline are all gone, or when the data
-// dir disappears. One guard per data dir: `<data>/fence-guard.pid`, created exclusively.
+// stop disarms it), when a dead agent leaves no `reschedule` pod alive, or when the data dir
+// disappears. One guard per data dir: `<data>/fence-guard.pid`, created exclusively.
 //
 // Usage: node fence-guard.mjs <dataDir> <agentPid> [--poll-ms N] [--grace-ms N]
 import fs from 'node:fs';
@@ -100,20 +102,21 @@ const files = {
   pid: path.join(dataDir, PID_FILE),
 };
 
-/** The deadline file, validated: `{armed, deadlineMs, agentPid, killGraceMs}`; the spawner's pid when absent. */
+/** The deadline file, validated: `{armed, baseDeadlineMs, agentPid, killGraceMs}`; the spawner's pid when absent. */
 function readDeadline() {
   const raw = readJson(files.deadline);
   const d = raw !== null && typeof raw === 'object' ? raw : {};
   const agentPid = Number.isSafeInteger(d.agentPid) && d.agentPid > 0 ? d.agentPid : opts.agentPid;
-  const armed = typeof d.deadlineMs === 'number' && Number.isFinite(d.deadlineMs);
+  const armed = typeof d.baseDeadlineMs === 'number' && Number.isFinite(d.baseDeadlineMs);
   const grace =
     typeof d.killGraceMs === 'number' && d.killGraceMs >= 0
       ? Math.min(d.killGraceMs, opts.graceMs)
       : opts.graceMs;
-  return { armed, deadlineMs: armed ? d.deadlineMs : null, agentPid, killGraceMs: grace };
+  return { armed, baseDeadlineMs: armed ? d.baseDeadlineMs : null, agentPid, killGraceMs: grace };
 }
 
-const passed = (d) => d.armed && Date.now() > d.deadlineMs;
+/** True when pod `p` (with its `afterMs`) has outlived the deadline `d` gives it. */
+const overdue = (d, p, nowMs) => d.armed && nowMs > d.baseDeadlineMs + p.afterMs;
 
 /** Whether `pid` runs this script (a pid file may name a pid reused since). */
 function isGuard(pid) {
@@ -150,19 +153,21 @@ function releasePidFile() {
 }
 
 /**
- * The pods of the checkpoint whose leader is still the process the runner started (pid, group and
- * start time all match, a zombie leader included: its group may hold live members), each with its
- * live members. Anything in the file not of the expected shape is skipped.
+ * The `reschedule` pods of the checkpoint whose leader is still the process the runner started (pid,
+ * group and start time all match, a zombie leader included: its group may hold live members), each
+ * with its `afterMs`. Anything in the file not of the expected shape is skipped.
  */
-function liveTargets() {
+function guardedLeaders() {
   const cp = readJson(files.checkpoint);
   const pods = cp !== null && typeof cp === 'object' && Array.isArray(cp.pods) ? cp.pods : [];
   const leaders = [];
   for (const p of pods) {
     if (p === null || typeof p !== 'object' || p.spec === null || typeof p.spec !== 'object') continue;
-    const { podId, epoch } = p.spec;
+    const { podId, epoch, rescheduleAfterMs: afterMs } = p.spec;
     const { pid, pgid, startTimeTicks, state } = p;
     if (typeof podId !== 'string' || !Number.isSafeInteger(epoch) || !LIVE_STATES.has(state)) continue;
+    // `keep` pods (no rescheduleAfterMs) run on whatever happens to the allocator.
+    if (!Number.isSafeInteger(afterMs) || afterMs < 0) continue;
     // pgid <= 1 would signal our own group or every process: never a pod. A pod leads its own group.
     if (!Number.isSafeInteger(pid) || pid <= 1 || pgid !== pid || !Number.isSafeInteger(startTimeTicks))
       continue;
@@ -171,8 +176,13 @@ function liveTargets() {
     // A dead leader (a zombie until its frozen agent reaps it) whose group was already found empty:
     // no /proc scan for it on every poll.
     if (s.state === 'Z' && emptied.has(`${pid}:${startTimeTicks}`)) continue;
-    leaders.push({ podId, epoch, pid, pgid, startTimeTicks });
+    leaders.push({ podId, epoch, pid, pgid, startTimeTicks, afterMs });
   }
+  return leaders;
+}
+
+/** `leaders` with their live members; one /proc scan, only once some pod is due. */
+function withMembers(leaders) {
   if (leaders.length === 0) return [];
   const members = groupMembers(new Set(leaders.map((l) => l.pgid)));
   const targets = [];
@@ -234,15 +244,16 @@ const recorded = new Set();
 const emptied = new Set();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** One kill round; the number of pods it found alive (0: none left), or null when the deadline moved. */
-async function fire() {
-  const targets = liveTargets();
-  if (targets.length === 0) return 0;
+/** One round: kills the overdue pods; returns how many guarded pods it found alive (0: none left). */
+async function fire(first) {
+  const leaders = guardedLeaders();
+  if (leaders.length === 0 || !leaders.some((l) => overdue(first, l, Date.now()))) return leaders.length;
   // Read again after the checkpoint: an agent that came back meanwhile moved the deadline before it
   // started anything new, so a pod it just started is never killed by a stale reading.
   const d = readDeadline();
-  if (!passed(d)) return null;
   const atMs = Date.now();
+  const targets = withMembers(leaders.filter((l) => overdue(d, l, atMs)));
+  if (targets.length === 0) return leaders.length;
   const fresh = targets.filter((t) => !recorded.has(`${t.podId}:${t.epoch}:${t.pid}:${t.startTimeTicks}`));
   if (fresh.length > 0) {
     try {
@@ -253,7 +264,6 @@ async function fire() {
     }
     for (const t of fresh) recorded.add(`${t.podId}:${t.epoch}:${t.pid}:${t.startTimeTicks}`);
   }
-  const overdueMs = atMs - d.deadlineMs;
   for (const t of targets) {
     log('warn', 'deadline passed: stopping pod', {
       podId: t.podId,
@@ -261,7 +271,7 @@ async function fire() {
       pgid: t.pgid,
       members: t.members.map((m) => m.pid),
       agentPid: d.agentPid,
-      overdueMs,
+      overdueMs: atMs - (d.baseDeadlineMs + t.afterMs),
       graceMs: d.killGraceMs,
     });
     signal(-t.pgid, 'SIGTERM');
@@ -281,7 +291,7 @@ async function fire() {
     if (leader !== null && leader.startTimeTicks === t.startTimeTicks) signal(-t.pgid, 'SIGKILL');
     else for (const m of left) signal(m.pid, 'SIGKILL');
   }
-  return targets.length;
+  return leaders.length;
 }
 
 /** Why the guard may exit now, or null to keep watching. */
@@ -289,7 +299,7 @@ function exitReason(d, found) {
   if (!fs.existsSync(dataDir)) return 'the data dir is gone';
   if (processAlive(d.agentPid)) return null;
   if (!d.armed) return `agent ${d.agentPid} is gone and the deadline is disarmed`;
-  if (passed(d) && found === 0) return `agent ${d.agentPid} is gone and its deadline passed with no pod left`;
+  if (found === 0) return `agent ${d.agentPid} is gone and no pod it ran stops when cut off`;
   return null;
 }
 
@@ -306,8 +316,7 @@ async function main() {
   let lastArmed = null;
   for (;;) {
     const d = readDeadline();
-    let found = null;
-    if (passed(d)) found = await fire();
+    const found = d.armed ? await fire(d) : null;
     if (d.armed !== lastArmed) {
       log('info', d.armed ? 'deadline armed' : 'deadline disarmed', { agentPid: d.agentPid });
       lastArmed = d.armed;

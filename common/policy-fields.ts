@@ -37,6 +37,7 @@ const TOP_FIELDS = [
   'maxReplicas',
   'minRuntime',
   'minRuntimeMs',
+  'disconnectPolicy',
 ] as const;
 
 /** Fields of which a spec may set at most one; a default never fills one when another is set. */

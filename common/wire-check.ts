@@ -3,6 +3,7 @@
  * caps (WIRE_LIMITS). Pure, and the same check runs before encoding and after decoding, so a frame
  * one side accepts to send is exactly a frame the other side accepts to receive.
  */
+import { MAX_RESCHEDULE_MS } from './disconnect.ts';
 import { type ErrorContext, type TesseraError, tesseraError } from './errors.ts';
 import { LOG_LIMITS } from './wire-log-types.ts';
 import {
@@ -252,6 +253,7 @@ function checkBody(body: FrameBody): void {
         optText(spec.readiness.linePrefix, `${p}.spec.readiness.linePrefix`);
         optUint(spec.readiness.delayMs, `${p}.spec.readiness.delayMs`, L.maxIntervalMs);
       }
+      optUint(spec.rescheduleAfterMs, `${p}.spec.rescheduleAfterMs`, MAX_RESCHEDULE_MS);
       list(s.gpuGrants, `${p}.gpuGrants`, L.maxGpus).forEach((g, i) => {
         const q = `${p}.gpuGrants[${i}]`;
         id(g.uuid, `${q}.uuid`);

@@ -226,6 +226,7 @@ function bodyFromProto(which: string, b: Obj): FrameBody {
         priority: num(s, 'priority'),
         graceSeconds: num(s, 'graceSeconds'),
         readiness: r === null ? null : { linePrefix: optStr(r, 'linePrefix'), delayMs: optNum(r, 'delayMs') },
+        rescheduleAfterMs: optNum(s, 'rescheduleAfterMs'),
       };
       return {
         case: 'startPod',

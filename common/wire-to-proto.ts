@@ -123,7 +123,7 @@ function bodyToProto(body: FrameBody): Plain {
             priority: spec.priority,
             graceSeconds: spec.graceSeconds,
           },
-          { workingDir: spec.workingDir, readiness },
+          { workingDir: spec.workingDir, readiness, rescheduleAfterMs: spec.rescheduleAfterMs },
         ),
         gpuGrants: s.gpuGrants.map((g) => ({
           uuid: g.uuid,

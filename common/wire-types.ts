@@ -217,6 +217,8 @@ export interface WirePodSpec {
   graceSeconds: number;
   /** `null`: the runner's default readiness rule. */
   readiness: WireReadiness | null;
+  /** Stop it after this long cut off from the allocator; `null`: keep it running (common/disconnect.ts). */
+  rescheduleAfterMs: number | null;
 }
 
 /** allocator -> agent: start a pod, or take it over at a newer epoch. */

@@ -5,6 +5,7 @@
  * The per-pod `resources` part (GPU request, CPU, memory) is normalised in `workload-resources.ts`.
  */
 import { z } from 'zod';
+import { DISCONNECT_POLICY_HELP, type DisconnectPolicy, KEEP, parseDisconnectPolicy } from './disconnect.ts';
 import { err, ok, type Result, type TesseraError, tesseraError } from './errors.ts';
 import { parseDurationMs } from './resources.ts';
 import {
@@ -90,6 +91,8 @@ export interface WorkloadSpec {
   resources: PodResources;
   /** Time a pod runs before it may be preempted; 0 means none. */
   minRuntimeMs: number;
+  /** What its pods do while their node is cut off from the allocator (common/disconnect.ts). */
+  disconnect: DisconnectPolicy;
 }
 
 /** The number of pods that must be placed together, all or none: minReplicas for every type. */
@@ -119,6 +122,7 @@ const SpecInput = z.strictObject({
   resources: ResourcesInput.optional(),
   minRuntime: quantity.optional(),
   minRuntimeMs: nonNegativeInt.optional(),
+  disconnectPolicy: z.string().optional(),
 });
 
 type SpecIn = z.infer<typeof SpecInput>;
@@ -149,6 +153,7 @@ const FIELD_HELP: Readonly<Record<string, string>> = {
   ...RESOURCES_FIELD_HELP,
   minRuntime: "a duration such as '250ms', '40s', '5m', '1h30m', or a whole number of milliseconds",
   minRuntimeMs: 'a whole number of milliseconds >= 0',
+  disconnectPolicy: DISCONNECT_POLICY_HELP,
 };
 
 /** Extra advice for fields people reach for that the spec spells differently. */
@@ -274,6 +279,9 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
   );
   if (!minRuntimeMs.ok) return minRuntimeMs;
 
+  const disconnect = s.disconnectPolicy === undefined ? ok(KEEP) : parseDisconnectPolicy(s.disconnectPolicy);
+  if (!disconnect.ok) return disconnect;
+
   const priorityClass = s.priorityClass ?? WORKLOAD_TYPE_DEFAULTS[s.type].priorityClass;
   const priority = PRIORITY_VALUES[priorityClass];
   return ok({
@@ -291,6 +299,7 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
     ...replicas.value,
     resources: resources.value,
     minRuntimeMs: minRuntimeMs.value ?? 0,
+    disconnect: disconnect.value,
   });
 }
 

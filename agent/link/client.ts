@@ -2,14 +2,17 @@
  * The agent's end of the wire (docs/architecture.md §5): one websocket to the allocator's
  * `/api/v1/agents/connect`, authenticated in the upgrade. It says Hello with the node's full state,
  * sends Status every heartbeat and an Event per agent event, applies Welcome / StartPod / StopPod /
- * Swap through the agent's API under the epoch rule (`apply.ts`), reconnects with capped exponential backoff and
- * full jitter, and fences itself: cut off for `leaseMs - marginMs`, it stops its pods before the
- * allocator may reschedule them, so a pod never runs twice.
+ * Swap through the agent's API under the epoch rule (`apply.ts`), and reconnects with capped exponential
+ * backoff and full jitter. Cut off from the allocator it keeps its pods running, except those whose
+ * disconnect policy is `reschedule`: each of those it stops once it has heard nothing for the pod's
+ * `rescheduleAfterMs`, before the allocator may place it elsewhere (common/disconnect.ts), so a pod
+ * never runs twice and an allocator outage stops nothing else.
  *
  * Every frame from the allocator counts as "heard from it", so the allocator must answer each Status
- * (an Ack does) or this side fences itself on a quiet but healthy link.
+ * (an Ack does) or this side fences its `reschedule` pods on a quiet but healthy link.
  */
 import WebSocket from 'ws';
+import { DISCONNECT_MARGIN_MS } from '../../common/disconnect.ts';
 import { formatError } from '../../common/errors.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import {
@@ -32,6 +35,7 @@ import {
   eventToWire,
   fenceAgainst,
   inventoryFromStatus,
+  isLivePod,
   runningPodsToWire,
   statusToWire,
 } from './map.ts';
@@ -47,8 +51,8 @@ export type SetTimer = (fn: () => void, ms: number) => () => void;
 /** The link's clock as the fence guard needs it (guard-file.ts); all in ms. */
 export interface LinkClock {
   lastHeardMs: number;
-  fenceAfterMs: number;
-  leaseMs: number;
+  /** The allocator replaces a fenced pod this long after the agent's own stop; the guard acts halfway. */
+  marginMs: number;
   heartbeatMs: number;
 }
 
@@ -73,9 +77,9 @@ export interface LinkOptions {
   labels?: Record<string, string>;
   /** Status interval until a Welcome sets it; default 2000. */
   heartbeatMs?: number;
-  /** The allocator's lease until a Welcome sets it; default 40000 (docs/architecture.md §5). */
+  /** The allocator's lease until a Welcome sets it; default 40000. Caps the reconnect backoff. */
   leaseMs?: number;
-  /** How long before the lease ends the agent fences itself, to cover pods' stop time; default 10000. */
+  /** Time between this agent's stop of a `reschedule` pod and its replacement; default DISCONNECT_MARGIN_MS. */
   marginMs?: number;
   /** Reconnect delays (backoff.ts); default DEFAULT_BACKOFF, 500 / 30000. */
   backoff?: Backoff;
@@ -126,12 +130,10 @@ export function createLink(opts: LinkOptions): Link {
   const WebSocketImpl = opts.WebSocketImpl ?? WebSocket;
   const log = opts.log ?? createLogger({ stream: process.stderr, fields: { component: 'link' } });
   const backoff = opts.backoff ?? DEFAULT_BACKOFF;
-  const marginMs = opts.marginMs ?? 10_000;
+  const marginMs = opts.marginMs ?? DISCONNECT_MARGIN_MS;
   let heartbeatMs = opts.heartbeatMs ?? 2000;
   let leaseMs = opts.leaseMs ?? 40_000;
-  if (leaseMs <= marginMs) {
-    throw new RangeError(`leaseMs (${leaseMs}) must be longer than marginMs (${marginMs})`);
-  }
+  if (marginMs <= 0) throw new RangeError(`marginMs (${marginMs}) must be positive`);
 
   let state: LinkState = 'idle';
   let sock: WebSocket | null = null;
@@ -142,16 +144,20 @@ export function createLink(opts: LinkOptions): Link {
   let seq = 0;
   let ackedSeq = 0;
   let lastHeardMs = now();
-  let fenced = false;
+  // Pods this link stopped for want of the allocator, so a later fence round does not stop them again.
+  const fenced = new Set<string>();
   let cancelHeartbeat: () => void = () => {};
   let cancelReconnect: () => void = () => {};
   let cancelFence: () => void = () => {};
   let unsubscribe: () => void = () => {};
 
-  /** Self-fencing starts this long after the last frame heard; a Welcome's shorter lease still leaves half. */
-  const fenceAfterMs = (): number => Math.max(leaseMs - marginMs, Math.floor(leaseMs / 2));
-  const tellGuard = (): void =>
-    opts.guard?.heard({ lastHeardMs, fenceAfterMs: fenceAfterMs(), leaseMs, heartbeatMs });
+  /** The live pods that stop when cut off, each with how long it waits (its disconnect policy). */
+  const reschedulable = (): { podId: string; afterMs: number }[] =>
+    agent
+      .status()
+      .pods.filter((p) => isLivePod(p) && p.rescheduleAfterMs !== null && !fenced.has(`${p.podId}#${p.epoch}`))
+      .map((p) => ({ podId: `${p.podId}#${p.epoch}`, afterMs: p.rescheduleAfterMs ?? 0 }));
+  const tellGuard = (): void => opts.guard?.heard({ lastHeardMs, marginMs, heartbeatMs });
 
   const send = (body: FrameBody): boolean => {
     const s = sock;
@@ -192,7 +198,6 @@ export function createLink(opts: LinkOptions): Link {
     leaseMs = w.leaseMs;
     tellGuard();
     heartbeat();
-    armFence();
     const desired = desiredMap(w.desiredPods);
     await applier.stopLivePods((p) => {
       const v = fenceAgainst(p, desired);
@@ -224,12 +229,12 @@ export function createLink(opts: LinkOptions): Link {
     lastHeardMs = now();
     // Before the frame is applied: a StartPod must never meet the guard's old, passed deadline.
     tellGuard();
-    if (fenced) {
-      fenced = false;
-      armFence();
-    }
+    fenced.clear();
+    // After it is applied: a StartPod may bring a pod with a shorter disconnect time.
     const done = (p: Promise<void>): void => {
-      p.catch((e: unknown) => log.error('handling a frame failed', { body: body.case, error: String(e) }));
+      p.then(armFence, (e: unknown) =>
+        log.error('handling a frame failed', { body: body.case, error: String(e) }),
+      );
     };
     switch (body.case) {
       case 'welcome':
@@ -276,9 +281,10 @@ export function createLink(opts: LinkOptions): Link {
   const scheduleReconnect = (): void => {
     if (state === 'stopped') return;
     state = 'backoff';
-    // Never wait longer than a quarter of the time to self-fencing: an allocator back within its
-    // lease must find the agent redialling, not asleep past the point its pods are stopped.
-    const capMs = Math.max(backoff.initialMs, Math.floor(fenceAfterMs() / 4));
+    // Never wait longer than a quarter of the lease or of the shortest disconnect time: an allocator
+    // back within either must find the agent redialling, not asleep past the point its pods stop.
+    const shortest = Math.min(leaseMs, ...reschedulable().map((p) => p.afterMs));
+    const capMs = Math.max(backoff.initialMs, Math.floor(shortest / 4));
     const delay = backoffDelayMs(attempt++, { ...backoff, maxMs: Math.min(backoff.maxMs, capMs) }, random);
     cancelReconnect = setTimer(connect, delay);
   };
@@ -317,24 +323,30 @@ export function createLink(opts: LinkOptions): Link {
 
   const fence = (): void => {
     const silentMs = now() - lastHeardMs;
-    if (silentMs < fenceAfterMs()) {
-      armFence();
-      return;
+    const due = new Set(reschedulable().filter((p) => silentMs >= p.afterMs).map((p) => p.podId));
+    if (due.size > 0) {
+      for (const key of due) fenced.add(key);
+      const reason = `lease lost: cut off from the allocator for ${silentMs} ms (disconnect policy: reschedule)`;
+      log.warn('fencing: stopping the pods whose disconnect policy reschedules them', {
+        silentMs,
+        pods: [...due].join(','),
+      });
+      applier
+        .stopLivePods((p) => (due.has(`${p.podId}#${p.epoch}`) ? reason : null))
+        .catch((e: unknown) => log.error('fencing stop failed', { error: String(e) }));
+      // A socket open but silent this long is most likely half-open: drop it and dial again.
+      if (sock !== null) sock.terminate();
     }
-    fenced = true;
-    const reason = `lease lost: cut off from the allocator for ${silentMs} ms`;
-    log.warn('fencing: stopping every pod', { silentMs, leaseMs, marginMs });
-    applier
-      .stopLivePods(() => reason)
-      .catch((e: unknown) => log.error('fencing stop failed', { error: String(e) }));
-    // A socket open but silent this long is most likely half-open: drop it and dial again.
-    if (sock !== null) sock.terminate();
+    armFence();
   };
 
+  /** Times the next fence round for the earliest `reschedule` pod; none while every pod is `keep`. */
   function armFence(): void {
     cancelFence();
-    if (state === 'stopped' || fenced) return;
-    cancelFence = setTimer(fence, Math.max(0, lastHeardMs + fenceAfterMs() - now()));
+    if (state === 'stopped') return;
+    const after = reschedulable().map((p) => p.afterMs);
+    if (after.length === 0) return;
+    cancelFence = setTimer(fence, Math.max(0, lastHeardMs + Math.min(...after) - now()));
   }
 
   return {

@@ -1,14 +1,18 @@
 /**
  * The agent's side of the fence guard (agent/fence-guard.mjs): `<data>/fence-deadline.json`, the
- * dead man's switch. While linked, the agent keeps in it the moment after which its pods must not run
- * any more unless it has heard from the allocator again. A frozen agent (SIGSTOP, a hung event loop,
- * swapped out) stops updating it, and the guard, a separate process, kills the pods when the deadline
- * passes, before the allocator's lease ends and it places them elsewhere: a pod never runs twice.
+ * dead man's switch. While linked, the agent keeps in it a base deadline: the last time it heard from
+ * the allocator plus half the disconnect margin. A pod whose disconnect policy is `reschedule` must
+ * not run past `baseDeadlineMs + rescheduleAfterMs` (its spec in the runner's checkpoint) unless the
+ * agent has heard from the allocator again. A frozen agent (SIGSTOP, a hung event loop, swapped out)
+ * stops updating the file, and the guard, a separate process, kills such pods when their deadline
+ * passes, before the allocator places them elsewhere: a pod never runs twice. `keep` pods are never
+ * the guard's business.
  *
- * The deadline sits halfway between the agent's own fence (`fenceAfterMs`) and the lease, so a live
- * agent always fences first and the guard only acts for one that cannot. On a clean stop the file is
- * disarmed (`deadlineMs: null`): the pods keep running for the next agent to adopt, unguarded until it
- * starts (accepted; agent/README.md).
+ * Each pod's deadline sits halfway between the agent's own stop (`rescheduleAfterMs`) and the
+ * allocator's replacement (`+ marginMs`), so a live agent always fences first and the guard only acts
+ * for one that cannot. On a clean stop the file is disarmed (`baseDeadlineMs: null`): the pods keep
+ * running for the next agent to adopt, unguarded until it starts (accepted; agent/README.md). The
+ * field is not the older `deadlineMs`, which an older guard would apply to every pod.
  *
  * Written with write + rename, not fsync: the guard only needs to never see half a file, and a power
  * loss takes the pods down too. Many agents share a machine in benchmarks, so writes are throttled to
@@ -25,12 +29,13 @@ export const FENCE_DEADLINE_FILE = 'fence-deadline.json';
 /** The longest grace the guard gives a pod between SIGTERM and SIGKILL. */
 export const MAX_KILL_GRACE_MS = 2000;
 
-/** What the file holds; `deadlineMs: null` is disarmed. */
+/** What the file holds; `baseDeadlineMs: null` is disarmed. */
 export interface FenceDeadline {
-  deadlineMs: number | null;
+  /** A `reschedule` pod's deadline is this plus its `rescheduleAfterMs`. */
+  baseDeadlineMs: number | null;
   agentPid: number;
   writtenMs: number;
-  /** SIGTERM to SIGKILL for the guard: at most half the time left between the deadline and the lease. */
+  /** SIGTERM to SIGKILL for the guard: at most half the time left between its deadline and the replacement. */
   killGraceMs: number;
 }
 
@@ -39,20 +44,14 @@ export function fenceDeadlinePath(dataDir: string): string {
   return join(dataDir, FENCE_DEADLINE_FILE);
 }
 
-/** How long after the last frame heard the guard acts: halfway between the agent's own fence and the lease. */
-export function guardAfterMs(fenceAfterMs: number, leaseMs: number): number {
-  return Math.floor((fenceAfterMs + leaseMs) / 2);
-}
-
-/** The record for a link clock: armed at `lastHeardMs + guardAfterMs`. */
+/** The record for a link clock: armed at `lastHeardMs + marginMs / 2` (plus each pod's own time). */
 export function armedDeadline(c: LinkClock, agentPid: number, nowMs: number): FenceDeadline {
-  const after = guardAfterMs(c.fenceAfterMs, c.leaseMs);
-  const leftAfterDeadline = Math.max(0, c.leaseMs - after);
+  const half = Math.floor(c.marginMs / 2);
   return {
-    deadlineMs: c.lastHeardMs + after,
+    baseDeadlineMs: c.lastHeardMs + half,
     agentPid,
     writtenMs: nowMs,
-    killGraceMs: Math.min(MAX_KILL_GRACE_MS, Math.floor(leftAfterDeadline / 2)),
+    killGraceMs: Math.min(MAX_KILL_GRACE_MS, Math.floor(half / 2)),
   };
 }
 
@@ -60,8 +59,8 @@ export function armedDeadline(c: LinkClock, agentPid: number, nowMs: number): Fe
 export type WriteDecision = 'now' | 'later' | 'skip';
 
 /**
- * Writes at once when nothing was written yet, when the deadline moved earlier (a shorter lease from
- * a Welcome: the guard must never wait longer than the lease allows) or when `minIntervalMs` passed
+ * Writes at once when nothing was written yet, when the deadline moved earlier (the guard must never
+ * wait longer than it was told) or when `minIntervalMs` passed
  * since the last write; otherwise later (a trailing write). An unchanged deadline is skipped.
  */
 export function decideWrite(
@@ -129,7 +128,7 @@ export function createGuardFile(opts: GuardFileOptions): LinkGuard {
 
   const writeNow = (c: LinkClock): void => {
     const r = armedDeadline(c, agentPid, now());
-    if (r.deadlineMs !== null && put(r)) last = { deadlineMs: r.deadlineMs, atMs: r.writtenMs };
+    if (r.baseDeadlineMs !== null && put(r)) last = { deadlineMs: r.baseDeadlineMs, atMs: r.writtenMs };
   };
 
   return {
@@ -137,7 +136,7 @@ export function createGuardFile(opts: GuardFileOptions): LinkGuard {
       if (stopped) return;
       const nowMs = now();
       const r = armedDeadline(c, agentPid, nowMs);
-      const deadlineMs = r.deadlineMs ?? 0;
+      const deadlineMs = r.baseDeadlineMs ?? 0;
       const minIntervalMs = Math.floor(c.heartbeatMs / 2);
       const d = decideWrite(last, deadlineMs, nowMs, minIntervalMs);
       if (d === 'skip') return;
@@ -165,7 +164,7 @@ export function createGuardFile(opts: GuardFileOptions): LinkGuard {
       stopped = true;
       cancelTrailing?.();
       cancelTrailing = null;
-      put({ deadlineMs: null, agentPid, writtenMs: now(), killGraceMs: MAX_KILL_GRACE_MS });
+      put({ baseDeadlineMs: null, agentPid, writtenMs: now(), killGraceMs: MAX_KILL_GRACE_MS });
     },
   };
 }

@@ -15,5 +15,5 @@ export {
   type LinkState,
   type SetTimer,
 } from './client.ts';
-export { createGuardFile, type FenceDeadline, fenceDeadlinePath, guardAfterMs } from './guard-file.ts';
+export { createGuardFile, type FenceDeadline, fenceDeadlinePath } from './guard-file.ts';
 export { createLogServer, type LogServer, type LogServerOptions } from './logs.ts';

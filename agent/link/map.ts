@@ -32,6 +32,7 @@ export function podSpecFromWire(s: StartPod): PodSpec {
     graceSeconds: s.spec.graceSeconds,
   };
   if (s.spec.workingDir !== null) spec.workingDir = s.spec.workingDir;
+  if (s.spec.rescheduleAfterMs !== null) spec.rescheduleAfterMs = s.spec.rescheduleAfterMs;
   if (s.spec.readiness !== null) {
     // Null stays null inside readiness: it means "this rule off", not "the runner's default".
     spec.readiness = { linePrefix: s.spec.readiness.linePrefix, delayMs: s.spec.readiness.delayMs };

@@ -67,6 +67,7 @@ const SpecSchema = z.object({
       delayMs: nonNegInt.nullable().optional(),
     })
     .optional(),
+  rescheduleAfterMs: nonNegInt.optional(),
 });
 
 const PodSchema = z.object({

@@ -18,6 +18,11 @@ export interface PodSpec {
   graceSeconds: number;
   /** When the pod counts as ready; default: the runner's (a stdout line starting with `READY`). */
   readiness?: ReadinessSpec;
+  /**
+   * Stop it after this long without a frame from the allocator (disconnect policy `reschedule`);
+   * absent: `keep`, never stopped for want of the allocator. The fence guard reads it too.
+   */
+  rescheduleAfterMs?: number;
 }
 
 /**

@@ -47,6 +47,7 @@ export function podSpecOf(w: WorkloadRecord): WirePodSpec {
     priority: w.spec.priority,
     graceSeconds: GRACE_SECONDS,
     readiness: { linePrefix: null, delayMs: 0 },
+    rescheduleAfterMs: w.spec.disconnect.kind === 'reschedule' ? w.spec.disconnect.afterMs : null,
   };
 }
 

@@ -3,6 +3,7 @@
  * through `common/phases.ts` `transition()`, stored with its event in the same transaction.
  */
 import { randomUUID } from 'node:crypto';
+import { KEEP } from '../../common/disconnect.ts';
 import type { Result } from '../../common/errors.ts';
 import { transition, type WorkloadPhase } from '../../common/phases.ts';
 import { parseWorkloadSpec, type WorkloadSpec, type WorkloadType } from '../../common/workload.ts';
@@ -45,6 +46,14 @@ interface WorkloadRow {
   below_min_since_ms: number | null;
 }
 
+/** A spec as an older release may have stored it: fields added since then are absent. */
+type StoredSpec = Omit<WorkloadSpec, 'disconnect'> & Partial<Pick<WorkloadSpec, 'disconnect'>>;
+
+/** A stored spec with the defaults of fields added after it was stored. */
+function withDefaults(s: StoredSpec): WorkloadSpec {
+  return { ...s, disconnect: s.disconnect ?? KEEP };
+}
+
 function toWorkload(r: WorkloadRow): WorkloadRecord {
   return {
     id: r.id,
@@ -52,7 +61,7 @@ function toWorkload(r: WorkloadRow): WorkloadRecord {
     project: r.project,
     // Only specs that passed parseWorkloadSpec and phases that passed transition() are stored.
     type: r.type as WorkloadType,
-    spec: JSON.parse(r.spec) as WorkloadSpec,
+    spec: withDefaults(JSON.parse(r.spec) as StoredSpec),
     phase: r.phase as WorkloadPhase,
     phaseReason: r.phase_reason,
     createdMs: r.created_ms,

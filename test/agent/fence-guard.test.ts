@@ -1,7 +1,8 @@
 /**
  * The real fence guard (agent/fence-guard.mjs), started by `ensureFenceGuard` over a temp data dir whose
- * runner checkpoint names a real detached process: a passed deadline kills it and records it; a
- * disarmed one, or a reused pid, leaves it alone; the guard goes away with its agent or its data dir.
+ * runner checkpoint names real detached processes: a `reschedule` pod past its deadline (the base plus
+ * its own time) is killed and recorded; a `keep` pod never; a disarmed deadline, or a reused pid,
+ * leaves pods alone; the guard goes away with its agent or its data dir.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -69,7 +70,15 @@ function podProcess(script = 'setInterval(() => {}, 1000)'): {
 /** A checkpoint naming `pid` as pod `podId` epoch `epoch`, with `startTimeTicks` as recorded. */
 function checkpoint(
   dataDir: string,
-  pods: { podId: string; epoch: number; pid: number; startTimeTicks: number; state?: PodRunState }[],
+  pods: {
+    podId: string;
+    epoch: number;
+    pid: number;
+    startTimeTicks: number;
+    state?: PodRunState;
+    /** Its disconnect policy: null is `keep`; default 0, `reschedule` at the base deadline itself. */
+    afterMs?: number | null;
+  }[],
 ): void {
   const r = writeCheckpoint(checkpointPath(dataDir), {
     version: 1,
@@ -84,6 +93,7 @@ function checkpoint(
         grants: [],
         priority: 0,
         graceSeconds: 10,
+        ...(p.afterMs === null ? {} : { rescheduleAfterMs: p.afterMs ?? 0 }),
       },
       pid: p.pid,
       pgid: p.pid,
@@ -101,7 +111,7 @@ function checkpoint(
 
 function deadline(dataDir: string, d: Partial<FenceDeadline>): void {
   writeJsonAtomic(fenceDeadlinePath(dataDir), {
-    deadlineMs: null,
+    baseDeadlineMs: null,
     agentPid: process.pid,
     writtenMs: Date.now(),
     killGraceMs: 500,
@@ -140,13 +150,13 @@ describe('fence guard', () => {
     checkpoint(dataDir, [
       { podId: 'train-0', epoch: 3, pid: pod.pid, startTimeTicks: processStartTime(pod.pid) ?? -1 },
     ]);
-    deadline(dataDir, { deadlineMs: Date.now() + 60_000 });
+    deadline(dataDir, { baseDeadlineMs: Date.now() + 60_000 });
     await startGuard(dataDir);
     await sleep(300);
     expect(pod.exited()).toBe(false);
 
     const passedAt = Date.now();
-    deadline(dataDir, { deadlineMs: passedAt - 1 });
+    deadline(dataDir, { baseDeadlineMs: passedAt - 1 });
     await until(pod.exited, 'the pod to be killed', 3000);
     expect(pod.child.signalCode).toBe('SIGTERM');
     const records = readGuardFenced(guardFencedPath(dataDir));
@@ -158,6 +168,31 @@ describe('fence guard', () => {
     expect(guardLog(dataDir)).toContain('deadline passed: stopping pod');
   });
 
+  it('kills each reschedule pod at its own deadline and never a keep pod', async () => {
+    const dataDir = tmpData();
+    const soon = podProcess();
+    const later = podProcess();
+    const kept = podProcess();
+    const ticks = (pid: number) => processStartTime(pid) ?? -1;
+    checkpoint(dataDir, [
+      { podId: 'soon', epoch: 1, pid: soon.pid, startTimeTicks: ticks(soon.pid), afterMs: 300 },
+      { podId: 'later', epoch: 1, pid: later.pid, startTimeTicks: ticks(later.pid), afterMs: 60_000 },
+      { podId: 'kept', epoch: 1, pid: kept.pid, startTimeTicks: ticks(kept.pid), afterMs: null },
+    ]);
+    // Heard from the allocator an hour ago as far as `kept` is concerned; `soon` is due 300 ms after.
+    deadline(dataDir, { baseDeadlineMs: Date.now() });
+    await startGuard(dataDir);
+    await until(soon.exited, 'the pod with reschedule 300 ms to be killed');
+    await sleep(400);
+    expect(later.exited()).toBe(false);
+    expect(kept.exited()).toBe(false);
+    expect(readGuardFenced(guardFencedPath(dataDir)).map((r) => r.podId)).toEqual(['soon']);
+    deadline(dataDir, { baseDeadlineMs: Date.now() - 3_600_000 });
+    await until(later.exited, 'the pod with reschedule 60 s to be killed an hour later');
+    await sleep(300);
+    expect(kept.exited()).toBe(false);
+  });
+
   it('SIGKILLs a pod that ignores SIGTERM once the grace is over', async () => {
     const dataDir = tmpData();
     const pod = podProcess("process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)");
@@ -165,7 +200,7 @@ describe('fence guard', () => {
     checkpoint(dataDir, [
       { podId: 'stubborn', epoch: 1, pid: pod.pid, startTimeTicks: processStartTime(pod.pid) ?? -1 },
     ]);
-    deadline(dataDir, { deadlineMs: Date.now() - 1, killGraceMs: 300 });
+    deadline(dataDir, { baseDeadlineMs: Date.now() - 1, killGraceMs: 300 });
     const t0 = Date.now();
     await startGuard(dataDir);
     await until(pod.exited, 'the pod to be killed', 3000);
@@ -180,7 +215,7 @@ describe('fence guard', () => {
     checkpoint(dataDir, [
       { podId: 'p', epoch: 1, pid: pod.pid, startTimeTicks: processStartTime(pod.pid) ?? -1 },
     ]);
-    deadline(dataDir, { deadlineMs: null, writtenMs: Date.now() - 3_600_000 });
+    deadline(dataDir, { baseDeadlineMs: null, writtenMs: Date.now() - 3_600_000 });
     await startGuard(dataDir);
     await sleep(500);
     expect(pod.exited()).toBe(false);
@@ -192,7 +227,7 @@ describe('fence guard', () => {
     const pod = podProcess();
     const ticks = processStartTime(pod.pid) ?? 0;
     checkpoint(dataDir, [{ podId: 'p', epoch: 1, pid: pod.pid, startTimeTicks: ticks + 1 }]);
-    deadline(dataDir, { deadlineMs: Date.now() - 1 });
+    deadline(dataDir, { baseDeadlineMs: Date.now() - 1 });
     await startGuard(dataDir);
     await sleep(600);
     expect(pod.exited()).toBe(false);
@@ -204,7 +239,7 @@ describe('fence guard', () => {
     const pod = podProcess();
     const ticks = processStartTime(pod.pid) ?? 0;
     checkpoint(dataDir, [{ podId: 'done', epoch: 1, pid: pod.pid, startTimeTicks: ticks, state: 'exited' }]);
-    deadline(dataDir, { deadlineMs: Date.now() - 1 });
+    deadline(dataDir, { baseDeadlineMs: Date.now() - 1 });
     await startGuard(dataDir);
     await sleep(400);
     writeJsonAtomic(checkpointPath(dataDir), { version: 1, pods: [{ spec: null, pid: 1, pgid: 1 }, 'x'] });
@@ -224,19 +259,19 @@ describe('fence guard', () => {
     checkpoint(dataDir, [
       { podId: 'p', epoch: 2, pid: pod.pid, startTimeTicks: processStartTime(pod.pid) ?? -1 },
     ]);
-    deadline(dataDir, { deadlineMs: Date.now() + 700, agentPid: agent.pid });
+    deadline(dataDir, { baseDeadlineMs: Date.now() + 700, agentPid: agent.pid });
     const guard = await startGuard(dataDir, agent.pid);
     signalQuietly(agent.pid, 'SIGKILL');
     await sleep(300);
     expect(pod.exited()).toBe(false);
     await until(pod.exited, 'the pod to be killed at the deadline');
     await until(() => !alive(guard), 'the guard to exit');
-    expect(guardLog(dataDir)).toContain('deadline passed with no pod left');
+    expect(guardLog(dataDir)).toContain('no pod it ran stops when cut off');
   });
 
   it('is reused by a restarted agent rather than started twice', async () => {
     const dataDir = tmpData();
-    deadline(dataDir, { deadlineMs: Date.now() + 60_000 });
+    deadline(dataDir, { baseDeadlineMs: Date.now() + 60_000 });
     const pid = await startGuard(dataDir);
     expect(runningGuardPid(dataDir)).toBe(pid);
     const again = ensureFenceGuard(dataDir);
@@ -246,7 +281,7 @@ describe('fence guard', () => {
   it('exits once its agent is gone with the deadline disarmed, and when its data dir is removed', async () => {
     const dataDir = tmpData();
     const agent = podProcess();
-    deadline(dataDir, { deadlineMs: null, agentPid: agent.pid });
+    deadline(dataDir, { baseDeadlineMs: null, agentPid: agent.pid });
     const guard = await startGuard(dataDir, agent.pid);
     await sleep(200);
     expect(alive(guard)).toBe(true);
@@ -256,7 +291,7 @@ describe('fence guard', () => {
     expect(existsSync(join(dataDir, 'fence-guard.pid'))).toBe(false);
 
     const other = tmpData();
-    deadline(other, { deadlineMs: Date.now() + 60_000 });
+    deadline(other, { baseDeadlineMs: Date.now() + 60_000 });
     const second = await startGuard(other);
     rmSync(other, { recursive: true, force: true });
     await until(() => !alive(second), 'the guard to exit with its data dir');

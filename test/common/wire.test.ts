@@ -8,6 +8,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { GpuSampleRow, MigMode } from '../../agent/gpu/driver.ts';
 import type { PodRunState } from '../../agent/runner/types.ts';
+import { MAX_RESCHEDULE_MS } from '../../common/disconnect.ts';
 import type { GpuGrant } from '../../common/resources.ts';
 import {
   AGENT_BODIES,
@@ -156,6 +157,7 @@ const startPod: FrameBody = {
       priority: -50,
       graceSeconds: 30,
       readiness: { linePrefix: null, delayMs: 5000 },
+      rescheduleAfterMs: 300_000,
     },
     gpuGrants: [
       { uuid: 'GPU-1', gpuMilli: 500, memoryMiB: 40_000, memoryLimitMiB: 60_000 },
@@ -303,6 +305,7 @@ const startPodArb: fc.Arbitrary<StartPod> = fc.record({
         delayMs: nullable(fc.integer({ min: 0, max: WIRE_LIMITS.maxIntervalMs })),
       }),
     ),
+    rescheduleAfterMs: nullable(fc.integer({ min: 0, max: MAX_RESCHEDULE_MS })),
   }),
   gpuGrants: fc.array(grantArb, { maxLength: 8 }),
 });

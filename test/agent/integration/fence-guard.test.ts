@@ -1,9 +1,10 @@
 /**
  * The fence guard with a real agent process (`node bin/tessera.js agent --allocator ...`) linked to an
  * in-test allocator: while linked the agent keeps `fence-deadline.json` moving and one guard runs; an
- * agent frozen with SIGSTOP past its deadline has its pod killed by the guard before the lease ends,
- * and once continued reports the pod `lease lost` (so the allocator replaces it, never fails it); a
- * clean stop disarms the deadline and the guard leaves with its agent.
+ * agent frozen with SIGSTOP past a `reschedule` pod's deadline has that pod killed by the guard before
+ * the allocator may replace it, and once continued reports it `lease lost` (so the allocator replaces
+ * it, never fails it), while its `keep` pod runs on; a clean stop disarms the deadline and the guard
+ * leaves with its agent.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -55,7 +56,7 @@ function readDeadline(dataDir: string): FenceDeadline | null {
   }
 }
 
-const startPod = (podId: string, epoch: number): StartPod => ({
+const startPod = (podId: string, epoch: number, rescheduleAfterMs: number | null): StartPod => ({
   podId,
   epoch,
   spec: {
@@ -67,6 +68,7 @@ const startPod = (podId: string, epoch: number): StartPod => ({
     priority: 50,
     graceSeconds: 10,
     readiness: { linePrefix: null, delayMs: 100 },
+    rescheduleAfterMs,
   },
   gpuGrants: [],
 });
@@ -109,8 +111,8 @@ describe.skipIf(process.platform !== 'linux')('fence guard with a real agent', (
     await until(() => alloc.conns[0] !== undefined && hellos(alloc.conns[0]).length > 0, 'a Hello', 20_000);
     const c = alloc.conns[0];
     if (c === undefined) throw new Error('no connection');
-    // Lease 3000 ms: the agent fences itself at 1500 (half the lease: the default margin is longer),
-    // the guard acts at 2250 with 375 ms of grace, all before the lease ends.
+    // The pod's reschedule time is 1000 ms: the agent fences it at 1000, the guard (half the 10 s
+    // margin later) at 6000 with 2000 ms of grace, all before the allocator may replace it at 11000.
     alloc.send(c, {
       case: 'welcome',
       value: { nodeId: 'n-1', heartbeatMs: 200, leaseMs: 3000, desiredPods: [], nodeCredential: null },
@@ -121,31 +123,38 @@ describe.skipIf(process.platform !== 'linux')('fence guard with a real agent', (
       for (const conn of alloc.conns) alloc.send(conn, { case: 'ack', value: { seq: 1 } });
     }, 100);
     cleanups.push(() => clearInterval(acks));
-    alloc.send(c, { case: 'startPod', value: startPod('train-0', 1) });
-    const running = await until(() => {
-      const p = reported(alloc.conns, 'train-0');
-      return p !== undefined && p.pid !== null && (p.state === 'running' || p.state === 'ready') ? p : null;
-    }, 'the pod running');
-    const podPid = running.pid ?? 0;
+    alloc.send(c, { case: 'startPod', value: startPod('train-0', 1, 1000) });
+    alloc.send(c, { case: 'startPod', value: startPod('serve-0', 1, null) });
+    const pidOf = async (podId: string): Promise<number> => {
+      const running = await until(() => {
+        const p = reported(alloc.conns, podId);
+        return p !== undefined && p.pid !== null && (p.state === 'running' || p.state === 'ready') ? p : null;
+      }, `${podId} running`);
+      return running.pid ?? 0;
+    };
+    const podPid = await pidOf('train-0');
+    const keptPid = await pidOf('serve-0');
 
     // Linked: one guard, and a deadline that moves with every frame heard.
     const guardPid = await until(() => runningGuardPid(dataDir), 'the fence guard', 5000);
     cleanups.push(() => signalQuietly(guardPid, 'SIGKILL'));
     const first = await until(() => readDeadline(dataDir), 'the deadline file');
     expect(first.agentPid).toBe(agentPid);
-    expect(first.deadlineMs).toBeGreaterThan(Date.now());
-    expect(first.killGraceMs).toBe(375);
+    expect(first.baseDeadlineMs).toBeGreaterThan(Date.now());
+    expect(first.killGraceMs).toBe(2000);
     await until(
-      () => (readDeadline(dataDir)?.deadlineMs ?? 0) > (first.deadlineMs ?? 0),
+      () => (readDeadline(dataDir)?.baseDeadlineMs ?? 0) > (first.baseDeadlineMs ?? 0),
       'the deadline moving',
     );
 
-    // Frozen: nobody in the agent can fence, and the allocator's lease runs out 3000 ms after it last heard.
+    // Frozen: nobody in the agent can fence; the allocator would replace train-0 11 s after it last heard.
     answering = false;
     signalQuietly(agentPid, 'SIGSTOP');
     const frozenAt = Date.now();
-    await until(() => !alive(podPid), 'the guard to stop the pod', 5000);
-    expect(Date.now() - frozenAt).toBeLessThan(3000);
+    await until(() => !alive(podPid), 'the guard to stop the pod', 12_000);
+    expect(Date.now() - frozenAt).toBeLessThan(9000);
+    expect(Date.now() - frozenAt).toBeGreaterThanOrEqual(5000);
+    expect(alive(keptPid)).toBe(true);
     expect(readGuardFenced(guardFencedPath(dataDir))).toEqual([
       { podId: 'train-0', epoch: 1, atMs: expect.any(Number) },
     ]);
@@ -165,7 +174,10 @@ describe.skipIf(process.platform !== 'linux')('fence guard with a real agent', (
     agent.kill('SIGTERM');
     await until(() => agent.exitCode !== null || agent.signalCode !== null, 'the agent to stop', 10_000);
     expect(agent.exitCode, stderr).toBe(0);
-    expect(readDeadline(dataDir)).toMatchObject({ deadlineMs: null, agentPid });
+    expect(readDeadline(dataDir)).toMatchObject({ baseDeadlineMs: null, agentPid });
+    // The keep pod outlived the freeze and the agent: the next agent adopts it.
+    expect(alive(keptPid)).toBe(true);
+    signalQuietly(-keptPid, 'SIGKILL');
     await until(() => !alive(guardPid), 'the guard to exit', 3000);
   }, 60_000);
 });

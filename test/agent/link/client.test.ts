@@ -59,6 +59,7 @@ function startPod(podId: string, epoch: number): StartPod {
       priority: 50,
       graceSeconds: 7,
       readiness: { linePrefix: null, delayMs: 100 },
+      rescheduleAfterMs: null,
     },
     gpuGrants: [{ uuid: 'GPU-0', gpuMilli: 500, memoryMiB: 4096, memoryLimitMiB: 8192 }],
   };
@@ -270,20 +271,48 @@ describe('agent link', () => {
     expect(delays.slice(0, 5)).toEqual([9, 19, 39, 39, 39]);
   });
 
-  it('fences itself: stops every pod after leaseMs - marginMs without a frame', async () => {
-    const agent = fakeAgent([podStatus('p1', 3)]);
+  it('cut off, stops each reschedule pod after its own time and keeps every keep pod running', async () => {
+    const agent = fakeAgent([
+      podStatus('soon', 3, 'ready', 200),
+      podStatus('kept', 1),
+      podStatus('late', 2, 'ready', 400),
+    ]);
     const startedAt = Date.now();
-    await setup(agent, { leaseMs: 300, marginMs: 100 });
+    await setup(agent, { leaseMs: 300 });
     await sleep(120);
     expect(agent.stopped).toEqual([]);
-    await waitFor(() => agent.stopped.length === 1, 'the fencing stop', 1000);
+    await waitFor(() => agent.stopped.length === 1, 'the first fencing stop', 1000);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(190);
-    expect(agent.stopped[0]?.reason).toMatch(/^lease lost: cut off from the allocator for \d+ ms$/);
+    expect(agent.stopped[0]?.podId).toBe('soon');
+    expect(agent.stopped[0]?.reason).toMatch(
+      /^lease lost: cut off from the allocator for \d+ ms \(disconnect policy: reschedule\)$/,
+    );
+    await waitFor(() => agent.stopped.length === 2, 'the second fencing stop', 1000);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(390);
+    expect(agent.stopped[1]?.podId).toBe('late');
+    // Three leases later the keep pod still runs: an allocator outage does not stop it.
+    await sleep(900);
+    expect(agent.stopped.map((s) => s.podId)).toEqual(['soon', 'late']);
+  });
+
+  it('fences a pod started by StartPod after the reschedule time its spec carries', async () => {
+    const agent = fakeAgent();
+    const { alloc } = await setup(agent, { leaseMs: 5000 });
+    const c = alloc.conns[0];
+    if (c === undefined) throw new Error('no connection');
+    const start = startPod('p9', 1);
+    alloc.send(c, { case: 'startPod', value: { ...start, spec: { ...start.spec, rescheduleAfterMs: 250 } } });
+    await waitFor(() => agent.started.length === 1, 'the start');
+    expect(agent.started[0]?.rescheduleAfterMs).toBe(250);
+    const heardAt = Date.now();
+    await waitFor(() => agent.stopped.length === 1, 'the fencing stop', 1500);
+    expect(Date.now() - heardAt).toBeGreaterThanOrEqual(200);
+    expect(agent.stopped[0]?.podId).toBe('p9');
   });
 
   it('does not fence while the allocator keeps answering', async () => {
-    const agent = fakeAgent([podStatus('p1', 3)]);
-    const { alloc } = await setup(agent, { leaseMs: 300, marginMs: 100 });
+    const agent = fakeAgent([podStatus('p1', 3, 'ready', 150)]);
+    const { alloc } = await setup(agent, { leaseMs: 300 });
     const c = alloc.conns[0];
     if (c === undefined) throw new Error('no connection');
     const ack = setInterval(() => alloc.send(c, { case: 'ack', value: { seq: 1 } }), 40);

@@ -27,6 +27,7 @@ export function podStatus(
   podId: string,
   epoch: number,
   state: PodStatus['state'] = 'running',
+  rescheduleAfterMs: number | null = null,
 ): AgentPodStatus {
   return {
     podId,
@@ -46,6 +47,7 @@ export function podStatus(
     gpuMemoryUsedMiB: {},
     swappedOut: false,
     enforcing: false,
+    rescheduleAfterMs,
   };
 }
 
@@ -69,7 +71,7 @@ export function fakeAgent(initial: AgentPodStatus[] = []): FakeAgent {
     swaps: [],
     startPod(spec) {
       a.started.push(spec);
-      const s = podStatus(spec.podId, spec.epoch, 'starting');
+      const s = podStatus(spec.podId, spec.epoch, 'starting', spec.rescheduleAfterMs ?? null);
       pods.set(spec.podId, s);
       return ok(s);
     },

@@ -14,7 +14,6 @@ import {
   decideWrite,
   type FenceDeadline,
   fenceDeadlinePath,
-  guardAfterMs,
   MAX_KILL_GRACE_MS,
 } from '../../../agent/link/guard-file.ts';
 import { createLogger } from '../../../common/log.ts';
@@ -53,36 +52,29 @@ function manualTime(startMs = 1_000_000) {
 
 const clock = (lastHeardMs: number, o: Partial<LinkClock> = {}): LinkClock => ({
   lastHeardMs,
-  fenceAfterMs: 30_000,
-  leaseMs: 40_000,
+  marginMs: 10_000,
   heartbeatMs: 2000,
   ...o,
 });
 
 describe('the deadline', () => {
-  it('lies halfway between the agent fencing itself and the lease ending', () => {
-    expect(guardAfterMs(30_000, 40_000)).toBe(35_000);
-    expect(guardAfterMs(4000, 5001)).toBe(4500);
-    for (const [fence, lease] of [
-      [30_000, 40_000],
-      [2500, 5000],
-      [100, 101],
-    ] as const) {
-      const g = guardAfterMs(fence, lease);
-      expect(g).toBeGreaterThanOrEqual(fence);
-      expect(g).toBeLessThan(lease);
-    }
-  });
-
-  it('is armed at lastHeardMs + guardAfterMs, with a kill grace inside what is left of the lease', () => {
+  it('is armed at lastHeardMs + half the margin: each pod adds its own rescheduleAfterMs', () => {
+    // A pod with reschedule:30s: the agent stops it at 31_000, the guard at 36_000, the allocator
+    // replaces it at 41_000; the kill grace keeps the guard's SIGKILL inside that last half.
     expect(armedDeadline(clock(1000), 42, 1500)).toEqual({
-      deadlineMs: 36_000,
+      baseDeadlineMs: 6000,
       agentPid: 42,
       writtenMs: 1500,
       killGraceMs: MAX_KILL_GRACE_MS,
     });
-    // Lease 5000, fence after 4000: the guard acts at 4500 and must be done by 5000.
-    expect(armedDeadline(clock(0, { fenceAfterMs: 4000, leaseMs: 5000 }), 1, 0).killGraceMs).toBe(250);
+    // Margin 1000: the guard acts 500 after the agent and must be done 500 later.
+    const short = armedDeadline(clock(0, { marginMs: 1000 }), 1, 0);
+    expect(short.baseDeadlineMs).toBe(500);
+    expect(short.killGraceMs).toBe(250);
+    for (const marginMs of [1, 999, 10_000, 60_000]) {
+      const d = armedDeadline(clock(0, { marginMs }), 1, 0);
+      expect((d.baseDeadlineMs ?? 0) + d.killGraceMs).toBeLessThan(marginMs);
+    }
   });
 });
 
@@ -111,7 +103,7 @@ describe('createGuardFile', () => {
     });
     const start = t.now();
     g.heard(clock(start));
-    expect(writes.map((w) => w.deadlineMs)).toEqual([start + 35_000]);
+    expect(writes.map((w) => w.baseDeadlineMs)).toEqual([start + 5000]);
     // 50 frames over 990 ms: none written yet, one trailing write pending.
     for (let i = 0; i < 50; i++) {
       t.advance(i === 0 ? 10 : 20);
@@ -122,7 +114,7 @@ describe('createGuardFile', () => {
     const lastHeard = t.now();
     t.advance(10);
     expect(writes).toHaveLength(2);
-    expect(writes[1]).toMatchObject({ deadlineMs: lastHeard + 35_000, agentPid: 7 });
+    expect(writes[1]).toMatchObject({ baseDeadlineMs: lastHeard + 5000, agentPid: 7 });
     // Quiet: nothing more to write.
     t.advance(5000);
     expect(writes).toHaveLength(2);
@@ -131,7 +123,7 @@ describe('createGuardFile', () => {
     expect(writes).toHaveLength(3);
   });
 
-  it('writes a shorter lease at once (the guard must never wait past it)', () => {
+  it('writes an earlier deadline at once (the guard must never wait past it)', () => {
     const t = manualTime();
     const writes: FenceDeadline[] = [];
     const g = createGuardFile({
@@ -143,8 +135,8 @@ describe('createGuardFile', () => {
     });
     g.heard(clock(t.now()));
     t.advance(5);
-    g.heard(clock(t.now(), { fenceAfterMs: 4000, leaseMs: 5000 }));
-    expect(writes.map((w) => w.deadlineMs)).toEqual([t.now() - 5 + 35_000, t.now() + 4500]);
+    g.heard(clock(t.now(), { marginMs: 1000 }));
+    expect(writes.map((w) => w.baseDeadlineMs)).toEqual([t.now() - 5 + 5000, t.now() + 500]);
   });
 
   it('disarms on a clean stop, cancels a pending write and ignores the link afterwards', () => {
@@ -165,8 +157,8 @@ describe('createGuardFile', () => {
     t.advance(5000);
     g.heard(clock(t.now()));
     g.stopped();
-    expect(writes.map((w) => w.deadlineMs)).toEqual([t.now() - 5010 + 35_000, null]);
-    expect(writes[1]).toMatchObject({ deadlineMs: null, agentPid: 9 });
+    expect(writes.map((w) => w.baseDeadlineMs)).toEqual([t.now() - 5010 + 5000, null]);
+    expect(writes[1]).toMatchObject({ baseDeadlineMs: null, agentPid: 9 });
   });
 
   it('writes the file atomically under the data dir, and logs (not throws) when it cannot', () => {
@@ -175,9 +167,14 @@ describe('createGuardFile', () => {
     const g = createGuardFile({ dataDir: dir, log: quietLog, now: () => 5000 });
     g.heard(clock(5000));
     const read = (): unknown => JSON.parse(readFileSync(fenceDeadlinePath(dir), 'utf8'));
-    expect(read()).toEqual({ deadlineMs: 40_000, agentPid: process.pid, writtenMs: 5000, killGraceMs: 2000 });
+    expect(read()).toEqual({
+      baseDeadlineMs: 10_000,
+      agentPid: process.pid,
+      writtenMs: 5000,
+      killGraceMs: 2000,
+    });
     g.stopped();
-    expect(read()).toMatchObject({ deadlineMs: null, agentPid: process.pid });
+    expect(read()).toMatchObject({ baseDeadlineMs: null, agentPid: process.pid });
 
     const lines: string[] = [];
     const broken = createGuardFile({
@@ -190,7 +187,7 @@ describe('createGuardFile', () => {
 });
 
 describe('the link and its guard', () => {
-  it('tells the guard at start, on every frame heard (with the Welcome lease) and on a clean stop', async () => {
+  it('tells the guard at start, on every frame heard (with the Welcome heartbeat) and on a clean stop', async () => {
     const alloc = await fakeAllocator();
     cleanups.push(() => alloc.close());
     const heard: LinkClock[] = [];
@@ -209,9 +206,7 @@ describe('the link and its guard', () => {
     cleanups.push(() => link.stop());
     const before = Date.now();
     link.start();
-    expect(heard).toEqual([
-      { lastHeardMs: expect.any(Number), fenceAfterMs: 4000, leaseMs: 5000, heartbeatMs: 50 },
-    ]);
+    expect(heard).toEqual([{ lastHeardMs: expect.any(Number), marginMs: 1000, heartbeatMs: 50 }]);
     expect(heard[0]?.lastHeardMs).toBeGreaterThanOrEqual(before);
     await waitFor(() => alloc.conns[0] !== undefined && hellos(alloc.conns[0]).length === 1, 'a Hello');
     const c = alloc.conns[0];
@@ -220,8 +215,8 @@ describe('the link and its guard', () => {
       case: 'welcome',
       value: { nodeId: 'n-1', heartbeatMs: 100, leaseMs: 8000, desiredPods: [], nodeCredential: null },
     });
-    await waitFor(() => heard.some((h) => h.leaseMs === 8000), 'the Welcome lease');
-    expect(heard.at(-1)).toMatchObject({ fenceAfterMs: 7000, leaseMs: 8000, heartbeatMs: 100 });
+    await waitFor(() => heard.some((h) => h.heartbeatMs === 100), 'the Welcome heartbeat');
+    expect(heard.at(-1)).toMatchObject({ marginMs: 1000, heartbeatMs: 100 });
     const n = heard.length;
     alloc.send(c, { case: 'ack', value: { seq: 1 } });
     await waitFor(() => heard.length > n, 'an Ack heard');

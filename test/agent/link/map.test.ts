@@ -28,6 +28,7 @@ const start: StartPod = {
     priority: 1,
     graceSeconds: 3,
     readiness: null,
+    rescheduleAfterMs: null,
   },
   gpuGrants: [],
 };

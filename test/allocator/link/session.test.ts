@@ -43,6 +43,7 @@ const startPod = (podId: string, epoch: number): Frame =>
         priority: 50,
         graceSeconds: 30,
         readiness: null,
+        rescheduleAfterMs: null,
       },
       gpuGrants: [],
     },
