@@ -6,17 +6,19 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DISCONNECT_MARGIN_MS, MIN_RESCHEDULE_MS } from '../common/disconnect.ts';
 import { createLogger } from '../common/log.ts';
 import { buildApi } from './api/index.ts';
 import type { LogSource } from './api/info-routes.ts';
 import { enforceSchedulingRules } from './lifecycle/enforce-rules.ts';
-import { applyPodReport, nodeLost } from './lifecycle/reports.ts';
+import { applyPodReport, nodeLost, replaceCutOff } from './lifecycle/reports.ts';
 import { teardown } from './lifecycle/teardown.ts';
 import { attachAgentLink } from './link/server.ts';
 import { createAllocatorMetrics } from './metrics.ts';
 import { ACTIONS } from './scheduler/actions/index.ts';
 import { runCycle } from './scheduler/cycle.ts';
 import { isEmptyPlan } from './scheduler/plan.ts';
+import { createAbsenceCheck } from './service/absence.ts';
 import { ADMIN_TOKEN_FILE, ALLOCATOR_FILE, bootstrap, JOIN_TOKEN_FILE } from './service/bootstrap.ts';
 import { createDispatcher } from './service/dispatch.ts';
 import { createExplainStore } from './service/explain.ts';
@@ -27,6 +29,7 @@ import { createShareStore } from './service/shares.ts';
 import type { AllocatorOptions, AllocatorStats, RunningAllocator } from './service/types.ts';
 import { applyPlan } from './store/apply-plan.ts';
 import { openDb } from './store/db.ts';
+import { silentNodes } from './store/nodes.ts';
 import { hasRuledWork } from './store/policies.ts';
 import { buildSnapshot, hasTimedWork } from './store/snapshot.ts';
 import { sqliteTokenStore } from './store/tokens.ts';
@@ -97,6 +100,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
       gpuSamples.record(node, status.gpuSamples, now()); // for tessera top
       gpuUsage.record(node, status.gpuSamples, now()); // for the idle GPU rule
       guarded('status', { node }, () => dispatcher.onStatus(node, status, now()).changed);
+      guarded('absent pods', { node }, () => absence.onStatus(node, status, now()).changed);
     },
     onNodeChange: (c) =>
       guarded(`node ${c.change}`, { node: c.node }, () => {
@@ -111,8 +115,14 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
         // of Hellos after a restart) must not set off a cycle over every node each time.
         return hasTimedWork(db);
       }),
+    onLeaseCheck: (at) =>
+      guarded('disconnect policies', {}, () => {
+        const silent = silentNodes(db, at, MIN_RESCHEDULE_MS + DISCONNECT_MARGIN_MS);
+        return silent.size > 0 && replaceCutOff(db, silent, at).changed;
+      }),
   });
   const dispatcher = createDispatcher(db, (node, frame) => link.dispatch(node, frame), { heartbeatMs });
+  const absence = createAbsenceCheck(db, { heartbeatMs });
 
   const cycle = (): void => {
     const started = performance.now();

@@ -22,6 +22,7 @@ export type PodPhase =
   | 'Bound'
   | 'Starting'
   | 'Running'
+  | 'Unknown'
   | 'Succeeded'
   | 'Failed'
   | 'Stopping'
@@ -76,6 +77,7 @@ export const POD_PHASES: readonly PodPhase[] = [
   'Bound',
   'Starting',
   'Running',
+  'Unknown',
   'Succeeded',
   'Failed',
   'Stopping',
@@ -91,13 +93,17 @@ export const POD_PHASES: readonly PodPhase[] = [
  *   (Pending / Bound -> Stopped); Stopped -> Pending requeues it when the workload runs again;
  * - Starting -> Succeeded: a short process may exit before the agent reports it running;
  * - Stopping -> Failed: the process had to be killed or its exit could not be confirmed;
+ * - Bound / Starting / Running -> Unknown: its node missed its lease while the pod's disconnect policy
+ *   keeps it running; the node's next report says what it is (or an admin's `node delete --force`
+ *   requeues it through Pending); nothing replaces it meanwhile, so it never runs twice;
  * - Succeeded and Failed are terminal.
  */
 export const POD_TRANSITIONS: Readonly<Record<PodPhase, readonly PodPhase[]>> = {
   Pending: ['Bound', 'Stopped'],
-  Bound: ['Starting', 'Pending', 'Failed', 'Stopping', 'Stopped'],
-  Starting: ['Running', 'Succeeded', 'Failed', 'Pending', 'Stopping'],
-  Running: ['Succeeded', 'Failed', 'Pending', 'Stopping'],
+  Bound: ['Starting', 'Pending', 'Failed', 'Stopping', 'Stopped', 'Unknown'],
+  Starting: ['Running', 'Succeeded', 'Failed', 'Pending', 'Stopping', 'Unknown'],
+  Running: ['Succeeded', 'Failed', 'Pending', 'Stopping', 'Unknown'],
+  Unknown: ['Starting', 'Running', 'Succeeded', 'Failed', 'Pending', 'Stopping'],
   Stopping: ['Stopped', 'Failed'],
   Stopped: ['Pending'],
   Succeeded: [],

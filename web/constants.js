@@ -28,7 +28,7 @@ export const PRIORITY_CLASSES = ['train', 'build-preemptible', 'build', 'inferen
 export const STOPPABLE = ['Creating', 'Pending', 'Initializing', 'Running', 'Degraded'];
 
 /** Pod phases of a pod placed on a node (allocator/store/pods.ts SCHEDULED_POD_PHASES). */
-export const SCHEDULED_POD_PHASES = ['Bound', 'Starting', 'Running'];
+export const SCHEDULED_POD_PHASES = ['Bound', 'Starting', 'Running', 'Unknown'];
 
 /** How often a shown page asks its sources again. */
 export const POLL_MS = 2000;

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { forceDeleteNode } from '../lifecycle/reports.ts';
 import { deleteNode, getNode, listNodes, setAdminLabels, setCordoned } from '../store/nodes.ts';
 import type { ApiContext } from './context.ts';
 import { fail, parseInput, unwrap } from './errors.ts';
@@ -17,6 +18,8 @@ const NodePatch = z.strictObject({
 });
 
 type NameParams = { Params: { name: string } };
+
+const ForceQuery = z.strictObject({ force: z.enum(['true', 'false']).optional() });
 
 /** `/nodes`: list, get, PATCH `cordoned` and admin `labels`, delete (refused while pods hold the node). */
 export function registerNodeRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -39,8 +42,11 @@ export function registerNodeRoutes(app: FastifyInstance, ctx: ApiContext): void 
     return nodeView(updated);
   });
 
-  app.delete<NameParams>('/nodes/:name', async (request, reply) => {
-    unwrap(deleteNode(ctx.db, request.params.name));
+  // `?force=true` declares a lost node dead: its pods are replaced (lifecycle forceDeleteNode).
+  app.delete<NameParams & { Querystring: { force?: string } }>('/nodes/:name', async (request, reply) => {
+    const force = parseInput(ForceQuery, request.query ?? {}, 'query').force === 'true';
+    if (force) unwrap(forceDeleteNode(ctx.db, request.params.name, ctx.now()));
+    else unwrap(deleteNode(ctx.db, request.params.name));
     ctx.changed('node-changed');
     return reply.code(204).send();
   });

@@ -22,8 +22,8 @@ export interface PodFacts {
 /** Workload phases whose next phase follows from pod reports. */
 export const REPORT_DRIVEN_PHASES: readonly WorkloadPhase[] = ['Initializing', 'Running', 'Degraded'];
 
-/** Pods placed on a node and not yet ended. */
-const LIVE: readonly PodPhase[] = ['Bound', 'Starting', 'Running'];
+/** Pods placed on a node and not yet ended (an Unknown one may still run on its unreachable node). */
+const LIVE: readonly PodPhase[] = ['Bound', 'Starting', 'Running', 'Unknown'];
 
 /**
  * The phase a workload in `phase` with `pods` should have, given `required` pods (its minReplicas)
@@ -54,6 +54,13 @@ export function derivePhase(
     }
     // A pod failing while others run degrades the workload; it fails once nothing runs any more.
     if (firstFailed !== undefined) return { to: 'Degraded', reason: 'PodFailed', message: failedWhy };
+    const unknown = pods.filter((p) => p.phase === 'Unknown').map((p) => p.name);
+    if (unknown.length > 0)
+      return {
+        to: 'Degraded',
+        reason: 'NodeUnreachable',
+        message: `pod(s) ${unknown.join(', ')} on a node that missed its lease: kept running there (disconnect policy keep), not replaced, until the node reports again or an admin deletes it with --force`,
+      };
     // Pods that finished their part count as done, not as missing (a worker of a distributed job).
     if (running + succeeded >= required)
       return { to: 'Running', reason: 'PodsReady', message: `${running} pod(s) running` };

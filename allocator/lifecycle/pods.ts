@@ -19,6 +19,7 @@ function pathTo(from: PodPhase, to: PodPhase): PodPhase[] | null {
       Failed: ['Failed'],
       Stopping: ['Stopping'],
       Stopped: ['Pending', 'Stopped'],
+      Unknown: ['Unknown'],
     },
     Starting: {
       Running: ['Running'],
@@ -26,8 +27,18 @@ function pathTo(from: PodPhase, to: PodPhase): PodPhase[] | null {
       Failed: ['Failed'],
       Stopping: ['Stopping'],
       Stopped: ['Pending', 'Stopped'],
+      Unknown: ['Unknown'],
     },
     Running: {
+      Succeeded: ['Succeeded'],
+      Failed: ['Failed'],
+      Stopping: ['Stopping'],
+      Stopped: ['Pending', 'Stopped'],
+      Unknown: ['Unknown'],
+    },
+    Unknown: {
+      Starting: ['Starting'],
+      Running: ['Running'],
       Succeeded: ['Succeeded'],
       Failed: ['Failed'],
       Stopping: ['Stopping'],

@@ -4,10 +4,14 @@
  * fenced by its agent is replaced, and a gang left below its minimum goes back to Pending whole.
  * Each entry point runs in one transaction and returns the stops the link must send.
  */
+import { formatDisconnectPolicy, replaceAfterMs } from '../../common/disconnect.ts';
+import type { Result } from '../../common/errors.ts';
 import type { PodPhase } from '../../common/phases.ts';
 import type { WirePodStatus } from '../../common/wire.ts';
 import type { StopPod } from '../store/apply-plan.ts';
 import type { Db } from '../store/db.ts';
+import { fail, guard, StoreError } from '../store/errors.ts';
+import { deleteNode, getNode } from '../store/nodes.ts';
 import { listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import { getWorkload, moveWorkload } from '../store/workloads.ts';
 import { derivePhase, REPORT_DRIVEN_PHASES } from './derive.ts';
@@ -20,7 +24,7 @@ export interface LifecycleResult {
 }
 
 /** Pod phases a report may still move. */
-const REPORTABLE: readonly PodPhase[] = ['Bound', 'Starting', 'Running', 'Stopping'];
+const REPORTABLE: readonly PodPhase[] = ['Bound', 'Starting', 'Running', 'Unknown', 'Stopping'];
 
 /**
  * True when the agent ended the pod because it lost the allocator (self-fencing, or the desired set
@@ -79,29 +83,107 @@ export function confirmAbsent(db: Db, pod: PodRecord, nowMs: number): LifecycleR
   })();
 }
 
-/** Every pod of a lost node is replaced elsewhere; stops on it are done (its agent fenced itself). */
+/**
+ * A pod its node has not listed in its reports for `absentMs` although the store believes it runs
+ * there: it is gone (reason Lost) and its workload's phase follows, as for any failed pod.
+ */
+export function failLost(db: Db, pod: PodRecord, nowMs: number, absentMs: number): LifecycleResult {
+  return db.transaction((): LifecycleResult => {
+    const why = `Lost: node ${pod.node} has not reported the pod for ${Math.round(absentMs / 1000)} s`;
+    if (!advancePod(db, pod, 'Failed', why)) return { stops: [], changed: false };
+    return { ...settle(db, pod.workload, nowMs), changed: true };
+  })();
+}
+
+/**
+ * A node missed its lease: nobody knows what runs there any more. Its live pods become Unknown and
+ * keep what they hold; nothing replaces them (their agent keeps `keep` pods running through any
+ * allocator outage) until the node reports again, `replaceCutOff` finds a `reschedule` pod's time up,
+ * or an admin deletes the node with --force. Its Stopping pods stay Stopping for the same reason:
+ * the stop may never have reached them.
+ */
 export function nodeLost(db: Db, node: string, nowMs: number): LifecycleResult {
   return db.transaction((): LifecycleResult => {
     const out: LifecycleResult = { stops: [], changed: false };
-    const pods = listPods(db, { node });
-    for (const p of pods.filter((x) => x.phase === 'Stopping')) {
-      advancePod(db, p, 'Stopped', `node ${node} lost`);
-      out.changed = true;
+    const live = listPods(db, { node, phases: ['Bound', 'Starting', 'Running'] });
+    for (const p of live)
+      out.changed = advancePod(db, p, 'Unknown', `NodeLost: node ${node} missed its lease`) || out.changed;
+    for (const id of new Set(live.map((p) => p.workload))) out.stops.push(...settle(db, id, nowMs).stops);
+    return out;
+  })();
+}
+
+/**
+ * Replaces the pods whose disconnect policy is `reschedule` once their node has been silent for that
+ * long plus the margin: by then their agent stopped them, or its fence guard killed them, so the
+ * replacement never runs beside the original. `silentMs` gives each node's silence (from the link's
+ * heard-from times); nodes it leaves out are not silent.
+ */
+export function replaceCutOff(db: Db, silentMs: ReadonlyMap<string, number>, nowMs: number): LifecycleResult {
+  return db.transaction((): LifecycleResult => {
+    const out: LifecycleResult = { stops: [], changed: false };
+    const due = new Map<string, PodRecord[]>();
+    for (const [node, silent] of silentMs) {
+      for (const p of listPods(db, { node, phases: SCHEDULED_POD_PHASES })) {
+        const w = getWorkload(db, p.workload);
+        const after = w === undefined ? null : replaceAfterMs(w.spec.disconnect);
+        if (after === null || silent < after) continue;
+        due.set(p.workload, [...(due.get(p.workload) ?? []), p]);
+      }
     }
-    const byWorkload = new Map<string, PodRecord[]>();
-    for (const p of pods.filter((x) => SCHEDULED_POD_PHASES.includes(x.phase)))
-      byWorkload.set(p.workload, [...(byWorkload.get(p.workload) ?? []), p]);
-    for (const [id, lost] of byWorkload) {
-      const r = losePods(db, id, lost, 'NodeLost', `node ${node} missed its lease`, nowMs);
+    for (const [id, pods] of due) {
+      const w = getWorkload(db, id);
+      const policy = w === undefined ? '' : formatDisconnectPolicy(w.spec.disconnect);
+      const nodes = [...new Set(pods.map((p) => p.node))].join(', ');
+      const r = losePods(
+        db,
+        id,
+        pods,
+        'NodeLost',
+        `node ${nodes} cut off past its disconnect policy ${policy}`,
+        nowMs,
+      );
       out.stops.push(...r.stops);
       out.changed = true;
-    }
-    for (const id of new Set(pods.map((p) => p.workload))) {
-      const r = settle(db, id, nowMs);
-      out.stops.push(...r.stops);
     }
     return out;
   })();
+}
+
+/**
+ * An admin declares a lost node dead (`tessera node delete NAME --force`): its pods are taken as
+ * gone, replaced where their workload still runs, and the node is forgotten. Should it come back,
+ * the Welcome's empty desired set stops whatever it still runs. Refused for a node that is not lost:
+ * its agent is connected, and the pods it runs would then run twice.
+ */
+export function forceDeleteNode(db: Db, node: string, nowMs: number): Result<LifecycleResult> {
+  return guard(() =>
+    db.transaction((): LifecycleResult => {
+      const rec = getNode(db, node);
+      if (rec === undefined) fail('TESSERA_E_NOT_FOUND', `no node named ${node}`, { node });
+      if (!rec.lost)
+        fail(
+          'TESSERA_E_CONFLICT',
+          `node ${node} is connected: --force is for a node that missed its lease; stop its workloads or its agent first, or cordon it`,
+          { node },
+        );
+      const out: LifecycleResult = { stops: [], changed: true };
+      const pods = listPods(db, { node });
+      for (const p of pods.filter((x) => x.phase === 'Stopping'))
+        advancePod(db, p, 'Stopped', `node ${node} deleted by an admin`);
+      const byWorkload = new Map<string, PodRecord[]>();
+      for (const p of pods.filter((x) => SCHEDULED_POD_PHASES.includes(x.phase)))
+        byWorkload.set(p.workload, [...(byWorkload.get(p.workload) ?? []), p]);
+      for (const [id, lost] of byWorkload)
+        out.stops.push(
+          ...losePods(db, id, lost, 'NodeLost', `node ${node} deleted by an admin`, nowMs).stops,
+        );
+      for (const id of new Set(pods.map((p) => p.workload))) out.stops.push(...settle(db, id, nowMs).stops);
+      const gone = deleteNode(db, node);
+      if (!gone.ok) throw new StoreError(gone.error);
+      return out;
+    })(),
+  );
 }
 
 /**

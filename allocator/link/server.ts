@@ -302,6 +302,7 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       log?.warn('node lost', { node, leaseMs });
       options.onNodeChange?.({ node, change: 'lost' });
     }
+    options.onLeaseCheck?.(nowMs);
     return lost;
   }
 

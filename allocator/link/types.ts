@@ -34,6 +34,8 @@ export interface AgentLinkOptions {
   onPodReport?: (node: string, report: WirePodStatus, pod: PodRecord) => void;
   /** A whole Status of a node, after its pod reports: what the node runs, for absence checks. */
   onStatus?: (node: string, status: Status) => void;
+  /** After each lease check, with the heard-from times in the store: disconnect policies that ran out. */
+  onLeaseCheck?: (nowMs: number) => void;
   log?: Logger;
 }
 

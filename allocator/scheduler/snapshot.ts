@@ -102,6 +102,12 @@ export interface GroupSnap {
   nextPodOrdinal?: number;
   /** Set by the store when a running gang fell below minMember: since when. */
   belowMinSinceMs?: number;
+  /**
+   * Some of its pods are on a node that missed its lease and are kept running there (disconnect
+   * policy `keep`): nothing of it is placed, grown, moved or evicted until the node is back or
+   * declared dead, since a replacement could run beside the original.
+   */
+  unreachable?: boolean;
 }
 
 /** Knobs of a cycle; every duration in ms. */

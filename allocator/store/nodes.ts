@@ -143,12 +143,24 @@ export function markLostNodes(db: Db, nowMs: number, leaseMs: number): string[] 
   return rows.map((r) => r.name).sort();
 }
 
+/** How long each node silent for at least `minSilentMs` has been, by the heard-from times stored. */
+export function silentNodes(db: Db, nowMs: number, minSilentMs: number): Map<string, number> {
+  const rows = db
+    .prepare('SELECT name, last_seen_ms FROM nodes WHERE last_seen_ms <= ?')
+    .all(nowMs - minSilentMs) as { name: string; last_seen_ms: number }[];
+  return new Map(rows.map((r) => [r.name, nowMs - r.last_seen_ms]));
+}
+
 /** Deletes a node; refused while pods are bound to it. */
 export function deleteNode(db: Db, name: string): Result<void> {
   return guard(() =>
     db.transaction(() => {
       if (db.prepare(`SELECT 1 FROM pods WHERE node = ? AND phase IN (${ACTIVE})`).get(name) !== undefined)
-        fail('TESSERA_E_CONFLICT', `node ${name} still holds pods; drain it first`, { node: name });
+        fail(
+          'TESSERA_E_CONFLICT',
+          `node ${name} still holds pods; drain it first, or, if it missed its lease for good, delete it with --force (its pods are then placed elsewhere)`,
+          { node: name },
+        );
       // Finished pods and past assignments only record history; the node's history goes with it.
       db.prepare('UPDATE pods SET node = NULL WHERE node = ?').run(name);
       db.prepare('DELETE FROM assignments WHERE node = ?').run(name);

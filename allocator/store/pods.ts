@@ -9,10 +9,13 @@ import type { Db } from './db.ts';
 import { fail, guard, StoreError } from './errors.ts';
 
 /** Pod phases in which a pod holds its node's resources and counts against its quota. */
-export const ACTIVE_POD_PHASES: readonly PodPhase[] = ['Bound', 'Starting', 'Running', 'Stopping'];
+export const ACTIVE_POD_PHASES: readonly PodPhase[] = ['Bound', 'Starting', 'Running', 'Unknown', 'Stopping'];
 
-/** Pod phases a scheduler snapshot shows: Stopping pods are already given up by the plan that evicted them. */
-export const SCHEDULED_POD_PHASES: readonly PodPhase[] = ['Bound', 'Starting', 'Running'];
+/**
+ * Pod phases a scheduler snapshot shows: Stopping pods are already given up by the plan that evicted
+ * them. Unknown pods may still run on their unreachable node, so they keep holding what they hold.
+ */
+export const SCHEDULED_POD_PHASES: readonly PodPhase[] = ['Bound', 'Starting', 'Running', 'Unknown'];
 
 /** A pod as stored. */
 export interface PodRecord {

@@ -79,8 +79,10 @@ export function buildSnapshot(
     // (as the plan that evicted them assumed), so showing them again would make it evict twice. Until
     // the agent confirms the stop, the link must hold a StartPod for the same GPU behind its StopPod.
     const podsByWorkload = new Map<string, PodSnap[]>();
+    const unreachable = new Set<string>();
     for (const p of listPods(db, { phases: SCHEDULED_POD_PHASES })) {
       if (p.node === null) continue;
+      if (p.phase === 'Unknown') unreachable.add(p.workload);
       const list = podsByWorkload.get(p.workload) ?? [];
       list.push({ name: p.name, node: p.node, grants: p.grants, boundAtMs: p.boundMs ?? 0 });
       podsByWorkload.set(p.workload, list);
@@ -104,6 +106,7 @@ export function buildSnapshot(
         nextPodOrdinal: w.nextPodOrdinal,
       };
       if (w.belowMinSinceMs !== null) g.belowMinSinceMs = w.belowMinSinceMs;
+      if (unreachable.has(w.id)) g.unreachable = true;
       return g;
     });
 
@@ -123,10 +126,10 @@ export function hasTimedWork(db: Db): boolean {
       `SELECT EXISTS (SELECT 1 FROM workloads WHERE phase IN ('Pending', 'Deleting') OR below_min_since_ms IS NOT NULL)
        OR EXISTS (SELECT 1 FROM pods WHERE phase IN ('Bound', 'Stopping'))
        OR EXISTS (SELECT 1 FROM workloads w WHERE w.phase = 'Stopped' AND EXISTS
-         (SELECT 1 FROM pods p WHERE p.workload = w.id AND p.phase IN ('Bound', 'Starting', 'Running')))
+         (SELECT 1 FROM pods p WHERE p.workload = w.id AND p.phase IN ('Bound', 'Starting', 'Running', 'Unknown')))
        OR EXISTS (SELECT 1 FROM workloads w WHERE w.phase IN ('Running', 'Degraded', 'Initializing')
          AND json_extract(w.spec, '$.maxReplicas') > (SELECT COUNT(*) FROM pods p WHERE p.workload = w.id
-           AND p.phase IN ('Bound', 'Starting', 'Running'))) AS busy`,
+           AND p.phase IN ('Bound', 'Starting', 'Running', 'Unknown'))) AS busy`,
     )
     .get() as { busy: number };
   return row.busy === 1;

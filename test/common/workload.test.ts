@@ -113,6 +113,7 @@ describe('defaults per workload type', () => {
       maxReplicas: 1,
       resources: { gpu: { kind: 'none' }, cpuMillis: 0, memoryMiB: 0 },
       minRuntimeMs: 0,
+      disconnect: { kind: 'keep' },
     });
   });
 

@@ -21,6 +21,7 @@ function movable(session: Session, pod: PodState, job: GroupState): boolean {
   const g = pod.group;
   return (
     g !== job &&
+    g.snap.unreachable !== true &&
     g.snap.preemptible &&
     g.snap.minMember === 1 &&
     g.snap.maxMember === 1 &&

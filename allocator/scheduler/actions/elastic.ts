@@ -11,7 +11,9 @@ import { placePods } from './place-pods.ts';
 import type { Action } from './types.ts';
 
 function wantsToGrow(g: GroupState): boolean {
-  return gangNeed(g) === 0 && g.pods.length > 0 && g.pods.length < g.snap.maxMember;
+  return (
+    gangNeed(g) === 0 && g.snap.unreachable !== true && g.pods.length > 0 && g.pods.length < g.snap.maxMember
+  );
 }
 
 /** The elastic action. */

@@ -36,7 +36,7 @@ export function forEachPendingJob(
 ): void {
   const byQueue = new Map<string, GroupState[]>();
   for (const g of session.groups) {
-    if (gangNeed(g) === 0 || !filter(g)) continue;
+    if (gangNeed(g) === 0 || g.snap.unreachable === true || !filter(g)) continue;
     const list = byQueue.get(g.snap.queue) ?? [];
     list.push(g);
     byQueue.set(g.snap.queue, list);

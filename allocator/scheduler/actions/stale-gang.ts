@@ -15,6 +15,7 @@ export const staleGang: Action = {
     for (const g of session.groups) {
       const since = g.snap.belowMinSinceMs;
       if (since === undefined || g.pods.length === 0 || g.pods.length >= g.snap.minMember) continue;
+      if (g.snap.unreachable === true) continue;
       if (session.nowMs - since < grace) continue;
       const reason = `gang ran with ${g.pods.length} of ${g.snap.minMember} required pods for longer than ${formatDurationMs(grace)}; evicted whole to be placed again`;
       for (const pod of [...g.pods]) stmt.evict(pod, 'stale-gang', reason);

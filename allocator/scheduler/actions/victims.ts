@@ -39,7 +39,7 @@ export interface VictimRule {
 }
 
 function isProtected(session: Session, pod: PodState): boolean {
-  return session.nowMs - pod.boundAtMs < pod.group.snap.minRuntimeMs;
+  return pod.group.snap.unreachable === true || session.nowMs - pod.boundAtMs < pod.group.snap.minRuntimeMs;
 }
 
 function compareUnits(a: VictimUnit, b: VictimUnit): number {

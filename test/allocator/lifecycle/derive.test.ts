@@ -98,7 +98,7 @@ describe('derivePhase properties', () => {
   const initializingAllDone = (phase: string, facts: readonly PodFacts[]): boolean =>
     phase === 'Initializing' &&
     facts.some((p) => p.phase === 'Succeeded') &&
-    !facts.some((p) => ['Bound', 'Starting', 'Running', 'Failed'].includes(p.phase));
+    !facts.some((p) => ['Bound', 'Starting', 'Running', 'Unknown', 'Failed'].includes(p.phase));
 
   it('derives only legal transitions from the current phase, and only for report-driven phases', () => {
     fc.assert(

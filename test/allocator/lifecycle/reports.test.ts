@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { applyPodReport, confirmAbsent, nodeLost } from '../../../allocator/lifecycle/reports.ts';
+import {
+  applyPodReport,
+  confirmAbsent,
+  forceDeleteNode,
+  nodeLost,
+  replaceCutOff,
+} from '../../../allocator/lifecycle/reports.ts';
 import { applyPlan } from '../../../allocator/store/apply-plan.ts';
 import type { Db } from '../../../allocator/store/db.ts';
 import { listEvents } from '../../../allocator/store/events.ts';
+import { getNode, markLostNodes } from '../../../allocator/store/nodes.ts';
+import { listPods, SCHEDULED_POD_PHASES } from '../../../allocator/store/pods.ts';
 import { getWorkload } from '../../../allocator/store/workloads.ts';
+import { DISCONNECT_MARGIN_MS } from '../../../common/disconnect.ts';
 import {
   distributed,
   openTemp,
@@ -157,20 +166,32 @@ describe('applyPodReport', () => {
 });
 
 describe('nodeLost', () => {
-  it('ends a single-pod training on the node and sends it back to Pending (NodeLost)', () => {
+  it('marks the pods on the node Unknown and the workload Degraded, and replaces nothing', () => {
     const db = oneTraining();
     allReady(db, 'w1', ['t-0']);
     const r = nodeLost(db, 'n1', T);
     expect(r).toEqual({ stops: [], changed: true });
-    expect(podOf(db, 'w1', 't-0').phase).toBe('Stopped');
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Unknown');
     expect(listEvents(db, { workload: 'w1' }).at(-1)).toMatchObject({
-      to: 'Pending',
-      reason: 'NodeLost',
-      message: 'node n1 missed its lease',
+      from: 'Running',
+      to: 'Degraded',
+      reason: 'NodeUnreachable',
     });
+    // The pod still holds its GPU and is what the node is told to keep when it says Hello again.
+    expect(listPods(db, { node: 'n1', phases: SCHEDULED_POD_PHASES }).map((p) => p.name)).toEqual(['t-0']);
   });
 
-  it('stops the rest of a 4-pod gang with 2 pods on the lost node and requeues it', () => {
+  it('brings the pod and the workload back to Running when the node reports it again', () => {
+    const db = oneTraining();
+    allReady(db, 'w1', ['t-0']);
+    nodeLost(db, 'n1', T);
+    const pod = podOf(db, 'w1', 't-0');
+    expect(applyPodReport(db, report(pod, 'ready'), pod, T + 50).changed).toBe(true);
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Running');
+    expect(phaseOf(db, 'w1')).toBe('Running');
+  });
+
+  it('leaves a gang with members on the lost node whole: no stops, no requeue', () => {
     const db = openTemp();
     smallOrg(db);
     submitBound(db, 'g', distributed('ddp', 4), [
@@ -180,52 +201,83 @@ describe('nodeLost', () => {
       ['n2', 1],
     ]);
     allReady(db, 'g', ['ddp-0', 'ddp-1', 'ddp-2', 'ddp-3']);
-    expect(phaseOf(db, 'g')).toBe('Running');
-    const r = nodeLost(db, 'n1', T);
-    expect(r.stops).toEqual([
-      { workload: 'g', pod: 'ddp-2', node: 'n2', epoch: 1, reason: 'NodeLost: gang below its minimum' },
-      { workload: 'g', pod: 'ddp-3', node: 'n2', epoch: 1, reason: 'NodeLost: gang below its minimum' },
-    ]);
-    expect(['ddp-0', 'ddp-1', 'ddp-2', 'ddp-3'].map((n) => podOf(db, 'g', n).phase)).toEqual([
-      'Stopped',
-      'Stopped',
-      'Stopping',
-      'Stopping',
-    ]);
-    expect(listEvents(db, { workload: 'g' }).at(-1)).toMatchObject({ to: 'Pending', reason: 'NodeLost' });
-  });
-
-  it('keeps an elastic workload still at or above its minimum running', () => {
-    const db = openTemp();
-    smallOrg(db);
-    submitBound(db, 'e', distributed('el', 4, 2), [
-      ['n1', 0],
-      ['n1', 1],
-      ['n2', 0],
-      ['n2', 1],
-    ]);
-    allReady(db, 'e', ['el-0', 'el-1', 'el-2', 'el-3']);
     const r = nodeLost(db, 'n1', T);
     expect(r.stops).toEqual([]);
-    expect(podOf(db, 'e', 'el-0').phase).toBe('Stopped');
-    expect(podOf(db, 'e', 'el-2').phase).toBe('Running');
-    expect(phaseOf(db, 'e')).toBe('Running');
+    expect(['ddp-0', 'ddp-1', 'ddp-2', 'ddp-3'].map((n) => podOf(db, 'g', n).phase)).toEqual([
+      'Unknown',
+      'Unknown',
+      'Running',
+      'Running',
+    ]);
+    expect(phaseOf(db, 'g')).toBe('Degraded');
   });
 
-  it('counts stops on the lost node as done', () => {
+  it('leaves stops on the lost node pending: the StopPod may never have reached it', () => {
     const db = oneTraining();
     applyPlan(
       db,
       plan({ evictions: [{ group: 'w1', pod: 't-0', node: 'n1', action: 'preempt', reason: 'r' }] }),
       T,
     );
-    expect(nodeLost(db, 'n1', T + 1)).toEqual({ stops: [], changed: true });
-    expect(podOf(db, 'w1', 't-0').phase).toBe('Stopped');
+    expect(nodeLost(db, 'n1', T + 1)).toEqual({ stops: [], changed: false });
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Stopping');
   });
 
   it('changes nothing on a node with no pods', () => {
     const db = oneTraining();
     expect(nodeLost(db, 'n2', T)).toEqual({ stops: [], changed: false });
+  });
+});
+
+describe('replaceCutOff', () => {
+  it('replaces a reschedule pod once its node was silent for its time plus the margin, never a keep pod', () => {
+    const db = openTemp();
+    smallOrg(db);
+    submitBound(db, 'r', { ...training('r'), disconnectPolicy: 'reschedule:30s' }, [['n1', 0]]);
+    submitBound(db, 'k', training('k'), [['n1', 1]]);
+    allReady(db, 'r', ['r-0']);
+    allReady(db, 'k', ['k-0']);
+    const due = 30_000 + DISCONNECT_MARGIN_MS;
+    expect(replaceCutOff(db, new Map([['n1', due - 1]]), T).changed).toBe(false);
+    expect(podOf(db, 'r', 'r-0').phase).toBe('Running');
+    const r = replaceCutOff(db, new Map([['n1', due]]), T);
+    expect(r.changed).toBe(true);
+    expect(podOf(db, 'r', 'r-0').phase).toBe('Stopped');
+    expect(listEvents(db, { workload: 'r' }).at(-1)).toMatchObject({
+      to: 'Pending',
+      reason: 'NodeLost',
+      message: 'node n1 cut off past its disconnect policy reschedule:30s',
+    });
+    // Days later the keep pod is still what the allocator expects to run.
+    expect(replaceCutOff(db, new Map([['n1', 86_400_000]]), T).changed).toBe(false);
+    expect(podOf(db, 'k', 'k-0').phase).toBe('Running');
+  });
+});
+
+describe('forceDeleteNode', () => {
+  it('refuses a node that did not miss its lease', () => {
+    const db = oneTraining();
+    const r = forceDeleteNode(db, 'n1', T);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toMatchObject({ code: 'TESSERA_E_CONFLICT' });
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Bound');
+  });
+
+  it('replaces the Unknown pods of a lost node and forgets the node', () => {
+    const db = oneTraining();
+    allReady(db, 'w1', ['t-0']);
+    markLostNodes(db, T + 1_000_000, 1000);
+    nodeLost(db, 'n1', T);
+    const r = forceDeleteNode(db, 'n1', T + 1);
+    expect(r.ok).toBe(true);
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Stopped');
+    expect(phaseOf(db, 'w1')).toBe('Pending');
+    expect(getNode(db, 'n1')).toBeUndefined();
+    expect(listEvents(db, { workload: 'w1' }).at(-1)).toMatchObject({
+      to: 'Pending',
+      reason: 'NodeLost',
+      message: 'node n1 deleted by an admin',
+    });
   });
 });
 

@@ -1,0 +1,64 @@
+/**
+ * Pods that vanished: the store believes a pod runs on a node, but that node's full Status no longer
+ * lists it (its agent lost its state, its data dir was wiped, the process was killed behind the
+ * agent's back). Left alone such a pod would hold its GPUs and quota for ever. A pod absent from
+ * every Status of its node for `graceMs` becomes Failed with reason Lost, and its workload's phase
+ * follows. Bound pods are left out (their StartPod may still be on its way), and so are Stopping ones
+ * (dispatch confirms those). Each node is checked at most once per `checkEveryMs`, so ten thousand
+ * agents at one Status a second cost a query each per interval, not per frame.
+ */
+import type { Status } from '../../common/wire.ts';
+import { failLost, type LifecycleResult } from '../lifecycle/reports.ts';
+import { wirePodId } from '../link/pod-id.ts';
+import type { Db } from '../store/db.ts';
+import { listPods } from '../store/pods.ts';
+
+/** Options of `createAbsenceCheck`; durations in ms. */
+export interface AbsenceOptions {
+  heartbeatMs: number;
+  /** How long a pod may be missing from its node's reports; default max(10 s, 5 heartbeats). */
+  graceMs?: number;
+  /** How often one node's pods are compared with its Status; default max(2 s, 2 heartbeats). */
+  checkEveryMs?: number;
+}
+
+/** The check the allocator runs on every node Status. */
+export interface AbsenceCheck {
+  onStatus(node: string, status: Status, nowMs: number): LifecycleResult;
+}
+
+/** Creates the check over `db`. */
+export function createAbsenceCheck(db: Db, options: AbsenceOptions): AbsenceCheck {
+  const graceMs = options.graceMs ?? Math.max(10_000, 5 * options.heartbeatMs);
+  const checkEveryMs = options.checkEveryMs ?? Math.max(2000, 2 * options.heartbeatMs);
+  const lastCheck = new Map<string, number>();
+  // `node -> podId#epoch -> first Status found without it`.
+  const missing = new Map<string, Map<string, number>>();
+
+  return {
+    onStatus(node, status, nowMs) {
+      const out: LifecycleResult = { stops: [], changed: false };
+      const last = lastCheck.get(node);
+      if (last !== undefined && nowMs - last < checkEveryMs) return out;
+      lastCheck.set(node, nowMs);
+      const listed = new Set(status.podStates.map((r) => `${r.podId}#${r.epoch}`));
+      const before = missing.get(node) ?? new Map<string, number>();
+      const now = new Map<string, number>();
+      for (const p of listPods(db, { node, phases: ['Starting', 'Running', 'Unknown'] })) {
+        const id = `${wirePodId(p.workload, p.name)}#${p.epoch}`;
+        if (listed.has(id)) continue;
+        const since = before.get(id) ?? nowMs;
+        if (nowMs - since < graceMs) {
+          now.set(id, since);
+          continue;
+        }
+        const r = failLost(db, p, nowMs, nowMs - since);
+        out.stops.push(...r.stops);
+        out.changed ||= r.changed;
+      }
+      if (now.size > 0) missing.set(node, now);
+      else missing.delete(node);
+      return out;
+    },
+  };
+}
