@@ -1,8 +1,9 @@
 /**
  * Fault tests over real processes: an agent killed and restarted adopts its pods, an
- * allocator killed and restarted loses nothing, and an agent frozen past its lease has its pods
- * moved without a pod ever running on two nodes at once (checked from the pods' journals and from
- * the sim GPUs' registered memory).
+ * allocator killed and restarted loses nothing, and an agent frozen past the time of a pod whose
+ * disconnect policy is `reschedule` has that pod moved without it ever running on two nodes at once
+ * (checked from the pods' journals and from the sim GPUs' registered memory). disconnect.test.ts has
+ * the default policy, `keep`.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -70,8 +71,8 @@ describe.sequential('faults', () => {
   });
 
   it('an allocator killed with SIGKILL and restarted keeps workloads, events and quotas; pods stay Running', async () => {
-    // A 20 s lease: agents fence themselves after half of it (10 s). The restart takes ~1.5 s, but the
-    // agent's reconnect backoff (full jitter, doubling to 30 s) can wait several seconds past it.
+    // A 20 s lease, so the restart (~1.5 s, plus the agent's reconnect backoff) stays inside it and
+    // nothing is marked Unknown meanwhile; disconnect.test.ts keeps an allocator down for three leases.
     const cl = await startCluster({ n1: '2xH100-80GB' }, { lease: '20s' });
     c = cl;
     shown = cl;
@@ -118,11 +119,15 @@ describe.sequential('faults', () => {
     await cl.api.waitPhase(next.id, 'Completed');
   });
 
-  it('an agent frozen past its lease: pods move to the other node, its stale copies stop, none ran twice at once', async () => {
+  it("an agent frozen past a reschedule pod's time: the pod moves to the other node, its stale copy stops, never twice at once", async () => {
     const cl = await startCluster({ n1: '2xH100-80GB' }, { lease: '3s' });
     c = cl;
     shown = cl;
-    const w = await cl.api.submit(testWorkload(cl, 'moved', { run: { mib: 4096 } }));
+    // reschedule:10s: the frozen agent cannot stop it at 10 s, its fence guard kills it at 15 s, the
+    // allocator places it again at 20 s.
+    const w = await cl.api.submit(
+      testWorkload(cl, 'moved', { run: { mib: 4096 }, disconnectPolicy: 'reschedule:10s' }),
+    );
     await cl.api.waitPhase(w.id, 'Running');
     const first = await waitFor(() => cl.readJournal('moved')[0], 10_000, 'the pod journaling on n1');
     expect(first.node).toBe('n1');
@@ -141,10 +146,11 @@ describe.sequential('faults', () => {
           const v = await cl.api.workload(w.id);
           return v.pods.some((p) => p.node === 'n2' && p.phase === 'Running') ? v : null;
         },
-        15_000,
+        40_000,
         'a pod of the workload Running on n2',
       );
       expect(moved.phase).toBe('Running');
+      expect(Date.now() - frozenAt).toBeGreaterThanOrEqual(18_000);
       await waitFor(
         () => cl.readJournal('moved').some((l) => l.node === 'n2'),
         5000,

@@ -288,6 +288,8 @@ export function testWorkload(
     maxReplicas?: number;
     resources?: Record<string, unknown>;
     run?: PodPlan;
+    /** `keep` (the default) or `reschedule:DURATION`. */
+    disconnectPolicy?: string;
   } = {},
 ): Record<string, unknown> {
   const spec: Record<string, unknown> = {
@@ -298,7 +300,7 @@ export function testWorkload(
     env: { JOURNAL: c.journal(name) },
     resources: opts.resources ?? { gpuDevices: 1 },
   };
-  for (const k of ['priorityClass', 'replicas', 'minReplicas', 'maxReplicas'] as const) {
+  for (const k of ['priorityClass', 'replicas', 'minReplicas', 'maxReplicas', 'disconnectPolicy'] as const) {
     if (opts[k] !== undefined) spec[k] = opts[k];
   }
   return spec;

@@ -1,0 +1,111 @@
+/**
+ * The default disconnect policy, `keep`, over real processes: an allocator outage never stops running
+ * work, and a node cut off past its lease has its pods shown Unknown (the workload Degraded) with no
+ * replacement anywhere, until the node reports again. faults.test.ts has `reschedule`.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { alive, type Cluster, holdsFor, startCluster, testWorkload, waitFor } from './harness.ts';
+
+let c: Cluster | null = null;
+let shown: Cluster | null = null;
+
+beforeEach(({ onTestFailed }) => {
+  shown = null;
+  onTestFailed(() => {
+    if (shown !== null) process.stderr.write(shown.logs());
+  });
+});
+
+afterEach(async () => {
+  await c?.cleanup();
+  c = null;
+});
+
+describe.sequential('disconnect policy keep', () => {
+  it('an allocator down for three leases, then back: the pods ran on, same pids, nothing duplicated', async () => {
+    const cl = await startCluster({ n1: '2xH100-80GB' }, { lease: '3s' });
+    c = cl;
+    shown = cl;
+    const a = await cl.api.submit(testWorkload(cl, 'outage-a'));
+    const b = await cl.api.submit(testWorkload(cl, 'outage-b'));
+    await cl.api.waitPhase(a.id, 'Running');
+    await cl.api.waitPhase(b.id, 'Running');
+    const pidOf = async (name: string) =>
+      (await waitFor(() => cl.readJournal(name)[0], 10_000, `${name} journaling`)).pid;
+    const pids = { a: await pidOf('outage-a'), b: await pidOf('outage-b') };
+
+    await cl.alloc?.kill();
+    const downAt = Date.now();
+    await new Promise((r) => setTimeout(r, 10_000));
+    expect(alive(pids.a) && alive(pids.b)).toBe(true);
+    await cl.startAllocator({ lease: '3s', port: cl.port });
+    await cl.waitNodes(['n1']);
+
+    // A restarted allocator gives every node a full lease: nothing goes Unknown, nothing is replaced.
+    await holdsFor(async () => {
+      for (const [w, pid] of [
+        [a, pids.a],
+        [b, pids.b],
+      ] as const) {
+        const v = await cl.api.workload(w.id);
+        if (v.phase !== 'Running') return `${v.name} left Running: ${v.phase} (${v.phaseReason})`;
+        if (v.pods.length !== 1) return `${v.name} has ${v.pods.length} pods`;
+        if (!alive(pid)) return `${v.name}'s pod process ${pid} died`;
+      }
+      return null;
+    }, 5000);
+    for (const name of ['outage-a', 'outage-b'] as const) {
+      const lines = cl.readJournal(name);
+      expect(new Set(lines.map((l) => l.pid)), name).toEqual(
+        new Set([pids[name === 'outage-a' ? 'a' : 'b']]),
+      );
+      expect(
+        lines.some((l) => l.event === 'end'),
+        name,
+      ).toBe(false);
+      expect(lines.at(-1)?.t ?? 0).toBeGreaterThan(downAt + 9000);
+    }
+  });
+
+  it('an agent frozen past its lease: its pod goes Unknown, the workload Degraded, no replacement; back to Running on resume', async () => {
+    const cl = await startCluster({ n1: '2xH100-80GB', n2: '2xH100-80GB' }, { lease: '3s' });
+    c = cl;
+    shown = cl;
+    const w = await cl.api.submit(testWorkload(cl, 'kept', { run: { mib: 2048 } }));
+    await cl.api.waitPhase(w.id, 'Running');
+    const first = await waitFor(() => cl.readJournal('kept')[0], 10_000, 'the pod journaling');
+    const node = first.node;
+    const other = node === 'n1' ? 'n2' : 'n1';
+
+    cl.agent(node).signal('SIGSTOP');
+    let frozen = true;
+    try {
+      const degraded = await waitFor(
+        async () => {
+          const v = await cl.api.workload(w.id);
+          return v.phase === 'Degraded' ? v : null;
+        },
+        15_000,
+        'the workload Degraded',
+      );
+      expect(degraded.phaseReason).toBe('NodeUnreachable');
+      expect(degraded.pods.map((p) => [p.node, p.phase])).toEqual([[node, 'Unknown']]);
+      // Three more leases: still nothing placed on the healthy node, and the pod still runs.
+      await holdsFor(async () => {
+        const v = await cl.api.workload(w.id);
+        if (v.pods.length !== 1) return `a replacement was placed: ${JSON.stringify(v.pods)}`;
+        if (cl.gpuUse(other).some((u) => u.workload === 'kept')) return `memory held on ${other}`;
+        if (!alive(first.pid)) return `the pod process ${first.pid} died`;
+        return null;
+      }, 9000);
+      cl.agent(node).signal('SIGCONT');
+      frozen = false;
+    } finally {
+      if (frozen) cl.agent(node).signal('SIGCONT');
+    }
+    const back = await cl.api.waitPhase(w.id, 'Running', 20_000);
+    expect(back.pods.map((p) => [p.node, p.phase])).toEqual([[node, 'Running']]);
+    expect(alive(first.pid)).toBe(true);
+    expect(new Set(cl.readJournal('kept').map((l) => l.pid))).toEqual(new Set([first.pid]));
+  });
+});
