@@ -127,6 +127,7 @@
  * @property {number} maxReplicas
  * @property {PodResources} resources
  * @property {number} minRuntimeMs
+ * @property {string} disconnectPolicy
  * @property {string} phase
  * @property {string | null} phaseReason
  * @property {string} createdAt

@@ -2,6 +2,7 @@
  * How stored records look on the wire (docs/architecture.md §7): GPUs as numbers of GPUs (the store keeps
  * milli-GPU), times as ISO strings, and no internal bookkeeping columns.
  */
+import { formatDisconnectPolicy } from '../../common/disconnect.ts';
 import type { StoredEvent } from '../store/events.ts';
 import type { NodeRecord } from '../store/nodes.ts';
 import type { PoolRecord, QueueRecord, QuotaRecord } from '../store/org.ts';
@@ -100,6 +101,8 @@ export function workloadView(w: WorkloadRecord, pods: PodRecord[]) {
   return {
     id: w.id,
     ...w.spec,
+    // As a user writes it, beside the normalised `disconnect`.
+    disconnectPolicy: formatDisconnectPolicy(w.spec.disconnect),
     phase: w.phase,
     phaseReason: w.phaseReason,
     createdAt: iso(w.createdMs),

@@ -39,6 +39,7 @@ export function describeText(d: Description, nowMs: number): string {
     ['CPU per pod', r.cpuMillis === 0 ? '-' : `${r.cpuMillis / 1000} cores`],
     ['Memory per pod', r.memoryMiB === 0 ? '-' : formatMemoryMiB(r.memoryMiB)],
     ['Node pools', d.nodePools.join(', ')],
+    ['On disconnect', d.disconnectPolicy],
   ];
   if (d.nodeTypes.length > 0) summary.push(['Node types', d.nodeTypes.join(', ')]);
   if (d.gpuModels.length > 0) summary.push(['GPU models', d.gpuModels.join(', ')]);

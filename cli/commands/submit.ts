@@ -57,6 +57,7 @@ export interface RawSubmitFlags {
   nodeType?: string[];
   gpuModel?: string[];
   env?: string[];
+  disconnectPolicy?: string;
 }
 
 /** The `resources` of a submitted spec, quantities as the user wrote them. */
@@ -85,6 +86,7 @@ export interface SubmitBody {
   minReplicas?: number;
   maxReplicas?: number;
   resources?: SubmitResources;
+  disconnectPolicy?: string;
 }
 
 /** Builds the `POST /workloads` body from the command line; throws a usage error for a bad flag. */
@@ -114,6 +116,8 @@ export function flagFields(flags: RawSubmitFlags): Partial<SubmitBody> {
   const priorityClass = flags.priorityClass ?? flags.priority;
   if (priorityClass !== undefined) body.priorityClass = priorityClass;
   if (flags.env !== undefined && flags.env.length > 0) body.env = envOf(flags.env);
+  // Checked by the allocator, which names the field and the accepted forms.
+  if (flags.disconnectPolicy !== undefined) body.disconnectPolicy = flags.disconnectPolicy;
   // Repeated and comma-separated alike: --node-pool a100 --node-pool default == --node-pool a100,default.
   const list = (v: string[] | undefined) =>
     v
@@ -223,6 +227,10 @@ export function configure(command: Command, { io }: CliContext): void {
       )
       .option('--gpu-model <models>', 'only GPUs of these models; repeat or comma-separate', collect)
       .option('-e, --env <KEY=VALUE>', 'an environment variable (repeat for more)', collect)
+      .option(
+        '--disconnect-policy <policy>',
+        'keep (default: pods run on while their node is cut off from the allocator) or reschedule:DURATION (e.g. reschedule:5m: stopped and placed elsewhere after that long)',
+      )
       .addOption(outputOption())
       .addHelpText('after', EXAMPLES),
   ).action(

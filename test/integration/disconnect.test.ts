@@ -65,7 +65,7 @@ describe.sequential('disconnect policy keep', () => {
       ).toBe(false);
       expect(lines.at(-1)?.t ?? 0).toBeGreaterThan(downAt + 9000);
     }
-  });
+  }, 90_000);
 
   it('an agent frozen past its lease: its pod goes Unknown, the workload Degraded, no replacement; back to Running on resume', async () => {
     const cl = await startCluster({ n1: '2xH100-80GB', n2: '2xH100-80GB' }, { lease: '3s' });
@@ -107,5 +107,5 @@ describe.sequential('disconnect policy keep', () => {
     expect(back.pods.map((p) => [p.node, p.phase])).toEqual([[node, 'Running']]);
     expect(alive(first.pid)).toBe(true);
     expect(new Set(cl.readJournal('kept').map((l) => l.pid))).toEqual(new Set([first.pid]));
-  });
+  }, 90_000);
 });

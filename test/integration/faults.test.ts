@@ -181,5 +181,5 @@ describe.sequential('faults', () => {
     // And the cluster goes on: n1 is back, the moved pod still runs on n2.
     await cl.waitNodes(['n1', 'n2']);
     expect((await cl.api.workload(w.id)).phase).toBe('Running');
-  });
+  }, 120_000);
 });
