@@ -26,6 +26,7 @@ import {
 import type { AgentApi, AgentEvent } from '../api.ts';
 import { createApplier } from './apply.ts';
 import { type Backoff, backoffDelayMs, DEFAULT_BACKOFF } from './backoff.ts';
+import type { CredentialKeeper } from './credential-file.ts';
 import { createLogServer } from './logs.ts';
 import {
   desiredMap,
@@ -65,8 +66,16 @@ export type LinkState = 'idle' | 'connecting' | 'open' | 'welcomed' | 'backoff' 
 export interface LinkOptions {
   /** `ws://host:port/api/v1/agents/connect`. */
   url: string;
-  /** A join token or the node's own credential; sent as `Authorization: Bearer` in the upgrade and in Hello. */
+  /**
+   * A join token or the node's own credential; sent as `Authorization: Bearer` in the upgrade and in
+   * Hello when `credentials` holds none, or when the allocator refuses the one it holds.
+   */
   token: string;
+  /**
+   * Where the node's own credential is kept between runs (credential-file.ts); default none: a
+   * credential from Welcome lives in memory only, and a restart presents `token` again.
+   */
+  credentials?: CredentialKeeper;
   nodeName: string;
   agent: LinkAgent;
   /** Node labels for the inventory; default none. */
@@ -117,6 +126,19 @@ function closeReason(s: string): string {
   return r;
 }
 
+/** The credential the link presents first: the saved one of this node, else the configured token. */
+function savedCredential(opts: LinkOptions, log: Logger): string {
+  const saved = opts.credentials?.load();
+  if (saved === undefined) return opts.token;
+  if (!saved.ok) {
+    log.error('node credential unreadable; presenting the configured token', {
+      error: formatError(saved.error),
+    });
+    return opts.token;
+  }
+  return saved.value ?? opts.token;
+}
+
 /** Creates the link; nothing happens until `start()`. Throws on options that could never work. */
 export function createLink(opts: LinkOptions): Link {
   const { agent, nodeName } = opts;
@@ -135,7 +157,9 @@ export function createLink(opts: LinkOptions): Link {
 
   let state: LinkState = 'idle';
   let sock: WebSocket | null = null;
-  let credential = opts.token;
+  let credential = savedCredential(opts, log);
+  // An upgrade refused with this HTTP status: a 401 for a saved credential sends `token` next.
+  let refusedStatus: number | null = null;
   let nodeId: string | null = null;
   let connects = 0;
   let attempt = 0;
@@ -187,7 +211,7 @@ export function createLink(opts: LinkOptions): Link {
     state = 'welcomed';
     attempt = 0;
     nodeId = w.nodeId;
-    if (w.nodeCredential !== null) credential = w.nodeCredential;
+    if (w.nodeCredential !== null) adopt(w.nodeCredential);
     heartbeatMs = w.heartbeatMs;
     leaseMs = w.leaseMs;
     tellGuard();
@@ -199,6 +223,24 @@ export function createLink(opts: LinkOptions): Link {
       return v.keep ? null : v.reason;
     });
     sendStatus();
+  };
+
+  /**
+   * Takes a credential from Welcome once it is saved. Unsaved, the current one is kept (the allocator
+   * keeps the credential a connection presented valid), since a restart would read that one from
+   * disk; only a join token, which cannot bring this node back, gives way to an unsaved credential.
+   */
+  const adopt = (fresh: string): void => {
+    const saved = opts.credentials?.save(fresh);
+    if (saved === undefined || saved.ok || credential === opts.token) {
+      if (saved !== undefined && !saved.ok)
+        log.error('node credential not saved: after a restart this agent cannot rejoin as its node', {
+          error: formatError(saved.error),
+        });
+      credential = fresh;
+      return;
+    }
+    log.error('node credential not saved; keeping the current one', { error: formatError(saved.error) });
   };
 
   const onFrame = (s: WebSocket, data: WebSocket.RawData, isBinary: boolean): void => {
@@ -295,6 +337,12 @@ export function createLink(opts: LinkOptions): Link {
     s.on('error', (e) => {
       if (sock === s) log.warn('link error', { error: e.message });
     });
+    // Handled here, ws leaves the refused request to us: note why, then let 'close' redial.
+    s.on('unexpected-response', (_req, res) => {
+      refusedStatus = res.statusCode ?? null;
+      res.resume();
+      s.terminate();
+    });
     s.on('open', () => {
       if (sock !== s) return;
       state = 'open';
@@ -310,7 +358,14 @@ export function createLink(opts: LinkOptions): Link {
       sock = null;
       cancelHeartbeat();
       logs.stopAll();
-      log.info('link closed', { code, reason: reason.toString() });
+      const why = reason.toString();
+      log.info('link closed', { code, reason: why, refusedStatus });
+      if (refusedStatus === 401 && credential !== opts.token) {
+        // Revoked (tessera node reset) or unknown to this allocator (a new cluster): join again.
+        log.warn('the saved node credential was refused (401); joining with the configured token');
+        credential = opts.token;
+      }
+      refusedStatus = null;
       scheduleReconnect();
     });
   }
