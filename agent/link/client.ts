@@ -359,7 +359,12 @@ export function createLink(opts: LinkOptions): Link {
       cancelHeartbeat();
       logs.stopAll();
       const why = reason.toString();
-      log.info('link closed', { code, reason: why, refusedStatus });
+      if (code === WS_CLOSE.nodeExists)
+        log.error(
+          `the allocator refused to register node ${nodeName}: it is registered already. Start this agent with the data dir holding its node-credential.json, or have an admin run tessera node reset ${nodeName}`,
+          { code, reason: why },
+        );
+      else log.info('link closed', { code, reason: why, refusedStatus });
       if (refusedStatus === 401 && credential !== opts.token) {
         // Revoked (tessera node reset) or unknown to this allocator (a new cluster): join again.
         log.warn('the saved node credential was refused (401); joining with the configured token');

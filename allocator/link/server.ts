@@ -28,6 +28,7 @@ import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import { clip, GOING_AWAY, INTERNAL_ERROR, refuseUpgrade } from './close.ts';
 import { createLogRouter } from './logs.ts';
 import { wirePodId } from './pod-id.ts';
+import { joinRefusal } from './registration.ts';
 import { owned, REPEAT_REPORT_MS, reportKey } from './reports.ts';
 import { authenticate, bearerOf, issueNodeCredential, type TokenIdentity } from './tokens.ts';
 
@@ -195,6 +196,13 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
     }
     const node = hello.node;
     const inv = hello.inventory;
+    // Checked and registered in this one synchronous turn, so two joins of one new name cannot both pass.
+    const refusal = s.identity.kind === 'join' ? joinRefusal(db, tokens, node, now()) : null;
+    if (refusal !== null) {
+      log?.warn('join refused: node name already registered', { node, reason: refusal });
+      closeSession(s, WS_CLOSE.nodeExists, refusal);
+      return;
+    }
     // One transaction (one fsync) for the node and its credential: thousands of agents join at once.
     const nodeCredential = db.transaction((): string | null => {
       upsertNode(

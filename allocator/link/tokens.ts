@@ -129,6 +129,11 @@ export function issueNodeCredential(store: TokenStore, node: string): string {
   return mint(store, 'node', node);
 }
 
+/** The credentials of `node` that still authenticate at `nowMs`. */
+export function liveNodeCredentials(store: TokenStore, node: string, nowMs: number): TokenRecord[] {
+  return store.bySubject('node', node).filter((r) => isLive(r, nowMs));
+}
+
 /** Creates an API token for `user`; returns the token, shown once. */
 export function createUserToken(store: TokenStore, user: string, options: UserTokenOptions = {}): string {
   return mint(store, 'user', user, {
@@ -145,6 +150,12 @@ export function revokeToken(store: TokenStore, id: string, nowMs: number = Date.
   if (record === undefined) return false;
   if (record.revokedMs === undefined || record.revokedMs === null) store.put({ ...record, revokedMs: nowMs });
   return true;
+}
+
+/** Neither revoked nor expired at `nowMs`. */
+function isLive(record: TokenRecord, nowMs: number): boolean {
+  if (record.revokedMs !== undefined && record.revokedMs !== null) return false;
+  return record.expiresMs === undefined || record.expiresMs === null || nowMs < record.expiresMs;
 }
 
 /**
@@ -164,8 +175,7 @@ export function authenticate(
   if (record === undefined || PREFIX[record.kind] !== prefix) return null;
   // Both sides are sha256 digests, so the lengths match and the compare leaks no timing.
   if (!timingSafeEqual(hashToken(bearer), record.hash)) return null;
-  if (record.revokedMs !== undefined && record.revokedMs !== null) return null;
-  if (record.expiresMs !== undefined && record.expiresMs !== null && nowMs >= record.expiresMs) return null;
+  if (!isLive(record, nowMs)) return null;
   if (record.kind === 'join') return { kind: 'join' };
   if (record.subject === null) return null;
   return record.kind === 'node'
