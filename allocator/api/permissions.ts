@@ -212,6 +212,8 @@ export const PERMISSIONS: Readonly<Record<string, RoutePermission>> = {
   'GET /nodes/:name': { action: 'read-nodes', scope: cluster },
   'PATCH /nodes/:name': { action: 'manage-cluster', scope: cluster },
   'DELETE /nodes/:name': { action: 'manage-cluster', scope: cluster },
+  // Opens the node's name to a join token: whoever joins next becomes that node.
+  'POST /nodes/:name/reset': { action: 'manage-cluster', scope: cluster },
 
   'POST /workloads': {
     action: 'write-workload',

@@ -23,7 +23,7 @@ import {
   WS_CLOSE,
   WS_OPTIONS,
 } from '../../common/wire.ts';
-import { markLostNodes, upsertNode } from '../store/nodes.ts';
+import { clearNodeReset, markLostNodes, upsertNode } from '../store/nodes.ts';
 import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import { clip, GOING_AWAY, INTERNAL_ERROR, refuseUpgrade } from './close.ts';
 import { createLogRouter } from './logs.ts';
@@ -222,7 +222,10 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
         },
         now(),
       );
-      return s.identity.kind === 'join' ? issueNodeCredential(tokens, node) : null;
+      if (s.identity.kind !== 'join') return null;
+      // A reset name opens to this one join; from now on it is locked to the credential issued here.
+      clearNodeReset(db, node);
+      return issueNodeCredential(tokens, node);
     })();
     const old = sessions.get(node);
     s.node = node;
@@ -334,6 +337,15 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       return s === undefined ? false : send(s, frame);
     },
     checkLeases,
+    disconnect(node, reason) {
+      const s = sessions.get(node);
+      if (s === undefined) return false;
+      sessions.delete(node);
+      logs.nodeGone(node);
+      closeSession(s, WS_CLOSE.unauthenticated, reason);
+      options.onNodeChange?.({ node, change: 'disconnected' });
+      return true;
+    },
     connectedNodes: () => [...sessions.keys()].sort(),
     requestLogs: (node, ask, onChunk) => logs.request(node, ask, onChunk),
     stats: () => ({ ...stats }),

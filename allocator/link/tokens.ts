@@ -129,6 +129,13 @@ export function issueNodeCredential(store: TokenStore, node: string): string {
   return mint(store, 'node', node);
 }
 
+/** Revokes every live credential of `node` (`tessera node reset`); returns how many. */
+export function revokeNodeCredentials(store: TokenStore, node: string, nowMs: number): number {
+  const live = liveNodeCredentials(store, node, nowMs);
+  for (const r of live) store.put({ ...r, revokedMs: nowMs });
+  return live.length;
+}
+
 /** The credentials of `node` that still authenticate at `nowMs`. */
 export function liveNodeCredentials(store: TokenStore, node: string, nowMs: number): TokenRecord[] {
   return store.bySubject('node', node).filter((r) => isLive(r, nowMs));
