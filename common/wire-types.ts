@@ -201,7 +201,7 @@ export interface Welcome {
   leaseMs: number;
   /** The full desired set: the agent stops anything not in it. */
   desiredPods: DesiredPod[];
-  /** Issued when the agent registered with a join token: its own credential for reconnects. */
+  /** The node's own credential for its next connection: issued on joining, fresh on every connection. */
   nodeCredential: string | null;
 }
 

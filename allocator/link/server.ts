@@ -2,7 +2,8 @@
  * The allocator's end of the agent link (docs/architecture.md §5): one websocket per agent at
  * `/api/v1/agents/connect` on the allocator's HTTP server. Authentication happens in the HTTP
  * upgrade, before the websocket exists, so an unauthenticated peer never holds an open socket.
- * The first frame is Hello, answered by Welcome with the node's desired pods; then Status frames
+ * A join token registers only a new node name (registration.ts); every Hello is answered by a
+ * Welcome with a fresh node credential (rotation) and the node's desired pods; then Status frames
  * keep the node's lease and carry pod reports, which are passed on only for pods assigned to that
  * node. `dispatch` sends StartPod / StopPod; `checkLeases` marks silent nodes lost.
  */
@@ -30,7 +31,7 @@ import { createLogRouter } from './logs.ts';
 import { wirePodId } from './pod-id.ts';
 import { joinRefusal } from './registration.ts';
 import { owned, REPEAT_REPORT_MS, reportKey } from './reports.ts';
-import { authenticate, bearerOf, issueNodeCredential, type TokenIdentity } from './tokens.ts';
+import { authenticate, bearerOf, issueNodeCredential, type TokenIdentity, tokenIdOf } from './tokens.ts';
 
 import type { AgentLink, AgentLinkOptions, AgentLinkStats } from './types.ts';
 
@@ -222,7 +223,10 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
         },
         now(),
       );
-      if (s.identity.kind !== 'join') return null;
+      // Every connection gets a fresh credential, so a copied one stops working once the agent has
+      // reconnected twice; the agent saves each (agent/link/credential-file.ts).
+      if (s.identity.kind === 'node')
+        return issueNodeCredential(tokens, node, tokenIdOf(s.bearer) ?? undefined);
       // A reset name opens to this one join; from now on it is locked to the credential issued here.
       clearNodeReset(db, node);
       return issueNodeCredential(tokens, node);
@@ -246,7 +250,11 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
         value: { nodeId: node, heartbeatMs, leaseMs, desiredPods, nodeCredential },
       }),
     );
-    log?.info('agent connected', { node, agentVersion: hello.agentVersion, joined: nodeCredential !== null });
+    log?.info('agent connected', {
+      node,
+      agentVersion: hello.agentVersion,
+      joined: s.identity.kind === 'join',
+    });
     if (old === undefined) options.onNodeChange?.({ node, change: 'connected' });
   }
 

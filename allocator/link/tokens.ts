@@ -1,6 +1,6 @@
 /**
- * Agent identity: a join token lets a new agent register once; it then holds a credential
- * of its own node, good for that node only. Only sha256 hashes of tokens are kept, so a leaked
+ * Agent identity: a join token lets a new agent register a node name no node holds yet; it then holds
+ * a credential of its own node, good for that node only, renewed on every connection. Only sha256 hashes of tokens are kept, so a leaked
  * store does not let anyone connect, and a token is checked with a constant-time compare.
  *
  * Tokens look like `tj.<id>.<secret>` (join) or `tn.<id>.<secret>` (node): the id finds the record
@@ -121,12 +121,20 @@ export function createJoinToken(store: TokenStore): string {
 }
 
 /**
- * Issues a fresh credential for `node` and revokes its earlier ones: an agent keeps only the newest
- * (it arrives in Welcome), and an older copy elsewhere should stop working.
+ * Issues a fresh credential for `node` and removes its earlier ones but `keepId`: an agent keeps only
+ * the newest (it arrives in Welcome), and an older copy elsewhere should stop working. A rotation
+ * keeps the credential the connection presented, since the Welcome carrying its successor may be
+ * lost; the agent's next connection with the successor removes it.
  */
-export function issueNodeCredential(store: TokenStore, node: string): string {
-  for (const r of store.bySubject('node', node)) store.delete(r.id);
+export function issueNodeCredential(store: TokenStore, node: string, keepId?: string): string {
+  for (const r of store.bySubject('node', node)) if (r.id !== keepId) store.delete(r.id);
   return mint(store, 'node', node);
+}
+
+/** The id part of a `tj.<id>.<secret>` style token, or null for anything else. */
+export function tokenIdOf(token: string): string | null {
+  const parts = token.split('.');
+  return parts.length === 3 && parts[1] !== undefined && parts[1] !== '' ? parts[1] : null;
 }
 
 /** Revokes every live credential of `node` (`tessera node reset`); returns how many. */

@@ -70,7 +70,33 @@ describe('agent link handshake', () => {
     await client.closed;
 
     const again = await join(h.url, cred ?? '', 'n1');
-    expect(again.welcome.body.case === 'welcome' && again.welcome.body.value.nodeCredential).toBeNull();
+    expect(credentialOf(again.welcome)).toMatch(/^tn\./);
+  });
+
+  it('rotates the credential on each connection; the presented one lasts until its successor is used', async () => {
+    const h = await startLink();
+    const first = await join(h.url, h.joinToken, 'n1');
+    const a = credentialOf(first.welcome);
+    first.client.ws.close();
+    await first.client.closed;
+
+    const second = await join(h.url, a, 'n1');
+    const b = credentialOf(second.welcome);
+    expect(b).not.toBe(a);
+    // The Welcome carrying b may never have reached the agent: a must still bring it back.
+    expect(authenticate(h.tokens, a)).toEqual({ kind: 'node', node: 'n1' });
+    expect(authenticate(h.tokens, b)).toEqual({ kind: 'node', node: 'n1' });
+    second.client.ws.close();
+    await second.client.closed;
+
+    // Coming back with b proves it arrived: a is gone, b and its successor work.
+    const third = await join(h.url, b, 'n1');
+    const c = credentialOf(third.welcome);
+    expect(authenticate(h.tokens, a)).toBeNull();
+    expect(await refusedStatus(h.url, a)).toBe(401);
+    expect(authenticate(h.tokens, b)).toEqual({ kind: 'node', node: 'n1' });
+    expect(authenticate(h.tokens, c)).toEqual({ kind: 'node', node: 'n1' });
+    expect(h.tokens.bySubject('node', 'n1')).toHaveLength(2);
   });
 
   it("refuses a join token naming a registered node (4423) and leaves that node's session and credential alone", async () => {
