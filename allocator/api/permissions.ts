@@ -12,9 +12,11 @@ import { getWorkload } from '../store/workloads.ts';
 import { fail } from './errors.ts';
 import { type Action, CLUSTER, can, type Grant, parseScopeName, type Scope } from './rbac.ts';
 
-/** Who is calling: the user a token names and that user's access rules. */
+/** Who is calling: the user a token names, that token's id, and the user's access rules. */
 export interface Caller {
   user: string;
+  /** The id of the token the request came with; a token it mints records it as its parent. */
+  tokenId: string;
   grants: Grant[];
 }
 

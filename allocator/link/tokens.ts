@@ -29,6 +29,11 @@ export interface TokenRecord {
   revokedMs?: number | null;
   /** The user's label for a user token ("laptop", "ci"). */
   name?: string | null;
+  /**
+   * The id of the user token this one was minted with through the API; null or absent: made by the
+   * allocator itself (bootstrap, join tokens, node credentials). It lives only as long as its parent.
+   */
+  parent?: string | null;
 }
 
 /** Where token records live. */
@@ -39,6 +44,8 @@ export interface TokenStore {
   list(): TokenRecord[];
   /** The tokens of one kind naming `subject`: a node's credentials, found without reading them all. */
   bySubject(kind: TokenKind, subject: string): TokenRecord[];
+  /** The tokens minted with token `id`. */
+  byParent(id: string): TokenRecord[];
 }
 
 /** Who a bearer token authenticates. */
@@ -61,6 +68,7 @@ export function memoryTokenStore(): TokenStore {
     list: () => [...records.values()],
     bySubject: (kind, subject) =>
       [...records.values()].filter((r) => r.kind === kind && r.subject === subject),
+    byParent: (id) => [...records.values()].filter((r) => r.parent === id),
   };
 }
 
@@ -75,10 +83,15 @@ export function hashToken(token: string): Buffer {
 export interface UserTokenOptions {
   /** A label for the token. */
   name?: string;
-  /** When it stops working (ms since the epoch). Default: never. */
+  /** When it stops working (ms since the epoch). Default: never (or, with `parent`, the parent's expiry). */
   expiresMs?: number;
   /** Creation time (ms). Default `Date.now()`. */
   nowMs?: number;
+  /**
+   * The id of the token it is minted with (the API caller's): it then expires no later than that
+   * token and is revoked with it. Default none.
+   */
+  parent?: string;
 }
 
 function mint(
@@ -149,21 +162,43 @@ export function liveNodeCredentials(store: TokenStore, node: string, nowMs: numb
   return store.bySubject('node', node).filter((r) => isLive(r, nowMs));
 }
 
-/** Creates an API token for `user`; returns the token, shown once. */
+/**
+ * Creates an API token for `user`; returns the token, shown once. Minted with a `parent`, it expires
+ * no later than the parent: a later expiry, or none, is clamped to the parent's (as a token made from a
+ * 5-minute token must not outlive it); the stored record holds the effective expiry.
+ */
 export function createUserToken(store: TokenStore, user: string, options: UserTokenOptions = {}): string {
+  const parent = options.parent === undefined ? undefined : store.get(options.parent);
   return mint(store, 'user', user, {
     createdMs: options.nowMs ?? Date.now(),
-    expiresMs: options.expiresMs ?? null,
+    expiresMs: earlierExpiry(options.expiresMs ?? null, parent?.expiresMs ?? null),
     revokedMs: null,
     name: options.name ?? null,
+    parent: options.parent ?? null,
   });
 }
 
-/** The token `id` returns with its revocation stamped; false when there is no such token. */
+/** The earlier of two expiries, null meaning never. */
+function earlierExpiry(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  return b === null ? a : Math.min(a, b);
+}
+
+/**
+ * Revokes token `id` and every token minted from it, transitively; false when there is no such
+ * token. A token already revoked keeps its first stamp.
+ */
 export function revokeToken(store: TokenStore, id: string, nowMs: number = Date.now()): boolean {
   const record = store.get(id);
   if (record === undefined) return false;
-  if (record.revokedMs === undefined || record.revokedMs === null) store.put({ ...record, revokedMs: nowMs });
+  const seen = new Set<string>();
+  const queue = [record];
+  for (let r = queue.pop(); r !== undefined; r = queue.pop()) {
+    if (seen.has(r.id)) continue;
+    seen.add(r.id);
+    if (r.revokedMs === undefined || r.revokedMs === null) store.put({ ...r, revokedMs: nowMs });
+    queue.push(...store.byParent(r.id));
+  }
   return true;
 }
 
@@ -171,6 +206,23 @@ export function revokeToken(store: TokenStore, id: string, nowMs: number = Date.
 function isLive(record: TokenRecord, nowMs: number): boolean {
   if (record.revokedMs !== undefined && record.revokedMs !== null) return false;
   return record.expiresMs === undefined || record.expiresMs === null || nowMs < record.expiresMs;
+}
+
+/**
+ * Whether every token `record` descends from is still live. Revocation marks descendants and minting
+ * clamps expiries already; this walk also covers rows written before either, and a parent gone.
+ */
+function ancestorsLive(store: TokenStore, record: TokenRecord, nowMs: number): boolean {
+  const seen = new Set<string>([record.id]);
+  for (let id = record.parent ?? null; id !== null; ) {
+    // A loop cannot be written through the API (a parent exists before its child); refuse one anyway.
+    if (seen.has(id)) return false;
+    seen.add(id);
+    const parent = store.get(id);
+    if (parent === undefined || !isLive(parent, nowMs)) return false;
+    id = parent.parent ?? null;
+  }
+  return true;
 }
 
 /**
@@ -190,7 +242,7 @@ export function authenticate(
   if (record === undefined || PREFIX[record.kind] !== prefix) return null;
   // Both sides are sha256 digests, so the lengths match and the compare leaks no timing.
   if (!timingSafeEqual(hashToken(bearer), record.hash)) return null;
-  if (!isLive(record, nowMs)) return null;
+  if (!isLive(record, nowMs) || !ancestorsLive(store, record, nowMs)) return null;
   if (record.kind === 'join') return { kind: 'join' };
   if (record.subject === null) return null;
   return record.kind === 'node'
