@@ -128,7 +128,7 @@ export function registerJoinToken(store: TokenStore, token: string): string | nu
   return token;
 }
 
-/** Creates a join token, which registers any node; returns the token, shown once. */
+/** Creates a join token, which registers any node name not yet registered; returns the token, shown once. */
 export function createJoinToken(store: TokenStore): string {
   return mint(store, 'join', null);
 }

@@ -1,8 +1,9 @@
 /**
- * `tessera token create --node`: mints a join token a new node's agent presents once to join; it
- * then holds a credential of its own. `tessera token create [--user U] [--expires 30d]` mints an API
- * token (your own; an admin's for anyone). `tessera token list` shows which tokens exist (never
- * secrets); `tessera token revoke ID` stops one working.
+ * `tessera token create --node`: mints a join token a new node's agent presents to register a name no
+ * node holds yet; it then holds a credential of its own. `tessera token create [--user U] [--expires
+ * 30d]` mints an API token (your own; an admin's for anyone), living no longer than the token used.
+ * `tessera token list` shows which tokens exist (never secrets); `tessera token revoke ID` stops one,
+ * and every token created with it, working.
  */
 import type { Command } from 'commander';
 import { parseDurationMs } from '../../common/resources.ts';
