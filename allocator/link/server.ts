@@ -187,6 +187,16 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       closeSession(s, WS_CLOSE.unauthenticated, 'hello.token differs from the connection token');
       return;
     }
+    // Checked again: a node reset between the upgrade and this Hello revoked the credential, and a
+    // rotation now would mint it a valid successor.
+    if (authenticate(tokens, s.bearer, now()) === null) {
+      closeSession(
+        s,
+        WS_CLOSE.unauthenticated,
+        'this token was revoked or expired after the connection opened',
+      );
+      return;
+    }
     if (s.identity.kind === 'node' && s.identity.node !== hello.node) {
       closeSession(
         s,

@@ -67,6 +67,22 @@ describe('tessera node reset', () => {
     expect(h.link.connectedNodes()).toEqual(['n1']);
   });
 
+  it('refuses the Hello of a connection opened with a credential revoked before it said Hello', async () => {
+    const h = await startLink();
+    const { app, admin } = apiFor(h);
+    const first = await join(h.url, h.joinToken, 'n1');
+    const old = credentialOf(first.welcome);
+    first.client.ws.close();
+    await first.client.closed;
+    const pending = await connect(h.url, old);
+    expect((await reset(app, admin, 'n1')).statusCode).toBe(200);
+    pending.send(hello('n1'));
+    expect((await pending.closed).code).toBe(WS_CLOSE.unauthenticated);
+    // No credential was minted for it: the name is still open to the next join token.
+    expect(h.tokens.bySubject('node', 'n1').every((t) => t.revokedMs !== null)).toBe(true);
+    await join(h.url, h.joinToken, 'n1');
+  });
+
   it('is an admin action, and names an unknown node', async () => {
     const h = await startLink();
     const { app, admin, viewer } = apiFor(h);
