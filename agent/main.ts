@@ -20,6 +20,7 @@ import type { SliceMode } from './enforce/index.ts';
 import { ensureFenceGuard } from './fence-guard-start.ts';
 import { createNvidiaDriver, type GpuDriver, type GpuInventory } from './gpu/index.ts';
 import { initSimState, parseSimGpus, SIM_TOOLS, simEnv } from './gpu/sim/spec.ts';
+import { credentialFile } from './link/credential-file.ts';
 import { createGuardFile } from './link/guard-file.ts';
 import type { PodSpec } from './runner/index.ts';
 
@@ -201,7 +202,13 @@ export async function runAgentMain(
     onEvent: (e) => log.info(e.reason, { event: e.kind, seq: e.seq, podId: e.podId }),
     ...(o.allocator === null
       ? {}
-      : { link: { ...o.allocator, guard: createGuardFile({ dataDir: o.dataDir, log }) } }),
+      : {
+          link: {
+            ...o.allocator,
+            guard: createGuardFile({ dataDir: o.dataDir, log }),
+            credentials: credentialFile(o.dataDir, o.allocator.nodeName),
+          },
+        }),
   });
   if (!started.ok) return started;
   const agent = started.value;

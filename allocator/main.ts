@@ -79,6 +79,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     tokens,
     onChange: () => requestCycle(),
     info: { explain, samples: gpuSamples, logs, shares },
+    disconnectNode: (node, reason) => link.disconnect(node, reason),
     metrics,
     metricsAuth: options.metricsAuth ?? false,
     console: true,

@@ -64,6 +64,11 @@ export const WS_CLOSE = {
   forbidden: 4403,
   /** The node was fenced: its lease expired or the frame carried a stale epoch. */
   fenced: 4409,
+  /**
+   * A join token named a node already registered: the name is locked to that node's own credential
+   * (423 Locked) until an admin resets it. 409 is taken by fencing.
+   */
+  nodeExists: 4423,
   /** The frame's version is not WIRE_VERSION. */
   unsupportedVersion: 4426,
 } as const;
@@ -196,7 +201,7 @@ export interface Welcome {
   leaseMs: number;
   /** The full desired set: the agent stops anything not in it. */
   desiredPods: DesiredPod[];
-  /** Issued when the agent registered with a join token: its own credential for reconnects. */
+  /** The node's own credential for its next connection: issued on joining, fresh on every connection. */
   nodeCredential: string | null;
 }
 

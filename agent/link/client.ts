@@ -29,6 +29,7 @@ import {
 import type { AgentApi, AgentEvent } from '../api.ts';
 import { createApplier } from './apply.ts';
 import { type Backoff, backoffDelayMs, DEFAULT_BACKOFF } from './backoff.ts';
+import type { CredentialKeeper } from './credential-file.ts';
 import { createLogServer } from './logs.ts';
 import {
   desiredMap,
@@ -69,8 +70,16 @@ export type LinkState = 'idle' | 'connecting' | 'open' | 'welcomed' | 'backoff' 
 export interface LinkOptions {
   /** `ws://host:port/api/v1/agents/connect`. */
   url: string;
-  /** A join token or the node's own credential; sent as `Authorization: Bearer` in the upgrade and in Hello. */
+  /**
+   * A join token or the node's own credential; sent as `Authorization: Bearer` in the upgrade and in
+   * Hello when `credentials` holds none, or when the allocator refuses the one it holds.
+   */
   token: string;
+  /**
+   * Where the node's own credential is kept between runs (credential-file.ts); default none: a
+   * credential from Welcome lives in memory only, and a restart presents `token` again.
+   */
+  credentials?: CredentialKeeper;
   nodeName: string;
   agent: LinkAgent;
   /** Node labels for the inventory; default none. */
@@ -121,6 +130,19 @@ function closeReason(s: string): string {
   return r;
 }
 
+/** The credential the link presents first: the saved one of this node, else the configured token. */
+function savedCredential(opts: LinkOptions, log: Logger): string {
+  const saved = opts.credentials?.load();
+  if (saved === undefined) return opts.token;
+  if (!saved.ok) {
+    log.error('node credential unreadable; presenting the configured token', {
+      error: formatError(saved.error),
+    });
+    return opts.token;
+  }
+  return saved.value ?? opts.token;
+}
+
 /** Creates the link; nothing happens until `start()`. Throws on options that could never work. */
 export function createLink(opts: LinkOptions): Link {
   const { agent, nodeName } = opts;
@@ -137,7 +159,9 @@ export function createLink(opts: LinkOptions): Link {
 
   let state: LinkState = 'idle';
   let sock: WebSocket | null = null;
-  let credential = opts.token;
+  let credential = savedCredential(opts, log);
+  // An upgrade refused with this HTTP status: a 401 for a saved credential sends `token` next.
+  let refusedStatus: number | null = null;
   let nodeId: string | null = null;
   let connects = 0;
   let attempt = 0;
@@ -155,7 +179,9 @@ export function createLink(opts: LinkOptions): Link {
   const reschedulable = (): { podId: string; afterMs: number }[] =>
     agent
       .status()
-      .pods.filter((p) => isLivePod(p) && p.rescheduleAfterMs !== null && !fenced.has(`${p.podId}#${p.epoch}`))
+      .pods.filter(
+        (p) => isLivePod(p) && p.rescheduleAfterMs !== null && !fenced.has(`${p.podId}#${p.epoch}`),
+      )
       .map((p) => ({ podId: `${p.podId}#${p.epoch}`, afterMs: p.rescheduleAfterMs ?? 0 }));
   const tellGuard = (): void => opts.guard?.heard({ lastHeardMs, marginMs, heartbeatMs });
 
@@ -193,7 +219,7 @@ export function createLink(opts: LinkOptions): Link {
     state = 'welcomed';
     attempt = 0;
     nodeId = w.nodeId;
-    if (w.nodeCredential !== null) credential = w.nodeCredential;
+    if (w.nodeCredential !== null) adopt(w.nodeCredential);
     heartbeatMs = w.heartbeatMs;
     leaseMs = w.leaseMs;
     tellGuard();
@@ -204,6 +230,24 @@ export function createLink(opts: LinkOptions): Link {
       return v.keep ? null : v.reason;
     });
     sendStatus();
+  };
+
+  /**
+   * Takes a credential from Welcome once it is saved. Unsaved, the current one is kept (the allocator
+   * keeps the credential a connection presented valid), since a restart would read that one from
+   * disk; only a join token, which cannot bring this node back, gives way to an unsaved credential.
+   */
+  const adopt = (fresh: string): void => {
+    const saved = opts.credentials?.save(fresh);
+    if (saved === undefined || saved.ok || credential === opts.token) {
+      if (saved !== undefined && !saved.ok)
+        log.error('node credential not saved: after a restart this agent cannot rejoin as its node', {
+          error: formatError(saved.error),
+        });
+      credential = fresh;
+      return;
+    }
+    log.error('node credential not saved; keeping the current one', { error: formatError(saved.error) });
   };
 
   const onFrame = (s: WebSocket, data: WebSocket.RawData, isBinary: boolean): void => {
@@ -301,6 +345,12 @@ export function createLink(opts: LinkOptions): Link {
     s.on('error', (e) => {
       if (sock === s) log.warn('link error', { error: e.message });
     });
+    // Handled here, ws leaves the refused request to us: note why, then let 'close' redial.
+    s.on('unexpected-response', (_req, res) => {
+      refusedStatus = res.statusCode ?? null;
+      res.resume();
+      s.terminate();
+    });
     s.on('open', () => {
       if (sock !== s) return;
       state = 'open';
@@ -316,14 +366,30 @@ export function createLink(opts: LinkOptions): Link {
       sock = null;
       cancelHeartbeat();
       logs.stopAll();
-      log.info('link closed', { code, reason: reason.toString() });
+      const why = reason.toString();
+      if (code === WS_CLOSE.nodeExists)
+        log.error(
+          `the allocator refused to register node ${nodeName}: it is registered already. Start this agent with the data dir holding its node-credential.json, or have an admin run tessera node reset ${nodeName}`,
+          { code, reason: why },
+        );
+      else log.info('link closed', { code, reason: why, refusedStatus });
+      if (refusedStatus === 401 && credential !== opts.token) {
+        // Revoked (tessera node reset) or unknown to this allocator (a new cluster): join again.
+        log.warn('the saved node credential was refused (401); joining with the configured token');
+        credential = opts.token;
+      }
+      refusedStatus = null;
       scheduleReconnect();
     });
   }
 
   const fence = (): void => {
     const silentMs = now() - lastHeardMs;
-    const due = new Set(reschedulable().filter((p) => silentMs >= p.afterMs).map((p) => p.podId));
+    const due = new Set(
+      reschedulable()
+        .filter((p) => silentMs >= p.afterMs)
+        .map((p) => p.podId),
+    );
     if (due.size > 0) {
       for (const key of due) fenced.add(key);
       const reason = `lease lost: cut off from the allocator for ${silentMs} ms (disconnect policy: reschedule)`;

@@ -6,7 +6,7 @@
  * row of permissions.ts (403); `preSerialization` drops the rows of a list the caller may not read.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { authenticate, bearerOf, type TokenStore } from '../link/tokens.ts';
+import { authenticate, bearerOf, type TokenStore, tokenIdOf } from '../link/tokens.ts';
 import { grantsOf, projectDepartments } from '../store/access.ts';
 import type { Db } from '../store/db.ts';
 import { fail } from './errors.ts';
@@ -69,7 +69,9 @@ export function requireUserToken(
 ): void {
   app.addHook('onRequest', async (request) => {
     const user = userOf(request, tokens, now());
-    request.caller = { user, grants: db === undefined ? [] : grantsOf(db, user) };
+    // userOf authenticated this bearer, so it has the `tu.<id>.<secret>` shape.
+    const tokenId = tokenIdOf(bearerOf(request.headers.authorization) ?? '') ?? '';
+    request.caller = { user, tokenId, grants: db === undefined ? [] : grantsOf(db, user) };
   });
 }
 

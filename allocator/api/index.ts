@@ -13,6 +13,7 @@ import { installErrorHandlers } from './errors.ts';
 import { registerHealth } from './health.ts';
 import { type InfoSources, registerInfoRoutes } from './info-routes.ts';
 import { type ApiMetrics, registerMetricsRoute } from './metrics-route.ts';
+import { type DisconnectNode, registerNodeResetRoute } from './node-reset-route.ts';
 import { registerNodeRoutes } from './node-routes.ts';
 import { registerOrgRoutes } from './org-routes.ts';
 import { registerPolicyRoutes } from './policy-routes.ts';
@@ -42,6 +43,11 @@ export interface ApiOptions {
    * tests of the routes), the API is open to anyone and has none of those routes.
    */
   tokens?: TokenStore;
+  /**
+   * With `tokens`: closes a node's agent session once `POST /nodes/:name/reset` revoked its
+   * credentials (the link's `disconnect`). Default: nothing to close (no link).
+   */
+  disconnectNode?: DisconnectNode;
   /** Live sources of explain, logs and top (info-routes.ts); default none. */
   info?: InfoSources;
   /** Given, every request is timed into it and `GET /metrics` serves its registry; default none. */
@@ -84,6 +90,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
         enforcePermissions(api, ctx.db, options.tokens);
         registerTokenRoutes(api, ctx, options.tokens);
         registerUserRoutes(api, ctx, options.tokens);
+        registerNodeResetRoute(api, ctx, options.tokens, options.disconnectNode ?? (() => false));
       }
       registerOrgRoutes(api, ctx);
       registerNodeRoutes(api, ctx);

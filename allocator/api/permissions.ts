@@ -12,9 +12,11 @@ import { getWorkload } from '../store/workloads.ts';
 import { fail } from './errors.ts';
 import { type Action, CLUSTER, can, type Grant, parseScopeName, type Scope } from './rbac.ts';
 
-/** Who is calling: the user a token names and that user's access rules. */
+/** Who is calling: the user a token names, that token's id, and the user's access rules. */
 export interface Caller {
   user: string;
+  /** The id of the token the request came with; a token it mints records it as its parent. */
+  tokenId: string;
   grants: Grant[];
 }
 
@@ -212,6 +214,8 @@ export const PERMISSIONS: Readonly<Record<string, RoutePermission>> = {
   'GET /nodes/:name': { action: 'read-nodes', scope: cluster },
   'PATCH /nodes/:name': { action: 'manage-cluster', scope: cluster },
   'DELETE /nodes/:name': { action: 'manage-cluster', scope: cluster },
+  // Opens the node's name to a join token: whoever joins next becomes that node.
+  'POST /nodes/:name/reset': { action: 'manage-cluster', scope: cluster },
 
   'POST /workloads': {
     action: 'write-workload',

@@ -1,6 +1,6 @@
 /**
  * `/tokens`: join tokens for new nodes (admins) and users' API tokens (a user its own, an admin
- * anyone's), listed and revoked. A token is shown once, in the answer that creates it; the store
+ * anyone's), listed and revoked. A user token minted here is the child of the caller's token. A token is shown once, in the answer that creates it; the store
  * keeps only its hash, so no route can ever show it again. Who may call which is permissions.ts's.
  */
 import type { FastifyInstance } from 'fastify';
@@ -43,12 +43,15 @@ export function tokenView(t: TokenRecord) {
     createdAt: iso(t.createdMs),
     expiresAt: iso(t.expiresMs),
     revokedAt: iso(t.revokedMs),
+    parent: t.parent ?? null,
   };
 }
 
 /**
- * `POST /tokens` (201 `{token, kind, id, ...}`), `GET /tokens` (`[{id, kind, subject, name,
- * createdAt, expiresAt, revokedAt}]`) and `DELETE /tokens/:id` (revoke; the token view).
+ * `POST /tokens` (201 `{token, kind, id, ...}`; a user token's `expiresAt` is the effective one,
+ * clamped to the caller's token), `GET /tokens` (`[{id, kind, subject, name, createdAt, expiresAt,
+ * revokedAt, parent}]`) and `DELETE /tokens/:id` (revoke it and every token minted from it; the token
+ * view).
  */
 export function registerTokenRoutes(app: FastifyInstance, ctx: ApiContext, tokens: TokenStore): void {
   app.post('/tokens', async (request, reply) => {
@@ -65,7 +68,10 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: ApiContext, token
         `no user named ${user}; create it with tessera user create ${user}`,
         'user',
       );
+    // The caller's token is the parent even when an admin mints for another user: what a token
+    // mints never outlives it, nor survives its revocation.
     const options: Parameters<typeof createUserToken>[2] = { nowMs };
+    if (request.caller !== null) options.parent = request.caller.tokenId;
     if (body.name !== undefined) options.name = body.name;
     if (body.expiresIn !== undefined) {
       const ms = unwrap(parseDurationMs(body.expiresIn, 'expiresIn'));

@@ -2,7 +2,7 @@
 import type { Duplex } from 'node:stream';
 
 /** Largest close reason RFC 6455 allows (125-byte control frame minus the 2-byte code). */
-const MAX_REASON_BYTES = 123;
+export const MAX_REASON_BYTES = 123;
 
 /** RFC 6455 "going away": the server is shutting down, the agent should reconnect later. */
 export const GOING_AWAY = 1001;

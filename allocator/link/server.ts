@@ -2,7 +2,8 @@
  * The allocator's end of the agent link (docs/architecture.md §5): one websocket per agent at
  * `/api/v1/agents/connect` on the allocator's HTTP server. Authentication happens in the HTTP
  * upgrade, before the websocket exists, so an unauthenticated peer never holds an open socket.
- * The first frame is Hello, answered by Welcome with the node's desired pods; then Status frames
+ * A join token registers only a new node name (registration.ts); every Hello is answered by a
+ * Welcome with a fresh node credential (rotation) and the node's desired pods; then Status frames
  * keep the node's lease and carry pod reports, which are passed on only for pods assigned to that
  * node. `dispatch` sends StartPod / StopPod; `checkLeases` marks silent nodes lost.
  */
@@ -23,13 +24,14 @@ import {
   WS_CLOSE,
   WS_OPTIONS,
 } from '../../common/wire.ts';
-import { markLostNodes, upsertNode } from '../store/nodes.ts';
+import { clearNodeReset, markLostNodes, upsertNode } from '../store/nodes.ts';
 import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import { clip, GOING_AWAY, INTERNAL_ERROR, refuseUpgrade } from './close.ts';
 import { createLogRouter } from './logs.ts';
 import { wirePodId } from './pod-id.ts';
+import { joinRefusal } from './registration.ts';
 import { owned, REPEAT_REPORT_MS, reportKey } from './reports.ts';
-import { authenticate, bearerOf, issueNodeCredential, type TokenIdentity } from './tokens.ts';
+import { authenticate, bearerOf, issueNodeCredential, type TokenIdentity, tokenIdOf } from './tokens.ts';
 
 import type { AgentLink, AgentLinkOptions, AgentLinkStats } from './types.ts';
 
@@ -185,6 +187,16 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       closeSession(s, WS_CLOSE.unauthenticated, 'hello.token differs from the connection token');
       return;
     }
+    // Checked again: a node reset between the upgrade and this Hello revoked the credential, and a
+    // rotation now would mint it a valid successor.
+    if (authenticate(tokens, s.bearer, now()) === null) {
+      closeSession(
+        s,
+        WS_CLOSE.unauthenticated,
+        'this token was revoked or expired after the connection opened',
+      );
+      return;
+    }
     if (s.identity.kind === 'node' && s.identity.node !== hello.node) {
       closeSession(
         s,
@@ -195,6 +207,13 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
     }
     const node = hello.node;
     const inv = hello.inventory;
+    // Checked and registered in this one synchronous turn, so two joins of one new name cannot both pass.
+    const refusal = s.identity.kind === 'join' ? joinRefusal(db, tokens, node, now()) : null;
+    if (refusal !== null) {
+      log?.warn('join refused: node name already registered', { node, reason: refusal });
+      closeSession(s, WS_CLOSE.nodeExists, refusal);
+      return;
+    }
     // One transaction (one fsync) for the node and its credential: thousands of agents join at once.
     const nodeCredential = db.transaction((): string | null => {
       upsertNode(
@@ -214,7 +233,13 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
         },
         now(),
       );
-      return s.identity.kind === 'join' ? issueNodeCredential(tokens, node) : null;
+      // Every connection gets a fresh credential, so a copied one stops working once the agent has
+      // reconnected twice; the agent saves each (agent/link/credential-file.ts).
+      if (s.identity.kind === 'node')
+        return issueNodeCredential(tokens, node, tokenIdOf(s.bearer) ?? undefined);
+      // A reset name opens to this one join; from now on it is locked to the credential issued here.
+      clearNodeReset(db, node);
+      return issueNodeCredential(tokens, node);
     })();
     const old = sessions.get(node);
     s.node = node;
@@ -235,7 +260,11 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
         value: { nodeId: node, heartbeatMs, leaseMs, desiredPods, nodeCredential },
       }),
     );
-    log?.info('agent connected', { node, agentVersion: hello.agentVersion, joined: nodeCredential !== null });
+    log?.info('agent connected', {
+      node,
+      agentVersion: hello.agentVersion,
+      joined: s.identity.kind === 'join',
+    });
     if (old === undefined) options.onNodeChange?.({ node, change: 'connected' });
   }
 
@@ -327,6 +356,15 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       return s === undefined ? false : send(s, frame);
     },
     checkLeases,
+    disconnect(node, reason) {
+      const s = sessions.get(node);
+      if (s === undefined) return false;
+      sessions.delete(node);
+      logs.nodeGone(node);
+      closeSession(s, WS_CLOSE.unauthenticated, reason);
+      options.onNodeChange?.({ node, change: 'disconnected' });
+      return true;
+    },
     connectedNodes: () => [...sessions.keys()].sort(),
     requestLogs: (node, ask, onChunk) => logs.request(node, ask, onChunk),
     stats: () => ({ ...stats }),

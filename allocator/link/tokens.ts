@@ -1,6 +1,6 @@
 /**
- * Agent identity: a join token lets a new agent register once; it then holds a credential
- * of its own node, good for that node only. Only sha256 hashes of tokens are kept, so a leaked
+ * Agent identity: a join token lets a new agent register a node name no node holds yet; it then holds
+ * a credential of its own node, good for that node only, renewed on every connection. Only sha256 hashes of tokens are kept, so a leaked
  * store does not let anyone connect, and a token is checked with a constant-time compare.
  *
  * Tokens look like `tj.<id>.<secret>` (join) or `tn.<id>.<secret>` (node): the id finds the record
@@ -29,6 +29,11 @@ export interface TokenRecord {
   revokedMs?: number | null;
   /** The user's label for a user token ("laptop", "ci"). */
   name?: string | null;
+  /**
+   * The id of the user token this one was minted with through the API; null or absent: made by the
+   * allocator itself (bootstrap, join tokens, node credentials). It lives only as long as its parent.
+   */
+  parent?: string | null;
 }
 
 /** Where token records live. */
@@ -39,6 +44,8 @@ export interface TokenStore {
   list(): TokenRecord[];
   /** The tokens of one kind naming `subject`: a node's credentials, found without reading them all. */
   bySubject(kind: TokenKind, subject: string): TokenRecord[];
+  /** The tokens minted with token `id`. */
+  byParent(id: string): TokenRecord[];
 }
 
 /** Who a bearer token authenticates. */
@@ -61,6 +68,7 @@ export function memoryTokenStore(): TokenStore {
     list: () => [...records.values()],
     bySubject: (kind, subject) =>
       [...records.values()].filter((r) => r.kind === kind && r.subject === subject),
+    byParent: (id) => [...records.values()].filter((r) => r.parent === id),
   };
 }
 
@@ -75,10 +83,15 @@ export function hashToken(token: string): Buffer {
 export interface UserTokenOptions {
   /** A label for the token. */
   name?: string;
-  /** When it stops working (ms since the epoch). Default: never. */
+  /** When it stops working (ms since the epoch). Default: never (or, with `parent`, the parent's expiry). */
   expiresMs?: number;
   /** Creation time (ms). Default `Date.now()`. */
   nowMs?: number;
+  /**
+   * The id of the token it is minted with (the API caller's): it then expires no later than that
+   * token and is revoked with it. Default none.
+   */
+  parent?: string;
 }
 
 function mint(
@@ -115,35 +128,100 @@ export function registerJoinToken(store: TokenStore, token: string): string | nu
   return token;
 }
 
-/** Creates a join token, which registers any node; returns the token, shown once. */
+/** Creates a join token, which registers any node name not yet registered; returns the token, shown once. */
 export function createJoinToken(store: TokenStore): string {
   return mint(store, 'join', null);
 }
 
 /**
- * Issues a fresh credential for `node` and revokes its earlier ones: an agent keeps only the newest
- * (it arrives in Welcome), and an older copy elsewhere should stop working.
+ * Issues a fresh credential for `node` and removes its earlier ones but `keepId`: an agent keeps only
+ * the newest (it arrives in Welcome), and an older copy elsewhere should stop working. A rotation
+ * keeps the credential the connection presented, since the Welcome carrying its successor may be
+ * lost; the agent's next connection with the successor removes it.
  */
-export function issueNodeCredential(store: TokenStore, node: string): string {
-  for (const r of store.bySubject('node', node)) store.delete(r.id);
+export function issueNodeCredential(store: TokenStore, node: string, keepId?: string): string {
+  for (const r of store.bySubject('node', node)) if (r.id !== keepId) store.delete(r.id);
   return mint(store, 'node', node);
 }
 
-/** Creates an API token for `user`; returns the token, shown once. */
+/** The id part of a `tj.<id>.<secret>` style token, or null for anything else. */
+export function tokenIdOf(token: string): string | null {
+  const parts = token.split('.');
+  return parts.length === 3 && parts[1] !== undefined && parts[1] !== '' ? parts[1] : null;
+}
+
+/** Revokes every live credential of `node` (`tessera node reset`); returns how many. */
+export function revokeNodeCredentials(store: TokenStore, node: string, nowMs: number): number {
+  const live = liveNodeCredentials(store, node, nowMs);
+  for (const r of live) store.put({ ...r, revokedMs: nowMs });
+  return live.length;
+}
+
+/** The credentials of `node` that still authenticate at `nowMs`. */
+export function liveNodeCredentials(store: TokenStore, node: string, nowMs: number): TokenRecord[] {
+  return store.bySubject('node', node).filter((r) => isLive(r, nowMs));
+}
+
+/**
+ * Creates an API token for `user`; returns the token, shown once. Minted with a `parent`, it expires
+ * no later than the parent: a later expiry, or none, is clamped to the parent's (as a token made from a
+ * 5-minute token must not outlive it); the stored record holds the effective expiry.
+ */
 export function createUserToken(store: TokenStore, user: string, options: UserTokenOptions = {}): string {
+  const parent = options.parent === undefined ? undefined : store.get(options.parent);
   return mint(store, 'user', user, {
     createdMs: options.nowMs ?? Date.now(),
-    expiresMs: options.expiresMs ?? null,
+    expiresMs: earlierExpiry(options.expiresMs ?? null, parent?.expiresMs ?? null),
     revokedMs: null,
     name: options.name ?? null,
+    parent: options.parent ?? null,
   });
 }
 
-/** The token `id` returns with its revocation stamped; false when there is no such token. */
+/** The earlier of two expiries, null meaning never. */
+function earlierExpiry(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  return b === null ? a : Math.min(a, b);
+}
+
+/**
+ * Revokes token `id` and every token minted from it, transitively; false when there is no such
+ * token. A token already revoked keeps its first stamp.
+ */
 export function revokeToken(store: TokenStore, id: string, nowMs: number = Date.now()): boolean {
   const record = store.get(id);
   if (record === undefined) return false;
-  if (record.revokedMs === undefined || record.revokedMs === null) store.put({ ...record, revokedMs: nowMs });
+  const seen = new Set<string>();
+  const queue = [record];
+  for (let r = queue.pop(); r !== undefined; r = queue.pop()) {
+    if (seen.has(r.id)) continue;
+    seen.add(r.id);
+    if (r.revokedMs === undefined || r.revokedMs === null) store.put({ ...r, revokedMs: nowMs });
+    queue.push(...store.byParent(r.id));
+  }
+  return true;
+}
+
+/** Neither revoked nor expired at `nowMs`. */
+function isLive(record: TokenRecord, nowMs: number): boolean {
+  if (record.revokedMs !== undefined && record.revokedMs !== null) return false;
+  return record.expiresMs === undefined || record.expiresMs === null || nowMs < record.expiresMs;
+}
+
+/**
+ * Whether every token `record` descends from is still live. Revocation marks descendants and minting
+ * clamps expiries already; this walk also covers rows written before either, and a parent gone.
+ */
+function ancestorsLive(store: TokenStore, record: TokenRecord, nowMs: number): boolean {
+  const seen = new Set<string>([record.id]);
+  for (let id = record.parent ?? null; id !== null; ) {
+    // A loop cannot be written through the API (a parent exists before its child); refuse one anyway.
+    if (seen.has(id)) return false;
+    seen.add(id);
+    const parent = store.get(id);
+    if (parent === undefined || !isLive(parent, nowMs)) return false;
+    id = parent.parent ?? null;
+  }
   return true;
 }
 
@@ -164,8 +242,7 @@ export function authenticate(
   if (record === undefined || PREFIX[record.kind] !== prefix) return null;
   // Both sides are sha256 digests, so the lengths match and the compare leaks no timing.
   if (!timingSafeEqual(hashToken(bearer), record.hash)) return null;
-  if (record.revokedMs !== undefined && record.revokedMs !== null) return null;
-  if (record.expiresMs !== undefined && record.expiresMs !== null && nowMs >= record.expiresMs) return null;
+  if (!isLive(record, nowMs) || !ancestorsLive(store, record, nowMs)) return null;
   if (record.kind === 'join') return { kind: 'join' };
   if (record.subject === null) return null;
   return record.kind === 'node'

@@ -57,6 +57,11 @@ export interface AgentLink {
   dispatch(node: string, frame: Frame): boolean;
   /** Marks nodes silent for more than leaseMs as lost, closes their sessions, returns their names. */
   checkLeases(nowMs?: number): string[];
+  /**
+   * Closes `node`'s session (4401 with `reason`) because the credential it opened with was revoked;
+   * false when the node has none.
+   */
+  disconnect(node: string, reason: string): boolean;
   /** Names of nodes with a session past Hello. */
   connectedNodes(): string[];
   /** Asks `node` for a pod's log (logs.ts); null when the node has no open session. */

@@ -7,6 +7,8 @@ import { tesseraError } from '../../common/errors.ts';
 import { StoreError } from './errors.ts';
 import { V4_ACCESS } from './migration-4-access.ts';
 import { V5_POLICIES } from './migration-5-policies.ts';
+import { V6_NODE_RESET } from './migration-6-node-reset.ts';
+import { V7_TOKEN_PARENTS } from './migration-7-token-parents.ts';
 
 /** Migration 1: the whole first schema (docs/architecture.md §2 and §6). */
 const V1 = `
@@ -142,7 +144,15 @@ ALTER TABLE nodes ADD COLUMN admin_labels TEXT NOT NULL DEFAULT '{}';  -- JSON {
 `;
 
 /** Every migration in order; the database's user_version is the count applied. */
-export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4_ACCESS, V5_POLICIES];
+export const MIGRATIONS: readonly string[] = [
+  V1,
+  V2,
+  V3,
+  V4_ACCESS,
+  V5_POLICIES,
+  V6_NODE_RESET,
+  V7_TOKEN_PARENTS,
+];
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -95,6 +95,27 @@ export function listNodes(db: Db): NodeRecord[] {
   return (db.prepare('SELECT * FROM nodes ORDER BY name').all() as NodeRow[]).map(toNode);
 }
 
+/**
+ * Marks `name` reset by an admin: its name is open to one join token (link/registration.ts). False
+ * when there is no such node record.
+ */
+export function markNodeReset(db: Db, name: string, nowMs: number): boolean {
+  return db.prepare('UPDATE nodes SET reset_ms = ? WHERE name = ?').run(nowMs, name).changes > 0;
+}
+
+/** Whether `name` has a node record and, if so, when an admin last reset it (null: registered). */
+export function nodeRegistration(db: Db, name: string): { resetMs: number | null } | undefined {
+  const r = db.prepare('SELECT reset_ms FROM nodes WHERE name = ?').get(name) as
+    | { reset_ms: number | null }
+    | undefined;
+  return r === undefined ? undefined : { resetMs: r.reset_ms };
+}
+
+/** Clears the reset mark once a join token registered the name again. */
+export function clearNodeReset(db: Db, name: string): void {
+  db.prepare('UPDATE nodes SET reset_ms = NULL WHERE name = ?').run(name);
+}
+
 /** Records that the node's agent was heard from now. */
 export function touchNode(db: Db, name: string, nowMs: number): boolean {
   return (

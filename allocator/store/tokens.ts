@@ -1,5 +1,5 @@
 /**
- * The link's and the API's tokens in the store (migrations 2 and 4), behind link/tokens.ts
+ * The link's and the API's tokens in the store (migrations 2, 4 and 7), behind link/tokens.ts
  * `TokenStore`, so join tokens, node credentials and user tokens survive an allocator restart.
  * Only hashes are kept; a revoked token keeps its row (with `revoked_ms`) so `token list` shows it.
  */
@@ -15,9 +15,10 @@ interface TokenRow {
   expires_ms: number | null;
   revoked_ms: number | null;
   name: string | null;
+  parent: string | null;
 }
 
-const COLUMNS = 'id, kind, subject, hash, created_ms, expires_ms, revoked_ms, name';
+const COLUMNS = 'id, kind, subject, hash, created_ms, expires_ms, revoked_ms, name, parent';
 
 function toRecord(r: TokenRow): TokenRecord {
   // Only kinds written through `put` from a typed TokenRecord are stored.
@@ -30,16 +31,18 @@ function toRecord(r: TokenRow): TokenRecord {
     expiresMs: r.expires_ms,
     revokedMs: r.revoked_ms,
     name: r.name,
+    parent: r.parent,
   };
 }
 
 /** A TokenStore over the store's tokens table; `now` stamps new rows that carry no `createdMs`. */
 export function sqliteTokenStore(db: Db, now: () => number = Date.now): TokenStore {
   const get = db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE id = ?`);
-  const put = db.prepare(`INSERT OR REPLACE INTO tokens (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+  const put = db.prepare(`INSERT OR REPLACE INTO tokens (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const del = db.prepare('DELETE FROM tokens WHERE id = ?');
   const all = db.prepare(`SELECT ${COLUMNS} FROM tokens ORDER BY created_ms, id`);
   const bySubject = db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE kind = ? AND subject = ?`);
+  const byParent = db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE parent = ?`);
   return {
     get: (id) => {
       const r = get.get(id) as TokenRow | undefined;
@@ -55,6 +58,7 @@ export function sqliteTokenStore(db: Db, now: () => number = Date.now): TokenSto
         r.expiresMs ?? null,
         r.revokedMs ?? null,
         r.name ?? null,
+        r.parent ?? null,
       );
     },
     delete: (id) => {
@@ -62,5 +66,6 @@ export function sqliteTokenStore(db: Db, now: () => number = Date.now): TokenSto
     },
     list: () => (all.all() as TokenRow[]).map(toRecord),
     bySubject: (kind, subject) => (bySubject.all(kind, subject) as TokenRow[]).map(toRecord),
+    byParent: (id) => (byParent.all(id) as TokenRow[]).map(toRecord),
   };
 }

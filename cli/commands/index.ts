@@ -69,6 +69,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: () => import('./project.ts'),
   },
   {
+    name: 'node',
+    summary: 'list nodes and reset one whose credential was lost or leaked (admins)',
+    load: () => import('./node.ts'),
+  },
+  {
     name: 'token',
     summary: 'create, list and revoke API tokens and join tokens for new nodes',
     load: () => import('./token.ts'),

@@ -1,10 +1,12 @@
 /**
- * `tessera token create --node`: mints a join token a new node's agent presents once to join; it
- * then holds a credential of its own. `tessera token create [--user U] [--expires 30d]` mints an API
- * token (your own; an admin's for anyone). `tessera token list` shows which tokens exist (never
- * secrets); `tessera token revoke ID` stops one working.
+ * `tessera token create --node`: mints a join token a new node's agent presents to register a name no
+ * node holds yet; it then holds a credential of its own. `tessera token create [--user U] [--expires
+ * 30d]` mints an API token (your own; an admin's for anyone), living no longer than the token used.
+ * `tessera token list` shows which tokens exist (never secrets); `tessera token revoke ID` stops one,
+ * and every token created with it, working.
  */
 import type { Command } from 'commander';
+import { parseDurationMs } from '../../common/resources.ts';
 import type { ClientFlags } from '../client/config.ts';
 import { addClientOptions, connect } from '../client/connect.ts';
 import { formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';
@@ -20,7 +22,9 @@ Examples:
   $ TOKEN=$(tessera token create --node) && ssh gpu-07 tessera agent --allocator URL --token "$TOKEN"
   $ tessera token list
 
-The token is printed once, alone on stdout; the allocator keeps only its hash.
+The token is printed once, alone on stdout; the allocator keeps only its hash. An API token expires
+no later than the token used to create it (a later --expires, or none, is clamped to it) and is
+revoked with it: revoking a token revokes every token created with it.
 On the new node: tessera agent --allocator URL --token TOKEN
 `;
 
@@ -76,6 +80,22 @@ export function tokenBody(f: CreateFlags): Record<string, string> {
   return body;
 }
 
+/**
+ * Said when the allocator gave the token an earlier expiry than `--expires` asked for (or one where
+ * none was asked): a token expires no later than the token that minted it. A minute of slack covers
+ * the two clocks.
+ */
+export function clampNote(
+  expires: string | undefined,
+  expiresAt: string | null | undefined,
+  nowMs: number,
+): string {
+  if (expiresAt === undefined || expiresAt === null) return '';
+  const asked = expires === undefined ? null : parseDurationMs(expires, '--expires');
+  if (asked !== null && (!asked.ok || Date.parse(expiresAt) >= nowMs + asked.value - 60_000)) return '';
+  return ' (no later than the token you minted it with)';
+}
+
 /** A token's state for the list: revoked, expired, or when it expires. */
 function status(t: TokenInfo, nowMs: number): string {
   if (t.revokedAt !== undefined && t.revokedAt !== null) return 'revoked';
@@ -116,7 +136,7 @@ export function configure(command: Command, { io }: CliContext): void {
       io.err(`On the new node: tessera agent --allocator ${client.url} --token ${created.token}\n`);
     else
       io.err(
-        `API token for ${created.subject ?? 'you'}${created.expiresAt ? `, expires ${created.expiresAt}` : ''}; use it with: tessera login --url ${client.url} --token TOKEN\n`,
+        `API token for ${created.subject ?? 'you'}${created.expiresAt ? `, expires ${created.expiresAt}` : ''}${clampNote(flags.expires, created.expiresAt, Date.now())}; use it with: tessera login --url ${client.url} --token TOKEN\n`,
       );
   });
 

@@ -111,6 +111,13 @@ describe('tessera login', () => {
 
     const own = await tessera('token', 'create', '--expires', '1h');
     expect(own.code).toBe(0);
+    expect(own.stderr).not.toContain('no later than');
+    // Made with the 30-day laptop token, a 90-day token gets the laptop token's expiry.
+    const longer = await tessera('token', 'create', '--expires', '90d', '-o', 'json');
+    const laptop = (JSON.parse(mine.stdout) as { expiresAt: string }[])[0]?.expiresAt;
+    expect(JSON.parse(longer.stdout)).toMatchObject({ expiresAt: laptop });
+    const clamped = await tessera('token', 'create', '--expires', '90d');
+    expect(clamped.stderr).toContain('no later than the token you minted it with');
     const ownId = own.stdout.trim().split('.')[1] ?? '';
     const revoked = await tessera('token', 'revoke', ownId);
     expect(revoked.stdout).toBe(`token ${ownId} revoked\n`);

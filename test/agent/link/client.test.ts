@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLink, type Link, type LinkOptions } from '../../../agent/link/client.ts';
+import { err, ok, tesseraError } from '../../../common/errors.ts';
 import type { StartPod } from '../../../common/wire.ts';
 import {
   events,
@@ -348,5 +349,82 @@ describe('agent link', () => {
     await waitFor(() => c.closed !== null, 'the close');
     expect(c.closed?.code).toBe(4400);
     await waitFor(() => alloc.conns[1] !== undefined && hellos(alloc.conns[1]).length === 1, 'a new Hello');
+  });
+});
+
+/** A credential keeper in memory: what was saved, and whether saving fails. */
+function memoryKeeper(saved: string | null, failing = false) {
+  const k = {
+    saved,
+    load: () => ok(k.saved),
+    save: (credential: string) => {
+      if (failing) return err(tesseraError('TESSERA_E_INVALID_CONFIG', 'disk full'));
+      k.saved = credential;
+      return ok(undefined);
+    },
+  };
+  return k;
+}
+
+describe('agent link credentials', () => {
+  async function linked(
+    keeper: ReturnType<typeof memoryKeeper>,
+    refuse: (auth: string | undefined) => boolean = () => false,
+  ): Promise<{ alloc: Allocator; link: Link }> {
+    const alloc = await fakeAllocator(refuse);
+    const link = createLink({
+      url: alloc.url,
+      token: 'join-secret',
+      nodeName: 'node-a',
+      agent: fakeAgent(),
+      heartbeatMs: 50,
+      leaseMs: 5000,
+      marginMs: 1000,
+      backoff: { initialMs: 20, maxMs: 50 },
+      random: () => 0.5,
+      log: quietLog,
+      credentials: keeper,
+    });
+    cleanups.push(() => alloc.close());
+    cleanups.push(() => link.stop());
+    link.start();
+    return { alloc, link };
+  }
+
+  it('presents its saved credential, not the join token, and saves the one each Welcome brings', async () => {
+    const keeper = memoryKeeper('tn.saved.secret');
+    const { alloc } = await linked(keeper);
+    await waitFor(() => alloc.conns[0] !== undefined && hellos(alloc.conns[0]).length === 1, 'a Hello');
+    const c = alloc.conns[0];
+    if (c === undefined) throw new Error('no connection');
+    expect(c.req.headers.authorization).toBe('Bearer tn.saved.secret');
+    expect(hellos(c)[0]?.token).toBe('tn.saved.secret');
+    alloc.send(c, welcome([]));
+    await waitFor(() => keeper.saved === 'node-cred', 'the new credential saved');
+    c.ws.close(1001, 'allocator restarting');
+    await waitFor(() => alloc.conns[1] !== undefined, 'a reconnect');
+    expect(alloc.conns[1]?.req.headers.authorization).toBe('Bearer node-cred');
+  });
+
+  it('falls back to the join token when the allocator refuses the saved credential (401)', async () => {
+    const keeper = memoryKeeper('tn.revoked.secret');
+    const { alloc } = await linked(keeper, (auth) => auth === 'Bearer tn.revoked.secret');
+    await waitFor(() => alloc.conns[0] !== undefined, 'a connection with the join token');
+    expect(alloc.refusedAuth).toEqual(['Bearer tn.revoked.secret']);
+    expect(alloc.conns[0]?.req.headers.authorization).toBe('Bearer join-secret');
+  });
+
+  it('keeps presenting its current credential when a new one cannot be saved', async () => {
+    const keeper = memoryKeeper('tn.saved.secret', true);
+    const { alloc } = await linked(keeper);
+    await waitFor(() => alloc.conns[0] !== undefined && hellos(alloc.conns[0]).length === 1, 'a Hello');
+    const c = alloc.conns[0];
+    if (c === undefined) throw new Error('no connection');
+    alloc.send(c, welcome([]));
+    await sleep(50);
+    c.ws.close(1001, 'allocator restarting');
+    await waitFor(() => alloc.conns[1] !== undefined, 'a reconnect');
+    // A restart would read the old one from disk, so the allocator must keep hearing it.
+    expect(alloc.conns[1]?.req.headers.authorization).toBe('Bearer tn.saved.secret');
   });
 });

@@ -155,14 +155,31 @@ export interface Conn {
   closed: { code: number; reason: string } | null;
 }
 
-/** An allocator stand-in: records every connection, its upgrade request and its decoded frames. */
-export async function fakeAllocator(): Promise<{
+/**
+ * An allocator stand-in: records every connection, its upgrade request and its decoded frames.
+ * `refuse` answers an upgrade with HTTP 401 when it returns true for the Authorization header.
+ */
+export async function fakeAllocator(
+  refuse: (authorization: string | undefined) => boolean = () => false,
+): Promise<{
   url: string;
   conns: Conn[];
+  /** The Authorization headers of refused upgrades, in order. */
+  refusedAuth: string[];
   send(c: Conn, body: FrameBody): void;
   close(): Promise<void>;
 }> {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', ...WS_OPTIONS });
+  const refusedAuth: string[] = [];
+  const wss = new WebSocketServer({
+    port: 0,
+    host: '127.0.0.1',
+    ...WS_OPTIONS,
+    verifyClient: (info, done) => {
+      const refused = refuse(info.req.headers.authorization);
+      if (refused) refusedAuth.push(info.req.headers.authorization ?? '');
+      done(!refused, 401);
+    },
+  });
   await new Promise<void>((resolve) => wss.once('listening', resolve));
   const conns: Conn[] = [];
   wss.on('connection', (ws, req) => {
@@ -181,6 +198,7 @@ export async function fakeAllocator(): Promise<{
   return {
     url: `ws://127.0.0.1:${port}/api/v1/agents/connect`,
     conns,
+    refusedAuth,
     send(c, body) {
       if (c.ws.readyState === WebSocket.OPEN) c.ws.send(encodeFrame(makeFrame(body)));
     },

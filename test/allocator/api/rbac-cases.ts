@@ -180,6 +180,7 @@ export const CASES: Case[] = [
     allowed: ADMIN,
   },
   { route: 'DELETE /nodes/:name', target: 'cluster', url: '/nodes/n1', allowed: ADMIN },
+  { route: 'POST /nodes/:name/reset', target: 'cluster', url: '/nodes/n1/reset', allowed: ADMIN },
   { route: 'POST /workloads', target: 'p1', url: '/workloads', body: spec('new', 'p1'), allowed: P1_WRITERS },
   { route: 'POST /workloads', target: 'p2', url: '/workloads', body: spec('new', 'p2'), allowed: ADMIN },
   { route: 'GET /workloads', target: 'all (filtered)', url: '/workloads', allowed: ALL },

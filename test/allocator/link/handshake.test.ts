@@ -5,9 +5,10 @@ import {
   issueNodeCredential,
   memoryTokenStore,
 } from '../../../allocator/link/tokens.ts';
-import { getNode } from '../../../allocator/store/nodes.ts';
+import { getNode, upsertNode } from '../../../allocator/store/nodes.ts';
 import { MAX_FRAME_BYTES, makeFrame, WS_CLOSE } from '../../../common/wire.ts';
-import { connect, hello, join, refusedStatus, startLink } from './harness.ts';
+import { T0 } from '../store/helpers.ts';
+import { connect, credentialOf, hello, join, refusedStatus, startLink, status } from './harness.ts';
 
 describe('tokens', () => {
   it('authenticates join tokens and node credentials, and nothing else', () => {
@@ -69,7 +70,63 @@ describe('agent link handshake', () => {
     await client.closed;
 
     const again = await join(h.url, cred ?? '', 'n1');
-    expect(again.welcome.body.case === 'welcome' && again.welcome.body.value.nodeCredential).toBeNull();
+    expect(credentialOf(again.welcome)).toMatch(/^tn\./);
+  });
+
+  it('rotates the credential on each connection; the presented one lasts until its successor is used', async () => {
+    const h = await startLink();
+    const first = await join(h.url, h.joinToken, 'n1');
+    const a = credentialOf(first.welcome);
+    first.client.ws.close();
+    await first.client.closed;
+
+    const second = await join(h.url, a, 'n1');
+    const b = credentialOf(second.welcome);
+    expect(b).not.toBe(a);
+    // The Welcome carrying b may never have reached the agent: a must still bring it back.
+    expect(authenticate(h.tokens, a)).toEqual({ kind: 'node', node: 'n1' });
+    expect(authenticate(h.tokens, b)).toEqual({ kind: 'node', node: 'n1' });
+    second.client.ws.close();
+    await second.client.closed;
+
+    // Coming back with b proves it arrived: a is gone, b and its successor work.
+    const third = await join(h.url, b, 'n1');
+    const c = credentialOf(third.welcome);
+    expect(authenticate(h.tokens, a)).toBeNull();
+    expect(await refusedStatus(h.url, a)).toBe(401);
+    expect(authenticate(h.tokens, b)).toEqual({ kind: 'node', node: 'n1' });
+    expect(authenticate(h.tokens, c)).toEqual({ kind: 'node', node: 'n1' });
+    expect(h.tokens.bySubject('node', 'n1')).toHaveLength(2);
+  });
+
+  it("refuses a join token naming a registered node (4423) and leaves that node's session and credential alone", async () => {
+    const h = await startLink();
+    const real = await join(h.url, h.joinToken, 'n1');
+    const cred = credentialOf(real.welcome);
+    const impostor = await connect(h.url, h.joinToken);
+    impostor.send(hello('n1'));
+    const closed = await impostor.closed;
+    expect(closed.code).toBe(WS_CLOSE.nodeExists);
+    expect(closed.reason).toContain('n1 is already registered');
+    expect(closed.reason).toContain('tessera node reset n1');
+    // The real node's session is untouched: still the one session, still answered.
+    expect(h.link.connectedNodes()).toEqual(['n1']);
+    expect(h.changes).toEqual([{ node: 'n1', change: 'connected' }]);
+    real.client.send(status(1));
+    expect((await real.client.next()).body).toMatchObject({ case: 'ack', value: { seq: 1 } });
+    expect(real.client.ws.readyState).toBe(real.client.ws.OPEN);
+    expect(authenticate(h.tokens, cred)).toEqual({ kind: 'node', node: 'n1' });
+    expect(h.tokens.bySubject('node', 'n1')).toHaveLength(1);
+  });
+
+  it('refuses a join token naming a node the store knows even while it is offline', async () => {
+    const h = await startLink();
+    upsertNode(h.db, { name: 'n2', labels: {}, gpus: [], cpuMillis: 1000, memoryMiB: 1024 }, T0);
+    const impostor = await connect(h.url, h.joinToken);
+    impostor.send(hello('n2'));
+    expect((await impostor.closed).code).toBe(WS_CLOSE.nodeExists);
+    expect(getNode(h.db, 'n2')?.cpuMillis).toBe(1000);
+    expect(h.tokens.bySubject('node', 'n2')).toEqual([]);
   });
 
   it("closes with 4403 when a node's credential says Hello as another node", async () => {

@@ -184,6 +184,13 @@ export function status(
   });
 }
 
+/** The node credential a Welcome carries; throws when it carries none. */
+export function credentialOf(welcome: Frame): string {
+  const cred = welcome.body.case === 'welcome' ? welcome.body.value.nodeCredential : null;
+  if (cred === null) throw new Error(`no node credential in ${welcome.body.case}`);
+  return cred;
+}
+
 /** Connects with `token`, says Hello as `node` and returns the client and its Welcome. */
 export async function join(
   url: string,
@@ -192,5 +199,12 @@ export async function join(
 ): Promise<{ client: Client; welcome: Frame }> {
   const client = await connect(url, token);
   client.send(hello(node));
-  return { client, welcome: await client.next() };
+  // A refused Hello closes the socket: fail at once with its words instead of waiting for a frame.
+  const welcome = await Promise.race([
+    client.next(),
+    client.closed.then(({ code, reason }) => {
+      throw new Error(`the link closed the Hello of ${node} with ${code}: ${reason}`);
+    }),
+  ]);
+  return { client, welcome };
 }

@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { wirePodId } from '../../../allocator/link/pod-id.ts';
+import { issueNodeCredential } from '../../../allocator/link/tokens.ts';
 import { applyPlan } from '../../../allocator/store/apply-plan.ts';
 import { getNode } from '../../../allocator/store/nodes.ts';
 import { submitWorkload } from '../../../allocator/store/workloads.ts';
 import { type Frame, makeFrame, WS_CLOSE } from '../../../common/wire.ts';
 import { must, openTemp, smallOrg, T0, training } from '../store/helpers.ts';
-import { join, startLink, status } from './harness.ts';
+import { credentialOf, type Harness, join, startLink, status } from './harness.ts';
+
+/** The credential of a node the store already knows (a join token may not register it again). */
+const credential = (h: Harness, node: string): string => issueNodeCredential(h.tokens, node);
 
 /** A store with nodes n1..n3 and pod `t-0` of workload w1 bound to n1 at epoch 1. */
 function storeWithPodOnN1() {
@@ -52,17 +56,17 @@ const startPod = (podId: string, epoch: number): Frame =>
 describe('agent link sessions', () => {
   it('Welcome lists the pods the store assigns to the node, with their epochs', async () => {
     const h = await startLink({ db: storeWithPodOnN1() });
-    const n1 = await join(h.url, h.joinToken, 'n1');
+    const n1 = await join(h.url, credential(h, 'n1'), 'n1');
     expect(n1.welcome.body.case === 'welcome' && n1.welcome.body.value.desiredPods).toEqual([
       { podId: POD, epoch: 1 },
     ]);
-    const n2 = await join(h.url, h.joinToken, 'n2');
+    const n2 = await join(h.url, credential(h, 'n2'), 'n2');
     expect(n2.welcome.body.case === 'welcome' && n2.welcome.body.value.desiredPods).toEqual([]);
   });
 
   it('passes an identical repeated report on once, and again after 30 s or when it changes', async () => {
     const h = await startLink({ db: storeWithPodOnN1() });
-    const { client } = await join(h.url, h.joinToken, 'n1');
+    const { client } = await join(h.url, credential(h, 'n1'), 'n1');
     client.send(status(1, [{ podId: POD, epoch: 1 }]));
     client.send(status(2, [{ podId: POD, epoch: 1 }]));
     await expect.poll(() => h.link.stats().statusFrames).toBe(2);
@@ -78,7 +82,7 @@ describe('agent link sessions', () => {
 
   it("Status updates the node's last_seen and passes on reports about its own pods", async () => {
     const h = await startLink({ db: storeWithPodOnN1() });
-    const { client } = await join(h.url, h.joinToken, 'n1');
+    const { client } = await join(h.url, credential(h, 'n1'), 'n1');
     h.clock.ms = T0 + 5000;
     client.send(status(1, [{ podId: POD, epoch: 1 }]));
     await expect.poll(() => h.link.stats().statusFrames).toBe(1);
@@ -92,7 +96,7 @@ describe('agent link sessions', () => {
 
   it("refuses, and never applies, a report about another node's pod or a stale epoch", async () => {
     const h = await startLink({ db: storeWithPodOnN1() });
-    const { client } = await join(h.url, h.joinToken, 'n2');
+    const { client } = await join(h.url, credential(h, 'n2'), 'n2');
     client.send(
       status(1, [
         { podId: POD, epoch: 1 },
@@ -144,7 +148,7 @@ describe('agent link sessions', () => {
   it('a second connection for the same node replaces the first, which is closed with 4409', async () => {
     const h = await startLink();
     const first = await join(h.url, h.joinToken, 'n1');
-    const second = await join(h.url, h.joinToken, 'n1');
+    const second = await join(h.url, credentialOf(first.welcome), 'n1');
     expect((await first.client.closed).code).toBe(WS_CLOSE.fenced);
     expect(h.link.connectedNodes()).toEqual(['n1']);
     expect(h.link.dispatch('n1', startPod('w1_t-0', 1))).toBe(true);
