@@ -1,7 +1,7 @@
-/** `tessera node list` and `tessera node reset` through `runCli` against a live API with RBAC. */
+/** `tessera node list`, `reset` and `delete` through `runCli` against a live API with RBAC. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authenticate, issueNodeCredential } from '../../allocator/link/tokens.ts';
-import { setCordoned, upsertNode } from '../../allocator/store/nodes.ts';
+import { getNode, markLostNodes, setCordoned, upsertNode } from '../../allocator/store/nodes.ts';
 import { type LiveApi, startLiveApi } from './live-api.ts';
 
 let api: LiveApi;
@@ -53,5 +53,22 @@ describe('tessera node', () => {
     const r = await api.tessera('node', 'reset', 'nope');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('no node named nope');
+  });
+
+  it('delete --force refuses a node that did not miss its lease, and forgets one that did', async () => {
+    upsertNode(
+      api.db,
+      { name: 'gpu-09', labels: {}, gpus: [], cpuMillis: 8000, memoryMiB: 65_536 },
+      Date.now(),
+    );
+    const refused = await api.tessera('node', 'delete', 'gpu-09', '--force');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('node gpu-09 is connected');
+    expect(getNode(api.db, 'gpu-09')).toBeDefined();
+    markLostNodes(api.db, Date.now() + 3_600_000, 1000);
+    const r = await api.tessera('node', 'delete', 'gpu-09', '--force');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('node gpu-09 deleted; its pods are placed elsewhere.\n');
+    expect(getNode(api.db, 'gpu-09')).toBeUndefined();
   });
 });

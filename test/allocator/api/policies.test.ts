@@ -89,6 +89,41 @@ describe('policies and rules API', () => {
     });
   });
 
+  it("defaults a type's disconnect policy and restricts it to the options a scope allows", async () => {
+    const api = testApi();
+    await seedOrg(api);
+    const bad = await api.call('POST', '/api/v1/workloads', {
+      ...trainingSpec('bad'),
+      disconnectPolicy: 'reschedule:1s',
+    });
+    expect(bad.status).toBe(400);
+    expect((bad.body as ErrorBody).error.message).toMatch(
+      /^disconnectPolicy: 1s is shorter than 10s; accepted: 'keep'/,
+    );
+    await api.call('PUT', '/api/v1/policies/cluster/training', {
+      defaults: { disconnectPolicy: 'reschedule:5m' },
+      rules: { disconnectPolicy: { options: ['keep', 'reschedule:5m'] } },
+    });
+    const r = await api.call('POST', '/api/v1/workloads', trainingSpec('resnet'));
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({
+      disconnect: { kind: 'reschedule', afterMs: 300_000 },
+      disconnectPolicy: 'reschedule:5m',
+    });
+    const kept = await api.call('POST', '/api/v1/workloads', {
+      ...trainingSpec('kept'),
+      disconnectPolicy: 'keep',
+    });
+    expect(kept.status).toBe(201);
+    expect(kept.body).toMatchObject({ disconnect: { kind: 'keep' } });
+    const off = await api.call('POST', '/api/v1/workloads', {
+      ...trainingSpec('other'),
+      disconnectPolicy: 'reschedule:1m',
+    });
+    expect(off.status).toBe(422);
+    expect((off.body as ErrorBody).error.field).toBe('disconnectPolicy');
+  });
+
   it('refuses a violating submission with 422 naming field, rule and scope, storing nothing', async () => {
     const api = testApi();
     await seedOrg(api);
