@@ -2,10 +2,12 @@
  * Workloads: submit, list, get, stop, run, delete, events. Every phase change goes through the
  * store's phase machine, so an illegal one is a 409 naming the phases legal from where it stands.
  */
+
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { WORKLOAD_PHASES, type WorkloadPhase } from '../../common/phases.ts';
 import { parseWorkloadSpec, WORKLOAD_TYPES } from '../../common/workload.ts';
+import { runAgain } from '../lifecycle/teardown.ts';
 import { listEvents } from '../store/events.ts';
 import { listPods, type PodRecord } from '../store/pods.ts';
 import { projectChain } from '../store/policies.ts';
@@ -84,9 +86,7 @@ export function registerWorkloadRoutes(app: FastifyInstance, ctx: ApiContext): v
 
   app.post<IdParams>('/workloads/:id/run', async (request) => {
     workloadOf(request.params.id);
-    unwrap(
-      changePhase(ctx.db, request.params.id, 'Pending', 'RunByUser', ctx.now(), 'queued again by the user'),
-    );
+    unwrap(runAgain(ctx.db, request.params.id, ctx.now()));
     ctx.changed('workload-run');
     return view(request.params.id);
   });

@@ -3,10 +3,12 @@
  * their nodes; a Deleting workload whose pods all ended is purged (its events stay). Runs each
  * scheduling cycle, so a stop or delete issued while the allocator was down still happens.
  */
+import type { Result } from '../../common/errors.ts';
 import type { StopPod } from '../store/apply-plan.ts';
 import type { Db } from '../store/db.ts';
+import { fail, guard, StoreError } from '../store/errors.ts';
 import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
-import { listWorkloads, purgeWorkload } from '../store/workloads.ts';
+import { changePhase, getWorkload, listWorkloads, purgeWorkload } from '../store/workloads.ts';
 import { beginStop } from './pods.ts';
 
 /** What a teardown pass did. */
@@ -33,4 +35,29 @@ export function teardown(db: Db): TeardownResult {
     }
     return out;
   })();
+}
+
+/**
+ * A user's `run` of a Stopped workload (any other phase is refused), in one transaction. Pods the stop has not reached yet (the
+ * teardown runs with the next cycle) are stopped first: `run` right after `stop` restarts the work.
+ * Left running, they would make the workload Pending with its gang whole, which no cycle places and
+ * no report moves, so it would wait for ever.
+ */
+export function runAgain(db: Db, id: string, nowMs: number): Result<void> {
+  return guard(() =>
+    db.transaction((): void => {
+      const w = getWorkload(db, id);
+      if (w === undefined) fail('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
+      // Only a stop is undone by run: a Pending move of placed work would leave its pods stranded.
+      if (w.phase !== 'Stopped')
+        fail(
+          'TESSERA_E_ILLEGAL_TRANSITION',
+          `workload ${w.name} is ${w.phase}: only a Stopped workload can be run again (tessera stop it first)`,
+        );
+      for (const p of listPods(db, { workload: id, phases: SCHEDULED_POD_PHASES }))
+        beginStop(db, p, 'restarted by the user');
+      const moved = changePhase(db, id, 'Pending', 'RunByUser', nowMs, 'queued again by the user');
+      if (!moved.ok) throw new StoreError(moved.error);
+    })(),
+  );
 }

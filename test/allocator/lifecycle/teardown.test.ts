@@ -1,11 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { applyPodReport } from '../../../allocator/lifecycle/reports.ts';
-import { teardown } from '../../../allocator/lifecycle/teardown.ts';
+import { runAgain, teardown } from '../../../allocator/lifecycle/teardown.ts';
 import type { Db } from '../../../allocator/store/db.ts';
 import { listEvents } from '../../../allocator/store/events.ts';
 import { listPods } from '../../../allocator/store/pods.ts';
+import { buildSnapshot } from '../../../allocator/store/snapshot.ts';
 import { changePhase, getWorkload } from '../../../allocator/store/workloads.ts';
-import { distributed, must, openTemp, podOf, report, smallOrg, submitBound, T0 } from './helpers.ts';
+import {
+  distributed,
+  must,
+  openTemp,
+  podOf,
+  report,
+  smallOrg,
+  submitBound,
+  T0,
+  training,
+} from './helpers.ts';
 
 const T = T0 + 100;
 
@@ -84,5 +95,31 @@ describe('teardown', () => {
     submitBound(db, 'q', distributed('queued', 2), []);
     must(changePhase(db, 'q', 'Deleting', 'UserDelete', T));
     expect(teardown(db)).toEqual({ stops: [], purged: ['q'] });
+  });
+});
+
+describe('runAgain', () => {
+  it('run right after stop, before any teardown, restarts the workload: its pods stop and it is placed again', () => {
+    const db = openTemp();
+    smallOrg(db);
+    submitBound(db, 'w', training('t'), [['n1', 0]]);
+    const pod = podOf(db, 'w', 't-0');
+    applyPodReport(db, report(pod, 'ready'), pod, T0 + 20);
+    must(changePhase(db, 'w', 'Stopped', 'StoppedByUser', T0 + 30));
+    // The regression: the pod still Running and the workload Pending, a gang whole that no cycle places.
+    must(runAgain(db, 'w', T0 + 31));
+    expect(getWorkload(db, 'w')?.phase).toBe('Pending');
+    expect(podOf(db, 'w', 't-0').phase).toBe('Stopping');
+    const snap = buildSnapshot(db, T0 + 40);
+    expect(snap.groups.find((g) => g.id === 'w')?.pods).toEqual([]);
+  });
+
+  it('refuses a workload that is not Stopped and changes nothing', () => {
+    const db = openTemp();
+    smallOrg(db);
+    submitBound(db, 'w', training('t'), [['n1', 0]]);
+    const r = runAgain(db, 'w', T0 + 31);
+    expect(r.ok).toBe(false);
+    expect(podOf(db, 'w', 't-0').phase).toBe('Bound');
   });
 });
