@@ -45,7 +45,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
   const db = openDb({ dataDir: options.dataDir });
   const tokens = sqliteTokenStore(db, now);
   const boot = bootstrap(db, tokens, options.dataDir, now(), options.joinToken);
-  const counters = { cycles: 0, lastCycleMs: 0, startsSent: 0, stopsSent: 0, startsHeld: 0 };
+  const counters = { cycles: 0, lastCycleMs: 0, startsSent: 0, stopsSent: 0, startsHeld: 0, startsFailed: 0 };
 
   let requestCycle: () => void = () => {};
   // One report the lifecycle cannot apply is logged and skipped: it must not cut the node's link.
@@ -112,7 +112,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
         return hasTimedWork(db);
       }),
   });
-  const dispatcher = createDispatcher(db, (node, frame) => link.dispatch(node, frame), { heartbeatMs });
+  const dispatcher = createDispatcher(db, (node, frame) => link.dispatch(node, frame), { heartbeatMs, log });
 
   const cycle = (): void => {
     const started = performance.now();
@@ -138,6 +138,9 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     counters.startsSent += sent.starts;
     counters.stopsSent += sent.stops;
     counters.startsHeld = sent.held;
+    counters.startsFailed += sent.failed;
+    // A failed pod changes its workload's phase: the next cycle sees it.
+    if (sent.failed > 0) requestCycle();
   };
   const loop = createCycleLoop(cycle, {
     coalesceMs: options.coalesceMs ?? 50,

@@ -36,6 +36,8 @@ export interface AllocatorStats {
   startsSent: number;
   stopsSent: number;
   startsHeld: number;
+  /** Pods failed because their StartPod could not be built or the wire refused it. */
+  startsFailed: number;
 }
 
 /** A running allocator. */
