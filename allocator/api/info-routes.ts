@@ -97,8 +97,14 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext, source
     };
   });
 
+  // Only placed pods and their workloads count in top: finished work is not read at all.
   app.get('/top', async () =>
-    topView(listNodes(ctx.db), listPods(ctx.db), listWorkloads(ctx.db, {}), (n) => sources.samples?.get(n)),
+    topView(
+      listNodes(ctx.db),
+      listPods(ctx.db, { phases: SCHEDULED_POD_PHASES }),
+      listWorkloads(ctx.db, { withPodsIn: SCHEDULED_POD_PHASES }),
+      (n) => sources.samples?.get(n),
+    ),
   );
 
   // Deserved, fair share and allocated per queue and pool, as the newest cycle saw them.
