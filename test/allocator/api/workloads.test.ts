@@ -76,6 +76,17 @@ describe('workloads API', () => {
     expect(e.message).toMatch(/^workload spec: \d+ bytes as JSON, over the limit of 262144 \(256 KiB\)/);
   });
 
+  it('a body over the 1 MiB body limit is a 400 saying both limits', async () => {
+    const api = testApi();
+    await seedOrg(api);
+    const r = await api.call('POST', '/api/v1/workloads', {
+      ...trainingSpec('big'),
+      command: ['python', 'x'.repeat(1024 * 1024)],
+    });
+    expect(r.status).toBe(400);
+    expect((r.body as ErrorBody).error.message).toContain('1 MiB; a workload spec may be at most 256 KiB');
+  });
+
   it('a spec in an unknown project is a 404', async () => {
     const api = testApi();
     await seedOrg(api);
