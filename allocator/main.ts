@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createLogger } from '../common/log.ts';
 import { buildApi } from './api/index.ts';
 import type { LogSource } from './api/info-routes.ts';
+import { createLogFollows } from './api/log-follows.ts';
 import { enforceSchedulingRules } from './lifecycle/enforce-rules.ts';
 import { applyPodReport, nodeLost } from './lifecycle/reports.ts';
 import { teardown } from './lifecycle/teardown.ts';
@@ -62,6 +63,8 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
   // GPU utilization in 30 s windows for the idle GPU scheduling rule.
   const gpuUsage = createGpuUsageTracker();
   const logs: LogSource = (node, ask, onChunk) => link.requestLogs(node, ask, onChunk);
+  // Open log follows and what they hold for their readers, for /metrics and stats.
+  const follows = createLogFollows();
   // Each queue's fair share as of the newest cycle, for /shares and /metrics.
   const shares = createShareStore();
   // The /metrics registry; the link is asked at scrape time, after it is attached below.
@@ -69,13 +72,14 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     db,
     connectedAgents: () => link.connectedNodes().length,
     shares: () => shares.rows(),
+    logFollows: () => follows.stats(),
   });
   const app = buildApi({
     db,
     now,
     tokens,
     onChange: () => requestCycle(),
-    info: { explain, samples: gpuSamples, logs, shares },
+    info: { explain, samples: gpuSamples, logs, shares, follows },
     metrics,
     metricsAuth: options.metricsAuth ?? false,
     console: true,
@@ -177,7 +181,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     port,
     joinTokenFile: join(options.dataDir, JOIN_TOKEN_FILE),
     adminTokenFile: join(options.dataDir, ADMIN_TOKEN_FILE),
-    stats: (): AllocatorStats => ({ link: link.stats(), ...counters }),
+    stats: (): AllocatorStats => ({ link: link.stats(), logFollows: follows.stats(), ...counters }),
     connectedNodes: () => link.connectedNodes(),
     cycleNow: () => cycle(),
     close() {
