@@ -10,6 +10,7 @@ import { DISCONNECT_MARGIN_MS, MIN_RESCHEDULE_MS } from '../common/disconnect.ts
 import { createLogger } from '../common/log.ts';
 import { buildApi } from './api/index.ts';
 import type { LogSource } from './api/info-routes.ts';
+import { createLogFollows } from './api/log-follows.ts';
 import { enforceSchedulingRules } from './lifecycle/enforce-rules.ts';
 import { applyPodReport, nodeLost, replaceCutOff } from './lifecycle/reports.ts';
 import { teardown } from './lifecycle/teardown.ts';
@@ -48,7 +49,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
   const db = openDb({ dataDir: options.dataDir });
   const tokens = sqliteTokenStore(db, now);
   const boot = bootstrap(db, tokens, options.dataDir, now(), options.joinToken);
-  const counters = { cycles: 0, lastCycleMs: 0, startsSent: 0, stopsSent: 0, startsHeld: 0 };
+  const counters = { cycles: 0, lastCycleMs: 0, startsSent: 0, stopsSent: 0, startsHeld: 0, startsFailed: 0 };
 
   let requestCycle: () => void = () => {};
   // One report the lifecycle cannot apply is logged and skipped: it must not cut the node's link.
@@ -65,6 +66,8 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
   // GPU utilization in 30 s windows for the idle GPU scheduling rule.
   const gpuUsage = createGpuUsageTracker();
   const logs: LogSource = (node, ask, onChunk) => link.requestLogs(node, ask, onChunk);
+  // Open log follows and what they hold for their readers, for /metrics and stats.
+  const follows = createLogFollows();
   // Each queue's fair share as of the newest cycle, for /shares and /metrics.
   const shares = createShareStore();
   // The /metrics registry; the link is asked at scrape time, after it is attached below.
@@ -72,13 +75,14 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     db,
     connectedAgents: () => link.connectedNodes().length,
     shares: () => shares.rows(),
+    logFollows: () => follows.stats(),
   });
   const app = buildApi({
     db,
     now,
     tokens,
     onChange: () => requestCycle(),
-    info: { explain, samples: gpuSamples, logs, shares },
+    info: { explain, samples: gpuSamples, logs, shares, follows },
     disconnectNode: (node, reason) => link.disconnect(node, reason),
     metrics,
     metricsAuth: options.metricsAuth ?? false,
@@ -122,7 +126,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
         return silent.size > 0 && replaceCutOff(db, silent, at).changed;
       }),
   });
-  const dispatcher = createDispatcher(db, (node, frame) => link.dispatch(node, frame), { heartbeatMs });
+  const dispatcher = createDispatcher(db, (node, frame) => link.dispatch(node, frame), { heartbeatMs, log });
   const absence = createAbsenceCheck(db, { heartbeatMs });
 
   const cycle = (): void => {
@@ -149,6 +153,9 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     counters.startsSent += sent.starts;
     counters.stopsSent += sent.stops;
     counters.startsHeld = sent.held;
+    counters.startsFailed += sent.failed;
+    // A failed pod changes its workload's phase: the next cycle sees it.
+    if (sent.failed > 0) requestCycle();
   };
   const loop = createCycleLoop(cycle, {
     coalesceMs: options.coalesceMs ?? 50,
@@ -185,7 +192,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     port,
     joinTokenFile: join(options.dataDir, JOIN_TOKEN_FILE),
     adminTokenFile: join(options.dataDir, ADMIN_TOKEN_FILE),
-    stats: (): AllocatorStats => ({ link: link.stats(), ...counters }),
+    stats: (): AllocatorStats => ({ link: link.stats(), logFollows: follows.stats(), ...counters }),
     connectedNodes: () => link.connectedNodes(),
     cycleNow: () => cycle(),
     close() {

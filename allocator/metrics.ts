@@ -12,6 +12,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { WORKLOAD_PHASES } from '../common/phases.ts';
+import type { LogFollowStats } from './api/log-follows.ts';
 import type { ActionName, Plan } from './scheduler/plan.ts';
 import type { ShareRow } from './service/shares.ts';
 import type { Db } from './store/db.ts';
@@ -52,6 +53,8 @@ export interface AllocatorMetricsSources {
   connectedAgents: () => number;
   /** The newest cycle's per-queue shares (service/shares.ts). */
   shares: () => readonly ShareRow[];
+  /** The open log follows (api/log-follows.ts); none when left out. */
+  logFollows?: () => LogFollowStats;
 }
 
 /** The allocator's registry and the hooks that feed it. */
@@ -139,6 +142,30 @@ export function createAllocatorMetrics(sources: AllocatorMetricsSources): Alloca
     registers,
     collect() {
       this.set(sources.connectedAgents());
+    },
+  });
+  new Gauge({
+    name: 'tessera_log_follows',
+    help: 'Log follows (GET /workloads/:id/logs?follow=true) open now.',
+    registers,
+    collect() {
+      this.set(sources.logFollows?.().open ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'tessera_log_follow_held_bytes',
+    help: 'Bytes the open log follows hold for readers that have not taken them yet.',
+    registers,
+    collect() {
+      this.set(sources.logFollows?.().heldBytes ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'tessera_log_follow_peak_held_bytes',
+    help: 'The most bytes any one log follow has held for its reader since the allocator started.',
+    registers,
+    collect() {
+      this.set(sources.logFollows?.().peakHeldBytes ?? 0);
     },
   });
   new Gauge({

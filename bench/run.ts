@@ -1,17 +1,19 @@
 /**
  * `npm run bench`: the quality benchmark (placement quality, bench/quality.ts), the throughput
  * benchmark (bench/throughput.ts) and the agent benchmark (idle cost, kill latency; bench/agent.ts) and the link benchmark (agents over
- * websockets; bench/link.ts, flags `--agents 1000,5000 --window-s 20 --pods 2000`).
- * `--only quality|throughput|agent|link` runs one of them.
+ * websockets; bench/link.ts, flags `--agents 1000,5000 --window-s 20 --pods 2000`) and the finished-work
+ * benchmark (what stopped workloads cost a cycle and a list; bench/finished.ts, flags `--count 40
+ * --spec-bytes 900000`). `--only quality|throughput|agent|link|finished` runs one of them.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runAgentBench } from './agent.ts';
+import { parseFinishedArgs, runFinishedBench } from './finished.ts';
 import { parseLinkArgs, runLinkBench } from './link.ts';
 import { runThroughputBench } from './throughput.ts';
 
-type BenchName = 'quality' | 'throughput' | 'agent' | 'link';
-const BENCHES: readonly BenchName[] = ['quality', 'throughput', 'agent', 'link'];
+type BenchName = 'quality' | 'throughput' | 'agent' | 'link' | 'finished';
+const BENCHES: readonly BenchName[] = ['quality', 'throughput', 'agent', 'link', 'finished'];
 
 function isBench(s: string): s is BenchName {
   return (BENCHES as readonly string[]).includes(s);
@@ -39,6 +41,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (only === undefined || only === 'throughput') await runThroughputBench();
   if (only === undefined || only === 'agent') await runAgentBench();
   if (only === undefined || only === 'link') await runLinkBench(parseLinkArgs(argv));
+  if (only === undefined || only === 'finished') await runFinishedBench(parseFinishedArgs(argv));
 }
 
 await main(process.argv.slice(2));

@@ -76,6 +76,10 @@ export const ERROR_CODES = {
     httpStatus: 503,
     fix: 'Start the allocator (`tessera up` or `tessera allocator`), or point --url / TESSERA_URL at a running one; the message names the URL tried.',
   },
+  TESSERA_E_TOO_MANY_STREAMS: {
+    httpStatus: 429,
+    fix: 'End one of your open log follows (Ctrl-C a `tessera logs -f`) and try again; the message says how many are open and the most allowed.',
+  },
   TESSERA_E_INTERNAL: {
     httpStatus: 500,
     fix: 'This is a bug in Tessera: report it with the message and the allocator log around that time.',

@@ -68,14 +68,22 @@ export function checkFrame(frame: Frame): Result<Frame> {
   }
 }
 
+/** What `encodeFrame` throws: the frame breaks a wire limit; `error` names the field and the limit. */
+export class FrameRefused extends Error {
+  constructor(readonly error: TesseraError) {
+    super(formatError(error));
+    this.name = 'FrameRefused';
+  }
+}
+
 /**
- * Encodes a frame after checking it. Throws on a frame that breaks a limit or encodes over
- * MAX_FRAME_BYTES: the peer would refuse it, so it is a bug on this side and should surface here,
- * where the stack names the caller.
+ * Encodes a frame after checking it. Throws FrameRefused on a frame that breaks a limit or encodes
+ * over MAX_FRAME_BYTES: the peer would refuse it, so it is a bug on this side and should surface
+ * here, where the stack names the caller (a sender that must go on, as dispatch does, catches it).
  */
 export function encodeFrame(frame: Frame): Uint8Array {
   const checked = checkFrame(frame);
-  if (!checked.ok) throw new Error(formatError(checked.error));
+  if (!checked.ok) throw new FrameRefused(checked.error);
   const bytes = frameType().encode(toProto(frame)).finish();
   if (bytes.byteLength > MAX_FRAME_BYTES) {
     const e = tesseraError(
@@ -83,7 +91,7 @@ export function encodeFrame(frame: Frame): Uint8Array {
       `frame encodes to ${bytes.byteLength} bytes, over the limit of ${MAX_FRAME_BYTES}`,
       { context: { bytes: bytes.byteLength, limit: MAX_FRAME_BYTES, closeCode: WS_CLOSE.tooBig } },
     );
-    throw new Error(formatError(e));
+    throw new FrameRefused(e);
   }
   return bytes;
 }

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { DISCONNECT_POLICY_HELP, type DisconnectPolicy, KEEP, parseDisconnectPolicy } from './disconnect.ts';
 import { err, ok, type Result, type TesseraError, tesseraError } from './errors.ts';
 import { parseDurationMs } from './resources.ts';
+import { WIRE_LIMITS } from './wire-types.ts';
 import {
   nonNegativeInt,
   normaliseResources,
@@ -100,19 +101,40 @@ export function gangSize(spec: Pick<WorkloadSpec, 'minReplicas'>): number {
   return spec.minReplicas;
 }
 
+/**
+ * Largest spec, in bytes of its normalised JSON. The spec is stored, read back on every cycle and
+ * list, and travels in every StartPod: a quarter of the wire's frame keeps a StartPod at the cap far
+ * inside MAX_FRAME_BYTES, and stays well below the API's body limit so an oversized spec gets this
+ * message rather than a bare "body too large".
+ */
+export const MAX_SPEC_BYTES = 256 * 1024;
+
+// A spec that passes here must pass the wire's check at dispatch (common/wire-check.ts), which
+// caps each field with WIRE_LIMITS; the JSON cap covers the frame's total size.
+// (test/common/workload-caps.test.ts keeps MAX_SPEC_BYTES at most half of MAX_FRAME_BYTES.)
+const L = WIRE_LIMITS;
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 // Kubernetes' rule for environment variable names: a key a container runtime will accept as-is.
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
-const nameList = z.array(z.string().min(1));
+const NUL_MESSAGE = 'must not contain a NUL character (no program can receive one)';
+/** A string the wire carries: at most `max` characters, no NUL (execve cannot pass one). */
+const wireString = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !s.includes('\0'), NUL_MESSAGE);
+const identifier = wireString(L.maxIdChars).min(1);
+const nameList = z.array(identifier);
 
 const SpecInput = z.strictObject({
   name: z.string().min(1).max(63).regex(DNS_LABEL),
-  project: z.string().min(1),
+  project: identifier,
   type: z.enum(WORKLOAD_TYPES),
   priorityClass: z.enum(PRIORITY_CLASSES).optional(),
-  command: z.array(z.string()).min(1),
-  env: z.record(z.string(), z.string()).optional(),
+  command: z.array(wireString(L.maxArgChars)).min(1).max(L.maxCommandArgs),
+  env: z.record(z.string(), wireString(L.maxArgChars)).optional(),
   nodePools: nameList.min(1).optional(),
   nodeTypes: nameList.optional(),
   gpuModels: nameList.optional(),
@@ -133,20 +155,20 @@ const REPLICAS_HELP = 'a whole number >= 1';
 const FIELD_HELP: Readonly<Record<string, string>> = {
   '': 'a JSON object with name, project, type and command',
   name: "a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters (e.g. 'resnet-50')",
-  project: 'the name of the project the workload belongs to (a non-empty string)',
+  project: `the name of the project the workload belongs to (1 to ${L.maxIdChars} characters)`,
   type: `one of ${WORKLOAD_TYPES.join(', ')}`,
   priorityClass: `one of ${PRIORITY_CLASSES.join(', ')}`,
   command: 'a non-empty array of strings, program first (e.g. ["python", "train.py"])',
-  'command.0': 'the program to run, a non-empty string',
-  'command.*': 'a string',
-  env: 'an object mapping variable names to string values',
-  'env.*': 'a string value',
+  'command.0': `the program to run, a non-empty string of at most ${L.maxArgChars} characters`,
+  'command.*': `a string of at most ${L.maxArgChars} characters without NUL; pass larger data in a file`,
+  env: `an object mapping variable names to string values (at most ${L.maxEnvEntries} of them)`,
+  'env.*': `a string value of at most ${L.maxArgChars} characters without NUL; pass larger data in a file`,
   nodePools: 'a non-empty list of node pool names in order of preference (default ["default"])',
-  'nodePools.*': 'a non-empty node pool name',
+  'nodePools.*': `a node pool name of 1 to ${L.maxIdChars} characters`,
   nodeTypes: 'a list of node types the workload may run on (default: all of them)',
-  'nodeTypes.*': 'a non-empty node type',
+  'nodeTypes.*': `a node type of 1 to ${L.maxIdChars} characters`,
   gpuModels: 'a list of GPU models the workload may run on (default: all of them)',
-  'gpuModels.*': 'a non-empty GPU model name',
+  'gpuModels.*': `a GPU model name of 1 to ${L.maxIdChars} characters`,
   replicas: REPLICAS_HELP,
   minReplicas: REPLICAS_HELP,
   maxReplicas: REPLICAS_HELP,
@@ -242,6 +264,8 @@ function fromIssue(issue: z.core.$ZodIssue): TesseraError {
     case 'too_big': {
       const max = Number(issue.maximum);
       if (issue.origin === 'string') return specError(path, `longer than ${max} characters`);
+      if (issue.origin === 'array' && Array.isArray(issue.input))
+        return specError(path, `has ${issue.input.length} items, over the limit of ${max}`);
       return specError(path, `must be <= ${max}, got ${describeValue(issue.input)}`);
     }
     case 'invalid_format':
@@ -253,6 +277,8 @@ function fromIssue(issue: z.core.$ZodIssue): TesseraError {
 
 /** Validates and normalises an untrusted workload spec; errors name the field as a dotted path. */
 export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
+  const proto = protoKeyIn(input);
+  if (proto !== null) return err(proto);
   const parsed = SpecInput.safeParse(input, { reportInput: true });
   if (!parsed.success) {
     const first = parsed.error.issues[0];
@@ -284,7 +310,7 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
 
   const priorityClass = s.priorityClass ?? WORKLOAD_TYPE_DEFAULTS[s.type].priorityClass;
   const priority = PRIORITY_VALUES[priorityClass];
-  return ok({
+  return withinSize({
     name: s.name,
     project: s.project,
     type: s.type,
@@ -301,6 +327,30 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
     minRuntimeMs: minRuntimeMs.value ?? 0,
     disconnect: disconnect.value,
   });
+}
+
+/**
+ * `env.__proto__` in a JSON body is an own key, but any object it is copied into drops it (zod's
+ * record too): refused by name rather than lost without a word.
+ */
+function protoKeyIn(input: unknown): TesseraError | null {
+  if (typeof input !== 'object' || input === null || !('env' in input)) return null;
+  const env = input.env;
+  if (typeof env !== 'object' || env === null || !Object.hasOwn(env, '__proto__')) return null;
+  return specError('env.__proto__', 'not allowed as a variable name', null);
+}
+
+/** The spec, unless its JSON is over MAX_SPEC_BYTES: each field may be within its cap and the whole not. */
+function withinSize(spec: WorkloadSpec): Result<WorkloadSpec> {
+  const bytes = Buffer.byteLength(JSON.stringify(spec));
+  if (bytes <= MAX_SPEC_BYTES) return ok(spec);
+  return err(
+    tesseraError(
+      'TESSERA_E_INVALID_SPEC',
+      `workload spec: ${bytes} bytes as JSON, over the limit of ${MAX_SPEC_BYTES} (${MAX_SPEC_BYTES / 1024} KiB); keep large data out of command and env: put it in a file the command reads`,
+      { context: { bytes, limit: MAX_SPEC_BYTES } },
+    ),
+  );
 }
 
 function normaliseReplicas(
@@ -356,7 +406,12 @@ function normaliseLists(
 ): Result<{ env: Record<string, string>; nodePools: string[]; nodeTypes: string[]; gpuModels: string[] }> {
   if (s.command[0] === '') return err(specError('command.0', 'the program must not be empty'));
   const env = s.env ?? {};
-  for (const key of Object.keys(env)) {
+  const keys = Object.keys(env);
+  if (keys.length > L.maxEnvEntries)
+    return err(specError('env', `has ${keys.length} entries, over the limit of ${L.maxEnvEntries}`));
+  for (const key of keys) {
+    if (key.length > L.maxIdChars)
+      return err(specError(`env.${key}`, `the name is longer than ${L.maxIdChars} characters`, null));
     if (!ENV_NAME.test(key)) {
       return err(
         specError(

@@ -81,13 +81,47 @@ function errorOf(body) {
  * @returns {Promise<unknown>}
  */
 export async function request(method, path, options = {}) {
-  const text = await send(method, path, options, 'application/json');
+  return parsed((await send(method, path, options, 'application/json')).text);
+}
+
+/** A JSON body, null for an empty one, the text itself when it is not JSON. @param {string} text */
+function parsed(text) {
   if (text === '') return null;
   try {
     return JSON.parse(text);
   } catch {
     return text;
   }
+}
+
+/** The response header that names the next page of a list (allocator/api/paging.ts). */
+const CONTINUE_HEADER = 'tessera-continue';
+
+/**
+ * GETs every row of a paged list route (`/workloads`, `/workloads/:id/events`): it follows the
+ * `Tessera-Continue` header page by page until the allocator sends none.
+ * @param {string} path
+ * @param {RequestOptions} [options]
+ * @returns {Promise<unknown[]>}
+ */
+export async function requestList(path, options = {}) {
+  /** @type {unknown[]} */
+  const rows = [];
+  const sep = path.includes('?') ? '&' : '?';
+  /** @type {string | null} */
+  let token = null;
+  do {
+    const page = await send(
+      'GET',
+      token === null ? path : `${path}${sep}continue=${encodeURIComponent(token)}`,
+      options,
+      'application/json',
+    );
+    const body = parsed(page.text);
+    if (Array.isArray(body)) rows.push(...body);
+    token = page.headers.get(CONTINUE_HEADER);
+  } while (token !== null);
+  return rows;
 }
 
 /**
@@ -97,18 +131,18 @@ export async function request(method, path, options = {}) {
  * @param {RequestOptions} [options]
  * @returns {Promise<string>}
  */
-export function requestText(path, options = {}) {
-  return send('GET', path, options, 'text/plain, application/json');
+export async function requestText(path, options = {}) {
+  return (await send('GET', path, options, 'text/plain, application/json')).text;
 }
 
 /**
- * The one fetch: bearer token, no cache, the body as text; a non-2xx answer becomes ApiError and a
- * 401 logs the user out (unless `keep401`).
+ * The one fetch: bearer token, no cache, the body as text with the response's headers; a non-2xx
+ * answer becomes ApiError and a 401 logs the user out (unless `keep401`).
  * @param {string} method
  * @param {string} path
  * @param {RequestOptions} options
  * @param {string} accept
- * @returns {Promise<string>}
+ * @returns {Promise<{ text: string, headers: Headers }>}
  */
 async function send(method, path, options, accept) {
   /** @type {Record<string, string>} */
@@ -134,7 +168,7 @@ async function send(method, path, options, accept) {
     if (options.signal?.aborted) throw e;
     throw new ApiError(0, 'NETWORK', `the allocator did not answer (${String(e)})`, undefined);
   }
-  if (res.ok) return text;
+  if (res.ok) return { text, headers: res.headers };
   /** @type {unknown} */
   let body = text;
   try {

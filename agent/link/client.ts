@@ -204,7 +204,7 @@ export function createLink(opts: LinkOptions): Link {
 
   const applier = createApplier({ agent, log, sendStatus });
   // Pod logs for `tessera logs`: served from the pod's files, see logs.ts.
-  const logs = createLogServer({ agent, send, log });
+  const logs = createLogServer({ agent, send, log, backlogBytes: () => sock?.bufferedAmount ?? 0 });
 
   const heartbeat = (): void => {
     cancelHeartbeat();

@@ -5,6 +5,11 @@
  * (a pod writes to its files directly, so there is no write event to hook). A follow ends with eof
  * once the pod has ended and its last output is sent, or silently on LogStop. Output goes out in
  * LogChunks of at most LOG_LIMITS.maxChunkBytes.
+ *
+ * A follow reads at most FOLLOW_READ_BYTES of each file per poll and skips a poll while the link
+ * holds LINK_BACKLOG_BYTES or more unsent: a pod printing faster than the link carries makes the
+ * follow fall behind in the file (which keeps everything) rather than grow the agent's memory, and
+ * heartbeats on the same link never wait behind more than that.
  */
 import { existsSync } from 'node:fs';
 import type { Logger } from '../../common/log.ts';
@@ -16,6 +21,12 @@ import type { LinkAgent } from './client.ts';
 /** A tail never reads more than this much, however many lines it asks for. */
 export const MAX_TAIL_BYTES = 8 * 1024 * 1024;
 
+/** Bytes a follow reads from one file per poll: 4 MiB/s per stream at the default 250 ms polls. */
+export const FOLLOW_READ_BYTES = 1024 * 1024;
+
+/** A follow skips its poll while the link holds at least this much not yet handed to the network. */
+export const LINK_BACKLOG_BYTES = 1024 * 1024;
+
 /** Options of `createLogServer`. */
 export interface LogServerOptions {
   agent: Pick<LinkAgent, 'status'>;
@@ -24,6 +35,8 @@ export interface LogServerOptions {
   log?: Logger;
   /** How often a follow checks the files. Default 250 ms. */
   pollMs?: number;
+  /** Bytes the link holds unsent (the websocket's bufferedAmount). Default: always 0. */
+  backlogBytes?: () => number;
 }
 
 /** The agent's log service, fed by the link's frame switch. */
@@ -72,12 +85,15 @@ export function tailOf(path: string, end: number, lines: number | null): Buffer 
 interface Follow {
   req: LogRequest;
   offsets: Map<string, number>;
+  /** Per stream, where in the rotated `.1` file the follow still has to read from after a rotation. */
+  rotated: Map<string, number>;
   timer: ReturnType<typeof setInterval>;
 }
 
 /** Creates the service; it holds timers only while follows run. */
 export function createLogServer(opts: LogServerOptions): LogServer {
   const pollMs = opts.pollMs ?? 250;
+  const backlogBytes = opts.backlogBytes ?? (() => 0);
   const follows = new Map<string, Follow>();
 
   const sendData = (requestId: string, data: Buffer): boolean => {
@@ -99,26 +115,48 @@ export function createLogServer(opts: LogServerOptions): LogServer {
     return { dir: podDirOf(st.agent.dataDir, req.podId), ended: pod === undefined || isEnded(pod.state) };
   };
 
-  /** Sends what each file gained since the last look; a file shorter than before was rotated. */
-  const poll = (f: Follow): void => {
-    const { dir, ended } = podOf(f.req);
-    for (const stream of streamsOf(f.req)) {
-      const path = logPath(dir, stream);
-      const from = f.offsets.get(stream) ?? 0;
-      const size = fileSize(path);
-      if (size < from) {
-        // Copy-truncate moved the old bytes to `.1` (whole, in the usual case): send its rest first.
-        const older = rotatedPath(path, 1);
-        sendData(f.req.requestId, readFrom(older, from, Math.max(0, fileSize(older) - from)));
-        f.offsets.set(stream, 0);
-      }
-      const start = f.offsets.get(stream) ?? 0;
-      if (size > start) {
-        sendData(f.req.requestId, readFrom(path, start, size - start));
-        f.offsets.set(stream, size);
-      }
+  /**
+   * Sends what each file gained since the last look, at most FOLLOW_READ_BYTES of it; a file shorter
+   * than before was rotated, and the rest of `.1` goes first. True when a file has more to send.
+   */
+  const readOn = (f: Follow, dir: string, stream: 'stdout' | 'stderr'): boolean => {
+    const path = logPath(dir, stream);
+    const size = fileSize(path);
+    // Copy-truncate moved the old bytes to `.1` (whole, in the usual case): its rest is read first.
+    if (size < (f.offsets.get(stream) ?? 0)) {
+      f.rotated.set(stream, f.offsets.get(stream) ?? 0);
+      f.offsets.set(stream, 0);
     }
-    if (ended) {
+    let budget = FOLLOW_READ_BYTES;
+    const olderFrom = f.rotated.get(stream);
+    if (olderFrom !== undefined) {
+      const older = rotatedPath(path, 1);
+      const take = Math.min(budget, Math.max(0, fileSize(older) - olderFrom));
+      if (take > 0) sendData(f.req.requestId, readFrom(older, olderFrom, take));
+      budget -= take;
+      if (olderFrom + take < fileSize(older)) {
+        f.rotated.set(stream, olderFrom + take);
+        return true;
+      }
+      f.rotated.delete(stream);
+    }
+    const start = f.offsets.get(stream) ?? 0;
+    const take = Math.min(budget, size - start);
+    if (take > 0) {
+      sendData(f.req.requestId, readFrom(path, start, take));
+      f.offsets.set(stream, start + take);
+    }
+    return size > start + Math.max(0, take);
+  };
+
+  const poll = (f: Follow): void => {
+    // A backed-up link: the bytes wait in the file, not in this process.
+    if (backlogBytes() >= LINK_BACKLOG_BYTES) return;
+    const { dir, ended } = podOf(f.req);
+    let behind = false;
+    for (const stream of streamsOf(f.req)) behind = readOn(f, dir, stream) || behind;
+    // An ended pod's follow ends once everything it wrote has gone out.
+    if (ended && !behind) {
       stop(f.req.requestId);
       finish(f.req.requestId, null);
     }
@@ -161,7 +199,7 @@ export function createLogServer(opts: LogServerOptions): LogServer {
           return;
         }
         stop(req.requestId);
-        const f: Follow = { req, offsets, timer: setInterval(() => poll(f), pollMs) };
+        const f: Follow = { req, offsets, rotated: new Map(), timer: setInterval(() => poll(f), pollMs) };
         f.timer.unref();
         follows.set(req.requestId, f);
       } catch (e) {

@@ -12,7 +12,15 @@ import {
   type TesseraError,
   tesseraError,
 } from '../../common/errors.ts';
+import { MAX_SPEC_BYTES } from '../../common/workload.ts';
 import { StoreError } from '../store/errors.ts';
+
+/**
+ * Largest request body the API reads (fastify's own default, written out): well above
+ * MAX_SPEC_BYTES so an oversized spec is refused by the validator with its size and the field to
+ * blame, and small enough that no body costs the allocator much to read.
+ */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** A `TesseraError` thrown from a handler; the error handler answers it as is. */
 export class ApiError extends Error {
@@ -68,7 +76,7 @@ const BODY_ERRORS: Readonly<Record<string, string>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'the request body is not valid JSON',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'the request says Content-Type application/json but its body is empty',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'send the request body as application/json',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'the request body is larger than the server accepts',
+  FST_ERR_CTP_BODY_TOO_LARGE: `the request body is larger than the server accepts (${MAX_BODY_BYTES / 1024 / 1024} MiB; a workload spec may be at most ${MAX_SPEC_BYTES / 1024} KiB)`,
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'the request body does not match its Content-Length',
 };
 

@@ -9,7 +9,7 @@ import type { Db } from '../store/db.ts';
 import { enforcePermissions, metricsReader, requireUserToken } from './auth.ts';
 import { registerConsole } from './console-route.ts';
 import type { ApiContext, ChangeReason } from './context.ts';
-import { installErrorHandlers } from './errors.ts';
+import { installErrorHandlers, MAX_BODY_BYTES } from './errors.ts';
 import { registerHealth } from './health.ts';
 import { type InfoSources, registerInfoRoutes } from './info-routes.ts';
 import { type ApiMetrics, registerMetricsRoute } from './metrics-route.ts';
@@ -63,7 +63,7 @@ export const API_PREFIX = '/api/v1';
 
 /** Builds the API on a fresh fastify instance; nothing listens until the caller says so. */
 export function buildApi(options: ApiOptions): FastifyInstance {
-  const app = Fastify({ logger: options.logger ?? false });
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: MAX_BODY_BYTES });
   const ctx: ApiContext = {
     db: options.db,
     now: options.now ?? Date.now,

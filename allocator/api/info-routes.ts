@@ -21,6 +21,8 @@ import { listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts
 import { getWorkload, listWorkloads } from '../store/workloads.ts';
 import type { ApiContext } from './context.ts';
 import { fail, parseInput } from './errors.ts';
+import { createLogFollows, type FollowSlot, LOG_FOLLOW_LIMITS, type LogFollows } from './log-follows.ts';
+import { type LogWriter, logWriter } from './log-stream.ts';
 
 /** Asks a node for a pod's log (AgentLink.requestLogs); null when the node is not connected. */
 export type LogSource = (
@@ -35,6 +37,8 @@ export interface InfoSources {
   samples?: GpuSampleCache;
   logs?: LogSource;
   shares?: ShareStore;
+  /** The open log follows, shared with the allocator's stats; default a registry of this API's own. */
+  follows?: LogFollows;
 }
 
 const LogsQuery = z.strictObject({
@@ -70,6 +74,7 @@ function logPod(pods: readonly PodRecord[], name: string | undefined, workload: 
 
 /** `/workloads/:id/explain`, `/workloads/:id/logs`, `/top` and `/shares`. */
 export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext, sources: InfoSources = {}): void {
+  const follows = sources.follows ?? createLogFollows();
   const workloadOf = (id: string) =>
     getWorkload(ctx.db, id) ?? fail('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
 
@@ -97,8 +102,14 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext, source
     };
   });
 
+  // Only placed pods and their workloads count in top: finished work is not read at all.
   app.get('/top', async () =>
-    topView(listNodes(ctx.db), listPods(ctx.db), listWorkloads(ctx.db, {}), (n) => sources.samples?.get(n)),
+    topView(
+      listNodes(ctx.db),
+      listPods(ctx.db, { phases: SCHEDULED_POD_PHASES }),
+      listWorkloads(ctx.db, { withPodsIn: SCHEDULED_POD_PHASES }),
+      (n) => sources.samples?.get(n),
+    ),
   );
 
   // Deserved, fair share and allocated per queue and pool, as the newest cycle saw them.
@@ -118,6 +129,19 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext, source
       follow: q.follow === 'true' || q.follow === '1',
       stream: q.stream ?? 'both',
     };
+    // A follow takes one of its user's slots before the agent is asked; an API without tokens counts
+    // every caller as one user.
+    let slot: FollowSlot | null = null;
+    if (ask.follow) {
+      const user = request.caller?.user ?? 'anonymous';
+      const got = follows.open(user);
+      if ('refused' in got)
+        fail(
+          'TESSERA_E_TOO_MANY_STREAMS',
+          `${user} already has ${got.refused} log follows open, the most one user may have (${LOG_FOLLOW_LIMITS.maxFollowsPerUser}); end one (Ctrl-C its tessera logs -f) and try again`,
+        );
+      slot = got.slot;
+    }
     // Chunks can arrive several in one tick (ws emits each frame of a read at once): queue them until
     // the first decides between an error answer and a stream.
     const early: LogChunk[] = [];
@@ -126,35 +150,44 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext, source
     const arrived = new Promise<void>((resolve) => {
       wake = resolve;
     });
-    const sub = logs(node, ask, (c) => {
-      if (sink !== null) sink(c);
-      else {
-        early.push(c);
-        wake();
-      }
+    let sub: LogSubscription | null = null;
+    let writer: LogWriter | null = null;
+    // The client going away ends the request on the agent too (LogStop) and frees the follow's slot,
+    // whether it leaves while the agent is being asked or while the log streams.
+    reply.raw.on('close', () => {
+      sub?.cancel();
+      writer?.close();
+      slot?.close();
     });
-    if (sub === null)
-      fail(
-        'TESSERA_E_UNAVAILABLE',
-        `node ${node} of pod ${pod.name} is not connected; its logs stay on the node`,
-      );
-    // The client going away ends the request on the agent too (LogStop).
-    reply.raw.on('close', () => sub.cancel());
-    await arrived;
-    const first = early[0];
-    if (first?.eof && first.error !== null && first.data.length === 0) {
-      const code = first.error.includes('has no logs') ? 'TESSERA_E_NOT_FOUND' : 'TESSERA_E_UNAVAILABLE';
-      fail(code, first.error);
+    try {
+      sub = logs(node, ask, (c) => {
+        if (sink !== null) sink(c);
+        else {
+          early.push(c);
+          wake();
+        }
+      });
+      if (sub === null)
+        fail(
+          'TESSERA_E_UNAVAILABLE',
+          `node ${node} of pod ${pod.name} is not connected; its logs stay on the node`,
+        );
+      await arrived;
+      const first = early[0];
+      if (first?.eof && first.error !== null && first.data.length === 0) {
+        const code = first.error.includes('has no logs') ? 'TESSERA_E_NOT_FOUND' : 'TESSERA_E_UNAVAILABLE';
+        fail(code, first.error);
+      }
+    } catch (e) {
+      sub?.cancel();
+      slot?.close();
+      throw e;
     }
     const out = new PassThrough();
-    const write = (c: LogChunk): void => {
-      if (c.data.length > 0) out.write(Buffer.from(c.data));
-      if (!c.eof) return;
-      if (c.error !== null) out.write(`\n[tessera: the log ended early: ${c.error}]\n`);
-      out.end();
-    };
-    sink = write;
-    for (const c of early.splice(0)) write(c);
+    const stream = logWriter(out, reply.raw, sub, slot);
+    writer = stream;
+    sink = (c) => stream.write(c);
+    for (const c of early.splice(0)) stream.write(c);
     return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store').send(out);
   });
 }

@@ -14,13 +14,15 @@ import { projectChain } from '../store/policies.ts';
 import {
   changePhase,
   getWorkload,
-  listWorkloads,
+  listWorkloadPage,
   purgeWorkload,
   submitWorkload,
+  type WorkloadFilter,
 } from '../store/workloads.ts';
 import { applyWorkloadPolicies } from './apply-policies.ts';
 import type { ApiContext } from './context.ts';
 import { fail, parseInput, unwrap } from './errors.ts';
+import { PAGE_QUERY, pageRequest, sendPage } from './paging.ts';
 import { eventView, workloadView } from './views.ts';
 
 const ListQuery = z.strictObject({
@@ -31,7 +33,10 @@ const ListQuery = z.strictObject({
     .string()
     .transform((s) => s.split(','))
     .pipe(z.array(z.enum(WORKLOAD_PHASES as readonly WorkloadPhase[]))),
+  ...PAGE_QUERY,
 });
+
+const EventsQuery = z.strictObject(PAGE_QUERY);
 
 /** `?dryRun=true` answers the spec after policies without storing it. */
 const SubmitQuery = z.strictObject({ dryRun: z.enum(['true', 'false']).optional() });
@@ -61,17 +66,22 @@ export function registerWorkloadRoutes(app: FastifyInstance, ctx: ApiContext): v
     return reply.code(201).send(workloadView(w, []));
   });
 
-  app.get('/workloads', async (request) => {
+  app.get('/workloads', async (request, reply) => {
     const q = parseInput(ListQuery.partial(), request.query, 'query');
-    const filter: Parameters<typeof listWorkloads>[1] = {};
+    const filter: WorkloadFilter = {};
     if (q.project !== undefined) filter.project = q.project;
     if (q.type !== undefined) filter.type = q.type;
     if (q.phase !== undefined) filter.phases = q.phase;
-    const workloads = listWorkloads(ctx.db, filter);
-    // One pod query for the whole list rather than one per workload.
+    // A token names the last row of the previous page by its (createdMs, rowid) sort key.
+    const page = pageRequest(q, 2);
+    const after = page.after === null ? null : { createdMs: page.after[0] ?? 0, rowid: page.after[1] ?? 0 };
+    const { items, next } = listWorkloadPage(ctx.db, filter, { limit: page.limit, after });
+    // One pod query for the whole page rather than one per workload.
     const pods = new Map<string, PodRecord[]>();
-    for (const p of listPods(ctx.db)) pods.set(p.workload, [...(pods.get(p.workload) ?? []), p]);
-    return workloads.map((w) => workloadView(w, pods.get(w.id) ?? []));
+    for (const p of listPods(ctx.db, { workloads: items.map((w) => w.id) }))
+      pods.set(p.workload, [...(pods.get(p.workload) ?? []), p]);
+    const views = items.map((w) => workloadView(w, pods.get(w.id) ?? []));
+    return sendPage(reply, views, next === null ? null : [next.createdMs, next.rowid]);
   });
 
   app.get<IdParams>('/workloads/:id', async (request) => view(request.params.id));
@@ -103,10 +113,19 @@ export function registerWorkloadRoutes(app: FastifyInstance, ctx: ApiContext): v
     return reply.code(purged.ok ? 200 : 202).send({ id, phase: 'Deleting', purged: purged.ok });
   });
 
-  app.get<IdParams>('/workloads/:id/events', async (request) => {
-    const events = listEvents(ctx.db, { workload: request.params.id });
+  app.get<IdParams>('/workloads/:id/events', async (request, reply) => {
+    const page = pageRequest(parseInput(EventsQuery, request.query, 'query'), 1);
+    const afterId = page.after?.[0] ?? 0;
+    // One more than asked says whether another page follows.
+    const events = listEvents(ctx.db, { workload: request.params.id, afterId, limit: page.limit + 1 });
     // A purged workload keeps its history, so only "no record and no events" is unknown.
-    if (events.length === 0) workloadOf(request.params.id);
-    return events.map(eventView);
+    if (events.length === 0 && page.after === null) workloadOf(request.params.id);
+    const rows = events.slice(0, page.limit);
+    const last = rows.at(-1);
+    return sendPage(
+      reply,
+      rows.map(eventView),
+      events.length > page.limit && last !== undefined ? [last.id] : null,
+    );
   });
 }

@@ -96,6 +96,18 @@ export function failLost(db: Db, pod: PodRecord, nowMs: number, absentMs: number
 }
 
 /**
+ * A Bound pod that can never start as placed (its StartPod cannot be built or breaks a wire limit):
+ * Failed, with `why` in the workload's event, rather than resent for ever.
+ */
+export function failUnstartable(db: Db, pod: PodRecord, why: string, nowMs: number): LifecycleResult {
+  return db.transaction((): LifecycleResult => {
+    if (pod.phase !== 'Bound') return { stops: [], changed: false };
+    advancePod(db, pod, 'Failed', why);
+    return { ...settle(db, pod.workload, nowMs, `pod ${pod.name} cannot start: ${why}`), changed: true };
+  })();
+}
+
+/**
  * A node missed its lease: nobody knows what runs there any more. Its live pods become Unknown and
  * keep what they hold; nothing replaces them (their agent keeps `keep` pods running through any
  * allocator outage) until the node reports again, `replaceCutOff` finds a `reschedule` pod's time up,
@@ -212,12 +224,13 @@ function losePods(
   return out;
 }
 
-/** Moves the workload to the phase its pods call for, if any. */
-function settle(db: Db, id: string, nowMs: number): LifecycleResult {
+/** Moves the workload to the phase its pods call for, if any; `message` replaces the derived one. */
+function settle(db: Db, id: string, nowMs: number, message?: string): LifecycleResult {
   const w = getWorkload(db, id);
   if (w === undefined) return { stops: [], changed: false };
-  const d = derivePhase(w.phase, w.spec.minReplicas, listPods(db, { workload: id }));
-  if (d === null) return { stops: [], changed: false };
+  const derived = derivePhase(w.phase, w.spec.minReplicas, listPods(db, { workload: id }));
+  if (derived === null) return { stops: [], changed: false };
+  const d = message === undefined ? derived : { ...derived, message };
   // Pods that finished before the workload was seen Running: it did run, and the table says so
   // (Initializing leads to Completed only through Running).
   if (w.phase === 'Initializing' && d.to === 'Completed')

@@ -21,7 +21,10 @@ export interface TeardownResult {
 export function teardown(db: Db): TeardownResult {
   return db.transaction((): TeardownResult => {
     const out: TeardownResult = { stops: [], purged: [] };
-    for (const w of listWorkloads(db, { phases: ['Stopped', 'Deleting'] })) {
+    // A Stopped workload whose pods have all ended has nothing left to tear down: left out in SQL, so
+    // the stopped work that piles up over time is never read (nor its spec parsed) by a cycle.
+    const stopped = listWorkloads(db, { phases: ['Stopped'], withPodsIn: SCHEDULED_POD_PHASES });
+    for (const w of [...stopped, ...listWorkloads(db, { phases: ['Deleting'] })]) {
       // A stop by a scheduling rule (MaxRuntimeExceeded, IdleGpuTimeout) says so to the node.
       const byRule = w.phaseReason === 'MaxRuntimeExceeded' || w.phaseReason === 'IdleGpuTimeout';
       const stopped = byRule ? `stopped by rule: ${w.phaseReason}` : 'stopped by the user';
@@ -38,8 +41,9 @@ export function teardown(db: Db): TeardownResult {
 }
 
 /**
- * A user's `run` of a Stopped workload (any other phase is refused), in one transaction. Pods the stop has not reached yet (the
- * teardown runs with the next cycle) are stopped first: `run` right after `stop` restarts the work.
+ * A user's `run` of a Stopped workload (any other phase is refused), in one transaction. Pods the
+ * stop has not reached yet (the teardown runs with the next cycle) are stopped first: `run` right
+ * after `stop` restarts the work.
  * Left running, they would make the workload Pending with its gang whole, which no cycle places and
  * no report moves, so it would wait for ever.
  */

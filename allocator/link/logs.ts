@@ -15,6 +15,10 @@ export type LogAsk = Omit<LogRequest, 'requestId'>;
 export interface LogSubscription {
   readonly requestId: string;
   cancel(): void;
+  /** Stops the agent sending (LogStop) but keeps the request; chunks already on their way still arrive. */
+  pause(): void;
+  /** Asks the agent again, under the same id, to follow on from the end of the log (no tail). */
+  resume(): void;
 }
 
 /** Options of `createLogRouter`. */
@@ -45,6 +49,7 @@ interface Pending {
   node: string;
   onChunk: (chunk: LogChunk) => void;
   timer: ReturnType<typeof setTimeout> | null;
+  paused: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -67,23 +72,40 @@ export function createLogRouter(options: LogRouterOptions): LogRouter {
   return {
     request(node, ask, onChunk) {
       const requestId = newId();
-      const p: Pending = { node, onChunk, timer: null };
+      const p: Pending = { node, onChunk, timer: null, paused: false };
       pending.set(requestId, p);
-      if (!options.send(node, { case: 'logRequest', value: { ...ask, requestId } })) {
+      /** Sends the request and gives the agent answerTimeoutMs to answer it. */
+      const sendRequest = (value: LogRequest): boolean => {
+        if (!options.send(node, { case: 'logRequest', value })) return false;
+        if (p.timer !== null) clearTimeout(p.timer);
+        p.timer = setTimeout(
+          () => end(requestId, `node ${node} did not answer the log request within ${answerTimeoutMs} ms`),
+          answerTimeoutMs,
+        );
+        p.timer.unref();
+        return true;
+      };
+      if (!sendRequest({ ...ask, requestId })) {
         pending.delete(requestId);
         return null;
       }
-      p.timer = setTimeout(
-        () => end(requestId, `node ${node} did not answer the log request within ${answerTimeoutMs} ms`),
-        answerTimeoutMs,
-      );
-      p.timer.unref();
       return {
         requestId,
         cancel() {
           if (!pending.has(requestId)) return;
           options.send(node, { case: 'logStop', value: { requestId } });
           end(requestId, null);
+        },
+        pause() {
+          if (!pending.has(requestId) || p.paused) return;
+          p.paused = true;
+          options.send(node, { case: 'logStop', value: { requestId } });
+        },
+        resume() {
+          if (!pending.has(requestId) || !p.paused) return;
+          p.paused = false;
+          if (!sendRequest({ ...ask, requestId, tailLines: 0 }))
+            end(requestId, `node ${node} disconnected while the follow was paused`);
         },
       };
     },

@@ -4,16 +4,24 @@
  * `resendMs` or when the node reconnects; the agent's epoch rule makes a repeat harmless. A StartPod
  * is held while a pod being stopped on the same node still holds one of its GPUs, so the evicted and
  * the new tenant never share the memory at once.
+ *
+ * Each pod is sent on its own: a StartPod that cannot be built or that the wire refuses (a spec
+ * stored before its caps existed, or by a bug) fails that pod with the reason, and the pods after it
+ * still go out in the same pass.
  */
+import type { Logger } from '../../common/log.ts';
 import type { Frame, Status, WirePodSpec } from '../../common/wire.ts';
-import { makeFrame } from '../../common/wire.ts';
-import { confirmAbsent, type LifecycleResult } from '../lifecycle/reports.ts';
+import { FrameRefused, makeFrame } from '../../common/wire.ts';
+import { confirmAbsent, failUnstartable, type LifecycleResult } from '../lifecycle/reports.ts';
 import { wirePodId } from '../link/pod-id.ts';
 import type { Db } from '../store/db.ts';
 import { listPods, type PodRecord } from '../store/pods.ts';
 import { getWorkload, type WorkloadRecord } from '../store/workloads.ts';
 
-/** Where frames go: the link's `dispatch`. */
+/**
+ * Where frames go: the link's `dispatch`. False when the node is not connected; throws FrameRefused
+ * (common/wire.ts) on a frame that breaks a wire limit.
+ */
 export type SendToNode = (node: string, frame: Frame) => boolean;
 
 /** What one sync sent. */
@@ -21,6 +29,8 @@ export interface SyncResult {
   starts: number;
   stops: number;
   held: number;
+  /** Pods moved to Failed because their StartPod could not be built or sent. */
+  failed: number;
 }
 
 /** The dispatcher the allocator drives. */
@@ -55,7 +65,7 @@ export function podSpecOf(w: WorkloadRecord): WirePodSpec {
 export function createDispatcher(
   db: Db,
   send: SendToNode,
-  options: { resendMs?: number; heartbeatMs: number },
+  options: { resendMs?: number; heartbeatMs: number; log?: Logger },
 ): Dispatcher {
   const resendMs = options.resendMs ?? 5000;
   // Last send per pod and epoch, by node: `node -> "podId#epoch:start|stop" -> ms`. Rebuilt by each
@@ -82,7 +92,7 @@ export function createDispatcher(
 
   return {
     sync(nowMs) {
-      const out: SyncResult = { starts: 0, stops: 0, held: 0 };
+      const out: SyncResult = { starts: 0, stops: 0, held: 0, failed: 0 };
       const previous = sent;
       const previousFirst = firstStop;
       sent = new Map();
@@ -123,16 +133,35 @@ export function createDispatcher(
         const key = `${podId}#${p.epoch}:start`;
         keep(p.node, key);
         if (!due(p.node, key, nowMs)) continue;
-        if (!workloads.has(p.workload)) workloads.set(p.workload, getWorkload(db, p.workload));
-        const w = workloads.get(p.workload);
-        if (w === undefined) continue;
-        const frame = makeFrame({
-          case: 'startPod',
-          value: { podId, epoch: p.epoch, spec: podSpecOf(w), gpuGrants: p.grants.map((g) => ({ ...g })) },
-        });
-        if (send(p.node, frame)) {
-          mark(p.node, key, nowMs);
-          out.starts += 1;
+        const node = p.node;
+        let why: string;
+        try {
+          if (!workloads.has(p.workload)) workloads.set(p.workload, getWorkload(db, p.workload));
+          const w = workloads.get(p.workload);
+          if (w === undefined) continue;
+          const frame = makeFrame({
+            case: 'startPod',
+            value: { podId, epoch: p.epoch, spec: podSpecOf(w), gpuGrants: p.grants.map((g) => ({ ...g })) },
+          });
+          if (send(node, frame)) {
+            mark(node, key, nowMs);
+            out.starts += 1;
+          }
+          continue;
+        } catch (e) {
+          why = unsendable(e);
+        }
+        // Resending cannot help: the same stored spec gives the same frame every time.
+        try {
+          if (failUnstartable(db, p, why, nowMs).changed) out.failed += 1;
+        } catch (e) {
+          // Not even failing it works (its workload cannot be read): leave it, the rest still go.
+          options.log?.error('pod cannot start and cannot be failed', {
+            workload: p.workload,
+            pod: p.name,
+            why,
+            error: e instanceof Error ? e.message : String(e),
+          });
         }
       }
       return out;
@@ -163,6 +192,13 @@ export function createDispatcher(
       return out;
     },
   };
+}
+
+/** Why a pod's StartPod could not go out, in words for its workload's event. */
+function unsendable(e: unknown): string {
+  if (e instanceof FrameRefused)
+    return `its StartPod breaks a wire limit (${e.error.message}); fix that field and submit the workload again`;
+  return `its StartPod cannot be built from the stored spec (${e instanceof Error ? e.message : String(e)})`;
 }
 
 /** True when the Status reports this pod ended: the report itself settles it, not absence. */

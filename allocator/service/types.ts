@@ -1,5 +1,6 @@
 /** The allocator service's options and handle (allocator/main.ts `startAllocator`). */
 import type { Logger } from '../../common/log.ts';
+import type { LogFollowStats } from '../api/log-follows.ts';
 import type { AgentLinkStats } from '../link/server.ts';
 import type { StartPod as StoredStart } from '../store/apply-plan.ts';
 
@@ -31,11 +32,15 @@ export interface AllocatorOptions {
 /** Counters of a running allocator, for metrics, tests and the benchmark. */
 export interface AllocatorStats {
   link: AgentLinkStats;
+  /** Open log follows and what they hold for their readers. */
+  logFollows: LogFollowStats;
   cycles: number;
   lastCycleMs: number;
   startsSent: number;
   stopsSent: number;
   startsHeld: number;
+  /** Pods failed because their StartPod could not be built or the wire refused it. */
+  startsFailed: number;
 }
 
 /** A running allocator. */

@@ -33,13 +33,24 @@ export function insertEvent(db: Db, e: Omit<StoredEvent, 'id'>): number {
   return Number(r.lastInsertRowid);
 }
 
-/** Events of one workload (or all when omitted), oldest first, optionally after an event id. */
-export function listEvents(db: Db, filter: { workload?: string; afterId?: number } = {}): StoredEvent[] {
+/**
+ * Events of one workload (or all when omitted), oldest first, optionally after an event id and at
+ * most `limit` of them (all when omitted).
+ */
+export function listEvents(
+  db: Db,
+  filter: { workload?: string; afterId?: number; limit?: number } = {},
+): StoredEvent[] {
   const rows = db
     .prepare(
-      'SELECT * FROM events WHERE (@workload IS NULL OR workload = @workload) AND id > @after ORDER BY id',
+      'SELECT * FROM events WHERE (@workload IS NULL OR workload = @workload) AND id > @after ORDER BY id LIMIT @limit',
     )
-    .all({ workload: filter.workload ?? null, after: filter.afterId ?? 0 }) as EventRow[];
+    // LIMIT -1 is SQLite's "no limit".
+    .all({
+      workload: filter.workload ?? null,
+      after: filter.afterId ?? 0,
+      limit: filter.limit ?? -1,
+    }) as EventRow[];
   return rows.map((r) => ({
     id: r.id,
     timeMs: r.time_ms,

@@ -143,6 +143,17 @@ const V3 = `
 ALTER TABLE nodes ADD COLUMN admin_labels TEXT NOT NULL DEFAULT '{}';  -- JSON {label: value}
 `;
 
+/**
+ * Migration 8: indexes that keep finished work out of every cycle's reads. A workload row holds its
+ * spec (up to 256 KiB, more in stores from before that cap) before `phase` and
+ * `below_min_since_ms`, so a table scan reading those walks every spec's overflow pages; these
+ * indexes answer the cycle's filters without touching the rows they leave out.
+ */
+const V8_WORKLOAD_INDEXES = `
+CREATE INDEX workloads_phase ON workloads(phase, created_ms);
+CREATE INDEX workloads_below_min ON workloads(below_min_since_ms) WHERE below_min_since_ms IS NOT NULL;
+`;
+
 /** Every migration in order; the database's user_version is the count applied. */
 export const MIGRATIONS: readonly string[] = [
   V1,
@@ -152,6 +163,7 @@ export const MIGRATIONS: readonly string[] = [
   V5_POLICIES,
   V6_NODE_RESET,
   V7_TOKEN_PARENTS,
+  V8_WORKLOAD_INDEXES,
 ];
 
 /** The schema version this code writes. */

@@ -77,20 +77,27 @@ function toPod(r: PodRow): PodRecord {
   };
 }
 
-/** Pods, filtered by workload, node and phases, ordered by workload then name. */
+/** Pods, filtered by workload (one, or any of a list), node and phases, ordered by workload then name. */
 export function listPods(
   db: Db,
-  filter: { workload?: string; node?: string; phases?: readonly PodPhase[] } = {},
+  filter: {
+    workload?: string;
+    workloads?: readonly string[];
+    node?: string;
+    phases?: readonly PodPhase[];
+  } = {},
 ): PodRecord[] {
   // Phases filter in SQL: the dispatcher asks for the few Bound / Stopping pods among many.
   const rows = db
     .prepare(
       `${POD_SELECT} WHERE (@w IS NULL OR p.workload = @w) AND (@n IS NULL OR p.node = @n)
+       AND (@ws IS NULL OR p.workload IN (SELECT value FROM json_each(@ws)))
        AND (@phases IS NULL OR p.phase IN (SELECT value FROM json_each(@phases)))
        ORDER BY p.workload, p.name`,
     )
     .all({
       w: filter.workload ?? null,
+      ws: filter.workloads === undefined ? null : JSON.stringify(filter.workloads),
       n: filter.node ?? null,
       phases: filter.phases === undefined ? null : JSON.stringify(filter.phases),
     }) as PodRow[];

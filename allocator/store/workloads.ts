@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { KEEP } from '../../common/disconnect.ts';
 import type { Result } from '../../common/errors.ts';
-import { transition, type WorkloadPhase } from '../../common/phases.ts';
+import { type PodPhase, transition, type WorkloadPhase } from '../../common/phases.ts';
 import { parseWorkloadSpec, type WorkloadSpec, type WorkloadType } from '../../common/workload.ts';
 import type { Db } from './db.ts';
 import { fail, guard, StoreError } from './errors.ts';
@@ -26,11 +26,28 @@ export interface WorkloadRecord {
   belowMinSinceMs: number | null;
 }
 
-/** Filters for `listWorkloads`; each omitted one matches all. */
+/**
+ * Filters for `listWorkloads`; each omitted one matches all. All of them run in SQL: a spec is
+ * parsed only for the rows returned, so finished work with large specs costs a filtered list nothing.
+ */
 export interface WorkloadFilter {
   project?: string;
   phases?: readonly WorkloadPhase[];
   type?: WorkloadType;
+  /** Only workloads with at least one pod in one of these phases. */
+  withPodsIn?: readonly PodPhase[];
+}
+
+/** Where a page of workloads ends, in list order (oldest first); the next page starts after it. */
+export interface WorkloadCursor {
+  createdMs: number;
+  rowid: number;
+}
+
+/** One page of `listWorkloadPage`; `next` is null on the last page. */
+export interface WorkloadPage {
+  items: WorkloadRecord[];
+  next: WorkloadCursor | null;
 }
 
 interface WorkloadRow {
@@ -122,17 +139,69 @@ export function findWorkload(db: Db, project: string, name: string): WorkloadRec
   return r === undefined ? undefined : toWorkload(r);
 }
 
+/** `?, ?, ?` for a list of `n` values. */
+const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+
+/**
+ * The rows `filter` selects after `after`, at most `limit` (-1: all), oldest first. The WHERE holds
+ * only the filters given, as plain `IN (?, ...)` lists, so SQLite answers a phase filter from the
+ * workloads_phase index: a scan of the table itself would walk every row's spec, which sits before
+ * `phase` in the row, through its overflow pages.
+ */
+function selectWorkloads(
+  db: Db,
+  filter: WorkloadFilter,
+  after: WorkloadCursor | null,
+  limit: number,
+): (WorkloadRow & { rid: number })[] {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  if (filter.project !== undefined) {
+    where.push('w.project = ?');
+    args.push(filter.project);
+  }
+  if (filter.type !== undefined) {
+    where.push('w.type = ?');
+    args.push(filter.type);
+  }
+  if (filter.phases !== undefined) {
+    where.push(`w.phase IN (${marks(filter.phases.length)})`);
+    args.push(...filter.phases);
+  }
+  if (filter.withPodsIn !== undefined) {
+    where.push(
+      `EXISTS (SELECT 1 FROM pods p WHERE p.workload = w.id AND p.phase IN (${marks(filter.withPodsIn.length)}))`,
+    );
+    args.push(...filter.withPodsIn);
+  }
+  if (after !== null) {
+    where.push('(w.created_ms > ? OR (w.created_ms = ? AND w.rowid > ?))');
+    args.push(after.createdMs, after.createdMs, after.rowid);
+  }
+  const sql = `SELECT w.rowid AS rid, w.* FROM workloads w${where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`}
+    ORDER BY w.created_ms, w.rowid LIMIT ?`;
+  return db.prepare(sql).all(...args, limit) as (WorkloadRow & { rid: number })[];
+}
+
 /** Workloads matching `filter`, oldest first. */
 export function listWorkloads(db: Db, filter: WorkloadFilter = {}): WorkloadRecord[] {
-  const rows = db
-    .prepare(
-      `SELECT * FROM workloads WHERE (@project IS NULL OR project = @project)
-       AND (@type IS NULL OR type = @type) ORDER BY created_ms, rowid`,
-    )
-    .all({ project: filter.project ?? null, type: filter.type ?? null }) as WorkloadRow[];
-  const all = rows.map(toWorkload);
-  const phases = filter.phases;
-  return phases === undefined ? all : all.filter((w) => phases.includes(w.phase));
+  // LIMIT -1 is SQLite's "no limit".
+  return selectWorkloads(db, filter, null, -1).map(toWorkload);
+}
+
+/** At most `limit` workloads matching `filter` after `after` (from the start when null), oldest first. */
+export function listWorkloadPage(
+  db: Db,
+  filter: WorkloadFilter,
+  page: { limit: number; after: WorkloadCursor | null },
+): WorkloadPage {
+  // One row more than asked says whether another page follows, without a COUNT over the rest.
+  const rows = selectWorkloads(db, filter, page.after, page.limit + 1);
+  const items = rows.slice(0, page.limit);
+  const last = items.at(-1);
+  const next =
+    rows.length > page.limit && last !== undefined ? { createdMs: last.created_ms, rowid: last.rid } : null;
+  return { items: items.map(toWorkload), next };
 }
 
 /**

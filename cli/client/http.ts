@@ -4,6 +4,7 @@
  * code, message and field, a refused or timed-out connection becomes TESSERA_E_UNAVAILABLE naming
  * the URL, so a command never prints a raw `fetch failed`.
  */
+import { CONTINUE_HEADER } from '../../allocator/api/paging.ts';
 import { type ErrorCode, isErrorCode, type TesseraError, tesseraError } from '../../common/errors.ts';
 import { CliError, EXIT_FAILURE } from '../errors.ts';
 import type { ClientConfig } from './config.ts';
@@ -21,6 +22,11 @@ export interface ApiClient {
    * versioned with this CLI, so the body is trusted to have that shape rather than re-validated.
    */
   request<T = unknown>(method: HttpMethod, path: string, body?: unknown): Promise<T>;
+  /**
+   * GETs a paged list route (allocator/api/paging.ts) and returns every row: it follows the
+   * `Tessera-Continue` header page by page until the allocator sends none.
+   */
+  list<T = unknown>(path: string): Promise<T[]>;
 }
 
 /** Options for `createClient`. */
@@ -35,28 +41,49 @@ export interface ClientOptions {
 export function createClient(config: ClientConfig, options: ClientOptions = {}): ApiClient {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const doFetch = options.fetch ?? fetch;
+  /** One request: the parsed JSON answer and the response's headers, or a CliError. */
+  const send = async (
+    method: HttpMethod,
+    path: string,
+    body?: unknown,
+  ): Promise<{ json: unknown; headers: Headers }> => {
+    const target = `${config.url}/api/v1${path}`;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (config.token !== undefined) headers.authorization = `Bearer ${config.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await doFetch(target, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (e) {
+      throw new CliError(unreachable(config, e, timeoutMs), EXIT_FAILURE);
+    }
+    const text = await res.text();
+    const json = parseBody(text);
+    if (!res.ok) throw new CliError(apiError(res.status, json, text, method, target), EXIT_FAILURE);
+    return { json, headers: res.headers };
+  };
   return {
     url: config.url,
     async request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
-      const target = `${config.url}/api/v1${path}`;
-      const headers: Record<string, string> = { accept: 'application/json' };
-      if (config.token !== undefined) headers.authorization = `Bearer ${config.token}`;
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      let res: Response;
-      try {
-        res = await doFetch(target, {
-          method,
-          headers,
-          body: body === undefined ? null : JSON.stringify(body),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (e) {
-        throw new CliError(unreachable(config, e, timeoutMs), EXIT_FAILURE);
+      return (await send(method, path, body)).json as T;
+    },
+    async list<T>(path: string): Promise<T[]> {
+      const rows: T[] = [];
+      const sep = path.includes('?') ? '&' : '?';
+      for (let token: string | null = null; ; ) {
+        const page = await send(
+          'GET',
+          token === null ? path : `${path}${sep}continue=${encodeURIComponent(token)}`,
+        );
+        if (Array.isArray(page.json)) rows.push(...(page.json as T[]));
+        token = page.headers.get(CONTINUE_HEADER);
+        if (token === null) return rows;
       }
-      const text = await res.text();
-      const json = parseBody(text);
-      if (!res.ok) throw new CliError(apiError(res.status, json, text, method, target), EXIT_FAILURE);
-      return json as T;
     },
   };
 }
@@ -101,6 +128,7 @@ const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
   403: 'TESSERA_E_FORBIDDEN',
   404: 'TESSERA_E_NOT_FOUND',
   409: 'TESSERA_E_CONFLICT',
+  429: 'TESSERA_E_TOO_MANY_STREAMS',
   502: 'TESSERA_E_UNAVAILABLE',
   503: 'TESSERA_E_UNAVAILABLE',
   504: 'TESSERA_E_UNAVAILABLE',

@@ -17,7 +17,7 @@ export async function findWorkload(
   project: string | undefined,
 ): Promise<WorkloadView> {
   const query = project === undefined ? '' : `?${new URLSearchParams({ project })}`;
-  const all = await client.request<WorkloadView[]>('GET', `/workloads${query}`);
+  const all = await client.list<WorkloadView>(`/workloads${query}`);
   // An exact id wins over a name, so a workload can always be reached even if names collide.
   const byId = all.find((w) => w.id === ref);
   if (byId !== undefined) return byId;

@@ -100,10 +100,7 @@ export function configure(command: Command, { io }: CliContext): void {
     const flags = cmd.opts<{ project?: string; output: OutputFormat }>();
     // The listing the workload is found in already carries the pods, so only the events need a request.
     const { client, workload } = await connectToWorkload(ref, cmd);
-    const events = await client.request<EventView[]>(
-      'GET',
-      `/workloads/${encodeURIComponent(workload.id)}/events`,
-    );
+    const events = await client.list<EventView>(`/workloads/${encodeURIComponent(workload.id)}/events`);
     printData(io, flags.output, { ...workload, events }, (d) => describeText(d, Date.now()));
   });
 }

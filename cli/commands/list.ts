@@ -81,7 +81,7 @@ export function renderList(workloads: readonly WorkloadView[], format: ListForma
  * CLI, a test's controller). Each render is headed by its time, so a log of the output reads as one.
  */
 export async function watchList(
-  client: Pick<ApiClient, 'request'>,
+  client: Pick<ApiClient, 'list'>,
   path: string,
   io: CliIo,
   format: ListFormat,
@@ -90,7 +90,7 @@ export async function watchList(
   const now = opts.now ?? Date.now;
   let renders = 0;
   while (!opts.signal.aborted) {
-    const workloads = await client.request<WorkloadView[]>('GET', path);
+    const workloads = await client.list<WorkloadView>(path);
     if (opts.signal.aborted) break;
     io.out(
       `${renders === 0 ? '' : '\n'}Every ${(opts.intervalMs ?? WATCH_INTERVAL_MS) / 1000}s: ${new Date(now()).toISOString()}\n`,
@@ -145,7 +145,7 @@ export function configure(command: Command, { io }: CliContext): void {
       }
       return;
     }
-    const workloads = await client.request<WorkloadView[]>('GET', `/workloads${qs}`);
+    const workloads = await client.list<WorkloadView>(`/workloads${qs}`);
     io.out(renderList(workloads, flags.output, Date.now()));
   });
 }

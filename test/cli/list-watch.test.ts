@@ -47,12 +47,12 @@ describe('tessera list --watch', () => {
     const answers = [[workload('Pending', null)], [workload('Running', 'n1')], [workload('Running', 'n1')]];
     let calls = 0;
     const client = {
-      request: async <T>(_m: string, path: string): Promise<T> => {
+      list: async <T>(path: string): Promise<T[]> => {
         expect(path).toBe('/workloads?project=vision');
         const a = answers[Math.min(calls, answers.length - 1)];
         calls += 1;
         if (calls === 3) stop.abort();
-        return a as T;
+        return a as T[];
       },
     };
     const renders = await watchList(client, '/workloads?project=vision', io, 'table', {
@@ -69,7 +69,7 @@ describe('tessera list --watch', () => {
     const stop = new AbortController();
     stop.abort();
     const io = bufferIo();
-    const renders = await watchList({ request: async <T>() => [] as T }, '/workloads', io, 'json', {
+    const renders = await watchList({ list: async <T>() => [] as T[] }, '/workloads', io, 'json', {
       signal: stop.signal,
     });
     expect(renders).toBe(0);

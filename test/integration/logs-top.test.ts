@@ -4,6 +4,7 @@
  * a workload too big for the node explained, and `/top` showing the pod on its GPU. The CLI
  * commands run in-process (use-cluster.ts) against the same allocator.
  */
+import { connect, type Socket } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, waitFor } from './harness.ts';
 import { useCluster } from './use-cluster.ts';
@@ -179,4 +180,73 @@ describe.sequential('logs, explain and top over real processes', () => {
     expect(wide.stdout).toMatch(/NAME\s+PROJECT\s+TYPE\s+PHASE\s+PODS\s+GPUS\s+NODES\s+GPU UUIDS\s+AGE/);
     expect(wide.stdout).toMatch(/printer\s+\S+\s+training\s+Running\s+1\/1\s+1\s+n1\s+GPU-/);
   });
+
+  it('a reader that does not read a fast pod holds the allocator to 8 MiB, and a fifth follow is a 429', async () => {
+    // 64 KiB a millisecond, as fast as the sim node's disk and CPUs let it; the agent rotates the file.
+    const flood = await c.api.submit({
+      name: 'flood',
+      project: c.defaultProject,
+      type: 'training',
+      command: [
+        process.execPath,
+        '-e',
+        'const b = Buffer.alloc(65536, 120); setInterval(() => process.stdout.write(b), 1);',
+      ],
+      resources: { gpuDevices: 1 },
+    });
+    await c.api.waitPhase(flood.id, 'Running');
+    const port = Number(new URL(c.url).port);
+    const sockets: Socket[] = [];
+    /** A follow whose reader takes the headers and then nothing; resolves with the status line. */
+    const stalled = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const s = connect(port, '127.0.0.1');
+        sockets.push(s);
+        let head = '';
+        s.on('data', (b) => {
+          if (head.includes('\r\n\r\n')) return;
+          head += b.toString('latin1');
+          if (head.includes('\r\n\r\n')) {
+            s.pause();
+            resolve(head.slice(0, head.indexOf('\r\n')));
+          }
+        });
+        s.on('error', reject);
+        s.write(
+          `GET /api/v1/workloads/${flood.id}/logs?follow=true&stream=stdout HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer ${c.adminToken}\r\n\r\n`,
+        );
+      });
+    /** A gauge of the allocator's /metrics. */
+    const gauge = async (name: string): Promise<number> => {
+      const text = await (await fetch(`${c.url}/metrics`)).text();
+      const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+      return m === null ? Number.NaN : Number(m[1]);
+    };
+    try {
+      expect(await stalled()).toBe('HTTP/1.1 200 OK');
+      // The kernel's socket buffers fill first, then the allocator's share, up to its bound.
+      await waitFor(
+        async () => ((await gauge('tessera_log_follow_peak_held_bytes')) > 4 * 1024 * 1024 ? true : null),
+        30_000,
+        'the allocator to hold 4 MiB for the stalled reader',
+      );
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(await gauge('tessera_log_follow_peak_held_bytes')).toBeLessThanOrEqual(8 * 1024 * 1024);
+      expect(await gauge('tessera_log_follow_held_bytes')).toBeLessThanOrEqual(8 * 1024 * 1024);
+
+      for (let i = 0; i < 3; i++) expect(await stalled()).toBe('HTTP/1.1 200 OK');
+      expect(await gauge('tessera_log_follows')).toBe(4);
+      const fifth = await c.api.request('GET', `/workloads/${flood.id}/logs?follow=true`);
+      expect(fifth.status).toBe(429);
+      expect(JSON.stringify(fifth.body)).toMatch(/TESSERA_E_TOO_MANY_STREAMS.*4 log follows open/);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+    await waitFor(
+      async () => ((await gauge('tessera_log_follows')) === 0 ? true : null),
+      10_000,
+      'follows to close',
+    );
+    await c.api.expect(200, 'POST', `/workloads/${flood.id}/stop`);
+  }, 60_000);
 });

@@ -4,7 +4,7 @@
  * by phase. Nodes need `read-nodes`: a caller without it gets 403, and the page says so and still
  * shows what it may see.
  */
-import { ApiError, request } from '../api.js';
+import { ApiError, request, requestList } from '../api.js';
 import { WORKLOAD_PHASES } from '../constants.js';
 import * as fmt from '../format.js';
 import { live } from '../live.js';
@@ -195,7 +195,7 @@ export function overviewPage(root) {
         throw e;
       }),
       request('GET', '/top', { signal }),
-      request('GET', '/workloads', { signal }),
+      requestList('/workloads', { signal }),
     ]);
     return {
       nodes: /** @type {NodeView[] | null} */ (nodes),

@@ -5,7 +5,7 @@
  * than waiting for the next poll; a refused action shows the API's message and leaves the page as
  * it was.
  */
-import { ApiError, request } from '../api.js';
+import { ApiError, request, requestList } from '../api.js';
 import { STOPPABLE } from '../constants.js';
 import * as fmt from '../format.js';
 import { live } from '../live.js';
@@ -81,7 +81,7 @@ export function workloadPage(root, route) {
       throw e;
     }
     const [events, explain, top, logs] = await Promise.all([
-      request('GET', `/workloads/${enc}/events`, { signal }),
+      requestList(`/workloads/${enc}/events`, { signal }),
       w.phase === 'Pending' ? request('GET', `/workloads/${enc}/explain`, { signal }) : Promise.resolve(null),
       request('GET', '/top', { signal }),
       sLogs.load(w, signal),

@@ -3,7 +3,7 @@
  * Every workload the caller may read, filtered by project and phase on the server (`?project=`,
  * `?phase=`); the filters live in the address so a reload or a shared link keeps them.
  */
-import { request } from '../api.js';
+import { request, requestList } from '../api.js';
 import { WORKLOAD_PHASES } from '../constants.js';
 import * as fmt from '../format.js';
 import { live } from '../live.js';
@@ -93,7 +93,7 @@ export function workloadsPage(root, route) {
   async function load(signal) {
     const qs = new URLSearchParams(Object.entries(filters).filter(([, v]) => v !== '')).toString();
     const [workloads, projects] = await Promise.all([
-      request('GET', `/workloads${qs === '' ? '' : `?${qs}`}`, { signal }),
+      requestList(`/workloads${qs === '' ? '' : `?${qs}`}`, { signal }),
       request('GET', '/projects', { signal }),
     ]);
     return {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentStatus } from '../../../agent/api.ts';
-import { createLogServer, tailOf } from '../../../agent/link/logs.ts';
+import { createLogServer, FOLLOW_READ_BYTES, tailOf } from '../../../agent/link/logs.ts';
 import { podDirOf } from '../../../agent/runner/index.ts';
 import { logPath, rotateCopyTruncate } from '../../../agent/runner/logs.ts';
 import type { FrameBody, LogChunk, LogRequest } from '../../../common/wire.ts';
@@ -35,7 +35,7 @@ function podFiles(podId: string): { out: string; err: string } {
   return { out: logPath(dir, 'stdout'), err: logPath(dir, 'stderr') };
 }
 
-function serve(podId: string) {
+function serve(podId: string, backlogBytes?: () => number) {
   const chunks: LogChunk[] = [];
   const server = createLogServer({
     agent: fakeAgent(podId),
@@ -44,6 +44,7 @@ function serve(podId: string) {
       return true;
     },
     pollMs: 10,
+    ...(backlogBytes === undefined ? {} : { backlogBytes }),
   });
   const text = (): string => chunks.map((c) => Buffer.from(c.data).toString('utf8')).join('');
   return { server, chunks, text };
@@ -140,5 +141,27 @@ describe('the agent log service', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(s.chunks).toHaveLength(1);
     expect(s.server.active()).toBe(0);
+  });
+
+  it('reads a burst a bounded slice per poll and waits while the link is backed up, losing nothing', async () => {
+    const { out } = podFiles('w_p-0');
+    writeFileSync(out, '');
+    // A link that takes nothing until told: what was sent stays in its backlog.
+    let drained = 0;
+    const sent = (): number => s.chunks.reduce((a, c) => a + c.data.length, 0);
+    const s = serve('w_p-0', () => sent() - drained);
+    s.server.onRequest(ask({ follow: true, tailLines: 0, stream: 'stdout' }));
+    const burst = Array.from({ length: 5 * 1024 }, (_, i) => `${String(i).padStart(1023, '.')}\n`).join('');
+    appendFileSync(out, burst);
+    await expect.poll(sent).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 100));
+    // One slice went out, then nothing while it sat unsent.
+    expect(sent()).toBe(FOLLOW_READ_BYTES);
+    for (let i = 0; i < 20 && sent() < burst.length; i++) {
+      drained = sent();
+      await expect.poll(sent).toBeGreaterThan(drained);
+    }
+    expect(s.text()).toBe(burst);
+    s.server.stopAll();
   });
 });

@@ -50,6 +50,43 @@ describe('workloads API', () => {
     expect(api.changes).not.toContain('workload-submitted');
   });
 
+  it('a 70,000-character command argument is a 400 naming the argument, and nothing is stored', async () => {
+    const api = testApi();
+    await seedOrg(api);
+    const spec = { ...trainingSpec('big'), command: ['python', 'train.py', '--data', 'x'.repeat(70_000)] };
+    const r = await api.call('POST', '/api/v1/workloads', spec);
+    expect(r.status).toBe(400);
+    const e = (r.body as ErrorBody).error;
+    expect(e).toMatchObject({ code: 'TESSERA_E_INVALID_SPEC', field: 'command.3' });
+    expect(e.message).toMatch(/^command\.3: longer than 65536 characters/);
+    expect((await api.call('GET', '/api/v1/workloads')).body).toEqual([]);
+  });
+
+  it('a spec over 256 KiB of JSON is a 400 naming the spec, its size and the limit', async () => {
+    const api = testApi();
+    await seedOrg(api);
+    const args = Array.from({ length: 6 }, () => 'x'.repeat(60_000));
+    const r = await api.call('POST', '/api/v1/workloads', {
+      ...trainingSpec('big'),
+      command: ['python', ...args],
+    });
+    expect(r.status).toBe(400);
+    const e = (r.body as ErrorBody).error;
+    expect(e.code).toBe('TESSERA_E_INVALID_SPEC');
+    expect(e.message).toMatch(/^workload spec: \d+ bytes as JSON, over the limit of 262144 \(256 KiB\)/);
+  });
+
+  it('a body over the 1 MiB body limit is a 400 saying both limits', async () => {
+    const api = testApi();
+    await seedOrg(api);
+    const r = await api.call('POST', '/api/v1/workloads', {
+      ...trainingSpec('big'),
+      command: ['python', 'x'.repeat(1024 * 1024)],
+    });
+    expect(r.status).toBe(400);
+    expect((r.body as ErrorBody).error.message).toContain('1 MiB; a workload spec may be at most 256 KiB');
+  });
+
   it('a spec in an unknown project is a 404', async () => {
     const api = testApi();
     await seedOrg(api);

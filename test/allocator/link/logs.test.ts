@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createLogRouter } from '../../../allocator/link/logs.ts';
-import { type Frame, type LogChunk, makeFrame } from '../../../common/wire.ts';
+import { type Frame, type FrameBody, type LogChunk, makeFrame } from '../../../common/wire.ts';
 import { join, startLink } from './harness.ts';
 
 const text = (chunks: readonly LogChunk[]): string =>
@@ -140,6 +140,36 @@ describe('the log router alone', () => {
     expect(got.chunks).toEqual([]);
     expect(router.inFlight()).toBe(1);
     router.close();
+    expect(router.inFlight()).toBe(0);
+  });
+
+  it('pauses a follow with LogStop and resumes it under the same id from the end of the log', () => {
+    const sent: FrameBody[] = [];
+    const router = createLogRouter({ send: (_n, b) => sent.push(b) > 0, newId: () => 'r1' });
+    const got = collector();
+    const sub = router.request(
+      'n1',
+      { podId: 'w_p-0', epoch: 2, tailLines: 50, follow: true, stream: 'stdout' },
+      got.onChunk,
+    );
+    router.onChunk('n1', { requestId: 'r1', data: new Uint8Array([65]), eof: false, error: null });
+    sub?.pause();
+    sub?.pause();
+    expect(sent.at(-1)).toEqual({ case: 'logStop', value: { requestId: 'r1' } });
+    expect(sent).toHaveLength(2);
+    // What was in flight when the agent stopped still reaches the caller, which decides what to keep.
+    router.onChunk('n1', { requestId: 'r1', data: new Uint8Array([66]), eof: false, error: null });
+    expect(got.chunks).toHaveLength(2);
+    expect(router.inFlight()).toBe(1);
+    sub?.resume();
+    sub?.resume();
+    // No tail again: the follow goes on from where the log ends now.
+    expect(sent.at(-1)).toEqual({
+      case: 'logRequest',
+      value: { requestId: 'r1', podId: 'w_p-0', epoch: 2, tailLines: 0, follow: true, stream: 'stdout' },
+    });
+    expect(sent).toHaveLength(3);
+    sub?.cancel();
     expect(router.inFlight()).toBe(0);
   });
 });

@@ -4,8 +4,9 @@ import { wirePodId } from '../../../allocator/link/pod-id.ts';
 import { createDispatcher, type Dispatcher } from '../../../allocator/service/dispatch.ts';
 import { applyPlan } from '../../../allocator/store/apply-plan.ts';
 import type { Db } from '../../../allocator/store/db.ts';
+import { listEvents } from '../../../allocator/store/events.ts';
 import { getWorkload } from '../../../allocator/store/workloads.ts';
-import type { Frame, Status, WirePodStatus } from '../../../common/wire.ts';
+import { encodeFrame, type Frame, type Status, type WirePodStatus } from '../../../common/wire.ts';
 import {
   bind,
   grant,
@@ -30,13 +31,15 @@ interface Wire {
   connected: Set<string>;
 }
 
-function wire(db: Db): Wire {
+/** With `encode`, `send` encodes each frame as the link does, so one the wire refuses throws there. */
+function wire(db: Db, encode = false): Wire {
   const sent: Wire['sent'] = [];
   const connected = new Set(['n1', 'n2', 'n3']);
   const d = createDispatcher(
     db,
     (node, frame) => {
       if (!connected.has(node)) return false;
+      if (encode) encodeFrame(frame);
       sent.push({ node, frame });
       return true;
     },
@@ -78,7 +81,7 @@ function status(states: WirePodStatus[]): Status {
 describe('dispatcher sync', () => {
   it("sends a Bound pod's StartPod with its epoch, grants and the workload's spec", () => {
     const w = oneBound();
-    expect(w.d.sync(T0 + 100)).toEqual({ starts: 1, stops: 0, held: 0 });
+    expect(w.d.sync(T0 + 100)).toEqual({ starts: 1, stops: 0, held: 0, failed: 0 });
     const spec = getWorkload(w.db, 'w1')?.spec;
     expect(w.sent).toEqual([
       {
@@ -124,13 +127,13 @@ describe('dispatcher sync', () => {
     w.d.sync(T0);
     const p = podOf(w.db, 'w1', 't-0');
     applyPodReport(w.db, report(p, 'running'), p, T0 + 1);
-    expect(w.d.sync(T0 + RESEND_MS)).toEqual({ starts: 0, stops: 0, held: 0 });
+    expect(w.d.sync(T0 + RESEND_MS)).toEqual({ starts: 0, stops: 0, held: 0, failed: 0 });
   });
 
   it('retries on the next sync what a disconnected node could not be sent', () => {
     const w = oneBound();
     w.connected.delete('n1');
-    expect(w.d.sync(T0)).toEqual({ starts: 0, stops: 0, held: 0 });
+    expect(w.d.sync(T0)).toEqual({ starts: 0, stops: 0, held: 0, failed: 0 });
     w.connected.add('n1');
     expect(w.d.sync(T0 + 1).starts).toBe(1);
   });
@@ -147,14 +150,14 @@ describe('dispatcher sync', () => {
   it('holds a StartPod while a Stopping pod on its node holds one of its GPUs, and releases it after', () => {
     const w = oneBound();
     evictAndRebind(w);
-    expect(w.d.sync(T0 + 100)).toEqual({ starts: 0, stops: 1, held: 1 });
+    expect(w.d.sync(T0 + 100)).toEqual({ starts: 0, stops: 1, held: 1, failed: 0 });
     expect(cases(w)).toEqual(['n1:stopPod']);
     // Held, not sent: no resend clock is running for it.
-    expect(w.d.sync(T0 + 101)).toEqual({ starts: 0, stops: 0, held: 1 });
+    expect(w.d.sync(T0 + 101)).toEqual({ starts: 0, stops: 0, held: 1, failed: 0 });
 
     const p = podOf(w.db, 'w1', 't-0');
     applyPodReport(w.db, report(p, 'exited', { signal: 'SIGTERM' }), p, T0 + 200);
-    expect(w.d.sync(T0 + 201)).toEqual({ starts: 1, stops: 0, held: 0 });
+    expect(w.d.sync(T0 + 201)).toEqual({ starts: 1, stops: 0, held: 0, failed: 0 });
     expect(w.sent.at(-1)).toMatchObject({
       node: 'n1',
       frame: { body: { case: 'startPod', value: { podId: wirePodId('w2', 'u-0'), epoch: 1 } } },
@@ -165,7 +168,69 @@ describe('dispatcher sync', () => {
     const w = oneBound();
     evictAndRebind(w);
     submitBound(w.db, 'w3', training('v', 'nlp'), [['n2', 0]], T0 + 40);
-    expect(w.d.sync(T0 + 100)).toEqual({ starts: 1, stops: 1, held: 1 });
+    expect(w.d.sync(T0 + 100)).toEqual({ starts: 1, stops: 1, held: 1, failed: 0 });
+  });
+});
+
+/**
+ * Two training workloads bound on n1, `w1` (pod big-0) before `w2` (pod small-0) in id order, with
+ * w1's stored command replaced past the validator (old data, or a bug) by `command`; frames are
+ * encoded as the link does.
+ */
+function oversizedFirst(command: string[]): Wire {
+  const db = openTemp();
+  smallOrg(db);
+  submitBound(db, 'w1', training('big'), [['n1', 0]]);
+  submitBound(db, 'w2', training('small'), [['n1', 1]]);
+  const spec = getWorkload(db, 'w1')?.spec;
+  db.prepare('UPDATE workloads SET spec = ? WHERE id = ?').run(JSON.stringify({ ...spec, command }), 'w1');
+  return wire(db, true);
+}
+
+describe('dispatcher with a pod the wire refuses', () => {
+  it('fails the pod, naming the field and limit, and still starts the pod after it in the same pass', () => {
+    const w = oversizedFirst(['python', 'x'.repeat(70_000)]);
+    expect(w.d.sync(T0 + 100)).toEqual({ starts: 1, stops: 0, held: 0, failed: 1 });
+    expect(w.sent.map((s) => s.frame.body.value)).toEqual([
+      expect.objectContaining({ podId: wirePodId('w2', 'small-0') }),
+    ]);
+    expect(podOf(w.db, 'w1', 'big-0').phase).toBe('Failed');
+    // The workload follows its pod, and the event says why in words a user can act on.
+    expect(getWorkload(w.db, 'w1')?.phase).toBe('Failed');
+    const last = listEvents(w.db, { workload: 'w1' }).at(-1);
+    expect(last).toMatchObject({ from: 'Initializing', to: 'Failed', reason: 'PodFailed' });
+    expect(last?.message).toContain('pod big-0 cannot start');
+    expect(last?.message).toContain('startPod.spec.command[1]: is 70000 characters, over the limit of 65536');
+    // Nothing more goes out for it; the other pod is resent as usual.
+    expect(w.d.sync(T0 + 100 + RESEND_MS)).toEqual({ starts: 1, stops: 0, held: 0, failed: 0 });
+  });
+
+  it('fails a pod whose StartPod encodes over the frame limit though each field is within its cap', () => {
+    const w = oversizedFirst(['python', ...Array.from({ length: 17 }, () => 'x'.repeat(65_536))]);
+    expect(w.d.sync(T0 + 100)).toMatchObject({ starts: 1, failed: 1 });
+    expect(podOf(w.db, 'w1', 'big-0').phase).toBe('Failed');
+    expect(listEvents(w.db, { workload: 'w1' }).at(-1)?.message).toMatch(/over the limit of 1048576/);
+  });
+
+  it('fails a pod whose StartPod cannot be built from its stored spec, and still starts the next', () => {
+    const w = oversizedFirst(['python']);
+    const spec = getWorkload(w.db, 'w1')?.spec;
+    // A spec stored by a buggy or older writer without its command: building the StartPod throws.
+    w.db
+      .prepare('UPDATE workloads SET spec = ? WHERE id = ?')
+      .run(JSON.stringify({ ...spec, command: null }), 'w1');
+    expect(w.d.sync(T0 + 100)).toMatchObject({ starts: 1, failed: 1 });
+    expect(podOf(w.db, 'w1', 'big-0').phase).toBe('Failed');
+    expect(listEvents(w.db, { workload: 'w1' }).at(-1)?.message).toContain('cannot be built');
+  });
+
+  it('skips a pod it can neither send nor fail, and still starts the next', () => {
+    const w = oversizedFirst(['python', 'x'.repeat(70_000)]);
+    // Failing the pod must read the workload too: an unreadable one leaves the pod Bound, untouched.
+    w.db.prepare('UPDATE workloads SET spec = ? WHERE id = ?').run('{"name": "big"', 'w1');
+    expect(w.d.sync(T0 + 100)).toMatchObject({ starts: 1, failed: 0 });
+    expect(podOf(w.db, 'w1', 'big-0').phase).toBe('Bound');
+    expect(w.sent.map((s) => s.node)).toEqual(['n1']);
   });
 });
 

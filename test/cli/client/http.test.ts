@@ -43,6 +43,28 @@ describe('API client', () => {
     });
   });
 
+  it('list follows the Tessera-Continue header page by page and returns every row', async () => {
+    const seen: string[] = [];
+    const pages: Record<string, { rows: string[]; next?: string }> = {
+      '/api/v1/workloads?project=vision': { rows: ['a', 'b'], next: 'tok/1' },
+      '/api/v1/workloads?project=vision&continue=tok%2F1': { rows: ['c'], next: 'tok2' },
+      '/api/v1/workloads?project=vision&continue=tok2': { rows: [] },
+    };
+    const client = createClient(config, {
+      fetch: async (url) => {
+        const path = String(url).slice(config.url.length);
+        seen.push(path);
+        const page = pages[path];
+        if (page === undefined) return new Response('{}', { status: 404 });
+        const headers: Record<string, string> =
+          page.next === undefined ? {} : { 'tessera-continue': page.next };
+        return new Response(JSON.stringify(page.rows), { status: 200, headers });
+      },
+    });
+    expect(await client.list('/workloads?project=vision')).toEqual(['a', 'b', 'c']);
+    expect(seen).toHaveLength(3);
+  });
+
   it("keeps the API error body's code, message and field (exit 1)", async () => {
     const body = {
       error: { code: 'TESSERA_E_INVALID_SPEC', message: 'resources.cpu: bad', field: 'resources.cpu' },
