@@ -12,6 +12,8 @@
 import WebSocket from 'ws';
 import { formatError } from '../../common/errors.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
+import { errorCode, explainTlsFailure } from '../../common/tls-errors.ts';
+import type { TrustedCa } from '../../common/tls-files.ts';
 import {
   ALLOCATOR_BODIES,
   closeCodeOf,
@@ -67,6 +69,11 @@ export interface LinkOptions {
   url: string;
   /** A join token or the node's own credential; sent as `Authorization: Bearer` in the upgrade and in Hello. */
   token: string;
+  /**
+   * The CA a wss:// allocator's certificate must chain to (`--ca`, read by common/tls-files.ts);
+   * default the system's CAs. Verification itself is never turned off.
+   */
+  ca?: TrustedCa;
   nodeName: string;
   agent: LinkAgent;
   /** Node labels for the inventory; default none. */
@@ -289,11 +296,16 @@ export function createLink(opts: LinkOptions): Link {
     const s = new WebSocketImpl(opts.url, {
       ...WS_OPTIONS,
       headers: { authorization: `Bearer ${credential}` },
+      ...(opts.ca === undefined ? {} : { ca: opts.ca.pem }),
     });
     sock = s;
     // Always: an 'error' with no listener would throw and take the agent process down.
     s.on('error', (e) => {
-      if (sock === s) log.warn('link error', { error: e.message });
+      if (sock !== s) return;
+      // A certificate problem repeats on every dial until someone fixes it: say what to fix.
+      const tls = explainTlsFailure(errorCode(e), opts.url, opts.ca);
+      if (tls === undefined) log.warn('link error', { error: e.message });
+      else log.error(`link error: the allocator at ${opts.url} ${tls}`, { error: e.message });
     });
     s.on('open', () => {
       if (sock !== s) return;
