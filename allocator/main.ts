@@ -6,6 +6,7 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import { createLogger } from '../common/log.ts';
 import { buildApi } from './api/index.ts';
 import type { LogSource } from './api/info-routes.ts';
@@ -190,6 +191,12 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     adminTokenFile: join(options.dataDir, ADMIN_TOKEN_FILE),
     stats: (): AllocatorStats => ({ link: link.stats(), ...counters }),
     connectedNodes: () => link.connectedNodes(),
+    setTls(tls) {
+      if (options.tls === undefined) return false;
+      // Started with `https` options, fastify's server is an https.Server (api/index.ts).
+      (app.server as unknown as TlsServer).setSecureContext({ cert: tls.cert, key: tls.key });
+      return true;
+    },
     cycleNow: () => cycle(),
     close() {
       closing ??= (async () => {

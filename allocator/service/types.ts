@@ -60,6 +60,11 @@ export interface RunningAllocator {
   stats(): AllocatorStats;
   /** Nodes with an open agent session. */
   connectedNodes(): string[];
+  /**
+   * Serves `tls` to new connections from now on (a renewed certificate); open ones keep theirs.
+   * False, and nothing changes, for an allocator serving plain HTTP.
+   */
+  setTls(tls: ServerTls): boolean;
   /** Runs a scheduling cycle now (tests); resolves when it and its dispatch are done. */
   cycleNow(): void;
   /** Stops accepting, closes agent sessions and the HTTP server, closes the store. */

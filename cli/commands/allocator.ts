@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { DEFAULT_PORT, startAllocator } from '../../allocator/main.ts';
+import { watchTlsFiles } from '../../allocator/service/tls-reload.ts';
 import { DEFAULT_DATA_DIR } from '../../allocator/store/db.ts';
 import { StoreError } from '../../allocator/store/errors.ts';
 import { createLogger, type LogLevel, parseLogLevel } from '../../common/log.ts';
@@ -174,7 +175,19 @@ export function configure(command: Command, { io }: CliContext): void {
           throw e instanceof StoreError ? failure(e.error) : e;
         });
         io.out(`tessera allocator listening on ${running.url} (data in ${f.data})\n`);
+        // A renewed certificate (cert-manager, a renewal job) is served without a restart.
+        const stopReload =
+          tls === undefined || f.tlsCert === undefined || f.tlsKey === undefined
+            ? () => {}
+            : watchTlsFiles({
+                certFile: f.tlsCert,
+                keyFile: f.tlsKey,
+                current: tls,
+                apply: (renewed) => running.setTls(renewed),
+                log,
+              });
         await signals.stop;
+        stopReload();
         await running.close();
       } finally {
         signals.release();

@@ -1,16 +1,18 @@
 /**
  * The allocator over TLS: given a certificate it serves HTTPS and the agents' websocket as WSS and
  * records an https:// URL; a client that trusts the CA gets answers, one that does not is told what
- * is wrong and to pass --ca. `tessera allocator` refuses plain HTTP beyond loopback without
+ * is wrong and to pass --ca; a renewed certificate is served without a restart. `tessera allocator` refuses plain HTTP beyond loopback without
  * --insecure-http, and refuses a certificate file it cannot use, saying how to fix each.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { globalAgent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type RunningAllocator, startAllocator } from '../../allocator/main.ts';
 import { ALLOCATOR_FILE } from '../../allocator/service/bootstrap.ts';
+import { watchTlsFiles } from '../../allocator/service/tls-reload.ts';
 import { createClient } from '../../cli/client/http.ts';
 import { checkTransportFlags, isLoopback } from '../../cli/commands/allocator.ts';
 import { CliError } from '../../cli/errors.ts';
@@ -116,6 +118,76 @@ describe('an allocator with --tls-cert and --tls-key', () => {
     expect(await dial({})).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
   });
 });
+
+describe('a renewed certificate', () => {
+  it('is served to new connections without a restart', async () => {
+    const renewed = value(readServerTls(other.certFile, other.keyFile, Date.now()));
+    const original = value(readServerTls(tls.certFile, tls.keyFile, Date.now()));
+    const otherCa = value(readCaFile(other.caFile, '--ca'));
+    const ask = (trust: typeof otherCa) =>
+      createClient({ url: alloc.url, token: admin, urlFrom: '--url', ca: trust }).request('GET', '/whoami');
+    // Open (kept-alive) connections keep the certificate they began with: start afresh each time.
+    const fresh = () => globalAgent.destroy();
+    try {
+      expect(alloc.setTls(renewed)).toBe(true);
+      fresh();
+      expect(await ask(otherCa)).toMatchObject({ user: 'admin' });
+      expect((await caught(ask(ca()))).error.message).toMatch(/did not sign/);
+    } finally {
+      alloc.setTls(original);
+      fresh();
+    }
+    expect(await ask(ca())).toMatchObject({ user: 'admin' });
+  });
+
+  it('is picked up from the files; a broken pair is logged and the old one kept', async () => {
+    const files = mkdtempSync(join(tmpdir(), 'tessera-reload-'));
+    const certFile = join(files, 'tls.crt');
+    const keyFile = join(files, 'tls.key');
+    const put = (from: { certFile: string; keyFile: string }, key = from.keyFile) => {
+      copyFileSync(from.certFile, certFile);
+      copyFileSync(key, keyFile);
+    };
+    put(tls);
+    const applied: string[] = [];
+    const warnings: string[] = [];
+    const log = createLogger({
+      stream: { write: (line: string) => (line.includes('"warn"') ? warnings.push(line) > 0 : true) },
+      level: 'warn',
+    });
+    const stop = watchTlsFiles({
+      certFile,
+      keyFile,
+      current: value(readServerTls(certFile, keyFile, Date.now())),
+      everyMs: 20,
+      apply: (t) => applied.push(t.cert),
+      log,
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 80));
+      expect(applied).toEqual([]);
+      put(other, tls.keyFile); // a new certificate with the old key: refused
+      await waitUntil(() => warnings.length > 0);
+      expect(warnings[0]).toMatch(/does not match the certificate/);
+      expect(applied).toEqual([]);
+      put(other);
+      await waitUntil(() => applied.length > 0);
+      expect(applied).toEqual([readFileSync(other.certFile, 'utf8')]);
+    } finally {
+      stop();
+      rmSync(files, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Polls `check` every 10 ms for up to 5 s. */
+async function waitUntil(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describe('tessera allocator transport flags', () => {
   it('knows loopback addresses', () => {
