@@ -62,7 +62,7 @@ export const ERROR_CODES = {
   },
   TESSERA_E_INVALID_CONFIG: {
     httpStatus: 400,
-    fix: 'Fix or remove the setting named in the message (flag, TESSERA_URL / TESSERA_TOKEN, or ~/.config/tessera/config.json).',
+    fix: 'Fix or remove the setting named in the message (flag, TESSERA_URL / TESSERA_TOKEN / TESSERA_CA, or ~/.config/tessera/config.json).',
   },
   TESSERA_E_GPU_DRIVER: {
     httpStatus: 503,
