@@ -35,10 +35,32 @@ describe('a cluster over TLS', () => {
     await c.api.waitPhase(w.id, 'Completed', 20_000);
   });
 
-  it('answers the CLI given --ca; without it the CLI is told to pass one', async () => {
+  it('answers the CLI given --ca (logs streamed too); without it the CLI is told to pass one', async () => {
     const base = ['--url', c.url, '--token', c.adminToken];
     const ok = await runTessera(['list', ...base, '--ca', c.tls?.caFile ?? '']);
     expect(ok.code, ok.stderr).toBe(0);
+    // A streamed answer (logs) goes through the same trusted connection.
+    const printer = { ...testWorkload(c, 'printer'), command: ['sh', '-c', 'echo hello over tls; sleep 30'] };
+    const w = await c.api.submit(printer);
+    await c.api.waitPhase(w.id, 'Running');
+    const logs = await waitFor(
+      async () => {
+        const r = await runTessera([
+          'logs',
+          'printer',
+          '-p',
+          c.defaultProject,
+          ...base,
+          '--ca',
+          c.tls?.caFile ?? '',
+        ]);
+        return r.stdout.includes('hello over tls') ? r : null;
+      },
+      10_000,
+      'the pod output through tessera logs',
+    );
+    expect(logs.code, logs.stderr).toBe(0);
+    await c.api.expect(200, 'POST', `/workloads/${w.id}/stop`);
     const refused = await runTessera(['list', ...base]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/TESSERA_E_UNAVAILABLE: allocator at https:.* does not trust .*--ca FILE/);
