@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { type GpuGrant, MILLI_PER_GPU, parseMemoryMiB } from '../common/resources.ts';
+import { readCaFile } from '../common/tls-files.ts';
 import { type Agent, createAgent } from './agent.ts';
 import type { SliceMode } from './enforce/index.ts';
 import { ensureFenceGuard } from './fence-guard-start.ts';
@@ -116,18 +117,26 @@ export interface AllocatorChoice {
   url: string;
   token: string;
   nodeName: string;
+  /** The CA file a wss:// allocator's certificate must chain to, and the setting that named it; null: the system's CAs. */
+  ca: { path: string; from: string } | null;
 }
 
 /** The allocator's agent endpoint (allocator/link/server.ts `AGENT_CONNECT_PATH`). */
 const AGENT_CONNECT_PATH = '/api/v1/agents/connect';
 
 /**
- * The link's settings from `--allocator`, `--token`, `--node`, then `TESSERA_URL` / `TESSERA_TOKEN`
- * (an empty value counts as unset, as in common/config.ts); null when no allocator is named. The
+ * The link's settings from `--allocator`, `--token`, `--node`, `--ca`, then `TESSERA_URL` /
+ * `TESSERA_TOKEN` / `TESSERA_CA` (an empty value counts as unset, as in common/config.ts); null when
+ * no allocator is named. The
  * allocator's base URL (`http://host:7400`) becomes its agent endpoint (`ws://host:7400/api/v1/agents/connect`).
  */
 export function resolveAllocator(
-  flags: { allocator?: string | undefined; token?: string | undefined; node?: string | undefined },
+  flags: {
+    allocator?: string | undefined;
+    token?: string | undefined;
+    node?: string | undefined;
+    ca?: string | undefined;
+  },
   env: Readonly<Record<string, string | undefined>>,
   hostname: string,
 ): Result<AllocatorChoice | null> {
@@ -139,6 +148,7 @@ export function resolveAllocator(
   if (raw === undefined) {
     if (set(flags.token) !== undefined) return bad('token', '--token needs --allocator (or TESSERA_URL)');
     if (set(flags.node) !== undefined) return bad('node', '--node needs --allocator (or TESSERA_URL)');
+    if (set(flags.ca) !== undefined) return bad('ca', '--ca needs --allocator (or TESSERA_URL)');
     return ok(null);
   }
   let url: URL | undefined;
@@ -167,7 +177,11 @@ export function resolveAllocator(
   }
   if (/\s/.test(token)) return bad('token', 'a token must not contain whitespace');
   const nodeName = set(flags.node) ?? hostname;
-  return ok({ url: url.toString(), token, nodeName });
+  const caFlag = set(flags.ca);
+  const caPath = caFlag ?? set(env.TESSERA_CA);
+  const ca =
+    caPath === undefined ? null : { path: caPath, from: caFlag !== undefined ? '--ca' : 'TESSERA_CA' };
+  return ok({ url: url.toString(), token, nodeName, ca });
 }
 
 /** Runs the agent until `stop` resolves (with the signal's name), then closes it; pods keep running. */
@@ -178,6 +192,9 @@ export async function runAgentMain(
   const { log } = deps;
   const pods = o.podsFile === null ? ok([]) : await readPodsFile(o.podsFile);
   if (!pods.ok) return pods;
+  // Read once at start, so a missing or broken CA file stops the agent with its name, not every dial.
+  const ca = o.allocator?.ca == null ? null : readCaFile(o.allocator.ca.path, o.allocator.ca.from);
+  if (ca !== null && !ca.ok) return ca;
   const opened = await openDriver({
     kind: o.gpu,
     simGpus: o.simGpus,
@@ -204,7 +221,10 @@ export async function runAgentMain(
       ? {}
       : {
           link: {
-            ...o.allocator,
+            url: o.allocator.url,
+            token: o.allocator.token,
+            nodeName: o.allocator.nodeName,
+            ...(ca === null ? {} : { ca: ca.value }),
             guard: createGuardFile({ dataDir: o.dataDir, log }),
             credentials: credentialFile(o.dataDir, o.allocator.nodeName),
           },
@@ -228,6 +248,7 @@ export async function runAgentMain(
     dataDir: o.dataDir,
     adopted: agent.adopted.adopted.map((p) => p.podId),
     allocator: o.allocator === null ? null : o.allocator.url,
+    ca: o.allocator?.ca?.path ?? null,
     node: o.allocator?.nodeName ?? null,
   });
   const launched = startFilePods(agent, pods.value, log);

@@ -6,6 +6,7 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import { DISCONNECT_MARGIN_MS, MIN_RESCHEDULE_MS } from '../common/disconnect.ts';
 import { createLogger } from '../common/log.ts';
 import { buildApi } from './api/index.ts';
@@ -87,6 +88,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     metrics,
     metricsAuth: options.metricsAuth ?? false,
     console: true,
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
   });
   const link = attachAgentLink(app.server, {
     db,
@@ -165,8 +167,9 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
   });
   requestCycle = loop.request;
 
+  const host = options.host ?? '127.0.0.1';
   try {
-    await app.listen({ host: options.host ?? '0.0.0.0', port: options.port ?? DEFAULT_PORT });
+    await app.listen({ host, port: options.port ?? DEFAULT_PORT });
   } catch (e) {
     loop.close();
     await link.close();
@@ -176,14 +179,26 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
   const address = app.server.address();
   const port =
     typeof address === 'object' && address !== null ? address.port : (options.port ?? DEFAULT_PORT);
-  const host = options.host ?? '0.0.0.0';
   // A wildcard address is not one a client can dial; on this machine loopback reaches it.
   const dialHost =
     host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  const url = `http://${dialHost}:${port}`;
+  const url = `${options.tls === undefined ? 'http' : 'https'}://${dialHost}:${port}`;
   const infoFile = join(options.dataDir, ALLOCATOR_FILE);
-  writeFileSync(infoFile, `${JSON.stringify({ url, pid: process.pid, startedAtMs: now() })}\n`);
-  log.info('allocator listening', { url, dataDir: options.dataDir, fresh: boot.fresh, leaseMs, heartbeatMs });
+  const info = {
+    url,
+    pid: process.pid,
+    startedAtMs: now(),
+    ...(options.caFile === undefined ? {} : { ca: options.caFile }),
+  };
+  writeFileSync(infoFile, `${JSON.stringify(info)}\n`);
+  log.info('allocator listening', {
+    url,
+    dataDir: options.dataDir,
+    fresh: boot.fresh,
+    leaseMs,
+    heartbeatMs,
+    tls: options.tls !== undefined,
+  });
   loop.request();
 
   let closing: Promise<void> | null = null;
@@ -194,6 +209,12 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     adminTokenFile: join(options.dataDir, ADMIN_TOKEN_FILE),
     stats: (): AllocatorStats => ({ link: link.stats(), logFollows: follows.stats(), ...counters }),
     connectedNodes: () => link.connectedNodes(),
+    setTls(tls) {
+      if (options.tls === undefined) return false;
+      // Started with `https` options, fastify's server is an https.Server (api/index.ts).
+      (app.server as unknown as TlsServer).setSecureContext({ cert: tls.cert, key: tls.key });
+      return true;
+    },
     cycleNow: () => cycle(),
     close() {
       closing ??= (async () => {

@@ -1,6 +1,6 @@
 /**
- * Where the CLI finds the allocator and its token: flags, then env (`TESSERA_URL`, `TESSERA_TOKEN`),
- * then `~/.config/tessera/config.json` (docs/architecture.md §8). `loadConfig` is the pure rule;
+ * Where the CLI finds the allocator, its token and the CA it trusts: flags, then env (`TESSERA_URL`,
+ * `TESSERA_TOKEN`, `TESSERA_CA`), then `~/.config/tessera/config.json` (docs/architecture.md §8). `loadConfig` is the pure rule;
  * `readConfigFile` and `loadConfigFromEnvironment` are the thin I/O around it.
  */
 import { readFile } from 'node:fs/promises';
@@ -19,6 +19,8 @@ export type ConfigSource = 'flag' | 'env' | 'file' | 'default';
 export interface ConfigValues {
   url?: string | undefined;
   token?: string | undefined;
+  /** A PEM file of the CA that signed the allocator's certificate (`--ca`). */
+  ca?: string | undefined;
 }
 
 /** The three sources, highest precedence first; `file` is the parsed JSON (undefined when absent). */
@@ -35,11 +37,17 @@ export interface TesseraConfig {
   /** Allocator base URL, without a trailing slash. */
   url: string;
   token: string | undefined;
-  sources: { url: ConfigSource; token: ConfigSource | undefined };
+  /** The CA file to trust, as given (a config file's relative path is the caller's to resolve). */
+  ca: string | undefined;
+  sources: { url: ConfigSource; token: ConfigSource | undefined; ca: ConfigSource | undefined };
 }
 
 // Unknown keys are allowed so a config written by a newer CLI still loads in an older one.
-const FileSchema = z.looseObject({ url: z.string().optional(), token: z.string().optional() });
+const FileSchema = z.looseObject({
+  url: z.string().optional(),
+  token: z.string().optional(),
+  ca: z.string().optional(),
+});
 
 /** `~/.config/tessera/config.json` under `home`. */
 export function defaultConfigPath(home: string = homedir()): string {
@@ -60,7 +68,7 @@ export function loadConfig(sources: ConfigSources): Result<TesseraConfig> {
       return err(
         tesseraError(
           'TESSERA_E_INVALID_CONFIG',
-          `${filePath}: ${why}; accepted: {"url": "...", "token": "..."}`,
+          `${filePath}: ${why}; accepted: {"url": "...", "token": "...", "ca": "CA file"}`,
           {
             field,
             context: { source: 'file', path: filePath },
@@ -81,6 +89,11 @@ export function loadConfig(sources: ConfigSources): Result<TesseraConfig> {
     ['env', sources.env.TESSERA_TOKEN, 'TESSERA_TOKEN'],
     ['file', file.token, `${filePath} token`],
   ]);
+  const caPick = pick([
+    ['flag', sources.flags.ca, '--ca'],
+    ['env', sources.env.TESSERA_CA, 'TESSERA_CA'],
+    ['file', file.ca, `${filePath} ca`],
+  ]);
 
   let url = DEFAULT_URL;
   let urlSource: ConfigSource = 'default';
@@ -98,7 +111,12 @@ export function loadConfig(sources: ConfigSources): Result<TesseraConfig> {
       }),
     );
   }
-  return ok({ url, token: tokenPick?.value, sources: { url: urlSource, token: tokenPick?.source } });
+  return ok({
+    url,
+    token: tokenPick?.value,
+    ca: caPick?.value,
+    sources: { url: urlSource, token: tokenPick?.source, ca: caPick?.source },
+  });
 }
 
 /**

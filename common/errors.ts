@@ -62,7 +62,7 @@ export const ERROR_CODES = {
   },
   TESSERA_E_INVALID_CONFIG: {
     httpStatus: 400,
-    fix: 'Fix or remove the setting named in the message (flag, TESSERA_URL / TESSERA_TOKEN, or ~/.config/tessera/config.json).',
+    fix: 'Fix or remove the setting named in the message (flag, TESSERA_URL / TESSERA_TOKEN / TESSERA_CA, or ~/.config/tessera/config.json).',
   },
   TESSERA_E_GPU_DRIVER: {
     httpStatus: 503,
@@ -74,7 +74,7 @@ export const ERROR_CODES = {
   },
   TESSERA_E_UNAVAILABLE: {
     httpStatus: 503,
-    fix: 'Start the allocator (`tessera up` or `tessera allocator`), or point --url / TESSERA_URL at a running one; the message names the URL tried.',
+    fix: 'Start the allocator (`tessera up` or `tessera allocator`), or point --url / TESSERA_URL at a running one; for a certificate this client does not trust, pass --ca / TESSERA_CA naming the CA that signed it. The message names the URL tried.',
   },
   TESSERA_E_TOO_MANY_STREAMS: {
     httpStatus: 429,

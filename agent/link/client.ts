@@ -15,6 +15,8 @@ import WebSocket from 'ws';
 import { DISCONNECT_MARGIN_MS } from '../../common/disconnect.ts';
 import { formatError } from '../../common/errors.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
+import { errorCode, explainTlsFailure } from '../../common/tls-errors.ts';
+import type { TrustedCa } from '../../common/tls-files.ts';
 import {
   ALLOCATOR_BODIES,
   closeCodeOf,
@@ -80,6 +82,11 @@ export interface LinkOptions {
    * credential from Welcome lives in memory only, and a restart presents `token` again.
    */
   credentials?: CredentialKeeper;
+  /**
+   * The CA a wss:// allocator's certificate must chain to (`--ca`, read by common/tls-files.ts);
+   * default the system's CAs. Verification itself is never turned off.
+   */
+  ca?: TrustedCa;
   nodeName: string;
   agent: LinkAgent;
   /** Node labels for the inventory; default none. */
@@ -339,11 +346,16 @@ export function createLink(opts: LinkOptions): Link {
     const s = new WebSocketImpl(opts.url, {
       ...WS_OPTIONS,
       headers: { authorization: `Bearer ${credential}` },
+      ...(opts.ca === undefined ? {} : { ca: opts.ca.pem }),
     });
     sock = s;
     // Always: an 'error' with no listener would throw and take the agent process down.
     s.on('error', (e) => {
-      if (sock === s) log.warn('link error', { error: e.message });
+      if (sock !== s) return;
+      // A certificate problem repeats on every dial until someone fixes it: say what to fix.
+      const tls = explainTlsFailure(errorCode(e), opts.url, opts.ca);
+      if (tls === undefined) log.warn('link error', { error: e.message });
+      else log.error(`link error: the allocator at ${opts.url} ${tls}`, { error: e.message });
     });
     // Handled here, ws leaves the refused request to us: note why, then let 'close' redial.
     s.on('unexpected-response', (_req, res) => {

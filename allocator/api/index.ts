@@ -4,6 +4,7 @@
  * error shape, views.ts the wire shapes, and one routes file per resource family.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { ServerTls } from '../../common/tls-files.ts';
 import type { TokenStore } from '../link/tokens.ts';
 import type { Db } from '../store/db.ts';
 import { enforcePermissions, metricsReader, requireUserToken } from './auth.ts';
@@ -56,6 +57,8 @@ export interface ApiOptions {
   console?: boolean;
   /** With `tokens`: `/metrics` needs a user token that may read the cluster's nodes. Default off. */
   metricsAuth?: boolean;
+  /** Serve HTTPS (and so the agents' websocket as WSS) with this PEM certificate and key. Default plain HTTP. */
+  tls?: ServerTls;
 }
 
 /** The prefix every resource route lives under. */
@@ -63,7 +66,17 @@ export const API_PREFIX = '/api/v1';
 
 /** Builds the API on a fresh fastify instance; nothing listens until the caller says so. */
 export function buildApi(options: ApiOptions): FastifyInstance {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: MAX_BODY_BYTES });
+  const logger = options.logger ?? false;
+  // fastify types an HTTPS instance apart, but an https.Server hands routes the same request and
+  // response objects and emits the same 'upgrade' the agents' websocket needs: one type serves both.
+  const app =
+    options.tls === undefined
+      ? Fastify({ logger, bodyLimit: MAX_BODY_BYTES })
+      : (Fastify({
+          logger,
+          bodyLimit: MAX_BODY_BYTES,
+          https: { cert: options.tls.cert, key: options.tls.key },
+        }) as unknown as FastifyInstance);
   const ctx: ApiContext = {
     db: options.db,
     now: options.now ?? Date.now,

@@ -1,5 +1,6 @@
 /** The allocator service's options and handle (allocator/main.ts `startAllocator`). */
 import type { Logger } from '../../common/log.ts';
+import type { ServerTls } from '../../common/tls-files.ts';
 import type { LogFollowStats } from '../api/log-follows.ts';
 import type { AgentLinkStats } from '../link/server.ts';
 import type { StartPod as StoredStart } from '../store/apply-plan.ts';
@@ -8,8 +9,18 @@ import type { StartPod as StoredStart } from '../store/apply-plan.ts';
 export interface AllocatorOptions {
   /** Directory of `tessera.db`, `admin-token`, `join-token`, `allocator.json`; created if missing. */
   dataDir: string;
-  /** Interface to listen on. Default `0.0.0.0`. */
+  /**
+   * Interface to listen on. Default `127.0.0.1`: plain HTTP beyond loopback is the caller's explicit
+   * choice (`tessera allocator` refuses it without --insecure-http), so the default is the safe one.
+   */
   host?: string;
+  /** Serve HTTPS and WSS with this certificate and key (common/tls-files.ts). Default plain HTTP. */
+  tls?: ServerTls;
+  /**
+   * A CA file clients on this machine should trust (`tessera up`'s own), recorded in
+   * `allocator.json` so the CLI finds it with the URL. Default none.
+   */
+  caFile?: string;
   /** TCP port; 0 lets the OS choose (the chosen one is in `url` and `allocator.json`). Default 7400. */
   port?: number;
   /** A node silent this long is lost and its pods rescheduled. Default 40000. */
@@ -45,7 +56,7 @@ export interface AllocatorStats {
 
 /** A running allocator. */
 export interface RunningAllocator {
-  /** `http://host:port` as a client reaches it (127.0.0.1 when listening on every interface). */
+  /** `http(s)://host:port` as a client reaches it (127.0.0.1 when listening on every interface). */
   url: string;
   port: number;
   /** The join token file and the admin (user) token file in the data dir, both mode 0600. */
@@ -54,6 +65,11 @@ export interface RunningAllocator {
   stats(): AllocatorStats;
   /** Nodes with an open agent session. */
   connectedNodes(): string[];
+  /**
+   * Serves `tls` to new connections from now on (a renewed certificate); open ones keep theirs.
+   * False, and nothing changes, for an allocator serving plain HTTP.
+   */
+  setTls(tls: ServerTls): boolean;
   /** Runs a scheduling cycle now (tests); resolves when it and its dispatch are done. */
   cycleNow(): void;
   /** Stops accepting, closes agent sessions and the HTTP server, closes the store. */

@@ -1,18 +1,19 @@
 /**
- * Where the client commands find the allocator and their token. The order is that of
- * docs/architecture.md §8 (flags, env, `~/.config/tessera/config.json`, which `common/config.ts`
+ * Where the client commands find the allocator, their token and the CA they trust. The order is that
+ * of docs/architecture.md §8 (flags, env, `~/.config/tessera/config.json`, which `common/config.ts`
  * resolves) plus one more source at the end: the data dir of a `tessera up` started here, whose
- * `allocator.json` names the URL and whose `admin-token` holds the token, so `tessera up` then
- * `tessera list` just works.
+ * `allocator.json` names the URL and its CA file and whose `admin-token` holds the token, so
+ * `tessera up` then `tessera list` just works.
  *
  * `resolveClientConfig` is pure apart from the `readFile` it is handed; `readFileIfExists` is the real one.
  */
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { defaultConfigPath, loadConfig } from '../../common/config.ts';
 import { err, ok, type Result, tesseraError } from '../../common/errors.ts';
+import { checkCaPem, type TrustedCa, unreadableCa } from '../../common/tls-files.ts';
 
 /**
  * `tessera up`'s default data dir: allocator/store/db.ts's DEFAULT_DATA_DIR, written out here because
@@ -24,6 +25,8 @@ export const DEFAULT_DATA_DIR = './tessera-data';
 export interface ClientFlags {
   url?: string | undefined;
   token?: string | undefined;
+  /** The CA file to trust (`--ca`). */
+  ca?: string | undefined;
   /** The `tessera up` data dir to look in last (default `./tessera-data`, or TESSERA_DATA). */
   data?: string | undefined;
 }
@@ -39,10 +42,16 @@ export interface ClientConfig {
   token: string | undefined;
   /** Where the URL came from, for messages such as "is tessera up still running?". */
   urlFrom: string;
+  /** The CA an https:// allocator's certificate must chain to; none: the system's CAs. */
+  ca?: TrustedCa | undefined;
 }
 
 // `tessera up` writes more keys than these; unknown ones are ignored so an older CLI still reads it.
-const AllocatorFile = z.looseObject({ url: z.string().min(1), pid: z.number().int().optional() });
+const AllocatorFile = z.looseObject({
+  url: z.string().min(1),
+  pid: z.number().int().optional(),
+  ca: z.string().min(1).optional(),
+});
 
 /** The message for "no source names an allocator", which says every way to name one. */
 export const NO_ALLOCATOR =
@@ -62,16 +71,27 @@ export async function resolveClientConfig(
   if (!file.ok) return file;
 
   const config = loadConfig({
-    flags: { url: flags.url, token: flags.token },
+    flags: { url: flags.url, token: flags.token, ca: flags.ca },
     env,
     file: file.value,
     filePath: configPath,
   });
   if (!config.ok) return config;
   const { url, token, sources } = config.value;
+  // A relative path in the config file means relative to that file, not to wherever a command runs.
+  const caSetting =
+    config.value.ca === undefined
+      ? undefined
+      : {
+          path: sources.ca === 'file' ? resolve(dirname(configPath), config.value.ca) : config.value.ca,
+          from: sources.ca === 'flag' ? '--ca' : sources.ca === 'env' ? 'TESSERA_CA' : `${configPath} ca`,
+        };
+  const named =
+    caSetting === undefined ? ok(undefined) : await readCa(readFile, caSetting.path, caSetting.from);
+  if (!named.ok) return named;
   if (sources.url !== 'default') {
     const urlFrom = sources.url === 'flag' ? '--url' : sources.url === 'env' ? 'TESSERA_URL' : configPath;
-    return ok({ url, token, urlFrom });
+    return ok({ url, token, urlFrom, ca: named.value });
   }
 
   // common/config.ts falls back to a default URL; a client command must not guess, so only an
@@ -90,7 +110,7 @@ export async function resolveClientConfig(
     return err(
       tesseraError(
         'TESSERA_E_INVALID_CONFIG',
-        `${allocatorPath}: expected {"url": "http://127.0.0.1:PORT", "pid": N}; remove it and run tessera up again`,
+        `${allocatorPath}: expected {"url": "https://127.0.0.1:PORT", "pid": N, "ca": "CA file"}; remove it and run tessera up again`,
         { context: { path: allocatorPath } },
       ),
     );
@@ -111,7 +131,26 @@ export async function resolveClientConfig(
     if (!text.ok) return text;
     adminToken = nonEmpty(text.value?.trim());
   }
-  return ok({ url: checked.value.url, token: adminToken, urlFrom: allocatorPath });
+  // The CA `tessera up` made, unless the user named one.
+  let ca = named.value;
+  if (ca === undefined && recorded.data.ca !== undefined) {
+    const local = await readCa(readFile, resolve(dataDir, recorded.data.ca), allocatorPath);
+    if (!local.ok) return local;
+    ca = local.value;
+  }
+  return ok({ url: checked.value.url, token: adminToken, urlFrom: allocatorPath, ca });
+}
+
+/** Reads and checks a CA file through `readFile`; `from` names the setting for messages. */
+async function readCa(readFile: ReadFile, path: string, from: string): Promise<Result<TrustedCa>> {
+  let text: string | undefined;
+  try {
+    text = await readFile(path);
+  } catch (e) {
+    return err(unreadableCa(path, from, e instanceof Error ? e.message : String(e)));
+  }
+  if (text === undefined) return err(unreadableCa(path, from, 'no such file'));
+  return checkCaPem(text, path, from);
 }
 
 /** The real `ReadFile`: missing file is `undefined`. */

@@ -1,5 +1,5 @@
 /**
- * The flags every client command shares (`--url`, `--token`, `--data`) and the step from those
+ * The flags every client command shares (`--url`, `--token`, `--ca`, `--data`) and the step from those
  * flags to a connected `ApiClient`, so each command file holds only its own flags and output.
  */
 import type { Command } from 'commander';
@@ -13,7 +13,7 @@ import {
 } from './config.ts';
 import { type ApiClient, createClient } from './http.ts';
 
-/** Adds `--url`, `--token` and `--data` to `command`. */
+/** Adds `--url`, `--token`, `--ca` and `--data` to `command`. */
 export function addClientOptions(command: Command): Command {
   return command
     .option(
@@ -21,6 +21,10 @@ export function addClientOptions(command: Command): Command {
       'allocator URL (default TESSERA_URL, ~/.config/tessera/config.json, or tessera up)',
     )
     .option('--token <token>', 'API token (default TESSERA_TOKEN, the config file, or DATA/admin-token)')
+    .option(
+      '--ca <file>',
+      "PEM file of the CA that signed the allocator's certificate (default TESSERA_CA, the config file, or tessera up's)",
+    )
     .option(
       '--data <dir>',
       `data dir of a local tessera up to find the allocator in (default ${DEFAULT_DATA_DIR})`,
@@ -41,7 +45,7 @@ export async function clientConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<ClientConfig> {
   const config = await resolveClientConfig(
-    { url: flags.url, token: flags.token, data: flags.data },
+    { url: flags.url, token: flags.token, ca: flags.ca, data: flags.data },
     env,
     readFileIfExists,
   );

@@ -1,13 +1,16 @@
 /**
- * The client commands' one way to talk to the allocator: JSON over Node's global `fetch` with a
- * bearer token. Every failure leaves as a `CliError` (exit 1): the API's own error body keeps its
- * code, message and field, a refused or timed-out connection becomes TESSERA_E_UNAVAILABLE naming
- * the URL, so a command never prints a raw `fetch failed`.
+ * The client commands' one way to talk to the allocator: JSON over Node's global `fetch` (or, with a
+ * CA to trust, tls-fetch.ts) with a bearer token. Every failure leaves as a `CliError` (exit 1): the
+ * API's own error body keeps its code, message and field, a refused or timed-out connection or an
+ * untrusted certificate becomes TESSERA_E_UNAVAILABLE naming the URL and the fix, so a command never
+ * prints a raw `fetch failed`.
  */
 import { CONTINUE_HEADER } from '../../allocator/api/paging.ts';
 import { type ErrorCode, isErrorCode, type TesseraError, tesseraError } from '../../common/errors.ts';
+import { errorCode, explainTlsFailure } from '../../common/tls-errors.ts';
 import { CliError, EXIT_FAILURE } from '../errors.ts';
 import type { ClientConfig } from './config.ts';
+import { fetchTrusting } from './tls-fetch.ts';
 
 /** The methods the API uses. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -33,14 +36,19 @@ export interface ApiClient {
 export interface ClientOptions {
   /** Give up on an allocator that does not answer within this long. Default 30 s. */
   timeoutMs?: number;
-  /** The fetch to use; default the global one (tests may pass a fake). */
+  /** The fetch to use; default the global one, or one trusting `config.ca` (tests may pass a fake). */
   fetch?: typeof fetch;
+}
+
+/** The fetch for `config`: the global one, or one that trusts the CA it names. */
+export function fetchFor(config: ClientConfig): typeof fetch {
+  return config.ca === undefined ? fetch : fetchTrusting(config.ca.pem);
 }
 
 /** Builds an `ApiClient` for the allocator `config` resolved. */
 export function createClient(config: ClientConfig, options: ClientOptions = {}): ApiClient {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const doFetch = options.fetch ?? fetch;
+  const doFetch = options.fetch ?? fetchFor(config);
   /** One request: the parsed JSON answer and the response's headers, or a CliError. */
   const send = async (
     method: HttpMethod,
@@ -97,27 +105,32 @@ function parseBody(text: string): unknown {
   }
 }
 
-/** Why a request never got an answer: refused, unknown host, timeout, each naming the URL tried. */
-function unreachable(config: ClientConfig, e: unknown, timeoutMs: number): TesseraError {
-  const cause = e instanceof Error ? e.cause : undefined;
-  const code =
-    typeof cause === 'object' && cause !== null && 'code' in cause ? String(cause.code) : undefined;
+/**
+ * Why a request never got an answer: refused, unknown host, timeout, a certificate not trusted, each
+ * naming the URL tried.
+ */
+export function unreachable(config: ClientConfig, e: unknown, timeoutMs: number): TesseraError {
+  const code = errorCode(e);
   const name = e instanceof Error ? e.name : '';
+  const tls = explainTlsFailure(code, config.url, config.ca);
   const why =
-    name === 'TimeoutError'
-      ? `did not answer within ${timeoutMs / 1000}s`
-      : code === 'ECONNREFUSED'
-        ? 'refused the connection'
-        : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
-          ? 'has a host name that does not resolve'
-          : `cannot be reached (${code ?? (e instanceof Error ? e.message : String(e))})`;
+    tls !== undefined
+      ? tls
+      : name === 'TimeoutError'
+        ? `did not answer within ${timeoutMs / 1000}s`
+        : code === 'ECONNREFUSED'
+          ? 'refused the connection'
+          : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+            ? 'has a host name that does not resolve'
+            : `cannot be reached (${code ?? (e instanceof Error ? e.message : String(e))})`;
   // A URL found in a `tessera up` data dir most likely means that allocator has since stopped.
-  const hint = config.urlFrom.endsWith('allocator.json')
-    ? `; the URL came from ${config.urlFrom}: is tessera up still running?`
-    : ` (URL from ${config.urlFrom})`;
+  const hint =
+    tls === undefined && config.urlFrom.endsWith('allocator.json')
+      ? `; the URL came from ${config.urlFrom}: is tessera up still running?`
+      : ` (URL from ${config.urlFrom})`;
   return tesseraError('TESSERA_E_UNAVAILABLE', `allocator at ${config.url} ${why}${hint}`, {
-    field: 'url',
-    context: { url: config.url },
+    field: tls === undefined ? 'url' : 'ca',
+    context: { url: config.url, ...(code === undefined ? {} : { code }) },
   });
 }
 

@@ -6,7 +6,7 @@
 import { tesseraError } from '../../common/errors.ts';
 import { CliError, EXIT_FAILURE } from '../errors.ts';
 import type { ClientConfig } from './config.ts';
-import { apiError } from './http.ts';
+import { apiError, fetchFor, unreachable } from './http.ts';
 
 /** Options of `streamText`. */
 export interface StreamOptions {
@@ -34,16 +34,10 @@ export async function streamText(
   try {
     let res: Response;
     try {
-      res = await (options.fetch ?? fetch)(target, { headers, signal: abort.signal });
+      res = await (options.fetch ?? fetchFor(config))(target, { headers, signal: abort.signal });
     } catch (e) {
       if (options.signal?.aborted === true) return;
-      const why = e instanceof Error ? e.message : String(e);
-      throw new CliError(
-        tesseraError('TESSERA_E_UNAVAILABLE', `allocator at ${config.url} cannot be reached (${why})`, {
-          field: 'url',
-        }),
-        EXIT_FAILURE,
-      );
+      throw new CliError(unreachable(config, e, options.connectTimeoutMs ?? 30_000), EXIT_FAILURE);
     } finally {
       clearTimeout(timer);
     }

@@ -18,11 +18,12 @@ Examples:
   $ tessera agent                                   # real GPUs through nvidia-smi
   $ tessera agent --gpu sim --sim-gpus 8xH100-80GB --swap-pool 64GiB
   $ tessera agent --gpu sim --pods pods.json --time-slicing fair --slice-cycle 5s
-  $ tessera agent --allocator http://alloc:7400 --token JOIN_TOKEN --node gpu-07
+  $ TESSERA_TOKEN=JOIN_TOKEN tessera agent --allocator https://alloc:7400 --ca ca.crt --node gpu-07
 
-With --allocator (or TESSERA_URL) and --token (or TESSERA_TOKEN) the agent links to the allocator: it
-says Hello with its GPUs and pods, runs the pods it is given, and stops them itself if cut off for
-longer than its lease. --pods FILE starts pods from a JSON list of pod specs (see agent/README.md); a
+With --allocator (or TESSERA_URL) and --token (or TESSERA_TOKEN; by env it stays out of ps) the agent
+links to the allocator, over WSS for an https:// URL, checking the allocator's certificate against
+--ca (or TESSERA_CA; default the system's CAs). It says Hello with its GPUs and pods, runs the pods
+it is given, and stops them itself if cut off for longer than its lease. --pods FILE starts pods from a JSON list of pod specs (see agent/README.md); a
 pod already running (adopted) or already run with that epoch is not started again.
 The agent serves /metrics, /healthz and /status on 127.0.0.1 (--port, 0 = any free port; the port is in
 DATA/agent-state.json, which \`tessera health\` reads). Stopping the agent leaves its pods running.
@@ -44,6 +45,7 @@ interface RawAgentFlags {
   allocator?: string;
   token?: string;
   node?: string;
+  ca?: string;
   logLevel: string;
 }
 
@@ -74,7 +76,14 @@ export function configure(command: Command, { io }: CliContext): void {
       '--allocator <url>',
       'link to this allocator, e.g. http://alloc:7400 (default TESSERA_URL; none: run alone)',
     )
-    .option('--token <token>', "join token for the allocator's link (default TESSERA_TOKEN)")
+    .option(
+      '--token <token>',
+      "join token for the allocator's link (default TESSERA_TOKEN, which keeps it out of ps)",
+    )
+    .option(
+      '--ca <file>',
+      "PEM file of the CA that signed the allocator's certificate (default TESSERA_CA, else the system's CAs)",
+    )
     .option('--node <name>', 'node name the allocator knows this node by (default the hostname)')
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .addHelpText('after', EXAMPLES)
@@ -93,7 +102,7 @@ export function configure(command: Command, { io }: CliContext): void {
         throw usageError('--port', `--port '${f.port}' must be a whole number from 0 to 65535`);
       }
       const allocator = resolveAllocator(
-        { allocator: f.allocator, token: f.token, node: f.node },
+        { allocator: f.allocator, token: f.token, node: f.node, ca: f.ca },
         process.env,
         hostname(),
       );

@@ -3,12 +3,15 @@
  * exit 2); the service is `allocator/main.ts`. It runs until SIGTERM or SIGINT, then closes agent
  * sessions, the API and the store; its state stays in --data for the next start.
  */
+import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { DEFAULT_PORT, startAllocator } from '../../allocator/main.ts';
+import { watchTlsFiles } from '../../allocator/service/tls-reload.ts';
 import { DEFAULT_DATA_DIR } from '../../allocator/store/db.ts';
 import { StoreError } from '../../allocator/store/errors.ts';
 import { createLogger, type LogLevel, parseLogLevel } from '../../common/log.ts';
 import { parseDurationMs } from '../../common/resources.ts';
+import { readServerTls, type ServerTls } from '../../common/tls-files.ts';
 import { failure, usageError } from '../errors.ts';
 import { flagValue } from '../flags.ts';
 import type { CliIo } from '../io.ts';
@@ -17,14 +20,19 @@ import type { CliContext } from './index.ts';
 
 const EXAMPLES = `
 Examples:
-  $ tessera allocator                                  # ./tessera-data, port 7400, every interface
-  $ tessera allocator --data /var/lib/tessera --port 7400 --lease 40s
+  $ tessera allocator --tls-cert allocator.crt --tls-key allocator.key   # HTTPS on every interface
+  $ tessera allocator --host 127.0.0.1                  # plain HTTP, this machine only
+  $ tessera allocator --data /var/lib/tessera --port 7400 --lease 40s --insecure-http
+
+Plain HTTP sends tokens in clear text, so it is served on loopback only unless --insecure-http says
+otherwise (behind a TLS-terminating proxy, say). With --tls-cert and --tls-key the API, the console
+and the agents' websocket are HTTPS / WSS; clients and agents trust its CA with --ca FILE.
 
 On its first start in --data it writes a join token for agents (DATA/join-token) and an admin token
 for the API (DATA/admin-token), both readable by their owner only, and creates department
 'default' with project 'main'. TESSERA_JOIN_TOKEN=tj.<id>.<secret> registers a join token made
-elsewhere (e.g. a Kubernetes Secret) as well. Agents join with:
-  $ tessera agent --allocator http://THIS_HOST:7400 --token "$(cat DATA/join-token)"
+elsewhere (e.g. a Kubernetes Secret) as well. Agents join with (the token by env, so it never shows in ps):
+  $ TESSERA_TOKEN="$(cat DATA/join-token)" tessera agent --allocator https://THIS_HOST:7400 --ca ca.crt
 `;
 
 /** The flags as commander hands them over. */
@@ -36,6 +44,9 @@ interface RawFlags {
   heartbeat: string;
   logLevel: string;
   metricsAuth: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  insecureHttp: boolean;
 }
 
 /** Parsed and checked allocator flags, shared with `tessera up`. */
@@ -59,6 +70,38 @@ export function parseAllocatorFlags(f: { port: string; lease: string; heartbeat:
       `--lease (${leaseMs} ms) must be at least three heartbeats (${3 * heartbeatMs} ms), or one late frame loses a node`,
     );
   return { port, leaseMs, heartbeatMs };
+}
+
+/** True for an address only this machine can reach: 127.0.0.0/8, ::1, localhost. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  return isIP(h) === 4 && h.startsWith('127.');
+}
+
+/**
+ * Checks --tls-cert, --tls-key and --insecure-http against --host: TLS needs both files, and plain
+ * HTTP beyond loopback needs --insecure-http, because it would carry every token in clear text.
+ */
+export function checkTransportFlags(f: {
+  host: string;
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+  insecureHttp: boolean;
+}): void {
+  if ((f.tlsCert === undefined) !== (f.tlsKey === undefined)) {
+    const [given, missing] =
+      f.tlsCert === undefined ? ['--tls-key', '--tls-cert'] : ['--tls-cert', '--tls-key'];
+    throw usageError(missing, `${given} needs ${missing}: give both the certificate and its private key`);
+  }
+  const tls = f.tlsCert !== undefined;
+  if (tls && f.insecureHttp)
+    throw usageError('--insecure-http', '--insecure-http and --tls-cert contradict each other: drop one');
+  if (!tls && !f.insecureHttp && !isLoopback(f.host))
+    throw usageError(
+      '--host',
+      `plain HTTP on ${f.host} would send every token in clear text: give --tls-cert FILE and --tls-key FILE, or bind to loopback with --host 127.0.0.1, or pass --insecure-http (e.g. behind a TLS-terminating proxy)`,
+    );
 }
 
 /** A JSON-lines logger on stderr at `level`, for a daemon command. */
@@ -85,8 +128,18 @@ export function configure(command: Command, { io }: CliContext): void {
   command
     .description('Run the allocator: REST API, agent websocket, scheduler, state in SQLite.')
     .option('--data <dir>', 'data directory (database, tokens)', DEFAULT_DATA_DIR)
-    .option('--host <address>', 'interface to listen on', '0.0.0.0')
+    .option('--host <address>', 'interface to listen on (0.0.0.0: every one)', '0.0.0.0')
     .option('--port <n>', 'TCP port for the API and the agent link (0 = any free port)', String(DEFAULT_PORT))
+    .option(
+      '--tls-cert <file>',
+      'serve HTTPS and WSS with this PEM certificate (chain) file; needs --tls-key',
+    )
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option(
+      '--insecure-http',
+      'allow plain HTTP on a non-loopback --host (tokens travel in clear text: only behind a TLS proxy)',
+      false,
+    )
     .option(
       '--metrics-auth',
       "/metrics needs a user token that may read the cluster's nodes (e.g. a 'prometheus' user with viewer on cluster); default: open like /healthz",
@@ -97,7 +150,14 @@ export function configure(command: Command, { io }: CliContext): void {
     .action(async (_flags: unknown, cmd: Command) => {
       const f = cmd.opts<RawFlags>();
       const parsed = parseAllocatorFlags(f);
+      checkTransportFlags(f);
       const log = daemonLogger(io, f.logLevel, 'allocator');
+      let tls: ServerTls | undefined;
+      if (f.tlsCert !== undefined && f.tlsKey !== undefined) {
+        const read = readServerTls(f.tlsCert, f.tlsKey, Date.now());
+        if (!read.ok) throw failure(read.error);
+        tls = read.value;
+      }
       const signals = stopSignals();
       try {
         // A join token made outside (a Kubernetes Secret) comes by env, never on the command line.
@@ -108,13 +168,26 @@ export function configure(command: Command, { io }: CliContext): void {
           ...parsed,
           log,
           metricsAuth: f.metricsAuth,
+          ...(tls === undefined ? {} : { tls }),
           ...(preset === undefined || preset === '' ? {} : { joinToken: preset.trim() }),
         }).catch((e: unknown) => {
           // A bad preset token or a database from newer code: the user's to fix, said in one line.
           throw e instanceof StoreError ? failure(e.error) : e;
         });
         io.out(`tessera allocator listening on ${running.url} (data in ${f.data})\n`);
+        // A renewed certificate (cert-manager, a renewal job) is served without a restart.
+        const stopReload =
+          tls === undefined || f.tlsCert === undefined || f.tlsKey === undefined
+            ? () => {}
+            : watchTlsFiles({
+                certFile: f.tlsCert,
+                keyFile: f.tlsKey,
+                current: tls,
+                apply: (renewed) => running.setTls(renewed),
+                log,
+              });
         await signals.stop;
+        stopReload();
         await running.close();
       } finally {
         signals.release();

@@ -8,7 +8,8 @@
 import type { Command } from 'commander';
 import { parseDurationMs } from '../../common/resources.ts';
 import type { ClientFlags } from '../client/config.ts';
-import { addClientOptions, connect } from '../client/connect.ts';
+import { addClientOptions, clientConfig, connect } from '../client/connect.ts';
+import { createClient } from '../client/http.ts';
 import { formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';
 import { usageError } from '../errors.ts';
 import type { CliContext } from './index.ts';
@@ -19,13 +20,14 @@ Examples:
   $ tessera token create --user alice --expires 90d      # an admin, for alice
   $ tessera token revoke 0123abcd4567ef89
   $ tessera token create --node
-  $ TOKEN=$(tessera token create --node) && ssh gpu-07 tessera agent --allocator URL --token "$TOKEN"
+  $ TOKEN=$(tessera token create --node) && ssh gpu-07 TESSERA_TOKEN="$TOKEN" tessera agent --allocator URL --ca ca.crt
   $ tessera token list
 
 The token is printed once, alone on stdout; the allocator keeps only its hash. An API token expires
 no later than the token used to create it (a later --expires, or none, is clamped to it) and is
 revoked with it: revoking a token revokes every token created with it.
-On the new node: tessera agent --allocator URL --token TOKEN
+On the new node: TESSERA_TOKEN=TOKEN tessera agent --allocator URL [--ca CA_FILE] (by env, the
+token stays out of ps).
 `;
 
 /** `POST /tokens`'s answer. */
@@ -127,16 +129,21 @@ export function configure(command: Command, { io }: CliContext): void {
   ).action(async (_flags: unknown, cmd: Command) => {
     const flags = cmd.opts<CreateFlags>();
     const body = tokenBody(flags);
-    const client = await connect(cmd.opts<ClientFlags>());
+    const config = await clientConfig(cmd.opts<ClientFlags>());
+    const client = createClient(config);
     const created = await client.request<CreatedToken>('POST', '/tokens', body);
     printData(io, flags.output, created, (t) => `${t.token}\n`);
     // The hint goes to stderr so `TOKEN=$(tessera token create --node)` captures the token alone.
     if (flags.output !== 'table') return;
+    // The CA this client trusts is the one the node and the user need too.
+    const ca = config.ca === undefined ? '' : ` --ca ${config.ca.path}`;
     if (body.kind === 'join')
-      io.err(`On the new node: tessera agent --allocator ${client.url} --token ${created.token}\n`);
+      io.err(
+        `On the new node: TESSERA_TOKEN=${created.token} tessera agent --allocator ${client.url}${ca}\n`,
+      );
     else
       io.err(
-        `API token for ${created.subject ?? 'you'}${created.expiresAt ? `, expires ${created.expiresAt}` : ''}${clampNote(flags.expires, created.expiresAt, Date.now())}; use it with: tessera login --url ${client.url} --token TOKEN\n`,
+        `API token for ${created.subject ?? 'you'}${created.expiresAt ? `, expires ${created.expiresAt}` : ''}${clampNote(flags.expires, created.expiresAt, Date.now())}; use it with: tessera login --url ${client.url} --token TOKEN${ca}\n`,
       );
   });
 

@@ -1,11 +1,15 @@
 /**
  * `tessera up`: a whole cluster on this machine: an allocator in this process and N agents
  * as child processes, on the real GPUs when nvidia-smi answers, else on simulated ones (and it says
- * which). The data dir keeps the store, the tokens and every agent's state between runs. Ctrl-C stops
- * the agents and the allocator; pods keep running and the next `tessera up` adopts them.
+ * which). The allocator serves HTTPS with a certificate from a local CA kept in `DATA/tls/`
+ * (local-ca.ts); the agents and the CLI trust that CA. The join token reaches the agents through
+ * their environment, never their command line, which any user can read in `ps`. The data dir keeps
+ * the store, the tokens, the CA and every agent's state between runs. Ctrl-C stops the agents and
+ * the allocator; pods keep running and the next `tessera up` adopts them.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
@@ -13,8 +17,10 @@ import { type RunningAllocator, startAllocator } from '../../allocator/main.ts';
 import { DEFAULT_PROJECT } from '../../allocator/service/bootstrap.ts';
 import { DEFAULT_DATA_DIR } from '../../allocator/store/db.ts';
 import { tesseraError } from '../../common/errors.ts';
+import { readCaFile, readServerTls } from '../../common/tls-files.ts';
 import { type ApiClient, createClient } from '../client/http.ts';
 import { failure, usageError } from '../errors.ts';
+import { type CertNames, ensureLocalTls } from '../local-ca.ts';
 import { stopSignals } from '../signals.ts';
 import { addTimingOptions, daemonLogger, parseAllocatorFlags } from './allocator.ts';
 import type { CliContext } from './index.ts';
@@ -25,7 +31,7 @@ Examples:
   $ tessera up --agents 3 --sim-gpus 8xH100-80GB --port 0
   $ tessera up --data /tmp/demo --gpu sim
 
-Then, from the same directory (the CLI finds ./tessera-data/allocator.json and admin-token):
+Then, from the same directory (the CLI finds ./tessera-data/allocator.json, its CA and admin-token):
   $ tessera submit training hello -p main --gpu-fraction 0.5 -- sh -c 'sleep 20'
   $ tessera list
 `;
@@ -42,6 +48,55 @@ interface RawFlags {
 }
 
 const BIN = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
+
+/** What one agent child of `up` is started with. */
+export interface AgentLaunch {
+  /** Arguments after the node executable. */
+  args: string[];
+  /** Its environment: the parent's plus the join token. */
+  env: Record<string, string | undefined>;
+}
+
+/**
+ * The command line and environment of one agent child. The join token goes in TESSERA_TOKEN:
+ * /proc/PID/cmdline is readable by every user on the machine, a process's environment only by its
+ * owner (and the agent passes no TESSERA_ variable on to its pods).
+ */
+export function agentLaunch(o: {
+  bin: string;
+  dataDir: string;
+  url: string;
+  caFile: string;
+  joinToken: string;
+  node: string;
+  gpu: 'nvidia' | 'sim';
+  simGpus: string | null;
+  env: Readonly<Record<string, string | undefined>>;
+}): AgentLaunch {
+  const args = [
+    o.bin,
+    'agent',
+    '--data',
+    o.dataDir,
+    '--allocator',
+    o.url,
+    '--ca',
+    o.caFile,
+    '--node',
+    o.node,
+  ];
+  args.push('--gpu', o.gpu);
+  if (o.simGpus !== null) args.push('--sim-gpus', o.simGpus);
+  return { args, env: { ...o.env, TESSERA_TOKEN: o.joinToken } };
+}
+
+/** The names `up`'s certificate covers: loopback by name and address, and this machine's host name. */
+export function localCertNames(host: string): CertNames {
+  const dns = ['localhost'];
+  // A host name that is not a DNS name (odd characters) cannot go in a certificate; loopback still works.
+  if (/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host) && host !== 'localhost') dns.push(host);
+  return { dns, ips: ['127.0.0.1', '::1'] };
+}
 
 /** True when nvidia-smi runs and lists a GPU. */
 async function hasNvidia(): Promise<boolean> {
@@ -79,25 +134,38 @@ export function configure(command: Command, { io }: CliContext): void {
         throw usageError('--agents', 'with real GPUs one agent owns them all: use --agents 1, or --gpu sim');
       const dataDir = resolve(f.data);
       const log = daemonLogger(io, f.logLevel, 'allocator');
+      const local = await ensureLocalTls(join(dataDir, 'tls'), localCertNames(hostname()), Date.now());
+      if (!local.ok) throw failure(local.error);
+      const { caFile } = local.value;
+      const tls = readServerTls(local.value.certFile, local.value.keyFile, Date.now());
+      if (!tls.ok) throw failure(tls.error);
+      const ca = readCaFile(caFile, 'the local CA');
+      if (!ca.ok) throw failure(ca.error);
+      if (local.value.made.ca) io.err(`made a local CA for the allocator's HTTPS: ${caFile}\n`);
       const signals = stopSignals();
       const children: ChildProcess[] = [];
       try {
-        const alloc = await startAllocator({ dataDir, host: '127.0.0.1', ...parsed, log }).catch(
-          (e: unknown) => {
-            const code = (e as { code?: string }).code;
-            if (code === 'EADDRINUSE')
-              throw failure(
-                tesseraError(
-                  'TESSERA_E_INVALID_CONFIG',
-                  `port ${parsed.port} is in use: pass --port 0 or another port`,
-                  {
-                    field: '--port',
-                  },
-                ),
-              );
-            throw e;
-          },
-        );
+        const alloc = await startAllocator({
+          dataDir,
+          host: '127.0.0.1',
+          ...parsed,
+          log,
+          tls: tls.value,
+          caFile,
+        }).catch((e: unknown) => {
+          const code = (e as { code?: string }).code;
+          if (code === 'EADDRINUSE')
+            throw failure(
+              tesseraError(
+                'TESSERA_E_INVALID_CONFIG',
+                `port ${parsed.port} is in use: pass --port 0 or another port`,
+                {
+                  field: '--port',
+                },
+              ),
+            );
+          throw e;
+        });
         const joinToken = readFileSync(alloc.joinTokenFile, 'utf8').trim();
         const adminToken = readFileSync(alloc.adminTokenFile, 'utf8').trim();
         for (let i = 1; i <= agents; i++) {
@@ -105,26 +173,29 @@ export function configure(command: Command, { io }: CliContext): void {
           const dir = join(dataDir, 'agents', node);
           const isNew = !existsSync(dir);
           mkdirSync(dir, { recursive: true });
-          const args = [
-            BIN,
-            'agent',
-            '--data',
-            dir,
-            '--allocator',
-            alloc.url,
-            '--token',
+          const launch = agentLaunch({
+            bin: BIN,
+            dataDir: dir,
+            url: alloc.url,
+            caFile,
             joinToken,
-            '--node',
             node,
-          ];
-          args.push('--gpu', nvidia ? 'nvidia' : 'sim');
-          // A sim node's GPUs are kept between runs unless asked for others: its pods may still use them.
-          if (!nvidia && (isNew || f.simGpus !== undefined))
-            args.push('--sim-gpus', f.simGpus ?? '4xH100-80GB');
+            gpu: nvidia ? 'nvidia' : 'sim',
+            // A sim node's GPUs are kept between runs unless asked for others: its pods may still use them.
+            simGpus: !nvidia && (isNew || f.simGpus !== undefined) ? (f.simGpus ?? '4xH100-80GB') : null,
+            env: process.env,
+          });
           const logFd = openSync(join(dir, 'agent.log'), 'a');
-          children.push(spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd] }));
+          children.push(
+            spawn(process.execPath, launch.args, { stdio: ['ignore', logFd, logFd], env: launch.env }),
+          );
         }
-        const client = createClient({ url: alloc.url, token: adminToken, urlFrom: 'tessera up' });
+        const client = createClient({
+          url: alloc.url,
+          token: adminToken,
+          urlFrom: 'tessera up',
+          ca: ca.value,
+        });
         const nodes = await waitForNodes(alloc, client, agents);
         await ensureDefaultQuota(client, nodes.gpus);
         const gpuWord = nvidia
@@ -137,9 +208,10 @@ export function configure(command: Command, { io }: CliContext): void {
             `Admin token: ${adminToken}  (also in ${alloc.adminTokenFile}, mode 0600)`,
             // The fragment never reaches the server or its logs; the console reads it once and drops it.
             `Web console: ${alloc.url}/#token=${adminToken}`,
+            `HTTPS with a certificate from this data dir's own CA: ${caFile} (a browser warns until you trust it)`,
             '',
             'Next:',
-            `  export TESSERA_URL=${alloc.url} TESSERA_TOKEN=$(cat ${alloc.adminTokenFile})`,
+            `  export TESSERA_URL=${alloc.url} TESSERA_TOKEN=$(cat ${alloc.adminTokenFile}) TESSERA_CA=${caFile}`,
             `  tessera submit training hello -p ${DEFAULT_PROJECT} --gpu-fraction 0.5 -- sh -c 'echo on GPU $CUDA_VISIBLE_DEVICES; sleep 20'`,
             `  tessera list   # then: tessera describe hello -p ${DEFAULT_PROJECT}`,
             '',

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../allocator/store/db.ts';
 import { createDepartment, createProject } from '../../allocator/store/org.ts';
+import { writeLogin } from '../../cli/commands/login.ts';
 import { type LiveApi, startLiveApi } from './live-api.ts';
 
 let api: LiveApi;
@@ -145,8 +146,27 @@ describe('tessera login', () => {
   it('token create --node still makes a join token and refuses user-token flags', async () => {
     const join = await asAdmin('token', 'create', '--node');
     expect(join.stdout).toMatch(/^tj\./);
+    // The suggested command passes the token by environment, where ps does not show it.
+    expect(join.stderr).toMatch(/On the new node: TESSERA_TOKEN=tj\.\S+ tessera agent --allocator http/);
+    expect(join.stderr).not.toContain('--token');
     const mixed = await asAdmin('token', 'create', '--node', '--expires', '1d');
     expect(mixed.code).toBe(2);
     expect(mixed.stderr).toContain('--expires');
+  });
+});
+
+describe('writeLogin', () => {
+  it('stores the CA file next to url and token, keeping other keys, mode 0600', async () => {
+    const path = join(api.dir, 'ca-login', 'config.json');
+    mkdirSync(join(api.dir, 'ca-login'), { recursive: true });
+    writeFileSync(path, JSON.stringify({ theme: 'dark' }));
+    await writeLogin(path, 'https://alloc:7400', 'tu.a.b', '/etc/tessera/ca.crt');
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({
+      theme: 'dark',
+      url: 'https://alloc:7400',
+      token: 'tu.a.b',
+      ca: '/etc/tessera/ca.crt',
+    });
+    expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 });

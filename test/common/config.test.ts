@@ -35,7 +35,8 @@ describe('loadConfig precedence', () => {
     expect(value(load(all))).toEqual({
       url: 'http://flag:1',
       token: 'flag-token',
-      sources: { url: 'flag', token: 'flag' },
+      ca: undefined,
+      sources: { url: 'flag', token: 'flag', ca: undefined },
     });
     expect(value(load({ ...all, flags: {} }))).toMatchObject({ url: 'http://env:2', token: 'env-token' });
     expect(value(load({ ...all, flags: {}, env: {} }))).toMatchObject({
@@ -57,8 +58,24 @@ describe('loadConfig precedence', () => {
     expect(value(load({}))).toEqual({
       url: DEFAULT_URL,
       token: undefined,
-      sources: { url: 'default', token: undefined },
+      ca: undefined,
+      sources: { url: 'default', token: undefined, ca: undefined },
     });
+  });
+
+  it('takes the CA file from --ca over TESSERA_CA over the file', () => {
+    const cas: Partial<ConfigSources> = {
+      flags: { ca: '/flag/ca.crt' },
+      env: { TESSERA_CA: '/env/ca.crt' },
+      file: { ca: '/file/ca.crt' },
+    };
+    expect(value(load(cas))).toMatchObject({ ca: '/flag/ca.crt', sources: { ca: 'flag' } });
+    expect(value(load({ ...cas, flags: {} }))).toMatchObject({ ca: '/env/ca.crt', sources: { ca: 'env' } });
+    expect(value(load({ ...cas, flags: {}, env: { TESSERA_CA: '' } }))).toMatchObject({
+      ca: '/file/ca.crt',
+      sources: { ca: 'file' },
+    });
+    expect(failure(load({ file: { ca: 7 } })).field).toBe('ca');
   });
 
   it('treats an empty env variable as unset', () => {
@@ -137,6 +154,11 @@ describe('reading the file', () => {
     const path = join(dir, 'config.json');
     await writeFile(path, JSON.stringify({ url: 'http://file:3', token: 'file-token' }));
     const c = value(await loadConfigFromEnvironment({ url: 'http://flag:1' }, { env: {}, path }));
-    expect(c).toEqual({ url: 'http://flag:1', token: 'file-token', sources: { url: 'flag', token: 'file' } });
+    expect(c).toEqual({
+      url: 'http://flag:1',
+      token: 'file-token',
+      ca: undefined,
+      sources: { url: 'flag', token: 'file', ca: undefined },
+    });
   });
 });

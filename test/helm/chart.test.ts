@@ -138,8 +138,12 @@ describe('values.schema.json', () => {
     expect(schema.additionalProperties).toBe(false);
     for (const k of ['image', 'allocator', 'agent', 'joinToken', 'monitoring'])
       expect(props[k]?.additionalProperties, k).toBe(false);
-    for (const k of ['persistence', 'service', 'ingress'])
+    for (const k of ['persistence', 'service', 'ingress', 'tls'])
       expect(props.allocator?.properties?.[k]?.additionalProperties, k).toBe(false);
+    const tls = props.allocator?.properties?.tls?.properties ?? {};
+    expect(tls.certManager?.additionalProperties).toBe(false);
+    expect(tls.certManager?.properties?.issuerRef?.additionalProperties).toBe(false);
+    expect(tls.ca?.additionalProperties).toBe(false);
   });
 
   it('accepts values.yaml', () => {
@@ -163,6 +167,12 @@ describe('values.schema.json', () => {
     ['an unknown GPU backend', { agent: { gpu: 'amd' } }, /agent\.gpu: "amd" is not one of/],
     ['a duration without a unit', { allocator: { lease: '40' } }, /allocator\.lease: "40" does not match/],
     ['a misspelt access mode', { allocator: { persistence: { accessModes: ['RWO'] } } }, /accessModes\[0\]/],
+    [
+      'an issuer kind cert-manager lacks',
+      { allocator: { tls: { certManager: { issuerRef: { name: 'ca', kind: 'Vault' } } } } },
+      /issuerRef\.kind: "Vault" is not one of/,
+    ],
+    ['a misspelt TLS key', { allocator: { tls: { secret: 'x' } } }, /allocator\.tls: unknown key secret/],
   ];
   it.each(broken)('refuses %s', (_name, patch, message) => {
     const errors = validate(schema, merge(defaults, patch));
@@ -183,6 +193,7 @@ describe('templates', () => {
       'join-token-secret.yaml',
       'agent-daemonset.yaml',
       'dashboard-configmap.yaml',
+      'allocator-certificate.yaml',
     ])
       expect(templates).toContain(f);
   });
@@ -272,8 +283,68 @@ describe('templates', () => {
     });
   });
 
+  it('serves HTTPS from the TLS Secret under allocator.tls, else plain HTTP said out loud', () => {
+    const d = tpl('allocator-deployment.yaml');
+    expect(d).toMatch(
+      /\{\{- if \$a\.tls\.enabled \}\}\n(\s+#.*\n)*\s+- --tls-cert\n\s+- \{\{ printf "%s\/tls\.crt" \(include "tessera\.tlsDir" \.\) \}\}\n\s+- --tls-key\n\s+- \{\{ printf "%s\/tls\.key"/,
+    );
+    expect(d).toMatch(/\{\{- else \}\}\n(\s+#.*\n)*\s+- --insecure-http\n/);
+    // Kubelet probes the HTTPS port with scheme HTTPS (it does not verify the certificate).
+    expect(d.match(/port: http\n\s+\{\{- if \$a\.tls\.enabled \}\}\n\s+scheme: HTTPS/g)).toHaveLength(2);
+    expect(d).toMatch(/secretName: \{\{ include "tessera\.allocatorTlsSecret" \. \}\}/);
+    expect(d).toMatch(/- key: tls\.key\n\s+path: tls\.key/);
+    const h = tpl('_helpers.tpl');
+    expect(h).toContain('{{ ternary "https" "http" .Values.allocator.tls.enabled }}://');
+  });
+
+  it('agents trust the CA alone, from the Secret or a ConfigMap, with --ca', () => {
+    const a = tpl('agent-daemonset.yaml');
+    expect(a).toMatch(/- --ca\n\s+- \{\{ include "tessera\.caFile" \. \}\}/);
+    expect(a).toMatch(/name: tls-ca\n\s+mountPath: \{\{ dir \(include "tessera\.caFile" \.\) \}\}/);
+    expect(a).toMatch(/configMap:\n\s+name: \{\{ \.ca\.configMap \| quote \}\}/);
+    expect(a).toMatch(/items:\n\s+- key: \{\{ \.ca\.key \| quote \}\}\n\s+path: ca\.crt/);
+    // The allocator's private key shares that Secret: it must never reach a node.
+    expect(a).not.toContain('tls.key');
+    const sm = tpl('servicemonitor.yaml');
+    expect(sm).toMatch(/scheme: https\n\s+tlsConfig:\n\s+serverName:/);
+  });
+
+  it('creates a cert-manager Certificate for the Service names when an issuer is named', () => {
+    const c = tpl('allocator-certificate.yaml');
+    expect(c).toMatch(/^apiVersion: cert-manager\.io\/v1$/m);
+    expect(c).toMatch(/^kind: Certificate$/m);
+    expect(c).toContain('{{- if and $t.enabled $t.certManager.issuerRef.name }}');
+    expect(c).toContain('secretName: {{ include "tessera.allocatorTlsSecret" . }}');
+    expect(c).toContain('- {{ printf "%s.%s.svc" $name .Release.Namespace }}');
+    expect(c).toMatch(/ipAddresses:\n\s+- 127\.0\.0\.1/);
+    expect(c).toMatch(/issuerRef:\n\s+name: \{\{ \$t\.certManager\.issuerRef\.name \| quote \}\}/);
+  });
+
+  it.each([
+    ['allocator-deployment.yaml', 'allocator'],
+    ['agent-daemonset.yaml', 'agent'],
+  ])('%s passes only flags `tessera %s --help` lists', (file, command) => {
+    const help = execFileSync(
+      process.execPath,
+      [join(CHART, '..', '..', 'bin', 'tessera.js'), command, '--help'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const flags = [...tpl(file).matchAll(/^\s+- (--[a-z-]+)$/gm)].map((m) => m[1] as string);
+    expect(flags).toEqual(
+      expect.arrayContaining(
+        command === 'allocator' ? ['--tls-cert', '--tls-key', '--insecure-http'] : ['--ca'],
+      ),
+    );
+    for (const flag of flags) expect(help, flag).toMatch(new RegExp(`${flag}\\b`));
+  });
+
   it('refuses contradictory values with a message', () => {
     const h = tpl('_helpers.tpl');
+    expect(h).toContain('fail "allocator.tls.enabled=true needs a certificate: set allocator.tls.secretName');
+    expect(h).toContain('but allocator.tls.enabled=false: the allocator would serve plain HTTP');
+    expect(h).toContain('the chart sets the transport itself from allocator.tls');
     expect(h).toMatch(/fail \(printf "allocator\.replicas=%v with allocator\.persistence\.enabled=false/);
     expect(h).toContain('fail "allocator.ingress.enabled=true needs allocator.ingress.host');
     expect(h).toContain('agent.gpu=sim with agent.runtimeClassName');
@@ -355,6 +426,7 @@ describe('helm', () => {
   it.each([
     ['allocator.replicas=2', /replicas/],
     ['allocator.ingress.enabled=true', /needs allocator\.ingress\.host/],
+    ['allocator.tls.enabled=true', /needs a certificate/],
   ])('refuses --set %s', (set, message) => {
     expect(() => run(['template', 't', CHART, '--set', set])).toThrow(message);
   });

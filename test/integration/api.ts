@@ -1,4 +1,4 @@
-/** A small fetch client for the allocator's `/api/v1`, and the shapes of what it answers. */
+/** A small fetch client for the allocator's `/api/v1` (HTTP or HTTPS), and the shapes of what it answers. */
 import { waitFor } from './poll.ts';
 
 /** A pod as the API shows it. */
@@ -38,9 +38,11 @@ export interface ApiResponse {
 
 /** A small fetch client for `/api/v1`. */
 export class Api {
+  /** `fetchFn`: the fetch to send with (one trusting the cluster's CA under TLS); default the global one. */
   constructor(
     private readonly base: () => string,
     private readonly token: () => string,
+    private readonly fetchFn: () => typeof fetch = () => fetch,
   ) {}
 
   /** Sends a request; `token` null sends no Authorization header. */
@@ -53,7 +55,7 @@ export class Api {
     const headers: Record<string, string> = {};
     if (token !== null) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${this.base()}/api/v1${path}`, {
+    const res = await this.fetchFn()(`${this.base()}/api/v1${path}`, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),

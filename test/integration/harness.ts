@@ -1,7 +1,8 @@
 /**
  * The system under test as real processes over loopback: `tessera allocator` and
  * `tessera agent --gpu sim` started from bin/tessera.js in temp dirs, driven through the REST API,
- * and killed, frozen and restarted by the fault tests. Every process's output is kept and printed
+ * and killed, frozen and restarted by the fault tests. A cluster made with `{tls: true}` serves
+ * HTTPS / WSS with a certificate from its own CA, which its agents and its API client trust. Every process's output is kept and printed
  * when a test fails; `cleanup()` kills every process it started and every pod (pods are detached
  * process-group leaders that outlive their agent by design, so they are found by their environment).
  *
@@ -13,6 +14,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initSimState, parseSimGpus } from '../../agent/gpu/sim/spec.ts';
+import { fetchTrusting } from '../../cli/client/tls-fetch.ts';
+import { ensureLocalTls, type LocalTls } from '../../cli/local-ca.ts';
 import { Api } from './api.ts';
 import { type JournalLine, type PodPlan, podCommand, readJournalFile } from './journal.ts';
 import { GiveUp, waitFor } from './poll.ts';
@@ -36,13 +39,19 @@ export interface AllocatorFlags {
   port?: number;
 }
 
+/** How a cluster runs across allocator restarts. */
+export interface ClusterOptions {
+  /** Serve HTTPS / WSS with a certificate from a CA made for this cluster. Default false (loopback HTTP). */
+  tls?: boolean;
+}
+
 /** A running test cluster: one allocator data dir, any number of sim nodes. */
 export class Cluster {
   readonly root: string;
   readonly allocDir: string;
   readonly api: Api;
   alloc: Proc | null = null;
-  /** `http://127.0.0.1:PORT` of the allocator's latest run. */
+  /** `http(s)://127.0.0.1:PORT` of the allocator's latest run. */
   url = '';
   port = 0;
   adminToken = '';
@@ -50,16 +59,38 @@ export class Cluster {
   /** The project a fresh allocator creates (contract: `default`). */
   defaultProject = 'default';
   readonly agents = new Map<string, Proc>();
+  /** The CA, certificate and key of a TLS cluster (made on the first allocator start); null without TLS. */
+  tls: LocalTls | null = null;
+  private readonly wantTls: boolean;
+  private fetchFn: typeof fetch = fetch;
   private readonly procs: Proc[] = [];
 
-  constructor() {
+  constructor(opts: ClusterOptions = {}) {
+    this.wantTls = opts.tls ?? false;
     this.root = mkdtempSync(join(tmpdir(), 'tessera-it-'));
     this.allocDir = join(this.root, 'allocator');
     mkdirSync(join(this.root, 'journals'), { recursive: true });
     this.api = new Api(
       () => this.url,
       () => this.adminToken,
+      () => this.fetchFn,
     );
+  }
+
+  /** The CA, certificate and key for a TLS cluster, made once (as `tessera up` does) under the root. */
+  private async ensureTls(): Promise<LocalTls | null> {
+    if (!this.wantTls) return null;
+    if (this.tls === null) {
+      const made = await ensureLocalTls(
+        join(this.root, 'tls'),
+        { dns: ['localhost'], ips: ['127.0.0.1', '::1'] },
+        Date.now(),
+      );
+      if (!made.ok) throw new Error(made.error.message);
+      this.tls = made.value;
+      this.fetchFn = fetchTrusting(readFileSync(made.value.caFile, 'utf8'));
+    }
+    return this.tls;
   }
 
   /**
@@ -68,8 +99,10 @@ export class Cluster {
    */
   async startAllocator(opts: AllocatorFlags = {}): Promise<Proc> {
     rmSync(join(this.allocDir, 'allocator.json'), { force: true });
+    const tls = await this.ensureTls();
     const p = new Proc('allocator', [
       'allocator',
+      ...(tls === null ? [] : ['--tls-cert', tls.certFile, '--tls-key', tls.keyFile]),
       '--data',
       this.allocDir,
       '--port',
@@ -130,32 +163,38 @@ export class Cluster {
    * seeded with the node name so two nodes' GPUs have different UUIDs, as real GPUs do (the CLI's
    * `--sim-gpus` seeds every node alike); a restart reuses them and keeps their registrations.
    */
-  async startAgent(node: string, gpus = '2xH100-80GB'): Promise<Proc> {
+  async startAgent(node: string, gpus = '2xH100-80GB', opts: { ca?: string | null } = {}): Promise<Proc> {
     const dirs = this.nodeDirs(node);
     if (!existsSync(join(dirs.sim, 'gpus.json'))) {
       const specs = parseSimGpus(gpus);
       if (!specs.ok) throw new Error(specs.error.message);
       await initSimState(dirs.sim, specs.value, { seed: `it-${node}` });
     }
-    const p = new Proc(`agent ${node}`, [
-      'agent',
-      '--gpu',
-      'sim',
-      '--sim-state',
-      dirs.sim,
-      '--data',
-      dirs.data,
-      '--allocator',
-      this.url,
-      '--token',
-      this.joinToken,
-      '--node',
-      node,
-      '--sample-interval',
-      '250ms',
-      '--log-level',
-      'info',
-    ]);
+    // `opts.ca`: another CA file, or null for none; default the cluster's own under TLS.
+    const ca = opts.ca === undefined ? (this.tls?.caFile ?? null) : opts.ca;
+    // The join token by environment, as deployments pass it (`ps` shows a command line to everyone).
+    const p = new Proc(
+      `agent ${node}`,
+      [
+        'agent',
+        '--gpu',
+        'sim',
+        '--sim-state',
+        dirs.sim,
+        '--data',
+        dirs.data,
+        '--allocator',
+        this.url,
+        ...(ca === null ? [] : ['--ca', ca]),
+        '--node',
+        node,
+        '--sample-interval',
+        '250ms',
+        '--log-level',
+        'info',
+      ],
+      { TESSERA_TOKEN: this.joinToken },
+    );
     this.procs.push(p);
     this.agents.set(node, p);
     return p;
@@ -260,9 +299,9 @@ export class Cluster {
 /** A cluster with its allocator and the given agents started and registered. */
 export async function startCluster(
   nodes: Record<string, string>,
-  opts: AllocatorFlags = {},
+  opts: AllocatorFlags & ClusterOptions = {},
 ): Promise<Cluster> {
-  const c = new Cluster();
+  const c = new Cluster({ tls: opts.tls ?? false });
   try {
     await c.startAllocator(opts);
     for (const [node, gpus] of Object.entries(nodes)) await c.startAgent(node, gpus);

@@ -124,12 +124,13 @@ export class Proc {
   exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   private out = '';
 
-  constructor(name: string, args: string[]) {
+  /** `env` adds to (or overrides) the test runner's environment, in which TESSERA_URL / _TOKEN / _CA are cleared. */
+  constructor(name: string, args: string[], env: Record<string, string> = {}) {
     this.name = name;
     this.child = spawn(process.execPath, [TESSERA, ...args], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TESSERA_URL: '', TESSERA_TOKEN: '' },
+      env: { ...process.env, TESSERA_URL: '', TESSERA_TOKEN: '', TESSERA_CA: '', ...env },
     });
     if (this.child.pid === undefined) throw new Error(`${name} did not start`);
     this.pid = this.child.pid;

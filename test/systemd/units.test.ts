@@ -178,14 +178,33 @@ describe.each([
     const vars = parseEnvFile(await readFile(join(DIR, env), 'utf8'));
     const defs = defaults(u);
     const { braced, split } = expansions(get(u, 'Service', 'ExecStart') ?? '');
-    // A ${VAR} is exactly one argument even when unset, so each needs a default; STATE_DIRECTORY is systemd's.
-    for (const v of braced.filter((b) => b !== 'STATE_DIRECTORY')) {
+    // A ${VAR} is exactly one argument even when unset, so each needs a default; systemd sets
+    // STATE_DIRECTORY and CREDENTIALS_DIRECTORY itself.
+    for (const v of braced.filter((b) => b !== 'STATE_DIRECTORY' && b !== 'CREDENTIALS_DIRECTORY')) {
       expect(defs.has(v), `Environment=${v}= default`).toBe(true);
       expect(vars.has(v), `${v} in ${env}`).toBe(true);
     }
     for (const v of split) expect(vars.has(v), `${v} in ${env}`).toBe(true);
     for (const [key, def] of defs) expect(vars.get(key)?.value, `${key} in ${env} vs the unit`).toBe(def);
     for (const [key, { documented }] of vars) expect(documented, `${key} has a comment`).toBe(true);
+  });
+});
+
+describe('systemd/tessera-allocator.service TLS', () => {
+  it('serves HTTPS with the certificate and key systemd hands it as credentials', () => {
+    const creds = all(allocator, 'Service', 'LoadCredential');
+    expect(creds).toEqual([
+      'allocator.crt:/etc/tessera/tls/allocator.crt',
+      'allocator.key:/etc/tessera/tls/allocator.key',
+    ]);
+    const exec = get(allocator, 'Service', 'ExecStart') ?? '';
+    expect(exec).toMatch(/ --tls-cert \$\{CREDENTIALS_DIRECTORY\}\/allocator\.crt /);
+    expect(exec).toMatch(/ --tls-key \$\{CREDENTIALS_DIRECTORY\}\/allocator\.key /);
+    expect(exec).not.toContain('--insecure-http');
+  });
+
+  it('says how to run plain HTTP behind a proxy instead', () => {
+    expect(allocatorText).toMatch(/--insecure-http/);
   });
 });
 
@@ -262,11 +281,15 @@ describe('systemd/tessera-agent.service', () => {
       expect(agentText).toContain(`#  ${key}`);
   });
 
-  it('keeps the agent.env example with the join token and allocator URL the agent reads', async () => {
+  it('keeps the agent.env example with the join token, the https:// allocator URL and the CA the agent reads', async () => {
     const vars = parseEnvFile(await readFile(join(DIR, 'agent.env'), 'utf8'));
-    expect(vars.has('TESSERA_URL')).toBe(true);
+    expect(vars.get('TESSERA_URL')?.value).toMatch(/^https:\/\//);
     expect(vars.has('TESSERA_TOKEN')).toBe(true);
     expect(vars.get('TESSERA_TOKEN')?.value).toBe('');
+    // TESSERA_CA is the agent's --ca: the allocator's certificate is checked against it.
+    expect(vars.get('TESSERA_CA')?.value).toBe('/etc/tessera/tls/ca.crt');
+    const { stdout } = await run(process.execPath, [BIN, 'agent', '--help'], { cwd: ROOT });
+    expect(stdout).toMatch(/--ca <file>.*TESSERA_CA/s);
   });
 });
 

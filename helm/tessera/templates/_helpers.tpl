@@ -29,10 +29,23 @@
 {{- end -}}
 {{- end -}}
 
-{{/* The allocator URL agents dial: the Service's cluster DNS name. */}}
+{{/* The allocator URL agents dial: the Service's cluster DNS name, https:// under allocator.tls. */}}
 {{- define "tessera.allocatorUrl" -}}
-http://{{ include "tessera.allocatorName" . }}.{{ .Release.Namespace }}.svc:{{ .Values.allocator.service.port }}
+{{ ternary "https" "http" .Values.allocator.tls.enabled }}://{{ include "tessera.allocatorName" . }}.{{ .Release.Namespace }}.svc:{{ .Values.allocator.service.port }}
 {{- end -}}
+
+{{/* The Secret with the allocator's TLS certificate: allocator.tls.secretName, or the one cert-manager writes. */}}
+{{- define "tessera.allocatorTlsSecret" -}}
+{{- if .Values.allocator.tls.secretName -}}
+{{- .Values.allocator.tls.secretName -}}
+{{- else -}}
+{{- include "tessera.allocatorName" . | trunc 59 | trimSuffix "-" }}-tls
+{{- end -}}
+{{- end -}}
+
+{{/* Where the allocator's TLS files and the agents' CA file are mounted. */}}
+{{- define "tessera.tlsDir" -}}/etc/tessera/tls{{- end -}}
+{{- define "tessera.caFile" -}}/etc/tessera/ca/ca.crt{{- end -}}
 
 {{- define "tessera.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
@@ -86,6 +99,18 @@ Refuses contradictory values with a message naming them. Included by every templ
 {{- end -}}
 {{- if and .Values.joinToken.existingSecret .Values.joinToken.value -}}
 {{- fail "joinToken.value and joinToken.existingSecret are both set: the token comes from one or the other." -}}
+{{- end -}}
+{{- $t := $a.tls -}}
+{{- if and $t.enabled (not $t.secretName) (not $t.certManager.issuerRef.name) -}}
+{{- fail "allocator.tls.enabled=true needs a certificate: set allocator.tls.secretName to a kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt), or allocator.tls.certManager.issuerRef.name to a cert-manager Issuer that makes one." -}}
+{{- end -}}
+{{- if and (not $t.enabled) (or $t.secretName $t.certManager.issuerRef.name) -}}
+{{- fail "allocator.tls.secretName or allocator.tls.certManager.issuerRef.name is set but allocator.tls.enabled=false: the allocator would serve plain HTTP; set allocator.tls.enabled=true." -}}
+{{- end -}}
+{{- range $flag := list "--tls-cert" "--tls-key" "--insecure-http" -}}
+{{- if has $flag $a.extraArgs -}}
+{{- fail (printf "allocator.extraArgs has %s: the chart sets the transport itself from allocator.tls; use allocator.tls.enabled and its secretName or certManager settings." $flag) -}}
+{{- end -}}
 {{- end -}}
 {{- $m := .Values.monitoring.serviceMonitor -}}
 {{- if and $m.enabled (has "--metrics-auth" $a.extraArgs) (not $m.authorization.secretName) -}}

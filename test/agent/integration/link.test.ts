@@ -90,7 +90,7 @@ describe('resolveAllocator', () => {
   it("turns the allocator's base URL into its agent endpoint; flags win over env", () => {
     expect(resolveAllocator({ allocator: 'http://alloc:7400', token: 'tok' }, {}, 'host-1')).toEqual({
       ok: true,
-      value: { url: 'ws://alloc:7400/api/v1/agents/connect', token: 'tok', nodeName: 'host-1' },
+      value: { url: 'ws://alloc:7400/api/v1/agents/connect', token: 'tok', nodeName: 'host-1', ca: null },
     });
     expect(
       resolveAllocator(
@@ -104,6 +104,7 @@ describe('resolveAllocator', () => {
         url: 'wss://alloc.example/tessera/api/v1/agents/connect',
         token: 'env-tok',
         nodeName: 'gpu-07',
+        ca: null,
       },
     });
     const r = resolveAllocator(
@@ -113,11 +114,19 @@ describe('resolveAllocator', () => {
     );
     expect(r).toEqual({
       ok: true,
-      value: { url: 'ws://a:1/api/v1/agents/connect', token: 'flag-tok', nodeName: 'h' },
+      value: { url: 'ws://a:1/api/v1/agents/connect', token: 'flag-tok', nodeName: 'h', ca: null },
     });
   });
 
-  it('refuses a bad URL, a missing or spaced token, and --token / --node without an allocator', () => {
+  it('takes the CA file from --ca over TESSERA_CA, naming where it came from', () => {
+    const env = { TESSERA_URL: 'https://alloc:7400', TESSERA_TOKEN: 't', TESSERA_CA: '/etc/tessera/ca.crt' };
+    const fromEnv = resolveAllocator({}, env, 'h');
+    expect(fromEnv.ok && fromEnv.value?.ca).toEqual({ path: '/etc/tessera/ca.crt', from: 'TESSERA_CA' });
+    const fromFlag = resolveAllocator({ ca: './ca.pem' }, env, 'h');
+    expect(fromFlag.ok && fromFlag.value?.ca).toEqual({ path: './ca.pem', from: '--ca' });
+  });
+
+  it('refuses a bad URL, a missing or spaced token, and --token / --node / --ca without an allocator', () => {
     const field = (r: ReturnType<typeof resolveAllocator>) => (r.ok ? null : r.error.field);
     expect(field(resolveAllocator({ allocator: 'ftp://x', token: 't' }, {}, 'h'))).toBe('allocator');
     expect(field(resolveAllocator({ allocator: 'not a url', token: 't' }, {}, 'h'))).toBe('allocator');
@@ -125,5 +134,6 @@ describe('resolveAllocator', () => {
     expect(field(resolveAllocator({ allocator: 'http://x:1', token: 'a b' }, {}, 'h'))).toBe('token');
     expect(field(resolveAllocator({ token: 't' }, {}, 'h'))).toBe('token');
     expect(field(resolveAllocator({ node: 'n' }, {}, 'h'))).toBe('node');
+    expect(field(resolveAllocator({ ca: 'ca.crt' }, {}, 'h'))).toBe('ca');
   });
 });

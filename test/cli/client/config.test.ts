@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { readFileSync, rmSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type ClientConfig,
   type ClientFlags,
@@ -8,6 +9,7 @@ import {
 } from '../../../cli/client/config.ts';
 import type { Result } from '../../../common/errors.ts';
 import { failure, value } from '../../result.ts';
+import { makeTestTls } from '../../tls.ts';
 
 const HOME = '/home/ada';
 const CONFIG = '/home/ada/.config/tessera/config.json';
@@ -116,5 +118,57 @@ describe('client config resolution', () => {
     });
     const unreadable = failure(await resolve({}, {}, { [CONFIG]: new Error('EACCES: permission denied') }));
     expect(unreadable.message).toContain('permission denied');
+  });
+
+  describe('the CA to trust', () => {
+    const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    // A real certificate, so the PEM check passes: the CA of a throwaway tessera up.
+    let caPem = '';
+    beforeAll(async () => {
+      const t = await makeTestTls();
+      caPem = readFileSync(t.caFile, 'utf8');
+      rmSync(t.dir, { recursive: true, force: true });
+    }, 30_000);
+
+    it('reads --ca, TESSERA_CA or the config file (relative to that file), naming the source', async () => {
+      const url = { url: 'https://alloc:7400' };
+      expect(value(await resolve({ ...url, ca: '/x/flag.crt' }, {}, { '/x/flag.crt': caPem })).ca).toEqual({
+        pem: caPem,
+        path: '/x/flag.crt',
+        from: '--ca',
+      });
+      const env = { TESSERA_CA: '/x/env.crt' };
+      expect(value(await resolve(url, env, { '/x/env.crt': caPem })).ca?.from).toBe('TESSERA_CA');
+      const file = { [CONFIG]: JSON.stringify({ url: 'https://alloc:7400', ca: 'ca.crt' }) };
+      const fromFile = value(await resolve({}, {}, { ...file, '/home/ada/.config/tessera/ca.crt': caPem }));
+      expect(fromFile.ca?.path).toBe('/home/ada/.config/tessera/ca.crt');
+    });
+
+    it('uses the CA a local tessera up recorded, unless one is named', async () => {
+      const up = {
+        'tessera-data/allocator.json': JSON.stringify({
+          url: 'https://127.0.0.1:7401',
+          pid: 42,
+          ca: '/d/tls/ca.crt',
+        }),
+        'tessera-data/admin-token': 'tu.admin.secret\n',
+        '/d/tls/ca.crt': caPem,
+        '/mine.crt': caPem,
+      };
+      expect(value(await resolve({}, {}, up)).ca?.path).toBe('/d/tls/ca.crt');
+      expect(value(await resolve({ ca: '/mine.crt' }, {}, up)).ca?.path).toBe('/mine.crt');
+    });
+
+    it('refuses a CA file that is missing or holds no certificate, naming it and its setting', async () => {
+      const missing = failure(await resolve({ url: 'https://a:1', ca: '/none.crt' }, {}, {}));
+      expect(missing).toMatchObject({ code: 'TESSERA_E_INVALID_CONFIG', field: '--ca' });
+      expect(missing.message).toMatch(/\/none\.crt: cannot read it \(no such file\)/);
+      const junk = failure(
+        await resolve({ url: 'https://a:1' }, { TESSERA_CA: '/junk' }, { '/junk': 'hello' }),
+      );
+      expect(junk.message).toMatch(/TESSERA_CA \/junk: holds no PEM certificate/);
+      const broken = failure(await resolve({ url: 'https://a:1', ca: '/b.crt' }, {}, { '/b.crt': PEM }));
+      expect(broken.message).toMatch(/cannot be parsed/);
+    });
   });
 });
