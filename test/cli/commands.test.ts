@@ -178,7 +178,7 @@ describe('tessera client commands against a live API', () => {
     expect(r.code).toBe(0);
     const token = r.stdout.trim();
     expect(authenticate(tokens, token)).toEqual({ kind: 'join' });
-    expect(r.stderr).toContain(`tessera agent --allocator ${url} --token ${token}`);
+    expect(r.stderr).toContain(`TESSERA_TOKEN=${token} tessera agent --allocator ${url}`);
     const list = await tessera('token', 'list');
     expect(list.stdout).toMatch(/ID\s+KIND\s+SUBJECT/);
     expect(list.stdout).toMatch(/\s+join\s+-/);
