@@ -108,16 +108,18 @@ export function failUnstartable(db: Db, pod: PodRecord, why: string, nowMs: numb
 }
 
 /**
- * A node missed its lease: nobody knows what runs there any more. Its live pods become Unknown and
- * keep what they hold; nothing replaces them (their agent keeps `keep` pods running through any
+ * A node missed its lease: nobody knows what runs there any more. Its started pods become Unknown
+ * and keep what they hold; nothing replaces them (their agent keeps `keep` pods running through any
  * allocator outage) until the node reports again, `replaceCutOff` finds a `reschedule` pod's time up,
- * or an admin deletes the node with --force. Its Stopping pods stay Stopping for the same reason:
- * the stop may never have reached them.
+ * or an admin deletes the node with --force. Bound pods stay Bound: their StartPod goes out again
+ * when the node is back (the agent's epoch rule ignores a repeat), so a pod that never started is
+ * started then rather than failed as vanished. Stopping pods stay Stopping: the stop may never have
+ * reached them.
  */
 export function nodeLost(db: Db, node: string, nowMs: number): LifecycleResult {
   return db.transaction((): LifecycleResult => {
     const out: LifecycleResult = { stops: [], changed: false };
-    const live = listPods(db, { node, phases: ['Bound', 'Starting', 'Running'] });
+    const live = listPods(db, { node, phases: ['Starting', 'Running'] });
     for (const p of live)
       out.changed = advancePod(db, p, 'Unknown', `NodeLost: node ${node} missed its lease`) || out.changed;
     for (const id of new Set(live.map((p) => p.workload))) out.stops.push(...settle(db, id, nowMs).stops);

@@ -51,7 +51,9 @@ export function buildSnapshot(
     const pools: PoolSnap[] = poolRecs.map((p) => ({ name: p.name, placement: p.placementGpu }));
     if (!pools.some((p) => p.name === DEFAULT_POOL)) pools.push({ name: DEFAULT_POOL, placement: 'binpack' });
 
-    const nodes: NodeSnap[] = listNodes(db).map((n) => ({
+    const nodeRecs = listNodes(db);
+    const lostNodes = new Set(nodeRecs.filter((n) => n.lost).map((n) => n.name));
+    const nodes: NodeSnap[] = nodeRecs.map((n) => ({
       name: n.name,
       pool: poolOf(poolRecs, n.labels),
       nodeType: n.labels['node.type'] ?? '',
@@ -82,7 +84,8 @@ export function buildSnapshot(
     const unreachable = new Set<string>();
     for (const p of listPods(db, { phases: SCHEDULED_POD_PHASES })) {
       if (p.node === null) continue;
-      if (p.phase === 'Unknown') unreachable.add(p.workload);
+      // Unknown, or Bound on a node past its lease: it may run there, so nothing of it moves.
+      if (p.phase === 'Unknown' || lostNodes.has(p.node)) unreachable.add(p.workload);
       const list = podsByWorkload.get(p.workload) ?? [];
       list.push({ name: p.name, node: p.node, grants: p.grants, boundAtMs: p.boundMs ?? 0 });
       podsByWorkload.set(p.workload, list);

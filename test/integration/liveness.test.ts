@@ -59,7 +59,10 @@ const GPUS = 8;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.sequential('liveness', () => {
-  for (const seed of [7, 42]) {
+  // Two seeds in `npm test` (3 restarts the allocator twice, 2 the agents five times); a soak sets
+  // TESSERA_LIVENESS_SEEDS=1,2,3,... for more.
+  const seeds = (process.env.TESSERA_LIVENESS_SEEDS ?? '3,2').split(',').map(Number);
+  for (const seed of seeds) {
     it(`seed ${seed}: after random submit / stop / run / delete / restarts, all that fits runs`, async () => {
       const ops = fc.sample(fc.array(opArb, { minLength: 24, maxLength: 24 }), { seed, numRuns: 1 })[0] ?? [];
       const cl = await startCluster({ n1: '4xH100-80GB', n2: '4xH100-80GB' }, { lease: '3s' });
@@ -103,6 +106,26 @@ describe.sequential('liveness', () => {
 
       const wanted = named('run').map(([name, w]) => ({ name, ...w }));
       const fits = Math.min(wanted.length, GPUS);
+      const state = async () =>
+        JSON.stringify(
+          await Promise.all(
+            [...model.entries()].map(async ([name, w]) => {
+              const r = await cl.api.request('GET', `/workloads/${w.id}`);
+              const v = r.body as {
+                phase?: string;
+                phaseReason?: string;
+                pods?: { name: string; node: string | null; phase: string }[];
+              };
+              return {
+                name,
+                want: w.want,
+                phase: v.phase,
+                reason: v.phaseReason,
+                pods: v.pods?.map((p) => `${p.name}@${p.node}:${p.phase}`),
+              };
+            }),
+          ),
+        );
       const settled = await waitFor(
         async () => {
           const views = await Promise.all(wanted.map((w) => cl.api.workload(w.id)));
@@ -121,7 +144,9 @@ describe.sequential('liveness', () => {
         },
         30_000,
         `${fits} of ${wanted.length} wanted workloads Running (${ops.length} ops, seed ${seed})`,
-      );
+      ).catch(async (e: unknown) => {
+        throw new Error(`${e instanceof Error ? e.message : String(e)}; workloads: ${await state()}`);
+      });
       // The ones that do not fit say why, in words a cycle wrote (not the placeholder before one ran).
       for (const v of settled.filter((x) => x.phase !== 'Running')) {
         expect(v.phase).toBe('Pending');

@@ -11,6 +11,7 @@ import type { Db } from '../../../allocator/store/db.ts';
 import { listEvents } from '../../../allocator/store/events.ts';
 import { getNode, markLostNodes } from '../../../allocator/store/nodes.ts';
 import { listPods, SCHEDULED_POD_PHASES } from '../../../allocator/store/pods.ts';
+import { buildSnapshot } from '../../../allocator/store/snapshot.ts';
 import { getWorkload } from '../../../allocator/store/workloads.ts';
 import { DISCONNECT_MARGIN_MS } from '../../../common/disconnect.ts';
 import {
@@ -221,6 +222,14 @@ describe('nodeLost', () => {
     );
     expect(nodeLost(db, 'n1', T + 1)).toEqual({ stops: [], changed: false });
     expect(podOf(db, 'w1', 't-0').phase).toBe('Stopping');
+  });
+
+  it('leaves a Bound pod Bound (its StartPod goes out again when the node is back), and nothing of it moves', () => {
+    const db = oneTraining();
+    markLostNodes(db, T + 1_000_000, 1000);
+    expect(nodeLost(db, 'n1', T).changed).toBe(false);
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Bound');
+    expect(buildSnapshot(db, T).groups.find((g) => g.id === 'w1')?.unreachable).toBe(true);
   });
 
   it('changes nothing on a node with no pods', () => {
