@@ -38,10 +38,10 @@ import {
   eventToWire,
   fenceAgainst,
   inventoryFromStatus,
-  isLivePod,
   runningPodsToWire,
   statusToWire,
 } from './map.ts';
+import { createSelfFence } from './self-fence.ts';
 
 /** What the link needs of the agent: its API plus the event subscription (agent.ts `Agent`). */
 export type LinkAgent = Pick<AgentApi, 'startPod' | 'stopPod' | 'swap' | 'status'> & {
@@ -175,21 +175,10 @@ export function createLink(opts: LinkOptions): Link {
   let seq = 0;
   let ackedSeq = 0;
   let lastHeardMs = now();
-  // Pods this link stopped for want of the allocator, so a later fence round does not stop them again.
-  const fenced = new Set<string>();
   let cancelHeartbeat: () => void = () => {};
   let cancelReconnect: () => void = () => {};
-  let cancelFence: () => void = () => {};
   let unsubscribe: () => void = () => {};
 
-  /** The live pods that stop when cut off, each with how long it waits (its disconnect policy). */
-  const reschedulable = (): { podId: string; afterMs: number }[] =>
-    agent
-      .status()
-      .pods.filter(
-        (p) => isLivePod(p) && p.rescheduleAfterMs !== null && !fenced.has(`${p.podId}#${p.epoch}`),
-      )
-      .map((p) => ({ podId: `${p.podId}#${p.epoch}`, afterMs: p.rescheduleAfterMs ?? 0 }));
   const tellGuard = (): void => opts.guard?.heard({ lastHeardMs, marginMs, heartbeatMs });
 
   const send = (body: FrameBody): boolean => {
@@ -210,6 +199,15 @@ export function createLink(opts: LinkOptions): Link {
   };
 
   const applier = createApplier({ agent, log, sendStatus });
+  const fence = createSelfFence({
+    agent,
+    applier,
+    lastHeardMs: () => lastHeardMs,
+    now,
+    setTimer,
+    log,
+    onFenced: () => sock?.terminate(),
+  });
   // Pod logs for `tessera logs`: served from the pod's files, see logs.ts.
   const logs = createLogServer({ agent, send, log, backlogBytes: () => sock?.bufferedAmount ?? 0 });
 
@@ -280,10 +278,10 @@ export function createLink(opts: LinkOptions): Link {
     lastHeardMs = now();
     // Before the frame is applied: a StartPod must never meet the guard's old, passed deadline.
     tellGuard();
-    fenced.clear();
+    fence.heard();
     // After it is applied: a StartPod may bring a pod with a shorter disconnect time.
     const done = (p: Promise<void>): void => {
-      p.then(armFence, (e: unknown) =>
+      p.then(fence.arm, (e: unknown) =>
         log.error('handling a frame failed', { body: body.case, error: String(e) }),
       );
     };
@@ -334,7 +332,7 @@ export function createLink(opts: LinkOptions): Link {
     state = 'backoff';
     // Never wait longer than a quarter of the lease or of the shortest disconnect time: an allocator
     // back within either must find the agent redialling, not asleep past the point its pods stop.
-    const shortest = Math.min(leaseMs, ...reschedulable().map((p) => p.afterMs));
+    const shortest = Math.min(leaseMs, fence.shortestMs() ?? leaseMs);
     const capMs = Math.max(backoff.initialMs, Math.floor(shortest / 4));
     const delay = backoffDelayMs(attempt++, { ...backoff, maxMs: Math.min(backoff.maxMs, capMs) }, random);
     cancelReconnect = setTimer(connect, delay);
@@ -395,38 +393,6 @@ export function createLink(opts: LinkOptions): Link {
     });
   }
 
-  const fence = (): void => {
-    const silentMs = now() - lastHeardMs;
-    const due = new Set(
-      reschedulable()
-        .filter((p) => silentMs >= p.afterMs)
-        .map((p) => p.podId),
-    );
-    if (due.size > 0) {
-      for (const key of due) fenced.add(key);
-      const reason = `lease lost: cut off from the allocator for ${silentMs} ms (disconnect policy: reschedule)`;
-      log.warn('fencing: stopping the pods whose disconnect policy reschedules them', {
-        silentMs,
-        pods: [...due].join(','),
-      });
-      applier
-        .stopLivePods((p) => (due.has(`${p.podId}#${p.epoch}`) ? reason : null))
-        .catch((e: unknown) => log.error('fencing stop failed', { error: String(e) }));
-      // A socket open but silent this long is most likely half-open: drop it and dial again.
-      if (sock !== null) sock.terminate();
-    }
-    armFence();
-  };
-
-  /** Times the next fence round for the earliest `reschedule` pod; none while every pod is `keep`. */
-  function armFence(): void {
-    cancelFence();
-    if (state === 'stopped') return;
-    const after = reschedulable().map((p) => p.afterMs);
-    if (after.length === 0) return;
-    cancelFence = setTimer(fence, Math.max(0, lastHeardMs + Math.min(...after) - now()));
-  }
-
   return {
     start() {
       if (state !== 'idle') return;
@@ -436,7 +402,7 @@ export function createLink(opts: LinkOptions): Link {
         send({ case: 'event', value: eventToWire(e, ++seq) });
       });
       connect();
-      armFence();
+      fence.arm();
     },
     async stop() {
       if (state === 'stopped') return;
@@ -445,7 +411,7 @@ export function createLink(opts: LinkOptions): Link {
       opts.guard?.stopped();
       cancelHeartbeat();
       cancelReconnect();
-      cancelFence();
+      fence.stop();
       unsubscribe();
       logs.stopAll();
       const s = sock;

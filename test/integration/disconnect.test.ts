@@ -3,29 +3,15 @@
  * work, and a node cut off past its lease has its pods shown Unknown (the workload Degraded) with no
  * replacement anywhere, until the node reports again. faults.test.ts has `reschedule`.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { alive, type Cluster, holdsFor, startCluster, testWorkload, waitFor } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { alive, holdsFor, startCluster, testWorkload, waitFor } from './harness.ts';
+import { useClusterPerTest } from './use-cluster.ts';
 
-let c: Cluster | null = null;
-let shown: Cluster | null = null;
-
-beforeEach(({ onTestFailed }) => {
-  shown = null;
-  onTestFailed(() => {
-    if (shown !== null) process.stderr.write(shown.logs());
-  });
-});
-
-afterEach(async () => {
-  await c?.cleanup();
-  c = null;
-});
+const { own } = useClusterPerTest();
 
 describe.sequential('disconnect policy keep', () => {
   it('an allocator down for three leases, then back: the pods ran on, same pids, nothing duplicated', async () => {
-    const cl = await startCluster({ n1: '2xH100-80GB' }, { lease: '3s' });
-    c = cl;
-    shown = cl;
+    const cl = own(await startCluster({ n1: '2xH100-80GB' }, { lease: '3s' }));
     const a = await cl.api.submit(testWorkload(cl, 'outage-a'));
     const b = await cl.api.submit(testWorkload(cl, 'outage-b'));
     await cl.api.waitPhase(a.id, 'Running');
@@ -68,9 +54,7 @@ describe.sequential('disconnect policy keep', () => {
   }, 90_000);
 
   it('an agent frozen past its lease: its pod goes Unknown, the workload Degraded, no replacement; back to Running on resume', async () => {
-    const cl = await startCluster({ n1: '2xH100-80GB', n2: '2xH100-80GB' }, { lease: '3s' });
-    c = cl;
-    shown = cl;
+    const cl = own(await startCluster({ n1: '2xH100-80GB', n2: '2xH100-80GB' }, { lease: '3s' }));
     const w = await cl.api.submit(testWorkload(cl, 'kept', { run: { mib: 2048 } }));
     await cl.api.waitPhase(w.id, 'Running');
     const first = await waitFor(() => cl.readJournal('kept')[0], 10_000, 'the pod journaling');

@@ -5,10 +5,9 @@
  * (checked from the pods' journals and from the sim GPUs' registered memory). disconnect.test.ts has
  * the default policy, `keep`.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   alive,
-  type Cluster,
   holdsFor,
   overlappingCopies,
   runIntervals,
@@ -16,30 +15,15 @@ import {
   testWorkload,
   waitFor,
 } from './harness.ts';
+import { useClusterPerTest } from './use-cluster.ts';
 
-let c: Cluster | null = null;
-/** The latest cluster, kept past cleanup so a failure can print its processes' output. */
-let shown: Cluster | null = null;
-
-beforeEach(({ onTestFailed }) => {
-  shown = null;
-  onTestFailed(() => {
-    if (shown !== null) process.stderr.write(shown.logs());
-  });
-});
-
-afterEach(async () => {
-  await c?.cleanup();
-  c = null;
-});
+const { own } = useClusterPerTest();
 
 describe.sequential('faults', () => {
   it('an agent killed with SIGKILL and restarted adopts its running pods (same pid, one epoch)', async () => {
     // A 20 s lease: the restart must come back within half of it (the fence guard stops the pods of
     // an agent gone that long), and a loaded 2-core runner can take seconds to start an agent.
-    const cl = await startCluster({ n1: '2xH100-80GB' }, { lease: '20s' });
-    c = cl;
-    shown = cl;
+    const cl = own(await startCluster({ n1: '2xH100-80GB' }, { lease: '20s' }));
     const w = await cl.api.submit(testWorkload(cl, 'adopted'));
     await cl.api.waitPhase(w.id, 'Running');
     const first = await waitFor(() => cl.readJournal('adopted')[0], 10_000, 'the pod journaling');
@@ -73,9 +57,7 @@ describe.sequential('faults', () => {
   it('an allocator killed with SIGKILL and restarted keeps workloads, events and quotas; pods stay Running', async () => {
     // A 20 s lease, so the restart (~1.5 s, plus the agent's reconnect backoff) stays inside it and
     // nothing is marked Unknown meanwhile; disconnect.test.ts keeps an allocator down for three leases.
-    const cl = await startCluster({ n1: '2xH100-80GB' }, { lease: '20s' });
-    c = cl;
-    shown = cl;
+    const cl = own(await startCluster({ n1: '2xH100-80GB' }, { lease: '20s' }));
     await cl.api.createProject('keep-q', 1, 2);
     const done = await cl.api.submit(testWorkload(cl, 'kept-done', { project: 'keep-q', run: { ms: 1500 } }));
     await cl.api.waitPhase(done.id, 'Completed');
@@ -120,9 +102,7 @@ describe.sequential('faults', () => {
   });
 
   it("an agent frozen past a reschedule pod's time: the pod moves to the other node, its stale copy stops, never twice at once", async () => {
-    const cl = await startCluster({ n1: '2xH100-80GB' }, { lease: '3s' });
-    c = cl;
-    shown = cl;
+    const cl = own(await startCluster({ n1: '2xH100-80GB' }, { lease: '3s' }));
     // reschedule:10s: the frozen agent cannot stop it at 10 s, its fence guard kills it at 15 s, the
     // allocator places it again at 20 s.
     const w = await cl.api.submit(

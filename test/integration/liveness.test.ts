@@ -7,23 +7,11 @@
  * deleted ones are gone, and no workload holds GPU memory twice.
  */
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Cluster, startCluster, testWorkload, waitFor } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { startCluster, testWorkload, waitFor } from './harness.ts';
+import { useClusterPerTest } from './use-cluster.ts';
 
-let c: Cluster | null = null;
-let shown: Cluster | null = null;
-
-beforeEach(({ onTestFailed }) => {
-  shown = null;
-  onTestFailed(() => {
-    if (shown !== null) process.stderr.write(shown.logs());
-  });
-});
-
-afterEach(async () => {
-  await c?.cleanup();
-  c = null;
-});
+const { own } = useClusterPerTest();
 
 type Op =
   | { kind: 'submit'; project: 'a' | 'b' }
@@ -65,9 +53,7 @@ describe.sequential('liveness', () => {
   for (const seed of seeds) {
     it(`seed ${seed}: after random submit / stop / run / delete / restarts, all that fits runs`, async () => {
       const ops = fc.sample(fc.array(opArb, { minLength: 24, maxLength: 24 }), { seed, numRuns: 1 })[0] ?? [];
-      const cl = await startCluster({ n1: '4xH100-80GB', n2: '4xH100-80GB' }, { lease: '3s' });
-      c = cl;
-      shown = cl;
+      const cl = own(await startCluster({ n1: '4xH100-80GB', n2: '4xH100-80GB' }, { lease: '3s' }));
       await cl.api.createProject('a', 4);
       await cl.api.createProject('b', 4);
       const model = new Map<string, { id: string; want: Want }>();
