@@ -83,6 +83,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     metrics,
     metricsAuth: options.metricsAuth ?? false,
     console: true,
+    logger: log.pino,
   });
   const link = attachAgentLink(app.server, {
     db,

@@ -3,13 +3,13 @@
  * instance (tests drive it with `inject`, the allocator calls `listen`). errors.ts holds the one
  * error shape, views.ts the wire shapes, and one routes file per resource family.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TokenStore } from '../link/tokens.ts';
 import type { Db } from '../store/db.ts';
 import { enforcePermissions, metricsReader, requireUserToken } from './auth.ts';
 import { registerConsole } from './console-route.ts';
 import type { ApiContext, ChangeReason } from './context.ts';
-import { installErrorHandlers } from './errors.ts';
+import { handleError, installErrorHandlers } from './errors.ts';
 import { registerHealth } from './health.ts';
 import { type InfoSources, registerInfoRoutes } from './info-routes.ts';
 import { type ApiMetrics, registerMetricsRoute } from './metrics-route.ts';
@@ -17,6 +17,7 @@ import { type DisconnectNode, registerNodeResetRoute } from './node-reset-route.
 import { registerNodeRoutes } from './node-routes.ts';
 import { registerOrgRoutes } from './org-routes.ts';
 import { registerPolicyRoutes } from './policy-routes.ts';
+import { DebugRequestLog, installRequestIdHeader } from './request-log.ts';
 import { registerTokenRoutes } from './token-routes.ts';
 import { registerUserRoutes } from './user-routes.ts';
 import { registerWorkloadRoutes } from './workload-routes.ts';
@@ -35,8 +36,11 @@ export interface ApiOptions {
    * here fails the response but never undoes the write.
    */
   onChange?: (reason: ChangeReason) => void;
-  /** fastify's logger option. Default off (the allocator passes its own). */
-  logger?: boolean;
+  /**
+   * Where request logs and 500s' stacks go: the allocator's pino (common/log.ts `Logger.pino`).
+   * Default none: nothing is logged (unit tests of the routes).
+   */
+  logger?: FastifyBaseLogger;
   /**
    * Where tokens live. Given, `/api/v1` requires a user token, every route checks the caller's
    * access rules (permissions.ts), and the token, user and access-rule routes exist; omitted (unit
@@ -63,13 +67,19 @@ export const API_PREFIX = '/api/v1';
 
 /** Builds the API on a fresh fastify instance; nothing listens until the caller says so. */
 export function buildApi(options: ApiOptions): FastifyInstance {
-  const app = Fastify({ logger: options.logger ?? false });
+  const app = Fastify({
+    ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
+    logController: new DebugRequestLog(),
+    // A URL fastify cannot route (a bad percent escape, an overlong parameter) answers in our shape too.
+    frameworkErrors: handleError,
+  });
   const ctx: ApiContext = {
     db: options.db,
     now: options.now ?? Date.now,
     changed: options.onChange ?? (() => {}),
   };
   installErrorHandlers(app);
+  installRequestIdHeader(app);
   // Before any route, so the request timing hook covers every one of them.
   options.metrics?.instrument(app);
   registerHealth(app, ctx.db);
