@@ -182,11 +182,7 @@ describe.sequential('bad input on the agent link', () => {
         const l = JSON.parse(line) as Record<string, unknown>;
         return l.msg === 'pod report refused' && l.podId === victim.line.podId && l.reason === 'other-node';
       });
-    await waitFor(
-      () => refused(c.alloc?.output() ?? ''),
-      5000,
-      'the forged report refused as other-node',
-    );
+    await waitFor(() => refused(c.alloc?.output() ?? ''), 5000, 'the forged report refused as other-node');
     const until = Date.now() + 1500;
     while (Date.now() < until) {
       const v = await c.api.workload(victim.id);
