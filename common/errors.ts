@@ -76,6 +76,10 @@ export const ERROR_CODES = {
     httpStatus: 503,
     fix: 'Start the allocator (`tessera up` or `tessera allocator`), or point --url / TESSERA_URL at a running one; the message names the URL tried.',
   },
+  TESSERA_E_NODE_UNAVAILABLE: {
+    httpStatus: 409,
+    fix: "The pod's node could not serve this: not connected, not answering, or failing to read the log (the message says which). Check it with `tessera node list` and its agent's log; the logs stay on the node until it can.",
+  },
   TESSERA_E_INTERNAL: {
     httpStatus: 500,
     fix: 'This is a bug in Tessera: report it with the message and the allocator log around that time.',

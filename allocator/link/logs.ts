@@ -3,13 +3,20 @@
  * pod's log; the request goes out as a LogRequest tagged with a fresh request id, and each LogChunk
  * the agent sends back is handed to that caller's `onChunk`. A request ends on the agent's eof, on
  * the caller's cancel (a LogStop goes out), when its node's session closes, or when the agent does
- * not answer within `answerTimeoutMs`; in each case `onChunk` hears a last chunk with `eof` set.
+ * not answer within `answerTimeoutMs`; in each case `onChunk` hears a last chunk with `eof` set, and
+ * a request the router ended itself says why in the chunk's `cause`.
  */
 import { randomUUID } from 'node:crypto';
 import type { FrameBody, LogChunk, LogRequest } from '../../common/wire.ts';
 
 /** What a caller asks for: a LogRequest without the id, which the router assigns. */
 export type LogAsk = Omit<LogRequest, 'requestId'>;
+
+/** Why the router, not the agent, ended a request: its node went away, never answered, or the allocator stops. */
+export type LogEndCause = 'node-gone' | 'no-answer' | 'shutdown';
+
+/** A chunk as the caller hears it: the agent's own, or the router's last one with its cause. */
+export type RoutedLogChunk = LogChunk & { cause?: LogEndCause };
 
 /** A request in flight; `cancel` sends LogStop and ends it (idempotent). */
 export interface LogSubscription {
@@ -30,7 +37,7 @@ export interface LogRouterOptions {
 /** The router the link's server feeds with LogChunks and session ends. */
 export interface LogRouter {
   /** Sends the request to `node`; null when the node has no open session. */
-  request(node: string, ask: LogAsk, onChunk: (chunk: LogChunk) => void): LogSubscription | null;
+  request(node: string, ask: LogAsk, onChunk: (chunk: RoutedLogChunk) => void): LogSubscription | null;
   /** A LogChunk from `node`; chunks for unknown ids (or from another node) are dropped. */
   onChunk(node: string, chunk: LogChunk): void;
   /** `node`'s session closed: every request to it ends with an error. */
@@ -43,7 +50,7 @@ export interface LogRouter {
 
 interface Pending {
   node: string;
-  onChunk: (chunk: LogChunk) => void;
+  onChunk: (chunk: RoutedLogChunk) => void;
   timer: ReturnType<typeof setTimeout> | null;
 }
 
@@ -55,13 +62,17 @@ export function createLogRouter(options: LogRouterOptions): LogRouter {
   const newId = options.newId ?? randomUUID;
   const pending = new Map<string, Pending>();
 
-  /** Removes the request and tells its caller it ended, with `error` when it failed. */
-  const end = (requestId: string, error: string | null): void => {
+  /** Removes the request and tells its caller it ended, with `error` and its `cause` when it failed. */
+  const end = (requestId: string, error: string | null, cause?: LogEndCause): void => {
     const p = pending.get(requestId);
     if (p === undefined) return;
     pending.delete(requestId);
     if (p.timer !== null) clearTimeout(p.timer);
-    p.onChunk({ requestId, data: EMPTY, eof: true, error });
+    p.onChunk(
+      cause === undefined
+        ? { requestId, data: EMPTY, eof: true, error }
+        : { requestId, data: EMPTY, eof: true, error, cause },
+    );
   };
 
   return {
@@ -74,7 +85,12 @@ export function createLogRouter(options: LogRouterOptions): LogRouter {
         return null;
       }
       p.timer = setTimeout(
-        () => end(requestId, `node ${node} did not answer the log request within ${answerTimeoutMs} ms`),
+        () =>
+          end(
+            requestId,
+            `node ${node} did not answer the log request within ${answerTimeoutMs} ms`,
+            'no-answer',
+          ),
         answerTimeoutMs,
       );
       p.timer.unref();
@@ -102,11 +118,12 @@ export function createLogRouter(options: LogRouterOptions): LogRouter {
       p.onChunk(chunk);
     },
     nodeGone(node) {
-      for (const [id, p] of [...pending]) if (p.node === node) end(id, `node ${node} disconnected`);
+      for (const [id, p] of [...pending])
+        if (p.node === node) end(id, `node ${node} disconnected`, 'node-gone');
     },
     inFlight: () => pending.size,
     close() {
-      for (const id of [...pending.keys()]) end(id, 'allocator shutting down');
+      for (const id of [...pending.keys()]) end(id, 'allocator shutting down', 'shutdown');
     },
   };
 }
