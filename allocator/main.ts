@@ -89,6 +89,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     metricsAuth: options.metricsAuth ?? false,
     console: true,
     ...(options.tls === undefined ? {} : { tls: options.tls }),
+    logger: log.pino,
   });
   const link = attachAgentLink(app.server, {
     db,

@@ -80,6 +80,10 @@ export const ERROR_CODES = {
     httpStatus: 429,
     fix: 'End one of your open log follows (Ctrl-C a `tessera logs -f`) and try again; the message says how many are open and the most allowed.',
   },
+  TESSERA_E_NODE_UNAVAILABLE: {
+    httpStatus: 409,
+    fix: "The pod's node could not serve this: not connected, not answering, or failing to read the log (the message says which). Check it with `tessera node list` and its agent's log; the logs stay on the node until it can.",
+  },
   TESSERA_E_INTERNAL: {
     httpStatus: 500,
     fix: 'This is a bug in Tessera: report it with the message and the allocator log around that time.',

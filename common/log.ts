@@ -1,7 +1,10 @@
 /**
- * A tiny structured logger: one JSON object per line (`time`, `level`, `msg`, then fields) written
- * to a stream the caller provides, so daemons log to stderr and tests to an array. No dependencies.
+ * The one structured logger of both daemons: one JSON object per line (`time`, `level`, `msg`, then
+ * fields) written to a stream the caller provides, so daemons log to stderr and tests to an array.
+ * It is pino underneath, so libraries that log through pino (fastify) write the same lines to the
+ * same stream at the same level.
  */
+import { type Logger as PinoLogger, pino } from 'pino';
 import { err, ok, type Result, tesseraError } from './errors.ts';
 
 /** Log levels, least severe first. */
@@ -9,8 +12,6 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** Every level, least severe first. */
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
-
-const SEVERITY: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 /** Keys every line owns; a field with the same name is written as `<name>_` rather than overwriting. */
 const RESERVED = new Set(['time', 'level', 'msg']);
@@ -44,6 +45,8 @@ export interface Logger {
   child(fields: LogFields): Logger;
   /** True when a line at `level` would be written; guards costly field building. */
   isEnabled(level: LogLevel): boolean;
+  /** The pino instance behind it (with its fields bound), for a library that takes one: fastify. */
+  readonly pino: PinoLogger;
 }
 
 /** Parses a level name (e.g. from `--log-level`), refusing unknown ones with the accepted list. */
@@ -64,55 +67,83 @@ export function parseLogLevel(s: string): Result<LogLevel> {
 
 /** Creates a JSON-lines logger writing to `options.stream`. */
 export function createLogger(options: LoggerOptions): Logger {
-  const threshold = SEVERITY[options.level ?? 'info'];
   const now = options.now ?? Date.now;
-  const base = options.fields ?? {};
+  const root = pino(
+    {
+      level: options.level ?? 'info',
+      base: null,
+      messageKey: 'msg',
+      // Level names, not pino's numbers: the lines are read by people and by `grep '"level":"error"'`.
+      formatters: { level: (label) => ({ level: label }), bindings: plainFields, log: plainFields },
+      timestamp: () => `,"time":"${new Date(now()).toISOString()}"`,
+      // plainFields already made every Error plain; pino's own would rename `name` to `type`.
+      serializers: { err: (e: unknown) => e },
+    },
+    options.stream,
+  );
+  return wrap(root, options.fields ?? {});
+}
 
-  const isEnabled = (level: LogLevel): boolean => SEVERITY[level] >= threshold;
-  const write = (level: LogLevel, msg: string, fields: LogFields | undefined): void => {
-    if (!isEnabled(level)) return;
-    const line: Record<string, unknown> = { time: new Date(now()).toISOString(), level, msg };
-    for (const source of [base, fields ?? {}]) {
-      for (const [key, value] of Object.entries(source)) line[RESERVED.has(key) ? `${key}_` : key] = value;
-    }
-    options.stream.write(`${serialise(line)}\n`);
-  };
-
+function wrap(root: PinoLogger, fields: LogFields): Logger {
+  const p = Object.keys(fields).length === 0 ? root : root.child(fields);
+  const at =
+    (level: LogLevel) =>
+    (msg: string, extra?: LogFields): void => {
+      if (extra === undefined) p[level](msg);
+      else p[level](extra, msg);
+    };
   return {
-    debug: (msg, fields) => write('debug', msg, fields),
-    info: (msg, fields) => write('info', msg, fields),
-    warn: (msg, fields) => write('warn', msg, fields),
-    error: (msg, fields) => write('error', msg, fields),
-    child: (fields) => createLogger({ ...options, fields: { ...base, ...fields } }),
-    isEnabled,
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    // Bound on the root with all fields merged, so a child's `component` replaces its parent's
+    // rather than appearing twice on the line.
+    child: (more) => wrap(root, { ...fields, ...more }),
+    isEnabled: (level) => p.isLevelEnabled(level),
+    pino: p,
   };
 }
 
-/** JSON.stringify drops an Error's message and stack (they are not enumerable); keep them. */
-function plain(_key: string, value: unknown): unknown {
-  if (value instanceof Error) {
-    const out: Record<string, unknown> = { ...value, name: value.name, message: value.message };
-    if (value.stack !== undefined) out.stack = value.stack;
-    if (value.cause !== undefined) out.cause = value.cause;
-    return out;
-  }
-  if (typeof value === 'bigint') return value.toString();
-  return value;
+/**
+ * Fields as JSON can carry them: a field named like a key the line owns is written as `<name>_`,
+ * an Error keeps its name, message, stack and cause (JSON.stringify drops them, they are not
+ * enumerable), a bigint becomes a string, and a cycle becomes `'[Circular]'` instead of a throw.
+ * Only plain objects and arrays are walked: anything else (a request) is left to pino's serializers.
+ */
+function plainFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const ancestors = new Set<object>();
+  for (const [key, value] of Object.entries(fields))
+    out[RESERVED.has(key) ? `${key}_` : key] = plain(value, ancestors);
+  return out;
 }
 
-/** Serialises a line; a circular field must not throw out of a log call, so it is replaced. */
-function serialise(line: Record<string, unknown>): string {
-  try {
-    return JSON.stringify(line, plain);
-  } catch {
-    const seen = new WeakSet<object>();
-    return JSON.stringify(line, (key, value: unknown) => {
-      // Track the original value: `plain` returns a fresh object for an Error each time.
-      if (typeof value === 'object' && value !== null) {
-        if (seen.has(value)) return '[Circular]';
-        seen.add(value);
-      }
-      return plain(key, value);
-    });
+function plain(value: unknown, ancestors: Set<object>): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value !== 'object' || value === null) return value;
+  const isError = value instanceof Error;
+  if (!isError && !Array.isArray(value) && !isPlainObject(value)) return value;
+  if (ancestors.has(value)) return '[Circular]';
+  ancestors.add(value);
+  let out: unknown;
+  if (Array.isArray(value)) out = value.map((v) => plain(v, ancestors));
+  else {
+    const o: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) o[k] = plain(v, ancestors);
+    if (isError) {
+      o.name = value.name;
+      o.message = value.message;
+      if (value.stack !== undefined) o.stack = value.stack;
+      if (value.cause !== undefined) o.cause = plain(value.cause, ancestors);
+    }
+    out = o;
   }
+  ancestors.delete(value);
+  return out;
+}
+
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }

@@ -1,9 +1,10 @@
 /**
  * The API's one error shape, `{"error": {code, message, field?}}` with the registry's HTTP status
  * (docs/architecture.md §7): route code throws `ApiError`, the store's `Result`s are unwrapped into it, zod
- * issues name their field, and fastify's own failures (bad JSON, unknown route) are mapped here.
+ * issues name their field, and fastify's own failures (bad JSON, unknown route) are mapped here. A 500
+ * also carries its request id, under which the log holds its stack.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import {
   type ErrorCode,
@@ -14,6 +15,7 @@ import {
 } from '../../common/errors.ts';
 import { MAX_SPEC_BYTES } from '../../common/workload.ts';
 import { StoreError } from '../store/errors.ts';
+import { REQUEST_ID_HEADER } from './request-log.ts';
 
 /**
  * Largest request body the API reads (fastify's own default, written out): well above
@@ -25,8 +27,9 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** A `TesseraError` thrown from a handler; the error handler answers it as is. */
 export class ApiError extends Error {
   readonly error: TesseraError;
-  constructor(error: TesseraError) {
-    super(error.message);
+  /** `cause`: what went wrong underneath, whose stack the log keeps for a 500. */
+  constructor(error: TesseraError, cause?: unknown) {
+    super(error.message, cause === undefined ? undefined : { cause });
     this.name = 'ApiError';
     this.error = error;
   }
@@ -59,9 +62,18 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what:
   fail('TESSERA_E_INVALID_SPEC', `${where}: ${issue.message}`, path === '' ? undefined : path);
 }
 
+/** What an error response's `error` holds. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  field?: string;
+  /** On a 500 only: the request's id, which its log line carries too. */
+  requestId?: string;
+}
+
 /** The JSON body every error response carries; `context` stays in logs, not on the wire. */
-export function errorBody(e: TesseraError): { error: { code: ErrorCode; message: string; field?: string } } {
-  const body: { code: ErrorCode; message: string; field?: string } = { code: e.code, message: e.message };
+export function errorBody(e: TesseraError): { error: ErrorBody } {
+  const body: ErrorBody = { code: e.code, message: e.message };
   if (e.field !== undefined) body.field = e.field;
   return { error: body };
 }
@@ -96,14 +108,38 @@ function fromUnknown(e: unknown): TesseraError {
   return tesseraError('TESSERA_E_INTERNAL', message);
 }
 
+/**
+ * Answers a 500: our bug. The log line keeps the stack, the user gets only the message, and both
+ * carry the request id, so the id in a bug report finds its stack in the log.
+ */
+export function sendInternalError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  e: TesseraError,
+  thrown: unknown,
+): FastifyReply {
+  // The request's logger is bound to its id already (index.ts sets the label to `requestId`).
+  request.log.error(
+    { method: request.method, url: request.url, err: thrown },
+    `request failed: ${e.message}`,
+  );
+  const body = errorBody({ ...e, message: `${e.message} (request id ${request.id})` });
+  body.error.requestId = request.id;
+  return reply.code(httpStatusOf(e.code)).send(body);
+}
+
+/** Answers anything a handler threw (or fastify raised) in the one shape. */
+export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // Set here as well as in the request hook: fastify answers a URL it cannot route without hooks.
+  reply.header(REQUEST_ID_HEADER, request.id);
+  const e = fromUnknown(error);
+  if (e.code === 'TESSERA_E_INTERNAL') return sendInternalError(request, reply, e, error);
+  return sendError(reply, e);
+}
+
 /** Installs the error and not-found handlers so every failure leaves in the one shape. */
 export function installErrorHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((error: unknown, request, reply) => {
-    const e = fromUnknown(error);
-    // A 500 is our bug: keep the stack in the log, send the user only the message.
-    if (e.code === 'TESSERA_E_INTERNAL') request.log.error({ err: error }, 'request failed');
-    return sendError(reply, e);
-  });
+  app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     sendError(
       reply,

@@ -2,22 +2,23 @@
 import type { FastifyInstance } from 'fastify';
 import { tesseraError } from '../../common/errors.ts';
 import type { Db } from '../store/db.ts';
-import { sendError } from './errors.ts';
+import { ApiError } from './errors.ts';
 
 /** `/healthz`: the process serves. `/readyz`: and its database answers a query. */
 export function registerHealth(app: FastifyInstance, db: Db): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', async () => {
     try {
       db.prepare('SELECT 1').get();
     } catch (e) {
-      // Not ready rather than crashed: the probe reports it and the orchestrator stops routing here.
-      return sendError(
-        reply,
+      // Not ready rather than crashed: the probe reports it and the orchestrator stops routing here;
+      // the error handler logs the database's stack under the request id.
+      throw new ApiError(
         tesseraError(
           'TESSERA_E_INTERNAL',
           `database not answering: ${e instanceof Error ? e.message : String(e)}`,
         ),
+        e,
       );
     }
     return { status: 'ready' };

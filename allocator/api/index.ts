@@ -3,14 +3,14 @@
  * instance (tests drive it with `inject`, the allocator calls `listen`). errors.ts holds the one
  * error shape, views.ts the wire shapes, and one routes file per resource family.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ServerTls } from '../../common/tls-files.ts';
 import type { TokenStore } from '../link/tokens.ts';
 import type { Db } from '../store/db.ts';
 import { enforcePermissions, metricsReader, requireUserToken } from './auth.ts';
 import { registerConsole } from './console-route.ts';
 import type { ApiContext, ChangeReason } from './context.ts';
-import { installErrorHandlers, MAX_BODY_BYTES } from './errors.ts';
+import { handleError, installErrorHandlers, MAX_BODY_BYTES } from './errors.ts';
 import { registerHealth } from './health.ts';
 import { type InfoSources, registerInfoRoutes } from './info-routes.ts';
 import { type ApiMetrics, registerMetricsRoute } from './metrics-route.ts';
@@ -18,6 +18,7 @@ import { type DisconnectNode, registerNodeResetRoute } from './node-reset-route.
 import { registerNodeRoutes } from './node-routes.ts';
 import { registerOrgRoutes } from './org-routes.ts';
 import { registerPolicyRoutes } from './policy-routes.ts';
+import { DebugRequestLog, installRequestIdHeader } from './request-log.ts';
 import { registerTokenRoutes } from './token-routes.ts';
 import { registerUserRoutes } from './user-routes.ts';
 import { registerWorkloadRoutes } from './workload-routes.ts';
@@ -36,8 +37,11 @@ export interface ApiOptions {
    * here fails the response but never undoes the write.
    */
   onChange?: (reason: ChangeReason) => void;
-  /** fastify's logger option. Default off (the allocator passes its own). */
-  logger?: boolean;
+  /**
+   * Where request logs and 500s' stacks go: the allocator's pino (common/log.ts `Logger.pino`).
+   * Default none: nothing is logged (unit tests of the routes).
+   */
+  logger?: FastifyBaseLogger;
   /**
    * Where tokens live. Given, `/api/v1` requires a user token, every route checks the caller's
    * access rules (permissions.ts), and the token, user and access-rule routes exist; omitted (unit
@@ -66,15 +70,20 @@ export const API_PREFIX = '/api/v1';
 
 /** Builds the API on a fresh fastify instance; nothing listens until the caller says so. */
 export function buildApi(options: ApiOptions): FastifyInstance {
-  const logger = options.logger ?? false;
+  const base = {
+    ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
+    logController: new DebugRequestLog(),
+    // A URL fastify cannot route (a bad percent escape, an overlong parameter) answers in our shape too.
+    frameworkErrors: handleError,
+    bodyLimit: MAX_BODY_BYTES,
+  };
   // fastify types an HTTPS instance apart, but an https.Server hands routes the same request and
   // response objects and emits the same 'upgrade' the agents' websocket needs: one type serves both.
   const app =
     options.tls === undefined
-      ? Fastify({ logger, bodyLimit: MAX_BODY_BYTES })
+      ? Fastify(base)
       : (Fastify({
-          logger,
-          bodyLimit: MAX_BODY_BYTES,
+          ...base,
           https: { cert: options.tls.cert, key: options.tls.key },
         }) as unknown as FastifyInstance);
   const ctx: ApiContext = {
@@ -83,6 +92,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     changed: options.onChange ?? (() => {}),
   };
   installErrorHandlers(app);
+  installRequestIdHeader(app);
   // Before any route, so the request timing hook covers every one of them.
   options.metrics?.instrument(app);
   registerHealth(app, ctx.db);

@@ -9,8 +9,9 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { LOG_LIMITS, type LogChunk } from '../../common/wire.ts';
-import type { LogAsk, LogSubscription } from '../link/logs.ts';
+import type { ErrorCode } from '../../common/errors.ts';
+import { LOG_LIMITS } from '../../common/wire.ts';
+import type { LogAsk, LogEndCause, LogSubscription, RoutedLogChunk } from '../link/logs.ts';
 import { wirePodId } from '../link/pod-id.ts';
 import type { ExplainStore } from '../service/explain.ts';
 import type { GpuSampleCache } from '../service/gpu-samples.ts';
@@ -28,8 +29,19 @@ import { type LogWriter, logWriter } from './log-stream.ts';
 export type LogSource = (
   node: string,
   ask: LogAsk,
-  onChunk: (chunk: LogChunk) => void,
+  onChunk: (chunk: RoutedLogChunk) => void,
 ) => LogSubscription | null;
+
+/**
+ * The code of a log request that failed before any output: the allocator stopping is a 503; the
+ * agent's "no logs" a 404; anything else is the pod's node not serving it (gone, silent, or failing
+ * to read), which is the node's state and not this server's failure: a 409.
+ */
+function logErrorCode(cause: LogEndCause | undefined, error: string): ErrorCode {
+  if (cause === 'shutdown') return 'TESSERA_E_UNAVAILABLE';
+  if (cause === undefined && error.includes('has no logs')) return 'TESSERA_E_NOT_FOUND';
+  return 'TESSERA_E_NODE_UNAVAILABLE';
+}
 
 /** The live sources of the info routes; each optional so route tests need none. */
 export interface InfoSources {
@@ -144,8 +156,8 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext, source
     }
     // Chunks can arrive several in one tick (ws emits each frame of a read at once): queue them until
     // the first decides between an error answer and a stream.
-    const early: LogChunk[] = [];
-    let sink: ((c: LogChunk) => void) | null = null;
+    const early: RoutedLogChunk[] = [];
+    let sink: ((c: RoutedLogChunk) => void) | null = null;
     let wake: () => void = () => {};
     const arrived = new Promise<void>((resolve) => {
       wake = resolve;
@@ -167,16 +179,16 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext, source
           wake();
         }
       });
+      // The node, not this server, is what is missing: a 409 on the pod's state, not a 5xx.
       if (sub === null)
         fail(
-          'TESSERA_E_UNAVAILABLE',
+          'TESSERA_E_NODE_UNAVAILABLE',
           `node ${node} of pod ${pod.name} is not connected; its logs stay on the node`,
         );
       await arrived;
       const first = early[0];
       if (first?.eof && first.error !== null && first.data.length === 0) {
-        const code = first.error.includes('has no logs') ? 'TESSERA_E_NOT_FOUND' : 'TESSERA_E_UNAVAILABLE';
-        fail(code, first.error);
+        fail(logErrorCode(first.cause, first.error), first.error);
       }
     } catch (e) {
       sub?.cancel();

@@ -36,16 +36,26 @@ const NAME = z
     "lowercase letters, digits and '-', starting and ending with a letter or digit",
   );
 
+/**
+ * The most GPUs a quota may name. Quotas are stored as whole milli-GPUs in INTEGER columns: past
+ * this, milli-GPUs stop being exact integers (and SQLite refuses the REAL they become), and the sums
+ * the scheduler makes of them lose precision. A million GPUs is far above any cluster.
+ */
+const MAX_QUOTA_GPUS = 1_000_000;
+
 const QuotaBody = z.strictObject({
   nodePool: z.string().min(1),
   /** Deserved GPUs, e.g. 2 or 0.5. */
-  gpu: z.number().min(0),
+  gpu: z.number().min(0).max(MAX_QUOTA_GPUS),
   /** Share of over-quota capacity; default 1. */
   overQuotaWeight: z.number().min(0).optional(),
   /** Most GPUs the queue may hold, -1 for none (the default). */
   limit: z
     .number()
-    .refine((v) => v === -1 || v >= 0, 'must be -1 (no limit) or >= 0')
+    .refine(
+      (v) => v === -1 || (v >= 0 && v <= MAX_QUOTA_GPUS),
+      `must be -1 (no limit) or from 0 to ${MAX_QUOTA_GPUS}`,
+    )
     .optional(),
   cpuMillis: z.number().int().min(0).optional(),
   memoryMiB: z.number().int().min(0).optional(),

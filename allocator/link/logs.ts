@@ -3,13 +3,20 @@
  * pod's log; the request goes out as a LogRequest tagged with a fresh request id, and each LogChunk
  * the agent sends back is handed to that caller's `onChunk`. A request ends on the agent's eof, on
  * the caller's cancel (a LogStop goes out), when its node's session closes, or when the agent does
- * not answer within `answerTimeoutMs`; in each case `onChunk` hears a last chunk with `eof` set.
+ * not answer within `answerTimeoutMs`; in each case `onChunk` hears a last chunk with `eof` set, and
+ * a request the router ended itself says why in the chunk's `cause`.
  */
 import { randomUUID } from 'node:crypto';
 import type { FrameBody, LogChunk, LogRequest } from '../../common/wire.ts';
 
 /** What a caller asks for: a LogRequest without the id, which the router assigns. */
 export type LogAsk = Omit<LogRequest, 'requestId'>;
+
+/** Why the router, not the agent, ended a request: its node went away, never answered, or the allocator stops. */
+export type LogEndCause = 'node-gone' | 'no-answer' | 'shutdown';
+
+/** A chunk as the caller hears it: the agent's own, or the router's last one with its cause. */
+export type RoutedLogChunk = LogChunk & { cause?: LogEndCause };
 
 /** A request in flight; `cancel` sends LogStop and ends it (idempotent). */
 export interface LogSubscription {
@@ -34,7 +41,7 @@ export interface LogRouterOptions {
 /** The router the link's server feeds with LogChunks and session ends. */
 export interface LogRouter {
   /** Sends the request to `node`; null when the node has no open session. */
-  request(node: string, ask: LogAsk, onChunk: (chunk: LogChunk) => void): LogSubscription | null;
+  request(node: string, ask: LogAsk, onChunk: (chunk: RoutedLogChunk) => void): LogSubscription | null;
   /** A LogChunk from `node`; chunks for unknown ids (or from another node) are dropped. */
   onChunk(node: string, chunk: LogChunk): void;
   /** `node`'s session closed: every request to it ends with an error. */
@@ -47,7 +54,7 @@ export interface LogRouter {
 
 interface Pending {
   node: string;
-  onChunk: (chunk: LogChunk) => void;
+  onChunk: (chunk: RoutedLogChunk) => void;
   timer: ReturnType<typeof setTimeout> | null;
   paused: boolean;
 }
@@ -61,12 +68,16 @@ export function createLogRouter(options: LogRouterOptions): LogRouter {
   const pending = new Map<string, Pending>();
 
   /** Removes the request and tells its caller it ended, with `error` when it failed. */
-  const end = (requestId: string, error: string | null): void => {
+  const end = (requestId: string, error: string | null, cause?: LogEndCause): void => {
     const p = pending.get(requestId);
     if (p === undefined) return;
     pending.delete(requestId);
     if (p.timer !== null) clearTimeout(p.timer);
-    p.onChunk({ requestId, data: EMPTY, eof: true, error });
+    p.onChunk(
+      cause === undefined
+        ? { requestId, data: EMPTY, eof: true, error }
+        : { requestId, data: EMPTY, eof: true, error, cause },
+    );
   };
 
   return {
@@ -79,7 +90,12 @@ export function createLogRouter(options: LogRouterOptions): LogRouter {
         if (!options.send(node, { case: 'logRequest', value })) return false;
         if (p.timer !== null) clearTimeout(p.timer);
         p.timer = setTimeout(
-          () => end(requestId, `node ${node} did not answer the log request within ${answerTimeoutMs} ms`),
+          () =>
+            end(
+              requestId,
+              `node ${node} did not answer the log request within ${answerTimeoutMs} ms`,
+              'no-answer',
+            ),
           answerTimeoutMs,
         );
         p.timer.unref();
@@ -105,7 +121,7 @@ export function createLogRouter(options: LogRouterOptions): LogRouter {
           if (!pending.has(requestId) || !p.paused) return;
           p.paused = false;
           if (!sendRequest({ ...ask, requestId, tailLines: 0 }))
-            end(requestId, `node ${node} disconnected while the follow was paused`);
+            end(requestId, `node ${node} disconnected while the follow was paused`, 'node-gone');
         },
       };
     },
@@ -124,11 +140,12 @@ export function createLogRouter(options: LogRouterOptions): LogRouter {
       p.onChunk(chunk);
     },
     nodeGone(node) {
-      for (const [id, p] of [...pending]) if (p.node === node) end(id, `node ${node} disconnected`);
+      for (const [id, p] of [...pending])
+        if (p.node === node) end(id, `node ${node} disconnected`, 'node-gone');
     },
     inFlight: () => pending.size,
     close() {
-      for (const id of [...pending.keys()]) end(id, 'allocator shutting down');
+      for (const id of [...pending.keys()]) end(id, 'allocator shutting down', 'shutdown');
     },
   };
 }

@@ -1,9 +1,9 @@
 /** The agent link's options, counters and handle (server.ts `attachAgentLink`). */
 import type { Logger } from '../../common/log.ts';
-import type { Frame, LogChunk, Status, WirePodStatus } from '../../common/wire.ts';
+import type { Frame, Status, WirePodStatus } from '../../common/wire.ts';
 import type { Db } from '../store/db.ts';
 import type { PodRecord } from '../store/pods.ts';
-import type { LogAsk, LogSubscription } from './logs.ts';
+import type { LogAsk, LogSubscription, RoutedLogChunk } from './logs.ts';
 import type { TokenStore } from './tokens.ts';
 
 /** A node joining, leaving or lost, for the scheduler's change-driven cycles. */
@@ -65,7 +65,7 @@ export interface AgentLink {
   /** Names of nodes with a session past Hello. */
   connectedNodes(): string[];
   /** Asks `node` for a pod's log (logs.ts); null when the node has no open session. */
-  requestLogs(node: string, ask: LogAsk, onChunk: (chunk: LogChunk) => void): LogSubscription | null;
+  requestLogs(node: string, ask: LogAsk, onChunk: (chunk: RoutedLogChunk) => void): LogSubscription | null;
   stats(): AgentLinkStats;
   /** Stops accepting, closes every session (1001 going away) and the lease timer. */
   close(): Promise<void>;

@@ -52,6 +52,42 @@ describe('createLogger', () => {
     expect(c.parsed()[0]).toMatchObject({ component: 'link', node: 'n1', epoch: 2, msg: 'lease expired' });
   });
 
+  it('writes a child field once, the child replacing its parent', () => {
+    const c = collector();
+    createLogger({ stream: c.stream, now, fields: { component: 'allocator' } })
+      .child({ component: 'link' })
+      .info('x');
+    expect(c.lines[0]?.match(/"component"/g)).toHaveLength(1);
+    expect(c.parsed()[0]).toMatchObject({ component: 'link' });
+  });
+
+  it('writes a message as given, with no printf-style formatting', () => {
+    const c = collector();
+    createLogger({ stream: c.stream, now }).info('100%s done %d', { n: 1 });
+    expect(c.parsed()[0]).toMatchObject({ msg: '100%s done %d', n: 1 });
+  });
+
+  it('hands out its pino instance, writing the same line shape at the same level', () => {
+    const c = collector();
+    const log = createLogger({ stream: c.stream, now, level: 'warn', fields: { component: 'api' } });
+    log.pino.info({ requestId: 'req-1' }, 'dropped');
+    log.pino.error({ requestId: 'req-2', err: new Error('boom') }, 'request failed');
+    expect(c.parsed()).toEqual([
+      {
+        time: '2025-01-02T03:04:05.678Z',
+        level: 'error',
+        msg: 'request failed',
+        component: 'api',
+        requestId: 'req-2',
+        err: expect.objectContaining({
+          name: 'Error',
+          message: 'boom',
+          stack: expect.stringContaining('boom'),
+        }),
+      },
+    ]);
+  });
+
   it('never lets a field overwrite time, level or msg', () => {
     const c = collector();
     createLogger({ stream: c.stream, now }).error('real', { msg: 'fake', level: 'debug' });

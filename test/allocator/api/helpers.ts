@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterEach } from 'vitest';
-import { buildApi, type ChangeReason } from '../../../allocator/api/index.ts';
+import { type ApiOptions, buildApi, type ChangeReason } from '../../../allocator/api/index.ts';
 import { type Db, openDb } from '../../../allocator/store/db.ts';
 
 /** Clock of every write in these tests. */
@@ -29,12 +29,12 @@ export interface TestApi {
   ) => Promise<{ status: number; body: unknown }>;
 }
 
-/** A fresh store and API, closed and removed after the test. */
-export function testApi(): TestApi {
+/** A fresh store and API (with `extra` options), closed and removed after the test. */
+export function testApi(extra: Partial<Omit<ApiOptions, 'db' | 'now' | 'onChange'>> = {}): TestApi {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-api-'));
   const db = openDb({ dataDir: dir });
   const changes: ChangeReason[] = [];
-  const app = buildApi({ db, now: () => T0, onChange: (r) => changes.push(r) });
+  const app = buildApi({ ...extra, db, now: () => T0, onChange: (r) => changes.push(r) });
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   cleanups.push(() => {
     if (db.open) db.close();

@@ -137,6 +137,27 @@ describe('organisation API', () => {
     expect(listQuotas(api.db, 'vision').map((q) => q.deserved.gpuMilli)).toEqual([4000]);
   });
 
+  it('refuses a quota too large to store as whole milli-GPUs with a 400 naming the field, not a 500', async () => {
+    const api = testApi();
+    const cases: [unknown, string][] = [
+      [{ nodePool: 'default', gpu: 1e21 }, 'quotas.0.gpu'],
+      [{ nodePool: 'default', gpu: 1e308 }, 'quotas.0.gpu'],
+      [{ nodePool: 'default', gpu: 1, limit: 1e21 }, 'quotas.0.limit'],
+      [{ nodePool: 'default', gpu: 1, limit: 1_000_001 }, 'quotas.0.limit'],
+    ];
+    for (const [quota, field] of cases) {
+      const r = await api.call('POST', '/api/v1/departments', { name: 'big', quotas: [quota] });
+      expect(r.status, JSON.stringify(quota)).toBe(400);
+      expect((r.body as ErrorBody).error).toMatchObject({ code: 'TESSERA_E_INVALID_SPEC', field });
+    }
+    const most = await api.call('POST', '/api/v1/departments', {
+      name: 'big',
+      quotas: [{ nodePool: 'default', gpu: 1_000_000, limit: 1_000_000 }],
+    });
+    expect(most.status).toBe(201);
+    expect(listQuotas(api.db, 'big').map((q) => q.deserved.gpuMilli)).toEqual([1_000_000_000]);
+  });
+
   it('answers 404 for unknown names, 409 for duplicates and keeps departments apart from projects', async () => {
     const api = testApi();
     await seedOrg(api);

@@ -94,6 +94,7 @@ describe('log requests over the agent link', () => {
     client.ws.terminate();
     const chunks = await got.ended;
     expect(chunks.at(-1)?.error).toMatch(/n1 disconnected/);
+    expect(chunks.at(-1)).toMatchObject({ eof: true, cause: 'node-gone' });
   });
 
   it('answers null for a node with no session', async () => {
@@ -124,6 +125,7 @@ describe('the log router alone', () => {
     );
     const chunks = await got.ended;
     expect(chunks[0]?.error).toMatch(/did not answer .* within 20 ms/);
+    expect(chunks[0]).toMatchObject({ eof: true, cause: 'no-answer' });
     expect(router.inFlight()).toBe(0);
     expect(sent.map((b) => b.case)).toEqual(['logRequest']);
   });
