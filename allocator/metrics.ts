@@ -16,6 +16,7 @@ import type { LogFollowStats } from './api/log-follows.ts';
 import type { ActionName, Plan } from './scheduler/plan.ts';
 import type { ShareRow } from './service/shares.ts';
 import type { Db } from './store/db.ts';
+import { DEFAULT_POOL } from './store/org.ts';
 
 /** Eviction causes: the evicting action, or `rule` for a scheduling-rule stop. */
 export type EvictionCause = ActionName | 'rule';
@@ -70,6 +71,22 @@ export interface AllocatorMetrics {
   timeStore<T>(fn: () => T): T;
   /** Adds the `onResponse` hook timing every API request to `app`. */
   instrument(app: FastifyInstance): void;
+}
+
+/**
+ * Whether a project's row in a pool gets `tessera_project_gpus` series: its default-pool row always
+ * (so every project is listed), any other pool only where it has a quota, a fair share or GPUs. A
+ * series for every project in every pool grows with pools x projects, and at hundreds of each a
+ * scrape took seconds of the allocator's one thread; the rows left out are all zeros.
+ */
+function worthASeries(r: ShareRow): boolean {
+  return (
+    r.nodePool === DEFAULT_POOL ||
+    r.deserved !== 0 ||
+    r.fairShare !== 0 ||
+    r.allocated !== 0 ||
+    r.limit !== -1
+  );
 }
 
 /** Creates the allocator's metrics in a registry of their own. */
@@ -177,7 +194,7 @@ export function createAllocatorMetrics(sources: AllocatorMetricsSources): Alloca
       // Reset: a deleted project or pool must leave no stale series.
       this.reset();
       for (const r of sources.shares()) {
-        if (r.kind !== 'project') continue;
+        if (r.kind !== 'project' || !worthASeries(r)) continue;
         const labels = { project: r.queue, node_pool: r.nodePool };
         this.set({ ...labels, kind: 'deserved' }, r.deserved);
         this.set({ ...labels, kind: 'fair_share' }, r.fairShare);

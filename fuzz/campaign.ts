@@ -264,8 +264,14 @@ export async function runCampaign(options: CampaignOptions): Promise<FuzzReport>
         }
         return;
       }
+      const sentAt = performance.now();
       const o =
         item.kind === 'http' ? await http.send(item.x) : await sendRaw('127.0.0.1', port, item.x, deadlineMs);
+      if (o.kind === 'status') {
+        const ms = performance.now() - sentAt;
+        report.slowestMs = Math.max(report.slowestMs, ms);
+        if (ms > 1000) report.slow += 1;
+      }
       if (item.kind === 'http') report.http += 1;
       else report.raw += 1;
       report.inputs += 1;

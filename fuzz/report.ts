@@ -29,6 +29,9 @@ export interface FuzzReport {
   hangs: Sample[];
   /** Connections closed without an answer: expected for a body over the limit, shown to be sure. */
   resets: Sample[];
+  /** Requests answered but slower than a second, and the slowest answer in ms. */
+  slow: number;
+  slowestMs: number;
   /** Sessions the allocator neither closed nor let us close within the deadline. */
   wsHangs: number;
   crashed: boolean;
@@ -57,6 +60,8 @@ export function emptyReport(seed: number): FuzzReport {
     serverErrors: [],
     hangs: [],
     resets: [],
+    slow: 0,
+    slowestMs: 0,
     wsHangs: 0,
     crashed: false,
     crashOutput: '',
@@ -113,6 +118,7 @@ export function formatReport(r: FuzzReport): string {
       .map(([k, v]) => `${k} ${n(v)}`)
       .join(', ')}`,
   );
+  out.push(`answers slower than 1 s: ${n(r.slow)}; slowest ${n(Math.round(r.slowestMs))} ms`);
   out.push(
     `crashes ${r.crashed ? 1 : 0}, 5xx ${n(r.byClass['5xx'])}, hangs ${n(r.byClass.hang + r.wsHangs)}, allocator error lines ${n(r.errorLogLines)}`,
   );

@@ -136,6 +136,33 @@ describe('allocator /metrics', () => {
     ).toBe(2);
   });
 
+  it("has project GPU series for every project's default pool and only the pools where it has something", async () => {
+    const a = await start();
+    const admin = readFileSync(a.adminTokenFile, 'utf8').trim();
+    const post = async (path: string, body: unknown) => {
+      const res = await fetch(`${a.url}/api/v1${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status, path).toBe(201);
+    };
+    for (let i = 0; i < 20; i++) await post('/nodepools', { name: `pool-${i}`, selector: { zone: `z${i}` } });
+    await post('/projects', {
+      name: 'vision',
+      department: 'default',
+      quotas: [{ nodePool: 'pool-3', gpu: 2 }],
+    });
+    a.cycleNow();
+    const pairs = new Set(
+      samples((await scrape(a)).text)
+        .filter((s) => s.name === 'tessera_project_gpus')
+        .map((s) => /project="([^"]+)",node_pool="([^"]+)"/.exec(s.labels)?.slice(1, 3).join(' ')),
+    );
+    // 2 projects x 21 pools would be 42 pairs; the 19 empty pools of each make none.
+    expect([...pairs].sort()).toEqual(['main default', 'vision default', 'vision pool-3']);
+  });
+
   it('label sets stay bounded across many cycles and requests', async () => {
     const a = await start();
     for (let i = 0; i < 20; i++) {
