@@ -4,6 +4,8 @@
  * missing here is still fuzzed, with random JSON and a random query.
  */
 import fc from 'fast-check';
+import { ROLES } from '../allocator/api/rbac.ts';
+import { WORKLOAD_PHASES } from '../common/phases.ts';
 import { PRIORITY_CLASSES, WORKLOAD_TYPES } from '../common/workload.ts';
 import type { Json } from './values.ts';
 import { edgeNumber, nastyString } from './values.ts';
@@ -27,18 +29,6 @@ export interface RouteInputs {
 }
 
 const PLACEMENTS = ['binpack', 'spread', 'fragmentation-aware'];
-const PHASES = [
-  'Creating',
-  'Pending',
-  'Initializing',
-  'Running',
-  'Degraded',
-  'Stopped',
-  'Deleting',
-  'Failed',
-  'Completed',
-];
-const ROLES = ['viewer', 'researcher', 'department-admin', 'admin'];
 const POLICY_FIELDS = [
   'priorityClass',
   'env',
@@ -294,7 +284,7 @@ export function routeInputs(f: Fixtures): Readonly<Record<string, RouteInputs>> 
         project: nameFrom(f.projects),
         type: fc.constantFrom(...WORKLOAD_TYPES, 'batch'),
         phase: fc
-          .array(fc.constantFrom(...PHASES, 'Nope', ''), { minLength: 1, maxLength: 3 })
+          .array(fc.constantFrom(...WORKLOAD_PHASES, 'Nope', ''), { minLength: 1, maxLength: 3 })
           .map((p) => p.join(',')),
       }),
     },
