@@ -31,6 +31,7 @@ import {
 import type { AgentApi, AgentEvent } from '../api.ts';
 import { createApplier } from './apply.ts';
 import { type Backoff, backoffDelayMs, DEFAULT_BACKOFF } from './backoff.ts';
+import { createLinkCredential } from './credential.ts';
 import type { CredentialKeeper } from './credential-file.ts';
 import { createLogServer } from './logs.ts';
 import {
@@ -137,19 +138,6 @@ function closeReason(s: string): string {
   return r;
 }
 
-/** The credential the link presents first: the saved one of this node, else the configured token. */
-function savedCredential(opts: LinkOptions, log: Logger): string {
-  const saved = opts.credentials?.load();
-  if (saved === undefined) return opts.token;
-  if (!saved.ok) {
-    log.error('node credential unreadable; presenting the configured token', {
-      error: formatError(saved.error),
-    });
-    return opts.token;
-  }
-  return saved.value ?? opts.token;
-}
-
 /** Creates the link; nothing happens until `start()`. Throws on options that could never work. */
 export function createLink(opts: LinkOptions): Link {
   const { agent, nodeName } = opts;
@@ -166,7 +154,7 @@ export function createLink(opts: LinkOptions): Link {
 
   let state: LinkState = 'idle';
   let sock: WebSocket | null = null;
-  let credential = savedCredential(opts, log);
+  const credential = createLinkCredential(opts.token, opts.credentials, log);
   // An upgrade refused with this HTTP status: a 401 for a saved credential sends `token` next.
   let refusedStatus: number | null = null;
   let nodeId: string | null = null;
@@ -224,7 +212,7 @@ export function createLink(opts: LinkOptions): Link {
     state = 'welcomed';
     attempt = 0;
     nodeId = w.nodeId;
-    if (w.nodeCredential !== null) adopt(w.nodeCredential);
+    if (w.nodeCredential !== null) credential.adopt(w.nodeCredential);
     heartbeatMs = w.heartbeatMs;
     leaseMs = w.leaseMs;
     tellGuard();
@@ -235,24 +223,6 @@ export function createLink(opts: LinkOptions): Link {
       return v.keep ? null : v.reason;
     });
     sendStatus();
-  };
-
-  /**
-   * Takes a credential from Welcome once it is saved. Unsaved, the current one is kept (the allocator
-   * keeps the credential a connection presented valid), since a restart would read that one from
-   * disk; only a join token, which cannot bring this node back, gives way to an unsaved credential.
-   */
-  const adopt = (fresh: string): void => {
-    const saved = opts.credentials?.save(fresh);
-    if (saved === undefined || saved.ok || credential === opts.token) {
-      if (saved !== undefined && !saved.ok)
-        log.error('node credential not saved: after a restart this agent cannot rejoin as its node', {
-          error: formatError(saved.error),
-        });
-      credential = fresh;
-      return;
-    }
-    log.error('node credential not saved; keeping the current one', { error: formatError(saved.error) });
   };
 
   const onFrame = (s: WebSocket, data: WebSocket.RawData, isBinary: boolean): void => {
@@ -320,7 +290,7 @@ export function createLink(opts: LinkOptions): Link {
       value: {
         node: nodeName,
         agentVersion: st.agent.version,
-        token: credential,
+        token: credential.current(),
         inventory: inventoryFromStatus(st, opts.labels ?? {}),
         runningPods: runningPodsToWire(st.pods),
       },
@@ -343,7 +313,7 @@ export function createLink(opts: LinkOptions): Link {
     state = 'connecting';
     const s = new WebSocketImpl(opts.url, {
       ...WS_OPTIONS,
-      headers: { authorization: `Bearer ${credential}` },
+      headers: { authorization: `Bearer ${credential.current()}` },
       ...(opts.ca === undefined ? {} : { ca: opts.ca.pem }),
     });
     sock = s;
@@ -383,11 +353,7 @@ export function createLink(opts: LinkOptions): Link {
           { code, reason: why },
         );
       else log.info('link closed', { code, reason: why, refusedStatus });
-      if (refusedStatus === 401 && credential !== opts.token) {
-        // Revoked (tessera node reset) or unknown to this allocator (a new cluster): join again.
-        log.warn('the saved node credential was refused (401); joining with the configured token');
-        credential = opts.token;
-      }
+      if (refusedStatus === 401) credential.refused();
       refusedStatus = null;
       scheduleReconnect();
     });

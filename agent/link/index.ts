@@ -1,7 +1,7 @@
 /**
  * The agent's link to the allocator (docs/architecture.md §5): `client.ts` the websocket client (Hello,
  * heartbeats, reconnects, self-fencing), `apply.ts` the allocator's orders under the epoch rule, `map.ts` the pure wire <-> agent type mapping,
- * `backoff.ts` the reconnect delays, `credential-file.ts` the node's own credential kept between runs, `self-fence.ts` the per-pod stops
+ * `backoff.ts` the reconnect delays, `credential-file.ts` the node's own credential kept between runs, `credential.ts` which one the link presents, `self-fence.ts` the per-pod stops
  * when cut off, `guard-file.ts` the fence guard's deadline file (agent/README.md "Fence guard"), `logs.ts` the
  * pod log requests of `tessera logs` (tail, then follow).
  */
