@@ -47,4 +47,12 @@ export {
   type Runner,
   type RunnerOptions,
 } from './runner.ts';
-export type { PodRunState, PodSpec, PodStatus, ReadinessSpec } from './types.ts';
+export type {
+  PodMount,
+  PodRunState,
+  PodSpec,
+  PodStatus,
+  PullPolicy,
+  ReadinessSpec,
+  RegistryCredential,
+} from './types.ts';

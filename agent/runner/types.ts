@@ -23,6 +23,39 @@ export interface PodSpec {
    * absent: `keep`, never stopped for want of the allocator. The fence guard reads it too.
    */
   rescheduleAfterMs?: number;
+  /** An OCI image reference; absent: the process runtime runs `command` on the host. */
+  image?: string;
+  /** Default `IfNotPresent`. */
+  imagePullPolicy?: PullPolicy;
+  /** The registry login for pulling `image`; used at start only and never written to the checkpoint. */
+  pullCredential?: RegistryCredential;
+  /** Who the pod runs as; absent: the runtime's default (an unprivileged user on the process runtime, the image's user in a container). */
+  runAsUser?: number;
+  runAsGroup?: number;
+  /** Host paths an admin policy allowed, bound into the pod's filesystem. */
+  mounts?: PodMount[];
+  /** CPU limit in milli-cores; absent or 0: none. */
+  cpuMillis?: number;
+  /** Memory limit in MiB, enforced by the pod's cgroup (a container over it ends `OOMKilled`); absent or 0: none. */
+  memoryMiB?: number;
+}
+
+/** When the runtime pulls a pod's image: only when absent (default), before every start, or never. */
+export type PullPolicy = 'IfNotPresent' | 'Always' | 'Never';
+
+/** A login to one registry, as the allocator resolves a workload's `imagePullSecret`. */
+export interface RegistryCredential {
+  /** Registry host[:port], e.g. `nvcr.io` or `localhost:5000`. */
+  server: string;
+  username: string;
+  password: string;
+}
+
+/** A host path bound into a pod. */
+export interface PodMount {
+  hostPath: string;
+  containerPath: string;
+  readOnly: boolean;
 }
 
 /**
