@@ -41,6 +41,13 @@ export const WIRE_LIMITS = {
   maxGraceSeconds: 86_400,
   /** heartbeatMs and leaseMs: an hour at most. */
   maxIntervalMs: 3_600_000,
+  /** Host paths bound into one pod. */
+  maxMounts: 64,
+  /**
+   * A registry password or token. Cloud registries hand out tokens of a few KiB (ECR's is ~2 KiB,
+   * some JWTs more), so this is larger than free text; still tiny against the frame.
+   */
+  maxSecretChars: 16_384,
 } as const;
 
 /** GPU milli-units a single grant may hold: one whole GPU (common/resources MILLI_PER_GPU). */

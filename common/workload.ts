@@ -10,6 +10,14 @@ import { err, ok, type Result, type TesseraError, tesseraError } from './errors.
 import { parseDurationMs } from './resources.ts';
 import { WIRE_LIMITS } from './wire-types.ts';
 import {
+  CONTAINER_FIELD_HELP,
+  CONTAINER_INPUT_SHAPE,
+  type ContainerFields,
+  MountInput,
+  normaliseContainer,
+} from './workload-container.ts';
+import { specMessages } from './workload-messages.ts';
+import {
   nonNegativeInt,
   normaliseResources,
   type PodResources,
@@ -20,6 +28,7 @@ import {
   ResourcesInput,
 } from './workload-resources.ts';
 
+export type { ContainerFields, PullPolicy, WorkloadMount } from './workload-container.ts';
 export type { GpuRequest, PodResources } from './workload-resources.ts';
 
 /** What kind of work a workload is; decides its defaults. */
@@ -71,7 +80,7 @@ export const WORKLOAD_TYPE_DEFAULTS: Readonly<
 };
 
 /** A validated workload spec with every default applied and every quantity normalised. */
-export interface WorkloadSpec {
+export interface WorkloadSpec extends ContainerFields {
   name: string;
   project: string;
   type: WorkloadType;
@@ -145,6 +154,7 @@ const SpecInput = z.strictObject({
   minRuntime: quantity.optional(),
   minRuntimeMs: nonNegativeInt.optional(),
   disconnectPolicy: z.string().optional(),
+  ...CONTAINER_INPUT_SHAPE,
 });
 
 type SpecIn = z.infer<typeof SpecInput>;
@@ -176,6 +186,7 @@ const FIELD_HELP: Readonly<Record<string, string>> = {
   minRuntime: "a duration such as '250ms', '40s', '5m', '1h30m', or a whole number of milliseconds",
   minRuntimeMs: 'a whole number of milliseconds >= 0',
   disconnectPolicy: DISCONNECT_POLICY_HELP,
+  ...CONTAINER_FIELD_HELP,
 };
 
 /** Extra advice for fields people reach for that the spec spells differently. */
@@ -187,93 +198,23 @@ const UNKNOWN_FIELD_HINTS: Readonly<Record<string, string>> = {
   gpus: 'use gpuDevices (whole GPUs), gpuFraction or gpuMemory',
   pools: 'use nodePools',
   nodePool: 'use nodePools, a list',
+  user: 'use runAsUser, a numeric user id',
+  volumes: 'use mounts: [{hostPath, containerPath?, readOnly?}]',
+  cwd: 'use workingDir',
 };
 
-function helpFor(path: string): string | undefined {
-  // env keys are user-chosen names, so any `env.X` falls back to the help for an env value.
-  return (
-    FIELD_HELP[path] ??
-    FIELD_HELP[path.replace(/\.\d+(?=\.|$)/g, '.*')] ??
-    FIELD_HELP[path.replace(/^env\..*$/, 'env.*')]
-  );
-}
-
-/** zod's type names, as a sentence says them. */
-const EXPECTED_NAMES: Readonly<Record<string, string>> = {
-  int: 'a whole number',
-  array: 'an array',
-  object: 'an object',
-  record: 'an object',
-  string: 'a string',
-  number: 'a number',
-};
-
-function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  if (typeof v === 'string') return JSON.stringify(v);
-  return `${typeof v} ${String(v)}`;
-}
-
-/** An INVALID_SPEC error for `field`, ending with what the field accepts unless `help` is null. */
-function specError(
-  field: string,
-  why: string,
-  help: string | null | undefined = helpFor(field),
-): TesseraError {
-  const where = field === '' ? 'workload spec' : field;
-  const accepted = help === undefined || help === null ? '' : `; accepted: ${help}`;
-  return tesseraError('TESSERA_E_INVALID_SPEC', `${where}: ${why}${accepted}`, {
-    field: field === '' ? undefined : field,
-  });
-}
-
-/** Turns zod's first issue into one message that names the field, says why and what is accepted. */
-function fromIssue(issue: z.core.$ZodIssue): TesseraError {
-  const path = issue.path.map(String).join('.');
-  const missing = !('input' in issue) || issue.input === undefined;
-  switch (issue.code) {
-    case 'unrecognized_keys': {
-      const key = issue.keys[0] ?? '';
-      const field = path === '' ? key : `${path}.${key}`;
-      const shape = path === 'resources' ? ResourcesInput.shape : SpecInput.shape;
-      const hint = UNKNOWN_FIELD_HINTS[key];
-      const why = `unknown field${hint === undefined ? '' : ` (${hint})`}; fields accepted here: ${Object.keys(shape).join(', ')}`;
-      return tesseraError('TESSERA_E_INVALID_SPEC', `${field}: ${why}`, { field });
-    }
-    case 'invalid_type':
-      if (missing) return specError(path, 'required');
-      return specError(
-        path,
-        `expected ${EXPECTED_NAMES[issue.expected] ?? `a ${issue.expected}`}, got ${describeValue(issue.input)}`,
-      );
-    case 'invalid_union':
-    case 'invalid_value':
-      return specError(path, missing ? 'required' : `got ${describeValue(issue.input)}`);
-    case 'too_small': {
-      const min = Number(issue.minimum);
-      if (issue.origin === 'string') return specError(path, 'must not be empty');
-      if (issue.origin === 'array')
-        return specError(path, `must have at least ${min} item${min === 1 ? '' : 's'}`);
-      return specError(
-        path,
-        `must be ${issue.inclusive === false ? '>' : '>='} ${min}, got ${describeValue(issue.input)}`,
-      );
-    }
-    case 'too_big': {
-      const max = Number(issue.maximum);
-      if (issue.origin === 'string') return specError(path, `longer than ${max} characters`);
-      if (issue.origin === 'array' && Array.isArray(issue.input))
-        return specError(path, `has ${issue.input.length} items, over the limit of ${max}`);
-      return specError(path, `must be <= ${max}, got ${describeValue(issue.input)}`);
-    }
-    case 'invalid_format':
-      return specError(path, `${describeValue(issue.input)} is not in the accepted form`);
-    default:
-      return specError(path, issue.message);
-  }
-}
+const { specError, fromIssue } = specMessages({
+  help: FIELD_HELP,
+  hints: UNKNOWN_FIELD_HINTS,
+  fieldsAt: (path) =>
+    Object.keys(
+      path === 'resources'
+        ? ResourcesInput.shape
+        : /^mounts\.\d+$/.test(path)
+          ? MountInput.shape
+          : SpecInput.shape,
+    ),
+});
 
 /** Validates and normalises an untrusted workload spec; errors name the field as a dotted path. */
 export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
@@ -308,6 +249,9 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
   const disconnect = s.disconnectPolicy === undefined ? ok(KEEP) : parseDisconnectPolicy(s.disconnectPolicy);
   if (!disconnect.ok) return disconnect;
 
+  const container = normaliseContainer(s, specError);
+  if (!container.ok) return container;
+
   const priorityClass = s.priorityClass ?? WORKLOAD_TYPE_DEFAULTS[s.type].priorityClass;
   const priority = PRIORITY_VALUES[priorityClass];
   return withinSize({
@@ -326,6 +270,7 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
     resources: resources.value,
     minRuntimeMs: minRuntimeMs.value ?? 0,
     disconnect: disconnect.value,
+    ...container.value,
   });
 }
 

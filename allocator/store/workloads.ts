@@ -64,11 +64,12 @@ interface WorkloadRow {
 }
 
 /** A spec as an older release may have stored it: fields added since then are absent. */
-type StoredSpec = Omit<WorkloadSpec, 'disconnect'> & Partial<Pick<WorkloadSpec, 'disconnect'>>;
+type StoredSpec = Omit<WorkloadSpec, 'disconnect' | 'mounts'> &
+  Partial<Pick<WorkloadSpec, 'disconnect' | 'mounts'>>;
 
 /** A stored spec with the defaults of fields added after it was stored. */
 function withDefaults(s: StoredSpec): WorkloadSpec {
-  return { ...s, disconnect: s.disconnect ?? KEEP };
+  return { ...s, disconnect: s.disconnect ?? KEEP, mounts: s.mounts ?? [] };
 }
 
 function toWorkload(r: WorkloadRow): WorkloadRecord {

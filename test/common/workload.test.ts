@@ -97,7 +97,7 @@ describe('defaults per workload type', () => {
     expect(gangSize(s)).toBe(1);
   });
 
-  it('fills the rest: env {}, nodePools [default], no node or GPU filters, CPU-only, no min runtime', () => {
+  it('fills the rest: env {}, nodePools [default], no node or GPU filters, CPU-only, no min runtime, no image or mounts', () => {
     expect(value(spec({ type: 'training' }))).toEqual({
       ...base,
       type: 'training',
@@ -114,6 +114,7 @@ describe('defaults per workload type', () => {
       resources: { gpu: { kind: 'none' }, cpuMillis: 0, memoryMiB: 0 },
       minRuntimeMs: 0,
       disconnect: { kind: 'keep' },
+      mounts: [],
     });
   });
 
