@@ -113,13 +113,7 @@ export function sameRegistry(a: string, b: string): boolean {
  * nvcr.io but not `nvcr.io.example.com`. A trailing '/' on the prefix changes nothing.
  */
 export function underImagePrefix(ref: ImageRef, prefix: string): boolean {
-  if (ref.registry === null) return false;
-  const p = prefix.replace(/\/+$/, '');
-  const [host = '', ...path] = p.split('/');
-  if (!sameRegistry(host, ref.registry)) return false;
-  if (path.length === 0) return true;
-  const want = path.join('/');
-  return ref.path === want || ref.path.startsWith(`${want}/`);
+  return ref.registry !== null && prefixCovers(prefix, repositoryOf(ref));
 }
 
 /** Why `prefix` cannot be an allowed image prefix (`registry[:port][/path...]`), or null when it can. */
@@ -132,4 +126,11 @@ export function imagePrefixProblem(prefix: string): string | null {
   if (bad !== undefined)
     return `${JSON.stringify(prefix)} has the path component ${JSON.stringify(bad)}; write registry/path without tag or digest`;
   return null;
+}
+
+/** Whether the image prefix `outer` covers the prefix `inner` (`nvcr.io` covers `nvcr.io/nvidia`). */
+export function prefixCovers(outer: string, inner: string): boolean {
+  const [oHost = '', ...oPath] = outer.replace(/\/+$/, '').split('/');
+  const [iHost = '', ...iPath] = inner.replace(/\/+$/, '').split('/');
+  return sameRegistry(oHost, iHost) && oPath.length <= iPath.length && oPath.every((c, i) => iPath[i] === c);
 }

@@ -38,6 +38,12 @@ const TOP_FIELDS = [
   'minRuntime',
   'minRuntimeMs',
   'disconnectPolicy',
+  'image',
+  'imagePullPolicy',
+  'imagePullSecret',
+  'workingDir',
+  'runAsUser',
+  'runAsGroup',
 ] as const;
 
 /** Fields of which a spec may set at most one; a default never fills one when another is set. */

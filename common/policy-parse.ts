@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { err, ok, type Result, type TesseraError, tesseraError } from './errors.ts';
 import type { Policy } from './policy.ts';
+import { ContainerPolicyInput, normaliseContainerPolicy } from './policy-container.ts';
 import {
   boundOf,
   isPolicyField,
@@ -26,6 +27,7 @@ const PolicyInput = z.strictObject({
     .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]))
     .optional(),
   rules: z.record(z.string(), FieldRuleInput).optional(),
+  container: ContainerPolicyInput.optional(),
 });
 
 /** Validates an untrusted policy body: known fields, readable quantities, min <= max. */
@@ -34,10 +36,15 @@ export function parsePolicy(input: unknown): Result<Policy> {
   if (!r.success) {
     const issue = r.error.issues[0];
     const path = issue?.path.map(String).join('.') ?? '';
-    const msg = `policy${path === '' ? '' : ` field ${path}`}: ${issue?.message ?? 'invalid'}; a policy is {defaults: {FIELD: value}, rules: {FIELD: {min, max, options, required, canEdit}}}`;
+    const msg = `policy${path === '' ? '' : ` field ${path}`}: ${issue?.message ?? 'invalid'}; a policy is {defaults: {FIELD: value}, rules: {FIELD: {min, max, options, required, canEdit}}, container: {requireImage, allowedImagePrefixes, runAsNonRoot, allowedHostPaths}}`;
     return err(tesseraError('TESSERA_E_INVALID_SPEC', msg, { field: path === '' ? undefined : path }));
   }
   const policy: Policy = { defaults: { ...r.data.defaults }, rules: {} };
+  if (r.data.container !== undefined) {
+    const container = normaliseContainerPolicy(r.data.container);
+    if (!container.ok) return container;
+    policy.container = container.value;
+  }
   for (const field of Object.keys(policy.defaults)) {
     if (!isPolicyField(field)) return err(unknownField(`defaults.${field}`, field));
   }

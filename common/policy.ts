@@ -8,6 +8,13 @@
  */
 import { err, ok, type Result, type TesseraError, tesseraError } from './errors.ts';
 import {
+  type ContainerPolicy,
+  containerDefaultsProblem,
+  containerLoosens,
+  type EffectiveContainerPolicy,
+  mergeContainer,
+} from './policy-container.ts';
+import {
   type Bound,
   boundOf,
   EXCLUSIVE_GROUPS,
@@ -21,6 +28,8 @@ import {
   setPath,
 } from './policy-fields.ts';
 
+export type { ContainerPolicy, EffectiveContainerPolicy } from './policy-container.ts';
+export { checkContainerPolicy } from './policy-container.ts';
 export type { Bound, RuleValue } from './policy-fields.ts';
 export { parsePolicy } from './policy-parse.ts';
 
@@ -36,10 +45,14 @@ export interface FieldRule {
   canEdit?: boolean;
 }
 
-/** One scope's policy for one workload type. Keys are dotted spec paths (`resources.gpuFraction`). */
+/**
+ * One scope's policy for one workload type. Keys are dotted spec paths (`resources.gpuFraction`);
+ * `container` holds the image, user and host path rules (common/policy-container.ts).
+ */
 export interface Policy {
   defaults: Record<string, DefaultValue>;
   rules: Record<string, FieldRule>;
+  container?: ContainerPolicy;
 }
 
 /** A policy with the scope that wrote it. */
@@ -63,6 +76,7 @@ export interface EffectiveRule {
 export interface EffectivePolicy {
   defaults: Record<string, { value: DefaultValue; scope: string }>;
   rules: Record<string, EffectiveRule>;
+  container: EffectiveContainerPolicy;
 }
 
 const SCOPE = /^(cluster|department:[^\s/:]+|project:[^\s/:]+)$/;
@@ -82,7 +96,7 @@ export function effectivePolicy(
   department: ScopedPolicy | undefined,
   project: ScopedPolicy | undefined,
 ): EffectivePolicy {
-  const out: EffectivePolicy = { defaults: {}, rules: {} };
+  const out: EffectivePolicy = { defaults: {}, rules: {}, container: {} };
   for (const level of [cluster, department, project]) {
     if (level !== undefined) mergeInto(out, level);
   }
@@ -90,6 +104,7 @@ export function effectivePolicy(
 }
 
 function mergeInto(out: EffectivePolicy, { scope, policy }: ScopedPolicy): void {
+  mergeContainer(out.container, scope, policy.container);
   for (const [field, value] of Object.entries(policy.defaults)) {
     // A locked field keeps the default of the scope that locked it.
     const lockedBy = out.rules[quantityFormOf(field) ?? field]?.locked;
@@ -137,6 +152,8 @@ export function checkTightens(parent: EffectivePolicy, child: Policy, scope: str
         { scope, by },
       ),
     );
+  const container = containerLoosens(parent.container, child.container, scope);
+  if (container !== undefined) return loosen(container.field, container.what, container.by);
   for (const [field, rule] of Object.entries(child.rules)) {
     const p = parent.rules[field];
     if (p === undefined) continue;
@@ -177,7 +194,8 @@ export function checkTightens(parent: EffectivePolicy, child: Policy, scope: str
   mergeInto(after, { scope, policy: child });
   const defaults: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(child.defaults)) setPath(defaults, field, value);
-  const bad = checkRules(defaults, after, defaults, true);
+  const bad =
+    checkRules(defaults, after, defaults, true) ?? containerDefaultsProblem(child.defaults, after.container);
   return bad === undefined
     ? ok(undefined)
     : err({ ...bad, message: `policy ${scope}: defaults: ${bad.message}` });
@@ -187,15 +205,23 @@ export function checkTightens(parent: EffectivePolicy, child: Policy, scope: str
 export function applyPolicy(input: unknown, effective: EffectivePolicy): Result<unknown> {
   if (!isRecord(input)) return ok(input);
   const out = structuredClone(input);
-  for (const [field, { value }] of Object.entries(effective.defaults)) {
+  // Fields that belong to an image last, once a default image may have been filled in.
+  const defaults = Object.entries(effective.defaults).sort(
+    ([a], [b]) => Number(IMAGE_ONLY.includes(a)) - Number(IMAGE_ONLY.includes(b)),
+  );
+  for (const [field, { value }] of defaults) {
     const group = EXCLUSIVE_GROUPS.find((g) => g.includes(field)) ?? [field];
     if (group.some((f) => getPath(input, f) !== undefined)) continue;
     if (field.includes('Limit') && !isFractional(out)) continue;
+    if (IMAGE_ONLY.includes(field) && getPath(out, 'image') === undefined) continue;
     setPath(out, field, Array.isArray(value) ? [...value] : value);
   }
   const bad = checkRules(out, effective, input, false);
   return bad === undefined ? ok(out) : err(bad);
 }
+
+/** Fields that mean something only with an image: a default never gives them to a workload without one. */
+const IMAGE_ONLY: readonly string[] = ['imagePullPolicy', 'imagePullSecret'];
 
 /** A limit default belongs only to a fractional request; whole GPUs and CPU-only pods take none. */
 function isFractional(spec: Record<string, unknown>): boolean {
