@@ -6,17 +6,18 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { WORKLOAD_PHASES, type WorkloadPhase } from '../../common/phases.ts';
-import { parseWorkloadSpec, WORKLOAD_TYPES } from '../../common/workload.ts';
+import { WORKLOAD_TYPES } from '../../common/workload.ts';
 import { runAgain } from '../lifecycle/teardown.ts';
 import { listEvents } from '../store/events.ts';
 import { listPods, type PodRecord } from '../store/pods.ts';
 import { projectChain } from '../store/policies.ts';
+import { checkPullSecret } from '../store/registry-secrets.ts';
 import {
   changePhase,
   getWorkload,
   listWorkloadPage,
   purgeWorkload,
-  submitWorkload,
+  submitSpec,
   type WorkloadFilter,
 } from '../store/workloads.ts';
 import { applyWorkloadPolicies } from './apply-policies.ts';
@@ -51,17 +52,18 @@ export function registerWorkloadRoutes(app: FastifyInstance, ctx: ApiContext): v
 
   app.post('/workloads', async (request, reply) => {
     const q = parseInput(SubmitQuery, request.query, 'query');
-    // Policies work on the raw input (defaults filled as if the user wrote them), then the spec
-    // validator sees the result: a policy violation is a 422 naming field, rule and scope.
-    const input = unwrap(applyWorkloadPolicies(ctx.db, request.body));
+    // Policies fill defaults into the raw input (as if the user wrote them), the spec validator
+    // sees the result, and the container rules the validated spec: a policy violation is a 422
+    // naming field, rule and scope; an invalid field a 400 naming it.
+    const spec = unwrap(applyWorkloadPolicies(ctx.db, request.body));
     if (q.dryRun === 'true') {
-      const spec = unwrap(parseWorkloadSpec(input));
       if (projectChain(ctx.db, spec.project).ok === false)
         fail('TESSERA_E_NOT_FOUND', `project ${spec.project} does not exist`, 'project');
+      unwrap(checkPullSecret(ctx.db, spec.project, spec));
       return reply.code(200).send(spec);
     }
-    // parseWorkloadSpec (inside submitWorkload) is the one validator of a spec; it names the field.
-    const w = unwrap(submitWorkload(ctx.db, input, ctx.now()));
+    // The store checks, in the transaction that inserts it, the project, the name and the pull secret.
+    const w = unwrap(submitSpec(ctx.db, spec, ctx.now()));
     ctx.changed('workload-submitted');
     return reply.code(201).send(workloadView(w, []));
   });

@@ -2,7 +2,7 @@
  * Opens the allocator's one SQLite file with the durability settings docs/architecture.md §6 asks for and
  * brings its schema up to date.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { migrate } from './migrations.ts';
@@ -24,11 +24,24 @@ export interface OpenOptions {
   busyTimeoutMs?: number;
 }
 
-/** Opens (creating if needed) `<dataDir>/tessera.db`, applies pragmas and migrations. */
+/**
+ * Keeps the database file and its WAL and shared-memory files readable by their owner alone: the
+ * file holds registry passwords (store/registry-secrets.ts) and token hashes. The file is created
+ * 0600 before SQLite opens it, because SQLite gives the WAL it creates the database file's mode;
+ * files an older release left with wider modes are narrowed.
+ */
+function ownerOnly(file: string): void {
+  closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+}
+
+/** Opens (creating if needed) `<dataDir>/tessera.db` with mode 0600, applies pragmas and migrations. */
 export function openDb(options: OpenOptions = {}): Db {
   const dir = options.dataDir ?? DEFAULT_DATA_DIR;
   mkdirSync(dir, { recursive: true });
-  const db = new Database(join(dir, DB_FILE));
+  const file = join(dir, DB_FILE);
+  ownerOnly(file);
+  const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');
     // FULL: a decision is on disk before it is dispatched, even across power loss.

@@ -9,6 +9,7 @@ import { V4_ACCESS } from './migration-4-access.ts';
 import { V5_POLICIES } from './migration-5-policies.ts';
 import { V6_NODE_RESET } from './migration-6-node-reset.ts';
 import { V7_TOKEN_PARENTS } from './migration-7-token-parents.ts';
+import { V9_REGISTRY_SECRETS } from './migration-9-registry-secrets.ts';
 
 /** Migration 1: the whole first schema (docs/architecture.md §2 and §6). */
 const V1 = `
@@ -164,6 +165,7 @@ export const MIGRATIONS: readonly string[] = [
   V6_NODE_RESET,
   V7_TOKEN_PARENTS,
   V8_WORKLOAD_INDEXES,
+  V9_REGISTRY_SECRETS,
 ];
 
 /** The schema version this code writes. */

@@ -11,6 +11,7 @@ import type { Db } from './db.ts';
 import { fail, guard, StoreError } from './errors.ts';
 import { insertEvent } from './events.ts';
 import { ACTIVE_POD_PHASES } from './pods.ts';
+import { assertPullSecret } from './registry-secrets.ts';
 
 /** A workload as stored. */
 export interface WorkloadRecord {
@@ -99,8 +100,19 @@ export function submitWorkload(
   options: { id?: string } = {},
 ): Result<WorkloadRecord> {
   const parsed = parseWorkloadSpec(input);
-  if (!parsed.ok) return parsed;
-  const spec = parsed.value;
+  return parsed.ok ? submitSpec(db, parsed.value, nowMs, options) : parsed;
+}
+
+/**
+ * Stores a spec `parseWorkloadSpec` produced (the API's path, after the policies checked it): its
+ * project must exist, its name be free there, and a pull secret it names exist in that project.
+ */
+export function submitSpec(
+  db: Db,
+  spec: WorkloadSpec,
+  nowMs: number,
+  options: { id?: string } = {},
+): Result<WorkloadRecord> {
   const id = options.id ?? randomUUID();
   return guard(() =>
     db.transaction(() => {
@@ -108,6 +120,7 @@ export function submitWorkload(
         fail('TESSERA_E_NOT_FOUND', `project ${spec.project} does not exist`, { project: spec.project });
       if (db.prepare('SELECT 1 FROM workloads WHERE project = ? AND name = ?').get(spec.project, spec.name))
         fail('TESSERA_E_CONFLICT', `workload ${spec.name} already exists in project ${spec.project}`);
+      assertPullSecret(db, spec.project, spec);
       db.prepare(
         `INSERT INTO workloads (id, name, project, type, spec, phase, phase_reason, created_ms)
          VALUES (?, ?, ?, ?, ?, 'Creating', 'Submitted', ?)`,

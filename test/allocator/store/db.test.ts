@@ -1,3 +1,4 @@
+import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -36,8 +37,30 @@ describe('opening the store', () => {
       'users',
       'tokens',
       'access_rules',
+      'registry_secrets',
     ])
       expect(tables).toContain(t);
+  });
+
+  it('keeps the database file and its WAL readable by the owner alone (it holds registry passwords)', () => {
+    const dir = tempDir();
+    const db = openTemp(dir);
+    db.prepare("INSERT INTO departments (name, created_ms) VALUES ('d', 0)").run();
+    const mode = (f: string) => statSync(join(dir, f)).mode & 0o777;
+    expect(mode(DB_FILE)).toBe(0o600);
+    expect(mode(`${DB_FILE}-wal`)).toBe(0o600);
+    db.close();
+  });
+
+  it('narrows a database file an older release left world-readable', () => {
+    const dir = tempDir();
+    openDb({ dataDir: dir }).close();
+    chmodSync(join(dir, DB_FILE), 0o644);
+    writeFileSync(join(dir, `${DB_FILE}-wal`), '');
+    chmodSync(join(dir, `${DB_FILE}-wal`), 0o644);
+    openTemp(dir);
+    expect(statSync(join(dir, DB_FILE)).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, `${DB_FILE}-wal`)).mode & 0o777).toBe(0o600);
   });
 });
 
