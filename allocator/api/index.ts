@@ -19,6 +19,7 @@ import { registerNodeRoutes } from './node-routes.ts';
 import { registerOrgRoutes } from './org-routes.ts';
 import { registerPolicyRoutes } from './policy-routes.ts';
 import { DebugRequestLog, installRequestIdHeader } from './request-log.ts';
+import { registerSecretRoutes } from './secret-routes.ts';
 import { registerTokenRoutes } from './token-routes.ts';
 import { registerUserRoutes } from './user-routes.ts';
 import { registerWorkloadRoutes } from './workload-routes.ts';
@@ -120,6 +121,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       registerWorkloadRoutes(api, ctx);
       registerInfoRoutes(api, ctx, options.info);
       registerPolicyRoutes(api, ctx);
+      registerSecretRoutes(api, ctx);
     },
     { prefix: API_PREFIX },
   );

@@ -114,6 +114,7 @@ const byWorkloadOrGone = (r: FastifyRequest, look: Lookup): Target => {
   return w === undefined ? CLUSTER : look.project(w.project);
 };
 const byProject = (r: FastifyRequest, look: Lookup) => existingProject(look, param(r, 'name'));
+const bySecretProject = (r: FastifyRequest, look: Lookup) => existingProject(look, param(r, 'project'));
 const byPolicy = (r: FastifyRequest, look: Lookup) => policyScope(look, param(r, 'scope'));
 const readsProject = (row: unknown, look: Lookup, c: Caller) =>
   can(c.grants, 'read', look.project(field(row, 'project') ?? ''));
@@ -204,6 +205,14 @@ export const PERMISSIONS: Readonly<Record<string, RoutePermission>> = {
   'GET /projects/:name': { action: 'read', scope: byProject },
   'PATCH /projects/:name': { action: 'manage-project', scope: byProject },
   'DELETE /projects/:name': { action: 'manage-project', scope: byProject },
+
+  // Registry secrets are the project's to manage, as its quota and policies are: whoever may submit
+  // there uses them by name, only a department-admin or admin writes them, and no route reads a
+  // password back (secret-routes.ts). Readers of the project see names, servers and users.
+  'GET /projects/:project/secrets': { action: 'read', scope: bySecretProject },
+  'POST /projects/:project/secrets/registry': { action: 'manage-project', scope: bySecretProject },
+  'PUT /projects/:project/secrets/registry/:name': { action: 'manage-project', scope: bySecretProject },
+  'DELETE /projects/:project/secrets/registry/:name': { action: 'manage-project', scope: bySecretProject },
 
   'GET /nodepools': { action: 'read-nodes', scope: cluster },
   'GET /nodepools/:name': { action: 'read-nodes', scope: cluster },

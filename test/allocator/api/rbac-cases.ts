@@ -99,6 +99,47 @@ function policyCases(base: string): Case[] {
   return cases.map((c) => ({ ...c, loose: true }));
 }
 
+/** Registry secrets: a project's readers list them, its managers write them; the world holds `reg` in p1 and p2. */
+function secretCases(): Case[] {
+  const login = { server: 'nvcr.io', username: 'u', password: 'p' };
+  const cases: Case[] = [
+    {
+      route: 'GET /projects/:project/secrets',
+      target: 'p1',
+      url: '/projects/p1/secrets',
+      allowed: P1_READERS,
+    },
+    { route: 'GET /projects/:project/secrets', target: 'p2', url: '/projects/p2/secrets', allowed: ADMIN },
+  ];
+  for (const [project, allowed] of [
+    ['p1', D1_MANAGERS],
+    ['p2', ADMIN],
+  ] as const)
+    cases.push(
+      {
+        route: 'POST /projects/:project/secrets/registry',
+        target: project,
+        url: `/projects/${project}/secrets/registry`,
+        body: { name: 'new', ...login },
+        allowed,
+      },
+      {
+        route: 'PUT /projects/:project/secrets/registry/:name',
+        target: project,
+        url: `/projects/${project}/secrets/registry/reg`,
+        body: login,
+        allowed,
+      },
+      {
+        route: 'DELETE /projects/:project/secrets/registry/:name',
+        target: project,
+        url: `/projects/${project}/secrets/registry/reg`,
+        allowed,
+      },
+    );
+  return cases;
+}
+
 export const CASES: Case[] = [
   { route: 'GET /whoami', target: 'self', url: '/whoami', allowed: ALL },
   { route: 'GET /departments', target: 'all (filtered)', url: '/departments', allowed: ALL },
@@ -153,6 +194,7 @@ export const CASES: Case[] = [
   { route: 'PATCH /projects/:name', target: 'p2', url: '/projects/p2', body: { quotas: [] }, allowed: ADMIN },
   { route: 'DELETE /projects/:name', target: 'p1b', url: '/projects/p1b', allowed: D1_MANAGERS },
   { route: 'DELETE /projects/:name', target: 'p2b', url: '/projects/p2b', allowed: ADMIN },
+  ...secretCases(),
   { route: 'GET /nodepools', target: 'cluster', url: '/nodepools', allowed: D1_MANAGERS },
   { route: 'GET /nodepools/:name', target: 'cluster', url: '/nodepools/gpu', allowed: D1_MANAGERS },
   {

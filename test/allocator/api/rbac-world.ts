@@ -1,7 +1,8 @@
 /**
  * A small organisation with one user per role and scope, for the RBAC matrix: departments d1, d2;
  * projects p1, p1b (d1), p2, p2b (d2); workloads w1 (p1), w2 (p2) Pending and ws1, ws2 Stopped;
- * pool gpu, node n1, and a spare user carol with a rule and a token. In memory, fresh per case.
+ * pool gpu, node n1, registry secret reg in p1 and p2, and a spare user carol with a rule and a
+ * token. In memory, fresh per case.
  */
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
@@ -15,6 +16,7 @@ import type { Db } from '../../../allocator/store/db.ts';
 import { migrate } from '../../../allocator/store/migrations.ts';
 import { upsertNode } from '../../../allocator/store/nodes.ts';
 import { createDepartment, createProject, putPool } from '../../../allocator/store/org.ts';
+import { putRegistrySecret } from '../../../allocator/store/registry-secrets.ts';
 import { sqliteTokenStore } from '../../../allocator/store/tokens.ts';
 import { changePhase, submitWorkload } from '../../../allocator/store/workloads.ts';
 import { T0 } from './helpers.ts';
@@ -108,6 +110,12 @@ export async function buildWorld(): Promise<World> {
   ] as const)
     ok(submitWorkload(db, spec(id, project), T0, { id }));
   for (const id of ['ws1', 'ws2']) ok(changePhase(db, id, 'Stopped', 'StoppedByUser', T0));
+  for (const project of ['p1', 'p2'])
+    ok(
+      putRegistrySecret(db, project, { name: 'reg', server: 'nvcr.io', username: 'u', password: 'p' }, T0, {
+        replace: false,
+      }),
+    );
 
   const token = {} as Record<Who, string>;
   const tokenId = {} as Record<Who, string>;
