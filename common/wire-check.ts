@@ -12,9 +12,11 @@ import {
   MAX_GRANT_GPU_MILLI,
   WIRE_LIMITS,
   WIRE_VERSION,
+  type WirePodSpec,
   WS_CLOSE,
   type WsCloseCode,
 } from './wire-types.ts';
+import { MAX_ID, PULL_POLICIES } from './workload-container.ts';
 
 const L = WIRE_LIMITS;
 const INT32_MIN = -(2 ** 31);
@@ -131,6 +133,35 @@ function record(
     if (k === '__proto__') bad(`${path} key`, 'must not be __proto__');
     value(v[k], `${path}[${JSON.stringify(k)}]`);
   }
+}
+
+/** The container fields of a StartPod's spec: image and its pull settings, user, mounts, limits. */
+function checkContainer(spec: WirePodSpec, q: string): void {
+  optText(spec.image, `${q}.image`);
+  if (spec.image === '') bad(`${q}.image`, 'must not be empty (null for none)');
+  if (spec.imagePullPolicy !== null) oneOf(spec.imagePullPolicy, `${q}.imagePullPolicy`, PULL_POLICIES);
+  const cred = spec.pullCredential;
+  if (cred !== null) {
+    if (typeof cred !== 'object') bad(`${q}.pullCredential`, 'must be an object or null');
+    id(cred.server, `${q}.pullCredential.server`);
+    id(cred.username, `${q}.pullCredential.username`);
+    // The length only: a password's content never goes into a message or a log.
+    text(cred.password, `${q}.pullCredential.password`, L.maxSecretChars);
+    if (cred.password.length === 0) bad(`${q}.pullCredential.password`, 'is required (empty)');
+  }
+  if (spec.image === null && (spec.imagePullPolicy !== null || cred !== null))
+    bad(`${q}.image`, 'is required with imagePullPolicy or pullCredential');
+  optUint(spec.runAsUser, `${q}.runAsUser`, MAX_ID);
+  optUint(spec.runAsGroup, `${q}.runAsGroup`, MAX_ID);
+  list(spec.mounts, `${q}.mounts`, L.maxMounts).forEach((m, i) => {
+    for (const key of ['hostPath', 'containerPath'] as const) {
+      const path = text(m[key], `${q}.mounts[${i}].${key}`);
+      if (!path.startsWith('/')) bad(`${q}.mounts[${i}].${key}`, 'must be an absolute path');
+    }
+    bool(m.readOnly, `${q}.mounts[${i}].readOnly`);
+  });
+  uint(spec.cpuMillis, `${q}.cpuMillis`);
+  uint(spec.memoryMiB, `${q}.memoryMiB`);
 }
 
 const POD_STATES = ['starting', 'running', 'ready', 'stopping', 'exited', 'lost', 'swapped-out'] as const;
@@ -254,6 +285,7 @@ function checkBody(body: FrameBody): void {
         optUint(spec.readiness.delayMs, `${p}.spec.readiness.delayMs`, L.maxIntervalMs);
       }
       optUint(spec.rescheduleAfterMs, `${p}.spec.rescheduleAfterMs`, MAX_RESCHEDULE_MS);
+      checkContainer(spec, `${p}.spec`);
       list(s.gpuGrants, `${p}.gpuGrants`, L.maxGpus).forEach((g, i) => {
         const q = `${p}.gpuGrants[${i}]`;
         id(g.uuid, `${q}.uuid`);

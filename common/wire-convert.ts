@@ -13,6 +13,7 @@ import type {
   WirePodSpec,
   WirePodState,
 } from './wire-types.ts';
+import type { PullPolicy } from './workload-container.ts';
 
 // ---- proto -> TypeScript ----------------------------------------------------------------------
 // Decoded messages keep absent fields on their prototype (defaults), present ones as own properties;
@@ -102,6 +103,8 @@ export const POD_STATES: readonly WirePodState[] = [
 export const MIG_MODES: readonly WireMigMode[] = ['enabled', 'disabled', 'unsupported'];
 export const SWAP_DIRECTIONS: readonly SwapDirection[] = ['in', 'out'];
 export const LOG_STREAMS: readonly WireLogStream[] = ['stdout', 'stderr', 'both'];
+/** In the proto's PullPolicy order (IF_NOT_PRESENT = 1), not the spec's list: the numbers are the wire's. */
+export const PULL_POLICY_ORDER: readonly PullPolicy[] = ['IfNotPresent', 'Always', 'Never'];
 
 /** A bytes field as a plain Uint8Array (protobufjs hands a Buffer in Node, a copy keeps the types simple). */
 function bytes(o: Obj, key: string): Uint8Array {
@@ -115,6 +118,42 @@ export function protoIndex<T extends string>(names: readonly T[], name: T): numb
 
 function podState(o: Obj, path: string): WirePodState {
   return enumOf(POD_STATES, o, 'state', `${path}.state`);
+}
+
+/** The container fields of a decoded PodSpec. */
+function containerFromProto(
+  s: Obj,
+): Pick<
+  WirePodSpec,
+  | 'image'
+  | 'imagePullPolicy'
+  | 'pullCredential'
+  | 'runAsUser'
+  | 'runAsGroup'
+  | 'mounts'
+  | 'cpuMillis'
+  | 'memoryMiB'
+> {
+  const cred = has(s, 'pullCredential') ? sub(s, 'pullCredential') : null;
+  return {
+    image: optStr(s, 'image'),
+    imagePullPolicy: has(s, 'imagePullPolicy')
+      ? enumOf(PULL_POLICY_ORDER, s, 'imagePullPolicy', 'startPod.spec.imagePullPolicy')
+      : null,
+    pullCredential:
+      cred === null
+        ? null
+        : { server: str(cred, 'server'), username: str(cred, 'username'), password: str(cred, 'password') },
+    runAsUser: optNum(s, 'runAsUser'),
+    runAsGroup: optNum(s, 'runAsGroup'),
+    mounts: arr(s, 'mounts').map((m) => ({
+      hostPath: str(m, 'hostPath'),
+      containerPath: str(m, 'containerPath'),
+      readOnly: m.readOnly === true,
+    })),
+    cpuMillis: num(s, 'cpuMillis'),
+    memoryMiB: num(s, 'memoryMib'),
+  };
 }
 
 /** A decoded protobufjs message (plain object view) as a typed Frame; throws BadFrame on shapes the schema allows but we refuse. */
@@ -227,6 +266,7 @@ function bodyFromProto(which: string, b: Obj): FrameBody {
         graceSeconds: num(s, 'graceSeconds'),
         readiness: r === null ? null : { linePrefix: optStr(r, 'linePrefix'), delayMs: optNum(r, 'delayMs') },
         rescheduleAfterMs: optNum(s, 'rescheduleAfterMs'),
+        ...containerFromProto(s),
       };
       return {
         case: 'startPod',

@@ -1,5 +1,12 @@
 /** Tessera's typed frames as the plain objects protobufjs encodes (the other way is wire-convert.ts). */
-import { LOG_STREAMS, MIG_MODES, POD_STATES, protoIndex, SWAP_DIRECTIONS } from './wire-convert.ts';
+import {
+  LOG_STREAMS,
+  MIG_MODES,
+  POD_STATES,
+  PULL_POLICY_ORDER,
+  protoIndex,
+  SWAP_DIRECTIONS,
+} from './wire-convert.ts';
 import type { Frame, FrameBody } from './wire-types.ts';
 
 // ---- TypeScript -> proto ----------------------------------------------------------------------
@@ -122,8 +129,25 @@ function bodyToProto(body: FrameBody): Plain {
             env: spec.env,
             priority: spec.priority,
             graceSeconds: spec.graceSeconds,
+            mounts: spec.mounts.map((m) => ({
+              hostPath: m.hostPath,
+              containerPath: m.containerPath,
+              readOnly: m.readOnly,
+            })),
+            cpuMillis: spec.cpuMillis,
+            memoryMib: spec.memoryMiB,
           },
-          { workingDir: spec.workingDir, readiness, rescheduleAfterMs: spec.rescheduleAfterMs },
+          {
+            workingDir: spec.workingDir,
+            readiness,
+            rescheduleAfterMs: spec.rescheduleAfterMs,
+            image: spec.image,
+            imagePullPolicy:
+              spec.imagePullPolicy === null ? null : protoIndex(PULL_POLICY_ORDER, spec.imagePullPolicy),
+            pullCredential: spec.pullCredential === null ? null : { ...spec.pullCredential },
+            runAsUser: spec.runAsUser,
+            runAsGroup: spec.runAsGroup,
+          },
         ),
         gpuGrants: s.gpuGrants.map((g) => ({
           uuid: g.uuid,

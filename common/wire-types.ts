@@ -4,11 +4,18 @@
  * Absent optional proto fields are `null` here, never zero, so "not reported" stays distinct from 0.
  * Import these through `common/wire.ts`; this file exists only to keep the codec file short.
  */
+import type { RegistryCredential } from './registry-secret.ts';
 import type { GpuGrant } from './resources.ts';
 import type { LogChunk, LogRequest, LogStop } from './wire-log-types.ts';
+import type { PullPolicy, WorkloadMount } from './workload-container.ts';
 
-/** The only frame version this build speaks; a peer with another one is refused (close 4426). */
-export const WIRE_VERSION = 1;
+/**
+ * The only frame version this build speaks; a peer with another one is refused (close 4426).
+ * 2: StartPod carries an image, a registry login, a user, mounts and limits. A version-1 agent would
+ * ignore them and run an image workload's command on its host as its own user, unconfined: that
+ * is a misread, so the version moved and such an agent is refused until it is upgraded.
+ */
+export const WIRE_VERSION = 2;
 
 /** Largest frame either side sends or accepts; also the websocket `maxPayload`. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
@@ -33,7 +40,7 @@ export const WIRE_LIMITS = {
   maxEventNumbers: 64,
   /** Identifiers: node names, pod ids, GPU UUIDs, workload / project names, event kinds, map keys. */
   maxIdChars: 256,
-  /** Free text: reasons, models, versions, tokens, label values, signal names, working dirs. */
+  /** Free text: reasons, models, versions, tokens, label values, signal names, paths, image references. */
   maxTextChars: 4096,
   /** One command argument or env value (Linux caps one argument at 128 KiB; our frame is 1 MiB). */
   maxArgChars: 65_536,
@@ -231,6 +238,21 @@ export interface WirePodSpec {
   readiness: WireReadiness | null;
   /** Stop it after this long cut off from the allocator; `null`: keep it running (common/disconnect.ts). */
   rescheduleAfterMs: number | null;
+  /** An OCI image reference; `null`: the process runtime runs `command` on the host. */
+  image: string | null;
+  /** `null`: IfNotPresent. Only with an image. */
+  imagePullPolicy: PullPolicy | null;
+  /** The login for pulling `image`; `null`: anonymous. Only with an image. */
+  pullCredential: RegistryCredential | null;
+  /** Who the pod runs as; `null`: the runtime's default. */
+  runAsUser: number | null;
+  runAsGroup: number | null;
+  /** Host paths bound into the pod. */
+  mounts: WorkloadMount[];
+  /** CPU limit in milli-cores; 0: none. */
+  cpuMillis: number;
+  /** Memory limit in MiB; 0: none. */
+  memoryMiB: number;
 }
 
 /** allocator -> agent: start a pod, or take it over at a newer epoch. */

@@ -232,6 +232,18 @@ function query(known: Record<string, fc.Arbitrary<string>>): fc.Arbitrary<Record
 
 const trueFalse = fc.constantFrom('true', 'false', '1', '0', 'yes', '');
 
+/** A registry secret body: plausible most of the time, with a name only where the route takes one. */
+function registryLogin(named: boolean): fc.Arbitrary<Json> {
+  const fields = {
+    server: fc.oneof(fc.constantFrom('nvcr.io', 'localhost:5000', 'https://x'), nastyString(30)),
+    username: nastyString(30),
+    password: nastyString(60),
+  };
+  return named
+    ? fc.record({ name: fc.oneof(dnsName, nastyString(20)), ...fields }, { requiredKeys: [] })
+    : fc.record(fields, { requiredKeys: [] });
+}
+
 /** Bodies and queries of the routes that read them, by report key. */
 export function routeInputs(f: Fixtures): Readonly<Record<string, RouteInputs>> {
   const quotas = fc.array(quota(f), { maxLength: 3 });
@@ -321,6 +333,8 @@ export function routeInputs(f: Fixtures): Readonly<Record<string, RouteInputs>> 
         ),
       ),
     },
+    'POST /api/v1/projects/:project/secrets/registry': { body: registryLogin(true) },
+    'PUT /api/v1/projects/:project/secrets/registry/:name': { body: registryLogin(false) },
     'POST /api/v1/access-rules': {
       body: fc.record({
         subject: nameFrom(f.users),

@@ -12,6 +12,7 @@ import {
   encodeFrame,
   type FrameBody,
   makeFrame,
+  WIRE_VERSION,
   type WirePodState,
   WS_OPTIONS,
 } from '../common/wire.ts';
@@ -193,7 +194,10 @@ const message: fc.Arbitrary<WsMessage> = fc.oneof(
   {
     weight: 4,
     arbitrary: fc
-      .record({ body: agentBody, version: fc.constantFrom(1, 1, 1, 0, 2, 2 ** 32 - 1) })
+      .record({
+        body: agentBody,
+        version: fc.constantFrom(WIRE_VERSION, WIRE_VERSION, WIRE_VERSION, 0, WIRE_VERSION + 1, 2 ** 32 - 1),
+      })
       .map((f): WsMessage => ({ kind: 'bytes', bytes: encoded(f.body, f.version) })),
   },
   {

@@ -34,6 +34,7 @@ function paramValue(name: string, f: Fixtures): fc.Arbitrary<string> {
   const known: Record<string, readonly string[]> = {
     name: [...f.departments, ...f.projects, ...f.pools, ...f.nodes, ...f.users],
     id: [...f.workloadIds, ...f.tokenIds, ...f.ruleIds],
+    project: [...f.projects],
     scope: [
       'cluster',
       ...f.departments.map((d) => `department:${d}`),

@@ -37,6 +37,16 @@ export function podSpecFromWire(s: StartPod): PodSpec {
     // Null stays null inside readiness: it means "this rule off", not "the runner's default".
     spec.readiness = { linePrefix: s.spec.readiness.linePrefix, delayMs: s.spec.readiness.delayMs };
   }
+  const w = s.spec;
+  if (w.image !== null) spec.image = w.image;
+  if (w.imagePullPolicy !== null) spec.imagePullPolicy = w.imagePullPolicy;
+  if (w.pullCredential !== null) spec.pullCredential = { ...w.pullCredential };
+  if (w.runAsUser !== null) spec.runAsUser = w.runAsUser;
+  if (w.runAsGroup !== null) spec.runAsGroup = w.runAsGroup;
+  if (w.mounts.length > 0) spec.mounts = w.mounts.map((m) => ({ ...m }));
+  // 0 on the wire is "no limit", which the runner spells as absent.
+  if (w.cpuMillis > 0) spec.cpuMillis = w.cpuMillis;
+  if (w.memoryMiB > 0) spec.memoryMiB = w.memoryMiB;
   return spec;
 }
 

@@ -5,17 +5,20 @@
  * is held while a pod being stopped on the same node still holds one of its GPUs, so the evicted and
  * the new tenant never share the memory at once.
  *
- * Each pod is sent on its own: a StartPod that cannot be built or that the wire refuses (a spec
- * stored before its caps existed, or by a bug) fails that pod with the reason, and the pods after it
- * still go out in the same pass.
+ * Each pod is sent on its own: a StartPod that cannot be built (its pull secret is gone) or that the
+ * wire refuses (a spec stored before its caps existed, or by a bug) fails that pod with the reason,
+ * and the pods after it still go out in the same pass.
  */
+import { parseImageRef } from '../../common/image-ref.ts';
 import type { Logger } from '../../common/log.ts';
+import { credentialMismatch, type RegistryCredential } from '../../common/registry-secret.ts';
 import type { Frame, Status, WirePodSpec } from '../../common/wire.ts';
 import { FrameRefused, makeFrame } from '../../common/wire.ts';
 import { confirmAbsent, failUnstartable, type LifecycleResult } from '../lifecycle/reports.ts';
 import { wirePodId } from '../link/pod-id.ts';
 import type { Db } from '../store/db.ts';
 import { listPods, type PodRecord } from '../store/pods.ts';
+import { createSecretHint, registryCredentialOf } from '../store/registry-secrets.ts';
 import { getWorkload, type WorkloadRecord } from '../store/workloads.ts';
 
 /**
@@ -46,19 +49,59 @@ export interface Dispatcher {
 /** Seconds a pod gets between SIGTERM and SIGKILL. */
 const GRACE_SECONDS = 10;
 
-/** The StartPod's spec for a pod of `w`. Pods count as ready once started: no readiness line is asked for. */
-export function podSpecOf(w: WorkloadRecord): WirePodSpec {
+/**
+ * The StartPod's spec for a pod of `w`, with the registry login its pull secret resolved to (null:
+ * none). Pods count as ready once started: no readiness line is asked for. The pod's CPU and memory
+ * requests are also its limits: the scheduler placed it by them, so more would take a neighbour's.
+ */
+export function podSpecOf(w: WorkloadRecord, pullCredential: RegistryCredential | null = null): WirePodSpec {
+  const s = w.spec;
   return {
     workload: w.name,
     project: w.project,
-    command: [...w.spec.command],
-    env: { ...w.spec.env },
-    workingDir: null,
-    priority: w.spec.priority,
+    command: [...s.command],
+    env: { ...s.env },
+    workingDir: s.workingDir ?? null,
+    priority: s.priority,
     graceSeconds: GRACE_SECONDS,
     readiness: { linePrefix: null, delayMs: 0 },
-    rescheduleAfterMs: w.spec.disconnect.kind === 'reschedule' ? w.spec.disconnect.afterMs : null,
+    rescheduleAfterMs: s.disconnect.kind === 'reschedule' ? s.disconnect.afterMs : null,
+    image: s.image ?? null,
+    imagePullPolicy: s.image === undefined ? null : (s.imagePullPolicy ?? 'IfNotPresent'),
+    pullCredential: s.image === undefined ? null : pullCredential,
+    runAsUser: s.runAsUser ?? null,
+    runAsGroup: s.runAsGroup ?? null,
+    mounts: s.mounts.map((m) => ({ ...m })),
+    cpuMillis: s.resources.cpuMillis,
+    memoryMiB: s.resources.memoryMiB,
   };
+}
+
+/** A pod that cannot be started as its workload stands; the message says why, for its event. */
+class Unstartable extends Error {}
+
+/**
+ * The login `w`'s pull secret holds now, read at every send so a replaced secret is used from the
+ * next StartPod on; null when it names none. Throws Unstartable when the secret is gone or no longer
+ * logs in to the image's registry: sending the pod without it would only fail later, on the node,
+ * with a registry's "unauthorized" instead of this reason.
+ */
+function pullLoginOf(db: Db, w: WorkloadRecord): RegistryCredential | null {
+  const name = w.spec.imagePullSecret;
+  const image = w.spec.image;
+  if (name === undefined || image === undefined) return null;
+  const login = registryCredentialOf(db, w.project, name);
+  if (login === undefined)
+    throw new Unstartable(
+      `its image pull secret ${name} no longer exists in project ${w.project}; create it again (${createSecretHint(w.project, name)}) and submit the workload again`,
+    );
+  const ref = parseImageRef(image);
+  const mismatch = ref.ok ? credentialMismatch(ref.value, image, login.server) : null;
+  if (mismatch !== null)
+    throw new Unstartable(
+      `its image pull secret ${name} no longer fits its image: ${mismatch}; replace the secret with a login for that registry`,
+    );
+  return login;
 }
 
 /** Creates a dispatcher over `db`, sending with `send`. */
@@ -139,9 +182,10 @@ export function createDispatcher(
           if (!workloads.has(p.workload)) workloads.set(p.workload, getWorkload(db, p.workload));
           const w = workloads.get(p.workload);
           if (w === undefined) continue;
+          const spec = podSpecOf(w, pullLoginOf(db, w));
           const frame = makeFrame({
             case: 'startPod',
-            value: { podId, epoch: p.epoch, spec: podSpecOf(w), gpuGrants: p.grants.map((g) => ({ ...g })) },
+            value: { podId, epoch: p.epoch, spec, gpuGrants: p.grants.map((g) => ({ ...g })) },
           });
           if (send(node, frame)) {
             mark(node, key, nowMs);
@@ -196,6 +240,7 @@ export function createDispatcher(
 
 /** Why a pod's StartPod could not go out, in words for its workload's event. */
 function unsendable(e: unknown): string {
+  if (e instanceof Unstartable) return e.message;
   if (e instanceof FrameRefused)
     return `its StartPod breaks a wire limit (${e.error.message}); fix that field and submit the workload again`;
   return `its StartPod cannot be built from the stored spec (${e instanceof Error ? e.message : String(e)})`;

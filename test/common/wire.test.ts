@@ -32,6 +32,7 @@ import {
   WS_CLOSE,
   WS_OPTIONS,
 } from '../../common/wire.ts';
+import { MAX_ID, PULL_POLICIES } from '../../common/workload-container.ts';
 import { failure, value } from '../result.ts';
 
 const protoPath = fileURLToPath(new URL('../../common/proto/tessera.proto', import.meta.url));
@@ -158,6 +159,17 @@ const startPod: FrameBody = {
       graceSeconds: 30,
       readiness: { linePrefix: null, delayMs: 5000 },
       rescheduleAfterMs: 300_000,
+      image: 'nvcr.io/nvidia/pytorch:24.05-py3',
+      imagePullPolicy: 'Always',
+      pullCredential: { server: 'nvcr.io', username: '$oauthtoken', password: 'nvapi-secret' },
+      runAsUser: 1000,
+      runAsGroup: 0,
+      mounts: [
+        { hostPath: '/datasets', containerPath: '/data', readOnly: true },
+        { hostPath: '/scratch/p1', containerPath: '/scratch/p1', readOnly: false },
+      ],
+      cpuMillis: 8000,
+      memoryMiB: 65_536,
     },
     gpuGrants: [
       { uuid: 'GPU-1', gpuMilli: 500, memoryMiB: 40_000, memoryLimitMiB: 60_000 },
@@ -291,22 +303,51 @@ const grantArb: fc.Arbitrary<GpuGrant> = fc
 const startPodArb: fc.Arbitrary<StartPod> = fc.record({
   podId: safeId,
   epoch: fc.maxSafeNat(),
-  spec: fc.record({
-    workload: safeId,
-    project: safeId,
-    command: fc.array(safeText(30), { minLength: 1, maxLength: 6 }),
-    env: fc.dictionary(mapKey, safeText(30), { maxKeys: 6 }),
-    workingDir: nullable(safeText(50)),
-    priority: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
-    graceSeconds: fc.integer({ min: 0, max: WIRE_LIMITS.maxGraceSeconds }),
-    readiness: nullable(
-      fc.record({
-        linePrefix: nullable(safeText(10)),
-        delayMs: nullable(fc.integer({ min: 0, max: WIRE_LIMITS.maxIntervalMs })),
-      }),
-    ),
-    rescheduleAfterMs: nullable(fc.integer({ min: 0, max: MAX_RESCHEDULE_MS })),
-  }),
+  spec: fc
+    .record({
+      workload: safeId,
+      project: safeId,
+      command: fc.array(safeText(30), { minLength: 1, maxLength: 6 }),
+      env: fc.dictionary(mapKey, safeText(30), { maxKeys: 6 }),
+      workingDir: nullable(safeText(50)),
+      priority: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+      graceSeconds: fc.integer({ min: 0, max: WIRE_LIMITS.maxGraceSeconds }),
+      readiness: nullable(
+        fc.record({
+          linePrefix: nullable(safeText(10)),
+          delayMs: nullable(fc.integer({ min: 0, max: WIRE_LIMITS.maxIntervalMs })),
+        }),
+      ),
+      rescheduleAfterMs: nullable(fc.integer({ min: 0, max: MAX_RESCHEDULE_MS })),
+      // Pull policy and credential only with an image, as the check demands.
+      pull: nullable(
+        fc.record({
+          image: safeText(60).filter((t) => t !== ''),
+          imagePullPolicy: nullable(fc.constantFrom(...PULL_POLICIES)),
+          pullCredential: nullable(
+            fc.record({ server: safeId, username: safeId, password: safeText(200).filter((t) => t !== '') }),
+          ),
+        }),
+      ),
+      runAsUser: nullable(fc.integer({ min: 0, max: MAX_ID })),
+      runAsGroup: nullable(fc.integer({ min: 0, max: MAX_ID })),
+      mounts: fc.array(
+        fc.record({
+          hostPath: safeText(40).map((t) => `/${t}`),
+          containerPath: safeText(40).map((t) => `/${t}`),
+          readOnly: fc.boolean(),
+        }),
+        { maxLength: 4 },
+      ),
+      cpuMillis: fc.maxSafeNat(),
+      memoryMiB: fc.maxSafeNat(),
+    })
+    .map(({ pull, ...spec }) => ({
+      ...spec,
+      image: pull?.image ?? null,
+      imagePullPolicy: pull?.imagePullPolicy ?? null,
+      pullCredential: pull?.pullCredential ?? null,
+    })),
   gpuGrants: fc.array(grantArb, { maxLength: 8 }),
 });
 
@@ -428,9 +469,15 @@ describe('wire decode of hostile bytes', () => {
   });
 
   it('refuses an unknown version with the upgrade close code, naming both versions', () => {
-    const e = failure(decodeFrame(raw({ version: 2, ack: { seq: 1 } })));
+    const e = failure(decodeFrame(raw({ version: 3, ack: { seq: 1 } })));
     expect(e.field).toBe('version');
-    expect(e.message).toMatch(/version 2.*only version 1/);
+    expect(e.message).toMatch(/version 3.*only version 2/);
+    expect(closeCodeOf(e)).toBe(WS_CLOSE.unsupportedVersion);
+  });
+
+  it('refuses a version-1 peer, which would run an image workload unconfined on its host', () => {
+    const e = failure(decodeFrame(raw({ version: 1, ack: { seq: 1 } })));
+    expect(e.message).toMatch(/version 1.*only version 2: run the same Tessera release/);
     expect(closeCodeOf(e)).toBe(WS_CLOSE.unsupportedVersion);
   });
 
@@ -450,7 +497,7 @@ describe('wire decode of hostile bytes', () => {
 
   it('reads a frame carrying two bodies as the last one, as protobuf specifies for a oneof', () => {
     const two = Buffer.concat([
-      raw({ version: 1, ack: { seq: 1 } }),
+      raw({ version: WIRE_VERSION, ack: { seq: 1 } }),
       raw({ stopPod: { podId: 'p', epoch: 1 } }),
     ]);
     expect(value(decodeFrame(two)).body.case).toBe('stopPod');
@@ -535,6 +582,91 @@ describe('wire decode of hostile bytes', () => {
     expect(e.code).toBe('TESSERA_E_BAD_FRAME');
     expect(`${e.field} ${e.message}`).toContain(field);
     expect(closeCodeOf(e)).toBe(WS_CLOSE.badFrame);
+  });
+});
+
+describe('StartPod container fields', () => {
+  const withSpec = (spec: Partial<StartPod['spec']>) =>
+    makeFrame({
+      case: 'startPod',
+      value: { ...startPod.value, spec: { ...startPod.value.spec, ...spec } } as StartPod,
+    });
+  const fieldOf = (spec: Partial<StartPod['spec']>) => failure(checkFrame(withSpec(spec))).field;
+
+  it('carries image, pull policy, credential, user, mounts and limits across the wire', () => {
+    const frame = makeFrame(startPod);
+    expect(roundTrip(frame)).toEqual(frame);
+  });
+
+  it('refuses a pull policy or credential without an image', () => {
+    expect(fieldOf({ image: null, pullCredential: null })).toBe('startPod.spec.image');
+    expect(fieldOf({ image: null, imagePullPolicy: null })).toBe('startPod.spec.image');
+    expect(fieldOf({ image: '' })).toBe('startPod.spec.image');
+  });
+
+  it('refuses an empty or oversized password without ever quoting it', () => {
+    const cred = { server: 'nvcr.io', username: 'u' };
+    expect(fieldOf({ pullCredential: { ...cred, password: '' } })).toBe(
+      'startPod.spec.pullCredential.password',
+    );
+    const long = `hunter2${'x'.repeat(WIRE_LIMITS.maxSecretChars)}`;
+    const e = failure(checkFrame(withSpec({ pullCredential: { ...cred, password: long } })));
+    expect(e.field).toBe('startPod.spec.pullCredential.password');
+    expect(JSON.stringify(e)).not.toContain('hunter2');
+    expect(fieldOf({ pullCredential: { ...cred, password: 'p', server: '' } })).toBe(
+      'startPod.spec.pullCredential.server',
+    );
+  });
+
+  it('refuses users above 2^31-1, relative mount paths and too many mounts', () => {
+    expect(fieldOf({ runAsUser: 2 ** 31 })).toBe('startPod.spec.runAsUser');
+    expect(fieldOf({ runAsGroup: -1 })).toBe('startPod.spec.runAsGroup');
+    expect(fieldOf({ mounts: [{ hostPath: 'data', containerPath: '/data', readOnly: true }] })).toBe(
+      'startPod.spec.mounts[0].hostPath',
+    );
+    const many = Array.from({ length: WIRE_LIMITS.maxMounts + 1 }, () => ({
+      hostPath: '/d',
+      containerPath: '/d',
+      readOnly: true,
+    }));
+    expect(fieldOf({ mounts: many })).toBe('startPod.spec.mounts');
+    expect(fieldOf({ cpuMillis: -1 })).toBe('startPod.spec.cpuMillis');
+  });
+
+  it('refuses a pull policy number outside the schema when decoding', () => {
+    const e = failure(
+      decodeFrame(
+        raw({
+          version: WIRE_VERSION,
+          startPod: {
+            podId: 'p',
+            epoch: 1,
+            spec: { workload: 'w', project: 'x', command: ['a'], image: 'i', imagePullPolicy: 9 },
+          },
+        }),
+      ),
+    );
+    expect(e.field).toBe('startPod.spec.imagePullPolicy');
+  });
+
+  it('decodes a spec from an older allocator as a process pod without limits', () => {
+    const old = value(
+      decodeFrame(
+        raw({
+          version: WIRE_VERSION,
+          startPod: { podId: 'p', epoch: 1, spec: { workload: 'w', project: 'x', command: ['a'] } },
+        }),
+      ),
+    );
+    expect(old.body.case === 'startPod' && old.body.value.spec).toMatchObject({
+      image: null,
+      imagePullPolicy: null,
+      pullCredential: null,
+      runAsUser: null,
+      mounts: [],
+      cpuMillis: 0,
+      memoryMiB: 0,
+    });
   });
 });
 

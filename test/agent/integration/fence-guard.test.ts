@@ -16,6 +16,7 @@ import { runningGuardPid } from '../../../agent/fence-guard-start.ts';
 import { type FenceDeadline, fenceDeadlinePath } from '../../../agent/link/guard-file.ts';
 import { guardFencedPath, readGuardFenced } from '../../../agent/runner/guard-record.ts';
 import type { StartPod, WirePodStatus } from '../../../common/wire.ts';
+import { noContainer } from '../../wire-pod-spec.ts';
 import { type Conn, fakeAllocator, hellos, statuses } from '../link/fixtures.ts';
 import { alive, until } from './helpers.ts';
 
@@ -69,6 +70,7 @@ const startPod = (podId: string, epoch: number, rescheduleAfterMs: number | null
     graceSeconds: 10,
     readiness: { linePrefix: null, delayMs: 100 },
     rescheduleAfterMs,
+    ...noContainer(),
   },
   gpuGrants: [],
 });

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLink, type Link, type LinkOptions } from '../../../agent/link/client.ts';
 import { err, ok, tesseraError } from '../../../common/errors.ts';
 import type { StartPod } from '../../../common/wire.ts';
+import { noContainer } from '../../wire-pod-spec.ts';
 import {
   events,
   type FakeAgent,
@@ -61,6 +62,7 @@ function startPod(podId: string, epoch: number): StartPod {
       graceSeconds: 7,
       readiness: { linePrefix: null, delayMs: 100 },
       rescheduleAfterMs: null,
+      ...noContainer(),
     },
     gpuGrants: [{ uuid: 'GPU-0', gpuMilli: 500, memoryMiB: 4096, memoryLimitMiB: 8192 }],
   };

@@ -14,6 +14,7 @@ import {
   statusToWire,
 } from '../../../agent/link/map.ts';
 import { checkFrame, makeFrame, type StartPod, WIRE_LIMITS } from '../../../common/wire.ts';
+import { noContainer } from '../../wire-pod-spec.ts';
 import { fakeStatus, podStatus } from './fixtures.ts';
 
 const start: StartPod = {
@@ -29,6 +30,7 @@ const start: StartPod = {
     graceSeconds: 3,
     readiness: null,
     rescheduleAfterMs: null,
+    ...noContainer(),
   },
   gpuGrants: [],
 };
@@ -58,6 +60,50 @@ describe('link mapping', () => {
     });
     expect(spec.workingDir).toBe('/srv');
     expect(spec.readiness).toEqual({ linePrefix: 'UP', delayMs: null });
+  });
+
+  it('a StartPod with an image carries pull policy, credential, user, mounts and limits to the runner', () => {
+    const mounts = [{ hostPath: '/datasets', containerPath: '/data', readOnly: true }];
+    const credential = { server: 'nvcr.io', username: '$oauthtoken', password: 'nvapi-x' };
+    const spec = podSpecFromWire({
+      ...start,
+      spec: {
+        ...start.spec,
+        image: 'nvcr.io/nvidia/pytorch:24.05-py3',
+        imagePullPolicy: 'Never',
+        pullCredential: credential,
+        runAsUser: 1000,
+        runAsGroup: 0,
+        mounts,
+        cpuMillis: 4000,
+        memoryMiB: 16_384,
+      },
+    });
+    expect(spec).toMatchObject({
+      image: 'nvcr.io/nvidia/pytorch:24.05-py3',
+      imagePullPolicy: 'Never',
+      pullCredential: credential,
+      runAsUser: 1000,
+      runAsGroup: 0,
+      mounts,
+      cpuMillis: 4000,
+      memoryMiB: 16_384,
+    });
+  });
+
+  it('a process pod without limits leaves every container field absent', () => {
+    const spec = podSpecFromWire(start);
+    for (const k of [
+      'image',
+      'imagePullPolicy',
+      'pullCredential',
+      'runAsUser',
+      'runAsGroup',
+      'mounts',
+      'cpuMillis',
+      'memoryMiB',
+    ])
+      expect(k in spec).toBe(false);
   });
 
   it('unknown MIG modes read as unsupported', () => {

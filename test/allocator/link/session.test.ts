@@ -5,6 +5,7 @@ import { applyPlan } from '../../../allocator/store/apply-plan.ts';
 import { getNode } from '../../../allocator/store/nodes.ts';
 import { submitWorkload } from '../../../allocator/store/workloads.ts';
 import { type Frame, makeFrame, WS_CLOSE } from '../../../common/wire.ts';
+import { noContainer } from '../../wire-pod-spec.ts';
 import { must, openTemp, smallOrg, T0, training } from '../store/helpers.ts';
 import { credentialOf, type Harness, join, startLink, status } from './harness.ts';
 
@@ -48,6 +49,7 @@ const startPod = (podId: string, epoch: number): Frame =>
         graceSeconds: 30,
         readiness: null,
         rescheduleAfterMs: null,
+        ...noContainer(),
       },
       gpuGrants: [],
     },
