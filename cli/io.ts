@@ -13,6 +13,8 @@ export interface CliIo {
   err(text: string): void;
   /** True when stderr is a terminal: only then do progress bars draw. */
   errIsTty: boolean;
+  /** All of stdin, read to its end (a password piped to `--password-stdin`). */
+  readStdin(): Promise<string>;
 }
 
 let pipeGuarded = false;
@@ -32,15 +34,21 @@ export function processIo(): CliIo {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
     errIsTty: process.stderr.isTTY === true,
+    async readStdin() {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
+      return Buffer.concat(chunks).toString('utf8');
+    },
   };
 }
 
-/** An in-memory sink for tests and embedding: everything written is kept in `stdout` / `stderr`. */
-export function bufferIo(): CliIo & { stdout: string; stderr: string } {
+/** An in-memory sink for tests and embedding: everything written is kept in `stdout` / `stderr`; `stdin` is what reading stdin gives. */
+export function bufferIo(stdin = ''): CliIo & { stdout: string; stderr: string } {
   const io = {
     stdout: '',
     stderr: '',
     errIsTty: false,
+    readStdin: async () => stdin,
     out(text: string) {
       io.stdout += text;
     },

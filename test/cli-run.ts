@@ -9,9 +9,16 @@ export interface CliRun {
   stderr: string;
 }
 
-/** `tessera ARGS` with `flags` added before any `--` (after it they would belong to the pod's command). */
-export async function runTessera(args: readonly string[], flags: readonly string[] = []): Promise<CliRun> {
-  const io = bufferIo();
+/**
+ * `tessera ARGS` with `flags` added before any `--` (after it they would belong to the pod's
+ * command), reading `stdin` as its standard input.
+ */
+export async function runTessera(
+  args: readonly string[],
+  flags: readonly string[] = [],
+  stdin = '',
+): Promise<CliRun> {
+  const io = bufferIo(stdin);
   const dash = args.indexOf('--');
   const argv = dash === -1 ? [...args, ...flags] : [...args.slice(0, dash), ...flags, ...args.slice(dash)];
   const code = await runCli(argv, io);

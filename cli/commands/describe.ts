@@ -41,6 +41,7 @@ export function describeText(d: Description, nowMs: number): string {
     ['Node pools', d.nodePools.join(', ')],
     ['On disconnect', d.disconnectPolicy],
   ];
+  summary.push(...containerRows(d));
   if (d.nodeTypes.length > 0) summary.push(['Node types', d.nodeTypes.join(', ')]);
   if (d.gpuModels.length > 0) summary.push(['GPU models', d.gpuModels.join(', ')]);
   const env = Object.entries(d.env);
@@ -69,6 +70,40 @@ export function describeText(d: Description, nowMs: number): string {
           rows: d.events.map((e) => [e.time, e.from ?? '-', e.to, e.reason, e.message]),
         });
   return `${lines.join('')}\nPods:\n${pods}\nEvents:\n${events}`;
+}
+
+/**
+ * What the pods run in and as: image and pull policy, the pull secret's name (the API never holds
+ * its password out), working dir, user and group, mounts. Only the fields that are set.
+ */
+export function containerRows(
+  d: Pick<
+    WorkloadView,
+    'image' | 'imagePullPolicy' | 'imagePullSecret' | 'workingDir' | 'runAsUser' | 'runAsGroup' | 'mounts'
+  >,
+): [string, string][] {
+  const rows: [string, string][] = [];
+  if (d.image !== undefined) rows.push(['Image', `${d.image} (pull ${d.imagePullPolicy ?? 'IfNotPresent'})`]);
+  if (d.imagePullSecret !== undefined) rows.push(['Pull secret', d.imagePullSecret]);
+  if (d.workingDir !== undefined) rows.push(['Working dir', d.workingDir]);
+  const who = [
+    d.runAsUser === undefined ? '' : `user ${d.runAsUser}`,
+    d.runAsGroup === undefined ? '' : `group ${d.runAsGroup}`,
+  ].filter((x) => x !== '');
+  if (who.length > 0) rows.push(['Runs as', who.join(', ')]);
+  // `mounts` is absent in a workload stored before mounts existed and read by an older allocator.
+  const mounts = d.mounts ?? [];
+  if (mounts.length > 0)
+    rows.push([
+      'Mounts',
+      mounts
+        .map(
+          (m) =>
+            `${m.hostPath}${m.containerPath === m.hostPath ? '' : ` -> ${m.containerPath}`} (${m.readOnly ? 'ro' : 'rw'})`,
+        )
+        .join(', '),
+    ]);
+  return rows;
 }
 
 /** A pod's GPU grants: uuid, share and memory of each, e.g. 'GPU-1a2b 0.5 40GiB'. */

@@ -69,6 +69,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: () => import('./project.ts'),
   },
   {
+    name: 'secret',
+    summary: "create, list and delete a project's registry secrets (logins for pulling images)",
+    load: () => import('./secret.ts'),
+  },
+  {
     name: 'node',
     summary: 'list nodes and reset one whose credential was lost or leaked (admins)',
     load: () => import('./node.ts'),

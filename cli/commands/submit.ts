@@ -10,9 +10,11 @@ import { Argument, type Command, Option } from 'commander';
 import {
   PRIORITY_CLASSES,
   type PriorityClass,
+  type PullPolicy,
   WORKLOAD_TYPES,
   type WorkloadType,
 } from '../../common/workload.ts';
+import { PULL_POLICIES } from '../../common/workload-container.ts';
 import type { ClientFlags } from '../client/config.ts';
 import { addClientOptions, connect } from '../client/connect.ts';
 import { readDataFile } from '../client/data-file.ts';
@@ -29,6 +31,8 @@ Examples:
   $ tessera submit inference chat -p nlp --gpu-memory 20GiB --gpu-memory-limit 40GiB \\
       --min-replicas 1 --max-replicas 4 -- python serve.py --port 8000
   $ tessera submit distributed bert -p nlp --gpu 1 --replicas 4 --node-pool a100,default -- ./run.sh
+  $ tessera submit training resnet -p vision -i nvcr.io/nvidia/pytorch:24.05-py3 --pull-secret ngc \\
+      --run-as-user 1000 --mount /datasets/imagenet:/data --mount /scratch:rw --gpu 1 -- python train.py
   $ tessera submit -f resnet.yaml --gpu-fraction 0.25      # flags override the file's fields
   $ tessera submit -f resnet.yaml --dry-run                # the spec after policies, not stored
 
@@ -36,6 +40,10 @@ Everything after -- is the command each pod runs. GPUs per pod: --gpu N whole GP
 of one GPU as --gpu-fraction 0.5 (or 500m) or --gpu-memory 20GiB, optionally with a limit it may
 grow to (--gpu-fraction-limit / --gpu-memory-limit). Types: workspace and training run 1 pod,
 distributed and inference may run several (--replicas, --min-replicas, --max-replicas).
+With -i IMAGE the command runs in that container image (pulled with --pull-policy, logging in with
+the project's registry secret --pull-secret, see tessera secret); without it, on the node's process
+runtime. --mount HOST[:CONTAINER][:ro|rw] binds a host path an admin's policy allows (read-only
+unless :rw); a path containing ':' needs a spec file (-f) with mounts.
 `;
 
 /** The flags as commander hands them over. */
@@ -58,6 +66,20 @@ export interface RawSubmitFlags {
   gpuModel?: string[];
   env?: string[];
   disconnectPolicy?: string;
+  image?: string;
+  pullPolicy?: PullPolicy;
+  pullSecret?: string;
+  workingDir?: string;
+  runAsUser?: string;
+  runAsGroup?: string;
+  mount?: string[];
+}
+
+/** One `mounts` entry as the user set it; the allocator defaults what is left out. */
+export interface SubmitMount {
+  hostPath: string;
+  containerPath?: string;
+  readOnly?: boolean;
 }
 
 /** The `resources` of a submitted spec, quantities as the user wrote them. */
@@ -87,6 +109,13 @@ export interface SubmitBody {
   maxReplicas?: number;
   resources?: SubmitResources;
   disconnectPolicy?: string;
+  image?: string;
+  imagePullPolicy?: PullPolicy;
+  imagePullSecret?: string;
+  workingDir?: string;
+  runAsUser?: number;
+  runAsGroup?: number;
+  mounts?: SubmitMount[];
 }
 
 /** Builds the `POST /workloads` body from the command line; throws a usage error for a bad flag. */
@@ -138,6 +167,14 @@ export function flagFields(flags: RawSubmitFlags): Partial<SubmitBody> {
   for (const [field, value, flag] of counts) {
     if (value !== undefined) body[field] = wholeNumber(value, flag);
   }
+  // Checked by the allocator, which names the field and shows the accepted form.
+  if (flags.image !== undefined) body.image = flags.image;
+  if (flags.pullPolicy !== undefined) body.imagePullPolicy = flags.pullPolicy;
+  if (flags.pullSecret !== undefined) body.imagePullSecret = flags.pullSecret;
+  if (flags.workingDir !== undefined) body.workingDir = flags.workingDir;
+  if (flags.runAsUser !== undefined) body.runAsUser = wholeNumber(flags.runAsUser, '--run-as-user');
+  if (flags.runAsGroup !== undefined) body.runAsGroup = wholeNumber(flags.runAsGroup, '--run-as-group');
+  if (flags.mount !== undefined && flags.mount.length > 0) body.mounts = flags.mount.map(mountOf);
 
   const resources: SubmitResources = {};
   if (flags.gpu !== undefined)
@@ -165,6 +202,27 @@ export function flagFields(flags: RawSubmitFlags): Partial<SubmitBody> {
 function wholeNumber(value: string, flag: string, hint = ''): number {
   if (!/^\d+$/.test(value.trim())) throw usageError(flag, `${flag} '${value}' must be a whole number${hint}`);
   return Number(value);
+}
+
+/**
+ * `--mount HOST[:CONTAINER][:ro|rw]` as a mounts entry, Docker's `-v` spelling. A last part `ro` or
+ * `rw` is the mode; the allocator checks the paths themselves.
+ */
+export function mountOf(text: string): SubmitMount {
+  const parts = text.split(':');
+  const last = parts.at(-1);
+  const mode = last === 'ro' || last === 'rw' ? last : undefined;
+  if (mode !== undefined) parts.pop();
+  const [hostPath, containerPath, ...rest] = parts;
+  if (hostPath === undefined || hostPath === '' || containerPath === '' || rest.length > 0)
+    throw usageError(
+      '--mount',
+      `--mount '${text}' must be HOST[:CONTAINER][:ro|rw], e.g. --mount /datasets:/data:ro (a path containing ':' needs a spec file with mounts)`,
+    );
+  const mount: SubmitMount = { hostPath };
+  if (containerPath !== undefined) mount.containerPath = containerPath;
+  if (mode !== undefined) mount.readOnly = mode === 'ro';
+  return mount;
 }
 
 /** `-e KEY=VALUE` pairs as an env object; the value may itself contain '='. */
@@ -230,6 +288,21 @@ export function configure(command: Command, { io }: CliContext): void {
       .option(
         '--disconnect-policy <policy>',
         'keep (default: pods run on while their node is cut off from the allocator) or reschedule:DURATION (e.g. reschedule:5m: stopped and placed elsewhere after that long)',
+      )
+      .option('-i, --image <ref>', 'run in this OCI image, e.g. nvcr.io/nvidia/pytorch:24.05-py3')
+      .addOption(
+        new Option('--pull-policy <policy>', 'when the image is pulled (default IfNotPresent)').choices(
+          PULL_POLICIES,
+        ),
+      )
+      .option('--pull-secret <name>', "the project's registry secret to pull the image with (tessera secret)")
+      .option('--working-dir <dir>', 'the absolute directory the command starts in')
+      .option('--run-as-user <uid>', 'the numeric user id the pods run as')
+      .option('--run-as-group <gid>', 'the numeric group id the pods run as')
+      .option(
+        '--mount <HOST[:CONTAINER][:ro|rw]>',
+        'bind a host path into the pods, read-only unless :rw (repeat for more)',
+        collect,
       )
       .addOption(outputOption())
       .addHelpText('after', EXAMPLES),

@@ -28,6 +28,8 @@ export interface LiveApi {
   tessera(...args: string[]): Promise<CliRun>;
   /** `tessera ARGS` exactly as given. */
   run(...args: string[]): Promise<CliRun>;
+  /** As `tessera`, with `stdin` as the command's standard input. */
+  withStdin(stdin: string, ...args: string[]): Promise<CliRun>;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export async function startLiveApi(
     admin,
     run: (...args) => runTessera(args),
     tessera: (...args) => runTessera(args, ['--url', url, '--token', admin]),
+    withStdin: (stdin, ...args) => runTessera(args, ['--url', url, '--token', admin], stdin),
     async close() {
       await app.close();
       db.close();

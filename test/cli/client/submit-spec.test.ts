@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildSubmitSpec, type RawSubmitFlags } from '../../../cli/commands/submit.ts';
+import { buildSubmitSpec, mountOf, type RawSubmitFlags } from '../../../cli/commands/submit.ts';
 import { CliError, EXIT_USAGE } from '../../../cli/errors.ts';
 import { parseWorkloadSpec } from '../../../common/workload.ts';
 
@@ -109,5 +109,55 @@ describe('submit spec from flags', () => {
     expect(usage(() => buildSubmitSpec('training', 'a', { ...base, env: ['=x'] }, ['x'])).error.field).toBe(
       '-e',
     );
+  });
+
+  it('sends image, pull policy and secret, working dir, user and group, and mounts as the spec names them', () => {
+    const flags: RawSubmitFlags = {
+      ...base,
+      image: 'nvcr.io/nvidia/pytorch:24.05-py3',
+      pullPolicy: 'Always',
+      pullSecret: 'ngc',
+      workingDir: '/workspace',
+      runAsUser: '1000',
+      runAsGroup: '0',
+      mount: ['/datasets/imagenet:/data', '/scratch:rw', '/models:/m:ro'],
+    };
+    const body = buildSubmitSpec('training', 'a', flags, ['python', 'train.py']);
+    expect(body).toMatchObject({
+      image: 'nvcr.io/nvidia/pytorch:24.05-py3',
+      imagePullPolicy: 'Always',
+      imagePullSecret: 'ngc',
+      workingDir: '/workspace',
+      runAsUser: 1000,
+      runAsGroup: 0,
+      mounts: [
+        { hostPath: '/datasets/imagenet', containerPath: '/data' },
+        { hostPath: '/scratch', readOnly: false },
+        { hostPath: '/models', containerPath: '/m', readOnly: true },
+      ],
+    });
+    const parsed = parseWorkloadSpec(body);
+    expect(parsed.ok && parsed.value.mounts).toEqual([
+      { hostPath: '/datasets/imagenet', containerPath: '/data', readOnly: true },
+      { hostPath: '/scratch', containerPath: '/scratch', readOnly: false },
+      { hostPath: '/models', containerPath: '/m', readOnly: true },
+    ]);
+  });
+
+  it('reads --mount as HOST[:CONTAINER][:ro|rw] and refuses anything else naming the flag', () => {
+    expect(mountOf('/d')).toEqual({ hostPath: '/d' });
+    expect(mountOf('/d:ro')).toEqual({ hostPath: '/d', readOnly: true });
+    for (const bad of ['', ':/x', '/a::ro', '/a:/b:/c', '/a:/b:ro:rw'])
+      expect(usage(() => mountOf(bad)).error.field, bad).toBe('--mount');
+    expect(usage(() => mountOf('/a:/b:/c')).message).toMatch(/HOST\[:CONTAINER\]\[:ro\|rw\]/);
+  });
+
+  it('refuses a non-numeric user or group with a usage error', () => {
+    expect(
+      usage(() => buildSubmitSpec('training', 'a', { ...base, runAsUser: 'root' }, ['x'])).error.field,
+    ).toBe('--run-as-user');
+    expect(
+      usage(() => buildSubmitSpec('training', 'a', { ...base, runAsGroup: '-1' }, ['x'])).error.field,
+    ).toBe('--run-as-group');
   });
 });
