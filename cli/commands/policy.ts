@@ -16,7 +16,7 @@ const FAMILIES = {
   policy: {
     path: '/policies',
     noun: 'policy',
-    what: 'defaults and rules (min, max, options, required, canEdit)',
+    what: 'defaults, rules (min, max, options, required, canEdit) and container rules',
   },
   rule: {
     path: '/rules',
@@ -32,8 +32,10 @@ function examples(name: Family): string {
   const sample =
     name === 'policy'
       ? `  # policy.yaml
-  defaults: { resources.gpuFraction: 0.5, priorityClass: train }
-  rules: { resources.gpuFraction: { max: 0.5 }, nodePools: { options: [default, a100] } }`
+  defaults: { resources.gpuFraction: 0.5, priorityClass: train, runAsUser: 1000 }
+  rules: { resources.gpuFraction: { max: 0.5 }, nodePools: { options: [default, a100] } }
+  container: { requireImage: true, allowedImagePrefixes: [nvcr.io/nvidia], runAsNonRoot: true,
+               allowedHostPaths: [/datasets] }     # host paths: cluster scope only`
       : `  # rules.yaml
   maxRuntimeSeconds: 86400
   idleGpuTimeoutSeconds: 1800
@@ -86,7 +88,8 @@ export function documentTable(family: Family, doc: Record<string, unknown>): str
   const defaults = (doc.defaults ?? {}) as Record<string, unknown>;
   const rules = (doc.rules ?? {}) as Record<string, Record<string, unknown>>;
   const fields = [...new Set([...Object.keys(defaults), ...Object.keys(rules)])].sort();
-  if (fields.length === 0) return 'no defaults or rules\n';
+  const container = containerTable(doc.container);
+  if (fields.length === 0) return container === '' ? 'no defaults or rules\n' : container;
   const plain = (v: unknown) =>
     typeof v === 'object' && v !== null && 'raw' in v
       ? cell(v.raw)
@@ -109,7 +112,29 @@ export function documentTable(family: Family, doc: Record<string, unknown>): str
       canEdit === undefined ? '-' : String(canEdit),
     ];
   });
-  return formatTable({ header: ['FIELD', 'DEFAULT', 'MIN', 'MAX', 'OPTIONS', 'REQUIRED', 'CAN EDIT'], rows });
+  const table = formatTable({
+    header: ['FIELD', 'DEFAULT', 'MIN', 'MAX', 'OPTIONS', 'REQUIRED', 'CAN EDIT'],
+    rows,
+  });
+  return container === '' ? table : `${table}\n${container}`;
+}
+
+/**
+ * A policy's container rules as rows, stored (`requireImage: true`, lists) or effective (each
+ * with the scope that set it: `requireImage: 'cluster'`, `{values, scope}`); '' when there are none.
+ */
+function containerTable(container: unknown): string {
+  if (typeof container !== 'object' || container === null) return '';
+  const c = container as Record<string, unknown>;
+  const rows = ['requireImage', 'runAsNonRoot', 'allowedImagePrefixes', 'allowedHostPaths'].flatMap((k) => {
+    const v = c[k];
+    if (v === undefined) return [];
+    if (typeof v === 'string') return [[k, 'true', v]];
+    if (typeof v === 'object' && v !== null && 'values' in v && 'scope' in v)
+      return [[k, JSON.stringify(v.values), String(v.scope)]];
+    return [[k, typeof v === 'boolean' ? String(v) : JSON.stringify(v), '-']];
+  });
+  return rows.length === 0 ? '' : formatTable({ header: ['CONTAINER RULE', 'VALUE', 'SCOPE'], rows });
 }
 
 /** Adds `set`, `get`, `delete` and `list` for `policy` or `rule` (from `command.name()`) to `command`. */

@@ -113,4 +113,20 @@ describe('tessera policy and rule against a live API', () => {
     expect(bare.code).toBe(2);
     expect(bare.stderr).toContain('-f');
   });
+
+  it('shows container rules stored and effective, with the scope that set each', async () => {
+    const yaml = file(
+      'container.yaml',
+      'defaults: { runAsUser: 1000 }\ncontainer:\n  requireImage: true\n  allowedHostPaths: [/datasets/]\n',
+    );
+    const set = await tessera('policy', 'set', 'cluster', 'inference', '-f', yaml);
+    expect(set.stderr).toBe('');
+    expect(set.stdout).toMatch(
+      /CONTAINER RULE\s+VALUE\s+SCOPE\nrequireImage\s+true\s+-\nallowedHostPaths\s+\["\/datasets"\]\s+-/,
+    );
+    const eff = await tessera('policy', 'get', 'inference', '--effective', '-p', 'vision');
+    expect(eff.stdout).toMatch(/requireImage\s+true\s+cluster\n/);
+    expect(eff.stdout).toMatch(/allowedHostPaths\s+\["\/datasets"\]\s+cluster\n/);
+    expect(eff.stdout).toMatch(/runAsUser\s+1000/);
+  });
 });
