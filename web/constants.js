@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * Copies of lists in common/phases.ts, common/workload.ts and allocator/store/pods.ts: the browser
+ * Copies of lists in common/phases.ts, common/workload.ts, common/workload-container.ts and
+ * allocator/store/pods.ts: the browser
  * cannot load the TypeScript sources without a build step. test/web/constants.test.ts compares them
  * with the originals (and STOPPABLE with the phase machine) so they cannot drift.
  */
@@ -20,6 +21,9 @@ export const WORKLOAD_PHASES = [
 
 /** Every workload type. */
 export const WORKLOAD_TYPES = ['workspace', 'training', 'distributed', 'inference'];
+
+/** When a runtime pulls a pod's image (common/workload-container.ts), the default first. */
+export const PULL_POLICIES = ['IfNotPresent', 'Always', 'Never'];
 
 /** Every priority class, lowest priority first. */
 export const PRIORITY_CLASSES = ['train', 'build-preemptible', 'build', 'inference'];

@@ -22,6 +22,9 @@
  * @property {string} nodePools comma-separated
  * @property {string} env one KEY=value per line
  * @property {string} minRuntime
+ * @property {string} image empty: the node's process runtime
+ * @property {string} imagePullPolicy empty for the default (IfNotPresent)
+ * @property {string} workingDir
  */
 
 /**
@@ -111,5 +114,8 @@ export function buildSpec(f) {
   }
   if (Object.keys(env).length > 0) spec.env = env;
   if (f.minRuntime.trim() !== '') spec.minRuntime = numberOr(f.minRuntime.trim());
+  if (f.image.trim() !== '') spec.image = f.image.trim();
+  if (f.imagePullPolicy !== '') spec.imagePullPolicy = f.imagePullPolicy;
+  if (f.workingDir.trim() !== '') spec.workingDir = f.workingDir.trim();
   return spec;
 }

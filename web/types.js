@@ -128,6 +128,13 @@
  * @property {PodResources} resources
  * @property {number} minRuntimeMs
  * @property {string} disconnectPolicy
+ * @property {string} [image] absent: runs on the node's process runtime
+ * @property {string} [imagePullPolicy]
+ * @property {string} [imagePullSecret] the secret's name; its password never leaves the allocator's API
+ * @property {string} [workingDir]
+ * @property {number} [runAsUser]
+ * @property {number} [runAsGroup]
+ * @property {{ hostPath: string, containerPath: string, readOnly: boolean }[]} [mounts]
  * @property {string} phase
  * @property {string | null} phaseReason
  * @property {string} createdAt

@@ -110,6 +110,23 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
     await snap(page, '05-submit-error');
   });
 
+  it("marks a bad image reference with the API's words, and the form has pull policy and working dir", async () => {
+    await page.getByLabel('GPUs per pod').fill('1');
+    await page.getByLabel('Container image').fill('nvcr.io/NVIDIA/pytorch:24.05-py3');
+    await page.getByRole('button', { name: 'Submit workload' }).click();
+    await page.getByRole('alert').filter({ hasText: 'path components are lowercase' }).waitFor();
+    expect(await page.getByLabel('Container image').getAttribute('aria-invalid')).toBe('true');
+    // The next test submits a process workload: no image.
+    await page.getByLabel('Container image').fill('');
+    expect(await page.getByLabel('Image pull policy').locator('option').allTextContents()).toEqual([
+      'default (IfNotPresent)',
+      'IfNotPresent',
+      'Always',
+      'Never',
+    ]);
+    expect(await page.getByLabel('Working directory').count()).toBe(1);
+  });
+
   it('submits a workload and shows it Running with its pod on the node', async () => {
     await page.getByLabel('GPUs per pod').fill('1');
     await page.getByText('More options').click();
@@ -235,9 +252,14 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
       command: podCommand(),
       env: { JOURNAL: cluster().journal('console-waits') },
       resources: { gpuDevices: 3 },
+      // Never placed, so never started: the page only has to show it.
+      image: 'nvcr.io/nvidia/pytorch:24.05-py3',
+      workingDir: '/workspace',
     });
     const logs = await open(waits.id);
     await page.getByRole('status', { name: 'Phase' }).filter({ hasText: 'Pending' }).waitFor();
+    await page.getByText('nvcr.io/nvidia/pytorch:24.05-py3', { exact: true }).waitFor();
+    await page.getByText('(pull IfNotPresent)').waitFor();
     await logs.getByText('No output yet: no pod of this workload has run on a node.').waitFor();
     expect(await page.getByRole('alert').filter({ visible: true }).count()).toBe(0);
     await snap(page, '09a-workload-pending-logs');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SCHEDULED_POD_PHASES } from '../../allocator/store/pods.ts';
 import { canTransition, WORKLOAD_PHASES } from '../../common/phases.ts';
 import { PRIORITY_CLASSES, WORKLOAD_TYPES } from '../../common/workload.ts';
+import { PULL_POLICIES } from '../../common/workload-container.ts';
 
 /** The console's constants.js, loaded as Node loads any ES module (it touches no DOM). */
 async function consoleConstants(): Promise<Record<string, unknown>> {
@@ -15,6 +16,7 @@ describe('web/constants.js', () => {
     expect(c.WORKLOAD_PHASES).toEqual([...WORKLOAD_PHASES]);
     expect(c.WORKLOAD_TYPES).toEqual([...WORKLOAD_TYPES]);
     expect(c.PRIORITY_CLASSES).toEqual([...PRIORITY_CLASSES]);
+    expect(c.PULL_POLICIES).toEqual([...PULL_POLICIES]);
   });
 
   it("knows a placed pod by the store's own phases", async () => {

@@ -4,7 +4,7 @@
  * its refusal is shown word for word, the field it names is marked, and what the user typed stays.
  */
 import { ApiError, request } from '../api.js';
-import { PRIORITY_CLASSES, WORKLOAD_TYPES } from '../constants.js';
+import { PRIORITY_CLASSES, PULL_POLICIES, WORKLOAD_TYPES } from '../constants.js';
 import { live } from '../live.js';
 import { fill, h } from '../render.js';
 import { go, hashOf } from '../router.js';
@@ -77,6 +77,14 @@ export function submitPage(root) {
     nodePools: text('default'),
     minRuntime: text('e.g. 10m'),
     env: h('textarea', { rows: 3, placeholder: 'KEY=value, one per line', spellcheck: 'false' }),
+    image: text('e.g. nvcr.io/nvidia/pytorch:24.05-py3'),
+    imagePullPolicy: h(
+      'select',
+      {},
+      h('option', { value: '' }, 'default (IfNotPresent)'),
+      ...PULL_POLICIES.map((p) => h('option', { value: p }, p)),
+    ),
+    workingDir: text('e.g. /workspace'),
   };
   const submitBtn = h('button', { type: 'submit', class: 'primary' }, 'Submit workload');
   const form = h(
@@ -96,6 +104,12 @@ export function submitPage(root) {
       field('priorityClass', 'Priority class', c.priorityClass),
     ),
     field('command', 'Command', c.command, 'The process each pod runs; quote words that contain spaces.'),
+    field(
+      'image',
+      'Container image',
+      c.image,
+      'An OCI image to run the command in. Empty: the command runs on the node itself.',
+    ),
     h(
       'div',
       { class: 'grid' },
@@ -125,6 +139,8 @@ export function submitPage(root) {
         field('maxReplicas', 'Maximum pods', c.maxReplicas),
         field('nodePools', 'Node pools', c.nodePools, 'In order of preference, comma-separated.'),
         field('minRuntime', 'Minimum runtime', c.minRuntime, 'Time before the workload may be preempted.'),
+        field('imagePullPolicy', 'Image pull policy', c.imagePullPolicy, 'When the node pulls the image.'),
+        field('workingDir', 'Working directory', c.workingDir, 'An absolute path the command starts in.'),
       ),
       field('env', 'Environment', c.env),
     ),
@@ -180,6 +196,9 @@ export function submitPage(root) {
       nodePools: c.nodePools.value,
       env: c.env.value,
       minRuntime: c.minRuntime.value,
+      image: c.image.value,
+      imagePullPolicy: c.imagePullPolicy.value,
+      workingDir: c.workingDir.value,
     };
     submitBtn.disabled = true;
     try {

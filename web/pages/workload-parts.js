@@ -11,9 +11,9 @@ import { badge, h, table } from '../render.js';
 /** @typedef {import('../types.js').TopView} TopView */
 /** @typedef {import('../types.js').PodView} PodView */
 
-/** @param {string} term @param {import('../render.js').Child} value */
-function item(term, value) {
-  return [h('dt', {}, term), h('dd', {}, value)];
+/** @param {string} term @param {import('../render.js').Child[]} value */
+function item(term, ...value) {
+  return [h('dt', {}, term), h('dd', {}, ...value)];
 }
 
 /** The spec as a definition list. @param {WorkloadView} w */
@@ -34,6 +34,36 @@ export function specList(w) {
       `${w.priorityClass} (${w.priority}), ${w.preemptible ? 'preemptible' : 'not preemptible'}`,
     ),
     item('Command', h('code', {}, w.command.join(' '))),
+    w.image === undefined
+      ? null
+      : item(
+          'Image',
+          h('code', {}, w.image),
+          ` (pull ${w.imagePullPolicy ?? 'IfNotPresent'}${w.imagePullSecret === undefined ? '' : ` with secret ${w.imagePullSecret}`})`,
+        ),
+    w.workingDir === undefined ? null : item('Working directory', h('code', {}, w.workingDir)),
+    w.runAsUser === undefined && w.runAsGroup === undefined
+      ? null
+      : item(
+          'Runs as',
+          [
+            w.runAsUser === undefined ? '' : `user ${w.runAsUser}`,
+            w.runAsGroup === undefined ? '' : `group ${w.runAsGroup}`,
+          ]
+            .filter((x) => x !== '')
+            .join(', '),
+        ),
+    (w.mounts ?? []).length === 0
+      ? null
+      : item(
+          'Mounts',
+          (w.mounts ?? [])
+            .map(
+              (m) =>
+                `${m.hostPath}${m.containerPath === m.hostPath ? '' : ` → ${m.containerPath}`} (${m.readOnly ? 'read-only' : 'writable'})`,
+            )
+            .join(', '),
+        ),
     item('Pods', replicas),
     item('GPUs per pod', fmt.gpuRequest(r)),
     item(
