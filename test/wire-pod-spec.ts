@@ -4,7 +4,14 @@ import type { WirePodSpec } from '../common/wire.ts';
 /** The container fields of a pod on the process runtime: no image, user, mounts or limits. */
 export function noContainer(): Pick<
   WirePodSpec,
-  'image' | 'imagePullPolicy' | 'pullCredential' | 'runAsUser' | 'runAsGroup' | 'mounts' | 'cpuMillis' | 'memoryMiB'
+  | 'image'
+  | 'imagePullPolicy'
+  | 'pullCredential'
+  | 'runAsUser'
+  | 'runAsGroup'
+  | 'mounts'
+  | 'cpuMillis'
+  | 'memoryMiB'
 > {
   return {
     image: null,
