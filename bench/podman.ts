@@ -61,7 +61,7 @@ export function summarize(ms: readonly number[]): { p50: number; p99: number; mi
   };
 }
 
-/** Prints p50 / p99 / min / max of `podman run --rm` for the busybox and node test images. */
+/** Prints p50 / p99 / min / max of `podman run --rm` of the test images, with each network mode. */
 export async function runPodmanBench(opts: Partial<PodmanBenchOptions> = {}): Promise<void> {
   const o: PodmanBenchOptions = { ...DEFAULTS, ...opts };
   const unavailable = podmanUnavailableReason();
@@ -70,9 +70,22 @@ export async function runPodmanBench(opts: Partial<PodmanBenchOptions> = {}): Pr
     return;
   }
   const images = await ensureTestImages();
+  // The network is most of the difference: podman's default bridge (CNI here) sets up a namespace
+  // and a veth pair per container; `none` and `host` skip that.
   const specs: { label: string; spec: PodmanRunSpec }[] = [
     { label: 'busybox true', spec: { image: images.busybox, command: ['true'] } },
-    { label: 'node -e 0', spec: { image: images.node, command: ['node', '-e', '0'] } },
+    {
+      label: 'busybox true, --network none',
+      spec: { image: images.busybox, command: ['true'], flags: ['--network', 'none'] },
+    },
+    {
+      label: 'busybox true, --network host',
+      spec: { image: images.busybox, command: ['true'], flags: ['--network', 'host'] },
+    },
+    {
+      label: 'node -e 0, --network host',
+      spec: { image: images.node, command: ['node', '-e', '0'], flags: ['--network', 'host'] },
+    },
   ];
   const rows: string[][] = [];
   try {
