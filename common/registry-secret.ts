@@ -54,6 +54,13 @@ function invalid(field: string, why: string) {
 
 /** Validates an untrusted create body; the server is kept lowercase (host names are case-insensitive). */
 export function parseRegistrySecretInput(input: unknown): Result<RegistrySecretInput> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    return err(
+      tesseraError(
+        'TESSERA_E_INVALID_SPEC',
+        'registry secret: expected a JSON object {name, server, username, password}',
+      ),
+    );
   const r = SecretBody.safeParse(input);
   if (!r.success) {
     const issue = r.error.issues[0];

@@ -100,6 +100,16 @@ describe('registry secrets API', () => {
     expect((r.body as ErrorBody).error.message).toMatch(message);
   });
 
+  it('answers 400 for a body that is not an object', async () => {
+    const api = testApi();
+    await seedOrg(api);
+    const r = await call(api, 'POST', '/api/v1/projects/vision/secrets/registry', ['ngc']);
+    expect(r.status).toBe(400);
+    expect((r.body as ErrorBody).error.message).toMatch(
+      /expected a JSON object \{name, server, username, password\}/,
+    );
+  });
+
   it('answers 404 for an unknown project', async () => {
     const api = testApi();
     await seedOrg(api);
