@@ -4,7 +4,9 @@
  * cluster -> department -> project, where a lower scope can only tighten: `effectivePolicy` merges
  * (highest min, lowest max, options intersected, required and canEdit:false sticky), `checkTightens`
  * refuses a write that would loosen, and `applyPolicy` fills defaults into a raw submission and
- * checks it, before `parseWorkloadSpec` sees it. Every violation names field, rule, limit and scope.
+ * checks it, before `parseWorkloadSpec` sees it. The container rules (policy-container.ts) are
+ * merged here too but checked after `parseWorkloadSpec`, on normalised paths and images, by
+ * `checkContainerPolicy`. Every violation names field, rule, limit and scope.
  */
 import { err, ok, type Result, type TesseraError, tesseraError } from './errors.ts';
 import {

@@ -2,7 +2,9 @@
  * The workload spec: its types, the per-type defaults (docs/architecture.md §2) and the one
  * validator that turns an untrusted body (API, CLI, scenario file) into a normalised `WorkloadSpec`
  * in milli-GPU, milli-cores, MiB and ms. Nothing past this file sees a quantity string.
- * The per-pod `resources` part (GPU request, CPU, memory) is normalised in `workload-resources.ts`.
+ * The per-pod `resources` part (GPU request, CPU, memory) is normalised in `workload-resources.ts`,
+ * the container part (image, user, mounts) in `workload-container.ts`, and the wording of every
+ * message is `workload-messages.ts`'s.
  */
 import { z } from 'zod';
 import { DISCONNECT_POLICY_HELP, type DisconnectPolicy, KEEP, parseDisconnectPolicy } from './disconnect.ts';
