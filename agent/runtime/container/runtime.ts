@@ -52,6 +52,8 @@ export function createContainerRuntime(
 class ContainerRuntime implements PodRuntime {
   readonly kind = 'container' as const;
   private readonly watch: ContainerWatch;
+  /** The `ended` of each watched container, so a release lets it settle with the real exit first. */
+  private readonly running = new Map<string, Promise<PodEnd>>();
 
   constructor(
     private readonly cfg: ContainerRuntimeConfig,
@@ -167,8 +169,14 @@ class ContainerRuntime implements PodRuntime {
       cgroup,
     };
     const ended = isRunning(state)
-      ? new Promise<PodEnd>((resolve) => this.watch.add(ref, () => void this.endOf(ref).then(resolve)))
+      ? new Promise<PodEnd>((resolve) =>
+          this.watch.add(ref, (g) => void this.endOf(ref, g.oomKills).then(resolve)),
+        )
       : Promise.resolve(endFromState(state));
+    if (isRunning(state)) {
+      this.running.set(ref.id, ended);
+      void ended.then(() => this.running.delete(ref.id));
+    }
     return { ref, ended };
   }
 
@@ -176,11 +184,11 @@ class ContainerRuntime implements PodRuntime {
    * How a container whose processes are gone ended. conmon records the exit a moment after the
    * cgroup empties, so inspect is asked again while podman still says `running`.
    */
-  private async endOf(ref: ContainerRef): Promise<PodEnd> {
+  private async endOf(ref: ContainerRef, oomKillsSeen: number): Promise<PodEnd> {
     for (let i = 0; i < 40; i++) {
       const s = await this.inspectOne(ref.id);
       if (s === null) return missingEnd(ref);
-      if (!isRunning(s)) return endFromState(s);
+      if (!isRunning(s)) return endFromState(oomKillsSeen > 0 ? { ...s, oomKilled: true } : s);
       await sleep(Math.min(50 * 2 ** i, 1000));
     }
     return {
@@ -192,7 +200,12 @@ class ContainerRuntime implements PodRuntime {
 
   private async inspectOne(idOrName: string): Promise<ContainerState | null> {
     const r = await this.podman(['container', 'inspect', idOrName], { timeoutMs: this.cfg.commandTimeoutMs });
-    if (r.exitCode !== 0) return null;
+    if (r.exitCode !== 0) {
+      if (!/no such (container|object)/i.test(r.stderr)) {
+        this.cfg.logger.warn('podman inspect failed', { container: idOrName, said: podmanSaid(r) });
+      }
+      return null;
+    }
     return parseInspect(r.stdout)[0] ?? null;
   }
 
@@ -273,16 +286,25 @@ class ContainerRuntime implements PodRuntime {
 
   async release(ref: RuntimeRef): Promise<void> {
     if (ref.kind !== 'container') return;
-    this.watch.remove(ref.id);
     // A v1-frozen process takes SIGKILL only once thawed; `-t 0` skips podman's SIGTERM wait
     // (10 s for a frozen container, measured).
     if (ref.cgroup !== null) freezeCgroup(ref.cgroup, false);
+    const ended = this.running.get(ref.id);
+    if (ended !== undefined) {
+      // Still running: kill it and let its `ended` read the exit before `rm` erases it.
+      this.signal(ref, 'SIGKILL');
+      await Promise.race([ended, sleep(RELEASE_SETTLE_MS)]);
+      this.watch.remove(ref.id);
+    }
     const r = await this.podman(['rm', '-f', '-t', '0', ref.id], { timeoutMs: this.cfg.commandTimeoutMs });
     if (r.exitCode !== 0 && !/no such container/i.test(r.stderr)) {
       this.cfg.logger.warn('podman rm failed', { id: ref.id, said: podmanSaid(r) });
     }
   }
 }
+
+/** How long a release waits for a killed container's end to be read before removing it anyway. */
+const RELEASE_SETTLE_MS = 5000;
 
 function missingEnd(ref: ContainerRef): PodEnd {
   return {
