@@ -123,12 +123,3 @@ export function cgroupFromPath(
   }
   return cg.unified === null && Object.keys(cg.v1).length === 0 ? null : cg;
 }
-
-/** The cgroup path of a running process from /proc/<pid>/cgroup text: the v2 line (`0::`), else the freezer's. */
-export function cgroupPathOfProc(procCgroup: string): string {
-  const lines = procCgroup.split('\n');
-  const v2 = lines.find((l) => l.startsWith('0::'));
-  if (v2 !== undefined && v2.slice(3) !== '/') return v2.slice(3);
-  const fr = lines.find((l) => /^\d+:[^:]*\bfreezer\b[^:]*:/.test(l));
-  return fr === undefined ? '' : fr.slice(fr.indexOf(':', fr.indexOf(':') + 1) + 1);
-}

@@ -22,7 +22,8 @@ import {
 } from './helpers.ts';
 
 const why = podmanUnavailable();
-const nodeName = `ctrtest-${process.pid}`;
+// One node name for every run, so runs do not leave a parent cgroup each.
+const nodeName = 'ctrtest';
 
 describe.skipIf(why !== null)(
   `container runtime on podman${why === null ? '' : ` (skipped: ${why})`}`,
