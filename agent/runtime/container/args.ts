@@ -27,6 +27,8 @@ export interface RunArgsInput {
   cgroupParent: string;
   envFile: string;
   cidFile: string;
+  /** Where podman writes the host pid of the container's PID 1. */
+  pidFile: string;
   ulimits: readonly Ulimit[];
   initPath: string | null;
   /** `--device` values: CDI names (`nvidia.com/gpu=<uuid>`) or device node paths. */
@@ -54,7 +56,7 @@ function invalid(message: string, field: string): Result<never> {
 export function runArgs(i: RunArgsInput): Result<string[]> {
   const s = i.spec;
   const a: string[] = ['--log-level', 'error', 'run', '-d', '--pull', 'never'];
-  a.push('--cidfile', i.cidFile, '--name', i.name);
+  a.push('--cidfile', i.cidFile, '--pidfile', i.pidFile, '--name', i.name);
   a.push('--label', `${LABEL_POD}=${s.podId}`, '--label', `${LABEL_EPOCH}=${s.epoch}`);
   a.push('--label', `${LABEL_NODE}=${i.nodeName}`);
   // Host networking: multi-node NCCL and the pod's own ports need the node's interfaces as they are.

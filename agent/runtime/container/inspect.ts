@@ -123,3 +123,15 @@ export function cgroupFromPath(
   }
   return cg.unified === null && Object.keys(cg.v1).length === 0 ? null : cg;
 }
+
+/**
+ * A running process's cgroup path, relative to each hierarchy's root, from /proc/<pid>/cgroup:
+ * the v2 line (`0::/tessera/node-a/libpod-<id>`), else the v1 freezer's. '' when there is none.
+ */
+export function cgroupPathOfProc(procCgroup: string): string {
+  const lines = procCgroup.split('\n');
+  const v2 = lines.find((l) => l.startsWith('0::'));
+  if (v2 !== undefined && v2.length > 3 && v2.slice(3) !== '/') return v2.slice(3);
+  const fr = lines.find((l) => /^\d+:([^:]*,)?freezer(,[^:]*)?:/.test(l));
+  return fr === undefined ? '' : fr.slice(fr.indexOf(':', fr.indexOf(':') + 1) + 1);
+}

@@ -33,6 +33,7 @@ function input(over: Partial<PodSpec> = {}, extra: Partial<RunArgsInput> = {}): 
     cgroupParent: '/tessera/node-a',
     envFile: '/data/pods/pod-1/.env',
     cidFile: '/data/pods/pod-1/.cid',
+    pidFile: '/data/pods/pod-1/.pid',
     ulimits: [
       { name: 'nofile', soft: 20000, hard: 20000 },
       { name: 'nproc', soft: 4096, hard: 4096 },
@@ -61,6 +62,7 @@ describe('runArgs', () => {
     expect(a.slice(0, 6)).toEqual(['--log-level', 'error', 'run', '-d', '--pull', 'never']);
     expect(values(a, '--name')).toEqual(['tessera-pod-1-e3']);
     expect(values(a, '--cidfile')).toEqual(['/data/pods/pod-1/.cid']);
+    expect(values(a, '--pidfile')).toEqual(['/data/pods/pod-1/.pid']);
     expect(values(a, '--label')).toEqual(['tessera.pod=pod-1', 'tessera.epoch=3', 'tessera.node=node-a']);
     expect(values(a, '--network')).toEqual(['host']);
     expect(values(a, '--log-driver')).toEqual(['passthrough']);

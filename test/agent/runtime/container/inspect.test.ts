@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CgroupLayout } from '../../../../agent/runtime/cgroup.ts';
 import {
   cgroupFromPath,
+  cgroupPathOfProc,
   endFromState,
   isRunning,
   parseInspect,
@@ -95,5 +96,14 @@ describe('cgroupFromPath', () => {
     expect(
       cgroupFromPath({ mode: 'none', unified: null, v1: {}, unifiedControllers: [] }, path, () => true),
     ).toBeNull();
+  });
+});
+
+describe('cgroupPathOfProc', () => {
+  it('reads the v2 line of /proc/<pid>/cgroup, else the v1 freezer line', () => {
+    const hybrid = `9:name=systemd:/tessera/n1/libpod-${ID}\n6:freezer:/tessera/n1/libpod-${ID}\n0::/tessera/n1/libpod-${ID}\n`;
+    expect(cgroupPathOfProc(hybrid)).toBe(`/tessera/n1/libpod-${ID}`);
+    expect(cgroupPathOfProc(`4:cpu,freezer:/a/b\n0::/\n`)).toBe('/a/b');
+    expect(cgroupPathOfProc('')).toBe('');
   });
 });
