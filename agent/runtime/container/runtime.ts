@@ -85,6 +85,8 @@ class ContainerRuntime implements PodRuntime {
     const image = spec.image;
     const pulled = await ensureImage(this.cfg, this.podman, image, req);
     if (!pulled.ok) return pulled;
+    if (req.signal.aborted)
+      return failed('the pod was stopped before its container started', { pod: spec.podId });
     const gpus = gpuDevices(
       spec.grants,
       detectGpuAccess(this.cfg.cdiSpecDirs, this.cfg.simStateDir, this.cfg.minorNumberOf),

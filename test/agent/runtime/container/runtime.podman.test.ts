@@ -9,8 +9,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIM_TOOLS } from '../../../../agent/gpu/sim/spec.ts';
 import { createContainerRuntime } from '../../../../agent/runtime/container/index.ts';
 import type { LaunchedPod, PodRuntime, RuntimeRef } from '../../../../agent/runtime/types.ts';
+import { makeSimNode, smi } from '../../gpu/sim/helpers.ts';
 import {
   BUSYBOX,
   busyboxSpec,
@@ -210,6 +212,39 @@ describe.skipIf(why !== null)(
           .toString()
           .trim(),
       ).toBe('');
+    });
+
+    it('a sim GPU workload in the container is reported by nvidia-smi under a host pid of the pod', async () => {
+      const node = await makeSimNode('1xH100-80GB');
+      const gpu = node.state.gpus[0];
+      if (gpu === undefined) throw new Error('no sim GPU');
+      const sim = createContainerRuntime({
+        nodeName,
+        logger: quietLogger,
+        simStateDir: node.dir,
+        watchIntervalMs: 100,
+      });
+      const simDir = SIM_TOOLS.workload.slice(0, SIM_TOOLS.workload.lastIndexOf('/'));
+      // Node from the host: /usr, and Debian's merged /lib and /lib64, read-only.
+      const ro = (d: string, at = d) => ({ hostPath: d, containerPath: at, readOnly: true });
+      const spec = busyboxSpec(['/usr/bin/node', SIM_TOOLS.workload, '--mib', '512'], {
+        grants: [{ uuid: gpu.uuid, gpuMilli: 1000, memoryMiB: 1024, memoryLimitMiB: 1024 }],
+        mounts: [ro('/usr'), ro('/usr/lib', '/lib'), ro('/usr/lib64', '/lib64'), ro(simDir)],
+      });
+      const p = podRequest(spec, { PATH: '/usr/bin:/bin', ...node.env, CUDA_VISIBLE_DEVICES: gpu.uuid });
+      const r = await sim.launch(p.req);
+      p.close();
+      if (!r.ok) throw new Error(r.error.message);
+      refs.push(r.value.ref);
+      expect(await until(() => p.stdout().startsWith('READY'), 10_000)).toBe(true);
+      expect(p.stdout()).toMatch(/^READY pid=\d+ gpu=/);
+      const apps = await smi(node, '--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits');
+      const [pid, mib] = apps.stdout.trim().split(', ').map(Number);
+      expect(mib).toBe(512);
+      expect(sim.pids(r.value.ref)).toContain(pid);
+      sim.signal(r.value.ref, 'SIGKILL');
+      await r.value.ended;
+      await node.close();
     });
   },
 );
