@@ -20,7 +20,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { err, ok, type Result, tesseraError } from '../../../common/errors.ts';
 import { isLiveProcess, processStartTime } from '../../runner/proc.ts';
 import type { PodSpec } from '../../runner/types.ts';
-import { type CgroupLayout, cgroupPids, detectCgroupLayout, freezeCgroup, signalCgroup } from '../cgroup.ts';
+import {
+  type CgroupLayout,
+  cgroupPids,
+  detectCgroupLayout,
+  freezeCgroup,
+  oomKills,
+  signalCgroup,
+} from '../cgroup.ts';
 import type { LaunchedPod, LaunchRequest, PodEnd, PodRuntime, RuntimeRef } from '../types.ts';
 import { containerName, envFileText, LABEL_EPOCH, LABEL_NODE, LABEL_POD, runArgs } from './args.ts';
 import { detectGpuAccess, gpuDevices } from './gpus.ts';
@@ -144,11 +151,15 @@ class ContainerRuntime implements PodRuntime {
       };
       return ok(this.attach(state));
     }
-    // Already ended (or a host whose cgroup paths do not name the id): ask podman.
+    // Already ended (or a host whose cgroup paths do not name the id): ask podman. A pod killed by
+    // its memory limit at once may still have its cgroup (podman's cleanup is a process start away):
+    // its OOM count is read first, since podman on a hybrid host does not report it.
+    const early = cgroupFromPath(this.layout, `${this.cfg.cgroupParent}/libpod-${id}`, existsSync);
+    const oomEarly = early === null ? 0 : oomKills(early);
     const state = await this.inspectOne(id);
     if (state === null)
       return failed(`container ${name} (${id.slice(0, 12)}) vanished right after it started`, { name });
-    return ok(this.attach(state));
+    return ok(this.attach(oomEarly > 0 && !isRunning(state) ? { ...state, oomKilled: true } : state));
   }
 
   /**
