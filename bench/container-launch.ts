@@ -18,6 +18,7 @@ import {
   ensureBusybox,
   podRequest,
   quietLogger,
+  removePodDirs,
 } from '../test/agent/runtime/container/helpers.ts';
 
 const runsArg = process.argv.indexOf('--runs');
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
     await rt.release(r.value.ref);
     execFileSync('podman', ['rm', '-f', '-t', '0', name], { stdio: 'ignore' });
   }
+  removePodDirs();
   const f = (x: number) => `${(x / 1000).toFixed(3)} s`;
   console.log(
     `launch() to running, ${RUNS} runs: p50 ${f(pct(ours, 50))}  p99 ${f(pct(ours, 99))}  max ${f(Math.max(...ours))}`,

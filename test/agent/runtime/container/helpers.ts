@@ -10,6 +10,7 @@ import {
   mkdtempSync,
   openSync,
   readFileSync,
+  rmSync,
   symlinkSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,6 +65,8 @@ export function ensureBusybox(): void {
   const tar = `${root}.tar`;
   execFileSync('tar', ['-C', root, '-cf', tar, '.']);
   execFileSync('podman', ['import', tar, BUSYBOX], { stdio: 'pipe' });
+  rmSync(root, { recursive: true, force: true });
+  rmSync(tar, { force: true });
 }
 
 /** A quiet logger. */
@@ -86,9 +89,17 @@ export function busyboxSpec(command: string[], over: Partial<PodSpec> = {}): Pod
   };
 }
 
+const tempDirs: string[] = [];
+
+/** Removes the pod dirs `podRequest` made (call in afterAll). */
+export function removePodDirs(): void {
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
 /** A request with temp stdout/stderr files and an event log; `close` closes the fds. */
 export function podRequest(spec: PodSpec, env: Record<string, string> = { PATH: '/bin' }) {
   const podDir = mkdtempSync(join(tmpdir(), 'tessera-ctr-pod-'));
+  tempDirs.push(podDir);
   const stdoutPath = join(podDir, 'stdout.log');
   const stderrPath = join(podDir, 'stderr.log');
   const stdoutFd = openSync(stdoutPath, 'a');

@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { PodSpec } from '../../../../agent/runner/types.ts';
 import { normaliseOptions } from '../../../../agent/runtime/container/options.ts';
 import type { Podman, PodmanRun } from '../../../../agent/runtime/container/podman.ts';
@@ -41,7 +41,8 @@ function setup(over: Partial<PodSpec>, retries = 2) {
   });
   const events: string[] = [];
   const sleeps: number[] = [];
-  const podDir = mkdtempSync(join(tmpdir(), 'tessera-pull-'));
+  const podDir = mkdtempSync(join(tmpdir(), 'tessera-ctr-pull-'));
+  dirs.push(podDir);
   const req = {
     spec: busyboxSpec(['true'], { image: 'r:5000/a:1', ...over }),
     podDir,
@@ -50,6 +51,11 @@ function setup(over: Partial<PodSpec>, retries = 2) {
   };
   return { cfg, req, events, sleeps, podDir };
 }
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 describe('ensureImage', () => {
   it('IfNotPresent with the image present does not pull', async () => {

@@ -4,7 +4,7 @@
  * run (not Linux, not root, not installed), with that reason.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,12 +20,15 @@ import {
   podmanUnavailable,
   podRequest,
   quietLogger,
+  removePodDirs,
   until,
 } from './helpers.ts';
 
 const why = podmanUnavailable();
 // One node name for every run, so runs do not leave a parent cgroup each.
 const nodeName = 'ctrtest';
+const cleanups: (() => void)[] = [];
+const onCleanup = (f: () => void) => cleanups.push(f);
 
 describe.skipIf(why !== null)(
   `container runtime on podman${why === null ? '' : ` (skipped: ${why})`}`,
@@ -40,6 +43,8 @@ describe.skipIf(why !== null)(
 
     afterAll(async () => {
       for (const r of refs) await rt.release(r);
+      removePodDirs();
+      for (const f of cleanups) f();
     });
 
     async function launch(command: string[], over = {}, env: Record<string, string> = { PATH: '/bin' }) {
@@ -96,6 +101,7 @@ describe.skipIf(why !== null)(
 
     it('freezes and thaws the pod: a counting loop stops advancing while frozen', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'tessera-ctr-count-'));
+      onCleanup(() => rmSync(dir, { recursive: true, force: true }));
       const count = () => Number(readFileSync(join(dir, 'n'), 'utf8').trim() || '0');
       const { pod } = await launch(
         ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /w/n; sleep 0.02; done'],
@@ -127,9 +133,9 @@ describe.skipIf(why !== null)(
     it('a setsid grandchild dies with the pod on SIGKILL', async () => {
       const { pod } = await launch(['sh', '-c', 'setsid sh -c "sleep 1000" & sleep 1000']);
       // sh runs the last command by exec: PID 1 is `sleep`, with the setsid'd `sleep` beside it.
-      expect(await until(() => rt.pids(pod.ref).length >= 2, 5000)).toBe(true);
       const sid = (p: number) => readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ')[3];
-      expect(new Set(rt.pids(pod.ref).map(sid)).size).toBe(2);
+      // Two sessions once the background child has called setsid (it forks before it does).
+      expect(await until(() => new Set(rt.pids(pod.ref).map(sid)).size === 2, 5000)).toBe(true);
       const pids = rt.pids(pod.ref);
       rt.signal(pod.ref, 'SIGKILL');
       await pod.ended;
