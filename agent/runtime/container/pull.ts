@@ -44,7 +44,10 @@ export async function ensureImage(
   const authFile = cred === undefined ? null : join(req.podDir, `.auth-${process.pid}-${Date.now()}.json`);
   if (cred !== undefined && authFile !== null) {
     // mode applies at creation: the file is never readable by others, not even for a moment.
-    writeFileSync(authFile, authFileText(cred.server, cred.username, cred.password), { mode: 0o600 });
+    writeFileSync(authFile, authFileText(cred.server, cred.username, cred.password), {
+      mode: 0o600,
+      flag: 'wx',
+    });
   }
   try {
     req.onEvent('image-pulling', `Pulling image ${image}`);

@@ -90,10 +90,6 @@ class ContainerRuntime implements PodRuntime {
       );
     }
     const image = spec.image;
-    const pulled = await ensureImage(this.cfg, this.podman, image, req);
-    if (!pulled.ok) return pulled;
-    if (req.signal.aborted)
-      return failed('the pod was stopped before its container started', { pod: spec.podId });
     const gpus = gpuDevices(
       spec.grants,
       detectGpuAccess(this.cfg.cdiSpecDirs, this.cfg.simStateDir, this.cfg.minorNumberOf),
@@ -120,10 +116,17 @@ class ContainerRuntime implements PodRuntime {
       extraMounts: gpus.value.mounts,
     });
     if (!args.ok) return args;
+    // The spec is checked (above) before the pull, which may take minutes.
+    const pulled = await ensureImage(this.cfg, this.podman, image, req);
+    if (!pulled.ok) return pulled;
+    if (req.signal.aborted)
+      return failed('the pod was stopped before its container started', { pod: spec.podId });
     let id: string;
     let pid = 0;
     try {
-      writeFileSync(envFile, env.value, { mode: 0o600 });
+      // 'wx' after rm: the mode applies only to a file this call creates.
+      rmSync(envFile, { force: true });
+      writeFileSync(envFile, env.value, { mode: 0o600, flag: 'wx' });
       const started = await this.runOnce(args.value, req, cidFile, name);
       if (!started.ok) return started;
       id = started.value;
