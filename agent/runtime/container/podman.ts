@@ -2,6 +2,7 @@
  * Running the podman CLI through execa; the only file that spawns it. Daemonless podman keeps no
  * connection to hold: each command is a short process, and the containers live on under conmon.
  */
+import { closeSync, fstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import { ExecaError, execa } from 'execa';
 
 /** How one podman command ended; never thrown. `exitCode` null: it could not start, timed out or was aborted. */
@@ -96,4 +97,38 @@ export function podmanSaid(r: PodmanRun): string {
   const said = t.length > 500 ? `${t.slice(0, 500)}...` : t;
   if (r.failure !== null) return said === '' ? r.failure : `${r.failure}: ${said}`;
   return said === '' ? `exit code ${r.exitCode}` : said;
+}
+
+/** The size of the file behind `fd` (where podman's own output will start). */
+export function fileSize(fd: number): number {
+  try {
+    return fstatSync(fd).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** What was written to the file behind `fd` past `from` (podman's error), up to 4 KiB; '' when unreadable. */
+export function readAppended(fd: number, from: number): string {
+  try {
+    const f = openSync(readlinkSync(`/proc/self/fd/${fd}`), 'r');
+    try {
+      const buf = Buffer.alloc(4096);
+      const n = readSync(f, buf, 0, buf.length, from);
+      const text = buf.subarray(0, n).toString('utf8');
+      // runc prints its failure and podman repeats it on an `Error: ` line: keep podman's.
+      const last = text
+        .split('\n')
+        .filter((l) => l.startsWith('Error: '))
+        .at(-1);
+      return (last ?? text)
+        .trim()
+        .replace(/\s+/g, ' ')
+        .replace(/^Error: /, '');
+    } finally {
+      closeSync(f);
+    }
+  } catch {
+    return '';
+  }
 }

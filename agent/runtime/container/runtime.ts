@@ -4,17 +4,7 @@
  * cgroup is where the runtime signals, freezes, counts and watches them, as the process runtime
  * does with its own cgroups.
  */
-import {
-  closeSync,
-  existsSync,
-  fstatSync,
-  openSync,
-  readFileSync,
-  readlinkSync,
-  readSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { err, ok, type Result, tesseraError } from '../../../common/errors.ts';
@@ -40,7 +30,7 @@ import {
   parseInspect,
 } from './inspect.ts';
 import { type ContainerRuntimeConfig, type ContainerRuntimeOptions, normaliseOptions } from './options.ts';
-import { type Podman, podmanAt, podmanSaid } from './podman.ts';
+import { fileSize, type Podman, podmanAt, podmanSaid, readAppended } from './podman.ts';
 import { ensureImage } from './pull.ts';
 import { ContainerWatch, containerAlive } from './watch.ts';
 
@@ -363,35 +353,6 @@ function missingEnd(ref: ContainerRef): PodEnd {
 function readText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-function fileSize(fd: number): number {
-  try {
-    return fstatSync(fd).size;
-  } catch {
-    return 0;
-  }
-}
-
-/** What was written to the file behind `fd` past `from` (podman's error), up to 4 KiB; '' when unreadable. */
-function readAppended(fd: number, from: number): string {
-  try {
-    const f = openSync(readlinkSync(`/proc/self/fd/${fd}`), 'r');
-    try {
-      const buf = Buffer.alloc(4096);
-      const n = readSync(f, buf, 0, buf.length, from);
-      return buf
-        .subarray(0, n)
-        .toString('utf8')
-        .trim()
-        .replace(/\s+/g, ' ')
-        .replace(/^Error: /, '');
-    } finally {
-      closeSync(f);
-    }
   } catch {
     return '';
   }
