@@ -5,7 +5,7 @@
  * read the same files, so the state format is defined twice: here (typed) and in `state.mjs`.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { err, ok, type Result, tesseraError } from '../../../common/errors.ts';
@@ -352,6 +352,13 @@ export async function initSimState(
   };
   await mkdir(path.join(dir, 'procs'), { recursive: true });
   await writeJsonAtomic(path.join(dir, 'gpus.json'), state);
+  // The agent's pid namespace: a workload outside it (in a container) registers under its
+  // namespace too, so the fake nvidia-smi can report it by the agent's pid for it.
+  const pidNs = await stat('/proc/self/ns/pid').then(
+    (s) => s.ino,
+    () => null,
+  );
+  if (pidNs !== null) await writeJsonAtomic(path.join(dir, 'pidns.json'), { pidNs });
   return state;
 }
 

@@ -116,7 +116,65 @@ export function isStopped(pid) {
   return st !== null && (st.state === 'T' || st.state === 't');
 }
 
-/** The registrations of live processes, by pid; dead processes' files are ignored, as the driver would. */
+/** The inode of a process's pid namespace (`/proc/<pid>/ns/pid`); equal inodes, same namespace. Null without procfs. */
+export function pidNamespace(pid = 'self') {
+  try {
+    return fs.statSync(`/proc/${pid}/ns/pid`).ino;
+  } catch {
+    return null;
+  }
+}
+
+/** The agent's pid namespace as `initSimState` recorded it (`pidns.json`); null in an older state dir. */
+export function agentPidNamespace(dir) {
+  const v = readJson(path.join(dir, 'pidns.json'));
+  return typeof v?.pidNs === 'number' ? v.pidNs : null;
+}
+
+/**
+ * The name the calling process files its registration, buffer and lock under: its pid where it
+ * shares the agent's pid namespace (the host-process path, unchanged), else `ns<inode>-<pid>`.
+ */
+export function ownKey(dir) {
+  const mine = pidNamespace();
+  const agent = agentPidNamespace(dir);
+  return agent === null || mine === null || mine === agent ? String(process.pid) : `ns${mine}-${process.pid}`;
+}
+
+/**
+ * Every process this reader sees, by `<pid namespace inode>:<pid in that namespace>`, from each
+ * `/proc/<pid>/status` NSpid line (outermost first, the process's own namespace last) and
+ * `/proc/<pid>/ns/pid`: how the driver reports a container's process by its host pid.
+ */
+function nsPidIndex() {
+  const index = new Map();
+  let names = [];
+  try {
+    names = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return index;
+  }
+  for (const n of names) {
+    let status;
+    try {
+      status = fs.readFileSync(`/proc/${n}/status`, 'utf8');
+    } catch {
+      continue;
+    }
+    const m = /^NSpid:\s+(.+)$/m.exec(status);
+    const inner = m?.[1].trim().split(/\s+/).at(-1);
+    const ns = pidNamespace(n);
+    if (inner !== undefined && ns !== null) index.set(`${ns}:${inner}`, Number(n));
+  }
+  return index;
+}
+
+/**
+ * The registrations of live processes, by pid as this reader sees it; dead processes' files are
+ * ignored, as the driver would. A registration from another pid namespace (a container) is mapped
+ * to this reader's pid for it; one this reader cannot see (it runs in a container itself, and the
+ * process is outside) counts as live, as its memory does for a real GPU's free memory.
+ */
 export function liveRegistrations(dir) {
   let names;
   try {
@@ -125,12 +183,24 @@ export function liveRegistrations(dir) {
     if (e.code === 'ENOENT') return [];
     throw e;
   }
+  const mine = pidNamespace();
+  let index = null;
   const regs = [];
   for (const name of names) {
-    if (!/^\d+\.json$/.test(name)) continue;
+    if (!/^(\d+|ns\d+-\d+)\.json$/.test(name)) continue;
     const reg = readJson(path.join(procsDir(dir), name));
-    if (reg === null || !isAlive(reg.pid, reg.startTicks)) continue;
-    regs.push(reg);
+    if (reg === null) continue;
+    if (reg.pidNs == null || reg.pidNs === mine) {
+      if (isAlive(reg.pid, reg.startTicks)) regs.push(reg);
+      continue;
+    }
+    index ??= nsPidIndex();
+    const seen = index.get(`${reg.pidNs}:${reg.nsPid}`);
+    if (seen !== undefined) {
+      if (isAlive(seen, reg.startTicks)) regs.push({ ...reg, pid: seen });
+    } else if (mine !== agentPidNamespace(dir)) {
+      regs.push(reg);
+    }
   }
   return regs.sort((a, b) => a.pid - b.pid);
 }

@@ -12,6 +12,8 @@ import {
   freeMemoryMiB,
   hostPath,
   liveRegistrations,
+  ownKey,
+  pidNamespace,
   procStat,
   readGpus,
   readJson,
@@ -127,6 +129,10 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const opts = readOptions();
 const pid = process.pid;
 const dir = stateDirFromEnv();
+// Its pid where it shares the agent's pid namespace; in a container, namespace and pid together
+// (every container has a pid 1).
+const key = dir === null ? String(pid) : ownKey(dir);
+const pidNs = pidNamespace();
 const state = dir === null ? null : readGpus(dir);
 let registered = false;
 
@@ -134,7 +140,7 @@ let registered = false;
 function cleanup() {
   if (!registered) return;
   registered = false;
-  for (const file of [registrationPath(dir, pid), devicePath(dir, pid), hostPath(dir, pid)]) {
+  for (const file of [registrationPath(dir, key), devicePath(dir, key), hostPath(dir, key)]) {
     fs.rmSync(file, { force: true });
   }
 }
@@ -150,9 +156,12 @@ function register(gpu, buffer, expected) {
       );
     }
     registered = true;
-    writeFileAtomic(devicePath(dir, pid), buffer);
-    writeJsonAtomic(registrationPath(dir, pid), {
+    writeFileAtomic(devicePath(dir, key), buffer);
+    writeJsonAtomic(registrationPath(dir, key), {
       pid,
+      // What lets the host's nvidia-smi find this process when `pid` is a container's view of it.
+      nsPid: pid,
+      pidNs,
       startTicks: procStat(pid)?.startTicks ?? null,
       gpuUuid: gpu.uuid,
       name: opts.name,
@@ -174,13 +183,13 @@ function register(gpu, buffer, expected) {
  * is what the last step left, changes it, grows memory when asked. Returns what it saw.
  */
 function gpuStep(gpu, steps, expected) {
-  return withProcessLock(dir, pid, 10_000, () => {
-    const reg = readJson(registrationPath(dir, pid));
+  return withProcessLock(dir, key, 10_000, () => {
+    const reg = readJson(registrationPath(dir, key));
     if (reg === null) fail(1, 'workload: registration lost');
     if (reg.cudaState !== 'running') return { blocked: reg.cudaState };
     let data = null;
     try {
-      data = fs.readFileSync(devicePath(dir, pid));
+      data = fs.readFileSync(devicePath(dir, key));
     } catch {
       // Missing: reported as corruption below.
     }
@@ -198,8 +207,8 @@ function gpuStep(gpu, steps, expected) {
     const checksum = sha(data);
     const next = { ...reg, steps: steps + 1, dataChecksum: checksum, updatedAtMs: Date.now() };
     const commit = () => {
-      writeFileAtomic(devicePath(dir, pid), data);
-      writeJsonAtomic(registrationPath(dir, pid), next);
+      writeFileAtomic(devicePath(dir, key), data);
+      writeJsonAtomic(registrationPath(dir, key), next);
     };
     // Growth follows GPU work done, not wall time: a blocked process does not grow.
     const wantMiB = Math.floor(
@@ -243,7 +252,7 @@ async function main() {
     if (opts.durationMs > 0 && Date.now() - startedMs >= opts.durationMs) break;
     if (opts.steps > 0 && steps >= opts.steps) break;
     // A locked or checkpointed process's next CUDA call waits in the driver: poll until running again.
-    const seen = readJson(registrationPath(dir, pid));
+    const seen = readJson(registrationPath(dir, key));
     const outcome =
       seen !== null && seen.cudaState !== 'running'
         ? { blocked: seen.cudaState }
