@@ -367,3 +367,21 @@ export function removePodCgroup(cg: PodCgroup): Result<void> {
   }
   return problems.length === 0 ? ok(undefined) : fail(`cgroups not removed: ${problems.join('; ')}`, {});
 }
+
+/** Removes `parent` (relative, e.g. `tessera/node-a`) from every hierarchy where it is empty, deepest first; for tests and tear-down. */
+export function removeCgroupParent(layout: CgroupLayout, parent: string): void {
+  const parts = parent.split('/').filter(Boolean);
+  const roots = [layout.unified, ...Object.values(layout.v1)].filter(
+    (d): d is string => typeof d === 'string',
+  );
+  for (const root of new Set(roots)) {
+    for (let n = parts.length; n > 0; n--) {
+      try {
+        rmdirSync(join(root, ...parts.slice(0, n)));
+      } catch {
+        // Not empty (another agent's pods, a pod not yet released) or already gone: leave it.
+        break;
+      }
+    }
+  }
+}
