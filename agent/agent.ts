@@ -12,7 +12,7 @@
  * Around that, for `tessera health` and Prometheus: a small state file rewritten every few seconds
  * (state-file.ts) and the local HTTP endpoint (http.ts: `/metrics`, `/healthz`, `/status`, `/events`).
  */
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import pkg from '../package.json' with { type: 'json' };
@@ -40,14 +40,19 @@ import { createLink, type Link, type LinkOptions } from './link/index.ts';
 import { createAgentMetrics } from './metrics.ts';
 import { createPodViews } from './pod-views.ts';
 import { type AdoptReport, createRunner, isEnded, type PodRunState } from './runner/index.ts';
+import type { PodRuntime } from './runtime/types.ts';
+import { shareSimStateWithPods } from './sim-state-access.ts';
 import { createStateWriter, stateFilePath } from './state-file.ts';
 import { openSwapPool } from './swap-file.ts';
 import { createIdleTracker, utilizationOf, workloadPodsOf, workloadRows } from './workload-metrics.ts';
 
 /** Options of `createAgent`; durations in ms, sizes in MiB, defaults per field. */
 export interface AgentOptions {
+  /** Made mode 0700: logs, checkpoint and credentials are no pod's business. */
   dataDir: string;
   driver: GpuDriver;
+  /** What runs the pods (agent/runtime/): the process runtime or the container one; main.ts picks it. */
+  runtime: PodRuntime;
   /** Default 1000. */
   sampleIntervalMs?: number;
   /** Host RAM for GPU swap; default 0 = swap off (reclaim then kills borrowers). */
@@ -98,7 +103,10 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   const startedAtMs = now();
   const { driver, dataDir } = opts;
   try {
-    await mkdir(dataDir, { recursive: true });
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    // Also when it existed before: pods run as other users and must not read logs, checkpoint or token.
+    await chmod(dataDir, 0o700);
+    if (opts.simStateDir !== undefined) await shareSimStateWithPods(opts.simStateDir);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     return err(
@@ -132,6 +140,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   const endedAt = new Map<string, number>();
   const runner = createRunner({
     dataDir,
+    runtime: opts.runtime,
     node: {
       gpus: inventory.gpus.map((g) => ({ uuid: g.uuid, index: g.index, memoryMiB: g.memoryTotalMiB })),
       hamiCore: false,
@@ -146,8 +155,16 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       if (isEnded(s.state)) endedAt.set(s.podId, now());
       emit(podStateEvent(s, now()));
     },
+    onEvent: (e) =>
+      emit({
+        atMs: now(),
+        kind: e.kind,
+        podId: e.podId,
+        reason: e.message,
+        ...(e.numbers === undefined ? {} : { numbers: e.numbers }),
+      }),
   });
-  const adopted = runner.adopt();
+  const adopted = await runner.adopt();
   if (!adopted.ok) {
     runner.close();
     return adopted;
@@ -361,7 +378,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       await link?.stop();
       clearInterval(housekeeping);
       await sampler.stop();
-      // SIGCONTs every pod it paused: pods keep running after the agent, and never frozen.
+      // Thaws every pod it froze: pods keep running after the agent, and never frozen.
       slicer?.stop();
       runner.close();
       await http?.close();

@@ -19,6 +19,7 @@ import {
 import type { GpuInventory, GpuSample, HostFacts } from './gpu/index.ts';
 import type { LinkState } from './link/client.ts';
 import { isEnded, type PodRunState, type PodSpec, type PodStatus } from './runner/index.ts';
+import type { RuntimeEventKind } from './runtime/types.ts';
 
 /** Direction of a GPU swap: `out` checkpoints a pod's GPU memory to host RAM, `in` restores it. */
 export type SwapDirection = 'in' | 'out';
@@ -32,7 +33,9 @@ export type AgentEventKind =
   | 'sampler-error'
   // A pod the previous agent left swapped out, taken back into the pool at start, or not (the reason says why).
   | 'swap-adopted'
-  | 'swap-not-adopted';
+  | 'swap-not-adopted'
+  // A runtime's progress while it starts a pod (image-pulling, image-pulled, image-pull-retry, container-created).
+  | RuntimeEventKind;
 
 /** One entry of the agent's event ring; `seq` grows by one per event since the agent started. */
 export interface AgentEvent {
@@ -51,6 +54,8 @@ export interface AgentEvent {
   pid?: number | null;
   exitCode?: number | null;
   signal?: string | null;
+  /** A runtime event's own measurements (e.g. bytes pulled, attempt), passed on by name. */
+  numbers?: Readonly<Record<string, number>>;
 }
 
 /** The latest sample of one GPU; null fields where the driver reports N/A. */
