@@ -106,7 +106,13 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     // Also when it existed before: pods run as other users and must not read logs, checkpoint or token.
     await chmod(dataDir, 0o700);
-    if (opts.simStateDir !== undefined) await shareSimStateWithPods(opts.simStateDir);
+    const blocked = opts.simStateDir === undefined ? null : await shareSimStateWithPods(opts.simStateDir);
+    if (blocked !== null) {
+      log.warn(
+        'pods running as other users cannot reach the sim state dir to register GPU memory: a directory above it is closed to others; give --sim-state a path outside the data dir that others may pass, or --pod-uid-range agent',
+        { simStateDir: opts.simStateDir, closed: blocked },
+      );
+    }
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     return err(

@@ -223,15 +223,10 @@ export async function runAgentMain(
   if (simStateDir !== null) process.env.PATH = `${SIM_TOOLS.binDir}${delimiter}${process.env.PATH ?? ''}`;
   const runtime = await createRuntime(o.runtime, log);
   if (!runtime.ok) return runtime;
-  log.info('pod runtime', {
-    runtime: runtime.value.kind,
-    podRoot: o.runtime.podRoot,
-    cgroupParent: o.runtime.cgroupParent,
-  });
   const started = await createAgent({
     dataDir: o.dataDir,
     driver,
-    runtime: runtime.value,
+    runtime: runtime.value.runtime,
     sampleIntervalMs: o.sampleIntervalMs,
     swapPoolMiB: o.swapPoolMiB,
     ...(o.timeSlicing === null ? {} : { timeSlicing: o.timeSlicing }),
@@ -255,6 +250,7 @@ export async function runAgentMain(
   });
   if (!started.ok) return started;
   const agent = started.value;
+  if (runtime.value.note !== null) log.warn(runtime.value.note);
   // Linked, a frozen agent must not outlive its lease with pods running: the guard stops them.
   if (o.allocator !== null) {
     const guard = ensureFenceGuard(o.dataDir);
@@ -269,6 +265,9 @@ export async function runAgentMain(
     driver: driver.kind,
     url: agent.port === null ? null : `http://127.0.0.1:${agent.port}`,
     dataDir: o.dataDir,
+    runtime: runtime.value.runtime.kind,
+    podRoot: o.runtime.podRoot,
+    cgroupParent: o.runtime.cgroupParent,
     adopted: agent.adopted.adopted.map((p) => p.podId),
     allocator: o.allocator === null ? null : o.allocator.url,
     ca: o.allocator?.ca?.path ?? null,

@@ -44,21 +44,36 @@ export function runtimeKindOf(
   return choice.kind ?? (podmanOnPath ? 'container' : 'process');
 }
 
-/** Builds the runtime `choice` names. */
-export async function createRuntime(choice: RuntimeChoice, log: Logger): Promise<Result<PodRuntime>> {
-  const kind = runtimeKindOf(choice);
-  if (kind === 'process') {
-    return ok(
-      createProcessRuntime({
+/** A built runtime and what the agent should say about the choice once it runs. */
+export interface CreatedRuntime {
+  runtime: PodRuntime;
+  /** Why the runtime is not the one the default would have picked; null when it is. */
+  note: string | null;
+}
+
+/**
+ * Builds the runtime `choice` names. Asked for by name, `container` without its module is an error;
+ * chosen by default (podman on PATH), it falls back to `process`, and `note` says so.
+ */
+export async function createRuntime(choice: RuntimeChoice, log: Logger): Promise<Result<CreatedRuntime>> {
+  const processRuntime = (note: string | null): Result<CreatedRuntime> =>
+    ok({
+      note,
+      runtime: createProcessRuntime({
         podRoot: choice.podRoot,
         cgroupParent: choice.cgroupParent,
         uidRange: choice.uidRange,
         adoptPollMs: 500,
         log: log.child({ component: 'runtime', runtime: 'process' }),
       }),
-    );
-  }
-  return createContainerRuntimeIfBuilt(choice, log);
+    });
+  if (runtimeKindOf(choice) === 'process') return processRuntime(null);
+  const container = await createContainerRuntimeIfBuilt(choice, log);
+  if (container.ok) return ok({ runtime: container.value, note: null });
+  if (choice.kind === 'container') return container;
+  return processRuntime(
+    `podman is on PATH but this agent has no container runtime, so pods run with the process runtime (${container.error.message})`,
+  );
 }
 
 /**

@@ -104,7 +104,7 @@ afterEach(async () => {
     }
   }
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
-  for (const r of runtimes.splice(0)) r.cleanup();
+  for (const r of runtimes.splice(0)) await r.cleanup();
 });
 
 const runtimes: TestRuntime[] = [];

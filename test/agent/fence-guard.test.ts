@@ -23,9 +23,9 @@ import type { PodRunState } from '../../agent/runner/types.ts';
 import type { PodCgroup } from '../../agent/runtime/cgroup.ts';
 import { testRuntime } from './runtime/helpers.ts';
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0).reverse()) c();
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

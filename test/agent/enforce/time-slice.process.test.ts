@@ -84,8 +84,8 @@ describe.skipIf(process.platform !== 'linux')('time-slicing real processes', () 
 });
 
 let h: Harness | undefined;
-afterEach(() => {
-  h?.cleanup();
+afterEach(async () => {
+  await h?.cleanup();
   h = undefined;
 });
 

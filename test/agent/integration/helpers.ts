@@ -40,7 +40,7 @@ export interface SimNode {
   uuid(index: number): string;
   /** Pids to SIGKILL at cleanup (pods and agents outlive the test's agent by design). */
   track(pid: number | null | undefined): void;
-  cleanup(): void;
+  cleanup(): Promise<void>;
 }
 
 /** Makes a sim node with `spec` GPUs (e.g. `2xH100-80GB`). */
@@ -70,7 +70,7 @@ export async function simNode(spec = '1xH100-80GB'): Promise<SimNode> {
     track: (pid) => {
       if (pid !== null && pid !== undefined) pids.add(pid);
     },
-    cleanup() {
+    async cleanup() {
       for (const pid of pids) {
         for (const target of [-pid, pid]) {
           try {
@@ -81,7 +81,7 @@ export async function simNode(spec = '1xH100-80GB'): Promise<SimNode> {
           }
         }
       }
-      rt.cleanup();
+      await rt.cleanup();
       rmSync(root, { recursive: true, force: true });
     },
   };
@@ -138,6 +138,19 @@ export async function until<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Starts `spec` on `agent` and waits until its runtime has launched it; its pid, tracked on `node` for cleanup. */
+export async function startedPid(node: SimNode, agent: Agent, spec: PodSpec): Promise<number> {
+  const r = agent.startPod(spec);
+  if (!r.ok) throw new Error(r.error.message);
+  const pid = await until(() => {
+    const s = agent.status().pods.find((p) => p.podId === spec.podId);
+    if (s?.state === 'exited') throw new Error(`pod ${spec.podId} ended at start: ${s.reason}`);
+    return s?.pid;
+  }, `pod ${spec.podId} launched`);
+  node.track(pid);
+  return pid;
 }
 
 /** The first event of `kind` for `podId`, once it has happened. */

@@ -17,8 +17,8 @@ import { REASON_EXITED_WHILE_DOWN } from '../../../agent/runner/runner.ts';
 import { type Harness, harness, launched, podSpec, value, waitFor } from './helpers.ts';
 
 let h: Harness | null = null;
-afterEach(() => {
-  h?.cleanup();
+afterEach(async () => {
+  await h?.cleanup();
   h = null;
 });
 

@@ -87,7 +87,7 @@ export interface Harness {
   restart(opts?: Partial<RunnerOptions>): { runner: Runner; statuses: PodStatus[] };
   /** Groups to SIGKILL at cleanup, for pods started outside the harness's runner. */
   track(pgid: number): void;
-  cleanup(): void;
+  cleanup(): Promise<void>;
 }
 
 /** Creates a harness; call `cleanup()` in afterEach. */
@@ -126,11 +126,11 @@ export function harness(opts: Partial<RunnerOptions> = {}): Harness {
     statuses: first.statuses,
     restart: (extra = {}) => make(extra),
     track: (pgid) => groups.add(pgid),
-    cleanup() {
+    async cleanup() {
       for (const r of runners) r.close();
       for (const g of groups) signalGroup(g, 'SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
-      rt.cleanup();
+      await rt.cleanup();
     },
   };
 }

@@ -15,13 +15,36 @@ import { createProcessRuntime } from '../../../agent/runtime/process/runtime.ts'
 import type { PodRuntime } from '../../../agent/runtime/types.ts';
 import { createLogger, type Logger } from '../../../common/log.ts';
 
+/**
+ * SIGKILLs whatever still runs under `cgroupParent` and removes its cgroups (and `tessera-test` once
+ * empty). Async on purpose: a killed pod that was this process's child stays in its cgroup until our
+ * event loop reaps it, and rmdir fails until then.
+ */
+async function killAndRemoveCgroups(cgroupParent: string): Promise<void> {
+  const layout = detectCgroupLayout();
+  // The parent as one cgroup: killing and removing it reaches every pod cgroup below it.
+  const all: PodCgroup = {
+    unified: layout.unified === null ? null : join(layout.unified, cgroupParent),
+    v1: Object.fromEntries(Object.entries(layout.v1).map(([c, root]) => [c, join(root, cgroupParent)])),
+  };
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    if (cgroupPids(all).length > 0) killCgroup(all);
+    else if (removePodCgroup(all).ok || Date.now() > deadline) break;
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // `tessera-test` itself stays while another test process still has its parent under it.
+  removeCgroupParent(layout, 'tessera-test');
+}
+
 /** A test's runtime and what to remove after it. */
 export interface TestRuntime {
   runtime: PodRuntime;
   podRoot: string;
   cgroupParent: string;
   /** SIGKILLs whatever still runs in the test's cgroups, removes them and the pod root. */
-  cleanup(): void;
+  cleanup(): Promise<void>;
 }
 
 let counter = 0;
@@ -56,22 +79,38 @@ export function testRuntime(
     runtime,
     podRoot,
     cgroupParent,
-    cleanup() {
-      const layout = detectCgroupLayout();
-      // The parent as one cgroup: killing and removing it reaches every pod cgroup below it.
-      const all: PodCgroup = {
-        unified: layout.unified === null ? null : join(layout.unified, cgroupParent),
-        v1: Object.fromEntries(Object.entries(layout.v1).map(([c, root]) => [c, join(root, cgroupParent)])),
-      };
-      const deadline = Date.now() + 2000;
-      while (cgroupPids(all).length > 0 && Date.now() < deadline) {
-        killCgroup(all);
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-      }
-      removePodCgroup(all);
-      // `tessera-test` itself stays when another test process still has its parent under it.
-      removeCgroupParent(layout, 'tessera-test');
+    async cleanup() {
+      await killAndRemoveCgroups(cgroupParent);
       rmSync(podRoot, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * `tessera agent` flags that keep a test's agent process to its own pod root, sim state (outside its
+ * 0700 data dir, so pods of other uids reach it), cgroups and uids under `root`; `cleanup` kills what
+ * is left in those cgroups and removes them.
+ */
+export function agentRuntimeFlags(root: string): {
+  args: string[];
+  simDir: string;
+  cleanup(): Promise<void>;
+} {
+  const range = testUidRange();
+  const simDir = join(root, 'sim');
+  const cgroupParent = `tessera-test/${process.pid}-${++counter}`;
+  return {
+    args: [
+      '--sim-state',
+      simDir,
+      '--pod-root',
+      join(root, 'pods'),
+      '--cgroup-parent',
+      cgroupParent,
+      '--pod-uid-range',
+      range === null ? 'agent' : `${range.first}-${range.last}`,
+    ],
+    simDir,
+    cleanup: () => killAndRemoveCgroups(cgroupParent),
   };
 }
