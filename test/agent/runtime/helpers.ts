@@ -20,7 +20,7 @@ import { createLogger, type Logger } from '../../../common/log.ts';
  * empty). Async on purpose: a killed pod that was this process's child stays in its cgroup until our
  * event loop reaps it, and rmdir fails until then.
  */
-async function killAndRemoveCgroups(cgroupParent: string): Promise<void> {
+export async function killAndRemoveCgroups(cgroupParent: string): Promise<void> {
   const layout = detectCgroupLayout();
   // The parent as one cgroup: killing and removing it reaches every pod cgroup below it.
   const all: PodCgroup = {
