@@ -50,14 +50,22 @@ export interface IdAllocator {
   inUse(): number[];
 }
 
-/** An allocator over `range`; takes the lowest free id, so ids stay readable in `ps`. */
+/**
+ * An allocator over `range`. It goes round the range rather than taking the lowest free id: a pod's
+ * files outside its own dir (in /tmp, /dev/shm) outlive it, owned by its uid, so a uid given back is
+ * handed out again as late as possible.
+ */
 export function createIdAllocator(range: IdRange): IdAllocator {
   const used = new Set<number>();
+  const size = range.last - range.first + 1;
+  let next = range.first;
   return {
     take() {
-      for (let id = range.first; id <= range.last; id++) {
+      for (let i = 0; i < size; i++) {
+        const id = range.first + ((next - range.first + i) % size);
         if (!used.has(id)) {
           used.add(id);
+          next = id === range.last ? range.first : id + 1;
           return ok(id);
         }
       }

@@ -10,7 +10,7 @@ describe('pod uid range', () => {
     }
   });
 
-  it('gives each live pod its own id, lowest first, reuses a released one, and says when none is left', () => {
+  it('gives each live pod its own id, skips claimed ones, and says when none is left', () => {
     const ids = createIdAllocator({ first: 5000, last: 5002 });
     ids.claim(5001);
     expect([ids.take(), ids.take()].map((r) => (r.ok ? r.value : null))).toEqual([5000, 5002]);
@@ -19,5 +19,16 @@ describe('pod uid range', () => {
     ids.release(5000);
     expect(ids.take()).toEqual({ ok: true, value: 5000 });
     expect(ids.inUse()).toEqual([5000, 5001, 5002]);
+  });
+
+  it('goes round the range, so a released id is the last to be handed out again', () => {
+    const ids = createIdAllocator({ first: 7000, last: 7003 });
+    const a = ids.take();
+    ids.take();
+    if (a.ok) ids.release(a.value);
+    // 7000 is free again, but 7002 and 7003 come first.
+    expect([ids.take(), ids.take(), ids.take()].map((r) => (r.ok ? r.value : null))).toEqual([
+      7002, 7003, 7000,
+    ]);
   });
 });

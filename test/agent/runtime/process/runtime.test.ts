@@ -112,8 +112,8 @@ describe.skipIf(!asRoot)('process runtime (root, cgroups)', () => {
     });
   });
 
-  it('gives two live pods two uids, honours runAsUser, and hands a released uid out again', async () => {
-    const rt = runtimeFor({ uidRange: { first: 410_100, last: 410_109 } });
+  it('gives two live pods two uids, honours runAsUser, and hands a released uid out again once the range comes round', async () => {
+    const rt = runtimeFor({ uidRange: { first: 410_100, last: 410_102 } });
     const a = await launch(rt.runtime, spec({ podId: 'a', command: ['sleep', '30'] }));
     const b = await launch(rt.runtime, spec({ podId: 'b', command: ['sleep', '30'] }));
     const c = await launch(
@@ -134,7 +134,9 @@ describe.skipIf(!asRoot)('process runtime (root, cgroups)', () => {
     await rt.runtime.release(a.ref);
     expect(existsSync(join(rt.podRoot, 'a'))).toBe(false);
     const d = await launch(rt.runtime, spec({ podId: 'd', command: ['sleep', '30'] }));
-    expect(ids(d.ref)).toEqual([410_100, 410_100]);
+    expect(ids(d.ref)).toEqual([410_102, 410_102]);
+    const e = await launch(rt.runtime, spec({ podId: 'e', command: ['sleep', '30'] }));
+    expect(ids(e.ref)).toEqual([410_100, 410_100]);
   });
 
   it('writes the memory and CPU limits into the pod cgroup', async () => {
