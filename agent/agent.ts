@@ -12,7 +12,6 @@
  * Around that, for `tessera health` and Prometheus: a small state file rewritten every few seconds
  * (state-file.ts) and the local HTTP endpoint (http.ts: `/metrics`, `/healthz`, `/status`, `/events`).
  */
-import { chmod, mkdir } from 'node:fs/promises';
 import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import pkg from '../package.json' with { type: 'json' };
@@ -24,6 +23,7 @@ import {
   composeStatus,
   createEventRing,
   podStateEvent,
+  runtimeEvent,
   type SwapDirection,
 } from './api.ts';
 import {
@@ -38,10 +38,10 @@ import { type GpuDriver, type GpuInventory, type GpuSample, type HostFacts, host
 import { type HttpEndpoint, serveAgentEndpoints } from './http.ts';
 import { createLink, type Link, type LinkOptions } from './link/index.ts';
 import { createAgentMetrics } from './metrics.ts';
+import { prepareAgentDirs } from './pod-access.ts';
 import { createPodViews } from './pod-views.ts';
 import { type AdoptReport, createRunner, isEnded, type PodRunState } from './runner/index.ts';
 import type { PodRuntime } from './runtime/types.ts';
-import { shareSimStateWithPods } from './sim-state-access.ts';
 import { createStateWriter, stateFilePath } from './state-file.ts';
 import { openSwapPool } from './swap-file.ts';
 import { createIdleTracker, utilizationOf, workloadPodsOf, workloadRows } from './workload-metrics.ts';
@@ -102,26 +102,8 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   const sampleIntervalMs = opts.sampleIntervalMs ?? 1000;
   const startedAtMs = now();
   const { driver, dataDir } = opts;
-  try {
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    // Also when it existed before: pods run as other users and must not read logs, checkpoint or token.
-    await chmod(dataDir, 0o700);
-    const blocked = opts.simStateDir === undefined ? null : await shareSimStateWithPods(opts.simStateDir);
-    if (blocked !== null) {
-      log.warn(
-        'pods running as other users cannot reach the sim state dir to register GPU memory: a directory above it is closed to others; give --sim-state a path outside the data dir that others may pass, or --pod-uid-range agent',
-        { simStateDir: opts.simStateDir, closed: blocked },
-      );
-    }
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    return err(
-      tesseraError('TESSERA_E_INVALID_CONFIG', `agent data dir ${dataDir} cannot be created: ${why}`, {
-        field: 'data',
-        context: { path: dataDir },
-      }),
-    );
-  }
+  const prepared = await prepareAgentDirs(dataDir, opts.simStateDir, log);
+  if (!prepared.ok) return prepared;
 
   const discovered = await driver.discover();
   if (!discovered.ok) return discovered;
@@ -161,14 +143,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       if (isEnded(s.state)) endedAt.set(s.podId, now());
       emit(podStateEvent(s, now()));
     },
-    onEvent: (e) =>
-      emit({
-        atMs: now(),
-        kind: e.kind,
-        podId: e.podId,
-        reason: e.message,
-        ...(e.numbers === undefined ? {} : { numbers: e.numbers }),
-      }),
+    onEvent: (e) => emit(runtimeEvent(e, now())),
   });
   const adopted = await runner.adopt();
   if (!adopted.ok) {

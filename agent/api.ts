@@ -18,7 +18,13 @@ import {
 } from './enforce/index.ts';
 import type { GpuInventory, GpuSample, HostFacts } from './gpu/index.ts';
 import type { LinkState } from './link/client.ts';
-import { isEnded, type PodRunState, type PodSpec, type PodStatus } from './runner/index.ts';
+import {
+  isEnded,
+  type PodRunState,
+  type PodRuntimeEvent,
+  type PodSpec,
+  type PodStatus,
+} from './runner/index.ts';
 import type { RuntimeEventKind } from './runtime/types.ts';
 
 /** Direction of a GPU swap: `out` checkpoints a pod's GPU memory to host RAM, `in` restores it. */
@@ -194,6 +200,17 @@ export function podStateEvent(s: PodStatus, atMs: number): Omit<AgentEvent, 'seq
     pid: s.pid,
     exitCode: s.exitCode,
     signal: s.signal,
+  };
+}
+
+/** The event of a runtime's progress on a pod (an image pull, a container created). */
+export function runtimeEvent(e: PodRuntimeEvent, atMs: number): Omit<AgentEvent, 'seq'> {
+  return {
+    atMs,
+    kind: e.kind,
+    podId: e.podId,
+    reason: e.message,
+    ...(e.numbers === undefined ? {} : { numbers: e.numbers }),
   };
 }
 

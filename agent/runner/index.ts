@@ -2,7 +2,9 @@
  * The runner: starts, watches, stops and adopts the pods assigned to this node through a PodRuntime
  * (agent/runtime/, docs/architecture.md §4).
  *   runner.ts      createRunner: the API the allocator link and enforcement call
+ *   admission.ts   whether a pod may start now: id, epoch, command, fencing (pure)
  *   pods.ts        the pod table: lifecycle, launches through the runtime, readiness, adoption, checkpointing
+ *   pod-entry.ts   one pod as the table holds it; end reasons; a spec without its pull credential
  *   launch.ts      prepareLaunch: grants checked, the pod's env built, its log files rotated and opened
  *   env.ts         podEnv: visible GPUs, fraction, limits, HAMi-core and MPS variables (pure); podProcessEnv: all of a pod's env
  *   logs.ts        per-pod log files the pods write directly, rotation, readLogTail

@@ -3,10 +3,9 @@
  * runtime (launch.ts prepares env and logs), state changes through the lifecycle gate, readiness,
  * the end of a pod, the checkpoint, and adoption.
  */
-import { join } from 'node:path';
 import { ok, type Result, tesseraError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
-import type { LaunchedPod, PodEnd, PodRuntime, RuntimeEventKind, RuntimeRef } from '../runtime/types.ts';
+import type { LaunchedPod, PodEnd, PodRuntime, RuntimeEventKind } from '../runtime/types.ts';
 import {
   CHECKPOINT_VERSION,
   type CheckpointFs,
@@ -17,26 +16,29 @@ import {
 import { endReason, guardFencedPath, readGuardFenced } from './guard-record.ts';
 import { closeFd, type LaunchConfig, prepareLaunch } from './launch.ts';
 import { canPodTransition, isEnded } from './lifecycle.ts';
-import { createRotatingLogWriter, logPath, type RotatingLogWriter } from './logs.ts';
+import { createRotatingLogWriter, logPath } from './logs.ts';
+import {
+  blankStatus,
+  newEntry,
+  type PodEntry,
+  type PodRuntimeEvent,
+  podDirOf,
+  REASON_EXITED_ADOPTED,
+  REASON_NOT_RECORDED,
+} from './pod-entry.ts';
 import { readProcStat } from './proc.ts';
 import { effectiveReadiness } from './readiness.ts';
 import type { PodRunState, PodSpec, PodStatus, ReadinessSpec } from './types.ts';
-import { createPodLogWatcher, type PodLogWatcher } from './watch.ts';
+import { createPodLogWatcher } from './watch.ts';
 
-/** Why an adopted pod's end carries no exit code: the agent was not its parent, so it cannot wait(). */
-export const REASON_EXITED_WHILE_DOWN = 'exited while the agent was down; exit code unknown';
-/** As above, for a pod that ended after this agent adopted it. */
-export const REASON_EXITED_ADOPTED = 'exited after the agent adopted it; exit code unknown (not its child)';
-/** A pod whose start the checkpoint could not record: never started, since the next agent could not adopt it. */
-export const REASON_NOT_RECORDED = 'not started: the runner checkpoint could not be written';
-
-/** A runtime's progress line about one pod, as the runner passes it on (`RunnerOptions.onEvent`). */
-export interface PodRuntimeEvent {
-  podId: string;
-  kind: RuntimeEventKind;
-  message: string;
-  numbers?: Readonly<Record<string, number>>;
-}
+export {
+  type PodEntry,
+  type PodRuntimeEvent,
+  podDirOf,
+  REASON_EXITED_ADOPTED,
+  REASON_EXITED_WHILE_DOWN,
+  REASON_NOT_RECORDED,
+} from './pod-entry.ts';
 
 /** What the table needs from the runner's options, normalised. */
 export interface PodTableConfig extends LaunchConfig {
@@ -49,28 +51,6 @@ export interface PodTableConfig extends LaunchConfig {
   onEvent: (event: PodRuntimeEvent) => void;
   checkpointPath: string;
   checkpointFs: CheckpointFs | undefined;
-}
-
-/** One pod as the runner holds it. */
-export interface PodEntry {
-  /** Without `pullCredential`: that is for the start only. */
-  spec: PodSpec;
-  status: PodStatus;
-  /** How the runtime finds the pod; null while it starts (or when it never started). */
-  ref: RuntimeRef | null;
-  /** Aborts a start still under way (a long image pull) when the pod is stopped. */
-  abort: AbortController | null;
-  /** Resolves once the runtime's launch has settled, either way. */
-  launched: Promise<void>;
-  watcher: PodLogWatcher | null;
-  readyTimer: NodeJS.Timeout | null;
-  stopping: Promise<Result<PodStatus>> | null;
-  /** Why the agent ended it (stop, kill); wins over what the exit itself says. */
-  endReason: string | null;
-  /** Resolves once the pod has ended and that was reported. */
-  exited: Promise<void>;
-  resolveExited: () => void;
-  events: RotatingLogWriter | null;
 }
 
 /** The table; see runner.ts for the public meaning of each operation. */
@@ -88,53 +68,6 @@ export interface PodTable {
   adoptFrom(cp: RunnerCheckpoint, reasonDown: string): Promise<{ adopted: PodStatus[]; ended: PodStatus[] }>;
   forget(podId: string): Result<void>;
   close(): void;
-}
-
-/** The directory of pod `podId` under the agent's `dataDir` (for `tessera logs` without a runner). */
-export function podDirOf(dataDir: string, podId: string): string {
-  return join(dataDir, 'pods', podId);
-}
-
-/** `spec` without its registry credential, which must never reach the checkpoint or a caller. */
-function withoutCredential(spec: PodSpec): PodSpec {
-  const { pullCredential: _dropped, ...rest } = spec;
-  return structuredClone(rest);
-}
-
-function newEntry(spec: PodSpec, status: PodStatus, ref: RuntimeRef | null): PodEntry {
-  let resolveExited = (): void => {};
-  const exited = new Promise<void>((r) => {
-    resolveExited = r;
-  });
-  return {
-    spec: withoutCredential(spec),
-    status,
-    ref,
-    abort: null,
-    launched: Promise.resolve(),
-    watcher: null,
-    readyTimer: null,
-    stopping: null,
-    endReason: null,
-    exited,
-    resolveExited,
-    events: null,
-  };
-}
-
-function blankStatus(spec: PodSpec, state: PodRunState): PodStatus {
-  return {
-    podId: spec.podId,
-    epoch: spec.epoch,
-    state,
-    pid: null,
-    startTimeTicks: null,
-    startedAtMs: null,
-    exitCode: null,
-    signal: null,
-    reason: null,
-    adopted: false,
-  };
 }
 
 /** Creates the table over `cfg.dataDir`. */

@@ -36,6 +36,7 @@ export {
   REASON_NOT_RECORDED,
 } from './pods.ts';
 
+import { conflict, invalid, notFound, refusal } from './admission.ts';
 import { readProcStat } from './proc.ts';
 import { DEFAULT_READINESS } from './readiness.ts';
 import type { PodSpec, PodStatus, ReadinessSpec } from './types.ts';
@@ -115,28 +116,6 @@ export interface Runner {
   podDir(podId: string): string;
   /** Stops watching without touching any pod, as an agent exit would; pods keep running. */
   close(): void;
-}
-
-const POD_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
-
-function invalid(podId: string, field: string, message: string): Result<never> {
-  return err(
-    tesseraError('TESSERA_E_INVALID_SPEC', `pod ${podId}: ${message}`, { field, context: { podId } }),
-  );
-}
-
-function conflict(podId: string, message: string, context: Record<string, number>): Result<never> {
-  return err(
-    tesseraError('TESSERA_E_CONFLICT', `pod ${podId}: ${message}`, { context: { podId, ...context } }),
-  );
-}
-
-function notFound(podId: string): Result<never> {
-  return err(
-    tesseraError('TESSERA_E_NOT_FOUND', `pod ${podId} is not known to this node's runner`, {
-      context: { podId },
-    }),
-  );
 }
 
 /** Creates a runner over `opts.dataDir`; call `adopt()` first when the agent restarts. */
@@ -375,50 +354,4 @@ export function createRunner(opts: RunnerOptions): Runner {
     },
   };
   return runner;
-}
-
-/** Why `spec` may not start now (bad id, epoch or command; fencing), or null. */
-function refusal(spec: PodSpec, table: PodTable): Result<never> | null {
-  if (!POD_ID_RE.test(spec.podId)) {
-    return invalid(spec.podId, 'podId', 'pod id must be 1-253 of [A-Za-z0-9._-], not starting with . _ or -');
-  }
-  if (!Number.isSafeInteger(spec.epoch) || spec.epoch < 0) {
-    return invalid(spec.podId, 'epoch', `epoch must be a non-negative integer, got ${spec.epoch}`);
-  }
-  if (spec.command.length === 0 || spec.command[0] === '') {
-    return invalid(spec.podId, 'command', 'command is empty');
-  }
-  const running = table.get(spec.podId);
-  if (running !== undefined && !isEnded(running.status.state)) {
-    const ctx = { epoch: spec.epoch, runningEpoch: running.spec.epoch };
-    if (spec.epoch < running.spec.epoch) {
-      return conflict(
-        spec.podId,
-        `refused epoch ${spec.epoch}: epoch ${running.spec.epoch} runs here (fencing: a stale assignment must not run)`,
-        ctx,
-      );
-    }
-    if (spec.epoch === running.spec.epoch) {
-      return conflict(spec.podId, `epoch ${spec.epoch} is already running (pid ${running.status.pid})`, ctx);
-    }
-    return conflict(
-      spec.podId,
-      `epoch ${running.spec.epoch} still runs; stop it before starting epoch ${spec.epoch}`,
-      ctx,
-    );
-  }
-  const seen = table.epochOf(spec.podId);
-  if (seen !== undefined && spec.epoch < seen) {
-    return conflict(
-      spec.podId,
-      `refused epoch ${spec.epoch}: epoch ${seen} was already seen on this node (fencing: a stale assignment must not run)`,
-      { epoch: spec.epoch, seenEpoch: seen },
-    );
-  }
-  if (seen !== undefined && spec.epoch === seen) {
-    return conflict(spec.podId, `epoch ${spec.epoch} already ran here and ended; a pod never runs twice`, {
-      epoch: spec.epoch,
-    });
-  }
-  return null;
 }
