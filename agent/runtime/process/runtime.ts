@@ -92,6 +92,24 @@ function liveCgroupPids(cg: PodCgroup): number[] {
   });
 }
 
+/**
+ * The request's env for a pod that runs as another user: the agent's own `HOME`, `USER` and
+ * `LOGNAME` (allowlisted for pods that run as the agent) name a home the pod cannot write, so `HOME`
+ * becomes the pod's own dir and the user names go; a spec's own `HOME` stays.
+ */
+function podUserEnv(
+  env: Readonly<Record<string, string>>,
+  identity: PodIdentity | null,
+  podDir: string,
+): Record<string, string> {
+  const out = { ...env };
+  if (identity === null) return out;
+  if (out.HOME === undefined || out.HOME === process.env.HOME) out.HOME = podDir;
+  if (out.USER === process.env.USER) delete out.USER;
+  if (out.LOGNAME === process.env.LOGNAME) delete out.LOGNAME;
+  return out;
+}
+
 /** The process runtime; see the file comment. */
 export function createProcessRuntime(opts: ProcessRuntimeOptions): PodRuntime {
   const { log } = opts;
@@ -118,7 +136,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): PodRuntime {
     log.warn('no pod uid range: pods run as root');
   }
   // What release needs that the ref does not carry: the pod's id (its dir) and whether we chose its uid.
-  const known = new Map<string, { podId: string; ownUid: boolean; ownDir: boolean }>();
+  const known = new Map<string, { podId: string; ownUid: boolean }>();
   const key = (ref: ProcessRef): string => `${ref.pid}:${ref.startTimeTicks}`;
 
   const identityFor = (spec: PodSpec): Result<{ identity: PodIdentity | null; ownUid: boolean }> => {
@@ -173,13 +191,11 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): PodRuntime {
         for (const u of undo.reverse()) u();
         return r;
       };
-      let cwd = spec.workingDir;
-      if (cwd === undefined) {
-        const dir = preparePodRootDir(opts.podRoot, spec.podId, identity);
-        if (!dir.ok) return fail(dir);
-        cwd = dir.value;
-        undo.push(() => removePodRootDir(opts.podRoot, spec.podId));
-      }
+      // Always made: the pod's working dir unless the spec names one, and its HOME either way.
+      const dir = preparePodRootDir(opts.podRoot, spec.podId, identity);
+      if (!dir.ok) return fail(dir);
+      undo.push(() => removePodRootDir(opts.podRoot, spec.podId));
+      const cwd = spec.workingDir ?? dir.value;
       let cgroup: PodCgroup | null = null;
       if (cgroupsUsable.ok) {
         const created = createPodCgroup(layout, opts.cgroupParent, `${spec.podId}-e${spec.epoch}`, {
@@ -206,7 +222,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): PodRuntime {
         // detached: a session of its own, so the agent's terminal and group signals never reach it.
         child = spawn(argv[0] ?? '/bin/sh', argv.slice(1), {
           cwd,
-          env: { ...req.env },
+          env: podUserEnv(req.env, identity, dir.value),
           detached: true,
           stdio: ['ignore', req.stdoutFd, req.stderrFd],
         });
@@ -225,7 +241,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): PodRuntime {
         cgroup,
         ...(identity === null ? {} : { uid: identity.uid, gid: identity.gid }),
       };
-      known.set(key(ref), { podId: spec.podId, ownUid, ownDir: spec.workingDir === undefined });
+      known.set(key(ref), { podId: spec.podId, ownUid });
       const ended = new Promise<PodEnd>((resolve) => {
         child.on('exit', (code, sig) =>
           resolve({ exitCode: code, signal: sig, reason: oomReason(cgroup, oomBefore) }),
@@ -246,7 +262,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): PodRuntime {
         ref.uid >= (opts.uidRange?.first ?? 0) &&
         ref.uid <= (opts.uidRange?.last ?? -1);
       if (ownUid && ref.uid !== undefined) ids?.claim(ref.uid);
-      known.set(key(ref), { podId: spec.podId, ownUid, ownDir: spec.workingDir === undefined });
+      known.set(key(ref), { podId: spec.podId, ownUid });
       if (isLiveProcess(ref.pid, ref.startTimeTicks)) {
         const running: LaunchedPod = { ref, ended: pollEnded(ref) };
         return { running };
@@ -319,7 +335,7 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): PodRuntime {
           });
       }
       if (mine !== undefined) {
-        if (mine.ownDir) removePodRootDir(opts.podRoot, mine.podId);
+        removePodRootDir(opts.podRoot, mine.podId);
         if (mine.ownUid && freed && ref.uid !== undefined) ids?.release(ref.uid);
         known.delete(key(ref));
       }

@@ -90,12 +90,20 @@ describe.skipIf(!asRoot)('process runtime (root, cgroups)', () => {
     const rt = runtimeFor({ uidRange: { first: 410_000, last: 410_009 } });
     const pod = await launch(
       rt.runtime,
-      spec({ command: ['/bin/sh', '-c', 'id -u; id -g; id -G; pwd; cat /proc/self/cgroup; exec sleep 30'] }),
+      spec({
+        command: [
+          '/bin/sh',
+          '-c',
+          'id -u; id -g; id -G; pwd; echo "$HOME"; cat /proc/self/cgroup; exec sleep 30',
+        ],
+      }),
     );
     await until(() => pod.out().includes('freezer'), 'output');
-    const [uid, gid, groups, cwd] = pod.out().split('\n');
+    const [uid, gid, groups, cwd, home] = pod.out().split('\n');
     expect([uid, gid, groups]).toEqual(['410000', '410000', '410000']);
     expect(cwd).toBe(join(rt.podRoot, 'p1'));
+    // Not the agent's HOME, which this uid could not write.
+    expect(home).toBe(join(rt.podRoot, 'p1'));
     const st = statSync(join(rt.podRoot, 'p1'));
     expect([st.uid, st.mode & 0o777]).toEqual([410_000, 0o700]);
     expect(statSync(rt.podRoot).mode & 0o777).toBe(0o711);
