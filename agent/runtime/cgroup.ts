@@ -165,7 +165,12 @@ function writeLimits(layout: CgroupLayout, cg: PodCgroup, limits: CgroupLimits):
     if (v2Has('memory') && cg.unified !== null) {
       writes.push([join(cg.unified, 'memory.max'), bytes], [join(cg.unified, 'memory.swap.max'), '0']);
     } else if (cg.v1.memory !== undefined) {
-      writes.push([join(cg.v1.memory, 'memory.limit_in_bytes'), bytes]);
+      // memsw (memory + swap) as well, after the memory limit it may not be below: as v2's
+      // swap.max 0, a pod over its limit is killed rather than swapped out.
+      writes.push(
+        [join(cg.v1.memory, 'memory.limit_in_bytes'), bytes],
+        [join(cg.v1.memory, 'memory.memsw.limit_in_bytes'), bytes],
+      );
     } else return fail('a memory limit was asked for but this host has no memory controller', {});
   }
   if (limits.cpuMillis !== undefined && limits.cpuMillis > 0) {
@@ -189,8 +194,8 @@ function writeLimits(layout: CgroupLayout, cg: PodCgroup, limits: CgroupLimits):
     try {
       writeFileSync(file, value);
     } catch (x) {
-      // memory.swap.max is absent where the kernel has no swap accounting: not worth failing for.
-      if (file.endsWith('memory.swap.max')) continue;
+      // memory.swap.max / memsw are absent where the kernel has no swap accounting: not worth failing for.
+      if (file.endsWith('memory.swap.max') || file.endsWith('memory.memsw.limit_in_bytes')) continue;
       return fail(`cannot write ${value} to ${file}: ${(x as Error).message}`, { file });
     }
   }

@@ -147,13 +147,16 @@ describe.skipIf(!asRoot)('process runtime (root, cgroups)', () => {
     expect(ids(e.ref)).toEqual([410_100, 410_100]);
   });
 
-  it('writes the memory and CPU limits into the pod cgroup', async () => {
+  it('writes the memory (and memory+swap) and CPU limits into the pod cgroup', async () => {
     const rt = runtimeFor();
     const pod = await launch(rt.runtime, spec({ command: ['sleep', '30'], memoryMiB: 256, cpuMillis: 1500 }));
     const cg = cgroupOf(pod.ref);
     expect(readFileSync(join(cg.v1.memory ?? '', 'memory.limit_in_bytes'), 'utf8').trim()).toBe(
       String(256 * 1024 * 1024),
     );
+    // Memory plus swap at the same line: over it the pod is killed, not swapped out.
+    const memsw = join(cg.v1.memory ?? '', 'memory.memsw.limit_in_bytes');
+    if (existsSync(memsw)) expect(readFileSync(memsw, 'utf8').trim()).toBe(String(256 * 1024 * 1024));
     expect(readFileSync(join(cg.v1.cpu ?? '', 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('150000');
   });
 
