@@ -12,7 +12,6 @@
  * Around that, for `tessera health` and Prometheus: a small state file rewritten every few seconds
  * (state-file.ts) and the local HTTP endpoint (http.ts: `/metrics`, `/healthz`, `/status`, `/events`).
  */
-import { mkdir } from 'node:fs/promises';
 import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import pkg from '../package.json' with { type: 'json' };
@@ -24,6 +23,7 @@ import {
   composeStatus,
   createEventRing,
   podStateEvent,
+  runtimeEvent,
   type SwapDirection,
 } from './api.ts';
 import {
@@ -38,16 +38,21 @@ import { type GpuDriver, type GpuInventory, type GpuSample, type HostFacts, host
 import { type HttpEndpoint, serveAgentEndpoints } from './http.ts';
 import { createLink, type Link, type LinkOptions } from './link/index.ts';
 import { createAgentMetrics } from './metrics.ts';
+import { prepareAgentDirs } from './pod-access.ts';
 import { createPodViews } from './pod-views.ts';
 import { type AdoptReport, createRunner, isEnded, type PodRunState } from './runner/index.ts';
+import type { PodRuntime } from './runtime/types.ts';
 import { createStateWriter, stateFilePath } from './state-file.ts';
 import { openSwapPool } from './swap-file.ts';
 import { createIdleTracker, utilizationOf, workloadPodsOf, workloadRows } from './workload-metrics.ts';
 
 /** Options of `createAgent`; durations in ms, sizes in MiB, defaults per field. */
 export interface AgentOptions {
+  /** Made mode 0700: logs, checkpoint and credentials are no pod's business. */
   dataDir: string;
   driver: GpuDriver;
+  /** What runs the pods (agent/runtime/): the process runtime or the container one; main.ts picks it. */
+  runtime: PodRuntime;
   /** Default 1000. */
   sampleIntervalMs?: number;
   /** Host RAM for GPU swap; default 0 = swap off (reclaim then kills borrowers). */
@@ -97,17 +102,8 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   const sampleIntervalMs = opts.sampleIntervalMs ?? 1000;
   const startedAtMs = now();
   const { driver, dataDir } = opts;
-  try {
-    await mkdir(dataDir, { recursive: true });
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    return err(
-      tesseraError('TESSERA_E_INVALID_CONFIG', `agent data dir ${dataDir} cannot be created: ${why}`, {
-        field: 'data',
-        context: { path: dataDir },
-      }),
-    );
-  }
+  const prepared = await prepareAgentDirs(dataDir, opts.simStateDir, log);
+  if (!prepared.ok) return prepared;
 
   const discovered = await driver.discover();
   if (!discovered.ok) return discovered;
@@ -132,6 +128,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   const endedAt = new Map<string, number>();
   const runner = createRunner({
     dataDir,
+    runtime: opts.runtime,
     node: {
       gpus: inventory.gpus.map((g) => ({ uuid: g.uuid, index: g.index, memoryMiB: g.memoryTotalMiB })),
       hamiCore: false,
@@ -146,8 +143,9 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       if (isEnded(s.state)) endedAt.set(s.podId, now());
       emit(podStateEvent(s, now()));
     },
+    onEvent: (e) => emit(runtimeEvent(e, now())),
   });
-  const adopted = runner.adopt();
+  const adopted = await runner.adopt();
   if (!adopted.ok) {
     runner.close();
     return adopted;
@@ -361,7 +359,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       await link?.stop();
       clearInterval(housekeeping);
       await sampler.stop();
-      // SIGCONTs every pod it paused: pods keep running after the agent, and never frozen.
+      // Thaws every pod it froze: pods keep running after the agent, and never frozen.
       slicer?.stop();
       runner.close();
       await http?.close();

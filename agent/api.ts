@@ -18,7 +18,14 @@ import {
 } from './enforce/index.ts';
 import type { GpuInventory, GpuSample, HostFacts } from './gpu/index.ts';
 import type { LinkState } from './link/client.ts';
-import { isEnded, type PodRunState, type PodSpec, type PodStatus } from './runner/index.ts';
+import {
+  isEnded,
+  type PodRunState,
+  type PodRuntimeEvent,
+  type PodSpec,
+  type PodStatus,
+} from './runner/index.ts';
+import type { RuntimeEventKind } from './runtime/types.ts';
 
 /** Direction of a GPU swap: `out` checkpoints a pod's GPU memory to host RAM, `in` restores it. */
 export type SwapDirection = 'in' | 'out';
@@ -32,7 +39,9 @@ export type AgentEventKind =
   | 'sampler-error'
   // A pod the previous agent left swapped out, taken back into the pool at start, or not (the reason says why).
   | 'swap-adopted'
-  | 'swap-not-adopted';
+  | 'swap-not-adopted'
+  // A runtime's progress while it starts a pod (image-pulling, image-pulled, image-pull-retry, container-created).
+  | RuntimeEventKind;
 
 /** One entry of the agent's event ring; `seq` grows by one per event since the agent started. */
 export interface AgentEvent {
@@ -51,6 +60,8 @@ export interface AgentEvent {
   pid?: number | null;
   exitCode?: number | null;
   signal?: string | null;
+  /** A runtime event's own measurements (e.g. bytes pulled, attempt), passed on by name. */
+  numbers?: Readonly<Record<string, number>>;
 }
 
 /** The latest sample of one GPU; null fields where the driver reports N/A. */
@@ -189,6 +200,17 @@ export function podStateEvent(s: PodStatus, atMs: number): Omit<AgentEvent, 'seq
     pid: s.pid,
     exitCode: s.exitCode,
     signal: s.signal,
+  };
+}
+
+/** The event of a runtime's progress on a pod (an image pull, a container created). */
+export function runtimeEvent(e: PodRuntimeEvent, atMs: number): Omit<AgentEvent, 'seq'> {
+  return {
+    atMs,
+    kind: e.kind,
+    podId: e.podId,
+    reason: e.message,
+    ...(e.numbers === undefined ? {} : { numbers: e.numbers }),
   };
 }
 

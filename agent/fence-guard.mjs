@@ -5,11 +5,14 @@
 // cannot, and the allocator places them elsewhere a margin later: the same pod would run twice. This
 // process, started detached by the agent, reads `<data>/fence-deadline.json` (agent/link/guard-file.ts)
 // every poll; once `baseDeadlineMs + rescheduleAfterMs` of a live pod of `<data>/runner-checkpoint.json`
-// (agent/runner/checkpoint.ts) has passed, it kills that pod: SIGTERM
-// (and SIGCONT, for a pod paused by time-slicing) to the pod's process group, SIGKILL after a short
-// grace. A pod is its group's leader (the runner starts it with setsid), and the leader's pid, process
-// group and start time (field 22 of /proc/<pid>/stat) must all match the checkpoint, so a reused pid
-// is never signalled. What it killed is appended to `<data>/guard-fenced.json` BEFORE the signal, so
+// (agent/runner/checkpoint.ts) has passed, it kills that pod: SIGTERM to every process of the pod
+// (thawed, for a pod frozen by time-slicing), SIGKILL after a short grace. A pod whose runtime ref
+// records a cgroup (the process runtime's, a container's) is found and killed by that cgroup:
+// `cgroup.kill`, else freeze + SIGKILL each + thaw, so a `setsid` grandchild dies too. The cgroup is
+// named for the pod and its epoch, so it cannot name someone else's processes. A pod without one
+// (no writable cgroup on the host, or a version-1 checkpoint's pid/pgid) is its process group's
+// leader, and the leader's pid, process group and start time (field 22 of /proc/<pid>/stat) must all
+// match the checkpoint, so a reused pid is never signalled. What it killed is appended to `<data>/guard-fenced.json` BEFORE the signal, so
 // the agent, alive again, reports those pods as `lease lost` (agent/runner/guard-record.ts). Pods
 // without `rescheduleAfterMs` (policy `keep`) are never touched: they outlive any allocator outage.
 //
@@ -21,6 +24,15 @@
 // Usage: node fence-guard.mjs <dataDir> <agentPid> [--poll-ms N] [--grace-ms N]
 import fs from 'node:fs';
 import path from 'node:path';
+import {
+  cgroupMembers,
+  cgroupOf,
+  freezeCgroup,
+  killCgroup,
+  membershipDir,
+  readStat,
+  signal,
+} from './fence-guard-procs.mjs';
 
 const DEADLINE_FILE = 'fence-deadline.json';
 const CHECKPOINT_FILE = 'runner-checkpoint.json';
@@ -53,23 +65,6 @@ function parseArgs(argv) {
     process.exit(2);
   }
   return opts;
-}
-
-/** /proc/<pid>/stat's state, process group and start time; null when gone (as agent/runner/proc.ts). */
-function readStat(pid) {
-  let text;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // The command name may hold spaces and parentheses: the numbers start after the LAST ')'.
-  const rest = text
-    .slice(text.lastIndexOf(')') + 1)
-    .trim()
-    .split(/\s+/);
-  const stat = { state: rest[0] ?? '', pgrp: Number(rest[5 - 3]), startTimeTicks: Number(rest[22 - 3]) };
-  return Number.isSafeInteger(stat.pgrp) && Number.isSafeInteger(stat.startTimeTicks) ? stat : null;
 }
 
 /** True while `pid` exists and is not a zombie. */
@@ -153,9 +148,11 @@ function releasePidFile() {
 }
 
 /**
- * The `reschedule` pods of the checkpoint whose leader is still the process the runner started (pid,
- * group and start time all match, a zombie leader included: its group may hold live members), each
- * with its `afterMs`. Anything in the file not of the expected shape is skipped.
+ * The `reschedule` pods of the checkpoint that may still run, each with its `afterMs`: those with a
+ * cgroup, and those without whose leader is still the process the runner started (pid, group and
+ * start time all match, a zombie leader included: its group may hold live members). A version-2
+ * checkpoint has a runtime `ref`; a version-1 one `pid` and `pgid`. Anything not of the expected
+ * shape is skipped.
  */
 function guardedLeaders() {
   const cp = readJson(files.checkpoint);
@@ -164,10 +161,22 @@ function guardedLeaders() {
   for (const p of pods) {
     if (p === null || typeof p !== 'object' || p.spec === null || typeof p.spec !== 'object') continue;
     const { podId, epoch, rescheduleAfterMs: afterMs } = p.spec;
-    const { pid, pgid, startTimeTicks, state } = p;
+    const { state } = p;
     if (typeof podId !== 'string' || !Number.isSafeInteger(epoch) || !LIVE_STATES.has(state)) continue;
     // `keep` pods (no rescheduleAfterMs) run on whatever happens to the allocator.
     if (!Number.isSafeInteger(afterMs) || afterMs < 0) continue;
+    const ref = p.ref !== null && typeof p.ref === 'object' ? p.ref : null;
+    const pid = ref === null ? p.pid : ref.pid;
+    const startTimeTicks = ref === null ? p.startTimeTicks : ref.startTimeTicks;
+    const cgroup = cgroupOf(ref);
+    if (cgroup !== null) {
+      const key = `${membershipDir(cgroup)}`;
+      if (emptied.has(key)) continue;
+      leaders.push({ podId, epoch, pid, pgid: null, startTimeTicks, afterMs, cgroup, key });
+      continue;
+    }
+    // Without a cgroup, only a process-runtime pod leads its own group (a container's pid does not).
+    const pgid = ref === null ? p.pgid : ref.kind === 'process' ? ref.pid : null;
     // pgid <= 1 would signal our own group or every process: never a pod. A pod leads its own group.
     if (!Number.isSafeInteger(pid) || pid <= 1 || pgid !== pid || !Number.isSafeInteger(startTimeTicks))
       continue;
@@ -175,21 +184,23 @@ function guardedLeaders() {
     if (s === null || s.startTimeTicks !== startTimeTicks || s.pgrp !== pgid) continue;
     // A dead leader (a zombie until its frozen agent reaps it) whose group was already found empty:
     // no /proc scan for it on every poll.
-    if (s.state === 'Z' && emptied.has(`${pid}:${startTimeTicks}`)) continue;
-    leaders.push({ podId, epoch, pid, pgid, startTimeTicks, afterMs });
+    const key = `${pid}:${startTimeTicks}`;
+    if (s.state === 'Z' && emptied.has(key)) continue;
+    leaders.push({ podId, epoch, pid, pgid, startTimeTicks, afterMs, cgroup: null, key });
   }
   return leaders;
 }
 
-/** `leaders` with their live members; one /proc scan, only once some pod is due. */
+/** `leaders` with their live members; one /proc scan for the groups, only once some pod is due. */
 function withMembers(leaders) {
   if (leaders.length === 0) return [];
-  const members = groupMembers(new Set(leaders.map((l) => l.pgid)));
+  const groups = leaders.filter((l) => l.cgroup === null);
+  const members = groups.length === 0 ? new Map() : groupMembers(new Set(groups.map((l) => l.pgid)));
   const targets = [];
   for (const l of leaders) {
-    const m = members.get(l.pgid) ?? [];
+    const m = l.cgroup === null ? (members.get(l.pgid) ?? []) : cgroupMembers(l.cgroup);
     if (m.length > 0) targets.push({ ...l, members: m });
-    else emptied.add(`${l.pid}:${l.startTimeTicks}`);
+    else emptied.add(l.key);
   }
   return targets;
 }
@@ -214,20 +225,13 @@ function groupMembers(pgids) {
   return out;
 }
 
-/** Members of `t` still the same live processes. */
+/** Processes of `t` still alive: its cgroup's now (forks included), else the members seen, by start time. */
 function survivors(t) {
+  if (t.cgroup !== null) return cgroupMembers(t.cgroup);
   return t.members.filter((m) => {
     const s = readStat(m.pid);
     return s !== null && s.state !== 'Z' && s.startTimeTicks === m.startTimeTicks;
   });
-}
-
-function signal(target, sig) {
-  try {
-    process.kill(target, sig);
-  } catch {
-    // ESRCH: gone meanwhile.
-  }
 }
 
 /** Appends the guard's kills to guard-fenced.json (the newest MAX_RECORDS kept). */
@@ -269,13 +273,19 @@ async function fire(first) {
       podId: t.podId,
       epoch: t.epoch,
       pgid: t.pgid,
+      cgroup: t.cgroup === null ? null : membershipDir(t.cgroup),
       members: t.members.map((m) => m.pid),
       agentPid: d.agentPid,
       overdueMs: atMs - (d.baseDeadlineMs + t.afterMs),
       graceMs: d.killGraceMs,
     });
-    signal(-t.pgid, 'SIGTERM');
-    signal(-t.pgid, 'SIGCONT');
+    if (t.cgroup !== null) {
+      for (const m of t.members) signal(m.pid, 'SIGTERM');
+      freezeCgroup(t.cgroup, false);
+    } else {
+      signal(-t.pgid, 'SIGTERM');
+      signal(-t.pgid, 'SIGCONT');
+    }
   }
   const until = performance.now() + d.killGraceMs;
   while (performance.now() < until && targets.some((t) => survivors(t).length > 0)) {
@@ -285,6 +295,10 @@ async function fire(first) {
     const left = survivors(t);
     if (left.length === 0) continue;
     log('warn', 'grace over: SIGKILL', { podId: t.podId, pids: left.map((m) => m.pid) });
+    if (t.cgroup !== null) {
+      killCgroup(t.cgroup);
+      continue;
+    }
     const leader = readStat(t.pid);
     // While the leader (zombie or not) holds the group id, the group is the pod's: kill it whole,
     // late forks included. Without it, only the members seen, each checked by its start time.

@@ -24,6 +24,7 @@ import { initSimState, parseSimGpus, SIM_TOOLS, simEnv } from './gpu/sim/spec.ts
 import { credentialFile } from './link/credential-file.ts';
 import { createGuardFile } from './link/guard-file.ts';
 import type { PodSpec } from './runner/index.ts';
+import { createRuntime, type RuntimeChoice } from './runtime/select.ts';
 
 /** The GPU backends. */
 export type GpuKind = 'nvidia' | 'sim';
@@ -36,6 +37,18 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.TESSERA_AGENT_DATA) return env.TESSERA_AGENT_DATA;
   if (process.getuid?.() === 0) return '/var/lib/tessera/agent';
   return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'tessera', 'agent');
+}
+
+/** `--pod-root`'s default: `/var/lib/tessera/pods` for root, else `~/.local/state/tessera/pods`; outside the data dir either way. */
+export function defaultPodRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (process.getuid?.() === 0) return '/var/lib/tessera/pods';
+  return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'tessera', 'pods');
+}
+
+/** `--cgroup-parent`'s default: `tessera/<nodeName>`, so two agents on one machine never share pod cgroups. */
+export function defaultCgroupParent(nodeName: string): string {
+  // A node name is not a path: nothing of it may climb out of `tessera/`.
+  return `tessera/${nodeName.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '_')}`;
 }
 
 /** The sim backend's state directory for an agent data dir. */
@@ -109,6 +122,8 @@ export interface AgentMainOptions {
   podsFile: string | null;
   /** The allocator to link to (`resolveAllocator`); null runs the agent on its own. */
   allocator: AllocatorChoice | null;
+  /** `--runtime`, `--pod-root`, `--pod-uid-range`, `--cgroup-parent`. */
+  runtime: RuntimeChoice;
 }
 
 /** Where the agent's link goes and as whom. */
@@ -206,9 +221,12 @@ export async function runAgentMain(
   const { driver, simStateDir } = opened.value;
   // Sim: the fakes first on PATH, so pods (and anything they run) meet the same nvidia-smi as the agent.
   if (simStateDir !== null) process.env.PATH = `${SIM_TOOLS.binDir}${delimiter}${process.env.PATH ?? ''}`;
+  const runtime = await createRuntime(o.runtime, log);
+  if (!runtime.ok) return runtime;
   const started = await createAgent({
     dataDir: o.dataDir,
     driver,
+    runtime: runtime.value.runtime,
     sampleIntervalMs: o.sampleIntervalMs,
     swapPoolMiB: o.swapPoolMiB,
     ...(o.timeSlicing === null ? {} : { timeSlicing: o.timeSlicing }),
@@ -232,6 +250,7 @@ export async function runAgentMain(
   });
   if (!started.ok) return started;
   const agent = started.value;
+  if (runtime.value.note !== null) log.warn(runtime.value.note);
   // Linked, a frozen agent must not outlive its lease with pods running: the guard stops them.
   if (o.allocator !== null) {
     const guard = ensureFenceGuard(o.dataDir);
@@ -246,6 +265,9 @@ export async function runAgentMain(
     driver: driver.kind,
     url: agent.port === null ? null : `http://127.0.0.1:${agent.port}`,
     dataDir: o.dataDir,
+    runtime: runtime.value.runtime.kind,
+    podRoot: o.runtime.podRoot,
+    cgroupParent: o.runtime.cgroupParent,
     adopted: agent.adopted.adopted.map((p) => p.podId),
     allocator: o.allocator === null ? null : o.allocator.url,
     ca: o.allocator?.ca?.path ?? null,

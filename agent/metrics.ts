@@ -104,10 +104,7 @@ export function createAgentMetrics(workloads?: WorkloadMetricsSource): AgentMetr
     'tessera_gpu_swap_refusals_total',
     'Swaps refused (pool full, tool missing, ...).',
   );
-  const pauses = counter(
-    'tessera_timeslice_pauses_total',
-    'Time-slicing quanta that paused (SIGSTOP) a pod.',
-  );
+  const pauses = counter('tessera_timeslice_pauses_total', 'Time-slicing quanta that paused (froze) a pod.');
 
   const workloadLabels = ['project', 'workload'] as const;
   const workloadGauge = (name: string, help: string, value: (w: WorkloadRow) => number | null) =>

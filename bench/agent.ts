@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { createAgent } from '../agent/agent.ts';
 import { createNvidiaDriver } from '../agent/gpu/index.ts';
 import { initSimState, parseSimGpus, readSimRegistration, SIM_TOOLS, simEnv } from '../agent/gpu/sim/spec.ts';
+import { createProcessRuntime } from '../agent/runtime/process/runtime.ts';
 import { readStateFile } from '../agent/state-file.ts';
 import { createLogger } from '../common/log.ts';
 import { renderTable } from '../sim/report.ts';
@@ -202,6 +203,14 @@ async function killLatency(intervalMs: number, trials: number): Promise<KillTria
   const started = await createAgent({
     dataDir: join(root, 'data'),
     driver,
+    // Pods as the bench's own user: the bench measures kill latency, not isolation.
+    runtime: createProcessRuntime({
+      podRoot: join(root, 'pods'),
+      cgroupParent: `tessera-bench/${process.pid}`,
+      uidRange: null,
+      adoptPollMs: 500,
+      log: createLogger({ stream: { write: () => {} } }),
+    }),
     simStateDir: simDir,
     sampleIntervalMs: intervalMs,
     port: null,

@@ -127,8 +127,8 @@ export function createEnforcer(opts: EnforcerOptions): Enforcer {
     // sampleAtMs only times GPU OOM kills: a reclaim kill after a refused swap waited on the pool.
     if (busy(a.podId)) return;
     killing.set(a.podId, false);
-    // Out of the slicer first: it SIGCONTs the group (a stopped process cannot act on a SIGTERM, should
-    // the kill be graceful) and sends no further quanta to a group that is going away.
+    // Out of the slicer first: it thaws the pod (a frozen process cannot act on a SIGTERM, should
+    // the kill be graceful) and sends no further quanta to a pod that is going away.
     opts.slicer?.removePod(a.podId);
     c[kind]++;
     if (kind === 'oomKills') {

@@ -1,7 +1,8 @@
 /**
  * Time-slicing: the node-level scheduler's compute share (docs/architecture.md §4). Tenants of one GPU take
- * turns over a cycle: each is let run (SIGCONT to its process group) at its window's start and
- * stopped (SIGSTOP) at its end, so its kernels are launched only inside its share of every cycle.
+ * turns over a cycle: each is thawed at its window's start and frozen at its end (the pod's cgroup
+ * freezer, so a process it forked or `setsid` cannot slip out; SIGSTOP/SIGCONT to its group where it
+ * has no cgroup), so its kernels are launched only inside its share of every cycle.
  *
  * - `strict`: every tenant, busy or idle, gets exactly its fraction of each cycle, one after the
  *   other; the share of an idle tenant is wasted. A hard cap: a 0.5 pod never gets more than half.
@@ -13,7 +14,7 @@
  * at 0% utilization and it could never show the activity that earns it a window; if it wakes up, it
  * runs unchecked for at most one cycle, until the next cycle sees it active.
  *
- * `sliceWindows` is pure (no clock); `createTimeSlicer` turns windows into signals on injected timers.
+ * `sliceWindows` is pure (no clock); `createTimeSlicer` turns windows into freezes and thaws on injected timers.
  */
 import { controlFailure, type EnforceEvent, type PodControl } from './types.ts';
 
@@ -87,7 +88,7 @@ export interface TimeSlicerOptions {
   setTimer?: SetTimer;
   /** A pod becoming gated (`slice-pause`) or free again (`slice-resume`); not every quantum. */
   onEvent?: (e: EnforceEvent) => void;
-  /** A signal that failed (the pod's group is gone or ending); the runner reports the exit itself. */
+  /** A freeze or thaw that failed (the pod is gone or ending); the runner reports the exit itself. */
   onError?: (podId: string, error: unknown) => void;
 }
 
@@ -105,9 +106,9 @@ export interface TimeSlicer {
   /** The latest tenants and activity; windows follow from the next cycle, removed pods are let go now. */
   update(gpus: readonly GpuTenants[]): void;
   start(): void;
-  /** Ends slicing and SIGCONTs every pod it stopped: a pod is never left frozen. */
+  /** Ends slicing and thaws every pod it froze: a pod is never left frozen. */
   stop(): void;
-  /** Lets one pod go (SIGCONT if stopped): before killing it (a stopped process cannot act on SIGTERM) or swapping it. */
+  /** Lets one pod go (thawed if frozen): before killing it (a frozen process cannot act on SIGTERM) or swapping it. */
   removePod(podId: string): void;
   stats(): TimeSlicerStats;
 }
@@ -118,7 +119,7 @@ const realTimer: SetTimer = (fn, delayMs) => {
   return { cancel: () => clearTimeout(t) };
 };
 
-/** SIGSTOP/SIGCONT quanta per GPU over every cycle, from the latest tenants given to `update`. */
+/** Freeze/thaw quanta per GPU over every cycle, from the latest tenants given to `update`. */
 export function createTimeSlicer(opts: TimeSlicerOptions): TimeSlicer {
   const now = opts.now ?? Date.now;
   const setTimer = opts.setTimer ?? realTimer;
@@ -133,9 +134,9 @@ export function createTimeSlicer(opts: TimeSlicerOptions): TimeSlicer {
   let pauses = 0;
   let resumes = 0;
 
-  const send = (podId: string, sig: 'SIGSTOP' | 'SIGCONT'): boolean => {
+  const send = (podId: string, frozen: boolean): boolean => {
     try {
-      const failure = controlFailure(control.signal(podId, sig));
+      const failure = controlFailure(control.freeze(podId, frozen));
       if (failure === null) return true;
       opts.onError?.(podId, failure);
       return false;
@@ -146,16 +147,16 @@ export function createTimeSlicer(opts: TimeSlicerOptions): TimeSlicer {
   };
   const pause = (podId: string): void => {
     if (stopped.has(podId)) return;
-    if (send(podId, 'SIGSTOP')) {
+    if (send(podId, true)) {
       stopped.add(podId);
       pauses++;
     }
   };
   const resume = (podId: string): void => {
     if (!stopped.has(podId)) return;
-    // Forgotten even when the signal fails: a group that is gone is not stopped either.
+    // Forgotten even when the thaw fails: a pod that is gone is not frozen either.
     stopped.delete(podId);
-    if (send(podId, 'SIGCONT')) resumes++;
+    if (send(podId, false)) resumes++;
   };
   const emit = (
     kind: 'slice-pause' | 'slice-resume',

@@ -8,16 +8,16 @@ import type { GpuGrant } from '../../common/resources.ts';
 import type { PodRunState } from '../runner/types.ts';
 
 /**
- * What enforcement may do to a pod; the runner implements it. `kill` and `signal` may answer with a
+ * What enforcement may do to a pod; the runner implements it. `kill` and `freeze` may answer with a
  * `Result` (the runner does) or anything else; a failed `Result`, like a rejection or a throw, is a
  * failure. Typed `unknown` so the runner plugs in as it is, whatever its success value.
  */
 export interface PodControl {
-  /** End the pod now (the group killed), recording `reason` as why it ended. */
+  /** End the pod now (every process of it killed), recording `reason` as why it ended. */
   kill(podId: string, reason: string): Promise<unknown>;
-  /** Send a signal to the pod's whole process group (time-slicing quanta). */
-  signal(podId: string, sig: 'SIGSTOP' | 'SIGCONT'): unknown;
-  /** Every live pid of the pod's process group. */
+  /** Freeze or thaw every process of the pod (time-slicing quanta): its cgroup's freezer where it has one. */
+  freeze(podId: string, frozen: boolean): unknown;
+  /** Every live pid of the pod. */
   pidsOf(podId: string): number[];
 }
 

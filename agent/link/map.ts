@@ -151,7 +151,7 @@ export function inventoryFromStatus(s: AgentStatus, labels: Record<string, strin
 
 /** An agent event as an Event frame body; its measurements go into `numbers`, by name. */
 export function eventToWire(e: AgentEvent, seq: number): Event {
-  const numbers: Record<string, number> = {};
+  const numbers: Record<string, number> = { ...e.numbers };
   const measured = {
     usedMiB: e.usedMiB,
     limitMiB: e.limitMiB,

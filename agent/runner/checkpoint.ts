@@ -7,16 +7,25 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ok, type Result, type TesseraError, tesseraError } from '../../common/errors.ts';
 import { type DurableFs, readJsonRecord, writeJsonDurable } from '../durable-json.ts';
+import type { RuntimeRef } from '../runtime/types.ts';
 import type { PodRunState, PodSpec } from './types.ts';
 
-/** The checkpoint format this agent writes and reads. */
-export const CHECKPOINT_VERSION = 1;
+/**
+ * The checkpoint format this agent writes. Version 1 (before runtimes) recorded `pid` and `pgid`;
+ * it is still read, each pod's pid becoming a process ref without a cgroup, so an upgraded agent
+ * adopts the pods its predecessor started.
+ */
+export const CHECKPOINT_VERSION = 2;
 
-/** One pod as recorded: enough to find its process again and to tell it from a recycled pid. */
+/**
+ * One pod as recorded: enough to find it again through its runtime and to tell its main process
+ * from a recycled pid. The spec never holds `pullCredential` (the runner strips it).
+ */
 export interface CheckpointPod {
   spec: PodSpec;
+  /** How its runtime finds it; null while it was still starting (no process yet). */
+  ref: RuntimeRef | null;
   pid: number | null;
-  pgid: number | null;
   startTimeTicks: number | null;
   startedAtMs: number | null;
   state: PodRunState;
@@ -68,12 +77,50 @@ const SpecSchema = z.object({
     })
     .optional(),
   rescheduleAfterMs: nonNegInt.optional(),
+  image: z.string().optional(),
+  imagePullPolicy: z.enum(['IfNotPresent', 'Always', 'Never']).optional(),
+  runAsUser: nonNegInt.optional(),
+  runAsGroup: nonNegInt.optional(),
+  mounts: z
+    .array(z.object({ hostPath: z.string(), containerPath: z.string(), readOnly: z.boolean() }))
+    .optional(),
+  cpuMillis: nonNegInt.optional(),
+  memoryMiB: nonNegInt.optional(),
 });
+
+const V1ControllersSchema = z.object({
+  memory: z.string().optional(),
+  pids: z.string().optional(),
+  cpu: z.string().optional(),
+  freezer: z.string().optional(),
+});
+const CgroupSchema = z.object({ unified: z.string().nullable(), v1: V1ControllersSchema }).nullable();
+
+const RefSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('process'),
+    pid: z.number().int().positive(),
+    startTimeTicks: nonNegInt,
+    cgroup: CgroupSchema,
+    uid: nonNegInt.optional(),
+    gid: nonNegInt.optional(),
+  }),
+  z.object({
+    kind: z.literal('container'),
+    id: z.string(),
+    name: z.string(),
+    pid: z.number().int().positive(),
+    startTimeTicks: nonNegInt,
+    cgroup: CgroupSchema,
+  }),
+]);
 
 const PodSchema = z.object({
   spec: SpecSchema,
+  // Absent in version 1, which had `pgid` instead (always the pid: the leader called setsid).
+  ref: RefSchema.nullable().optional(),
   pid: z.number().int().positive().nullable(),
-  pgid: z.number().int().positive().nullable(),
+  pgid: z.number().int().positive().nullable().optional(),
   startTimeTicks: nonNegInt.nullable(),
   startedAtMs: nonNegInt.nullable(),
   state: z.enum(['starting', 'running', 'ready', 'stopping', 'exited', 'lost', 'swapped-out']),
@@ -83,7 +130,7 @@ const PodSchema = z.object({
 });
 
 const CheckpointSchema = z.object({
-  version: z.literal(CHECKPOINT_VERSION),
+  version: z.union([z.literal(1), z.literal(CHECKPOINT_VERSION)]),
   pods: z.array(PodSchema),
   epochs: z.record(z.string(), nonNegInt),
 });
@@ -134,6 +181,22 @@ export function readCheckpoint(
     refuse: (raw) => newerVersion(path, raw),
   });
   if (!read.ok) return read;
-  // The schema mirrors PodSpec, so the parsed value is that type (zod's inferred one is structural).
-  return ok((read.value as RunnerCheckpoint | null) ?? emptyCheckpoint());
+  if (read.value === null) return ok(emptyCheckpoint());
+  const parsed = read.value as z.infer<typeof CheckpointSchema>;
+  return ok({
+    version: CHECKPOINT_VERSION,
+    // The schema mirrors PodSpec and RuntimeRef, so the parsed values are those types.
+    pods: parsed.pods.map(({ pgid: _pgid, ref, ...rest }) => ({
+      ...(rest as Omit<CheckpointPod, 'ref'>),
+      ref: (ref as RuntimeRef | null | undefined) ?? legacyRef(rest.pid, rest.startTimeTicks),
+    })),
+    epochs: parsed.epochs,
+  });
+}
+
+/** A version-1 pod's process as a ref: its group was its pid, and it had no cgroup. */
+function legacyRef(pid: number | null, startTimeTicks: number | null): RuntimeRef | null {
+  return pid === null || startTimeTicks === null
+    ? null
+    : { kind: 'process', pid, startTimeTicks, cgroup: null };
 }

@@ -1,13 +1,16 @@
 /**
- * The runner: starts, watches, stops and adopts the pods assigned to this node (docs/architecture.md §4).
+ * The runner: starts, watches, stops and adopts the pods assigned to this node through a PodRuntime
+ * (agent/runtime/, docs/architecture.md §4).
  *   runner.ts      createRunner: the API the allocator link and enforcement call
- *   pods.ts        the pod table: lifecycle, readiness, adoption, checkpointing
- *   launch.ts      launchPod: one pod's process started in its own group, grants checked, logs rotated
+ *   admission.ts   whether a pod may start now: id, epoch, command, fencing (pure)
+ *   pods.ts        the pod table: lifecycle, launches through the runtime, readiness, adoption, checkpointing
+ *   pod-entry.ts   one pod as the table holds it; end reasons; a spec without its pull credential
+ *   launch.ts      prepareLaunch: grants checked, the pod's env built, its log files rotated and opened
  *   env.ts         podEnv: visible GPUs, fraction, limits, HAMi-core and MPS variables (pure); podProcessEnv: all of a pod's env
  *   logs.ts        per-pod log files the pods write directly, rotation, readLogTail
  *   watch.ts       the periodic look at a pod's logs: rotation and the readiness line
  *   readiness.ts   the readiness line matcher (pure)
- *   proc.ts        /proc: start times (PID reuse), process groups, signalling a group
+ *   proc.ts        /proc: start times (PID reuse), process groups, signalling a group (the process runtime's fallback)
  *   checkpoint.ts  the durable record of what runs, read back with validation
  *   guard-record.ts  the pods the fence guard killed, and the end reason they get (`lease lost`)
  *   lifecycle.ts   the run-state transition table
@@ -41,9 +44,11 @@ export { DEFAULT_READINESS } from './readiness.ts';
 export {
   type AdoptReport,
   createRunner,
+  type PodRuntimeEvent,
   podDirOf,
   REASON_EXITED_ADOPTED,
   REASON_EXITED_WHILE_DOWN,
+  REASON_NOT_RECORDED,
   type Runner,
   type RunnerOptions,
 } from './runner.ts';

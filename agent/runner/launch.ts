@@ -1,9 +1,9 @@
 /**
- * Launching one pod's process: its grants checked against the node, its env built, its log files
- * rotated and handed to the child, the child started as the leader of its own process group. What
- * the runner does with the process afterwards (the table, the checkpoint, watching) is pods.ts.
+ * What the runner prepares before a runtime starts a pod: its grants checked against the node, its
+ * whole environment built (nothing of the agent's beyond the allowlist), and its log files rotated
+ * and opened, so the runtime hands the pod file descriptors and never a path into the agent's data
+ * dir. Starting the process is the runtime's (agent/runtime/types.ts).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { err, ok, type Result, tesseraError } from '../../common/errors.ts';
 import { grantProblems, type NodeEnvInfo, podProcessEnv } from './env.ts';
@@ -19,13 +19,15 @@ export interface LaunchConfig {
   rotation: Readonly<LogRotation>;
 }
 
-/** Starts `spec`'s command in `cwd`, its output to the logs under `dir`; the child is its group's leader (detached). */
-export function launchPod(
-  cfg: LaunchConfig,
-  spec: PodSpec,
-  dir: string,
-  cwd: string,
-): Result<{ child: ChildProcess; pid: number }> {
+/** A pod's environment and open log files; the caller closes the fds once the runtime has its copies. */
+export interface PreparedLaunch {
+  env: Record<string, string>;
+  stdoutFd: number;
+  stderrFd: number;
+}
+
+/** Checks `spec`'s grants, builds its env and opens fresh log files under `dir`. */
+export function prepareLaunch(cfg: LaunchConfig, spec: PodSpec, dir: string): Result<PreparedLaunch> {
   const problems = grantProblems(spec, cfg.node);
   if (problems.length > 0) {
     return err(
@@ -37,41 +39,28 @@ export function launchPod(
   }
   const env = podProcessEnv(cfg.baseEnv, cfg.nodeEnv, spec, cfg.node, { podDir: dir });
   const fds: number[] = [];
-  let child: ChildProcess;
   try {
     // Each epoch starts in fresh files: earlier output moves to `.1`, and readiness scans from 0.
     rotateByRename(logPath(dir, 'stdout'), cfg.rotation);
     rotateByRename(logPath(dir, 'stderr'), cfg.rotation);
     fds.push(openLogForPod(dir, 'stdout'), openLogForPod(dir, 'stderr'));
-    const [cmd = '', ...args] = spec.command;
-    child = spawn(cmd, args, { cwd, env, detached: true, stdio: ['ignore', fds[0], fds[1]] });
   } catch (x) {
-    return err(
-      tesseraError('TESSERA_E_INVALID_SPEC', `pod ${spec.podId}: cannot start: ${(x as Error).message}`, {
-        field: 'command',
-        context: { podId: spec.podId },
-      }),
-    );
-  } finally {
-    // The child has its own copies now; ours would only keep the files open.
     for (const fd of fds) closeFd(fd);
-  }
-  const pid = child.pid;
-  if (pid === undefined) {
-    // Node reports ENOENT / EACCES as a later 'error' event; without a listener it would throw.
-    child.on('error', () => {});
     return err(
       tesseraError(
-        'TESSERA_E_INVALID_SPEC',
-        `pod ${spec.podId}: cannot start ${JSON.stringify(spec.command[0])}: not found or not executable (cwd ${cwd}, PATH ${env.PATH ?? 'unset'})`,
-        { field: 'command', context: { podId: spec.podId } },
+        'TESSERA_E_INTERNAL',
+        `pod ${spec.podId}: cannot open its log files in ${dir}: ${(x as Error).message}`,
+        {
+          context: { podId: spec.podId },
+        },
       ),
     );
   }
-  return ok({ child, pid });
+  return ok({ env, stdoutFd: fds[0] ?? -1, stderrFd: fds[1] ?? -1 });
 }
 
-function closeFd(fd: number): void {
+/** Closes an fd; one already closed is fine. */
+export function closeFd(fd: number): void {
   try {
     closeSync(fd);
   } catch {

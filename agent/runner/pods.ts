@@ -1,12 +1,11 @@
 /**
- * The runner's table of pods and the per-pod mechanics behind runner.ts: starting (the launch itself
- * is launch.ts), state changes through the lifecycle gate, readiness, the end of a pod, the
- * checkpoint, and adoption.
+ * The runner's table of pods and the per-pod mechanics behind runner.ts: starting through the
+ * runtime (launch.ts prepares env and logs), state changes through the lifecycle gate, readiness,
+ * the end of a pod, the checkpoint, and adoption.
  */
-import type { ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { ok, type Result } from '../../common/errors.ts';
+import { ok, type Result, tesseraError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
+import type { LaunchedPod, PodEnd, PodRuntime, RuntimeEventKind } from '../runtime/types.ts';
 import {
   CHECKPOINT_VERSION,
   type CheckpointFs,
@@ -15,50 +14,43 @@ import {
   writeCheckpoint,
 } from './checkpoint.ts';
 import { endReason, guardFencedPath, readGuardFenced } from './guard-record.ts';
-import { type LaunchConfig, launchPod } from './launch.ts';
+import { closeFd, type LaunchConfig, prepareLaunch } from './launch.ts';
 import { canPodTransition, isEnded } from './lifecycle.ts';
-import { createRotatingLogWriter, logPath, type RotatingLogWriter } from './logs.ts';
+import { createRotatingLogWriter, logPath } from './logs.ts';
 import {
-  groupAlive,
-  groupPids,
-  isLiveProcess,
-  killTaggedGroupMembers,
-  processStartTime,
-  readProcStat,
-  signalGroup,
-} from './proc.ts';
+  blankStatus,
+  newEntry,
+  type PodEntry,
+  type PodRuntimeEvent,
+  podDirOf,
+  REASON_EXITED_ADOPTED,
+  REASON_NOT_RECORDED,
+} from './pod-entry.ts';
+import { readProcStat } from './proc.ts';
 import { effectiveReadiness } from './readiness.ts';
 import type { PodRunState, PodSpec, PodStatus, ReadinessSpec } from './types.ts';
-import { createPodLogWatcher, type PodLogWatcher } from './watch.ts';
+import { createPodLogWatcher } from './watch.ts';
+
+export {
+  type PodEntry,
+  type PodRuntimeEvent,
+  podDirOf,
+  REASON_EXITED_ADOPTED,
+  REASON_EXITED_WHILE_DOWN,
+  REASON_NOT_RECORDED,
+} from './pod-entry.ts';
 
 /** What the table needs from the runner's options, normalised. */
 export interface PodTableConfig extends LaunchConfig {
   dataDir: string;
+  runtime: PodRuntime;
   readiness: ReadinessSpec;
   now: () => number;
   log: Logger;
   onStatus: (status: PodStatus) => void;
+  onEvent: (event: PodRuntimeEvent) => void;
   checkpointPath: string;
   checkpointFs: CheckpointFs | undefined;
-}
-
-/** One pod as the runner holds it. */
-export interface PodEntry {
-  spec: PodSpec;
-  status: PodStatus;
-  /** Equal to the leader's pid (it calls setsid); null when no process was ever recorded. */
-  pgid: number | null;
-  /** Our child; null for an adopted pod, which only /proc can watch. */
-  child: ChildProcess | null;
-  watcher: PodLogWatcher | null;
-  readyTimer: NodeJS.Timeout | null;
-  stopping: Promise<Result<PodStatus>> | null;
-  /** Why the agent ended it (stop, kill); wins over what the exit itself says. */
-  endReason: string | null;
-  /** Resolves once the pod has ended and that was reported. */
-  exited: Promise<void>;
-  resolveExited: () => void;
-  events: RotatingLogWriter | null;
 }
 
 /** The table; see runner.ts for the public meaning of each operation. */
@@ -68,39 +60,14 @@ export interface PodTable {
   live(): PodEntry[];
   epochOf(podId: string): number | undefined;
   podDir(podId: string): string;
-  spawn(spec: PodSpec, cwd: string): Result<PodStatus>;
+  start(spec: PodSpec): Result<PodStatus>;
   beginStop(e: PodEntry, reason: string, override?: boolean): void;
-  finish(e: PodEntry, exitCode: number | null, signal: string | null, reason: string | null): void;
+  finish(e: PodEntry, end: PodEnd): void;
   note(e: PodEntry, line: string): void;
   pollLogs(): void;
-  adoptFrom(cp: RunnerCheckpoint, reasonDown: string): { adopted: PodStatus[]; ended: PodStatus[] };
+  adoptFrom(cp: RunnerCheckpoint, reasonDown: string): Promise<{ adopted: PodStatus[]; ended: PodStatus[] }>;
   forget(podId: string): Result<void>;
   close(): void;
-}
-
-/** The directory of pod `podId` under the agent's `dataDir` (for `tessera logs` without a runner). */
-export function podDirOf(dataDir: string, podId: string): string {
-  return join(dataDir, 'pods', podId);
-}
-
-function newEntry(spec: PodSpec, status: PodStatus): PodEntry {
-  let resolveExited = (): void => {};
-  const exited = new Promise<void>((r) => {
-    resolveExited = r;
-  });
-  return {
-    spec,
-    status,
-    pgid: null,
-    child: null,
-    watcher: null,
-    readyTimer: null,
-    stopping: null,
-    endReason: null,
-    exited,
-    resolveExited,
-    events: null,
-  };
 }
 
 /** Creates the table over `cfg.dataDir`. */
@@ -109,7 +76,7 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
   // Newest epoch seen per pod id, including forgotten pods: the fencing watermark.
   const epochs = new Map<string, number>();
   let closed = false;
-  const { log, now } = cfg;
+  const { log, now, runtime } = cfg;
   const podDir = (podId: string): string => podDirOf(cfg.dataDir, podId);
   const guardPath = guardFencedPath(cfg.dataDir);
   /** Why a pod ended: the agent's own reason, else the fence guard's if it killed it, else `fallback`. */
@@ -142,8 +109,8 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
       version: CHECKPOINT_VERSION,
       pods: [...pods.values()].map((e) => ({
         spec: e.spec,
+        ref: e.ref,
         pid: e.status.pid,
-        pgid: e.pgid,
         startTimeTicks: e.status.startTimeTicks,
         startedAtMs: e.status.startedAtMs,
         state: e.status.state,
@@ -188,65 +155,157 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
     }
   };
 
-  const finish: PodTable['finish'] = (e, exitCode, signal, reason) => {
+  const finish: PodTable['finish'] = (e, end) => {
     if (closed || isEnded(e.status.state)) return;
     if (e.readyTimer !== null) clearTimeout(e.readyTimer);
     e.readyTimer = null;
     e.watcher?.stopScanning();
     e.watcher = null;
-    // The leader is the pod: what it leaves behind in its group would hold GPU memory that no pod
-    // accounts for, so it goes too (as a container's processes go with its init).
-    if (e.pgid !== null && groupAlive(e.pgid)) {
-      note(e, `leader ended; SIGKILL to what is left of group ${e.pgid}: ${groupPids(e.pgid).join(' ')}`);
-      signalGroup(e.pgid, 'SIGKILL');
+    const ref = e.ref;
+    // The main process is the pod: what it leaves behind would hold GPU memory no pod accounts
+    // for, so it goes too (as a container's processes go with its init).
+    if (ref !== null && runtime.alive(ref)) {
+      note(e, `main process ended; SIGKILL to what is left: ${runtime.pids(ref).join(' ')}`);
+      runtime.signal(ref, 'SIGKILL');
     }
     e.status.state = 'exited';
-    e.status.exitCode = exitCode;
-    e.status.signal = signal;
-    e.status.reason = reasonOf(e.spec, e.endReason, reason);
-    note(e, `exited code=${exitCode} signal=${signal} reason=${e.status.reason}`);
+    e.status.exitCode = end.exitCode;
+    e.status.signal = end.signal;
+    e.status.reason = reasonOf(e.spec, e.endReason, end.reason);
+    note(e, `exited code=${end.exitCode} signal=${end.signal} reason=${e.status.reason}`);
     e.events?.close();
     e.events = null;
     persist();
     emit(e);
     e.resolveExited();
+    if (ref !== null) {
+      runtime
+        .release(ref)
+        .catch((x: unknown) => log.warn('runtime release failed', { podId: e.spec.podId, error: x }));
+    }
   };
 
-  const spawnPod: PodTable['spawn'] = (spec, cwd) => {
-    const launched = launchPod(cfg, spec, podDir(spec.podId), cwd);
-    if (!launched.ok) return launched;
-    const { child, pid } = launched.value;
-    const e = newEntry(spec, {
-      podId: spec.podId,
-      epoch: spec.epoch,
-      state: 'running',
-      pid,
-      startTimeTicks: processStartTime(pid),
-      startedAtMs: now(),
-      exitCode: null,
-      signal: null,
-      reason: null,
-      adopted: false,
+  /** Follows a launched or adopted pod until it ends. */
+  const follow = (e: PodEntry, pod: LaunchedPod): void => {
+    void pod.ended.then((end) => {
+      const unknown = e.status.adopted && end.exitCode === null && end.signal === null && end.reason === null;
+      finish(e, unknown ? { ...end, reason: REASON_EXITED_ADOPTED } : end);
     });
-    e.pgid = pid;
-    e.child = child;
-    child.on('exit', (code, sig) => finish(e, code, sig, null));
-    child.on('error', (x) => log.warn('pod process error', { podId: spec.podId, error: x }));
-    // Pods outlive the agent: the child handle must not keep the agent's event loop alive.
-    child.unref();
-    pods.set(spec.podId, e);
-    epochs.set(spec.podId, spec.epoch);
-    note(e, `started epoch ${spec.epoch}: pid ${pid}, cwd ${cwd}, command ${JSON.stringify(spec.command)}`);
+  };
+
+  /** The runtime's answer to a launch: the pod runs (or is stopped at once, if a stop came first), or it ends. */
+  const launchSettled = (e: PodEntry, r: Result<LaunchedPod>): void => {
+    e.abort = null;
+    if (!r.ok) {
+      note(e, `not started: ${r.error.message}`);
+      finish(e, { exitCode: null, signal: null, reason: r.error.message });
+      return;
+    }
+    const { ref } = r.value;
+    e.ref = ref;
+    e.status.pid = ref.pid;
+    e.status.startTimeTicks = ref.startTimeTicks;
+    e.status.startedAtMs = now();
+    const stoppedMeanwhile = e.status.state === 'stopping' || closed;
+    if (!stoppedMeanwhile) transition(e, 'running');
+    note(e, `started epoch ${e.spec.epoch}: pid ${ref.pid}, command ${JSON.stringify(e.spec.command)}`);
     const saved = persist();
+    follow(e, r.value);
     if (!saved.ok) {
       // A pod missing from the checkpoint would be orphaned by the next agent and could run twice.
-      e.endReason = 'not started: the runner checkpoint could not be written';
-      signalGroup(pid, 'SIGKILL');
-      return saved;
+      e.endReason = REASON_NOT_RECORDED;
+      runtime.signal(ref, 'SIGKILL');
+      return;
     }
+    if (stoppedMeanwhile) return;
     watch(e);
     emit(e);
+  };
+
+  const start: PodTable['start'] = (spec) => {
+    const dir = podDir(spec.podId);
+    const prepared = prepareLaunch(cfg, spec, dir);
+    if (!prepared.ok) return prepared;
+    const { env, stdoutFd, stderrFd } = prepared.value;
+    const e = newEntry(spec, blankStatus(spec, 'starting'), null);
+    pods.set(spec.podId, e);
+    epochs.set(spec.podId, spec.epoch);
+    const saved = persist();
+    if (!saved.ok) {
+      closeFd(stdoutFd);
+      closeFd(stderrFd);
+      e.endReason = REASON_NOT_RECORDED;
+      finish(e, { exitCode: null, signal: null, reason: null });
+      return saved;
+    }
+    const abort = new AbortController();
+    e.abort = abort;
+    const onEvent = (
+      kind: RuntimeEventKind,
+      message: string,
+      numbers?: Readonly<Record<string, number>>,
+    ): void => {
+      note(e, `${kind}: ${message}`);
+      try {
+        cfg.onEvent({ podId: spec.podId, kind, message, ...(numbers === undefined ? {} : { numbers }) });
+      } catch (x) {
+        log.error('onEvent listener threw', { podId: spec.podId, error: x });
+      }
+    };
+    // The full spec, credential included, goes to the runtime only.
+    const launching = runtime
+      .launch({ spec, podDir: dir, stdoutFd, stderrFd, env, onEvent, signal: abort.signal })
+      .catch(
+        (x: unknown): Result<LaunchedPod> => ({
+          ok: false,
+          error: tesseraError('TESSERA_E_INTERNAL', `runtime ${runtime.kind} launch threw: ${String(x)}`),
+        }),
+      );
+    e.launched = launching.then((r) => {
+      // The pod has its own copies now; ours would only keep the files open.
+      closeFd(stdoutFd);
+      closeFd(stderrFd);
+      launchSettled(e, r);
+    });
+    emit(e);
     return ok({ ...e.status });
+  };
+
+  /** Re-attaches one recorded, not yet ended pod through its runtime; returns whether it runs. */
+  const adoptOne = async (e: PodEntry, rec: CheckpointPod, reasonDown: string): Promise<boolean> => {
+    const ref = rec.ref;
+    const found = ref === null ? null : await runtime.adopt(ref, rec.spec);
+    if (found !== null && 'running' in found) {
+      e.status.adopted = true;
+      if (rec.state === 'starting') e.status.state = 'running';
+      e.endReason = rec.reason;
+      e.status.reason = null;
+      note(e, `adopted by agent pid ${process.pid} (pid ${rec.pid}, start time ${rec.startTimeTicks})`);
+      watch(e);
+      follow(e, found.running);
+      return true;
+    }
+    const end: PodEnd = found?.ended ?? { exitCode: null, signal: null, reason: null };
+    const stat = ref === null ? null : readProcStat(ref.pid);
+    if (ref !== null && stat !== null && stat.startTimeTicks !== ref.startTimeTicks) {
+      // PID reuse: the number now names someone else's process; the runtime signalled nothing.
+      e.status.state = 'lost';
+      e.status.reason = downReason(
+        rec,
+        `lost: pid ${ref.pid} now belongs to another process (${stat.comm}, start time ${stat.startTimeTicks}, recorded ${ref.startTimeTicks}); the pod ended while the agent was down`,
+      );
+    } else {
+      e.status.state = 'exited';
+      e.status.reason = downReason(rec, end.reason ?? reasonDown);
+    }
+    e.status.exitCode = end.exitCode;
+    e.status.signal = end.signal;
+    note(e, `not adopted: ${e.status.reason}`);
+    e.events?.close();
+    e.events = null;
+    e.resolveExited();
+    if (ref !== null) await runtime.release(ref);
+    return false;
   };
 
   return {
@@ -255,7 +314,7 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
     live: () => [...pods.values()].filter((e) => !isEnded(e.status.state)),
     epochOf: (podId) => epochs.get(podId),
     podDir,
-    spawn: spawnPod,
+    start,
     finish,
     note,
 
@@ -283,7 +342,7 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
       }
     },
 
-    adoptFrom(cp, reasonDown) {
+    async adoptFrom(cp, reasonDown) {
       const adopted: PodStatus[] = [];
       const ended: PodStatus[] = [];
       for (const [id, ep] of Object.entries(cp.epochs)) epochs.set(id, Math.max(epochs.get(id) ?? ep, ep));
@@ -291,59 +350,26 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
         const id = rec.spec.podId;
         if (pods.has(id)) continue;
         epochs.set(id, Math.max(epochs.get(id) ?? rec.spec.epoch, rec.spec.epoch));
-        const { spec, pid, startTimeTicks } = rec;
-        const e = newEntry(spec, {
-          podId: id,
-          epoch: spec.epoch,
-          state: rec.state,
-          pid,
-          startTimeTicks,
-          startedAtMs: rec.startedAtMs,
-          exitCode: rec.exitCode,
-          signal: rec.signal,
-          reason: rec.reason,
-          adopted: false,
-        });
-        e.pgid = rec.pgid;
+        const e = newEntry(
+          rec.spec,
+          {
+            ...blankStatus(rec.spec, rec.state),
+            pid: rec.pid,
+            startTimeTicks: rec.startTimeTicks,
+            startedAtMs: rec.startedAtMs,
+            exitCode: rec.exitCode,
+            signal: rec.signal,
+            reason: rec.reason,
+          },
+          rec.ref,
+        );
         pods.set(id, e);
         if (isEnded(rec.state)) {
           e.resolveExited();
           continue;
         }
-        if (pid !== null && startTimeTicks !== null && isLiveProcess(pid, startTimeTicks)) {
-          e.status.adopted = true;
-          if (rec.state === 'starting') e.status.state = 'running';
-          e.endReason = rec.reason;
-          e.status.reason = null;
-          note(e, `adopted by agent pid ${process.pid} (pid ${pid}, start time ${startTimeTicks})`);
-          watch(e);
-          adopted.push(e.status);
-          continue;
-        }
-        const stat = pid === null ? null : readProcStat(pid);
-        if (stat !== null && stat.startTimeTicks !== startTimeTicks) {
-          // PID reuse: the number now names someone else's process (and maybe group): signal nothing.
-          e.status.state = 'lost';
-          e.status.reason = downReason(
-            rec,
-            `lost: pid ${pid} now belongs to another process (${stat.comm}, start time ${stat.startTimeTicks}, recorded ${startTimeTicks}); the pod ended while the agent was down`,
-          );
-        } else {
-          if (e.pgid !== null) {
-            const tags = { TESSERA_POD_ID: id, TESSERA_EPOCH: String(spec.epoch) };
-            for (const p of killTaggedGroupMembers(e.pgid, tags))
-              note(e, `killed pid ${p}, left over in the group`);
-          }
-          e.status.state = 'exited';
-          e.status.reason = downReason(rec, reasonDown);
-        }
-        e.status.exitCode = null;
-        e.status.signal = null;
-        note(e, `not adopted: ${e.status.reason}`);
-        e.events?.close();
-        e.events = null;
-        e.resolveExited();
-        ended.push(e.status);
+        if (await adoptOne(e, rec, reasonDown)) adopted.push(e.status);
+        else ended.push(e.status);
       }
       persist();
       for (const s of [...adopted, ...ended]) {

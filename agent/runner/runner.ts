@@ -1,43 +1,56 @@
 /**
- * The runner (docs/architecture.md §4): starts each assigned pod as its own process group, reports its life
- * through `onStatus`, stops it with SIGTERM / grace / SIGKILL to the whole group, and keeps a durable
- * checkpoint so a restarted agent adopts the pods still running (pods.ts holds the per-pod mechanics).
+ * The runner (docs/architecture.md §4): starts each assigned pod through a `PodRuntime` (a host
+ * process tree in its own cgroup, or a container), reports its life through `onStatus`, stops it with
+ * SIGTERM / grace / SIGKILL to every process of the pod, freezes it for time-slicing, and keeps a
+ * durable checkpoint of each pod's runtime ref so a restarted agent adopts the pods still running
+ * (pods.ts holds the per-pod mechanics). The runtime knows how to run one pod; the table, epochs,
+ * lifecycle, readiness, logs and the checkpoint are the runner's.
  *
- * Pods outlive the agent by design: each is spawned detached (a new session, so the agent's terminal
- * or process-group signals do not reach it), with stdin on /dev/null and stdout/stderr on log files,
- * never on pipes to the agent. Under systemd the agent's unit needs `KillMode=process`, or stopping
- * the agent would kill its pods with it.
- *
- * `node:child_process` rather than execa: the runner needs raw file descriptors as stdio, a detached
- * child it never awaits as a promise (a non-zero exit is a status to report, not a rejection), and
- * none of execa's cleanup-on-parent-exit, which is exactly what a pod must not get.
+ * Pods outlive the agent by design: stdout/stderr go to log files the runner opens and the runtime
+ * hands the pod, never to pipes to the agent. Under systemd the agent's unit needs
+ * `KillMode=process`, or stopping the agent would kill its pods with it.
  */
 import { mkdirSync, statSync } from 'node:fs';
 import { err, ok, type Result, tesseraError } from '../../common/errors.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
+import type { PodRuntime, RuntimeRef } from '../runtime/types.ts';
 import { type CheckpointFs, checkpointPath, readCheckpoint } from './checkpoint.ts';
 import { inheritedEnv, type NodeEnvInfo } from './env.ts';
 import { isEnded } from './lifecycle.ts';
 import { DEFAULT_LOG_ROTATION, type LogRotation } from './logs.ts';
-import { createPodTable, type PodEntry, type PodTable, type PodTableConfig } from './pods.ts';
+import {
+  createPodTable,
+  type PodEntry,
+  type PodRuntimeEvent,
+  type PodTable,
+  type PodTableConfig,
+  REASON_EXITED_ADOPTED,
+  REASON_EXITED_WHILE_DOWN,
+} from './pods.ts';
 
-export { podDirOf } from './pods.ts';
+export {
+  type PodRuntimeEvent,
+  podDirOf,
+  REASON_EXITED_ADOPTED,
+  REASON_EXITED_WHILE_DOWN,
+  REASON_NOT_RECORDED,
+} from './pods.ts';
 
-import { groupAlive, groupPids, isLiveProcess, readProcStat, signalGroup } from './proc.ts';
+import { conflict, invalid, notFound, refusal } from './admission.ts';
+import { readProcStat } from './proc.ts';
 import { DEFAULT_READINESS } from './readiness.ts';
 import type { PodSpec, PodStatus, ReadinessSpec } from './types.ts';
-
-/** Why an adopted pod's end carries no exit code: the agent was not its parent, so it cannot wait(). */
-export const REASON_EXITED_WHILE_DOWN = 'exited while the agent was down; exit code unknown';
-/** As above, for a pod that ended after this agent adopted it. */
-export const REASON_EXITED_ADOPTED = 'exited after the agent adopted it; exit code unknown (not its child)';
 
 /** Options of `createRunner`; durations in ms, defaults given per field. */
 export interface RunnerOptions {
   /** The agent's data dir: the checkpoint and `pods/<podId>/` (logs, default working dir) live here. */
   dataDir: string;
   node: NodeEnvInfo;
+  /** What starts and controls each pod's processes (agent/runtime/). */
+  runtime: PodRuntime;
   onStatus: (status: PodStatus) => void;
+  /** A runtime's progress while it starts a pod (image pulls, container created); default none. Also noted in the pod's events log. */
+  onEvent?: (event: PodRuntimeEvent) => void;
   /** Base environment under every pod's; default the agent's PATH, HOME, LANG, ... (`inheritedEnv`). */
   env?: Readonly<Record<string, string>>;
   /**
@@ -53,9 +66,7 @@ export interface RunnerOptions {
   logRotation?: LogRotation;
   /** How often logs are size-checked and scanned for readiness; default 250. */
   logPollMs?: number;
-  /** How often adopted pods (not our children) are checked for exit in /proc; default 500. */
-  adoptPollMs?: number;
-  /** How often a stop looks whether the group is gone; default 25. */
+  /** How often a stop looks whether the pod's processes are gone; default 25. */
   stopPollMs?: number;
   /** How long after SIGKILL a stop waits before reporting that processes survived it; default 10000. */
   killWaitMs?: number;
@@ -75,14 +86,18 @@ export interface AdoptReport {
 
 /** The runner's API: the one the allocator link and enforcement call. */
 export interface Runner {
-  /** Starts a pod; refuses a pod id already running, and any epoch older than one seen (fencing). */
+  /**
+   * Validates and begins a start; refuses a pod id already running, and any epoch older than one
+   * seen (fencing). Answers `starting`: the runtime's launch (maybe an image pull) then makes it
+   * `running`, or ends it `exited` with the launch error as its reason.
+   */
   start(spec: PodSpec): Result<PodStatus>;
-  /** SIGTERM to the group, `graceSeconds` (default the spec's), SIGKILL; resolves once all are gone. */
+  /** SIGTERM to every process of the pod, `graceSeconds` (default the spec's), SIGKILL; resolves once all are gone. A start under way is aborted. */
   stop(podId: string, reason: string, graceSeconds?: number): Promise<Result<PodStatus>>;
-  /** SIGKILL to the group at once (enforcement); resolves once all are gone. */
+  /** SIGKILL to every process of the pod at once (enforcement); resolves once all are gone. */
   kill(podId: string, reason: string): Promise<Result<PodStatus>>;
-  /** Pauses or resumes the whole group (time-slicing). */
-  signal(podId: string, signal: 'SIGSTOP' | 'SIGCONT'): Result<void>;
+  /** Freezes or thaws every process of the pod (time-slicing): the cgroup freezer, else SIGSTOP/SIGCONT. */
+  freeze(podId: string, frozen: boolean): Result<void>;
   /** Every pod this runner knows, ended ones included until `forget`. */
   list(): PodStatus[];
   get(podId: string): PodStatus | undefined;
@@ -91,10 +106,10 @@ export interface Runner {
    * until `forget`); a copy. Undefined for a pod it does not know.
    */
   specOf(podId: string): PodSpec | undefined;
-  /** The live processes of a pod's group, from /proc: maps GPU processes to pods. */
+  /** The pod's live processes, as its runtime finds them: maps GPU processes to pods. */
   pidsOf(podId: string): number[];
   /** Re-attaches to the pods of the checkpoint that are still running (call once, at agent start). */
-  adopt(): Result<AdoptReport>;
+  adopt(): Promise<Result<AdoptReport>>;
   /** Drops an ended pod from the list and the checkpoint; its epoch stays fenced. */
   forget(podId: string): Result<void>;
   /** The pod's directory: logs under `logs/`, and its working dir unless the spec names one. */
@@ -103,36 +118,16 @@ export interface Runner {
   close(): void;
 }
 
-const POD_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
-
-function invalid(podId: string, field: string, message: string): Result<never> {
-  return err(
-    tesseraError('TESSERA_E_INVALID_SPEC', `pod ${podId}: ${message}`, { field, context: { podId } }),
-  );
-}
-
-function conflict(podId: string, message: string, context: Record<string, number>): Result<never> {
-  return err(
-    tesseraError('TESSERA_E_CONFLICT', `pod ${podId}: ${message}`, { context: { podId, ...context } }),
-  );
-}
-
-function notFound(podId: string): Result<never> {
-  return err(
-    tesseraError('TESSERA_E_NOT_FOUND', `pod ${podId} is not known to this node's runner`, {
-      context: { podId },
-    }),
-  );
-}
-
 /** Creates a runner over `opts.dataDir`; call `adopt()` first when the agent restarts. */
 export function createRunner(opts: RunnerOptions): Runner {
   const now = opts.now ?? Date.now;
   const log = opts.log ?? createLogger({ stream: process.stderr, fields: { component: 'runner' } });
   const stopPollMs = opts.stopPollMs ?? 25;
   const killWaitMs = opts.killWaitMs ?? 10_000;
+  const runtime = opts.runtime;
   const config: PodTableConfig = {
     dataDir: opts.dataDir,
+    runtime,
     node: opts.node,
     baseEnv: opts.env ?? inheritedEnv(),
     nodeEnv: opts.nodeEnv ?? {},
@@ -141,6 +136,7 @@ export function createRunner(opts: RunnerOptions): Runner {
     now,
     log,
     onStatus: opts.onStatus,
+    onEvent: opts.onEvent ?? (() => {}),
     checkpointPath: checkpointPath(opts.dataDir),
     checkpointFs: opts.checkpointFs,
   };
@@ -148,25 +144,17 @@ export function createRunner(opts: RunnerOptions): Runner {
   let closed = false;
 
   const logTimer = setInterval(() => table.pollLogs(), opts.logPollMs ?? 250);
-  const adoptTimer = setInterval(() => {
-    for (const e of table.live()) {
-      if (e.child === null && !isLiveProcess(e.status.pid ?? 0, e.status.startTimeTicks ?? -1)) {
-        table.finish(e, null, null, REASON_EXITED_ADOPTED);
-      }
-    }
-  }, opts.adoptPollMs ?? 500);
   // The agent must be free to exit while pods run: timers never hold its event loop open.
   logTimer.unref();
-  adoptTimer.unref();
 
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-  /** Polls until the group has no live process, `ms` passes, or the runner closes (an agent exit). */
-  const waitGroupGone = async (e: PodEntry, ms: number): Promise<'gone' | 'timeout' | 'closed'> => {
+  /** Polls until the pod has no live process, `ms` passes, or the runner closes (an agent exit). */
+  const waitGone = async (ref: RuntimeRef, ms: number): Promise<'gone' | 'timeout' | 'closed'> => {
     // A monotonic clock, not `now`: an injected or stepped wall clock must not stretch a grace period.
     const deadline = performance.now() + ms;
     for (;;) {
-      if (e.pgid === null || !groupAlive(e.pgid)) return 'gone';
+      if (!runtime.alive(ref)) return 'gone';
       if (closed) return 'closed';
       if (performance.now() >= deadline) return 'timeout';
       await sleep(Math.min(stopPollMs, Math.max(1, deadline - performance.now())));
@@ -183,16 +171,18 @@ export function createRunner(opts: RunnerOptions): Runner {
       ),
     );
 
-  /** After the group is gone: our child's exit event reports the code; an adopted pod ends here. */
+  /** After its processes are gone: our child's exit reports the code; an adopted pod ends here. */
   const settle = async (e: PodEntry): Promise<Result<PodStatus>> => {
-    if (e.child === null) table.finish(e, null, null, REASON_EXITED_ADOPTED);
+    if (e.status.adopted) table.finish(e, { exitCode: null, signal: null, reason: REASON_EXITED_ADOPTED });
     await e.exited;
     return ok({ ...e.status });
   };
 
-  const survivors = (e: PodEntry, waitedMs: number): Result<never> => {
-    const pids = e.pgid === null ? [] : groupPids(e.pgid);
-    const states = pids.map((p) => `${p}:${readProcStat(p)?.state ?? '?'}`).join(', ');
+  const survivors = (e: PodEntry, ref: RuntimeRef, waitedMs: number): Result<never> => {
+    const states = runtime
+      .pids(ref)
+      .map((p) => `${p}:${readProcStat(p)?.state ?? '?'}`)
+      .join(', ');
     return err(
       tesseraError(
         'TESSERA_E_INTERNAL',
@@ -200,6 +190,25 @@ export function createRunner(opts: RunnerOptions): Runner {
         { context: { podId: e.spec.podId } },
       ),
     );
+  };
+
+  /** SIGKILL to the pod, then wait until its processes are gone and its end is reported. */
+  const killAndSettle = async (e: PodEntry, ref: RuntimeRef): Promise<Result<PodStatus>> => {
+    runtime.signal(ref, 'SIGKILL');
+    const killed = await waitGone(ref, killWaitMs);
+    if (killed === 'closed') return closedDuring(e);
+    if (killed === 'timeout') return survivors(e, ref, killWaitMs);
+    return settle(e);
+  };
+
+  /**
+   * A pod stopped while its runtime still starts it: the start is aborted. If the runtime started
+   * it anyway, its ref; else null, and the pod has ended with the stop's reason.
+   */
+  const abortStart = async (e: PodEntry): Promise<RuntimeRef | null> => {
+    e.abort?.abort();
+    await e.launched;
+    return e.ref;
   };
 
   const lookup = (podId: string): Result<PodEntry> => {
@@ -212,69 +221,31 @@ export function createRunner(opts: RunnerOptions): Runner {
     start(spec) {
       if (closed)
         return err(tesseraError('TESSERA_E_CONFLICT', `runner is closed; pod ${spec.podId} not started`));
-      if (!POD_ID_RE.test(spec.podId)) {
-        return invalid(
-          spec.podId,
-          'podId',
-          'pod id must be 1-253 of [A-Za-z0-9._-], not starting with . _ or -',
-        );
-      }
-      if (!Number.isSafeInteger(spec.epoch) || spec.epoch < 0) {
-        return invalid(spec.podId, 'epoch', `epoch must be a non-negative integer, got ${spec.epoch}`);
-      }
-      if (spec.command.length === 0 || spec.command[0] === '') {
-        return invalid(spec.podId, 'command', 'command is empty');
-      }
-      const running = table.get(spec.podId);
-      if (running !== undefined && !isEnded(running.status.state)) {
-        const ctx = { epoch: spec.epoch, runningEpoch: running.spec.epoch };
-        if (spec.epoch < running.spec.epoch) {
-          return conflict(
+      const refused = refusal(spec, table);
+      if (refused !== null) return refused;
+      if (spec.workingDir !== undefined) {
+        try {
+          if (!statSync(spec.workingDir).isDirectory())
+            return invalid(spec.podId, 'workingDir', `working dir ${spec.workingDir} is not a directory`);
+        } catch (x) {
+          return invalid(
             spec.podId,
-            `refused epoch ${spec.epoch}: epoch ${running.spec.epoch} runs here (fencing: a stale assignment must not run)`,
-            ctx,
+            'workingDir',
+            `working dir ${spec.workingDir} is not usable: ${(x as Error).message}`,
           );
         }
-        if (spec.epoch === running.spec.epoch) {
-          return conflict(
-            spec.podId,
-            `epoch ${spec.epoch} is already running (pid ${running.status.pid})`,
-            ctx,
-          );
-        }
-        return conflict(
-          spec.podId,
-          `epoch ${running.spec.epoch} still runs; stop it before starting epoch ${spec.epoch}`,
-          ctx,
-        );
       }
-      const seen = table.epochOf(spec.podId);
-      if (seen !== undefined && spec.epoch < seen) {
-        return conflict(
-          spec.podId,
-          `refused epoch ${spec.epoch}: epoch ${seen} was already seen on this node (fencing: a stale assignment must not run)`,
-          { epoch: spec.epoch, seenEpoch: seen },
-        );
-      }
-      if (seen !== undefined && spec.epoch === seen) {
-        return conflict(
-          spec.podId,
-          `epoch ${spec.epoch} already ran here and ended; a pod never runs twice`,
-          {
-            epoch: spec.epoch,
-          },
-        );
-      }
-      const dir = table.podDir(spec.podId);
-      const cwd = spec.workingDir ?? dir;
       try {
-        mkdirSync(dir, { recursive: true });
-        if (!statSync(cwd).isDirectory())
-          return invalid(spec.podId, 'workingDir', `working dir ${cwd} is not a directory`);
-      } catch (e) {
-        return invalid(spec.podId, 'workingDir', `working dir ${cwd} is not usable: ${(e as Error).message}`);
+        mkdirSync(table.podDir(spec.podId), { recursive: true, mode: 0o700 });
+      } catch (x) {
+        return err(
+          tesseraError(
+            'TESSERA_E_INTERNAL',
+            `pod ${spec.podId}: cannot create its dir: ${(x as Error).message}`,
+          ),
+        );
       }
-      return table.spawn(spec, cwd);
+      return table.start(spec);
     },
 
     async stop(podId, reason, graceSeconds) {
@@ -286,21 +257,20 @@ export function createRunner(opts: RunnerOptions): Runner {
       const graceMs = Math.max(0, (graceSeconds ?? e.spec.graceSeconds) * 1000);
       e.stopping = (async () => {
         table.beginStop(e, reason);
-        const pgid = e.pgid ?? 0;
-        table.note(e, `stop (${reason}): SIGTERM to group ${pgid}, grace ${graceMs} ms`);
-        signalGroup(pgid, 'SIGTERM');
-        // A pod paused by time-slicing handles SIGTERM only once continued.
-        signalGroup(pgid, 'SIGCONT');
-        const graceful = await waitGroupGone(e, graceMs);
-        if (graceful === 'closed') return closedDuring(e);
-        if (graceful === 'timeout') {
-          table.note(e, `grace over: SIGKILL to group ${pgid}`);
-          signalGroup(pgid, 'SIGKILL');
-          const killed = await waitGroupGone(e, killWaitMs);
-          if (killed === 'closed') return closedDuring(e);
-          if (killed === 'timeout') return survivors(e, killWaitMs);
+        const ref = e.ref ?? (await abortStart(e));
+        if (ref === null) {
+          await e.exited;
+          return ok({ ...e.status });
         }
-        return settle(e);
+        table.note(e, `stop (${reason}): SIGTERM to every process of the pod, grace ${graceMs} ms`);
+        runtime.signal(ref, 'SIGTERM');
+        // A pod frozen by time-slicing handles SIGTERM only once thawed.
+        runtime.freeze(ref, false);
+        const graceful = await waitGone(ref, graceMs);
+        if (graceful === 'closed') return closedDuring(e);
+        if (graceful === 'gone') return settle(e);
+        table.note(e, `grace over: SIGKILL to every process of the pod: ${runtime.pids(ref).join(' ')}`);
+        return killAndSettle(e, ref);
       })();
       return e.stopping;
     },
@@ -312,24 +282,26 @@ export function createRunner(opts: RunnerOptions): Runner {
       if (isEnded(e.status.state)) return ok({ ...e.status });
       // The kill's reason (a GPU OOM, a reclaim) is why the pod died, even over a stop in progress.
       table.beginStop(e, reason, true);
-      table.note(e, `kill (${reason}): SIGKILL to group ${e.pgid}`);
-      signalGroup(e.pgid ?? 0, 'SIGKILL');
-      const killed = await waitGroupGone(e, killWaitMs);
-      if (killed === 'closed') return closedDuring(e);
-      if (killed === 'timeout') return survivors(e, killWaitMs);
-      return settle(e);
+      const ref = e.ref ?? (await abortStart(e));
+      if (ref === null) {
+        await e.exited;
+        return ok({ ...e.status });
+      }
+      table.note(e, `kill (${reason}): SIGKILL to every process of the pod: ${runtime.pids(ref).join(' ')}`);
+      return killAndSettle(e, ref);
     },
 
-    signal(podId, signal) {
+    freeze(podId, frozen) {
       const found = lookup(podId);
       if (!found.ok) return found;
       const e = found.value;
       const state = e.status.state;
-      if (isEnded(state) || (signal === 'SIGSTOP' && state === 'stopping')) {
-        return conflict(podId, `cannot send ${signal}: the pod is ${state}`, {});
+      const verb = frozen ? 'freeze' : 'thaw';
+      if (isEnded(state) || (frozen && state === 'stopping')) {
+        return conflict(podId, `cannot ${verb}: the pod is ${state}`, {});
       }
-      signalGroup(e.pgid ?? 0, signal);
-      return ok(undefined);
+      if (e.ref === null) return conflict(podId, `cannot ${verb}: the pod is still starting`, {});
+      return runtime.freeze(e.ref, frozen);
     },
 
     list: () => table.all().map((e) => ({ ...e.status })),
@@ -344,18 +316,18 @@ export function createRunner(opts: RunnerOptions): Runner {
     },
     pidsOf(podId) {
       const e = table.get(podId);
-      if (e === undefined || e.pgid === null || isEnded(e.status.state)) return [];
-      return groupPids(e.pgid);
+      if (e === undefined || e.ref === null || isEnded(e.status.state)) return [];
+      return runtime.pids(e.ref);
     },
 
-    adopt() {
+    async adopt() {
       if (closed) return err(tesseraError('TESSERA_E_CONFLICT', 'runner is closed; nothing adopted'));
       const read = readCheckpoint(config.checkpointPath, { io: opts.checkpointFs, now });
       if (!read.ok) {
         log.error('runner checkpoint unreadable; no pod adopted', { error: read.error.message });
         return read;
       }
-      const report = table.adoptFrom(read.value, REASON_EXITED_WHILE_DOWN);
+      const report = await table.adoptFrom(read.value, REASON_EXITED_WHILE_DOWN);
       // A pod the old agent was stopping when it died is stopped again, grace restarting.
       for (const s of report.adopted) {
         if (s.state !== 'stopping') continue;
@@ -378,7 +350,6 @@ export function createRunner(opts: RunnerOptions): Runner {
     close() {
       closed = true;
       clearInterval(logTimer);
-      clearInterval(adoptTimer);
       table.close();
     },
   };

@@ -165,7 +165,12 @@ function writeLimits(layout: CgroupLayout, cg: PodCgroup, limits: CgroupLimits):
     if (v2Has('memory') && cg.unified !== null) {
       writes.push([join(cg.unified, 'memory.max'), bytes], [join(cg.unified, 'memory.swap.max'), '0']);
     } else if (cg.v1.memory !== undefined) {
-      writes.push([join(cg.v1.memory, 'memory.limit_in_bytes'), bytes]);
+      // memsw (memory + swap) as well, after the memory limit it may not be below: as v2's
+      // swap.max 0, a pod over its limit is killed rather than swapped out.
+      writes.push(
+        [join(cg.v1.memory, 'memory.limit_in_bytes'), bytes],
+        [join(cg.v1.memory, 'memory.memsw.limit_in_bytes'), bytes],
+      );
     } else return fail('a memory limit was asked for but this host has no memory controller', {});
   }
   if (limits.cpuMillis !== undefined && limits.cpuMillis > 0) {
@@ -189,8 +194,8 @@ function writeLimits(layout: CgroupLayout, cg: PodCgroup, limits: CgroupLimits):
     try {
       writeFileSync(file, value);
     } catch (x) {
-      // memory.swap.max is absent where the kernel has no swap accounting: not worth failing for.
-      if (file.endsWith('memory.swap.max')) continue;
+      // memory.swap.max / memsw are absent where the kernel has no swap accounting: not worth failing for.
+      if (file.endsWith('memory.swap.max') || file.endsWith('memory.memsw.limit_in_bytes')) continue;
       return fail(`cannot write ${value} to ${file}: ${(x as Error).message}`, { file });
     }
   }
@@ -366,4 +371,22 @@ export function removePodCgroup(cg: PodCgroup): Result<void> {
     rm(dir);
   }
   return problems.length === 0 ? ok(undefined) : fail(`cgroups not removed: ${problems.join('; ')}`, {});
+}
+
+/** Removes `parent` (relative, e.g. `tessera/node-a`) from every hierarchy where it is empty, deepest first; for tests and tear-down. */
+export function removeCgroupParent(layout: CgroupLayout, parent: string): void {
+  const parts = parent.split('/').filter(Boolean);
+  const roots = [layout.unified, ...Object.values(layout.v1)].filter(
+    (d): d is string => typeof d === 'string',
+  );
+  for (const root of new Set(roots)) {
+    for (let n = parts.length; n > 0; n--) {
+      try {
+        rmdirSync(join(root, ...parts.slice(0, n)));
+      } catch {
+        // Not empty (another agent's pods, a pod not yet released) or already gone: leave it.
+        break;
+      }
+    }
+  }
 }

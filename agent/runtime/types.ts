@@ -19,7 +19,15 @@ export type RuntimeKind = 'process' | 'container';
  * grandchild too; null only where the host gave the agent no cgroup to write.
  */
 export type RuntimeRef =
-  | { kind: 'process'; pid: number; startTimeTicks: number; cgroup: PodCgroup | null }
+  | {
+      kind: 'process';
+      pid: number;
+      startTimeTicks: number;
+      cgroup: PodCgroup | null;
+      /** The uid and gid the pod runs as, so a restarted agent gives no other pod the same ids; absent in older checkpoints. */
+      uid?: number;
+      gid?: number;
+    }
   | {
       kind: 'container';
       /** Podman's full container id. */

@@ -5,7 +5,16 @@
  */
 import { hostname } from 'node:os';
 import { type Command, Option } from 'commander';
-import { defaultDataDir, type GpuKind, resolveAllocator, runAgentMain } from '../../agent/main.ts';
+import {
+  defaultCgroupParent,
+  defaultDataDir,
+  defaultPodRoot,
+  type GpuKind,
+  resolveAllocator,
+  runAgentMain,
+} from '../../agent/main.ts';
+import { DEFAULT_POD_UID_RANGE, parseIdRange } from '../../agent/runtime/process/ids.ts';
+import type { RuntimeKind } from '../../agent/runtime/types.ts';
 import { createLogger, type LogLevel, parseLogLevel } from '../../common/log.ts';
 import { parseDurationMs, parseMemoryMiB } from '../../common/resources.ts';
 import { failure, usageError } from '../errors.ts';
@@ -46,6 +55,10 @@ interface RawAgentFlags {
   token?: string;
   node?: string;
   ca?: string;
+  runtime?: RuntimeKind;
+  podRoot?: string;
+  podUidRange: string;
+  cgroupParent?: string;
   logLevel: string;
 }
 
@@ -85,6 +98,25 @@ export function configure(command: Command, { io }: CliContext): void {
       "PEM file of the CA that signed the allocator's certificate (default TESSERA_CA, else the system's CAs)",
     )
     .option('--node <name>', 'node name the allocator knows this node by (default the hostname)')
+    .addOption(
+      new Option(
+        '--runtime <kind>',
+        'what runs pods (default: container when podman is on PATH, else process)',
+      ).choices(['process', 'container']),
+    )
+    .option(
+      '--pod-root <dir>',
+      `process runtime: each pod's own dir is POD-ROOT/<pod> (default ${defaultPodRoot()})`,
+    )
+    .option(
+      '--pod-uid-range <first-last>',
+      'process runtime: uids (= gids) a root agent gives its pods, one per live pod; "agent" runs pods as the agent\'s user',
+      `${DEFAULT_POD_UID_RANGE.first}-${DEFAULT_POD_UID_RANGE.last}`,
+    )
+    .option(
+      '--cgroup-parent <path>',
+      'pod cgroups go under this path of each hierarchy (default tessera/NODE)',
+    )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .addHelpText('after', EXAMPLES)
     .action(async (_flags: unknown, cmd: Command) => {
@@ -115,6 +147,13 @@ export function configure(command: Command, { io }: CliContext): void {
         level: level.value as LogLevel,
         fields: { component: 'agent' },
       });
+      let uidRange = null;
+      if (f.podUidRange !== 'agent') {
+        const range = parseIdRange(f.podUidRange);
+        if (!range.ok) throw usageError('--pod-uid-range', range.error.message);
+        uidRange = range.value;
+      }
+      const nodeName = allocator.value?.nodeName ?? f.node ?? hostname();
       const signals = stopSignals();
       const r = await runAgentMain(
         {
@@ -129,6 +168,12 @@ export function configure(command: Command, { io }: CliContext): void {
           metricsAddress: f.metricsAddress === undefined ? null : hostPort(f.metricsAddress),
           podsFile: f.pods ?? null,
           allocator: allocator.value,
+          runtime: {
+            kind: f.runtime ?? null,
+            podRoot: f.podRoot ?? defaultPodRoot(),
+            uidRange,
+            cgroupParent: f.cgroupParent ?? defaultCgroupParent(nodeName),
+          },
         },
         { log, stop: signals.stop },
       ).finally(() => signals.release());

@@ -71,6 +71,12 @@ export function agentLaunch(o: {
   node: string;
   gpu: 'nvidia' | 'sim';
   simGpus: string | null;
+  /**
+   * Where this agent's pods live and who they run as. Several agents share this machine, so each
+   * gets its own pod root, sim state outside its 0700 data dir (pods of other uids must reach it)
+   * and uid range; `up` picks them per agent.
+   */
+  pods: { podRoot: string; simStateDir: string | null; uidRange: string };
   env: Readonly<Record<string, string | undefined>>;
 }): AgentLaunch {
   const args = [
@@ -87,6 +93,8 @@ export function agentLaunch(o: {
   ];
   args.push('--gpu', o.gpu);
   if (o.simGpus !== null) args.push('--sim-gpus', o.simGpus);
+  args.push('--pod-root', o.pods.podRoot, '--pod-uid-range', o.pods.uidRange);
+  if (o.pods.simStateDir !== null) args.push('--sim-state', o.pods.simStateDir);
   return { args, env: { ...o.env, TESSERA_TOKEN: o.joinToken } };
 }
 
@@ -183,6 +191,12 @@ export function configure(command: Command, { io }: CliContext): void {
             gpu: nvidia ? 'nvidia' : 'sim',
             // A sim node's GPUs are kept between runs unless asked for others: its pods may still use them.
             simGpus: !nvidia && (isNew || f.simGpus !== undefined) ? (f.simGpus ?? '4xH100-80GB') : null,
+            pods: {
+              podRoot: join(dataDir, 'pods', node),
+              simStateDir: nvidia ? null : join(dataDir, 'sim', node),
+              // 1000 ids per agent: agents on one machine never give two pods the same uid.
+              uidRange: `${200_000 + (i - 1) * 1000}-${200_000 + i * 1000 - 1}`,
+            },
             env: process.env,
           });
           const logFd = openSync(join(dir, 'agent.log'), 'a');

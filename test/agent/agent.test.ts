@@ -15,6 +15,7 @@ import { stateFilePath } from '../../agent/state-file.ts';
 import { err, ok, tesseraError } from '../../common/errors.ts';
 import { createLogger } from '../../common/log.ts';
 import { HOST, until } from './integration/helpers.ts';
+import { type TestRuntime, testRuntime } from './runtime/helpers.ts';
 
 const UUID = 'GPU-11111111-2222-3333-4444-555555555555';
 const INVENTORY: GpuInventory = {
@@ -103,13 +104,23 @@ afterEach(async () => {
     }
   }
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  for (const r of runtimes.splice(0)) await r.cleanup();
 });
+
+const runtimes: TestRuntime[] = [];
+/** A process runtime for one agent of these tests, cleaned up after each. */
+function runtime(): TestRuntime {
+  const r = testRuntime();
+  runtimes.push(r);
+  return r;
+}
 
 async function start(driver: GpuDriver, opts: Partial<AgentOptions> = {}): Promise<Agent> {
   dir = mkdtempSync(join(tmpdir(), 'tessera-agent-unit-'));
   const r = await createAgent({
     dataDir: dir,
     driver,
+    runtime: runtime().runtime,
     host: HOST,
     log: createLogger({ stream: { write: () => {} } }),
     ...opts,
@@ -138,7 +149,12 @@ const get = async (a: Agent, path: string) => {
 describe('createAgent', () => {
   it("fails to start with the driver's error, which names --gpu sim when nvidia-smi is missing", async () => {
     dir = mkdtempSync(join(tmpdir(), 'tessera-agent-unit-'));
-    const r = await createAgent({ dataDir: dir, driver: fakeDriver(null).driver, host: HOST });
+    const r = await createAgent({
+      dataDir: dir,
+      driver: fakeDriver(null).driver,
+      runtime: runtime().runtime,
+      host: HOST,
+    });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.message).toContain('--gpu sim');
   });
@@ -225,7 +241,8 @@ describe('createAgent', () => {
       graceSeconds: 1,
     });
     if (!r.ok) throw new Error(r.error.message);
-    const pid = r.value.pid!;
+    expect(r.value.state).toBe('starting');
+    const pid = await until(() => a.status().pods[0]?.pid, 'the launch');
     pids.push(pid);
     fake.push({
       atMs: Date.now(),
@@ -262,7 +279,7 @@ describe('createAgent', () => {
       .events()
       .filter((e) => e.podId === 'p1')
       .map((e) => e.state);
-    expect(states[0]).toBe('running');
+    expect(states.slice(0, 2)).toEqual(['starting', 'running']);
     expect(states.at(-1)).toBe('exited');
     expect(a.events().at(-1)?.reason).toBe('finished by the test');
   });

@@ -5,7 +5,7 @@
  * leaves pods alone; the guard goes away with its agent or its data dir.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,10 +20,12 @@ import {
 } from '../../agent/runner/guard-record.ts';
 import { processStartTime, readProcStat } from '../../agent/runner/proc.ts';
 import type { PodRunState } from '../../agent/runner/types.ts';
+import type { PodCgroup } from '../../agent/runtime/cgroup.ts';
+import { testRuntime } from './runtime/helpers.ts';
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0).reverse()) c();
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -78,10 +80,12 @@ function checkpoint(
     state?: PodRunState;
     /** Its disconnect policy: null is `keep`; default 0, `reschedule` at the base deadline itself. */
     afterMs?: number | null;
+    /** The pod's cgroup, as the process runtime records it; default none (a process group). */
+    cgroup?: PodCgroup | null;
   }[],
 ): void {
   const r = writeCheckpoint(checkpointPath(dataDir), {
-    version: 1,
+    version: 2,
     pods: pods.map((p) => ({
       spec: {
         podId: p.podId,
@@ -95,8 +99,8 @@ function checkpoint(
         graceSeconds: 10,
         ...(p.afterMs === null ? {} : { rescheduleAfterMs: p.afterMs ?? 0 }),
       },
+      ref: { kind: 'process', pid: p.pid, startTimeTicks: p.startTimeTicks, cgroup: p.cgroup ?? null },
       pid: p.pid,
-      pgid: p.pid,
       startTimeTicks: p.startTimeTicks,
       startedAtMs: Date.now(),
       state: p.state ?? 'running',
@@ -208,6 +212,80 @@ describe('fence guard', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
     expect(readGuardFenced(guardFencedPath(dataDir)).map((r) => r.podId)).toEqual(['stubborn']);
   });
+
+  it('still guards a pod of a version-1 checkpoint (pid and pgid, before runtimes)', async () => {
+    const dataDir = tmpData();
+    const pod = podProcess();
+    const ticks = processStartTime(pod.pid) ?? -1;
+    writeJsonAtomic(checkpointPath(dataDir), {
+      version: 1,
+      pods: [
+        {
+          spec: { podId: 'old', epoch: 1, rescheduleAfterMs: 0 },
+          pid: pod.pid,
+          pgid: pod.pid,
+          startTimeTicks: ticks,
+          state: 'running',
+        },
+      ],
+      epochs: { old: 1 },
+    });
+    deadline(dataDir, { baseDeadlineMs: Date.now() - 1 });
+    await startGuard(dataDir);
+    await until(pod.exited, 'the pod to be killed', 3000);
+    expect(readGuardFenced(guardFencedPath(dataDir)).map((r) => r.podId)).toEqual(['old']);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "kills a pod with a cgroup by its cgroup: a setsid grandchild outside the pod's group dies too",
+    async () => {
+      const dataDir = tmpData();
+      const rt = testRuntime();
+      cleanups.push(() => rt.cleanup());
+      const out = join(dataDir, 'out');
+      const fds = [openSync(out, 'w'), openSync(join(dataDir, 'err'), 'w')];
+      const script = "trap '' TERM; setsid sh -c 'trap \"\" TERM; sleep 300' & echo $!; wait";
+      const launched = await rt.runtime.launch({
+        spec: {
+          podId: 'cg',
+          workload: 'w',
+          project: 'p',
+          epoch: 1,
+          command: ['/bin/sh', '-c', script],
+          env: {},
+          grants: [],
+          priority: 0,
+          graceSeconds: 1,
+        },
+        podDir: dataDir,
+        stdoutFd: fds[0] ?? -1,
+        stderrFd: fds[1] ?? -1,
+        env: { PATH: '/usr/bin:/bin' },
+        onEvent: () => {},
+        signal: new AbortController().signal,
+      });
+      for (const fd of fds) closeSync(fd);
+      if (!launched.ok) throw new Error(launched.error.message);
+      const { ref } = launched.value;
+      await until(() => readFileSync(out, 'utf8').includes('\n'), 'the grandchild pid');
+      const grandchild = Number(readFileSync(out, 'utf8').trim());
+      // Its own session and group: signalling the pod's group would miss it.
+      expect(readProcStat(grandchild)?.pgrp).not.toBe(ref.pid);
+      checkpoint(dataDir, [
+        { podId: 'cg', epoch: 1, pid: ref.pid, startTimeTicks: ref.startTimeTicks, cgroup: ref.cgroup },
+      ]);
+      deadline(dataDir, { baseDeadlineMs: Date.now() - 1, killGraceMs: 200 });
+      await startGuard(dataDir);
+      await until(
+        () => !alive(ref.pid) && !alive(grandchild),
+        'the pod and its grandchild to be killed',
+        4000,
+      );
+      expect(readGuardFenced(guardFencedPath(dataDir)).map((r) => r.podId)).toEqual(['cg']);
+      expect(guardLog(dataDir)).toContain('grace over: SIGKILL');
+      await rt.runtime.release(ref);
+    },
+  );
 
   it('leaves pods alone while the deadline is disarmed', async () => {
     const dataDir = tmpData();

@@ -81,6 +81,7 @@ describe('tessera up agent children', () => {
       node: 'sim-1',
       gpu: 'sim',
       simGpus: '4xH100-80GB',
+      pods: { podRoot: '/d/pods/sim-1', simStateDir: '/d/sim/sim-1', uidRange: '200000-200999' },
       env: { PATH: '/usr/bin' },
     });
     expect(launch.args.join(' ')).not.toContain(token);

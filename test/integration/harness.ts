@@ -10,16 +10,20 @@
  * test pod's command and journal, overlap checks), procs.ts (child processes, /proc, sim GPU use),
  * poll.ts (waitFor, holdsFor), fixtures/pod.mjs (the test pod), and one *.test.ts per concern.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initSimState, parseSimGpus } from '../../agent/gpu/sim/spec.ts';
 import { fetchTrusting } from '../../cli/client/tls-fetch.ts';
 import { ensureLocalTls, type LocalTls } from '../../cli/local-ca.ts';
+import { killAndRemoveCgroups, testUidRange } from '../agent/runtime/helpers.ts';
 import { Api } from './api.ts';
 import { type JournalLine, type PodPlan, podCommand, readJournalFile } from './journal.ts';
 import { GiveUp, waitFor } from './poll.ts';
 import { type GpuUse, gpuUseIn, killGroup, Proc, processesUnder } from './procs.ts';
+
+/** Clusters made by this test process, numbering their cgroup parents. */
+let clusters = 0;
 
 export * from './api.ts';
 export * from './journal.ts';
@@ -64,12 +68,20 @@ export class Cluster {
   private readonly wantTls: boolean;
   private fetchFn: typeof fetch = fetch;
   private readonly procs: Proc[] = [];
+  /** Every agent's pod cgroups go below this; removed at cleanup. */
+  readonly cgroupParent: string;
+  /** Each node's uid range, fixed for the cluster's life so a restarted agent adopts its pods. */
+  private readonly uidRanges = new Map<string, string>();
 
   constructor(opts: ClusterOptions = {}) {
     this.wantTls = opts.tls ?? false;
     this.root = mkdtempSync(join(tmpdir(), 'tessera-it-'));
+    // Pods run as their own uids: they pass through the root to the sim state and append to journals.
+    chmodSync(this.root, 0o711);
     this.allocDir = join(this.root, 'allocator');
     mkdirSync(join(this.root, 'journals'), { recursive: true });
+    chmodSync(join(this.root, 'journals'), 0o777);
+    this.cgroupParent = `tessera-test/it-${process.pid}-${++clusters}`;
     this.api = new Api(
       () => this.url,
       () => this.adminToken,
@@ -165,6 +177,15 @@ export class Cluster {
    */
   async startAgent(node: string, gpus = '2xH100-80GB', opts: { ca?: string | null } = {}): Promise<Proc> {
     const dirs = this.nodeDirs(node);
+    const range = testUidRange();
+    const slot = this.uidRanges.size;
+    if (!this.uidRanges.has(node)) {
+      // Slices of this test process's range: nodes of one cluster never share a pod uid.
+      this.uidRanges.set(
+        node,
+        range === null ? 'agent' : `${range.first + slot * 8}-${range.first + slot * 8 + 7}`,
+      );
+    }
     if (!existsSync(join(dirs.sim, 'gpus.json'))) {
       const specs = parseSimGpus(gpus);
       if (!specs.ok) throw new Error(specs.error.message);
@@ -183,6 +204,12 @@ export class Cluster {
         dirs.sim,
         '--data',
         dirs.data,
+        '--pod-root',
+        join(this.root, 'pods', node),
+        '--cgroup-parent',
+        `${this.cgroupParent}/${node}`,
+        '--pod-uid-range',
+        this.uidRanges.get(node) ?? 'agent',
         '--allocator',
         this.url,
         ...(ca === null ? [] : ['--ca', ca]),
@@ -229,7 +256,13 @@ export class Cluster {
 
   /** A fresh journal file path for a workload's pods (pass as `env: {JOURNAL}`). */
   journal(name: string): string {
-    return join(this.root, 'journals', `${name}.jsonl`);
+    const file = join(this.root, 'journals', `${name}.jsonl`);
+    // Copies of one pod on two nodes run as two uids, and both append here: open to all from the start.
+    if (!existsSync(file)) {
+      writeFileSync(file, '');
+      chmodSync(file, 0o666);
+    }
+    return file;
   }
 
   /** The lines of a journal so far. */
@@ -292,6 +325,7 @@ export class Cluster {
   async cleanup(): Promise<void> {
     await Promise.all(this.procs.map((p) => p.kill()));
     for (const pid of processesUnder(this.root)) killGroup(pid);
+    await killAndRemoveCgroups(this.cgroupParent);
     rmSync(this.root, { recursive: true, force: true });
   }
 }

@@ -195,7 +195,7 @@ describe('enforcer', () => {
     expect(enforcer.counters()).toMatchObject({ swapRefusals: 1, reclaimKills: 1, reclaimSwaps: 0 });
   });
 
-  it('lets a time-sliced pod run (SIGCONT) before it is killed, so it can act on SIGTERM', () => {
+  it('lets a time-sliced pod run (thawed) before it is killed, so it can act on SIGTERM', () => {
     const clock = manualClock(1000);
     const pods = [pod('a', [1], [grant('GPU-x', 4096)]), pod('b', [2], [grant('GPU-x', 4096)])];
     const control = recordingControl();
@@ -210,14 +210,14 @@ describe('enforcer', () => {
     });
     enforcer.onSample(sample([['GPU-x', 2, 100]], { utilizationPct: 90 }));
     slicer.start();
-    expect(control.calls).toEqual(['SIGSTOP b']);
+    expect(control.calls).toEqual(['freeze b']);
     enforcer.onSample(sample([['GPU-x', 2, 5000]], { atMs: 1010 }));
     expect(control.calls.slice(1)).toEqual([
-      'SIGCONT b',
+      'thaw b',
       'kill b: GPU OOM: pod b used 5000 MiB on GPU-x, over its limit of 4096 MiB',
     ]);
     clock.advance(1000);
-    expect(control.calls.filter((c) => c.endsWith(' b'))).toEqual(['SIGSTOP b', 'SIGCONT b']);
+    expect(control.calls.filter((c) => c.endsWith(' b'))).toEqual(['freeze b', 'thaw b']);
     slicer.stop();
     expect(enforcer.counters().slicePauses).toBeGreaterThan(0);
   });

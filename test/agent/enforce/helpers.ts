@@ -73,22 +73,23 @@ export function manualClock(startMs = 0): {
 /** A PodControl that records every call; `kill` resolves when the test says so. */
 export function recordingControl(): PodControl & {
   calls: string[];
-  signals: { podId: string; sig: string }[];
+  /** Every freeze (`frozen: true`) and thaw, in order. */
+  freezes: { podId: string; frozen: boolean }[];
   settleKill(podId: string, error?: Error): void;
 } {
   const calls: string[] = [];
-  const signals: { podId: string; sig: string }[] = [];
+  const freezes: { podId: string; frozen: boolean }[] = [];
   const pending = new Map<string, { resolve(): void; reject(e: Error): void }>();
   return {
     calls,
-    signals,
+    freezes,
     kill(podId, reason) {
       calls.push(`kill ${podId}: ${reason}`);
       return new Promise<void>((resolve, reject) => pending.set(podId, { resolve, reject }));
     },
-    signal(podId, sig) {
-      calls.push(`${sig} ${podId}`);
-      signals.push({ podId, sig });
+    freeze(podId, frozen) {
+      calls.push(`${frozen ? 'freeze' : 'thaw'} ${podId}`);
+      freezes.push({ podId, frozen });
     },
     pidsOf: () => [],
     settleKill(podId, error) {

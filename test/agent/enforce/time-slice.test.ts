@@ -111,10 +111,10 @@ describe('createTimeSlicer (injected clock)', () => {
       onEvent: (e) => events.push(e),
     });
     const at: string[] = [];
-    const origSignal = control.signal;
-    control.signal = (podId, sig) => {
-      at.push(`${clock.now()} ${sig} ${podId}`);
-      origSignal(podId, sig);
+    const origFreeze = control.freeze;
+    control.freeze = (podId, frozen) => {
+      at.push(`${clock.now()} ${frozen ? 'freeze' : 'thaw'} ${podId}`);
+      origFreeze(podId, frozen);
     };
     return { clock, control, events, slicer, at };
   };
@@ -125,15 +125,15 @@ describe('createTimeSlicer (injected clock)', () => {
     slicer.start();
     clock.advance(450);
     expect(at).toEqual([
-      '0 SIGSTOP b',
-      '100 SIGSTOP a',
-      '100 SIGCONT b',
-      '200 SIGSTOP b',
-      '200 SIGCONT a',
-      '300 SIGSTOP a',
-      '300 SIGCONT b',
-      '400 SIGSTOP b',
-      '400 SIGCONT a',
+      '0 freeze b',
+      '100 freeze a',
+      '100 thaw b',
+      '200 freeze b',
+      '200 thaw a',
+      '300 freeze a',
+      '300 thaw b',
+      '400 freeze b',
+      '400 thaw a',
     ]);
     expect(slicer.stats()).toMatchObject({ cycles: 3, pauses: 5, stopped: ['b'] });
   });
@@ -145,7 +145,7 @@ describe('createTimeSlicer (injected clock)', () => {
     clock.advance(130);
     slicer.stop();
     expect(slicer.stats().stopped).toEqual([]);
-    expect(at.at(-1)).toMatch(/SIGCONT/);
+    expect(at.at(-1)).toMatch(/thaw/);
     const n = at.length;
     clock.advance(1000);
     expect(at).toHaveLength(n);
@@ -159,10 +159,10 @@ describe('createTimeSlicer (injected clock)', () => {
     slicer.start();
     clock.advance(50);
     slicer.removePod('b');
-    expect(at.at(-1)).toBe('50 SIGCONT b');
+    expect(at.at(-1)).toBe('50 thaw b');
     slicer.update([{ gpuUuid: 'G', tenants: [t('a', 500)] }]);
     clock.advance(1000);
-    expect(at.filter((x) => x.endsWith(' b'))).toEqual(['0 SIGSTOP b', '50 SIGCONT b']);
+    expect(at.filter((x) => x.endsWith(' b'))).toEqual(['0 freeze b', '50 thaw b']);
   });
 
   it('a pod left out of an update is resumed', () => {
@@ -171,7 +171,7 @@ describe('createTimeSlicer (injected clock)', () => {
     slicer.start();
     clock.advance(10);
     slicer.update([{ gpuUuid: 'G', tenants: [t('a', 500)] }]);
-    expect(at).toEqual(['0 SIGSTOP b', '10 SIGCONT b']);
+    expect(at).toEqual(['0 freeze b', '10 thaw b']);
   });
 
   it('fair without contention pauses nobody; contention starts slicing at the next cycle', () => {
@@ -183,15 +183,15 @@ describe('createTimeSlicer (injected clock)', () => {
     slicer.update([{ gpuUuid: 'G', tenants: [t('a', 250), t('b', 750)] }]);
     clock.advance(100);
     // From the cycle at 400: a runs 50 ms, b 150 ms.
-    expect(at).toEqual(['400 SIGSTOP b', '450 SIGSTOP a', '450 SIGCONT b']);
+    expect(at).toEqual(['400 freeze b', '450 freeze a', '450 thaw b']);
     expect(slicer.stats().pauses).toBe(2);
   });
 
-  it('a signal the runner refuses is reported and not counted as a pause', () => {
+  it('a freeze the runner refuses is reported and not counted as a pause', () => {
     const clock = manualClock();
     const control = recordingControl();
-    control.signal = (podId, sig) =>
-      err(tesseraError('TESSERA_E_CONFLICT', `cannot send ${sig}: pod ${podId} is exited`));
+    control.freeze = (podId, frozen) =>
+      err(tesseraError('TESSERA_E_CONFLICT', `cannot ${frozen ? 'freeze' : 'thaw'}: pod ${podId} is exited`));
     const errors: string[] = [];
     const slicer = createTimeSlicer({
       control,
@@ -202,7 +202,7 @@ describe('createTimeSlicer (injected clock)', () => {
     });
     slicer.update([{ gpuUuid: 'G', tenants: [t('a', 500), t('b', 500)] }]);
     slicer.start();
-    expect(errors).toEqual(['b: cannot send SIGSTOP: pod b is exited']);
+    expect(errors).toEqual(['b: cannot freeze: pod b is exited']);
     expect(slicer.stats()).toMatchObject({ pauses: 0, stopped: [] });
     slicer.stop();
   });
@@ -216,6 +216,6 @@ describe('createTimeSlicer (injected clock)', () => {
     slicer.start();
     clock.advance(199);
     // x: [100, 200) on G1, [50, 200) on G2 -> [100, 200).
-    expect(at.filter((s) => s.endsWith(' x'))).toEqual(['0 SIGSTOP x', '100 SIGCONT x']);
+    expect(at.filter((s) => s.endsWith(' x'))).toEqual(['0 freeze x', '100 thaw x']);
   });
 });

@@ -17,6 +17,7 @@ import {
   type SimNode,
   simNode,
   startAgent,
+  startedPid,
   stdoutOf,
   until,
   workloadPod,
@@ -27,24 +28,20 @@ let agent: Agent | null = null;
 afterEach(async () => {
   await agent?.close();
   agent = null;
-  node?.cleanup();
+  await node?.cleanup();
   node = null;
 });
 
-/** A started pod's pid, tracked for cleanup. */
-function started(n: SimNode, a: Agent, spec: Parameters<Agent['startPod']>[0]): number {
-  const r = a.startPod(spec);
-  if (!r.ok) throw new Error(r.error.message);
-  n.track(r.value.pid);
-  return r.value.pid!;
-}
+/** A started pod's pid once launched, tracked for cleanup. */
+const started = (n: SimNode, a: Agent, spec: Parameters<Agent['startPod']>[0]): Promise<number> =>
+  startedPid(n, a, spec);
 
 const podOf = (a: Agent, podId: string) => a.status().pods.find((p) => p.podId === podId);
 const gpuUsedMiB = (a: Agent) => a.status().gpus[0]?.sample?.memoryUsedMiB ?? null;
 
 /** Starts borrower B (50000 MiB on a 20000 MiB request) and waits until the agent has sampled it. */
 async function startBorrower(n: SimNode, a: Agent): Promise<number> {
-  const pid = started(n, a, workloadPod('b', n.uuid(0), ['--mib', '50000'], 20_000, 60_000));
+  const pid = await started(n, a, workloadPod('b', n.uuid(0), ['--mib', '50000'], 20_000, 60_000));
   await until(() => podOf(a, 'b')?.gpuMemoryUsedMiB[n.uuid(0)] === 50_000, 'B sampled at 50000 MiB');
   return pid;
 }
@@ -54,8 +51,8 @@ describe.skipIf(process.platform !== 'linux')('agent enforcement on sim GPUs', (
     node = await simNode('1xH100-80GB');
     agent = await startAgent(node);
     const uuid = node.uuid(0);
-    const calmPid = started(node, agent, workloadPod('calm', uuid, ['--mib', '2000'], 4096));
-    const hogPid = started(
+    const calmPid = await started(node, agent, workloadPod('calm', uuid, ['--mib', '2000'], 4096));
+    const hogPid = await started(
       node,
       agent,
       workloadPod('hog', uuid, ['--mib', '1000', '--grow-mib-per-s', '20000', '--max-mib', '8000'], 4096),
@@ -89,7 +86,7 @@ describe.skipIf(process.platform !== 'linux')('agent enforcement on sim GPUs', (
     node = await simNode('1xH100-80GB');
     agent = await startAgent(node);
     const bPid = await startBorrower(node, agent);
-    const aPid = started(node, agent, workloadPod('a', node.uuid(0), ['--mib', '1000'], 40_000));
+    const aPid = await started(node, agent, workloadPod('a', node.uuid(0), ['--mib', '1000'], 40_000));
     const a = agent;
     await until(() => podOf(a, 'b')?.state === 'exited', 'the borrower to be killed');
 
@@ -107,7 +104,7 @@ describe.skipIf(process.platform !== 'linux')('agent enforcement on sim GPUs', (
     node = await simNode('1xH100-80GB');
     agent = await startAgent(node, { swapPoolMiB: 65_536 });
     const bPid = await startBorrower(node, agent);
-    started(node, agent, workloadPod('a', node.uuid(0), ['--mib', '1000'], 40_000));
+    await started(node, agent, workloadPod('a', node.uuid(0), ['--mib', '1000'], 40_000));
     const a = agent;
     await until(() => eventOf(a, 'swap-out', 'b'), 'the borrower to be swapped out');
 
@@ -153,7 +150,7 @@ describe.skipIf(process.platform !== 'linux')('agent enforcement on sim GPUs', (
     node = await simNode('2xH100-80GB');
     agent = await startAgent(node, { swapPoolMiB: 1024 });
     const bPid = await startBorrower(node, agent);
-    started(node, agent, workloadPod('a', node.uuid(0), ['--mib', '1000'], 40_000));
+    await started(node, agent, workloadPod('a', node.uuid(0), ['--mib', '1000'], 40_000));
     const a = agent;
     await until(() => podOf(a, 'b')?.state === 'exited', 'the borrower to be killed after the refusal');
 
@@ -166,7 +163,7 @@ describe.skipIf(process.platform !== 'linux')('agent enforcement on sim GPUs', (
     expect(alive(bPid)).toBe(false);
 
     // Asked through the API, the refusal comes back as the error.
-    const cPid = started(node, agent, workloadPod('c', node.uuid(1), ['--mib', '2000'], 4096));
+    const cPid = await started(node, agent, workloadPod('c', node.uuid(1), ['--mib', '2000'], 4096));
     await until(() => podOf(a, 'c')?.gpuMemoryUsedMiB[node!.uuid(1)] === 2000, 'C sampled');
     const r = await agent.swap('c', 'out');
     expect(r.ok).toBe(false);
@@ -179,8 +176,8 @@ describe.skipIf(process.platform !== 'linux')('agent enforcement on sim GPUs', (
     node = await simNode('1xH100-80GB');
     agent = await startAgent(node, { timeSlicing: { mode: 'strict', cycleMs: 200 } });
     const uuid = node.uuid(0);
-    const pids = ['x', 'y'].map((id) =>
-      started(node!, agent!, workloadPod(id, uuid, ['--mib', '1000'], 2000)),
+    const pids = await Promise.all(
+      ['x', 'y'].map((id) => started(node!, agent!, workloadPod(id, uuid, ['--mib', '1000'], 2000))),
     );
     const a = agent;
     await until(() => a.status().counters.slicePauses >= 4, 'pauses to be counted', 5000);

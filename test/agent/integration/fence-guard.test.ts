@@ -18,6 +18,7 @@ import { guardFencedPath, readGuardFenced } from '../../../agent/runner/guard-re
 import type { StartPod, WirePodStatus } from '../../../common/wire.ts';
 import { noContainer } from '../../wire-pod-spec.ts';
 import { type Conn, fakeAllocator, hellos, statuses } from '../link/fixtures.ts';
+import { agentRuntimeFlags } from '../runtime/helpers.ts';
 import { alive, until } from './helpers.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url));
@@ -89,14 +90,26 @@ describe.skipIf(process.platform !== 'linux')('fence guard with a real agent', (
     const root = join(tmpdir(), `tessera-fence-guard-${process.pid}-${Date.now()}`);
     const dataDir = join(root, 'data');
     mkdirSync(root, { recursive: true });
-    cleanups.push(() => {
-      killSimProcesses(join(dataDir, 'sim'));
+    const runtime = agentRuntimeFlags(root);
+    cleanups.push(async () => {
+      killSimProcesses(runtime.simDir);
+      await runtime.cleanup();
       rmSync(root, { recursive: true, force: true });
     });
     const alloc = await fakeAllocator();
     cleanups.push(() => alloc.close());
 
-    const args = [BIN, 'agent', '--gpu', 'sim', '--sim-gpus', '1xH100-80GB', '--data', dataDir];
+    const args = [
+      BIN,
+      'agent',
+      '--gpu',
+      'sim',
+      '--sim-gpus',
+      '1xH100-80GB',
+      '--data',
+      dataDir,
+      ...runtime.args,
+    ];
     args.push('--sample-interval', '200ms', '--port', '0', '--log-level', 'warn');
     args.push('--allocator', alloc.url, '--token', 'join-secret', '--node', 'node-a');
     const agent: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });

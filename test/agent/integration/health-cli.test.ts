@@ -11,14 +11,14 @@ import type { Agent } from '../../../agent/agent.ts';
 import { patchSimGpu } from '../../../agent/gpu/sim/spec.ts';
 import { bufferIo } from '../../../cli/io.ts';
 import { runCli } from '../../../cli/program.ts';
-import { type SimNode, simNode, startAgent, until, workloadPod } from './helpers.ts';
+import { type SimNode, simNode, startAgent, startedPid, until, workloadPod } from './helpers.ts';
 
 let node: SimNode | null = null;
 let agent: Agent | null = null;
 afterEach(async () => {
   await agent?.close();
   agent = null;
-  node?.cleanup();
+  await node?.cleanup();
   node = null;
 });
 
@@ -36,9 +36,7 @@ describe.skipIf(process.platform !== 'linux')('tessera health on sim GPUs', () =
   it('is healthy with the agent running, and lists its pods with their limits and the swap pool', async () => {
     node = await simNode('2xH100-80GB');
     agent = await startAgent(node, { swapPoolMiB: 8192 });
-    const r0 = agent.startPod(workloadPod('p0', node.uuid(0), ['--mib', '1000'], 2048, 4096));
-    if (!r0.ok) throw new Error(r0.error.message);
-    node.track(r0.value.pid);
+    await startedPid(node, agent, workloadPod('p0', node.uuid(0), ['--mib', '1000'], 2048, 4096));
     const a = agent;
     await until(() => a.status().pods[0]?.gpuMemoryUsedMiB[node!.uuid(0)] === 1000, 'p0 sampled');
 

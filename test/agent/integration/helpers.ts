@@ -2,7 +2,7 @@
  * Shared by the agent's integration tests: a sim node (state dir + data dir of its own), an agent
  * over it, pod specs running the sim's test workload, polling, and cleanup of every process started.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Agent, type AgentOptions, createAgent } from '../../../agent/agent.ts';
@@ -15,6 +15,7 @@ import { logPath } from '../../../agent/runner/logs.ts';
 import { podDirOf } from '../../../agent/runner/pods.ts';
 import type { PodSpec } from '../../../agent/runner/types.ts';
 import { createLogger } from '../../../common/log.ts';
+import { type TestRuntime, testRuntime, testUidRange } from '../runtime/helpers.ts';
 
 /** Fixed host facts: systeminformation costs time and says nothing these tests check. */
 export const HOST: HostFacts = {
@@ -34,15 +35,19 @@ export interface SimNode {
   simDir: string;
   state: SimState;
   driver: GpuDriver;
+  /** The process runtime its agents run pods with: a uid per pod where the tests run as root. */
+  rt: TestRuntime;
   uuid(index: number): string;
   /** Pids to SIGKILL at cleanup (pods and agents outlive the test's agent by design). */
   track(pid: number | null | undefined): void;
-  cleanup(): void;
+  cleanup(): Promise<void>;
 }
 
 /** Makes a sim node with `spec` GPUs (e.g. `2xH100-80GB`). */
 export async function simNode(spec = '1xH100-80GB'): Promise<SimNode> {
   const root = mkdtempSync(join(tmpdir(), 'tessera-agent-'));
+  // Pods run as their own uids and must reach the sim state below it (the agent opens the state dir itself).
+  chmodSync(root, 0o711);
   const simDir = join(root, 'sim');
   const parsed = parseSimGpus(spec);
   if (!parsed.ok) throw new Error(parsed.error.message);
@@ -54,16 +59,18 @@ export async function simNode(spec = '1xH100-80GB'): Promise<SimNode> {
     env: simEnv(simDir),
   });
   const pids = new Set<number>();
+  const rt = testRuntime({ uidRange: testUidRange() });
   return {
     dataDir: join(root, 'data'),
     simDir,
     state,
     driver,
+    rt,
     uuid: (i) => state.gpus[i]!.uuid,
     track: (pid) => {
       if (pid !== null && pid !== undefined) pids.add(pid);
     },
-    cleanup() {
+    async cleanup() {
       for (const pid of pids) {
         for (const target of [-pid, pid]) {
           try {
@@ -74,6 +81,7 @@ export async function simNode(spec = '1xH100-80GB'): Promise<SimNode> {
           }
         }
       }
+      await rt.cleanup();
       rmSync(root, { recursive: true, force: true });
     },
   };
@@ -84,6 +92,7 @@ export async function startAgent(node: SimNode, opts: Partial<AgentOptions> = {}
   const r = await createAgent({
     dataDir: node.dataDir,
     driver: node.driver,
+    runtime: node.rt.runtime,
     simStateDir: node.simDir,
     sampleIntervalMs: 100,
     host: HOST,
@@ -129,6 +138,19 @@ export async function until<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Starts `spec` on `agent` and waits until its runtime has launched it; its pid, tracked on `node` for cleanup. */
+export async function startedPid(node: SimNode, agent: Agent, spec: PodSpec): Promise<number> {
+  const r = agent.startPod(spec);
+  if (!r.ok) throw new Error(r.error.message);
+  const pid = await until(() => {
+    const s = agent.status().pods.find((p) => p.podId === spec.podId);
+    if (s?.state === 'exited') throw new Error(`pod ${spec.podId} ended at start: ${s.reason}`);
+    return s?.pid;
+  }, `pod ${spec.podId} launched`);
+  node.track(pid);
+  return pid;
 }
 
 /** The first event of `kind` for `podId`, once it has happened. */

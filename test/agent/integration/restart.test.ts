@@ -15,15 +15,16 @@ import { SIM_TOOLS } from '../../../agent/gpu/sim/spec.ts';
 import { readStateFile } from '../../../agent/state-file.ts';
 import { bufferIo } from '../../../cli/io.ts';
 import { runCli } from '../../../cli/program.ts';
+import { agentRuntimeFlags } from '../runtime/helpers.ts';
 import { alive, until } from './helpers.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url));
 
 const agents: ChildProcess[] = [];
-const cleanups: (() => void)[] = [];
-afterEach(() => {
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
   for (const a of agents.splice(0)) if (a.exitCode === null && a.signalCode === null) a.kill('SIGKILL');
-  for (const c of cleanups.splice(0)) c();
+  for (const c of cleanups.splice(0)) await c();
 });
 
 /** Kills every process whose environment names `simDir`: pods, and sampling streams a SIGKILLed agent orphaned. */
@@ -40,8 +41,8 @@ function killSimProcesses(simDir: string): void {
   }
 }
 
-function startAgentProcess(dataDir: string, podsFile: string): ChildProcess {
-  const args = [BIN, 'agent', '--gpu', 'sim', '--sim-gpus', '2xH100-80GB', '--data', dataDir];
+function startAgentProcess(dataDir: string, podsFile: string, runtimeArgs: string[]): ChildProcess {
+  const args = [BIN, 'agent', '--gpu', 'sim', '--sim-gpus', '2xH100-80GB', '--data', dataDir, ...runtimeArgs];
   args.push('--sample-interval', '200ms', '--port', '0', '--pods', podsFile, '--log-level', 'warn');
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -77,8 +78,10 @@ describe.skipIf(process.platform !== 'linux')('agent process restart', () => {
     const root = join(tmpdir(), `tessera-restart-${process.pid}-${Date.now()}`);
     const dataDir = join(root, 'data');
     mkdirSync(root, { recursive: true });
-    cleanups.push(() => {
-      killSimProcesses(join(dataDir, 'sim'));
+    const runtime = agentRuntimeFlags(root);
+    cleanups.push(async () => {
+      killSimProcesses(runtime.simDir);
+      await runtime.cleanup();
       rmSync(root, { recursive: true, force: true });
     });
     const podsFile = join(root, 'pods.json');
@@ -91,7 +94,7 @@ describe.skipIf(process.platform !== 'linux')('agent process restart', () => {
     });
     writeFileSync(podsFile, JSON.stringify([pod('p0', 0), pod('p1', 1)]));
 
-    const first = startAgentProcess(dataDir, podsFile);
+    const first = startAgentProcess(dataDir, podsFile, runtime.args);
     const before = await liveStatus(dataDir, first.pid!);
     const pids = Object.fromEntries(before.pods.map((p) => [p.podId, p.pid]));
     expect(Object.keys(pids).sort()).toEqual(['p0', 'p1']);
@@ -114,7 +117,7 @@ describe.skipIf(process.platform !== 'linux')('agent process restart', () => {
     );
     expect(report.agent.view.pods.map((p: { podId: string }) => p.podId).sort()).toEqual(['p0', 'p1']);
 
-    const second = startAgentProcess(dataDir, podsFile);
+    const second = startAgentProcess(dataDir, podsFile, runtime.args);
     const after = await liveStatus(dataDir, second.pid!);
     expect(after.pods).toHaveLength(2);
     for (const p of after.pods) {
@@ -129,7 +132,7 @@ describe.skipIf(process.platform !== 'linux')('agent process restart', () => {
       return s.pods.every((p) => Object.values(p.gpuMemoryUsedMiB)[0] === 1000);
     }, 'adopted pods attributed their memory');
     // Exactly two workloads hold sim GPU memory: nothing was started a second time.
-    const registered = readdirSync(join(dataDir, 'sim', 'procs')).filter((f) => /^\d+\.json$/.test(f));
+    const registered = readdirSync(join(runtime.simDir, 'procs')).filter((f) => /^\d+\.json$/.test(f));
     expect(
       registered
         .map((f) => Number(f.slice(0, -5)))

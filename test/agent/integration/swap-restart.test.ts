@@ -15,6 +15,7 @@ import {
   type SimNode,
   simNode,
   startAgent,
+  startedPid,
   stdoutOf,
   until,
   workloadPod,
@@ -24,7 +25,7 @@ let node: SimNode | null = null;
 const agents: Agent[] = [];
 afterEach(async () => {
   for (const a of agents.splice(0)) await a.close();
-  node?.cleanup();
+  await node?.cleanup();
   node = null;
 });
 
@@ -43,10 +44,7 @@ describe.skipIf(process.platform !== 'linux')('swap pool across agent restarts',
       ['restored', '2000'],
       ['gone', '1000'],
     ] as const) {
-      const r = first.startPod(workloadPod(podId, uuid, ['--mib', mib], 4096));
-      if (!r.ok) throw new Error(r.error.message);
-      pids[podId] = r.value.pid!;
-      n.track(r.value.pid);
+      pids[podId] = await startedPid(n, first, workloadPod(podId, uuid, ['--mib', mib], 4096));
     }
     await until(
       () => ['keep', 'restored', 'gone'].every((id) => (podOf(first, id)?.gpuMemoryUsedMiB[uuid] ?? 0) > 0),
@@ -104,9 +102,7 @@ describe.skipIf(process.platform !== 'linux')('swap pool across agent restarts',
     node = n;
     const first = await startAgent(n, { swapPoolMiB: 8192 });
     agents.push(first);
-    const r = first.startPod(workloadPod('p', n.uuid(0), ['--mib', '1000'], 4096));
-    if (!r.ok) throw new Error(r.error.message);
-    n.track(r.value.pid);
+    await startedPid(n, first, workloadPod('p', n.uuid(0), ['--mib', '1000'], 4096));
     await until(() => podOf(first, 'p')?.gpuMemoryUsedMiB[n.uuid(0)] === 1000, 'p sampled');
     expect((await first.swap('p', 'out')).ok).toBe(true);
     await first.close();

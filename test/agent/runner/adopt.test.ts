@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkpointPath, type RunnerCheckpoint, writeCheckpoint } from '../../../agent/runner/checkpoint.ts';
+import { checkpointPath } from '../../../agent/runner/checkpoint.ts';
 import { fileSize, logPath } from '../../../agent/runner/logs.ts';
 import { groupPids, isLiveProcess, processStartTime, readProcStat } from '../../../agent/runner/proc.ts';
 import { REASON_EXITED_ADOPTED, REASON_EXITED_WHILE_DOWN } from '../../../agent/runner/runner.ts';
 import type { PodStatus } from '../../../agent/runner/types.ts';
-import { failure, type Harness, harness, NODE_BIN, podSpec, value, waitFor } from './helpers.ts';
+import { failure, type Harness, harness, launched, NODE_BIN, podSpec, value, waitFor } from './helpers.ts';
 
 let h: Harness;
 afterEach(() => h.cleanup());
@@ -15,9 +15,12 @@ const sh = (script: string): string[] => ['/bin/sh', '-c', script];
 const TICKING = 'echo READY; while :; do echo tick; sleep 0.02; done';
 const FOREVER = 'while :; do sleep 0.05; done';
 
-/** A checkpoint recording one running pod with the given process identity. */
-function fakeCheckpoint(pid: number, startTimeTicks: number): RunnerCheckpoint {
-  return {
+/**
+ * A version-1 checkpoint (before runtimes: `pid` and `pgid`, no ref) recording one running pod with
+ * the given process identity: an upgraded agent reads it as a process ref without a cgroup.
+ */
+function legacyCheckpoint(pid: number, startTimeTicks: number): string {
+  return JSON.stringify({
     version: 1,
     pods: [
       {
@@ -33,7 +36,7 @@ function fakeCheckpoint(pid: number, startTimeTicks: number): RunnerCheckpoint {
       },
     ],
     epochs: { p1: 1 },
-  };
+  });
 }
 
 /** Starts a detached process outside any runner and returns its pid once it has exec'd. */
@@ -53,12 +56,12 @@ async function outsider(args: string[], env: Record<string, string> = {}): Promi
 describe('runner: adopting pods after an agent restart', () => {
   it('a second runner adopts a running pod: same pid, its state, its group, and it can stop it', async () => {
     h = harness();
-    const s = value(h.runner.start(podSpec({ command: sh(TICKING) })));
+    const s = await launched(h.runner, h.runner.start(podSpec({ command: sh(TICKING) })));
     await waitFor(() => h.runner.get('p1')?.state === 'ready', 'ready');
     h.runner.close();
 
     const next = h.restart();
-    const report = value(next.runner.adopt());
+    const report = value(await next.runner.adopt());
     expect(report.ended).toEqual([]);
     expect(report.adopted).toEqual([
       expect.objectContaining({
@@ -84,7 +87,10 @@ describe('runner: adopting pods after an agent restart', () => {
 
   it('a stop cut short by the agent going away is finished by the next agent, with its reason', async () => {
     h = harness();
-    const s = value(h.runner.start(podSpec({ command: sh(`trap '' TERM; ${FOREVER}`), graceSeconds: 0.3 })));
+    const s = await launched(
+      h.runner,
+      h.runner.start(podSpec({ command: sh(`trap '' TERM; ${FOREVER}`), graceSeconds: 0.3 })),
+    );
     const first = h.runner.stop('p1', 'drain node');
     await waitFor(() => h.runner.get('p1')?.state === 'stopping', 'stopping');
     h.runner.close();
@@ -92,7 +98,7 @@ describe('runner: adopting pods after an agent restart', () => {
     expect(isLiveProcess(s.pid ?? 0, s.startTimeTicks ?? 0)).toBe(true);
 
     const next = h.restart();
-    expect(value(next.runner.adopt()).adopted).toEqual([
+    expect(value(await next.runner.adopt()).adopted).toEqual([
       expect.objectContaining({ state: 'stopping', reason: null }),
     ]);
     await waitFor(() => next.runner.get('p1')?.state === 'exited', 'the resumed stop', 3000);
@@ -102,10 +108,10 @@ describe('runner: adopting pods after an agent restart', () => {
 
   it("an adopted pod's own exit is noticed by polling /proc and reported without an exit code", async () => {
     h = harness();
-    const s = value(h.runner.start(podSpec({ command: sh('sleep 0.3') })));
+    const s = await launched(h.runner, h.runner.start(podSpec({ command: sh('sleep 0.3') })));
     h.runner.close();
     const next = h.restart();
-    expect(value(next.runner.adopt()).adopted).toHaveLength(1);
+    expect(value(await next.runner.adopt()).adopted).toHaveLength(1);
     await waitFor(() => next.runner.get('p1')?.state === 'exited', 'the exit', 2000);
     expect(next.runner.get('p1')).toMatchObject({
       exitCode: null,
@@ -120,9 +126,9 @@ describe('runner: adopting pods after an agent restart', () => {
     h.runner.close();
     const stranger = await outsider(['/bin/sleep', '5']);
     const realStart = processStartTime(stranger) ?? 0;
-    value(writeCheckpoint(checkpointPath(h.dataDir), fakeCheckpoint(stranger, realStart - 1)));
+    writeFileSync(checkpointPath(h.dataDir), legacyCheckpoint(stranger, realStart - 1));
     const next = h.restart();
-    const report = value(next.runner.adopt());
+    const report = value(await next.runner.adopt());
     expect(report.adopted).toEqual([]);
     expect(report.ended).toEqual([expect.objectContaining({ podId: 'p1', state: 'lost', exitCode: null })]);
     expect(report.ended[0]?.reason).toContain(`pid ${stranger} now belongs to another process`);
@@ -144,26 +150,26 @@ describe('runner: adopting pods after an agent restart', () => {
       'leader death',
     );
     expect(groupPids(leader)).toHaveLength(1);
-    value(writeCheckpoint(checkpointPath(h.dataDir), fakeCheckpoint(leader, ticks)));
+    writeFileSync(checkpointPath(h.dataDir), legacyCheckpoint(leader, ticks));
 
     const next = h.restart();
-    const report = value(next.runner.adopt());
+    const report = value(await next.runner.adopt());
     expect(report.ended).toEqual([
       expect.objectContaining({ state: 'exited', exitCode: null, reason: REASON_EXITED_WHILE_DOWN }),
     ]);
     await waitFor(() => groupPids(leader).length === 0, 'the leftover to be killed');
   });
 
-  it('a corrupt checkpoint fails adopt with the file named, sets it aside, and the runner still starts pods', () => {
+  it('a corrupt checkpoint fails adopt with the file named, sets it aside, and the runner still starts pods', async () => {
     h = harness();
     h.runner.close();
     const path = checkpointPath(h.dataDir);
     writeFileSync(path, 'not json at all');
     const next = h.restart({ now: () => 42 });
-    const e = failure(next.runner.adopt());
+    const e = failure(await next.runner.adopt());
     expect(e.message).toContain(path);
     expect(existsSync(`${path}.corrupt-42`)).toBe(true);
-    expect(value(next.runner.start(podSpec({ command: ['true'] }))).state).toBe('running');
+    expect(value(next.runner.start(podSpec({ command: ['true'] }))).state).toBe('starting');
   });
 
   it('fencing survives a restart: an epoch older than one the old agent saw is refused', async () => {
@@ -172,7 +178,7 @@ describe('runner: adopting pods after an agent restart', () => {
     await waitFor(() => h.runner.get('p1')?.state === 'exited', 'exit');
     h.runner.close();
     const next = h.restart();
-    value(next.runner.adopt());
+    value(await next.runner.adopt());
     expect(next.runner.get('p1')).toMatchObject({ state: 'exited', exitCode: 0 });
     expect(failure(next.runner.start(podSpec({ epoch: 4, command: ['true'] }))).message).toContain('fencing');
   });
@@ -182,7 +188,14 @@ describe('runner: adopting pods after an agent restart', () => {
     h.runner.close();
     const agent = spawn(
       NODE_BIN,
-      ['--import', 'tsx', 'test/agent/runner/fixtures/agent-main.ts', h.dataDir],
+      [
+        '--import',
+        'tsx',
+        'test/agent/runner/fixtures/agent-main.ts',
+        h.dataDir,
+        h.rt.podRoot,
+        h.rt.cgroupParent,
+      ],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
@@ -209,7 +222,7 @@ describe('runner: adopting pods after an agent restart', () => {
     await waitFor(() => fileSize(path) > size, 'output after the agent died');
 
     const next = h.restart();
-    const report = value(next.runner.adopt());
+    const report = value(await next.runner.adopt());
     expect(report.adopted.map((s) => [s.podId, s.pid])).toEqual([['survivor', pod.pid]]);
     await waitFor(() => next.runner.get('survivor')?.state === 'ready', 'ready from the log file');
     value(await next.runner.stop('survivor', 'test over', 0.2));

@@ -19,7 +19,7 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const sample: RunnerCheckpoint = {
-  version: 1,
+  version: 2,
   pods: [
     {
       spec: podSpec({
@@ -28,8 +28,18 @@ const sample: RunnerCheckpoint = {
         grants: [{ uuid: GPU0, gpuMilli: 500, memoryMiB: 100, memoryLimitMiB: 200 }],
         readiness: { linePrefix: 'UP', delayMs: null },
       }),
+      ref: {
+        kind: 'process',
+        pid: 1234,
+        startTimeTicks: 99,
+        cgroup: {
+          unified: '/sys/fs/cgroup/unified/tessera/n/p1-e1',
+          v1: { memory: '/sys/fs/cgroup/memory/tessera/n/p1-e1' },
+        },
+        uid: 200000,
+        gid: 200000,
+      },
       pid: 1234,
-      pgid: 1234,
       startTimeTicks: 99,
       startedAtMs: 1_700_000_000_000,
       state: 'ready',
@@ -72,6 +82,10 @@ function recordingFs(calls: string[]): CheckpointFs {
     rmSync: (p, o) => fs.rmSync(p, o),
     readFileSync: (p, e) => fs.readFileSync(p, e),
   };
+}
+
+function fail(): never {
+  throw new Error('sample has no pod');
 }
 
 describe('runner checkpoint', () => {
@@ -138,10 +152,28 @@ describe('runner checkpoint', () => {
     expect(fs.existsSync(`${path}.corrupt-5`)).toBe(true);
   });
 
+  it('version 1 (pid and pgid, before runtimes) is read with each pid as a process ref without a cgroup', () => {
+    const path = checkpointPath(dir);
+    const { ref: _ref, ...pod } = sample.pods[0] ?? fail();
+    fs.writeFileSync(path, JSON.stringify({ ...sample, version: 1, pods: [{ ...pod, pgid: 1234 }] }));
+    const read = value(readCheckpoint(path));
+    expect(read.version).toBe(2);
+    expect(read.pods[0]?.ref).toEqual({ kind: 'process', pid: 1234, startTimeTicks: 99, cgroup: null });
+    expect(read.pods[0]).not.toHaveProperty('pgid');
+  });
+
+  it('the spec keeps its image, user and limits through a write and a read', () => {
+    const path = checkpointPath(dir);
+    const base = sample.pods[0] ?? fail();
+    const spec = { ...base.spec, image: 'nvcr.io/x:1', runAsUser: 1000, memoryMiB: 512, cpuMillis: 1500 };
+    value(writeCheckpoint(path, { ...sample, pods: [{ ...base, spec }] }));
+    expect(value(readCheckpoint(path)).pods[0]?.spec).toEqual(spec);
+  });
+
   it('a newer format version is refused but left in place for the newer agent', () => {
     const path = checkpointPath(dir);
-    fs.writeFileSync(path, JSON.stringify({ ...sample, version: 2 }));
-    expect(failure(readCheckpoint(path)).message).toContain('version 2');
+    fs.writeFileSync(path, JSON.stringify({ ...sample, version: 3 }));
+    expect(failure(readCheckpoint(path)).message).toContain('version 3');
     expect(fs.readdirSync(dir)).toEqual(['runner-checkpoint.json']);
   });
 });

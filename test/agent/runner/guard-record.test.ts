@@ -14,11 +14,11 @@ import {
 } from '../../../agent/runner/guard-record.ts';
 import { readProcStat, signalGroup } from '../../../agent/runner/proc.ts';
 import { REASON_EXITED_WHILE_DOWN } from '../../../agent/runner/runner.ts';
-import { type Harness, harness, podSpec, value, waitFor } from './helpers.ts';
+import { type Harness, harness, launched, podSpec, value, waitFor } from './helpers.ts';
 
 let h: Harness | null = null;
-afterEach(() => {
-  h?.cleanup();
+afterEach(async () => {
+  await h?.cleanup();
   h = null;
 });
 
@@ -56,7 +56,7 @@ describe('endReason (pure)', () => {
 describe('runner: pods the fence guard killed', () => {
   it('a pod killed by the guard ends lease lost', async () => {
     h = harness();
-    const s = value(h.runner.start(podSpec({ podId: 'g1', epoch: 4, command: FOREVER })));
+    const s = await launched(h.runner, h.runner.start(podSpec({ podId: 'g1', epoch: 4, command: FOREVER })));
     guardKilled(h.dataDir, 'g1', 4);
     signalGroup(s.pid ?? 0, 'SIGTERM');
     await waitFor(() => h?.runner.get('g1')?.state === 'exited', 'the pod ended');
@@ -65,7 +65,7 @@ describe('runner: pods the fence guard killed', () => {
 
   it('a pod the guard did not kill (another epoch) ends with no reason, as before', async () => {
     h = harness();
-    const s = value(h.runner.start(podSpec({ podId: 'g1', epoch: 5, command: FOREVER })));
+    const s = await launched(h.runner, h.runner.start(podSpec({ podId: 'g1', epoch: 5, command: FOREVER })));
     guardKilled(h.dataDir, 'g1', 4);
     signalGroup(s.pid ?? 0, 'SIGTERM');
     await waitFor(() => h?.runner.get('g1')?.state === 'exited', 'the pod ended');
@@ -82,15 +82,15 @@ describe('runner: pods the fence guard killed', () => {
 
   it('a pod the guard killed while no agent watched is reported lease lost by the next one', async () => {
     h = harness();
-    const s = value(h.runner.start(podSpec({ podId: 'g1', epoch: 2, command: FOREVER })));
-    const t = value(h.runner.start(podSpec({ podId: 'g2', epoch: 2, command: FOREVER })));
+    const s = await launched(h.runner, h.runner.start(podSpec({ podId: 'g1', epoch: 2, command: FOREVER })));
+    const t = await launched(h.runner, h.runner.start(podSpec({ podId: 'g2', epoch: 2, command: FOREVER })));
     h.runner.close();
     guardKilled(h.dataDir, 'g1', 2);
     signalGroup(s.pid ?? 0, 'SIGKILL');
     signalGroup(t.pid ?? 0, 'SIGKILL');
     await waitFor(() => !isRunning(s.pid) && !isRunning(t.pid), 'both gone');
     const next = h.restart();
-    const report = value(next.runner.adopt());
+    const report = value(await next.runner.adopt());
     const reasons = Object.fromEntries(report.ended.map((p) => [p.podId, p.reason]));
     expect(reasons).toEqual({ g1: REASON_GUARD_FENCED, g2: REASON_EXITED_WHILE_DOWN });
   });

@@ -8,6 +8,7 @@ import { createRunner, type Runner, type RunnerOptions } from '../../../agent/ru
 import type { PodSpec, PodStatus } from '../../../agent/runner/types.ts';
 import type { Result, TesseraError } from '../../../common/errors.ts';
 import { createLogger, type Logger } from '../../../common/log.ts';
+import { type TestRuntime, testRuntime } from '../runtime/helpers.ts';
 
 export const GPU0 = 'GPU-00000000-aaaa-bbbb-cccc-000000000000';
 export const GPU1 = 'GPU-11111111-aaaa-bbbb-cccc-111111111111';
@@ -51,6 +52,15 @@ export function failure<T>(r: Result<T>): TesseraError {
   return r.error;
 }
 
+/** The status of a started pod once its runtime has launched it (`running`, or ended if the launch failed). */
+export async function launched(runner: Runner, r: Result<PodStatus>): Promise<PodStatus> {
+  const s = value(r);
+  await waitFor(() => runner.get(s.podId)?.state !== 'starting', `pod ${s.podId} launched`);
+  const now = runner.get(s.podId);
+  if (now === undefined) throw new Error(`pod ${s.podId} vanished`);
+  return now;
+}
+
 /** Polls `pred` every 10 ms until it holds or `timeoutMs` passes (then throws with `what`). */
 export async function waitFor(pred: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -69,24 +79,28 @@ export function memoryLogger(): { log: Logger; lines: string[] } {
 /** A runner harness: a temp data dir, the statuses it reported, and cleanup of every pod it started. */
 export interface Harness {
   dataDir: string;
+  /** The process runtime every runner of the harness shares, as one agent's restarts would. */
+  rt: TestRuntime;
   runner: Runner;
   statuses: PodStatus[];
   /** Another runner over the same data dir, as a restarted agent would be. */
   restart(opts?: Partial<RunnerOptions>): { runner: Runner; statuses: PodStatus[] };
   /** Groups to SIGKILL at cleanup, for pods started outside the harness's runner. */
   track(pgid: number): void;
-  cleanup(): void;
+  cleanup(): Promise<void>;
 }
 
 /** Creates a harness; call `cleanup()` in afterEach. */
 export function harness(opts: Partial<RunnerOptions> = {}): Harness {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-runner-'));
+  const rt = testRuntime();
   const runners: Runner[] = [];
   const groups = new Set<number>();
   const make = (extra: Partial<RunnerOptions>): { runner: Runner; statuses: PodStatus[] } => {
     const statuses: PodStatus[] = [];
     const runner = createRunner({
       dataDir,
+      runtime: rt.runtime,
       node: NODE,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
       onStatus: (s) => {
@@ -95,7 +109,6 @@ export function harness(opts: Partial<RunnerOptions> = {}): Harness {
         if (s.pid !== null && (s.state === 'running' || s.state === 'ready')) groups.add(s.pid);
       },
       logPollMs: 20,
-      adoptPollMs: 50,
       stopPollMs: 10,
       killWaitMs: 3000,
       log: memoryLogger().log,
@@ -108,14 +121,16 @@ export function harness(opts: Partial<RunnerOptions> = {}): Harness {
   const first = make({});
   return {
     dataDir,
+    rt,
     runner: first.runner,
     statuses: first.statuses,
     restart: (extra = {}) => make(extra),
     track: (pgid) => groups.add(pgid),
-    cleanup() {
+    async cleanup() {
       for (const r of runners) r.close();
       for (const g of groups) signalGroup(g, 'SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
+      await rt.cleanup();
     },
   };
 }

@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { logPath, readLogTail, rotatedPath } from '../../../agent/runner/logs.ts';
+import { fileSize, logPath, readLogTail, rotatedPath } from '../../../agent/runner/logs.ts';
 import { groupPids, readProcStat } from '../../../agent/runner/proc.ts';
 import type { PodRunState } from '../../../agent/runner/types.ts';
-import { failure, GPU0, type Harness, harness, podSpec, value, waitFor } from './helpers.ts';
+import { failure, GPU0, type Harness, harness, launched, podSpec, value, waitFor } from './helpers.ts';
 
 let h: Harness;
 afterEach(() => h.cleanup());
@@ -22,7 +22,11 @@ const stdoutOf = (podId = 'p1'): string => readLogTail(h.runner.podDir(podId), 1
 describe('runner: start, exit code and signal', () => {
   it('reports running, then the exit code; output lands in stdout.log and stderr.log', async () => {
     h = harness();
-    const started = value(h.runner.start(podSpec({ command: sh('echo hello; echo oops >&2; exit 3') })));
+    const begun = value(
+      h.runner.start(podSpec({ command: sh('sleep 0.2; echo hello; echo oops >&2; exit 3') })),
+    );
+    expect(begun).toMatchObject({ podId: 'p1', epoch: 1, state: 'starting', pid: null, adopted: false });
+    const started = await launched(h.runner, { ok: true, value: begun });
     expect(started).toMatchObject({
       podId: 'p1',
       epoch: 1,
@@ -33,7 +37,7 @@ describe('runner: start, exit code and signal', () => {
     expect(started.startTimeTicks).toBeGreaterThan(0);
     await waitFor(() => h.runner.get('p1')?.state === 'exited', 'exit');
     expect(h.runner.get('p1')).toMatchObject({ exitCode: 3, signal: null, reason: null });
-    expect(states()).toEqual(['running', 'exited']);
+    expect(states()).toEqual(['starting', 'running', 'exited']);
     expect(stdoutOf()).toBe('hello\n');
     expect(readLogTail(h.runner.podDir('p1'), 100, 'stderr')).toBe('oops\n');
   });
@@ -54,7 +58,8 @@ describe('runner: start, exit code and signal', () => {
     const other = mkdtempSync(join(tmpdir(), 'tessera-wd-'));
     value(h.runner.start(podSpec({ podId: 'p2', command: sh('pwd'), workingDir: other })));
     await waitFor(() => h.runner.list().every((s) => s.state === 'exited'), 'both exits');
-    expect(stdoutOf()).toBe(`${GPU0}|0.5|2000|x|${h.runner.podDir('p1')}\n`);
+    // Its own directory is under the pod root, outside the agent's data dir (where its logs are).
+    expect(stdoutOf()).toBe(`${GPU0}|0.5|2000|x|${join(h.rt.podRoot, 'p1')}\n`);
     expect(stdoutOf('p2')).toBe(`${other}\n`);
     rmSync(other, { recursive: true, force: true });
   });
@@ -79,7 +84,7 @@ describe('runner: start, exit code and signal', () => {
     h.runner.close();
 
     const next = h.restart().runner;
-    value(next.adopt());
+    value(await next.adopt());
     expect(next.specOf('p1')).toEqual(spec);
     const copy = next.specOf('p1');
     copy?.command.push('--mutated');
@@ -90,11 +95,13 @@ describe('runner: start, exit code and signal', () => {
     expect(next.specOf('p1')).toBeUndefined();
   });
 
-  it('refuses what it cannot start, with the field at fault', () => {
+  it('refuses what it cannot start, with the field at fault; a command the runtime cannot run ends the pod with why', async () => {
     h = harness();
-    const missing = failure(h.runner.start(podSpec({ command: ['/no/such/binary'] })));
-    expect(missing).toMatchObject({ code: 'TESSERA_E_INVALID_SPEC', field: 'command' });
-    expect(missing.message).toContain('/no/such/binary');
+    value(h.runner.start(podSpec({ command: ['/no/such/binary'] })));
+    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'the failed launch');
+    expect(h.runner.get('p1')).toMatchObject({ state: 'exited', pid: null, exitCode: null });
+    expect(h.runner.get('p1')?.reason).toContain('/no/such/binary');
+    expect(h.runner.get('p1')?.reason).toContain('not found or not executable');
     const gpu = failure(
       h.runner.start(
         podSpec({
@@ -128,12 +135,14 @@ describe('runner: the checkpoint at start', () => {
     h = harness({ checkpointFs: io });
     const e = failure(h.runner.start(podSpec({ command: sh(FOREVER) })));
     expect(e.message).toContain('ENOSPC');
-    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'the kill');
+    // Recorded first, launched after: a start the checkpoint cannot hold never runs at all.
     expect(h.runner.get('p1')).toMatchObject({
-      signal: 'SIGKILL',
+      state: 'exited',
+      pid: null,
       reason: 'not started: the runner checkpoint could not be written',
     });
     expect(h.runner.pidsOf('p1')).toEqual([]);
+    expect(readdirSync(h.rt.podRoot)).toEqual([]);
   });
 });
 
@@ -142,7 +151,7 @@ describe('runner: stop, kill, signal', () => {
     h = harness();
     // The leader ignores TERM and starts a grandchild that ignores it too (ignored signals are inherited).
     const script = `trap '' TERM; sh -c '${FOREVER}' & echo "READY $!"; ${FOREVER}`;
-    const s = value(h.runner.start(podSpec({ command: sh(script), graceSeconds: 0.3 })));
+    const s = await launched(h.runner, h.runner.start(podSpec({ command: sh(script), graceSeconds: 0.3 })));
     await waitFor(() => h.runner.get('p1')?.state === 'ready', 'ready');
     const grandchild = Number(stdoutOf().split(' ')[1]);
     expect(h.runner.pidsOf('p1')).toEqual(expect.arrayContaining([s.pid, grandchild]));
@@ -151,9 +160,12 @@ describe('runner: stop, kill, signal', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
     expect(stopped).toMatchObject({ state: 'exited', signal: 'SIGKILL', reason: 'test stop' });
     expect(groupPids(s.pid ?? 0)).toEqual([]);
+    expect(h.runner.pidsOf('p1')).toEqual([]);
     expect(readProcStat(grandchild)?.state ?? 'gone').toMatch(/gone|Z/);
-    expect(states()).toEqual(['running', 'ready', 'stopping', 'exited']);
-    expect(readLogTail(h.runner.podDir('p1'), 4096, 'events')).toContain('SIGKILL to group');
+    expect(states()).toEqual(['starting', 'running', 'ready', 'stopping', 'exited']);
+    expect(readLogTail(h.runner.podDir('p1'), 4096, 'events')).toContain(
+      'grace over: SIGKILL to every process of the pod',
+    );
   });
 
   it('a pod that handles SIGTERM exits within the grace with its own code', async () => {
@@ -183,23 +195,29 @@ describe('runner: stop, kill, signal', () => {
     expect(failure(await h.runner.stop('nope', 'x')).code).toBe('TESSERA_E_NOT_FOUND');
   });
 
-  it('SIGSTOP pauses the whole group and SIGCONT resumes it; a paused pod still gets its SIGTERM on stop', async () => {
+  it('freeze stops every process of the pod and thaw lets it go on; a frozen pod still gets its SIGTERM on stop', async () => {
     h = harness();
-    const s = value(
-      // One long-lived child rather than a loop of short ones: a child forked while the group is
-      // being stopped would start running and make "every member stopped" racy.
-      h.runner.start(podSpec({ command: sh(`trap 'exit 7' TERM; sleep 1000 & wait`), graceSeconds: 5 })),
+    await launched(
+      h.runner,
+      h.runner.start(
+        podSpec({
+          command: sh(`trap 'exit 7' TERM; while :; do echo tick; sleep 0.02; done`),
+          graceSeconds: 5,
+        }),
+      ),
     );
-    const pid = s.pid ?? 0;
-    await waitFor(() => groupPids(pid).length >= 2, 'the child started');
-    value(h.runner.signal('p1', 'SIGSTOP'));
-    await waitFor(() => groupPids(pid).every((p) => readProcStat(p)?.state === 'T'), 'all stopped');
-    value(h.runner.signal('p1', 'SIGCONT'));
-    await waitFor(() => readProcStat(pid)?.state !== 'T', 'resumed');
-    value(h.runner.signal('p1', 'SIGSTOP'));
-    await waitFor(() => readProcStat(pid)?.state === 'T', 'stopped again');
+    const path = logPath(h.runner.podDir('p1'), 'stdout');
+    await waitFor(() => fileSize(path) > 0, 'output');
+    value(h.runner.freeze('p1', true));
+    await new Promise((r) => setTimeout(r, 100));
+    const frozenAt = fileSize(path);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fileSize(path)).toBe(frozenAt);
+    value(h.runner.freeze('p1', false));
+    await waitFor(() => fileSize(path) > frozenAt, 'output after the thaw');
+    value(h.runner.freeze('p1', true));
     expect(value(await h.runner.stop('p1', 'preempted'))).toMatchObject({ exitCode: 7, reason: 'preempted' });
-    expect(failure(h.runner.signal('p1', 'SIGCONT')).code).toBe('TESSERA_E_CONFLICT');
+    expect(failure(h.runner.freeze('p1', false)).code).toBe('TESSERA_E_CONFLICT');
   });
 });
 
@@ -212,7 +230,7 @@ describe('runner: readiness and logs', () => {
       ),
     );
     await waitFor(() => states().includes('ready'), 'ready');
-    expect(states()).toEqual(['running', 'ready']);
+    expect(states()).toEqual(['starting', 'running', 'ready']);
     const t = h.statuses.find((s) => s.state === 'ready');
     expect(t?.pid).toBe(h.runner.get('p1')?.pid);
   });
@@ -246,7 +264,7 @@ describe('runner: readiness and logs', () => {
     h = harness();
     value(h.runner.start(podSpec({ command: sh('echo READY') })));
     await waitFor(() => h.runner.get('p1')?.state === 'exited', 'exit');
-    value(h.runner.start(podSpec({ epoch: 2, command: sh(FOREVER) })));
+    await launched(h.runner, h.runner.start(podSpec({ epoch: 2, command: sh(FOREVER) })));
     await new Promise((r) => setTimeout(r, 150));
     expect(h.runner.get('p1')?.state).toBe('running');
     expect(readFileSync(rotatedPath(logPath(h.runner.podDir('p1'), 'stdout'), 1), 'utf8')).toBe('READY\n');
