@@ -221,7 +221,19 @@ export async function runAgentMain(
   const { driver, simStateDir } = opened.value;
   // Sim: the fakes first on PATH, so pods (and anything they run) meet the same nvidia-smi as the agent.
   if (simStateDir !== null) process.env.PATH = `${SIM_TOOLS.binDir}${delimiter}${process.env.PATH ?? ''}`;
-  const runtime = await createRuntime(o.runtime, log);
+  // GPU device minors for containers on hosts without a CDI spec; known once the agent has discovered its GPUs.
+  const minors = new Map<string, number>();
+  const runtime = createRuntime(
+    {
+      ...o.runtime,
+      container: {
+        ...o.runtime.container,
+        simStateDir,
+        minorNumberOf: (uuid) => minors.get(uuid) ?? null,
+      },
+    },
+    log,
+  );
   if (!runtime.ok) return runtime;
   const started = await createAgent({
     dataDir: o.dataDir,
@@ -250,6 +262,8 @@ export async function runAgentMain(
   });
   if (!started.ok) return started;
   const agent = started.value;
+  for (const g of agent.inventory.gpus)
+    if (typeof g.minorNumber === 'number') minors.set(g.uuid, g.minorNumber);
   if (runtime.value.note !== null) log.warn(runtime.value.note);
   // Linked, a frozen agent must not outlive its lease with pods running: the guard stops them.
   if (o.allocator !== null) {

@@ -8,3 +8,8 @@ export function flagValue(
   if (r.ok) return r.value;
   throw usageError(r.error.field ?? 'flag', r.error.message);
 }
+
+/** Commander's accumulator for a repeatable flag: every value given, in order. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

@@ -7,6 +7,8 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { err, ok, type Result, tesseraError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
+import { createRuntimeByImage } from './by-image.ts';
+import { type ContainerRuntimeOptions, createContainerRuntime } from './container/index.ts';
 import type { IdRange } from './process/ids.ts';
 import { createProcessRuntime } from './process/runtime.ts';
 import type { PodRuntime, RuntimeKind } from './types.ts';
@@ -21,6 +23,8 @@ export interface RuntimeChoice {
   uidRange: IdRange | null;
   /** `--cgroup-parent`: pod cgroups go under it, e.g. `tessera/<nodeName>`, so two agents never collide. */
   cgroupParent: string;
+  /** The container runtime's settings (`--podman`, `--insecure-registry`, `--pull-retries`, ...). */
+  container: Omit<ContainerRuntimeOptions, 'logger' | 'cgroupParent'>;
 }
 
 /** True when `name` is an executable on `path` (a PATH value). */
@@ -52,67 +56,33 @@ export interface CreatedRuntime {
 }
 
 /**
- * Builds the runtime `choice` names. Asked for by name, `container` without its module is an error;
- * chosen by default (podman on PATH), it falls back to `process`, and `note` says so.
+ * Builds the runtime `choice` names. `container` runs pods with an image in Podman containers and
+ * pods without one on the process runtime (by-image.ts); `process` refuses pods with an image.
  */
-export async function createRuntime(choice: RuntimeChoice, log: Logger): Promise<Result<CreatedRuntime>> {
-  const processRuntime = (note: string | null): Result<CreatedRuntime> =>
-    ok({
-      note,
-      runtime: createProcessRuntime({
-        podRoot: choice.podRoot,
-        cgroupParent: choice.cgroupParent,
-        uidRange: choice.uidRange,
-        adoptPollMs: 500,
-        log: log.child({ component: 'runtime', runtime: 'process' }),
-      }),
-    });
-  if (runtimeKindOf(choice) === 'process') return processRuntime(null);
-  const container = await createContainerRuntimeIfBuilt(choice, log);
-  if (container.ok) return ok({ runtime: container.value, note: null });
-  if (choice.kind === 'container') return container;
-  return processRuntime(
-    `podman is on PATH but this agent has no container runtime, so pods run with the process runtime (${container.error.message})`,
-  );
-}
-
-/**
- * THE PLUG-IN POINT of the container runtime (agent/runtime/container/index.ts,
- * `createContainerRuntime(opts)`), built in parallel. Loaded by a computed path so this branch
- * compiles without it; once it is in, replace the body with a static import and a call.
- */
-async function createContainerRuntimeIfBuilt(
-  choice: RuntimeChoice,
-  log: Logger,
-): Promise<Result<PodRuntime>> {
-  const notBuilt = (why: string): Result<never> =>
-    err(
+export function createRuntime(choice: RuntimeChoice, log: Logger): Result<CreatedRuntime> {
+  const processRuntime = createProcessRuntime({
+    podRoot: choice.podRoot,
+    cgroupParent: choice.cgroupParent,
+    uidRange: choice.uidRange,
+    adoptPollMs: 500,
+    log: log.child({ component: 'runtime', runtime: 'process' }),
+  });
+  if (runtimeKindOf(choice) === 'process') return ok({ runtime: processRuntime, note: null });
+  const podman = choice.container.podmanPath ?? 'podman';
+  if (choice.kind === 'container' && !podman.includes('/') && !onPath(podman)) {
+    return err(
       tesseraError(
         'TESSERA_E_INVALID_CONFIG',
-        `--runtime container: the container runtime is not built yet in this agent (${why}); run with --runtime process`,
+        `--runtime container: ${podman} is not on PATH; install Debian's podman and runc (apt-get install --no-install-recommends podman runc), or run with --runtime process`,
         { field: 'runtime' },
       ),
     );
-  let mod: unknown;
-  try {
-    mod = await import(new URL('./container/index.ts', import.meta.url).href);
-  } catch (x) {
-    return notBuilt((x as Error).message);
   }
-  const create =
-    typeof mod === 'object' && mod !== null && 'createContainerRuntime' in mod
-      ? mod.createContainerRuntime
-      : undefined;
-  if (typeof create !== 'function')
-    return notBuilt('agent/runtime/container/index.ts has no createContainerRuntime');
-  const runtime: unknown = await create({
-    podRoot: choice.podRoot,
-    cgroupParent: choice.cgroupParent,
-    log: log.child({ component: 'runtime', runtime: 'container' }),
+  const container = createContainerRuntime({
+    ...choice.container,
+    // One parent for both runtimes' pods: `<parent>/<pod>-e<epoch>` and `<parent>/libpod-<id>`.
+    cgroupParent: `/${choice.cgroupParent.replace(/^\/+/, '')}`,
+    logger: log.child({ component: 'runtime', runtime: 'container' }),
   });
-  const value =
-    typeof runtime === 'object' && runtime !== null && 'ok' in runtime
-      ? (runtime as Result<PodRuntime>)
-      : ok(runtime as PodRuntime);
-  return value;
+  return ok({ runtime: createRuntimeByImage(container, processRuntime), note: null });
 }

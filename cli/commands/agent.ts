@@ -20,6 +20,7 @@ import { parseDurationMs, parseMemoryMiB } from '../../common/resources.ts';
 import { failure, usageError } from '../errors.ts';
 import { flagValue } from '../flags.ts';
 import { stopSignals } from '../signals.ts';
+import { addContainerFlags, containerOptionsFrom, type RawContainerFlags } from './agent-container.ts';
 import type { CliContext } from './index.ts';
 
 const EXAMPLES = `
@@ -39,7 +40,7 @@ DATA/agent-state.json, which \`tessera health\` reads). Stopping the agent leave
 `;
 
 /** The flags as commander hands them over. */
-interface RawAgentFlags {
+interface RawAgentFlags extends RawContainerFlags {
   data?: string;
   gpu: GpuKind;
   simGpus?: string;
@@ -64,7 +65,7 @@ interface RawAgentFlags {
 
 /** Adds `agent`'s flags, help and action to `command`. */
 export function configure(command: Command, { io }: CliContext): void {
-  command
+  addContainerFlags(command)
     .description('Run the node agent: discover GPUs, run pods, enforce their GPU shares, serve /metrics.')
     .option('--data <dir>', `agent data dir (default ${defaultDataDir()})`)
     .addOption(new Option('--gpu <backend>', 'GPU backend').choices(['nvidia', 'sim']).default('nvidia'))
@@ -173,6 +174,7 @@ export function configure(command: Command, { io }: CliContext): void {
             podRoot: f.podRoot ?? defaultPodRoot(),
             uidRange,
             cgroupParent: f.cgroupParent ?? defaultCgroupParent(nodeName),
+            container: containerOptionsFrom(f, nodeName),
           },
         },
         { log, stop: signals.stop },

@@ -21,6 +21,7 @@ import { readDataFile } from '../client/data-file.ts';
 import { formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';
 import type { WorkloadView } from '../client/views.ts';
 import { usageError } from '../errors.ts';
+import { collect } from '../flags.ts';
 import type { CliContext } from './index.ts';
 import { mergeSubmitFile } from './submit-file.ts';
 
@@ -347,8 +348,4 @@ export function configure(command: Command, { io }: CliContext): void {
       );
     },
   );
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }

@@ -174,6 +174,14 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): PodRuntime {
     async launch(req: LaunchRequest) {
       const { spec } = req;
       if (req.signal.aborted) return launchError(spec.podId, 'command', 'stopped before it started');
+      if (spec.image !== undefined) {
+        // Running the command on the host instead would drop the isolation the image promised.
+        return launchError(
+          spec.podId,
+          'image',
+          `image ${spec.image} needs a container runtime, and this node runs pods with --runtime process; start its agent with --runtime container (Debian's podman and runc installed)`,
+        );
+      }
       const [cmd = ''] = spec.command;
       if (!findExecutable(cmd, req.env.PATH)) {
         return launchError(
