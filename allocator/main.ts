@@ -13,6 +13,7 @@ import { buildApi } from './api/index.ts';
 import type { LogSource } from './api/info-routes.ts';
 import { createLogFollows } from './api/log-follows.ts';
 import { enforceSchedulingRules } from './lifecycle/enforce-rules.ts';
+import { recordPodEvent } from './lifecycle/pod-events.ts';
 import { applyPodReport, nodeLost, replaceCutOff } from './lifecycle/reports.ts';
 import { teardown } from './lifecycle/teardown.ts';
 import { attachAgentLink } from './link/server.ts';
@@ -110,6 +111,11 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
       guarded('status', { node }, () => dispatcher.onStatus(node, status, now()).changed);
       guarded('absent pods', { node }, () => absence.onStatus(node, status, now()).changed);
     },
+    onEvent: (node, event) =>
+      guarded('pod event', { node }, () => {
+        recordPodEvent(db, node, event, now());
+        return false;
+      }),
     onNodeChange: (c) =>
       guarded(`node ${c.change}`, { node: c.node }, () => {
         if (c.change === 'connected') dispatcher.forgetNode(c.node);

@@ -176,8 +176,11 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       case 'logChunk':
         logs.onChunk(s.node, body.value);
         return;
+      case 'event':
+        options.onEvent?.(s.node, body.value);
+        return;
       default:
-        // Events and acks feed later work (explain); the lease is all they do here yet.
+        // Acks: the lease is all they do here.
         return;
     }
   }

@@ -1,6 +1,6 @@
 /** The agent link's options, counters and handle (server.ts `attachAgentLink`). */
 import type { Logger } from '../../common/log.ts';
-import type { Frame, Status, WirePodStatus } from '../../common/wire.ts';
+import type { Event, Frame, Status, WirePodStatus } from '../../common/wire.ts';
 import type { Db } from '../store/db.ts';
 import type { PodRecord } from '../store/pods.ts';
 import type { LogAsk, LogSubscription, RoutedLogChunk } from './logs.ts';
@@ -34,6 +34,8 @@ export interface AgentLinkOptions {
   onPodReport?: (node: string, report: WirePodStatus, pod: PodRecord) => void;
   /** A whole Status of a node, after its pod reports: what the node runs, for absence checks. */
   onStatus?: (node: string, status: Status) => void;
+  /** An Event frame of a node (a GPU OOM kill, an image pulled, a container created). */
+  onEvent?: (node: string, event: Event) => void;
   /** After each lease check, with the heard-from times in the store: disconnect policies that ran out. */
   onLeaseCheck?: (nowMs: number) => void;
   log?: Logger;
