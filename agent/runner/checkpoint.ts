@@ -109,7 +109,8 @@ const RefSchema = z.discriminatedUnion('kind', [
     kind: z.literal('container'),
     id: z.string(),
     name: z.string(),
-    pid: z.number().int().positive(),
+    // 0: the container had ended before its pid was seen (a command that exits at once).
+    pid: nonNegInt,
     startTimeTicks: nonNegInt,
     cgroup: CgroupSchema,
   }),

@@ -34,6 +34,7 @@ export type RuntimeRef =
       id: string;
       /** `tessera-<podId>-e<epoch>`, unique per node; the labels carry pod id and epoch too. */
       name: string;
+      /** 0 when the container had already ended by the time podman was asked (a command that exits at once). */
       pid: number;
       startTimeTicks: number;
       cgroup: PodCgroup | null;

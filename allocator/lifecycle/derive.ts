@@ -17,6 +17,26 @@ export interface PodFacts {
   name: string;
   phase: PodPhase;
   exitCode: number | null;
+  /** Why it ended, as its node said (`ImagePullFailed: ...`, `OOMKilled`); absent or null: unknown. */
+  reason?: string | null;
+}
+
+/**
+ * The reasons a failed pod passes on to its workload as they are, because a user acts on each
+ * differently (fix the image or its secret; raise the memory limit); anything else is `PodFailed`.
+ */
+const PASSED_ON_REASONS = ['ImagePullFailed', 'OOMKilled'] as const;
+
+/** `: <reason>` when the pod's reason says more than its exit code does. */
+function reasonSuffix(p: PodFacts): string {
+  const r = p.reason ?? '';
+  return r === '' || r === `exited with code ${p.exitCode ?? 'unknown'}` ? '' : `: ${r}`;
+}
+
+/** The workload's reason for a failed pod: its own word where it is one of PASSED_ON_REASONS. */
+export function failureReason(pod: Pick<PodFacts, 'reason'>): string {
+  const r = pod.reason ?? '';
+  return PASSED_ON_REASONS.find((code) => r === code || r.startsWith(`${code}:`)) ?? 'PodFailed';
 }
 
 /** Workload phases whose next phase follows from pod reports. */
@@ -43,17 +63,18 @@ export function derivePhase(
   const failedWhy =
     firstFailed === undefined
       ? ''
-      : `pod ${firstFailed.name} failed${firstFailed.exitCode === null ? '' : ` with exit code ${firstFailed.exitCode}`}`;
+      : `pod ${firstFailed.name} failed${firstFailed.exitCode === null ? '' : ` with exit code ${firstFailed.exitCode}`}${reasonSuffix(firstFailed)}`;
+  const failedReason = firstFailed === undefined ? 'PodFailed' : failureReason(firstFailed);
   const target = ((): DerivedPhase | null => {
     if (live.length === 0) {
-      if (firstFailed !== undefined) return { to: 'Failed', reason: 'PodFailed', message: failedWhy };
+      if (firstFailed !== undefined) return { to: 'Failed', reason: failedReason, message: failedWhy };
       if (succeeded > 0)
         return { to: 'Completed', reason: 'Succeeded', message: `${succeeded} pod(s) exited with code 0` };
       // Nothing placed and nothing ended: the node-lost and preemption paths requeue it, not this.
       return null;
     }
     // A pod failing while others run degrades the workload; it fails once nothing runs any more.
-    if (firstFailed !== undefined) return { to: 'Degraded', reason: 'PodFailed', message: failedWhy };
+    if (firstFailed !== undefined) return { to: 'Degraded', reason: failedReason, message: failedWhy };
     const unknown = pods.filter((p) => p.phase === 'Unknown').map((p) => p.name);
     if (unknown.length > 0)
       return {

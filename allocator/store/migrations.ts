@@ -10,6 +10,7 @@ import { V5_POLICIES } from './migration-5-policies.ts';
 import { V6_NODE_RESET } from './migration-6-node-reset.ts';
 import { V7_TOKEN_PARENTS } from './migration-7-token-parents.ts';
 import { V9_REGISTRY_SECRETS } from './migration-9-registry-secrets.ts';
+import { V10_POD_REASON } from './migration-10-pod-reason.ts';
 
 /** Migration 1: the whole first schema (docs/architecture.md §2 and §6). */
 const V1 = `
@@ -166,6 +167,7 @@ export const MIGRATIONS: readonly string[] = [
   V7_TOKEN_PARENTS,
   V8_WORKLOAD_INDEXES,
   V9_REGISTRY_SECRETS,
+  V10_POD_REASON,
 ];
 
 /** The schema version this code writes. */

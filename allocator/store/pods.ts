@@ -29,6 +29,8 @@ export interface PodRecord {
   phase: PodPhase;
   boundMs: number | null;
   exitCode: number | null;
+  /** Why it is in its phase (its last move's reason); null in rows older than that record. */
+  reason: string | null;
   /** Epoch of its newest assignment; 0 when never assigned. */
   epoch: number;
 }
@@ -54,6 +56,7 @@ interface PodRow {
   phase: string;
   bound_ms: number | null;
   exit_code: number | null;
+  reason: string | null;
   epoch: number;
 }
 
@@ -73,6 +76,7 @@ function toPod(r: PodRow): PodRecord {
     phase: r.phase as PodPhase,
     boundMs: r.bound_ms,
     exitCode: r.exit_code,
+    reason: r.reason,
     epoch: r.epoch,
   };
 }
@@ -144,7 +148,12 @@ export function movePod(db: Db, workload: string, name: string, to: PodPhase, re
   if (pod === undefined) fail('TESSERA_E_NOT_FOUND', `no pod ${name} in workload ${workload}`);
   const t = podTransition(pod.phase, to, reason);
   if (!t.ok) throw new StoreError(t.error);
-  db.prepare('UPDATE pods SET phase = ? WHERE workload = ? AND name = ?').run(to, workload, name);
+  db.prepare('UPDATE pods SET phase = ?, reason = ? WHERE workload = ? AND name = ?').run(
+    to,
+    reason,
+    workload,
+    name,
+  );
   if (to === 'Stopping') {
     db.prepare(
       "UPDATE assignments SET state = 'stopping' WHERE workload = ? AND pod = ? AND state = 'active'",
@@ -154,7 +163,7 @@ export function movePod(db: Db, workload: string, name: string, to: PodPhase, re
       "UPDATE assignments SET state = 'ended' WHERE workload = ? AND pod = ? AND state != 'ended'",
     ).run(workload, name);
   }
-  return { ...pod, phase: to };
+  return { ...pod, phase: to, reason };
 }
 
 /** `movePod` as a `Result`, in its own transaction, for a pod report. */

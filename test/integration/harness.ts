@@ -175,7 +175,11 @@ export class Cluster {
    * seeded with the node name so two nodes' GPUs have different UUIDs, as real GPUs do (the CLI's
    * `--sim-gpus` seeds every node alike); a restart reuses them and keeps their registrations.
    */
-  async startAgent(node: string, gpus = '2xH100-80GB', opts: { ca?: string | null } = {}): Promise<Proc> {
+  async startAgent(
+    node: string,
+    gpus = '2xH100-80GB',
+    opts: { ca?: string | null; args?: readonly string[] } = {},
+  ): Promise<Proc> {
     const dirs = this.nodeDirs(node);
     const range = testUidRange();
     const slot = this.uidRanges.size;
@@ -219,6 +223,8 @@ export class Cluster {
         '250ms',
         '--log-level',
         'info',
+        // The process runtime unless a test asks for containers (`args`: `--runtime container`).
+        ...(opts.args ?? ['--runtime', 'process']),
       ],
       { TESSERA_TOKEN: this.joinToken },
     );
@@ -333,12 +339,13 @@ export class Cluster {
 /** A cluster with its allocator and the given agents started and registered. */
 export async function startCluster(
   nodes: Record<string, string>,
-  opts: AllocatorFlags & ClusterOptions = {},
+  opts: AllocatorFlags & ClusterOptions & { agentArgs?: readonly string[] } = {},
 ): Promise<Cluster> {
   const c = new Cluster({ tls: opts.tls ?? false });
   try {
     await c.startAllocator(opts);
-    for (const [node, gpus] of Object.entries(nodes)) await c.startAgent(node, gpus);
+    for (const [node, gpus] of Object.entries(nodes))
+      await c.startAgent(node, gpus, opts.agentArgs === undefined ? {} : { args: opts.agentArgs });
     await c.waitNodes(Object.keys(nodes));
   } catch (e) {
     const logs = c.logs();

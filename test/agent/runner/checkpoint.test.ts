@@ -95,6 +95,35 @@ describe('runner checkpoint', () => {
     expect(value(readCheckpoint(path))).toEqual(sample);
   });
 
+  it('keeps a container that ended before its pid was seen (pid 0) beside the others', () => {
+    const path = checkpointPath(dir);
+    const first = sample.pods[0] ?? fail();
+    const ended: RunnerCheckpoint = {
+      ...sample,
+      pods: [
+        first,
+        {
+          ...first,
+          spec: { ...first.spec, podId: 'quick', image: 'localhost/x:1' },
+          ref: {
+            kind: 'container',
+            id: 'c'.repeat(64),
+            name: 'tessera-quick-e1',
+            pid: 0,
+            startTimeTicks: 0,
+            cgroup: null,
+          },
+          pid: null,
+          startTimeTicks: null,
+          state: 'exited',
+          exitCode: 0,
+        },
+      ],
+    };
+    value(writeCheckpoint(path, ended));
+    expect(value(readCheckpoint(path))).toEqual(ended);
+  });
+
   it('no file is an empty checkpoint (the first start)', () => {
     expect(value(readCheckpoint(checkpointPath(dir)))).toEqual(emptyCheckpoint());
   });
