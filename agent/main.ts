@@ -345,6 +345,16 @@ const FilePodSchema = z.object({
   readiness: z
     .object({ linePrefix: z.string().nullable().optional(), delayMs: z.number().nullable().optional() })
     .optional(),
+  // Run in a container (`--runtime container`); as in the workload spec, without the pull secret.
+  image: z.string().min(1).optional(),
+  imagePullPolicy: z.enum(['IfNotPresent', 'Always', 'Never']).optional(),
+  runAsUser: z.number().int().nonnegative().optional(),
+  runAsGroup: z.number().int().nonnegative().optional(),
+  mounts: z
+    .array(z.object({ hostPath: z.string(), containerPath: z.string(), readOnly: z.boolean().default(true) }))
+    .optional(),
+  cpuMillis: z.number().int().nonnegative().optional(),
+  memoryMiB: z.number().int().nonnegative().optional(),
 });
 type FilePod = z.infer<typeof FilePodSchema>;
 
