@@ -4,7 +4,8 @@
 # bash + driver + nvcc only); then, where Node can run, Tessera itself (steps 5-6): discovery through
 # the nvidia backend (`tessera health -o json --gpu nvidia`), and `tessera agent --gpu nvidia` running
 # two PyTorch processes on one GPU under memory limits, the one that grows over its limit killed by
-# the agent's enforcement and its neighbour untouched. Ends with a PASS/FAIL table.
+# the agent's enforcement and its neighbour untouched; then (step 7, where podman runs) the same in
+# containers with `--runtime container` and a swap of the containerised process. Ends with a PASS/FAIL table.
 # Read-only towards the GPU's settings: never changes clocks, modes, MIG layout, never resets.
 #
 #   OUT=/tmp/out bash scripts/gpu-check.sh
@@ -191,7 +192,9 @@ PY
    "grants": [{"index": 0, "gpuMilli": 500, "memoryMiB": 4096}], "graceSeconds": 2}
 ]
 JSON
-  "${TESSERA[@]}" agent --gpu nvidia --data "$WORK/agent" --sample-interval 500ms --port 0 --pods "$WORK/pods.json" >>"$OUT/agent.log" 2>&1 &
+  # Pods as root, as before the hardened process runtime: torch may live where other uids cannot read.
+  "${TESSERA[@]}" agent --gpu nvidia --runtime process --pod-uid-range agent --pod-root "$WORK/pods" \
+    --data "$WORK/agent" --sample-interval 500ms --port 0 --pods "$WORK/pods.json" >>"$OUT/agent.log" 2>&1 &
   local agent=$! status="" hog="" calm=""
   for _ in $(seq 120); do
     sleep 0.5
@@ -226,9 +229,88 @@ JSON
   [ -n "$calm_pid" ] && kill -KILL -- "-$calm_pid" 2>/dev/null
   return 0
 }
+# 7. The container runtime on the real GPU: holdmem in a Podman container (its GPU by CDI where
+# nvidia-ctk can write a spec, else the device nodes with the driver's libraries copied into the
+# image), the agent's GPU-memory limit kill of a container over its limit with its neighbour left
+# alone, and swap (cuda-checkpoint) of the containerised process by its host pid, data verified.
+container_steps() {
+  if ! command -v podman >/dev/null; then skip "container steps: podman not installed (apt-get install --no-install-recommends podman runc)"; return; fi
+  if [ "$(id -u)" -ne 0 ]; then skip "container steps: the container runtime is rootful podman; run as root"; return; fi
+  if [ ! -x "$WORK/holdmem" ]; then skip "container steps: holdmem was not built (nvcc, step 2)"; return; fi
+  local img=localhost/tessera-gpu-check/holdmem:1 root="$WORK/img" cdi="$WORK/cdi" how lib
+  mkdir -p "$root/tmp" "$cdi"
+  chmod 1777 "$root/tmp"
+  copy_in() { mkdir -p "$root$(dirname "$1")" && cp -L "$1" "$root$1"; }
+  copy_in "$WORK/holdmem"
+  for lib in $(ldd "$WORK/holdmem" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do copy_in "$lib"; done
+  if command -v nvidia-ctk >/dev/null && nvidia-ctk cdi generate --output="$cdi/nvidia.yaml" >>"$LOG" 2>&1; then
+    how="CDI ($(grep -c 'name:' "$cdi/nvidia.yaml") names in $cdi/nvidia.yaml)"
+  else
+    for lib in $(ldconfig -p | awk '/libcuda\.so\.1 |libnvidia-ptxjitcompiler\.so\.1 |libnvidia-nvvm\.so\.4 / {print $NF}'); do copy_in "$lib"; done
+    how="device nodes (no nvidia-ctk), the driver's libcuda copied into the image"
+  fi
+  if ! tar -C "$root" -c . | podman import - "$img" >>"$LOG" 2>&1; then fail "podman import of the holdmem image"; return; fi
+  pass "holdmem image from this machine's files; its GPU by $how"
+  cat >"$WORK/cpods.json" <<JSON
+[
+  {"podId": "ccalm", "image": "$img", "imagePullPolicy": "Never", "command": ["$WORK/holdmem", "2048", "/tmp"],
+   "grants": [{"index": 0, "gpuMilli": 500, "memoryMiB": 4096}], "graceSeconds": 2},
+  {"podId": "chog", "image": "$img", "imagePullPolicy": "Never", "command": ["$WORK/holdmem", "6144", "/tmp"],
+   "grants": [{"index": 0, "gpuMilli": 500, "memoryMiB": 4096}], "graceSeconds": 2}
+]
+JSON
+  "${TESSERA[@]}" agent --gpu nvidia --runtime container --cdi-spec-dir "$cdi" --pod-root "$WORK/pods-c" \
+    --data "$WORK/agent-c" --sample-interval 500ms --port 0 --pods "$WORK/cpods.json" >>"$OUT/agent-containers.log" 2>&1 &
+  local agent=$! status="" hog="" calm="" calm_pid="" reason="" used="" t0 t1 rc
+  for _ in $(seq 120); do
+    sleep 0.5
+    status=$("${TESSERA[@]}" health -o json --gpu nvidia --data "$WORK/agent-c" 2>/dev/null)
+    hog=$(echo "$status" | json 'j.agent.view.pods.find(p => p.podId === "chog")?.state' 2>/dev/null)
+    calm=$(echo "$status" | json 'j.agent.view.pods.find(p => p.podId === "ccalm")?.state' 2>/dev/null)
+    [ "$hog" = "exited" ] && [ "$calm" = "ready" ] && break
+    kill -0 "$agent" 2>/dev/null || break
+  done
+  echo "$status" >"$OUT/health-agent-containers.json"
+  reason=$(echo "$status" | json 'j.agent.view.pods.find(p => p.podId === "chog")?.reason' 2>/dev/null)
+  calm_pid=$(echo "$status" | json 'j.agent.view.pods.find(p => p.podId === "ccalm")?.pid' 2>/dev/null)
+  used=$(gpu_used_by "$calm_pid")
+  podman ps -a --filter label=tessera.pod --format '{{.Names}} {{.Status}}' >>"$LOG" 2>&1
+  if [ "$hog" = "exited" ] && [[ "$reason" == GPU\ OOM* ]]; then
+    pass "container: the agent killed the pod over its 4096 MiB limit: $reason"
+  else
+    fail "container: the over-limit pod was not killed (state ${hog:-?}, reason ${reason:-none}); see agent-containers.log"
+  fi
+  if [ "$calm" = "ready" ] && [ -n "$used" ]; then
+    pass "container: its neighbour untouched, host pid $calm_pid holds $used MiB"
+  else
+    fail "container: the neighbour (state ${calm:-?}, host pid ${calm_pid:-?}, GPU memory '${used:-}')"
+  fi
+  if [ -n "${CC:-}" ] && [ -n "$used" ]; then
+    t0=$(date +%s%N)
+    "$CC" --action lock --pid "$calm_pid" >>"$LOG" 2>&1 && "$CC" --action checkpoint --pid "$calm_pid" >>"$LOG" 2>&1
+    rc=$?; t1=$(date +%s%N); sleep 0.5
+    [ $rc -eq 0 ] && [ -z "$(gpu_used_by "$calm_pid")" ] && pass "container: swapped out by host pid in $(((t1 - t0) / 1000000)) ms, GPU memory released" || fail "container: swap out (rc $rc, still $(gpu_used_by "$calm_pid") MiB)"
+    "$CC" --action restore --pid "$calm_pid" >>"$LOG" 2>&1 && "$CC" --action unlock --pid "$calm_pid" >>"$LOG" 2>&1
+    rc=$?
+    # The pod's /tmp, reached from the host through its root: holdmem checks its memory on request.
+    touch "/proc/$calm_pid/root/tmp/verify"
+    for _ in $(seq 100); do grep -q VERIFY1 "$WORK/agent-c/pods/ccalm/logs/stdout.log" 2>/dev/null && break; sleep 0.1; done
+    grep -q "VERIFY1 OK" "$WORK/agent-c/pods/ccalm/logs/stdout.log" && [ $rc -eq 0 ] && pass "container: swapped in, its 2048 MiB intact" || fail "container: after swap in (rc $rc): $(grep VERIFY "$WORK/agent-c/pods/ccalm/logs/stdout.log" 2>/dev/null)"
+  else
+    skip "container: swap not checked (no cuda-checkpoint, or the neighbour holds no memory)"
+  fi
+  kill -TERM "$agent" 2>/dev/null
+  for _ in $(seq 50); do kill -0 "$agent" 2>/dev/null || break; sleep 0.1; done
+  # The agent leaves its containers running by design: remove them and the image.
+  podman ps -aq --filter label=tessera.pod | xargs -r podman rm -f -t 0 >>"$LOG" 2>&1
+  podman rmi -f "$img" >>"$LOG" 2>&1
+  return 0
+}
+
 if [ ${#TESSERA[@]} -eq 0 ]; then
   skip "tessera steps: no node >= 20 (PATH, .device-node/bin/node[.xz]) or no tessera (node_modules, .device-node/tessera.mjs)"
 else
   tessera_steps
+  container_steps
 fi
 finish
