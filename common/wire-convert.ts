@@ -9,6 +9,7 @@ import type {
   FrameBody,
   Inventory,
   SwapDirection,
+  WireContainerFields,
   WireMigMode,
   WirePodSpec,
   WirePodState,
@@ -121,19 +122,7 @@ function podState(o: Obj, path: string): WirePodState {
 }
 
 /** The container fields of a decoded PodSpec. */
-function containerFromProto(
-  s: Obj,
-): Pick<
-  WirePodSpec,
-  | 'image'
-  | 'imagePullPolicy'
-  | 'pullCredential'
-  | 'runAsUser'
-  | 'runAsGroup'
-  | 'mounts'
-  | 'cpuMillis'
-  | 'memoryMiB'
-> {
+function containerFromProto(s: Obj): WireContainerFields {
   const cred = has(s, 'pullCredential') ? sub(s, 'pullCredential') : null;
   return {
     image: optStr(s, 'image'),

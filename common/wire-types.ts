@@ -255,6 +255,19 @@ export interface WirePodSpec {
   memoryMiB: number;
 }
 
+/** The container part of a WirePodSpec: what a pod on the process runtime leaves null or empty. */
+export type WireContainerFields = Pick<
+  WirePodSpec,
+  | 'image'
+  | 'imagePullPolicy'
+  | 'pullCredential'
+  | 'runAsUser'
+  | 'runAsGroup'
+  | 'mounts'
+  | 'cpuMillis'
+  | 'memoryMiB'
+>;
+
 /** allocator -> agent: start a pod, or take it over at a newer epoch. */
 export interface StartPod {
   podId: string;

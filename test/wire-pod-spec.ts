@@ -1,18 +1,8 @@
 /** StartPod spec parts the wire tests share. */
-import type { WirePodSpec } from '../common/wire.ts';
+import type { WireContainerFields } from '../common/wire.ts';
 
 /** The container fields of a pod on the process runtime: no image, user, mounts or limits. */
-export function noContainer(): Pick<
-  WirePodSpec,
-  | 'image'
-  | 'imagePullPolicy'
-  | 'pullCredential'
-  | 'runAsUser'
-  | 'runAsGroup'
-  | 'mounts'
-  | 'cpuMillis'
-  | 'memoryMiB'
-> {
+export function noContainer(): WireContainerFields {
   return {
     image: null,
     imagePullPolicy: null,
