@@ -1,72 +1,24 @@
 /**
- * Shared by the container runtime's podman tests: whether podman runs here, a busybox image built
- * from the host's static busybox (no registry needed), and a pod request over temp log files.
+ * Shared by the container runtime's podman tests: whether podman runs here, the shared busybox
+ * test image, and a pod request over temp log files.
  */
-import { execFileSync } from 'node:child_process';
-import {
-  closeSync,
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-} from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PodSpec } from '../../../../agent/runner/types.ts';
 import type { LaunchRequest, RuntimeEventKind } from '../../../../agent/runtime/types.ts';
 import { createLogger } from '../../../../common/log.ts';
+import { ensureTestImages, podmanUnavailableReason, TEST_IMAGE_REFS } from '../../../helpers/images.ts';
 
-/** Our own image name, so another suite's `localhost/tessera-test/*` images never change under us. */
-export const BUSYBOX = 'localhost/tessera-ctr-test/busybox:1';
+/** The shared test image (test/helpers/images.ts builds it once per machine, by recipe hash). */
+export const BUSYBOX = TEST_IMAGE_REFS.busybox;
 
 /** Why the podman tests cannot run here, or null when they can (root and a working podman). */
-export function podmanUnavailable(): string | null {
-  if (process.platform !== 'linux') return 'podman tests need Linux';
-  if (process.getuid?.() !== 0) return 'the container runtime is rootful podman: run the tests as root';
-  try {
-    execFileSync('podman', ['version', '--format', '{{.Client.Version}}'], { stdio: 'pipe' });
-  } catch {
-    return 'podman is not installed (apt install podman runc)';
-  }
-  return null;
-}
+export const podmanUnavailable = podmanUnavailableReason;
 
-/** Imports a busybox image from /bin/busybox unless present. */
-export function ensureBusybox(): void {
-  try {
-    execFileSync('podman', ['image', 'exists', BUSYBOX], { stdio: 'pipe' });
-    return;
-  } catch {
-    // Build it.
-  }
-  const root = mkdtempSync(join(tmpdir(), 'tessera-ctr-bb-'));
-  mkdirSync(join(root, 'bin'));
-  mkdirSync(join(root, 'tmp'));
-  copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
-  for (const c of [
-    'sh',
-    'sleep',
-    'cat',
-    'echo',
-    'tail',
-    'setsid',
-    'kill',
-    'true',
-    'false',
-    'env',
-    'dd',
-    'yes',
-  ]) {
-    symlinkSync('busybox', join(root, 'bin', c));
-  }
-  const tar = `${root}.tar`;
-  execFileSync('tar', ['-C', root, '-cf', tar, '.']);
-  execFileSync('podman', ['import', tar, BUSYBOX], { stdio: 'pipe' });
-  rmSync(root, { recursive: true, force: true });
-  rmSync(tar, { force: true });
+/** Builds the test images unless present. */
+export async function ensureBusybox(): Promise<void> {
+  await ensureTestImages();
 }
 
 /** A quiet logger. */

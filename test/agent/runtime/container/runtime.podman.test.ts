@@ -14,7 +14,6 @@ import { createContainerRuntime } from '../../../../agent/runtime/container/inde
 import type { LaunchedPod, PodRuntime, RuntimeRef } from '../../../../agent/runtime/types.ts';
 import { makeSimNode, smi } from '../../gpu/sim/helpers.ts';
 import {
-  BUSYBOX,
   busyboxSpec,
   ensureBusybox,
   podmanUnavailable,
@@ -36,8 +35,8 @@ describe.skipIf(why !== null)(
     let rt: PodRuntime;
     const refs: RuntimeRef[] = [];
 
-    beforeAll(() => {
-      ensureBusybox();
+    beforeAll(async () => {
+      await ensureBusybox();
       rt = createContainerRuntime({ nodeName, logger: quietLogger, watchIntervalMs: 100 });
     });
 
@@ -263,5 +262,3 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((r) => s.close(() => r()));
   return typeof addr === 'object' && addr !== null ? addr.port : 1;
 }
-
-void BUSYBOX;
