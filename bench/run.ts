@@ -4,19 +4,31 @@
  * websockets; bench/link.ts, flags `--agents 1000,5000 --window-s 20 --pods 2000`) and the finished-work
  * benchmark (what stopped workloads cost a cycle and a list; bench/finished.ts, flags `--count 40
  * --spec-bytes 900000`) and the podman benchmark (`podman run --rm` start latency of the test images;
- * bench/podman.ts, flag `--runs 20`; skipped, saying why, without podman or root).
- * `--only quality|throughput|agent|link|finished|podman` runs one of them.
+ * bench/podman.ts, flag `--runs 20`; skipped, saying why, without podman or root) and the containers
+ * benchmark (pod start latency through the runner against `podman run -d`, agent RSS and CPU with
+ * container pods; bench/containers.ts, flags `--runs 20 --ctr-pods 8 --ctr-window-s 30`; skipped,
+ * saying why, without podman or root).
+ * `--only quality|throughput|agent|link|finished|podman|containers` runs one of them.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runAgentBench } from './agent.ts';
+import { parseContainersArgs, runContainersBench } from './containers.ts';
 import { parseFinishedArgs, runFinishedBench } from './finished.ts';
 import { parseLinkArgs, runLinkBench } from './link.ts';
 import { parsePodmanArgs, runPodmanBench } from './podman.ts';
 import { runThroughputBench } from './throughput.ts';
 
-type BenchName = 'quality' | 'throughput' | 'agent' | 'link' | 'finished' | 'podman';
-const BENCHES: readonly BenchName[] = ['quality', 'throughput', 'agent', 'link', 'finished', 'podman'];
+type BenchName = 'quality' | 'throughput' | 'agent' | 'link' | 'finished' | 'podman' | 'containers';
+const BENCHES: readonly BenchName[] = [
+  'quality',
+  'throughput',
+  'agent',
+  'link',
+  'finished',
+  'podman',
+  'containers',
+];
 
 function isBench(s: string): s is BenchName {
   return (BENCHES as readonly string[]).includes(s);
@@ -46,6 +58,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (only === undefined || only === 'link') await runLinkBench(parseLinkArgs(argv));
   if (only === undefined || only === 'finished') await runFinishedBench(parseFinishedArgs(argv));
   if (only === undefined || only === 'podman') await runPodmanBench(parsePodmanArgs(argv));
+  if (only === undefined || only === 'containers') await runContainersBench(parseContainersArgs(argv));
 }
 
 await main(process.argv.slice(2));
