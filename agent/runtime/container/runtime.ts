@@ -53,11 +53,16 @@ export function createContainerRuntime(
   );
 }
 
+/** How `podman run --pull never` says the image is not in the node's store. */
+const IMAGE_GONE = /image not known|no such image/i;
+
 class ContainerRuntime implements PodRuntime {
   readonly kind = 'container' as const;
   private readonly watch: ContainerWatch;
   /** The `ended` of each watched container, so a release lets it settle with the real exit first. */
   private readonly running = new Map<string, Promise<PodEnd>>();
+  /** Images this runtime started a container from: present, unless removed behind its back. */
+  private readonly present = new Set<string>();
 
   constructor(
     private readonly cfg: ContainerRuntimeConfig,
@@ -107,8 +112,14 @@ class ContainerRuntime implements PodRuntime {
     });
     if (!args.ok) return args;
     // The spec is checked (above) before the pull, which may take minutes.
-    const pulled = await ensureImage(this.cfg, this.podman, image, req);
-    if (!pulled.ok) return pulled;
+    // IfNotPresent for an image this runtime has run before skips `podman image exists` (about
+    // 0.1-0.5 s of every start); an image removed behind its back shows as "image not known" and
+    // is then pulled after all.
+    const cached = (spec.imagePullPolicy ?? 'IfNotPresent') === 'IfNotPresent' && this.present.has(image);
+    if (!cached) {
+      const pulled = await ensureImage(this.cfg, this.podman, image, req);
+      if (!pulled.ok) return pulled;
+    }
     if (req.signal.aborted)
       return failed('the pod was stopped before its container started', { pod: spec.podId });
     let id: string;
@@ -117,8 +128,15 @@ class ContainerRuntime implements PodRuntime {
       // 'wx' after rm: the mode applies only to a file this call creates.
       rmSync(envFile, { force: true });
       writeFileSync(envFile, env.value, { mode: 0o600, flag: 'wx' });
-      const started = await this.runOnce(args.value, req, cidFile, name);
+      let started = await this.runOnce(args.value, req, cidFile, name);
+      if (!started.ok && cached && IMAGE_GONE.test(started.error.message)) {
+        this.present.delete(image);
+        const pulled = await ensureImage(this.cfg, this.podman, image, req);
+        if (!pulled.ok) return pulled;
+        started = await this.runOnce(args.value, req, cidFile, name);
+      }
       if (!started.ok) return started;
+      this.present.add(image);
       id = started.value;
       pid = Number(readText(pidFile).trim()) || 0;
     } finally {

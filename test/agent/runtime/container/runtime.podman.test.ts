@@ -11,9 +11,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIM_TOOLS } from '../../../../agent/gpu/sim/spec.ts';
 import { createContainerRuntime } from '../../../../agent/runtime/container/index.ts';
+import { podmanAt } from '../../../../agent/runtime/container/podman.ts';
 import type { LaunchedPod, PodRuntime, RuntimeRef } from '../../../../agent/runtime/types.ts';
 import { makeSimNode, smi } from '../../gpu/sim/helpers.ts';
 import {
+  BUSYBOX,
   busyboxSpec,
   ensureBusybox,
   podmanUnavailable,
@@ -181,6 +183,45 @@ describe.skipIf(why !== null)(
       expect(r.error.message).toBe(
         'ImagePullFailed: image localhost/tessera-ctr-test/absent:1 is not present on the node and imagePullPolicy is Never',
       );
+    });
+
+    it('IfNotPresent checks an image once per runtime, and pulls again when it was removed behind its back', async () => {
+      const calls: string[] = [];
+      const real = podmanAt('podman');
+      const VERBS = ['run', 'image', 'pull', 'inspect', 'rm'];
+      const counted = createContainerRuntime(
+        { nodeName, logger: quietLogger, watchIntervalMs: 100, pullRetry: { retries: 0 } },
+        {
+          podman: (args, call) => {
+            const at = args.findIndex((a) => VERBS.includes(a));
+            calls.push(args.slice(at, at + 2).join(' '));
+            return real(args, call);
+          },
+        },
+      );
+      const exists = () => calls.filter((c) => c.startsWith('image exists')).length;
+      const run = async (image: string) => {
+        const p = podRequest(busyboxSpec(['true'], { image }));
+        const r = await counted.launch(p.req);
+        p.close();
+        if (!r.ok) throw new Error(r.error.message);
+        refs.push(r.value.ref);
+        await r.value.ended;
+        return p.events;
+      };
+      await run(BUSYBOX);
+      await run(BUSYBOX);
+      expect(exists()).toBe(1);
+      // A tag of its own, removed between two starts: the second start finds it gone and makes it present again.
+      const tag = `localhost/tessera-test/busybox-gone:${process.pid}`;
+      execFileSync('podman', ['tag', BUSYBOX, tag]);
+      await run(tag);
+      execFileSync('podman', ['rmi', tag], { stdio: 'ignore' });
+      const before = calls.length;
+      await expect(run(tag)).rejects.toThrow(/ImagePullFailed/);
+      // It ran podman run (image not known), then checked and tried to pull, as for an absent image.
+      expect(calls.slice(before).map((c) => c.split(' ')[0])).toEqual(['run', 'image', 'pull']);
+      expect(calls.slice(before)[1]).toBe('image exists');
     });
 
     it('a pull from an unreachable registry fails after the configured retries', async () => {
