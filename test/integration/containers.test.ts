@@ -118,7 +118,8 @@ describe.skipIf(unavailable !== null)(`workloads in containers (${unavailable ??
     return r.text();
   };
 
-  describe.sequential('one node, one registry', () => {
+  // Every step waits on podman, whose commands other suites' podman calls queue behind one lock.
+  describe.sequential('one node, one registry', { timeout: 120_000 }, () => {
     let holderId = '';
 
     it('pulls with the project secret, shows Pulling / Pulled / Created, runs in a container, logs through the API', async () => {
@@ -268,7 +269,8 @@ describe.skipIf(unavailable !== null)(`workloads in containers (${unavailable ??
       const stop = await tessera('stop', 'holder', '-p', c.defaultProject);
       expect(stop.code, stop.stderr).toBe(0);
       await c.api.waitPhase(holderId, 'Stopped', 30_000);
-      await waitFor(async () => (runningOf(node).length > 0 ? null : true), 15_000, 'no running container');
+      // Podman serialises its commands on one lock: other suites' podman calls can make this slow.
+      await waitFor(async () => (runningOf(node).length > 0 ? null : true), 45_000, 'no running container');
       const run = await tessera('run', 'holder', '-p', c.defaultProject);
       expect(run.code, run.stderr).toBe(0);
       await c.api.waitPhase(holderId, 'Running', 60_000);
@@ -278,9 +280,9 @@ describe.skipIf(unavailable !== null)(`workloads in containers (${unavailable ??
       // Gone from podman altogether, not only stopped: the agent removed it.
       await waitFor(
         async () => (containersOf(node).length > 0 ? null : true),
-        30_000,
+        45_000,
         'the container removed',
       );
-    });
+    }, 180_000);
   });
 });

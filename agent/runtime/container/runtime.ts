@@ -63,6 +63,7 @@ class ContainerRuntime implements PodRuntime {
   private readonly running = new Map<string, Promise<PodEnd>>();
   /** Images this runtime started a container from: present, unless removed behind its back. */
   private readonly present = new Set<string>();
+  private warnedNoInit = false;
 
   constructor(
     private readonly cfg: ContainerRuntimeConfig,
@@ -70,15 +71,17 @@ class ContainerRuntime implements PodRuntime {
     private readonly layout: CgroupLayout,
   ) {
     this.watch = new ContainerWatch(cfg.watchIntervalMs);
-    if (cfg.initPath === null) {
-      cfg.logger.warn(
-        'no init for containers (install catatonit): a pod whose command ignores SIGTERM as PID 1 is stopped by SIGKILL after its grace, and orphans are reaped only if the command reaps them',
-      );
-    }
   }
 
   async launch(req: LaunchRequest): Promise<Result<LaunchedPod>> {
     const spec = req.spec;
+    // Said at the first container, not at start: a node that never runs one need not hear it.
+    if (this.cfg.initPath === null && !this.warnedNoInit) {
+      this.warnedNoInit = true;
+      this.cfg.logger.warn(
+        'no init for containers (install catatonit): a pod whose command ignores SIGTERM as PID 1 is stopped by SIGKILL after its grace, and orphans are reaped only if the command reaps them',
+      );
+    }
     if (spec.image === undefined || spec.image === '') {
       return err(
         tesseraError('TESSERA_E_INVALID_SPEC', 'the container runtime needs an image', { field: 'image' }),
