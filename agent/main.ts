@@ -16,6 +16,7 @@ import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { type GpuGrant, MILLI_PER_GPU, parseMemoryMiB } from '../common/resources.ts';
 import { readCaFile } from '../common/tls-files.ts';
+import { RUNTIME_LABEL } from '../common/workload-container.ts';
 import { type Agent, createAgent } from './agent.ts';
 import type { SliceMode } from './enforce/index.ts';
 import { ensureFenceGuard } from './fence-guard-start.ts';
@@ -257,6 +258,8 @@ export async function runAgentMain(
             ...(ca === null ? {} : { ca: ca.value }),
             guard: createGuardFile({ dataDir: o.dataDir, log }),
             credentials: credentialFile(o.dataDir, o.allocator.nodeName),
+            // The allocator places image workloads only where this says `container`.
+            labels: { [RUNTIME_LABEL]: runtime.value.runtime.kind },
           },
         }),
   });

@@ -28,6 +28,12 @@ export interface WorkloadMount {
   readOnly: boolean;
 }
 
+/**
+ * The node label an agent sets to the runtime it runs pods with (`container` or `process`): a
+ * workload with an image is placed only where it says `container`.
+ */
+export const RUNTIME_LABEL = 'tessera.io/runtime';
+
 /** The container part of a validated spec. Absent fields are unset; `mounts` is always there. */
 export interface ContainerFields {
   /** An OCI reference; absent: the command runs on the node's process runtime. */

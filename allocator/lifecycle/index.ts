@@ -5,8 +5,8 @@
  */
 export * from './derive.ts';
 export * from './enforce-rules.ts';
-export * from './pods.ts';
 export * from './pod-events.ts';
+export * from './pods.ts';
 export * from './reports.ts';
 export * from './rules.ts';
 export * from './teardown.ts';

@@ -83,6 +83,7 @@ export function toPlacementRequest(group: GroupSnap): PlacementRequest {
     memoryMiB: r.memoryMiB,
     gpuModels: group.gpuModels,
     nodeTypes: group.nodeTypes,
+    needsContainer: group.needsContainer === true,
   };
 }
 

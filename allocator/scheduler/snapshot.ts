@@ -87,6 +87,8 @@ export interface GroupSnap {
   /** Empty = any node type / any GPU model. */
   nodeTypes: readonly string[];
   gpuModels: readonly string[];
+  /** It has an image, so it needs a node that runs containers. */
+  needsContainer?: boolean;
   request: PodResources;
   /** Gang size: this many pods run together or none do. */
   minMember: number;

@@ -100,6 +100,7 @@ export function buildSnapshot(
         createdAtMs: w.createdMs,
         nodePools: w.spec.nodePools,
         nodeTypes: w.spec.nodeTypes,
+        needsContainer: w.spec.image !== undefined,
         gpuModels: w.spec.gpuModels,
         request: w.spec.resources,
         minMember: w.spec.minReplicas,

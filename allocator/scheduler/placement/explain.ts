@@ -4,7 +4,7 @@
  * nodes are cordoned. Not on the hot path: it scans the pool.
  */
 import { formatCpuMillis, formatGpuMilli, formatMemoryMiB } from '../../../common/resources.ts';
-import { gpuShapeOf, gpusFit, isFullyFree, modelAllowed } from './fit.ts';
+import { gpuShapeOf, gpusFit, isFullyFree, modelAllowed, runtimeAdmits } from './fit.ts';
 import type { NodeState, PlacementRequest } from './types.ts';
 
 function argmax<T>(items: readonly T[], value: (t: T) => number): { item: T; value: number } | null {
@@ -24,6 +24,11 @@ export function explainNoFit(nodes: readonly NodeState[], pool: string, req: Pla
   const tail = cordoned > 0 ? `; ${cordoned} node${cordoned === 1 ? '' : 's'} cordoned` : '';
   let open = inPool.filter((n) => n.schedulable);
   if (open.length === 0) return `every node in pool "${pool}" is cordoned (${cordoned})`;
+  if (req.needsContainer === true) {
+    open = open.filter((n) => runtimeAdmits(n, req));
+    if (open.length === 0)
+      return `no node in pool "${pool}" runs containers, and the workload has an image: start agents there with --runtime container (Debian's podman and runc)${tail}`;
+  }
   if (req.nodeTypes.length > 0) {
     open = open.filter((n) => req.nodeTypes.includes(n.nodeType));
     if (open.length === 0)

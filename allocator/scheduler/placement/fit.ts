@@ -6,6 +6,7 @@
  * a share needs both the compute and the memory it implies on that GPU.
  */
 import { fractionToMemoryMiB, MILLI_PER_GPU, memoryToGpuMilli } from '../../../common/resources.ts';
+import { RUNTIME_LABEL } from '../../../common/workload-container.ts';
 import type { GpuState, GpuTake, NodeState, PlacementRequest } from './types.ts';
 
 /** The GPU shape of a request: whole GPUs, a share by milli, a share by memory, or no GPU. */
@@ -52,16 +53,21 @@ export function gpuFitsWhole(gpu: GpuState, req: PlacementRequest): boolean {
   return isFullyFree(gpu) && modelAllowed(gpu.model, req.gpuModels);
 }
 
-/** The node-level filters: schedulable, node type, CPU and memory free (no GPU check, no pool). */
+/** True when the node's agent runs containers, where the request needs them. */
+export function runtimeAdmits(node: Pick<NodeState, 'labels'>, req: PlacementRequest): boolean {
+  return req.needsContainer !== true || node.labels[RUNTIME_LABEL] === 'container';
+}
+
+/** The node-level filters: schedulable, node type, runtime, CPU and memory free (no GPU check, no pool). */
 export function nodeAdmits(node: NodeState, req: PlacementRequest): boolean {
-  if (!node.schedulable) return false;
+  if (!node.schedulable || !runtimeAdmits(node, req)) return false;
   if (req.nodeTypes.length > 0 && !req.nodeTypes.includes(node.nodeType)) return false;
   return node.cpuFreeMillis >= req.cpuMillis && node.memoryFreeMiB >= req.memoryMiB;
 }
 
 /** `nodeAdmits` without the memory test (score indexes are shared by requests differing only in memory). */
 export function nodeAdmitsExceptMemory(node: NodeState, req: PlacementRequest): boolean {
-  if (!node.schedulable) return false;
+  if (!node.schedulable || !runtimeAdmits(node, req)) return false;
   if (req.nodeTypes.length > 0 && !req.nodeTypes.includes(node.nodeType)) return false;
   return node.cpuFreeMillis >= req.cpuMillis;
 }

@@ -43,6 +43,8 @@ export interface PlacementRequest {
   /** Empty = any. */
   gpuModels: readonly string[];
   nodeTypes: readonly string[];
+  /** It has an image: only nodes whose agent runs containers (label RUNTIME_LABEL) may take it. */
+  needsContainer?: boolean;
 }
 
 /** What one GPU gives in a placement. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   applyPlacement,
   bestFitGpus,
+  explainNoFit,
   firstWholeGpus,
   fits,
   gpuFitsShare,
@@ -14,6 +15,23 @@ import {
 import { gpu, gpus, node, req } from './helpers.ts';
 
 describe('fit', () => {
+  it('a workload with an image fits only nodes whose agent runs containers, and explain says so', () => {
+    const containers = node('c', [gpu(0)], { labels: { 'tessera.io/runtime': 'container' } });
+    const processes = node('p', [gpu(0)], { labels: { 'tessera.io/runtime': 'process' } });
+    const unlabelled = node('u', [gpu(0)]);
+    const image = req({ gpuCount: 1, needsContainer: true });
+    expect([containers, processes, unlabelled].map((n) => fits(n, image))).toEqual([true, false, false]);
+    // A workload without an image runs on either runtime.
+    expect([containers, processes, unlabelled].map((n) => fits(n, req({ gpuCount: 1 })))).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect(explainNoFit([processes, unlabelled], processes.pool, image)).toMatch(
+      /no node in pool ".*" runs containers, and the workload has an image: start agents there with --runtime container/,
+    );
+  });
+
   it('a share fits a GPU with exactly its milli free and not one milli less (1000 milli cap)', () => {
     const n = node('n', [gpu(0, 300)]);
     expect(fits(n, req({ gpuMilli: 300 }))).toBe(true);
