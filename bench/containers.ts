@@ -148,7 +148,7 @@ interface StartLatency {
   /** runner.start to the runtime's `container-created` event (its `podman run -d` returned). */
   createdMs: number[];
   podmanMs: number[];
-  /** `podman image exists` alone: the IfNotPresent check a start makes before `podman run -d`. */
+  /** `podman image exists` alone: the IfNotPresent check the runtime makes once per image. */
   existsMs: number[];
   podmanFlags: string[];
 }
@@ -472,7 +472,7 @@ export async function runContainersBench(opts: Partial<ContainersBenchOptions> =
   console.log(verdict('p50', a.p50, p.p50));
   console.log(verdict('p99', a.p99, p.p99));
   console.log(
-    'a start runs `podman image exists` (IfNotPresent) then `podman run -d`; "container created" is when the latter returned',
+    'the runtime checks an image with `podman image exists` once (IfNotPresent), later starts go straight to `podman run -d`; "container created" is when it returned',
   );
 
   const usage: Usage[] = [];
