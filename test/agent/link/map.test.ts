@@ -189,7 +189,14 @@ describe('link mapping', () => {
   it("a runtime's progress event goes on the wire with its own numbers, and passes the frame check", () => {
     for (const kind of ['image-pulling', 'image-pulled', 'image-pull-retry', 'container-created'] as const) {
       const e = eventToWire(
-        { seq: 1, atMs: 2, kind, podId: 'a', reason: `${kind} nvcr.io/x:1`, numbers: { attempt: 2, bytes: 10 } },
+        {
+          seq: 1,
+          atMs: 2,
+          kind,
+          podId: 'a',
+          reason: `${kind} nvcr.io/x:1`,
+          numbers: { attempt: 2, bytes: 10 },
+        },
         4,
       );
       expect(e).toMatchObject({ kind, podId: 'a', numbers: { attempt: 2, bytes: 10 } });
