@@ -1,30 +1,27 @@
 /**
  * The agent daemon's edge: picks and prepares the GPU backend (`nvidia`, or `sim` over a state
  * directory under the data dir), starts the agent with its link to the allocator when one is named,
- * starts the fence guard (fence-guard-start.ts) when linked, starts the pods of a `--pods` file, logs
+ * starts the fence guard (fence-guard-start.ts) when linked, starts the pods of a `--pods` file (pods-file.ts), logs
  * every event, and on the stop signal stops the link (disarming the guard), then closes the agent.
  *
  * Stopping the agent never stops its pods: they run detached, and the next agent adopts them from the
  * runner's checkpoint (same pids, nothing started twice). To stop pods, stop them, then the agent.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
-import { z } from 'zod';
 import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import { type GpuGrant, MILLI_PER_GPU, parseMemoryMiB } from '../common/resources.ts';
 import { readCaFile } from '../common/tls-files.ts';
 import { RUNTIME_LABEL } from '../common/workload-container.ts';
-import { type Agent, createAgent } from './agent.ts';
+import { createAgent } from './agent.ts';
 import type { SliceMode } from './enforce/index.ts';
 import { ensureFenceGuard } from './fence-guard-start.ts';
-import { createNvidiaDriver, type GpuDriver, type GpuInventory } from './gpu/index.ts';
+import { createNvidiaDriver, type GpuDriver } from './gpu/index.ts';
 import { initSimState, parseSimGpus, SIM_TOOLS, simEnv } from './gpu/sim/spec.ts';
 import { credentialFile } from './link/credential-file.ts';
 import { createGuardFile } from './link/guard-file.ts';
-import type { PodSpec } from './runner/index.ts';
+import { readPodsFile, startFilePods } from './pods-file.ts';
 import { createRuntime, type RuntimeChoice } from './runtime/select.ts';
 
 /** The GPU backends. */
@@ -301,116 +298,4 @@ export async function runAgentMain(
   await agent.link?.stop();
   await agent.close();
   return ok(undefined);
-}
-
-/** Starts the file's pods, skipping those already running (adopted) or already run (fencing). */
-function startFilePods(agent: Agent, specs: FilePod[], log: Logger): Result<void> {
-  for (const p of specs) {
-    const spec = resolveGrants(p, agent.inventory);
-    if (!spec.ok) return spec;
-    const known = agent.status().pods.find((s) => s.podId === p.podId && s.epoch === spec.value.epoch);
-    if (known !== undefined) {
-      log.info(
-        `pod ${p.podId} epoch ${known.epoch} is already known here (${known.state}); not started again`,
-      );
-      continue;
-    }
-    const r = agent.startPod(spec.value);
-    if (!r.ok) return r;
-  }
-  return ok(undefined);
-}
-
-const Quantity = z.union([z.number(), z.string()]);
-const FileGrantSchema = z
-  .object({
-    uuid: z.string().optional(),
-    index: z.number().int().nonnegative().optional(),
-    gpuMilli: z.number().int().min(1).max(MILLI_PER_GPU).default(MILLI_PER_GPU),
-    memoryMiB: Quantity,
-    memoryLimitMiB: Quantity.optional(),
-  })
-  .refine(
-    (g) => (g.uuid === undefined) !== (g.index === undefined),
-    'a grant names its GPU by uuid or index',
-  );
-const FilePodSchema = z.object({
-  podId: z.string().min(1),
-  workload: z.string().optional(),
-  project: z.string().default('default'),
-  epoch: z.number().int().nonnegative().default(1),
-  command: z.array(z.string()).min(1),
-  env: z.record(z.string(), z.string()).default({}),
-  workingDir: z.string().optional(),
-  grants: z.array(FileGrantSchema).default([]),
-  priority: z.number().default(0),
-  graceSeconds: z.number().nonnegative().default(10),
-  readiness: z
-    .object({ linePrefix: z.string().nullable().optional(), delayMs: z.number().nullable().optional() })
-    .optional(),
-  // Run in a container (`--runtime container`); as in the workload spec, without the pull secret.
-  image: z.string().min(1).optional(),
-  imagePullPolicy: z.enum(['IfNotPresent', 'Always', 'Never']).optional(),
-  runAsUser: z.number().int().nonnegative().optional(),
-  runAsGroup: z.number().int().nonnegative().optional(),
-  mounts: z
-    .array(z.object({ hostPath: z.string(), containerPath: z.string(), readOnly: z.boolean().default(true) }))
-    .optional(),
-  cpuMillis: z.number().int().nonnegative().optional(),
-  memoryMiB: z.number().int().nonnegative().optional(),
-});
-type FilePod = z.infer<typeof FilePodSchema>;
-
-/** Reads a `--pods` file: a JSON list of pod specs (see agent/README.md), validated. */
-export async function readPodsFile(file: string): Promise<Result<FilePod[]>> {
-  const bad = (why: string) =>
-    err(
-      tesseraError('TESSERA_E_INVALID_SPEC', `--pods ${file}: ${why}`, {
-        field: 'pods',
-        context: { path: file },
-      }),
-    );
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
-  } catch (e) {
-    return bad(e instanceof Error ? e.message : String(e));
-  }
-  const parsed = z.array(FilePodSchema).safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return bad(issue === undefined ? 'invalid' : `[${issue.path.join('.')}]: ${issue.message}`);
-  }
-  return ok(parsed.data);
-}
-
-/** A file pod as a PodSpec: GPUs named by index resolved to UUIDs, memory quantities to MiB. */
-function resolveGrants(p: FilePod, inventory: GpuInventory): Result<PodSpec> {
-  const grants: GpuGrant[] = [];
-  for (const [i, g] of p.grants.entries()) {
-    const field = `pods[${p.podId}].grants[${i}]`;
-    const gpu = inventory.gpus.find((x) => (g.uuid === undefined ? x.index === g.index : x.uuid === g.uuid));
-    if (gpu === undefined) {
-      const which = g.uuid ?? `index ${g.index}`;
-      return err(tesseraError('TESSERA_E_INVALID_SPEC', `${field}: no GPU ${which} on this node`, { field }));
-    }
-    const memoryMiB = parseMemoryMiB(g.memoryMiB, `${field}.memoryMiB`);
-    if (!memoryMiB.ok) return memoryMiB;
-    const limit = parseMemoryMiB(g.memoryLimitMiB ?? memoryMiB.value, `${field}.memoryLimitMiB`);
-    if (!limit.ok) return limit;
-    grants.push({
-      uuid: gpu.uuid,
-      gpuMilli: g.gpuMilli,
-      memoryMiB: memoryMiB.value,
-      memoryLimitMiB: limit.value,
-    });
-  }
-  const { readiness, workingDir, ...rest } = p;
-  return ok({
-    ...rest,
-    workload: p.workload ?? p.podId,
-    grants,
-    ...(workingDir === undefined ? {} : { workingDir }),
-    ...(readiness === undefined ? {} : { readiness }),
-  });
 }
