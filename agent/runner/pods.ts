@@ -203,8 +203,9 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
     }
     const { ref } = r.value;
     e.ref = ref;
-    e.status.pid = ref.pid;
-    e.status.startTimeTicks = ref.startTimeTicks;
+    // Pid 0: a container that had ended before its pid was seen; the status knows no process then.
+    e.status.pid = ref.pid > 0 ? ref.pid : null;
+    e.status.startTimeTicks = ref.pid > 0 ? ref.startTimeTicks : null;
     e.status.startedAtMs = now();
     const stoppedMeanwhile = e.status.state === 'stopping' || closed;
     if (!stoppedMeanwhile) transition(e, 'running');

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkpointPath } from '../../../agent/runner/checkpoint.ts';
+import { checkpointPath, readCheckpoint } from '../../../agent/runner/checkpoint.ts';
 import { readLogTail } from '../../../agent/runner/logs.ts';
 import { createRunner, type PodRuntimeEvent, type Runner } from '../../../agent/runner/runner.ts';
 import type { PodStatus } from '../../../agent/runner/types.ts';
@@ -116,6 +116,25 @@ describe('runner over a runtime with a slow start', () => {
     ]);
     expect(readLogTail(h.runner.podDir('p1'), 4096, 'events')).toContain('image-pulled: pulled x:1 in 2.1 s');
     expect(JSON.parse(readFileSync(checkpointPath(dataDir), 'utf8')).pods[0].ref).toEqual(ref);
+  });
+
+  it('a container that ended before its pid was seen (pid 0) has no pid, and its checkpoint reads back', async () => {
+    const rt = scriptedRuntime();
+    const h = make(rt.runtime);
+    value(h.runner.start(podSpec({ command: ['true'], image: 'x:1' })));
+    await waitFor(() => rt.launches.length === 1, 'the launch');
+    const ref: RuntimeRef = {
+      kind: 'container',
+      id: 'quick',
+      name: 'n-quick',
+      pid: 0,
+      startTimeTicks: 0,
+      cgroup: null,
+    };
+    rt.launches[0]?.settle(ok({ ref, ended: Promise.resolve({ exitCode: 0, signal: null, reason: null }) }));
+    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'the end');
+    expect(h.runner.get('p1')).toMatchObject({ pid: null, startTimeTicks: null, exitCode: 0 });
+    expect(readCheckpoint(checkpointPath(dataDir)).ok).toBe(true);
   });
 
   it('a launch error ends the pod exited with the error as its reason', async () => {
