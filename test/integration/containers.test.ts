@@ -255,7 +255,7 @@ describe.skipIf(unavailable !== null)(`workloads in containers (${unavailable ??
       const before = runningOf(node);
       expect(before).toHaveLength(1);
       await c.agent(node).kill();
-      await c.startAgent(node, '4xH100-80GB', {
+      const restarted = await c.startAgent(node, '4xH100-80GB', {
         args: ['--runtime', 'container', '--insecure-registry', reg.address],
       });
       await c.waitNodes([node]);
@@ -263,6 +263,15 @@ describe.skipIf(unavailable !== null)(`workloads in containers (${unavailable ??
       await new Promise((r) => setTimeout(r, 1500));
       expect((await c.api.workload(holderId)).phase).toBe('Running');
       expect(runningOf(node)).toEqual(before);
+      // The new agent adopted it from its checkpoint (not merely left it running unwatched).
+      await waitFor(
+        async () => (/"msg":"agent running"/.test(restarted.output()) ? true : null),
+        30_000,
+        'the restarted agent to run',
+      );
+      const running = /\{[^\n]*"msg":"agent running"[^\n]*\}/.exec(restarted.output())?.[0] ?? '{}';
+      expect((JSON.parse(running) as { adopted?: string[] }).adopted).toContain(`${holderId}_holder-0`);
+      expect(restarted.output()).not.toContain('is corrupt');
     });
 
     it('stop removes the container, run starts a new one, delete leaves none', async () => {
