@@ -34,7 +34,7 @@ const TARGET_CPU_PCT = 2;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One process's CPU ticks and RSS from /proc; null once it is gone. */
-function procSample(pid: number): { ticks: number; rssKiB: number } | null {
+export function procSample(pid: number): { ticks: number; rssKiB: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -20,16 +20,7 @@
  *   (or npm run bench -- --only containers)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +37,7 @@ import { createLogger } from '../common/log.ts';
 import { renderTable } from '../sim/report.ts';
 import { ensureTestImages } from '../test/helpers/images.ts';
 import { PODMAN_RUN_LIMITS, podman, podmanOk, podmanUnavailableReason } from '../test/helpers/podman.ts';
+import { procSample } from './agent.ts';
 import { summarize } from './podman.ts';
 
 /** Options of the containers benchmark, with their defaults. */
@@ -309,18 +301,6 @@ async function agentWorker(cfg: WorkerConfig): Promise<void> {
       process.exit(0);
     })();
   });
-}
-
-/** One process's CPU ticks (utime + stime) and VmRSS from /proc; null once it is gone. */
-function procSample(pid: number): { ticks: number; rssKiB: number } | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return { ticks: Number(f[11]) + Number(f[12]), rssKiB: Number(rss?.[1] ?? 0) };
-  } catch {
-    return null;
-  }
 }
 
 /** USER_HZ: Linux reports 100 on every architecture we run on. */
