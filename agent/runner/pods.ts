@@ -367,6 +367,14 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
         pods.set(id, e);
         if (isEnded(rec.state)) {
           e.resolveExited();
+          // The agent before may have died inside the release (a container left in podman's
+          // "stopping", a cgroup not yet removed): releasing is idempotent, so it is done again.
+          if (rec.ref !== null) {
+            const ref = rec.ref;
+            void runtime
+              .release(ref)
+              .catch((x: unknown) => log.warn('runtime release failed', { podId: id, error: x }));
+          }
           continue;
         }
         if (await adoptOne(e, rec, reasonDown)) adopted.push(e.status);

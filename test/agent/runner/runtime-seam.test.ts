@@ -173,6 +173,29 @@ describe('runner over a runtime with a slow start', () => {
     await waitFor(() => rt.released.length === 1, 'the release');
   });
 
+  it('a restarted runner releases the ended pods of its checkpoint again (the last agent may have died inside a release)', async () => {
+    const rt = scriptedRuntime();
+    const h = make(rt.runtime);
+    value(h.runner.start(podSpec({ command: ['serve'], image: 'x:1' })));
+    await waitFor(() => rt.launches.length === 1, 'the launch');
+    const ref = rt.run(0);
+    value(await h.runner.stop('p1', 'done'));
+    h.runner.close();
+    const next = scriptedRuntime();
+    runner = createRunner({
+      dataDir,
+      runtime: next.runtime,
+      node: NODE,
+      env: { PATH: '/usr/bin:/bin' },
+      onStatus: () => {},
+      log: memoryLogger().log,
+    });
+    const report = value(await runner.adopt());
+    expect(report).toMatchObject({ adopted: [], ended: [] });
+    await waitFor(() => next.released.length === 1, 'the release again');
+    expect(next.released[0]).toEqual(ref);
+  });
+
   it('gives the runtime the pull credential but never writes it to the checkpoint or hands it out', async () => {
     const rt = scriptedRuntime();
     const h = make(rt.runtime);
