@@ -130,7 +130,8 @@ export function podEnv(spec: PodSpec, node: NodeEnvInfo, paths: PodEnvPaths = {}
     if (paths.podDir !== undefined) {
       // HAMi-core accounts a pod's processes together in this file; the default (/tmp/cudevshr.cache)
       // would pool every pod on the node. The epoch is in the name because the file keeps the limits
-      // it was created with, and a new assignment may carry new ones.
+      // it was created with, and a new assignment may carry new ones. A runtime moves it to where
+      // the pod can write (runtime/hami-cache.ts): its own dir, or the container's /tmp.
       env.CUDA_DEVICE_MEMORY_SHARED_CACHE = `${paths.podDir}/hami-core-e${spec.epoch}.cache`;
     }
     if (node.hamiCoreLibrary !== undefined) {

@@ -18,6 +18,7 @@ import {
   oomKills,
   signalCgroup,
 } from '../cgroup.ts';
+import { withHamiCacheIn } from '../hami-cache.ts';
 import type { LaunchedPod, LaunchRequest, PodEnd, PodRuntime, RuntimeRef } from '../types.ts';
 import { containerName, envFileText, LABEL_EPOCH, LABEL_NODE, LABEL_POD, runArgs } from './args.ts';
 import { detectGpuAccess, gpuDevices } from './gpus.ts';
@@ -93,7 +94,8 @@ class ContainerRuntime implements PodRuntime {
       detectGpuAccess(this.cfg.cdiSpecDirs, this.cfg.simStateDir, this.cfg.minorNumberOf),
     );
     if (!gpus.ok) return gpus;
-    const env = envFileText(req.env);
+    // The container's own /tmp: HAMi-core's accounting file cannot live in the agent's data dir.
+    const env = envFileText(withHamiCacheIn(req.env, '/tmp'));
     if (!env.ok) return env;
     const name = containerName(spec.podId, spec.epoch);
     const envFile = join(req.podDir, `.env-${name}`);

@@ -39,6 +39,7 @@ import {
   removePodCgroup,
   signalCgroup,
 } from '../cgroup.ts';
+import { withHamiCacheIn } from '../hami-cache.ts';
 import type { LaunchedPod, LaunchRequest, PodEnd, PodRuntime, RuntimeRef } from '../types.ts';
 import { createIdAllocator, type IdRange } from './ids.ts';
 import { preparePodRootDir, removePodRootDir } from './pod-root.ts';
@@ -95,15 +96,16 @@ function liveCgroupPids(cg: PodCgroup): number[] {
 /**
  * The request's env for a pod that runs as another user: the agent's own `HOME`, `USER` and
  * `LOGNAME` (allowlisted for pods that run as the agent) name a home the pod cannot write, so `HOME`
- * becomes the pod's own dir and the user names go; a spec's own `HOME` stays.
+ * becomes the pod's own dir and the user names go; a spec's own `HOME` stays. HAMi-core's
+ * accounting file moves into that dir too (hami-cache.ts).
  */
 function podUserEnv(
   env: Readonly<Record<string, string>>,
   identity: PodIdentity | null,
   podDir: string,
 ): Record<string, string> {
-  const out = { ...env };
-  if (identity === null) return out;
+  if (identity === null) return { ...env };
+  const out = withHamiCacheIn(env, podDir);
   if (out.HOME === undefined || out.HOME === process.env.HOME) out.HOME = podDir;
   if (out.USER === process.env.USER) delete out.USER;
   if (out.LOGNAME === process.env.LOGNAME) delete out.LOGNAME;
