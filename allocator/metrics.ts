@@ -74,7 +74,7 @@ export interface AllocatorMetrics {
 }
 
 /**
- * Whether a project's row in a pool gets `tessera_project_gpus` series: its default-pool row always
+ * Whether a project's row in a pool gets `tessera_project_*_gpus` series: its default-pool row always
  * (so every project is listed), any other pool only where it has a quota, a fair share or GPUs. A
  * series for every project in every pool grows with pools x projects, and at hundreds of each a
  * scrape took seconds of the allocator's one thread; the rows left out are all zeros.
@@ -185,23 +185,36 @@ export function createAllocatorMetrics(sources: AllocatorMetricsSources): Alloca
       this.set(sources.logFollows?.().peakHeldBytes ?? 0);
     },
   });
-  new Gauge({
-    name: 'tessera_project_gpus',
-    help: 'GPUs per project and node pool: deserved quota, fair share and allocated, as of the last cycle (allocated after its plan).',
-    labelNames: ['project', 'node_pool', 'kind'] as const,
-    registers,
-    collect() {
-      // Reset: a deleted project or pool must leave no stale series.
-      this.reset();
-      for (const r of sources.shares()) {
-        if (r.kind !== 'project' || !worthASeries(r)) continue;
-        const labels = { project: r.queue, node_pool: r.nodePool };
-        this.set({ ...labels, kind: 'deserved' }, r.deserved);
-        this.set({ ...labels, kind: 'fair_share' }, r.fairShare);
-        this.set({ ...labels, kind: 'allocated' }, r.allocated);
-      }
-    },
-  });
+  // One family per meaning, so a sum over any of them means something (quota, share, use).
+  const projectFamilies = [
+    ['tessera_project_deserved_gpus', 'deserved', 'GPUs a project deserves (its quota) per node pool.'],
+    [
+      'tessera_project_fair_share_gpus',
+      'fairShare',
+      'GPUs of fair share per project and node pool, as of the last cycle.',
+    ],
+    [
+      'tessera_project_allocated_gpus',
+      'allocated',
+      'GPUs allocated per project and node pool, as of the last cycle (after its plan).',
+    ],
+  ] as const;
+  for (const [name, field, help] of projectFamilies) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['project', 'node_pool'] as const,
+      registers,
+      collect() {
+        // Reset: a deleted project or pool must leave no stale series.
+        this.reset();
+        for (const r of sources.shares()) {
+          if (r.kind !== 'project' || !worthASeries(r)) continue;
+          this.set({ project: r.queue, node_pool: r.nodePool }, r[field]);
+        }
+      },
+    });
+  }
 
   const apiSeconds = new Histogram({
     name: 'tessera_api_request_duration_seconds',

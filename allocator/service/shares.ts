@@ -1,7 +1,7 @@
 /**
  * Each queue's standing per node pool as of the newest scheduling cycle: deserved quota,
  * fair share and allocated GPUs, for `GET /shares` (the console's projects page), `tessera project
- * list` and the `tessera_project_gpus` metric. They are the cycle's own figures (`plan.shares`):
+ * list` and the `tessera_project_*_gpus` metrics. They are the cycle's own figures (`plan.shares`):
  * nothing is computed again, and the rows are written out only when first asked after a cycle.
  */
 import type { QueueShare } from '../scheduler/fairshare.ts';

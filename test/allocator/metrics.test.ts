@@ -83,7 +83,9 @@ describe('allocator /metrics', () => {
       'tessera_workloads',
       'tessera_pending_workloads',
       'tessera_agents_connected',
-      'tessera_project_gpus',
+      'tessera_project_deserved_gpus',
+      'tessera_project_fair_share_gpus',
+      'tessera_project_allocated_gpus',
       'tessera_api_request_duration_seconds',
       'tessera_store_transaction_duration_seconds',
     ])
@@ -109,13 +111,13 @@ describe('allocator /metrics', () => {
         action,
       ).toBeGreaterThanOrEqual(1);
 
-    // Project GPUs: only kinds from the fixed set, per project and pool.
-    const kinds = new Set(
-      samples(text)
-        .filter((s) => s.name === 'tessera_project_gpus')
-        .map((s) => /kind="([^"]+)"/.exec(s.labels)?.[1]),
-    );
-    for (const k of kinds) expect(['deserved', 'fair_share', 'allocated']).toContain(k);
+    // Project GPUs: one family per meaning, labelled by project and pool only (no `kind` to mix).
+    for (const family of ['deserved', 'fair_share', 'allocated']) {
+      const series = samples(text).filter((s) => s.name === `tessera_project_${family}_gpus`);
+      expect(series.length, family).toBeGreaterThan(0);
+      for (const s of series) expect(s.labels).toMatch(/^\{project="[^"]+",node_pool="[^"]+"\}$/);
+    }
+    expect(samples(text).some((s) => s.name === 'tessera_project_gpus')).toBe(false);
 
     // API routes are patterns, never raw URLs.
     const routes = new Set(
@@ -156,7 +158,7 @@ describe('allocator /metrics', () => {
     a.cycleNow();
     const pairs = new Set(
       samples((await scrape(a)).text)
-        .filter((s) => s.name === 'tessera_project_gpus')
+        .filter((s) => s.name === 'tessera_project_allocated_gpus')
         .map((s) => /project="([^"]+)",node_pool="([^"]+)"/.exec(s.labels)?.slice(1, 3).join(' ')),
     );
     // 2 projects x 21 pools would be 42 pairs; the 19 empty pools of each make none.
