@@ -24,7 +24,7 @@ import {
   WS_CLOSE,
   WS_OPTIONS,
 } from '../../common/wire.ts';
-import { clearNodeReset, markLostNodes, upsertNode } from '../store/nodes.ts';
+import { clearNodeReset, markLostNodes, renewLeases, touchNodes, upsertNode } from '../store/nodes.ts';
 import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import { clip, GOING_AWAY, INTERNAL_ERROR, refuseUpgrade } from './close.ts';
 import { createLogRouter } from './logs.ts';
@@ -64,9 +64,8 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
   // Heard-from times live in memory and reach the store once per lease check: one write transaction
   // per heartbeat interval instead of one fsync per frame, which 10,000 agents at 1 Hz would need.
   const seen = new Map<string, number>();
-  // Nodes the store knows get a fresh lease from this start: the allocator cannot tell how long they
-  // were silent while it was down, and their agents have been redialling all along.
-  db.prepare('UPDATE nodes SET last_seen_ms = MAX(last_seen_ms, ?) WHERE lost = 0').run(now());
+  // Nodes the store knows get a fresh lease from this start (renewLeases says why).
+  renewLeases(db, now());
   const stats: AgentLinkStats = {
     connections: 0,
     refusedUpgrades: 0,
@@ -314,11 +313,10 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
   }
 
   /** Writes the heard-from times gathered since the last flush, in one transaction. */
-  const touch = db.prepare('UPDATE nodes SET last_seen_ms = ?, lost = 0 WHERE name = ?');
-  const flushSeen = db.transaction(() => {
-    for (const [node, ms] of seen) touch.run(ms, node);
+  const flushSeen = (): void => {
+    touchNodes(db, seen);
     seen.clear();
-  });
+  };
 
   function checkLeases(nowMs: number = now()): string[] {
     flushSeen();

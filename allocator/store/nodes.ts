@@ -116,11 +116,23 @@ export function clearNodeReset(db: Db, name: string): void {
   db.prepare('UPDATE nodes SET reset_ms = NULL WHERE name = ?').run(name);
 }
 
-/** Records that the node's agent was heard from now. */
-export function touchNode(db: Db, name: string, nowMs: number): boolean {
-  return (
-    db.prepare('UPDATE nodes SET last_seen_ms = ?, lost = 0 WHERE name = ?').run(nowMs, name).changes > 0
-  );
+/**
+ * Records when each node's agent was last heard from (node name -> ms), in one transaction: the
+ * link gathers them in memory and writes them once per lease check, not once per frame.
+ */
+export function touchNodes(db: Db, heard: ReadonlyMap<string, number>): void {
+  const touch = db.prepare('UPDATE nodes SET last_seen_ms = ?, lost = 0 WHERE name = ?');
+  db.transaction(() => {
+    for (const [name, ms] of heard) touch.run(ms, name);
+  })();
+}
+
+/**
+ * Gives every node not already lost a lease from `nowMs`: after an allocator start nobody can tell
+ * how long they were silent while it was down, and their agents have been redialling all along.
+ */
+export function renewLeases(db: Db, nowMs: number): void {
+  db.prepare('UPDATE nodes SET last_seen_ms = MAX(last_seen_ms, ?) WHERE lost = 0').run(nowMs);
 }
 
 /**

@@ -1,5 +1,4 @@
 /** Placing a number of a group's pods in one pool, all or none, through the statement. */
-import { formatGpuMilli } from '../../../common/resources.ts';
 import type { ActionName } from '../plan.ts';
 import { quotaRefusal } from '../quota.ts';
 import { type GroupState, grantResources, type Session, strategyOf } from '../session.ts';
@@ -70,13 +69,4 @@ export function capacityReason(
   const have = group.pods.length;
   const total = group.snap.minMember;
   return `gang needs ${total} pods, ${have + fitted} fit in pool ${pool} (${why})`;
-}
-
-/** A short description of one pod's GPU request, for messages. */
-export function describeRequest(group: GroupState): string {
-  const r = group.req;
-  if (r.gpuCount > 0) return `${r.gpuCount} GPU${r.gpuCount > 1 ? 's' : ''}`;
-  if (r.gpuMilli > 0) return `${formatGpuMilli(r.gpuMilli)} GPU`;
-  if (r.gpuMemoryMiB > 0) return `${r.gpuMemoryMiB}MiB of GPU memory`;
-  return 'CPU only';
 }

@@ -30,11 +30,6 @@ export const SCORE_POLICY_NAMES = [
 /** The name of a score policy. */
 export type ScorePolicyName = (typeof SCORE_POLICY_NAMES)[number];
 
-/** True when `s` names a score policy. */
-export function isScorePolicyName(s: string): s is ScorePolicyName {
-  return (SCORE_POLICY_NAMES as readonly string[]).includes(s);
-}
-
 /** A number computed from a node's state and the mix alone (so it can be memoised per node version). */
 export type NodeMeasure = (node: NodeState, mix: CompiledMix) => number;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { markLostNodes, setCordoned, touchNode } from '../../../allocator/store/nodes.ts';
+import { markLostNodes, setCordoned, touchNodes } from '../../../allocator/store/nodes.ts';
 import { putPool } from '../../../allocator/store/org.ts';
 import { buildSnapshot, poolOf } from '../../../allocator/store/snapshot.ts';
 import { changePhase, submitWorkload } from '../../../allocator/store/workloads.ts';
@@ -38,8 +38,13 @@ describe('buildSnapshot', () => {
     const db = openTemp();
     smallOrg(db);
     must(setCordoned(db, 'n1', true));
-    touchNode(db, 'n1', T0 + 50_000);
-    touchNode(db, 'n3', T0 + 50_000);
+    touchNodes(
+      db,
+      new Map([
+        ['n1', T0 + 50_000],
+        ['n3', T0 + 50_000],
+      ]),
+    );
     markLostNodes(db, T0 + 50_000, 40_000);
     const s = buildSnapshot(db, T0 + 50_000);
     expect(s.nodes.map((n) => [n.name, n.schedulable])).toEqual([
