@@ -5,7 +5,7 @@
  */
 import { ok, type Result, tesseraError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
-import type { LaunchedPod, PodEnd, PodRuntime, RuntimeEventKind } from '../runtime/types.ts';
+import type { LaunchedPod, PodEnd, PodRuntime, RuntimeEventKind, RuntimeRef } from '../runtime/types.ts';
 import {
   CHECKPOINT_VERSION,
   type CheckpointFs,
@@ -155,6 +155,12 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
     }
   };
 
+  /** Frees what an ended pod held, in the background; a failure is logged, never thrown. */
+  const releaseLater = (podId: string, ref: RuntimeRef | null): void => {
+    if (ref === null) return;
+    runtime.release(ref).catch((x: unknown) => log.warn('runtime release failed', { podId, error: x }));
+  };
+
   const finish: PodTable['finish'] = (e, end) => {
     if (closed || isEnded(e.status.state)) return;
     if (e.readyTimer !== null) clearTimeout(e.readyTimer);
@@ -178,11 +184,7 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
     persist();
     emit(e);
     e.resolveExited();
-    if (ref !== null) {
-      runtime
-        .release(ref)
-        .catch((x: unknown) => log.warn('runtime release failed', { podId: e.spec.podId, error: x }));
-    }
+    releaseLater(e.spec.podId, ref);
   };
 
   /** Follows a launched or adopted pod until it ends. */
@@ -369,12 +371,7 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
           e.resolveExited();
           // The agent before may have died inside the release (a container left in podman's
           // "stopping", a cgroup not yet removed): releasing is idempotent, so it is done again.
-          if (rec.ref !== null) {
-            const ref = rec.ref;
-            void runtime
-              .release(ref)
-              .catch((x: unknown) => log.warn('runtime release failed', { podId: id, error: x }));
-          }
+          releaseLater(id, rec.ref);
           continue;
         }
         if (await adoptOne(e, rec, reasonDown)) adopted.push(e.status);
