@@ -3,12 +3,11 @@
  * default `container` where `podman` is on PATH, else `process`. The only place the agent names a
  * runtime implementation.
  */
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { err, ok, type Result, tesseraError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import { createRuntimeByImage } from './by-image.ts';
 import { type ContainerRuntimeOptions, createContainerRuntime } from './container/index.ts';
+import { findExecutable } from './executable.ts';
 import type { IdRange } from './process/ids.ts';
 import { createProcessRuntime } from './process/runtime.ts';
 import type { PodRuntime, RuntimeKind } from './types.ts';
@@ -27,23 +26,10 @@ export interface RuntimeChoice {
   container: Omit<ContainerRuntimeOptions, 'logger' | 'cgroupParent'>;
 }
 
-/** True when `name` is an executable on `path` (a PATH value). */
-export function onPath(name: string, path = process.env.PATH ?? ''): boolean {
-  return path.split(delimiter).some((d) => {
-    if (d === '') return false;
-    try {
-      accessSync(join(d, name), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
 /** The kind `choice` asks for, the default resolved. */
 export function runtimeKindOf(
   choice: Pick<RuntimeChoice, 'kind'>,
-  podmanOnPath = onPath('podman'),
+  podmanOnPath = findExecutable('podman'),
 ): RuntimeKind {
   return choice.kind ?? (podmanOnPath ? 'container' : 'process');
 }
@@ -69,7 +55,7 @@ export function createRuntime(choice: RuntimeChoice, log: Logger): Result<Create
   });
   if (runtimeKindOf(choice) === 'process') return ok({ runtime: processRuntime, note: null });
   const podman = choice.container.podmanPath ?? 'podman';
-  if (choice.kind === 'container' && !podman.includes('/') && !onPath(podman)) {
+  if (choice.kind === 'container' && !findExecutable(podman)) {
     return err(
       tesseraError(
         'TESSERA_E_INVALID_CONFIG',

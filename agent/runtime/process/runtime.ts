@@ -12,7 +12,7 @@
  * awaited as a promise, and none of execa's cleanup-on-parent-exit (pods outlive the agent).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { err, ok, type Result, tesseraError } from '../../../common/errors.ts';
 import type { Logger } from '../../../common/log.ts';
@@ -39,6 +39,7 @@ import {
   removePodCgroup,
   signalCgroup,
 } from '../cgroup.ts';
+import { findExecutable } from '../executable.ts';
 import { withHamiCacheIn } from '../hami-cache.ts';
 import type { LaunchedPod, LaunchRequest, PodEnd, PodRuntime, RuntimeRef } from '../types.ts';
 import { createIdAllocator, type IdRange } from './ids.ts';
@@ -69,20 +70,6 @@ function launchError(podId: string, field: string, message: string): Result<neve
   return err(
     tesseraError('TESSERA_E_INVALID_SPEC', `pod ${podId}: ${message}`, { field, context: { podId } }),
   );
-}
-
-/** True when `cmd` names an executable file, by path or on `PATH`. */
-function findExecutable(cmd: string, path: string | undefined): boolean {
-  const ok = (p: string): boolean => {
-    try {
-      accessSync(p, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (cmd.includes('/')) return ok(cmd);
-  return (path ?? '').split(':').some((d) => d !== '' && ok(join(d, cmd)));
 }
 
 /** The live (non-zombie) pids of a cgroup. */
