@@ -72,6 +72,11 @@ function launchError(podId: string, field: string, message: string): Result<neve
   );
 }
 
+/** True while the pod's main process lives but is not yet in its cgroup (the wrapper's first instant). */
+function leaderOutside(ref: { pid: number; startTimeTicks: number }, cg: PodCgroup): boolean {
+  return !cgroupPids(cg).includes(ref.pid) && isLiveProcess(ref.pid, ref.startTimeTicks);
+}
+
 /** The live (non-zombie) pids of a cgroup. */
 function liveCgroupPids(cg: PodCgroup): number[] {
   return cgroupPids(cg).filter((p) => {
@@ -283,6 +288,14 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): PodRuntime {
 
     signal(ref, sig) {
       if (ref.cgroup !== null) {
+        // A stop right after the start can come before the wrapper has moved itself into the cgroup.
+        if (leaderOutside(ref, ref.cgroup)) {
+          try {
+            process.kill(ref.pid, sig);
+          } catch {
+            // Gone meanwhile, or it joined and the cgroup signal below reaches it.
+          }
+        }
         signalCgroup(ref.cgroup, sig);
         return;
       }
@@ -293,7 +306,10 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): PodRuntime {
       }
     },
 
-    alive: (ref) => (ref.cgroup !== null ? liveCgroupPids(ref.cgroup).length > 0 : groupAlive(ref.pid)),
+    alive: (ref) =>
+      ref.cgroup !== null
+        ? liveCgroupPids(ref.cgroup).length > 0 || leaderOutside(ref, ref.cgroup)
+        : groupAlive(ref.pid),
 
     pids: (ref) => (ref.cgroup !== null ? liveCgroupPids(ref.cgroup) : groupPids(ref.pid)),
 
