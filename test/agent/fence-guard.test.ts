@@ -244,7 +244,9 @@ describe('fence guard', () => {
       cleanups.push(() => rt.cleanup());
       const out = join(dataDir, 'out');
       const fds = [openSync(out, 'w'), openSync(join(dataDir, 'err'), 'w')];
-      const script = "trap '' TERM; setsid sh -c 'trap \"\" TERM; sleep 300' & echo $!; wait";
+      // The grandchild prints its own pid once setsid has run: `echo $!` in the parent could
+      // print it before the new session exists.
+      const script = "trap '' TERM; setsid sh -c 'trap \"\" TERM; echo $$; exec sleep 300' & wait";
       const launched = await rt.runtime.launch({
         spec: {
           podId: 'cg',
