@@ -10,34 +10,27 @@
  *    init as the runtime's. Goal: agent <= 1.2 x podman + 100 ms, at p50 and at p99.
  * 2. Agent RSS and CPU with 8 container pods (busybox `sleep`) at 1 Hz sampling, one sim GPU: an
  *    agent process, measured from /proc once every pod is running; and the same with 8 process pods.
- *    The agent runs as `--pods FILE` would run it (sim driver, runtime, createAgent, startPod), from
- *    this file as a worker process: `--pods` has no `image` field, so `tessera agent` itself cannot
- *    be handed container pods without an allocator.
+ *    The agent runs as `--pods FILE` would run it (sim driver, runtime, createAgent, startPod), as a
+ *    worker process (bench/containers-usage.ts).
  *
  * Every container is removed afterwards, by the `tessera.node` label of the bench's node names.
  *
  *   npx tsx bench/containers.ts [--runs 20] [--ctr-pods 8] [--ctr-window-s 30]
  *   (or npm run bench -- --only containers)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createAgent } from '../agent/agent.ts';
-import type { AgentPodStatus } from '../agent/api.ts';
-import { SIM_TOOLS } from '../agent/gpu/sim/spec.ts';
-import { openDriver } from '../agent/main.ts';
-import { createRunner, isEnded, type PodSpec, type PodStatus } from '../agent/runner/index.ts';
-import { createContainerRuntime, type Ulimit } from '../agent/runtime/container/index.ts';
+import { createRunner, isEnded, type PodStatus } from '../agent/runner/index.ts';
+import { createContainerRuntime } from '../agent/runtime/container/index.ts';
 import { normaliseOptions } from '../agent/runtime/container/options.ts';
-import { createRuntime } from '../agent/runtime/select.ts';
-import { readStateFile } from '../agent/state-file.ts';
-import { createLogger } from '../common/log.ts';
 import { renderTable } from '../sim/report.ts';
 import { ensureTestImages } from '../test/helpers/images.ts';
 import { PODMAN_RUN_LIMITS, podman, podmanOk, podmanUnavailableReason } from '../test/helpers/podman.ts';
-import { procSample } from './agent.ts';
+import { quiet, removeNodeCgroups, removeNodeContainers, sleepSpec, ULIMITS } from './containers-common.ts';
+import { agentUsage, type Usage } from './containers-usage.ts';
 import { summarize } from './podman.ts';
 
 /** Options of the containers benchmark, with their defaults. */
@@ -51,78 +44,8 @@ export interface ContainersBenchOptions {
 }
 
 const DEFAULTS: ContainersBenchOptions = { runs: 20, pods: 8, windowS: 30 };
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const GOAL_FACTOR = 1.2;
 const GOAL_SLACK_MS = 100;
-const quiet = createLogger({ stream: { write: () => {} } });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** PODMAN_RUN_LIMITS (`--ulimit name=soft:hard` pairs) as the runtime's option, so both sides match. */
-function ulimitsOf(flags: readonly string[]): Ulimit[] {
-  const out: Ulimit[] = [];
-  for (let i = 0; i + 1 < flags.length; i += 2) {
-    const m = /^(\w+)=(\d+):(\d+)$/.exec(flags[i + 1] ?? '');
-    if (flags[i] !== '--ulimit' || m === null)
-      throw new Error(`not a --ulimit pair: ${flags[i]} ${flags[i + 1]}`);
-    out.push({ name: m[1] ?? '', soft: Number(m[2]), hard: Number(m[3]) });
-  }
-  return out;
-}
-const ULIMITS = ulimitsOf(PODMAN_RUN_LIMITS);
-
-/** Removes every container labelled `tessera.node=<node>`; how many there were. */
-async function removeNodeContainers(node: string): Promise<number> {
-  const ids = (await podmanOk(['ps', '-aq', '--filter', `label=tessera.node=${node}`]))
-    .split('\n')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  if (ids.length > 0) await podmanOk(['rm', '--force', '--ignore', '--time', '0', ...ids]);
-  return ids.length;
-}
-
-const CGROUP_ROOT = '/sys/fs/cgroup';
-
-/** Removes a cgroup directory and those under it, deepest first (cgroupfs lets only rmdir remove them). */
-function rmdirCgroup(dir: string): void {
-  for (const e of readdirSync(dir, { withFileTypes: true }))
-    if (e.isDirectory()) rmdirCgroup(join(dir, e.name));
-  rmdirSync(dir);
-}
-
-/**
- * Removes the bench node's cgroup parent (`tessera/<node>`) from every hierarchy, once its pods are
- * gone: the runtimes leave the parent, which an agent keeps for its next pods.
- */
-function removeNodeCgroups(node: string): void {
-  const hierarchies = existsSync(join(CGROUP_ROOT, 'cgroup.controllers'))
-    ? [CGROUP_ROOT]
-    : readdirSync(CGROUP_ROOT).map((h) => join(CGROUP_ROOT, h));
-  for (const h of hierarchies) {
-    const dir = join(h, 'tessera', node);
-    if (!existsSync(dir)) continue;
-    try {
-      rmdirCgroup(dir);
-    } catch (e) {
-      console.log(`containers: left ${dir}: ${(e as Error).message}`);
-    }
-  }
-}
-
-/** A busybox `sleep` pod spec; no image runs it on the process runtime. */
-function sleepSpec(podId: string, image: string | undefined): PodSpec {
-  return {
-    podId,
-    workload: 'bench',
-    project: 'bench',
-    epoch: 1,
-    command: ['sleep', '600'],
-    env: {},
-    grants: [],
-    priority: 0,
-    graceSeconds: 0,
-    ...(image === undefined ? {} : { image, imagePullPolicy: 'IfNotPresent' as const }),
-  };
-}
 
 /** Spawns `podman args` with stdout and stderr into `logPath` (as passthrough needs); its exit code. */
 function podmanToLog(args: readonly string[], logPath: string): Promise<number> {
@@ -236,181 +159,6 @@ async function startLatency(image: string, runs: number): Promise<StartLatency> 
   return { agentMs, createdMs, podmanMs, existsMs, podmanFlags };
 }
 
-/** What the measured agent worker is told, as JSON on its command line. */
-interface WorkerConfig {
-  runtime: 'container' | 'process';
-  node: string;
-  dataDir: string;
-  simStateDir: string;
-  podRoot: string;
-  pods: number;
-  image: string;
-}
-
-/**
- * The measured agent: what `tessera agent --gpu sim --sim-gpus 1xH100-80GB --runtime <kind>
- * --sample-interval 1s --port 0 --pods FILE` does (agent/main.ts runAgentMain), with pods that carry
- * an image. SIGTERM stops its pods, then the agent.
- */
-async function agentWorker(cfg: WorkerConfig): Promise<void> {
-  // Errors only: its warnings (no uid range, no catatonit) are about this bench's setup, not its figures.
-  const log = createLogger({ stream: process.stderr, level: 'error' });
-  const opened = await openDriver({
-    kind: 'sim',
-    simGpus: '1xH100-80GB',
-    simStateDir: cfg.simStateDir,
-    createSim: true,
-    dataDir: cfg.dataDir,
-  });
-  if (!opened.ok) throw new Error(opened.error.message);
-  process.env.PATH = `${SIM_TOOLS.binDir}${delimiter}${process.env.PATH ?? ''}`;
-  const simStateDir = opened.value.simStateDir ?? cfg.simStateDir;
-  const rt = createRuntime(
-    {
-      kind: cfg.runtime,
-      podRoot: cfg.podRoot,
-      uidRange: null,
-      cgroupParent: `tessera/${cfg.node}`,
-      container: { nodeName: cfg.node, simStateDir, ulimits: ULIMITS },
-    },
-    log,
-  );
-  if (!rt.ok) throw new Error(rt.error.message);
-  const started = await createAgent({
-    dataDir: cfg.dataDir,
-    driver: opened.value.driver,
-    runtime: rt.value.runtime,
-    sampleIntervalMs: 1000,
-    port: 0,
-    simStateDir,
-    log,
-  });
-  if (!started.ok) throw new Error(started.error.message);
-  const agent = started.value;
-  const ids: string[] = [];
-  for (let i = 0; i < cfg.pods; i++) {
-    const spec = sleepSpec(`${cfg.runtime}-${i}`, cfg.runtime === 'container' ? cfg.image : undefined);
-    const r = agent.startPod(spec);
-    if (!r.ok) throw new Error(r.error.message);
-    ids.push(spec.podId);
-  }
-  process.once('SIGTERM', () => {
-    void (async () => {
-      await Promise.all(ids.map((id) => agent.stopPod(id, 'bench done', 0)));
-      await agent.close();
-      process.exit(0);
-    })();
-  });
-}
-
-/** USER_HZ: Linux reports 100 on every architecture we run on. */
-const CLOCK_TICKS_PER_S = 100;
-
-interface Usage {
-  runtime: 'container' | 'process';
-  pods: number;
-  toAllRunningMs: number;
-  rssMeanMiB: number;
-  rssMaxMiB: number;
-  cpuPct: number;
-  samples: number;
-}
-
-/** Waits until `check` gives non-null, polling every 100 ms. */
-async function waitFor<T>(what: string, check: () => Promise<T | null>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check().catch(() => null);
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-/** Part 2: an agent process running `pods` pods on `runtime`, measured for `windowS` once all run. */
-async function agentUsage(
-  runtime: 'container' | 'process',
-  image: string,
-  o: ContainersBenchOptions,
-): Promise<Usage> {
-  const root = mkdtempSync(join(tmpdir(), 'tessera-bench-ctr-agent-'));
-  const cfg: WorkerConfig = {
-    runtime,
-    node: `ctrbench-${runtime}-${process.pid}`,
-    dataDir: join(root, 'data'),
-    simStateDir: join(root, 'sim'),
-    podRoot: join(root, 'pods'),
-    pods: o.pods,
-    image,
-  };
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--agent-worker', JSON.stringify(cfg)],
-    { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
-  );
-  const exited = new Promise((r) => child.once('exit', r));
-  const pid = child.pid;
-  try {
-    if (pid === undefined) throw new Error('the agent worker did not start');
-    const t0 = performance.now();
-    const port = await waitFor(
-      'the agent to serve',
-      async () => {
-        const s = await readStateFile(cfg.dataDir);
-        return s.ok && s.value?.pid === pid ? s.value.port : null;
-      },
-      60_000,
-    );
-    await waitFor(
-      `${o.pods} pods running`,
-      async () => {
-        const body = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as {
-          pods: AgentPodStatus[];
-        };
-        const ended = body.pods.find((p) => isEnded(p.state));
-        if (ended !== undefined) throw new Error(`pod ${ended.podId} ended: ${ended.reason}`);
-        const up = body.pods.filter((p) => p.state === 'running' || p.state === 'ready');
-        return up.length === o.pods ? true : null;
-      },
-      120_000,
-    );
-    const toAllRunningMs = performance.now() - t0;
-    await sleep(2000); // the starts' own work is not the steady cost
-    const first = procSample(pid);
-    if (first === null) throw new Error('the agent worker exited');
-    const rss: number[] = [first.rssKiB];
-    const w0 = performance.now();
-    const deadline = w0 + o.windowS * 1000;
-    while (performance.now() < deadline) {
-      await sleep(1000);
-      const s = procSample(pid);
-      if (s === null) throw new Error('the agent worker exited during the window');
-      rss.push(s.rssKiB);
-    }
-    const last = procSample(pid);
-    const wallS = (performance.now() - w0) / 1000;
-    return {
-      runtime,
-      pods: o.pods,
-      toAllRunningMs,
-      rssMeanMiB: rss.reduce((a, b) => a + b, 0) / rss.length / 1024,
-      rssMaxMiB: Math.max(...rss) / 1024,
-      cpuPct: (100 * ((last?.ticks ?? first.ticks) - first.ticks)) / CLOCK_TICKS_PER_S / wallS,
-      samples: rss.length,
-    };
-  } finally {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    const killed = await Promise.race([exited.then(() => true), sleep(30_000).then(() => false)]);
-    if (!killed) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    if (runtime === 'container') await removeNodeContainers(cfg.node);
-    removeNodeCgroups(cfg.node);
-    rmSync(root, { recursive: true, force: true });
-  }
-}
-
 const ms0 = (n: number) => n.toFixed(0);
 
 /** Runs both parts and prints their tables. */
@@ -498,7 +246,5 @@ export function parseContainersArgs(argv: readonly string[]): Partial<Containers
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const at = process.argv.indexOf('--agent-worker');
-  if (at >= 0) await agentWorker(JSON.parse(process.argv[at + 1] ?? '{}') as WorkerConfig);
-  else await runContainersBench(parseContainersArgs(process.argv.slice(2)));
+  await runContainersBench(parseContainersArgs(process.argv.slice(2)));
 }
