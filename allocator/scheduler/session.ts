@@ -1,11 +1,13 @@
 /**
  * The working copy of a snapshot for one cycle: free capacity, live queue allocations and the
- * pods each group holds. Actions read it; only the statement changes it.
+ * pods each group holds. Actions read it; only the statement changes it, and node capacity only
+ * through placement/mutate.ts.
  */
 import { addRes, memoryToGpuMilli, type Resources, zeroRes } from '../../common/resources.ts';
 import type { PodResources } from '../../common/workload.ts';
 import { computeFairShares, type QueueShare } from './fairshare.ts';
 import {
+  chargeGrants,
   createPlacer,
   type MixPod,
   mixPodOfRequest,
@@ -158,30 +160,6 @@ function toNodeState(snapshot: Snapshot): Map<string, NodeState> {
   return nodes;
 }
 
-/** Take a pod's grants and CPU / memory from its node. */
-export function takeFromNode(node: NodeState, grants: readonly GpuGrant[], req: PlacementRequest): void {
-  for (const grant of grants) {
-    const gpu = node.gpus.find((g) => g.uuid === grant.uuid);
-    if (!gpu) continue;
-    gpu.freeMilli -= grant.gpuMilli;
-    gpu.freeMemoryMiB -= grant.memoryMiB;
-  }
-  node.cpuFreeMillis -= req.cpuMillis;
-  node.memoryFreeMiB -= req.memoryMiB;
-}
-
-/** Give a pod's grants and CPU / memory back to its node. */
-export function giveToNode(node: NodeState, grants: readonly GpuGrant[], req: PlacementRequest): void {
-  for (const grant of grants) {
-    const gpu = node.gpus.find((g) => g.uuid === grant.uuid);
-    if (!gpu) continue;
-    gpu.freeMilli += grant.gpuMilli;
-    gpu.freeMemoryMiB += grant.memoryMiB;
-  }
-  node.cpuFreeMillis += req.cpuMillis;
-  node.memoryFreeMiB += req.memoryMiB;
-}
-
 /** Build the working state of a cycle from a snapshot and compute fair shares. */
 export function openSession(snapshot: Snapshot): Session {
   const nodes = toNodeState(snapshot);
@@ -215,7 +193,8 @@ export function openSession(snapshot: Snapshot): Session {
       };
       group.pods.push(pod);
       indexPod(podsByNode, pod, true);
-      if (node) takeFromNode(node, p.grants, req);
+      // Charged as it runs, even where its node came back smaller: the cluster holds it either way.
+      if (node) chargeGrants(node, p.grants, req);
       chargeQueues(queues, allocated, snap.queue, pool, resources);
       if (!snap.preemptible) chargeQueues(queues, allocatedNonPreemptible, snap.queue, pool, resources);
       const ordinal = Number(p.name.slice(p.name.lastIndexOf('-') + 1));

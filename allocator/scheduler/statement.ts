@@ -5,20 +5,21 @@
  * whole try is rolled back, so no action ever undoes work by hand.
  */
 import { fractionToMemoryMiB, type Resources } from '../../common/resources.ts';
-import type { GpuTake, NodeState } from './placement/types.ts';
+import { applyPlacement, chargeGrants, releaseGrants, takesToGrants } from './placement/mutate.ts';
+import type { GpuState, GpuTake, NodeState } from './placement/types.ts';
 import type { ActionName, Bind, Eviction } from './plan.ts';
 import {
   chargeQueues,
   type GroupState,
-  giveToNode,
   grantResources,
   indexPod,
   type PodState,
   type Session,
   syncShares,
-  takeFromNode,
 } from './session.ts';
-import type { GpuGrant } from './snapshot.ts';
+
+/** How a pod's resources move on its node: a new placement, a pod that runs again, a pod gone. */
+type NodeWrite = 'place' | 'restore' | 'release';
 
 type Op =
   | { kind: 'bind'; pod: PodState; action: ActionName }
@@ -53,7 +54,9 @@ export class Statement {
 
   /** Bind a new pod of `group` to `node` with the chosen GPUs. */
   bind(group: GroupState, node: NodeState, gpus: readonly GpuTake[], action: ActionName): PodState {
-    const grants = gpus.map((t) => toGrant(group, node, t));
+    const grants = takesToGrants(node, gpus, (gpu, take) => memoryLimitOf(group, gpu, take));
+    // Placed first, so a placement that would over-commit throws before the group changes.
+    applyPlacement(node, gpus, group.req);
     const name = `${group.snap.name}-${group.nextOrdinal++}`;
     const pod: PodState = {
       name,
@@ -64,7 +67,7 @@ export class Statement {
       boundAtMs: this.#session.nowMs,
       resources: grantResources(grants, group.req),
     };
-    this.#apply(pod, +1);
+    this.#apply(pod, 'place');
     group.pods.push(pod);
     this.#ops.push({ kind: 'bind', pod, action });
     return pod;
@@ -75,7 +78,7 @@ export class Statement {
     const at = pod.group.pods.indexOf(pod);
     if (at < 0) return;
     pod.group.pods.splice(at, 1);
-    this.#apply(pod, -1);
+    this.#apply(pod, 'release');
     this.#ops.push({ kind: 'evict', pod, at, action, reason });
   }
 
@@ -133,24 +136,30 @@ export class Statement {
   #unbind(pod: PodState): void {
     const at = pod.group.pods.indexOf(pod);
     if (at >= 0) pod.group.pods.splice(at, 1);
-    this.#apply(pod, -1);
+    this.#apply(pod, 'release');
     // Pod names are handed out in order; give the ordinal back so a retry names pods the same.
     if (pod.name === `${pod.group.snap.name}-${pod.group.nextOrdinal - 1}`) pod.group.nextOrdinal--;
   }
 
   #unevict(pod: PodState, at: number): void {
     pod.group.pods.splice(at, 0, pod);
-    this.#apply(pod, +1);
+    // Its eviction never happened: it runs on, holding what it held (even on a node that came back
+    // smaller), so it is charged as the snapshot charged it, not placed again.
+    this.#apply(pod, 'restore');
   }
 
-  /** Move a pod's resources into (+1) or out of (-1) its node and its queues' accounting. */
-  #apply(pod: PodState, sign: 1 | -1): void {
+  /**
+   * Move a pod's resources onto or off its node and its queues' accounting. A new placement was
+   * already taken from the node by `bind`, so 'place' leaves the node's books alone.
+   */
+  #apply(pod: PodState, write: NodeWrite): void {
     const s = this.#session;
+    const sign = write === 'release' ? -1 : 1;
     indexPod(s.podsByNode, pod, sign > 0);
     const node = s.nodes.get(pod.node);
     if (node) {
-      if (sign > 0) takeFromNode(node, pod.grants, pod.group.req);
-      else giveToNode(node, pod.grants, pod.group.req);
+      if (write === 'release') releaseGrants(node, pod.grants, pod.group.req);
+      else if (write === 'restore') chargeGrants(node, pod.grants, pod.group.req);
       s.placer.update(node);
     }
     const r: Resources = {
@@ -165,18 +174,13 @@ export class Statement {
   }
 }
 
-/** Turn a placement's GPU take into a grant, with the dynamic-fraction memory limit. */
-function toGrant(group: GroupState, node: NodeState, take: GpuTake): GpuGrant {
-  const gpu = node.gpus.find((g) => g.index === take.index);
-  const uuid = gpu?.uuid ?? `${node.name}-gpu${take.index}`;
+/** A grant's memory limit: the request, or a dynamic fraction's limit, fixed once the GPU is known. */
+function memoryLimitOf(group: GroupState, gpu: GpuState, take: GpuTake): number {
   const gpuReq = group.snap.request.gpu;
-  // A dynamic fraction's limit may be given in either unit; it is fixed once the GPU is known.
-  let memoryLimitMiB = take.memoryMiB;
-  if (gpuReq.kind === 'fraction' || gpuReq.kind === 'memory') {
-    if (gpuReq.limitMiB !== undefined) memoryLimitMiB = gpuReq.limitMiB;
-    else if (gpuReq.limitMilli !== undefined && gpu)
-      memoryLimitMiB = fractionToMemoryMiB(gpuReq.limitMilli, gpu.memoryMiB);
-    if (gpu) memoryLimitMiB = Math.min(Math.max(memoryLimitMiB, take.memoryMiB), gpu.memoryMiB);
-  }
-  return { uuid, gpuMilli: take.gpuMilli, memoryMiB: take.memoryMiB, memoryLimitMiB };
+  if (gpuReq.kind !== 'fraction' && gpuReq.kind !== 'memory') return take.memoryMiB;
+  // The limit may be given in either unit.
+  let limitMiB = take.memoryMiB;
+  if (gpuReq.limitMiB !== undefined) limitMiB = gpuReq.limitMiB;
+  else if (gpuReq.limitMilli !== undefined) limitMiB = fractionToMemoryMiB(gpuReq.limitMilli, gpu.memoryMiB);
+  return Math.min(Math.max(limitMiB, take.memoryMiB), gpu.memoryMiB);
 }

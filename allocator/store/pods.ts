@@ -2,11 +2,10 @@
  * Pods and their assignments. A pod row is the quota accounting of a bind (its resources are
  * committed with it); an assignment is one placement of a pod on a node with its fencing epoch.
  */
-import type { Result } from '../../common/errors.ts';
 import { type PodPhase, podTransition } from '../../common/phases.ts';
 import type { GpuGrant } from '../../common/resources.ts';
 import type { Db } from './db.ts';
-import { fail, guard, StoreError } from './errors.ts';
+import { fail, StoreError } from './errors.ts';
 
 /** Pod phases in which a pod holds its node's resources and counts against its quota. */
 export const ACTIVE_POD_PHASES: readonly PodPhase[] = ['Bound', 'Starting', 'Running', 'Unknown', 'Stopping'];
@@ -164,27 +163,4 @@ export function movePod(db: Db, workload: string, name: string, to: PodPhase, re
     ).run(workload, name);
   }
   return { ...pod, phase: to, reason };
-}
-
-/** `movePod` as a `Result`, in its own transaction, for a pod report. */
-export function setPodPhase(
-  db: Db,
-  workload: string,
-  name: string,
-  to: PodPhase,
-  reason: string,
-  exitCode?: number,
-): Result<PodRecord> {
-  return guard(() =>
-    db.transaction(() => {
-      const pod = movePod(db, workload, name, to, reason);
-      if (exitCode !== undefined)
-        db.prepare('UPDATE pods SET exit_code = ? WHERE workload = ? AND name = ?').run(
-          exitCode,
-          workload,
-          name,
-        );
-      return { ...pod, exitCode: exitCode ?? pod.exitCode };
-    })(),
-  );
 }

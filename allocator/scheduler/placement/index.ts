@@ -1,7 +1,8 @@
 /**
  * Placement: filter nodes, score them, pick GPUs (docs/architecture.md §3, "Placement").
  *
- * - fit.ts: pure feasibility; mutate.ts: the only writers of free capacity;
+ * - fit.ts: pure feasibility; mutate.ts: the one checked writer of free capacity (the allocator's
+ *   session and statement and the trace replay all go through it);
  * - policy.ts + policies/: the score policies (binpack, spread, fragmentation-aware and the FGD
  *   paper's baselines); mix.ts + frag.ts: the target workload and FGD's fragmentation measure;
  * - pool-index.ts, walk.ts, score-index.ts: the indexes that keep placement fast;

@@ -1,83 +1,207 @@
 /**
- * The only writers of `NodeState` free capacity: take a placement, give it back.
+ * The one writer of `NodeState` free capacity. The allocator's session and statement and both modes
+ * of `tessera simulate` change a node's books only here (and then call `placer.update(node)`), so
+ * the replay keeps them exactly as a cycle does.
  *
- * The allocator's statement and the trace replay both call these and then `placer.update(node)`,
- * so a node's books are kept one way. They throw on an over-commit: that is a bug in the caller
- * (it placed without asking `fits`), and silently going negative would corrupt every later decision.
+ * A placement and a release are checked: a placement takes no more than a healthy GPU, the node's
+ * CPU or its memory has free; a release gives back no more than the capacity. A violation throws a
+ * `CapacityError` rather than returning a Result: it is a bug in the caller (it placed without
+ * asking `fits`, or released twice), never a state of the cluster, so a caller could do nothing
+ * with it but stop, and books gone wrong would corrupt every later decision. The cycle stays pure:
+ * the same snapshot throws the same error.
+ *
+ * A pod the cluster already runs is charged as it is (`chargeGrants`), unchecked: it holds its
+ * resources whatever its node has left, and a node that came back smaller or a GPU gone unhealthy
+ * under it leaves free capacity below zero, where nothing new fits until pods end.
  */
+import { MILLI_PER_GPU } from '../../../common/resources.ts';
 import type { GpuGrant } from '../snapshot.ts';
 import type { GpuState, GpuTake, NodeState, PlacementRequest } from './types.ts';
 
+/** The CPU and memory a placement takes besides its GPUs. */
+export type HostShare = Pick<PlacementRequest, 'cpuMillis' | 'memoryMiB'>;
+
+/** A capacity write that would over-commit a node or give back more than it has: a caller's bug. */
+export class CapacityError extends Error {
+  /** The node whose books the write would break. */
+  readonly node: string;
+  /** The GPU index, when the GPU (not the node's CPU or memory) is what would break. */
+  readonly gpu: number | undefined;
+
+  constructor(node: string, gpu: number | undefined, message: string) {
+    super(`node ${node}${gpu === undefined ? '' : ` GPU ${gpu}`}: ${message}`);
+    this.name = 'CapacityError';
+    this.node = node;
+    this.gpu = gpu;
+  }
+}
+
+/** What one write does to one GPU. Resolved to the GPU itself so indexes reported twice stay apart. */
+interface GpuPart {
+  gpu: GpuState;
+  gpuMilli: number;
+  memoryMiB: number;
+}
+
 function gpuByIndex(node: NodeState, index: number): GpuState {
   for (const g of node.gpus) if (g.index === index) return g;
-  throw new Error(`node ${node.name} has no GPU with index ${index}`);
+  throw new CapacityError(node.name, index, 'no such GPU');
 }
 
-/** Takes `gpus` plus the request's CPU and memory from `node`; throws if anything would over-commit. */
-export function applyPlacement(node: NodeState, gpus: readonly GpuTake[], req: PlacementRequest): void {
-  if (node.cpuFreeMillis < req.cpuMillis || node.memoryFreeMiB < req.memoryMiB) {
-    throw new Error(`node ${node.name}: placing would over-commit CPU or memory`);
+function partsOfTakes(node: NodeState, takes: readonly GpuTake[]): GpuPart[] {
+  return takes.map((t) => ({ gpu: gpuByIndex(node, t.index), gpuMilli: t.gpuMilli, memoryMiB: t.memoryMiB }));
+}
+
+/**
+ * A grant on a GPU its node no longer reports (removed while the pod ran) holds nothing here: it
+ * was never charged, so it is skipped both ways and the books stay even.
+ */
+function partsOfGrants(node: NodeState, grants: readonly GpuGrant[]): GpuPart[] {
+  const out: GpuPart[] = [];
+  for (const gr of grants) {
+    const gpu = node.gpus.find((g) => g.uuid === gr.uuid);
+    if (gpu !== undefined) out.push({ gpu, gpuMilli: gr.gpuMilli, memoryMiB: gr.memoryMiB });
   }
-  for (const t of gpus) {
-    const g = gpuByIndex(node, t.index);
-    if (!g.healthy || g.freeMilli < t.gpuMilli || g.freeMemoryMiB < t.memoryMiB) {
-      throw new Error(`node ${node.name} GPU ${t.index}: placing would over-commit it`);
+  return out;
+}
+
+/** What `parts` ask of `gpu` in all (a write could name one GPU twice). */
+function sumOn(parts: readonly GpuPart[], gpu: GpuState): { milli: number; memoryMiB: number } {
+  let milli = 0;
+  let memoryMiB = 0;
+  for (const p of parts) {
+    if (p.gpu !== gpu) continue;
+    milli += p.gpuMilli;
+    memoryMiB += p.memoryMiB;
+  }
+  return { milli, memoryMiB };
+}
+
+function checkAmounts(node: NodeState, parts: readonly GpuPart[], host: HostShare): void {
+  // A negative amount would write the other way round and dodge the check meant for that way.
+  if (host.cpuMillis < 0 || host.memoryMiB < 0)
+    throw new CapacityError(
+      node.name,
+      undefined,
+      `negative CPU ${host.cpuMillis} or memory ${host.memoryMiB}`,
+    );
+  for (const p of parts)
+    if (p.gpuMilli < 0 || p.memoryMiB < 0)
+      throw new CapacityError(
+        node.name,
+        p.gpu.index,
+        `negative milli ${p.gpuMilli} or memory ${p.memoryMiB}`,
+      );
+}
+
+function take(node: NodeState, parts: readonly GpuPart[], host: HostShare): void {
+  for (const p of parts) {
+    p.gpu.freeMilli -= p.gpuMilli;
+    p.gpu.freeMemoryMiB -= p.memoryMiB;
+  }
+  node.cpuFreeMillis -= host.cpuMillis;
+  node.memoryFreeMiB -= host.memoryMiB;
+}
+
+function give(node: NodeState, parts: readonly GpuPart[], host: HostShare): void {
+  for (const p of parts) {
+    p.gpu.freeMilli += p.gpuMilli;
+    p.gpu.freeMemoryMiB += p.memoryMiB;
+  }
+  node.cpuFreeMillis += host.cpuMillis;
+  node.memoryFreeMiB += host.memoryMiB;
+}
+
+function checkedTake(node: NodeState, parts: readonly GpuPart[], host: HostShare): void {
+  checkAmounts(node, parts, host);
+  if (node.cpuFreeMillis < host.cpuMillis || node.memoryFreeMiB < host.memoryMiB) {
+    throw new CapacityError(
+      node.name,
+      undefined,
+      `placing would over-commit CPU or memory (needs ${host.cpuMillis} mCPU and ${host.memoryMiB} MiB, ` +
+        `${node.cpuFreeMillis} and ${node.memoryFreeMiB} free)`,
+    );
+  }
+  for (const p of parts) {
+    const want = sumOn(parts, p.gpu);
+    if (!p.gpu.healthy || p.gpu.freeMilli < want.milli || p.gpu.freeMemoryMiB < want.memoryMiB) {
+      throw new CapacityError(
+        node.name,
+        p.gpu.index,
+        `placing would over-commit it (needs ${want.milli} milli and ${want.memoryMiB} MiB, ` +
+          `${p.gpu.freeMilli} and ${p.gpu.freeMemoryMiB} free${p.gpu.healthy ? '' : ', unhealthy'})`,
+      );
     }
   }
-  for (const t of gpus) {
-    const g = gpuByIndex(node, t.index);
-    g.freeMilli -= t.gpuMilli;
-    g.freeMemoryMiB -= t.memoryMiB;
-  }
-  node.cpuFreeMillis -= req.cpuMillis;
-  node.memoryFreeMiB -= req.memoryMiB;
+  take(node, parts, host);
 }
 
-/** Gives back what `applyPlacement` took; throws if that would exceed the node's capacity. */
-export function releasePlacement(
-  node: NodeState,
-  gpus: readonly GpuTake[],
-  req: Pick<PlacementRequest, 'cpuMillis' | 'memoryMiB'>,
-): void {
-  for (const t of gpus) {
-    const g = gpuByIndex(node, t.index);
-    if (g.freeMilli + t.gpuMilli > 1000 || g.freeMemoryMiB + t.memoryMiB > g.memoryMiB) {
-      throw new Error(`node ${node.name} GPU ${t.index}: release exceeds its capacity`);
+function checkedGive(node: NodeState, parts: readonly GpuPart[], host: HostShare): void {
+  checkAmounts(node, parts, host);
+  for (const p of parts) {
+    const back = sumOn(parts, p.gpu);
+    if (
+      p.gpu.freeMilli + back.milli > MILLI_PER_GPU ||
+      p.gpu.freeMemoryMiB + back.memoryMiB > p.gpu.memoryMiB
+    ) {
+      throw new CapacityError(
+        node.name,
+        p.gpu.index,
+        `release exceeds its capacity (gives back ${back.milli} milli and ${back.memoryMiB} MiB, ` +
+          `${p.gpu.freeMilli} and ${p.gpu.freeMemoryMiB} of ${MILLI_PER_GPU} and ${p.gpu.memoryMiB} free)`,
+      );
     }
   }
   if (
-    node.cpuFreeMillis + req.cpuMillis > node.cpuMillis ||
-    node.memoryFreeMiB + req.memoryMiB > node.memoryMiB
+    node.cpuFreeMillis + host.cpuMillis > node.cpuMillis ||
+    node.memoryFreeMiB + host.memoryMiB > node.memoryMiB
   ) {
-    throw new Error(`node ${node.name}: release exceeds its CPU or memory capacity`);
+    throw new CapacityError(
+      node.name,
+      undefined,
+      `release exceeds its CPU or memory capacity (gives back ${host.cpuMillis} mCPU and ${host.memoryMiB} MiB, ` +
+        `${node.cpuFreeMillis} of ${node.cpuMillis} and ${node.memoryFreeMiB} of ${node.memoryMiB} free)`,
+    );
   }
-  for (const t of gpus) {
-    const g = gpuByIndex(node, t.index);
-    g.freeMilli += t.gpuMilli;
-    g.freeMemoryMiB += t.memoryMiB;
-  }
-  node.cpuFreeMillis += req.cpuMillis;
-  node.memoryFreeMiB += req.memoryMiB;
+  give(node, parts, host);
 }
 
-/** Gives back a bound pod's grants (by GPU uuid) and its CPU and memory. */
-export function releaseGrants(
+/** Takes `gpus` (by index) plus the request's CPU and memory from `node`; throws if anything would over-commit. */
+export function applyPlacement(node: NodeState, gpus: readonly GpuTake[], req: HostShare): void {
+  checkedTake(node, partsOfTakes(node, gpus), req);
+}
+
+/** Gives back what `applyPlacement` took; throws if that would exceed the node's capacity. */
+export function releasePlacement(node: NodeState, gpus: readonly GpuTake[], req: HostShare): void {
+  checkedGive(node, partsOfTakes(node, gpus), req);
+}
+
+/** Charges a pod the cluster already runs (by GPU uuid), unchecked: see the file's comment. */
+export function chargeGrants(node: NodeState, grants: readonly GpuGrant[], req: HostShare): void {
+  take(node, partsOfGrants(node, grants), req);
+}
+
+/** Gives back a bound pod's grants (by GPU uuid) and its CPU and memory; throws if that would exceed capacity. */
+export function releaseGrants(node: NodeState, grants: readonly GpuGrant[], req: HostShare): void {
+  checkedGive(node, partsOfGrants(node, grants), req);
+}
+
+/**
+ * Turns a placement's takes into the grants the plan and the agent understand. The memory limit is
+ * the request unless `memoryLimitMiB` says otherwise for that GPU (a dynamic fraction's).
+ */
+export function takesToGrants(
   node: NodeState,
-  grants: readonly GpuGrant[],
-  req: Pick<PlacementRequest, 'cpuMillis' | 'memoryMiB'>,
-): void {
-  const takes: GpuTake[] = grants.map((gr) => {
-    const g = node.gpus.find((x) => x.uuid === gr.uuid);
-    if (g === undefined) throw new Error(`node ${node.name} has no GPU ${gr.uuid}`);
-    return { index: g.index, gpuMilli: gr.gpuMilli, memoryMiB: gr.memoryMiB };
-  });
-  releasePlacement(node, takes, req);
-}
-
-/** Turns a placement's takes into grants the plan and the agent understand (limit = request). */
-export function takesToGrants(node: NodeState, gpus: readonly GpuTake[]): GpuGrant[] {
+  gpus: readonly GpuTake[],
+  memoryLimitMiB: (gpu: GpuState, take: GpuTake) => number = (_gpu, t) => t.memoryMiB,
+): GpuGrant[] {
   return gpus.map((t) => {
     const g = gpuByIndex(node, t.index);
-    return { uuid: g.uuid, gpuMilli: t.gpuMilli, memoryMiB: t.memoryMiB, memoryLimitMiB: t.memoryMiB };
+    return {
+      uuid: g.uuid,
+      gpuMilli: t.gpuMilli,
+      memoryMiB: t.memoryMiB,
+      memoryLimitMiB: memoryLimitMiB(g, t),
+    };
   });
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyPlan } from '../../../allocator/store/apply-plan.ts';
 import { upsertNode } from '../../../allocator/store/nodes.ts';
-import { setPodPhase } from '../../../allocator/store/pods.ts';
+import { movePod } from '../../../allocator/store/pods.ts';
 import { seedOrg, T0, testApi, trainingSpec } from './helpers.ts';
 
 describe('workloads with pods', () => {
@@ -47,8 +47,7 @@ describe('workloads with pods', () => {
     const first = await api.call('DELETE', `/api/v1/workloads/${id}`);
     expect(first).toEqual({ status: 202, body: { id, phase: 'Deleting', purged: false } });
     expect((await api.call('GET', `/api/v1/workloads/${id}`)).body).toMatchObject({ phase: 'Deleting' });
-    const stopped = setPodPhase(api.db, id, 'a-0', 'Stopped', 'deleted');
-    expect(stopped.ok).toBe(true);
+    movePod(api.db, id, 'a-0', 'Stopped', 'deleted');
     // A repeated DELETE retries the purge instead of refusing Deleting -> Deleting.
     const again = await api.call('DELETE', `/api/v1/workloads/${id}`);
     expect(again).toEqual({ status: 200, body: { id, phase: 'Deleting', purged: true } });

@@ -1,11 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { CapacityError } from '../../../allocator/scheduler/placement/mutate.ts';
 import { type GroupState, liveOf, openSession, type Session } from '../../../allocator/scheduler/session.ts';
 import { Statement } from '../../../allocator/scheduler/statement.ts';
 import { buildWorld, snapshotOf } from './harness.ts';
 
-/** A cluster with room left, a project with running pods and one without any. */
+/** The session of `world()`. */
 function session(): Session {
-  const world = buildWorld({
+  return openSession(snapshotOf(world()));
+}
+
+/** A cluster with room left, a project with running pods and one without any. */
+function world() {
+  return buildWorld({
     nodes: [
       { name: 'n1', gpus: 4 },
       { name: 'n2', gpus: 2 },
@@ -22,7 +28,6 @@ function session(): Session {
       { name: 'new', project: 'b', gpus: 2 },
     ],
   });
-  return openSession(snapshotOf(world));
 }
 
 function group(s: Session, name: string): GroupState {
@@ -141,5 +146,47 @@ describe('statement', () => {
     expect(binds[0]?.grants).toEqual(kept.grants);
     expect(evictions.map((e) => e.pod)).toEqual(['half-0']);
     expect(evictions.some((e) => e.pod === pod.name)).toBe(false);
+  });
+
+  it('a bind the node cannot hold throws a CapacityError naming node and GPU, and changes nothing', () => {
+    const s = session();
+    const stmt = new Statement(s);
+    const before = fingerprint(s);
+    const n1 = s.nodes.get('n1');
+    const busy = group(s, 'ws').pods[0]?.grants[0];
+    const gpu = n1?.gpus.find((g) => g.uuid === busy?.uuid);
+    if (!n1 || !gpu) throw new Error('ws runs on an n1 GPU');
+    const take = [{ index: gpu.index, gpuMilli: 1000, memoryMiB: gpu.memoryMiB }];
+    let thrown: unknown;
+    try {
+      stmt.bind(group(s, 'new'), n1, take, 'allocate');
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(CapacityError);
+    expect(thrown).toMatchObject({ node: 'n1', gpu: gpu.index });
+    expect(String(thrown)).toMatch(/over-commit it \(needs 1000 milli and \d+ MiB, 0 and 0 free\)/);
+    expect(fingerprint(s)).toEqual(before);
+    expect(stmt.size).toBe(0);
+  });
+
+  it('an eviction rolled back on a node that came back smaller restores its books as the snapshot had them', () => {
+    // n2 now reports less CPU than its running pods hold: the session charges them anyway.
+    const w = world();
+    const snap = snapshotOf({
+      ...w,
+      nodes: w.nodes.map((n) => (n.name === 'n2' ? { ...n, cpuMillis: 1000 } : n)),
+    });
+    const s = openSession(snap);
+    expect(s.nodes.get('n2')?.cpuFreeMillis).toBe(1000 - 2000);
+    const stmt = new Statement(s);
+    const before = fingerprint(s);
+    const mark = stmt.checkpoint();
+    const half = group(s, 'half').pods[0];
+    if (!half) throw new Error('half has a pod');
+    stmt.evict(half, 'reclaim', 'test');
+    expect(s.nodes.get('n2')?.cpuFreeMillis).toBe(1000 - 1000);
+    stmt.rollback(mark);
+    expect(fingerprint(s)).toEqual(before);
   });
 });

@@ -5,7 +5,7 @@ import { applyPlan } from '../../../allocator/store/apply-plan.ts';
 import { openDb } from '../../../allocator/store/db.ts';
 import { listEvents } from '../../../allocator/store/events.ts';
 import { deleteNode } from '../../../allocator/store/nodes.ts';
-import { listAssignments, listPods, setPodPhase } from '../../../allocator/store/pods.ts';
+import { listAssignments, listPods, movePod } from '../../../allocator/store/pods.ts';
 import { buildSnapshot } from '../../../allocator/store/snapshot.ts';
 import {
   changePhase,
@@ -88,8 +88,8 @@ describe('applyPlan', () => {
     smallOrg(db);
     must(submitWorkload(db, training('t'), T0, { id: 'w1' }));
     applyPlan(db, plan({ binds: [bind('w1', 't-0', 'n1')] }), T0 + 10);
-    must(setPodPhase(db, 'w1', 't-0', 'Starting', 'agent accepted'));
-    must(setPodPhase(db, 'w1', 't-0', 'Running', 'agent started'));
+    movePod(db, 'w1', 't-0', 'Starting', 'agent accepted');
+    movePod(db, 'w1', 't-0', 'Running', 'agent started');
 
     const evict = plan({
       evictions: [{ group: 'w1', pod: 't-0', node: 'n1', action: 'reclaim', reason: 'reclaimed by nlp' }],
@@ -111,11 +111,11 @@ describe('applyPlan', () => {
     // A stopping pod no longer belongs to its group in the scheduler's eyes.
     expect(buildSnapshot(db, T0 + 20).groups[0]?.pods).toEqual([]);
 
-    must(setPodPhase(db, 'w1', 't-0', 'Stopped', 'agent stopped', 143));
+    movePod(db, 'w1', 't-0', 'Stopped', 'agent stopped');
     const again = applyPlan(db, plan({ binds: [bind('w1', 't-0', 'n2')] }), T0 + 30);
     expect(again.starts[0]?.epoch).toBe(2);
     // The node is lost: the pod queues again under its name and its next placement is epoch 3.
-    must(setPodPhase(db, 'w1', 't-0', 'Pending', 'node lost'));
+    movePod(db, 'w1', 't-0', 'Pending', 'node lost');
     expect(applyPlan(db, plan({ binds: [bind('w1', 't-0', 'n3')] }), T0 + 40).starts[0]?.epoch).toBe(3);
     expect(listAssignments(db, 'w1', 't-0').map((a) => [a.node, a.epoch, a.state])).toEqual([
       ['n1', 1, 'ended'],
@@ -164,7 +164,7 @@ describe('applyPlan', () => {
     must(changePhase(db, 'w1', 'Deleting', 'UserDelete', T0 + 20));
     const early = purgeWorkload(db, 'w1');
     expect(early.ok || early.error.code).toBe('TESSERA_E_CONFLICT');
-    must(setPodPhase(db, 'w1', 't-0', 'Stopped', 'never started'));
+    movePod(db, 'w1', 't-0', 'Stopped', 'never started');
     must(purgeWorkload(db, 'w1'));
     expect(listPods(db)).toEqual([]);
     must(deleteNode(db, 'n1'));

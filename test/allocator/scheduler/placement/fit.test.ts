@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  applyPlacement,
   bestFitGpus,
   explainNoFit,
   firstWholeGpus,
   fits,
   gpuFitsShare,
-  releaseGrants,
-  releasePlacement,
   shareMilliOn,
   shareTake,
-  takesToGrants,
 } from '../../../../allocator/scheduler/placement/index.ts';
 import { gpu, gpus, node, req } from './helpers.ts';
 
@@ -92,24 +88,5 @@ describe('fit', () => {
   it('best fit takes the tightest GPU that fits, lowest index on ties', () => {
     const n = node('n', [gpu(0, 800), gpu(1, 400), gpu(2, 400), gpu(3, 200)]);
     expect(bestFitGpus(n, req({ gpuMilli: 300 }))[0]?.index).toBe(1);
-  });
-
-  it('apply and release keep the books and refuse to over-commit', () => {
-    const n = node('n', [gpu(0, 1000)], { cpuMillis: 4000, memoryMiB: 4000 });
-    const r = req({ gpuMilli: 600, cpuMillis: 3000, memoryMiB: 3000 });
-    const takes = bestFitGpus(n, r);
-    applyPlacement(n, takes, r);
-    expect(n.gpus[0]).toMatchObject({ freeMilli: 400, freeMemoryMiB: 4000 });
-    expect(n.cpuFreeMillis).toBe(1000);
-    expect(() =>
-      applyPlacement(n, [{ index: 0, gpuMilli: 500, memoryMiB: 0 }], req({ cpuMillis: 0, memoryMiB: 0 })),
-    ).toThrow(/over-commit/);
-    expect(() => applyPlacement(n, [], req({ cpuMillis: 2000 }))).toThrow(/over-commit/);
-    releasePlacement(n, takes, r);
-    expect(n.gpus[0]).toMatchObject({ freeMilli: 1000, freeMemoryMiB: 10_000 });
-    expect(() => releasePlacement(n, takes, r)).toThrow(/exceeds/);
-    applyPlacement(n, takes, r);
-    releaseGrants(n, takesToGrants(n, takes), r);
-    expect(n.cpuFreeMillis).toBe(4000);
   });
 });
