@@ -6,7 +6,7 @@
 import type { PodPhase } from '../../common/phases.ts';
 import type { StopPod } from '../store/apply-plan.ts';
 import type { Db } from '../store/db.ts';
-import { movePod, type PodRecord } from '../store/pods.ts';
+import { movePod, type PodRecord, setPodExitCode } from '../store/pods.ts';
 
 /** The legal path from a pod phase to a target, without the start; null when there is none. */
 function pathTo(from: PodPhase, to: PodPhase): PodPhase[] | null {
@@ -60,12 +60,7 @@ export function advancePod(
   const path = pathTo(pod.phase, to);
   if (path === null) return false;
   for (const step of path) movePod(db, pod.workload, pod.name, step, reason);
-  if (exitCode !== undefined && exitCode !== null)
-    db.prepare('UPDATE pods SET exit_code = ? WHERE workload = ? AND name = ?').run(
-      exitCode,
-      pod.workload,
-      pod.name,
-    );
+  if (exitCode !== undefined && exitCode !== null) setPodExitCode(db, pod.workload, pod.name, exitCode);
   return path.length > 0 || exitCode !== undefined;
 }
 

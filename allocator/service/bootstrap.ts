@@ -13,7 +13,7 @@ import {
   registerJoinToken,
   type TokenStore,
 } from '../link/tokens.ts';
-import { ensureAccess } from '../store/access.ts';
+import { ensureAccess, ensureUser } from '../store/access.ts';
 import type { Db } from '../store/db.ts';
 import { StoreError } from '../store/errors.ts';
 import { createDepartment, createProject, listQueues } from '../store/org.ts';
@@ -82,7 +82,7 @@ export function bootstrap(
   }
   let adminToken = reusable(adminFile, tokens, 'user');
   if (adminToken === null) {
-    db.prepare('INSERT OR IGNORE INTO users (name, created_ms) VALUES (?, ?)').run(ADMIN_USER, nowMs);
+    ensureUser(db, ADMIN_USER, nowMs);
     adminToken = createUserToken(tokens, ADMIN_USER);
     writeSecret(adminFile, adminToken);
   }

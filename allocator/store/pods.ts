@@ -166,6 +166,11 @@ export function movePod(db: Db, workload: string, name: string, to: PodPhase, re
   return { ...pod, phase: to, reason };
 }
 
+/** Records how a pod's process ended. */
+export function setPodExitCode(db: Db, workload: string, name: string, exitCode: number): void {
+  db.prepare('UPDATE pods SET exit_code = ? WHERE workload = ? AND name = ?').run(exitCode, workload, name);
+}
+
 /** `movePod` as a `Result`, in its own transaction, for a pod report. */
 export function setPodPhase(
   db: Db,
@@ -178,12 +183,7 @@ export function setPodPhase(
   return guard(() =>
     db.transaction(() => {
       const pod = movePod(db, workload, name, to, reason);
-      if (exitCode !== undefined)
-        db.prepare('UPDATE pods SET exit_code = ? WHERE workload = ? AND name = ?').run(
-          exitCode,
-          workload,
-          name,
-        );
+      if (exitCode !== undefined) setPodExitCode(db, workload, name, exitCode);
       return { ...pod, exitCode: exitCode ?? pod.exitCode };
     })(),
   );
