@@ -5,22 +5,15 @@
  * so a new route is closed until someone decides who may call it.
  */
 import type { FastifyRequest } from 'fastify';
-import type { TokenStore } from '../link/tokens.ts';
+import type { Caller } from '../identity/callers.ts';
+import { type Action, CLUSTER, can, parseScopeName, type Scope } from '../identity/rbac.ts';
+import type { TokenStore } from '../identity/tokens.ts';
 import type { TopView } from '../service/top.ts';
 import { getAccessRule } from '../store/access.ts';
 import type { Db } from '../store/db.ts';
 import { departmentExists } from '../store/org.ts';
 import { getWorkload, workloadProjects } from '../store/workloads.ts';
 import { fail } from './errors.ts';
-import { type Action, CLUSTER, can, type Grant, parseScopeName, type Scope } from './rbac.ts';
-
-/** Who is calling: the user a token names, that token's id, and the user's access rules. */
-export interface Caller {
-  user: string;
-  /** The id of the token the request came with; a token it mints records it as its parent. */
-  tokenId: string;
-  grants: Grant[];
-}
 
 /** What a request touches, looked up once per request. */
 export interface Lookup {

@@ -6,13 +6,8 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tesseraError } from '../../common/errors.ts';
-import {
-  authenticate,
-  createJoinToken,
-  createUserToken,
-  registerJoinToken,
-  type TokenStore,
-} from '../link/tokens.ts';
+import { createJoinToken, registerJoinToken } from '../identity/nodes.ts';
+import { authenticate, createUserToken, type TokenStore } from '../identity/tokens.ts';
 import { ensureAccess, ensureUser } from '../store/access.ts';
 import type { Db } from '../store/db.ts';
 import { StoreError } from '../store/errors.ts';

@@ -1,10 +1,10 @@
 /**
  * Users and access rules: a user is a name that tokens and rules point at; an access
  * rule `{subject, role, scope}` gives a user a role on `cluster`, `department/<d>` or `project/<p>`.
- * The store validates names and that the scope exists; what a rule allows is api/rbac.ts's.
+ * The store validates names and that the scope exists; what a rule allows is identity/rbac.ts's.
  */
 import type { Result } from '../../common/errors.ts';
-import { type Grant, isRole, parseScopeName, ROLES, type Role, type Scope } from '../api/rbac.ts';
+import { isRole, parseScopeName, ROLES, type Role, type Scope } from '../identity/rbac.ts';
 import type { Db } from './db.ts';
 import { fail, guard } from './errors.ts';
 import { departmentExists } from './org.ts';
@@ -189,24 +189,6 @@ export function revokeAccess(db: Db, id: number): Result<AccessRuleRecord> {
       return rule;
     })(),
   );
-}
-
-/** `user`'s rules as `can` takes them; a rule whose department or project is gone covers only its name. */
-export function grantsOf(db: Db, user: string): Grant[] {
-  const departments = projectDepartments(db);
-  return listAccessRules(db, user).flatMap((r): Grant[] => {
-    const parsed = parseScopeName(r.scope);
-    if (parsed === null) return [];
-    if (parsed.kind === 'cluster') return [{ role: r.role, scope: { kind: 'cluster' } }];
-    if (parsed.kind === 'department')
-      return [{ role: r.role, scope: { kind: 'department', department: parsed.name } }];
-    return [
-      {
-        role: r.role,
-        scope: { kind: 'project', project: parsed.name, department: departments.get(parsed.name) ?? null },
-      },
-    ];
-  });
 }
 
 /** Every project's department, read once per request rather than once per row. */
