@@ -17,6 +17,7 @@ import type { ActionName, Plan } from './scheduler/plan.ts';
 import type { ShareRow } from './service/shares.ts';
 import type { Db } from './store/db.ts';
 import { DEFAULT_POOL } from './store/org.ts';
+import { workloadPhaseCounter } from './store/workloads.ts';
 
 /** Eviction causes: the evicting action, or `rule` for a scheduling-rule stop. */
 export type EvictionCause = ActionName | 'rule';
@@ -127,15 +128,14 @@ export function createAllocatorMetrics(sources: AllocatorMetricsSources): Alloca
   }
   evictions.inc({ cause: 'rule' }, 0);
 
-  const countByPhase = sources.db.prepare('SELECT phase, COUNT(*) AS n FROM workloads GROUP BY phase');
+  const countByPhase = workloadPhaseCounter(sources.db);
   new Gauge({
     name: 'tessera_workloads',
     help: 'Workloads by phase.',
     labelNames: ['phase'] as const,
     registers,
     collect() {
-      const rows = countByPhase.all() as { phase: string; n: number }[];
-      const counts = new Map(rows.map((r) => [r.phase, r.n]));
+      const counts = countByPhase();
       for (const p of WORKLOAD_PHASES) this.set({ phase: p }, counts.get(p) ?? 0);
     },
   });

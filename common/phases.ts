@@ -135,6 +135,33 @@ export function isTerminalPodPhase(phase: PodPhase): boolean {
   return POD_TRANSITIONS[phase].length === 0;
 }
 
+/**
+ * The shortest legal way from pod phase `from` to `to` through the pod table, without `from`, whose
+ * steps before `to` are all phases in `via`; [] when `from` is `to`, null when there is none. Of
+ * equally short ways, the one through the earlier target in the table's order wins.
+ */
+export function podPath(from: PodPhase, to: PodPhase, via: readonly PodPhase[]): PodPhase[] | null {
+  if (from === to) return [];
+  const previous = new Map<PodPhase, PodPhase | null>([[from, null]]);
+  for (let frontier: PodPhase[] = [from]; frontier.length > 0; ) {
+    const next: PodPhase[] = [];
+    for (const at of frontier)
+      for (const step of POD_TRANSITIONS[at]) {
+        if (previous.has(step)) continue;
+        previous.set(step, at);
+        if (step === to) {
+          const path: PodPhase[] = [];
+          for (let p: PodPhase | null = step; p !== null && p !== from; p = previous.get(p) ?? null)
+            path.unshift(p);
+          return path;
+        }
+        if (via.includes(step)) next.push(step);
+      }
+    frontier = next;
+  }
+  return null;
+}
+
 /** Checks `from -> to` against the workload table; refuses with the legal targets named. */
 export function transition(
   from: WorkloadPhase,

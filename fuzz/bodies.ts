@@ -4,7 +4,7 @@
  * missing here is still fuzzed, with random JSON and a random query.
  */
 import fc from 'fast-check';
-import { ROLES } from '../allocator/api/rbac.ts';
+import { ROLES } from '../allocator/identity/rbac.ts';
 import { WORKLOAD_PHASES } from '../common/phases.ts';
 import { PRIORITY_CLASSES, WORKLOAD_TYPES } from '../common/workload.ts';
 import type { Json } from './values.ts';

@@ -6,12 +6,13 @@
  * row of permissions.ts (403); `preSerialization` drops the rows of a list the caller may not read.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { authenticate, bearerOf, type TokenStore, tokenIdOf } from '../link/tokens.ts';
-import { grantsOf, projectDepartments } from '../store/access.ts';
+import { type Caller, grantsOf, userOfBearer } from '../identity/callers.ts';
+import { CLUSTER, can, neededGrant, scopeName } from '../identity/rbac.ts';
+import { bearerOf, type TokenStore } from '../identity/tokens.ts';
+import { projectDepartments } from '../store/access.ts';
 import type { Db } from '../store/db.ts';
 import { fail } from './errors.ts';
-import { type Caller, type Lookup, PERMISSIONS, type RoutePermission } from './permissions.ts';
-import { CLUSTER, can, neededGrant, scopeName } from './rbac.ts';
+import { type Lookup, PERMISSIONS, type RoutePermission } from './permissions.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,21 +24,25 @@ declare module 'fastify' {
 /** The `/api/v1` prefix; routes are keyed without it. */
 const PREFIX = '/api/v1';
 
-/** The user `request`'s bearer token names at `nowMs`, or a 401. */
-export function userOf(request: FastifyRequest, tokens: TokenStore, nowMs: number): string {
+/** The user `request`'s bearer token names at `nowMs` and that token's id, or a 401. */
+function tokenUserOf(
+  request: FastifyRequest,
+  tokens: TokenStore,
+  nowMs: number,
+): { user: string; tokenId: string } {
   const bearer = bearerOf(request.headers.authorization);
   if (bearer === null)
     fail(
       'TESSERA_E_UNAUTHENTICATED',
       'no API token: send Authorization: Bearer <token> (tessera up prints one and writes it to DATA/admin-token; tessera login stores one)',
     );
-  const who = authenticate(tokens, bearer, nowMs);
-  if (who === null || who.kind !== 'user')
+  const who = userOfBearer(tokens, bearer, nowMs);
+  if (who === null)
     fail(
       'TESSERA_E_UNAUTHENTICATED',
       'this token is not a valid API token (unknown, expired or revoked, or an agent credential); ask an admin for one: tessera token create --user NAME',
     );
-  return who.user;
+  return who;
 }
 
 /**
@@ -51,7 +56,7 @@ export function metricsReader(
   now: () => number,
 ): (request: FastifyRequest) => void {
   return (request) => {
-    const user = userOf(request, tokens, now());
+    const { user } = tokenUserOf(request, tokens, now());
     if (!can(grantsOf(db, user), 'read-nodes', CLUSTER))
       fail(
         'TESSERA_E_FORBIDDEN',
@@ -68,9 +73,7 @@ export function requireUserToken(
   now: () => number = Date.now,
 ): void {
   app.addHook('onRequest', async (request) => {
-    const user = userOf(request, tokens, now());
-    // userOf authenticated this bearer, so it has the `tu.<id>.<secret>` shape.
-    const tokenId = tokenIdOf(bearerOf(request.headers.authorization) ?? '') ?? '';
+    const { user, tokenId } = tokenUserOf(request, tokens, now());
     request.caller = { user, tokenId, grants: db === undefined ? [] : grantsOf(db, user) };
   });
 }

@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ServerTls } from '../../common/tls-files.ts';
-import type { TokenStore } from '../link/tokens.ts';
+import type { TokenStore } from '../identity/tokens.ts';
 import type { Db } from '../store/db.ts';
 import { enforcePermissions, metricsReader, requireUserToken } from './auth.ts';
 import { registerConsole } from './console-route.ts';

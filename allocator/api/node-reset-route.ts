@@ -1,12 +1,12 @@
 /**
- * `POST /nodes/:name/reset`: an admin resets a node's identity (link/registration.ts `resetNode`):
+ * `POST /nodes/:name/reset`: an admin resets a node's identity (identity/nodes.ts `resetNode`):
  * its credentials stop working, its live session is closed, and its agent, or a new machine, may
  * register the name again with a join token. For a node whose credential was lost or leaked, and to
  * rotate a live node's credential (its agent rejoins with the join token it was started with).
  */
 import type { FastifyInstance } from 'fastify';
-import { resetNode } from '../link/registration.ts';
-import type { TokenStore } from '../link/tokens.ts';
+import { resetNode } from '../identity/nodes.ts';
+import type { TokenStore } from '../identity/tokens.ts';
 import type { ApiContext } from './context.ts';
 import { unwrap } from './errors.ts';
 

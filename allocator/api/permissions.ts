@@ -5,20 +5,15 @@
  * so a new route is closed until someone decides who may call it.
  */
 import type { FastifyRequest } from 'fastify';
-import type { TokenStore } from '../link/tokens.ts';
+import type { Caller } from '../identity/callers.ts';
+import { type Action, CLUSTER, can, parseScopeName, type Scope } from '../identity/rbac.ts';
+import type { TokenStore } from '../identity/tokens.ts';
 import type { TopView } from '../service/top.ts';
+import { getAccessRule } from '../store/access.ts';
 import type { Db } from '../store/db.ts';
-import { getWorkload } from '../store/workloads.ts';
+import { departmentExists } from '../store/org.ts';
+import { getWorkload, workloadProjects } from '../store/workloads.ts';
 import { fail } from './errors.ts';
-import { type Action, CLUSTER, can, type Grant, parseScopeName, type Scope } from './rbac.ts';
-
-/** Who is calling: the user a token names, that token's id, and the user's access rules. */
-export interface Caller {
-  user: string;
-  /** The id of the token the request came with; a token it mints records it as its parent. */
-  tokenId: string;
-  grants: Grant[];
-}
 
 /** What a request touches, looked up once per request. */
 export interface Lookup {
@@ -58,8 +53,7 @@ export function field(o: unknown, key: string): string | undefined {
 const param = (request: FastifyRequest, key: string): string => field(request.params, key) ?? '';
 
 function department(look: Lookup, name: string): Scope {
-  if (look.db.prepare('SELECT 1 FROM departments WHERE name = ?').get(name) === undefined)
-    fail('TESSERA_E_NOT_FOUND', `no department named ${name}`);
+  if (!departmentExists(look.db, name)) fail('TESSERA_E_NOT_FOUND', `no department named ${name}`);
   return { kind: 'department', department: name };
 }
 
@@ -136,11 +130,7 @@ const ownTokenOrAdmin = (row: unknown, look: Lookup, c: Caller) =>
 function topShape(payload: unknown, look: Lookup, c: Caller): unknown {
   if (typeof payload !== 'object' || payload === null || !('nodes' in payload)) return payload;
   const top = payload as TopView;
-  const projects = new Map(
-    (look.db.prepare('SELECT id, project FROM workloads').all() as { id: string; project: string }[]).map(
-      (w) => [w.id, w.project],
-    ),
-  );
+  const projects = workloadProjects(look.db);
   const reads = (workload: string) => can(c.grants, 'read', look.project(projects.get(workload) ?? ''));
   const nodes = can(c.grants, 'read-nodes', CLUSTER)
     ? top.nodes.map((n) => ({
@@ -275,9 +265,7 @@ export const PERMISSIONS: Readonly<Record<string, RoutePermission>> = {
   'DELETE /access-rules/:id': {
     action: manageAt,
     scope: (r, look) => {
-      const rule = look.db
-        .prepare('SELECT role, scope FROM access_rules WHERE id = ?')
-        .get(Number(param(r, 'id'))) as { role: string; scope: string } | undefined;
+      const rule = getAccessRule(look.db, Number(param(r, 'id')));
       if (rule === undefined)
         fail('TESSERA_E_NOT_FOUND', `no access rule ${param(r, 'id')}; see tessera access list`);
       return grantScope(look, rule.role, rule.scope);

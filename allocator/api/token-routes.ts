@@ -6,13 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseDurationMs } from '../../common/resources.ts';
-import {
-  createJoinToken,
-  createUserToken,
-  revokeToken,
-  type TokenRecord,
-  type TokenStore,
-} from '../link/tokens.ts';
+import { createJoinToken } from '../identity/nodes.ts';
+import { createUserToken, revokeToken, type TokenRecord, type TokenStore } from '../identity/tokens.ts';
 import { getUser } from '../store/access.ts';
 import type { ApiContext } from './context.ts';
 import { fail, parseInput, unwrap } from './errors.ts';

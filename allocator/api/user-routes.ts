@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { revokeToken, type TokenStore } from '../link/tokens.ts';
+import { revokeToken, type TokenStore } from '../identity/tokens.ts';
 import {
   type AccessRuleRecord,
   createUser,

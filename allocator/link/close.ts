@@ -20,6 +20,13 @@ export function clip(reason: string): string {
   return `${s}...`;
 }
 
+/** The close reason for a name already registered: the way out first when both ways do not fit. */
+export function nodeExistsReason(node: string): string {
+  const full = `node ${node} is already registered; start its agent with DATA/node-credential.json, or admin: tessera node reset ${node}`;
+  if (Buffer.byteLength(full, 'utf8') <= MAX_REASON_BYTES) return full;
+  return `node ${node} is already registered; an admin may run: tessera node reset ${node}`;
+}
+
 /** Answers an upgrade with a plain HTTP status and drops the socket, as ws's abortHandshake does. */
 export function refuseUpgrade(socket: Duplex, status: 401 | 404, text: string): void {
   // The peer may already be gone; a write error here must not crash the process.

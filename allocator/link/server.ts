@@ -2,7 +2,7 @@
  * The allocator's end of the agent link (docs/architecture.md §5): one websocket per agent at
  * `/api/v1/agents/connect` on the allocator's HTTP server. Authentication happens in the HTTP
  * upgrade, before the websocket exists, so an unauthenticated peer never holds an open socket.
- * A join token registers only a new node name (registration.ts); every Hello is answered by a
+ * A join token registers only a new node name (identity/nodes.ts); every Hello is answered by a
  * Welcome with a fresh node credential (rotation) and the node's desired pods; then Status frames
  * keep the node's lease and carry pod reports, which are passed on only for pods assigned to that
  * node. `dispatch` sends StartPod / StopPod; `checkLeases` marks silent nodes lost.
@@ -24,14 +24,14 @@ import {
   WS_CLOSE,
   WS_OPTIONS,
 } from '../../common/wire.ts';
-import { clearNodeReset, markLostNodes, renewLeases, touchNodes, upsertNode } from '../store/nodes.ts';
+import { type AgentIdentity, agentIdentityOf, credentialForHello, helloRefusal } from '../identity/nodes.ts';
+import { bearerOf } from '../identity/tokens.ts';
+import { markLostNodes, renewLeases, touchNodes, upsertNode } from '../store/nodes.ts';
 import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
-import { clip, GOING_AWAY, INTERNAL_ERROR, refuseUpgrade } from './close.ts';
+import { clip, GOING_AWAY, INTERNAL_ERROR, nodeExistsReason, refuseUpgrade } from './close.ts';
 import { createLogRouter } from './logs.ts';
 import { wirePodId } from './pod-id.ts';
-import { joinRefusal } from './registration.ts';
 import { owned, REPEAT_REPORT_MS, reportKey } from './reports.ts';
-import { authenticate, bearerOf, issueNodeCredential, type TokenIdentity, tokenIdOf } from './tokens.ts';
 
 import type { AgentLink, AgentLinkOptions, AgentLinkStats } from './types.ts';
 
@@ -42,7 +42,7 @@ export const AGENT_CONNECT_PATH = '/api/v1/agents/connect';
 
 interface Session {
   ws: WebSocket;
-  identity: Exclude<TokenIdentity, { kind: 'user' }>;
+  identity: AgentIdentity;
   bearer: string;
   /** Set once Hello is accepted. */
   node: string | null;
@@ -84,9 +84,7 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       return;
     }
     const bearer = bearerOf(req.headers.authorization);
-    const found = bearer === null ? null : authenticate(tokens, bearer);
-    // A user's API token is not a node's: only join tokens and node credentials open the link.
-    const identity = found === null || found.kind === 'user' ? null : found;
+    const identity = bearer === null ? null : agentIdentityOf(tokens, bearer);
     if (bearer === null || identity === null) {
       stats.refusedUpgrades += 1;
       log?.warn('agent upgrade refused', {
@@ -189,9 +187,11 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       closeSession(s, WS_CLOSE.unauthenticated, 'hello.token differs from the connection token');
       return;
     }
-    // Checked again: a node reset between the upgrade and this Hello revoked the credential, and a
-    // rotation now would mint it a valid successor.
-    if (authenticate(tokens, s.bearer, now()) === null) {
+    const node = hello.node;
+    const inv = hello.inventory;
+    // Checked and registered in this one synchronous turn, so two joins of one new name cannot both pass.
+    const refusal = helloRefusal(db, tokens, s.identity, s.bearer, node, now());
+    if (refusal?.kind === 'revoked') {
       closeSession(
         s,
         WS_CLOSE.unauthenticated,
@@ -199,25 +199,22 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
       );
       return;
     }
-    if (s.identity.kind === 'node' && s.identity.node !== hello.node) {
+    if (refusal?.kind === 'other-node') {
       closeSession(
         s,
         WS_CLOSE.forbidden,
-        `this credential is for node ${s.identity.node}, not ${hello.node}`,
+        `this credential is for node ${refusal.credentialNode}, not ${node}`,
       );
       return;
     }
-    const node = hello.node;
-    const inv = hello.inventory;
-    // Checked and registered in this one synchronous turn, so two joins of one new name cannot both pass.
-    const refusal = s.identity.kind === 'join' ? joinRefusal(db, tokens, node, now()) : null;
-    if (refusal !== null) {
-      log?.warn('join refused: node name already registered', { node, reason: refusal });
-      closeSession(s, WS_CLOSE.nodeExists, refusal);
+    if (refusal?.kind === 'registered') {
+      const reason = nodeExistsReason(node);
+      log?.warn('join refused: node name already registered', { node, reason });
+      closeSession(s, WS_CLOSE.nodeExists, reason);
       return;
     }
     // One transaction (one fsync) for the node and its credential: thousands of agents join at once.
-    const nodeCredential = db.transaction((): string | null => {
+    const nodeCredential = db.transaction((): string => {
       upsertNode(
         db,
         {
@@ -235,13 +232,7 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
         },
         now(),
       );
-      // Every connection gets a fresh credential, so a copied one stops working once the agent has
-      // reconnected twice; the agent saves each (agent/link/credential-file.ts).
-      if (s.identity.kind === 'node')
-        return issueNodeCredential(tokens, node, tokenIdOf(s.bearer) ?? undefined);
-      // A reset name opens to this one join; from now on it is locked to the credential issued here.
-      clearNodeReset(db, node);
-      return issueNodeCredential(tokens, node);
+      return credentialForHello(db, tokens, s.identity, s.bearer, node);
     })();
     const old = sessions.get(node);
     s.node = node;

@@ -1,10 +1,10 @@
 /** The agent link's options, counters and handle (server.ts `attachAgentLink`). */
 import type { Logger } from '../../common/log.ts';
 import type { Event, Frame, Status, WirePodStatus } from '../../common/wire.ts';
+import type { TokenStore } from '../identity/tokens.ts';
 import type { Db } from '../store/db.ts';
 import type { PodRecord } from '../store/pods.ts';
 import type { LogAsk, LogSubscription, RoutedLogChunk } from './logs.ts';
-import type { TokenStore } from './tokens.ts';
 
 /** A node joining, leaving or lost, for the scheduler's change-driven cycles. */
 export interface NodeChange {

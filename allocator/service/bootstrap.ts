@@ -6,14 +6,9 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tesseraError } from '../../common/errors.ts';
-import {
-  authenticate,
-  createJoinToken,
-  createUserToken,
-  registerJoinToken,
-  type TokenStore,
-} from '../link/tokens.ts';
-import { ensureAccess } from '../store/access.ts';
+import { createJoinToken, registerJoinToken } from '../identity/nodes.ts';
+import { authenticate, createUserToken, type TokenStore } from '../identity/tokens.ts';
+import { ensureAccess, ensureUser } from '../store/access.ts';
 import type { Db } from '../store/db.ts';
 import { StoreError } from '../store/errors.ts';
 import { createDepartment, createProject, listQueues } from '../store/org.ts';
@@ -82,7 +77,7 @@ export function bootstrap(
   }
   let adminToken = reusable(adminFile, tokens, 'user');
   if (adminToken === null) {
-    db.prepare('INSERT OR IGNORE INTO users (name, created_ms) VALUES (?, ?)').run(ADMIN_USER, nowMs);
+    ensureUser(db, ADMIN_USER, nowMs);
     adminToken = createUserToken(tokens, ADMIN_USER);
     writeSecret(adminFile, adminToken);
   }

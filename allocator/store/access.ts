@@ -1,12 +1,13 @@
 /**
  * Users and access rules: a user is a name that tokens and rules point at; an access
  * rule `{subject, role, scope}` gives a user a role on `cluster`, `department/<d>` or `project/<p>`.
- * The store validates names and that the scope exists; what a rule allows is api/rbac.ts's.
+ * The store validates names and that the scope exists; what a rule allows is identity/rbac.ts's.
  */
 import type { Result } from '../../common/errors.ts';
-import { type Grant, isRole, parseScopeName, ROLES, type Role, type Scope } from '../api/rbac.ts';
+import { isRole, parseScopeName, ROLES, type Role, type Scope } from '../identity/rbac.ts';
 import type { Db } from './db.ts';
 import { fail, guard } from './errors.ts';
+import { departmentExists } from './org.ts';
 
 /** A user as stored. */
 export interface UserRecord {
@@ -104,7 +105,7 @@ function resolveScope(db: Db, written: string): Scope {
     fail('TESSERA_E_INVALID_SPEC', `scope '${written}': write cluster, department/<name> or project/<name>`);
   if (parsed.kind === 'cluster') return { kind: 'cluster' };
   if (parsed.kind === 'department') {
-    if (db.prepare('SELECT 1 FROM departments WHERE name = ?').get(parsed.name) === undefined)
+    if (!departmentExists(db, parsed.name))
       fail('TESSERA_E_NOT_FOUND', `no department named ${parsed.name}; create it first`);
     return { kind: 'department', department: parsed.name };
   }
@@ -136,10 +137,15 @@ export function grantAccess(db: Db, input: AccessRuleInput, nowMs: number): Resu
   });
 }
 
+/** Makes sure user `name` exists (made at `nowMs` if not); safe to repeat. */
+export function ensureUser(db: Db, name: string, nowMs: number): void {
+  db.prepare('INSERT OR IGNORE INTO users (name, created_ms) VALUES (?, ?)').run(name, nowMs);
+}
+
 /** Makes sure `subject` exists and holds `role` on `scope` (bootstrap's admin); safe to repeat. */
 export function ensureAccess(db: Db, subject: string, role: Role, scope: string, nowMs: number): void {
   db.transaction(() => {
-    db.prepare('INSERT OR IGNORE INTO users (name, created_ms) VALUES (?, ?)').run(subject, nowMs);
+    ensureUser(db, subject, nowMs);
     db.prepare(
       'INSERT OR IGNORE INTO access_rules (subject, role, scope, created_ms) VALUES (?, ?, ?, ?)',
     ).run(subject, role, scope, nowMs);
@@ -159,15 +165,20 @@ export function listAccessRules(db: Db, subject?: string): AccessRuleRecord[] {
   return (rows as RuleRow[]).map(toRule);
 }
 
+/** One access rule, or undefined. */
+export function getAccessRule(db: Db, id: number): AccessRuleRecord | undefined {
+  const row = db
+    .prepare('SELECT id, subject, role, scope, created_ms FROM access_rules WHERE id = ?')
+    .get(id) as RuleRow | undefined;
+  return row === undefined ? undefined : toRule(row);
+}
+
 /** Removes an access rule; never the last admin on cluster, which would lock everyone out. */
 export function revokeAccess(db: Db, id: number): Result<AccessRuleRecord> {
   return guard(() =>
     db.transaction(() => {
-      const row = db
-        .prepare('SELECT id, subject, role, scope, created_ms FROM access_rules WHERE id = ?')
-        .get(id) as RuleRow | undefined;
-      if (row === undefined) fail('TESSERA_E_NOT_FOUND', `no access rule ${id}; see tessera access list`);
-      const rule = toRule(row);
+      const rule = getAccessRule(db, id);
+      if (rule === undefined) fail('TESSERA_E_NOT_FOUND', `no access rule ${id}; see tessera access list`);
       const admins = clusterAdmins(db);
       if (rule.role === 'admin' && rule.scope === 'cluster' && admins.length === 1)
         fail(
@@ -178,24 +189,6 @@ export function revokeAccess(db: Db, id: number): Result<AccessRuleRecord> {
       return rule;
     })(),
   );
-}
-
-/** `user`'s rules as `can` takes them; a rule whose department or project is gone covers only its name. */
-export function grantsOf(db: Db, user: string): Grant[] {
-  const departments = projectDepartments(db);
-  return listAccessRules(db, user).flatMap((r): Grant[] => {
-    const parsed = parseScopeName(r.scope);
-    if (parsed === null) return [];
-    if (parsed.kind === 'cluster') return [{ role: r.role, scope: { kind: 'cluster' } }];
-    if (parsed.kind === 'department')
-      return [{ role: r.role, scope: { kind: 'department', department: parsed.name } }];
-    return [
-      {
-        role: r.role,
-        scope: { kind: 'project', project: parsed.name, department: departments.get(parsed.name) ?? null },
-      },
-    ];
-  });
 }
 
 /** Every project's department, read once per request rather than once per row. */

@@ -55,3 +55,8 @@ export function openDb(options: OpenOptions = {}): Db {
   }
   return db;
 }
+
+/** Asks the database a trivial question; throws when it does not answer (the readiness probe). */
+export function ping(db: Db): void {
+  db.prepare('SELECT 1').get();
+}

@@ -1,6 +1,6 @@
 /**
  * Migration 7: the token a user token was minted with (its parent). A minted token expires no later
- * than its parent and is revoked with it (link/tokens.ts), so a short-lived or revoked token cannot
+ * than its parent and is revoked with it (identity/tokens.ts), so a short-lived or revoked token cannot
  * leave behind a longer-lived copy of itself.
  */
 export const V7_TOKEN_PARENTS = `

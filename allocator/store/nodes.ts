@@ -96,7 +96,7 @@ export function listNodes(db: Db): NodeRecord[] {
 }
 
 /**
- * Marks `name` reset by an admin: its name is open to one join token (link/registration.ts). False
+ * Marks `name` reset by an admin: its name is open to one join token (identity/nodes.ts). False
  * when there is no such node record.
  */
 export function markNodeReset(db: Db, name: string, nowMs: number): boolean {

@@ -98,6 +98,11 @@ export function listQueues(db: Db): QueueRecord[] {
   return rows.map((r) => ({ name: r.name, parent: r.parent, createdMs: r.created_ms }));
 }
 
+/** Whether a department named `name` exists. */
+export function departmentExists(db: Db, name: string): boolean {
+  return db.prepare('SELECT 1 FROM departments WHERE name = ?').get(name) !== undefined;
+}
+
 /** One department or project, or undefined. */
 export function getQueue(db: Db, name: string): QueueRecord | undefined {
   return listQueues(db).find((q) => q.name === name);

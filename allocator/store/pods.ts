@@ -164,3 +164,7 @@ export function movePod(db: Db, workload: string, name: string, to: PodPhase, re
   }
   return { ...pod, phase: to, reason };
 }
+/** Records how a pod's process ended. */
+export function setPodExitCode(db: Db, workload: string, name: string, exitCode: number): void {
+  db.prepare('UPDATE pods SET exit_code = ? WHERE workload = ? AND name = ?').run(exitCode, workload, name);
+}

@@ -1,9 +1,9 @@
 /**
- * The link's and the API's tokens in the store (migrations 2, 4 and 7), behind link/tokens.ts
+ * The link's and the API's tokens in the store (migrations 2, 4 and 7), behind identity/tokens.ts
  * `TokenStore`, so join tokens, node credentials and user tokens survive an allocator restart.
  * Only hashes are kept; a revoked token keeps its row (with `revoked_ms`) so `token list` shows it.
  */
-import type { TokenKind, TokenRecord, TokenStore } from '../link/tokens.ts';
+import type { TokenKind, TokenRecord, TokenStore } from '../identity/tokens.ts';
 import type { Db } from './db.ts';
 
 interface TokenRow {

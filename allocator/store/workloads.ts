@@ -139,6 +139,24 @@ export function submitSpec(
   );
 }
 
+/** Every workload's project, by workload id. */
+export function workloadProjects(db: Db): Map<string, string> {
+  const rows = db.prepare('SELECT id, project FROM workloads').all() as { id: string; project: string }[];
+  return new Map(rows.map((w) => [w.id, w.project]));
+}
+
+/**
+ * A counter of workloads by phase for a metrics scrape: the statement is prepared once, each call
+ * counts afresh. A phase no workload is in is absent.
+ */
+export function workloadPhaseCounter(db: Db): () => Map<string, number> {
+  const countByPhase = db.prepare('SELECT phase, COUNT(*) AS n FROM workloads GROUP BY phase');
+  return () => {
+    const rows = countByPhase.all() as { phase: string; n: number }[];
+    return new Map(rows.map((r) => [r.phase, r.n]));
+  };
+}
+
 /** One workload, or undefined. */
 export function getWorkload(db: Db, id: string): WorkloadRecord | undefined {
   const r = db.prepare('SELECT * FROM workloads WHERE id = ?').get(id) as WorkloadRow | undefined;

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { authenticate, type TokenStore } from '../../allocator/link/tokens.ts';
+import { authenticate, type TokenStore } from '../../allocator/identity/index.ts';
 import { bufferIo } from '../../cli/io.ts';
 import { runCli } from '../../cli/program.ts';
 import { type LiveApi, startLiveApi } from './live-api.ts';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { vi } from 'vitest';
 import { buildApi } from '../../allocator/api/index.ts';
-import { createUserToken, memoryTokenStore, type TokenStore } from '../../allocator/link/tokens.ts';
+import { createUserToken, memoryTokenStore, type TokenStore } from '../../allocator/identity/index.ts';
 import { ensureAccess } from '../../allocator/store/access.ts';
 import { type Db, openDb } from '../../allocator/store/db.ts';
 import { sqliteTokenStore } from '../../allocator/store/tokens.ts';

@@ -1,6 +1,6 @@
 /** `tessera node list`, `reset` and `delete` through `runCli` against a live API with RBAC. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authenticate, issueNodeCredential } from '../../allocator/link/tokens.ts';
+import { authenticate, issueNodeCredential } from '../../allocator/identity/index.ts';
 import { getNode, markLostNodes, setCordoned, upsertNode } from '../../allocator/store/nodes.ts';
 import { type LiveApi, startLiveApi } from './live-api.ts';
 

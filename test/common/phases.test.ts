@@ -8,6 +8,7 @@ import {
   POD_PHASES,
   POD_TRANSITIONS,
   type PodPhase,
+  podPath,
   podTransition,
   transition,
   WORKLOAD_PHASES,
@@ -163,5 +164,25 @@ describe('pod phase machine', () => {
 
   it('has a table entry for every pod phase', () => {
     expect(Object.keys(POD_TRANSITIONS).sort()).toEqual([...POD_PHASES].sort());
+  });
+
+  it('finds the shortest path through the allowed steps, every step legal', () => {
+    expect(podPath('Bound', 'Running', ['Starting'])).toEqual(['Starting', 'Running']);
+    expect(podPath('Running', 'Stopped', ['Pending'])).toEqual(['Pending', 'Stopped']);
+    expect(podPath('Running', 'Stopped', ['Stopping'])).toEqual(['Stopping', 'Stopped']);
+    expect(podPath('Running', 'Running', [])).toEqual([]);
+    for (const from of POD_PHASES)
+      for (const to of POD_PHASES) {
+        const path = podPath(from, to, POD_PHASES);
+        if (path === null) continue;
+        const steps = [from, ...path];
+        for (let k = 1; k < steps.length; k++) expect(canPodTransition(steps[k - 1]!, steps[k]!)).toBe(true);
+      }
+  });
+
+  it('finds no path through steps it may not take, nor out of a terminal phase', () => {
+    expect(podPath('Running', 'Starting', ['Starting', 'Pending'])).toBeNull();
+    expect(podPath('Running', 'Stopped', [])).toBeNull();
+    expect(podPath('Succeeded', 'Running', POD_PHASES)).toBeNull();
   });
 });

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { PERMISSIONS } from '../../../allocator/api/permissions.ts';
-import { createJoinToken, issueNodeCredential, revokeToken } from '../../../allocator/link/tokens.ts';
+import { createJoinToken, issueNodeCredential, revokeToken } from '../../../allocator/identity/index.ts';
 import { CASES, type Method } from './rbac-cases.ts';
 import { buildWorld, WHO, type Who, type World } from './rbac-world.ts';
 

@@ -10,7 +10,7 @@ import { enforcePermissions, requireUserToken } from '../../../allocator/api/aut
 import { installErrorHandlers } from '../../../allocator/api/errors.ts';
 import { buildApi } from '../../../allocator/api/index.ts';
 import { PERMISSIONS } from '../../../allocator/api/permissions.ts';
-import { createUserToken, type TokenStore } from '../../../allocator/link/tokens.ts';
+import { createUserToken, type TokenStore } from '../../../allocator/identity/index.ts';
 import { createUser, grantAccess } from '../../../allocator/store/access.ts';
 import type { Db } from '../../../allocator/store/db.ts';
 import { migrate } from '../../../allocator/store/migrations.ts';

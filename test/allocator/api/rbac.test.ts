@@ -10,7 +10,7 @@ import {
   parseScopeName,
   type Scope,
   scopeName,
-} from '../../../allocator/api/rbac.ts';
+} from '../../../allocator/identity/rbac.ts';
 
 const d1: Scope = { kind: 'department', department: 'd1' };
 const d2: Scope = { kind: 'department', department: 'd2' };

@@ -10,7 +10,7 @@ import {
   memoryTokenStore,
   revokeToken,
   type TokenStore,
-} from '../../../allocator/link/tokens.ts';
+} from '../../../allocator/identity/index.ts';
 import { ensureAccess } from '../../../allocator/store/access.ts';
 import { type Db, openDb } from '../../../allocator/store/db.ts';
 import { sqliteTokenStore } from '../../../allocator/store/tokens.ts';

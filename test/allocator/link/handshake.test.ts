@@ -4,7 +4,7 @@ import {
   createJoinToken,
   issueNodeCredential,
   memoryTokenStore,
-} from '../../../allocator/link/tokens.ts';
+} from '../../../allocator/identity/index.ts';
 import { getNode, upsertNode } from '../../../allocator/store/nodes.ts';
 import { MAX_FRAME_BYTES, makeFrame, WS_CLOSE } from '../../../common/wire.ts';
 import { T0 } from '../store/helpers.ts';

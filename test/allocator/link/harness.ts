@@ -3,13 +3,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
+import { createJoinToken, memoryTokenStore, type TokenStore } from '../../../allocator/identity/index.ts';
 import {
   type AgentLink,
   type AgentLinkOptions,
   attachAgentLink,
   type NodeChange,
 } from '../../../allocator/link/server.ts';
-import { createJoinToken, memoryTokenStore, type TokenStore } from '../../../allocator/link/tokens.ts';
 import type { Db } from '../../../allocator/store/db.ts';
 import {
   decodeFrame,

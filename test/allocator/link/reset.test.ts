@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApi } from '../../../allocator/api/index.ts';
-import { authenticate, createUserToken } from '../../../allocator/link/tokens.ts';
+import { authenticate, createUserToken } from '../../../allocator/identity/index.ts';
 import { ensureAccess } from '../../../allocator/store/access.ts';
 import { getNode, setCordoned } from '../../../allocator/store/nodes.ts';
 import { WS_CLOSE } from '../../../common/wire.ts';

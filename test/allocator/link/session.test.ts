@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { issueNodeCredential } from '../../../allocator/identity/index.ts';
 import { wirePodId } from '../../../allocator/link/pod-id.ts';
-import { issueNodeCredential } from '../../../allocator/link/tokens.ts';
 import { applyPlan } from '../../../allocator/store/apply-plan.ts';
 import { getNode } from '../../../allocator/store/nodes.ts';
 import { submitWorkload } from '../../../allocator/store/workloads.ts';

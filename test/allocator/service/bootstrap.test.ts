@@ -1,7 +1,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { authenticate } from '../../../allocator/link/tokens.ts';
+import { authenticate } from '../../../allocator/identity/index.ts';
 import {
   ADMIN_TOKEN_FILE,
   bootstrap,

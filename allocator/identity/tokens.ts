@@ -1,12 +1,13 @@
 /**
- * Agent identity: a join token lets a new agent register a node name no node holds yet; it then holds
- * a credential of its own node, good for that node only, renewed on every connection. Only sha256 hashes of tokens are kept, so a leaked
+ * Tokens: what a bearer proves (join a new node, be one node, be a user of the API) and the one
+ * place they are minted, checked and revoked. Only sha256 hashes of tokens are kept, so a leaked
  * store does not let anyone connect, and a token is checked with a constant-time compare.
  *
- * Tokens look like `tj.<id>.<secret>` (join) or `tn.<id>.<secret>` (node): the id finds the record
- * without comparing against every stored hash, the 32 random bytes of secret are what is proven.
- * The store is a small interface: an in-memory map here for tests, the allocator's SQLite tokens
- * table (store/tokens.ts) in the service, so tokens survive a restart.
+ * Tokens look like `tj.<id>.<secret>` (join), `tn.<id>.<secret>` (node) or `tu.<id>.<secret>` (user):
+ * the id finds the record without comparing against every stored hash, the 32 random bytes of secret
+ * are what is proven. The store is a small interface: an in-memory map here for tests, the
+ * allocator's SQLite tokens table (store/tokens.ts) in the service, so tokens survive a restart.
+ * Join tokens and node credentials are nodes.ts's.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -94,7 +95,8 @@ export interface UserTokenOptions {
   parent?: string;
 }
 
-function mint(
+/** Mints a token of `kind` for `subject` and stores its hash; returns the token, shown once. */
+export function mint(
   store: TokenStore,
   kind: TokenKind,
   subject: string | null,
@@ -106,60 +108,10 @@ function mint(
   return token;
 }
 
-/** The shape of a join token an operator supplies: `tj.<id>.<secret>` with a long enough secret. */
-const PRESET_JOIN = /^tj\.([A-Za-z0-9]{8,32})\.([A-Za-z0-9_-]{32,256})$/;
-
-/**
- * Registers a join token made outside (a Helm-generated Secret, a config manager) so agents holding
- * it can join; idempotent. Null when the token is not of the `tj.<id>.<secret>` shape (an id of 8-32
- * letters or digits, a secret of at least 32 characters of [A-Za-z0-9_-]).
- */
-export function registerJoinToken(store: TokenStore, token: string): string | null {
-  const m = PRESET_JOIN.exec(token);
-  const id = m?.[1];
-  if (id === undefined) return null;
-  const existing = store.get(id);
-  if (
-    existing !== undefined &&
-    (existing.kind !== 'join' || !timingSafeEqual(existing.hash, hashToken(token)))
-  )
-    return null;
-  if (existing === undefined) store.put({ id, kind: 'join', subject: null, hash: hashToken(token) });
-  return token;
-}
-
-/** Creates a join token, which registers any node name not yet registered; returns the token, shown once. */
-export function createJoinToken(store: TokenStore): string {
-  return mint(store, 'join', null);
-}
-
-/**
- * Issues a fresh credential for `node` and removes its earlier ones but `keepId`: an agent keeps only
- * the newest (it arrives in Welcome), and an older copy elsewhere should stop working. A rotation
- * keeps the credential the connection presented, since the Welcome carrying its successor may be
- * lost; the agent's next connection with the successor removes it.
- */
-export function issueNodeCredential(store: TokenStore, node: string, keepId?: string): string {
-  for (const r of store.bySubject('node', node)) if (r.id !== keepId) store.delete(r.id);
-  return mint(store, 'node', node);
-}
-
 /** The id part of a `tj.<id>.<secret>` style token, or null for anything else. */
 export function tokenIdOf(token: string): string | null {
   const parts = token.split('.');
   return parts.length === 3 && parts[1] !== undefined && parts[1] !== '' ? parts[1] : null;
-}
-
-/** Revokes every live credential of `node` (`tessera node reset`); returns how many. */
-export function revokeNodeCredentials(store: TokenStore, node: string, nowMs: number): number {
-  const live = liveNodeCredentials(store, node, nowMs);
-  for (const r of live) store.put({ ...r, revokedMs: nowMs });
-  return live.length;
-}
-
-/** The credentials of `node` that still authenticate at `nowMs`. */
-export function liveNodeCredentials(store: TokenStore, node: string, nowMs: number): TokenRecord[] {
-  return store.bySubject('node', node).filter((r) => isLive(r, nowMs));
 }
 
 /**
@@ -203,7 +155,7 @@ export function revokeToken(store: TokenStore, id: string, nowMs: number = Date.
 }
 
 /** Neither revoked nor expired at `nowMs`. */
-function isLive(record: TokenRecord, nowMs: number): boolean {
+export function isLive(record: TokenRecord, nowMs: number): boolean {
   if (record.revokedMs !== undefined && record.revokedMs !== null) return false;
   return record.expiresMs === undefined || record.expiresMs === null || nowMs < record.expiresMs;
 }
