@@ -9,8 +9,8 @@ import type { TokenStore } from '../link/tokens.ts';
 import type { TopView } from '../service/top.ts';
 import type { Db } from '../store/db.ts';
 import { getWorkload } from '../store/workloads.ts';
-import { fail } from './errors.ts';
-import { type Action, CLUSTER, can, type Grant, parseScopeName, type Scope } from './rbac.ts';
+import { failRequest } from './errors.ts';
+import { CLUSTER, can, type Grant, parseScopeName, type Scope, type Verb } from './rbac.ts';
 
 /** Who is calling: the user a token names, that token's id, and the user's access rules. */
 export interface Caller {
@@ -37,7 +37,7 @@ export type Target = Scope | 'self' | 'filtered';
 /** One table row. */
 export interface RoutePermission {
   /** The action, fixed or chosen by the target (writing a policy is managing its scope). */
-  action: Action | ((target: Scope) => Action);
+  action: Verb | ((target: Scope) => Verb);
   scope: (request: FastifyRequest, look: Lookup, caller: Caller) => Target;
   /**
    * For `'filtered'` lists: whether the caller sees one row of the answer. Without it (and without
@@ -59,18 +59,18 @@ const param = (request: FastifyRequest, key: string): string => field(request.pa
 
 function department(look: Lookup, name: string): Scope {
   if (look.db.prepare('SELECT 1 FROM departments WHERE name = ?').get(name) === undefined)
-    fail('TESSERA_E_NOT_FOUND', `no department named ${name}`);
+    failRequest('TESSERA_E_NOT_FOUND', `no department named ${name}`);
   return { kind: 'department', department: name };
 }
 
 function existingProject(look: Lookup, name: string): Scope {
   const p = look.project(name);
-  if (p.department === null) fail('TESSERA_E_NOT_FOUND', `no project named ${name}`);
+  if (p.department === null) failRequest('TESSERA_E_NOT_FOUND', `no project named ${name}`);
   return p;
 }
 
 function workload(look: Lookup, id: string): Scope {
-  const w = getWorkload(look.db, id) ?? fail('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
+  const w = getWorkload(look.db, id) ?? failRequest('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
   return look.project(w.project);
 }
 
@@ -79,7 +79,7 @@ export function policyScope(look: Lookup, written: string): Scope {
   if (written === 'cluster') return CLUSTER;
   const m = /^(department|project):(.+)$/.exec(written);
   if (m === null || m[2] === undefined)
-    fail(
+    failRequest(
       'TESSERA_E_INVALID_SPEC',
       `scope '${written}': write cluster, department:<name> or project:<name>`,
       'scope',
@@ -95,7 +95,7 @@ function grantScope(look: Lookup, role: string | undefined, scope: string | unde
 }
 
 /** Writing at a scope is managing it: the cluster, a department, or a project. */
-function manageAt(target: Scope): Action {
+function manageAt(target: Scope): Verb {
   return target.kind === 'cluster'
     ? 'manage-cluster'
     : target.kind === 'department'
@@ -261,7 +261,8 @@ export const PERMISSIONS: Readonly<Record<string, RoutePermission>> = {
     action: 'manage-cluster',
     scope: (r, look, c) => {
       const t = look.tokens.get(param(r, 'id'));
-      if (t === undefined) fail('TESSERA_E_NOT_FOUND', `no token ${param(r, 'id')}; see tessera token list`);
+      if (t === undefined)
+        failRequest('TESSERA_E_NOT_FOUND', `no token ${param(r, 'id')}; see tessera token list`);
       return t.kind === 'user' && t.subject === c.user ? 'self' : CLUSTER;
     },
   },
@@ -279,7 +280,7 @@ export const PERMISSIONS: Readonly<Record<string, RoutePermission>> = {
         .prepare('SELECT role, scope FROM access_rules WHERE id = ?')
         .get(Number(param(r, 'id'))) as { role: string; scope: string } | undefined;
       if (rule === undefined)
-        fail('TESSERA_E_NOT_FOUND', `no access rule ${param(r, 'id')}; see tessera access list`);
+        failRequest('TESSERA_E_NOT_FOUND', `no access rule ${param(r, 'id')}; see tessera access list`);
       return grantScope(look, rule.role, rule.scope);
     },
   },
