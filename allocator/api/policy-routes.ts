@@ -27,7 +27,7 @@ import {
   scopesAbove,
 } from '../store/policies.ts';
 import type { ApiContext } from './context.ts';
-import { fail, parseInput, unwrap } from './errors.ts';
+import { failRequest, parseInput, unwrap } from './errors.ts';
 
 type ScopeParams = { Params: { scope: string; type: string } };
 
@@ -68,7 +68,7 @@ function view<T>(r: ScopedRecord<T>): Record<string, unknown> {
 
 function scopeAndType(params: { scope: string; type: string }): { scope: string; type: WorkloadType } {
   if (!isScope(params.scope))
-    fail(
+    failRequest(
       'TESSERA_E_INVALID_SPEC',
       `scope ${JSON.stringify(params.scope)}: expected cluster, department:<name> or project:<name>`,
       'scope',
@@ -90,7 +90,7 @@ function registerFamily<T>(app: FastifyInstance, ctx: ApiContext, f: Family<T>):
     const { scope, type } = scopeAndType(request.params);
     const r = getScoped<T>(ctx.db, f.kind, scope, type);
     return r === undefined
-      ? fail('TESSERA_E_NOT_FOUND', `no ${f.what} for scope ${scope} and type ${type}`)
+      ? failRequest('TESSERA_E_NOT_FOUND', `no ${f.what} for scope ${scope} and type ${type}`)
       : view(r);
   });
 
