@@ -6,7 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Result } from '../../common/errors.ts';
-import { checkTightens, isScope, type Policy, parsePolicy } from '../../common/policy.ts';
+import { checkTightens, isScope, type Policy } from '../../common/policy.ts';
+import { parsePolicy } from '../../common/policy-parse.ts';
 import {
   checkRulesTighten,
   parseSchedulingRules,
