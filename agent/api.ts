@@ -17,7 +17,6 @@ import {
   type SwapPool,
 } from './enforce/index.ts';
 import type { GpuInventory, GpuSample, HostFacts } from './gpu/index.ts';
-import type { LinkState } from './link/client.ts';
 import {
   isEnded,
   type PodRunState,
@@ -142,6 +141,13 @@ export interface AgentStatus {
   /** The link to the allocator: `not connected` when the agent runs without one. */
   allocator: 'not connected' | AllocatorLinkStatus;
 }
+
+/**
+ * Where the link to the allocator is (link/client.ts moves it): lifecycles are a union, not flags
+ * (docs/style.md). Declared here, beside the status that reports it, so the link builds on the API
+ * and not the other way round.
+ */
+export type LinkState = 'idle' | 'connecting' | 'open' | 'welcomed' | 'backoff' | 'stopped';
 
 /** Where the agent's link to the allocator stands (link/client.ts). */
 export interface AllocatorLinkStatus {

@@ -38,8 +38,12 @@ const DEADLINE_FILE = 'fence-deadline.json';
 const CHECKPOINT_FILE = 'runner-checkpoint.json';
 const FENCED_FILE = 'guard-fenced.json';
 const PID_FILE = 'fence-guard.pid';
-/** The runner's states in which a pod's processes may still run (agent/runner/lifecycle.ts). */
-const LIVE_STATES = new Set(['starting', 'running', 'ready', 'stopping', 'swapped-out']);
+/**
+ * The runner's states in which a pod's processes may still run: every state but the ended ones
+ * (agent/runner/lifecycle.ts). Wider than the enforcer's LIVE_STATES, which leaves out a pod that is
+ * stopping or swapped out: the guard must fence those too.
+ */
+const MAY_RUN_STATES = new Set(['starting', 'running', 'ready', 'stopping', 'swapped-out']);
 /** guard-fenced.json keeps the newest this many records. */
 const MAX_RECORDS = 1000;
 /** How often a kill round looks whether the pods are gone. */
@@ -162,7 +166,7 @@ function guardedLeaders() {
     if (p === null || typeof p !== 'object' || p.spec === null || typeof p.spec !== 'object') continue;
     const { podId, epoch, rescheduleAfterMs: afterMs } = p.spec;
     const { state } = p;
-    if (typeof podId !== 'string' || !Number.isSafeInteger(epoch) || !LIVE_STATES.has(state)) continue;
+    if (typeof podId !== 'string' || !Number.isSafeInteger(epoch) || !MAY_RUN_STATES.has(state)) continue;
     // `keep` pods (no rescheduleAfterMs) run on whatever happens to the allocator.
     if (!Number.isSafeInteger(afterMs) || afterMs < 0) continue;
     const ref = p.ref !== null && typeof p.ref === 'object' ? p.ref : null;

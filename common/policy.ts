@@ -6,7 +6,8 @@
  * refuses a write that would loosen, and `applyPolicy` fills defaults into a raw submission and
  * checks it, before `parseWorkloadSpec` sees it. The container rules (policy-container.ts) are
  * merged here too but checked after `parseWorkloadSpec`, on normalised paths and images, by
- * `checkContainerPolicy`. Every violation names field, rule, limit and scope.
+ * `checkContainerPolicy`. Every violation names field, rule, limit and scope. Parsing an untrusted
+ * policy body into a `Policy` is policy-parse.ts, which builds on this file.
  */
 import { err, ok, type Result, type TesseraError, tesseraError } from './errors.ts';
 import {
@@ -33,7 +34,6 @@ import {
 export type { ContainerPolicy, EffectiveContainerPolicy } from './policy-container.ts';
 export { checkContainerPolicy } from './policy-container.ts';
 export type { Bound, RuleValue } from './policy-fields.ts';
-export { parsePolicy } from './policy-parse.ts';
 
 /** A default as written: what the spec field would hold. */
 export type DefaultValue = string | number | boolean | string[];

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { err, ok, type Result, tesseraError } from './errors.ts';
 import { type ImageRef, isRegistryHost, sameRegistry } from './image-ref.ts';
-import { WIRE_LIMITS } from './wire-types.ts';
+import { WIRE_LIMITS } from './wire-limits.ts';
 import { SECRET_NAME, SECRET_NAME_HELP } from './workload-container.ts';
 
 /** A login to one registry, as the agent's runtime uses it to pull. */

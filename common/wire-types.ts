@@ -1,7 +1,8 @@
 /**
  * The wire's TypeScript side (docs/architecture.md §5): one interface per message of
- * `common/proto/tessera.proto`, camelCase with units in names, plus every limit the codec enforces.
- * Absent optional proto fields are `null` here, never zero, so "not reported" stays distinct from 0.
+ * `common/proto/tessera.proto`, camelCase with units in names, plus every limit the codec enforces
+ * (the field caps re-exported from wire-limits.ts). Absent optional proto fields are `null` here,
+ * never zero, so "not reported" stays distinct from 0.
  * Import these through `common/wire.ts`; this file exists only to keep the codec file short.
  */
 import type { RegistryCredential } from './registry-secret.ts';
@@ -20,42 +21,8 @@ export const WIRE_VERSION = 2;
 /** Largest frame either side sends or accepts; also the websocket `maxPayload`. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
-/**
- * Caps on repeated fields and strings. A 1 MiB frame can still hold hundreds of thousands of tiny
- * entries; these keep what a decoded frame can make the receiver allocate and loop over small and
- * predictable, well above what a real node sends (8 GPUs, tens of pods).
- */
-export const WIRE_LIMITS = {
-  /** GPUs in an inventory, samples in a Status, grants in a StartPod. */
-  maxGpus: 1024,
-  /** Pods in Hello.runningPods, Status.podStates, Welcome.desiredPods. */
-  maxPods: 10_000,
-  /** Arguments of a pod's command. */
-  maxCommandArgs: 4096,
-  /** Entries of a pod's env. */
-  maxEnvEntries: 4096,
-  /** Node labels. */
-  maxLabels: 256,
-  /** Named numbers on one Event. */
-  maxEventNumbers: 64,
-  /** Identifiers: node names, pod ids, GPU UUIDs, workload / project names, event kinds, map keys. */
-  maxIdChars: 256,
-  /** Free text: reasons, models, versions, tokens, label values, signal names, paths, image references. */
-  maxTextChars: 4096,
-  /** One command argument or env value (Linux caps one argument at 128 KiB; our frame is 1 MiB). */
-  maxArgChars: 65_536,
-  /** graceSeconds of a stop: a day; anything longer is a unit mistake. */
-  maxGraceSeconds: 86_400,
-  /** heartbeatMs and leaseMs: an hour at most. */
-  maxIntervalMs: 3_600_000,
-  /** Host paths bound into one pod. */
-  maxMounts: 64,
-  /**
-   * A registry password or token. Cloud registries hand out tokens of a few KiB (ECR's is ~2 KiB,
-   * some JWTs more), so this is larger than free text; still tiny against the frame.
-   */
-  maxSecretChars: 16_384,
-} as const;
+// The caps live in wire-limits.ts, which the spec validators read without the message types.
+export { WIRE_LIMITS } from './wire-limits.ts';
 
 /** GPU milli-units a single grant may hold: one whole GPU (common/resources MILLI_PER_GPU). */
 export const MAX_GRANT_GPU_MILLI = 1000;

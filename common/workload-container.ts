@@ -12,7 +12,7 @@ import { posix } from 'node:path';
 import { z } from 'zod';
 import { err, ok, type Result } from './errors.ts';
 import { IMAGE_EXAMPLE, MAX_IMAGE_CHARS, parseImageRef } from './image-ref.ts';
-import { WIRE_LIMITS } from './wire-types.ts';
+import { WIRE_LIMITS } from './wire-limits.ts';
 import type { SpecFieldError } from './workload-resources.ts';
 
 /** When the runtime pulls a pod's image: only when absent (the default), before every start, or never. */

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { DISCONNECT_POLICY_HELP, type DisconnectPolicy, KEEP, parseDisconnectPolicy } from './disconnect.ts';
 import { err, ok, type Result, type TesseraError, tesseraError } from './errors.ts';
 import { parseDurationMs } from './resources.ts';
-import { WIRE_LIMITS } from './wire-types.ts';
+import { WIRE_LIMITS } from './wire-limits.ts';
 import {
   CONTAINER_FIELD_HELP,
   CONTAINER_INPUT_SHAPE,

@@ -32,7 +32,7 @@ export {
 export {
   createTimeSlicer,
   type GpuTenants,
-  type SetTimer,
+  type SetSliceTimer,
   type SliceMode,
   type SliceTenant,
   type SliceWindow,

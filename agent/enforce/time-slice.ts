@@ -68,7 +68,7 @@ function consecutive(ts: readonly SliceTenant[], denominatorMilli: number, cycle
 }
 
 /** Schedules `fn` after `delayMs`; injected so tests drive time by hand. */
-export type SetTimer = (fn: () => void, delayMs: number) => { cancel(): void };
+export type SetSliceTimer = (fn: () => void, delayMs: number) => { cancel(): void };
 
 /** The tenants of one GPU and their latest activity. */
 export interface GpuTenants {
@@ -85,7 +85,7 @@ export interface TimeSlicerOptions {
   /** Epoch ms. Default `Date.now`. */
   now?: () => number;
   /** Default: an unref'd `setTimeout`, so the slicer alone never keeps a process alive. */
-  setTimer?: SetTimer;
+  setTimer?: SetSliceTimer;
   /** A pod becoming gated (`slice-pause`) or free again (`slice-resume`); not every quantum. */
   onEvent?: (e: EnforceEvent) => void;
   /** A freeze or thaw that failed (the pod is gone or ending); the runner reports the exit itself. */
@@ -113,7 +113,7 @@ export interface TimeSlicer {
   stats(): TimeSlicerStats;
 }
 
-const realTimer: SetTimer = (fn, delayMs) => {
+const realTimer: SetSliceTimer = (fn, delayMs) => {
   const t = setTimeout(fn, Math.max(0, delayMs));
   t.unref();
   return { cancel: () => clearTimeout(t) };

@@ -80,7 +80,10 @@ export interface EnforceAction {
   event: EnforceEvent;
 }
 
-/** Run states in which a pod's processes can hold GPU memory and be enforced on. */
+/**
+ * Run states in which a pod's processes can hold GPU memory and be enforced on. Narrower than "may
+ * still run" (link/map.ts mayStillRun, the fence guard): a stopping or swapped-out pod is not live.
+ */
 export const LIVE_STATES: ReadonlySet<PodRunState> = new Set<PodRunState>(['starting', 'running', 'ready']);
 
 /** The error of a control call that answered with a failed `Result`; null for success or no answer. */

@@ -40,4 +40,4 @@ export {
   parseGpuCsvLine,
 } from './parse-smi-csv.ts';
 export { parseSmiXml } from './parse-smi-xml.ts';
-export { type BackoffOptions, DEFAULT_BACKOFF } from './tool-process.ts';
+export { type RestartBackoff, TOOL_RESTART_BACKOFF } from './tool-process.ts';

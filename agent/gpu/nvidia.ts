@@ -10,11 +10,11 @@ import { APPS_QUERY_FIELDS, GPU_QUERY_FIELDS, parseAppsCsvLine, parseGpuCsvLine 
 import { parseSmiXml } from './parse-smi-xml.ts';
 import { SampleGrouper } from './sample-grouper.ts';
 import {
-  type BackoffOptions,
-  DEFAULT_BACKOFF,
+  type RestartBackoff,
   runOutput,
   runTool,
   superviseLineStream,
+  TOOL_RESTART_BACKOFF,
   type ToolRun,
 } from './tool-process.ts';
 
@@ -35,7 +35,7 @@ export interface NvidiaDriverOptions {
   /** Limit for each cuda-checkpoint action; default 120 s, since checkpoint copies all of a process's GPU memory to host. */
   checkpointTimeoutMs?: number;
   /** Restart delays of a dead sampling stream; default 500 ms doubling to 10 s. */
-  restartBackoff?: BackoffOptions;
+  restartBackoff?: RestartBackoff;
 }
 
 /** The message when nvidia-smi is not there; tells the user the two ways forward. */
@@ -93,7 +93,7 @@ export function createNvidiaDriver(opts: NvidiaDriverOptions = {}): GpuDriver {
   const now = opts.now ?? Date.now;
   const commandTimeoutMs = opts.commandTimeoutMs ?? 15_000;
   const checkpointTimeoutMs = opts.checkpointTimeoutMs ?? 120_000;
-  const backoff = opts.restartBackoff ?? DEFAULT_BACKOFF;
+  const backoff = opts.restartBackoff ?? TOOL_RESTART_BACKOFF;
   // Say where we looked when it was not the plain name on PATH: a wrong --nvidia-smi path is a typo to spot.
   const smiMissing = smi === 'nvidia-smi' ? NVIDIA_SMI_MISSING : `${NVIDIA_SMI_MISSING} (looked for ${smi})`;
   const checkpointMissing =

@@ -56,17 +56,17 @@ export function runOutput(run: { stdout?: string; stderr: string }): string {
   return text.length > 400 ? `${text.slice(0, 400)}...` : text;
 }
 
-/** Restart delays: the first is initialMs, each next one doubles, up to maxMs. */
-export interface BackoffOptions {
+/** A tool's restart delays, without jitter: the first is initialMs, each next one doubles, up to maxMs. */
+export interface RestartBackoff {
   initialMs: number;
   maxMs: number;
 }
 
 /** 500 ms doubling to 10 s: quick to recover from a blip, cheap when the driver is gone for good. */
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 10_000 };
+export const TOOL_RESTART_BACKOFF: RestartBackoff = { initialMs: 500, maxMs: 10_000 };
 
 /** The delay before the next restart, given the previous one (null: first failure after a healthy run). */
-export function nextBackoffMs(previousMs: number | null, opts: BackoffOptions): number {
+export function nextBackoffMs(previousMs: number | null, opts: RestartBackoff): number {
   return previousMs === null ? opts.initialMs : Math.min(opts.maxMs, previousMs * 2);
 }
 
@@ -76,7 +76,7 @@ export interface LineStreamOptions extends ToolOptions {
   label: string;
   file: string;
   args: readonly string[];
-  backoff: BackoffOptions;
+  backoff: RestartBackoff;
   now: () => number;
   onLine: (line: string) => void;
   onError: (error: TesseraError) => void;

@@ -7,8 +7,8 @@ import { formatError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import type { StartPod, StopPod, Swap } from '../../common/wire.ts';
 import type { AgentPodStatus } from '../api.ts';
-import type { LinkAgent } from './client.ts';
-import { isLivePod, podSpecFromWire } from './map.ts';
+import { mayStillRun, podSpecFromWire } from './map.ts';
+import type { LinkAgent } from './types.ts';
 
 /** What `createApplier` hands the link. */
 export interface Applier {
@@ -42,7 +42,7 @@ export function createApplier(deps: { agent: LinkAgent; log: Logger; sendStatus:
       Promise.all(
         agent
           .status()
-          .pods.filter(isLivePod)
+          .pods.filter(mayStillRun)
           .flatMap((p) => {
             const reason = why(p);
             return reason === null ? [] : [stopPod(p.podId, reason)];
@@ -60,7 +60,7 @@ export function createApplier(deps: { agent: LinkAgent; log: Logger; sendStatus:
         return;
       }
       epochs.set(s.podId, s.epoch);
-      const older = agent.status().pods.find((p) => p.podId === s.podId && isLivePod(p));
+      const older = agent.status().pods.find((p) => p.podId === s.podId && mayStillRun(p));
       if (older !== undefined) await stopPod(s.podId, `superseded by epoch ${s.epoch}`);
       const r = agent.startPod(podSpecFromWire(s));
       if (!r.ok) log.warn('StartPod refused by the agent', { podId: s.podId, error: formatError(r.error) });

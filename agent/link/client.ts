@@ -28,9 +28,9 @@ import {
   WS_CLOSE,
   WS_OPTIONS,
 } from '../../common/wire.ts';
-import type { AgentApi, AgentEvent } from '../api.ts';
+import type { LinkState } from '../api.ts';
 import { createApplier } from './apply.ts';
-import { type Backoff, backoffDelayMs, DEFAULT_BACKOFF } from './backoff.ts';
+import { backoffDelayMs, RECONNECT_BACKOFF, type ReconnectBackoff } from './backoff.ts';
 import { createLinkCredential } from './credential.ts';
 import type { CredentialKeeper } from './credential-file.ts';
 import { createLogServer } from './logs.ts';
@@ -43,31 +43,7 @@ import {
   statusToWire,
 } from './map.ts';
 import { createSelfFence } from './self-fence.ts';
-
-/** What the link needs of the agent: its API plus the event subscription (agent.ts `Agent`). */
-export type LinkAgent = Pick<AgentApi, 'startPod' | 'stopPod' | 'swap' | 'status'> & {
-  subscribe(fn: (e: AgentEvent) => void): () => void;
-};
-
-/** Runs `fn` once after `ms`; returns the cancel. Injected so tests can drive time. */
-export type SetTimer = (fn: () => void, ms: number) => () => void;
-
-/** The link's clock as the fence guard needs it (guard-file.ts); all in ms. */
-export interface LinkClock {
-  lastHeardMs: number;
-  /** The allocator replaces a fenced pod this long after the agent's own stop; the guard acts halfway. */
-  marginMs: number;
-  heartbeatMs: number;
-}
-
-/** Told when the allocator is heard from (and at start), and when the link stops cleanly. */
-export interface LinkGuard {
-  heard(clock: LinkClock): void;
-  stopped(): void;
-}
-
-/** Where the link is: lifecycles are a union, not flags (docs/style.md). */
-export type LinkState = 'idle' | 'connecting' | 'open' | 'welcomed' | 'backoff' | 'stopped';
+import type { LinkAgent, LinkGuard, SetTimer } from './types.ts';
 
 /** Options of `createLink`; durations in ms, defaults per field. */
 export interface LinkOptions {
@@ -98,8 +74,8 @@ export interface LinkOptions {
   leaseMs?: number;
   /** Time between this agent's stop of a `reschedule` pod and its replacement; default DISCONNECT_MARGIN_MS. */
   marginMs?: number;
-  /** Reconnect delays (backoff.ts); default DEFAULT_BACKOFF, 500 / 30000. */
-  backoff?: Backoff;
+  /** Reconnect delays (backoff.ts); default RECONNECT_BACKOFF, 500 / 30000. */
+  backoff?: ReconnectBackoff;
   /** [0, 1); default Math.random. */
   random?: () => number;
   now?: () => number;
@@ -146,7 +122,7 @@ export function createLink(opts: LinkOptions): Link {
   const setTimer = opts.setTimer ?? defaultSetTimer;
   const WebSocketImpl = opts.WebSocketImpl ?? WebSocket;
   const log = opts.log ?? createLogger({ stream: process.stderr, fields: { component: 'link' } });
-  const backoff = opts.backoff ?? DEFAULT_BACKOFF;
+  const backoff = opts.backoff ?? RECONNECT_BACKOFF;
   const marginMs = opts.marginMs ?? DISCONNECT_MARGIN_MS;
   let heartbeatMs = opts.heartbeatMs ?? 2000;
   let leaseMs = opts.leaseMs ?? 40_000;

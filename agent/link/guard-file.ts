@@ -21,7 +21,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../common/log.ts';
-import type { LinkClock, LinkGuard, SetTimer } from './client.ts';
+import type { LinkClock, LinkGuard, SetTimer } from './types.ts';
 
 /** The file's name under the agent's data dir (agent/fence-guard.mjs reads the same name). */
 export const FENCE_DEADLINE_FILE = 'fence-deadline.json';

@@ -16,7 +16,7 @@ import type { Logger } from '../../common/log.ts';
 import { type FrameBody, LOG_LIMITS, type LogRequest } from '../../common/wire.ts';
 import { isEnded, podDirOf } from '../runner/index.ts';
 import { fileSize, logPath, readFrom, rotatedPath } from '../runner/logs.ts';
-import type { LinkAgent } from './client.ts';
+import type { LinkAgent } from './types.ts';
 
 /** A tail never reads more than this much, however many lines it asks for. */
 export const MAX_TAIL_BYTES = 8 * 1024 * 1024;

@@ -80,14 +80,14 @@ export function podStatusToWire(p: PodStatus): WirePodStatus {
 }
 
 /** True for a pod whose process may still run (so it counts for fencing and Hello). */
-export function isLivePod(p: Pick<PodStatus, 'state'>): boolean {
+export function mayStillRun(p: Pick<PodStatus, 'state'>): boolean {
   return !isEnded(p.state);
 }
 
 /** Pods the agent still runs, for Hello: ended ones are history, not state to reconcile. */
 export function runningPodsToWire(pods: readonly PodStatus[]): RunningPod[] {
   return pods
-    .filter(isLivePod)
+    .filter(mayStillRun)
     .map((p) => ({ podId: p.podId, epoch: p.epoch, state: p.state, pid: wirePid(p.pid) }));
 }
 

@@ -7,8 +7,8 @@
  */
 import type { Logger } from '../../common/log.ts';
 import type { Applier } from './apply.ts';
-import type { LinkAgent, SetTimer } from './client.ts';
-import { isLivePod } from './map.ts';
+import { mayStillRun } from './map.ts';
+import type { LinkAgent, SetTimer } from './types.ts';
 
 /** What the fence needs from the link. */
 export interface SelfFenceDeps {
@@ -46,7 +46,7 @@ export function createSelfFence(deps: SelfFenceDeps): SelfFence {
   const reschedulable = (): { key: string; afterMs: number }[] =>
     agent.status().pods.flatMap((p) => {
       const key = `${p.podId}#${p.epoch}`;
-      return isLivePod(p) && p.rescheduleAfterMs !== null && !fenced.has(key)
+      return mayStillRun(p) && p.rescheduleAfterMs !== null && !fenced.has(key)
         ? [{ key, afterMs: p.rescheduleAfterMs }]
         : [];
     });

@@ -37,7 +37,7 @@ export {
   REASON_GUARD_FENCED,
   readGuardFenced,
 } from './guard-record.ts';
-export { canPodTransition, isEnded, POD_TRANSITIONS } from './lifecycle.ts';
+export { canRunStateTransition, isEnded, RUN_STATE_TRANSITIONS } from './lifecycle.ts';
 export { DEFAULT_LOG_ROTATION, type LogRotation, type LogStream, logPath, readLogTail } from './logs.ts';
 export { groupPids, isLiveProcess, isSameProcess, processStartTime } from './proc.ts';
 export { DEFAULT_READINESS } from './readiness.ts';

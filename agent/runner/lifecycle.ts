@@ -1,8 +1,11 @@
 /** The pod run-state lifecycle on a node: the transition table and the one gate over it. */
 import type { PodRunState } from './types.ts';
 
-/** Which states each state may move to. `exited` and `lost` are final. */
-export const POD_TRANSITIONS: Readonly<Record<PodRunState, readonly PodRunState[]>> = {
+/**
+ * Which run states each run state may move to. `exited` and `lost` are final. The allocator's pod
+ * phases are another lifecycle with their own table (common/phases.ts POD_TRANSITIONS).
+ */
+export const RUN_STATE_TRANSITIONS: Readonly<Record<PodRunState, readonly PodRunState[]>> = {
   starting: ['running', 'exited', 'lost'],
   running: ['ready', 'stopping', 'exited', 'lost', 'swapped-out'],
   ready: ['stopping', 'exited', 'lost', 'swapped-out'],
@@ -13,8 +16,8 @@ export const POD_TRANSITIONS: Readonly<Record<PodRunState, readonly PodRunState[
 };
 
 /** True when a pod in `from` may move to `to`; the runner changes state only through this. */
-export function canPodTransition(from: PodRunState, to: PodRunState): boolean {
-  return POD_TRANSITIONS[from].includes(to);
+export function canRunStateTransition(from: PodRunState, to: PodRunState): boolean {
+  return RUN_STATE_TRANSITIONS[from].includes(to);
 }
 
 /** True for the final states: the pod's process is gone and nothing more will be reported of it. */

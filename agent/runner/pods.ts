@@ -15,7 +15,7 @@ import {
 } from './checkpoint.ts';
 import { endReason, guardFencedPath, readGuardFenced } from './guard-record.ts';
 import { closeFd, type LaunchConfig, prepareLaunch } from './launch.ts';
-import { canPodTransition, isEnded } from './lifecycle.ts';
+import { canRunStateTransition, isEnded } from './lifecycle.ts';
 import { createRotatingLogWriter, logPath } from './logs.ts';
 import {
   blankStatus,
@@ -127,7 +127,7 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
   };
 
   const transition = (e: PodEntry, to: PodRunState): boolean => {
-    if (!canPodTransition(e.status.state, to)) return false;
+    if (!canRunStateTransition(e.status.state, to)) return false;
     e.status.state = to;
     return true;
   };

@@ -91,7 +91,8 @@ export function parseCgroupMounts(mountinfo: string): CgroupLayout {
   return { mode, unified, v1, unifiedControllers };
 }
 
-function fail(message: string, context: Record<string, string>): Result<never> {
+/** An internal error as a returned `Err` (never thrown, unlike the store's and the API's throwing helpers). */
+function internalErr(message: string, context: Record<string, string>): Result<never> {
   return err(tesseraError('TESSERA_E_INTERNAL', message, { context }));
 }
 
@@ -106,7 +107,7 @@ export function createPodCgroup(
   name: string,
   limits: CgroupLimits = {},
 ): Result<PodCgroup> {
-  if (layout.mode === 'none') return fail('this host mounts no cgroup hierarchy', {});
+  if (layout.mode === 'none') return internalErr('this host mounts no cgroup hierarchy', {});
   const cg: PodCgroup = { unified: null, v1: {} };
   try {
     if (layout.unified !== null) {
@@ -122,7 +123,7 @@ export function createPodCgroup(
       cg.v1[c] = dir;
     }
   } catch (x) {
-    return fail(
+    return internalErr(
       `cannot create cgroup ${parent}/${name}: ${(x as Error).message} (the agent needs write access to /sys/fs/cgroup, e.g. run it as root or give it a delegated subtree)`,
       { parent, name },
     );
@@ -171,7 +172,7 @@ function writeLimits(layout: CgroupLayout, cg: PodCgroup, limits: CgroupLimits):
         [join(cg.v1.memory, 'memory.limit_in_bytes'), bytes],
         [join(cg.v1.memory, 'memory.memsw.limit_in_bytes'), bytes],
       );
-    } else return fail('a memory limit was asked for but this host has no memory controller', {});
+    } else return internalErr('a memory limit was asked for but this host has no memory controller', {});
   }
   if (limits.cpuMillis !== undefined && limits.cpuMillis > 0) {
     const period = 100_000;
@@ -196,7 +197,7 @@ function writeLimits(layout: CgroupLayout, cg: PodCgroup, limits: CgroupLimits):
     } catch (x) {
       // memory.swap.max / memsw are absent where the kernel has no swap accounting: not worth failing for.
       if (file.endsWith('memory.swap.max') || file.endsWith('memory.memsw.limit_in_bytes')) continue;
-      return fail(`cannot write ${value} to ${file}: ${(x as Error).message}`, { file });
+      return internalErr(`cannot write ${value} to ${file}: ${(x as Error).message}`, { file });
     }
   }
   return ok(undefined);
@@ -216,7 +217,7 @@ export function joinPodCgroup(cg: PodCgroup, pid: number): Result<void> {
     try {
       appendFileSync(f, String(pid));
     } catch (x) {
-      return fail(`cannot move pid ${pid} into ${f}: ${(x as Error).message}`, { file: f });
+      return internalErr(`cannot move pid ${pid} into ${f}: ${(x as Error).message}`, { file: f });
     }
   }
   return ok(undefined);
@@ -276,13 +277,13 @@ export function freezeCgroup(cg: PodCgroup, frozen: boolean): Result<void> {
         ? join(cg.v1.freezer, 'freezer.state')
         : null;
   if (file === null)
-    return fail('no freezer for this pod: the host has neither cgroup.freeze nor a v1 freezer', {});
+    return internalErr('no freezer for this pod: the host has neither cgroup.freeze nor a v1 freezer', {});
   const value = file.endsWith('cgroup.freeze') ? (frozen ? '1' : '0') : frozen ? 'FROZEN' : 'THAWED';
   try {
     writeFileSync(file, value);
     return ok(undefined);
   } catch (x) {
-    return fail(`cannot write ${value} to ${file}: ${(x as Error).message}`, { file });
+    return internalErr(`cannot write ${value} to ${file}: ${(x as Error).message}`, { file });
   }
 }
 
@@ -370,7 +371,9 @@ export function removePodCgroup(cg: PodCgroup): Result<void> {
     };
     rm(dir);
   }
-  return problems.length === 0 ? ok(undefined) : fail(`cgroups not removed: ${problems.join('; ')}`, {});
+  return problems.length === 0
+    ? ok(undefined)
+    : internalErr(`cgroups not removed: ${problems.join('; ')}`, {});
 }
 
 /** Removes `parent` (relative, e.g. `tessera/node-a`) from every hierarchy where it is empty, deepest first; for tests and tear-down. */

@@ -11,7 +11,7 @@ import { CLUSTER, can, neededGrant, scopeName } from '../identity/rbac.ts';
 import { bearerOf, type TokenStore } from '../identity/tokens.ts';
 import { projectDepartments } from '../store/access.ts';
 import type { Db } from '../store/db.ts';
-import { fail } from './errors.ts';
+import { failRequest } from './errors.ts';
 import { type Lookup, PERMISSIONS, type RoutePermission } from './permissions.ts';
 
 declare module 'fastify' {
@@ -32,13 +32,13 @@ function tokenUserOf(
 ): { user: string; tokenId: string } {
   const bearer = bearerOf(request.headers.authorization);
   if (bearer === null)
-    fail(
+    failRequest(
       'TESSERA_E_UNAUTHENTICATED',
       'no API token: send Authorization: Bearer <token> (tessera up prints one and writes it to DATA/admin-token; tessera login stores one)',
     );
   const who = userOfBearer(tokens, bearer, nowMs);
   if (who === null)
-    fail(
+    failRequest(
       'TESSERA_E_UNAUTHENTICATED',
       'this token is not a valid API token (unknown, expired or revoked, or an agent credential); ask an admin for one: tessera token create --user NAME',
     );
@@ -58,7 +58,7 @@ export function metricsReader(
   return (request) => {
     const { user } = tokenUserOf(request, tokens, now());
     if (!can(grantsOf(db, user), 'read-nodes', CLUSTER))
-      fail(
+      failRequest(
         'TESSERA_E_FORBIDDEN',
         `${user} may not read /metrics: it needs a role on cluster; an admin can run: tessera access grant ${user} viewer cluster`,
       );
@@ -99,7 +99,7 @@ function routeKey(request: FastifyRequest): string {
 
 function forbid(caller: Caller, what: string, role: string, scope: string): never {
   const held = caller.grants.length === 0 ? 'no access rules' : `${caller.grants.length} access rule(s)`;
-  fail(
+  failRequest(
     'TESSERA_E_FORBIDDEN',
     `${caller.user} (${held}) may not ${what}: it needs role ${role} on ${scope}; an admin can run: tessera access grant ${caller.user} ${role} ${scope}`,
   );
@@ -135,7 +135,8 @@ function check(
 export function enforcePermissions(app: FastifyInstance, db: Db, tokens: TokenStore): void {
   app.addHook('preHandler', async (request) => {
     const caller = request.caller;
-    if (caller === null) fail('TESSERA_E_UNAUTHENTICATED', 'no caller; send Authorization: Bearer <token>');
+    if (caller === null)
+      failRequest('TESSERA_E_UNAUTHENTICATED', 'no caller; send Authorization: Bearer <token>');
     check(request, PERMISSIONS[routeKey(request)], lookup(db, tokens), caller);
   });
   app.addHook('preSerialization', async (request, reply, payload: unknown) => {

@@ -35,8 +35,11 @@ export class ApiError extends Error {
   }
 }
 
-/** Throws an `ApiError` with `code`, `message` and optionally the offending `field`. */
-export function fail(code: ErrorCode, message: string, field?: string): never {
+/**
+ * Fails the request: throws an `ApiError` with `code`, `message` and optionally the offending `field`,
+ * which the error handler answers (the store's `fail` aborts a transaction instead).
+ */
+export function failRequest(code: ErrorCode, message: string, field?: string): never {
   throw new ApiError(tesseraError(code, message, { field }));
 }
 
@@ -51,7 +54,7 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what:
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
-  if (issue === undefined) fail('TESSERA_E_INVALID_SPEC', `${what}: invalid`);
+  if (issue === undefined) failRequest('TESSERA_E_INVALID_SPEC', `${what}: invalid`);
   let path = issue.path.map(String).join('.');
   // An unknown key is reported at its parent; the key itself is the field the user must fix.
   if (issue.code === 'unrecognized_keys') {
@@ -59,7 +62,7 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what:
     path = path === '' ? key : `${path}.${key}`;
   }
   const where = path === '' ? what : `${what} field ${path}`;
-  fail('TESSERA_E_INVALID_SPEC', `${where}: ${issue.message}`, path === '' ? undefined : path);
+  failRequest('TESSERA_E_INVALID_SPEC', `${where}: ${issue.message}`, path === '' ? undefined : path);
 }
 
 /** What an error response's `error` holds. */

@@ -21,7 +21,7 @@ import { listNodes } from '../store/nodes.ts';
 import { listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import { getWorkload, listWorkloads } from '../store/workloads.ts';
 import type { ApiContext } from './context.ts';
-import { fail, parseInput } from './errors.ts';
+import { failRequest, parseInput } from './errors.ts';
 import { createLogFollows, type FollowSlot, LOG_FOLLOW_LIMITS, type LogFollows } from './log-follows.ts';
 import { type LogWriter, logWriter } from './log-stream.ts';
 
@@ -69,7 +69,7 @@ function logPod(pods: readonly PodRecord[], name: string | undefined, workload: 
   if (name !== undefined) {
     const p = pods.find((x) => x.name === name);
     if (p === undefined)
-      fail(
+      failRequest(
         'TESSERA_E_NOT_FOUND',
         `workload ${workload} has no pod ${name}; pods: ${pods.map((x) => x.name).join(', ') || 'none'}`,
         'pod',
@@ -80,7 +80,10 @@ function logPod(pods: readonly PodRecord[], name: string | undefined, workload: 
   const ran = [...pods].reverse().find((p) => p.node !== null);
   const p = placed ?? ran;
   if (p === undefined)
-    fail('TESSERA_E_CONFLICT', `workload ${workload} has no pod on a node yet: tessera explain says why`);
+    failRequest(
+      'TESSERA_E_CONFLICT',
+      `workload ${workload} has no pod on a node yet: tessera explain says why`,
+    );
   return p;
 }
 
@@ -88,7 +91,7 @@ function logPod(pods: readonly PodRecord[], name: string | undefined, workload: 
 export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext, sources: InfoSources = {}): void {
   const follows = sources.follows ?? createLogFollows();
   const workloadOf = (id: string) =>
-    getWorkload(ctx.db, id) ?? fail('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
+    getWorkload(ctx.db, id) ?? failRequest('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
 
   app.get<IdParams>('/workloads/:id/explain', async (request) => {
     const w = workloadOf(request.params.id);
@@ -131,9 +134,9 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext, source
     const w = workloadOf(request.params.id);
     const q = parseInput(LogsQuery, request.query, 'query');
     const pod = logPod(listPods(ctx.db, { workload: w.id }), q.pod, w.name);
-    const node = pod.node ?? fail('TESSERA_E_CONFLICT', `pod ${pod.name} is on no node`);
+    const node = pod.node ?? failRequest('TESSERA_E_CONFLICT', `pod ${pod.name} is on no node`);
     const logs =
-      sources.logs ?? fail('TESSERA_E_UNAVAILABLE', 'this allocator serves no logs (no agent link)');
+      sources.logs ?? failRequest('TESSERA_E_UNAVAILABLE', 'this allocator serves no logs (no agent link)');
     const ask: LogAsk = {
       podId: wirePodId(w.id, pod.name),
       epoch: pod.epoch,
@@ -148,7 +151,7 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext, source
       const user = request.caller?.user ?? 'anonymous';
       const got = follows.open(user);
       if ('refused' in got)
-        fail(
+        failRequest(
           'TESSERA_E_TOO_MANY_STREAMS',
           `${user} already has ${got.refused} log follows open, the most one user may have (${LOG_FOLLOW_LIMITS.maxFollowsPerUser}); end one (Ctrl-C its tessera logs -f) and try again`,
         );
@@ -181,14 +184,14 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext, source
       });
       // The node, not this server, is what is missing: a 409 on the pod's state, not a 5xx.
       if (sub === null)
-        fail(
+        failRequest(
           'TESSERA_E_NODE_UNAVAILABLE',
           `node ${node} of pod ${pod.name} is not connected; its logs stay on the node`,
         );
       await arrived;
       const first = early[0];
       if (first?.eof && first.error !== null && first.data.length === 0) {
-        fail(logErrorCode(first.cause, first.error), first.error);
+        failRequest(logErrorCode(first.cause, first.error), first.error);
       }
     } catch (e) {
       sub?.cancel();

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { forceDeleteNode } from '../lifecycle/reports.ts';
 import { deleteNode, getNode, listNodes, setAdminLabels, setCordoned } from '../store/nodes.ts';
 import type { ApiContext } from './context.ts';
-import { fail, parseInput, unwrap } from './errors.ts';
+import { failRequest, parseInput, unwrap } from './errors.ts';
 import { nodeView } from './views.ts';
 
 const NodePatch = z.strictObject({
@@ -24,7 +24,7 @@ const ForceQuery = z.strictObject({ force: z.enum(['true', 'false']).optional() 
 /** `/nodes`: list, get, PATCH `cordoned` and admin `labels`, delete (refused while pods hold the node). */
 export function registerNodeRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const nodeOf = (name: string) =>
-    getNode(ctx.db, name) ?? fail('TESSERA_E_NOT_FOUND', `no node named ${name}`);
+    getNode(ctx.db, name) ?? failRequest('TESSERA_E_NOT_FOUND', `no node named ${name}`);
 
   app.get('/nodes', async () => listNodes(ctx.db).map(nodeView));
 

@@ -23,7 +23,7 @@ import {
   setQuota,
 } from '../store/org.ts';
 import type { ApiContext } from './context.ts';
-import { fail, parseInput, unwrap } from './errors.ts';
+import { failRequest, parseInput, unwrap } from './errors.ts';
 import { departmentView, poolView, projectView } from './views.ts';
 
 // Queue and pool names end up in CLI output, labels and log lines: the same DNS label rule as workloads.
@@ -95,7 +95,7 @@ function milli(gpus: number, field: string): number {
   if (gpus === -1) return -1;
   const m = Math.round(gpus * 1000);
   if (Math.abs(gpus * 1000 - m) > 1e-6)
-    fail('TESSERA_E_INVALID_QUANTITY', `${field}: at most 3 decimals (${gpus})`, field);
+    failRequest('TESSERA_E_INVALID_QUANTITY', `${field}: at most 3 decimals (${gpus})`, field);
   return m;
 }
 
@@ -103,7 +103,7 @@ function toStoreQuota(q: QuotaBody, i: number): StoreQuota {
   const gpuMilli = milli(q.gpu, `quotas.${i}.gpu`);
   const limitMilli = milli(q.limit ?? -1, `quotas.${i}.limit`);
   if (limitMilli !== -1 && limitMilli < gpuMilli)
-    fail(
+    failRequest(
       'TESSERA_E_INVALID_SPEC',
       `quotas.${i}.limit (${q.limit}) is below its gpu quota (${q.gpu})`,
       `quotas.${i}.limit`,
@@ -122,10 +122,10 @@ function replaceQuotas(ctx: ApiContext, queue: string, quotas: QuotaBody[]): voi
   for (const [i, q] of quotas.entries()) {
     const field = `quotas.${i}.nodePool`;
     if (seen.has(q.nodePool))
-      fail('TESSERA_E_INVALID_SPEC', `${field}: pool ${q.nodePool} is listed twice`, field);
+      failRequest('TESSERA_E_INVALID_SPEC', `${field}: pool ${q.nodePool} is listed twice`, field);
     seen.add(q.nodePool);
     if (q.nodePool !== DEFAULT_POOL && getPool(ctx.db, q.nodePool) === undefined)
-      fail('TESSERA_E_NOT_FOUND', `${field}: no node pool named ${q.nodePool}`, field);
+      failRequest('TESSERA_E_NOT_FOUND', `${field}: no node pool named ${q.nodePool}`, field);
   }
   for (const old of listQuotas(ctx.db, queue))
     if (!seen.has(old.nodePool)) deleteQuota(ctx.db, queue, old.nodePool);
@@ -136,7 +136,7 @@ function queueOf(ctx: ApiContext, name: string, kind: 'department' | 'project'):
   const q = getQueue(ctx.db, name);
   // Departments and projects share a namespace, so the kind must match as well as the name.
   if (q === undefined || (q.parent === null) !== (kind === 'department'))
-    fail('TESSERA_E_NOT_FOUND', `no ${kind} named ${name}`);
+    failRequest('TESSERA_E_NOT_FOUND', `no ${kind} named ${name}`);
   return q;
 }
 
@@ -190,13 +190,13 @@ function registerQueues(app: FastifyInstance, ctx: ApiContext, kind: 'department
 
 function registerPools(app: FastifyInstance, ctx: ApiContext): void {
   const poolOf = (name: string) =>
-    getPool(ctx.db, name) ?? fail('TESSERA_E_NOT_FOUND', `no node pool named ${name}`);
+    getPool(ctx.db, name) ?? failRequest('TESSERA_E_NOT_FOUND', `no node pool named ${name}`);
 
   app.post('/nodepools', async (request, reply) => {
     const body = parseInput(PoolCreate, request.body, 'node pool');
     // putPool upserts; creating over an existing pool would silently rewrite it.
     if (getPool(ctx.db, body.name) !== undefined)
-      fail('TESSERA_E_CONFLICT', `node pool ${body.name} exists; PATCH it to change it`, 'name');
+      failRequest('TESSERA_E_CONFLICT', `node pool ${body.name} exists; PATCH it to change it`, 'name');
     const pool = putPool(
       ctx.db,
       {
@@ -235,7 +235,7 @@ function registerPools(app: FastifyInstance, ctx: ApiContext): void {
 
   app.delete<NameParams>('/nodepools/:name', async (request, reply) => {
     if (!deletePool(ctx.db, request.params.name))
-      fail('TESSERA_E_NOT_FOUND', `no node pool named ${request.params.name}`);
+      failRequest('TESSERA_E_NOT_FOUND', `no node pool named ${request.params.name}`);
     ctx.changed('pool-changed');
     return reply.code(204).send();
   });

@@ -8,7 +8,7 @@
  */
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { fail } from './errors.ts';
+import { failRequest } from './errors.ts';
 
 /** Rows a list answers when the request names no limit. */
 export const DEFAULT_PAGE_LIMIT = 500;
@@ -54,7 +54,7 @@ export function pageRequest(
     Array.isArray(decoded) &&
     decoded.length === width &&
     decoded.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
-  if (!valid) fail('TESSERA_E_INVALID_SPEC', `continue: ${BAD_TOKEN}`, 'continue');
+  if (!valid) failRequest('TESSERA_E_INVALID_SPEC', `continue: ${BAD_TOKEN}`, 'continue');
   return { limit, after: decoded as number[] };
 }
 

@@ -6,14 +6,14 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { Caller } from '../identity/callers.ts';
-import { type Action, CLUSTER, can, parseScopeName, type Scope } from '../identity/rbac.ts';
+import { CLUSTER, can, parseScopeName, type Scope, type Verb } from '../identity/rbac.ts';
 import type { TokenStore } from '../identity/tokens.ts';
 import type { TopView } from '../service/top.ts';
 import { getAccessRule } from '../store/access.ts';
 import type { Db } from '../store/db.ts';
 import { departmentExists } from '../store/org.ts';
 import { getWorkload, workloadProjects } from '../store/workloads.ts';
-import { fail } from './errors.ts';
+import { failRequest } from './errors.ts';
 
 /** What a request touches, looked up once per request. */
 export interface Lookup {
@@ -32,7 +32,7 @@ export type Target = Scope | 'self' | 'filtered';
 /** One table row. */
 export interface RoutePermission {
   /** The action, fixed or chosen by the target (writing a policy is managing its scope). */
-  action: Action | ((target: Scope) => Action);
+  action: Verb | ((target: Scope) => Verb);
   scope: (request: FastifyRequest, look: Lookup, caller: Caller) => Target;
   /**
    * For `'filtered'` lists: whether the caller sees one row of the answer. Without it (and without
@@ -53,18 +53,18 @@ export function field(o: unknown, key: string): string | undefined {
 const param = (request: FastifyRequest, key: string): string => field(request.params, key) ?? '';
 
 function department(look: Lookup, name: string): Scope {
-  if (!departmentExists(look.db, name)) fail('TESSERA_E_NOT_FOUND', `no department named ${name}`);
+  if (!departmentExists(look.db, name)) failRequest('TESSERA_E_NOT_FOUND', `no department named ${name}`);
   return { kind: 'department', department: name };
 }
 
 function existingProject(look: Lookup, name: string): Scope {
   const p = look.project(name);
-  if (p.department === null) fail('TESSERA_E_NOT_FOUND', `no project named ${name}`);
+  if (p.department === null) failRequest('TESSERA_E_NOT_FOUND', `no project named ${name}`);
   return p;
 }
 
 function workload(look: Lookup, id: string): Scope {
-  const w = getWorkload(look.db, id) ?? fail('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
+  const w = getWorkload(look.db, id) ?? failRequest('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
   return look.project(w.project);
 }
 
@@ -73,7 +73,7 @@ export function policyScope(look: Lookup, written: string): Scope {
   if (written === 'cluster') return CLUSTER;
   const m = /^(department|project):(.+)$/.exec(written);
   if (m === null || m[2] === undefined)
-    fail(
+    failRequest(
       'TESSERA_E_INVALID_SPEC',
       `scope '${written}': write cluster, department:<name> or project:<name>`,
       'scope',
@@ -89,7 +89,7 @@ function grantScope(look: Lookup, role: string | undefined, scope: string | unde
 }
 
 /** Writing at a scope is managing it: the cluster, a department, or a project. */
-function manageAt(target: Scope): Action {
+function manageAt(target: Scope): Verb {
   return target.kind === 'cluster'
     ? 'manage-cluster'
     : target.kind === 'department'
@@ -251,7 +251,8 @@ export const PERMISSIONS: Readonly<Record<string, RoutePermission>> = {
     action: 'manage-cluster',
     scope: (r, look, c) => {
       const t = look.tokens.get(param(r, 'id'));
-      if (t === undefined) fail('TESSERA_E_NOT_FOUND', `no token ${param(r, 'id')}; see tessera token list`);
+      if (t === undefined)
+        failRequest('TESSERA_E_NOT_FOUND', `no token ${param(r, 'id')}; see tessera token list`);
       return t.kind === 'user' && t.subject === c.user ? 'self' : CLUSTER;
     },
   },
@@ -267,7 +268,7 @@ export const PERMISSIONS: Readonly<Record<string, RoutePermission>> = {
     scope: (r, look) => {
       const rule = getAccessRule(look.db, Number(param(r, 'id')));
       if (rule === undefined)
-        fail('TESSERA_E_NOT_FOUND', `no access rule ${param(r, 'id')}; see tessera access list`);
+        failRequest('TESSERA_E_NOT_FOUND', `no access rule ${param(r, 'id')}; see tessera access list`);
       return grantScope(look, rule.role, rule.scope);
     },
   },

@@ -6,7 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Result } from '../../common/errors.ts';
-import { checkTightens, isScope, type Policy, parsePolicy } from '../../common/policy.ts';
+import { checkTightens, isScope, type Policy } from '../../common/policy.ts';
+import { parsePolicy } from '../../common/policy-parse.ts';
 import {
   checkRulesTighten,
   parseSchedulingRules,
@@ -27,7 +28,7 @@ import {
   scopesAbove,
 } from '../store/policies.ts';
 import type { ApiContext } from './context.ts';
-import { fail, parseInput, unwrap } from './errors.ts';
+import { failRequest, parseInput, unwrap } from './errors.ts';
 
 type ScopeParams = { Params: { scope: string; type: string } };
 
@@ -68,7 +69,7 @@ function view<T>(r: ScopedRecord<T>): Record<string, unknown> {
 
 function scopeAndType(params: { scope: string; type: string }): { scope: string; type: WorkloadType } {
   if (!isScope(params.scope))
-    fail(
+    failRequest(
       'TESSERA_E_INVALID_SPEC',
       `scope ${JSON.stringify(params.scope)}: expected cluster, department:<name> or project:<name>`,
       'scope',
@@ -90,7 +91,7 @@ function registerFamily<T>(app: FastifyInstance, ctx: ApiContext, f: Family<T>):
     const { scope, type } = scopeAndType(request.params);
     const r = getScoped<T>(ctx.db, f.kind, scope, type);
     return r === undefined
-      ? fail('TESSERA_E_NOT_FOUND', `no ${f.what} for scope ${scope} and type ${type}`)
+      ? failRequest('TESSERA_E_NOT_FOUND', `no ${f.what} for scope ${scope} and type ${type}`)
       : view(r);
   });
 

@@ -14,7 +14,7 @@ import {
   type RegistrySecretInfo,
 } from '../store/registry-secrets.ts';
 import type { ApiContext } from './context.ts';
-import { fail, unwrap } from './errors.ts';
+import { failRequest, unwrap } from './errors.ts';
 
 type ProjectParams = { Params: { project: string } };
 type SecretParams = { Params: { project: string; name: string } };
@@ -55,7 +55,7 @@ export function registerSecretRoutes(app: FastifyInstance, ctx: ApiContext): voi
         : body;
     const input = unwrap(parseRegistrySecretInput(named));
     if (input.name !== request.params.name)
-      fail(
+      failRequest(
         'TESSERA_E_INVALID_SPEC',
         `registry secret name: the body names ${input.name} but the path ${request.params.name}; leave name out of the body`,
         'name',

@@ -10,7 +10,7 @@ import { createJoinToken } from '../identity/nodes.ts';
 import { createUserToken, revokeToken, type TokenRecord, type TokenStore } from '../identity/tokens.ts';
 import { getUser } from '../store/access.ts';
 import type { ApiContext } from './context.ts';
-import { fail, parseInput, unwrap } from './errors.ts';
+import { failRequest, parseInput, unwrap } from './errors.ts';
 
 const TokenCreate = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('join') }),
@@ -56,9 +56,9 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: ApiContext, token
     const nowMs = ctx.now();
     const user = body.user ?? request.caller?.user;
     if (user === undefined)
-      fail('TESSERA_E_INVALID_SPEC', 'token field user: name the user the token is for', 'user');
+      failRequest('TESSERA_E_INVALID_SPEC', 'token field user: name the user the token is for', 'user');
     if (body.user !== undefined && getUser(ctx.db, user) === undefined)
-      fail(
+      failRequest(
         'TESSERA_E_NOT_FOUND',
         `no user named ${user}; create it with tessera user create ${user}`,
         'user',
@@ -71,12 +71,17 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: ApiContext, token
     if (body.expiresIn !== undefined) {
       const ms = unwrap(parseDurationMs(body.expiresIn, 'expiresIn'));
       if (ms <= 0)
-        fail('TESSERA_E_INVALID_DURATION', 'token field expiresIn: must be longer than 0', 'expiresIn');
+        failRequest(
+          'TESSERA_E_INVALID_DURATION',
+          'token field expiresIn: must be longer than 0',
+          'expiresIn',
+        );
       options.expiresMs = nowMs + ms;
     }
     const token = createUserToken(tokens, user, options);
     const id = token.split('.')[1] ?? '';
-    const record = tokens.get(id) ?? fail('TESSERA_E_INTERNAL', `token ${id} vanished after it was stored`);
+    const record =
+      tokens.get(id) ?? failRequest('TESSERA_E_INTERNAL', `token ${id} vanished after it was stored`);
     return reply.code(201).send({ token, ...tokenView(record) });
   });
 
@@ -85,8 +90,8 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: ApiContext, token
   app.delete<{ Params: { id: string } }>('/tokens/:id', async (request) => {
     const id = request.params.id;
     if (!revokeToken(tokens, id, ctx.now()))
-      fail('TESSERA_E_NOT_FOUND', `no token ${id}; see tessera token list`);
-    const record = tokens.get(id) ?? fail('TESSERA_E_NOT_FOUND', `no token ${id}`);
+      failRequest('TESSERA_E_NOT_FOUND', `no token ${id}; see tessera token list`);
+    const record = tokens.get(id) ?? failRequest('TESSERA_E_NOT_FOUND', `no token ${id}`);
     return tokenView(record);
   });
 }

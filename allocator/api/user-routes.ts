@@ -17,7 +17,7 @@ import {
   type UserRecord,
 } from '../store/access.ts';
 import type { ApiContext } from './context.ts';
-import { fail, parseInput, unwrap } from './errors.ts';
+import { failRequest, parseInput, unwrap } from './errors.ts';
 
 const UserCreate = z.strictObject({ name: z.string().min(1) });
 const RuleCreate = z.strictObject({
@@ -40,7 +40,7 @@ export const ruleView = (r: AccessRuleRecord) => ({
 /** Registers the user, access-rule and whoami routes. */
 export function registerUserRoutes(app: FastifyInstance, ctx: ApiContext, tokens: TokenStore): void {
   app.get('/whoami', async (request) => {
-    const user = request.caller?.user ?? fail('TESSERA_E_UNAUTHENTICATED', 'no caller');
+    const user = request.caller?.user ?? failRequest('TESSERA_E_UNAUTHENTICATED', 'no caller');
     return { user, rules: listAccessRules(ctx.db, user).map(ruleView) };
   });
 
@@ -69,7 +69,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: ApiContext, tokens
   app.delete<{ Params: { id: string } }>('/access-rules/:id', async (request) => {
     const id = Number(request.params.id);
     if (!Number.isSafeInteger(id) || id <= 0)
-      fail(
+      failRequest(
         'TESSERA_E_INVALID_SPEC',
         `access rule id '${request.params.id}' is not a number; see tessera access list`,
         'id',

@@ -22,7 +22,7 @@ import {
 } from '../store/workloads.ts';
 import { applyWorkloadPolicies } from './apply-policies.ts';
 import type { ApiContext } from './context.ts';
-import { fail, parseInput, unwrap } from './errors.ts';
+import { failRequest, parseInput, unwrap } from './errors.ts';
 import { PAGE_QUERY, pageRequest, sendPage } from './paging.ts';
 import { eventView, workloadView } from './views.ts';
 
@@ -47,7 +47,7 @@ type IdParams = { Params: { id: string } };
 /** `/workloads` and its per-workload actions. */
 export function registerWorkloadRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const workloadOf = (id: string) =>
-    getWorkload(ctx.db, id) ?? fail('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
+    getWorkload(ctx.db, id) ?? failRequest('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
   const view = (id: string) => workloadView(workloadOf(id), listPods(ctx.db, { workload: id }));
 
   app.post('/workloads', async (request, reply) => {
@@ -58,7 +58,7 @@ export function registerWorkloadRoutes(app: FastifyInstance, ctx: ApiContext): v
     const spec = unwrap(applyWorkloadPolicies(ctx.db, request.body));
     if (q.dryRun === 'true') {
       if (projectChain(ctx.db, spec.project).ok === false)
-        fail('TESSERA_E_NOT_FOUND', `project ${spec.project} does not exist`, 'project');
+        failRequest('TESSERA_E_NOT_FOUND', `project ${spec.project} does not exist`, 'project');
       unwrap(checkPullSecret(ctx.db, spec.project, spec));
       return reply.code(200).send(spec);
     }

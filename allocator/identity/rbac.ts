@@ -1,7 +1,7 @@
 /**
  * Who may do what where, as in Run:ai: an access rule gives a user a role on a scope
- * (cluster, a department, a project) and everything below it. Pure: `can(rules, action, target)`
- * needs no store, request or clock; permissions.ts turns a request into an action and a target.
+ * (cluster, a department, a project) and everything below it. Pure: `can(rules, verb, target)`
+ * needs no store, request or clock; permissions.ts turns a request into a verb and a target.
  *
  * - admin: everything within its scope (at cluster: pools, nodes, users, rules, all tokens).
  * - department-admin: manages the projects (and their quotas, policies, workloads) of its
@@ -19,8 +19,11 @@ export const ROLES = ['viewer', 'researcher', 'department-admin', 'admin'] as co
 /** A role an access rule gives. */
 export type Role = (typeof ROLES)[number];
 
-/** What a request does. */
-export const ACTIONS = [
+/**
+ * What a request does: the verbs of an access rule (Kubernetes RBAC's word; the scheduler's actions
+ * are something else).
+ */
+export const VERBS = [
   'read',
   'read-nodes',
   'read-policy',
@@ -29,8 +32,8 @@ export const ACTIONS = [
   'manage-department',
   'manage-cluster',
 ] as const;
-/** An action a route performs on its target scope. */
-export type Action = (typeof ACTIONS)[number];
+/** A verb a route performs on its target scope. */
+export type Verb = (typeof VERBS)[number];
 
 /**
  * Where: the whole cluster, a department, or a project with its department (null when the
@@ -50,8 +53,8 @@ export interface Grant {
 /** The whole cluster. */
 export const CLUSTER: Scope = { kind: 'cluster' };
 
-const ROLE_ACTIONS: Readonly<Record<Role, readonly Action[]>> = {
-  admin: ACTIONS,
+const ROLE_VERBS: Readonly<Record<Role, readonly Verb[]>> = {
+  admin: VERBS,
   'department-admin': [
     'read',
     'read-nodes',
@@ -74,20 +77,20 @@ export function covers(outer: Scope, inner: Scope): boolean {
   return inner.kind === 'project' && inner.project === outer.project;
 }
 
-function allows(grant: Grant, action: Action, target: Scope): boolean {
+function allows(grant: Grant, verb: Verb, target: Scope): boolean {
   // Node and pool info is cluster-wide; a department-admin needs it to place its projects' work,
   // and any role on the whole cluster reads it.
-  if (action === 'read-nodes')
-    return ROLE_ACTIONS[grant.role].includes('read-nodes') || grant.scope.kind === 'cluster';
-  if (!ROLE_ACTIONS[grant.role].includes(action)) return false;
+  if (verb === 'read-nodes')
+    return ROLE_VERBS[grant.role].includes('read-nodes') || grant.scope.kind === 'cluster';
+  if (!ROLE_VERBS[grant.role].includes(verb)) return false;
   // The policies above a scope constrain it, so whoever acts in the scope may read them.
-  if (action === 'read-policy' && covers(target, grant.scope)) return true;
+  if (verb === 'read-policy' && covers(target, grant.scope)) return true;
   return covers(grant.scope, target);
 }
 
-/** Whether any of `grants` lets its holder do `action` on `target`. */
-export function can(grants: readonly Grant[], action: Action, target: Scope): boolean {
-  return grants.some((g) => allows(g, action, target));
+/** Whether any of `grants` lets its holder do `verb` on `target`. */
+export function can(grants: readonly Grant[], verb: Verb, target: Scope): boolean {
+  return grants.some((g) => allows(g, verb, target));
 }
 
 /** `cluster`, `department/<d>` or `project/<p>`: how access rules and messages write a scope. */
@@ -106,19 +109,19 @@ export function parseScopeName(
   return { kind: m[1] === 'department' ? 'department' : 'project', name: m[2] ?? '' };
 }
 
-/** The weakest role that may do `action`, and the scope to grant it on, for a 403 that says what to ask for. */
-export function neededGrant(action: Action, target: Scope): { role: Role; scope: string } {
+/** The weakest role that may do `verb`, and the scope to grant it on, for a 403 that says what to ask for. */
+export function neededGrant(verb: Verb, target: Scope): { role: Role; scope: string } {
   const role: Role =
-    action === 'read' || action === 'read-policy'
+    verb === 'read' || verb === 'read-policy'
       ? 'viewer'
-      : action === 'write-workload'
+      : verb === 'write-workload'
         ? 'researcher'
-        : action === 'manage-cluster'
+        : verb === 'manage-cluster'
           ? 'admin'
           : 'department-admin';
-  if (action === 'manage-cluster' || action === 'read-nodes') return { role, scope: 'cluster' };
+  if (verb === 'manage-cluster' || verb === 'read-nodes') return { role, scope: 'cluster' };
   // A project is managed from its department.
-  if (action === 'manage-project' && target.kind === 'project' && target.department !== null)
+  if (verb === 'manage-project' && target.kind === 'project' && target.department !== null)
     return { role, scope: `department/${target.department}` };
   return { role, scope: scopeName(target) };
 }

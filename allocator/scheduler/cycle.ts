@@ -3,7 +3,7 @@
  * `snapshot.nowMs`, and the same snapshot always gives the same plan.
  */
 import { ACTIONS, type Action } from './actions/index.ts';
-import type { ActionName, PhaseChange, Plan } from './plan.ts';
+import type { ActionName, Plan, PlannedPhaseChange } from './plan.ts';
 import { openSession, pendingReasons } from './session.ts';
 import type { Snapshot } from './snapshot.ts';
 import { Statement } from './statement.ts';
@@ -26,7 +26,7 @@ export function runCycle(
   const { binds, evictions } = stmt.commit();
 
   // A workload that held a whole gang and lost it goes back to Pending, with the eviction's reason.
-  const phaseChanges: PhaseChange[] = [];
+  const phaseChanges: PlannedPhaseChange[] = [];
   const seen = new Set<string>();
   const byId = new Map(session.groups.map((g) => [g.snap.id, g]));
   for (const e of evictions) {

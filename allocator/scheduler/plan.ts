@@ -23,8 +23,11 @@ export interface Eviction {
   reason: string;
 }
 
-/** A workload phase the scheduler decided (a whole gang evicted -> Pending). */
-export interface PhaseChange {
+/**
+ * A workload phase the scheduler decided (a whole gang evicted -> Pending): only the target, since the
+ * store checks it against the lifecycle's table (common/phases.ts PhaseChange) when it applies the plan.
+ */
+export interface PlannedPhaseChange {
   group: string;
   to: 'Pending';
   reason: string;
@@ -40,7 +43,7 @@ export interface PendingReason {
 export interface Plan {
   binds: Bind[];
   evictions: Eviction[];
-  phaseChanges: PhaseChange[];
+  phaseChanges: PlannedPhaseChange[];
   pending: PendingReason[];
   /**
    * Each queue's standing per pool (queue -> pool -> share) after the plan: fair shares as the

@@ -3,7 +3,7 @@
  * reclaim reuses. Pure: reads fair shares, never changes them.
  */
 import type { Resources } from '../../common/resources.ts';
-import { byAge, type QueueShare } from './fairshare.ts';
+import type { QueueShare } from './fairshare.ts';
 import type { QueueSnap } from './snapshot.ts';
 
 const KEYS = ['gpuMilli', 'cpuMillis', 'memoryMiB'] as const;
@@ -53,25 +53,44 @@ export function isWithinDeserved(share: QueueShare, extra?: Resources): boolean 
   return true;
 }
 
-/** Same-level comparison of two queues by the rules of compareQueues; negative = `a` first. */
-function compareLevel(
-  a: QueueSnap,
-  sa: QueueShare,
-  b: QueueSnap,
-  sb: QueueShare,
-  extraA: Resources | undefined,
-  extraB: Resources | undefined,
-): number {
-  const dominantA = dominantShare(sa);
-  const dominantB = dominantShare(sb);
-  const belowA = dominantA < 1;
-  const belowB = dominantB < 1;
-  if (belowA !== belowB) return belowA ? -1 : 1;
-  const withinA = isWithinDeserved(sa, extraA);
-  const withinB = isWithinDeserved(sb, extraB);
-  if (withinA !== withinB) return withinA ? -1 : 1;
-  if (dominantA !== dominantB) return dominantA < dominantB ? -1 : 1;
-  return byAge(a, b);
+/**
+ * Where a queue stands at one level, as a key compared field by field (the rules of compareQueues):
+ * below fair share first, then the one whose next allocation stays within deserved, then the lowest
+ * dominant share, then the oldest (createdOrder, then name).
+ */
+function levelKey(q: QueueSnap, share: QueueShare, extra: Resources | undefined): (number | string)[] {
+  const dominant = dominantShare(share);
+  return [dominant < 1 ? 0 : 1, isWithinDeserved(share, extra) ? 0 : 1, dominant, q.createdOrder, q.name];
+}
+
+/**
+ * The whole rank of `queue` in `pool`: its department's level key, then its own, then the pool (so
+ * the same project in two pools is never a tie). A queue unknown to `queues` or `shares` ranks after
+ * every known one, by name. Comparing keys field by field is what makes the order total: each side's
+ * key depends on that side alone, whichever pool it is judged in.
+ */
+function rankKey(
+  queue: string,
+  pool: string,
+  shares: Map<string, Map<string, QueueShare>>,
+  queues: ReadonlyMap<string, QueueSnap>,
+  next: ReadonlyMap<string, Resources> | undefined,
+): (number | string)[] {
+  const q = queues.get(queue);
+  const share = shares.get(queue)?.get(pool);
+  if (q === undefined || share === undefined) return [1, queue, pool];
+  const extra = next?.get(queue);
+  const [t, topShare, topExtra] = top(q, share, extra, pool, shares, queues);
+  return [0, ...levelKey(t, topShare, topExtra), ...levelKey(q, share, extra), pool];
+}
+
+function compareKeys(a: readonly (number | string)[], b: readonly (number | string)[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i] as number | string;
+    const y = b[i] as number | string;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return a.length - b.length;
 }
 
 /**
@@ -95,23 +114,26 @@ export function compareQueues(
   queues: ReadonlyMap<string, QueueSnap>,
   next?: ReadonlyMap<string, Resources>,
 ): number {
-  if (a === b) return 0;
-  const qa = queues.get(a);
-  const qb = queues.get(b);
-  const sa = shares.get(a)?.get(pool);
-  const sb = shares.get(b)?.get(pool);
-  if (qa === undefined || sa === undefined || qb === undefined || sb === undefined) {
-    const knownA = qa !== undefined && sa !== undefined;
-    const knownB = qb !== undefined && sb !== undefined;
-    if (knownA !== knownB) return knownA ? -1 : 1;
-    return a < b ? -1 : 1;
-  }
-  const extraA = next?.get(a);
-  const extraB = next?.get(b);
-  const [ta, sta, topExtraA] = top(qa, sa, extraA, pool, shares, queues);
-  const [tb, stb, topExtraB] = top(qb, sb, extraB, pool, shares, queues);
-  if (ta.name !== tb.name) return compareLevel(ta, sta, tb, stb, topExtraA, topExtraB);
-  return compareLevel(qa, sa, qb, sb, extraA, extraB);
+  return compareQueuesAcrossPools(a, pool, b, pool, shares, queues, next);
+}
+
+/**
+ * compareQueues for two candidates that may prefer different pools: `a` judged by its standing in
+ * `poolA`, `b` in `poolB`. Each side is ranked on its own numbers only, so the result is the same
+ * whichever side asks (compare(a, b) = -compare(b, a)) and the order stays transitive over any mix
+ * of pools; in one pool it is exactly compareQueues. Zero only for the same queue in the same pool.
+ */
+export function compareQueuesAcrossPools(
+  a: string,
+  poolA: string,
+  b: string,
+  poolB: string,
+  shares: Map<string, Map<string, QueueShare>>,
+  queues: ReadonlyMap<string, QueueSnap>,
+  next?: ReadonlyMap<string, Resources>,
+): number {
+  if (a === b && poolA === poolB) return 0;
+  return compareKeys(rankKey(a, poolA, shares, queues, next), rankKey(b, poolB, shares, queues, next));
 }
 
 /**

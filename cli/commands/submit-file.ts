@@ -7,7 +7,7 @@
 import { tesseraError } from '../../common/errors.ts';
 import { EXCLUSIVE_GROUPS, isRecord } from '../../common/policy-fields.ts';
 import { failure } from '../errors.ts';
-import type { SubmitBody } from './submit.ts';
+import type { SubmitBody } from './submit-body.ts';
 
 /** `file` (a parsed document) with `overrides` (what the command line set) laid over it. */
 export function mergeSubmitFile(

@@ -23,6 +23,7 @@ import type { WorkloadView } from '../client/views.ts';
 import { usageError } from '../errors.ts';
 import { collect } from '../flags.ts';
 import type { CliContext } from './index.ts';
+import type { SubmitBody, SubmitMount, SubmitResources } from './submit-body.ts';
 import { mergeSubmitFile } from './submit-file.ts';
 
 const EXAMPLES = `
@@ -74,49 +75,6 @@ export interface RawSubmitFlags {
   runAsUser?: string;
   runAsGroup?: string;
   mount?: string[];
-}
-
-/** One `mounts` entry as the user set it; the allocator defaults what is left out. */
-export interface SubmitMount {
-  hostPath: string;
-  containerPath?: string;
-  readOnly?: boolean;
-}
-
-/** The `resources` of a submitted spec, quantities as the user wrote them. */
-export interface SubmitResources {
-  gpuDevices?: number;
-  gpuFraction?: string;
-  gpuMemory?: string;
-  gpuFractionLimit?: string;
-  gpuMemoryLimit?: string;
-  cpu?: string;
-  memory?: string;
-}
-
-/** The body of `POST /workloads`: only what the user set, so the allocator applies its defaults. */
-export interface SubmitBody {
-  name: string;
-  project: string;
-  type: WorkloadType;
-  command: string[];
-  priorityClass?: PriorityClass;
-  env?: Record<string, string>;
-  nodePools?: string[];
-  nodeTypes?: string[];
-  gpuModels?: string[];
-  replicas?: number;
-  minReplicas?: number;
-  maxReplicas?: number;
-  resources?: SubmitResources;
-  disconnectPolicy?: string;
-  image?: string;
-  imagePullPolicy?: PullPolicy;
-  imagePullSecret?: string;
-  workingDir?: string;
-  runAsUser?: number;
-  runAsGroup?: number;
-  mounts?: SubmitMount[];
 }
 
 /** Builds the `POST /workloads` body from the command line; throws a usage error for a bad flag. */

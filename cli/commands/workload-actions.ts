@@ -16,7 +16,7 @@ interface DeleteAnswer {
   purged: boolean;
 }
 
-const ACTIONS = {
+const WORKLOAD_ACTIONS = {
   stop: {
     description:
       'Stop a workload: its pods end; its definition and history stay, and `tessera run` queues it again.',
@@ -29,13 +29,13 @@ const ACTIONS = {
   },
 } as const;
 
-type Action = keyof typeof ACTIONS;
+type WorkloadAction = keyof typeof WORKLOAD_ACTIONS;
 
-function isAction(name: string): name is Action {
-  return Object.hasOwn(ACTIONS, name);
+function isAction(name: string): name is WorkloadAction {
+  return Object.hasOwn(WORKLOAD_ACTIONS, name);
 }
 
-function examples(action: Action): string {
+function examples(action: WorkloadAction): string {
   return `
 Examples:
   $ tessera ${action} resnet -p vision
@@ -50,7 +50,7 @@ export function configure(command: Command, { io }: CliContext): void {
   if (!isAction(action)) throw new Error(`workload-actions.ts configured for unknown command ${action}`);
   addClientOptions(
     command
-      .description(ACTIONS[action].description)
+      .description(WORKLOAD_ACTIONS[action].description)
       .addArgument(workloadArgument())
       .addOption(projectOption())
       .addOption(outputOption())
@@ -70,6 +70,11 @@ export function configure(command: Command, { io }: CliContext): void {
       return;
     }
     const after = await client.request<WorkloadView>('POST', `${path}/${action}`);
-    printData(io, flags.output, after, (a) => `${label} ${ACTIONS[action].done}: phase ${a.phase}\n`);
+    printData(
+      io,
+      flags.output,
+      after,
+      (a) => `${label} ${WORKLOAD_ACTIONS[action].done}: phase ${a.phase}\n`,
+    );
   });
 }

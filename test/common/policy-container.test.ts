@@ -7,8 +7,8 @@ import {
   checkTightens,
   effectivePolicy,
   type Policy,
-  parsePolicy,
 } from '../../common/policy.ts';
+import { parsePolicy } from '../../common/policy-parse.ts';
 import { parseWorkloadSpec, type WorkloadSpec } from '../../common/workload.ts';
 import { failure, value } from '../result.ts';
 

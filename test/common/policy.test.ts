@@ -7,8 +7,8 @@ import {
   effectivePolicy,
   type FieldRule,
   type Policy,
-  parsePolicy,
 } from '../../common/policy.ts';
+import { parsePolicy } from '../../common/policy-parse.ts';
 import { parseWorkloadSpec } from '../../common/workload.ts';
 
 const at = (scope: string, policy: Partial<Policy>) => ({

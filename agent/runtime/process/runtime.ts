@@ -189,13 +189,14 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): PodRuntime {
       const { identity, ownUid } = who.value;
       const undo: (() => void)[] = [];
       if (ownUid && identity !== null) undo.push(() => ids?.release(identity.uid));
-      const fail = (r: Result<never>): Result<never> => {
+      // Undoes what this start made so far, then answers with `r`.
+      const rollBack = (r: Result<never>): Result<never> => {
         for (const u of undo.reverse()) u();
         return r;
       };
       // Always made: the pod's working dir unless the spec names one, and its HOME either way.
       const dir = preparePodRootDir(opts.podRoot, spec.podId, identity);
-      if (!dir.ok) return fail(dir);
+      if (!dir.ok) return rollBack(dir);
       undo.push(() => removePodRootDir(opts.podRoot, spec.podId));
       const cwd = spec.workingDir ?? dir.value;
       let cgroup: PodCgroup | null = null;
@@ -204,12 +205,12 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): PodRuntime {
           memoryMiB: spec.memoryMiB,
           cpuMillis: spec.cpuMillis,
         });
-        if (!created.ok) return fail(created);
+        if (!created.ok) return rollBack(created);
         cgroup = created.value;
         const cg = cgroup;
         undo.push(() => removePodCgroup(cg));
       } else if ((spec.memoryMiB ?? 0) > 0) {
-        return fail(
+        return rollBack(
           launchError(
             spec.podId,
             'memoryMiB',
@@ -229,12 +230,14 @@ export function createProcessRuntime(opts: ProcessRuntimeOptions): PodRuntime {
           stdio: ['ignore', req.stdoutFd, req.stderrFd],
         });
       } catch (x) {
-        return fail(launchError(spec.podId, 'command', `cannot start: ${(x as Error).message}`));
+        return rollBack(launchError(spec.podId, 'command', `cannot start: ${(x as Error).message}`));
       }
       const pid = child.pid;
       if (pid === undefined) {
         child.on('error', () => {});
-        return fail(launchError(spec.podId, 'command', `cannot start ${JSON.stringify(cmd)} (cwd ${cwd})`));
+        return rollBack(
+          launchError(spec.podId, 'command', `cannot start ${JSON.stringify(cmd)} (cwd ${cwd})`),
+        );
       }
       const ref: ProcessRef = {
         kind: 'process',

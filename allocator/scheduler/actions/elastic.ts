@@ -3,7 +3,7 @@
  * idle after every pending gang had its turn. Shrinking happens in reclaim and preempt, which take
  * elastic extras before evicting anyone (see victims.ts).
  */
-import { compareQueues } from '../queue-order.ts';
+import { compareQueuesAcrossPools } from '../queue-order.ts';
 import { type GroupState, gangNeed, type Session } from '../session.ts';
 import type { Statement } from '../statement.ts';
 import { compareJobs } from './jobs.ts';
@@ -26,10 +26,18 @@ export const elastic: Action = {
     let progress = true;
     while (progress) {
       progress = false;
+      // Each workload is ranked in the pool it grows in; judging both sides in one side's pool would
+      // make the comparator inconsistent, and Array.prototype.sort's result undefined.
       growing.sort(
         (a, b) =>
-          compareQueues(a.snap.queue, b.snap.queue, pool(a), session.shares, session.queues) ||
-          compareJobs(a, b),
+          compareQueuesAcrossPools(
+            a.snap.queue,
+            pool(a),
+            b.snap.queue,
+            pool(b),
+            session.shares,
+            session.queues,
+          ) || compareJobs(a, b),
       );
       for (const g of growing) {
         if (!wantsToGrow(g)) continue;

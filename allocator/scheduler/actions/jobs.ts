@@ -2,7 +2,7 @@
  * The pending-job queue the allocation-like actions walk: projects in fair-share order, and inside a
  * project by priority then age.
  */
-import { compareQueues } from '../queue-order.ts';
+import { compareQueuesAcrossPools } from '../queue-order.ts';
 import { type GroupState, gangNeed, type Session } from '../session.ts';
 
 /** Priority first, then the older workload, then id: the order inside one project. */
@@ -43,6 +43,10 @@ export function forEachPendingJob(
   }
   for (const list of byQueue.values()) list.sort(compareJobs);
   const heads = new Map<string, number>([...byQueue.keys()].map((q) => [q, 0]));
+  // Each project is judged in the first pool its head job prefers; two heads preferring different
+  // pools compare each by its own pool's standing, so the pick does not depend on which is asked first.
+  const headPool = (queue: string): string =>
+    byQueue.get(queue)?.[heads.get(queue) ?? 0]?.snap.nodePools[0] ?? 'default';
   while (heads.size > 0) {
     let best: string | undefined;
     for (const queue of heads.keys()) {
@@ -50,8 +54,15 @@ export function forEachPendingJob(
         best = queue;
         continue;
       }
-      const pool = byQueue.get(queue)?.[heads.get(queue) ?? 0]?.snap.nodePools[0] ?? 'default';
-      if (compareQueues(queue, best, pool, session.shares, session.queues) < 0) best = queue;
+      const order = compareQueuesAcrossPools(
+        queue,
+        headPool(queue),
+        best,
+        headPool(best),
+        session.shares,
+        session.queues,
+      );
+      if (order < 0) best = queue;
     }
     if (best === undefined) break;
     const list = byQueue.get(best) ?? [];

@@ -49,6 +49,9 @@ export function createPlacer(nodes: NodeState[], options: PlacerOptions = {}): P
   const maxIndexes = options.maxScoreIndexes ?? 256;
   const pools = new Map<string, PoolIndex>();
   const where = new Map<string, { pool: PoolIndex; rank: number }>();
+  // Each pool's score indexes by request shape, least recently used first; they live and die with
+  // the pool (a rebuilt pool starts afresh). Kept here, not on PoolIndex, which they read.
+  const scoreIndexes = new WeakMap<PoolIndex, Map<string, ScoreIndex>>();
 
   const rebuild = (name: string, members: readonly NodeState[]): void => {
     if (members.length === 0) {
@@ -95,17 +98,22 @@ export function createPlacer(nodes: NodeState[], options: PlacerOptions = {}): P
     if (pool === undefined) return null;
     const policy = SCORE_POLICIES[name];
     const key = shapeKey(policy, req);
-    let index = pool.scoreIndexes.get(key);
+    let indexes = scoreIndexes.get(pool);
+    if (indexes === undefined) {
+      indexes = new Map();
+      scoreIndexes.set(pool, indexes);
+    }
+    let index = indexes.get(key);
     if (index === undefined) {
       index = new ScoreIndex(pool.nodes.length);
-      if (pool.scoreIndexes.size >= maxIndexes) {
-        const oldest = pool.scoreIndexes.keys().next().value;
-        if (oldest !== undefined) pool.scoreIndexes.delete(oldest);
+      if (indexes.size >= maxIndexes) {
+        const oldest = indexes.keys().next().value;
+        if (oldest !== undefined) indexes.delete(oldest);
       }
     } else {
-      pool.scoreIndexes.delete(key);
+      indexes.delete(key);
     }
-    pool.scoreIndexes.set(key, index);
+    indexes.set(key, index);
     index.refresh(pool, req, policy, ctx);
     let rank: number;
     if (policy.prescore !== undefined) {

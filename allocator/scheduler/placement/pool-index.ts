@@ -4,7 +4,8 @@
  * - `whole`: key (fully free healthy GPUs, free GPU milli) -> node ranks;
  * - `gpus`: key (a healthy GPU's free milli, its node's free GPU milli) -> rank x GPU_SLOTS + position.
  * Cordoned nodes are in neither. Every change bumps the node's version and is appended to a log,
- * so the per-request score indexes (score-index.ts) re-score only nodes changed since they last looked.
+ * so the per-request score indexes (score-index.ts, kept by the placer per pool) re-score only nodes
+ * changed since they last looked.
  */
 import { MILLI_PER_GPU, memoryToGpuMilli } from '../../../common/resources.ts';
 import { OrderedBuckets } from './buckets.ts';
@@ -12,7 +13,6 @@ import { freeGpuMilli, fullyFreeCount } from './fit.ts';
 import type { CompiledMix } from './mix.ts';
 import { KEY_SCALE } from './policies/common.ts';
 import type { NodeMeasure } from './policy.ts';
-import type { ScoreIndex } from './score-index.ts';
 import type { NodeState, PlacementRequest } from './types.ts';
 
 /** Entries of the GPU buckets are rank x GPU_SLOTS + position of the GPU in `node.gpus`. */
@@ -45,7 +45,6 @@ export class PoolIndex {
   /** Ranks changed, oldest first; `logBase` is the absolute position of `log[0]`. */
   log: number[] = [];
   logBase = 0;
-  readonly scoreIndexes = new Map<string, ScoreIndex>();
   /** Memo of node measures (policy.ts `memo`): per measure, value and the version it was taken at. */
   readonly memos = new Map<NodeMeasure, { val: Float64Array; ver: Int32Array }>();
   private readonly wholeKey: number[];

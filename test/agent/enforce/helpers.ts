@@ -1,6 +1,6 @@
 /** Builders shared by the enforcement tests: pods, samples, a manual clock, a recording PodControl. */
 
-import type { SetTimer } from '../../../agent/enforce/time-slice.ts';
+import type { SetSliceTimer } from '../../../agent/enforce/time-slice.ts';
 import type { PodControl, PodView } from '../../../agent/enforce/types.ts';
 import type { GpuSample } from '../../../agent/gpu/driver.ts';
 import type { GpuGrant } from '../../../common/resources.ts';
@@ -37,7 +37,7 @@ export function sample(
 /** Time that moves only when told; timers fire in time order (then creation order) as it passes. */
 export function manualClock(startMs = 0): {
   now: () => number;
-  setTimer: SetTimer;
+  setTimer: SetSliceTimer;
   advance(ms: number): void;
 } {
   let t = startMs;

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { AgentEvent, AgentPodStatus, AgentStatus } from '../../../agent/api.ts';
 import { zeroCounters } from '../../../agent/enforce/index.ts';
-import type { LinkAgent } from '../../../agent/link/client.ts';
+import type { LinkAgent } from '../../../agent/link/types.ts';
 import type { PodSpec, PodStatus } from '../../../agent/runner/index.ts';
 import { ok } from '../../../common/errors.ts';
 import { createLogger } from '../../../common/log.ts';

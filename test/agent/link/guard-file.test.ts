@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLink, type LinkClock } from '../../../agent/link/client.ts';
+import { createLink } from '../../../agent/link/client.ts';
 import {
   armedDeadline,
   createGuardFile,
@@ -16,6 +16,7 @@ import {
   fenceDeadlinePath,
   MAX_KILL_GRACE_MS,
 } from '../../../agent/link/guard-file.ts';
+import type { LinkClock } from '../../../agent/link/types.ts';
 import { createLogger } from '../../../common/log.ts';
 import { fakeAgent, fakeAllocator, hellos, quietLog, waitFor } from './fixtures.ts';
 

@@ -1,7 +1,6 @@
 /** The pure permission core: every role on every kind of scope against every action and target. */
 import { describe, expect, it } from 'vitest';
 import {
-  type Action,
   CLUSTER,
   can,
   covers,
@@ -10,6 +9,7 @@ import {
   parseScopeName,
   type Scope,
   scopeName,
+  type Verb,
 } from '../../../allocator/identity/rbac.ts';
 
 const d1: Scope = { kind: 'department', department: 'd1' };
@@ -31,7 +31,7 @@ const GRANTEES: Record<string, Grant[]> = {
 };
 
 /** For each grantee and action, the targets allowed; every other target is refused. */
-const ALLOWED: Record<string, Partial<Record<Action, TargetName[]>>> = {
+const ALLOWED: Record<string, Partial<Record<Verb, TargetName[]>>> = {
   'admin@cluster': {
     read: ['cluster', 'd1', 'd2', 'p1', 'p1b', 'p2'],
     'read-nodes': ['cluster', 'd1', 'd2', 'p1', 'p1b', 'p2'],
@@ -68,7 +68,7 @@ const ALLOWED: Record<string, Partial<Record<Action, TargetName[]>>> = {
   nobody: {},
 };
 
-const ACTIONS: Action[] = [
+const VERBS: Verb[] = [
   'read',
   'read-nodes',
   'read-policy',
@@ -80,7 +80,7 @@ const ACTIONS: Action[] = [
 
 describe('can: role x scope x action x target', () => {
   const cases = Object.entries(GRANTEES).flatMap(([who, grants]) =>
-    ACTIONS.flatMap((action) =>
+    VERBS.flatMap((action) =>
       (Object.keys(TARGETS) as TargetName[]).map((t) => ({
         who,
         grants,

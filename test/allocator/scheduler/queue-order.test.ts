@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { computeFairShares, type QueueShare } from '../../../allocator/scheduler/fairshare.ts';
 import {
   compareQueues,
+  compareQueuesAcrossPools,
   dominantShare,
   isOverFairShare,
   isWithinDeserved,
@@ -222,5 +223,137 @@ describe('compareQueues', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('compareQueuesAcrossPools', () => {
+  const r = fc.record({
+    gpuMilli: fc.integer({ min: 0, max: 4 }).map((x) => x * 1000),
+    cpuMillis: fc.integer({ min: 0, max: 2 }).map((x) => x * 1000),
+    memoryMiB: fc.constant(0),
+  });
+  /** A share in a pool, or none (the queue is unknown there). */
+  const poolShare = fc.option(fc.record({ allocated: r, deserved: r, fairShare: r }), {
+    nil: undefined,
+    freq: 5,
+  });
+  const POOLS = ['p', 'q', 'r'];
+  const queue = fc.record({
+    parent: fc.constantFrom(null, 'd0', 'd1', 'missing'),
+    pools: fc.tuple(poolShare, poolShare, poolShare),
+    next: fc.option(r, { nil: undefined }),
+  });
+
+  /** Queues d0, d1 (departments) and p0.. (projects), each with a share in some of the pools. */
+  function multiPoolWorld(
+    depts: readonly { pools: readonly (QueueShare | undefined)[] }[],
+    projects: readonly {
+      parent: string | null;
+      pools: readonly (QueueShare | undefined)[];
+      next: Resources | undefined;
+    }[],
+  ) {
+    const queues = new Map<string, QueueSnap>();
+    const shares = new Map<string, Map<string, QueueShare>>();
+    const next = new Map<string, Resources>();
+    const add = (
+      name: string,
+      parent: string | null,
+      pools: readonly (QueueShare | undefined)[],
+      i: number,
+    ) => {
+      queues.set(name, { name, parent, createdOrder: i, quotas: {} });
+      const byPool = new Map<string, QueueShare>();
+      pools.forEach((sh, k) => {
+        if (sh !== undefined) byPool.set(POOLS[k] as string, sh);
+      });
+      shares.set(name, byPool);
+    };
+    depts.forEach((d, i) => {
+      add(`d${i}`, null, d.pools, i);
+    });
+    projects.forEach((p, i) => {
+      add(`p${i}`, p.parent, p.pools, depts.length + i);
+      if (p.next) next.set(`p${i}`, p.next);
+    });
+    return { queues, shares, next };
+  }
+
+  it('is a consistent total order over projects that prefer different pools', () => {
+    fc.assert(
+      fc.property(
+        fc.array(queue, { minLength: 2, maxLength: 6 }),
+        fc.array(queue, { minLength: 2, maxLength: 2 }),
+        (projects, depts) => {
+          const shareOf = (x: (typeof projects)[number]['pools'][number]) =>
+            x === undefined ? undefined : mkShare(x);
+          const w = multiPoolWorld(
+            depts.map((d) => ({ pools: d.pools.map(shareOf) })),
+            projects.map((p) => ({ ...p, pools: p.pools.map(shareOf) })),
+          );
+          // Every project in every pool, plus one no one knows.
+          const candidates = [...projects.map((_, i) => `p${i}`), 'stranger'].flatMap((name) =>
+            POOLS.map((pool) => ({ name, pool })),
+          );
+          const cmp = (a: (typeof candidates)[number], b: (typeof candidates)[number]): number =>
+            compareQueuesAcrossPools(a.name, a.pool, b.name, b.pool, w.shares, w.queues, w.next);
+          // Signs of every pair, computed once; the checks below read the table.
+          const sign = candidates.map((a) => candidates.map((b) => Math.sign(cmp(a, b))));
+          const n = candidates.length;
+          for (let i = 0; i < n; i++) {
+            for (let j = 0; j < n; j++) {
+              // Antisymmetric, and zero only for the very same candidate: a total order.
+              expect(sign[i]?.[j]).toBe(i === j ? 0 : -(sign[j]?.[i] ?? 0));
+              if (i !== j) expect(sign[i]?.[j]).not.toBe(0);
+              if (sign[i]?.[j] !== -1) continue;
+              for (let k = 0; k < n; k++) if (sign[j]?.[k] === -1) expect(sign[i]?.[k]).toBe(-1);
+            }
+          }
+          // In one pool it is compareQueues.
+          for (const a of candidates)
+            for (const b of candidates)
+              if (a.pool === b.pool)
+                expect(cmp(a, b)).toBe(compareQueues(a.name, b.name, a.pool, w.shares, w.queues, w.next));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('judges each side in its own pool, whichever side asks', () => {
+    const full = mkShare({ allocated: res(4000), deserved: res(2000), fairShare: res(2000) });
+    const empty = mkShare({ allocated: res(0), deserved: res(2000), fairShare: res(2000) });
+    const queues = new Map<string, QueueSnap>([
+      ['old', { name: 'old', parent: null, createdOrder: 0, quotas: {} }],
+      ['young', { name: 'young', parent: null, createdOrder: 1, quotas: {} }],
+    ]);
+    // `old` is busy in pool a and starved in b; `young` the other way round.
+    const shares = new Map([
+      [
+        'old',
+        new Map([
+          ['a', full],
+          ['b', empty],
+        ]),
+      ],
+      [
+        'young',
+        new Map([
+          ['a', empty],
+          ['b', full],
+        ]),
+      ],
+    ]);
+    // Judged in the asker's pool, each would come first when it asks: the asymmetry this removes.
+    expect(compareQueues('young', 'old', 'a', shares, queues)).toBeLessThan(0);
+    expect(compareQueues('old', 'young', 'b', shares, queues)).toBeLessThan(0);
+    // Each side in its own pool, whichever asks: starved `young` in a before busy `old` in a, and of
+    // two starved ones (`young` in a, `old` in b) the older.
+    expect(compareQueuesAcrossPools('old', 'a', 'young', 'a', shares, queues)).toBeGreaterThan(0);
+    expect(compareQueuesAcrossPools('young', 'a', 'old', 'b', shares, queues)).toBeGreaterThan(0);
+    expect(compareQueuesAcrossPools('old', 'b', 'young', 'a', shares, queues)).toBeLessThan(0);
+    // Both busy, each in its pool: the older first, whichever side asks.
+    expect(compareQueuesAcrossPools('old', 'a', 'young', 'b', shares, queues)).toBeLessThan(0);
+    expect(compareQueuesAcrossPools('young', 'b', 'old', 'a', shares, queues)).toBeGreaterThan(0);
   });
 });

@@ -1,0 +1,48 @@
+/**
+ * The JSON body `tessera submit` sends to `POST /workloads`, which both the flags (submit.ts) and a
+ * spec file with flag overrides (submit-file.ts) produce.
+ */
+import type { PriorityClass, PullPolicy, WorkloadType } from '../../common/workload.ts';
+
+/** One `mounts` entry as the user set it; the allocator defaults what is left out. */
+export interface SubmitMount {
+  hostPath: string;
+  containerPath?: string;
+  readOnly?: boolean;
+}
+
+/** The `resources` of a submitted spec, quantities as the user wrote them. */
+export interface SubmitResources {
+  gpuDevices?: number;
+  gpuFraction?: string;
+  gpuMemory?: string;
+  gpuFractionLimit?: string;
+  gpuMemoryLimit?: string;
+  cpu?: string;
+  memory?: string;
+}
+
+/** The body of `POST /workloads`: only what the user set, so the allocator applies its defaults. */
+export interface SubmitBody {
+  name: string;
+  project: string;
+  type: WorkloadType;
+  command: string[];
+  priorityClass?: PriorityClass;
+  env?: Record<string, string>;
+  nodePools?: string[];
+  nodeTypes?: string[];
+  gpuModels?: string[];
+  replicas?: number;
+  minReplicas?: number;
+  maxReplicas?: number;
+  resources?: SubmitResources;
+  disconnectPolicy?: string;
+  image?: string;
+  imagePullPolicy?: PullPolicy;
+  imagePullSecret?: string;
+  workingDir?: string;
+  runAsUser?: number;
+  runAsGroup?: number;
+  mounts?: SubmitMount[];
+}
