@@ -4,9 +4,10 @@
  * a change (submit, pod report, node join or loss) asks for a cycle; a cycle tears down stopped work,
  * snapshots the store, plans, commits the plan with its quota accounting, then dispatches.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
+import { writeJsonAtomicSync } from '../common/atomic-file.mjs';
 import { DISCONNECT_MARGIN_MS, MIN_RESCHEDULE_MS } from '../common/disconnect.ts';
 import { createLogger } from '../common/log.ts';
 import { buildApi } from './api/index.ts';
@@ -197,7 +198,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     startedAtMs: now(),
     ...(options.caFile === undefined ? {} : { ca: options.caFile }),
   };
-  writeFileSync(infoFile, `${JSON.stringify(info)}\n`);
+  writeJsonAtomicSync(infoFile, info);
   log.info('allocator listening', {
     url,
     dataDir: options.dataDir,

@@ -18,8 +18,8 @@
  * loss takes the pods down too. Many agents share a machine in benchmarks, so writes are throttled to
  * one per half heartbeat, with a trailing write so the newest deadline always lands.
  */
-import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeJsonAtomicSync } from '../../common/atomic-file.mjs';
 import type { Logger } from '../../common/log.ts';
 import type { LinkClock, LinkGuard, SetTimer } from './client.ts';
 
@@ -76,9 +76,7 @@ export function decideWrite(
 
 /** Replaces `path` with `value` as JSON in one rename, so a reader sees the old file or the new one. */
 export function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(value)}\n`, { mode: 0o600 });
-  renameSync(tmp, path);
+  writeJsonAtomicSync(path, value, { mode: 0o600 });
 }
 
 /** Options of `createGuardFile`. */
