@@ -14,6 +14,7 @@
  */
 import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
+import { type DefaultsOf, type WithDefaults, withDefaults } from '../common/options.ts';
 import pkg from '../package.json' with { type: 'json' };
 import {
   type AgentApi,
@@ -57,14 +58,14 @@ export interface AgentOptions {
   sampleIntervalMs?: number;
   /** Host RAM for GPU swap; default 0 = swap off (reclaim then kills borrowers). */
   swapPoolMiB?: number;
-  /** Default: no time-slicing (tenants share compute as the GPU schedules them). */
-  timeSlicing?: { mode: SliceMode; cycleMs: number };
+  /** Default null: no time-slicing (tenants share compute as the GPU schedules them). */
+  timeSlicing?: { mode: SliceMode; cycleMs: number } | null;
   /** Local HTTP port on 127.0.0.1; default 0 = any free one (written to the state file); null = none. */
   port?: number | null;
   /** A second listener serving only `/metrics` and `/healthz`, for a scraper on the network; default none. */
   metricsAddress?: { host: string; port: number } | null;
-  /** The sim backend's state directory: pods get `TESSERA_SIM_STATE` (runner node env), so sim workloads find their GPUs. */
-  simStateDir?: string;
+  /** The sim backend's state directory: pods get `TESSERA_SIM_STATE` (runner node env), so sim workloads find their GPUs; default null (real GPUs). */
+  simStateDir?: string | null;
   /** A tenant idle this long may be swapped out to make room for one swapped in; default 60000. */
   idleWindowMs?: number;
   /** Events kept for `events()`; default 1000. */
@@ -75,11 +76,40 @@ export interface AgentOptions {
   endedRetentionMs?: number;
   /** Host facts; default read once through systeminformation. */
   host?: HostFacts;
+  /** Default `Date.now`. */
   now?: () => number;
+  /** Default JSON lines on stderr, `component: 'agent'`. */
   log?: Logger;
+  /** Called on every event; default none. */
   onEvent?: (e: AgentEvent) => void;
   /** Connect to an allocator (link/client.ts): started with the agent, stopped first by `close()`. */
   link?: Omit<LinkOptions, 'agent'>;
+}
+
+/** The defaults of `AgentOptions`, as its fields document them. */
+const AGENT_DEFAULTS = {
+  sampleIntervalMs: 1000,
+  swapPoolMiB: 0,
+  timeSlicing: null,
+  port: 0,
+  metricsAddress: null,
+  simStateDir: null,
+  eventCapacity: 1000,
+  stateWriteMs: 2000,
+  endedRetentionMs: 15 * 60_000,
+  now: Date.now,
+  onEvent: () => {},
+} as const satisfies DefaultsOf<AgentOptions>;
+
+/** `AgentOptions` complete: every default filled in (the host facts, read later, aside). */
+export type ResolvedAgentOptions = WithDefaults<AgentOptions, typeof AGENT_DEFAULTS> & { log: Logger };
+
+/** Fills in every default of `opts`: done once, where the agent starts. */
+export function resolveAgentOptions(opts: AgentOptions): ResolvedAgentOptions {
+  return {
+    ...withDefaults(opts, AGENT_DEFAULTS),
+    log: opts.log ?? createLogger({ stream: process.stderr, fields: { component: 'agent' } }),
+  };
 }
 
 /** A running agent: its API plus what its embedder needs. */
@@ -96,10 +126,9 @@ export interface Agent extends AgentApi {
 }
 
 /** Starts an agent over `opts.dataDir`: discovery, adoption, sampling, enforcement, HTTP. */
-export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
-  const now = opts.now ?? Date.now;
-  const log = opts.log ?? createLogger({ stream: process.stderr, fields: { component: 'agent' } });
-  const sampleIntervalMs = opts.sampleIntervalMs ?? 1000;
+export async function createAgent(options: AgentOptions): Promise<Result<Agent>> {
+  const opts = resolveAgentOptions(options);
+  const { now, log, sampleIntervalMs } = opts;
   const startedAtMs = now();
   const { driver, dataDir } = opts;
   const prepared = await prepareAgentDirs(dataDir, opts.simStateDir, log);
@@ -111,7 +140,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   const host = opts.host ?? (await hostFacts());
 
   // The event ring first: the runner reports adopted pods' states while it is being created.
-  const ring = createEventRing(opts.eventCapacity ?? 1000);
+  const ring = createEventRing(opts.eventCapacity);
   const listeners = new Set<(e: AgentEvent) => void>();
   // Counts the enforcer does not keep: the sampler's.
   const extra = { samples: 0, samplerErrors: 0 };
@@ -119,7 +148,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   let changed: () => void = () => {};
   const emit = (e: Omit<AgentEvent, 'seq'>): void => {
     const event = ring.push(e);
-    opts.onEvent?.(event);
+    opts.onEvent(event);
     changed();
     for (const fn of listeners) fn(event);
   };
@@ -134,7 +163,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       hamiCore: false,
     },
     // The sim's "driver" is a state directory named in the environment, set by the agent for every pod.
-    nodeEnv: opts.simStateDir === undefined ? {} : { TESSERA_SIM_STATE: opts.simStateDir },
+    nodeEnv: opts.simStateDir === null ? {} : { TESSERA_SIM_STATE: opts.simStateDir },
     now,
     log: log.child({ component: 'runner' }),
     onStatus: (s) => {
@@ -153,7 +182,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
 
   const swap = await openSwapPool({
     dataDir,
-    capacityMiB: opts.swapPoolMiB ?? 0,
+    capacityMiB: opts.swapPoolMiB,
     driver,
     livePods: new Set(runner.list().flatMap((s) => (LIVE_STATES.has(s.state) ? [s.podId] : []))),
     now,
@@ -169,7 +198,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
   const onControlError = (podId: string, error: unknown): void =>
     log.warn('enforcement action failed; retried on a later sample', { podId, error });
   const slicer =
-    opts.timeSlicing === undefined
+    opts.timeSlicing === null
       ? undefined
       : createTimeSlicer({
           control: runner,
@@ -251,7 +280,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       usedByPod: lastUsage.byPod,
       enforcing: new Set(enforcer.inFlight()),
       pool,
-      timeSlicing: opts.timeSlicing ?? null,
+      timeSlicing: opts.timeSlicing,
       counters: counters(),
       allocator:
         link === null || opts.link === undefined
@@ -272,8 +301,8 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
           idleSeconds: () => idle.rows(),
         }),
       },
-      opts.port === null ? null : (opts.port ?? 0),
-      opts.metricsAddress ?? null,
+      opts.port,
+      opts.metricsAddress,
     );
     if (!served.ok) {
       await sampler.stop();
@@ -292,14 +321,14 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       pid: process.pid,
       port,
       startedAtMs,
-      gpu: { kind: driver.kind, simStateDir: opts.simStateDir ?? null },
+      gpu: { kind: driver.kind, simStateDir: opts.simStateDir },
       status: status(),
     }),
     onError: (e) =>
       log.warn('could not write the agent state file', { path: stateFilePath(dataDir), error: e }),
   });
   changed = () => stateFile.soon();
-  const retentionMs = opts.endedRetentionMs ?? 15 * 60_000;
+  const retentionMs = opts.endedRetentionMs;
   const housekeeping = setInterval(() => {
     for (const [podId, at] of endedAt) {
       if (now() - at < retentionMs) continue;
@@ -307,7 +336,7 @@ export async function createAgent(opts: AgentOptions): Promise<Result<Agent>> {
       if (runner.forget(podId).ok) lastState.delete(podId);
     }
     void stateFile.write();
-  }, opts.stateWriteMs ?? 2000);
+  }, opts.stateWriteMs);
   // The agent's lifetime is its embedder's to decide: this timer alone never keeps a process up.
   housekeeping.unref();
 

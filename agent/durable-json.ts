@@ -3,32 +3,12 @@
  * power loss leaves either the old file or the new one, and read back validated, a corrupt file moved
  * aside for a human rather than thrown over or silently overwritten.
  */
-import * as fs from 'node:fs';
-import { dirname } from 'node:path';
 import type { z } from 'zod';
+import { type AtomicFs, nodeFs, writeJsonAtomicSync } from '../common/atomic-file.mjs';
 import { err, ok, type Result, type TesseraError, tesseraError } from '../common/errors.ts';
 
 /** The file operations a durable write needs; injected so a test can see the fsyncs happen in order. */
-export interface DurableFs {
-  openSync(path: string, flags: string, mode?: number): number;
-  writeSync(fd: number, data: Uint8Array): number;
-  fsyncSync(fd: number): void;
-  closeSync(fd: number): void;
-  renameSync(from: string, to: string): void;
-  rmSync(path: string, opts: { force: boolean }): void;
-  readFileSync(path: string, encoding: 'utf8'): string;
-}
-
-/** The real file system. */
-export const nodeFs: DurableFs = {
-  openSync: (p, f, m) => fs.openSync(p, f, m),
-  writeSync: (fd, d) => fs.writeSync(fd, d),
-  fsyncSync: (fd) => fs.fsyncSync(fd),
-  closeSync: (fd) => fs.closeSync(fd),
-  renameSync: (a, b) => fs.renameSync(a, b),
-  rmSync: (p, o) => fs.rmSync(p, o),
-  readFileSync: (p, e) => fs.readFileSync(p, e),
-};
+export type DurableFs = AtomicFs;
 
 function ioError(what: string, path: string, op: string, e: unknown): Result<never> {
   const why = e instanceof Error ? e.message : String(e);
@@ -40,10 +20,9 @@ function ioError(what: string, path: string, op: string, e: unknown): Result<nev
 }
 
 /**
- * Replaces `path` with `value` as one line of JSON, durably: temp file, fsync it, rename over the old
- * one, fsync the directory. Without the file fsync a crash can leave the renamed file empty (ext4
- * delayed allocation); without the directory fsync the rename itself may not survive, and the old file
- * comes back. `what` names the file in errors ("runner checkpoint").
+ * Replaces `path` with `value` as one line of JSON, durably (`writeFileAtomicSync` with `durable`:
+ * temp file, fsync it, rename over the old one, fsync the directory), readable by its owner only.
+ * `what` names the file in errors ("runner checkpoint").
  */
 export function writeJsonDurable(
   path: string,
@@ -51,32 +30,11 @@ export function writeJsonDurable(
   what: string,
   io: DurableFs = nodeFs,
 ): Result<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  let fd: number | null = null;
   try {
-    fd = io.openSync(tmp, 'w', 0o600);
-    const bytes = Buffer.from(`${JSON.stringify(value)}\n`);
-    // A write may be short; loop until every byte is in.
-    let written = 0;
-    while (written < bytes.length) written += io.writeSync(fd, bytes.subarray(written));
-    io.fsyncSync(fd);
-    io.closeSync(fd);
-    fd = null;
-    io.renameSync(tmp, path);
+    writeJsonAtomicSync(path, value, { mode: 0o600, durable: true, io });
   } catch (e) {
-    if (fd !== null) io.closeSync(fd);
-    io.rmSync(tmp, { force: true });
-    return ioError(what, path, 'write', e);
-  }
-  try {
-    const dirFd = io.openSync(dirname(path), 'r');
-    try {
-      io.fsyncSync(dirFd);
-    } finally {
-      io.closeSync(dirFd);
-    }
-  } catch (e) {
-    return ioError(what, path, 'fsync of its directory', e);
+    const dirSync = typeof e === 'object' && e !== null && 'dirSync' in e;
+    return ioError(what, path, dirSync ? 'fsync of its directory' : 'write', e);
   }
   return ok(undefined);
 }

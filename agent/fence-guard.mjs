@@ -85,13 +85,6 @@ function readJson(file) {
   }
 }
 
-/** Replaces `file` in one rename: a reader sees the old file or the new one. */
-function writeJsonAtomic(file, value) {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, `${JSON.stringify(value)}\n`, { mode: 0o600 });
-  fs.renameSync(tmp, file);
-}
-
 const opts = parseArgs(process.argv.slice(2));
 const dataDir = path.resolve(opts.dataDir);
 const files = {
@@ -243,7 +236,7 @@ function record(targets, atMs) {
   const old = readJson(files.fenced);
   const list = Array.isArray(old) ? old : [];
   for (const t of targets) list.push({ podId: t.podId, epoch: t.epoch, atMs, pid: t.pid });
-  writeJsonAtomic(files.fenced, list.slice(-MAX_RECORDS));
+  writeJsonAtomicSync(files.fenced, list.slice(-MAX_RECORDS), { mode: 0o600 });
 }
 
 /** Pods already written to guard-fenced.json, by podId:epoch:pid:start. */

@@ -239,10 +239,10 @@ export async function runAgentMain(
     runtime: runtime.value.runtime,
     sampleIntervalMs: o.sampleIntervalMs,
     swapPoolMiB: o.swapPoolMiB,
-    ...(o.timeSlicing === null ? {} : { timeSlicing: o.timeSlicing }),
+    timeSlicing: o.timeSlicing,
     port: o.port,
-    metricsAddress: o.metricsAddress ?? null,
-    ...(simStateDir === null ? {} : { simStateDir }),
+    metricsAddress: o.metricsAddress,
+    simStateDir,
     log,
     onEvent: (e) => log.info(e.reason, { event: e.kind, seq: e.seq, podId: e.podId }),
     ...(o.allocator === null

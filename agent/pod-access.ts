@@ -18,13 +18,13 @@ import type { Logger } from '../common/log.ts';
 /** Creates the data dir 0700 (and makes it so if it existed) and shares the sim state, warning where pods cannot reach it. */
 export async function prepareAgentDirs(
   dataDir: string,
-  simStateDir: string | undefined,
+  simStateDir: string | null,
   log: Logger,
 ): Promise<Result<void>> {
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     await chmod(dataDir, 0o700);
-    const blocked = simStateDir === undefined ? null : await shareSimStateWithPods(simStateDir);
+    const blocked = simStateDir === null ? null : await shareSimStateWithPods(simStateDir);
     if (blocked !== null) {
       log.warn(
         'pods running as other users cannot reach the sim state dir to register GPU memory: a directory above it is closed to others; give --sim-state a path outside the data dir that others may pass, or --pod-uid-range agent',

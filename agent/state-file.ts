@@ -7,9 +7,10 @@
  * a cache of live state, rebuilt on the next write; the runner's checkpoint is the durable record.
  * `createStateWriter` keeps it current for a running agent.
  */
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeJsonAtomicSync } from '../common/atomic-file.mjs';
 import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 import type { AgentStatus } from './api.ts';
 
@@ -37,15 +38,7 @@ export function stateFilePath(dataDir: string): string {
 
 /** Writes the state file atomically. */
 export async function writeStateFile(dataDir: string, state: AgentStateFile): Promise<void> {
-  const file = stateFilePath(dataDir);
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    await writeFile(tmp, `${JSON.stringify(state)}\n`);
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  writeJsonAtomicSync(stateFilePath(dataDir), state);
 }
 
 // The envelope is validated here; the `status` inside is validated by its reader (health.ts), for

@@ -4,11 +4,18 @@
  * a change (submit, pod report, node join or loss) asks for a cycle; a cycle tears down stopped work,
  * snapshots the store, plans, commits the plan with its quota accounting, then dispatches.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
-import { DISCONNECT_MARGIN_MS, MIN_RESCHEDULE_MS } from '../common/disconnect.ts';
-import { createLogger } from '../common/log.ts';
+import { writeJsonAtomicSync } from '../common/atomic-file.mjs';
+import {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_LEASE_MS,
+  DISCONNECT_MARGIN_MS,
+  MIN_RESCHEDULE_MS,
+} from '../common/disconnect.ts';
+import { createLogger, type Logger } from '../common/log.ts';
+import { type DefaultsOf, type WithDefaults, withDefaults } from '../common/options.ts';
 import { buildApi } from './api/index.ts';
 import type { LogSource } from './api/info-routes.ts';
 import { createLogFollows } from './api/log-follows.ts';
@@ -42,12 +49,35 @@ export type { AllocatorOptions, AllocatorStats, RunningAllocator } from './servi
 /** Default TCP port of the allocator's API and agent link. */
 export const DEFAULT_PORT = 7400;
 
+/** The defaults of `AllocatorOptions`, as its fields document them. */
+const ALLOCATOR_DEFAULTS = {
+  host: '127.0.0.1',
+  port: DEFAULT_PORT,
+  leaseMs: DEFAULT_LEASE_MS,
+  heartbeatMs: DEFAULT_HEARTBEAT_MS,
+  periodicCycleMs: 1000,
+  coalesceMs: 50,
+  metricsAuth: false,
+  now: Date.now,
+} as const satisfies DefaultsOf<AllocatorOptions>;
+
+/** `AllocatorOptions` complete: every default filled in. */
+export type ResolvedAllocatorOptions = WithDefaults<AllocatorOptions, typeof ALLOCATOR_DEFAULTS> & {
+  log: Logger;
+};
+
+/** Fills in every default of `options`: done once, where the allocator starts. */
+export function resolveAllocatorOptions(options: AllocatorOptions): ResolvedAllocatorOptions {
+  return {
+    ...withDefaults(options, ALLOCATOR_DEFAULTS),
+    log: options.log ?? createLogger({ stream: process.stderr, fields: { component: 'allocator' } }),
+  };
+}
+
 /** Opens the store in `dataDir`, listens, and starts scheduling; resolves once it accepts connections. */
-export async function startAllocator(options: AllocatorOptions): Promise<RunningAllocator> {
-  const now = options.now ?? Date.now;
-  const log = options.log ?? createLogger({ stream: process.stderr, fields: { component: 'allocator' } });
-  const heartbeatMs = options.heartbeatMs ?? 2000;
-  const leaseMs = options.leaseMs ?? 40_000;
+export async function startAllocator(given: AllocatorOptions): Promise<RunningAllocator> {
+  const options = resolveAllocatorOptions(given);
+  const { now, log, heartbeatMs, leaseMs } = options;
   const db = openDb({ dataDir: options.dataDir });
   const tokens = sqliteTokenStore(db, now);
   const boot = bootstrap(db, tokens, options.dataDir, now(), options.joinToken);
@@ -87,7 +117,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     info: { explain, samples: gpuSamples, logs, shares, follows },
     disconnectNode: (node, reason) => link.disconnect(node, reason),
     metrics,
-    metricsAuth: options.metricsAuth ?? false,
+    metricsAuth: options.metricsAuth,
     console: true,
     ...(options.tls === undefined ? {} : { tls: options.tls }),
     logger: log.pino,
@@ -167,16 +197,16 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     if (sent.failed > 0) requestCycle();
   };
   const loop = createCycleLoop(cycle, {
-    coalesceMs: options.coalesceMs ?? 50,
-    periodicMs: options.periodicCycleMs ?? 1000,
+    coalesceMs: options.coalesceMs,
+    periodicMs: options.periodicCycleMs,
     idle: () => !hasTimedWork(db) && !hasRuledWork(db), // rules need the periodic tick
     log,
   });
   requestCycle = loop.request;
 
-  const host = options.host ?? '127.0.0.1';
+  const { host } = options;
   try {
-    await app.listen({ host, port: options.port ?? DEFAULT_PORT });
+    await app.listen({ host, port: options.port });
   } catch (e) {
     loop.close();
     await link.close();
@@ -184,8 +214,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     throw e;
   }
   const address = app.server.address();
-  const port =
-    typeof address === 'object' && address !== null ? address.port : (options.port ?? DEFAULT_PORT);
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
   // A wildcard address is not one a client can dial; on this machine loopback reaches it.
   const dialHost =
     host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
@@ -197,7 +226,7 @@ export async function startAllocator(options: AllocatorOptions): Promise<Running
     startedAtMs: now(),
     ...(options.caFile === undefined ? {} : { ca: options.caFile }),
   };
-  writeFileSync(infoFile, `${JSON.stringify(info)}\n`);
+  writeJsonAtomicSync(infoFile, info);
   log.info('allocator listening', {
     url,
     dataDir: options.dataDir,

@@ -176,6 +176,8 @@ function buildDist(): string | null {
     if (f.endsWith('.mjs') || f === 'bin')
       cpSync(join(simDir, f), join(DIST, 'agent', 'gpu', 'sim', f), { recursive: true });
   }
+  // So is the atomic write the agent and the fakes share.
+  cpSync(join(ROOT, 'common', 'atomic-file.mjs'), join(DIST, 'common', 'atomic-file.mjs'));
   const entry = join(DIST, 'cli', 'main.js');
   return existsSync(entry) ? entry : null;
 }

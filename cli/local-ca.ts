@@ -8,10 +8,11 @@
  * (SANs: localhost, the host name, 127.0.0.1, ::1) and `allocator.key`.
  */
 import { createPrivateKey, generateKeyPair, randomBytes, X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
+import { writeFileAtomicSync } from '../common/atomic-file.mjs';
 import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 
 /** The files `ensureLocalTls` keeps, and what it did this time. */
@@ -147,19 +148,11 @@ function readPair(certFile: string, keyFile: string): PemPair | null {
   return { certPem: readFileSync(certFile, 'utf8'), keyPem: readFileSync(keyFile, 'utf8') };
 }
 
-/** Writes `text` to `path` with `mode` through a temporary file, so a crash never leaves half a key. */
-function writeFileAtomic(path: string, text: string, mode: number): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode });
-  // writeFileSync's mode applies only to a file it creates; a leftover tmp keeps its old one.
-  chmodSync(tmp, mode);
-  renameSync(tmp, path);
-}
-
 /** Writes a pair: the certificate readable by all (it is public), the key by its owner only. */
 function writePair(pair: PemPair, certFile: string, keyFile: string): void {
-  writeFileAtomic(keyFile, pair.keyPem, 0o600);
-  writeFileAtomic(certFile, pair.certPem, 0o644);
+  // Through a temporary file, so a crash never leaves half a key.
+  writeFileAtomicSync(keyFile, pair.keyPem, { mode: 0o600 });
+  writeFileAtomicSync(certFile, pair.certPem, { mode: 0o644 });
 }
 
 /**

@@ -16,6 +16,15 @@ export type DisconnectPolicy = { kind: 'keep' } | { kind: 'reschedule'; afterMs:
 export const KEEP: DisconnectPolicy = { kind: 'keep' };
 
 /**
+ * A node silent this long is lost (the allocator's `--lease`): 40 s. The allocator tells each agent
+ * its lease in Welcome; an agent uses this one until then.
+ */
+export const DEFAULT_LEASE_MS = 40_000;
+
+/** How often agents report (the allocator's `--heartbeat`): 2 s; sent to each agent in Welcome. */
+export const DEFAULT_HEARTBEAT_MS = 2_000;
+
+/**
  * The allocator replaces a `reschedule` pod this long after the agent stopped it: room for the stop
  * itself and for the fence guard, which acts halfway, to kill the pods of a frozen agent.
  */

@@ -85,6 +85,13 @@ export const POD_PHASES: readonly PodPhase[] = [
 ];
 
 /**
+ * Phases of a pod placed on a node and not yet ended: what a scheduler snapshot shows and what
+ * derives a workload's phase. Unknown pods may still run on their unreachable node, so they keep
+ * holding what they hold; Stopping pods are already given up by the plan that evicted them.
+ */
+export const SCHEDULED_POD_PHASES: readonly PodPhase[] = ['Bound', 'Starting', 'Running', 'Unknown'];
+
+/**
  * Legal pod transitions. Reading guide:
  * - Pending -> Bound when the scheduler places it; Bound -> Starting when the agent accepts it;
  * - Bound / Starting / Running -> Pending: the node was lost (lease expired) or the bind was rolled

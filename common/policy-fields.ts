@@ -7,7 +7,7 @@
  */
 import type { Result } from './errors.ts';
 import { parseCpuMillis, parseDurationMs, parseGpu, parseMemoryMiB } from './resources.ts';
-import { ResourcesInput } from './workload-resources.ts';
+import { EXCLUSIVE_RESOURCE_FIELDS, ResourcesInput } from './workload-resources.ts';
 
 /** A rule value or option as written: a number, a quantity string or a name. */
 export type RuleValue = string | number;
@@ -46,11 +46,22 @@ const TOP_FIELDS = [
   'runAsGroup',
 ] as const;
 
-/** Fields of which a spec may set at most one; a default never fills one when another is set. */
+/** A field's spellings: its quantity form and, where it has one, its unit-named form. */
+function spellings(field: string): string[] {
+  const unitForm = QUANTITIES[field]?.unitForm;
+  return unitForm === undefined ? [field] : [field, unitForm];
+}
+
+/**
+ * Fields of which a spec may set at most one; a default never fills one when another is set. The
+ * spec validator's own groups (`EXCLUSIVE_RESOURCE_FIELDS`) in every spelling, and each quantity
+ * with its unit-named form.
+ */
 export const EXCLUSIVE_GROUPS: readonly (readonly string[])[] = [
-  ['resources.gpuDevices', 'resources.gpuFraction', 'resources.gpuMemory', 'resources.gpuMemoryMiB'],
-  ['resources.gpuFractionLimit', 'resources.gpuMemoryLimit', 'resources.gpuMemoryLimitMiB'],
-  ...Object.entries(QUANTITIES).flatMap(([f, q]) => (q.unitForm === undefined ? [] : [[f, q.unitForm]])),
+  ...EXCLUSIVE_RESOURCE_FIELDS.map((group) => group.flatMap((f) => spellings(`resources.${f}`))),
+  ...Object.keys(QUANTITIES)
+    .map(spellings)
+    .filter((s) => s.length > 1),
 ];
 
 const UNIT_FORMS = new Map(

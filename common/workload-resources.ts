@@ -57,13 +57,26 @@ export const ResourcesInput = z.strictObject({
 
 type ResourcesIn = z.infer<typeof ResourcesInput>;
 
+/** The GPU request fields, of which a pod gives at most one (none = CPU-only). */
+export const GPU_REQUEST_FIELDS = ['gpuDevices', 'gpuFraction', 'gpuMemory'] as const;
+/** The GPU limit fields, of which a pod gives at most one. */
+export const GPU_LIMIT_FIELDS = ['gpuFractionLimit', 'gpuMemoryLimit'] as const;
+/**
+ * The `resources` fields of which a spec may set at most one, by their quantity form (a unit-named
+ * form such as `gpuMemoryMiB` counts as its quantity form). The normaliser below and the policy
+ * defaults (`policy-fields.ts`) both read this.
+ */
+export const EXCLUSIVE_RESOURCE_FIELDS: readonly (readonly string[])[] = [
+  GPU_REQUEST_FIELDS,
+  GPU_LIMIT_FIELDS,
+];
+
 const GPU_FRACTION_HELP = "a share of one GPU strictly between 0 and 1: 0.5, '0.5' or '500m'";
 const MEMORY_HELP = "a number of MiB (20480) or a quantity such as '20GiB', '512Mi', '16GB'";
 
 /** What `resources` and each of its fields accept, keyed by dotted path. */
 export const RESOURCES_FIELD_HELP: Readonly<Record<string, string>> = {
-  resources:
-    'an object with at most one of gpuDevices, gpuFraction, gpuMemory (none = CPU-only), an optional limit, cpu and memory',
+  resources: `an object with at most one of ${GPU_REQUEST_FIELDS.join(', ')} (none = CPU-only), an optional limit, cpu and memory`,
   'resources.gpuDevices': 'a whole number of GPUs >= 1, all on one node',
   'resources.gpuFraction': GPU_FRACTION_HELP,
   'resources.gpuFractionLimit': "a share of one GPU > 0 and <= 1, at least the request: 0.8, '0.8' or '800m'",
@@ -133,18 +146,20 @@ function normaliseGpu(
   const memoryField = r.gpuMemoryMiB !== undefined ? 'resources.gpuMemoryMiB' : 'resources.gpuMemory';
   const memoryLimitField =
     r.gpuMemoryLimitMiB !== undefined ? 'resources.gpuMemoryLimitMiB' : 'resources.gpuMemoryLimit';
-  const given: [string, boolean][] = [
-    ['resources.gpuDevices', r.gpuDevices !== undefined],
-    ['resources.gpuFraction', r.gpuFraction !== undefined],
-    [memoryField, gpuMemoryMiB !== undefined],
-  ];
-  const requests = given.filter(([, present]) => present).map(([field]) => field);
+  const given: Record<(typeof GPU_REQUEST_FIELDS)[number], boolean> = {
+    gpuDevices: r.gpuDevices !== undefined,
+    gpuFraction: r.gpuFraction !== undefined,
+    gpuMemory: gpuMemoryMiB !== undefined,
+  };
+  const requests = GPU_REQUEST_FIELDS.filter((f) => given[f]).map((f) =>
+    f === 'gpuMemory' ? memoryField : `resources.${f}`,
+  );
   if (requests.length > 1) {
     const [, second] = requests;
     return err(
       specError(
         second ?? '',
-        `give at most one of gpuDevices, gpuFraction, gpuMemory per pod; got ${requests.map((f) => f.replace('resources.', '')).join(' and ')}`,
+        `give at most one of ${GPU_REQUEST_FIELDS.join(', ')} per pod; got ${requests.map((f) => f.replace('resources.', '')).join(' and ')}`,
       ),
     );
   }
@@ -161,7 +176,7 @@ function normaliseGpu(
     }
   }
   if (limitMilli !== undefined && gpuMemoryLimitMiB !== undefined) {
-    return err(specError(memoryLimitField, 'give at most one of gpuFractionLimit and gpuMemoryLimit'));
+    return err(specError(memoryLimitField, `give at most one of ${GPU_LIMIT_FIELDS.join(' and ')}`));
   }
   const limitField = limitMilli !== undefined ? 'resources.gpuFractionLimit' : memoryLimitField;
   const hasLimit = limitMilli !== undefined || gpuMemoryLimitMiB !== undefined;

@@ -31,7 +31,7 @@ export const PRIORITY_CLASSES = ['train', 'build-preemptible', 'build', 'inferen
 /** Phases a user may stop from (common/phases.ts: every unfinished phase has `Stopped`). */
 export const STOPPABLE = ['Creating', 'Pending', 'Initializing', 'Running', 'Degraded'];
 
-/** Pod phases of a pod placed on a node (allocator/store/pods.ts SCHEDULED_POD_PHASES). */
+/** Pod phases of a pod placed on a node (common/phases.ts SCHEDULED_POD_PHASES). */
 export const SCHEDULED_POD_PHASES = ['Bound', 'Starting', 'Running', 'Unknown'];
 
 /** How often a shown page asks its sources again. */

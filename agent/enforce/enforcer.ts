@@ -14,6 +14,7 @@
  * the test measures it on the injected clock and bounds it on the real one). End to end, the bound is
  * the sampling interval (when the overuse falls in it) plus the stream's delivery and this.
  */
+import { withDefaults } from '../../common/options.ts';
 import type { GpuSample } from '../gpu/driver.ts';
 import { decideReclaim } from './dynamic-fractions.ts';
 import { decideMemoryLimits } from './memory-limit.ts';
@@ -102,10 +103,10 @@ export function zeroCounters(): EnforcerCounters {
 }
 
 /** Enforcement over `onSample`, acting through `control` and `swap`. */
-export function createEnforcer(opts: EnforcerOptions): Enforcer {
-  const now = opts.now ?? Date.now;
-  const idleWindowMs = opts.idleWindowMs ?? 60_000;
-  const isActive = opts.isActive ?? busyGpu;
+export function createEnforcer(options: EnforcerOptions): Enforcer {
+  // The defaults its fields document, filled in once.
+  const opts = withDefaults(options, { now: Date.now, idleWindowMs: 60_000, isActive: busyGpu });
+  const { now, idleWindowMs, isActive } = opts;
   const c = zeroCounters();
   /** podId -> whether its kill has settled (then it stays until the runner stops reporting it live). */
   const killing = new Map<string, boolean>();

@@ -16,6 +16,7 @@
  *
  * `sliceWindows` is pure (no clock); `createTimeSlicer` turns windows into freezes and thaws on injected timers.
  */
+import { withDefaults } from '../../common/options.ts';
 import { controlFailure, type EnforceEvent, type PodControl } from './types.ts';
 
 /** How idle share is treated: wasted (`strict`) or handed to the active tenants (`fair`). */
@@ -120,10 +121,10 @@ const realTimer: SetSliceTimer = (fn, delayMs) => {
 };
 
 /** Freeze/thaw quanta per GPU over every cycle, from the latest tenants given to `update`. */
-export function createTimeSlicer(opts: TimeSlicerOptions): TimeSlicer {
-  const now = opts.now ?? Date.now;
-  const setTimer = opts.setTimer ?? realTimer;
-  const { control, mode, cycleMs } = opts;
+export function createTimeSlicer(options: TimeSlicerOptions): TimeSlicer {
+  // The defaults its fields document, filled in once.
+  const opts = withDefaults(options, { now: Date.now, setTimer: realTimer });
+  const { control, mode, cycleMs, now, setTimer } = opts;
   let gpus: readonly GpuTenants[] = [];
   let running = false;
   let timers: { cancel(): void }[] = [];

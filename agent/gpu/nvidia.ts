@@ -5,6 +5,7 @@
  * parsing and process handling below run in every test and in `tessera up` without a GPU.
  */
 import { err, ok, type Result, type TesseraError, tesseraError } from '../../common/errors.ts';
+import { type DefaultsOf, type WithDefaults, withDefaults } from '../../common/options.ts';
 import type { CheckpointState, GpuDriver, GpuInventory, SampleHandlers, SampleStream } from './driver.ts';
 import { APPS_QUERY_FIELDS, GPU_QUERY_FIELDS, parseAppsCsvLine, parseGpuCsvLine } from './parse-smi-csv.ts';
 import { parseSmiXml } from './parse-smi-xml.ts';
@@ -36,6 +37,25 @@ export interface NvidiaDriverOptions {
   checkpointTimeoutMs?: number;
   /** Restart delays of a dead sampling stream; default 500 ms doubling to 10 s. */
   restartBackoff?: RestartBackoff;
+}
+
+/** The defaults of `NvidiaDriverOptions`, as its fields document them. */
+const NVIDIA_DEFAULTS = {
+  nvidiaSmi: 'nvidia-smi',
+  cudaCheckpoint: 'cuda-checkpoint',
+  now: Date.now,
+  kind: 'nvidia',
+  commandTimeoutMs: 15_000,
+  checkpointTimeoutMs: 120_000,
+  restartBackoff: TOOL_RESTART_BACKOFF,
+} as const satisfies DefaultsOf<NvidiaDriverOptions>;
+
+/** `NvidiaDriverOptions` complete: every default filled in. */
+export type ResolvedNvidiaDriverOptions = WithDefaults<NvidiaDriverOptions, typeof NVIDIA_DEFAULTS>;
+
+/** Fills in every default of `opts`: done once, where the driver is created. */
+export function resolveNvidiaDriverOptions(opts: NvidiaDriverOptions): ResolvedNvidiaDriverOptions {
+  return withDefaults(opts, NVIDIA_DEFAULTS);
 }
 
 /** The message when nvidia-smi is not there; tells the user the two ways forward. */
@@ -86,14 +106,12 @@ function stderrSuffix(stderr: string): string {
 }
 
 /** Creates the nvidia (or, pointed at fakes, the sim) GPU driver. */
-export function createNvidiaDriver(opts: NvidiaDriverOptions = {}): GpuDriver {
-  const smi = opts.nvidiaSmi ?? 'nvidia-smi';
-  const checkpointTool = opts.cudaCheckpoint ?? 'cuda-checkpoint';
-  const env = opts.env;
-  const now = opts.now ?? Date.now;
-  const commandTimeoutMs = opts.commandTimeoutMs ?? 15_000;
-  const checkpointTimeoutMs = opts.checkpointTimeoutMs ?? 120_000;
-  const backoff = opts.restartBackoff ?? TOOL_RESTART_BACKOFF;
+export function createNvidiaDriver(options: NvidiaDriverOptions = {}): GpuDriver {
+  const opts = resolveNvidiaDriverOptions(options);
+  const { env, now, commandTimeoutMs, checkpointTimeoutMs } = opts;
+  const smi = opts.nvidiaSmi;
+  const checkpointTool = opts.cudaCheckpoint;
+  const backoff = opts.restartBackoff;
   // Say where we looked when it was not the plain name on PATH: a wrong --nvidia-smi path is a typo to spot.
   const smiMissing = smi === 'nvidia-smi' ? NVIDIA_SMI_MISSING : `${NVIDIA_SMI_MISSING} (looked for ${smi})`;
   const checkpointMissing =
@@ -120,7 +138,7 @@ export function createNvidiaDriver(opts: NvidiaDriverOptions = {}): GpuDriver {
   }
 
   return {
-    kind: opts.kind ?? 'nvidia',
+    kind: opts.kind,
 
     async discover(): Promise<Result<GpuInventory>> {
       const run = await runTool(smi, ['-q', '-x'], { env, timeoutMs: commandTimeoutMs });

@@ -12,9 +12,10 @@
  * (an Ack does) or this side fences its `reschedule` pods on a quiet but healthy link.
  */
 import WebSocket from 'ws';
-import { DISCONNECT_MARGIN_MS } from '../../common/disconnect.ts';
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS, DISCONNECT_MARGIN_MS } from '../../common/disconnect.ts';
 import { formatError } from '../../common/errors.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
+import { type DefaultsOf, type WithDefaults, withDefaults } from '../../common/options.ts';
 import { errorCode, explainTlsFailure } from '../../common/tls-errors.ts';
 import type { TrustedCa } from '../../common/tls-files.ts';
 import {
@@ -68,9 +69,9 @@ export interface LinkOptions {
   agent: LinkAgent;
   /** Node labels for the inventory; default none. */
   labels?: Record<string, string>;
-  /** Status interval until a Welcome sets it; default 2000. */
+  /** Status interval until a Welcome sets it; default DEFAULT_HEARTBEAT_MS, 2 s. */
   heartbeatMs?: number;
-  /** The allocator's lease until a Welcome sets it; default 40000. Caps the reconnect backoff. */
+  /** The allocator's lease until a Welcome sets it; default DEFAULT_LEASE_MS, 40 s. Caps the reconnect backoff. */
   leaseMs?: number;
   /** Time between this agent's stop of a `reschedule` pod and its replacement; default DISCONNECT_MARGIN_MS. */
   marginMs?: number;
@@ -78,10 +79,13 @@ export interface LinkOptions {
   backoff?: ReconnectBackoff;
   /** [0, 1); default Math.random. */
   random?: () => number;
+  /** Default `Date.now`. */
   now?: () => number;
+  /** Default `setTimeout`. */
   setTimer?: SetTimer;
   /** The websocket client class; default ws's. */
   WebSocketImpl?: typeof WebSocket;
+  /** Default JSON lines on stderr, `component: 'link'`. */
   log?: Logger;
   /** The fence guard's deadline file (guard-file.ts `createGuardFile`); default none. */
   guard?: LinkGuard;
@@ -107,6 +111,30 @@ const defaultSetTimer: SetTimer = (fn, ms) => {
   return () => clearTimeout(t);
 };
 
+/** The defaults of `LinkOptions`, as its fields document them. */
+const LINK_DEFAULTS = {
+  labels: {},
+  heartbeatMs: DEFAULT_HEARTBEAT_MS,
+  leaseMs: DEFAULT_LEASE_MS,
+  marginMs: DISCONNECT_MARGIN_MS,
+  backoff: RECONNECT_BACKOFF,
+  random: Math.random,
+  now: Date.now,
+  setTimer: defaultSetTimer,
+  WebSocketImpl: WebSocket,
+} as const satisfies DefaultsOf<LinkOptions>;
+
+/** `LinkOptions` complete: every default filled in. */
+export type ResolvedLinkOptions = WithDefaults<LinkOptions, typeof LINK_DEFAULTS> & { log: Logger };
+
+/** Fills in every default of `opts`: done once, where the link is created. */
+export function resolveLinkOptions(opts: LinkOptions): ResolvedLinkOptions {
+  return {
+    ...withDefaults(opts, LINK_DEFAULTS),
+    log: opts.log ?? createLogger({ stream: process.stderr, fields: { component: 'link' } }),
+  };
+}
+
 /** A close reason within RFC 6455's 123 bytes (ws throws on more); messages may hold non-ASCII. */
 function closeReason(s: string): string {
   let r = s;
@@ -115,17 +143,11 @@ function closeReason(s: string): string {
 }
 
 /** Creates the link; nothing happens until `start()`. Throws on options that could never work. */
-export function createLink(opts: LinkOptions): Link {
-  const { agent, nodeName } = opts;
-  const now = opts.now ?? Date.now;
-  const random = opts.random ?? Math.random;
-  const setTimer = opts.setTimer ?? defaultSetTimer;
-  const WebSocketImpl = opts.WebSocketImpl ?? WebSocket;
-  const log = opts.log ?? createLogger({ stream: process.stderr, fields: { component: 'link' } });
-  const backoff = opts.backoff ?? RECONNECT_BACKOFF;
-  const marginMs = opts.marginMs ?? DISCONNECT_MARGIN_MS;
-  let heartbeatMs = opts.heartbeatMs ?? 2000;
-  let leaseMs = opts.leaseMs ?? 40_000;
+export function createLink(options: LinkOptions): Link {
+  const opts = resolveLinkOptions(options);
+  const { agent, nodeName, now, random, setTimer, WebSocketImpl, log, backoff, marginMs } = opts;
+  // Until a Welcome sets them.
+  let { heartbeatMs, leaseMs } = opts;
   if (marginMs <= 0) throw new RangeError(`marginMs (${marginMs}) must be positive`);
 
   let state: LinkState = 'idle';
@@ -267,7 +289,7 @@ export function createLink(opts: LinkOptions): Link {
         node: nodeName,
         agentVersion: st.agent.version,
         token: credential.current(),
-        inventory: inventoryFromStatus(st, opts.labels ?? {}),
+        inventory: inventoryFromStatus(st, opts.labels),
         runningPods: runningPodsToWire(st.pods),
       },
     });

@@ -18,9 +18,10 @@
  * loss takes the pods down too. Many agents share a machine in benchmarks, so writes are throttled to
  * one per half heartbeat, with a trailing write so the newest deadline always lands.
  */
-import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeJsonAtomicSync } from '../../common/atomic-file.mjs';
 import type { Logger } from '../../common/log.ts';
+import { withDefaults } from '../../common/options.ts';
 import type { LinkClock, LinkGuard, SetTimer } from './types.ts';
 
 /** The file's name under the agent's data dir (agent/fence-guard.mjs reads the same name). */
@@ -76,9 +77,7 @@ export function decideWrite(
 
 /** Replaces `path` with `value` as JSON in one rename, so a reader sees the old file or the new one. */
 export function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(value)}\n`, { mode: 0o600 });
-  renameSync(tmp, path);
+  writeJsonAtomicSync(path, value, { mode: 0o600 });
 }
 
 /** Options of `createGuardFile`. */
@@ -87,26 +86,39 @@ export interface GuardFileOptions {
   log: Logger;
   /** Default `process.pid`. */
   agentPid?: number;
+  /** Default `Date.now`. */
   now?: () => number;
+  /** Default `setTimeout`, unref'd: a trailing write must not keep a stopping agent alive. */
   setTimer?: SetTimer;
   /** Default `writeJsonAtomic` to `fenceDeadlinePath(dataDir)`; injected by tests to count writes. */
   write?: (record: FenceDeadline) => void;
 }
 
-/** The guard file as the link's `guard` (client.ts `LinkGuard`). */
-export function createGuardFile(opts: GuardFileOptions): LinkGuard {
+const unrefTimer: SetTimer = (fn, ms) => {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return () => clearTimeout(t);
+};
+
+/** `GuardFileOptions` complete: every default filled in. */
+export type ResolvedGuardFileOptions = Required<GuardFileOptions>;
+
+/** Fills in every default of `opts`: done once, where the guard file is created. */
+export function resolveGuardFileOptions(opts: GuardFileOptions): ResolvedGuardFileOptions {
   const path = fenceDeadlinePath(opts.dataDir);
-  const now = opts.now ?? Date.now;
-  const agentPid = opts.agentPid ?? process.pid;
-  const setTimer: SetTimer =
-    opts.setTimer ??
-    ((fn, ms) => {
-      const t = setTimeout(fn, ms);
-      // A trailing write must not keep a stopping agent alive.
-      t.unref();
-      return () => clearTimeout(t);
-    });
-  const write = opts.write ?? ((r: FenceDeadline) => writeJsonAtomic(path, r));
+  return withDefaults(opts, {
+    agentPid: process.pid,
+    now: Date.now,
+    setTimer: unrefTimer,
+    write: (r: FenceDeadline) => writeJsonAtomic(path, r),
+  });
+}
+
+/** The guard file as the link's `guard` (client.ts `LinkGuard`). */
+export function createGuardFile(options: GuardFileOptions): LinkGuard {
+  const opts = resolveGuardFileOptions(options);
+  const { now, agentPid, setTimer, write } = opts;
+  const path = fenceDeadlinePath(opts.dataDir);
   let last: { deadlineMs: number; atMs: number } | null = null;
   let pending: LinkClock | null = null;
   let cancelTrailing: (() => void) | null = null;

@@ -13,6 +13,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Logger } from '../../common/log.ts';
+import { withDefaults } from '../../common/options.ts';
 import { type FrameBody, LOG_LIMITS, type LogRequest } from '../../common/wire.ts';
 import { isEnded, podDirOf } from '../runner/index.ts';
 import { fileSize, logPath, readFrom, rotatedPath } from '../runner/logs.ts';
@@ -91,9 +92,10 @@ interface Follow {
 }
 
 /** Creates the service; it holds timers only while follows run. */
-export function createLogServer(opts: LogServerOptions): LogServer {
-  const pollMs = opts.pollMs ?? 250;
-  const backlogBytes = opts.backlogBytes ?? (() => 0);
+export function createLogServer(options: LogServerOptions): LogServer {
+  // The defaults its fields document, filled in once.
+  const opts = withDefaults(options, { pollMs: 250, backlogBytes: () => 0 });
+  const { pollMs, backlogBytes } = opts;
   const follows = new Map<string, Follow>();
 
   const sendData = (requestId: string, data: Buffer): boolean => {

@@ -13,6 +13,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { err, ok, type Result, tesseraError } from '../../common/errors.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
+import { type DefaultsOf, type WithDefaults, withDefaults } from '../../common/options.ts';
 import type { PodRuntime, RuntimeRef } from '../runtime/types.ts';
 import { type CheckpointFs, checkpointPath, readCheckpoint } from './checkpoint.ts';
 import { inheritedEnv, type NodeEnvInfo } from './env.ts';
@@ -70,7 +71,9 @@ export interface RunnerOptions {
   stopPollMs?: number;
   /** How long after SIGKILL a stop waits before reporting that processes survived it; default 10000. */
   killWaitMs?: number;
+  /** Default `Date.now`. */
   now?: () => number;
+  /** Default JSON lines on stderr, `component: 'runner'`. */
   log?: Logger;
   /** For tests of the checkpoint's durability; default node:fs. */
   checkpointFs?: CheckpointFs;
@@ -118,32 +121,55 @@ export interface Runner {
   close(): void;
 }
 
+/** The defaults of `RunnerOptions`, as its fields document them. */
+const RUNNER_DEFAULTS = {
+  onEvent: () => {},
+  nodeEnv: {},
+  logRotation: DEFAULT_LOG_ROTATION,
+  logPollMs: 250,
+  stopPollMs: 25,
+  killWaitMs: 10_000,
+  now: Date.now,
+} as const satisfies DefaultsOf<RunnerOptions>;
+
+/** `RunnerOptions` complete: every default filled in. */
+export type ResolvedRunnerOptions = WithDefaults<RunnerOptions, typeof RUNNER_DEFAULTS> & {
+  env: Readonly<Record<string, string>>;
+  log: Logger;
+};
+
+/** Fills in every default of `opts`: done once, where the runner is created. */
+export function resolveRunnerOptions(opts: RunnerOptions): ResolvedRunnerOptions {
+  return {
+    ...withDefaults(opts, RUNNER_DEFAULTS),
+    env: opts.env ?? inheritedEnv(),
+    log: opts.log ?? createLogger({ stream: process.stderr, fields: { component: 'runner' } }),
+  };
+}
+
 /** Creates a runner over `opts.dataDir`; call `adopt()` first when the agent restarts. */
-export function createRunner(opts: RunnerOptions): Runner {
-  const now = opts.now ?? Date.now;
-  const log = opts.log ?? createLogger({ stream: process.stderr, fields: { component: 'runner' } });
-  const stopPollMs = opts.stopPollMs ?? 25;
-  const killWaitMs = opts.killWaitMs ?? 10_000;
-  const runtime = opts.runtime;
+export function createRunner(options: RunnerOptions): Runner {
+  const opts = resolveRunnerOptions(options);
+  const { now, log, stopPollMs, killWaitMs, runtime } = opts;
   const config: PodTableConfig = {
     dataDir: opts.dataDir,
     runtime,
     node: opts.node,
-    baseEnv: opts.env ?? inheritedEnv(),
-    nodeEnv: opts.nodeEnv ?? {},
+    baseEnv: opts.env,
+    nodeEnv: opts.nodeEnv,
     readiness: { ...DEFAULT_READINESS, ...opts.readiness },
-    rotation: opts.logRotation ?? DEFAULT_LOG_ROTATION,
+    rotation: opts.logRotation,
     now,
     log,
     onStatus: opts.onStatus,
-    onEvent: opts.onEvent ?? (() => {}),
+    onEvent: opts.onEvent,
     checkpointPath: checkpointPath(opts.dataDir),
     checkpointFs: opts.checkpointFs,
   };
   const table: PodTable = createPodTable(config);
   let closed = false;
 
-  const logTimer = setInterval(() => table.pollLogs(), opts.logPollMs ?? 250);
+  const logTimer = setInterval(() => table.pollLogs(), opts.logPollMs);
   // The agent must be free to exit while pods run: timers never hold its event loop open.
   logTimer.unref();
 

@@ -3,7 +3,7 @@
  * pods in, the phase the workload should be in (or null: stay) out. Only the phases pod reports
  * drive are derived here; Pending, Stopped and Deleting are entered by the scheduler and the user.
  */
-import type { PodPhase, WorkloadPhase } from '../../common/phases.ts';
+import { type PodPhase, SCHEDULED_POD_PHASES, type WorkloadPhase } from '../../common/phases.ts';
 
 /** A phase a workload should move to, with the event's reason and message. */
 export interface DerivedPhase {
@@ -42,9 +42,6 @@ export function failureReason(pod: Pick<PodFacts, 'reason'>): string {
 /** Workload phases whose next phase follows from pod reports. */
 export const REPORT_DRIVEN_PHASES: readonly WorkloadPhase[] = ['Initializing', 'Running', 'Degraded'];
 
-/** Pods placed on a node and not yet ended (an Unknown one may still run on its unreachable node). */
-const LIVE: readonly PodPhase[] = ['Bound', 'Starting', 'Running', 'Unknown'];
-
 /**
  * The phase a workload in `phase` with `pods` should have, given `required` pods (its minReplicas)
  * for it to count as running; null when it should stay where it is.
@@ -55,7 +52,7 @@ export function derivePhase(
   pods: readonly PodFacts[],
 ): DerivedPhase | null {
   if (!REPORT_DRIVEN_PHASES.includes(phase)) return null;
-  const live = pods.filter((p) => LIVE.includes(p.phase));
+  const live = pods.filter((p) => SCHEDULED_POD_PHASES.includes(p.phase));
   const running = pods.filter((p) => p.phase === 'Running').length;
   const succeeded = pods.filter((p) => p.phase === 'Succeeded').length;
   const failed = pods.filter((p) => p.phase === 'Failed');

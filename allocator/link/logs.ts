@@ -7,6 +7,7 @@
  * a request the router ended itself says why in the chunk's `cause`.
  */
 import { randomUUID } from 'node:crypto';
+import { withDefaults } from '../../common/options.ts';
 import type { FrameBody, LogChunk, LogRequest } from '../../common/wire.ts';
 
 /** What a caller asks for: a LogRequest without the id, which the router assigns. */
@@ -62,9 +63,10 @@ interface Pending {
 const EMPTY = new Uint8Array(0);
 
 /** Creates an empty router. */
-export function createLogRouter(options: LogRouterOptions): LogRouter {
-  const answerTimeoutMs = options.answerTimeoutMs ?? 10_000;
-  const newId = options.newId ?? randomUUID;
+export function createLogRouter(given: LogRouterOptions): LogRouter {
+  // The defaults its fields document, filled in once.
+  const options = withDefaults(given, { answerTimeoutMs: 10_000, newId: randomUUID });
+  const { answerTimeoutMs, newId } = options;
   const pending = new Map<string, Pending>();
 
   /** Removes the request and tells its caller it ended, with `error` when it failed. */

@@ -10,7 +10,9 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS } from '../../common/disconnect.ts';
 import { formatError } from '../../common/errors.ts';
+import { type DefaultsOf, type WithDefaults, withDefaults } from '../../common/options.ts';
 import {
   AGENT_BODIES,
   ALLOCATOR_BODIES,
@@ -52,13 +54,29 @@ interface Session {
   lastReports: Map<string, { key: string; atMs: number }>;
 }
 
+/** The defaults of `AgentLinkOptions`, as its fields document them (leaseCheckMs: heartbeatMs). */
+const AGENT_LINK_DEFAULTS = {
+  leaseMs: DEFAULT_LEASE_MS,
+  heartbeatMs: DEFAULT_HEARTBEAT_MS,
+  helloTimeoutMs: 10_000,
+  now: Date.now,
+} as const satisfies DefaultsOf<AgentLinkOptions>;
+
+/** `AgentLinkOptions` complete: every default filled in. */
+export type ResolvedAgentLinkOptions = WithDefaults<AgentLinkOptions, typeof AGENT_LINK_DEFAULTS> & {
+  leaseCheckMs: number;
+};
+
+/** Fills in every default of `options`: done once, where the link is attached. */
+export function resolveAgentLinkOptions(options: AgentLinkOptions): ResolvedAgentLinkOptions {
+  const o = withDefaults(options, AGENT_LINK_DEFAULTS);
+  return { ...o, leaseCheckMs: options.leaseCheckMs ?? o.heartbeatMs };
+}
+
 /** Serves the agent websocket on `server`; returns the link's handle. */
-export function attachAgentLink(server: Server, options: AgentLinkOptions): AgentLink {
-  const { db, tokens, log } = options;
-  const leaseMs = options.leaseMs ?? 40_000;
-  const heartbeatMs = options.heartbeatMs ?? 2000;
-  const helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
-  const now = options.now ?? Date.now;
+export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentLink {
+  const options = resolveAgentLinkOptions(given);
+  const { db, tokens, log, leaseMs, heartbeatMs, helloTimeoutMs, now } = options;
   const wss = new WebSocketServer({ noServer: true, ...WS_OPTIONS });
   const sessions = new Map<string, Session>();
   // Heard-from times live in memory and reach the store once per lease check: one write transaction
@@ -334,7 +352,7 @@ export function attachAgentLink(server: Server, options: AgentLinkOptions): Agen
     },
   });
 
-  const leaseCheckMs = options.leaseCheckMs ?? heartbeatMs;
+  const { leaseCheckMs } = options;
   const timer = leaseCheckMs > 0 ? setInterval(() => checkLeases(), leaseCheckMs) : null;
   // The timer alone must not keep the process alive; the HTTP server does that.
   timer?.unref();

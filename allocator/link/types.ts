@@ -19,9 +19,9 @@ export type RefusedReason = 'unknown-pod' | 'other-node' | 'stale-epoch';
 export interface AgentLinkOptions {
   db: Db;
   tokens: TokenStore;
-  /** A node silent this long is lost. Default 40000 ms (docs/architecture.md §5). */
+  /** A node silent this long is lost. Default DEFAULT_LEASE_MS, 40 s (docs/architecture.md §5). */
   leaseMs?: number;
-  /** How often agents send Status. Default 2000 ms. */
+  /** How often agents send Status. Default DEFAULT_HEARTBEAT_MS, 2 s. */
   heartbeatMs?: number;
   /** How often leases are checked on a timer; 0 turns the timer off (tests call checkLeases). Default heartbeatMs. */
   leaseCheckMs?: number;

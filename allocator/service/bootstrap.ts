@@ -3,8 +3,9 @@
  * the API, each written to a 0600 file beside the database, and a default department and project.
  * Later starts keep whatever is there: a token file that still authenticates is reused.
  */
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomicSync } from '../../common/atomic-file.mjs';
 import { tesseraError } from '../../common/errors.ts';
 import { createJoinToken, registerJoinToken } from '../identity/nodes.ts';
 import { authenticate, createUserToken, type TokenStore } from '../identity/tokens.ts';
@@ -40,11 +41,9 @@ function reusable(file: string, tokens: TokenStore, kind: 'join' | 'user'): stri
   return authenticate(tokens, token)?.kind === kind ? token : null;
 }
 
-/** Writes a secret readable by its owner only, whatever the umask. */
+/** Writes a secret readable by its owner only, whatever the umask; a reader never sees half of it. */
 export function writeSecret(file: string, secret: string): void {
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  // writeFileSync's mode applies only when it creates the file.
-  chmodSync(file, 0o600);
+  writeFileAtomicSync(file, `${secret}\n`, { mode: 0o600 });
 }
 
 /** Ensures the tokens and the default organisation exist; returns the tokens. */

@@ -23,12 +23,13 @@ export interface AllocatorOptions {
   caFile?: string;
   /** TCP port; 0 lets the OS choose (the chosen one is in `url` and `allocator.json`). Default 7400. */
   port?: number;
-  /** A node silent this long is lost and its pods rescheduled. Default 40000. */
+  /** A node silent this long is lost and its pods rescheduled. Default DEFAULT_LEASE_MS, 40 s. */
   leaseMs?: number;
-  /** How often agents send Status. Default 2000. */
+  /** How often agents send Status. Default DEFAULT_HEARTBEAT_MS, 2 s. */
   heartbeatMs?: number;
-  /** A scheduling cycle runs at least this often, and at most this soon after a change. Default 1000 / 50. */
+  /** A scheduling cycle runs at least this often. Default 1000. */
   periodicCycleMs?: number;
+  /** A scheduling cycle runs at most this soon after a change. Default 50. */
   coalesceMs?: number;
   /** A join token made outside (e.g. a Helm Secret) that agents may join with; registered at start. */
   joinToken?: string;
@@ -36,7 +37,9 @@ export interface AllocatorOptions {
   metricsAuth?: boolean;
   /** Called after each committed plan with its starts, before they are sent (the benchmark times delivery from here). */
   onPlanCommitted?: (atMs: number, starts: readonly StoredStart[]) => void;
+  /** Default JSON lines on stderr, `component: 'allocator'`. */
   log?: Logger;
+  /** Default `Date.now`. */
   now?: () => number;
 }
 

@@ -2,19 +2,19 @@
  * Pods and their assignments. A pod row is the quota accounting of a bind (its resources are
  * committed with it); an assignment is one placement of a pod on a node with its fencing epoch.
  */
-import { type PodPhase, podTransition } from '../../common/phases.ts';
+import { type PodPhase, podTransition, SCHEDULED_POD_PHASES } from '../../common/phases.ts';
 import type { GpuGrant } from '../../common/resources.ts';
 import type { Db } from './db.ts';
 import { fail, StoreError } from './errors.ts';
 
-/** Pod phases in which a pod holds its node's resources and counts against its quota. */
-export const ACTIVE_POD_PHASES: readonly PodPhase[] = ['Bound', 'Starting', 'Running', 'Unknown', 'Stopping'];
-
 /**
- * Pod phases a scheduler snapshot shows: Stopping pods are already given up by the plan that evicted
- * them. Unknown pods may still run on their unreachable node, so they keep holding what they hold.
+ * Pod phases in which a pod holds its node's resources and counts against its quota: the placed
+ * ones, and Stopping, whose resources are freed when its node confirms the stop.
  */
-export const SCHEDULED_POD_PHASES: readonly PodPhase[] = ['Bound', 'Starting', 'Running', 'Unknown'];
+export const ACTIVE_POD_PHASES: readonly PodPhase[] = [...SCHEDULED_POD_PHASES, 'Stopping'];
+
+/** Re-exported for the store's readers: the phases are common/phases.ts's. */
+export { SCHEDULED_POD_PHASES };
 
 /** A pod as stored. */
 export interface PodRecord {

@@ -4,6 +4,7 @@
  * http.ts: the API's error body when the allocator refused before streaming.
  */
 import { tesseraError } from '../../common/errors.ts';
+import { withDefaults } from '../../common/options.ts';
 import { CliError, EXIT_FAILURE } from '../errors.ts';
 import type { ClientConfig } from './config.ts';
 import { apiError, fetchFor, unreachable } from './http.ts';
@@ -14,6 +15,7 @@ export interface StreamOptions {
   signal?: AbortSignal;
   /** Give up when the allocator sends no headers this long. Default 30 s. */
   connectTimeoutMs?: number;
+  /** Default the allocator's own (`fetchFor`: its CA, if any). */
   fetch?: typeof fetch;
 }
 
@@ -22,22 +24,23 @@ export async function streamText(
   config: ClientConfig,
   path: string,
   onText: (text: string) => void,
-  options: StreamOptions = {},
+  given: StreamOptions = {},
 ): Promise<void> {
+  const options = withDefaults(given, { connectTimeoutMs: 30_000 });
   const target = `${config.url}/api/v1${path}`;
   const headers: Record<string, string> = { accept: 'text/plain, application/json' };
   if (config.token !== undefined) headers.authorization = `Bearer ${config.token}`;
   const abort = new AbortController();
   const stop = (): void => abort.abort();
   options.signal?.addEventListener('abort', stop, { once: true });
-  const timer = setTimeout(stop, options.connectTimeoutMs ?? 30_000);
+  const timer = setTimeout(stop, options.connectTimeoutMs);
   try {
     let res: Response;
     try {
       res = await (options.fetch ?? fetchFor(config))(target, { headers, signal: abort.signal });
     } catch (e) {
       if (options.signal?.aborted === true) return;
-      throw new CliError(unreachable(config, e, options.connectTimeoutMs ?? 30_000), EXIT_FAILURE);
+      throw new CliError(unreachable(config, e, options.connectTimeoutMs), EXIT_FAILURE);
     } finally {
       clearTimeout(timer);
     }

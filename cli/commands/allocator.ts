@@ -9,8 +9,9 @@ import { DEFAULT_PORT, startAllocator } from '../../allocator/main.ts';
 import { watchTlsFiles } from '../../allocator/service/tls-reload.ts';
 import { DEFAULT_DATA_DIR } from '../../allocator/store/db.ts';
 import { StoreError } from '../../allocator/store/errors.ts';
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS } from '../../common/disconnect.ts';
 import { createLogger, type LogLevel, parseLogLevel } from '../../common/log.ts';
-import { parseDurationMs } from '../../common/resources.ts';
+import { formatDurationMs, parseDurationMs } from '../../common/resources.ts';
 import { readServerTls, type ServerTls } from '../../common/tls-files.ts';
 import { failure, usageError } from '../errors.ts';
 import { flagValue } from '../flags.ts';
@@ -118,8 +119,12 @@ export function daemonLogger(io: CliIo, level: string, component: string) {
 /** Adds the lease, heartbeat and log-level flags the allocator and `up` share. */
 export function addTimingOptions(command: Command, logLevel: string): Command {
   return command
-    .option('--lease <duration>', 'a node silent this long is lost and its pods rescheduled', '40s')
-    .option('--heartbeat <duration>', 'how often agents report', '2s')
+    .option(
+      '--lease <duration>',
+      'a node silent this long is lost and its pods rescheduled',
+      formatDurationMs(DEFAULT_LEASE_MS),
+    )
+    .option('--heartbeat <duration>', 'how often agents report', formatDurationMs(DEFAULT_HEARTBEAT_MS))
     .option('--log-level <level>', 'allocator log level on stderr: debug, info, warn or error', logLevel);
 }
 

@@ -3,6 +3,7 @@
  * does the filtering, so the CLI and a script calling the API see the same set).
  */
 import { type Command, Option } from 'commander';
+import { withDefaults } from '../../common/options.ts';
 import { WORKLOAD_TYPES, type WorkloadType } from '../../common/workload.ts';
 import type { ClientFlags } from '../client/config.ts';
 import { addClientOptions, connect } from '../client/connect.ts';
@@ -85,20 +86,21 @@ export async function watchList(
   path: string,
   io: CliIo,
   format: ListFormat,
-  opts: { signal: AbortSignal; intervalMs?: number; now?: () => number },
+  options: { signal: AbortSignal /** Default WATCH_INTERVAL_MS. */; intervalMs?: number; now?: () => number },
 ): Promise<number> {
-  const now = opts.now ?? Date.now;
+  const opts = withDefaults(options, { intervalMs: WATCH_INTERVAL_MS, now: Date.now });
+  const { now } = opts;
   let renders = 0;
   while (!opts.signal.aborted) {
     const workloads = await client.list<WorkloadView>(path);
     if (opts.signal.aborted) break;
     io.out(
-      `${renders === 0 ? '' : '\n'}Every ${(opts.intervalMs ?? WATCH_INTERVAL_MS) / 1000}s: ${new Date(now()).toISOString()}\n`,
+      `${renders === 0 ? '' : '\n'}Every ${opts.intervalMs / 1000}s: ${new Date(now()).toISOString()}\n`,
     );
     io.out(renderList(workloads, format, now()));
     renders += 1;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(done, opts.intervalMs ?? WATCH_INTERVAL_MS);
+      const t = setTimeout(done, opts.intervalMs);
       function done(): void {
         clearTimeout(t);
         opts.signal.removeEventListener('abort', done);

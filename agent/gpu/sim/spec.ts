@@ -5,9 +5,10 @@
  * read the same files, so the state format is defined twice: here (typed) and in `state.mjs`.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomicSync } from '../../../common/atomic-file.mjs';
 import { err, ok, type Result, tesseraError } from '../../../common/errors.ts';
 import { SIM_GPU_MODELS, type SimGpuModel } from './models.ts';
 
@@ -155,11 +156,9 @@ function simGpu(spec: SimGpuSpec, index: number, seed: string): SimGpu {
   };
 }
 
+/** Readers (the fakes) must never see half a file. */
 async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  // Readers (the fakes) must never see half a file: write aside, then rename over.
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(tmp, file);
+  writeFileAtomicSync(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /**

@@ -3,6 +3,7 @@
 // in tens of milliseconds, which rules out a TypeScript loader. `spec.ts` writes the same layout.
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomicSync } from '../../../common/atomic-file.mjs';
 
 /** The variable naming the state directory; without it the fakes behave as if no driver is loaded. */
 export const STATE_ENV = 'TESSERA_SIM_STATE';
@@ -51,17 +52,10 @@ export function readJson(file) {
 }
 
 /** Writes a file so that readers see the old or the new content, never a mix: temp file, then rename. */
-export function writeFileAtomic(file, data) {
-  const tmp = path.join(
-    path.dirname(file),
-    `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`,
-  );
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
+export const writeFileAtomic = writeFileAtomicSync;
 
 export function writeJsonAtomic(file, value) {
-  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+  writeFileAtomicSync(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** gpus.json, or null when the directory or file is missing (the fakes then report "no driver"). */

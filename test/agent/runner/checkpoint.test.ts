@@ -69,6 +69,10 @@ function recordingFs(calls: string[]): CheckpointFs {
       calls.push(`fsync ${names.get(fd)}`);
       fs.fsyncSync(fd);
     },
+    fchmodSync(fd, m) {
+      calls.push(`chmod ${names.get(fd)}`);
+      fs.fchmodSync(fd, m);
+    },
     closeSync(fd) {
       calls.push(`close ${names.get(fd)}`);
       fs.closeSync(fd);
@@ -133,6 +137,7 @@ describe('runner checkpoint', () => {
     value(writeCheckpoint(checkpointPath(dir), sample, recordingFs(calls)));
     expect(calls).toEqual([
       'open tmp',
+      'chmod tmp',
       'write tmp',
       'fsync tmp',
       'close tmp',

@@ -127,6 +127,7 @@ describe('runner: the checkpoint at start', () => {
       fsyncSync: () => {
         throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
       },
+      fchmodSync: fs.fchmodSync,
       closeSync: fs.closeSync,
       renameSync: fs.renameSync,
       rmSync: fs.rmSync,
