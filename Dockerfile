@@ -2,9 +2,9 @@
 #   docker build -t ghcr.io/tessera/tessera:0.1.0 .
 #   docker run --rm ghcr.io/tessera/tessera:0.1.0 --version
 # The CLI is TypeScript run through tsx (a runtime dependency, see bin/tessera.js), so there is no
-# compile step: the image holds the sources and the production node_modules. test/deploy/
-# dockerfile.test.ts checks the properties below against the chart and builds the image where a
-# docker engine runs.
+# compile step: the image holds the sources, the generated wire code and the production node_modules.
+# test/deploy/dockerfile.test.ts checks the properties below against the chart and builds the image
+# where a docker engine runs.
 
 # Stage 1: production dependencies. better-sqlite3 is a native addon: its install script downloads a
 # prebuilt binary or, failing that (no network, a new Node ABI), compiles it with node-gyp, which
@@ -16,9 +16,20 @@ RUN apt-get update \
 WORKDIR /opt/tessera
 COPY package.json package-lock.json ./
 # The lockfile exactly, without devDependencies (typescript, vitest, biome, vite, playwright-core).
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# --ignore-scripts skips our own `prepare` (the wire generation, which needs devDependencies: the
+# stage below runs it); `npm rebuild` then runs the dependencies' install scripts (the addon).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm rebuild && npm cache clean --force
 
-# Stage 2: the runtime. Same base as stage 1, so the addon's ABI and glibc match; no toolchain.
+# Stage 2: the wire's TypeScript, generated from common/proto/tessera.proto (`npm run gen:wire`, with
+# the devDependencies ts-proto and buf); only common/proto/gen leaves this stage.
+FROM node:20-bookworm-slim AS wire
+WORKDIR /opt/tessera
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY common/proto ./common/proto
+RUN npm run gen:wire
+
+# Stage 3: the runtime. Same base as stage 1, so the addon's ABI and glibc match; no toolchain.
 FROM node:20-bookworm-slim AS runtime
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="tessera" \
@@ -48,6 +59,7 @@ COPY --from=deps /opt/tessera/node_modules ./node_modules
 COPY package.json package-lock.json tsconfig.json ./
 COPY bin ./bin
 COPY common ./common
+COPY --from=wire /opt/tessera/common/proto/gen ./common/proto/gen
 COPY allocator ./allocator
 COPY agent ./agent
 COPY cli ./cli

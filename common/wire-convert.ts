@@ -1,13 +1,16 @@
 /**
- * protobufjs's decoded messages as Tessera's typed frames (the other way is wire-to-proto.ts).
- * Plain objects only: protobufjs itself stays in wire.ts.
+ * Tessera's typed frames (wire-types.ts) to and from the messages generated from
+ * `common/proto/tessera.proto` (`npm run gen:wire`, into common/proto/gen/). Both sides are strict
+ * types, so a field added to the .proto and not carried here is a compile error, not a silent drop.
+ * What stays by hand is only what the two spellings disagree on: enum names, null for an absent
+ * optional (undefined in the generated code), units in names (memoryMiB), 64-bit fields as numbers.
  */
+import * as pb from './proto/gen/tessera.ts';
 import { BadFrame } from './wire-check.ts';
 import type { WireLogStream } from './wire-log-types.ts';
 import type {
   Frame,
   FrameBody,
-  Inventory,
   SwapDirection,
   WireContainerFields,
   WireMigMode,
@@ -16,306 +19,432 @@ import type {
 } from './wire-types.ts';
 import type { PullPolicy } from './workload-container.ts';
 
-// ---- proto -> TypeScript ----------------------------------------------------------------------
-// Decoded messages keep absent fields on their prototype (defaults), present ones as own properties;
-// proto3 `optional` fields are null here exactly when not own. 64-bit fields arrive as Long objects.
+// Each table maps every TypeScript name to its proto number; the compiler checks it is complete.
+// 0 (UNSPECIFIED, the proto3 default) is in none of them, so a peer that leaves an enum unset is refused.
+const POD_STATES: Record<WirePodState, pb.PodState> = {
+  starting: pb.PodState.POD_STATE_STARTING,
+  running: pb.PodState.POD_STATE_RUNNING,
+  ready: pb.PodState.POD_STATE_READY,
+  stopping: pb.PodState.POD_STATE_STOPPING,
+  exited: pb.PodState.POD_STATE_EXITED,
+  lost: pb.PodState.POD_STATE_LOST,
+  'swapped-out': pb.PodState.POD_STATE_SWAPPED_OUT,
+};
+const MIG_MODES: Record<WireMigMode, pb.MigMode> = {
+  enabled: pb.MigMode.MIG_MODE_ENABLED,
+  disabled: pb.MigMode.MIG_MODE_DISABLED,
+  unsupported: pb.MigMode.MIG_MODE_UNSUPPORTED,
+};
+const SWAP_DIRECTIONS: Record<SwapDirection, pb.SwapDirection> = {
+  in: pb.SwapDirection.SWAP_DIRECTION_IN,
+  out: pb.SwapDirection.SWAP_DIRECTION_OUT,
+};
+const LOG_STREAMS: Record<WireLogStream, pb.LogStream> = {
+  stdout: pb.LogStream.LOG_STREAM_STDOUT,
+  stderr: pb.LogStream.LOG_STREAM_STDERR,
+  both: pb.LogStream.LOG_STREAM_BOTH,
+};
+const PULL_POLICIES: Record<PullPolicy, pb.PullPolicy> = {
+  IfNotPresent: pb.PullPolicy.PULL_POLICY_IF_NOT_PRESENT,
+  Always: pb.PullPolicy.PULL_POLICY_ALWAYS,
+  Never: pb.PullPolicy.PULL_POLICY_NEVER,
+};
 
-export type Obj = { readonly [key: string]: unknown };
-
-const EMPTY: Obj = {};
-
-function sub(o: Obj, key: string): Obj {
-  const v = o[key];
-  return typeof v === 'object' && v !== null ? (v as Obj) : EMPTY;
-}
-
-function required(o: Obj, key: string, path: string): Obj {
-  const v = o[key];
-  if (typeof v !== 'object' || v === null) throw new BadFrame(path, `${path}: is required (missing)`);
-  return v as Obj;
-}
-
-function str(o: Obj, key: string): string {
-  const v = o[key];
-  return typeof v === 'string' ? v : '';
-}
-
-function long(v: unknown): number {
-  if (typeof v === 'number') return v;
-  if (typeof v === 'object' && v !== null && 'low' in v && 'high' in v) {
-    const { low, high } = v as { low: number; high: number };
-    // Exact below 2^53; above it the result is still >= 2^53, which the range check refuses.
-    return (high >>> 0) * 2 ** 32 + (low >>> 0);
-  }
-  return 0;
-}
-
-function num(o: Obj, key: string): number {
-  return long(o[key]);
-}
-
-function has(o: Obj, key: string): boolean {
-  return Object.hasOwn(o, key) && o[key] !== null && o[key] !== undefined;
-}
-
-function optNum(o: Obj, key: string): number | null {
-  return has(o, key) ? long(o[key]) : null;
-}
-
-function optStr(o: Obj, key: string): string | null {
-  return has(o, key) ? str(o, key) : null;
-}
-
-function arr(o: Obj, key: string): Obj[] {
-  const v = o[key];
-  return Array.isArray(v) ? (v as Obj[]) : [];
-}
-
-function strings(o: Obj, key: string): string[] {
-  const v = o[key];
-  return Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? x : '')) : [];
-}
-
-function map<T>(o: Obj, key: string, value: (v: unknown) => T): Record<string, T> {
-  // Object.fromEntries defines own properties, so a key such as `__proto__` stays a plain key.
-  return Object.fromEntries(Object.entries(sub(o, key)).map(([k, v]) => [k, value(v)]));
-}
-
-function enumOf<T extends string>(names: readonly T[], o: Obj, key: string, path: string): T {
-  const v = o[key];
-  const name = typeof v === 'number' && v > 0 ? names[v - 1] : undefined;
+/** The name of proto enum value `v`; refuses UNSPECIFIED and numbers this schema does not name (proto3 enums are open). */
+function enumName<T extends string>(table: Record<T, number>, v: number, path: string): T {
+  const names = Object.keys(table) as T[];
+  const name = names.find((n) => table[n] === v);
   if (name === undefined) {
     const why = v === 0 ? 'unspecified' : 'not in this schema';
-    throw new BadFrame(path, `${path}: must be one of ${names.join(', ')}, got ${String(v)} (${why})`);
+    throw new BadFrame(path, `${path}: must be one of ${names.join(', ')}, got ${v} (${why})`);
   }
   return name;
 }
 
-// Proto enum value n (n >= 1) is entry n - 1; 0 is the proto3 UNSPECIFIED default and is refused.
-export const POD_STATES: readonly WirePodState[] = [
-  'starting',
-  'running',
-  'ready',
-  'stopping',
-  'exited',
-  'lost',
-  'swapped-out',
-];
-export const MIG_MODES: readonly WireMigMode[] = ['enabled', 'disabled', 'unsupported'];
-export const SWAP_DIRECTIONS: readonly SwapDirection[] = ['in', 'out'];
-export const LOG_STREAMS: readonly WireLogStream[] = ['stdout', 'stderr', 'both'];
-/** In the proto's PullPolicy order (IF_NOT_PRESENT = 1), not the spec's list: the numbers are the wire's. */
-export const PULL_POLICY_ORDER: readonly PullPolicy[] = ['IfNotPresent', 'Always', 'Never'];
-
-/** A bytes field as a plain Uint8Array (protobufjs hands a Buffer in Node, a copy keeps the types simple). */
-function bytes(o: Obj, key: string): Uint8Array {
-  const v = o[key];
-  return v instanceof Uint8Array ? Uint8Array.from(v) : new Uint8Array(0);
+/** A required message field (proto3 cannot say so: every message field may be absent). */
+function required<T>(v: T | undefined, path: string): T {
+  if (v === undefined) throw new BadFrame(path, `${path}: is required (missing)`);
+  return v;
 }
 
-export function protoIndex<T extends string>(names: readonly T[], name: T): number {
-  return names.indexOf(name) + 1;
+// 64-bit fields are bigints in the generated code so that none fails to decode. Number() is exact
+// below 2^53; above it the result is still >= 2^53, which the guards refuse naming the field.
+const num = Number;
+const optNum = (v: bigint | number | undefined): number | null => (v === undefined ? null : Number(v));
+const big = BigInt;
+const optBig = (v: number | null): bigint | undefined => (v === null ? undefined : BigInt(v));
+const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
+const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
+
+// ---- TypeScript -> proto ----------------------------------------------------------------------
+
+/** A typed Frame as the generated message; only after wire-check has passed it (BigInt() needs integers). */
+export function toProto(frame: Frame): pb.Frame {
+  return { version: frame.version, body: bodyToProto(frame.body) };
 }
 
-function podState(o: Obj, path: string): WirePodState {
-  return enumOf(POD_STATES, o, 'state', `${path}.state`);
-}
-
-/** The container fields of a decoded PodSpec. */
-function containerFromProto(s: Obj): WireContainerFields {
-  const cred = has(s, 'pullCredential') ? sub(s, 'pullCredential') : null;
-  return {
-    image: optStr(s, 'image'),
-    imagePullPolicy: has(s, 'imagePullPolicy')
-      ? enumOf(PULL_POLICY_ORDER, s, 'imagePullPolicy', 'startPod.spec.imagePullPolicy')
-      : null,
-    pullCredential:
-      cred === null
-        ? null
-        : { server: str(cred, 'server'), username: str(cred, 'username'), password: str(cred, 'password') },
-    runAsUser: optNum(s, 'runAsUser'),
-    runAsGroup: optNum(s, 'runAsGroup'),
-    mounts: arr(s, 'mounts').map((m) => ({
-      hostPath: str(m, 'hostPath'),
-      containerPath: str(m, 'containerPath'),
-      readOnly: m.readOnly === true,
-    })),
-    cpuMillis: num(s, 'cpuMillis'),
-    memoryMiB: num(s, 'memoryMib'),
-  };
-}
-
-/** A decoded protobufjs message (plain object view) as a typed Frame; throws BadFrame on shapes the schema allows but we refuse. */
-export function fromProto(m: Obj): Frame {
-  const version = num(m, 'version');
-  const which = typeof m.body === 'string' ? m.body : undefined;
-  if (which === undefined) throw new BadFrame('body', 'body: is required (the frame has none)');
-  const b = sub(m, which);
-  return { version, body: bodyFromProto(which, b) };
-}
-
-function bodyFromProto(which: string, b: Obj): FrameBody {
-  switch (which) {
+function bodyToProto(body: FrameBody): pb.Frame['body'] {
+  switch (body.case) {
     case 'hello': {
-      const inv = required(b, 'inventory', 'hello.inventory');
-      const inventory: Inventory = {
-        gpus: arr(inv, 'gpus').map((g, i) => ({
-          uuid: str(g, 'uuid'),
-          index: num(g, 'index'),
-          model: str(g, 'model'),
-          memoryMiB: num(g, 'memoryMib'),
-          migMode: enumOf(MIG_MODES, g, 'migMode', `hello.inventory.gpus[${i}].migMode`),
-          healthy: g.healthy === true,
-        })),
-        cpuMillis: num(inv, 'cpuMillis'),
-        memoryMiB: num(inv, 'memoryMib'),
-        labels: map(inv, 'labels', String),
-        driverVersion: str(inv, 'driverVersion'),
-        cudaVersion: optStr(inv, 'cudaVersion'),
-      };
+      const h = body.value;
+      const inv = h.inventory;
       return {
-        case: 'hello',
+        $case: 'hello',
         value: {
-          node: str(b, 'node'),
-          agentVersion: str(b, 'agentVersion'),
-          token: str(b, 'token'),
-          inventory,
-          runningPods: arr(b, 'runningPods').map((r, i) => ({
-            podId: str(r, 'podId'),
-            epoch: num(r, 'epoch'),
-            state: podState(r, `hello.runningPods[${i}]`),
-            pid: optNum(r, 'pid'),
+          node: h.node,
+          agentVersion: h.agentVersion,
+          token: h.token,
+          inventory: {
+            gpus: inv.gpus.map((g) => ({
+              uuid: g.uuid,
+              index: g.index,
+              model: g.model,
+              memoryMib: big(g.memoryMiB),
+              migMode: MIG_MODES[g.migMode],
+              healthy: g.healthy,
+            })),
+            cpuMillis: big(inv.cpuMillis),
+            memoryMib: big(inv.memoryMiB),
+            labels: inv.labels,
+            driverVersion: inv.driverVersion,
+            cudaVersion: opt(inv.cudaVersion),
+          },
+          runningPods: h.runningPods.map((r) => ({
+            podId: r.podId,
+            epoch: big(r.epoch),
+            state: POD_STATES[r.state],
+            pid: opt(r.pid),
           })),
         },
       };
     }
-    case 'status':
+    case 'status': {
+      const s = body.value;
+      return {
+        $case: 'status',
+        value: {
+          seq: big(s.seq),
+          atMs: big(s.atMs),
+          gpuSamples: s.gpuSamples.map((g) => ({
+            uuid: g.uuid,
+            index: g.index,
+            utilizationPct: opt(g.utilizationPct),
+            memoryUsedMib: optBig(g.memoryUsedMiB),
+            memoryTotalMib: optBig(g.memoryTotalMiB),
+            temperatureC: opt(g.temperatureC),
+            powerDrawW: opt(g.powerDrawW),
+          })),
+          podStates: s.podStates.map((r) => ({
+            podId: r.podId,
+            epoch: big(r.epoch),
+            state: POD_STATES[r.state],
+            pid: opt(r.pid),
+            exitCode: opt(r.exitCode),
+            signal: opt(r.signal),
+            reason: opt(r.reason),
+            startedAtMs: optBig(r.startedAtMs),
+          })),
+        },
+      };
+    }
+    case 'event': {
+      const e = body.value;
+      return {
+        $case: 'event',
+        value: {
+          seq: big(e.seq),
+          atMs: big(e.atMs),
+          kind: e.kind,
+          podId: opt(e.podId),
+          gpuUuid: opt(e.gpuUuid),
+          reason: e.reason,
+          numbers: e.numbers,
+        },
+      };
+    }
+    case 'ack':
+      return { $case: 'ack', value: { seq: big(body.value.seq) } };
+    case 'welcome': {
+      const w = body.value;
+      return {
+        $case: 'welcome',
+        value: {
+          nodeId: w.nodeId,
+          heartbeatMs: w.heartbeatMs,
+          leaseMs: w.leaseMs,
+          desiredPods: w.desiredPods.map((d) => ({ podId: d.podId, epoch: big(d.epoch) })),
+          nodeCredential: opt(w.nodeCredential),
+        },
+      };
+    }
+    case 'startPod': {
+      const s = body.value;
+      const spec = s.spec;
+      const r = spec.readiness;
+      return {
+        $case: 'startPod',
+        value: {
+          podId: s.podId,
+          epoch: big(s.epoch),
+          spec: {
+            workload: spec.workload,
+            project: spec.project,
+            command: spec.command,
+            env: spec.env,
+            workingDir: opt(spec.workingDir),
+            priority: spec.priority,
+            graceSeconds: spec.graceSeconds,
+            readiness: r === null ? undefined : { linePrefix: opt(r.linePrefix), delayMs: opt(r.delayMs) },
+            rescheduleAfterMs: opt(spec.rescheduleAfterMs),
+            image: opt(spec.image),
+            imagePullPolicy: spec.imagePullPolicy === null ? undefined : PULL_POLICIES[spec.imagePullPolicy],
+            pullCredential: spec.pullCredential === null ? undefined : { ...spec.pullCredential },
+            runAsUser: opt(spec.runAsUser),
+            runAsGroup: opt(spec.runAsGroup),
+            mounts: spec.mounts.map((m) => ({ ...m })),
+            cpuMillis: big(spec.cpuMillis),
+            memoryMib: big(spec.memoryMiB),
+          },
+          gpuGrants: s.gpuGrants.map((g) => ({
+            uuid: g.uuid,
+            gpuMilli: g.gpuMilli,
+            memoryMib: big(g.memoryMiB),
+            memoryLimitMib: big(g.memoryLimitMiB),
+          })),
+        },
+      };
+    }
+    case 'stopPod': {
+      const s = body.value;
+      return {
+        $case: 'stopPod',
+        value: { podId: s.podId, epoch: big(s.epoch), reason: s.reason, graceSeconds: s.graceSeconds },
+      };
+    }
+    case 'swap': {
+      const s = body.value;
+      return {
+        $case: 'swap',
+        value: { podId: s.podId, epoch: big(s.epoch), direction: SWAP_DIRECTIONS[s.direction] },
+      };
+    }
+    case 'logRequest': {
+      const r = body.value;
+      return {
+        $case: 'logRequest',
+        value: {
+          requestId: r.requestId,
+          podId: r.podId,
+          epoch: big(r.epoch),
+          tailLines: opt(r.tailLines),
+          follow: r.follow,
+          stream: LOG_STREAMS[r.stream],
+        },
+      };
+    }
+    case 'logStop':
+      return { $case: 'logStop', value: { requestId: body.value.requestId } };
+    case 'logChunk': {
+      const c = body.value;
+      return {
+        $case: 'logChunk',
+        value: { requestId: c.requestId, data: c.data, eof: c.eof, error: opt(c.error) },
+      };
+    }
+  }
+}
+
+// ---- proto -> TypeScript ----------------------------------------------------------------------
+
+/** The container fields of a decoded PodSpec. */
+function containerFromProto(s: pb.PodSpec): WireContainerFields {
+  return {
+    image: orNull(s.image),
+    imagePullPolicy:
+      s.imagePullPolicy === undefined
+        ? null
+        : enumName(PULL_POLICIES, s.imagePullPolicy, 'startPod.spec.imagePullPolicy'),
+    pullCredential: s.pullCredential === undefined ? null : { ...s.pullCredential },
+    runAsUser: orNull(s.runAsUser),
+    runAsGroup: orNull(s.runAsGroup),
+    mounts: s.mounts.map((m) => ({ ...m })),
+    cpuMillis: num(s.cpuMillis),
+    memoryMiB: num(s.memoryMib),
+  };
+}
+
+/** A decoded message as a typed Frame; throws BadFrame on shapes the schema allows but we refuse. */
+export function fromProto(m: pb.Frame): Frame {
+  if (m.body === undefined) throw new BadFrame('body', 'body: is required (the frame has none)');
+  return { version: m.version, body: bodyFromProto(m.body) };
+}
+
+function bodyFromProto(body: NonNullable<pb.Frame['body']>): FrameBody {
+  switch (body.$case) {
+    case 'hello': {
+      const h = body.value;
+      const inv = required(h.inventory, 'hello.inventory');
+      return {
+        case: 'hello',
+        value: {
+          node: h.node,
+          agentVersion: h.agentVersion,
+          token: h.token,
+          inventory: {
+            gpus: inv.gpus.map((g, i) => ({
+              uuid: g.uuid,
+              index: g.index,
+              model: g.model,
+              memoryMiB: num(g.memoryMib),
+              migMode: enumName(MIG_MODES, g.migMode, `hello.inventory.gpus[${i}].migMode`),
+              healthy: g.healthy,
+            })),
+            cpuMillis: num(inv.cpuMillis),
+            memoryMiB: num(inv.memoryMib),
+            labels: inv.labels,
+            driverVersion: inv.driverVersion,
+            cudaVersion: orNull(inv.cudaVersion),
+          },
+          runningPods: h.runningPods.map((r, i) => ({
+            podId: r.podId,
+            epoch: num(r.epoch),
+            state: enumName(POD_STATES, r.state, `hello.runningPods[${i}].state`),
+            pid: orNull(r.pid),
+          })),
+        },
+      };
+    }
+    case 'status': {
+      const s = body.value;
       return {
         case: 'status',
         value: {
-          seq: num(b, 'seq'),
-          atMs: num(b, 'atMs'),
-          gpuSamples: arr(b, 'gpuSamples').map((g) => ({
-            uuid: str(g, 'uuid'),
-            index: num(g, 'index'),
-            utilizationPct: optNum(g, 'utilizationPct'),
-            memoryUsedMiB: optNum(g, 'memoryUsedMib'),
-            memoryTotalMiB: optNum(g, 'memoryTotalMib'),
-            temperatureC: optNum(g, 'temperatureC'),
-            powerDrawW: optNum(g, 'powerDrawW'),
+          seq: num(s.seq),
+          atMs: num(s.atMs),
+          gpuSamples: s.gpuSamples.map((g) => ({
+            uuid: g.uuid,
+            index: g.index,
+            utilizationPct: orNull(g.utilizationPct),
+            memoryUsedMiB: optNum(g.memoryUsedMib),
+            memoryTotalMiB: optNum(g.memoryTotalMib),
+            temperatureC: orNull(g.temperatureC),
+            powerDrawW: orNull(g.powerDrawW),
           })),
-          podStates: arr(b, 'podStates').map((r, i) => ({
-            podId: str(r, 'podId'),
-            epoch: num(r, 'epoch'),
-            state: podState(r, `status.podStates[${i}]`),
-            pid: optNum(r, 'pid'),
-            exitCode: optNum(r, 'exitCode'),
-            signal: optStr(r, 'signal'),
-            reason: optStr(r, 'reason'),
-            startedAtMs: optNum(r, 'startedAtMs'),
+          podStates: s.podStates.map((r, i) => ({
+            podId: r.podId,
+            epoch: num(r.epoch),
+            state: enumName(POD_STATES, r.state, `status.podStates[${i}].state`),
+            pid: orNull(r.pid),
+            exitCode: orNull(r.exitCode),
+            signal: orNull(r.signal),
+            reason: orNull(r.reason),
+            startedAtMs: optNum(r.startedAtMs),
           })),
         },
       };
-    case 'event':
+    }
+    case 'event': {
+      const e = body.value;
       return {
         case: 'event',
         value: {
-          seq: num(b, 'seq'),
-          atMs: num(b, 'atMs'),
-          kind: str(b, 'kind'),
-          podId: optStr(b, 'podId'),
-          gpuUuid: optStr(b, 'gpuUuid'),
-          reason: str(b, 'reason'),
-          numbers: map(b, 'numbers', long),
+          seq: num(e.seq),
+          atMs: num(e.atMs),
+          kind: e.kind,
+          podId: orNull(e.podId),
+          gpuUuid: orNull(e.gpuUuid),
+          reason: e.reason,
+          numbers: e.numbers,
         },
       };
+    }
     case 'ack':
-      return { case: 'ack', value: { seq: num(b, 'seq') } };
-    case 'welcome':
+      return { case: 'ack', value: { seq: num(body.value.seq) } };
+    case 'welcome': {
+      const w = body.value;
       return {
         case: 'welcome',
         value: {
-          nodeId: str(b, 'nodeId'),
-          heartbeatMs: num(b, 'heartbeatMs'),
-          leaseMs: num(b, 'leaseMs'),
-          desiredPods: arr(b, 'desiredPods').map((d) => ({ podId: str(d, 'podId'), epoch: num(d, 'epoch') })),
-          nodeCredential: optStr(b, 'nodeCredential'),
+          nodeId: w.nodeId,
+          heartbeatMs: w.heartbeatMs,
+          leaseMs: w.leaseMs,
+          desiredPods: w.desiredPods.map((d) => ({ podId: d.podId, epoch: num(d.epoch) })),
+          nodeCredential: orNull(w.nodeCredential),
         },
       };
+    }
     case 'startPod': {
-      const s = required(b, 'spec', 'startPod.spec');
-      const r = has(s, 'readiness') ? sub(s, 'readiness') : null;
+      const s = body.value;
+      const p = required(s.spec, 'startPod.spec');
+      const r = p.readiness;
       const spec: WirePodSpec = {
-        workload: str(s, 'workload'),
-        project: str(s, 'project'),
-        command: strings(s, 'command'),
-        env: map(s, 'env', String),
-        workingDir: optStr(s, 'workingDir'),
-        priority: num(s, 'priority'),
-        graceSeconds: num(s, 'graceSeconds'),
-        readiness: r === null ? null : { linePrefix: optStr(r, 'linePrefix'), delayMs: optNum(r, 'delayMs') },
-        rescheduleAfterMs: optNum(s, 'rescheduleAfterMs'),
-        ...containerFromProto(s),
+        workload: p.workload,
+        project: p.project,
+        command: p.command,
+        env: p.env,
+        workingDir: orNull(p.workingDir),
+        priority: p.priority,
+        graceSeconds: p.graceSeconds,
+        readiness: r === undefined ? null : { linePrefix: orNull(r.linePrefix), delayMs: orNull(r.delayMs) },
+        rescheduleAfterMs: orNull(p.rescheduleAfterMs),
+        ...containerFromProto(p),
       };
       return {
         case: 'startPod',
         value: {
-          podId: str(b, 'podId'),
-          epoch: num(b, 'epoch'),
+          podId: s.podId,
+          epoch: num(s.epoch),
           spec,
-          gpuGrants: arr(b, 'gpuGrants').map((g) => ({
-            uuid: str(g, 'uuid'),
-            gpuMilli: num(g, 'gpuMilli'),
-            memoryMiB: num(g, 'memoryMib'),
-            memoryLimitMiB: num(g, 'memoryLimitMib'),
+          gpuGrants: s.gpuGrants.map((g) => ({
+            uuid: g.uuid,
+            gpuMilli: g.gpuMilli,
+            memoryMiB: num(g.memoryMib),
+            memoryLimitMiB: num(g.memoryLimitMib),
           })),
         },
       };
     }
-    case 'stopPod':
+    case 'stopPod': {
+      const s = body.value;
       return {
         case: 'stopPod',
-        value: {
-          podId: str(b, 'podId'),
-          epoch: num(b, 'epoch'),
-          reason: str(b, 'reason'),
-          graceSeconds: num(b, 'graceSeconds'),
-        },
+        value: { podId: s.podId, epoch: num(s.epoch), reason: s.reason, graceSeconds: s.graceSeconds },
       };
-    case 'swap':
+    }
+    case 'swap': {
+      const s = body.value;
       return {
         case: 'swap',
         value: {
-          podId: str(b, 'podId'),
-          epoch: num(b, 'epoch'),
-          direction: enumOf(SWAP_DIRECTIONS, b, 'direction', 'swap.direction'),
+          podId: s.podId,
+          epoch: num(s.epoch),
+          direction: enumName(SWAP_DIRECTIONS, s.direction, 'swap.direction'),
         },
       };
-    case 'logRequest':
+    }
+    case 'logRequest': {
+      const r = body.value;
       return {
         case: 'logRequest',
         value: {
-          requestId: str(b, 'requestId'),
-          podId: str(b, 'podId'),
-          epoch: num(b, 'epoch'),
-          tailLines: optNum(b, 'tailLines'),
-          follow: b.follow === true,
-          stream: enumOf(LOG_STREAMS, b, 'stream', 'logRequest.stream'),
+          requestId: r.requestId,
+          podId: r.podId,
+          epoch: num(r.epoch),
+          tailLines: orNull(r.tailLines),
+          follow: r.follow,
+          stream: enumName(LOG_STREAMS, r.stream, 'logRequest.stream'),
         },
       };
+    }
     case 'logStop':
-      return { case: 'logStop', value: { requestId: str(b, 'requestId') } };
-    case 'logChunk':
+      return { case: 'logStop', value: { requestId: body.value.requestId } };
+    case 'logChunk': {
+      const c = body.value;
+      // A copy: the decoder hands a view into the received buffer, which the caller may reuse.
       return {
         case: 'logChunk',
-        value: {
-          requestId: str(b, 'requestId'),
-          data: bytes(b, 'data'),
-          eof: b.eof === true,
-          error: optStr(b, 'error'),
-        },
+        value: { requestId: c.requestId, data: Uint8Array.from(c.data), eof: c.eof, error: orNull(c.error) },
       };
-    default:
-      throw new BadFrame('body', `body: unknown kind ${which}`);
+    }
   }
 }

@@ -1,16 +1,14 @@
 /**
- * The one codec of the agent <-> allocator wire (docs/architecture.md §5) and the only module that imports
- * protobufjs. `encodeFrame` checks a frame against every limit before it leaves; `decodeFrame` never
- * throws: a peer's bytes come back as a typed Frame or as a TESSERA_E_BAD_FRAME error naming the
- * field and carrying the websocket close code to answer with (`closeCodeOf`).
+ * The one codec of the agent <-> allocator wire (docs/architecture.md §5). The encoder and decoder
+ * are generated from common/proto/tessera.proto (`npm run gen:wire`); only this file and
+ * wire-convert.ts import them. `encodeFrame` checks a frame against every limit before it leaves;
+ * `decodeFrame` never throws: a peer's bytes come back as a typed Frame or as a TESSERA_E_BAD_FRAME
+ * error naming the field and carrying the websocket close code to answer with (`closeCodeOf`).
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
 import { err, formatError, ok, type Result, type TesseraError, tesseraError } from './errors.ts';
+import { Frame as FrameCodec } from './proto/gen/tessera.ts';
 import { assertFrame, BadFrame, checkVersion } from './wire-check.ts';
-import { fromProto, type Obj } from './wire-convert.ts';
-import { toProto } from './wire-to-proto.ts';
+import { fromProto, toProto } from './wire-convert.ts';
 import {
   type Frame,
   type FrameBody,
@@ -22,29 +20,6 @@ import {
 
 export * from './wire-log-types.ts';
 export * from './wire-types.ts';
-
-/**
- * Where the schema lies relative to this module: beside it when run from source (tsx, vitest), and
- * back in the source tree when run from `dist/common/wire.js`, because tsc copies no .proto file.
- */
-const PROTO_CANDIDATES = ['./proto/tessera.proto', '../../common/proto/tessera.proto'];
-
-let frameTypeCache: protobuf.Type | undefined;
-
-/** The `tessera.v1.Frame` type, loaded from the .proto on first use; throws only when the file is missing. */
-function frameType(): protobuf.Type {
-  if (frameTypeCache !== undefined) return frameTypeCache;
-  const tried: string[] = [];
-  for (const rel of PROTO_CANDIDATES) {
-    const path = fileURLToPath(new URL(rel, import.meta.url));
-    tried.push(path);
-    if (!existsSync(path)) continue;
-    frameTypeCache = protobuf.loadSync(path).lookupType('tessera.v1.Frame');
-    return frameTypeCache;
-  }
-  // A broken install, not a bad peer: fail loudly at the first frame rather than refuse every frame.
-  throw new Error(`tessera wire schema not found; looked at ${tried.join(', ')}`);
-}
 
 /** Builds a frame of the current version around `body`. */
 export function makeFrame(body: FrameBody): Frame {
@@ -84,7 +59,7 @@ export class FrameRefused extends Error {
 export function encodeFrame(frame: Frame): Uint8Array {
   const checked = checkFrame(frame);
   if (!checked.ok) throw new FrameRefused(checked.error);
-  const bytes = frameType().encode(toProto(frame)).finish();
+  const bytes = FrameCodec.encode(toProto(frame)).finish();
   if (bytes.byteLength > MAX_FRAME_BYTES) {
     const e = tesseraError(
       'TESSERA_E_BAD_FRAME',
@@ -96,10 +71,8 @@ export function encodeFrame(frame: Frame): Uint8Array {
   return bytes;
 }
 
-/** Decodes a peer's bytes into a checked Frame; never throws on any bytes (only on a missing schema file). */
+/** Decodes a peer's bytes into a checked Frame; never throws, whatever the bytes. */
 export function decodeFrame(bytes: Uint8Array): Result<Frame> {
-  // Outside the try: a missing schema is a broken install and must crash, not refuse every peer.
-  const type = frameType();
   try {
     if (!(bytes instanceof Uint8Array)) {
       throw new BadFrame('frame', `frame must be binary, got ${typeof bytes}`);
@@ -114,26 +87,20 @@ export function decodeFrame(bytes: Uint8Array): Result<Frame> {
         { bytes: bytes.byteLength, limit: MAX_FRAME_BYTES },
       );
     }
-    let msg: protobuf.Message;
+    let msg: ReturnType<typeof FrameCodec.decode>;
     try {
-      msg = type.decode(bytes);
+      // The generated decoder skips a field sent with the wrong wire type as unknown, so every field
+      // it hands back has the type the schema says; the guards below check the values.
+      msg = FrameCodec.decode(bytes);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       throw new BadFrame('frame', `frame is not a valid tessera.v1.Frame protobuf (${why})`);
     }
-    // A decoded message is a plain bag of fields to us; every read below checks the type it gets.
-    const m = msg as unknown as Obj;
     // Version first: a newer peer's body may legitimately fail the checks below, and "upgrade" is
-    // the useful answer then, not "bad field".
-    checkVersion(typeof m.version === 'number' ? m.version : 0);
-    // protobufjs's own schema check, as a second opinion on field types before the hand-written
-    // conversion trusts them. It accepts any enum number (proto3 enums are open): enumOf refuses
-    // those. Two bodies in one frame are no error either: protobuf keeps the last, as it specifies.
-    const why = type.verify(msg);
-    if (why !== null) {
-      throw new BadFrame(why.split(':')[0] ?? 'frame', `frame does not match the schema: ${why}`);
-    }
-    const frame = fromProto(m);
+    // the useful answer then, not "bad field". Two bodies in one frame are no error: protobuf keeps
+    // the last, as it specifies for a oneof.
+    checkVersion(msg.version);
+    const frame = fromProto(msg);
     assertFrame(frame);
     return ok(frame);
   } catch (e) {
