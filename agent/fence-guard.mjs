@@ -24,6 +24,7 @@
 // Usage: node fence-guard.mjs <dataDir> <agentPid> [--poll-ms N] [--grace-ms N]
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeJsonAtomicSync } from '../common/atomic-file.mjs';
 import {
   cgroupMembers,
   cgroupOf,
