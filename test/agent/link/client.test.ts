@@ -315,11 +315,13 @@ describe('agent link', () => {
 
   it('does not fence while the allocator keeps answering', async () => {
     const agent = fakeAgent([podStatus('p1', 3, 'ready', 150)]);
-    const { alloc } = await setup(agent, { leaseMs: 300 });
+    // A lease long enough that a loaded CI machine's event-loop stalls do not starve it, and a wait
+    // past it, so only the answers keep the agent from fencing.
+    const { alloc } = await setup(agent, { leaseMs: 1000 });
     const c = alloc.conns[0];
     if (c === undefined) throw new Error('no connection');
     const ack = setInterval(() => alloc.send(c, { case: 'ack', value: { seq: 1 } }), 40);
-    await sleep(500);
+    await sleep(1400);
     clearInterval(ack);
     expect(agent.stopped).toEqual([]);
   });
