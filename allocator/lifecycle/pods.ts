@@ -4,7 +4,7 @@
  * come from common/phases.ts `podPath`, so the table is stated once. Callers hold a transaction.
  */
 import { type PodPhase, podPath } from '../../common/phases.ts';
-import type { StopPod } from '../store/apply-plan.ts';
+import type { PlannedStop } from '../store/apply-plan.ts';
 import type { Db } from '../store/db.ts';
 import { ACTIVE_POD_PHASES, movePod, type PodRecord, setPodExitCode } from '../store/pods.ts';
 
@@ -48,7 +48,7 @@ export function advancePod(
 }
 
 /** Marks a live pod Stopping and returns the StopPod the link must send. */
-export function beginStop(db: Db, pod: PodRecord, reason: string): StopPod | null {
+export function beginStop(db: Db, pod: PodRecord, reason: string): PlannedStop | null {
   if (pod.node === null || !advancePod(db, pod, 'Stopping', reason)) return null;
   return { workload: pod.workload, pod: pod.name, node: pod.node, epoch: pod.epoch, reason };
 }

@@ -8,7 +8,7 @@ import { formatDisconnectPolicy, replaceAfterMs } from '../../common/disconnect.
 import type { Result } from '../../common/errors.ts';
 import type { PodPhase } from '../../common/phases.ts';
 import type { WirePodStatus } from '../../common/wire.ts';
-import type { StopPod } from '../store/apply-plan.ts';
+import type { PlannedStop } from '../store/apply-plan.ts';
 import type { Db } from '../store/db.ts';
 import { fail, guard, StoreError } from '../store/errors.ts';
 import { deleteNode, getNode } from '../store/nodes.ts';
@@ -19,7 +19,7 @@ import { advancePod, beginStop } from './pods.ts';
 
 /** What a lifecycle step changed: stops to send, and whether anything was written. */
 export interface LifecycleResult {
-  stops: StopPod[];
+  stops: PlannedStop[];
   changed: boolean;
 }
 

@@ -4,7 +4,7 @@
  * scheduling cycle, so a stop or delete issued while the allocator was down still happens.
  */
 import type { Result } from '../../common/errors.ts';
-import type { StopPod } from '../store/apply-plan.ts';
+import type { PlannedStop } from '../store/apply-plan.ts';
 import type { Db } from '../store/db.ts';
 import { fail, guard, StoreError } from '../store/errors.ts';
 import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
@@ -13,7 +13,7 @@ import { beginStop } from './pods.ts';
 
 /** What a teardown pass did. */
 export interface TeardownResult {
-  stops: StopPod[];
+  stops: PlannedStop[];
   purged: string[];
 }
 

@@ -3,7 +3,7 @@ import type { Logger } from '../../common/log.ts';
 import type { ServerTls } from '../../common/tls-files.ts';
 import type { LogFollowStats } from '../api/log-follows.ts';
 import type { AgentLinkStats } from '../link/server.ts';
-import type { StartPod as StoredStart } from '../store/apply-plan.ts';
+import type { PlannedStart } from '../store/apply-plan.ts';
 
 /** How to run an allocator. Durations in ms. */
 export interface AllocatorOptions {
@@ -36,7 +36,7 @@ export interface AllocatorOptions {
   /** `/metrics` needs a user token whose user may read the cluster's nodes. Default false (open). */
   metricsAuth?: boolean;
   /** Called after each committed plan with its starts, before they are sent (the benchmark times delivery from here). */
-  onPlanCommitted?: (atMs: number, starts: readonly StoredStart[]) => void;
+  onPlanCommitted?: (atMs: number, starts: readonly PlannedStart[]) => void;
   /** Default JSON lines on stderr, `component: 'allocator'`. */
   log?: Logger;
   /** Default `Date.now`. */

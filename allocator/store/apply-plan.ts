@@ -16,7 +16,7 @@ import { SCHEDULED_PHASES } from './snapshot.ts';
 import { getWorkload, moveWorkload, type WorkloadRecord } from './workloads.ts';
 
 /** Start a pod on its node at this epoch (an agent acts only on the newest epoch it has seen). */
-export interface StartPod {
+export interface PlannedStart {
   workload: string;
   pod: string;
   node: string;
@@ -25,7 +25,7 @@ export interface StartPod {
 }
 
 /** Stop the pod's assignment of this epoch. */
-export interface StopPod {
+export interface PlannedStop {
   workload: string;
   pod: string;
   node: string;
@@ -43,8 +43,8 @@ export interface AppliedPhaseChange {
 
 /** What a committed plan asks the link to dispatch, and the phase changes it made. */
 export interface AppliedPlan {
-  starts: StartPod[];
-  stops: StopPod[];
+  starts: PlannedStart[];
+  stops: PlannedStop[];
   phaseChanges: AppliedPhaseChange[];
 }
 
