@@ -3,17 +3,17 @@
  * Pids come from a /proc scan, so they are read only for samples that have GPU processes to
  * attribute: an idle node's samples cost no /proc scan at all.
  */
-import { LIVE_STATES, type PodView } from './enforce/index.ts';
+import { type EnforcedPod, LIVE_STATES } from './enforce/index.ts';
 import type { Runner } from './runner/index.ts';
 
 /** The enforcer's pod list, built from the runner, and the last one built (for usage attribution). */
 export function createPodViews(runner: Pick<Runner, 'list' | 'specOf' | 'pidsOf'>): {
-  build(): PodView[];
-  last(): PodView[];
+  build(): EnforcedPod[];
+  last(): EnforcedPod[];
   wantPids(on: boolean): void;
 } {
   let wantPids = false;
-  let last: PodView[] = [];
+  let last: EnforcedPod[] = [];
   return {
     build() {
       last = runner.list().flatMap((s) => {

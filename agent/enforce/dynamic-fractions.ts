@@ -25,7 +25,7 @@
  * Pure: sample, pods and capacities in, decisions out; the sample's `atMs` is the only clock.
  */
 import type { GpuSample } from '../gpu/driver.ts';
-import type { EnforceAction, GpuCapacity, PodView } from './types.ts';
+import type { EnforceAction, EnforcedPod, GpuCapacity } from './types.ts';
 import { LIVE_STATES } from './types.ts';
 import { indexUsage } from './usage.ts';
 
@@ -47,7 +47,7 @@ export interface ReclaimDecision {
 }
 
 interface Tenant {
-  pod: PodView;
+  pod: EnforcedPod;
   usedMiB: number;
   requestMiB: number;
   limitMiB: number;
@@ -56,7 +56,7 @@ interface Tenant {
 /** Reclaims borrowed memory wherever a tenant could no longer get its request. */
 export function decideReclaim(
   sample: GpuSample,
-  pods: readonly PodView[],
+  pods: readonly EnforcedPod[],
   gpuTotals: readonly GpuCapacity[],
   swapEnabled: boolean,
   leaving: ReadonlySet<string> = new Set(),

@@ -23,18 +23,18 @@ import type { GpuTenants, TimeSlicer } from './time-slice.ts';
 import {
   controlFailure,
   type EnforceAction,
+  type EnforcedPod,
   type EnforceEvent,
   type GpuCapacity,
   LIVE_STATES,
   type PodControl,
-  type PodView,
 } from './types.ts';
 import { indexUsage, type UsageIndex } from './usage.ts';
 
 /** Options of `createEnforcer`. */
 export interface EnforcerOptions {
   /** The runner's pods, read on every sample. */
-  pods: () => PodView[];
+  pods: () => EnforcedPod[];
   control: PodControl;
   /** When given, reclaim swaps borrowers out instead of killing them. */
   swap?: SwapPool;
@@ -49,7 +49,7 @@ export interface EnforcerOptions {
    * above 0. With several tenants on a GPU that marks them all busy: the safe side, as a busy pod
    * must never be taken for idle and swapped out. Pass per-process activity where it is measured.
    */
-  isActive?: (pod: PodView, sample: GpuSample) => boolean;
+  isActive?: (pod: EnforcedPod, sample: GpuSample) => boolean;
   /** A tenant idle this long may be swapped out to make room. Default 60000 ms. */
   idleWindowMs?: number;
   /** An action that failed (a kill rejected or answered a failed Result); retried on a later sample. */
@@ -113,13 +113,13 @@ export function createEnforcer(options: EnforcerOptions): Enforcer {
   const swapping = new Set<string>();
   const lastActiveMs = new Map<string, number>();
   /** The latest sample as decided on; `raw` as the runner reported its pods then, before `view`. */
-  let last: { sample: GpuSample; usage: UsageIndex; pods: PodView[]; raw: PodView[] } | null = null;
+  let last: { sample: GpuSample; usage: UsageIndex; pods: EnforcedPod[]; raw: EnforcedPod[] } | null = null;
 
   const emit = (e: EnforceEvent): void => opts.onEvent({ ...e, atMs: now() });
   const busy = (podId: string): boolean => killing.has(podId) || swapping.has(podId);
 
   /** The runner's pods, with those in the swap pool marked swapped-out whatever the runner says. */
-  const view = (raw: PodView[]): PodView[] =>
+  const view = (raw: EnforcedPod[]): EnforcedPod[] =>
     raw.map((p) =>
       opts.swap?.has(p.podId) && LIVE_STATES.has(p.state) ? { ...p, state: 'swapped-out' } : p,
     );
@@ -157,7 +157,7 @@ export function createEnforcer(options: EnforcerOptions): Enforcer {
     a: EnforceAction,
     usage: UsageIndex,
     sample: GpuSample,
-    pods: PodView[],
+    pods: EnforcedPod[],
     reclaim: boolean,
   ): Promise<SwapOutcome> => {
     const pool = opts.swap!;
@@ -205,7 +205,7 @@ export function createEnforcer(options: EnforcerOptions): Enforcer {
       });
   };
 
-  const updateSlicer = (pods: PodView[], activeNow: Set<string>): void => {
+  const updateSlicer = (pods: EnforcedPod[], activeNow: Set<string>): void => {
     if (opts.slicer === undefined) return;
     const byGpu = new Map<string, GpuTenants>();
     for (const p of pods) {
@@ -359,7 +359,7 @@ export function createEnforcer(options: EnforcerOptions): Enforcer {
 }
 
 /** Default activity: some GPU the pod holds memory on was busy in the sample. */
-function busyGpu(pod: PodView, sample: GpuSample): boolean {
+function busyGpu(pod: EnforcedPod, sample: GpuSample): boolean {
   const pids = new Set(pod.pids);
   const gpus = new Set(sample.processes.filter((r) => pids.has(r.pid)).map((r) => r.gpuUuid));
   return sample.gpus.some((g) => gpus.has(g.uuid) && (g.utilizationPct ?? 0) > 0);

@@ -1,7 +1,7 @@
 /**
  * agent/enforce: each pod's share of a GPU, enforced from the per-process samples (docs/architecture.md §4).
  *
- * - types.ts            the seams: PodControl (runner), SwapControl (GPU driver), PodView, events
+ * - types.ts            the seams: PodControl (runner), SwapControl (GPU driver), EnforcedPod, events
  * - usage.ts            a sample's process memory attributed to pods by pid
  * - memory-limit.ts     pure: pods over their GPU memory limit are killed (GPU OOM)
  * - dynamic-fractions.ts pure: borrowers give memory back when a neighbour needs its request
@@ -43,11 +43,11 @@ export {
 } from './time-slice.ts';
 export type {
   EnforceAction,
+  EnforcedPod,
   EnforceEvent,
   EnforceEventKind,
   GpuCapacity,
   PodControl,
-  PodView,
   SwapControl,
 } from './types.ts';
 export { controlFailure, LIVE_STATES } from './types.ts';

@@ -11,7 +11,7 @@
  * Pure: a sample and the pods in, decisions out; the sample's `atMs` is the only clock.
  */
 import type { GpuSample } from '../gpu/driver.ts';
-import type { EnforceAction, PodView } from './types.ts';
+import type { EnforceAction, EnforcedPod } from './types.ts';
 import { indexUsage, type UsageIndex } from './usage.ts';
 
 /** What `decideMemoryLimits` found. */
@@ -23,7 +23,7 @@ export interface MemoryLimitDecision {
 }
 
 /** Kills every pod over its GPU memory limit on some GPU; touches nothing else. */
-export function decideMemoryLimits(sample: GpuSample, pods: readonly PodView[]): MemoryLimitDecision {
+export function decideMemoryLimits(sample: GpuSample, pods: readonly EnforcedPod[]): MemoryLimitDecision {
   const usage = indexUsage(sample, pods);
   const actions: EnforceAction[] = [];
   const sorted = [...pods].sort((a, b) => cmp(a.podId, b.podId));

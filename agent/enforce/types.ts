@@ -33,7 +33,7 @@ export interface SwapControl {
 }
 
 /** A pod as enforcement sees it. */
-export interface PodView {
+export interface EnforcedPod {
   podId: string;
   priority: number;
   grants: GpuGrant[];

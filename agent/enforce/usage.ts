@@ -1,5 +1,5 @@
 /** Attribution of a sample's per-process GPU memory to pods: the input both memory decisions share. */
-import { LIVE_STATES, type PodView } from './types.ts';
+import { type EnforcedPod, LIVE_STATES } from './types.ts';
 
 /** Memory (MiB) each pod's processes use on each GPU, from one sample; unknown pids kept apart. */
 export interface UsageIndex {
@@ -17,7 +17,7 @@ export interface UsageIndex {
  */
 export function indexUsage(
   sample: { processes: readonly { gpuUuid: string; pid: number; usedMemoryMiB: number | null }[] },
-  pods: readonly PodView[],
+  pods: readonly EnforcedPod[],
 ): UsageIndex {
   const owner = new Map<number, string>();
   for (const pod of pods) {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decideReclaim } from '../../../agent/enforce/dynamic-fractions.ts';
-import type { GpuCapacity, PodView } from '../../../agent/enforce/types.ts';
+import type { EnforcedPod, GpuCapacity } from '../../../agent/enforce/types.ts';
 import { grant, pod, sample } from './helpers.ts';
 
 const cap = (uuid: string, totalMiB: number, reservedMiB = 0): GpuCapacity => ({
@@ -151,7 +151,7 @@ describe('decideReclaim', () => {
         fc.array(tenant, { minLength: 1, maxLength: 6 }),
         fc.integer({ min: 0, max: 60000 }),
         (ts, totalMiB) => {
-          const ps: PodView[] = ts.map((t, i) =>
+          const ps: EnforcedPod[] = ts.map((t, i) =>
             pod(`p${i}`, [i + 1], [grant('G', t.requestMiB, 20000)], i % 3),
           );
           const ss = sample(ts.map((t, i) => ['G', i + 1, t.usedMiB] as [string, number, number]));

@@ -2,7 +2,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { createEnforcer, type EnforcerOptions } from '../../../agent/enforce/enforcer.ts';
 import { createSwapPool } from '../../../agent/enforce/swap.ts';
 import { createTimeSlicer } from '../../../agent/enforce/time-slice.ts';
-import type { EnforceEvent, PodControl, PodView, SwapControl } from '../../../agent/enforce/types.ts';
+import type { EnforcedPod, EnforceEvent, PodControl, SwapControl } from '../../../agent/enforce/types.ts';
 import type { GpuDriver } from '../../../agent/gpu/driver.ts';
 import type { Runner } from '../../../agent/runner/runner.ts';
 import { err, ok, tesseraError } from '../../../common/errors.ts';
@@ -25,7 +25,7 @@ function okSwap(calls: string[], supported = true): SwapControl {
   };
 }
 
-function setup(pods: PodView[], extra: Partial<EnforcerOptions> = {}) {
+function setup(pods: EnforcedPod[], extra: Partial<EnforcerOptions> = {}) {
   const control = recordingControl();
   const events: EnforceEvent[] = [];
   let nowMs = 1003;

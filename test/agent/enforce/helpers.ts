@@ -1,7 +1,7 @@
 /** Builders shared by the enforcement tests: pods, samples, a manual clock, a recording PodControl. */
 
 import type { SetSliceTimer } from '../../../agent/enforce/time-slice.ts';
-import type { PodControl, PodView } from '../../../agent/enforce/types.ts';
+import type { EnforcedPod, PodControl } from '../../../agent/enforce/types.ts';
 import type { GpuSample } from '../../../agent/gpu/driver.ts';
 import type { GpuGrant } from '../../../common/resources.ts';
 
@@ -9,7 +9,7 @@ export function grant(uuid: string, memoryMiB: number, memoryLimitMiB = memoryMi
   return { uuid, gpuMilli, memoryMiB, memoryLimitMiB };
 }
 
-export function pod(podId: string, pids: number[], grants: GpuGrant[], priority = 50): PodView {
+export function pod(podId: string, pids: number[], grants: GpuGrant[], priority = 50): EnforcedPod {
   return { podId, priority, grants, state: 'running', pids };
 }
 
