@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { PlacementStrategy } from '../scheduler/snapshot.ts';
+import { inTransaction } from '../store/db.ts';
 import {
   createDepartment,
   createProject,
@@ -151,14 +152,14 @@ function registerQueues(app: FastifyInstance, ctx: ApiContext, kind: 'department
       kind === 'department'
         ? { ...parseInput(DepartmentCreate, request.body, kind), department: undefined }
         : parseInput(ProjectCreate, request.body, kind);
-    const created = ctx.db.transaction(() => {
+    const created = inTransaction(ctx.db, () => {
       const q =
         body.department === undefined
           ? unwrap(createDepartment(ctx.db, body.name, now))
           : unwrap(createProject(ctx.db, body.name, body.department, now));
       if (body.quotas !== undefined) replaceQuotas(ctx, q.name, body.quotas);
       return q;
-    })();
+    });
     if (body.quotas !== undefined && body.quotas.length > 0) ctx.changed('quota-changed');
     return reply.code(201).send(view(created));
   });
@@ -174,7 +175,7 @@ function registerQueues(app: FastifyInstance, ctx: ApiContext, kind: 'department
   app.patch<NameParams>(`${base}/:name`, async (request) => {
     const q = queueOf(ctx, request.params.name, kind);
     const body = parseInput(QueuePatch, request.body, kind);
-    ctx.db.transaction(() => replaceQuotas(ctx, q.name, body.quotas))();
+    inTransaction(ctx.db, () => replaceQuotas(ctx, q.name, body.quotas));
     ctx.changed('quota-changed');
     return view(q);
   });

@@ -14,7 +14,7 @@ import {
   type SchedulingRules,
 } from '../../common/scheduling-rules.ts';
 import { WORKLOAD_TYPES, type WorkloadType } from '../../common/workload.ts';
-import type { Db } from '../store/db.ts';
+import { type Db, inTransaction } from '../store/db.ts';
 import {
   deleteScoped,
   effectivePolicyOf,
@@ -99,11 +99,11 @@ function registerFamily<T>(app: FastifyInstance, ctx: ApiContext, f: Family<T>):
     const { scope, type } = scopeAndType(request.params);
     const body = unwrap(f.parse(request.body ?? {}));
     // Read, check and write in one transaction so a concurrent write above cannot slip between.
-    const saved = ctx.db.transaction(() => {
+    const saved = inTransaction(ctx.db, () => {
       const above = unwrap(scopesAbove(ctx.db, scope));
       unwrap(f.check(ctx.db, above, type, body, scope));
       return putScoped(ctx.db, f.kind, scope, type, body, ctx.now());
-    })();
+    });
     return view(saved);
   });
 

@@ -8,7 +8,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { err, ok, type Result, tesseraError } from '../../common/errors.ts';
-import type { Db } from '../store/db.ts';
+import { type Db, inTransaction } from '../store/db.ts';
 import { clearNodeReset, markNodeReset, nodeRegistration } from '../store/nodes.ts';
 import {
   authenticate,
@@ -152,7 +152,7 @@ export function resetNode(
   node: string,
   nowMs: number,
 ): Result<{ revokedCredentials: number }> {
-  return db.transaction(() => {
+  return inTransaction(db, () => {
     const revokedCredentials = revokeNodeCredentials(tokens, node, nowMs);
     if (!markNodeReset(db, node, nowMs) && revokedCredentials === 0)
       return err(
@@ -162,5 +162,5 @@ export function resetNode(
         }),
       );
     return ok({ revokedCredentials });
-  })();
+  });
 }

@@ -9,7 +9,7 @@ import type { Result } from '../../common/errors.ts';
 import type { PodPhase } from '../../common/phases.ts';
 import type { WirePodStatus } from '../../common/wire.ts';
 import type { PlannedStop } from '../store/apply-plan.ts';
-import type { Db } from '../store/db.ts';
+import { type Db, inTransaction } from '../store/db.ts';
 import { fail, guard, StoreError } from '../store/errors.ts';
 import { deleteNode, getNode } from '../store/nodes.ts';
 import { listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';
@@ -43,7 +43,7 @@ export function applyPodReport(
   nowMs: number,
 ): LifecycleResult {
   if (!REPORTABLE.includes(pod.phase)) return { stops: [], changed: false };
-  return db.transaction((): LifecycleResult => {
+  return inTransaction(db, (): LifecycleResult => {
     const ended = report.state === 'exited' || report.state === 'lost';
     if (!ended) {
       if (pod.phase === 'Stopping') return { stops: [], changed: false };
@@ -68,7 +68,7 @@ export function applyPodReport(
         : `exited with code ${report.exitCode ?? 'unknown'}`);
     advancePod(db, pod, ok ? 'Succeeded' : 'Failed', why, report.exitCode);
     return { ...settle(db, pod.workload, nowMs), changed: true };
-  })();
+  });
 }
 
 /**
@@ -76,11 +76,11 @@ export function applyPodReport(
  * sent): the stop is done. Only Stopping pods; teardown moves a stopped workload's Bound pods there first.
  */
 export function confirmAbsent(db: Db, pod: PodRecord, nowMs: number): LifecycleResult {
-  return db.transaction((): LifecycleResult => {
+  return inTransaction(db, (): LifecycleResult => {
     if (pod.phase !== 'Stopping') return { stops: [], changed: false };
     advancePod(db, pod, 'Stopped', 'not running on its node');
     return { ...settle(db, pod.workload, nowMs), changed: true };
-  })();
+  });
 }
 
 /**
@@ -88,11 +88,11 @@ export function confirmAbsent(db: Db, pod: PodRecord, nowMs: number): LifecycleR
  * there: it is gone (reason Lost) and its workload's phase follows, as for any failed pod.
  */
 export function failLost(db: Db, pod: PodRecord, nowMs: number, absentMs: number): LifecycleResult {
-  return db.transaction((): LifecycleResult => {
+  return inTransaction(db, (): LifecycleResult => {
     const why = `Lost: node ${pod.node} has not reported the pod for ${Math.round(absentMs / 1000)} s`;
     if (!advancePod(db, pod, 'Failed', why)) return { stops: [], changed: false };
     return { ...settle(db, pod.workload, nowMs), changed: true };
-  })();
+  });
 }
 
 /**
@@ -100,11 +100,11 @@ export function failLost(db: Db, pod: PodRecord, nowMs: number, absentMs: number
  * Failed, with `why` in the workload's event, rather than resent for ever.
  */
 export function failUnstartable(db: Db, pod: PodRecord, why: string, nowMs: number): LifecycleResult {
-  return db.transaction((): LifecycleResult => {
+  return inTransaction(db, (): LifecycleResult => {
     if (pod.phase !== 'Bound') return { stops: [], changed: false };
     advancePod(db, pod, 'Failed', why);
     return { ...settle(db, pod.workload, nowMs, `pod ${pod.name} cannot start: ${why}`), changed: true };
-  })();
+  });
 }
 
 /**
@@ -117,14 +117,14 @@ export function failUnstartable(db: Db, pod: PodRecord, why: string, nowMs: numb
  * reached them.
  */
 export function nodeLost(db: Db, node: string, nowMs: number): LifecycleResult {
-  return db.transaction((): LifecycleResult => {
+  return inTransaction(db, (): LifecycleResult => {
     const out: LifecycleResult = { stops: [], changed: false };
     const live = listPods(db, { node, phases: ['Starting', 'Running'] });
     for (const p of live)
       out.changed = advancePod(db, p, 'Unknown', `NodeLost: node ${node} missed its lease`) || out.changed;
     for (const id of new Set(live.map((p) => p.workload))) out.stops.push(...settle(db, id, nowMs).stops);
     return out;
-  })();
+  });
 }
 
 /**
@@ -134,7 +134,7 @@ export function nodeLost(db: Db, node: string, nowMs: number): LifecycleResult {
  * heard-from times); nodes it leaves out are not silent.
  */
 export function replaceCutOff(db: Db, silentMs: ReadonlyMap<string, number>, nowMs: number): LifecycleResult {
-  return db.transaction((): LifecycleResult => {
+  return inTransaction(db, (): LifecycleResult => {
     const out: LifecycleResult = { stops: [], changed: false };
     const due = new Map<string, PodRecord[]>();
     for (const [node, silent] of silentMs) {
@@ -161,7 +161,7 @@ export function replaceCutOff(db: Db, silentMs: ReadonlyMap<string, number>, now
       out.changed = true;
     }
     return out;
-  })();
+  });
 }
 
 /**
@@ -172,7 +172,7 @@ export function replaceCutOff(db: Db, silentMs: ReadonlyMap<string, number>, now
  */
 export function forceDeleteNode(db: Db, node: string, nowMs: number): Result<LifecycleResult> {
   return guard(() =>
-    db.transaction((): LifecycleResult => {
+    inTransaction(db, (): LifecycleResult => {
       const rec = getNode(db, node);
       if (rec === undefined) fail('TESSERA_E_NOT_FOUND', `no node named ${node}`, { node });
       if (!rec.lost)
@@ -196,7 +196,7 @@ export function forceDeleteNode(db: Db, node: string, nowMs: number): Result<Lif
       const gone = deleteNode(db, node);
       if (!gone.ok) throw new StoreError(gone.error);
       return out;
-    })(),
+    }),
   );
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Result } from '../../common/errors.ts';
 import type { PlannedStop } from '../store/apply-plan.ts';
-import type { Db } from '../store/db.ts';
+import { type Db, inTransaction } from '../store/db.ts';
 import { fail, guard, StoreError } from '../store/errors.ts';
 import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import { changePhase, getWorkload, listWorkloads, purgeWorkload } from '../store/workloads.ts';
@@ -19,7 +19,7 @@ export interface TeardownResult {
 
 /** Stops the live pods of Stopped and Deleting workloads and purges finished deletions. */
 export function teardown(db: Db): TeardownResult {
-  return db.transaction((): TeardownResult => {
+  return inTransaction(db, (): TeardownResult => {
     const out: TeardownResult = { stops: [], purged: [] };
     // A Stopped workload whose pods have all ended has nothing left to tear down: left out in SQL, so
     // the stopped work that piles up over time is never read (nor its spec parsed) by a cycle.
@@ -37,7 +37,7 @@ export function teardown(db: Db): TeardownResult {
       if (w.phase === 'Deleting' && purgeWorkload(db, w.id).ok) out.purged.push(w.id);
     }
     return out;
-  })();
+  });
 }
 
 /**
@@ -49,7 +49,7 @@ export function teardown(db: Db): TeardownResult {
  */
 export function runAgain(db: Db, id: string, nowMs: number): Result<void> {
   return guard(() =>
-    db.transaction((): void => {
+    inTransaction(db, (): void => {
       const w = getWorkload(db, id);
       if (w === undefined) fail('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
       // Only a stop is undone by run: a Pending move of placed work would leave its pods stranded.
@@ -62,6 +62,6 @@ export function runAgain(db: Db, id: string, nowMs: number): Result<void> {
         beginStop(db, p, 'restarted by the user');
       const moved = changePhase(db, id, 'Pending', 'RunByUser', nowMs, 'queued again by the user');
       if (!moved.ok) throw new StoreError(moved.error);
-    })(),
+    }),
   );
 }

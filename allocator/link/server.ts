@@ -28,6 +28,7 @@ import {
 } from '../../common/wire.ts';
 import { type AgentIdentity, agentIdentityOf, credentialForHello, helloRefusal } from '../identity/nodes.ts';
 import { bearerOf } from '../identity/tokens.ts';
+import { inTransaction } from '../store/db.ts';
 import { markLostNodes, renewLeases, touchNodes, upsertNode } from '../store/nodes.ts';
 import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import { clip, GOING_AWAY, INTERNAL_ERROR, nodeExistsReason, refuseUpgrade } from './close.ts';
@@ -232,7 +233,7 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       return;
     }
     // One transaction (one fsync) for the node and its credential: thousands of agents join at once.
-    const nodeCredential = db.transaction((): string => {
+    const nodeCredential = inTransaction(db, (): string => {
       upsertNode(
         db,
         {
@@ -251,7 +252,7 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
         now(),
       );
       return credentialForHello(db, tokens, s.identity, s.bearer, node);
-    })();
+    });
     const old = sessions.get(node);
     s.node = node;
     sessions.set(node, s);

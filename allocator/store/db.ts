@@ -60,3 +60,12 @@ export function openDb(options: OpenOptions = {}): Db {
 export function ping(db: Db): void {
   db.prepare('SELECT 1').get();
 }
+
+/**
+ * Runs `fn` in one transaction: all its writes commit together, or none does when it throws (the
+ * throw goes on to the caller). Nested, it is a savepoint. Callers outside the store use this, not
+ * the driver's own `transaction`, so a backend whose transactions differ changes one function.
+ */
+export function inTransaction<T>(db: Db, fn: () => T): T {
+  return db.transaction(fn)();
+}
