@@ -1,5 +1,5 @@
 /** A small fetch client for the allocator's `/api/v1` (HTTP or HTTPS), and the shapes of what it answers. */
-import { waitFor } from './poll.ts';
+import { until } from '../helpers/wait.ts';
 
 /** A pod as the API shows it. */
 export interface PodView {
@@ -96,14 +96,14 @@ export class Api {
     const wanted = phase.split(',');
     let last = '';
     try {
-      return await waitFor(
+      return await until(
         async () => {
           const w = await this.workload(id);
           last = `${w.phase} (${w.phaseReason ?? ''}) pods ${JSON.stringify(w.pods.map((p) => [p.name, p.node, p.phase]))}`;
           return wanted.includes(w.phase) ? w : null;
         },
-        timeoutMs,
         `workload ${id} in ${phase}`,
+        timeoutMs,
       );
     } catch (e) {
       throw new Error(`${(e as Error).message}; last seen ${last}`);
