@@ -4,18 +4,18 @@ import { vi } from 'vitest';
 /** Thrown from an `until` check to stop waiting at once: what it waits for can no longer happen. */
 export class GiveUp extends Error {}
 
-/** How often `until` checks: often enough for a test to go on soon after, rare enough for HTTP checks. */
-const INTERVAL_MS = 20;
-
 /**
  * Polls `check` until it returns something truthy (not null, undefined or false) and returns that.
  * A throw counts as "not yet", except a `GiveUp`, which ends the wait with it. After `timeoutMs`
  * it throws "timed out after N ms waiting for <what>", with the check's last error if it threw.
+ * It checks every `intervalMs` (default 20: a test goes on soon after; raise it for a costly check),
+ * never two checks at once.
  */
 export async function until<T>(
   check: () => T | Promise<T>,
   what: string,
   timeoutMs = 3000,
+  intervalMs = 20,
 ): Promise<NonNullable<T>> {
   // Boxes: the check writes them, the code after the wait reads them.
   const seen: { last: unknown; gaveUp: GiveUp | null } = { last: null, gaveUp: null };
@@ -37,7 +37,7 @@ export async function until<T>(
         if (got === null || got === undefined || got === false) throw notYet;
         return got as NonNullable<T>;
       },
-      { timeout: timeoutMs, interval: INTERVAL_MS },
+      { timeout: timeoutMs, interval: intervalMs },
     );
     if (seen.gaveUp !== null) throw seen.gaveUp;
     return v as NonNullable<T>;
