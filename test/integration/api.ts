@@ -1,6 +1,9 @@
 /** A small fetch client for the allocator's `/api/v1` (HTTP or HTTPS), and the shapes of what it answers. */
 import { until } from '../helpers/wait.ts';
 
+/** How often the harness asks the allocator while it waits: every test waits this way, on a loaded machine. */
+export const HTTP_POLL_MS = 50;
+
 /** A pod as the API shows it. */
 export interface PodView {
   name: string;
@@ -104,6 +107,7 @@ export class Api {
         },
         `workload ${id} in ${phase}`,
         timeoutMs,
+        HTTP_POLL_MS,
       );
     } catch (e) {
       throw new Error(`${(e as Error).message}; last seen ${last}`);

@@ -18,7 +18,7 @@ import { fetchTrusting } from '../../cli/client/tls-fetch.ts';
 import { ensureLocalTls, type LocalTls } from '../../cli/local-ca.ts';
 import { killAndRemoveCgroups, testUidRange } from '../agent/runtime/helpers.ts';
 import { GiveUp, until } from '../helpers/wait.ts';
-import { Api } from './api.ts';
+import { Api, HTTP_POLL_MS } from './api.ts';
 import { type JournalLine, type PodPlan, podCommand, readJournalFile } from './journal.ts';
 import { type GpuUse, gpuUseIn, killGroup, Proc, processesUnder } from './procs.ts';
 
@@ -141,6 +141,7 @@ export class Cluster {
       },
       'allocator.json of the allocator just started',
       15_000,
+      HTTP_POLL_MS,
     ).catch((e: unknown) => {
       throw new Error(`${(e as Error).message}\n--- allocator output ---\n${p.output()}`);
     });
@@ -258,6 +259,7 @@ export class Cluster {
       },
       `nodes ${nodes.join(', ')} registered`,
       timeoutMs,
+      HTTP_POLL_MS,
     );
   }
 
