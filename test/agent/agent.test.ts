@@ -14,7 +14,8 @@ import type { GpuDriver, GpuInventory, GpuSample, SampleHandlers } from '../../a
 import { stateFilePath } from '../../agent/state-file.ts';
 import { err, ok, tesseraError } from '../../common/errors.ts';
 import { createLogger } from '../../common/log.ts';
-import { HOST, until } from './integration/helpers.ts';
+import { until } from '../helpers/wait.ts';
+import { HOST } from './integration/helpers.ts';
 import { type TestRuntime, testRuntime } from './runtime/helpers.ts';
 
 const UUID = 'GPU-11111111-2222-3333-4444-555555555555';
@@ -242,7 +243,7 @@ describe('createAgent', () => {
     });
     if (!r.ok) throw new Error(r.error.message);
     expect(r.value.state).toBe('starting');
-    const pid = await until(() => a.status().pods[0]?.pid, 'the launch');
+    const pid = await until(() => a.status().pods[0]?.pid, 'the launch', 5000);
     pids.push(pid);
     fake.push({
       atMs: Date.now(),
@@ -274,6 +275,7 @@ describe('createAgent', () => {
     await until(
       () => a.events().some((e) => e.kind === 'pod-state' && e.state === 'exited'),
       'the exit event',
+      5000,
     );
     const states = a
       .events()

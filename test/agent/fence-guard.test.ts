@@ -21,6 +21,7 @@ import {
 import { processStartTime, readProcStat } from '../../agent/runner/proc.ts';
 import type { PodRunState } from '../../agent/runner/types.ts';
 import type { PodCgroup } from '../../agent/runtime/cgroup.ts';
+import { until } from '../helpers/wait.ts';
 import { testRuntime } from './runtime/helpers.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -29,14 +30,6 @@ afterEach(async () => {
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(pred: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 function tmpData(): string {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-guard-'));
@@ -161,7 +154,7 @@ describe('fence guard', () => {
 
     const passedAt = Date.now();
     deadline(dataDir, { baseDeadlineMs: passedAt - 1 });
-    await until(pod.exited, 'the pod to be killed', 3000);
+    await until(pod.exited, 'the pod to be killed');
     expect(pod.child.signalCode).toBe('SIGTERM');
     const records = readGuardFenced(guardFencedPath(dataDir));
     expect(records).toEqual([{ podId: 'train-0', epoch: 3, atMs: expect.any(Number) }]);
@@ -207,7 +200,7 @@ describe('fence guard', () => {
     deadline(dataDir, { baseDeadlineMs: Date.now() - 1, killGraceMs: 300 });
     const t0 = Date.now();
     await startGuard(dataDir);
-    await until(pod.exited, 'the pod to be killed', 3000);
+    await until(pod.exited, 'the pod to be killed');
     expect(pod.child.signalCode).toBe('SIGKILL');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
     expect(readGuardFenced(guardFencedPath(dataDir)).map((r) => r.podId)).toEqual(['stubborn']);
@@ -232,7 +225,7 @@ describe('fence guard', () => {
     });
     deadline(dataDir, { baseDeadlineMs: Date.now() - 1 });
     await startGuard(dataDir);
-    await until(pod.exited, 'the pod to be killed', 3000);
+    await until(pod.exited, 'the pod to be killed');
     expect(readGuardFenced(guardFencedPath(dataDir)).map((r) => r.podId)).toEqual(['old']);
   });
 

@@ -19,6 +19,7 @@ import { CliError } from '../../cli/errors.ts';
 import { createLogger } from '../../common/log.ts';
 import { readCaFile, readServerTls } from '../../common/tls-files.ts';
 import { runTessera } from '../cli-run.ts';
+import { until } from '../helpers/wait.ts';
 import { value } from '../result.ts';
 import { makeTestTls } from '../tls.ts';
 
@@ -167,11 +168,11 @@ describe('a renewed certificate', () => {
       await new Promise((r) => setTimeout(r, 80));
       expect(applied).toEqual([]);
       put(other, tls.keyFile); // a new certificate with the old key: refused
-      await waitUntil(() => warnings.length > 0);
+      await until(() => warnings.length > 0, 'a warning', 5000);
       expect(warnings[0]).toMatch(/does not match the certificate/);
       expect(applied).toEqual([]);
       put(other);
-      await waitUntil(() => applied.length > 0);
+      await until(() => applied.length > 0, 'the new certificate applied', 5000);
       expect(applied).toEqual([readFileSync(other.certFile, 'utf8')]);
     } finally {
       stop();
@@ -179,15 +180,6 @@ describe('a renewed certificate', () => {
     }
   });
 });
-
-/** Polls `check` every 10 ms for up to 5 s. */
-async function waitUntil(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('tessera allocator transport flags', () => {
   it('knows loopback addresses', () => {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fetchTrusting } from '../../cli/client/tls-fetch.ts';
+import { until } from '../helpers/wait.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'tessera.js');
 const root = mkdtempSync(join(tmpdir(), 'tessera-up-'));
@@ -140,14 +141,15 @@ describe.skipIf(process.platform !== 'linux')('tessera up', () => {
       'exit 0',
     );
     expect(sub.code, sub.stderr).toBe(0);
-    const deadline = Date.now() + 20_000;
-    let phase = '';
-    while (Date.now() < deadline && phase !== 'Completed') {
-      const list = await tessera('list', '-o', 'json');
-      phase = (JSON.parse(list.stdout) as { phase: string }[])[0]?.phase ?? '';
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(phase).toBe('Completed');
+    await until(
+      async () => {
+        const list = await tessera('list', '-o', 'json');
+        return (JSON.parse(list.stdout) as { phase: string }[])[0]?.phase === 'Completed';
+      },
+      'the workload Completed in tessera list',
+      20_000,
+      200,
+    );
 
     first.child.kill('SIGINT');
     expect(await exited(first.child)).toBe(0);

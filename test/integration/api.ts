@@ -1,5 +1,8 @@
 /** A small fetch client for the allocator's `/api/v1` (HTTP or HTTPS), and the shapes of what it answers. */
-import { waitFor } from './poll.ts';
+import { until } from '../helpers/wait.ts';
+
+/** How often the harness asks the allocator while it waits: every test waits this way, on a loaded machine. */
+export const HTTP_POLL_MS = 50;
 
 /** A pod as the API shows it. */
 export interface PodView {
@@ -96,14 +99,15 @@ export class Api {
     const wanted = phase.split(',');
     let last = '';
     try {
-      return await waitFor(
+      return await until(
         async () => {
           const w = await this.workload(id);
           last = `${w.phase} (${w.phaseReason ?? ''}) pods ${JSON.stringify(w.pods.map((p) => [p.name, p.node, p.phase]))}`;
           return wanted.includes(w.phase) ? w : null;
         },
-        timeoutMs,
         `workload ${id} in ${phase}`,
+        timeoutMs,
+        HTTP_POLL_MS,
       );
     } catch (e) {
       throw new Error(`${(e as Error).message}; last seen ${last}`);

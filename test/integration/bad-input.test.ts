@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { decodeFrame, encodeFrame, type Frame, makeFrame, WS_OPTIONS } from '../../common/wire.ts';
-import { alive, type Cluster, type JournalLine, startCluster, testWorkload, waitFor } from './harness.ts';
+import { alive, type Cluster, type JournalLine, startCluster, testWorkload, until } from './harness.ts';
 
 let c: Cluster;
 /** The pod of a workload kept running on n1 through every test: nothing here may disturb it. */
@@ -18,7 +18,7 @@ beforeAll(async () => {
   await c.api.waitPhase(w.id, 'Running');
   victim = {
     id: w.id,
-    line: await waitFor(() => c.readJournal('bystander')[0], 10_000, 'the bystander pod'),
+    line: await until(() => c.readJournal('bystander')[0], 'the bystander pod', 10_000),
   };
 }, 30_000);
 
@@ -131,10 +131,10 @@ describe.sequential('bad input on the agent link', () => {
     const join = rawLink(c.joinToken);
     expect(await join.opened).toBe(true);
     join.ws.send(hello('rogue', c.joinToken));
-    const welcome = await waitFor(
+    const welcome = await until(
       () => join.frames.find((f) => f.body.case === 'welcome'),
-      5000,
       'a Welcome for the rogue node',
+      5000,
     );
     const credential = welcome.body.case === 'welcome' ? welcome.body.value.nodeCredential : null;
     expect(credential).toMatch(/^tn\./);
@@ -152,7 +152,7 @@ describe.sequential('bad input on the agent link', () => {
     const rogue = rawLink(credential);
     expect(await rogue.opened).toBe(true);
     rogue.ws.send(hello('rogue', credential));
-    await waitFor(() => rogue.frames.some((f) => f.body.case === 'welcome'), 5000, 'Welcome as rogue');
+    await until(() => rogue.frames.some((f) => f.body.case === 'welcome'), 'Welcome as rogue', 5000);
     const report = (state: 'exited' | 'running', exitCode: number | null) => ({
       podId: victim.line.podId,
       epoch: victim.line.epoch,
@@ -182,9 +182,9 @@ describe.sequential('bad input on the agent link', () => {
         const l = JSON.parse(line) as Record<string, unknown>;
         return l.msg === 'pod report refused' && l.podId === victim.line.podId && l.reason === 'other-node';
       });
-    await waitFor(() => refused(c.alloc?.output() ?? ''), 5000, 'the forged report refused as other-node');
-    const until = Date.now() + 1500;
-    while (Date.now() < until) {
+    await until(() => refused(c.alloc?.output() ?? ''), 'the forged report refused as other-node', 5000);
+    const deadline = Date.now() + 1500;
+    while (Date.now() < deadline) {
       const v = await c.api.workload(victim.id);
       expect(v.phase).toBe('Running');
       expect(v.pods[0]).toMatchObject({ node: 'n1', phase: 'Running', exitCode: null });

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runTessera } from '../cli-run.ts';
 import { ensureTestImages, podmanUnavailableReason } from '../helpers/images.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
-import { type Cluster, startCluster, waitFor } from './harness.ts';
+import { type Cluster, startCluster, until } from './harness.ts';
 
 const unavailable = podmanUnavailableReason();
 const SIM_DIR = resolve(import.meta.dirname, '../../agent/gpu/sim');
@@ -141,10 +141,10 @@ describe.skipIf(unavailable !== null)(`workloads in containers (${unavailable ??
       expect(reasons).toEqual(expect.arrayContaining(['Pulling', 'Pulled', 'Created']));
       const pulled = (await c.api.events(w.id)).find((e) => e.reason === 'Pulled');
       expect(pulled?.message).toMatch(/Pulled .* in \d+(\.\d+)? s/);
-      const text = await waitFor(
+      const text = await until(
         async () => ((await logsOf(w.id)).includes('uid=') ? logsOf(w.id) : null),
-        15_000,
         'the holder to print its uid',
+        15_000,
       );
       expect(text).toContain('READY in');
       expect(containersOf(node)).toHaveLength(1);
@@ -264,10 +264,10 @@ describe.skipIf(unavailable !== null)(`workloads in containers (${unavailable ??
       expect((await c.api.workload(holderId)).phase).toBe('Running');
       expect(runningOf(node)).toEqual(before);
       // The new agent adopted it from its checkpoint (not merely left it running unwatched).
-      await waitFor(
+      await until(
         async () => (/"msg":"agent running"/.test(restarted.output()) ? true : null),
-        30_000,
         'the restarted agent to run',
+        30_000,
       );
       const running = /\{[^\n]*"msg":"agent running"[^\n]*\}/.exec(restarted.output())?.[0] ?? '{}';
       expect((JSON.parse(running) as { adopted?: string[] }).adopted).toContain(`${holderId}_holder-0`);
@@ -279,7 +279,7 @@ describe.skipIf(unavailable !== null)(`workloads in containers (${unavailable ??
       expect(stop.code, stop.stderr).toBe(0);
       await c.api.waitPhase(holderId, 'Stopped', 30_000);
       // Podman serialises its commands on one lock: other suites' podman calls can make this slow.
-      await waitFor(async () => (runningOf(node).length > 0 ? null : true), 45_000, 'no running container');
+      await until(async () => (runningOf(node).length > 0 ? null : true), 'no running container', 45_000);
       const run = await tessera('run', 'holder', '-p', c.defaultProject);
       expect(run.code, run.stderr).toBe(0);
       await c.api.waitPhase(holderId, 'Running', 60_000);
@@ -287,11 +287,7 @@ describe.skipIf(unavailable !== null)(`workloads in containers (${unavailable ??
       const del = await tessera('delete', 'holder', '-p', c.defaultProject);
       expect(del.code, del.stderr).toBe(0);
       // Gone from podman altogether, not only stopped: the agent removed it.
-      await waitFor(
-        async () => (containersOf(node).length > 0 ? null : true),
-        45_000,
-        'the container removed',
-      );
+      await until(async () => (containersOf(node).length > 0 ? null : true), 'the container removed', 45_000);
     }, 180_000);
   });
 });

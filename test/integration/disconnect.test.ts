@@ -4,7 +4,7 @@
  * replacement anywhere, until the node reports again. faults.test.ts has `reschedule`.
  */
 import { describe, expect, it } from 'vitest';
-import { alive, holdsFor, startCluster, testWorkload, waitFor } from './harness.ts';
+import { alive, holdsFor, startCluster, testWorkload, until } from './harness.ts';
 import { useClusterPerTest } from './use-cluster.ts';
 
 const { own } = useClusterPerTest();
@@ -17,7 +17,7 @@ describe.sequential('disconnect policy keep', () => {
     await cl.api.waitPhase(a.id, 'Running');
     await cl.api.waitPhase(b.id, 'Running');
     const pidOf = async (name: string) =>
-      (await waitFor(() => cl.readJournal(name)[0], 10_000, `${name} journaling`)).pid;
+      (await until(() => cl.readJournal(name)[0], `${name} journaling`, 10_000)).pid;
     const pids = { a: await pidOf('outage-a'), b: await pidOf('outage-b') };
 
     await cl.alloc?.kill();
@@ -57,20 +57,20 @@ describe.sequential('disconnect policy keep', () => {
     const cl = own(await startCluster({ n1: '2xH100-80GB', n2: '2xH100-80GB' }, { lease: '3s' }));
     const w = await cl.api.submit(testWorkload(cl, 'kept', { run: { mib: 2048 } }));
     await cl.api.waitPhase(w.id, 'Running');
-    const first = await waitFor(() => cl.readJournal('kept')[0], 10_000, 'the pod journaling');
+    const first = await until(() => cl.readJournal('kept')[0], 'the pod journaling', 10_000);
     const node = first.node;
     const other = node === 'n1' ? 'n2' : 'n1';
 
     cl.agent(node).signal('SIGSTOP');
     let frozen = true;
     try {
-      const degraded = await waitFor(
+      const degraded = await until(
         async () => {
           const v = await cl.api.workload(w.id);
           return v.phase === 'Degraded' ? v : null;
         },
-        15_000,
         'the workload Degraded',
+        15_000,
       );
       expect(degraded.phaseReason).toBe('NodeUnreachable');
       expect(degraded.pods.map((p) => [p.node, p.phase])).toEqual([[node, 'Unknown']]);

@@ -13,7 +13,7 @@ import {
   runIntervals,
   startCluster,
   testWorkload,
-  waitFor,
+  until,
 } from './harness.ts';
 import { useClusterPerTest } from './use-cluster.ts';
 
@@ -26,14 +26,14 @@ describe.sequential('faults', () => {
     const cl = own(await startCluster({ n1: '2xH100-80GB' }, { lease: '20s' }));
     const w = await cl.api.submit(testWorkload(cl, 'adopted'));
     await cl.api.waitPhase(w.id, 'Running');
-    const first = await waitFor(() => cl.readJournal('adopted')[0], 10_000, 'the pod journaling');
+    const first = await until(() => cl.readJournal('adopted')[0], 'the pod journaling', 10_000);
 
     await cl.agent('n1').kill();
     const restarted = await cl.startAgent('n1');
-    await waitFor(
+    await until(
       () => /agent running/.test(restarted.output()) && restarted.output().includes(first.podId),
-      15_000,
       `the restarted agent to report ${first.podId} adopted`,
+      15_000,
     );
     await cl.waitNodes(['n1']);
     // Several heartbeats later: still Running, still the same process, never started again.
@@ -63,7 +63,7 @@ describe.sequential('faults', () => {
     await cl.api.waitPhase(done.id, 'Completed');
     const live = await cl.api.submit(testWorkload(cl, 'kept-live', { project: 'keep-q' }));
     await cl.api.waitPhase(live.id, 'Running');
-    const pid = (await waitFor(() => cl.readJournal('kept-live')[0], 10_000, 'the pod journaling')).pid;
+    const pid = (await until(() => cl.readJournal('kept-live')[0], 'the pod journaling', 10_000)).pid;
     const before = {
       workloads: await cl.api.expect(200, 'GET', '/workloads'),
       doneEvents: await cl.api.events(done.id),
@@ -109,7 +109,7 @@ describe.sequential('faults', () => {
       testWorkload(cl, 'moved', { run: { mib: 4096 }, disconnectPolicy: 'reschedule:10s' }),
     );
     await cl.api.waitPhase(w.id, 'Running');
-    const first = await waitFor(() => cl.readJournal('moved')[0], 10_000, 'the pod journaling on n1');
+    const first = await until(() => cl.readJournal('moved')[0], 'the pod journaling on n1', 10_000);
     expect(first.node).toBe('n1');
     await cl.startAgent('n2');
     await cl.waitNodes(['n1', 'n2']);
@@ -121,32 +121,28 @@ describe.sequential('faults', () => {
     const frozenAt = Date.now();
     let frozen = true;
     try {
-      const moved = await waitFor(
+      const moved = await until(
         async () => {
           const v = await cl.api.workload(w.id);
           return v.pods.some((p) => p.node === 'n2' && p.phase === 'Running') ? v : null;
         },
-        40_000,
         'a pod of the workload Running on n2',
+        40_000,
       );
       expect(moved.phase).toBe('Running');
       expect(Date.now() - frozenAt).toBeGreaterThanOrEqual(18_000);
-      await waitFor(
-        () => cl.readJournal('moved').some((l) => l.node === 'n2'),
-        5000,
-        'the n2 copy journaling',
-      );
+      await until(() => cl.readJournal('moved').some((l) => l.node === 'n2'), 'the n2 copy journaling', 5000);
       cl.agent('n1').signal('SIGCONT');
       frozen = false;
       // Thawed, the agent finds itself fenced and stops its stale copy.
-      await waitFor(() => !alive(first.pid), 10_000, `the stale copy on n1 (pid ${first.pid}) to stop`);
+      await until(() => !alive(first.pid), `the stale copy on n1 (pid ${first.pid}) to stop`, 10_000);
     } finally {
       if (frozen) cl.agent('n1').signal('SIGCONT');
     }
-    await waitFor(
+    await until(
       () => cl.gpuUse('n1').every((u) => u.workload !== 'moved'),
-      5000,
       'n1 GPUs free of the stale copy',
+      5000,
     );
     const seen = gpus.stop();
     const lines = cl.readJournal('moved');

@@ -8,7 +8,7 @@
  *
  * The folder: harness.ts (clusters; re-exports the rest), api.ts (REST client), journal.ts (the
  * test pod's command and journal, overlap checks), procs.ts (child processes, /proc, sim GPU use),
- * poll.ts (waitFor, holdsFor), fixtures/pod.mjs (the test pod), and one *.test.ts per concern.
+ * poll.ts (holdsFor; until comes from test/helpers/wait.ts), fixtures/pod.mjs (the test pod), and one *.test.ts per concern.
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,14 +17,15 @@ import { initSimState, parseSimGpus } from '../../agent/gpu/sim/spec.ts';
 import { fetchTrusting } from '../../cli/client/tls-fetch.ts';
 import { ensureLocalTls, type LocalTls } from '../../cli/local-ca.ts';
 import { killAndRemoveCgroups, testUidRange } from '../agent/runtime/helpers.ts';
-import { Api } from './api.ts';
+import { GiveUp, until } from '../helpers/wait.ts';
+import { Api, HTTP_POLL_MS } from './api.ts';
 import { type JournalLine, type PodPlan, podCommand, readJournalFile } from './journal.ts';
-import { GiveUp, waitFor } from './poll.ts';
 import { type GpuUse, gpuUseIn, killGroup, Proc, processesUnder } from './procs.ts';
 
 /** Clusters made by this test process, numbering their cgroup parents. */
 let clusters = 0;
 
+export * from '../helpers/wait.ts';
 export * from './api.ts';
 export * from './journal.ts';
 export * from './poll.ts';
@@ -130,7 +131,7 @@ export class Cluster {
     ]);
     this.procs.push(p);
     this.alloc = p;
-    const info = await waitFor(
+    const info = await until(
       () => {
         if (p.exit !== null) throw new GiveUp(`allocator exited ${JSON.stringify(p.exit)} before listening`);
         const file = join(this.allocDir, 'allocator.json');
@@ -138,8 +139,9 @@ export class Cluster {
         const v = JSON.parse(readFileSync(file, 'utf8')) as { url?: unknown; pid?: unknown };
         return typeof v.url === 'string' && v.pid === p.pid ? { url: v.url } : null;
       },
-      15_000,
       'allocator.json of the allocator just started',
+      15_000,
+      HTTP_POLL_MS,
     ).catch((e: unknown) => {
       throw new Error(`${(e as Error).message}\n--- allocator output ---\n${p.output()}`);
     });
@@ -242,7 +244,7 @@ export class Cluster {
 
   /** Waits until the allocator lists every node in `nodes` as connected (not lost) with its GPUs. */
   async waitNodes(nodes: readonly string[], timeoutMs = 15_000): Promise<void> {
-    await waitFor(
+    await until(
       async () => {
         for (const n of nodes) {
           const p = this.agents.get(n);
@@ -255,8 +257,9 @@ export class Cluster {
         const list = r.body as { name: string; lost: boolean; gpus: unknown[] }[];
         return nodes.every((n) => list.some((x) => x.name === n && !x.lost && x.gpus.length > 0));
       },
-      timeoutMs,
       `nodes ${nodes.join(', ')} registered`,
+      timeoutMs,
+      HTTP_POLL_MS,
     );
   }
 

@@ -17,7 +17,7 @@ import {
   runIntervals,
   startCluster,
   testWorkload,
-  waitFor,
+  until,
 } from './harness.ts';
 
 let c: Cluster | undefined;
@@ -64,7 +64,7 @@ describe.sequential('node identity', () => {
     const w = await cl.api.submit(testWorkload(cl, 'kept'));
     workload = w.id;
     await cl.api.waitPhase(w.id, 'Running');
-    pid = (await waitFor(() => cl.readJournal('kept')[0], 10_000, 'the pod journaling')).pid;
+    pid = (await until(() => cl.readJournal('kept')[0], 'the pod journaling', 10_000)).pid;
     const credential = savedCredential(cl);
 
     const dir = join(cl.root, 'impostor');
@@ -93,10 +93,10 @@ describe.sequential('node identity', () => {
       'info',
     ]);
     try {
-      await waitFor(
+      await until(
         () => impostor.output().includes('n1 is already registered'),
-        15_000,
         'the impostor refused',
+        15_000,
       );
       expect(impostor.output()).toContain('tessera node reset n1');
       // Several heartbeats on: the pod is still the first process and the node never left.
@@ -127,13 +127,13 @@ describe.sequential('node identity', () => {
     const r = await runTessera(['node', 'reset', 'n1'], ['--url', cl.url, '--token', cl.adminToken]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/node n1 reset: \d+ credentials? revoked, its session closed/);
-    await waitFor(
+    await until(
       () => cl.agent('n1').output().includes('joining with the configured token'),
-      15_000,
       'the agent to fall back to its join token',
+      15_000,
     );
     await cl.waitNodes(['n1']);
-    await waitFor(() => savedCredential(cl) !== before, 10_000, 'a new credential saved');
+    await until(() => savedCredential(cl) !== before, 'a new credential saved', 10_000);
     await holdsFor(() => stillRunning(cl, workload, pid), 3000);
     expect(runIntervals(cl.readJournal('kept')).map((r) => r.pid)).toEqual([pid]);
   });

@@ -3,7 +3,7 @@
  * driven through the REST API; each phase change must be stored as an event with its reason.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { alive, type Cluster, startCluster, testWorkload, waitFor } from './harness.ts';
+import { alive, type Cluster, startCluster, testWorkload, until } from './harness.ts';
 
 let c: Cluster;
 
@@ -66,12 +66,12 @@ describe.sequential('workload lifecycle over real processes', () => {
     const w = await c.api.submit(testWorkload(c, 'stop-run'));
     await c.api.waitPhase(w.id, 'Running');
     // Running means spawned (no readiness line is asked for): wait for the process to be under way.
-    const first = await waitFor(() => c.readJournal('stop-run')[0], 10_000, 'the pod journaling');
+    const first = await until(() => c.readJournal('stop-run')[0], 'the pod journaling', 10_000);
 
     await c.api.expect(200, 'POST', `/workloads/${w.id}/stop`);
     await c.api.waitPhase(w.id, 'Stopped');
     // The pod process really ended.
-    await waitFor(() => !alive(first.pid), 10_000, `the stopped pod (pid ${first.pid}) to end`);
+    await until(() => !alive(first.pid), `the stopped pod (pid ${first.pid}) to end`, 10_000);
 
     await c.api.expect(200, 'POST', `/workloads/${w.id}/run`);
     const again = await c.api.waitPhase(w.id, 'Running');
@@ -81,10 +81,10 @@ describe.sequential('workload lifecycle over real processes', () => {
       JSON.stringify(again.pods),
     ).toHaveLength(1);
     // A second process: started anew, not the first one resumed.
-    await waitFor(
+    await until(
       () => new Set(c.readJournal('stop-run').map((l) => l.pid)).size === 2,
-      10_000,
       'a second pod process journaling',
+      10_000,
     );
 
     const to = (await c.api.events(w.id)).map((e) => `${e.to}:${e.reason}`);
@@ -100,15 +100,15 @@ describe.sequential('workload lifecycle over real processes', () => {
   it('deletes a workload: its pods end, GET answers 404, its events remain', async () => {
     const w = await c.api.submit(testWorkload(c, 'to-delete'));
     await c.api.waitPhase(w.id, 'Running');
-    const first = await waitFor(() => c.readJournal('to-delete')[0], 10_000, 'the pod journaling');
+    const first = await until(() => c.readJournal('to-delete')[0], 'the pod journaling', 10_000);
     const del = await c.api.request('DELETE', `/workloads/${w.id}`);
     expect([200, 202]).toContain(del.status);
-    await waitFor(
+    await until(
       async () => (await c.api.request('GET', `/workloads/${w.id}`)).status === 404,
-      15_000,
       'the deleted workload to go',
+      15_000,
     );
-    await waitFor(() => !alive(first.pid), 10_000, `the deleted workload's pod (pid ${first.pid}) to end`);
+    await until(() => !alive(first.pid), `the deleted workload's pod (pid ${first.pid}) to end`, 10_000);
     const events = await c.api.events(w.id);
     expect(events.map((e) => e.to)).toContain('Running');
     expect(events.map((e) => e.to)).toContain('Deleting');

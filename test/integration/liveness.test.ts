@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { startCluster, testWorkload, waitFor } from './harness.ts';
+import { startCluster, testWorkload, until } from './harness.ts';
 import { useClusterPerTest } from './use-cluster.ts';
 
 const { own } = useClusterPerTest();
@@ -112,7 +112,7 @@ describe.sequential('liveness', () => {
             }),
           ),
         );
-      const settled = await waitFor(
+      const settled = await until(
         async () => {
           const views = await Promise.all(wanted.map((w) => cl.api.workload(w.id)));
           const running = views.filter((v) => v.phase === 'Running');
@@ -128,8 +128,8 @@ describe.sequential('liveness', () => {
           }
           return views;
         },
-        30_000,
         `${fits} of ${wanted.length} wanted workloads Running (${ops.length} ops, seed ${seed})`,
+        30_000,
       ).catch(async (e: unknown) => {
         throw new Error(`${e instanceof Error ? e.message : String(e)}; workloads: ${await state()}`);
       });
@@ -140,10 +140,10 @@ describe.sequential('liveness', () => {
         expect(why.reasons.join(' ')).not.toMatch(/waiting for the next scheduling cycle/);
       }
       for (const [, w] of named('deleted')) {
-        await waitFor(
+        await until(
           async () => ((await cl.api.request('GET', `/workloads/${w.id}`)).status === 404 ? true : null),
-          15_000,
           'a deleted workload gone',
+          15_000,
         );
       }
       // No workload holds GPU memory on two GPUs at once (each is a one-GPU training).

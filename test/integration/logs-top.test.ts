@@ -6,7 +6,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, waitFor } from './harness.ts';
+import { type Cluster, until } from './harness.ts';
 import { useCluster } from './use-cluster.ts';
 
 const cl = useCluster({ n1: '2xH100-80GB' });
@@ -46,13 +46,13 @@ describe.sequential('logs, explain and top over real processes', () => {
     });
     printerId = w.id;
     await c.api.waitPhase(w.id, 'Running');
-    const all = await waitFor(
+    const all = await until(
       async () => {
         const r = await getText(`/workloads/${w.id}/logs`);
         return r.status === 200 && r.text.includes('line 5') ? r.text : null;
       },
-      15_000,
       'the printer to print line 5',
+      15_000,
     );
     expect(all).toMatch(/^line 0\nline 1\n/);
     expect(all).toContain('warn at start');
@@ -112,13 +112,13 @@ describe.sequential('logs, explain and top over real processes', () => {
       }[];
       workloads: { name: string; pods: number; gpus: number; gpuMemoryUsedMiB: number }[];
     };
-    const top = await waitFor(
+    const top = await until(
       async () => {
         const t = (await c.api.expect(200, 'GET', '/top')) as Top;
         return t.nodes[0]?.sampledAt !== null ? t : null;
       },
-      10_000,
       'a GPU sample from n1',
+      10_000,
     );
     const gpu = top.nodes.find((n) => n.name === 'n1')?.gpus.find((g) => g.uuid === uuid);
     expect(gpu?.pods.map((p) => p.workloadName)).toEqual(['printer']);
@@ -143,13 +143,13 @@ describe.sequential('logs, explain and top over real processes', () => {
       resources: { gpuDevices: 8 },
     });
     type Explain = { phase: string; pending: boolean; reasons: string[]; cycleAt: string | null };
-    const e = await waitFor(
+    const e = await until(
       async () => {
         const r = (await c.api.expect(200, 'GET', `/workloads/${w.id}/explain`)) as Explain;
         return r.cycleAt !== null && !r.reasons[0]?.startsWith('waiting for') ? r : null;
       },
-      10_000,
       'a cycle to explain too-big',
+      10_000,
     );
     expect(e).toMatchObject({ phase: 'Pending', pending: true });
     expect(e.reasons.join(' ')).toMatch(/GPU|node/i);
@@ -225,10 +225,10 @@ describe.sequential('logs, explain and top over real processes', () => {
     try {
       expect(await stalled()).toBe('HTTP/1.1 200 OK');
       // The kernel's socket buffers fill first, then the allocator's share, up to its bound.
-      await waitFor(
+      await until(
         async () => ((await gauge('tessera_log_follow_peak_held_bytes')) > 4 * 1024 * 1024 ? true : null),
-        30_000,
         'the allocator to hold 4 MiB for the stalled reader',
+        30_000,
       );
       await new Promise((r) => setTimeout(r, 3000));
       expect(await gauge('tessera_log_follow_peak_held_bytes')).toBeLessThanOrEqual(8 * 1024 * 1024);
@@ -242,10 +242,10 @@ describe.sequential('logs, explain and top over real processes', () => {
     } finally {
       for (const s of sockets) s.destroy();
     }
-    await waitFor(
+    await until(
       async () => ((await gauge('tessera_log_follows')) === 0 ? true : null),
-      10_000,
       'follows to close',
+      10_000,
     );
     await c.api.expect(200, 'POST', `/workloads/${flood.id}/stop`);
   }, 60_000);

@@ -3,7 +3,7 @@
  * whole or not at all, priority preemption inside a project and reclaim between projects.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Cluster, holdsFor, startCluster, testWorkload, type WorkloadView, waitFor } from './harness.ts';
+import { type Cluster, holdsFor, startCluster, testWorkload, until, type WorkloadView } from './harness.ts';
 
 const clusters: Cluster[] = [];
 let current: Cluster | null = null;
@@ -44,11 +44,7 @@ describe.sequential('sharing one GPU and preempting on a 1-GPU node', () => {
     expect(rb.pods[0]?.gpus[0]?.uuid).toBe(ua);
     expect(ra.pods[0]?.gpus[0]?.fraction).toBe(0.5);
     // Both really hold memory on that one sim GPU.
-    await waitFor(
-      () => c.gpuUse('n1').filter((u) => u.gpuUuid === ua).length === 2,
-      10_000,
-      'both on the GPU',
-    );
+    await until(() => c.gpuUse('n1').filter((u) => u.gpuUuid === ua).length === 2, 'both on the GPU', 10_000);
     for (const w of [a, b]) await c.api.expect(200, 'POST', `/workloads/${w.id}/stop`);
     for (const w of [a, b]) await c.api.waitPhase(w.id, 'Stopped');
   });
@@ -59,10 +55,10 @@ describe.sequential('sharing one GPU and preempting on a 1-GPU node', () => {
     const high = await c.api.submit(
       testWorkload(c, 'high-build', { priorityClass: 'build-preemptible', run: { ms: 1500 } }),
     );
-    await waitFor(
+    await until(
       async () => (await c.api.events(train.id)).some((e) => e.to === 'Pending' && e.reason === 'Preempted'),
-      15_000,
       'the training workload preempted (event to Pending, reason Preempted)',
+      15_000,
     );
     await c.api.waitPhase(high.id, 'Running,Completed');
     await c.api.waitPhase(high.id, 'Completed');
@@ -99,7 +95,7 @@ describe.sequential('gangs on two nodes with two GPUs each', () => {
 
     await c.api.expect(200, 'POST', `/workloads/${blocker.id}/stop`);
     const all = await c.api.waitPhase(g.id, 'Running', 20_000);
-    await waitFor(async () => running(await c.api.workload(g.id)) === 4, 10_000, 'all 4 pods Running');
+    await until(async () => running(await c.api.workload(g.id)) === 4, 'all 4 pods Running', 10_000);
     expect(new Set(all.pods.map((p) => p.node))).toEqual(new Set(['n1', 'n2']));
     await c.api.expect(200, 'POST', `/workloads/${g.id}/stop`);
     await c.api.waitPhase(g.id, 'Stopped');
@@ -108,22 +104,22 @@ describe.sequential('gangs on two nodes with two GPUs each', () => {
   it('starts a 4-pod gang whole on 4 free GPUs across both nodes', async () => {
     const g = await c.api.submit(gang('gang-whole'));
     await c.api.waitPhase(g.id, 'Running', 20_000);
-    const w = await waitFor(
+    const w = await until(
       async () => {
         const v = await c.api.workload(g.id);
         return running(v) === 4 ? v : null;
       },
-      10_000,
       'all 4 gang pods Running',
+      10_000,
     );
     const uuids = w.pods.map((p) => p.gpus[0]?.uuid);
     expect(new Set(uuids).size).toBe(4);
     expect(w.pods.filter((p) => p.node === 'n1')).toHaveLength(2);
     expect(w.pods.filter((p) => p.node === 'n2')).toHaveLength(2);
-    await waitFor(
+    await until(
       () => new Set(c.readJournal('gang-whole').map((l) => l.podId)).size === 4,
-      10_000,
       'four pod processes journaling',
+      10_000,
     );
     await c.api.expect(200, 'POST', `/workloads/${g.id}/stop`);
     await c.api.waitPhase(g.id, 'Stopped');
@@ -146,7 +142,7 @@ describe.sequential('reclaim between projects on a 2-GPU node', () => {
 
     const b = await c.api.submit(testWorkload(c, 'b-one', { project: 'team-b', run: { ms: 60_000 } }));
     await c.api.waitPhase(b.id, 'Running', 20_000);
-    const reclaimed = await waitFor(
+    const reclaimed = await until(
       async () => {
         for (const w of [a1, a2]) {
           const ev = await c.api.events(w.id);
@@ -154,8 +150,8 @@ describe.sequential('reclaim between projects on a 2-GPU node', () => {
         }
         return null;
       },
-      10_000,
       "one of team-a's workloads reclaimed (event to Pending, reason Reclaimed)",
+      10_000,
     );
     const other = reclaimed.id === a1.id ? a2 : a1;
     expect((await c.api.workload(reclaimed.id)).phase).toBe('Pending');

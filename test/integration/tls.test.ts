@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runTessera } from '../cli-run.ts';
 import { makeTestTls } from '../tls.ts';
-import { type Cluster, startCluster, testWorkload, waitFor } from './harness.ts';
+import { type Cluster, startCluster, testWorkload, until } from './harness.ts';
 
 let c: Cluster;
 const cleanupDirs: string[] = [];
@@ -43,7 +43,7 @@ describe('a cluster over TLS', () => {
     const printer = { ...testWorkload(c, 'printer'), command: ['sh', '-c', 'echo hello over tls; sleep 30'] };
     const w = await c.api.submit(printer);
     await c.api.waitPhase(w.id, 'Running');
-    const logs = await waitFor(
+    const logs = await until(
       async () => {
         const r = await runTessera([
           'logs',
@@ -56,8 +56,8 @@ describe('a cluster over TLS', () => {
         ]);
         return r.stdout.includes('hello over tls') ? r : null;
       },
-      10_000,
       'the pod output through tessera logs',
+      10_000,
     );
     expect(logs.code, logs.stderr).toBe(0);
     await c.api.expect(200, 'POST', `/workloads/${w.id}/stop`);
@@ -71,12 +71,12 @@ describe('a cluster over TLS', () => {
     cleanupDirs.push(other.dir);
     const untrusting = await c.startAgent('n-no-ca', '1xH100-80GB', { ca: null });
     const wrong = await c.startAgent('n-wrong-ca', '1xH100-80GB', { ca: other.caFile });
-    await waitFor(
+    await until(
       () => /does not trust .*--ca FILE/.test(untrusting.output()),
-      15_000,
       'the no-CA agent says to pass --ca',
+      15_000,
     );
-    await waitFor(() => /did not sign/.test(wrong.output()), 15_000, 'the wrong-CA agent names its CA');
+    await until(() => /did not sign/.test(wrong.output()), 'the wrong-CA agent names its CA', 15_000);
     expect(wrong.output()).toContain(other.caFile);
     const nodes = (await c.api.expect(200, 'GET', '/nodes')) as { name: string }[];
     expect(nodes.map((n) => n.name)).toEqual(['n1']);

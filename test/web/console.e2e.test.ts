@@ -2,11 +2,13 @@
  * The web console end to end: a real allocator and sim agent (test/integration/harness.ts),
  * the console loaded from the allocator into headless Chromium and used as a person would, by label
  * and role: log in, see the node, the projects, submit, watch Running, stop. Each page's screenshot
- * lands in test-artifacts/console/.
+ * lands in test-artifacts/console/. The cluster and browser are shared; each test has a page of its
+ * own and makes what it needs, and what it made is deleted after it, so any one runs alone or in
+ * any order.
  */
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Cluster, podCommand, startCluster } from '../integration/harness.ts';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Cluster, podCommand, startCluster, testWorkload, until } from '../integration/harness.ts';
 import { CHROMIUM_MISSING, findChromium, launch, snap } from './browser.ts';
 
 const chromiumPath = findChromium();
@@ -27,24 +29,43 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
   let c: Cluster | undefined;
   let browser: Browser | undefined;
   let page: Page;
-  const pageErrors: string[] = [];
-  let workloadUrl = '';
+  let pageErrors: string[] = [];
 
   const cluster = (): Cluster => {
     if (c === undefined) throw new Error('the cluster has not started');
     return c;
   };
 
+  /** A page logged in with `token` (the admin's by default), on the overview. */
+  const loggedIn = async (token = cluster().adminToken): Promise<void> => {
+    await page.goto(`${cluster().url}/#token=${encodeURIComponent(token)}`);
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  };
+
+  /** Workload `name` submitted through the API (one whole GPU), once it runs. */
+  const running = async (name: string): Promise<string> => {
+    const w = await cluster().api.submit(testWorkload(cluster(), name));
+    await cluster().api.waitPhase(w.id, 'Running', 20_000);
+    return w.id;
+  };
+
+  /** The submit form filled with a valid process workload named `name`. */
+  const submitForm = async (name: string): Promise<void> => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Submit' }).click();
+    await page.getByRole('heading', { name: 'Submit a workload' }).waitFor();
+    // The project list arrives with the first poll; the default project is chosen for the user.
+    await page
+      .getByLabel('Project')
+      .locator(`option[value="${cluster().defaultProject}"]`)
+      .waitFor({ state: 'attached' });
+    await page.getByLabel('Name').fill(name);
+    await page.getByLabel('Type').selectOption('training');
+    await page.getByLabel('Command').fill(quoted(podCommand()));
+    await page.getByLabel('GPUs per pod').fill('1');
+  };
+
   beforeAll(async () => {
     [c, browser] = await Promise.all([startCluster({ n1: '2xH100-80GB' }), launch(chromiumPath ?? '')]);
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
-    page.setDefaultTimeout(10_000);
-    page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => {
-      // The browser logs every non-2xx fetch; those are the API answering, which the pages handle.
-      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
-        pageErrors.push(`console: ${m.text()}`);
-    });
   }, 30_000);
 
   afterAll(async () => {
@@ -52,12 +73,39 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
     await c?.cleanup();
   });
 
-  beforeEach(({ onTestFailed, task }) => {
+  beforeEach(async ({ onTestFailed, task }) => {
+    if (browser === undefined) throw new Error('the browser has not started');
+    // A context of its own: no session storage or page state from another test.
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
+    page.setDefaultTimeout(10_000);
+    pageErrors = [];
+    const errors = pageErrors;
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      // The browser logs every non-2xx fetch; those are the API answering, which the pages handle.
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
+        errors.push(`console: ${m.text()}`);
+    });
     onTestFailed(async () => {
       if (c !== undefined) process.stderr.write(c.logs());
       await snap(page, `failed-${task.name.replace(/[^a-z0-9]+/gi, '-')}`).catch(() => {});
     });
   });
+
+  afterEach(async () => {
+    await page.context().close();
+    // What the test submitted goes, so the next one sees an empty cluster.
+    const api = cluster().api;
+    const list = (await api.expect(200, 'GET', '/workloads')) as { id: string }[];
+    for (const w of list) await api.request('DELETE', `/workloads/${encodeURIComponent(w.id)}`);
+    await until(
+      async () => ((await api.expect(200, 'GET', '/workloads')) as unknown[]).length === 0,
+      'the workloads of the test deleted',
+      20_000,
+    );
+    // No script error or CSP violation on any page the test opened.
+    expect(pageErrors).toEqual([]);
+  }, 30_000);
 
   it('sends a visitor without a token to the login page and refuses a bad token', async () => {
     await page.goto(cluster().url);
@@ -69,6 +117,8 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
   });
 
   it('logs in with the admin token and shows the node on the overview', async () => {
+    await page.goto(cluster().url);
+    await page.waitForURL(/#\/login$/);
     await page.getByLabel('API token').fill(cluster().adminToken);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
@@ -80,6 +130,7 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
   });
 
   it('lists the default project with its quota on the projects page', async () => {
+    await loggedIn();
     await page.getByRole('navigation').getByRole('link', { name: 'Projects' }).click();
     await page.getByRole('heading', { name: 'Projects and quotas' }).waitFor();
     const projects = page.getByRole('table', { name: 'Projects' });
@@ -88,17 +139,9 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
   });
 
   it('shows the API error for a bad submit and keeps what was typed', async () => {
-    await page.getByRole('navigation').getByRole('link', { name: 'Submit' }).click();
-    await page.getByRole('heading', { name: 'Submit a workload' }).waitFor();
-    // The project list arrives with the first poll; the default project is chosen for the user.
-    await page
-      .getByLabel('Project')
-      .locator(`option[value="${cluster().defaultProject}"]`)
-      .waitFor({ state: 'attached' });
+    await loggedIn();
+    await submitForm('console-e2e');
     await snap(page, '04-submit');
-    await page.getByLabel('Name').fill('console-e2e');
-    await page.getByLabel('Type').selectOption('training');
-    await page.getByLabel('Command').fill(quoted(podCommand()));
     await page.getByLabel('GPUs per pod').fill('1.5');
     await page.getByRole('button', { name: 'Submit workload' }).click();
     const banner = page.getByRole('alert').filter({ hasText: 'resources.gpuFraction' });
@@ -111,13 +154,12 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
   });
 
   it("marks a bad image reference with the API's words, and the form has pull policy and working dir", async () => {
-    await page.getByLabel('GPUs per pod').fill('1');
+    await loggedIn();
+    await submitForm('console-e2e');
     await page.getByLabel('Container image').fill('nvcr.io/NVIDIA/pytorch:24.05-py3');
     await page.getByRole('button', { name: 'Submit workload' }).click();
     await page.getByRole('alert').filter({ hasText: 'path components are lowercase' }).waitFor();
     expect(await page.getByLabel('Container image').getAttribute('aria-invalid')).toBe('true');
-    // The next test submits a process workload: no image.
-    await page.getByLabel('Container image').fill('');
     expect(await page.getByLabel('Image pull policy').locator('option').allTextContents()).toEqual([
       'default (IfNotPresent)',
       'IfNotPresent',
@@ -128,13 +170,13 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
   });
 
   it('submits a workload and shows it Running with its pod on the node', async () => {
-    await page.getByLabel('GPUs per pod').fill('1');
+    await loggedIn();
+    await submitForm('console-e2e');
     await page.getByText('More options').click();
     // The journal's path marks the pod as this test's, so cleanup finds and ends it.
     await page.getByLabel('Environment').fill(`JOURNAL=${cluster().journal('console-e2e')}\nNOTE=${XSS}`);
     await page.getByRole('button', { name: 'Submit workload' }).click();
     await page.waitForURL(/#\/workloads\/[^/]+$/);
-    workloadUrl = page.url();
     await page.getByRole('heading', { name: 'console-e2e' }).waitFor();
     await page
       .getByRole('status', { name: 'Phase' })
@@ -171,7 +213,9 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
 
   it("shows each project's deserved quota, fair share and allocation as GET /shares gives them", async () => {
     const api = cluster().api;
+    await running('console-e2e');
     await api.createProject('vision', 1, 2);
+    await loggedIn();
     const row = (name: string) =>
       page.getByRole('table', { name: 'Projects' }).getByRole('row').filter({ hasText: name }).first();
     await page.getByRole('navigation').getByRole('link', { name: 'Projects' }).click();
@@ -202,6 +246,8 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
   });
 
   it('lists the workload, and filters by phase, on the workloads page', async () => {
+    await running('console-e2e');
+    await loggedIn();
     await page.getByRole('navigation').getByRole('link', { name: 'Workloads' }).click();
     const table = page.getByRole('table', { name: 'Workloads' });
     const row = table.getByRole('row').filter({ hasText: 'console-e2e' });
@@ -215,8 +261,11 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
   });
 
   it('stops the workload with the Stop button', async () => {
+    const id = await running('console-e2e');
+    await loggedIn();
+    await page.getByRole('navigation').getByRole('link', { name: 'Workloads' }).click();
     await page.getByRole('table', { name: 'Workloads' }).getByRole('link', { name: 'console-e2e' }).click();
-    expect(page.url()).toBe(workloadUrl);
+    await page.waitForURL(`${cluster().url}/#/workloads/${encodeURIComponent(id)}`);
     await page.getByRole('button', { name: 'Stop' }).click();
     await page
       .getByRole('status', { name: 'Phase' })
@@ -231,6 +280,13 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
   });
 
   it('deletes the stopped workload after a second, confirming click', async () => {
+    const api = cluster().api;
+    const id = await running('console-e2e');
+    await api.expect(200, 'POST', `/workloads/${encodeURIComponent(id)}/stop`);
+    await api.waitPhase(id, 'Stopped');
+    await loggedIn();
+    await page.goto(`${cluster().url}/#/workloads/${encodeURIComponent(id)}`);
+    await page.getByRole('status', { name: 'Phase' }).filter({ hasText: 'Stopped' }).waitFor();
     await page.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('button', { name: 'Yes, delete' }).click();
     await page.waitForURL(/#\/workloads$/);
@@ -240,6 +296,7 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
 
   it("says why a workload has no output yet, and shows a pod's output as text", async () => {
     const api = cluster().api;
+    await loggedIn();
     const open = async (id: string) => {
       await page.goto(`${cluster().url}/#/workloads/${encodeURIComponent(id)}`);
       return page.getByRole('region', { name: 'Logs' });
@@ -320,6 +377,9 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
   });
 
   it('sends the user back to log in when the token stops working, and logs out', async () => {
+    await loggedIn();
+    await page.getByRole('navigation').getByRole('link', { name: 'Projects' }).click();
+    await page.getByRole('heading', { name: 'Projects and quotas' }).waitFor();
     // Strings, not functions: the test is compiled without the DOM's types.
     await page.evaluate("sessionStorage.setItem('tessera.token', 'tu.0000.revoked')");
     const before = page.url();
@@ -340,12 +400,14 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
     const row = page.getByRole('table', { name: 'Nodes' }).getByRole('row').filter({ hasText: 'n1' });
     await row.waitFor();
     await cluster().alloc?.kill();
-    await page.getByRole('status').filter({ hasText: 'Could not refresh' }).waitFor();
-    await row.waitFor();
-    await snap(page, '11-poll-failed');
-  });
-
-  it('raised no script error or CSP violation on any page', () => {
-    expect(pageErrors).toEqual([]);
-  });
+    try {
+      await page.getByRole('status').filter({ hasText: 'Could not refresh' }).waitFor();
+      await row.waitFor();
+      await snap(page, '11-poll-failed');
+    } finally {
+      // Back on its port, so the agent links again and the tests after this one have a cluster.
+      await cluster().startAllocator({ port: cluster().port });
+      await cluster().waitNodes(['n1']);
+    }
+  }, 60_000);
 });

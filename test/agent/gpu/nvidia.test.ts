@@ -15,6 +15,7 @@ import {
 } from '../../../agent/gpu/nvidia.ts';
 import { nextBackoffMs } from '../../../agent/gpu/tool-process.ts';
 import type { TesseraError } from '../../../common/errors.ts';
+import { until } from '../../helpers/wait.ts';
 
 const PUBLIC = new URL('../../fixtures/nvidia/public/', import.meta.url);
 const HANDMADE = new URL('../../fixtures/nvidia/handmade/', import.meta.url);
@@ -102,14 +103,6 @@ function logLines(env: Record<string, string>, name: string): string[] {
   }
 }
 
-async function until(what: string, cond: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -188,7 +181,7 @@ describe('createNvidiaDriver: sample', () => {
       onError: (e) => errors.push(e),
     });
     try {
-      await until('4 whole samples', () => samples.filter((s) => s.gpus.length === 2).length >= 4);
+      await until(() => samples.filter((s) => s.gpus.length === 2).length >= 4, '4 whole samples');
     } finally {
       await stream.stop();
     }
@@ -211,7 +204,7 @@ describe('createNvidiaDriver: sample', () => {
     expect(whole[0]?.processes).toEqual([{ gpuUuid: 'GPU-aaaa', pid: 4242, usedMemoryMiB: 1234 }]);
     // stop() ended both processes.
     const pids = starts.map((l) => Number(l.split(' ')[0]));
-    await until('the streams to exit', () => pids.every((p) => !isAlive(p)));
+    await until(() => pids.every((p) => !isAlive(p)), 'the streams to exit');
     const count = samples.length;
     await new Promise((r) => setTimeout(r, 60));
     expect(samples.length).toBe(count);
@@ -230,7 +223,7 @@ describe('createNvidiaDriver: sample', () => {
     });
     const stream = driver.sample(20, { onSample: (s) => samples.push(s), onError: (e) => errors.push(e) });
     try {
-      await until('5 deaths', () => errors.length >= 5);
+      await until(() => errors.length >= 5, '5 deaths');
     } finally {
       await stream.stop();
     }
@@ -262,7 +255,7 @@ describe('createNvidiaDriver: sample', () => {
     });
     const stream = driver.sample(20, { onSample: () => {}, onError: (e) => errors.push(e) });
     try {
-      await until('3 deaths', () => errors.length >= 3);
+      await until(() => errors.length >= 3, '3 deaths');
     } finally {
       await stream.stop();
     }
@@ -277,7 +270,7 @@ describe('createNvidiaDriver: sample', () => {
       onError: (e) => errors.push(e),
     });
     try {
-      await until('2 samples', () => samples >= 2);
+      await until(() => samples >= 2, '2 samples');
     } finally {
       await stream.stop();
     }
@@ -293,7 +286,7 @@ describe('createNvidiaDriver: sample', () => {
         env: { PATH: emptyDir },
         restartBackoff: { initialMs: 10, maxMs: 20 },
       }).sample(20, { onSample: () => {}, onError: (e) => errors.push(e) });
-      await until('2 errors', () => errors.length >= 2);
+      await until(() => errors.length >= 2, '2 errors');
     } finally {
       await stream?.stop();
     }

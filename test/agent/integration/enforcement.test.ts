@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../agent/agent.ts';
 import { readSimRegistration } from '../../../agent/gpu/sim/spec.ts';
+import { until } from '../../helpers/wait.ts';
 import {
   alive,
   eventOf,
@@ -19,7 +20,6 @@ import {
   startAgent,
   startedPid,
   stdoutOf,
-  until,
   workloadPod,
 } from './helpers.ts';
 
@@ -42,7 +42,7 @@ const gpuUsedMiB = (a: Agent) => a.status().gpus[0]?.sample?.memoryUsedMiB ?? nu
 /** Starts borrower B (50000 MiB on a 20000 MiB request) and waits until the agent has sampled it. */
 async function startBorrower(n: SimNode, a: Agent): Promise<number> {
   const pid = await started(n, a, workloadPod('b', n.uuid(0), ['--mib', '50000'], 20_000, 60_000));
-  await until(() => podOf(a, 'b')?.gpuMemoryUsedMiB[n.uuid(0)] === 50_000, 'B sampled at 50000 MiB');
+  await until(() => podOf(a, 'b')?.gpuMemoryUsedMiB[n.uuid(0)] === 50_000, 'B sampled at 50000 MiB', 5000);
   return pid;
 }
 
@@ -58,7 +58,7 @@ describe.skipIf(process.platform !== 'linux')('agent enforcement on sim GPUs', (
       workloadPod('hog', uuid, ['--mib', '1000', '--grow-mib-per-s', '20000', '--max-mib', '8000'], 4096),
     );
     const a = agent;
-    await until(() => podOf(a, 'hog')?.state === 'exited', 'the hog to be killed');
+    await until(() => podOf(a, 'hog')?.state === 'exited', 'the hog to be killed', 5000);
 
     const kill = eventOf(agent, 'gpu-oom-kill', 'hog');
     expect(kill?.limitMiB).toBe(4096);
@@ -88,7 +88,7 @@ describe.skipIf(process.platform !== 'linux')('agent enforcement on sim GPUs', (
     const bPid = await startBorrower(node, agent);
     const aPid = await started(node, agent, workloadPod('a', node.uuid(0), ['--mib', '1000'], 40_000));
     const a = agent;
-    await until(() => podOf(a, 'b')?.state === 'exited', 'the borrower to be killed');
+    await until(() => podOf(a, 'b')?.state === 'exited', 'the borrower to be killed', 5000);
 
     const reclaim = eventOf(agent, 'reclaim-kill', 'b');
     expect(reclaim?.reason).toMatch(/^dynamic fraction reclaim: pod b uses 50000 MiB .* borrowing 30000 MiB/);
@@ -106,14 +106,15 @@ describe.skipIf(process.platform !== 'linux')('agent enforcement on sim GPUs', (
     const bPid = await startBorrower(node, agent);
     await started(node, agent, workloadPod('a', node.uuid(0), ['--mib', '1000'], 40_000));
     const a = agent;
-    await until(() => eventOf(a, 'swap-out', 'b'), 'the borrower to be swapped out');
+    await until(() => eventOf(a, 'swap-out', 'b'), 'the borrower to be swapped out', 5000);
 
     // Its memory left the GPU (only A's 1000 MiB remain) and went to the pool; its process lives on, blocked.
-    await until(() => gpuUsedMiB(a) === 1000, 'the GPU to show only A');
+    await until(() => gpuUsedMiB(a) === 1000, 'the GPU to show only A', 5000);
     const n = node;
     await until(
       () => /BLOCKED state=(locked|checkpointed)/.test(stdoutOf(n, 'b')),
       'B to block while checkpointed',
+      5000,
     );
     expect(podOf(agent, 'b')).toMatchObject({ state: 'swapped-out', swappedOut: true, pid: bPid });
     expect(alive(bPid)).toBe(true);
@@ -127,14 +128,16 @@ describe.skipIf(process.platform !== 'linux')('agent enforcement on sim GPUs', (
     await until(
       () => gpuUsedMiB(a) === 0 && a.status().counters.unknownProcesses === 0,
       'A gone from the samples',
+      5000,
     );
     const back = await agent.swap('b', 'in');
     expect(back.ok ? 'ok' : back.error.message).toBe('ok');
     await until(
       () => /RESTORED restores=1 data=ok/.test(stdoutOf(n, 'b')),
       'B to verify its data after restore',
+      5000,
     );
-    await until(() => gpuUsedMiB(a) === 50_000, 'B back on the GPU');
+    await until(() => gpuUsedMiB(a) === 50_000, 'B back on the GPU', 5000);
     expect(podOf(agent, 'b')).toMatchObject({ state: 'ready', swappedOut: false });
     expect(stdoutOf(node, 'b')).not.toMatch(/CORRUPTED/);
     expect(agent.status().counters).toMatchObject({
@@ -152,7 +155,7 @@ describe.skipIf(process.platform !== 'linux')('agent enforcement on sim GPUs', (
     const bPid = await startBorrower(node, agent);
     await started(node, agent, workloadPod('a', node.uuid(0), ['--mib', '1000'], 40_000));
     const a = agent;
-    await until(() => podOf(a, 'b')?.state === 'exited', 'the borrower to be killed after the refusal');
+    await until(() => podOf(a, 'b')?.state === 'exited', 'the borrower to be killed after the refusal', 5000);
 
     expect(eventOf(agent, 'swap-refused', 'b')?.reason).toBe(
       'swap pool full: 0 of 1024 MiB used, pod needs 50000 MiB',
@@ -164,7 +167,7 @@ describe.skipIf(process.platform !== 'linux')('agent enforcement on sim GPUs', (
 
     // Asked through the API, the refusal comes back as the error.
     const cPid = await started(node, agent, workloadPod('c', node.uuid(1), ['--mib', '2000'], 4096));
-    await until(() => podOf(a, 'c')?.gpuMemoryUsedMiB[node!.uuid(1)] === 2000, 'C sampled');
+    await until(() => podOf(a, 'c')?.gpuMemoryUsedMiB[node!.uuid(1)] === 2000, 'C sampled', 5000);
     const r = await agent.swap('c', 'out');
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.message).toBe('swap pool full: 0 of 1024 MiB used, pod needs 2000 MiB');

@@ -16,10 +16,11 @@ import { runningGuardPid } from '../../../agent/fence-guard-start.ts';
 import { type FenceDeadline, fenceDeadlinePath } from '../../../agent/link/guard-file.ts';
 import { guardFencedPath, readGuardFenced } from '../../../agent/runner/guard-record.ts';
 import type { StartPod, WirePodStatus } from '../../../common/wire.ts';
+import { until } from '../../helpers/wait.ts';
 import { noContainer } from '../../wire-pod-spec.ts';
 import { type Conn, fakeAllocator, hellos, statuses } from '../link/fixtures.ts';
 import { agentRuntimeFlags } from '../runtime/helpers.ts';
-import { alive, until } from './helpers.ts';
+import { alive } from './helpers.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url));
 
@@ -141,10 +142,16 @@ describe.skipIf(process.platform !== 'linux')('fence guard with a real agent', (
     alloc.send(c, { case: 'startPod', value: startPod('train-0', 1, 1000) });
     alloc.send(c, { case: 'startPod', value: startPod('serve-0', 1, null) });
     const pidOf = async (podId: string): Promise<number> => {
-      const running = await until(() => {
-        const p = reported(alloc.conns, podId);
-        return p !== undefined && p.pid !== null && (p.state === 'running' || p.state === 'ready') ? p : null;
-      }, `${podId} running`);
+      const running = await until(
+        () => {
+          const p = reported(alloc.conns, podId);
+          return p !== undefined && p.pid !== null && (p.state === 'running' || p.state === 'ready')
+            ? p
+            : null;
+        },
+        `${podId} running`,
+        5000,
+      );
       return running.pid ?? 0;
     };
     const podPid = await pidOf('train-0');
@@ -153,13 +160,14 @@ describe.skipIf(process.platform !== 'linux')('fence guard with a real agent', (
     // Linked: one guard, and a deadline that moves with every frame heard.
     const guardPid = await until(() => runningGuardPid(dataDir), 'the fence guard', 5000);
     cleanups.push(() => signalQuietly(guardPid, 'SIGKILL'));
-    const first = await until(() => readDeadline(dataDir), 'the deadline file');
+    const first = await until(() => readDeadline(dataDir), 'the deadline file', 5000);
     expect(first.agentPid).toBe(agentPid);
     expect(first.baseDeadlineMs).toBeGreaterThan(Date.now());
     expect(first.killGraceMs).toBe(2000);
     await until(
       () => (readDeadline(dataDir)?.baseDeadlineMs ?? 0) > (first.baseDeadlineMs ?? 0),
       'the deadline moving',
+      5000,
     );
 
     // Frozen: nobody in the agent can fence; the allocator would replace train-0 11 s after it last heard.
@@ -176,10 +184,14 @@ describe.skipIf(process.platform !== 'linux')('fence guard with a real agent', (
 
     signalQuietly(agentPid, 'SIGCONT');
     answering = true;
-    const ended = await until(() => {
-      const p = reported(alloc.conns, 'train-0');
-      return p !== undefined && p.state === 'exited' ? p : null;
-    }, 'the end reported');
+    const ended = await until(
+      () => {
+        const p = reported(alloc.conns, 'train-0');
+        return p !== undefined && p.state === 'exited' ? p : null;
+      },
+      'the end reported',
+      5000,
+    );
     // Continued, the agent's own fence timer usually fires before the pod's exit is reaped, so the
     // reason is its own `lease lost: cut off ...`; otherwise the guard's record gives `lease lost: the
     // fence guard ...` (test/agent/runner/guard-record.test.ts). Either way the allocator replaces it.
@@ -193,6 +205,6 @@ describe.skipIf(process.platform !== 'linux')('fence guard with a real agent', (
     // The keep pod outlived the freeze and the agent: the next agent adopts it.
     expect(alive(keptPid)).toBe(true);
     signalQuietly(-keptPid, 'SIGKILL');
-    await until(() => !alive(guardPid), 'the guard to exit', 3000);
+    await until(() => !alive(guardPid), 'the guard to exit');
   }, 60_000);
 });

@@ -11,7 +11,8 @@ import type { Agent } from '../../../agent/agent.ts';
 import { patchSimGpu } from '../../../agent/gpu/sim/spec.ts';
 import { bufferIo } from '../../../cli/io.ts';
 import { runCli } from '../../../cli/program.ts';
-import { type SimNode, simNode, startAgent, startedPid, until, workloadPod } from './helpers.ts';
+import { until } from '../../helpers/wait.ts';
+import { type SimNode, simNode, startAgent, startedPid, workloadPod } from './helpers.ts';
 
 let node: SimNode | null = null;
 let agent: Agent | null = null;
@@ -38,7 +39,7 @@ describe.skipIf(process.platform !== 'linux')('tessera health on sim GPUs', () =
     agent = await startAgent(node, { swapPoolMiB: 8192 });
     await startedPid(node, agent, workloadPod('p0', node.uuid(0), ['--mib', '1000'], 2048, 4096));
     const a = agent;
-    await until(() => a.status().pods[0]?.gpuMemoryUsedMiB[node!.uuid(0)] === 1000, 'p0 sampled');
+    await until(() => a.status().pods[0]?.gpuMemoryUsedMiB[node!.uuid(0)] === 1000, 'p0 sampled', 5000);
 
     // No --gpu: the backend and sim state are the agent's, from its state file.
     const r = await tessera('health', '--data', node.dataDir, '-o', 'json');

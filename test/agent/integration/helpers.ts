@@ -15,6 +15,7 @@ import { logPath } from '../../../agent/runner/logs.ts';
 import { podDirOf } from '../../../agent/runner/pods.ts';
 import type { PodSpec } from '../../../agent/runner/types.ts';
 import { createLogger } from '../../../common/log.ts';
+import { GiveUp, until } from '../../helpers/wait.ts';
 import { type TestRuntime, testRuntime, testUidRange } from '../runtime/helpers.ts';
 
 /** Fixed host facts: systeminformation costs time and says nothing these tests check. */
@@ -125,30 +126,19 @@ export function workloadPod(
   };
 }
 
-/** Polls `check` every 20 ms until it is truthy; throws naming `what` after `timeoutMs`. */
-export async function until<T>(
-  check: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 5000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== null && v !== undefined && v !== false) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Starts `spec` on `agent` and waits until its runtime has launched it; its pid, tracked on `node` for cleanup. */
 export async function startedPid(node: SimNode, agent: Agent, spec: PodSpec): Promise<number> {
   const r = agent.startPod(spec);
   if (!r.ok) throw new Error(r.error.message);
-  const pid = await until(() => {
-    const s = agent.status().pods.find((p) => p.podId === spec.podId);
-    if (s?.state === 'exited') throw new Error(`pod ${spec.podId} ended at start: ${s.reason}`);
-    return s?.pid;
-  }, `pod ${spec.podId} launched`);
+  const pid = await until(
+    () => {
+      const s = agent.status().pods.find((p) => p.podId === spec.podId);
+      if (s?.state === 'exited') throw new GiveUp(`pod ${spec.podId} ended at start: ${s.reason}`);
+      return s?.pid;
+    },
+    `pod ${spec.podId} launched`,
+    5000,
+  );
   node.track(pid);
   return pid;
 }

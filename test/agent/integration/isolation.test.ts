@@ -14,20 +14,13 @@ import { readProcStat } from '../../../agent/runner/proc.ts';
 import { createRunner, type Runner } from '../../../agent/runner/runner.ts';
 import type { PodSpec, PodStatus } from '../../../agent/runner/types.ts';
 import { createLogger } from '../../../common/log.ts';
+import { until } from '../../helpers/wait.ts';
 import { testRuntime, testUidRange } from '../runtime/helpers.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A runner as the agent has it: its data dir 0700, a token file 0600 in it, pods as their own uids. */
 function agentLikeRunner(): { runner: Runner; dataDir: string; tokenFile: string; podRoot: string } {
@@ -76,7 +69,7 @@ function pod(podId: string, script: string, extra: Partial<PodSpec> = {}): PodSp
 async function running(runner: Runner, spec: PodSpec): Promise<PodStatus> {
   const r = runner.start(spec);
   if (!r.ok) throw new Error(r.error.message);
-  await until(() => runner.get(spec.podId)?.state !== 'starting', `${spec.podId} launched`);
+  await until(() => runner.get(spec.podId)?.state !== 'starting', `${spec.podId} launched`, 5000);
   const s = runner.get(spec.podId);
   if (s?.pid === null || s === undefined) throw new Error(`${spec.podId} did not start: ${s?.reason}`);
   return s;
@@ -96,7 +89,7 @@ describe.skipIf(process.getuid?.() !== 0)('pod isolation with the process runtim
         env: { SECRET: 'victim-secret' },
       }),
     );
-    await until(() => runner.get('victim')?.state === 'ready', 'the victim ready');
+    await until(() => runner.get('victim')?.state === 'ready', 'the victim ready', 5000);
     const victimDir = join(podRoot, 'victim');
     const script = `${TRY}
 try own-environ /proc/self/environ
@@ -111,7 +104,7 @@ try agent-environ /proc/${process.pid}/environ
 if env | grep -q '^TESSERA_TOKEN='; then echo "READ token-env"; else echo "DENIED token-env"; fi
 echo DONE`;
     await running(runner, pod('attacker', script));
-    await until(() => runner.get('attacker')?.state === 'exited', 'the attacker done');
+    await until(() => runner.get('attacker')?.state === 'exited', 'the attacker done', 5000);
     const out = readLogTail(runner.podDir('attacker'), 1 << 16);
     // The control: the method reads what is the pod's own.
     expect(out).toContain('READ own-environ\n');
@@ -137,9 +130,9 @@ echo DONE`;
     // Both ignore SIGTERM, so the stop runs its grace and ends in the cgroup's SIGKILL.
     const script = `trap '' TERM; setsid sh -c "trap '' TERM; echo \\$\\$; exec sleep 300" & wait`;
     const s = await running(runner, pod('escapee', script, { graceSeconds: 0.3 }));
-    await until(() => readLogTail(runner.podDir('escapee'), 100).includes('\n'), 'the grandchild pid');
+    await until(() => readLogTail(runner.podDir('escapee'), 100).includes('\n'), 'the grandchild pid', 5000);
     const grandchild = Number(readLogTail(runner.podDir('escapee'), 100).trim());
-    await until(() => readProcStat(grandchild)?.session === grandchild, 'its own session');
+    await until(() => readProcStat(grandchild)?.session === grandchild, 'its own session', 5000);
     expect(readProcStat(grandchild)?.pgrp).not.toBe(s.pid);
     const t0 = performance.now();
     const stopped = await runner.stop('escapee', 'test stop');

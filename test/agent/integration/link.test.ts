@@ -6,7 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../agent/agent.ts';
 import { resolveAllocator } from '../../../agent/main.ts';
-import { fakeAllocator, hellos, quietLog, waitFor } from '../link/fixtures.ts';
+import { until } from '../../helpers/wait.ts';
+import { fakeAllocator, hellos, quietLog } from '../link/fixtures.ts';
 import { type SimNode, simNode, startAgent } from './helpers.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -34,7 +35,7 @@ describe('agent with an allocator link', () => {
     });
     cleanups.push(() => agent.close());
 
-    await waitFor(() => alloc.conns[0] !== undefined && hellos(alloc.conns[0]).length === 1, 'a Hello', 5000);
+    await until(() => alloc.conns[0] !== undefined && hellos(alloc.conns[0]).length === 1, 'a Hello', 5000);
     const c = alloc.conns[0];
     if (c === undefined) throw new Error('no connection');
     expect(c.req.headers.authorization).toBe('Bearer join-secret');
@@ -54,7 +55,7 @@ describe('agent with an allocator link', () => {
       case: 'welcome',
       value: { nodeId: 'n-1', heartbeatMs: 50, leaseMs: 5000, desiredPods: [], nodeCredential: null },
     });
-    await waitFor(() => agent.link?.state === 'welcomed', 'the Welcome applied');
+    await until(() => agent.link?.state === 'welcomed', 'the Welcome applied', 2000);
     expect(agent.status().allocator).toEqual({
       state: 'welcomed',
       url: alloc.url,
@@ -64,7 +65,7 @@ describe('agent with an allocator link', () => {
 
     await agent.close();
     expect(agent.link?.state).toBe('stopped');
-    await waitFor(() => c.closed !== null, 'the link closed');
+    await until(() => c.closed !== null, 'the link closed', 2000);
     expect(c.closed).toEqual({ code: 1000, reason: 'agent stopping' });
   });
 

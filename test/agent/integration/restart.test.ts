@@ -15,8 +15,9 @@ import { SIM_TOOLS } from '../../../agent/gpu/sim/spec.ts';
 import { readStateFile } from '../../../agent/state-file.ts';
 import { bufferIo } from '../../../cli/io.ts';
 import { runCli } from '../../../cli/program.ts';
+import { until } from '../../helpers/wait.ts';
 import { agentRuntimeFlags } from '../runtime/helpers.ts';
-import { alive, until } from './helpers.ts';
+import { alive } from './helpers.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url));
 
@@ -101,7 +102,7 @@ describe.skipIf(process.platform !== 'linux')('agent process restart', () => {
     expect(before.pods.every((p) => p.grants[0]?.memoryLimitMiB === 2048)).toBe(true);
 
     first.kill('SIGKILL');
-    await until(() => first.exitCode !== null || first.signalCode !== null, 'the agent to die');
+    await until(() => first.exitCode !== null || first.signalCode !== null, 'the agent to die', 5000);
     for (const pid of Object.values(pids)) expect(alive(pid!)).toBe(true);
 
     // Agent down: health says so from the stale state file, still probes the GPUs, lists the last-known pods.
@@ -126,11 +127,15 @@ describe.skipIf(process.platform !== 'linux')('agent process restart', () => {
       // Grants came back from the checkpoint, and the adopted pids are attributed their GPU memory again.
       expect(p.grants[0]?.memoryMiB).toBe(2048);
     }
-    await until(async () => {
-      const res = await fetch(`http://127.0.0.1:${after.agent.port}/status`);
-      const s = (await res.json()) as AgentStatus;
-      return s.pods.every((p) => Object.values(p.gpuMemoryUsedMiB)[0] === 1000);
-    }, 'adopted pods attributed their memory');
+    await until(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${after.agent.port}/status`);
+        const s = (await res.json()) as AgentStatus;
+        return s.pods.every((p) => Object.values(p.gpuMemoryUsedMiB)[0] === 1000);
+      },
+      'adopted pods attributed their memory',
+      5000,
+    );
     // Exactly two workloads hold sim GPU memory: nothing was started a second time.
     const registered = readdirSync(join(runtime.simDir, 'procs')).filter((f) => /^\d+\.json$/.test(f));
     expect(
@@ -141,7 +146,7 @@ describe.skipIf(process.platform !== 'linux')('agent process restart', () => {
     ).toEqual(Object.values(pids).sort());
 
     second.kill('SIGTERM');
-    await until(() => second.exitCode !== null, 'the agent to exit on SIGTERM');
+    await until(() => second.exitCode !== null, 'the agent to exit on SIGTERM', 5000);
     expect(second.exitCode).toBe(0);
     for (const pid of Object.values(pids)) expect(alive(pid!)).toBe(true);
   });

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../agent/agent.ts';
 import { readSimRegistration, SIM_TOOLS, simEnv } from '../../../agent/gpu/sim/spec.ts';
 import { swapFilePath } from '../../../agent/swap-file.ts';
+import { until } from '../../helpers/wait.ts';
 import {
   alive,
   eventOf,
@@ -17,7 +18,6 @@ import {
   startAgent,
   startedPid,
   stdoutOf,
-  until,
   workloadPod,
 } from './helpers.ts';
 
@@ -49,6 +49,7 @@ describe.skipIf(process.platform !== 'linux')('swap pool across agent restarts',
     await until(
       () => ['keep', 'restored', 'gone'].every((id) => (podOf(first, id)?.gpuMemoryUsedMiB[uuid] ?? 0) > 0),
       'all three pods sampled',
+      5000,
     );
     for (const podId of ['keep', 'restored', 'gone']) {
       const r = await first.swap(podId, 'out');
@@ -68,7 +69,7 @@ describe.skipIf(process.platform !== 'linux')('swap pool across agent restarts',
       env: { ...process.env, ...simEnv(n.simDir) },
     });
     process.kill(pids.gone!, 'SIGKILL');
-    await until(() => !alive(pids.gone!), 'the killed pod to be gone');
+    await until(() => !alive(pids.gone!), 'the killed pod to be gone', 5000);
 
     const second = await startAgent(n, { swapPoolMiB: 16_384 });
     agents.push(second);
@@ -91,7 +92,11 @@ describe.skipIf(process.platform !== 'linux')('swap pool across agent restarts',
     // And it can bring the pod back, its data intact.
     const back = await second.swap('keep', 'in');
     expect(back.ok ? 'ok' : back.error.message).toBe('ok');
-    await until(() => /RESTORED restores=1 data=ok/.test(stdoutOf(n, 'keep')), 'keep to verify its data');
+    await until(
+      () => /RESTORED restores=1 data=ok/.test(stdoutOf(n, 'keep')),
+      'keep to verify its data',
+      5000,
+    );
     expect((await readSimRegistration(n.simDir, pids.keep!))?.cudaState).toBe('running');
     expect(second.status().swap.usedMiB).toBe(0);
     expect(JSON.parse(readFileSync(swapFilePath(n.dataDir), 'utf8')).entries).toEqual([]);
@@ -103,7 +108,7 @@ describe.skipIf(process.platform !== 'linux')('swap pool across agent restarts',
     const first = await startAgent(n, { swapPoolMiB: 8192 });
     agents.push(first);
     await startedPid(n, first, workloadPod('p', n.uuid(0), ['--mib', '1000'], 4096));
-    await until(() => podOf(first, 'p')?.gpuMemoryUsedMiB[n.uuid(0)] === 1000, 'p sampled');
+    await until(() => podOf(first, 'p')?.gpuMemoryUsedMiB[n.uuid(0)] === 1000, 'p sampled', 5000);
     expect((await first.swap('p', 'out')).ok).toBe(true);
     await first.close();
     agents.length = 0;

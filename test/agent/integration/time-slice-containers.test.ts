@@ -23,7 +23,7 @@ import type { AgentStatus } from '../../../agent/api.ts';
 import { readStateFile } from '../../../agent/state-file.ts';
 import { ensureTestImages, podmanUnavailableReason } from '../../helpers/images.ts';
 import { podman } from '../../helpers/podman.ts';
-import { type Cluster, startCluster, waitFor } from '../../integration/harness.ts';
+import { type Cluster, startCluster, until } from '../../integration/harness.ts';
 
 const unavailable = podmanUnavailableReason();
 
@@ -175,20 +175,20 @@ describe.skipIf(unavailable !== null)(`time-slicing container pods (${unavailabl
       const pod = (await cluster.api.workload(w.id)).pods[0];
       expect(pod?.gpus.map((g) => g.fraction)).toEqual([0.5]);
     }
-    const byWorkload = await waitFor(
+    const byWorkload = await until(
       async () => {
         const running = containersOf(node).filter((x) => x.state === 'running' && x.pid > 0);
         const mine = ws.map((w) => running.find((x) => x.podId.startsWith(`${w.id}_`)));
         return mine.every((x) => x !== undefined) ? (mine as Container[]) : null;
       },
-      30_000,
       'both containers running',
+      30_000,
     );
     const startedMs = Date.now() - t0;
     const pids = byWorkload.map((x) => x.pid);
     const frozen = pids.map(freezerOf);
     // Let the loops and the slicer settle (the slicer learns its tenants from the next sample).
-    await waitFor(async () => (frozen.some((f) => f()) ? true : null), 10_000, 'a container frozen');
+    await until(async () => (frozen.some((f) => f()) ? true : null), 'a container frozen', 10_000);
     await sleep(CYCLE_MS);
 
     const before = pids.map(cpuTicks);
@@ -236,7 +236,7 @@ describe.skipIf(unavailable !== null)(`time-slicing container pods (${unavailabl
     // freeze), which it could not be had it stayed frozen, and it exits 0 from its TERM trap (a
     // stop that waited out the grace period would have killed it).
     const [a, b] = ws as [(typeof ws)[number], (typeof ws)[number]];
-    await waitFor(async () => (frozen[0]!() ? null : true), 5_000, 'A thawed');
+    await until(async () => (frozen[0]!() ? null : true), 'A thawed', 5_000);
     const edgeDeadline = Date.now() + 5_000;
     while (!frozen[0]!()) {
       if (Date.now() > edgeDeadline) throw new Error('A was not frozen again within 5 s');
@@ -252,22 +252,22 @@ describe.skipIf(unavailable !== null)(`time-slicing container pods (${unavailabl
     const goneMs = Date.now() - frozenAt;
     expect(goneMs, 'A ended before the slicer would have thawed it').toBeLessThan(CYCLE_MS / 2 - 50);
     await cluster.api.waitPhase(a.id, 'Stopped', 30_000);
-    const ended = await waitFor(
+    const ended = await until(
       async () => {
         const p = (await agentStatus(cluster.nodeDirs(node).data)).pods.find((x) =>
           x.podId.startsWith(`${a.id}_`),
         );
         return p?.state === 'exited' ? p : null;
       },
-      15_000,
       "the agent to see A's end",
+      15_000,
     );
     expect({ exitCode: ended.exitCode, signal: ended.signal }).toEqual({ exitCode: 0, signal: null });
-    await waitFor(
+    await until(
       async () =>
         containersOf(node).find((x) => x.id === byWorkload[0]!.id)?.state === 'running' ? null : true,
-      15_000,
       "A's container no longer running",
+      15_000,
     );
     // B was left alone and still runs (paused in turn: strict keeps a 0.5 tenant at half even alone).
     const bTicks = cpuTicks(pids[1]!);
@@ -279,11 +279,11 @@ describe.skipIf(unavailable !== null)(`time-slicing container pods (${unavailabl
     await cluster.api.waitPhase(b.id, 'Stopped', 30_000);
     // Settled, not only past `running`: a `podman stop` still under way when afterAll kills the agent
     // would leave its container `stopping` in podman's records.
-    await waitFor(
+    await until(
       async () =>
         containersOf(node).every((x) => x.state === 'exited' || x.state === 'stopped') ? true : null,
-      15_000,
       'every container of the node exited',
+      15_000,
     );
     console.log(
       `container time-slicing: frozen A gone ${goneMs} ms after its freeze; test body ${Date.now() - t0} ms`,

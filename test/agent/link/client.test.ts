@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLink, type Link, type LinkOptions } from '../../../agent/link/client.ts';
 import { err, ok, tesseraError } from '../../../common/errors.ts';
 import type { StartPod } from '../../../common/wire.ts';
+import { until } from '../../helpers/wait.ts';
 import { noContainer } from '../../wire-pod-spec.ts';
 import {
   events,
@@ -13,7 +14,6 @@ import {
   quietLog,
   sleep,
   statuses,
-  waitFor,
 } from './fixtures.ts';
 
 type Allocator = Awaited<ReturnType<typeof fakeAllocator>>;
@@ -44,7 +44,7 @@ async function setup(
   cleanups.push(() => alloc.close());
   cleanups.push(() => link.stop());
   link.start();
-  await waitFor(() => alloc.conns[0] !== undefined && hellos(alloc.conns[0]).length === 1, 'a Hello');
+  await until(() => alloc.conns[0] !== undefined && hellos(alloc.conns[0]).length === 1, 'a Hello', 2000);
   return { alloc, link };
 }
 
@@ -101,7 +101,7 @@ describe('agent link', () => {
     const { alloc } = await setup(fakeAgent([podStatus('p1', 3)]));
     const c = alloc.conns[0];
     if (c === undefined) throw new Error('no connection');
-    await waitFor(() => statuses(c).length >= 3, 'three Status frames', 1000);
+    await until(() => statuses(c).length >= 3, 'three Status frames', 1000);
     const seen = statuses(c);
     expect(seen.map((s) => s.seq)).toEqual([...seen.keys()].map((i) => (seen[0]?.seq ?? 0) + i));
     expect(seen[0]?.gpuSamples[0]).toMatchObject({
@@ -126,7 +126,7 @@ describe('agent link', () => {
       usedMiB: 5,
       limitMiB: 4,
     });
-    await waitFor(() => events(c).length === 1, 'an Event');
+    await until(() => events(c).length === 1, 'an Event', 2000);
     expect(events(c)[0]).toMatchObject({
       kind: 'gpu-oom-kill',
       podId: 'p1',
@@ -141,7 +141,7 @@ describe('agent link', () => {
     const c = alloc.conns[0];
     if (c === undefined) throw new Error('no connection');
     alloc.send(c, { case: 'startPod', value: startPod('p9', 4) });
-    await waitFor(() => agent.started.length === 1, 'startPod');
+    await until(() => agent.started.length === 1, 'startPod', 2000);
     expect(agent.started[0]).toEqual({
       podId: 'p9',
       workload: 'train',
@@ -172,7 +172,7 @@ describe('agent link', () => {
     expect(agent.stopped).toEqual([]);
     expect(agent.swaps).toEqual([]);
     alloc.send(c, { case: 'stopPod', value: { podId: 'p1', epoch: 3, reason: 'done', graceSeconds: 2 } });
-    await waitFor(() => agent.stopped.length === 1, 'the current-epoch stop');
+    await until(() => agent.stopped.length === 1, 'the current-epoch stop', 2000);
     expect(agent.stopped[0]).toEqual({ podId: 'p1', reason: 'done', graceSeconds: 2 });
   });
 
@@ -182,7 +182,7 @@ describe('agent link', () => {
     const c = alloc.conns[0];
     if (c === undefined) throw new Error('no connection');
     alloc.send(c, { case: 'startPod', value: startPod('p1', 5) });
-    await waitFor(() => agent.started.length === 1, 'the new epoch started');
+    await until(() => agent.started.length === 1, 'the new epoch started', 2000);
     expect(agent.stopped.map((s) => s.podId)).toEqual(['p1']);
     expect(agent.started[0]?.epoch).toBe(5);
   });
@@ -199,7 +199,7 @@ describe('agent link', () => {
         { podId: 'stale', epoch: 4 },
       ]),
     );
-    await waitFor(() => agent.stopped.length === 2, 'two fenced stops');
+    await until(() => agent.stopped.length === 2, 'two fenced stops', 2000);
     expect(agent.stopped.map((s) => s.podId).sort()).toEqual(['extra', 'stale']);
     expect(agent.stopped.find((s) => s.podId === 'extra')?.reason).toMatch(
       /not in the allocator's desired set/,
@@ -220,7 +220,7 @@ describe('agent link', () => {
     const c = alloc.conns[0];
     if (c === undefined) throw new Error('no connection');
     alloc.send(c, welcome([{ podId: 'p1', epoch: 3 }]));
-    await waitFor(() => link.state === 'welcomed', 'the Welcome');
+    await until(() => link.state === 'welcomed', 'the Welcome', 2000);
     agent.startPod({
       podId: 'p2',
       workload: 'w',
@@ -234,9 +234,10 @@ describe('agent link', () => {
     });
     const closedAt = Date.now();
     c.ws.close(1001, 'allocator restarting');
-    await waitFor(
+    await until(
       () => alloc.conns[1] !== undefined && hellos(alloc.conns[1]).length === 1,
       'a second Hello',
+      2000,
     );
     // First attempt: random 0.5 of initialMs 40 = 20 ms.
     expect(Date.now() - closedAt).toBeGreaterThanOrEqual(15);
@@ -270,7 +271,7 @@ describe('agent link', () => {
     });
     cleanups.push(() => link.stop());
     link.start();
-    await waitFor(() => delays.length >= 5, 'five reconnect delays');
+    await until(() => delays.length >= 5, 'five reconnect delays', 2000);
     expect(delays.slice(0, 5)).toEqual([9, 19, 39, 39, 39]);
   });
 
@@ -284,13 +285,13 @@ describe('agent link', () => {
     await setup(agent, { leaseMs: 300 });
     await sleep(120);
     expect(agent.stopped).toEqual([]);
-    await waitFor(() => agent.stopped.length === 1, 'the first fencing stop', 1000);
+    await until(() => agent.stopped.length === 1, 'the first fencing stop', 1000);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(190);
     expect(agent.stopped[0]?.podId).toBe('soon');
     expect(agent.stopped[0]?.reason).toMatch(
       /^lease lost: cut off from the allocator for \d+ ms \(disconnect policy: reschedule\)$/,
     );
-    await waitFor(() => agent.stopped.length === 2, 'the second fencing stop', 1000);
+    await until(() => agent.stopped.length === 2, 'the second fencing stop', 1000);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(390);
     expect(agent.stopped[1]?.podId).toBe('late');
     // Three leases later the keep pod still runs: an allocator outage does not stop it.
@@ -305,10 +306,10 @@ describe('agent link', () => {
     if (c === undefined) throw new Error('no connection');
     const start = startPod('p9', 1);
     alloc.send(c, { case: 'startPod', value: { ...start, spec: { ...start.spec, rescheduleAfterMs: 250 } } });
-    await waitFor(() => agent.started.length === 1, 'the start');
+    await until(() => agent.started.length === 1, 'the start', 2000);
     expect(agent.started[0]?.rescheduleAfterMs).toBe(250);
     const heardAt = Date.now();
-    await waitFor(() => agent.stopped.length === 1, 'the fencing stop', 1500);
+    await until(() => agent.stopped.length === 1, 'the fencing stop', 1500);
     expect(Date.now() - heardAt).toBeGreaterThanOrEqual(200);
     expect(agent.stopped[0]?.podId).toBe('p9');
   });
@@ -332,7 +333,7 @@ describe('agent link', () => {
     const c = alloc.conns[0];
     if (c === undefined) throw new Error('no connection');
     alloc.send(c, { case: 'swap', value: { podId: 'p1', epoch: 3, direction: 'out' } });
-    await waitFor(() => agent.swaps.length === 1, 'the swap');
+    await until(() => agent.swaps.length === 1, 'the swap', 2000);
     expect(agent.swaps[0]).toEqual({ podId: 'p1', direction: 'out' });
   });
 
@@ -341,7 +342,7 @@ describe('agent link', () => {
     const c = alloc.conns[0];
     if (c === undefined) throw new Error('no connection');
     alloc.send(c, { case: 'status', value: { seq: 1, atMs: 1, gpuSamples: [], podStates: [] } });
-    await waitFor(() => c.closed !== null, 'the close');
+    await until(() => c.closed !== null, 'the close', 2000);
     expect(c.closed?.code).toBe(4403);
   });
 
@@ -350,9 +351,13 @@ describe('agent link', () => {
     const c = alloc.conns[0];
     if (c === undefined) throw new Error('no connection');
     c.ws.send(Buffer.from([0xff, 0xff, 0xff, 0x01, 0x02]));
-    await waitFor(() => c.closed !== null, 'the close');
+    await until(() => c.closed !== null, 'the close', 2000);
     expect(c.closed?.code).toBe(4400);
-    await waitFor(() => alloc.conns[1] !== undefined && hellos(alloc.conns[1]).length === 1, 'a new Hello');
+    await until(
+      () => alloc.conns[1] !== undefined && hellos(alloc.conns[1]).length === 1,
+      'a new Hello',
+      2000,
+    );
   });
 });
 
@@ -398,22 +403,22 @@ describe('agent link credentials', () => {
   it('presents its saved credential, not the join token, and saves the one each Welcome brings', async () => {
     const keeper = memoryKeeper('tn.saved.secret');
     const { alloc } = await linked(keeper);
-    await waitFor(() => alloc.conns[0] !== undefined && hellos(alloc.conns[0]).length === 1, 'a Hello');
+    await until(() => alloc.conns[0] !== undefined && hellos(alloc.conns[0]).length === 1, 'a Hello', 2000);
     const c = alloc.conns[0];
     if (c === undefined) throw new Error('no connection');
     expect(c.req.headers.authorization).toBe('Bearer tn.saved.secret');
     expect(hellos(c)[0]?.token).toBe('tn.saved.secret');
     alloc.send(c, welcome([]));
-    await waitFor(() => keeper.saved === 'node-cred', 'the new credential saved');
+    await until(() => keeper.saved === 'node-cred', 'the new credential saved', 2000);
     c.ws.close(1001, 'allocator restarting');
-    await waitFor(() => alloc.conns[1] !== undefined, 'a reconnect');
+    await until(() => alloc.conns[1] !== undefined, 'a reconnect', 2000);
     expect(alloc.conns[1]?.req.headers.authorization).toBe('Bearer node-cred');
   });
 
   it('falls back to the join token when the allocator refuses the saved credential (401)', async () => {
     const keeper = memoryKeeper('tn.revoked.secret');
     const { alloc } = await linked(keeper, (auth) => auth === 'Bearer tn.revoked.secret');
-    await waitFor(() => alloc.conns[0] !== undefined, 'a connection with the join token');
+    await until(() => alloc.conns[0] !== undefined, 'a connection with the join token', 2000);
     expect(alloc.refusedAuth).toEqual(['Bearer tn.revoked.secret']);
     expect(alloc.conns[0]?.req.headers.authorization).toBe('Bearer join-secret');
   });
@@ -421,13 +426,13 @@ describe('agent link credentials', () => {
   it('keeps presenting its current credential when a new one cannot be saved', async () => {
     const keeper = memoryKeeper('tn.saved.secret', true);
     const { alloc } = await linked(keeper);
-    await waitFor(() => alloc.conns[0] !== undefined && hellos(alloc.conns[0]).length === 1, 'a Hello');
+    await until(() => alloc.conns[0] !== undefined && hellos(alloc.conns[0]).length === 1, 'a Hello', 2000);
     const c = alloc.conns[0];
     if (c === undefined) throw new Error('no connection');
     alloc.send(c, welcome([]));
     await sleep(50);
     c.ws.close(1001, 'allocator restarting');
-    await waitFor(() => alloc.conns[1] !== undefined, 'a reconnect');
+    await until(() => alloc.conns[1] !== undefined, 'a reconnect', 2000);
     // A restart would read the old one from disk, so the allocator must keep hearing it.
     expect(alloc.conns[1]?.req.headers.authorization).toBe('Bearer tn.saved.secret');
   });

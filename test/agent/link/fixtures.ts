@@ -210,15 +210,6 @@ export async function fakeAllocator(
   };
 }
 
-/** Polls `pred` every 5 ms until true; fails with `what` after `timeoutMs`. */
-export async function waitFor(pred: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The Hello, Status and Event bodies a connection received, in order. */

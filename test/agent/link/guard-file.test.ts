@@ -18,7 +18,8 @@ import {
 } from '../../../agent/link/guard-file.ts';
 import type { LinkClock } from '../../../agent/link/types.ts';
 import { createLogger } from '../../../common/log.ts';
-import { fakeAgent, fakeAllocator, hellos, quietLog, waitFor } from './fixtures.ts';
+import { until } from '../../helpers/wait.ts';
+import { fakeAgent, fakeAllocator, hellos, quietLog } from './fixtures.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -209,18 +210,18 @@ describe('the link and its guard', () => {
     link.start();
     expect(heard).toEqual([{ lastHeardMs: expect.any(Number), marginMs: 1000, heartbeatMs: 50 }]);
     expect(heard[0]?.lastHeardMs).toBeGreaterThanOrEqual(before);
-    await waitFor(() => alloc.conns[0] !== undefined && hellos(alloc.conns[0]).length === 1, 'a Hello');
+    await until(() => alloc.conns[0] !== undefined && hellos(alloc.conns[0]).length === 1, 'a Hello', 2000);
     const c = alloc.conns[0];
     if (c === undefined) throw new Error('no connection');
     alloc.send(c, {
       case: 'welcome',
       value: { nodeId: 'n-1', heartbeatMs: 100, leaseMs: 8000, desiredPods: [], nodeCredential: null },
     });
-    await waitFor(() => heard.some((h) => h.heartbeatMs === 100), 'the Welcome heartbeat');
+    await until(() => heard.some((h) => h.heartbeatMs === 100), 'the Welcome heartbeat', 2000);
     expect(heard.at(-1)).toMatchObject({ marginMs: 1000, heartbeatMs: 100 });
     const n = heard.length;
     alloc.send(c, { case: 'ack', value: { seq: 1 } });
-    await waitFor(() => heard.length > n, 'an Ack heard');
+    await until(() => heard.length > n, 'an Ack heard', 2000);
     expect(stopped).toBe(0);
     await link.stop();
     expect(stopped).toBe(1);

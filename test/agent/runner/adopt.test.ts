@@ -6,7 +6,8 @@ import { fileSize, logPath } from '../../../agent/runner/logs.ts';
 import { groupPids, isLiveProcess, processStartTime, readProcStat } from '../../../agent/runner/proc.ts';
 import { REASON_EXITED_ADOPTED, REASON_EXITED_WHILE_DOWN } from '../../../agent/runner/runner.ts';
 import type { PodStatus } from '../../../agent/runner/types.ts';
-import { failure, type Harness, harness, launched, NODE_BIN, podSpec, value, waitFor } from './helpers.ts';
+import { until } from '../../helpers/wait.ts';
+import { failure, type Harness, harness, launched, NODE_BIN, podSpec, value } from './helpers.ts';
 
 let h: Harness;
 afterEach(() => h.cleanup());
@@ -49,7 +50,7 @@ async function outsider(args: string[], env: Record<string, string> = {}): Promi
   c.unref();
   const pid = c.pid ?? 0;
   h.track(pid);
-  await waitFor(() => processStartTime(pid) !== null, 'the outsider');
+  await until(() => processStartTime(pid) !== null, 'the outsider');
   return pid;
 }
 
@@ -57,7 +58,7 @@ describe('runner: adopting pods after an agent restart', () => {
   it('a second runner adopts a running pod: same pid, its state, its group, and it can stop it', async () => {
     h = harness();
     const s = await launched(h.runner, h.runner.start(podSpec({ command: sh(TICKING) })));
-    await waitFor(() => h.runner.get('p1')?.state === 'ready', 'ready');
+    await until(() => h.runner.get('p1')?.state === 'ready', 'ready');
     h.runner.close();
 
     const next = h.restart();
@@ -77,7 +78,7 @@ describe('runner: adopting pods after an agent restart', () => {
     // Its output still reaches the log file: nothing of it went through the old runner.
     const path = logPath(next.runner.podDir('p1'), 'stdout');
     const before = fileSize(path);
-    await waitFor(() => fileSize(path) > before, 'more output');
+    await until(() => fileSize(path) > before, 'more output');
 
     const stopped = value(await next.runner.stop('p1', 'test stop'));
     // Not our child: nothing can tell us its exit code.
@@ -92,7 +93,7 @@ describe('runner: adopting pods after an agent restart', () => {
       h.runner.start(podSpec({ command: sh(`trap '' TERM; ${FOREVER}`), graceSeconds: 0.3 })),
     );
     const first = h.runner.stop('p1', 'drain node');
-    await waitFor(() => h.runner.get('p1')?.state === 'stopping', 'stopping');
+    await until(() => h.runner.get('p1')?.state === 'stopping', 'stopping');
     h.runner.close();
     expect(failure(await first).message).toContain('next agent finishes it');
     expect(isLiveProcess(s.pid ?? 0, s.startTimeTicks ?? 0)).toBe(true);
@@ -101,7 +102,7 @@ describe('runner: adopting pods after an agent restart', () => {
     expect(value(await next.runner.adopt()).adopted).toEqual([
       expect.objectContaining({ state: 'stopping', reason: null }),
     ]);
-    await waitFor(() => next.runner.get('p1')?.state === 'exited', 'the resumed stop', 3000);
+    await until(() => next.runner.get('p1')?.state === 'exited', 'the resumed stop');
     expect(next.runner.get('p1')).toMatchObject({ reason: 'drain node', exitCode: null });
     expect(isLiveProcess(s.pid ?? 0, s.startTimeTicks ?? 0)).toBe(false);
   });
@@ -112,7 +113,7 @@ describe('runner: adopting pods after an agent restart', () => {
     h.runner.close();
     const next = h.restart();
     expect(value(await next.runner.adopt()).adopted).toHaveLength(1);
-    await waitFor(() => next.runner.get('p1')?.state === 'exited', 'the exit', 2000);
+    await until(() => next.runner.get('p1')?.state === 'exited', 'the exit', 2000);
     expect(next.runner.get('p1')).toMatchObject({
       exitCode: null,
       signal: null,
@@ -142,10 +143,10 @@ describe('runner: adopting pods after an agent restart', () => {
     h.runner.close();
     // A leader with a grandchild in its group, both carrying the pod's identity, as the runner starts them.
     const leader = await outsider(sh('sleep 5 & wait'), { TESSERA_POD_ID: 'p1', TESSERA_EPOCH: '1' });
-    await waitFor(() => groupPids(leader).length === 2, 'the grandchild');
+    await until(() => groupPids(leader).length === 2, 'the grandchild');
     const ticks = processStartTime(leader) ?? 0;
     process.kill(leader, 'SIGKILL');
-    await waitFor(
+    await until(
       () => readProcStat(leader)?.state !== 'S' && readProcStat(leader)?.state !== 'R',
       'leader death',
     );
@@ -157,7 +158,7 @@ describe('runner: adopting pods after an agent restart', () => {
     expect(report.ended).toEqual([
       expect.objectContaining({ state: 'exited', exitCode: null, reason: REASON_EXITED_WHILE_DOWN }),
     ]);
-    await waitFor(() => groupPids(leader).length === 0, 'the leftover to be killed');
+    await until(() => groupPids(leader).length === 0, 'the leftover to be killed');
   });
 
   it('a corrupt checkpoint fails adopt with the file named, sets it aside, and the runner still starts pods', async () => {
@@ -175,7 +176,7 @@ describe('runner: adopting pods after an agent restart', () => {
   it('fencing survives a restart: an epoch older than one the old agent saw is refused', async () => {
     h = harness();
     value(h.runner.start(podSpec({ epoch: 5, command: ['true'] })));
-    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'exit');
+    await until(() => h.runner.get('p1')?.state === 'exited', 'exit');
     h.runner.close();
     const next = h.restart();
     value(await next.runner.adopt());
@@ -219,12 +220,12 @@ describe('runner: adopting pods after an agent restart', () => {
     expect(isLiveProcess(pod.pid ?? 0, pod.startTimeTicks ?? 0)).toBe(true);
     const path = logPath(h.runner.podDir('survivor'), 'stdout');
     const size = fileSize(path);
-    await waitFor(() => fileSize(path) > size, 'output after the agent died');
+    await until(() => fileSize(path) > size, 'output after the agent died');
 
     const next = h.restart();
     const report = value(await next.runner.adopt());
     expect(report.adopted.map((s) => [s.podId, s.pid])).toEqual([['survivor', pod.pid]]);
-    await waitFor(() => next.runner.get('survivor')?.state === 'ready', 'ready from the log file');
+    await until(() => next.runner.get('survivor')?.state === 'ready', 'ready from the log file');
     value(await next.runner.stop('survivor', 'test over', 0.2));
     expect(isLiveProcess(pod.pid ?? 0, pod.startTimeTicks ?? 0)).toBe(false);
   });

@@ -14,7 +14,8 @@ import {
 } from '../../../agent/runner/guard-record.ts';
 import { readProcStat, signalGroup } from '../../../agent/runner/proc.ts';
 import { REASON_EXITED_WHILE_DOWN } from '../../../agent/runner/runner.ts';
-import { type Harness, harness, launched, podSpec, value, waitFor } from './helpers.ts';
+import { until } from '../../helpers/wait.ts';
+import { type Harness, harness, launched, podSpec, value } from './helpers.ts';
 
 let h: Harness | null = null;
 afterEach(async () => {
@@ -59,7 +60,7 @@ describe('runner: pods the fence guard killed', () => {
     const s = await launched(h.runner, h.runner.start(podSpec({ podId: 'g1', epoch: 4, command: FOREVER })));
     guardKilled(h.dataDir, 'g1', 4);
     signalGroup(s.pid ?? 0, 'SIGTERM');
-    await waitFor(() => h?.runner.get('g1')?.state === 'exited', 'the pod ended');
+    await until(() => h?.runner.get('g1')?.state === 'exited', 'the pod ended');
     expect(h.runner.get('g1')).toMatchObject({ signal: 'SIGTERM', reason: REASON_GUARD_FENCED });
   });
 
@@ -68,7 +69,7 @@ describe('runner: pods the fence guard killed', () => {
     const s = await launched(h.runner, h.runner.start(podSpec({ podId: 'g1', epoch: 5, command: FOREVER })));
     guardKilled(h.dataDir, 'g1', 4);
     signalGroup(s.pid ?? 0, 'SIGTERM');
-    await waitFor(() => h?.runner.get('g1')?.state === 'exited', 'the pod ended');
+    await until(() => h?.runner.get('g1')?.state === 'exited', 'the pod ended');
     expect(h.runner.get('g1')?.reason).toBeNull();
   });
 
@@ -88,7 +89,7 @@ describe('runner: pods the fence guard killed', () => {
     guardKilled(h.dataDir, 'g1', 2);
     signalGroup(s.pid ?? 0, 'SIGKILL');
     signalGroup(t.pid ?? 0, 'SIGKILL');
-    await waitFor(() => !isRunning(s.pid) && !isRunning(t.pid), 'both gone');
+    await until(() => !isRunning(s.pid) && !isRunning(t.pid), 'both gone');
     const next = h.restart();
     const report = value(await next.runner.adopt());
     const reasons = Object.fromEntries(report.ended.map((p) => [p.podId, p.reason]));

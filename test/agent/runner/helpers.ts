@@ -8,6 +8,7 @@ import { createRunner, type Runner, type RunnerOptions } from '../../../agent/ru
 import type { PodSpec, PodStatus } from '../../../agent/runner/types.ts';
 import type { Result, TesseraError } from '../../../common/errors.ts';
 import { createLogger, type Logger } from '../../../common/log.ts';
+import { until } from '../../helpers/wait.ts';
 import { type TestRuntime, testRuntime } from '../runtime/helpers.ts';
 
 export const GPU0 = 'GPU-00000000-aaaa-bbbb-cccc-000000000000';
@@ -55,19 +56,10 @@ export function failure<T>(r: Result<T>): TesseraError {
 /** The status of a started pod once its runtime has launched it (`running`, or ended if the launch failed). */
 export async function launched(runner: Runner, r: Result<PodStatus>): Promise<PodStatus> {
   const s = value(r);
-  await waitFor(() => runner.get(s.podId)?.state !== 'starting', `pod ${s.podId} launched`);
+  await until(() => runner.get(s.podId)?.state !== 'starting', `pod ${s.podId} launched`);
   const now = runner.get(s.podId);
   if (now === undefined) throw new Error(`pod ${s.podId} vanished`);
   return now;
-}
-
-/** Polls `pred` every 10 ms until it holds or `timeoutMs` passes (then throws with `what`). */
-export async function waitFor(pred: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** A silent logger that keeps its lines for assertions. */

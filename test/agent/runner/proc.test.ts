@@ -12,7 +12,7 @@ import {
   readProcStat,
   signalGroup,
 } from '../../../agent/runner/proc.ts';
-import { waitFor } from './helpers.ts';
+import { until } from '../../helpers/wait.ts';
 
 // A real line from a kernel, then the same with a hostile command name.
 const LINE =
@@ -74,7 +74,7 @@ describe('processes in /proc', () => {
     const child = spawn(odd, ['5'], { detached: true, stdio: 'ignore' });
     const pid = child.pid ?? 0;
     groups.push(pid);
-    await waitFor(() => readProcStat(pid)?.comm === 'x) y (z', 'the exec');
+    await until(() => readProcStat(pid)?.comm === 'x) y (z', 'the exec');
     const stat = readProcStat(pid);
     expect(stat?.pgrp).toBe(pid);
     expect(isLiveProcess(pid, stat?.startTimeTicks ?? 0)).toBe(true);
@@ -92,7 +92,7 @@ describe('processes in /proc', () => {
     );
     expect(groupPids(pid)).toEqual([pid, grandchild].sort((a, b) => a - b));
     expect(signalGroup(pid, 'SIGKILL')).toBe(true);
-    await waitFor(() => groupPids(pid).length === 0, 'the group to die');
+    await until(() => groupPids(pid).length === 0, 'the group to die');
     expect(signalGroup(1, 'SIGKILL')).toBe(false);
   });
 });

@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fileSize, logPath, readLogTail, rotatedPath } from '../../../agent/runner/logs.ts';
 import { groupPids, readProcStat } from '../../../agent/runner/proc.ts';
 import type { PodRunState } from '../../../agent/runner/types.ts';
-import { failure, GPU0, type Harness, harness, launched, podSpec, value, waitFor } from './helpers.ts';
+import { until } from '../../helpers/wait.ts';
+import { failure, GPU0, type Harness, harness, launched, podSpec, value } from './helpers.ts';
 
 let h: Harness;
 afterEach(() => h.cleanup());
@@ -35,7 +36,7 @@ describe('runner: start, exit code and signal', () => {
       adopted: false,
     });
     expect(started.startTimeTicks).toBeGreaterThan(0);
-    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'exit');
+    await until(() => h.runner.get('p1')?.state === 'exited', 'exit');
     expect(h.runner.get('p1')).toMatchObject({ exitCode: 3, signal: null, reason: null });
     expect(states()).toEqual(['starting', 'running', 'exited']);
     expect(stdoutOf()).toBe('hello\n');
@@ -45,7 +46,7 @@ describe('runner: start, exit code and signal', () => {
   it('reports the signal that ended the pod', async () => {
     h = harness();
     value(h.runner.start(podSpec({ command: sh('kill -USR1 $$') })));
-    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'exit');
+    await until(() => h.runner.get('p1')?.state === 'exited', 'exit');
     expect(h.runner.get('p1')).toMatchObject({ exitCode: null, signal: 'SIGUSR1' });
   });
 
@@ -57,7 +58,7 @@ describe('runner: start, exit code and signal', () => {
     value(h.runner.start(podSpec({ command: sh(print), grants, env: { MINE: 'x' } })));
     const other = mkdtempSync(join(tmpdir(), 'tessera-wd-'));
     value(h.runner.start(podSpec({ podId: 'p2', command: sh('pwd'), workingDir: other })));
-    await waitFor(() => h.runner.list().every((s) => s.state === 'exited'), 'both exits');
+    await until(() => h.runner.list().every((s) => s.state === 'exited'), 'both exits');
     // Its own directory is under the pod root, outside the agent's data dir (where its logs are).
     expect(stdoutOf()).toBe(`${GPU0}|0.5|2000|x|${join(h.rt.podRoot, 'p1')}\n`);
     expect(stdoutOf('p2')).toBe(`${other}\n`);
@@ -70,7 +71,7 @@ describe('runner: start, exit code and signal', () => {
     const print = 'echo "$TESSERA_SIM_STATE|$NODE_WIDE|$TESSERA_POD_ID|$CUDA_VISIBLE_DEVICES"';
     const env = { TESSERA_SIM_STATE: '/elsewhere', NODE_WIDE: 'spec', CUDA_VISIBLE_DEVICES: 'all' };
     value(h.runner.start(podSpec({ command: sh(print), grants, env })));
-    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'exit');
+    await until(() => h.runner.get('p1')?.state === 'exited', 'exit');
     // The spec wins only where the name is not reserved; the pod's own names win over the node's.
     expect(stdoutOf()).toBe(`/sim/state|spec|p1|${GPU0}\n`);
   });
@@ -98,7 +99,7 @@ describe('runner: start, exit code and signal', () => {
   it('refuses what it cannot start, with the field at fault; a command the runtime cannot run ends the pod with why', async () => {
     h = harness();
     value(h.runner.start(podSpec({ command: ['/no/such/binary'] })));
-    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'the failed launch');
+    await until(() => h.runner.get('p1')?.state === 'exited', 'the failed launch');
     expect(h.runner.get('p1')).toMatchObject({ state: 'exited', pid: null, exitCode: null });
     expect(h.runner.get('p1')?.reason).toContain('/no/such/binary');
     expect(h.runner.get('p1')?.reason).toContain('not found or not executable');
@@ -153,7 +154,7 @@ describe('runner: stop, kill, signal', () => {
     // The leader ignores TERM and starts a grandchild that ignores it too (ignored signals are inherited).
     const script = `trap '' TERM; sh -c '${FOREVER}' & echo "READY $!"; ${FOREVER}`;
     const s = await launched(h.runner, h.runner.start(podSpec({ command: sh(script), graceSeconds: 0.3 })));
-    await waitFor(() => h.runner.get('p1')?.state === 'ready', 'ready');
+    await until(() => h.runner.get('p1')?.state === 'ready', 'ready');
     const grandchild = Number(stdoutOf().split(' ')[1]);
     expect(h.runner.pidsOf('p1')).toEqual(expect.arrayContaining([s.pid, grandchild]));
     const t0 = Date.now();
@@ -176,7 +177,7 @@ describe('runner: stop, kill, signal', () => {
         podSpec({ command: sh(`trap 'echo bye; exit 0' TERM; echo READY; ${FOREVER}`), graceSeconds: 5 }),
       ),
     );
-    await waitFor(() => h.runner.get('p1')?.state === 'ready', 'ready');
+    await until(() => h.runner.get('p1')?.state === 'ready', 'ready');
     const t0 = Date.now();
     const stopped = value(await h.runner.stop('p1', 'scale down'));
     expect(Date.now() - t0).toBeLessThan(2000);
@@ -208,14 +209,14 @@ describe('runner: stop, kill, signal', () => {
       ),
     );
     const path = logPath(h.runner.podDir('p1'), 'stdout');
-    await waitFor(() => fileSize(path) > 0, 'output');
+    await until(() => fileSize(path) > 0, 'output');
     value(h.runner.freeze('p1', true));
     await new Promise((r) => setTimeout(r, 100));
     const frozenAt = fileSize(path);
     await new Promise((r) => setTimeout(r, 300));
     expect(fileSize(path)).toBe(frozenAt);
     value(h.runner.freeze('p1', false));
-    await waitFor(() => fileSize(path) > frozenAt, 'output after the thaw');
+    await until(() => fileSize(path) > frozenAt, 'output after the thaw');
     value(h.runner.freeze('p1', true));
     expect(value(await h.runner.stop('p1', 'preempted'))).toMatchObject({ exitCode: 7, reason: 'preempted' });
     expect(failure(h.runner.freeze('p1', false)).code).toBe('TESSERA_E_CONFLICT');
@@ -230,7 +231,7 @@ describe('runner: readiness and logs', () => {
         podSpec({ command: sh(`echo 'NOT READY'; sleep 0.15; echo 'READY port=1'; ${FOREVER}`) }),
       ),
     );
-    await waitFor(() => states().includes('ready'), 'ready');
+    await until(() => states().includes('ready'), 'ready');
     expect(states()).toEqual(['starting', 'running', 'ready']);
     const t = h.statuses.find((s) => s.state === 'ready');
     expect(t?.pid).toBe(h.runner.get('p1')?.pid);
@@ -240,7 +241,7 @@ describe('runner: readiness and logs', () => {
     h = harness();
     const t0 = Date.now();
     value(h.runner.start(podSpec({ command: sh(FOREVER), readiness: { linePrefix: null, delayMs: 150 } })));
-    await waitFor(() => h.runner.get('p1')?.state === 'ready', 'ready');
+    await until(() => h.runner.get('p1')?.state === 'ready', 'ready');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
   });
 
@@ -249,7 +250,7 @@ describe('runner: readiness and logs', () => {
     // 80 lines of 100 bytes, in bursts: 8000 bytes through a 2 KiB cap.
     const script = `i=0; while [ $i -lt 80 ]; do printf '%099d\\n' $i; i=$((i+1)); [ $((i % 8)) -eq 0 ] && sleep 0.03; done`;
     value(h.runner.start(podSpec({ command: sh(script) })));
-    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'exit');
+    await until(() => h.runner.get('p1')?.state === 'exited', 'exit');
     const path = logPath(h.runner.podDir('p1'), 'stdout');
     expect(existsSync(rotatedPath(path, 1))).toBe(true);
     expect(existsSync(rotatedPath(path, 3))).toBe(false);
@@ -264,7 +265,7 @@ describe('runner: readiness and logs', () => {
   it('a new epoch starts in a fresh stdout file, so an old READY line does not make it ready', async () => {
     h = harness();
     value(h.runner.start(podSpec({ command: sh('echo READY') })));
-    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'exit');
+    await until(() => h.runner.get('p1')?.state === 'exited', 'exit');
     await launched(h.runner, h.runner.start(podSpec({ epoch: 2, command: sh(FOREVER) })));
     await new Promise((r) => setTimeout(r, 150));
     expect(h.runner.get('p1')?.state).toBe('running');

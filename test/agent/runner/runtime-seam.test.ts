@@ -20,7 +20,8 @@ import type {
   RuntimeRef,
 } from '../../../agent/runtime/types.ts';
 import { err, ok, type Result, tesseraError } from '../../../common/errors.ts';
-import { memoryLogger, NODE, podSpec, value, waitFor } from './helpers.ts';
+import { until } from '../../helpers/wait.ts';
+import { memoryLogger, NODE, podSpec, value } from './helpers.ts';
 
 /** A runtime whose launches the test settles by hand; its "pods" are bookkeeping, no processes. */
 function scriptedRuntime() {
@@ -101,13 +102,13 @@ describe('runner over a runtime with a slow start', () => {
     const rt = scriptedRuntime();
     const h = make(rt.runtime);
     expect(value(h.runner.start(podSpec({ command: ['serve'], image: 'x:1' }))).state).toBe('starting');
-    await waitFor(() => rt.launches.length === 1, 'the launch');
+    await until(() => rt.launches.length === 1, 'the launch');
     rt.launches[0]?.req.onEvent('image-pulling', 'pulling x:1', { attempt: 1 });
     rt.launches[0]?.req.onEvent('image-pulled', 'pulled x:1 in 2.1 s', { bytes: 1234 });
     expect(h.runner.get('p1')?.state).toBe('starting');
     expect(h.runner.freeze('p1', true).ok).toBe(false);
     const ref = rt.run(0);
-    await waitFor(() => h.runner.get('p1')?.state === 'running', 'running');
+    await until(() => h.runner.get('p1')?.state === 'running', 'running');
     expect(h.runner.get('p1')).toMatchObject({ pid: ref.pid, startTimeTicks: 7 });
     expect(h.statuses.map((s) => s.state)).toEqual(['starting', 'running']);
     expect(h.events).toEqual([
@@ -122,7 +123,7 @@ describe('runner over a runtime with a slow start', () => {
     const rt = scriptedRuntime();
     const h = make(rt.runtime);
     value(h.runner.start(podSpec({ command: ['true'], image: 'x:1' })));
-    await waitFor(() => rt.launches.length === 1, 'the launch');
+    await until(() => rt.launches.length === 1, 'the launch');
     const ref: RuntimeRef = {
       kind: 'container',
       id: 'quick',
@@ -132,7 +133,7 @@ describe('runner over a runtime with a slow start', () => {
       cgroup: null,
     };
     rt.launches[0]?.settle(ok({ ref, ended: Promise.resolve({ exitCode: 0, signal: null, reason: null }) }));
-    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'the end');
+    await until(() => h.runner.get('p1')?.state === 'exited', 'the end');
     expect(h.runner.get('p1')).toMatchObject({ pid: null, startTimeTicks: null, exitCode: 0 });
     expect(readCheckpoint(checkpointPath(dataDir)).ok).toBe(true);
   });
@@ -141,9 +142,9 @@ describe('runner over a runtime with a slow start', () => {
     const rt = scriptedRuntime();
     const h = make(rt.runtime);
     value(h.runner.start(podSpec({ command: ['serve'], image: 'nope:1' })));
-    await waitFor(() => rt.launches.length === 1, 'the launch');
+    await until(() => rt.launches.length === 1, 'the launch');
     rt.launches[0]?.settle(err(tesseraError('TESSERA_E_INVALID_SPEC', 'ImagePullFailed: manifest unknown')));
-    await waitFor(() => h.runner.get('p1')?.state === 'exited', 'the end');
+    await until(() => h.runner.get('p1')?.state === 'exited', 'the end');
     expect(h.runner.get('p1')).toMatchObject({
       pid: null,
       exitCode: null,
@@ -155,7 +156,7 @@ describe('runner over a runtime with a slow start', () => {
     const rt = scriptedRuntime();
     const h = make(rt.runtime);
     value(h.runner.start(podSpec({ command: ['serve'], image: 'big:1' })));
-    await waitFor(() => rt.launches.length === 1, 'the launch');
+    await until(() => rt.launches.length === 1, 'the launch');
     const stopped = value(await h.runner.stop('p1', 'scaled down'));
     expect(rt.launches[0]?.req.signal.aborted).toBe(true);
     expect(stopped).toMatchObject({ state: 'exited', pid: null, reason: 'scaled down' });
@@ -165,19 +166,19 @@ describe('runner over a runtime with a slow start', () => {
     const rt = scriptedRuntime();
     const h = make(rt.runtime);
     value(h.runner.start(podSpec({ command: ['serve'], image: 'x:1' })));
-    await waitFor(() => rt.launches.length === 1, 'the launch');
+    await until(() => rt.launches.length === 1, 'the launch');
     const ref = rt.run(0);
     const stopped = value(await h.runner.stop('p1', 'reassigned'));
     expect(stopped).toMatchObject({ state: 'exited', reason: 'reassigned', signal: 'SIGTERM' });
     expect(rt.runtime.alive(ref)).toBe(false);
-    await waitFor(() => rt.released.length === 1, 'the release');
+    await until(() => rt.released.length === 1, 'the release');
   });
 
   it('a restarted runner releases the ended pods of its checkpoint again (the last agent may have died inside a release)', async () => {
     const rt = scriptedRuntime();
     const h = make(rt.runtime);
     value(h.runner.start(podSpec({ command: ['serve'], image: 'x:1' })));
-    await waitFor(() => rt.launches.length === 1, 'the launch');
+    await until(() => rt.launches.length === 1, 'the launch');
     const ref = rt.run(0);
     value(await h.runner.stop('p1', 'done'));
     h.runner.close();
@@ -192,7 +193,7 @@ describe('runner over a runtime with a slow start', () => {
     });
     const report = value(await runner.adopt());
     expect(report).toMatchObject({ adopted: [], ended: [] });
-    await waitFor(() => next.released.length === 1, 'the release again');
+    await until(() => next.released.length === 1, 'the release again');
     expect(next.released[0]).toEqual(ref);
   });
 
@@ -200,10 +201,10 @@ describe('runner over a runtime with a slow start', () => {
     const rt = scriptedRuntime();
     const h = make(rt.runtime);
     value(h.runner.start(podSpec({ command: ['serve'], image: 'private:1', pullCredential: CREDENTIAL })));
-    await waitFor(() => rt.launches.length === 1, 'the launch');
+    await until(() => rt.launches.length === 1, 'the launch');
     expect(rt.launches[0]?.req.spec.pullCredential).toEqual(CREDENTIAL);
     rt.run(0);
-    await waitFor(() => h.runner.get('p1')?.state === 'running', 'running');
+    await until(() => h.runner.get('p1')?.state === 'running', 'running');
     const file = readFileSync(checkpointPath(dataDir), 'utf8');
     expect(file).not.toContain('hunter2');
     expect(file).not.toContain('pullCredential');

@@ -12,6 +12,7 @@ import type { LogSource } from '../../../allocator/api/info-routes.ts';
 import { createLogFollows, LOG_FOLLOW_LIMITS, type LogFollows } from '../../../allocator/api/log-follows.ts';
 import type { LogChunk } from '../../../common/wire.ts';
 import { LOG_LIMITS } from '../../../common/wire.ts';
+import { until } from '../../helpers/wait.ts';
 import { openTemp, smallOrg, submitBound, training } from '../lifecycle/helpers.ts';
 
 const MiB = 1024 * 1024;
@@ -104,14 +105,6 @@ function rawGet(port: number, path: string): { socket: Socket; head: Promise<str
   return { socket, head, text: () => received };
 }
 
-const until = async (what: string, check: () => boolean, ms = 20_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
-
 describe('a log follow at a slow reader', () => {
   it('holds at most maxHeldBytes for a reader that does not read, however much the agent prints', async () => {
     const { source, log } = fastAgent(false);
@@ -120,7 +113,7 @@ describe('a log follow at a slow reader', () => {
     const r = rawGet(port, '/api/v1/workloads/w1/logs?follow=true');
     expect(await r.head).toBe('HTTP/1.1 200 OK');
     // Far more than the bound and than what loopback's socket buffers can absorb.
-    await until('the agent to print 96 MiB', () => log.sentBytes > 96 * MiB);
+    await until(() => log.sentBytes > 96 * MiB, 'the agent to print 96 MiB', 20_000);
     const s = follows.stats();
     expect(s.open).toBe(1);
     expect(s.peakHeldBytes).toBeGreaterThan(0);
@@ -136,14 +129,14 @@ describe('a log follow at a slow reader', () => {
     const port = await apiWith(source, follows);
     const r = rawGet(port, '/api/v1/workloads/w1/logs?follow=true');
     await r.head;
-    await until('the follow to pause', () => log.pauses === 1);
+    await until(() => log.pauses === 1, 'the follow to pause', 20_000);
     const printed = log.sentBytes;
     await new Promise((resolve) => setTimeout(resolve, 100));
     // Paused means paused: an agent that honours it prints nothing more.
     expect(log.sentBytes).toBe(printed);
     r.socket.resume();
-    await until('the follow to resume', () => log.resumes >= 1);
-    await until('the skip note', () => r.text().includes('bytes of output skipped here'));
+    await until(() => log.resumes >= 1, 'the follow to resume', 20_000);
+    await until(() => r.text().includes('bytes of output skipped here'), 'the skip note', 20_000);
     expect(follows.stats().peakHeldBytes).toBeLessThanOrEqual(LOG_FOLLOW_LIMITS.maxHeldBytes);
   });
 
@@ -164,8 +157,8 @@ describe('a log follow at a slow reader', () => {
     // A log read without follow is not counted.
     expect(follows.stats().open).toBe(4);
     open[0]?.socket.destroy();
-    await until('the slot to be freed', () => follows.stats().open === 3);
-    await until('the agent follow to be cancelled', () => log.open === 3);
+    await until(() => follows.stats().open === 3, 'the slot to be freed', 20_000);
+    await until(() => log.open === 3, 'the agent follow to be cancelled', 20_000);
     const again = rawGet(port, '/api/v1/workloads/w1/logs?follow=true');
     expect(await again.head).toBe('HTTP/1.1 200 OK');
   });

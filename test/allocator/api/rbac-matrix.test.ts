@@ -2,8 +2,8 @@
  * The RBAC matrix over the real API: every route in permissions.ts, with a target inside and one
  * outside the callers' scopes, called by admin@cluster, department-admin@department/d1,
  * researcher@project/p1, viewer@project/p1, researcher@department/d1 and a user with no rules.
- * An allowed call must succeed (2xx; routes other work is adding are stubbed until they exist),
- * a refused one is 403. Then the 401s: revoked, expired, agent and join tokens.
+ * An allowed call must succeed (2xx), a refused one is 403; the table and the routes the API
+ * serves are the same set, so a table route the API lacks fails here. Then the 401s: revoked, expired, agent and join tokens.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { PERMISSIONS } from '../../../allocator/api/permissions.ts';
@@ -35,6 +35,12 @@ describe('RBAC matrix: role x scope x route', () => {
     const w = await fresh();
     expect(w.served.length).toBeGreaterThan(30);
     expect(w.served.filter((k) => PERMISSIONS[k] === undefined)).toEqual([]);
+  });
+
+  it('serves every route of the permission table (none is answered by a stand-in)', async () => {
+    const w = await fresh();
+    const served = new Set(w.served);
+    expect(Object.keys(PERMISSIONS).filter((k) => !served.has(k))).toEqual([]);
   });
 
   it('refuses a route missing from the table to all but admins', async () => {

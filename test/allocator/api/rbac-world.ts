@@ -5,11 +5,7 @@
  * token. In memory, fresh per case.
  */
 import Database from 'better-sqlite3';
-import Fastify from 'fastify';
-import { enforcePermissions, requireUserToken } from '../../../allocator/api/auth.ts';
-import { installErrorHandlers } from '../../../allocator/api/errors.ts';
 import { buildApi } from '../../../allocator/api/index.ts';
-import { PERMISSIONS } from '../../../allocator/api/permissions.ts';
 import { createUserToken, type TokenStore } from '../../../allocator/identity/index.ts';
 import { createUser, grantAccess } from '../../../allocator/store/access.ts';
 import type { Db } from '../../../allocator/store/db.ts';
@@ -36,10 +32,7 @@ export const RULES: Readonly<Record<Who, [string, string] | null>> = {
 };
 
 export interface World {
-  /**
-   * Injects into the real API, or, for a table route it does not serve yet, into a stub app with the
-   * same hooks whose handlers answer 200.
-   */
+  /** Injects into the real API. */
   call: (
     method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     url: string,
@@ -49,14 +42,12 @@ export interface World {
   close: () => Promise<void>;
   db: Db;
   tokens: TokenStore;
-  /** The clock both apps read; move it to expire tokens. */
+  /** The clock the API reads; move it to expire tokens. */
   clock: { nowMs: number };
   token: Record<Who, string>;
   tokenId: Record<Who, string>;
   carolToken: string;
   carolRule: number;
-  /** Table routes the real API does not serve; answered by stubs. */
-  stubbed: string[];
   /** Every `METHOD /path` the real API serves under /api/v1, without the prefix. */
   served: string[];
 }
@@ -74,7 +65,7 @@ const spec = (name: string, project: string) => ({
   resources: { gpuFraction: 0.5, cpuMillis: 1000, memoryMiB: 1024 },
 });
 
-/** Builds the organisation and both apps, ready to inject. */
+/** Builds the organisation and the API, ready to inject. */
 export async function buildWorld(): Promise<World> {
   const db = new Database(':memory:');
   db.pragma('foreign_keys = ON');
@@ -136,34 +127,8 @@ export async function buildWorld(): Promise<World> {
     for (const m of [r.method].flat()) routes.add(`${m} ${r.url}`);
   });
   await app.ready();
-  const stubbed = Object.keys(PERMISSIONS).filter((k) => {
-    const [method, path] = k.split(' ');
-    return !routes.has(`${method} /api/v1${path}`);
-  });
-  // Routes other work adds later: the same hooks in front of a handler that answers 200.
-  const stub = Fastify();
-  installErrorHandlers(stub);
-  stub.register(
-    async (api) => {
-      api.decorateRequest('caller', null);
-      requireUserToken(api, tokens, db, now);
-      enforcePermissions(api, db, tokens);
-      for (const k of stubbed) {
-        const [method, url] = k.split(' ');
-        api.route({ method: method ?? 'GET', url: url ?? '/', handler: async () => ({ stub: true }) });
-      }
-    },
-    { prefix: '/api/v1' },
-  );
-  await stub.ready();
-  const isStub = (method: string, path: string) =>
-    stubbed.some((k) => {
-      const [m, pattern] = k.split(' ');
-      const re = new RegExp(`^/api/v1${(pattern ?? '').replace(/:[a-z]+/g, '[^/]+')}$`);
-      return m === method && re.test(path);
-    });
   const call: World['call'] = async (method, url, token, body) => {
-    const res = await (isStub(method, url.split('?')[0] ?? '') ? stub : app).inject({
+    const res = await app.inject({
       method,
       url,
       headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
@@ -173,11 +138,10 @@ export async function buildWorld(): Promise<World> {
   };
   const close = async () => {
     await app.close();
-    await stub.close();
     db.close();
   };
   const served = [...routes]
     .filter((r) => r.includes(' /api/v1/') && !r.startsWith('HEAD '))
     .map((r) => r.replace(' /api/v1/', ' /'));
-  return { call, close, db, tokens, clock, token, tokenId, carolToken, carolRule, stubbed, served };
+  return { call, close, db, tokens, clock, token, tokenId, carolToken, carolRule, served };
 }

@@ -3,7 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { ckpt, makeSimNode, type SimNode, sleep, smi, startWorkload, until } from './helpers.ts';
+import { until } from '../../../helpers/wait.ts';
+import { ckpt, makeSimNode, type SimNode, sleep, smi, startWorkload } from './helpers.ts';
 
 const ILLEGAL = '"the operation cannot be performed in the present state"';
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -71,7 +72,7 @@ describe.concurrent('sim cuda-checkpoint', () => {
   it('checkpoint frees the GPU memory; restore brings it back and the workload finds its data intact', async () => {
     const w = await startWorkload(node, ['--mib', '4096', '--step-ms', '50'], { CUDA_VISIBLE_DEVICES: '1' });
     const pid = String(w.pid);
-    await until(async () => ((await w.registration())?.steps ?? 0) >= 2, 'a few GPU steps');
+    await until(async () => ((await w.registration())?.steps ?? 0) >= 2, 'a few GPU steps', 5000);
     expect(await gpuView(node, 1)).toEqual({ used: '4096 MiB', pids: [w.pid] });
 
     expect((await ckpt(node, '--action', 'lock', '--pid', pid)).exitCode).toBe(0);
@@ -99,14 +100,14 @@ describe.concurrent('sim cuda-checkpoint', () => {
     const w = await startWorkload(node, ['--mib', '100', '--step-ms', '25']);
     const pid = String(w.pid);
     const steps = async () => (await w.registration())!.steps;
-    await until(async () => (await steps()) >= 3, 'progress before the swap');
+    await until(async () => (await steps()) >= 3, 'progress before the swap', 5000);
     await ckpt(node, '--toggle', '--pid', pid);
     await w.waitFor(/^BLOCKED state=(locked|checkpointed)/);
     const frozen = await steps();
     await sleep(250);
     expect(await steps()).toBe(frozen);
     await ckpt(node, '--toggle', '--pid', pid);
-    await until(async () => (await steps()) >= frozen + 5, 'progress after the restore');
+    await until(async () => (await steps()) >= frozen + 5, 'progress after the restore', 5000);
     await w.waitFor(/^RESUMED after \d+ ms/);
     w.proc.kill();
   });

@@ -5,7 +5,8 @@ import { execa } from 'execa';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patchSimGpu, SIM_TOOLS } from '../../../../agent/gpu/sim/spec.ts';
-import { makeSimNode, type SimNode, smi, startWorkload, until, type Workload } from './helpers.ts';
+import { until } from '../../../helpers/wait.ts';
+import { makeSimNode, type SimNode, smi, startWorkload, type Workload } from './helpers.ts';
 import { readTranscript, rowShape } from './transcript.ts';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -229,7 +230,7 @@ describe('sim nvidia-smi over live registrations', () => {
     stream.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
     });
-    await until(() => out.split('\n').length > 9, 'four blocks of two rows');
+    await until(() => out.split('\n').length > 9, 'four blocks of two rows', 5000);
     stream.kill('SIGTERM');
     const result = await stream;
     expect(result.signal).toBe('SIGTERM');
@@ -262,7 +263,7 @@ describe('sim nvidia-smi over live registrations', () => {
       out += chunk.toString();
     });
     const extra = await startWorkload(node, ['--mib', '100'], { CUDA_VISIBLE_DEVICES: '0' });
-    await until(() => out.includes(`${extra.pid}, 100`), 'the new process in the stream');
+    await until(() => out.includes(`${extra.pid}, 100`), 'the new process in the stream', 5000);
     extra.proc.kill();
     await extra.proc;
     const mark = out.length;
@@ -273,6 +274,7 @@ describe('sim nvidia-smi over live registrations', () => {
           .split('\n')
           .filter((l) => l === `${w.pid}, 3000`).length >= 2,
       'two more blocks',
+      5000,
     );
     stream.kill();
     expect(out.slice(mark).split('\n').slice(1).join('\n')).not.toContain(`${extra.pid},`);
@@ -295,9 +297,9 @@ describe('sim nvidia-smi over live registrations', () => {
     stream.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
     });
-    await until(() => out.includes('34, Not Active\n'), 'the idle reading');
+    await until(() => out.includes('34, Not Active\n'), 'the idle reading', 5000);
     await patchSimGpu(node.dir, 0, { temperatureC: 91, throttleReasons: ['hw_thermal_slowdown'] });
-    await until(() => out.includes('91, Active\n'), 'the hot reading');
+    await until(() => out.includes('91, Active\n'), 'the hot reading', 5000);
     stream.kill();
     await patchSimGpu(node.dir, 0, { temperatureC: 34, throttleReasons: [] });
   });
@@ -327,6 +329,7 @@ describe('sim nvidia-smi over live registrations', () => {
           (await smi(node, '--query-gpu=utilization.gpu', '--format=csv,noheader,nounits', '-i', '1'))
             .stdout === '0\n',
         'utilization 0 while stopped',
+        5000,
       );
       const mem = await smi(node, '--query-gpu=memory.used', '--format=csv,noheader,nounits', '-i', '1');
       expect(mem.stdout).toBe('3000\n');

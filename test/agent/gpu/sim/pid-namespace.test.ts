@@ -10,7 +10,8 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIM_TOOLS } from '../../../../agent/gpu/sim/spec.ts';
-import { makeSimNode, type SimNode, smi, until } from './helpers.ts';
+import { until } from '../../../helpers/wait.ts';
+import { makeSimNode, type SimNode, smi } from './helpers.ts';
 
 function canUnshare(): boolean {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
@@ -53,7 +54,11 @@ describe.skipIf(!canUnshare())('sim GPU processes in another pid namespace (need
     });
     node.procs.add(proc);
     const procs = path.join(node.dir, 'procs');
-    await until(() => readdirSync(procs).some((f) => /^ns\d+-1\.json$/.test(f)), 'a namespaced registration');
+    await until(
+      () => readdirSync(procs).some((f) => /^ns\d+-1\.json$/.test(f)),
+      'a namespaced registration',
+      5000,
+    );
     const hostPid = childrenOf(proc.pid!)[0];
     expect(hostPid).toBeGreaterThan(1);
     const apps = await smi(node, '--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits');

@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSimNode, type SimNode, sleep, startWorkload, until } from './helpers.ts';
+import { until } from '../../../helpers/wait.ts';
+import { makeSimNode, type SimNode, sleep, startWorkload } from './helpers.ts';
 
 // The processes are independent (separate GPUs or room to spare), so the tests run concurrently.
 describe.concurrent('sim test workload', () => {
@@ -38,7 +39,7 @@ describe.concurrent('sim test workload', () => {
         CUDA_VISIBLE_DEVICES: '1',
       },
     );
-    await until(async () => ((await w.registration())?.steps ?? 0) >= 2, 'two steps');
+    await until(async () => ((await w.registration())?.steps ?? 0) >= 2, 'two steps', 5000);
     const reg = (await w.registration())!;
     expect(reg).toMatchObject({
       pid: w.pid,
@@ -62,8 +63,8 @@ describe.concurrent('sim test workload', () => {
       ['--mib', '1000', '--grow-mib-per-s', '2000', '--max-mib', '1100', '--step-ms', '25'],
       { CUDA_VISIBLE_DEVICES: '3' },
     );
-    await until(async () => ((await w.registration())?.usedMemoryMiB ?? 0) > 1000, 'growth');
-    await until(async () => (await w.registration())?.usedMemoryMiB === 1100, 'the cap');
+    await until(async () => ((await w.registration())?.usedMemoryMiB ?? 0) > 1000, 'growth', 5000);
+    await until(async () => (await w.registration())?.usedMemoryMiB === 1100, 'the cap', 5000);
     await sleep(60);
     expect((await w.registration())?.usedMemoryMiB).toBe(1100);
     w.proc.kill();

@@ -81,13 +81,3 @@ export function podRequest(spec: PodSpec, env: Record<string, string> = { PATH: 
     },
   };
 }
-
-/** Polls `f` until true or `ms` passes. */
-export async function until(f: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (f()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return f();
-}

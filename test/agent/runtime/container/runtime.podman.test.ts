@@ -13,6 +13,7 @@ import { SIM_TOOLS } from '../../../../agent/gpu/sim/spec.ts';
 import { createContainerRuntime } from '../../../../agent/runtime/container/index.ts';
 import { podmanAt } from '../../../../agent/runtime/container/podman.ts';
 import type { LaunchedPod, PodRuntime, RuntimeRef } from '../../../../agent/runtime/types.ts';
+import { until } from '../../../helpers/wait.ts';
 import { makeSimNode, smi } from '../../gpu/sim/helpers.ts';
 import {
   BUSYBOX,
@@ -22,7 +23,6 @@ import {
   podRequest,
   quietLogger,
   removePodDirs,
-  until,
 } from './helpers.ts';
 
 const why = podmanUnavailable();
@@ -86,12 +86,12 @@ describe.skipIf(why !== null)(
 
     it('SIGTERM reaches the command children though PID 1 ignores it; SIGKILL ends a pod that ignores SIGTERM', async () => {
       const a = await launch(['sh', '-c', 'sleep 1000 & wait $!']);
-      expect(await until(() => rt.pids(a.pod.ref).length >= 2, 5000)).toBe(true);
+      await until(() => rt.pids(a.pod.ref).length >= 2, "both of pod a's processes", 5000);
       rt.signal(a.pod.ref, 'SIGTERM');
       expect((await a.pod.ended).exitCode).toBe(143);
 
       const b = await launch(['sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done']);
-      expect(await until(() => rt.pids(b.pod.ref).length >= 2, 5000)).toBe(true);
+      await until(() => rt.pids(b.pod.ref).length >= 2, "both of pod b's processes", 5000);
       rt.signal(b.pod.ref, 'SIGTERM');
       await new Promise((r) => setTimeout(r, 700));
       expect(rt.alive(b.pod.ref)).toBe(true);
@@ -110,7 +110,7 @@ describe.skipIf(why !== null)(
           mounts: [{ hostPath: dir, containerPath: '/w', readOnly: false }],
         },
       );
-      expect(await until(() => existsSync(join(dir, 'n')) && count() > 3, 5000)).toBe(true);
+      await until(() => existsSync(join(dir, 'n')) && count() > 3, 'the counter to count', 5000);
       expect(rt.freeze(pod.ref, true).ok).toBe(true);
       await new Promise((r) => setTimeout(r, 200));
       const frozenAt = count();
@@ -118,7 +118,7 @@ describe.skipIf(why !== null)(
       expect(count()).toBe(frozenAt);
       expect(rt.alive(pod.ref)).toBe(true);
       expect(rt.freeze(pod.ref, false).ok).toBe(true);
-      expect(await until(() => count() > frozenAt + 3, 5000)).toBe(true);
+      await until(() => count() > frozenAt + 3, 'the thawed counter to count on', 5000);
       // Podman still removes a container that was frozen and thawed behind its back.
       await rt.release(pod.ref);
       expect((await pod.ended).exitCode).toBe(137);
@@ -136,11 +136,11 @@ describe.skipIf(why !== null)(
       // sh runs the last command by exec: PID 1 is `sleep`, with the setsid'd `sleep` beside it.
       const sid = (p: number) => readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ')[3];
       // Two sessions once the background child has called setsid (it forks before it does).
-      expect(await until(() => new Set(rt.pids(pod.ref).map(sid)).size === 2, 5000)).toBe(true);
+      await until(() => new Set(rt.pids(pod.ref).map(sid)).size === 2, 'two sessions in the pod', 5000);
       const pids = rt.pids(pod.ref);
       rt.signal(pod.ref, 'SIGKILL');
       await pod.ended;
-      expect(await until(() => pids.every((p) => !existsSync(`/proc/${p}`)), 3000)).toBe(true);
+      await until(() => pids.every((p) => !existsSync(`/proc/${p}`)), "the pod's processes to end");
       expect(rt.pids(pod.ref)).toEqual([]);
     });
 
@@ -282,7 +282,7 @@ describe.skipIf(why !== null)(
       p.close();
       if (!r.ok) throw new Error(r.error.message);
       refs.push(r.value.ref);
-      expect(await until(() => p.stdout().startsWith('READY'), 10_000)).toBe(true);
+      await until(() => p.stdout().startsWith('READY'), 'the READY line', 10_000);
       expect(p.stdout()).toMatch(/^READY pid=\d+ gpu=/);
       const apps = await smi(node, '--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits');
       const [pid, mib] = apps.stdout.trim().split(', ').map(Number);

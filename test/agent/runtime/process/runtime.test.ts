@@ -14,6 +14,7 @@ import { cgroupPids } from '../../../../agent/runtime/cgroup.ts';
 import { createProcessRuntime, REASON_OOM_KILLED } from '../../../../agent/runtime/process/runtime.ts';
 import type { LaunchedPod, PodRuntime, RuntimeRef } from '../../../../agent/runtime/types.ts';
 import { createLogger } from '../../../../common/log.ts';
+import { until } from '../../../helpers/wait.ts';
 import { type TestRuntime, testRuntime } from '../helpers.ts';
 
 const asRoot = process.getuid?.() === 0;
@@ -60,14 +61,6 @@ async function launch(runtime: PodRuntime, s: PodSpec): Promise<LaunchedPod & { 
   if (!r.ok) throw new Error(r.error.message);
   cleanups.push(() => runtime.release(r.value.ref));
   return { ...r.value, out: () => readFileSync(join(dir, 'out'), 'utf8') };
-}
-
-async function until(pred: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const gone = (pid: number): boolean => {
