@@ -3,7 +3,6 @@
 // in tens of milliseconds, which rules out a TypeScript loader. `spec.ts` writes the same layout.
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomicSync } from '../../../common/atomic-file.mjs';
 
 /** The variable naming the state directory; without it the fakes behave as if no driver is loaded. */
 export const STATE_ENV = 'TESSERA_SIM_STATE';
@@ -51,11 +50,22 @@ export function readJson(file) {
   return JSON.parse(text);
 }
 
-/** Writes a file so that readers see the old or the new content, never a mix: temp file, then rename. */
-export const writeFileAtomic = writeFileAtomicSync;
+/**
+ * Writes a file so that readers see the old or the new content, never a mix: temp file, then rename.
+ * Not common/atomic-file.mjs: this folder is bind-mounted alone into containers (a containerised sim
+ * workload runs /sim/workload.mjs), so the fakes import nothing outside it.
+ */
+export function writeFileAtomic(file, data) {
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`,
+  );
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
 
 export function writeJsonAtomic(file, value) {
-  writeFileAtomicSync(file, `${JSON.stringify(value, null, 2)}\n`);
+  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** gpus.json, or null when the directory or file is missing (the fakes then report "no driver"). */
