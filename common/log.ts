@@ -6,6 +6,7 @@
  */
 import { type Logger as PinoLogger, pino } from 'pino';
 import { err, ok, type Result, tesseraError } from './errors.ts';
+import { type DefaultsOf, withDefaults } from './options.ts';
 
 /** Log levels, least severe first. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -29,11 +30,18 @@ export interface LoggerOptions {
   stream: LogSink;
   /** Lines below this level are dropped. Default `info`. */
   level?: LogLevel;
-  /** Fields on every line (e.g. `{ component: 'link' }`). */
+  /** Fields on every line (e.g. `{ component: 'link' }`); default none. */
   fields?: LogFields;
   /** Epoch milliseconds; injected so tests get stable times. Default `Date.now`. */
   now?: () => number;
 }
+
+/** The defaults of `LoggerOptions`, as its fields document them. */
+const LOGGER_DEFAULTS = {
+  level: 'info',
+  fields: {},
+  now: Date.now,
+} as const satisfies DefaultsOf<LoggerOptions>;
 
 /** A structured logger. */
 export interface Logger {
@@ -66,11 +74,12 @@ export function parseLogLevel(s: string): Result<LogLevel> {
 }
 
 /** Creates a JSON-lines logger writing to `options.stream`. */
-export function createLogger(options: LoggerOptions): Logger {
-  const now = options.now ?? Date.now;
+export function createLogger(given: LoggerOptions): Logger {
+  const options = withDefaults(given, LOGGER_DEFAULTS);
+  const { now } = options;
   const root = pino(
     {
-      level: options.level ?? 'info',
+      level: options.level,
       base: null,
       messageKey: 'msg',
       // Level names, not pino's numbers: the lines are read by people and by `grep '"level":"error"'`.
@@ -81,7 +90,7 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     options.stream,
   );
-  return wrap(root, options.fields ?? {});
+  return wrap(root, options.fields);
 }
 
 function wrap(root: PinoLogger, fields: LogFields): Logger {
