@@ -51,6 +51,8 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
   /** A logger that adds `fields` to every line, sharing stream, level and clock. */
   child(fields: LogFields): Logger;
+  /** The least severe level written: lines below it are dropped. */
+  readonly level: LogLevel;
   /** True when a line at `level` would be written; guards costly field building. */
   isEnabled(level: LogLevel): boolean;
   /** The pino instance behind it (with its fields bound), for a library that takes one: fastify. */
@@ -109,6 +111,9 @@ function wrap(root: PinoLogger, fields: LogFields): Logger {
     // Bound on the root with all fields merged, so a child's `component` replaces its parent's
     // rather than appearing twice on the line.
     child: (more) => wrap(root, { ...fields, ...more }),
+    get level() {
+      return p.level as LogLevel;
+    },
     isEnabled: (level) => p.isLevelEnabled(level),
     pino: p,
   };
