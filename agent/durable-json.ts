@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import { type AtomicFs, nodeFs, writeJsonAtomicSync } from '../common/atomic-file.mjs';
 import { err, ok, type Result, type TesseraError, tesseraError } from '../common/errors.ts';
+import { type DefaultsOf, withDefaults } from '../common/options.ts';
 
 /** The file operations a durable write needs; injected so a test can see the fsyncs happen in order. */
 export type DurableFs = AtomicFs;
@@ -47,10 +48,17 @@ export interface ReadJsonRecordOptions {
   consequence: string;
   /** Stamps the `.corrupt-<ms>` name; default `Date.now`. */
   now?: () => number;
+  /** The file operations; default the real ones (`nodeFs`). */
   io?: DurableFs;
-  /** Looks at the parsed JSON before the schema does; an error it returns is the answer, the file left in place. */
+  /** Looks at the parsed JSON before the schema does; an error it returns is the answer, the file left in place. Default none. */
   refuse?: (raw: unknown) => TesseraError | null;
 }
+
+/** The defaults of `ReadJsonRecordOptions`, as its fields document them. */
+const READ_JSON_RECORD_DEFAULTS = {
+  now: Date.now,
+  io: nodeFs,
+} as const satisfies DefaultsOf<ReadJsonRecordOptions>;
 
 /**
  * Reads `path` validated by `schema`: null when there is no file. A file that is not valid JSON or not
@@ -60,9 +68,10 @@ export interface ReadJsonRecordOptions {
 export function readJsonRecord<T>(
   path: string,
   schema: z.ZodType<T>,
-  opts: ReadJsonRecordOptions,
+  given: ReadJsonRecordOptions,
 ): Result<T | null> {
-  const io = opts.io ?? nodeFs;
+  const opts = withDefaults(given, READ_JSON_RECORD_DEFAULTS);
+  const { io } = opts;
   let text: string;
   try {
     text = io.readFileSync(path, 'utf8');
@@ -85,7 +94,7 @@ export function readJsonRecord<T>(
   } catch (e) {
     why = `not valid JSON (${e instanceof Error ? e.message : String(e)})`;
   }
-  const aside = `${path}.corrupt-${(opts.now ?? Date.now)()}`;
+  const aside = `${path}.corrupt-${opts.now()}`;
   let moved = true;
   try {
     io.renameSync(path, aside);

@@ -13,6 +13,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:f
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { err, ok, type Result, tesseraError } from '../common/errors.ts';
+import type { LogLevel } from '../common/log.ts';
+import { type DefaultsOf, withDefaults } from '../common/options.ts';
 import { readProcStat } from './runner/proc.ts';
 
 /** The guard's pid file under the data dir (fence-guard.mjs creates it exclusively). */
@@ -62,15 +64,28 @@ export interface FenceGuardProcess {
 export interface FenceGuardStartOptions {
   /** The agent it guards; default `process.pid`. */
   agentPid?: number;
+  /**
+   * Lines below this level are left out of `<data>/fence-guard.log` (the guard's `--log-level`): the
+   * agent passes its own. Default `info`. A guard already running keeps the level it started with.
+   */
+  logLevel?: LogLevel;
   /** Passed to the script (`--poll-ms N`, `--grace-ms N`); default none. */
   args?: string[];
 }
 
+/** The defaults of `FenceGuardStartOptions`, as its fields document them. */
+const FENCE_GUARD_START_DEFAULTS = {
+  agentPid: process.pid,
+  logLevel: 'info',
+  args: [] as string[],
+} satisfies DefaultsOf<FenceGuardStartOptions>;
+
 /** Returns the data dir's running guard, or starts one. */
 export function ensureFenceGuard(
   dataDir: string,
-  opts: FenceGuardStartOptions = {},
+  given: FenceGuardStartOptions = {},
 ): Result<FenceGuardProcess> {
+  const opts = withDefaults(given, FENCE_GUARD_START_DEFAULTS);
   const log = join(dataDir, FENCE_GUARD_LOG_FILE);
   const running = runningGuardPid(dataDir);
   if (running !== null) return ok({ pid: running, reused: true, log });
@@ -81,7 +96,7 @@ export function ensureFenceGuard(
     fd = openSync(log, 'a', 0o600);
     // No TypeScript loader (tsx's NODE_OPTIONS) and a small young generation: the guard is tiny.
     const { NODE_OPTIONS: _, ...env } = process.env;
-    const args = [script, dataDir, String(opts.agentPid ?? process.pid), ...(opts.args ?? [])];
+    const args = [script, dataDir, String(opts.agentPid), '--log-level', opts.logLevel, ...opts.args];
     const child = spawn(process.execPath, ['--max-semi-space-size=1', ...args], {
       detached: true,
       stdio: ['ignore', fd, fd],

@@ -21,10 +21,17 @@
 // stop disarms it), when a dead agent leaves no `reschedule` pod alive, or when the data dir
 // disappears. One guard per data dir: `<data>/fence-guard.pid`, created exclusively.
 //
-// Usage: node fence-guard.mjs <dataDir> <agentPid> [--poll-ms N] [--grace-ms N]
+// Usage: node fence-guard.mjs <dataDir> <agentPid> [--poll-ms N] [--grace-ms N] [--log-level L]
+// (L one of pino's level names, default info: the agent passes its own `--log-level`).
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeJsonAtomicSync } from '../common/atomic-file.mjs';
+import {
+  createGuardLog,
+  DEFAULT_GUARD_LOG_LEVEL,
+  GUARD_LOG_LEVELS,
+  isGuardLogLevel,
+} from './fence-guard-log.mjs';
 import {
   cgroupMembers,
   cgroupOf,
@@ -50,23 +57,29 @@ const MAX_RECORDS = 1000;
 /** How often a kill round looks whether the pods are gone. */
 const GONE_POLL_MS = 50;
 
-function log(level, msg, fields = {}) {
-  const line = { time: new Date().toISOString(), level, msg, component: 'fence-guard', pid: process.pid };
-  process.stdout.write(`${JSON.stringify({ ...line, ...fields })}\n`);
-}
-
 /** The command line; exits with a usage line on anything else. */
 function parseArgs(argv) {
   const [dataDir, agentPid, ...rest] = argv;
-  const opts = { dataDir, agentPid: Number(agentPid), pollMs: 150, graceMs: 2000 };
+  const opts = {
+    dataDir,
+    agentPid: Number(agentPid),
+    pollMs: 150,
+    graceMs: 2000,
+    logLevel: DEFAULT_GUARD_LOG_LEVEL,
+  };
   for (let i = 0; i < rest.length; i += 2) {
-    const v = Number(rest[i + 1]);
-    if (rest[i] === '--poll-ms' && v > 0) opts.pollMs = v;
-    else if (rest[i] === '--grace-ms' && v >= 0) opts.graceMs = v;
-    else opts.bad = rest[i];
+    const flag = rest[i];
+    const value = rest[i + 1];
+    const v = Number(value);
+    if (flag === '--poll-ms' && v > 0) opts.pollMs = v;
+    else if (flag === '--grace-ms' && v >= 0) opts.graceMs = v;
+    else if (flag === '--log-level' && isGuardLogLevel(value)) opts.logLevel = value;
+    else opts.bad = flag;
   }
   if (!dataDir || !Number.isSafeInteger(opts.agentPid) || opts.agentPid < 1 || opts.bad !== undefined) {
-    process.stderr.write('usage: node fence-guard.mjs <dataDir> <agentPid> [--poll-ms N] [--grace-ms N]\n');
+    process.stderr.write(
+      `usage: node fence-guard.mjs <dataDir> <agentPid> [--poll-ms N] [--grace-ms N] [--log-level ${GUARD_LOG_LEVELS.join('|')}]\n`,
+    );
     process.exit(2);
   }
   return opts;
@@ -87,6 +100,7 @@ function readJson(file) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
+const log = createGuardLog(opts.logLevel);
 const dataDir = path.resolve(opts.dataDir);
 const files = {
   deadline: path.join(dataDir, DEADLINE_FILE),

@@ -18,6 +18,7 @@
  * starts). Exit code 1 only for unhealthy.
  */
 import { z } from 'zod';
+import { type DefaultsOf, type WithDefaults, withDefaults } from '../common/options.ts';
 import type { GpuDriver, GpuInfo } from './gpu/index.ts';
 import { readStateFile, stateFilePath } from './state-file.ts';
 
@@ -171,13 +172,20 @@ export interface ProbeOptions {
   dataDir: string;
   /** How long the agent's `/status` may take; default 2000 ms. */
   httpTimeoutMs?: number;
+  /** Epoch ms, for the report's time and the state file's age; default `Date.now`. */
   now?: () => number;
 }
 
+/** The defaults of `ProbeOptions`, as its fields document them. */
+const PROBE_DEFAULTS = { httpTimeoutMs: 2000, now: Date.now } as const satisfies DefaultsOf<ProbeOptions>;
+
+type ResolvedProbeOptions = WithDefaults<ProbeOptions, typeof PROBE_DEFAULTS>;
+
 /** Probes the GPUs through `driver` and asks the agent of `dataDir` for its view. */
-export async function probeHealth(opts: ProbeOptions): Promise<HealthReport> {
-  const now = opts.now ?? Date.now;
-  const [inventory, agent] = await Promise.all([opts.driver.discover(), probeAgent(opts, now)]);
+export async function probeHealth(given: ProbeOptions): Promise<HealthReport> {
+  const opts = withDefaults(given, PROBE_DEFAULTS);
+  const { now } = opts;
+  const [inventory, agent] = await Promise.all([opts.driver.discover(), probeAgent(opts)]);
   const kind = opts.driver.kind;
   if (!inventory.ok) {
     return {
@@ -209,7 +217,8 @@ export function healthExitCode(report: HealthReport): 0 | 1 {
   return report.level === 'unhealthy' ? 1 : 0;
 }
 
-async function probeAgent(opts: ProbeOptions, now: () => number): Promise<AgentHealth> {
+async function probeAgent(opts: ResolvedProbeOptions): Promise<AgentHealth> {
+  const { now } = opts;
   const stateFile = stateFilePath(opts.dataDir);
   const base = { stateFile, stateFileAgeMs: null, pid: null, port: null, view: null };
   const read = await readStateFile(opts.dataDir);
@@ -228,7 +237,7 @@ async function probeAgent(opts: ProbeOptions, now: () => number): Promise<AgentH
   const ageMs = Math.max(0, now() - state.writtenAtMs);
   const known = { stateFile, stateFileAgeMs: ageMs, pid: state.pid, port: state.port };
   if (state.port !== null && state.stoppedAtMs === null) {
-    const live = await fetchStatus(state.port, opts.httpTimeoutMs ?? 2000);
+    const live = await fetchStatus(state.port, opts.httpTimeoutMs);
     // The port may have been reused by another process since the agent died: the pid must match.
     if (live !== null && live.agent.pid === state.pid) {
       return {

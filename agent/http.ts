@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { err, ok, type Result, tesseraError } from '../common/errors.ts';
+import { type DefaultsOf, withDefaults } from '../common/options.ts';
 import type { AgentEvent, AgentStatus } from './api.ts';
 import { type AgentMetrics, metricsViewOf } from './metrics.ts';
 
@@ -36,17 +37,29 @@ export interface HttpEndpoint {
 /** Paths a metrics listener (`--metrics-address`) serves: what a scraper and a probe need, no pod detail. */
 export const METRICS_ONLY_PATHS: readonly string[] = ['/metrics', '/healthz'];
 
+/** Options of `serveAgentHttp`. */
+export interface AgentHttpOptions {
+  /** The address to listen on; default `127.0.0.1` (the unauthenticated local endpoint). */
+  host?: string;
+  /** The only paths served; default every one. A listener facing the network serves METRICS_ONLY_PATHS. */
+  only?: readonly string[];
+}
+
+/** The defaults of `AgentHttpOptions` a table can hold (no `only`: every path). */
+const AGENT_HTTP_DEFAULTS = { host: '127.0.0.1' } as const satisfies DefaultsOf<AgentHttpOptions>;
+
 /**
- * Serves `src` on `host`:`port` (0 lets the OS pick a free port; default host 127.0.0.1); an error naming the
- * address when it cannot. `only` limits the paths served: a listener facing the network serves
- * METRICS_ONLY_PATHS, never `/status` or `/events`.
+ * Serves `src` on `host`:`port` (0 lets the OS pick a free port); an error naming the address when it
+ * cannot. `only` limits the paths served: a listener facing the network serves METRICS_ONLY_PATHS,
+ * never `/status` or `/events`.
  */
 export function serveAgentHttp(
   src: HttpSources,
   port: number,
-  options: { host?: string; only?: readonly string[] } = {},
+  given: AgentHttpOptions = {},
 ): Promise<Result<HttpEndpoint>> {
-  const host = options.host ?? '127.0.0.1';
+  const options = withDefaults(given, AGENT_HTTP_DEFAULTS);
+  const { host } = options;
   const server = createServer((req, res) => {
     void handleHttp(req, res, src, options.only);
   });

@@ -267,7 +267,8 @@ export async function runAgentMain(
   if (runtime.value.note !== null) log.warn(runtime.value.note);
   // Linked, a frozen agent must not outlive its lease with pods running: the guard stops them.
   if (o.allocator !== null) {
-    const guard = ensureFenceGuard(o.dataDir);
+    // At the agent's own level, so `--log-level warn` quiets the guard's log as well as the agent's.
+    const guard = ensureFenceGuard(o.dataDir, { logLevel: log.level });
     if (!guard.ok) {
       await agent.close();
       return guard;

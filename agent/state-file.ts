@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { writeJsonAtomicSync } from '../common/atomic-file.mjs';
 import { err, ok, type Result, tesseraError } from '../common/errors.ts';
+import { type DefaultsOf, withDefaults } from '../common/options.ts';
 import type { AgentStatus } from './api.ts';
 
 /** The format this agent writes and reads. */
@@ -113,6 +114,9 @@ export interface StateWriterOptions {
   soonMs?: number;
 }
 
+/** The defaults of `StateWriterOptions`, as its fields document them. */
+const STATE_WRITER_DEFAULTS = { soonMs: 100 } as const satisfies DefaultsOf<StateWriterOptions>;
+
 /** Keeps the state file current: now, soon after a change, and one last time on stop. */
 export interface StateWriter {
   /** Writes now; asked during a write in flight, it joins that one. */
@@ -126,7 +130,8 @@ export interface StateWriter {
 }
 
 /** A writer of `<dataDir>/agent-state.json`; see `StateWriter`. */
-export function createStateWriter(opts: StateWriterOptions): StateWriter {
+export function createStateWriter(given: StateWriterOptions): StateWriter {
+  const opts = withDefaults(given, STATE_WRITER_DEFAULTS);
   let writing: Promise<void> | null = null;
   let stoppedAtMs: number | null = null;
   let timer: NodeJS.Timeout | null = null;
@@ -151,7 +156,7 @@ export function createStateWriter(opts: StateWriterOptions): StateWriter {
       timer = setTimeout(() => {
         timer = null;
         void write();
-      }, opts.soonMs ?? 100);
+      }, opts.soonMs);
       // The agent's lifetime is its embedder's to decide: a pending write never keeps a process up.
       timer.unref();
     },

@@ -178,10 +178,18 @@ export async function readConfigFile(path: string = defaultConfigPath()): Promis
   }
 }
 
+/** Where `loadConfigFromEnvironment` reads; both defaults are read per call (tests pass their own). */
+export interface ConfigEnvironmentOptions {
+  /** The environment; default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** The config file; default `defaultConfigPath()` (`~/.config/tessera/config.json`). */
+  path?: string;
+}
+
 /** Resolves the config from flags, `process.env` and the config file on disk. */
 export async function loadConfigFromEnvironment(
   flags: ConfigValues,
-  options: { env?: Readonly<Record<string, string | undefined>>; path?: string } = {},
+  options: ConfigEnvironmentOptions = {},
 ): Promise<Result<TesseraConfig>> {
   const path = options.path ?? defaultConfigPath();
   const file = await readConfigFile(path);

@@ -6,6 +6,7 @@
  */
 import { type Logger as PinoLogger, pino } from 'pino';
 import { err, ok, type Result, tesseraError } from './errors.ts';
+import { type DefaultsOf, withDefaults } from './options.ts';
 
 /** Log levels, least severe first. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -29,11 +30,18 @@ export interface LoggerOptions {
   stream: LogSink;
   /** Lines below this level are dropped. Default `info`. */
   level?: LogLevel;
-  /** Fields on every line (e.g. `{ component: 'link' }`). */
+  /** Fields on every line (e.g. `{ component: 'link' }`); default none. */
   fields?: LogFields;
   /** Epoch milliseconds; injected so tests get stable times. Default `Date.now`. */
   now?: () => number;
 }
+
+/** The defaults of `LoggerOptions`, as its fields document them. */
+const LOGGER_DEFAULTS = {
+  level: 'info',
+  fields: {},
+  now: Date.now,
+} as const satisfies DefaultsOf<LoggerOptions>;
 
 /** A structured logger. */
 export interface Logger {
@@ -43,6 +51,8 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
   /** A logger that adds `fields` to every line, sharing stream, level and clock. */
   child(fields: LogFields): Logger;
+  /** The least severe level written: lines below it are dropped. */
+  readonly level: LogLevel;
   /** True when a line at `level` would be written; guards costly field building. */
   isEnabled(level: LogLevel): boolean;
   /** The pino instance behind it (with its fields bound), for a library that takes one: fastify. */
@@ -66,11 +76,12 @@ export function parseLogLevel(s: string): Result<LogLevel> {
 }
 
 /** Creates a JSON-lines logger writing to `options.stream`. */
-export function createLogger(options: LoggerOptions): Logger {
-  const now = options.now ?? Date.now;
+export function createLogger(given: LoggerOptions): Logger {
+  const options = withDefaults(given, LOGGER_DEFAULTS);
+  const { now } = options;
   const root = pino(
     {
-      level: options.level ?? 'info',
+      level: options.level,
       base: null,
       messageKey: 'msg',
       // Level names, not pino's numbers: the lines are read by people and by `grep '"level":"error"'`.
@@ -81,7 +92,7 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     options.stream,
   );
-  return wrap(root, options.fields ?? {});
+  return wrap(root, options.fields);
 }
 
 function wrap(root: PinoLogger, fields: LogFields): Logger {
@@ -100,6 +111,9 @@ function wrap(root: PinoLogger, fields: LogFields): Logger {
     // Bound on the root with all fields merged, so a child's `component` replaces its parent's
     // rather than appearing twice on the line.
     child: (more) => wrap(root, { ...fields, ...more }),
+    get level() {
+      return p.level as LogLevel;
+    },
     isEnabled: (level) => p.isLevelEnabled(level),
     pino: p,
   };

@@ -11,6 +11,7 @@
  * or nothing over the pod's GPU processes: when one checkpoint fails, the ones already taken are
  * restored, so a pod is never left half on the GPU and half in host memory.
  */
+import { type DefaultsOf, withDefaults } from '../../common/options.ts';
 import type { SwapControl } from './types.ts';
 
 /** Result of a swap operation; `reason` is the refusal a user reads in the event. */
@@ -43,10 +44,17 @@ export interface SwapPoolOptions {
   /**
    * Called with every entry after each change the pool makes (a swap-out, a swap-in or its partial
    * progress, a forget), so the agent can keep a durable record: a pod checkpointed when the agent
-   * stops stays checkpointed, and only that record tells the next agent to swap it back in.
+   * stops stays checkpointed, and only that record tells the next agent to swap it back in. Default
+   * none.
    */
   onChange?: (entries: SwapEntry[]) => void;
 }
+
+/** The defaults of `SwapPoolOptions`, as its fields document them. */
+const SWAP_POOL_DEFAULTS = {
+  now: Date.now,
+  onChange: () => {},
+} as const satisfies DefaultsOf<SwapPoolOptions>;
 
 /** A node's swap pool. */
 export interface SwapPool {
@@ -75,16 +83,16 @@ export interface SwapPool {
 }
 
 /** A host-RAM pool of `capacityMiB` that swaps through `control` (a GpuDriver). */
-export function createSwapPool(opts: SwapPoolOptions): SwapPool {
-  const now = opts.now ?? Date.now;
-  const { control, capacityMiB } = opts;
+export function createSwapPool(given: SwapPoolOptions): SwapPool {
+  const opts = withDefaults(given, SWAP_POOL_DEFAULTS);
+  const { now, control, capacityMiB } = opts;
   const held = new Map<string, SwapEntry>();
   // Capacity of swap-outs in flight, and pods moving either way, so a pod is never moved twice at once.
   const reserved = new Map<string, number>();
   const moving = new Set<string>();
   const entries = (): SwapEntry[] =>
     [...held.values()].map((e) => ({ ...e, pids: [...e.pids], perGpuMiB: { ...e.perGpuMiB } }));
-  const changed = (): void => opts.onChange?.(entries());
+  const changed = (): void => opts.onChange(entries());
   const used = (): number => {
     let sum = 0;
     for (const e of held.values()) sum += e.usedMiB;

@@ -40,6 +40,15 @@ export interface SampleGrouperOptions {
   staleMs?: number;
 }
 
+/** `SampleGrouperOptions` complete. */
+export type ResolvedSampleGrouperOptions = Required<SampleGrouperOptions>;
+
+/** Fills in the defaults of `opts`; computed here, not in a table, as both follow the interval. */
+export function resolveSampleGrouperOptions(opts: SampleGrouperOptions): ResolvedSampleGrouperOptions {
+  const quietMs = opts.quietMs ?? Math.max(5, Math.min(50, Math.floor(opts.intervalMs / 4)));
+  return { ...opts, quietMs, staleMs: opts.staleMs ?? 2 * opts.intervalMs + quietMs };
+}
+
 /** How many rounds a GPU may be missing before a round stops waiting for it. */
 const ROUNDS_REMEMBERED = 3;
 
@@ -53,7 +62,7 @@ const keyOf = (row: ProcessSampleRow): string => `${row.gpuUuid}/${row.pid}`;
 
 /** Groups GPU and process lines into samples; see the file comment for the rules. */
 export class SampleGrouper {
-  readonly #opts: Required<SampleGrouperOptions>;
+  readonly #opts: ResolvedSampleGrouperOptions;
   #round = new Map<number, GpuSampleRow>();
   /** GPU index -> the last round number it appeared in; indices gone for ROUNDS_REMEMBERED drop out. */
   #seen = new Map<number, number>();
@@ -68,8 +77,7 @@ export class SampleGrouper {
   #delivered = new Map<string, number | null>();
 
   constructor(opts: SampleGrouperOptions) {
-    const quietMs = opts.quietMs ?? Math.max(5, Math.min(50, Math.floor(opts.intervalMs / 4)));
-    this.#opts = { ...opts, quietMs, staleMs: opts.staleMs ?? 2 * opts.intervalMs + quietMs };
+    this.#opts = resolveSampleGrouperOptions(opts);
   }
 
   /** One parsed line of the GPU stream. */

@@ -4,6 +4,7 @@
  * error shape, views.ts the wire shapes, and one routes file per resource family.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { type DefaultsOf, type WithDefaults, withDefaults } from '../../common/options.ts';
 import type { ServerTls } from '../../common/tls-files.ts';
 import type { TokenStore } from '../identity/tokens.ts';
 import type { Db } from '../store/db.ts';
@@ -66,11 +67,29 @@ export interface ApiOptions {
   tls?: ServerTls;
 }
 
+/** The defaults of `ApiOptions`, as its fields document them (the optional services have none). */
+const API_DEFAULTS = {
+  now: Date.now,
+  onChange: () => {},
+  disconnectNode: () => false,
+  console: false,
+  metricsAuth: false,
+} as const satisfies DefaultsOf<ApiOptions>;
+
+/** `ApiOptions` complete: every default filled in; logger, tokens, info, metrics and tls stay optional. */
+export type ResolvedApiOptions = WithDefaults<ApiOptions, typeof API_DEFAULTS>;
+
+/** Fills in every default of `options`: done once, where the API is built. */
+export function resolveApiOptions(options: ApiOptions): ResolvedApiOptions {
+  return withDefaults(options, API_DEFAULTS);
+}
+
 /** The prefix every resource route lives under. */
 export const API_PREFIX = '/api/v1';
 
 /** Builds the API on a fresh fastify instance; nothing listens until the caller says so. */
-export function buildApi(options: ApiOptions): FastifyInstance {
+export function buildApi(given: ApiOptions): FastifyInstance {
+  const options = resolveApiOptions(given);
   const base = {
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
     logController: new DebugRequestLog(),
@@ -89,8 +108,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
         }) as unknown as FastifyInstance);
   const ctx: ApiContext = {
     db: options.db,
-    now: options.now ?? Date.now,
-    changed: options.onChange ?? (() => {}),
+    now: options.now,
+    changed: options.onChange,
   };
   installErrorHandlers(app);
   installRequestIdHeader(app);
@@ -99,12 +118,12 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   registerHealth(app, ctx.db);
   if (options.metrics !== undefined) {
     const check =
-      options.metricsAuth === true && options.tokens !== undefined
+      options.metricsAuth && options.tokens !== undefined
         ? metricsReader(options.tokens, ctx.db, ctx.now)
         : undefined;
     registerMetricsRoute(app, options.metrics.registry, check);
   }
-  if (options.console === true) registerConsole(app);
+  if (options.console) registerConsole(app);
   app.register(
     async (api) => {
       // Scoped to /api/v1 only, so the probes above stay open without a token.
@@ -114,7 +133,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
         enforcePermissions(api, ctx.db, options.tokens);
         registerTokenRoutes(api, ctx, options.tokens);
         registerUserRoutes(api, ctx, options.tokens);
-        registerNodeResetRoute(api, ctx, options.tokens, options.disconnectNode ?? (() => false));
+        registerNodeResetRoute(api, ctx, options.tokens, options.disconnectNode);
       }
       registerOrgRoutes(api, ctx);
       registerNodeRoutes(api, ctx);

@@ -82,7 +82,7 @@ export function hashToken(token: string): Buffer {
 
 /** Optional details of a user token. */
 export interface UserTokenOptions {
-  /** A label for the token. */
+  /** A label for the token; default none (stored as null). */
   name?: string;
   /** When it stops working (ms since the epoch). Default: never (or, with `parent`, the parent's expiry). */
   expiresMs?: number;

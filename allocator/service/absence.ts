@@ -22,6 +22,18 @@ export interface AbsenceOptions {
   checkEveryMs?: number;
 }
 
+/** `AbsenceOptions` complete: both intervals filled in from the heartbeat. */
+export type ResolvedAbsenceOptions = Required<AbsenceOptions>;
+
+/** Fills in the defaults of `options`; computed here, not in a table, as both follow the heartbeat. */
+export function resolveAbsenceOptions(options: AbsenceOptions): ResolvedAbsenceOptions {
+  return {
+    ...options,
+    graceMs: options.graceMs ?? Math.max(10_000, 5 * options.heartbeatMs),
+    checkEveryMs: options.checkEveryMs ?? Math.max(2000, 2 * options.heartbeatMs),
+  };
+}
+
 /** The check the allocator runs on every node Status. */
 export interface AbsenceCheck {
   onStatus(node: string, status: Status, nowMs: number): LifecycleResult;
@@ -29,8 +41,7 @@ export interface AbsenceCheck {
 
 /** Creates the check over `db`. */
 export function createAbsenceCheck(db: Db, options: AbsenceOptions): AbsenceCheck {
-  const graceMs = options.graceMs ?? Math.max(10_000, 5 * options.heartbeatMs);
-  const checkEveryMs = options.checkEveryMs ?? Math.max(2000, 2 * options.heartbeatMs);
+  const { graceMs, checkEveryMs } = resolveAbsenceOptions(options);
   const lastCheck = new Map<string, number>();
   // `node -> podId#epoch -> first Status found without it`.
   const missing = new Map<string, Map<string, number>>();

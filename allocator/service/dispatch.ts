@@ -11,6 +11,7 @@
  */
 import { parseImageRef } from '../../common/image-ref.ts';
 import type { Logger } from '../../common/log.ts';
+import { type DefaultsOf, withDefaults } from '../../common/options.ts';
 import { credentialMismatch, type RegistryCredential } from '../../common/registry-secret.ts';
 import type { Frame, Status, WirePodSpec } from '../../common/wire.ts';
 import { FrameRefused, makeFrame } from '../../common/wire.ts';
@@ -104,13 +105,23 @@ function pullLoginOf(db: Db, w: WorkloadRecord): RegistryCredential | null {
   return login;
 }
 
+/** Options of `createDispatcher`; durations in ms. */
+export interface DispatcherOptions {
+  /** A StartPod or StopPod not yet answered is sent again after this long; default 5000. */
+  resendMs?: number;
+  /** The link's heartbeat: a Stopping pod missing from a Status two heartbeats after its first StopPod is gone. */
+  heartbeatMs: number;
+  /** Where a pod that can neither start nor be failed is reported; default none (not logged). */
+  log?: Logger;
+}
+
+/** The defaults of `DispatcherOptions`, as its fields document them. */
+const DISPATCHER_DEFAULTS = { resendMs: 5000 } as const satisfies DefaultsOf<DispatcherOptions>;
+
 /** Creates a dispatcher over `db`, sending with `send`. */
-export function createDispatcher(
-  db: Db,
-  send: SendToNode,
-  options: { resendMs?: number; heartbeatMs: number; log?: Logger },
-): Dispatcher {
-  const resendMs = options.resendMs ?? 5000;
+export function createDispatcher(db: Db, send: SendToNode, given: DispatcherOptions): Dispatcher {
+  const options = withDefaults(given, DISPATCHER_DEFAULTS);
+  const { resendMs } = options;
   // Last send per pod and epoch, by node: `node -> "podId#epoch:start|stop" -> ms`. Rebuilt by each
   // sync from what is still owed, so it never outgrows the pods in flight.
   let sent = new Map<string, Map<string, number>>();

@@ -9,6 +9,7 @@
  * more than about a third of the loop, whatever the rate of changes.
  */
 import type { Logger } from '../../common/log.ts';
+import { type DefaultsOf, withDefaults } from '../../common/options.ts';
 
 /** The loop's handle. */
 export interface CycleLoop {
@@ -22,17 +23,26 @@ export interface CycleLoop {
 export interface CycleLoopOptions {
   /** Least wait from a request to its cycle. */
   coalesceMs: number;
+  /** How often the periodic tick asks for a cycle (unless `idle()`). */
   periodicMs: number;
   /** True when a periodic tick has nothing to do; default never idle. */
   idle?: () => boolean;
   /** Monotonic ms; injected for tests. Default `performance.now`. */
   clock?: () => number;
+  /** Where a failed cycle is reported; default none (not logged). */
   log?: Logger;
 }
 
+/** The defaults of `CycleLoopOptions`, as its fields document them. */
+const CYCLE_LOOP_DEFAULTS = {
+  idle: () => false,
+  clock: () => performance.now(),
+} as const satisfies DefaultsOf<CycleLoopOptions>;
+
 /** Starts the periodic timer; `run` is one whole cycle. */
-export function createCycleLoop(run: () => void, options: CycleLoopOptions): CycleLoop {
-  const clock = options.clock ?? (() => performance.now());
+export function createCycleLoop(run: () => void, given: CycleLoopOptions): CycleLoop {
+  const options = withDefaults(given, CYCLE_LOOP_DEFAULTS);
+  const { clock } = options;
   let pending: NodeJS.Timeout | null = null;
   let closed = false;
   let lastMs = 0;
@@ -57,7 +67,7 @@ export function createCycleLoop(run: () => void, options: CycleLoopOptions): Cyc
     pending = setTimeout(once, wait);
   };
   const tick = (): void => {
-    if (options.idle?.() === true) return;
+    if (options.idle()) return;
     request();
   };
   const periodic = setInterval(tick, options.periodicMs);

@@ -5,6 +5,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { type DefaultsOf, withDefaults } from '../../common/options.ts';
 import { migrate } from './migrations.ts';
 
 /** The store's handle: a better-sqlite3 connection. */
@@ -24,6 +25,12 @@ export interface OpenOptions {
   busyTimeoutMs?: number;
 }
 
+/** The defaults of `OpenOptions`, as its fields document them. */
+const OPEN_DEFAULTS = {
+  dataDir: DEFAULT_DATA_DIR,
+  busyTimeoutMs: 5000,
+} as const satisfies DefaultsOf<OpenOptions>;
+
 /**
  * Keeps the database file and its WAL and shared-memory files readable by their owner alone: the
  * file holds registry passwords (store/registry-secrets.ts) and token hashes. The file is created
@@ -36,8 +43,9 @@ function ownerOnly(file: string): void {
 }
 
 /** Opens (creating if needed) `<dataDir>/tessera.db` with mode 0600, applies pragmas and migrations. */
-export function openDb(options: OpenOptions = {}): Db {
-  const dir = options.dataDir ?? DEFAULT_DATA_DIR;
+export function openDb(given: OpenOptions = {}): Db {
+  const options = withDefaults(given, OPEN_DEFAULTS);
+  const dir = options.dataDir;
   mkdirSync(dir, { recursive: true });
   const file = join(dir, DB_FILE);
   ownerOnly(file);
@@ -47,7 +55,7 @@ export function openDb(options: OpenOptions = {}): Db {
     // FULL: a decision is on disk before it is dispatched, even across power loss.
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs))}`);
     migrate(db);
   } catch (e) {
     db.close();

@@ -89,6 +89,12 @@ function toWorkload(r: WorkloadRow): WorkloadRecord {
   };
 }
 
+/** Options of `submitWorkload` and `submitSpec`. */
+export interface SubmitOptions {
+  /** The workload's id; default a fresh random UUID, drawn per submit (so no table holds it). */
+  id?: string;
+}
+
 /**
  * Validates `input` as a workload spec and stores it: Creating, then Pending, both as events.
  * `id` defaults to a random UUID (tests pass their own for stable output).
@@ -97,7 +103,7 @@ export function submitWorkload(
   db: Db,
   input: unknown,
   nowMs: number,
-  options: { id?: string } = {},
+  options: SubmitOptions = {},
 ): Result<WorkloadRecord> {
   const parsed = parseWorkloadSpec(input);
   return parsed.ok ? submitSpec(db, parsed.value, nowMs, options) : parsed;
@@ -111,7 +117,7 @@ export function submitSpec(
   db: Db,
   spec: WorkloadSpec,
   nowMs: number,
-  options: { id?: string } = {},
+  options: SubmitOptions = {},
 ): Result<WorkloadRecord> {
   const id = options.id ?? randomUUID();
   return guard(() =>

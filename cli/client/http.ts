@@ -7,6 +7,7 @@
  */
 import { CONTINUE_HEADER } from '../../allocator/api/paging.ts';
 import { type ErrorCode, isErrorCode, type TesseraError, tesseraError } from '../../common/errors.ts';
+import { type DefaultsOf, type WithDefaults, withDefaults } from '../../common/options.ts';
 import { errorCode, explainTlsFailure } from '../../common/tls-errors.ts';
 import { CliError, EXIT_FAILURE } from '../errors.ts';
 import type { ClientConfig } from './config.ts';
@@ -40,6 +41,19 @@ export interface ClientOptions {
   fetch?: typeof fetch;
 }
 
+/** The defaults of `ClientOptions` a table can hold (the fetch depends on the config). */
+const CLIENT_DEFAULTS = { timeoutMs: 30_000 } as const satisfies DefaultsOf<ClientOptions>;
+
+/** `ClientOptions` complete for one config. */
+export type ResolvedClientOptions = WithDefaults<ClientOptions, typeof CLIENT_DEFAULTS> & {
+  fetch: typeof fetch;
+};
+
+/** Fills in the defaults of `options` for `config`; the default fetch is computed here, by `fetchFor(config)`. */
+export function resolveClientOptions(config: ClientConfig, options: ClientOptions): ResolvedClientOptions {
+  return { ...withDefaults(options, CLIENT_DEFAULTS), fetch: options.fetch ?? fetchFor(config) };
+}
+
 /** The fetch for `config`: the global one, or one that trusts the CA it names. */
 export function fetchFor(config: ClientConfig): typeof fetch {
   return config.ca === undefined ? fetch : fetchTrusting(config.ca.pem);
@@ -47,8 +61,7 @@ export function fetchFor(config: ClientConfig): typeof fetch {
 
 /** Builds an `ApiClient` for the allocator `config` resolved. */
 export function createClient(config: ClientConfig, options: ClientOptions = {}): ApiClient {
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const doFetch = options.fetch ?? fetchFor(config);
+  const { timeoutMs, fetch: doFetch } = resolveClientOptions(config, options);
   /** One request: the parsed JSON answer and the response's headers, or a CliError. */
   const send = async (
     method: HttpMethod,

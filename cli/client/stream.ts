@@ -4,7 +4,7 @@
  * http.ts: the API's error body when the allocator refused before streaming.
  */
 import { tesseraError } from '../../common/errors.ts';
-import { withDefaults } from '../../common/options.ts';
+import { type DefaultsOf, type WithDefaults, withDefaults } from '../../common/options.ts';
 import { CliError, EXIT_FAILURE } from '../errors.ts';
 import type { ClientConfig } from './config.ts';
 import { apiError, fetchFor, unreachable } from './http.ts';
@@ -19,6 +19,19 @@ export interface StreamOptions {
   fetch?: typeof fetch;
 }
 
+/** The defaults of `StreamOptions` a table can hold (the fetch depends on the config; no `signal`: never ended early). */
+const STREAM_DEFAULTS = { connectTimeoutMs: 30_000 } as const satisfies DefaultsOf<StreamOptions>;
+
+/** `StreamOptions` complete for one config. */
+export type ResolvedStreamOptions = WithDefaults<StreamOptions, typeof STREAM_DEFAULTS> & {
+  fetch: typeof fetch;
+};
+
+/** Fills in the defaults of `options` for `config`; the default fetch is computed here, by `fetchFor(config)`. */
+export function resolveStreamOptions(config: ClientConfig, options: StreamOptions): ResolvedStreamOptions {
+  return { ...withDefaults(options, STREAM_DEFAULTS), fetch: options.fetch ?? fetchFor(config) };
+}
+
 /** GETs `path` under `/api/v1` and calls `onText` with each decoded piece until the answer ends. */
 export async function streamText(
   config: ClientConfig,
@@ -26,7 +39,7 @@ export async function streamText(
   onText: (text: string) => void,
   given: StreamOptions = {},
 ): Promise<void> {
-  const options = withDefaults(given, { connectTimeoutMs: 30_000 });
+  const options = resolveStreamOptions(config, given);
   const target = `${config.url}/api/v1${path}`;
   const headers: Record<string, string> = { accept: 'text/plain, application/json' };
   if (config.token !== undefined) headers.authorization = `Bearer ${config.token}`;
@@ -37,7 +50,7 @@ export async function streamText(
   try {
     let res: Response;
     try {
-      res = await (options.fetch ?? fetchFor(config))(target, { headers, signal: abort.signal });
+      res = await options.fetch(target, { headers, signal: abort.signal });
     } catch (e) {
       if (options.signal?.aborted === true) return;
       throw new CliError(unreachable(config, e, options.connectTimeoutMs), EXIT_FAILURE);

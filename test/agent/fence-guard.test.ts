@@ -342,6 +342,28 @@ describe('fence guard', () => {
     expect(guardLog(dataDir)).toContain('no pod it ran stops when cut off');
   });
 
+  it("logs at the agent's level: at warn, its kills but none of its info lines", async () => {
+    const dataDir = tmpData();
+    const pod = podProcess();
+    checkpoint(dataDir, [
+      { podId: 'p', epoch: 1, pid: pod.pid, startTimeTicks: processStartTime(pod.pid) ?? -1 },
+    ]);
+    deadline(dataDir, { baseDeadlineMs: Date.now() - 1 });
+    const g = ensureFenceGuard(dataDir, {
+      logLevel: 'warn',
+      args: ['--poll-ms', '50', '--grace-ms', '1000'],
+    });
+    if (!g.ok) throw new Error(g.error.message);
+    const guard = g.value.pid;
+    cleanups.push(() => signalQuietly(guard, 'SIGKILL'));
+    expect(readFileSync(`/proc/${guard}/cmdline`, 'utf8').split('\0')).toEqual(
+      expect.arrayContaining(['--log-level', 'warn']),
+    );
+    await until(pod.exited, 'the pod to be killed at the deadline');
+    await until(() => guardLog(dataDir).includes('deadline passed: stopping pod'), 'the kill to be logged');
+    expect(guardLog(dataDir)).not.toContain('"level":"info"');
+  });
+
   it('is reused by a restarted agent rather than started twice', async () => {
     const dataDir = tmpData();
     deadline(dataDir, { baseDeadlineMs: Date.now() + 60_000 });

@@ -37,12 +37,15 @@ describe('createLogger', () => {
     log.error('e');
     expect(c.parsed().map((l) => l.level)).toEqual(['info', 'warn', 'error']);
     expect(log.isEnabled('debug')).toBe(false);
+    expect(log.level).toBe('info');
 
     const quiet = collector();
     const warnOnly = createLogger({ stream: quiet.stream, level: 'warn', now });
     warnOnly.info('no');
     warnOnly.error('yes');
     expect(quiet.parsed().map((l) => l.msg)).toEqual(['yes']);
+    expect(warnOnly.level).toBe('warn');
+    expect(warnOnly.child({ component: 'x' }).level).toBe('warn');
   });
 
   it('adds base and child fields to every line, later ones winning', () => {

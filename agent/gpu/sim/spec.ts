@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomicSync } from '../../../common/atomic-file.mjs';
 import { err, ok, type Result, tesseraError } from '../../../common/errors.ts';
+import { type DefaultsOf, withDefaults } from '../../../common/options.ts';
 import { SIM_GPU_MODELS, type SimGpuModel } from './models.ts';
 
 /** One GPU to simulate: a product, in the order the spec listed it. */
@@ -121,10 +122,18 @@ export function parseSimGpus(text: string): Result<SimGpuSpec[]> {
 export interface SimStateOptions {
   /** Varies the UUIDs, so two sim nodes on one machine do not share GPUs' identities. Default `tessera-sim`. */
   seed?: string;
-  /** Default `580.159.04` with CUDA `13.0`: the driver of the H200 capture the XML schema follows. */
+  /** Default `580.159.04`: the driver of the H200 capture the XML schema follows. */
   driverVersion?: string;
+  /** Default `13.0`, that driver's CUDA. */
   cudaVersion?: string;
 }
+
+/** The defaults of `SimStateOptions`, as its fields document them. */
+const SIM_STATE_DEFAULTS = {
+  seed: 'tessera-sim',
+  driverVersion: '580.159.04',
+  cudaVersion: '13.0',
+} as const satisfies DefaultsOf<SimStateOptions>;
 
 // HGX boards' GPU bus numbers; beyond eight GPUs the sequence is made up.
 const PCI_BUSES = ['18', '2A', '3A', '5D', '9A', 'AB', 'BA', 'DB'];
@@ -170,11 +179,11 @@ export async function initSimState(
   specs: SimGpuSpec[],
   opts: SimStateOptions = {},
 ): Promise<SimState> {
-  const seed = opts.seed ?? 'tessera-sim';
+  const { seed, driverVersion, cudaVersion } = withDefaults(opts, SIM_STATE_DEFAULTS);
   const state: SimState = {
     version: 1,
-    driverVersion: opts.driverVersion ?? '580.159.04',
-    cudaVersion: opts.cudaVersion ?? '13.0',
+    driverVersion,
+    cudaVersion,
     gpus: specs.map((spec, index) => simGpu(spec, index, seed)),
   };
   await mkdir(path.join(dir, 'procs'), { recursive: true });

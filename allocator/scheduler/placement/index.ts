@@ -9,6 +9,7 @@
  * - explain.ts: why nothing fits.
  * `createPlacer` is what the allocator's actions and `tessera simulate` both use.
  */
+import { type DefaultsOf, type WithDefaults, withDefaults } from '../../../common/options.ts';
 import { explainNoFit } from './explain.ts';
 import { fits } from './fit.ts';
 import { compileMix, defaultTargetMix, type TargetMix } from './mix.ts';
@@ -38,6 +39,17 @@ export interface PlacerOptions {
   maxScoreIndexes?: number;
 }
 
+/** The defaults of `PlacerOptions` a table can hold (the mix is built per placer). */
+const PLACER_DEFAULTS = { maxScoreIndexes: 256 } as const satisfies DefaultsOf<PlacerOptions>;
+
+/** `PlacerOptions` complete: the mix and the index bound filled in (`rng` stays optional). */
+export type ResolvedPlacerOptions = WithDefaults<PlacerOptions, typeof PLACER_DEFAULTS> & { mix: TargetMix };
+
+/** Fills in the defaults of `options`; the default mix is computed here, a fresh `defaultTargetMix()`. */
+export function resolvePlacerOptions(options: PlacerOptions): ResolvedPlacerOptions {
+  return { ...withDefaults(options, PLACER_DEFAULTS), mix: options.mix ?? defaultTargetMix() };
+}
+
 /** A Placer that also runs any score policy by name (the simulator's baselines). */
 export interface PolicyPlacer extends Placer {
   /** Best placement of `req` in `pool` under `policy`, or null when nothing fits. */
@@ -45,8 +57,9 @@ export interface PolicyPlacer extends Placer {
 }
 
 /** Builds a placer over `nodes` (the placer reads them; callers mutate and then call `update`). */
-export function createPlacer(nodes: NodeState[], options: PlacerOptions = {}): PolicyPlacer {
-  const maxIndexes = options.maxScoreIndexes ?? 256;
+export function createPlacer(nodes: NodeState[], given: PlacerOptions = {}): PolicyPlacer {
+  const options = resolvePlacerOptions(given);
+  const maxIndexes = options.maxScoreIndexes;
   const pools = new Map<string, PoolIndex>();
   const where = new Map<string, { pool: PoolIndex; rank: number }>();
   // Each pool's score indexes by request shape, least recently used first; they live and die with
@@ -77,7 +90,7 @@ export function createPlacer(nodes: NodeState[], options: PlacerOptions = {}): P
   for (const [name, members] of byPool) rebuild(name, members);
 
   const ctx: PolicyContext = {
-    mix: compileMix(options.mix ?? defaultTargetMix()),
+    mix: compileMix(options.mix),
     rng: options.rng,
     memo(node: NodeState, measure: NodeMeasure): number {
       const loc = where.get(node.name);
