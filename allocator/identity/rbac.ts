@@ -55,14 +55,8 @@ export const CLUSTER: Scope = { kind: 'cluster' };
 
 const ROLE_VERBS: Readonly<Record<Role, readonly Verb[]>> = {
   admin: VERBS,
-  'department-admin': [
-    'read',
-    'read-nodes',
-    'read-policy',
-    'write-workload',
-    'manage-project',
-    'manage-department',
-  ],
+  // Everything but the cluster's own settings.
+  'department-admin': VERBS.filter((v) => v !== 'manage-cluster'),
   researcher: ['read', 'read-policy', 'write-workload'],
   viewer: ['read', 'read-policy'],
 };
