@@ -20,8 +20,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAgent } from '../agent/agent.ts';
+import type { AgentApi } from '../agent/api.ts';
 import { createNvidiaDriver } from '../agent/gpu/index.ts';
 import { initSimState, parseSimGpus, readSimRegistration, SIM_TOOLS, simEnv } from '../agent/gpu/sim/spec.ts';
+import { isEnded } from '../agent/runner/index.ts';
 import { createProcessRuntime } from '../agent/runtime/process/runtime.ts';
 import { readStateFile } from '../agent/state-file.ts';
 import { createLogger } from '../common/log.ts';
@@ -188,6 +190,18 @@ interface KillTrial {
   toGoneMs: number;
 }
 
+/** The pod's pid once its launch has run: a start answers `starting`, before the process exists. */
+async function podPid(agent: AgentApi, podId: string): Promise<number> {
+  for (let i = 0; i < 2000; i++) {
+    const pod = agent.status().pods.find((p) => p.podId === podId);
+    if (pod?.pid !== null && pod?.pid !== undefined) return pod.pid;
+    if (pod !== undefined && isEnded(pod.state))
+      throw new Error(`pod ${podId} ended at start: ${pod.reason}`);
+    await sleep(5);
+  }
+  throw new Error(`pod ${podId} has no pid after 10 s`);
+}
+
 /** Kill latency at `intervalMs` sampling: `trials` workloads each jumping over a 3500 MiB limit. */
 async function killLatency(intervalMs: number, trials: number): Promise<KillTrial[]> {
   const root = mkdtempSync(join(tmpdir(), 'tessera-bench-kill-'));
@@ -240,7 +254,7 @@ async function killLatency(intervalMs: number, trials: number): Promise<KillTria
         graceSeconds: 1,
       });
       if (!r.ok) throw new Error(r.error.message);
-      const pid = r.value.pid!;
+      const pid = await podPid(agent, podId);
       let crossedAtMs: number | null = null;
       for (;;) {
         if (crossedAtMs === null) {
