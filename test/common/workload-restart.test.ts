@@ -1,5 +1,7 @@
 /** The spec's restartPolicy and backoffLimit: defaults, accepted values and the messages for bad ones. */
 import { describe, expect, it } from 'vitest';
+import { applyPolicy, effectivePolicy } from '../../common/policy.ts';
+import { parsePolicy } from '../../common/policy-parse.ts';
 import { parseWorkloadSpec } from '../../common/workload.ts';
 import { MAX_BACKOFF_LIMIT, RESTART_DEFAULTS } from '../../common/workload-restart.ts';
 import { failure, value } from '../result.ts';
@@ -33,5 +35,19 @@ describe('restartPolicy and backoffLimit', () => {
       expect(e.message).toContain('backoffLimit');
       expect(e.message).toContain(`0 to ${MAX_BACKOFF_LIMIT}`);
     }
+  });
+
+  it('a policy may default restartPolicy and cap backoffLimit, like any other field', () => {
+    const policy = value(
+      parsePolicy({ defaults: { restartPolicy: 'OnFailure' }, rules: { backoffLimit: { max: 10 } } }),
+    );
+    const eff = effectivePolicy({ scope: 'cluster', policy }, undefined, undefined);
+    expect(value(applyPolicy({ ...base, backoffLimit: 3 }, eff))).toMatchObject({
+      restartPolicy: 'OnFailure',
+      backoffLimit: 3,
+    });
+    expect(failure(applyPolicy({ ...base, backoffLimit: 20 }, eff)).message).toContain(
+      'backoffLimit: 20 is above the maximum (rule max 10 set by policy cluster)',
+    );
   });
 });
