@@ -44,6 +44,8 @@ const TOP_FIELDS = [
   'workingDir',
   'runAsUser',
   'runAsGroup',
+  'restartPolicy',
+  'backoffLimit',
 ] as const;
 
 /** A field's spellings: its quantity form and, where it has one, its unit-named form. */

@@ -29,9 +29,16 @@ import {
   RESOURCES_FIELD_HELP,
   ResourcesInput,
 } from './workload-resources.ts';
+import {
+  normaliseRestart,
+  RESTART_FIELD_HELP,
+  RESTART_INPUT_SHAPE,
+  type RestartFields,
+} from './workload-restart.ts';
 
 export type { ContainerFields, PullPolicy, WorkloadMount } from './workload-container.ts';
 export type { GpuRequest, PodResources } from './workload-resources.ts';
+export type { RestartFields, RestartPolicy } from './workload-restart.ts';
 
 /** What kind of work a workload is; decides its defaults. */
 export type WorkloadType = 'workspace' | 'training' | 'distributed' | 'inference';
@@ -82,7 +89,7 @@ export const WORKLOAD_TYPE_DEFAULTS: Readonly<
 };
 
 /** A validated workload spec with every default applied and every quantity normalised. */
-export interface WorkloadSpec extends ContainerFields {
+export interface WorkloadSpec extends ContainerFields, RestartFields {
   name: string;
   project: string;
   type: WorkloadType;
@@ -157,6 +164,7 @@ const SpecInput = z.strictObject({
   minRuntimeMs: nonNegativeInt.optional(),
   disconnectPolicy: z.string().optional(),
   ...CONTAINER_INPUT_SHAPE,
+  ...RESTART_INPUT_SHAPE,
 });
 
 type SpecIn = z.infer<typeof SpecInput>;
@@ -189,6 +197,7 @@ const FIELD_HELP: Readonly<Record<string, string>> = {
   minRuntimeMs: 'a whole number of milliseconds >= 0',
   disconnectPolicy: DISCONNECT_POLICY_HELP,
   ...CONTAINER_FIELD_HELP,
+  ...RESTART_FIELD_HELP,
 };
 
 /** Extra advice for fields people reach for that the spec spells differently. */
@@ -254,6 +263,9 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
   const container = normaliseContainer(s, specError);
   if (!container.ok) return container;
 
+  const restart = normaliseRestart(s);
+  if (!restart.ok) return restart;
+
   const priorityClass = s.priorityClass ?? WORKLOAD_TYPE_DEFAULTS[s.type].priorityClass;
   const priority = PRIORITY_VALUES[priorityClass];
   return withinSize({
@@ -273,6 +285,7 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
     minRuntimeMs: minRuntimeMs.value ?? 0,
     disconnect: disconnect.value,
     ...container.value,
+    ...restart.value,
   });
 }
 

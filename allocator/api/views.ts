@@ -96,7 +96,7 @@ export function podView(p: PodRecord) {
   };
 }
 
-/** A workload as read: its normalised spec plus id, phase, phaseReason, createdAt and pods. */
+/** A workload as read: its normalised spec plus id, phase, phaseReason, restarts, createdAt and pods. */
 export function workloadView(w: WorkloadRecord, pods: PodRecord[]) {
   return {
     id: w.id,
@@ -105,6 +105,8 @@ export function workloadView(w: WorkloadRecord, pods: PodRecord[]) {
     disconnectPolicy: formatDisconnectPolicy(w.spec.disconnect),
     phase: w.phase,
     phaseReason: w.phaseReason,
+    // Restarts after pod failures (restartPolicy OnFailure), of at most backoffLimit.
+    restarts: w.restarts,
     createdAt: iso(w.createdMs),
     pods: pods.map(podView),
   };

@@ -33,6 +33,11 @@ function reasonSuffix(p: PodFacts): string {
   return r === '' || r === `exited with code ${p.exitCode ?? 'unknown'}` ? '' : `: ${r}`;
 }
 
+/** How a failed pod is named in its workload's events: `pod X failed with exit code 1: OOMKilled`. */
+export function podFailureText(p: PodFacts): string {
+  return `pod ${p.name} failed${p.exitCode === null ? '' : ` with exit code ${p.exitCode}`}${reasonSuffix(p)}`;
+}
+
 /** The workload's reason for a failed pod: its own word where it is one of PASSED_ON_REASONS. */
 export function failureReason(pod: Pick<PodFacts, 'reason'>): string {
   const r = pod.reason ?? '';
@@ -57,10 +62,7 @@ export function derivePhase(
   const succeeded = pods.filter((p) => p.phase === 'Succeeded').length;
   const failed = pods.filter((p) => p.phase === 'Failed');
   const firstFailed = failed[0];
-  const failedWhy =
-    firstFailed === undefined
-      ? ''
-      : `pod ${firstFailed.name} failed${firstFailed.exitCode === null ? '' : ` with exit code ${firstFailed.exitCode}`}${reasonSuffix(firstFailed)}`;
+  const failedWhy = firstFailed === undefined ? '' : podFailureText(firstFailed);
   const failedReason = firstFailed === undefined ? 'PodFailed' : failureReason(firstFailed);
   const target = ((): DerivedPhase | null => {
     if (live.length === 0) {

@@ -8,20 +8,17 @@ import { formatDisconnectPolicy, replaceAfterMs } from '../../common/disconnect.
 import type { Result } from '../../common/errors.ts';
 import type { PodPhase } from '../../common/phases.ts';
 import type { WirePodStatus } from '../../common/wire.ts';
-import type { PlannedStop } from '../store/apply-plan.ts';
 import { type Db, inTransaction } from '../store/db.ts';
 import { fail, guard, StoreError } from '../store/errors.ts';
 import { deleteNode, getNode } from '../store/nodes.ts';
 import { listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import { getWorkload, moveWorkload } from '../store/workloads.ts';
-import { derivePhase, REPORT_DRIVEN_PHASES } from './derive.ts';
+import { REPORT_DRIVEN_PHASES } from './derive.ts';
 import { advancePod, beginStop } from './pods.ts';
+import { failPod, isRetryable } from './restart.ts';
+import { type LifecycleResult, settle } from './settle.ts';
 
-/** What a lifecycle step changed: stops to send, and whether anything was written. */
-export interface LifecycleResult {
-  stops: PlannedStop[];
-  changed: boolean;
-}
+export type { LifecycleResult } from './settle.ts';
 
 /** Pod phases a report may still move. */
 const REPORTABLE: readonly PodPhase[] = ['Bound', 'Starting', 'Running', 'Unknown', 'Stopping'];
@@ -66,7 +63,13 @@ export function applyPodReport(
       (report.signal !== null
         ? `killed by ${report.signal}`
         : `exited with code ${report.exitCode ?? 'unknown'}`);
-    advancePod(db, pod, ok ? 'Succeeded' : 'Failed', why, report.exitCode);
+    if (!ok) {
+      // A start that failed (no exit code, no signal, never reported running) is the spec's fault.
+      const started = pod.phase !== 'Bound' || report.exitCode !== null || report.signal !== null;
+      const failure = { why, exitCode: report.exitCode, retryable: isRetryable(why, started) };
+      return { ...failPod(db, pod, failure, nowMs), changed: true };
+    }
+    advancePod(db, pod, 'Succeeded', why, report.exitCode);
     return { ...settle(db, pod.workload, nowMs), changed: true };
   });
 }
@@ -85,13 +88,12 @@ export function confirmAbsent(db: Db, pod: PodRecord, nowMs: number): LifecycleR
 
 /**
  * A pod its node has not listed in its reports for `absentMs` although the store believes it runs
- * there: it is gone (reason Lost) and its workload's phase follows, as for any failed pod.
+ * there: it is gone (reason Lost) and is handled as any failed pod (restarted under OnFailure).
  */
 export function failLost(db: Db, pod: PodRecord, nowMs: number, absentMs: number): LifecycleResult {
   return inTransaction(db, (): LifecycleResult => {
     const why = `Lost: node ${pod.node} has not reported the pod for ${Math.round(absentMs / 1000)} s`;
-    if (!advancePod(db, pod, 'Failed', why)) return { stops: [], changed: false };
-    return { ...settle(db, pod.workload, nowMs), changed: true };
+    return failPod(db, pod, { why, exitCode: null, retryable: true }, nowMs);
   });
 }
 
@@ -224,20 +226,4 @@ function losePods(
   }
   moveWorkload(db, id, 'Pending', reason, message, nowMs);
   return out;
-}
-
-/** Moves the workload to the phase its pods call for, if any; `message` replaces the derived one. */
-function settle(db: Db, id: string, nowMs: number, message?: string): LifecycleResult {
-  const w = getWorkload(db, id);
-  if (w === undefined) return { stops: [], changed: false };
-  const derived = derivePhase(w.phase, w.spec.minReplicas, listPods(db, { workload: id }));
-  if (derived === null) return { stops: [], changed: false };
-  const d = message === undefined ? derived : { ...derived, message };
-  // Pods that finished before the workload was seen Running: it did run, and the table says so
-  // (Initializing leads to Completed only through Running).
-  if (w.phase === 'Initializing' && d.to === 'Completed')
-    moveWorkload(db, id, 'Running', 'PodsReady', 'pods ran to completion before reporting ready', nowMs);
-  // Failed and Completed are derived only once no pod is live, so nothing is left to stop.
-  moveWorkload(db, id, d.to, d.reason, d.message, nowMs);
-  return { stops: [], changed: true };
 }

@@ -7,6 +7,7 @@ import { KEEP } from '../../common/disconnect.ts';
 import type { Result } from '../../common/errors.ts';
 import { type PodPhase, transition, type WorkloadPhase } from '../../common/phases.ts';
 import { parseWorkloadSpec, type WorkloadSpec, type WorkloadType } from '../../common/workload.ts';
+import { type RestartFields, storedRestart } from '../../common/workload-restart.ts';
 import type { Db } from './db.ts';
 import { fail, guard, StoreError } from './errors.ts';
 import { insertEvent } from './events.ts';
@@ -25,6 +26,8 @@ export interface WorkloadRecord {
   createdMs: number;
   nextPodOrdinal: number;
   belowMinSinceMs: number | null;
+  /** Restarts after a pod failure so far (restartPolicy OnFailure), counted against backoffLimit. */
+  restarts: number;
 }
 
 /**
@@ -62,15 +65,16 @@ interface WorkloadRow {
   created_ms: number;
   next_pod_ordinal: number;
   below_min_since_ms: number | null;
+  restarts: number;
 }
 
 /** A spec as an older release may have stored it: fields added since then are absent. */
-type StoredSpec = Omit<WorkloadSpec, 'disconnect' | 'mounts'> &
-  Partial<Pick<WorkloadSpec, 'disconnect' | 'mounts'>>;
+type StoredSpec = Omit<WorkloadSpec, 'disconnect' | 'mounts' | keyof RestartFields> &
+  Partial<Pick<WorkloadSpec, 'disconnect' | 'mounts' | keyof RestartFields>>;
 
 /** A stored spec with the defaults of fields added after it was stored. */
 function withDefaults(s: StoredSpec): WorkloadSpec {
-  return { ...s, disconnect: s.disconnect ?? KEEP, mounts: s.mounts ?? [] };
+  return { ...s, disconnect: s.disconnect ?? KEEP, mounts: s.mounts ?? [], ...storedRestart(s) };
 }
 
 function toWorkload(r: WorkloadRow): WorkloadRecord {
@@ -86,6 +90,7 @@ function toWorkload(r: WorkloadRow): WorkloadRecord {
     createdMs: r.created_ms,
     nextPodOrdinal: r.next_pod_ordinal,
     belowMinSinceMs: r.below_min_since_ms,
+    restarts: r.restarts,
   };
 }
 
@@ -261,6 +266,15 @@ export function moveWorkload(
   db.prepare('UPDATE workloads SET phase = ?, phase_reason = ? WHERE id = ?').run(to, reason, id);
   insertEvent(db, { timeMs: nowMs, workload: id, from: w.phase, to, reason, message });
   return { from: w.phase, to };
+}
+
+/** Counts one more restart of a workload after a pod failure; returns the new count. Callers hold a transaction. */
+export function countRestart(db: Db, id: string): number {
+  const row = db
+    .prepare('UPDATE workloads SET restarts = restarts + 1 WHERE id = ? RETURNING restarts')
+    .get(id) as { restarts: number } | undefined;
+  if (row === undefined) fail('TESSERA_E_NOT_FOUND', `no workload with id ${id}`, { workload: id });
+  return row.restarts;
 }
 
 /** Changes a workload's phase in its own transaction; an illegal change writes nothing. */

@@ -40,6 +40,7 @@ export function describeText(d: Description, nowMs: number): string {
     ['Memory per pod', r.memoryMiB === 0 ? '-' : formatMemoryMiB(r.memoryMiB)],
     ['Node pools', d.nodePools.join(', ')],
     ['On disconnect', d.disconnectPolicy],
+    ['Restarts', restartText(d)],
   ];
   summary.push(...containerRows(d));
   if (d.nodeTypes.length > 0) summary.push(['Node types', d.nodeTypes.join(', ')]);
@@ -70,6 +71,13 @@ export function describeText(d: Description, nowMs: number): string {
           rows: d.events.map((e) => [e.time, e.from ?? '-', e.to, e.reason, e.message]),
         });
   return `${lines.join('')}\nPods:\n${pods}\nEvents:\n${events}`;
+}
+
+/** `0 (policy Never)`, or `2 of 6 (policy OnFailure)`: the restarts so far and what allows them. */
+export function restartText(d: Pick<WorkloadView, 'restarts' | 'restartPolicy' | 'backoffLimit'>): string {
+  return d.restartPolicy === 'Never'
+    ? `${d.restarts} (policy Never)`
+    : `${d.restarts} of ${d.backoffLimit} (policy OnFailure)`;
 }
 
 /**

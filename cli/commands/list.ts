@@ -38,7 +38,7 @@ interface RawListFlags {
 /** How often `--watch` re-renders. */
 export const WATCH_INTERVAL_MS = 2000;
 
-/** The listing as a table: NAME PROJECT TYPE PHASE PODS GPUS AGE; wide adds NODES and the GPU uuids the pods hold. */
+/** The listing as a table: NAME PROJECT TYPE PHASE PODS RESTARTS GPUS AGE; wide adds NODES and the GPU uuids the pods hold. */
 export function workloadTable(workloads: readonly WorkloadView[], nowMs: number, wide = false): string {
   if (workloads.length === 0) return 'no workloads\n';
   const uniq = (xs: string[]): string => [...new Set(xs)].join(',') || '-';
@@ -49,6 +49,7 @@ export function workloadTable(workloads: readonly WorkloadView[], nowMs: number,
       'TYPE',
       'PHASE',
       'PODS',
+      'RESTARTS',
       'GPUS',
       ...(wide ? ['NODES', 'GPU UUIDS'] : []),
       'AGE',
@@ -59,6 +60,7 @@ export function workloadTable(workloads: readonly WorkloadView[], nowMs: number,
       w.type,
       w.phase,
       podsCell(w),
+      String(w.restarts),
       gpusCell(w),
       ...(wide
         ? [

@@ -3,6 +3,7 @@
  * spec file with flag overrides (submit-file.ts) produce.
  */
 import type { PriorityClass, PullPolicy, WorkloadType } from '../../common/workload.ts';
+import type { SubmitRestart } from './submit-restart.ts';
 
 /** One `mounts` entry as the user set it; the allocator defaults what is left out. */
 export interface SubmitMount {
@@ -23,7 +24,7 @@ export interface SubmitResources {
 }
 
 /** The body of `POST /workloads`: only what the user set, so the allocator applies its defaults. */
-export interface SubmitBody {
+export interface SubmitBody extends SubmitRestart {
   name: string;
   project: string;
   type: WorkloadType;

@@ -25,6 +25,7 @@ import { collect } from '../flags.ts';
 import type { CliContext } from './index.ts';
 import type { SubmitBody, SubmitMount, SubmitResources } from './submit-body.ts';
 import { mergeSubmitFile } from './submit-file.ts';
+import { addRestartOptions, type RawRestartFlags, restartFields } from './submit-restart.ts';
 
 const EXAMPLES = `
 Examples:
@@ -35,6 +36,7 @@ Examples:
   $ tessera submit distributed bert -p nlp --gpu 1 --replicas 4 --node-pool a100,default -- ./run.sh
   $ tessera submit training resnet -p vision -i nvcr.io/nvidia/pytorch:24.05-py3 --pull-secret ngc \\
       --run-as-user 1000 --mount /datasets/imagenet:/data --mount /scratch:rw --gpu 1 -- python train.py
+  $ tessera submit distributed bert -p nlp --replicas 4 --restart-policy OnFailure --backoff-limit 3 -- ./run.sh
   $ tessera submit -f resnet.yaml --gpu-fraction 0.25      # flags override the file's fields
   $ tessera submit -f resnet.yaml --dry-run                # the spec after policies, not stored
 
@@ -49,7 +51,7 @@ unless :rw); a path containing ':' needs a spec file (-f) with mounts.
 `;
 
 /** The flags as commander hands them over. */
-export interface RawSubmitFlags {
+export interface RawSubmitFlags extends RawRestartFlags {
   project?: string;
   gpu?: string;
   gpuFraction?: string;
@@ -134,6 +136,7 @@ export function flagFields(flags: RawSubmitFlags): Partial<SubmitBody> {
   if (flags.runAsUser !== undefined) body.runAsUser = wholeNumber(flags.runAsUser, '--run-as-user');
   if (flags.runAsGroup !== undefined) body.runAsGroup = wholeNumber(flags.runAsGroup, '--run-as-group');
   if (flags.mount !== undefined && flags.mount.length > 0) body.mounts = flags.mount.map(mountOf);
+  Object.assign(body, restartFields(flags));
 
   const resources: SubmitResources = {};
   if (flags.gpu !== undefined)
@@ -200,7 +203,7 @@ export function configure(command: Command, { io }: CliContext): void {
   const gpuRequests = ['gpu', 'gpuFraction', 'gpuMemory'];
   const conflicting = (name: string, group: readonly string[]) => group.filter((g) => g !== name);
   addClientOptions(
-    command
+    addRestartOptions(command)
       .description('Submit a workload; everything after -- is the command its pods run.')
       .addArgument(new Argument('[type]', 'workload type (required without -f)').choices(WORKLOAD_TYPES))
       .argument('[name]', "workload name, a DNS label such as 'resnet-50' (required without -f)")

@@ -125,8 +125,10 @@ describe('tessera client commands against a live API', () => {
   it('lists workloads with pods, GPUs and age, filtered and as JSON or YAML', async () => {
     const table = await tessera('list');
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^NAME\s+PROJECT\s+TYPE\s+PHASE\s+PODS\s+GPUS\s+AGE\n/);
-    expect(table.stdout).toMatch(/resnet\s+vision\s+training\s+Pending\s+0\/1\s+0\.5 \(limit 40GiB\)\s+\d+s/);
+    expect(table.stdout).toMatch(/^NAME\s+PROJECT\s+TYPE\s+PHASE\s+PODS\s+RESTARTS\s+GPUS\s+AGE\n/);
+    expect(table.stdout).toMatch(
+      /resnet\s+vision\s+training\s+Pending\s+0\/1\s+0\s+0\.5 \(limit 40GiB\)\s+\d+s/,
+    );
     expect(JSON.parse((await tessera('list', '-p', 'vision', '-o', 'json')).stdout)).toMatchObject([
       { name: 'resnet', env: { SEED: '1' }, command: ['python', 'train.py', '--lr', '0.1'] },
     ]);

@@ -14,6 +14,7 @@ function workload(phase: string, node: string | null): WorkloadView {
     type: 'training',
     phase,
     replicas: 1,
+    restarts: 0,
     createdAt: '2026-01-01T00:00:00Z',
     resources: { gpu: { kind: 'devices', count: 1 }, cpuMillis: 0, memoryMiB: 0 },
     pods:
@@ -34,9 +35,9 @@ function workload(phase: string, node: string | null): WorkloadView {
 describe('tessera list -o wide', () => {
   it('adds the nodes and GPU uuids the pods hold', () => {
     const out = renderList([workload('Running', 'n1')], 'wide', NOW);
-    expect(out).toMatch(/NAME\s+PROJECT\s+TYPE\s+PHASE\s+PODS\s+GPUS\s+NODES\s+GPU UUIDS\s+AGE/);
-    expect(out).toMatch(/resnet\s+vision\s+training\s+Running\s+1\/1\s+1\s+n1\s+GPU-aa\s+10m/);
-    expect(renderList([workload('Pending', null)], 'wide', NOW)).toMatch(/Pending\s+0\/1\s+1\s+-\s+-/);
+    expect(out).toMatch(/NAME\s+PROJECT\s+TYPE\s+PHASE\s+PODS\s+RESTARTS\s+GPUS\s+NODES\s+GPU UUIDS\s+AGE/);
+    expect(out).toMatch(/resnet\s+vision\s+training\s+Running\s+1\/1\s+0\s+1\s+n1\s+GPU-aa\s+10m/);
+    expect(renderList([workload('Pending', null)], 'wide', NOW)).toMatch(/Pending\s+0\/1\s+0\s+1\s+-\s+-/);
   });
 });
 

@@ -36,6 +36,7 @@ function encodeStartPod(spec: WorkloadSpec): Uint8Array {
     createdMs: 0,
     nextPodOrdinal: 1,
     belowMinSinceMs: null,
+    restarts: 0,
   };
   return encodeFrame(
     makeFrame({

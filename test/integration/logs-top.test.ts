@@ -177,8 +177,10 @@ describe.sequential('logs, explain and top over real processes', () => {
 
     const wide = await tessera('list', '-o', 'wide');
     expect(wide.code).toBe(0);
-    expect(wide.stdout).toMatch(/NAME\s+PROJECT\s+TYPE\s+PHASE\s+PODS\s+GPUS\s+NODES\s+GPU UUIDS\s+AGE/);
-    expect(wide.stdout).toMatch(/printer\s+\S+\s+training\s+Running\s+1\/1\s+1\s+n1\s+GPU-/);
+    expect(wide.stdout).toMatch(
+      /NAME\s+PROJECT\s+TYPE\s+PHASE\s+PODS\s+RESTARTS\s+GPUS\s+NODES\s+GPU UUIDS\s+AGE/,
+    );
+    expect(wide.stdout).toMatch(/printer\s+\S+\s+training\s+Running\s+1\/1\s+0\s+1\s+n1\s+GPU-/);
   });
 
   it('a reader that does not read a fast pod holds the allocator to 8 MiB, and a fifth follow is a 429', async () => {
