@@ -29,9 +29,17 @@ import {
   RESOURCES_FIELD_HELP,
   ResourcesInput,
 } from './workload-resources.ts';
+import {
+  AutoscalingInput,
+  normaliseServing,
+  SERVING_FIELD_HELP,
+  SERVING_INPUT_SHAPE,
+  type ServingFields,
+} from './workload-serving.ts';
 
 export type { ContainerFields, PullPolicy, WorkloadMount } from './workload-container.ts';
 export type { GpuRequest, PodResources } from './workload-resources.ts';
+export type { Autoscaling, ServingFields } from './workload-serving.ts';
 
 /** What kind of work a workload is; decides its defaults. */
 export type WorkloadType = 'workspace' | 'training' | 'distributed' | 'inference';
@@ -82,7 +90,7 @@ export const WORKLOAD_TYPE_DEFAULTS: Readonly<
 };
 
 /** A validated workload spec with every default applied and every quantity normalised. */
-export interface WorkloadSpec extends ContainerFields {
+export interface WorkloadSpec extends ContainerFields, ServingFields {
   name: string;
   project: string;
   type: WorkloadType;
@@ -157,6 +165,7 @@ const SpecInput = z.strictObject({
   minRuntimeMs: nonNegativeInt.optional(),
   disconnectPolicy: z.string().optional(),
   ...CONTAINER_INPUT_SHAPE,
+  ...SERVING_INPUT_SHAPE,
 });
 
 type SpecIn = z.infer<typeof SpecInput>;
@@ -189,6 +198,7 @@ const FIELD_HELP: Readonly<Record<string, string>> = {
   minRuntimeMs: 'a whole number of milliseconds >= 0',
   disconnectPolicy: DISCONNECT_POLICY_HELP,
   ...CONTAINER_FIELD_HELP,
+  ...SERVING_FIELD_HELP,
 };
 
 /** Extra advice for fields people reach for that the spec spells differently. */
@@ -214,7 +224,9 @@ const { specError, fromIssue } = specMessages({
         ? ResourcesInput.shape
         : /^mounts\.\d+$/.test(path)
           ? MountInput.shape
-          : SpecInput.shape,
+          : path === 'autoscaling'
+            ? AutoscalingInput.shape
+            : SpecInput.shape,
     ),
 });
 
@@ -234,6 +246,8 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
 
   const replicas = normaliseReplicas(s);
   if (!replicas.ok) return replicas;
+  const serving = normaliseServing(s, replicas.value, specError);
+  if (!serving.ok) return serving;
 
   const lists = normaliseLists(s);
   if (!lists.ok) return lists;
@@ -268,11 +282,12 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
     nodePools: lists.value.nodePools,
     nodeTypes: lists.value.nodeTypes,
     gpuModels: lists.value.gpuModels,
-    ...replicas.value,
+    ...serving.value.range,
     resources: resources.value,
     minRuntimeMs: minRuntimeMs.value ?? 0,
     disconnect: disconnect.value,
     ...container.value,
+    ...serving.value.serving,
   });
 }
 

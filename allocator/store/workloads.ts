@@ -65,12 +65,12 @@ interface WorkloadRow {
 }
 
 /** A spec as an older release may have stored it: fields added since then are absent. */
-type StoredSpec = Omit<WorkloadSpec, 'disconnect' | 'mounts'> &
-  Partial<Pick<WorkloadSpec, 'disconnect' | 'mounts'>>;
+type StoredSpec = Omit<WorkloadSpec, 'disconnect' | 'mounts' | 'public'> &
+  Partial<Pick<WorkloadSpec, 'disconnect' | 'mounts' | 'public'>>;
 
 /** A stored spec with the defaults of fields added after it was stored. */
 function withDefaults(s: StoredSpec): WorkloadSpec {
-  return { ...s, disconnect: s.disconnect ?? KEEP, mounts: s.mounts ?? [] };
+  return { ...s, disconnect: s.disconnect ?? KEEP, mounts: s.mounts ?? [], public: s.public ?? false };
 }
 
 function toWorkload(r: WorkloadRow): WorkloadRecord {

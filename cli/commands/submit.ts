@@ -25,6 +25,7 @@ import { collect } from '../flags.ts';
 import type { CliContext } from './index.ts';
 import type { SubmitBody, SubmitMount, SubmitResources } from './submit-body.ts';
 import { mergeSubmitFile } from './submit-file.ts';
+import { addServingOptions, applyServingFlags, type RawServingFlags } from './submit-serving.ts';
 
 const EXAMPLES = `
 Examples:
@@ -49,7 +50,7 @@ unless :rw); a path containing ':' needs a spec file (-f) with mounts.
 `;
 
 /** The flags as commander hands them over. */
-export interface RawSubmitFlags {
+export interface RawSubmitFlags extends RawServingFlags {
   project?: string;
   gpu?: string;
   gpuFraction?: string;
@@ -154,6 +155,7 @@ export function flagFields(flags: RawSubmitFlags): Partial<SubmitBody> {
     if (value !== undefined) resources[field] = value;
   }
   if (Object.keys(resources).length > 0) body.resources = resources;
+  applyServingFlags(flags, body);
   return body;
 }
 
@@ -265,7 +267,8 @@ export function configure(command: Command, { io }: CliContext): void {
       )
       .addOption(outputOption())
       .addHelpText('after', EXAMPLES),
-  ).action(
+  );
+  addServingOptions(command).action(
     async (
       type: WorkloadType | undefined,
       name: string | undefined,
