@@ -7,7 +7,6 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { TokenStore } from '../identity/tokens.ts';
-import type { ResolvedAllocatorOptions } from '../main.ts';
 import type { Db } from '../store/db.ts';
 import { listWorkloads } from '../store/workloads.ts';
 import { storeEndpoints } from './endpoints.ts';
@@ -23,14 +22,14 @@ export interface ServingDeps {
   db: Db;
   tokens: TokenStore | undefined;
   now: () => number;
-  options: Pick<
-    ResolvedAllocatorOptions,
-    | 'allowPublicServing'
-    | 'coldStartTimeoutMs'
-    | 'autoscaleStabilisationMs'
-    | 'autoscaleWindowMs'
-    | 'autoscaleTickMs'
-  >;
+  /** The allocator's serving options, defaults filled in (AllocatorOptions documents each). */
+  options: {
+    allowPublicServing: boolean;
+    coldStartTimeoutMs: number;
+    autoscaleStabilisationMs: number;
+    autoscaleWindowMs: number;
+    autoscaleTickMs: number;
+  };
   requestCycle: () => void;
 }
 

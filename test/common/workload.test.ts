@@ -97,7 +97,7 @@ describe('defaults per workload type', () => {
     expect(gangSize(s)).toBe(1);
   });
 
-  it('fills the rest: env {}, nodePools [default], no node or GPU filters, CPU-only, no min runtime, no image or mounts', () => {
+  it('fills the rest: env {}, nodePools [default], no node or GPU filters, CPU-only, no min runtime, no image or mounts, not public', () => {
     expect(value(spec({ type: 'training' }))).toEqual({
       ...base,
       type: 'training',
@@ -115,6 +115,7 @@ describe('defaults per workload type', () => {
       minRuntimeMs: 0,
       disconnect: { kind: 'keep' },
       mounts: [],
+      public: false,
     });
   });
 
