@@ -28,6 +28,9 @@ import { createAllocatorMetrics } from './metrics.ts';
 import { ACTIONS } from './scheduler/actions/index.ts';
 import { runCycle } from './scheduler/cycle.ts';
 import { isEmptyPlan } from './scheduler/plan.ts';
+import { DEFAULT_STABILISATION_MS } from './serve/autoscaler.ts';
+import { DEFAULT_WINDOW_MS } from './serve/load-meter.ts';
+import { startServing } from './serve/serving.ts';
 import { createAbsenceCheck } from './service/absence.ts';
 import { ADMIN_TOKEN_FILE, ALLOCATOR_FILE, bootstrap, JOIN_TOKEN_FILE } from './service/bootstrap.ts';
 import { createDispatcher } from './service/dispatch.ts';
@@ -58,6 +61,11 @@ const ALLOCATOR_DEFAULTS = {
   periodicCycleMs: 1000,
   coalesceMs: 50,
   metricsAuth: false,
+  allowPublicServing: false,
+  coldStartTimeoutMs: 60_000,
+  autoscaleStabilisationMs: DEFAULT_STABILISATION_MS,
+  autoscaleWindowMs: DEFAULT_WINDOW_MS,
+  autoscaleTickMs: 1000,
   now: Date.now,
 } as const satisfies DefaultsOf<AllocatorOptions>;
 
@@ -109,10 +117,21 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
     shares: () => shares.rows(),
     logFollows: () => follows.stats(),
   });
+  // The serving proxy's URLs name the allocator's external URL, known once it listens.
+  let externalUrl = options.externalUrl ?? '';
+  const serving = startServing({
+    db,
+    tokens,
+    now,
+    options,
+    requestCycle: () => requestCycle(),
+  });
   const app = buildApi({
     db,
     now,
     tokens,
+    serving: { baseUrl: () => externalUrl, wanted: (id) => serving.scaler.wanted(id) },
+    serveProxy: (root) => serving.register(root),
     onChange: () => requestCycle(),
     info: { explain, samples: gpuSamples, logs, shares, follows },
     disconnectNode: (node, reason) => link.disconnect(node, reason),
@@ -174,7 +193,7 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
     // Scheduling rules move expired work to Stopped; the teardown below stops its pods.
     metrics.ruleStops(enforceSchedulingRules(db, gpuUsage.idleRuns(at), at).length);
     teardown(db);
-    const snapshot = buildSnapshot(db, at);
+    const snapshot = buildSnapshot(db, at, undefined, (id) => serving.scaler.wanted(id));
     const plan = runCycle(snapshot, ACTIONS, metrics.timeAction);
     explain.record(plan.pending, at); // for tessera explain
     shares.record(snapshot, plan);
@@ -219,6 +238,7 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
   const dialHost =
     host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `${options.tls === undefined ? 'http' : 'https'}://${dialHost}:${port}`;
+  if (externalUrl === '') externalUrl = url;
   const infoFile = join(options.dataDir, ALLOCATOR_FILE);
   const info = {
     url,
@@ -255,6 +275,7 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
     close() {
       closing ??= (async () => {
         loop.close();
+        serving.close();
         await link.close();
         await app.close();
         rmSync(infoFile, { force: true });

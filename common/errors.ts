@@ -84,6 +84,10 @@ export const ERROR_CODES = {
     httpStatus: 409,
     fix: "The pod's node could not serve this: not connected, not answering, or failing to read the log (the message says which). Check it with `tessera node list` and its agent's log; the logs stay on the node until it can.",
   },
+  TESSERA_E_NO_REPLICA: {
+    httpStatus: 503,
+    fix: 'The served workload has no ready replica yet (starting, scaled to zero and cold-starting, or stopped): retry after the Retry-After seconds; `tessera describe WORKLOAD` shows its pods.',
+  },
   TESSERA_E_INTERNAL: {
     httpStatus: 500,
     fix: 'This is a bug in Tessera: report it with the message and the allocator log around that time.',

@@ -35,10 +35,18 @@ import {
   RESTART_INPUT_SHAPE,
   type RestartFields,
 } from './workload-restart.ts';
+import {
+  AutoscalingInput,
+  normaliseServing,
+  SERVING_FIELD_HELP,
+  SERVING_INPUT_SHAPE,
+  type ServingFields,
+} from './workload-serving.ts';
 
 export type { ContainerFields, PullPolicy, WorkloadMount } from './workload-container.ts';
 export type { GpuRequest, PodResources } from './workload-resources.ts';
 export type { RestartFields, RestartPolicy } from './workload-restart.ts';
+export type { Autoscaling, ServingFields } from './workload-serving.ts';
 
 /** What kind of work a workload is; decides its defaults. */
 export type WorkloadType = 'workspace' | 'training' | 'distributed' | 'inference';
@@ -89,7 +97,7 @@ export const WORKLOAD_TYPE_DEFAULTS: Readonly<
 };
 
 /** A validated workload spec with every default applied and every quantity normalised. */
-export interface WorkloadSpec extends ContainerFields, RestartFields {
+export interface WorkloadSpec extends ContainerFields, RestartFields, ServingFields {
   name: string;
   project: string;
   type: WorkloadType;
@@ -165,6 +173,7 @@ const SpecInput = z.strictObject({
   disconnectPolicy: z.string().optional(),
   ...CONTAINER_INPUT_SHAPE,
   ...RESTART_INPUT_SHAPE,
+  ...SERVING_INPUT_SHAPE,
 });
 
 type SpecIn = z.infer<typeof SpecInput>;
@@ -198,6 +207,7 @@ const FIELD_HELP: Readonly<Record<string, string>> = {
   disconnectPolicy: DISCONNECT_POLICY_HELP,
   ...CONTAINER_FIELD_HELP,
   ...RESTART_FIELD_HELP,
+  ...SERVING_FIELD_HELP,
 };
 
 /** Extra advice for fields people reach for that the spec spells differently. */
@@ -223,7 +233,9 @@ const { specError, fromIssue } = specMessages({
         ? ResourcesInput.shape
         : /^mounts\.\d+$/.test(path)
           ? MountInput.shape
-          : SpecInput.shape,
+          : path === 'autoscaling'
+            ? AutoscalingInput.shape
+            : SpecInput.shape,
     ),
 });
 
@@ -243,6 +255,8 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
 
   const replicas = normaliseReplicas(s);
   if (!replicas.ok) return replicas;
+  const serving = normaliseServing(s, replicas.value, specError);
+  if (!serving.ok) return serving;
 
   const lists = normaliseLists(s);
   if (!lists.ok) return lists;
@@ -280,12 +294,13 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
     nodePools: lists.value.nodePools,
     nodeTypes: lists.value.nodeTypes,
     gpuModels: lists.value.gpuModels,
-    ...replicas.value,
+    ...serving.value.range,
     resources: resources.value,
     minRuntimeMs: minRuntimeMs.value ?? 0,
     disconnect: disconnect.value,
     ...container.value,
     ...restart.value,
+    ...serving.value.serving,
   });
 }
 

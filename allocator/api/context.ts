@@ -18,4 +18,14 @@ export interface ApiContext {
   now: () => number;
   /** Called after a committed write that should trigger a scheduling cycle. */
   changed: (reason: ChangeReason) => void;
+  /** The serving path, for served workloads' `url` and wanted replicas; absent: none. */
+  serving?: ServingView;
+}
+
+/** What a workload view reads of the serving path (allocator/serve). */
+export interface ServingView {
+  /** The allocator's external base URL, without a trailing slash. */
+  baseUrl(): string;
+  /** The replicas an autoscaled workload wants now; undefined when not autoscaled. */
+  wanted(workload: string): number | undefined;
 }

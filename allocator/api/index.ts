@@ -10,7 +10,7 @@ import type { TokenStore } from '../identity/tokens.ts';
 import type { Db } from '../store/db.ts';
 import { enforcePermissions, metricsReader, requireUserToken } from './auth.ts';
 import { registerConsole } from './console-route.ts';
-import type { ApiContext, ChangeReason } from './context.ts';
+import type { ApiContext, ChangeReason, ServingView } from './context.ts';
 import { handleError, installErrorHandlers, MAX_BODY_BYTES } from './errors.ts';
 import { registerHealth } from './health.ts';
 import { type InfoSources, registerInfoRoutes } from './info-routes.ts';
@@ -25,7 +25,7 @@ import { registerTokenRoutes } from './token-routes.ts';
 import { registerUserRoutes } from './user-routes.ts';
 import { registerWorkloadRoutes } from './workload-routes.ts';
 
-export type { ApiContext, ChangeReason } from './context.ts';
+export type { ApiContext, ChangeReason, ServingView } from './context.ts';
 export { ApiError } from './errors.ts';
 
 /** The API's dependencies. */
@@ -63,6 +63,13 @@ export interface ApiOptions {
   console?: boolean;
   /** With `tokens`: `/metrics` needs a user token that may read the cluster's nodes. Default off. */
   metricsAuth?: boolean;
+  /**
+   * The serving path's view of workloads: the allocator's external base URL (a served workload's
+   * `url`) and the replicas an autoscaled one wants now. Default none: views have no `url`.
+   */
+  serving?: ServingView;
+  /** Registers the serving proxy (`/serve/...`) on the root instance. Default none. */
+  serveProxy?: (app: FastifyInstance) => void;
   /** Serve HTTPS (and so the agents' websocket as WSS) with this PEM certificate and key. Default plain HTTP. */
   tls?: ServerTls;
 }
@@ -110,6 +117,7 @@ export function buildApi(given: ApiOptions): FastifyInstance {
     db: options.db,
     now: options.now,
     changed: options.onChange,
+    ...(options.serving === undefined ? {} : { serving: options.serving }),
   };
   installErrorHandlers(app);
   installRequestIdHeader(app);
@@ -124,6 +132,7 @@ export function buildApi(given: ApiOptions): FastifyInstance {
     registerMetricsRoute(app, options.metrics.registry, check);
   }
   if (options.console) registerConsole(app);
+  options.serveProxy?.(app);
   app.register(
     async (api) => {
       // Scoped to /api/v1 only, so the probes above stay open without a token.

@@ -3,11 +3,13 @@
  * milli-GPU), times as ISO strings, and no internal bookkeeping columns.
  */
 import { formatDisconnectPolicy } from '../../common/disconnect.ts';
+import { isServed, SERVE_PREFIX } from '../../common/workload-serving.ts';
 import type { StoredEvent } from '../store/events.ts';
 import type { NodeRecord } from '../store/nodes.ts';
 import type { PoolRecord, QueueRecord, QuotaRecord } from '../store/org.ts';
 import type { PodRecord } from '../store/pods.ts';
 import type { WorkloadRecord } from '../store/workloads.ts';
+import type { ServingView } from './context.ts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 /** -1 means "no limit" in the store and on the wire alike; anything else converts. */
@@ -96,8 +98,27 @@ export function podView(p: PodRecord) {
   };
 }
 
-/** A workload as read: its normalised spec plus id, phase, phaseReason, restarts, createdAt and pods. */
-export function workloadView(w: WorkloadRecord, pods: PodRecord[]) {
+/** Where a served workload is called, and how many replicas it has and wants (absent for other work). */
+function servingView(
+  w: WorkloadRecord,
+  pods: PodRecord[],
+  serving: ServingView | undefined,
+): { url?: string; readyReplicas?: number; wantedReplicas?: number } {
+  if (serving === undefined || !isServed(w.type)) return {};
+  const wanted = serving.wanted(w.id);
+  return {
+    url: `${serving.baseUrl()}${SERVE_PREFIX}/${encodeURIComponent(w.project)}/${w.name}/`,
+    // MERGE SEAM: Running stands for ready until pods report readiness.
+    readyReplicas: pods.filter((p) => p.phase === 'Running').length,
+    ...(wanted === undefined ? {} : { wantedReplicas: wanted }),
+  };
+}
+
+/**
+ * A workload as read: its normalised spec plus id, phase, phaseReason, restarts, createdAt and pods; served
+ * types (inference, workspace) also their `url`, `readyReplicas` and, autoscaled, `wantedReplicas`.
+ */
+export function workloadView(w: WorkloadRecord, pods: PodRecord[], serving?: ServingView) {
   return {
     id: w.id,
     ...w.spec,
@@ -109,6 +130,7 @@ export function workloadView(w: WorkloadRecord, pods: PodRecord[]) {
     restarts: w.restarts,
     createdAt: iso(w.createdMs),
     pods: pods.map(podView),
+    ...servingView(w, pods, serving),
   };
 }
 

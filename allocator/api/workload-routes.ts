@@ -48,7 +48,7 @@ type IdParams = { Params: { id: string } };
 export function registerWorkloadRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const workloadOf = (id: string) =>
     getWorkload(ctx.db, id) ?? failRequest('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
-  const view = (id: string) => workloadView(workloadOf(id), listPods(ctx.db, { workload: id }));
+  const view = (id: string) => workloadView(workloadOf(id), listPods(ctx.db, { workload: id }), ctx.serving);
 
   app.post('/workloads', async (request, reply) => {
     const q = parseInput(SubmitQuery, request.query, 'query');
@@ -65,7 +65,7 @@ export function registerWorkloadRoutes(app: FastifyInstance, ctx: ApiContext): v
     // The store checks, in the transaction that inserts it, the project, the name and the pull secret.
     const w = unwrap(submitSpec(ctx.db, spec, ctx.now()));
     ctx.changed('workload-submitted');
-    return reply.code(201).send(workloadView(w, []));
+    return reply.code(201).send(workloadView(w, [], ctx.serving));
   });
 
   app.get('/workloads', async (request, reply) => {
@@ -82,7 +82,7 @@ export function registerWorkloadRoutes(app: FastifyInstance, ctx: ApiContext): v
     const pods = new Map<string, PodRecord[]>();
     for (const p of listPods(ctx.db, { workloads: items.map((w) => w.id) }))
       pods.set(p.workload, [...(pods.get(p.workload) ?? []), p]);
-    const views = items.map((w) => workloadView(w, pods.get(w.id) ?? []));
+    const views = items.map((w) => workloadView(w, pods.get(w.id) ?? [], ctx.serving));
     return sendPage(reply, views, next === null ? null : [next.createdMs, next.rowid]);
   });
 

@@ -35,6 +35,21 @@ export interface AllocatorOptions {
   joinToken?: string;
   /** `/metrics` needs a user token whose user may read the cluster's nodes. Default false (open). */
   metricsAuth?: boolean;
+  /**
+   * The base URL clients reach the allocator at, for served workloads' `url` (`BASE/serve/P/W/`).
+   * Default: the URL it listens on (allocator.json's `url`).
+   */
+  externalUrl?: string;
+  /** A spec's `public: true` serves its workload without a token. Default false: every caller needs read access. */
+  allowPublicServing?: boolean;
+  /** Longest a request to a served workload waits for a ready replica (cold start) before a 503. Default 60000. */
+  coldStartTimeoutMs?: number;
+  /** How long an autoscaler waits at a lower recommendation before scaling down. Default 30000. */
+  autoscaleStabilisationMs?: number;
+  /** The sliding window the proxy measures requests per second and p95 latency over. Default 10000. */
+  autoscaleWindowMs?: number;
+  /** How often the autoscalers decide. Default 1000. */
+  autoscaleTickMs?: number;
   /** Called after each committed plan with its starts, before they are sent (the benchmark times delivery from here). */
   onPlanCommitted?: (atMs: number, starts: readonly PlannedStart[]) => void;
   /** Default JSON lines on stderr, `component: 'allocator'`. */

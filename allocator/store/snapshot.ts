@@ -39,11 +39,31 @@ export function poolOf(pools: readonly PoolRecord[], labels: Readonly<Record<str
   );
 }
 
+/**
+ * The replicas an autoscaled workload wants now (allocator/serve/scaler.ts); undefined: its spec's
+ * range stands. Default: none is autoscaled.
+ */
+export type WantedReplicas = (workload: string) => number | undefined;
+
+/**
+ * The elastic range the scheduler sees: the spec's, capped at the autoscaler's wanted count, which
+ * may be 0 (scaled to zero: no pod is required, none is grown).
+ */
+export function memberRange(
+  spec: { minReplicas: number; maxReplicas: number },
+  wanted: number | undefined,
+): { minMember: number; maxMember: number } {
+  if (wanted === undefined) return { minMember: spec.minReplicas, maxMember: spec.maxReplicas };
+  const maxMember = Math.max(0, Math.min(spec.maxReplicas, wanted));
+  return { minMember: Math.min(spec.minReplicas, maxMember), maxMember };
+}
+
 /** Reads the whole scheduler input from the store at `nowMs`. */
 export function buildSnapshot(
   db: Db,
   nowMs: number,
   config: SchedulerConfig = DEFAULT_SCHEDULER_CONFIG,
+  wanted: WantedReplicas = () => undefined,
 ): Snapshot {
   // One read transaction: a snapshot is one instant even if a writer commits meanwhile.
   return db.transaction(() => {
@@ -103,8 +123,7 @@ export function buildSnapshot(
         needsContainer: w.spec.image !== undefined,
         gpuModels: w.spec.gpuModels,
         request: w.spec.resources,
-        minMember: w.spec.minReplicas,
-        maxMember: w.spec.maxReplicas,
+        ...memberRange(w.spec, wanted(w.id)),
         pods: podsByWorkload.get(w.id) ?? [],
         minRuntimeMs: w.spec.minRuntimeMs,
         nextPodOrdinal: w.nextPodOrdinal,

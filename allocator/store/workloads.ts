@@ -69,12 +69,18 @@ interface WorkloadRow {
 }
 
 /** A spec as an older release may have stored it: fields added since then are absent. */
-type StoredSpec = Omit<WorkloadSpec, 'disconnect' | 'mounts' | keyof RestartFields> &
-  Partial<Pick<WorkloadSpec, 'disconnect' | 'mounts' | keyof RestartFields>>;
+type StoredSpec = Omit<WorkloadSpec, 'disconnect' | 'mounts' | 'public' | keyof RestartFields> &
+  Partial<Pick<WorkloadSpec, 'disconnect' | 'mounts' | 'public' | keyof RestartFields>>;
 
 /** A stored spec with the defaults of fields added after it was stored. */
 function withDefaults(s: StoredSpec): WorkloadSpec {
-  return { ...s, disconnect: s.disconnect ?? KEEP, mounts: s.mounts ?? [], ...storedRestart(s) };
+  return {
+    ...s,
+    disconnect: s.disconnect ?? KEEP,
+    mounts: s.mounts ?? [],
+    public: s.public ?? false,
+    ...storedRestart(s),
+  };
 }
 
 function toWorkload(r: WorkloadRow): WorkloadRecord {

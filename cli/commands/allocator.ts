@@ -45,6 +45,8 @@ interface RawFlags {
   heartbeat: string;
   logLevel: string;
   metricsAuth: boolean;
+  allowPublicServing: boolean;
+  externalUrl?: string;
   tlsCert?: string;
   tlsKey?: string;
   insecureHttp: boolean;
@@ -149,6 +151,15 @@ export function configure(command: Command, { io }: CliContext): void {
       '--metrics-auth',
       "/metrics needs a user token that may read the cluster's nodes (e.g. a 'prometheus' user with viewer on cluster); default: open like /healthz",
       false,
+    )
+    .option(
+      '--allow-public-serving',
+      'a workload with public: true is served at /serve/PROJECT/NAME/ without a token; default: every caller needs read access to the project',
+      false,
+    )
+    .option(
+      '--external-url <url>',
+      "the URL clients reach this allocator at, for served workloads' url (default: the URL it listens on)",
     );
   addTimingOptions(command, 'info')
     .addHelpText('after', EXAMPLES)
@@ -173,6 +184,8 @@ export function configure(command: Command, { io }: CliContext): void {
           ...parsed,
           log,
           metricsAuth: f.metricsAuth,
+          allowPublicServing: f.allowPublicServing,
+          ...(f.externalUrl === undefined ? {} : { externalUrl: f.externalUrl.replace(/\/+$/, '') }),
           ...(tls === undefined ? {} : { tls }),
           ...(preset === undefined || preset === '' ? {} : { joinToken: preset.trim() }),
         }).catch((e: unknown) => {

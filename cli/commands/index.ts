@@ -64,6 +64,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: () => import('./workload-actions.ts'),
   },
   {
+    name: 'workspace',
+    summary: 'open a workspace: print its URL and how to send your token',
+    load: () => import('./workspace.ts'),
+  },
+  {
     name: 'project',
     summary: 'create and list projects and their quotas',
     load: () => import('./project.ts'),

@@ -3,6 +3,7 @@
  * spec file with flag overrides (submit-file.ts) produce.
  */
 import type { PriorityClass, PullPolicy, WorkloadType } from '../../common/workload.ts';
+import type { AutoscaleMetric, WorkspaceTool } from '../../common/workload-serving.ts';
 import type { SubmitRestart } from './submit-restart.ts';
 
 /** One `mounts` entry as the user set it; the allocator defaults what is left out. */
@@ -46,4 +47,15 @@ export interface SubmitBody extends SubmitRestart {
   runAsUser?: number;
   runAsGroup?: number;
   mounts?: SubmitMount[];
+  public?: boolean;
+  /** maxReplicas is required by the allocator; left optional here so it names the missing field. */
+  autoscaling?: {
+    metric: AutoscaleMetric;
+    target: number;
+    minReplicas?: number;
+    maxReplicas?: number;
+    scaleToZeroAfterSeconds?: number;
+  };
+  tool?: WorkspaceTool;
+  toolPort?: string;
 }

@@ -26,6 +26,7 @@ import type { CliContext } from './index.ts';
 import type { SubmitBody, SubmitMount, SubmitResources } from './submit-body.ts';
 import { mergeSubmitFile } from './submit-file.ts';
 import { addRestartOptions, type RawRestartFlags, restartFields } from './submit-restart.ts';
+import { addServingOptions, applyServingFlags, type RawServingFlags } from './submit-serving.ts';
 
 const EXAMPLES = `
 Examples:
@@ -51,7 +52,7 @@ unless :rw); a path containing ':' needs a spec file (-f) with mounts.
 `;
 
 /** The flags as commander hands them over. */
-export interface RawSubmitFlags extends RawRestartFlags {
+export interface RawSubmitFlags extends RawRestartFlags, RawServingFlags {
   project?: string;
   gpu?: string;
   gpuFraction?: string;
@@ -157,6 +158,7 @@ export function flagFields(flags: RawSubmitFlags): Partial<SubmitBody> {
     if (value !== undefined) resources[field] = value;
   }
   if (Object.keys(resources).length > 0) body.resources = resources;
+  applyServingFlags(flags, body);
   return body;
 }
 
@@ -268,7 +270,8 @@ export function configure(command: Command, { io }: CliContext): void {
       )
       .addOption(outputOption())
       .addHelpText('after', EXAMPLES),
-  ).action(
+  );
+  addServingOptions(command).action(
     async (
       type: WorkloadType | undefined,
       name: string | undefined,

@@ -97,7 +97,7 @@ describe('defaults per workload type', () => {
     expect(gangSize(s)).toBe(1);
   });
 
-  it('fills the rest: env {}, nodePools [default], no node or GPU filters, CPU-only, no min runtime, no image or mounts, restart Never (limit 6)', () => {
+  it('fills the rest: env {}, nodePools [default], no node or GPU filters, CPU-only, no min runtime, no image or mounts, restart Never (limit 6), not public', () => {
     expect(value(spec({ type: 'training' }))).toEqual({
       ...base,
       type: 'training',
@@ -117,6 +117,7 @@ describe('defaults per workload type', () => {
       mounts: [],
       restartPolicy: 'Never',
       backoffLimit: 6,
+      public: false,
     });
   });
 

@@ -1,7 +1,8 @@
 /**
  * elastic: grow elastic workloads (distributed, inference) above minReplicas into capacity that is
- * idle after every pending gang had its turn. Shrinking happens in reclaim and preempt, which take
- * elastic extras before evicting anyone (see victims.ts).
+ * idle after every pending gang had its turn, and shrink those above their ceiling (an autoscaler
+ * lowered it: store/snapshot.ts `memberRange`), youngest pod first. Shrinking for other work happens
+ * in reclaim and preempt, which take elastic extras before evicting anyone (see victims.ts).
  */
 import { compareQueuesAcrossPools } from '../queue-order.ts';
 import { type GroupState, gangNeed, type Session } from '../session.ts';
@@ -20,6 +21,7 @@ function wantsToGrow(g: GroupState): boolean {
 export const elastic: Action = {
   name: 'elastic',
   run(session: Session, stmt: Statement): void {
+    shrinkToCeiling(session, stmt);
     const growing = session.groups.filter(wantsToGrow);
     const pool = (g: GroupState) => g.pods[0]?.pool ?? g.snap.nodePools[0] ?? 'default';
     // One pod per workload per round, so idle capacity is shared instead of going to the first.
@@ -47,3 +49,14 @@ export const elastic: Action = {
     }
   },
 };
+
+/** Evicts the youngest pods of every group holding more than its ceiling; an unreachable group keeps all. */
+function shrinkToCeiling(session: Session, stmt: Statement): void {
+  for (const g of session.groups) {
+    const extra = g.pods.length - g.snap.maxMember;
+    if (extra <= 0 || g.snap.unreachable === true) continue;
+    const youngest = [...g.pods].sort((a, b) => b.boundAtMs - a.boundAtMs || b.name.localeCompare(a.name));
+    for (const pod of youngest.slice(0, extra))
+      stmt.evict(pod, 'elastic', `scaled down to ${g.snap.maxMember} replica(s) by its autoscaler`);
+  }
+}
