@@ -19,6 +19,14 @@ import {
   normaliseContainer,
 } from './workload-container.ts';
 import { specMessages } from './workload-messages.ts';
+import { normalisePorts, PORTS_FIELD_HELP, PORTS_INPUT_SHAPE, PortInput, type PortsFields } from './workload-ports.ts';
+import {
+  normaliseProbe,
+  PROBE_FIELD_HELP,
+  PROBE_INPUT_SHAPE,
+  type ProbeFields,
+  probeFieldsAt,
+} from './workload-probe.ts';
 import {
   nonNegativeInt,
   normaliseResources,
@@ -31,6 +39,8 @@ import {
 } from './workload-resources.ts';
 
 export type { ContainerFields, PullPolicy, WorkloadMount } from './workload-container.ts';
+export type { WorkloadPort } from './workload-ports.ts';
+export type { ProbeKind, ReadinessProbe } from './workload-probe.ts';
 export type { GpuRequest, PodResources } from './workload-resources.ts';
 
 /** What kind of work a workload is; decides its defaults. */
@@ -82,7 +92,7 @@ export const WORKLOAD_TYPE_DEFAULTS: Readonly<
 };
 
 /** A validated workload spec with every default applied and every quantity normalised. */
-export interface WorkloadSpec extends ContainerFields {
+export interface WorkloadSpec extends ContainerFields, PortsFields, ProbeFields {
   name: string;
   project: string;
   type: WorkloadType;
@@ -157,6 +167,8 @@ const SpecInput = z.strictObject({
   minRuntimeMs: nonNegativeInt.optional(),
   disconnectPolicy: z.string().optional(),
   ...CONTAINER_INPUT_SHAPE,
+  ...PORTS_INPUT_SHAPE,
+  ...PROBE_INPUT_SHAPE,
 });
 
 type SpecIn = z.infer<typeof SpecInput>;
@@ -189,6 +201,8 @@ const FIELD_HELP: Readonly<Record<string, string>> = {
   minRuntimeMs: 'a whole number of milliseconds >= 0',
   disconnectPolicy: DISCONNECT_POLICY_HELP,
   ...CONTAINER_FIELD_HELP,
+  ...PORTS_FIELD_HELP,
+  ...PROBE_FIELD_HELP,
 };
 
 /** Extra advice for fields people reach for that the spec spells differently. */
@@ -209,12 +223,15 @@ const { specError, fromIssue } = specMessages({
   help: FIELD_HELP,
   hints: UNKNOWN_FIELD_HINTS,
   fieldsAt: (path) =>
+    probeFieldsAt(path) ??
     Object.keys(
       path === 'resources'
         ? ResourcesInput.shape
         : /^mounts\.\d+$/.test(path)
           ? MountInput.shape
-          : SpecInput.shape,
+          : /^ports\.\d+$/.test(path)
+            ? PortInput.shape
+            : SpecInput.shape,
     ),
 });
 
@@ -254,6 +271,11 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
   const container = normaliseContainer(s, specError);
   if (!container.ok) return container;
 
+  const ports = normalisePorts(s, specError);
+  if (!ports.ok) return ports;
+  const probe = normaliseProbe(s, ports.value.ports ?? [], specError);
+  if (!probe.ok) return probe;
+
   const priorityClass = s.priorityClass ?? WORKLOAD_TYPE_DEFAULTS[s.type].priorityClass;
   const priority = PRIORITY_VALUES[priorityClass];
   return withinSize({
@@ -273,6 +295,8 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
     minRuntimeMs: minRuntimeMs.value ?? 0,
     disconnect: disconnect.value,
     ...container.value,
+    ...ports.value,
+    ...probe.value,
   });
 }
 
