@@ -19,8 +19,8 @@ import type {
   WireProbe,
   WireReadiness,
 } from './wire-types.ts';
-import type { ProbeKind } from './workload-probe.ts';
 import type { PullPolicy } from './workload-container.ts';
+import type { ProbeKind } from './workload-probe.ts';
 
 // Each table maps every TypeScript name to its proto number; the compiler checks it is complete.
 // 0 (UNSPECIFIED, the proto3 default) is in none of them, so a peer that leaves an enum unset is refused.

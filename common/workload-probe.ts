@@ -122,7 +122,8 @@ export function normaliseProbe(
   const field = `readinessProbe.${kind}.port`;
   const port = p.http?.port ?? p.tcp?.port ?? '';
   if (!ports.some((x) => x.name === port)) {
-    const named = ports.length === 0 ? 'the spec names no ports' : `its ports are ${ports.map((x) => x.name).join(', ')}`;
+    const named =
+      ports.length === 0 ? 'the spec names no ports' : `its ports are ${ports.map((x) => x.name).join(', ')}`;
     return err(
       specError(
         field,
@@ -135,7 +136,9 @@ export function normaliseProbe(
     path = p.http.path ?? PROBE_DEFAULTS.path;
     // Sent as the request line's target: a space or control character would break the request.
     if (!path.startsWith('/') || path.length > WIRE_LIMITS.maxTextChars || /[\s\p{Cc}]/u.test(path))
-      return err(specError('readinessProbe.http.path', `${JSON.stringify(path)} is not an absolute URL path`));
+      return err(
+        specError('readinessProbe.http.path', `${JSON.stringify(path)} is not an absolute URL path`),
+      );
   }
   const ms = (v: number | undefined, fallback: number) => Math.round((v ?? fallback) * 1000);
   const periodMs = ms(p.periodSeconds, PROBE_DEFAULTS.periodSeconds);

@@ -19,7 +19,13 @@ import {
   normaliseContainer,
 } from './workload-container.ts';
 import { specMessages } from './workload-messages.ts';
-import { normalisePorts, PORTS_FIELD_HELP, PORTS_INPUT_SHAPE, PortInput, type PortsFields } from './workload-ports.ts';
+import {
+  normalisePorts,
+  PORTS_FIELD_HELP,
+  PORTS_INPUT_SHAPE,
+  PortInput,
+  type PortsFields,
+} from './workload-ports.ts';
 import {
   normaliseProbe,
   PROBE_FIELD_HELP,

@@ -26,8 +26,8 @@ import {
   REASON_EXITED_ADOPTED,
   REASON_NOT_RECORDED,
 } from './pod-entry.ts';
-import { readProcStat } from './proc.ts';
 import { type CheckResult, firstCheckDelayMs, startProber } from './probe.ts';
+import { readProcStat } from './proc.ts';
 import { effectiveReadiness } from './readiness.ts';
 import type { PodRunState, PodSpec, PodStatus, ProbeSpec, ReadinessSpec } from './types.ts';
 import { createPodLogWatcher } from './watch.ts';

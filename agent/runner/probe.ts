@@ -31,7 +31,8 @@ export function afterCheck(state: ProbeState, result: CheckResult, failureThresh
   if (result.ok) return { state: { ready: true, failures: 0 }, change: state.ready ? null : 'ready' };
   const failures = state.failures + 1;
   // Only the crossing reports: a pod already not ready stays quiet however long it keeps failing.
-  if (state.ready && failures >= failureThreshold) return { state: { ready: false, failures }, change: 'unready' };
+  if (state.ready && failures >= failureThreshold)
+    return { state: { ready: false, failures }, change: 'unready' };
   return { state: { ready: state.ready, failures }, change: null };
 }
 
@@ -94,7 +95,9 @@ export function startProber(opts: ProberOptions): Prober {
     state = step.state;
     if (step.change !== null) {
       const why =
-        step.change === 'ready' ? result.why : `${state.failures} consecutive failed checks, last: ${result.why}`;
+        step.change === 'ready'
+          ? result.why
+          : `${state.failures} consecutive failed checks, last: ${result.why}`;
       opts.onChange(step.change === 'ready', why);
     }
     if (!stopped) schedule(spec.periodMs);

@@ -38,8 +38,8 @@ export {
 } from './pods.ts';
 
 import { conflict, invalid, notFound, refusal } from './admission.ts';
-import { readProcStat } from './proc.ts';
 import { runCheck } from './probe-check.ts';
+import { readProcStat } from './proc.ts';
 import { DEFAULT_READINESS } from './readiness.ts';
 import type { PodSpec, PodStatus, ReadinessSpec } from './types.ts';
 

@@ -3,6 +3,7 @@
  * spec file with flag overrides (submit-file.ts) produce.
  */
 import type { PriorityClass, PullPolicy, WorkloadType } from '../../common/workload.ts';
+import type { SubmitProbe } from './submit-probe.ts';
 
 /** One `mounts` entry as the user set it; the allocator defaults what is left out. */
 export interface SubmitMount {
@@ -45,4 +46,5 @@ export interface SubmitBody {
   runAsUser?: number;
   runAsGroup?: number;
   mounts?: SubmitMount[];
+  readinessProbe?: SubmitProbe;
 }
