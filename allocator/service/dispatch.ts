@@ -99,7 +99,9 @@ function readinessOf(s: WorkloadSpec, hostPorts: Readonly<Record<string, number>
       `its readiness probe names port ${p.port}, which has no host port on the pod's node; submit the workload again`,
     );
   const { port: _name, ...timing } = p;
-  return { linePrefix: null, delayMs: null, probe: { ...timing, port } };
+  // The delay is for agents from before probes, which skip the probe: they count the pod ready once
+  // started, as without one. An agent that knows probes uses the probe alone.
+  return { linePrefix: null, delayMs: 0, probe: { ...timing, port } };
 }
 
 /**

@@ -22,15 +22,23 @@ const probed = {
 };
 
 describe('podSpecOf: readiness', () => {
-  it('without a probe: ready once started, as before', () => {
-    expect(podSpecOf(record({})).readiness).toEqual({ linePrefix: null, delayMs: 0, probe: null });
+  it('without a probe: ready once started, as before; the frame decodes with no probe, as old frames do', () => {
+    const spec = podSpecOf(record({}));
+    expect(spec.readiness).toEqual({ linePrefix: null, delayMs: 0, probe: null });
+    const frame = makeFrame({
+      case: 'startPod',
+      value: { podId: 'nlp/chat-0', epoch: 1, spec, gpuGrants: [] },
+    });
+    const back = value(decodeFrame(encodeFrame(frame)));
+    expect(back.body.case === 'startPod' && back.body.value.spec.readiness).toEqual(spec.readiness);
   });
 
   it("maps the spec's probe to the pod's host port for the named port; the rules it replaces are off", () => {
     const spec = podSpecOf(record(probed), null, { metrics: 40_007, http: 40_008 });
     expect(spec.readiness).toEqual({
       linePrefix: null,
-      delayMs: null,
+      // For agents from before probes: ready once started, as without one.
+      delayMs: 0,
       probe: {
         kind: 'http',
         port: 40_008,
