@@ -98,6 +98,13 @@ export function probeFieldsAt(path: string): readonly string[] | null {
   return null;
 }
 
+/** A probe in words, for `describe`: `http GET :http/health every 2s (timeout 1s, 3 failures, after 0s)`. */
+export function probeText(p: ReadinessProbe): string {
+  const s = (ms: number) => `${ms / 1000}s`;
+  const what = p.kind === 'http' ? `http GET :${p.port}${p.path ?? '/'}` : `tcp :${p.port}`;
+  return `${what} every ${s(p.periodMs)} (timeout ${s(p.timeoutMs)}, ${p.failureThreshold} failures, after ${s(p.initialDelayMs)})`;
+}
+
 /** The probe part of a validated spec: absent when the spec has none. */
 export interface ProbeFields {
   readinessProbe?: ReadinessProbe;

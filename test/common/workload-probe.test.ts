@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseWorkloadSpec } from '../../common/workload.ts';
+import { probeText } from '../../common/workload-probe.ts';
 import { failure, value } from '../result.ts';
 
 const base = {
@@ -48,6 +49,21 @@ describe('readinessProbe in the workload spec', () => {
       timeoutMs: 250,
       failureThreshold: 1,
     });
+  });
+
+  it('describes a probe in one line', () => {
+    const http = value(
+      parseWorkloadSpec({ ...base, readinessProbe: { http: { port: 'http', path: '/health' } } }),
+    );
+    expect(http.readinessProbe && probeText(http.readinessProbe)).toBe(
+      'http GET :http/health every 2s (timeout 1s, 3 failures, after 0s)',
+    );
+    const tcp = value(
+      parseWorkloadSpec({ ...base, readinessProbe: { tcp: { port: 'http' }, periodSeconds: 0.5 } }),
+    );
+    expect(tcp.readinessProbe && probeText(tcp.readinessProbe)).toBe(
+      'tcp :http every 0.5s (timeout 1s, 3 failures, after 0s)',
+    );
   });
 
   it('a spec without a probe or ports has neither field', () => {
