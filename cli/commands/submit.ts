@@ -204,74 +204,69 @@ export function configure(command: Command, { io }: CliContext): void {
   const gpuRequests = ['gpu', 'gpuFraction', 'gpuMemory'];
   const conflicting = (name: string, group: readonly string[]) => group.filter((g) => g !== name);
   addClientOptions(
-    addProbeOptions(
-      command
-        .description('Submit a workload; everything after -- is the command its pods run.')
-        .addArgument(new Argument('[type]', 'workload type (required without -f)').choices(WORKLOAD_TYPES))
-        .argument('[name]', "workload name, a DNS label such as 'resnet-50' (required without -f)")
-        .argument('[command...]', 'the command each pod runs (after --)')
-        .option('-p, --project <project>', 'the project it runs in (required without -f)')
-        .option('-f, --file <file>', 'a YAML or JSON workload spec; flags and arguments override its fields')
-        .option('--dry-run', 'show the spec after policies and defaults without submitting it')
-        .addOption(new Option('--gpu <n>', 'whole GPUs per pod').conflicts(conflicting('gpu', gpuRequests)))
-        .addOption(
-          new Option('--gpu-fraction <f>', 'a share of one GPU per pod: 0.5 or 500m').conflicts(
-            conflicting('gpuFraction', gpuRequests),
-          ),
-        )
-        .addOption(
-          new Option('--gpu-memory <size>', 'GPU memory per pod, e.g. 20GiB').conflicts(
-            conflicting('gpuMemory', gpuRequests),
-          ),
-        )
-        .addOption(
-          new Option('--gpu-fraction-limit <f>', 'share of the GPU a fractional pod may grow to').conflicts(
-            'gpuMemoryLimit',
-          ),
-        )
-        .option('--gpu-memory-limit <size>', 'GPU memory a fractional pod may grow to, e.g. 40GiB')
-        .option('--cpu <cores>', 'CPU cores per pod: 2, 0.5 or 500m')
-        .option('--memory <size>', 'memory per pod, e.g. 8GiB')
-        .option('--replicas <n>', 'pods (distributed, inference)')
-        .option('--min-replicas <n>', 'fewest pods it runs with; they are placed all or none')
-        .option('--max-replicas <n>', 'most pods it may scale to')
-        .addOption(new Option('--priority-class <class>', 'default: by type').choices(PRIORITY_CLASSES))
-        .addOption(new Option('--priority <class>', 'same as --priority-class').choices(PRIORITY_CLASSES))
-        .option(
-          '--node-pool <pools>',
-          'node pools in order of preference; repeat or comma-separate (default: default)',
-          collect,
-        )
-        .option(
-          '--node-type <types>',
-          'only nodes labelled node.type=one of these; repeat or comma-separate',
-          collect,
-        )
-        .option('--gpu-model <models>', 'only GPUs of these models; repeat or comma-separate', collect)
-        .option('-e, --env <KEY=VALUE>', 'an environment variable (repeat for more)', collect)
-        .option(
-          '--disconnect-policy <policy>',
-          'keep (default: pods run on while their node is cut off from the allocator) or reschedule:DURATION (e.g. reschedule:5m: stopped and placed elsewhere after that long)',
-        )
-        .option('-i, --image <ref>', 'run in this OCI image, e.g. nvcr.io/nvidia/pytorch:24.05-py3')
-        .addOption(
-          new Option('--pull-policy <policy>', 'when the image is pulled (default IfNotPresent)').choices(
-            PULL_POLICIES,
-          ),
-        )
-        .option(
-          '--pull-secret <name>',
-          "the project's registry secret to pull the image with (tessera secret)",
-        )
-        .option('--working-dir <dir>', 'the absolute directory the command starts in')
-        .option('--run-as-user <uid>', 'the numeric user id the pods run as')
-        .option('--run-as-group <gid>', 'the numeric group id the pods run as')
-        .option(
-          '--mount <HOST[:CONTAINER][:ro|rw]>',
-          'bind a host path into the pods, read-only unless :rw (repeat for more)',
-          collect,
+    command
+      .description('Submit a workload; everything after -- is the command its pods run.')
+      .addArgument(new Argument('[type]', 'workload type (required without -f)').choices(WORKLOAD_TYPES))
+      .argument('[name]', "workload name, a DNS label such as 'resnet-50' (required without -f)")
+      .argument('[command...]', 'the command each pod runs (after --)')
+      .option('-p, --project <project>', 'the project it runs in (required without -f)')
+      .option('-f, --file <file>', 'a YAML or JSON workload spec; flags and arguments override its fields')
+      .option('--dry-run', 'show the spec after policies and defaults without submitting it')
+      .addOption(new Option('--gpu <n>', 'whole GPUs per pod').conflicts(conflicting('gpu', gpuRequests)))
+      .addOption(
+        new Option('--gpu-fraction <f>', 'a share of one GPU per pod: 0.5 or 500m').conflicts(
+          conflicting('gpuFraction', gpuRequests),
         ),
-    )
+      )
+      .addOption(
+        new Option('--gpu-memory <size>', 'GPU memory per pod, e.g. 20GiB').conflicts(
+          conflicting('gpuMemory', gpuRequests),
+        ),
+      )
+      .addOption(
+        new Option('--gpu-fraction-limit <f>', 'share of the GPU a fractional pod may grow to').conflicts(
+          'gpuMemoryLimit',
+        ),
+      )
+      .option('--gpu-memory-limit <size>', 'GPU memory a fractional pod may grow to, e.g. 40GiB')
+      .option('--cpu <cores>', 'CPU cores per pod: 2, 0.5 or 500m')
+      .option('--memory <size>', 'memory per pod, e.g. 8GiB')
+      .option('--replicas <n>', 'pods (distributed, inference)')
+      .option('--min-replicas <n>', 'fewest pods it runs with; they are placed all or none')
+      .option('--max-replicas <n>', 'most pods it may scale to')
+      .addOption(new Option('--priority-class <class>', 'default: by type').choices(PRIORITY_CLASSES))
+      .addOption(new Option('--priority <class>', 'same as --priority-class').choices(PRIORITY_CLASSES))
+      .option(
+        '--node-pool <pools>',
+        'node pools in order of preference; repeat or comma-separate (default: default)',
+        collect,
+      )
+      .option(
+        '--node-type <types>',
+        'only nodes labelled node.type=one of these; repeat or comma-separate',
+        collect,
+      )
+      .option('--gpu-model <models>', 'only GPUs of these models; repeat or comma-separate', collect)
+      .option('-e, --env <KEY=VALUE>', 'an environment variable (repeat for more)', collect)
+      .option(
+        '--disconnect-policy <policy>',
+        'keep (default: pods run on while their node is cut off from the allocator) or reschedule:DURATION (e.g. reschedule:5m: stopped and placed elsewhere after that long)',
+      )
+      .option('-i, --image <ref>', 'run in this OCI image, e.g. nvcr.io/nvidia/pytorch:24.05-py3')
+      .addOption(
+        new Option('--pull-policy <policy>', 'when the image is pulled (default IfNotPresent)').choices(
+          PULL_POLICIES,
+        ),
+      )
+      .option('--pull-secret <name>', "the project's registry secret to pull the image with (tessera secret)")
+      .option('--working-dir <dir>', 'the absolute directory the command starts in')
+      .option('--run-as-user <uid>', 'the numeric user id the pods run as')
+      .option('--run-as-group <gid>', 'the numeric group id the pods run as')
+      .option(
+        '--mount <HOST[:CONTAINER][:ro|rw]>',
+        'bind a host path into the pods, read-only unless :rw (repeat for more)',
+        collect,
+      )
       .addOption(outputOption())
       .addHelpText('after', EXAMPLES),
   ).action(
@@ -315,4 +310,5 @@ export function configure(command: Command, { io }: CliContext): void {
       );
     },
   );
+  addProbeOptions(command);
 }
