@@ -43,7 +43,7 @@ const startPod: FrameBody = {
       ...{ workload: 'train-llm', project: 'team-a', command: ['python', 'train.py', '--epochs', '3'] },
       env: { NCCL_DEBUG: 'INFO', HF_HOME: '/data/hf', CUDA_VISIBLE_DEVICES: '0,1' },
       ...{ workingDir: '/work', priority: 50, graceSeconds: 30, rescheduleAfterMs: 60_000 },
-      readiness: { linePrefix: 'READY', delayMs: null },
+      readiness: { linePrefix: 'READY', delayMs: null, probe: null },
       ...{ image: 'nvcr.io/nvidia/pytorch:24.05-py3', imagePullPolicy: 'IfNotPresent' as const },
       pullCredential: { server: 'nvcr.io', username: '$oauthtoken', password: 'x'.repeat(80) },
       ...{ runAsUser: 1000, runAsGroup: 1000, cpuMillis: 16_000, memoryMiB: 131_072 },

@@ -99,6 +99,8 @@ export const SCHEDULED_POD_PHASES: readonly PodPhase[] = ['Bound', 'Starting', '
  * - a stop (user, preemption, reclaim) goes through Stopping unless nothing was started yet
  *   (Pending / Bound -> Stopped); Stopped -> Pending requeues it when the workload runs again;
  * - Starting -> Succeeded: a short process may exit before the agent reports it running;
+ * - Running -> Starting: its agent reports it no longer ready (its readiness probe failed), so it
+ *   stops counting as ready (a workload short of ready pods is Degraded) and returns on its next pass;
  * - Stopping -> Failed: the process had to be killed or its exit could not be confirmed;
  * - Bound / Starting / Running -> Unknown: its node missed its lease while the pod's disconnect policy
  *   keeps it running; the node's next report says what it is (or an admin's `node delete --force`
@@ -109,7 +111,7 @@ export const POD_TRANSITIONS: Readonly<Record<PodPhase, readonly PodPhase[]>> = 
   Pending: ['Bound', 'Stopped'],
   Bound: ['Starting', 'Pending', 'Failed', 'Stopping', 'Stopped', 'Unknown'],
   Starting: ['Running', 'Succeeded', 'Failed', 'Pending', 'Stopping', 'Unknown'],
-  Running: ['Succeeded', 'Failed', 'Pending', 'Stopping', 'Unknown'],
+  Running: ['Starting', 'Succeeded', 'Failed', 'Pending', 'Stopping', 'Unknown'],
   Unknown: ['Starting', 'Running', 'Succeeded', 'Failed', 'Pending', 'Stopping'],
   Stopping: ['Stopped', 'Failed'],
   Stopped: ['Pending'],

@@ -13,10 +13,12 @@ import {
   WIRE_LIMITS,
   WIRE_VERSION,
   type WirePodSpec,
+  type WireProbe,
   WS_CLOSE,
   type WsCloseCode,
 } from './wire-types.ts';
 import { MAX_ID, PULL_POLICIES } from './workload-container.ts';
+import { PROBE_KINDS } from './workload-probe.ts';
 
 const L = WIRE_LIMITS;
 const INT32_MIN = -(2 ** 31);
@@ -136,6 +138,22 @@ function record(
 }
 
 /** The container fields of a StartPod's spec: image and its pull settings, user, mounts, limits. */
+/** A readiness probe: a real port, an HTTP path only for `http`, periods the agent can time. */
+function checkProbe(probe: WireProbe, q: string): void {
+  if (typeof probe !== 'object' || probe === null) bad(q, 'must be an object or null');
+  oneOf(probe.kind, `${q}.kind`, PROBE_KINDS);
+  uint(probe.port, `${q}.port`, 65_535, 1);
+  if (probe.kind === 'http') {
+    const path = text(probe.path, `${q}.path`);
+    if (!path.startsWith('/')) bad(`${q}.path`, `must start with '/', got ${JSON.stringify(path)}`);
+  } else if (probe.path !== null) bad(`${q}.path`, 'must be null for a tcp probe');
+  uint(probe.initialDelayMs, `${q}.initialDelayMs`, L.maxIntervalMs);
+  // 0 would make the prober spin: a period and a timeout must be real waits.
+  uint(probe.periodMs, `${q}.periodMs`, L.maxIntervalMs, 1);
+  uint(probe.timeoutMs, `${q}.timeoutMs`, L.maxIntervalMs, 1);
+  uint(probe.failureThreshold, `${q}.failureThreshold`, UINT32_MAX, 1);
+}
+
 function checkContainer(spec: WirePodSpec, q: string): void {
   optText(spec.image, `${q}.image`);
   if (spec.image === '') bad(`${q}.image`, 'must not be empty (null for none)');
@@ -283,6 +301,7 @@ function checkBody(body: FrameBody): void {
         if (typeof spec.readiness !== 'object') bad(`${p}.spec.readiness`, 'must be an object or null');
         optText(spec.readiness.linePrefix, `${p}.spec.readiness.linePrefix`);
         optUint(spec.readiness.delayMs, `${p}.spec.readiness.delayMs`, L.maxIntervalMs);
+        if (spec.readiness.probe !== null) checkProbe(spec.readiness.probe, `${p}.spec.readiness.probe`);
       }
       optUint(spec.rescheduleAfterMs, `${p}.spec.rescheduleAfterMs`, MAX_RESCHEDULE_MS);
       checkContainer(spec, `${p}.spec`);

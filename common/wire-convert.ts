@@ -16,8 +16,11 @@ import type {
   WireMigMode,
   WirePodSpec,
   WirePodState,
+  WireProbe,
+  WireReadiness,
 } from './wire-types.ts';
 import type { PullPolicy } from './workload-container.ts';
+import type { ProbeKind } from './workload-probe.ts';
 
 // Each table maps every TypeScript name to its proto number; the compiler checks it is complete.
 // 0 (UNSPECIFIED, the proto3 default) is in none of them, so a peer that leaves an enum unset is refused.
@@ -43,6 +46,10 @@ const LOG_STREAMS: Record<WireLogStream, pb.LogStream> = {
   stdout: pb.LogStream.LOG_STREAM_STDOUT,
   stderr: pb.LogStream.LOG_STREAM_STDERR,
   both: pb.LogStream.LOG_STREAM_BOTH,
+};
+const PROBE_KINDS: Record<ProbeKind, pb.ProbeKind> = {
+  http: pb.ProbeKind.PROBE_KIND_HTTP,
+  tcp: pb.ProbeKind.PROBE_KIND_TCP,
 };
 const PULL_POLICIES: Record<PullPolicy, pb.PullPolicy> = {
   IfNotPresent: pb.PullPolicy.PULL_POLICY_IF_NOT_PRESENT,
@@ -77,6 +84,15 @@ const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
 // ---- TypeScript -> proto ----------------------------------------------------------------------
+
+function readinessToProto(r: WireReadiness): pb.Readiness {
+  const p = r.probe;
+  return {
+    linePrefix: opt(r.linePrefix),
+    delayMs: opt(r.delayMs),
+    probe: p === null ? undefined : { ...p, kind: PROBE_KINDS[p.kind], path: opt(p.path) },
+  };
+}
 
 /** A typed Frame as the generated message; only after wire-check has passed it (BigInt() needs integers). */
 export function toProto(frame: Frame): pb.Frame {
@@ -194,7 +210,7 @@ function bodyToProto(body: FrameBody): pb.Frame['body'] {
             workingDir: opt(spec.workingDir),
             priority: spec.priority,
             graceSeconds: spec.graceSeconds,
-            readiness: r === null ? undefined : { linePrefix: opt(r.linePrefix), delayMs: opt(r.delayMs) },
+            readiness: r === null ? undefined : readinessToProto(r),
             rescheduleAfterMs: opt(spec.rescheduleAfterMs),
             image: opt(spec.image),
             imagePullPolicy: spec.imagePullPolicy === null ? undefined : PULL_POLICIES[spec.imagePullPolicy],
@@ -255,6 +271,24 @@ function bodyToProto(body: FrameBody): pb.Frame['body'] {
 }
 
 // ---- proto -> TypeScript ----------------------------------------------------------------------
+
+/** A decoded Readiness; a frame from before probes has none, which reads as `probe: null`. */
+function readinessFromProto(r: pb.Readiness): WireReadiness {
+  const p = r.probe;
+  const probe: WireProbe | null =
+    p === undefined
+      ? null
+      : {
+          kind: enumName(PROBE_KINDS, p.kind, 'startPod.spec.readiness.probe.kind'),
+          port: p.port,
+          path: orNull(p.path),
+          initialDelayMs: p.initialDelayMs,
+          periodMs: p.periodMs,
+          timeoutMs: p.timeoutMs,
+          failureThreshold: p.failureThreshold,
+        };
+  return { linePrefix: orNull(r.linePrefix), delayMs: orNull(r.delayMs), probe };
+}
 
 /** The container fields of a decoded PodSpec. */
 function containerFromProto(s: pb.PodSpec): WireContainerFields {
@@ -385,7 +419,7 @@ function bodyFromProto(body: NonNullable<pb.Frame['body']>): FrameBody {
         workingDir: orNull(p.workingDir),
         priority: p.priority,
         graceSeconds: p.graceSeconds,
-        readiness: r === undefined ? null : { linePrefix: orNull(r.linePrefix), delayMs: orNull(r.delayMs) },
+        readiness: r === undefined ? null : readinessFromProto(r),
         rescheduleAfterMs: orNull(p.rescheduleAfterMs),
         ...containerFromProto(p),
       };

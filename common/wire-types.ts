@@ -9,6 +9,7 @@ import type { RegistryCredential } from './registry-secret.ts';
 import type { GpuGrant } from './resources.ts';
 import type { LogChunk, LogRequest, LogStop } from './wire-log-types.ts';
 import type { PullPolicy, WorkloadMount } from './workload-container.ts';
+import type { ProbeKind } from './workload-probe.ts';
 
 /**
  * The only frame version this build speaks; a peer with another one is refused (close 4426).
@@ -190,6 +191,23 @@ export interface Welcome {
 export interface WireReadiness {
   linePrefix: string | null;
   delayMs: number | null;
+  /** `null`: no probe. With one, the probe alone decides and the two rules above are not used. */
+  probe: WireProbe | null;
+}
+
+/**
+ * A readiness probe against 127.0.0.1:`port` on the pod's node (common/workload-probe.ts
+ * ReadinessProbe, its port name resolved to the pod's host port).
+ */
+export interface WireProbe {
+  kind: ProbeKind;
+  port: number;
+  /** `http` only: the request path; `null` for `tcp`. */
+  path: string | null;
+  initialDelayMs: number;
+  periodMs: number;
+  timeoutMs: number;
+  failureThreshold: number;
 }
 
 /** What the runner needs to start a pod's process. */

@@ -20,6 +20,20 @@ import {
 } from './workload-container.ts';
 import { specMessages } from './workload-messages.ts';
 import {
+  normalisePorts,
+  PORTS_FIELD_HELP,
+  PORTS_INPUT_SHAPE,
+  PortInput,
+  type PortsFields,
+} from './workload-ports.ts';
+import {
+  normaliseProbe,
+  PROBE_FIELD_HELP,
+  PROBE_INPUT_SHAPE,
+  type ProbeFields,
+  probeFieldsAt,
+} from './workload-probe.ts';
+import {
   nonNegativeInt,
   normaliseResources,
   type PodResources,
@@ -44,6 +58,8 @@ import {
 } from './workload-serving.ts';
 
 export type { ContainerFields, PullPolicy, WorkloadMount } from './workload-container.ts';
+export type { WorkloadPort } from './workload-ports.ts';
+export type { ProbeKind, ReadinessProbe } from './workload-probe.ts';
 export type { GpuRequest, PodResources } from './workload-resources.ts';
 export type { RestartFields, RestartPolicy } from './workload-restart.ts';
 export type { Autoscaling, ServingFields } from './workload-serving.ts';
@@ -97,7 +113,12 @@ export const WORKLOAD_TYPE_DEFAULTS: Readonly<
 };
 
 /** A validated workload spec with every default applied and every quantity normalised. */
-export interface WorkloadSpec extends ContainerFields, RestartFields, ServingFields {
+export interface WorkloadSpec
+  extends ContainerFields,
+    RestartFields,
+    ServingFields,
+    PortsFields,
+    ProbeFields {
   name: string;
   project: string;
   type: WorkloadType;
@@ -174,6 +195,8 @@ const SpecInput = z.strictObject({
   ...CONTAINER_INPUT_SHAPE,
   ...RESTART_INPUT_SHAPE,
   ...SERVING_INPUT_SHAPE,
+  ...PORTS_INPUT_SHAPE,
+  ...PROBE_INPUT_SHAPE,
 });
 
 type SpecIn = z.infer<typeof SpecInput>;
@@ -208,6 +231,8 @@ const FIELD_HELP: Readonly<Record<string, string>> = {
   ...CONTAINER_FIELD_HELP,
   ...RESTART_FIELD_HELP,
   ...SERVING_FIELD_HELP,
+  ...PORTS_FIELD_HELP,
+  ...PROBE_FIELD_HELP,
 };
 
 /** Extra advice for fields people reach for that the spec spells differently. */
@@ -228,6 +253,7 @@ const { specError, fromIssue } = specMessages({
   help: FIELD_HELP,
   hints: UNKNOWN_FIELD_HINTS,
   fieldsAt: (path) =>
+    probeFieldsAt(path) ??
     Object.keys(
       path === 'resources'
         ? ResourcesInput.shape
@@ -235,7 +261,9 @@ const { specError, fromIssue } = specMessages({
           ? MountInput.shape
           : path === 'autoscaling'
             ? AutoscalingInput.shape
-            : SpecInput.shape,
+            : /^ports\.\d+$/.test(path)
+              ? PortInput.shape
+              : SpecInput.shape,
     ),
 });
 
@@ -279,6 +307,10 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
 
   const restart = normaliseRestart(s);
   if (!restart.ok) return restart;
+  const ports = normalisePorts(s, specError);
+  if (!ports.ok) return ports;
+  const probe = normaliseProbe(s, ports.value.ports ?? [], specError);
+  if (!probe.ok) return probe;
 
   const priorityClass = s.priorityClass ?? WORKLOAD_TYPE_DEFAULTS[s.type].priorityClass;
   const priority = PRIORITY_VALUES[priorityClass];
@@ -301,6 +333,8 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
     ...container.value,
     ...restart.value,
     ...serving.value.serving,
+    ...ports.value,
+    ...probe.value,
   });
 }
 

@@ -35,7 +35,9 @@ export function podSpecFromWire(s: StartPod): PodSpec {
   if (s.spec.rescheduleAfterMs !== null) spec.rescheduleAfterMs = s.spec.rescheduleAfterMs;
   if (s.spec.readiness !== null) {
     // Null stays null inside readiness: it means "this rule off", not "the runner's default".
-    spec.readiness = { linePrefix: s.spec.readiness.linePrefix, delayMs: s.spec.readiness.delayMs };
+    const r = s.spec.readiness;
+    spec.readiness = { linePrefix: r.linePrefix, delayMs: r.delayMs };
+    if (r.probe !== null) spec.readiness.probe = { ...r.probe };
   }
   const w = s.spec;
   if (w.image !== null) spec.image = w.image;

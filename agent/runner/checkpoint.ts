@@ -74,6 +74,19 @@ const SpecSchema = z.object({
     .object({
       linePrefix: z.string().nullable().optional(),
       delayMs: nonNegInt.nullable().optional(),
+      // Kept so an adopted pod goes on being probed.
+      probe: z
+        .object({
+          kind: z.enum(['http', 'tcp']),
+          port: nonNegInt,
+          path: z.string().nullable(),
+          initialDelayMs: nonNegInt,
+          periodMs: nonNegInt,
+          timeoutMs: nonNegInt,
+          failureThreshold: nonNegInt,
+        })
+        .nullable()
+        .optional(),
     })
     .optional(),
   rescheduleAfterMs: nonNegInt.optional(),

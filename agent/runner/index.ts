@@ -10,6 +10,8 @@
  *   logs.ts        per-pod log files the pods write directly, rotation, readLogTail
  *   watch.ts       the periodic look at a pod's logs: rotation and the readiness line
  *   readiness.ts   the readiness line matcher (pure)
+ *   probe.ts       the readiness prober: when to check and what a result does (pure), one timer per pod
+ *   probe-check.ts one HTTP or TCP readiness check against 127.0.0.1:port, with a deadline
  *   proc.ts        /proc: start times (PID reuse), process groups, signalling a group (the process runtime's fallback)
  *   checkpoint.ts  the durable record of what runs, read back with validation
  *   guard-record.ts  the pods the fence guard killed, and the end reason they get (`lease lost`)
@@ -57,6 +59,7 @@ export type {
   PodRunState,
   PodSpec,
   PodStatus,
+  ProbeSpec,
   PullPolicy,
   ReadinessSpec,
   RegistryCredential,

@@ -8,7 +8,8 @@ import type { PodRunState } from './types.ts';
 export const RUN_STATE_TRANSITIONS: Readonly<Record<PodRunState, readonly PodRunState[]>> = {
   starting: ['running', 'exited', 'lost'],
   running: ['ready', 'stopping', 'exited', 'lost', 'swapped-out'],
-  ready: ['stopping', 'exited', 'lost', 'swapped-out'],
+  // ready -> running: its readiness probe failed its threshold (probe.ts); a pass makes it ready again.
+  ready: ['running', 'stopping', 'exited', 'lost', 'swapped-out'],
   'swapped-out': ['running', 'ready', 'stopping', 'exited', 'lost'],
   stopping: ['exited', 'lost'],
   exited: [],

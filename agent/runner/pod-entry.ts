@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Result } from '../../common/errors.ts';
 import type { RuntimeEventKind, RuntimeRef } from '../runtime/types.ts';
 import type { RotatingLogWriter } from './logs.ts';
+import type { Prober } from './probe.ts';
 import type { PodRunState, PodSpec, PodStatus } from './types.ts';
 import type { PodLogWatcher } from './watch.ts';
 
@@ -37,6 +38,8 @@ export interface PodEntry {
   launched: Promise<void>;
   watcher: PodLogWatcher | null;
   readyTimer: NodeJS.Timeout | null;
+  /** The readiness prober, while the pod runs with a probe (probe.ts). */
+  prober: Prober | null;
   stopping: Promise<Result<PodStatus>> | null;
   /** Why the agent ended it (stop, kill); wins over what the exit itself says. */
   endReason: string | null;
@@ -70,6 +73,7 @@ export function newEntry(spec: PodSpec, status: PodStatus, ref: RuntimeRef | nul
     launched: Promise.resolve(),
     watcher: null,
     readyTimer: null,
+    prober: null,
     stopping: null,
     endReason: null,
     exited,

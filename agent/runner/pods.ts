@@ -26,9 +26,10 @@ import {
   REASON_EXITED_ADOPTED,
   REASON_NOT_RECORDED,
 } from './pod-entry.ts';
+import { type CheckResult, firstCheckDelayMs, startProber } from './probe.ts';
 import { readProcStat } from './proc.ts';
 import { effectiveReadiness } from './readiness.ts';
-import type { PodRunState, PodSpec, PodStatus, ReadinessSpec } from './types.ts';
+import type { PodRunState, PodSpec, PodStatus, ProbeSpec, ReadinessSpec } from './types.ts';
 import { createPodLogWatcher } from './watch.ts';
 
 export {
@@ -45,6 +46,8 @@ export interface PodTableConfig extends LaunchConfig {
   dataDir: string;
   runtime: PodRuntime;
   readiness: ReadinessSpec;
+  /** Runs one readiness probe check (probe-check.ts runCheck). */
+  probeCheck: (spec: ProbeSpec) => Promise<CheckResult>;
   now: () => number;
   log: Logger;
   onStatus: (status: PodStatus) => void;
@@ -142,11 +145,34 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
     emit(e);
   };
 
+  /** A ready pod whose probe failed its threshold: running, not ready, until a check passes again. */
+  const markUnready = (e: PodEntry, why: string): void => {
+    if (closed || e.status.state !== 'ready' || !transition(e, 'running')) return;
+    note(e, `not ready (${why})`);
+    persist();
+    emit(e);
+  };
+
+  const stopProbing = (e: PodEntry): void => {
+    e.prober?.stop();
+    e.prober = null;
+  };
+
   /** Starts watching logs and readiness of a running pod (freshly started or adopted). */
   const watch = (e: PodEntry): void => {
     const readiness = effectiveReadiness(e.spec.readiness, cfg.readiness);
     const scanning = e.status.state === 'running' ? readiness.linePrefix : null;
     e.watcher = createPodLogWatcher(podDir(e.spec.podId), cfg.rotation, scanning);
+    const probe = readiness.probe;
+    if (probe !== null && (e.status.state === 'running' || e.status.state === 'ready')) {
+      e.prober = startProber({
+        spec: probe,
+        ready: e.status.state === 'ready',
+        firstDelayMs: firstCheckDelayMs(probe, e.status.startedAtMs ?? now(), now()),
+        check: cfg.probeCheck,
+        onChange: (ready, why) => (ready ? markReady(e, why) : markUnready(e, why)),
+      });
+    }
     if (readiness.delayMs !== null && e.status.state === 'running') {
       const delayMs = readiness.delayMs;
       const left = Math.max(0, (e.status.startedAtMs ?? now()) + delayMs - now());
@@ -165,6 +191,7 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
     if (closed || isEnded(e.status.state)) return;
     if (e.readyTimer !== null) clearTimeout(e.readyTimer);
     e.readyTimer = null;
+    stopProbing(e);
     e.watcher?.stopScanning();
     e.watcher = null;
     const ref = e.ref;
@@ -325,6 +352,7 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
       if (e.endReason === null || override) e.endReason = reason;
       if (transition(e, 'stopping')) {
         e.watcher?.stopScanning();
+        stopProbing(e);
         persist();
         emit(e);
       }
@@ -394,6 +422,7 @@ export function createPodTable(cfg: PodTableConfig): PodTable {
       closed = true;
       for (const e of pods.values()) {
         if (e.readyTimer !== null) clearTimeout(e.readyTimer);
+        stopProbing(e);
         e.events?.close();
         e.events = null;
       }

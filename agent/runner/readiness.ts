@@ -3,10 +3,14 @@
  * Pure and incremental: fed the stdout bytes in whatever pieces the log reader gets, it remembers
  * only the start of the current line, so memory stays at the prefix's length however long lines are.
  */
-import type { ReadinessSpec } from './types.ts';
+import type { ProbeSpec, ReadinessSpec } from './types.ts';
 
 /** The runner's default readiness: a stdout line starting with `READY`, no delay. */
-export const DEFAULT_READINESS: Readonly<Required<ReadinessSpec>> = { linePrefix: 'READY', delayMs: null };
+export const DEFAULT_READINESS: Readonly<Required<ReadinessSpec>> = {
+  linePrefix: 'READY',
+  delayMs: null,
+  probe: null,
+};
 
 /** Feeds output bytes; answers true once a line has started with the prefix (and forever after). */
 export interface LineMatcher {
@@ -53,13 +57,18 @@ export function createLineMatcher(prefix: string): LineMatcher {
   };
 }
 
-/** The readiness a pod gets: its spec's choice over the runner's default, field by field. */
+/**
+ * The readiness a pod gets: its spec's choice over the runner's default, field by field; a probe
+ * (the spec's only: the runner has no port to probe by default) turns the line and delay rules off.
+ */
 export function effectiveReadiness(
   spec: ReadinessSpec | undefined,
   fallback: Readonly<ReadinessSpec> = DEFAULT_READINESS,
-): { linePrefix: string | null; delayMs: number | null } {
+): { linePrefix: string | null; delayMs: number | null; probe: ProbeSpec | null } {
+  const probe = spec?.probe ?? null;
+  if (probe !== null) return { linePrefix: null, delayMs: null, probe };
   const prefix = spec?.linePrefix !== undefined ? spec.linePrefix : (fallback.linePrefix ?? null);
   const delay = spec?.delayMs !== undefined ? spec.delayMs : (fallback.delayMs ?? null);
   // An empty prefix would match before any output at all: treat it as "no line check".
-  return { linePrefix: prefix === '' ? null : prefix, delayMs: delay };
+  return { linePrefix: prefix === '' ? null : prefix, delayMs: delay, probe: null };
 }

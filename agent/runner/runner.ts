@@ -38,6 +38,7 @@ export {
 } from './pods.ts';
 
 import { conflict, invalid, notFound, refusal } from './admission.ts';
+import { runCheck } from './probe-check.ts';
 import { readProcStat } from './proc.ts';
 import { DEFAULT_READINESS } from './readiness.ts';
 import type { PodSpec, PodStatus, ReadinessSpec } from './types.ts';
@@ -158,6 +159,7 @@ export function createRunner(options: RunnerOptions): Runner {
     baseEnv: opts.env,
     nodeEnv: opts.nodeEnv,
     readiness: { ...DEFAULT_READINESS, ...opts.readiness },
+    probeCheck: runCheck,
     rotation: opts.logRotation,
     now,
     log,

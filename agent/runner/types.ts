@@ -62,11 +62,30 @@ export interface PodMount {
  * How the runner decides a pod is ready. Either signal suffices: the first stdout line starting with
  * `linePrefix`, or `delayMs` after start with the process still alive. `linePrefix: null` turns the
  * line check off; `delayMs: null` (the default) means a pod that never prints the line stays `running`.
+ * With a `probe`, the probe alone decides (both rules are off), and it can take readiness back.
  */
 export interface ReadinessSpec {
   /** Default `'READY'`, so both the line `READY` and `READY port=8080` count. */
   linePrefix?: string | null;
   delayMs?: number | null;
+  /** Default none. */
+  probe?: ProbeSpec | null;
+}
+
+/**
+ * A readiness probe against 127.0.0.1:`port` (probe.ts): the pod is `ready` once one check passes,
+ * and back to `running` after `failureThreshold` consecutive failures.
+ */
+export interface ProbeSpec {
+  /** `http`: a GET of `path` must answer 200-399; `tcp`: a connection must open. */
+  kind: 'http' | 'tcp';
+  port: number;
+  /** `http` only; null for `tcp`. */
+  path: string | null;
+  initialDelayMs: number;
+  periodMs: number;
+  timeoutMs: number;
+  failureThreshold: number;
 }
 
 /**

@@ -45,9 +45,10 @@ export function applyPodReport(
     if (!ended) {
       if (pod.phase === 'Stopping') return { stops: [], changed: false };
       // `running` is a process started; `ready` (or swapped out after being ready) is a pod initialised.
+      // A Running pod reported `running` again lost its readiness (its probe failed): back to Starting,
+      // so it no longer counts as ready. Only a probe takes readiness back on the agent.
       const to: PodPhase =
         report.state === 'ready' || report.state === 'swapped-out' ? 'Running' : 'Starting';
-      if (pod.phase === 'Running' && to === 'Starting') return { stops: [], changed: false };
       const changed = advancePod(db, pod, to, `agent reports ${report.state}`);
       return changed ? { ...settle(db, pod.workload, nowMs), changed } : { stops: [], changed };
     }

@@ -13,14 +13,16 @@ import { parseImageRef } from '../../common/image-ref.ts';
 import type { Logger } from '../../common/log.ts';
 import { type DefaultsOf, withDefaults } from '../../common/options.ts';
 import { credentialMismatch, type RegistryCredential } from '../../common/registry-secret.ts';
-import type { Frame, Status, WirePodSpec } from '../../common/wire.ts';
+import type { Frame, Status, WirePodSpec, WireReadiness } from '../../common/wire.ts';
 import { FrameRefused, makeFrame } from '../../common/wire.ts';
+import type { WorkloadSpec } from '../../common/workload.ts';
 import { confirmAbsent, failUnstartable, type LifecycleResult } from '../lifecycle/reports.ts';
 import { wirePodId } from '../link/pod-id.ts';
 import type { Db } from '../store/db.ts';
 import { listPods, type PodRecord } from '../store/pods.ts';
 import { createSecretHint, registryCredentialOf } from '../store/registry-secrets.ts';
 import { getWorkload, type WorkloadRecord } from '../store/workloads.ts';
+import { hostPortOf, podPorts } from './pod-ports.ts';
 
 /**
  * Where frames go: the link's `dispatch`. False when the node is not connected; throws FrameRefused
@@ -52,10 +54,16 @@ const GRACE_SECONDS = 10;
 
 /**
  * The StartPod's spec for a pod of `w`, with the registry login its pull secret resolved to (null:
- * none). Pods count as ready once started: no readiness line is asked for. The pod's CPU and memory
- * requests are also its limits: the scheduler placed it by them, so more would take a neighbour's.
+ * none) and the host ports the pod was given (by port name). Without a readiness probe pods count as
+ * ready once started: no readiness line is asked for. The pod's CPU and memory requests are also its
+ * limits: the scheduler placed it by them, so more would take a neighbour's. Throws Unstartable when
+ * the probe's port has no host port.
  */
-export function podSpecOf(w: WorkloadRecord, pullCredential: RegistryCredential | null = null): WirePodSpec {
+export function podSpecOf(
+  w: WorkloadRecord,
+  pullCredential: RegistryCredential | null = null,
+  hostPorts: Readonly<Record<string, number>> = {},
+): WirePodSpec {
   const s = w.spec;
   return {
     workload: w.name,
@@ -65,7 +73,7 @@ export function podSpecOf(w: WorkloadRecord, pullCredential: RegistryCredential 
     workingDir: s.workingDir ?? null,
     priority: s.priority,
     graceSeconds: GRACE_SECONDS,
-    readiness: { linePrefix: null, delayMs: 0 },
+    readiness: readinessOf(s, hostPorts),
     rescheduleAfterMs: s.disconnect.kind === 'reschedule' ? s.disconnect.afterMs : null,
     image: s.image ?? null,
     imagePullPolicy: s.image === undefined ? null : (s.imagePullPolicy ?? 'IfNotPresent'),
@@ -80,6 +88,21 @@ export function podSpecOf(w: WorkloadRecord, pullCredential: RegistryCredential 
 
 /** A pod that cannot be started as its workload stands; the message says why, for its event. */
 class Unstartable extends Error {}
+
+/** The readiness the agent applies: the spec's probe on the pod's host port, else ready once started. */
+function readinessOf(s: WorkloadSpec, hostPorts: Readonly<Record<string, number>>): WireReadiness {
+  const p = s.readinessProbe;
+  if (p === undefined) return { linePrefix: null, delayMs: 0, probe: null };
+  const port = hostPortOf(hostPorts, p.port);
+  if (port === undefined)
+    throw new Unstartable(
+      `its readiness probe names port ${p.port}, which has no host port on the pod's node; submit the workload again`,
+    );
+  const { port: _name, ...timing } = p;
+  // The delay is for agents from before probes, which skip the probe: they count the pod ready once
+  // started, as without one. An agent that knows probes uses the probe alone.
+  return { linePrefix: null, delayMs: 0, probe: { ...timing, port } };
+}
 
 /**
  * The login `w`'s pull secret holds now, read at every send so a replaced secret is used from the
@@ -193,7 +216,7 @@ export function createDispatcher(db: Db, send: SendToNode, given: DispatcherOpti
           if (!workloads.has(p.workload)) workloads.set(p.workload, getWorkload(db, p.workload));
           const w = workloads.get(p.workload);
           if (w === undefined) continue;
-          const spec = podSpecOf(w, pullLoginOf(db, w));
+          const spec = podSpecOf(w, pullLoginOf(db, w), podPorts(p));
           const frame = makeFrame({
             case: 'startPod',
             value: { podId, epoch: p.epoch, spec, gpuGrants: p.grants.map((g) => ({ ...g })) },

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { formatMemoryMiB } from '../../common/resources.ts';
+import { probeText } from '../../common/workload-probe.ts';
 import { addClientOptions } from '../client/connect.ts';
 import { formatAge, formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';
 import { connectToWorkload, projectOption, workloadArgument } from '../client/resolve.ts';
@@ -43,6 +44,7 @@ export function describeText(d: Description, nowMs: number): string {
     ['Restarts', restartText(d)],
   ];
   summary.push(...containerRows(d));
+  if (d.readinessProbe !== undefined) summary.push(['Readiness probe', probeText(d.readinessProbe)]);
   if (d.nodeTypes.length > 0) summary.push(['Node types', d.nodeTypes.join(', ')]);
   if (d.gpuModels.length > 0) summary.push(['GPU models', d.gpuModels.join(', ')]);
   const env = Object.entries(d.env);

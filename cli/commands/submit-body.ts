@@ -4,6 +4,7 @@
  */
 import type { PriorityClass, PullPolicy, WorkloadType } from '../../common/workload.ts';
 import type { AutoscaleMetric, WorkspaceTool } from '../../common/workload-serving.ts';
+import type { SubmitProbe } from './submit-probe.ts';
 import type { SubmitRestart } from './submit-restart.ts';
 
 /** One `mounts` entry as the user set it; the allocator defaults what is left out. */
@@ -58,4 +59,5 @@ export interface SubmitBody extends SubmitRestart {
   };
   tool?: WorkspaceTool;
   toolPort?: string;
+  readinessProbe?: SubmitProbe;
 }

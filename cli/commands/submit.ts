@@ -25,6 +25,7 @@ import { collect } from '../flags.ts';
 import type { CliContext } from './index.ts';
 import type { SubmitBody, SubmitMount, SubmitResources } from './submit-body.ts';
 import { mergeSubmitFile } from './submit-file.ts';
+import { addProbeOptions, PROBE_HELP, type ProbeFlags, probeFields } from './submit-probe.ts';
 import { addRestartOptions, type RawRestartFlags, restartFields } from './submit-restart.ts';
 import { addServingOptions, applyServingFlags, type RawServingFlags } from './submit-serving.ts';
 
@@ -49,10 +50,11 @@ With -i IMAGE the command runs in that container image (pulled with --pull-polic
 the project's registry secret --pull-secret, see tessera secret); without it, on the node's process
 runtime. --mount HOST[:CONTAINER][:ro|rw] binds a host path an admin's policy allows (read-only
 unless :rw); a path containing ':' needs a spec file (-f) with mounts.
+${PROBE_HELP}
 `;
 
 /** The flags as commander hands them over. */
-export interface RawSubmitFlags extends RawRestartFlags, RawServingFlags {
+export interface RawSubmitFlags extends RawRestartFlags, RawServingFlags, ProbeFlags {
   project?: string;
   gpu?: string;
   gpuFraction?: string;
@@ -138,6 +140,8 @@ export function flagFields(flags: RawSubmitFlags): Partial<SubmitBody> {
   if (flags.runAsGroup !== undefined) body.runAsGroup = wholeNumber(flags.runAsGroup, '--run-as-group');
   if (flags.mount !== undefined && flags.mount.length > 0) body.mounts = flags.mount.map(mountOf);
   Object.assign(body, restartFields(flags));
+  const probe = probeFields(flags);
+  if (probe !== undefined) body.readinessProbe = probe;
 
   const resources: SubmitResources = {};
   if (flags.gpu !== undefined)
@@ -312,4 +316,5 @@ export function configure(command: Command, { io }: CliContext): void {
       );
     },
   );
+  addProbeOptions(command);
 }

@@ -181,7 +181,8 @@ describe('pod phase machine', () => {
   });
 
   it('finds no path through steps it may not take, nor out of a terminal phase', () => {
-    expect(podPath('Running', 'Starting', ['Starting', 'Pending'])).toBeNull();
+    expect(podPath('Running', 'Starting', ['Starting', 'Pending'])).toEqual(['Starting']);
+    expect(podPath('Running', 'Bound', ['Starting'])).toBeNull();
     expect(podPath('Running', 'Stopped', [])).toBeNull();
     expect(podPath('Succeeded', 'Running', POD_PHASES)).toBeNull();
   });

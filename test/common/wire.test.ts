@@ -29,6 +29,7 @@ import {
   type WireMigMode,
   type WirePodState,
   type WirePodStatus,
+  type WireProbe,
   WS_CLOSE,
   WS_OPTIONS,
 } from '../../common/wire.ts';
@@ -157,7 +158,19 @@ const startPod: FrameBody = {
       workingDir: '/data/p1',
       priority: -50,
       graceSeconds: 30,
-      readiness: { linePrefix: null, delayMs: 5000 },
+      readiness: {
+        linePrefix: null,
+        delayMs: null,
+        probe: {
+          kind: 'http',
+          port: 40_001,
+          path: '/health',
+          initialDelayMs: 500,
+          periodMs: 2000,
+          timeoutMs: 1000,
+          failureThreshold: 3,
+        },
+      },
       rescheduleAfterMs: 300_000,
       image: 'nvcr.io/nvidia/pytorch:24.05-py3',
       imagePullPolicy: 'Always',
@@ -300,6 +313,19 @@ const grantArb: fc.Arbitrary<GpuGrant> = fc
   })
   .map(({ extraMiB, ...g }) => ({ ...g, memoryLimitMiB: g.memoryMiB + extraMiB }));
 
+const interval = (min: number) => fc.integer({ min, max: WIRE_LIMITS.maxIntervalMs });
+const probeArb: fc.Arbitrary<WireProbe> = fc
+  .record({
+    kind: fc.constantFrom('http' as const, 'tcp' as const),
+    port: fc.integer({ min: 1, max: 65_535 }),
+    path: safeText(30).map((t) => `/${t}`),
+    initialDelayMs: interval(0),
+    periodMs: interval(1),
+    timeoutMs: interval(1),
+    failureThreshold: fc.integer({ min: 1, max: 2 ** 32 - 1 }),
+  })
+  .map((p) => ({ ...p, path: p.kind === 'http' ? p.path : null }));
+
 const startPodArb: fc.Arbitrary<StartPod> = fc.record({
   podId: safeId,
   epoch: fc.maxSafeNat(),
@@ -316,6 +342,7 @@ const startPodArb: fc.Arbitrary<StartPod> = fc.record({
         fc.record({
           linePrefix: nullable(safeText(10)),
           delayMs: nullable(fc.integer({ min: 0, max: WIRE_LIMITS.maxIntervalMs })),
+          probe: nullable(probeArb),
         }),
       ),
       rescheduleAfterMs: nullable(fc.integer({ min: 0, max: MAX_RESCHEDULE_MS })),

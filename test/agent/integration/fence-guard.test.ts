@@ -70,7 +70,7 @@ const startPod = (podId: string, epoch: number, rescheduleAfterMs: number | null
     workingDir: null,
     priority: 50,
     graceSeconds: 10,
-    readiness: { linePrefix: null, delayMs: 100 },
+    readiness: { linePrefix: null, delayMs: 100, probe: null },
     rescheduleAfterMs,
     ...noContainer(),
   },

@@ -60,7 +60,7 @@ function startPod(podId: string, epoch: number): StartPod {
       workingDir: null,
       priority: 50,
       graceSeconds: 7,
-      readiness: { linePrefix: null, delayMs: 100 },
+      readiness: { linePrefix: null, delayMs: 100, probe: null },
       rescheduleAfterMs: null,
       ...noContainer(),
     },

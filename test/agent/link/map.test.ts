@@ -56,7 +56,11 @@ describe('link mapping', () => {
   it('a StartPod with workingDir and readiness keeps them, null rules included', () => {
     const spec = podSpecFromWire({
       ...start,
-      spec: { ...start.spec, workingDir: '/srv', readiness: { linePrefix: 'UP', delayMs: null } },
+      spec: {
+        ...start.spec,
+        workingDir: '/srv',
+        readiness: { linePrefix: 'UP', delayMs: null, probe: null },
+      },
     });
     expect(spec.workingDir).toBe('/srv');
     expect(spec.readiness).toEqual({ linePrefix: 'UP', delayMs: null });

@@ -44,12 +44,30 @@ describe('readiness line', () => {
   });
 
   it("a spec's readiness overrides the runner's field by field; an empty prefix turns the line check off", () => {
-    expect(effectiveReadiness(undefined)).toEqual({ linePrefix: 'READY', delayMs: null });
-    expect(effectiveReadiness({ delayMs: 500 })).toEqual({ linePrefix: 'READY', delayMs: 500 });
+    expect(effectiveReadiness(undefined)).toEqual({ linePrefix: 'READY', delayMs: null, probe: null });
+    expect(effectiveReadiness({ delayMs: 500 })).toEqual({ linePrefix: 'READY', delayMs: 500, probe: null });
     expect(effectiveReadiness({ linePrefix: null }, { linePrefix: 'UP', delayMs: 100 })).toEqual({
       linePrefix: null,
       delayMs: 100,
+      probe: null,
     });
     expect(effectiveReadiness({ linePrefix: '' }).linePrefix).toBeNull();
+  });
+
+  it('a probe alone decides: the line and delay rules are off with one', () => {
+    const probe = {
+      kind: 'tcp' as const,
+      port: 40_000,
+      path: null,
+      initialDelayMs: 0,
+      periodMs: 2000,
+      timeoutMs: 1000,
+      failureThreshold: 3,
+    };
+    expect(effectiveReadiness({ linePrefix: 'UP', delayMs: 100, probe })).toEqual({
+      linePrefix: null,
+      delayMs: null,
+      probe,
+    });
   });
 });

@@ -53,6 +53,23 @@ describe('applyPodReport', () => {
     expect(phaseOf(db, 'w1')).toBe('Initializing');
   });
 
+  it('running after ready (its readiness probe failed): pod Starting, workload Degraded, Running again on ready', () => {
+    const db = oneTraining();
+    allReady(db, 'w1', ['t-0']);
+    const ready = podOf(db, 'w1', 't-0');
+    expect(applyPodReport(db, report(ready, 'running'), ready, T + 1).changed).toBe(true);
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Starting');
+    expect(phaseOf(db, 'w1')).toBe('Degraded');
+    expect(listEvents(db, { workload: 'w1' }).at(-1)).toMatchObject({
+      to: 'Degraded',
+      reason: 'PodsNotReady',
+    });
+    const unready = podOf(db, 'w1', 't-0');
+    applyPodReport(db, report(unready, 'ready'), unready, T + 2);
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Running');
+    expect(phaseOf(db, 'w1')).toBe('Running');
+  });
+
   it('ready -> pod Running and workload Running', () => {
     const db = oneTraining();
     allReady(db, 'w1', ['t-0']);
@@ -155,8 +172,6 @@ describe('applyPodReport', () => {
     const events = listEvents(db).length;
     const running = podOf(db, 'w1', 't-0');
     expect(applyPodReport(db, report(running, 'ready'), running, T + 1).changed).toBe(false);
-    // `running` after `ready` is old news, not a step back.
-    expect(applyPodReport(db, report(running, 'running'), running, T + 1).changed).toBe(false);
     applyPodReport(db, report(running, 'exited', { exitCode: 0 }), running, T + 2);
     const after = listEvents(db).length;
     const done = podOf(db, 'w1', 't-0');

@@ -99,7 +99,7 @@ describe('dispatcher sync', () => {
                 command: ['python', 'train.py'],
                 env: { EPOCHS: '3' },
                 priority: spec?.priority,
-                readiness: { linePrefix: null, delayMs: 0 },
+                readiness: { linePrefix: null, delayMs: 0, probe: null },
               }),
             },
           },
