@@ -191,6 +191,13 @@ function checkBody(body: FrameBody): void {
       record(inv.labels, `${p}.inventory.labels`, L.maxLabels, (x, q) => text(x, q));
       text(inv.driverVersion, `${p}.inventory.driverVersion`);
       optText(inv.cudaVersion, `${p}.inventory.cudaVersion`);
+      if (inv.network !== null) {
+        const q = `${p}.inventory.network`;
+        text(inv.network.address, `${q}.address`, L.maxIdChars);
+        if (inv.network.address.length === 0) bad(`${q}.address`, 'is required (empty)');
+        const first = uint(inv.network.portRange.first, `${q}.portRange.first`, 65_535, 1);
+        uint(inv.network.portRange.last, `${q}.portRange.last`, 65_535, first);
+      }
       list(h.runningPods, `${p}.runningPods`, L.maxPods).forEach((r, i) => {
         const q = `${p}.runningPods[${i}]`;
         id(r.podId, `${q}.podId`);

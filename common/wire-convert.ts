@@ -11,6 +11,7 @@ import type { WireLogStream } from './wire-log-types.ts';
 import type {
   Frame,
   FrameBody,
+  NodeNetwork,
   SwapDirection,
   WireContainerFields,
   WireMigMode,
@@ -108,6 +109,9 @@ function bodyToProto(body: FrameBody): pb.Frame['body'] {
             labels: inv.labels,
             driverVersion: inv.driverVersion,
             cudaVersion: opt(inv.cudaVersion),
+            address: inv.network?.address,
+            portRangeFirst: inv.network?.portRange.first,
+            portRangeLast: inv.network?.portRange.last,
           },
           runningPods: h.runningPods.map((r) => ({
             podId: r.podId,
@@ -304,6 +308,7 @@ function bodyFromProto(body: NonNullable<pb.Frame['body']>): FrameBody {
             labels: inv.labels,
             driverVersion: inv.driverVersion,
             cudaVersion: orNull(inv.cudaVersion),
+            network: networkFromProto(inv),
           },
           runningPods: h.runningPods.map((r, i) => ({
             podId: r.podId,
@@ -447,4 +452,16 @@ function bodyFromProto(body: NonNullable<pb.Frame['body']>): FrameBody {
       };
     }
   }
+}
+
+/** The node's network from an inventory: all three fields, or none of them (an older agent). */
+function networkFromProto(inv: pb.Inventory): NodeNetwork | null {
+  const { address, portRangeFirst: first, portRangeLast: last } = inv;
+  if (address === undefined && first === undefined && last === undefined) return null;
+  if (address === undefined || first === undefined || last === undefined)
+    throw new BadFrame(
+      'hello.inventory.address',
+      'hello.inventory: address, portRangeFirst and portRangeLast come together or not at all',
+    );
+  return { address, portRange: { first, last } };
 }

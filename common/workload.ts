@@ -20,6 +20,13 @@ import {
 } from './workload-container.ts';
 import { specMessages } from './workload-messages.ts';
 import {
+  normalisePorts,
+  PORTS_FIELD_HELP,
+  PORTS_INPUT_SHAPE,
+  type PortFields,
+  PortInput,
+} from './workload-ports.ts';
+import {
   nonNegativeInt,
   normaliseResources,
   type PodResources,
@@ -31,6 +38,7 @@ import {
 } from './workload-resources.ts';
 
 export type { ContainerFields, PullPolicy, WorkloadMount } from './workload-container.ts';
+export type { Framework, PortFields, WorkloadPort } from './workload-ports.ts';
 export type { GpuRequest, PodResources } from './workload-resources.ts';
 
 /** What kind of work a workload is; decides its defaults. */
@@ -82,7 +90,7 @@ export const WORKLOAD_TYPE_DEFAULTS: Readonly<
 };
 
 /** A validated workload spec with every default applied and every quantity normalised. */
-export interface WorkloadSpec extends ContainerFields {
+export interface WorkloadSpec extends ContainerFields, PortFields {
   name: string;
   project: string;
   type: WorkloadType;
@@ -157,6 +165,7 @@ const SpecInput = z.strictObject({
   minRuntimeMs: nonNegativeInt.optional(),
   disconnectPolicy: z.string().optional(),
   ...CONTAINER_INPUT_SHAPE,
+  ...PORTS_INPUT_SHAPE,
 });
 
 type SpecIn = z.infer<typeof SpecInput>;
@@ -189,6 +198,7 @@ const FIELD_HELP: Readonly<Record<string, string>> = {
   minRuntimeMs: 'a whole number of milliseconds >= 0',
   disconnectPolicy: DISCONNECT_POLICY_HELP,
   ...CONTAINER_FIELD_HELP,
+  ...PORTS_FIELD_HELP,
 };
 
 /** Extra advice for fields people reach for that the spec spells differently. */
@@ -214,7 +224,9 @@ const { specError, fromIssue } = specMessages({
         ? ResourcesInput.shape
         : /^mounts\.\d+$/.test(path)
           ? MountInput.shape
-          : SpecInput.shape,
+          : /^ports\.\d+$/.test(path)
+            ? PortInput.shape
+            : SpecInput.shape,
     ),
 });
 
@@ -254,6 +266,9 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
   const container = normaliseContainer(s, specError);
   if (!container.ok) return container;
 
+  const network: Result<PortFields> = normalisePorts(s, s.type, specError);
+  if (!network.ok) return network;
+
   const priorityClass = s.priorityClass ?? WORKLOAD_TYPE_DEFAULTS[s.type].priorityClass;
   const priority = PRIORITY_VALUES[priorityClass];
   return withinSize({
@@ -273,6 +288,7 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
     minRuntimeMs: minRuntimeMs.value ?? 0,
     disconnect: disconnect.value,
     ...container.value,
+    ...network.value,
   });
 }
 

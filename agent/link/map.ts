@@ -7,6 +7,7 @@ import type {
   DesiredPod,
   Event,
   Inventory,
+  NodeNetwork,
   RunningPod,
   StartPod,
   Status,
@@ -131,7 +132,11 @@ export function statusToWire(s: AgentStatus, seq: number): Status {
  * The node's inventory from an agent status. Health is reported `true`: the agent's status has no
  * per-GPU health yet, and an unhealthy GPU reaches the allocator as a `gpu-unhealthy` Event.
  */
-export function inventoryFromStatus(s: AgentStatus, labels: Record<string, string>): Inventory {
+export function inventoryFromStatus(
+  s: AgentStatus,
+  labels: Record<string, string>,
+  network: NodeNetwork | null,
+): Inventory {
   return {
     gpus: s.gpus.map((g) => ({
       uuid: g.uuid,
@@ -146,6 +151,7 @@ export function inventoryFromStatus(s: AgentStatus, labels: Record<string, strin
     labels,
     driverVersion: clipText(s.driver.driverVersion),
     cudaVersion: s.driver.cudaVersion,
+    network,
   };
 }
 

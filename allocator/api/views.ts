@@ -6,7 +6,7 @@ import { formatDisconnectPolicy } from '../../common/disconnect.ts';
 import type { StoredEvent } from '../store/events.ts';
 import type { NodeRecord } from '../store/nodes.ts';
 import type { PoolRecord, QueueRecord, QuotaRecord } from '../store/org.ts';
-import type { PodRecord } from '../store/pods.ts';
+import { type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import type { WorkloadRecord } from '../store/workloads.ts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -77,6 +77,7 @@ export function nodeView(n: NodeRecord) {
     cordoned: n.cordoned,
     lost: n.lost,
     lastSeenAt: iso(n.lastSeenMs),
+    network: n.network,
   };
 }
 
@@ -93,11 +94,44 @@ export function podView(p: PodRecord) {
       memoryLimitMiB: g.memoryLimitMiB,
     })),
     exitCode: p.exitCode,
+    ports: p.ports,
   };
 }
 
-/** A workload as read: its normalised spec plus id, phase, phaseReason, createdAt and pods. */
-export function workloadView(w: WorkloadRecord, pods: PodRecord[]) {
+/** Where one placed pod is reached: its node's address and its host ports by name. */
+export interface EndpointView {
+  pod: string;
+  node: string;
+  address: string;
+  ports: Record<string, number>;
+  /** It runs (and, with a readiness probe, passes it): a client may be sent to it. */
+  ready: boolean;
+}
+
+/** The endpoints of a workload's placed pods that have ports, in pod order; `addresses` maps node to address. */
+export function endpointsOf(
+  pods: readonly PodRecord[],
+  addresses: ReadonlyMap<string, string>,
+): EndpointView[] {
+  const out: EndpointView[] = [];
+  for (const p of pods) {
+    const address = p.node === null ? undefined : addresses.get(p.node);
+    if (p.node === null || address === undefined || Object.keys(p.ports).length === 0) continue;
+    if (!SCHEDULED_POD_PHASES.includes(p.phase)) continue;
+    out.push({ pod: p.name, node: p.node, address, ports: { ...p.ports }, ready: p.phase === 'Running' });
+  }
+  return out;
+}
+
+/**
+ * A workload as read: its normalised spec plus id, phase, phaseReason, createdAt, pods and the
+ * endpoints of those with ports (`addresses`: node name to address, store/nodes.ts nodeAddresses).
+ */
+export function workloadView(
+  w: WorkloadRecord,
+  pods: PodRecord[],
+  addresses: ReadonlyMap<string, string> = new Map(),
+) {
   return {
     id: w.id,
     ...w.spec,
@@ -107,6 +141,7 @@ export function workloadView(w: WorkloadRecord, pods: PodRecord[]) {
     phaseReason: w.phaseReason,
     createdAt: iso(w.createdMs),
     pods: pods.map(podView),
+    endpoints: endpointsOf(pods, addresses),
   };
 }
 

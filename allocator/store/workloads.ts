@@ -65,12 +65,15 @@ interface WorkloadRow {
 }
 
 /** A spec as an older release may have stored it: fields added since then are absent. */
-type StoredSpec = Omit<WorkloadSpec, 'disconnect' | 'mounts'> &
-  Partial<Pick<WorkloadSpec, 'disconnect' | 'mounts'>>;
+type StoredSpec = Omit<WorkloadSpec, 'disconnect' | 'mounts' | 'ports'> &
+  Partial<Pick<WorkloadSpec, 'disconnect' | 'mounts' | 'ports'>>;
 
-/** A stored spec with the defaults of fields added after it was stored. */
+/**
+ * A stored spec with the defaults of fields added after it was stored. A distributed workload
+ * stored before `ports` keeps running as it was: no ports and no framework, so no rendezvous env.
+ */
 function withDefaults(s: StoredSpec): WorkloadSpec {
-  return { ...s, disconnect: s.disconnect ?? KEEP, mounts: s.mounts ?? [] };
+  return { ...s, disconnect: s.disconnect ?? KEEP, mounts: s.mounts ?? [], ports: s.ports ?? [] };
 }
 
 function toWorkload(r: WorkloadRow): WorkloadRecord {

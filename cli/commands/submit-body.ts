@@ -2,7 +2,7 @@
  * The JSON body `tessera submit` sends to `POST /workloads`, which both the flags (submit.ts) and a
  * spec file with flag overrides (submit-file.ts) produce.
  */
-import type { PriorityClass, PullPolicy, WorkloadType } from '../../common/workload.ts';
+import type { Framework, PriorityClass, PullPolicy, WorkloadType } from '../../common/workload.ts';
 
 /** One `mounts` entry as the user set it; the allocator defaults what is left out. */
 export interface SubmitMount {
@@ -45,4 +45,6 @@ export interface SubmitBody {
   runAsUser?: number;
   runAsGroup?: number;
   mounts?: SubmitMount[];
+  ports?: { name: string }[];
+  framework?: Framework;
 }

@@ -73,6 +73,7 @@ const hello: FrameBody = {
       labels: { zone: 'a', 'tessera.io/pool': 'default' },
       driverVersion: '550.54.15',
       cudaVersion: null,
+      network: { address: '10.0.0.7', portRange: { first: 40000, last: 40999 } },
     },
     runningPods: [
       { podId: 'p1', epoch: 3, state: 'running', pid: 4242 },

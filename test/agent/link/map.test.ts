@@ -151,7 +151,11 @@ describe('link mapping', () => {
     const status = statusToWire(s, 7);
     expect(status.podStates).toHaveLength(2);
     expect(checkFrame(makeFrame({ case: 'status', value: status })).ok).toBe(true);
-    const inventory = inventoryFromStatus(s, { zone: 'a' });
+    const inventory = inventoryFromStatus(
+      s,
+      { zone: 'a' },
+      { address: '10.0.0.7', portRange: { first: 40000, last: 40999 } },
+    );
     expect(inventory.cpuMillis).toBe(8000);
     const hello = {
       node: 'n',

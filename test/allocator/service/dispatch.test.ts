@@ -97,7 +97,7 @@ describe('dispatcher sync', () => {
                 workload: 't',
                 project: 'vision',
                 command: ['python', 'train.py'],
-                env: { EPOCHS: '3' },
+                env: { TESSERA_POD_INDEX: '0', EPOCHS: '3' },
                 priority: spec?.priority,
                 readiness: { linePrefix: null, delayMs: 0 },
               }),
