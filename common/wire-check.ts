@@ -278,10 +278,13 @@ function checkBody(body: FrameBody): void {
         text(a, `${p}.spec.command[${i}]`, L.maxArgChars);
       });
       if (spec.command.length === 0) bad(`${p}.spec.command`, 'is required (empty)');
-      record(spec.env, `${p}.spec.env`, L.maxEnvEntries, (x, q) => text(x, q, L.maxArgChars));
-      for (const k of Object.keys(spec.env)) {
-        // execve splits NAME=VALUE at the first '='; a '=' in the name would silently change both.
-        if (k.includes('=')) bad(`${p}.spec.env key`, `must not contain '=', got ${JSON.stringify(k)}`);
+      for (const field of ['env', 'networkEnv'] as const) {
+        record(spec[field], `${p}.spec.${field}`, L.maxEnvEntries, (x, q) => text(x, q, L.maxArgChars));
+        for (const k of Object.keys(spec[field])) {
+          // execve splits NAME=VALUE at the first '='; a '=' in the name would silently change both.
+          if (k.includes('='))
+            bad(`${p}.spec.${field} key`, `must not contain '=', got ${JSON.stringify(k)}`);
+        }
       }
       optText(spec.workingDir, `${p}.spec.workingDir`);
       int32(spec.priority, `${p}.spec.priority`);

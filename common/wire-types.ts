@@ -208,6 +208,8 @@ export interface WireReadiness {
 
 /** What the runner needs to start a pod's process. */
 export interface WirePodSpec {
+  /** The allocator's variables for the pod: ports, index, peers, rendezvous (allocator/service/rendezvous.ts). */
+  networkEnv: Record<string, string>;
   workload: string;
   project: string;
   command: string[];

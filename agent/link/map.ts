@@ -32,6 +32,7 @@ export function podSpecFromWire(s: StartPod): PodSpec {
     priority: s.spec.priority,
     graceSeconds: s.spec.graceSeconds,
   };
+  if (Object.keys(s.spec.networkEnv).length > 0) spec.networkEnv = { ...s.spec.networkEnv };
   if (s.spec.workingDir !== null) spec.workingDir = s.spec.workingDir;
   if (s.spec.rescheduleAfterMs !== null) spec.rescheduleAfterMs = s.spec.rescheduleAfterMs;
   if (s.spec.readiness !== null) {

@@ -67,8 +67,9 @@ export function podSpecOf(
     workload: w.name,
     project: w.project,
     command: [...s.command],
-    // Ports, peers and rendezvous (pod-network.ts) under the spec's own env: a user's value wins.
-    env: { ...network, ...s.env },
+    env: { ...s.env },
+    // Ports, peers and rendezvous (pod-network.ts); a spec's own value wins but for TESSERA_* names.
+    networkEnv: { ...network },
     workingDir: s.workingDir ?? null,
     priority: s.priority,
     graceSeconds: GRACE_SECONDS,

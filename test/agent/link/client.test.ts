@@ -57,6 +57,7 @@ function startPod(podId: string, epoch: number): StartPod {
       project: 'vision',
       command: ['python', 'train.py'],
       env: { A: '1' },
+      networkEnv: {},
       workingDir: null,
       priority: 50,
       graceSeconds: 7,

@@ -25,6 +25,7 @@ const start: StartPod = {
     project: 'p',
     command: ['run'],
     env: { K: 'v' },
+    networkEnv: { TESSERA_PORT_HTTP: '40000', PORT: '40000' },
     workingDir: null,
     priority: 1,
     graceSeconds: 3,
