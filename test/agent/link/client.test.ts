@@ -94,6 +94,7 @@ describe('agent link', () => {
       labels: {},
       driverVersion: '550.1',
       cudaVersion: '12.4',
+      network: null,
     });
     expect(hello?.runningPods).toEqual([{ podId: 'p1', epoch: 3, state: 'running', pid: 4242 }]);
   });

@@ -25,7 +25,7 @@ const start: StartPod = {
     project: 'p',
     command: ['run'],
     env: { K: 'v' },
-    networkEnv: { TESSERA_PORT_HTTP: '40000', PORT: '40000' },
+    networkEnv: {},
     workingDir: null,
     priority: 1,
     graceSeconds: 3,
@@ -52,6 +52,14 @@ describe('link mapping', () => {
     });
     expect('workingDir' in spec).toBe(false);
     expect('readiness' in spec).toBe(false);
+    expect('networkEnv' in spec).toBe(false);
+  });
+
+  it("a StartPod's network env reaches the PodSpec apart from its env", () => {
+    const networkEnv = { TESSERA_PORT_HTTP: '40000', PORT: '40000' };
+    const spec = podSpecFromWire({ ...start, spec: { ...start.spec, networkEnv } });
+    expect(spec.networkEnv).toEqual(networkEnv);
+    expect(spec.env).toEqual({ K: 'v' });
   });
 
   it('a StartPod with workingDir and readiness keeps them, null rules included', () => {
