@@ -13,6 +13,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { readCaFile } from '../common/tls-files.ts';
+import type { NodeNetwork } from '../common/wire.ts';
 import { RUNTIME_LABEL } from '../common/workload-container.ts';
 import { createAgent } from './agent.ts';
 import type { SliceMode } from './enforce/index.ts';
@@ -122,6 +123,8 @@ export interface AgentMainOptions {
   allocator: AllocatorChoice | null;
   /** `--runtime`, `--pod-root`, `--pod-uid-range`, `--cgroup-parent`. */
   runtime: RuntimeChoice;
+  /** `--advertise-address` and `--port-range`: reported to the allocator, which gives pods ports from the range. */
+  network: NodeNetwork;
 }
 
 /** Where the agent's link goes and as whom. */
@@ -257,6 +260,7 @@ export async function runAgentMain(
             credentials: credentialFile(o.dataDir, o.allocator.nodeName),
             // The allocator places image workloads only where this says `container`.
             labels: { [RUNTIME_LABEL]: runtime.value.runtime.kind },
+            network: o.network,
           },
         }),
   });

@@ -63,7 +63,7 @@ export function helloBytes(n: SimNode, token: string): Uint8Array {
       case: 'hello',
       value: {
         ...{ node: n.node, agentVersion: '0.1.0-bench', token, runningPods: [] },
-        inventory: { ...inventory, driverVersion: '550.54.15', cudaVersion: '12.4' },
+        inventory: { ...inventory, driverVersion: '550.54.15', cudaVersion: '12.4', network: null },
       },
     }),
   );

@@ -42,6 +42,7 @@ const startPod: FrameBody = {
     spec: {
       ...{ workload: 'train-llm', project: 'team-a', command: ['python', 'train.py', '--epochs', '3'] },
       env: { NCCL_DEBUG: 'INFO', HF_HOME: '/data/hf', CUDA_VISIBLE_DEVICES: '0,1' },
+      networkEnv: { TESSERA_PORT_RENDEZVOUS: '40000', MASTER_ADDR: '10.0.0.7', MASTER_PORT: '40000' },
       ...{ workingDir: '/work', priority: 50, graceSeconds: 30, rescheduleAfterMs: 60_000 },
       readiness: { linePrefix: 'READY', delayMs: null, probe: null },
       ...{ image: 'nvcr.io/nvidia/pytorch:24.05-py3', imagePullPolicy: 'IfNotPresent' as const },

@@ -209,6 +209,13 @@ function checkBody(body: FrameBody): void {
       record(inv.labels, `${p}.inventory.labels`, L.maxLabels, (x, q) => text(x, q));
       text(inv.driverVersion, `${p}.inventory.driverVersion`);
       optText(inv.cudaVersion, `${p}.inventory.cudaVersion`);
+      if (inv.network !== null) {
+        const q = `${p}.inventory.network`;
+        text(inv.network.address, `${q}.address`, L.maxIdChars);
+        if (inv.network.address.length === 0) bad(`${q}.address`, 'is required (empty)');
+        const first = uint(inv.network.portRange.first, `${q}.portRange.first`, 65_535, 1);
+        uint(inv.network.portRange.last, `${q}.portRange.last`, 65_535, first);
+      }
       list(h.runningPods, `${p}.runningPods`, L.maxPods).forEach((r, i) => {
         const q = `${p}.runningPods[${i}]`;
         id(r.podId, `${q}.podId`);
@@ -289,10 +296,13 @@ function checkBody(body: FrameBody): void {
         text(a, `${p}.spec.command[${i}]`, L.maxArgChars);
       });
       if (spec.command.length === 0) bad(`${p}.spec.command`, 'is required (empty)');
-      record(spec.env, `${p}.spec.env`, L.maxEnvEntries, (x, q) => text(x, q, L.maxArgChars));
-      for (const k of Object.keys(spec.env)) {
-        // execve splits NAME=VALUE at the first '='; a '=' in the name would silently change both.
-        if (k.includes('=')) bad(`${p}.spec.env key`, `must not contain '=', got ${JSON.stringify(k)}`);
+      for (const field of ['env', 'networkEnv'] as const) {
+        record(spec[field], `${p}.spec.${field}`, L.maxEnvEntries, (x, q) => text(x, q, L.maxArgChars));
+        for (const k of Object.keys(spec[field])) {
+          // execve splits NAME=VALUE at the first '='; a '=' in the name would silently change both.
+          if (k.includes('='))
+            bad(`${p}.spec.${field} key`, `must not contain '=', got ${JSON.stringify(k)}`);
+        }
       }
       optText(spec.workingDir, `${p}.spec.workingDir`);
       int32(spec.priority, `${p}.spec.priority`);

@@ -11,6 +11,7 @@ import type { WireLogStream } from './wire-log-types.ts';
 import type {
   Frame,
   FrameBody,
+  NodeNetwork,
   SwapDirection,
   WireContainerFields,
   WireMigMode,
@@ -124,6 +125,9 @@ function bodyToProto(body: FrameBody): pb.Frame['body'] {
             labels: inv.labels,
             driverVersion: inv.driverVersion,
             cudaVersion: opt(inv.cudaVersion),
+            address: inv.network?.address,
+            portRangeFirst: inv.network?.portRange.first,
+            portRangeLast: inv.network?.portRange.last,
           },
           runningPods: h.runningPods.map((r) => ({
             podId: r.podId,
@@ -207,6 +211,7 @@ function bodyToProto(body: FrameBody): pb.Frame['body'] {
             project: spec.project,
             command: spec.command,
             env: spec.env,
+            networkEnv: spec.networkEnv,
             workingDir: opt(spec.workingDir),
             priority: spec.priority,
             graceSeconds: spec.graceSeconds,
@@ -338,6 +343,7 @@ function bodyFromProto(body: NonNullable<pb.Frame['body']>): FrameBody {
             labels: inv.labels,
             driverVersion: inv.driverVersion,
             cudaVersion: orNull(inv.cudaVersion),
+            network: networkFromProto(inv),
           },
           runningPods: h.runningPods.map((r, i) => ({
             podId: r.podId,
@@ -416,6 +422,7 @@ function bodyFromProto(body: NonNullable<pb.Frame['body']>): FrameBody {
         project: p.project,
         command: p.command,
         env: p.env,
+        networkEnv: p.networkEnv,
         workingDir: orNull(p.workingDir),
         priority: p.priority,
         graceSeconds: p.graceSeconds,
@@ -481,4 +488,16 @@ function bodyFromProto(body: NonNullable<pb.Frame['body']>): FrameBody {
       };
     }
   }
+}
+
+/** The node's network from an inventory: all three fields, or none of them (an older agent). */
+function networkFromProto(inv: pb.Inventory): NodeNetwork | null {
+  const { address, portRangeFirst: first, portRangeLast: last } = inv;
+  if (address === undefined && first === undefined && last === undefined) return null;
+  if (address === undefined || first === undefined || last === undefined)
+    throw new BadFrame(
+      'hello.inventory.address',
+      'hello.inventory: address, portRangeFirst and portRangeLast come together or not at all',
+    );
+  return { address, portRange: { first, last } };
 }

@@ -101,6 +101,20 @@ export interface Inventory {
   labels: Record<string, string>;
   driverVersion: string;
   cudaVersion: string | null;
+  /** Where the node's pods are reached and which host ports they may be given; null: none reported (hosts pods without ports only). */
+  network: NodeNetwork | null;
+}
+
+/** A node's address and the host port range the allocator assigns its pods' ports from (inclusive). */
+export interface NodeNetwork {
+  address: string;
+  portRange: PortRange;
+}
+
+/** Host ports first..last, inclusive. */
+export interface PortRange {
+  first: number;
+  last: number;
 }
 
 /** A pod the agent runs, as reported in Hello. */
@@ -212,6 +226,8 @@ export interface WireProbe {
 
 /** What the runner needs to start a pod's process. */
 export interface WirePodSpec {
+  /** The allocator's variables for the pod: ports, index, peers, rendezvous (allocator/service/rendezvous.ts). */
+  networkEnv: Record<string, string>;
   workload: string;
   project: string;
   command: string[];

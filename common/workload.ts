@@ -23,8 +23,8 @@ import {
   normalisePorts,
   PORTS_FIELD_HELP,
   PORTS_INPUT_SHAPE,
+  type PortFields,
   PortInput,
-  type PortsFields,
 } from './workload-ports.ts';
 import {
   normaliseProbe,
@@ -58,7 +58,7 @@ import {
 } from './workload-serving.ts';
 
 export type { ContainerFields, PullPolicy, WorkloadMount } from './workload-container.ts';
-export type { WorkloadPort } from './workload-ports.ts';
+export type { Framework, PortFields, WorkloadPort } from './workload-ports.ts';
 export type { ProbeKind, ReadinessProbe } from './workload-probe.ts';
 export type { GpuRequest, PodResources } from './workload-resources.ts';
 export type { RestartFields, RestartPolicy } from './workload-restart.ts';
@@ -113,12 +113,7 @@ export const WORKLOAD_TYPE_DEFAULTS: Readonly<
 };
 
 /** A validated workload spec with every default applied and every quantity normalised. */
-export interface WorkloadSpec
-  extends ContainerFields,
-    RestartFields,
-    ServingFields,
-    PortsFields,
-    ProbeFields {
+export interface WorkloadSpec extends ContainerFields, RestartFields, ServingFields, PortFields, ProbeFields {
   name: string;
   project: string;
   type: WorkloadType;
@@ -307,9 +302,9 @@ export function parseWorkloadSpec(input: unknown): Result<WorkloadSpec> {
 
   const restart = normaliseRestart(s);
   if (!restart.ok) return restart;
-  const ports = normalisePorts(s, specError);
+  const ports: Result<PortFields> = normalisePorts(s, s.type, specError);
   if (!ports.ok) return ports;
-  const probe = normaliseProbe(s, ports.value.ports ?? [], specError);
+  const probe = normaliseProbe(s, ports.value.ports, specError);
   if (!probe.ok) return probe;
 
   const priorityClass = s.priorityClass ?? WORKLOAD_TYPE_DEFAULTS[s.type].priorityClass;

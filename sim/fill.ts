@@ -76,6 +76,8 @@ export function podRequest(pod: TracePod): PlacementRequest {
     gpuMemoryMiB: 0,
     cpuMillis: pod.cpuMillis,
     memoryMiB: pod.memoryMiB,
+    // Trace pods name no ports, and trace nodes report no range: ports never decide a sim placement.
+    ports: 0,
     gpuModels: pod.gpuSpec,
     nodeTypes: [],
   };

@@ -162,7 +162,7 @@ export function checkTimedTrace(pods: readonly TracePod[], file: string): Result
 
 /** Pods with the same key have the same request: if one does not fit, none of them does. */
 function requestKey(r: PlacementRequest): string {
-  return `${r.gpuCount}/${r.gpuMilli}/${r.cpuMillis}/${r.memoryMiB}/${r.gpuModels.join('|')}`;
+  return `${r.gpuCount}/${r.gpuMilli}/${r.cpuMillis}/${r.memoryMiB}/${r.ports}/${r.gpuModels.join('|')}`;
 }
 
 /** A binary min-heap of pod ends, ordered by time then pod index, so ties break the same way every run. */

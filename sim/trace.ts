@@ -301,6 +301,8 @@ export function traceNodesToState(nodes: readonly TraceNode[]): NodeState[] {
       memoryMiB: n.memoryMiB,
       cpuFreeMillis: n.cpuMillis,
       memoryFreeMiB: n.memoryMiB,
+      portCount: 0,
+      portsFree: 0,
     };
   });
 }

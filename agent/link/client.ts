@@ -25,6 +25,7 @@ import {
   encodeFrame,
   type FrameBody,
   makeFrame,
+  type NodeNetwork,
   type Welcome,
   WS_CLOSE,
   WS_OPTIONS,
@@ -69,6 +70,8 @@ export interface LinkOptions {
   agent: LinkAgent;
   /** Node labels for the inventory; default none. */
   labels?: Record<string, string>;
+  /** The node's address and pod port range for the inventory (`--advertise-address`, `--port-range`); default null: none, so the node hosts pods without ports only. */
+  network?: NodeNetwork | null;
   /** Status interval until a Welcome sets it; default DEFAULT_HEARTBEAT_MS, 2 s. */
   heartbeatMs?: number;
   /** The allocator's lease until a Welcome sets it; default DEFAULT_LEASE_MS, 40 s. Caps the reconnect backoff. */
@@ -114,6 +117,7 @@ const defaultSetTimer: SetTimer = (fn, ms) => {
 /** The defaults of `LinkOptions`, as its fields document them. */
 const LINK_DEFAULTS = {
   labels: {},
+  network: null,
   heartbeatMs: DEFAULT_HEARTBEAT_MS,
   leaseMs: DEFAULT_LEASE_MS,
   marginMs: DISCONNECT_MARGIN_MS,
@@ -289,7 +293,7 @@ export function createLink(options: LinkOptions): Link {
         node: nodeName,
         agentVersion: st.agent.version,
         token: credential.current(),
-        inventory: inventoryFromStatus(st, opts.labels),
+        inventory: inventoryFromStatus(st, opts.labels, opts.network),
         runningPods: runningPodsToWire(st.pods),
       },
     });

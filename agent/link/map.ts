@@ -7,6 +7,7 @@ import type {
   DesiredPod,
   Event,
   Inventory,
+  NodeNetwork,
   RunningPod,
   StartPod,
   Status,
@@ -31,6 +32,7 @@ export function podSpecFromWire(s: StartPod): PodSpec {
     priority: s.spec.priority,
     graceSeconds: s.spec.graceSeconds,
   };
+  if (Object.keys(s.spec.networkEnv).length > 0) spec.networkEnv = { ...s.spec.networkEnv };
   if (s.spec.workingDir !== null) spec.workingDir = s.spec.workingDir;
   if (s.spec.rescheduleAfterMs !== null) spec.rescheduleAfterMs = s.spec.rescheduleAfterMs;
   if (s.spec.readiness !== null) {
@@ -133,7 +135,11 @@ export function statusToWire(s: AgentStatus, seq: number): Status {
  * The node's inventory from an agent status. Health is reported `true`: the agent's status has no
  * per-GPU health yet, and an unhealthy GPU reaches the allocator as a `gpu-unhealthy` Event.
  */
-export function inventoryFromStatus(s: AgentStatus, labels: Record<string, string>): Inventory {
+export function inventoryFromStatus(
+  s: AgentStatus,
+  labels: Record<string, string>,
+  network: NodeNetwork | null,
+): Inventory {
   return {
     gpus: s.gpus.map((g) => ({
       uuid: g.uuid,
@@ -148,6 +154,7 @@ export function inventoryFromStatus(s: AgentStatus, labels: Record<string, strin
     labels,
     driverVersion: clipText(s.driver.driverVersion),
     cudaVersion: s.driver.cudaVersion,
+    network,
   };
 }
 

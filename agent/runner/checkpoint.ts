@@ -66,6 +66,7 @@ const SpecSchema = z.object({
   epoch: nonNegInt,
   command: z.array(z.string()).min(1),
   env: z.record(z.string(), z.string()),
+  networkEnv: z.record(z.string(), z.string()).optional(),
   workingDir: z.string().optional(),
   grants: z.array(GrantSchema),
   priority: z.number(),

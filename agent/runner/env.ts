@@ -104,6 +104,10 @@ export function podEnv(spec: PodSpec, node: NodeEnvInfo, paths: PodEnvPaths = {}
   for (const [name, value] of Object.entries(spec.env)) {
     if (!isReservedEnvName(name)) env[name] = value;
   }
+  // The allocator's own (ports, peers, rendezvous): a user's MASTER_PORT stands, a TESSERA_* is ours.
+  for (const [name, value] of Object.entries(spec.networkEnv ?? {})) {
+    if (isReservedEnvName(name) ? name.startsWith('TESSERA_') : !(name in env)) env[name] = value;
+  }
   const grants = spec.grants;
   // UUIDs, never indices: indices change with CUDA_DEVICE_ORDER and are remapped under MPS.
   const visible = grants.map((g) => g.uuid).join(',');

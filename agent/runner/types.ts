@@ -10,6 +10,11 @@ export interface PodSpec {
   epoch: number;
   command: string[];
   env: Readonly<Record<string, string>>;
+  /**
+   * The allocator's variables for the pod (its ports, index, peers, rendezvous): unlike `env`, its
+   * TESSERA_* names are kept; its other names give way to `env`'s. Absent: none.
+   */
+  networkEnv?: Readonly<Record<string, string>>;
   /** Working directory; default: the pod's own directory under the agent's data dir. */
   workingDir?: string;
   grants: GpuGrant[];

@@ -4,6 +4,7 @@
  */
 import { formatDisconnectPolicy } from '../../common/disconnect.ts';
 import { isServed, SERVE_PREFIX } from '../../common/workload-serving.ts';
+import { endpointsOf } from '../serve/endpoints.ts';
 import type { StoredEvent } from '../store/events.ts';
 import type { NodeRecord } from '../store/nodes.ts';
 import type { PoolRecord, QueueRecord, QuotaRecord } from '../store/org.ts';
@@ -79,6 +80,7 @@ export function nodeView(n: NodeRecord) {
     cordoned: n.cordoned,
     lost: n.lost,
     lastSeenAt: iso(n.lastSeenMs),
+    network: n.network,
   };
 }
 
@@ -95,6 +97,7 @@ export function podView(p: PodRecord) {
       memoryLimitMiB: g.memoryLimitMiB,
     })),
     exitCode: p.exitCode,
+    ports: p.ports,
   };
 }
 
@@ -108,17 +111,24 @@ function servingView(
   const wanted = serving.wanted(w.id);
   return {
     url: `${serving.baseUrl()}${SERVE_PREFIX}/${encodeURIComponent(w.project)}/${w.name}/`,
-    // MERGE SEAM: Running stands for ready until pods report readiness.
+    // Running is ready: with a readiness probe the agent reports a pod Running only while it passes.
     readyReplicas: pods.filter((p) => p.phase === 'Running').length,
     ...(wanted === undefined ? {} : { wantedReplicas: wanted }),
   };
 }
 
 /**
- * A workload as read: its normalised spec plus id, phase, phaseReason, restarts, createdAt and pods; served
- * types (inference, workspace) also their `url`, `readyReplicas` and, autoscaled, `wantedReplicas`.
+ * A workload as read: its normalised spec plus id, phase, phaseReason, restarts, createdAt, pods and
+ * the endpoints of those with ports (`addresses`: node name to address, store/nodes.ts
+ * nodeAddresses); served types (inference, workspace) also their `url`, `readyReplicas` and,
+ * autoscaled, `wantedReplicas`.
  */
-export function workloadView(w: WorkloadRecord, pods: PodRecord[], serving?: ServingView) {
+export function workloadView(
+  w: WorkloadRecord,
+  pods: PodRecord[],
+  addresses: ReadonlyMap<string, string> = new Map(),
+  serving?: ServingView,
+) {
   return {
     id: w.id,
     ...w.spec,
@@ -130,6 +140,7 @@ export function workloadView(w: WorkloadRecord, pods: PodRecord[], serving?: Ser
     restarts: w.restarts,
     createdAt: iso(w.createdMs),
     pods: pods.map(podView),
+    endpoints: endpointsOf(pods, addresses),
     ...servingView(w, pods, serving),
   };
 }

@@ -9,6 +9,7 @@ import { WORKLOAD_PHASES, type WorkloadPhase } from '../../common/phases.ts';
 import { WORKLOAD_TYPES } from '../../common/workload.ts';
 import { runAgain } from '../lifecycle/teardown.ts';
 import { listEvents } from '../store/events.ts';
+import { nodeAddresses } from '../store/nodes.ts';
 import { listPods, type PodRecord } from '../store/pods.ts';
 import { projectChain } from '../store/policies.ts';
 import { checkPullSecret } from '../store/registry-secrets.ts';
@@ -48,7 +49,8 @@ type IdParams = { Params: { id: string } };
 export function registerWorkloadRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const workloadOf = (id: string) =>
     getWorkload(ctx.db, id) ?? failRequest('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
-  const view = (id: string) => workloadView(workloadOf(id), listPods(ctx.db, { workload: id }), ctx.serving);
+  const view = (id: string) =>
+    workloadView(workloadOf(id), listPods(ctx.db, { workload: id }), nodeAddresses(ctx.db), ctx.serving);
 
   app.post('/workloads', async (request, reply) => {
     const q = parseInput(SubmitQuery, request.query, 'query');
@@ -65,7 +67,7 @@ export function registerWorkloadRoutes(app: FastifyInstance, ctx: ApiContext): v
     // The store checks, in the transaction that inserts it, the project, the name and the pull secret.
     const w = unwrap(submitSpec(ctx.db, spec, ctx.now()));
     ctx.changed('workload-submitted');
-    return reply.code(201).send(workloadView(w, [], ctx.serving));
+    return reply.code(201).send(workloadView(w, [], new Map(), ctx.serving));
   });
 
   app.get('/workloads', async (request, reply) => {
@@ -82,7 +84,8 @@ export function registerWorkloadRoutes(app: FastifyInstance, ctx: ApiContext): v
     const pods = new Map<string, PodRecord[]>();
     for (const p of listPods(ctx.db, { workloads: items.map((w) => w.id) }))
       pods.set(p.workload, [...(pods.get(p.workload) ?? []), p]);
-    const views = items.map((w) => workloadView(w, pods.get(w.id) ?? [], ctx.serving));
+    const addresses = nodeAddresses(ctx.db);
+    const views = items.map((w) => workloadView(w, pods.get(w.id) ?? [], addresses, ctx.serving));
     return sendPage(reply, views, next === null ? null : [next.createdMs, next.rowid]);
   });
 

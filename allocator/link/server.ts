@@ -248,6 +248,7 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
           })),
           cpuMillis: inv.cpuMillis,
           memoryMiB: inv.memoryMiB,
+          network: inv.network,
         },
         now(),
       );

@@ -83,6 +83,7 @@ export function toPlacementRequest(group: GroupSnap): PlacementRequest {
     gpuMemoryMiB: r.gpu.kind === 'memory' ? r.gpu.memoryMiB : 0,
     cpuMillis: r.cpuMillis,
     memoryMiB: r.memoryMiB,
+    ports: group.portsPerPod ?? 0,
     gpuModels: group.gpuModels,
     nodeTypes: group.nodeTypes,
     needsContainer: group.needsContainer === true,
@@ -155,6 +156,8 @@ function toNodeState(snapshot: Snapshot): Map<string, NodeState> {
       memoryMiB: n.memoryMiB,
       cpuFreeMillis: n.cpuMillis,
       memoryFreeMiB: n.memoryMiB,
+      portCount: n.portCount ?? 0,
+      portsFree: n.portCount ?? 0,
     });
   }
   return nodes;

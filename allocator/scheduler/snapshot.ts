@@ -35,6 +35,11 @@ export interface NodeSnap {
   memoryMiB: number;
   /** False when cordoned or lost: nothing new lands here, running pods stay. */
   schedulable: boolean;
+  /**
+   * Host ports its pods may be given (the size of the range its agent reports); absent: none, so it
+   * hosts only pods without ports. A countable resource like CPU: each pod takes one per named port.
+   */
+  portCount?: number;
 }
 
 /** A node pool and how it places pods. */
@@ -90,6 +95,8 @@ export interface GroupSnap {
   /** It has an image, so it needs a node that runs containers. */
   needsContainer?: boolean;
   request: PodResources;
+  /** Host ports each pod takes (its spec's named ports); absent: none. */
+  portsPerPod?: number;
   /** Gang size: this many pods run together or none do. */
   minMember: number;
   /** Elastic ceiling; equals minMember for non-elastic work. */

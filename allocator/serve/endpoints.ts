@@ -1,17 +1,13 @@
 /**
  * Where a served workload's replicas listen: the proxy reads them through `EndpointSource`, so it
  * does not care how ports are assigned. `storeEndpoints` is the implementation from the store.
- *
- * MERGE SEAM (ports and readiness are built beside this file): today a pod is counted ready when
- * it is Running, its address is 127.0.0.1 (nodes do not report one yet) and its one port is the
- * spec's `env.PORT`. Once pods store their assigned host ports and nodes their address, and agents
- * report readiness, replace `podEndpoint` with the ports part's own endpoint list (the workload
- * JSON's `endpoints`) filtered on `ready`; nothing else in allocator/serve changes.
+ * An endpoint is a pod's node address and the host ports the allocator gave it at bind time.
  */
 import type { WorkloadSpec } from '../../common/workload.ts';
 import type { Db } from '../store/db.ts';
-import { listPods, type PodRecord } from '../store/pods.ts';
-import { findWorkload, type WorkloadRecord } from '../store/workloads.ts';
+import { nodeAddresses } from '../store/nodes.ts';
+import { listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';
+import { findWorkload } from '../store/workloads.ts';
 
 /** One replica's endpoint, as the workload JSON's `endpoints` lists it. */
 export interface Endpoint {
@@ -35,21 +31,20 @@ export function servedPort(spec: Pick<WorkloadSpec, 'toolPort'>, e: Endpoint): n
   return Object.values(e.ports)[0];
 }
 
-/** Stand-in until pods carry their ports: the spec's fixed `PORT` variable, named `http`. */
-function podPorts(spec: WorkloadSpec): Record<string, number> {
-  const port = Number(spec.env.PORT);
-  return Number.isInteger(port) && port > 0 && port < 65536 ? { http: port } : {};
-}
-
-function podEndpoint(w: WorkloadRecord, p: PodRecord): Endpoint | null {
-  if (p.node === null) return null;
-  return {
-    pod: p.name,
-    node: p.node,
-    address: '127.0.0.1',
-    ports: podPorts(w.spec),
-    ready: p.phase === 'Running',
-  };
+/**
+ * The endpoints of a workload's placed pods that have ports, in pod order (`addresses`: node name
+ * to address, store/nodes.ts nodeAddresses). A pod is ready when it is Running: with a readiness
+ * probe the agent reports it Running only while the probe passes.
+ */
+export function endpointsOf(pods: readonly PodRecord[], addresses: ReadonlyMap<string, string>): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const p of pods) {
+    const address = p.node === null ? undefined : addresses.get(p.node);
+    if (p.node === null || address === undefined || Object.keys(p.ports).length === 0) continue;
+    if (!SCHEDULED_POD_PHASES.includes(p.phase)) continue;
+    out.push({ pod: p.name, node: p.node, address, ports: { ...p.ports }, ready: p.phase === 'Running' });
+  }
+  return out;
 }
 
 /** Endpoints read from the store on each call (a few rows by an indexed workload id). */
@@ -58,9 +53,8 @@ export function storeEndpoints(db: Db): EndpointSource {
     ready(project, name) {
       const w = findWorkload(db, project, name);
       if (w === undefined) return [];
-      return listPods(db, { workload: w.id, phases: ['Running'] })
-        .map((p) => podEndpoint(w, p))
-        .filter((e): e is Endpoint => e?.ready === true && Object.keys(e.ports).length > 0);
+      const pods = listPods(db, { workload: w.id, phases: ['Running'] });
+      return endpointsOf(pods, nodeAddresses(db)).filter((e) => e.ready);
     },
   };
 }

@@ -2,8 +2,9 @@
  * Sends agents what the store says they owe (docs/architecture.md §5). Level-triggered: every Bound pod's
  * StartPod and every Stopping pod's StopPod is sent to its node if connected, and sent again after
  * `resendMs` or when the node reconnects; the agent's epoch rule makes a repeat harmless. A StartPod
- * is held while a pod being stopped on the same node still holds one of its GPUs, so the evicted and
- * the new tenant never share the memory at once.
+ * is held while a pod being stopped on the same node still holds one of its GPUs or host ports, so
+ * the evicted and the new tenant never share the memory or a port at once, and a distributed pod's
+ * until its whole gang is bound (pod-network.ts): its env names every peer.
  *
  * Each pod is sent on its own: a StartPod that cannot be built (its pull secret is gone) or that the
  * wire refuses (a spec stored before its caps existed, or by a bug) fails that pod with the reason,
@@ -22,7 +23,8 @@ import type { Db } from '../store/db.ts';
 import { listPods, type PodRecord } from '../store/pods.ts';
 import { createSecretHint, registryCredentialOf } from '../store/registry-secrets.ts';
 import { getWorkload, type WorkloadRecord } from '../store/workloads.ts';
-import { hostPortOf, podPorts } from './pod-ports.ts';
+import { type Gang, gangOf, podNetworkEnv } from './pod-network.ts';
+import { hostPortOf } from './pod-ports.ts';
 
 /**
  * Where frames go: the link's `dispatch`. False when the node is not connected; throws FrameRefused
@@ -62,6 +64,7 @@ const GRACE_SECONDS = 10;
 export function podSpecOf(
   w: WorkloadRecord,
   pullCredential: RegistryCredential | null = null,
+  network: Readonly<Record<string, string>> = {},
   hostPorts: Readonly<Record<string, number>> = {},
 ): WirePodSpec {
   const s = w.spec;
@@ -70,6 +73,8 @@ export function podSpecOf(
     project: w.project,
     command: [...s.command],
     env: { ...s.env },
+    // Ports, peers and rendezvous (pod-network.ts); a spec's own value wins but for TESSERA_* names.
+    networkEnv: { ...network },
     workingDir: s.workingDir ?? null,
     priority: s.priority,
     graceSeconds: GRACE_SECONDS,
@@ -199,10 +204,17 @@ export function createDispatcher(db: Db, send: SendToNode, given: DispatcherOpti
           out.stops += 1;
         }
       }
+      const busyPorts = new Set(
+        stopping.flatMap((p) => Object.values(p.ports).map((port) => `${p.node}|${port}`)),
+      );
       const workloads = new Map<string, WorkloadRecord | undefined>();
+      const gangs = new Map<string, Gang>();
       for (const p of listPods(db, { phases: ['Bound'] })) {
         if (p.node === null) continue;
-        if (p.grants.some((g) => busyGpus.has(`${p.node}|${g.uuid}`))) {
+        if (
+          p.grants.some((g) => busyGpus.has(`${p.node}|${g.uuid}`)) ||
+          Object.values(p.ports).some((port) => busyPorts.has(`${p.node}|${port}`))
+        ) {
           out.held += 1;
           continue;
         }
@@ -216,7 +228,13 @@ export function createDispatcher(db: Db, send: SendToNode, given: DispatcherOpti
           if (!workloads.has(p.workload)) workloads.set(p.workload, getWorkload(db, p.workload));
           const w = workloads.get(p.workload);
           if (w === undefined) continue;
-          const spec = podSpecOf(w, pullLoginOf(db, w), podPorts(p));
+          if (!gangs.has(p.workload)) gangs.set(p.workload, gangOf(db, w));
+          const network = podNetworkEnv(w, gangs.get(p.workload) as Gang, p.name);
+          if (network === null) {
+            out.held += 1;
+            continue;
+          }
+          const spec = podSpecOf(w, pullLoginOf(db, w), network, p.ports);
           const frame = makeFrame({
             case: 'startPod',
             value: { podId, epoch: p.epoch, spec, gpuGrants: p.grants.map((g) => ({ ...g })) },

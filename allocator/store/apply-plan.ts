@@ -12,6 +12,7 @@ import type { ActionName, Plan } from '../scheduler/plan.ts';
 import type { Db } from './db.ts';
 import { fail } from './errors.ts';
 import { getPod, movePod, SCHEDULED_POD_PHASES } from './pods.ts';
+import { assignPorts } from './ports.ts';
 import { SCHEDULED_PHASES } from './snapshot.ts';
 import { getWorkload, moveWorkload, type WorkloadRecord } from './workloads.ts';
 
@@ -107,10 +108,17 @@ export function applyPlan(db: Db, plan: Plan, nowMs: number): AppliedPlan {
       const w = scheduledWorkload(db, b.group, `binds ${b.pod}`);
       const gpuMilli = b.grants.reduce((s, g) => s + g.gpuMilli, 0);
       const existing = getPod(db, b.group, b.pod);
+      // Before the pod row is written or moved, so its own old ports never count as held.
+      const ports = assignPorts(
+        db,
+        b.node,
+        { workload: b.group, pod: b.pod },
+        w.spec.ports.map((p) => p.name),
+      );
       if (existing === undefined) {
         db.prepare(
-          `INSERT INTO pods (workload, name, node, grants, gpu_milli, cpu_millis, memory_mib, phase, bound_ms)
-           VALUES (?, ?, ?, ?, ?, ?, ?, 'Bound', ?)`,
+          `INSERT INTO pods (workload, name, node, grants, gpu_milli, cpu_millis, memory_mib, phase, bound_ms, ports)
+           VALUES (?, ?, ?, ?, ?, ?, ?, 'Bound', ?, ?)`,
         ).run(
           b.group,
           b.pod,
@@ -120,6 +128,7 @@ export function applyPlan(db: Db, plan: Plan, nowMs: number): AppliedPlan {
           w.spec.resources.cpuMillis,
           w.spec.resources.memoryMiB,
           nowMs,
+          JSON.stringify(ports),
         );
       } else {
         // A requeued pod (Stopped or Pending after its node was lost) is placed again under its name.
@@ -127,7 +136,7 @@ export function applyPlan(db: Db, plan: Plan, nowMs: number): AppliedPlan {
         movePod(db, b.group, b.pod, 'Bound', `bound by ${b.action}`);
         db.prepare(
           `UPDATE pods SET node = ?, grants = ?, gpu_milli = ?, cpu_millis = ?, memory_mib = ?, bound_ms = ?,
-             exit_code = NULL WHERE workload = ? AND name = ?`,
+             exit_code = NULL, ports = ? WHERE workload = ? AND name = ?`,
         ).run(
           b.node,
           JSON.stringify(b.grants),
@@ -135,6 +144,7 @@ export function applyPlan(db: Db, plan: Plan, nowMs: number): AppliedPlan {
           w.spec.resources.cpuMillis,
           w.spec.resources.memoryMiB,
           nowMs,
+          JSON.stringify(ports),
           b.group,
           b.pod,
         );

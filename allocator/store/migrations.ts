@@ -11,7 +11,8 @@ import { V6_NODE_RESET } from './migration-6-node-reset.ts';
 import { V7_TOKEN_PARENTS } from './migration-7-token-parents.ts';
 import { V9_REGISTRY_SECRETS } from './migration-9-registry-secrets.ts';
 import { V10_POD_REASON } from './migration-10-pod-reason.ts';
-import { V11_WORKLOAD_RESTARTS } from './migration-11-workload-restarts.ts';
+import { V11_PORTS } from './migration-11-ports.ts';
+import { V12_WORKLOAD_RESTARTS } from './migration-12-workload-restarts.ts';
 
 /** Migration 1: the whole first schema (docs/architecture.md §2 and §6). */
 const V1 = `
@@ -169,7 +170,8 @@ export const MIGRATIONS: readonly string[] = [
   V8_WORKLOAD_INDEXES,
   V9_REGISTRY_SECRETS,
   V10_POD_REASON,
-  V11_WORKLOAD_RESTARTS,
+  V11_PORTS,
+  V12_WORKLOAD_RESTARTS,
 ];
 
 /** The schema version this code writes. */

@@ -3,6 +3,7 @@
  * lost (its lease expired). Either mark makes a node unschedulable.
  */
 import type { Result } from '../../common/errors.ts';
+import type { NodeNetwork } from '../../common/wire-types.ts';
 import type { GpuSnap } from '../scheduler/snapshot.ts';
 import type { Db } from './db.ts';
 import { fail, guard } from './errors.ts';
@@ -25,11 +26,15 @@ export interface NodeRecord {
   cordoned: boolean;
   lastSeenMs: number;
   lost: boolean;
+  /** Its pods' address and the host ports the allocator gives them; null: not reported (no ports here). */
+  network: NodeNetwork | null;
 }
 
 /** What an agent reports about its node. */
 export type NodeReport = Pick<NodeRecord, 'name' | 'labels' | 'gpus' | 'cpuMillis' | 'memoryMiB'> & {
   schedulable?: boolean;
+  /** Absent: as null, none reported. */
+  network?: NodeNetwork | null;
 };
 
 interface NodeRow {
@@ -43,6 +48,9 @@ interface NodeRow {
   cordoned: number;
   last_seen_ms: number;
   lost: number;
+  address: string | null;
+  port_first: number | null;
+  port_last: number | null;
 }
 
 function toNode(r: NodeRow): NodeRecord {
@@ -61,18 +69,27 @@ function toNode(r: NodeRow): NodeRecord {
     cordoned: r.cordoned === 1,
     lastSeenMs: r.last_seen_ms,
     lost: r.lost === 1,
+    network:
+      r.address === null || r.port_first === null || r.port_last === null
+        ? null
+        : { address: r.address, portRange: { first: r.port_first, last: r.port_last } },
   };
 }
 
 /** Registers a node or refreshes its inventory; a report also means it is seen and no longer lost. */
 export function upsertNode(db: Db, report: NodeReport, nowMs: number): NodeRecord {
   db.prepare(
-    `INSERT INTO nodes (name, labels, gpus, cpu_millis, memory_mib, schedulable, last_seen_ms, lost)
-     VALUES (@name, @labels, @gpus, @cpu, @mem, @sched, @now, 0)
+    `INSERT INTO nodes (name, labels, gpus, cpu_millis, memory_mib, schedulable, last_seen_ms, lost,
+       address, port_first, port_last)
+     VALUES (@name, @labels, @gpus, @cpu, @mem, @sched, @now, 0, @address, @portFirst, @portLast)
      ON CONFLICT(name) DO UPDATE SET labels = excluded.labels, gpus = excluded.gpus,
        cpu_millis = excluded.cpu_millis, memory_mib = excluded.memory_mib,
-       schedulable = excluded.schedulable, last_seen_ms = excluded.last_seen_ms, lost = 0`,
+       schedulable = excluded.schedulable, last_seen_ms = excluded.last_seen_ms, lost = 0,
+       address = excluded.address, port_first = excluded.port_first, port_last = excluded.port_last`,
   ).run({
+    address: report.network?.address ?? null,
+    portFirst: report.network?.portRange.first ?? null,
+    portLast: report.network?.portRange.last ?? null,
     name: report.name,
     labels: JSON.stringify(report.labels),
     gpus: JSON.stringify(report.gpus),
@@ -88,6 +105,15 @@ export function upsertNode(db: Db, report: NodeReport, nowMs: number): NodeRecor
 export function getNode(db: Db, name: string): NodeRecord | undefined {
   const r = db.prepare('SELECT * FROM nodes WHERE name = ?').get(name) as NodeRow | undefined;
   return r === undefined ? undefined : toNode(r);
+}
+
+/** Each node's address, for the nodes that report one: what a pod's endpoints are built from. */
+export function nodeAddresses(db: Db): Map<string, string> {
+  const rows = db.prepare('SELECT name, address FROM nodes WHERE address IS NOT NULL').all() as {
+    name: string;
+    address: string;
+  }[];
+  return new Map(rows.map((r) => [r.name, r.address]));
 }
 
 /** Every node, by name. */

@@ -30,6 +30,8 @@ export interface PodRecord {
   exitCode: number | null;
   /** Why it is in its phase (its last move's reason); null in rows older than that record. */
   reason: string | null;
+  /** Its host ports by name, assigned when it was bound (store/ports.ts); empty: none. */
+  ports: Record<string, number>;
   /** Epoch of its newest assignment; 0 when never assigned. */
   epoch: number;
 }
@@ -56,6 +58,7 @@ interface PodRow {
   bound_ms: number | null;
   exit_code: number | null;
   reason: string | null;
+  ports: string | null;
   epoch: number;
 }
 
@@ -76,8 +79,14 @@ function toPod(r: PodRow): PodRecord {
     boundMs: r.bound_ms,
     exitCode: r.exit_code,
     reason: r.reason,
+    ports: r.ports === null ? {} : (JSON.parse(r.ports) as Record<string, number>),
     epoch: r.epoch,
   };
+}
+
+/** A pod's host ports by name (`{}` when it has none): what its env and its endpoints are built from. */
+export function podPorts(pod: Pick<PodRecord, 'ports'>): Record<string, number> {
+  return pod.ports;
 }
 
 /** Pods, filtered by workload (one, or any of a list), node and phases, ordered by workload then name. */

@@ -82,6 +82,9 @@ export function buildSnapshot(
       cpuMillis: n.cpuMillis,
       memoryMiB: n.memoryMiB,
       schedulable: n.schedulable && !n.cordoned && !n.lost,
+      // Ports held by pods being stopped count as free, as their GPUs do: store/ports.ts gives them
+      // out last and the dispatcher holds the new pod until the stop is confirmed.
+      portCount: n.network === null ? 0 : n.network.portRange.last - n.network.portRange.first + 1,
     }));
 
     const quotas = new Map<string, Record<string, QuotaSnap>>();
@@ -123,6 +126,7 @@ export function buildSnapshot(
         needsContainer: w.spec.image !== undefined,
         gpuModels: w.spec.gpuModels,
         request: w.spec.resources,
+        portsPerPod: w.spec.ports.length,
         ...memberRange(w.spec, wanted(w.id)),
         pods: podsByWorkload.get(w.id) ?? [],
         minRuntimeMs: w.spec.minRuntimeMs,

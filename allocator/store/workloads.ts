@@ -69,16 +69,20 @@ interface WorkloadRow {
 }
 
 /** A spec as an older release may have stored it: fields added since then are absent. */
-type StoredSpec = Omit<WorkloadSpec, 'disconnect' | 'mounts' | 'public' | keyof RestartFields> &
-  Partial<Pick<WorkloadSpec, 'disconnect' | 'mounts' | 'public' | keyof RestartFields>>;
+type StoredSpec = Omit<WorkloadSpec, 'disconnect' | 'mounts' | 'public' | 'ports' | keyof RestartFields> &
+  Partial<Pick<WorkloadSpec, 'disconnect' | 'mounts' | 'public' | 'ports' | keyof RestartFields>>;
 
-/** A stored spec with the defaults of fields added after it was stored. */
+/**
+ * A stored spec with the defaults of fields added after it was stored. A distributed workload
+ * stored before `ports` keeps running as it was: no ports and no framework, so no rendezvous env.
+ */
 function withDefaults(s: StoredSpec): WorkloadSpec {
   return {
     ...s,
     disconnect: s.disconnect ?? KEEP,
     mounts: s.mounts ?? [],
     public: s.public ?? false,
+    ports: s.ports ?? [],
     ...storedRestart(s),
   };
 }

@@ -3,6 +3,7 @@
  * the daemon itself is `agent/main.ts`. It runs until SIGTERM or SIGINT, then stops its allocator
  * link (if any), stops sampling and closes; its pods keep running and the next `tessera agent` with the same --data adopts them.
  */
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { type Command, Option } from 'commander';
 import {
@@ -13,6 +14,7 @@ import {
   resolveAllocator,
   runAgentMain,
 } from '../../agent/main.ts';
+import { DEFAULT_PORT_RANGE, defaultAdvertiseAddress, parsePortRange } from '../../agent/network.ts';
 import { DEFAULT_POD_UID_RANGE, parseIdRange } from '../../agent/runtime/process/ids.ts';
 import type { RuntimeKind } from '../../agent/runtime/types.ts';
 import { createLogger, type LogLevel, parseLogLevel } from '../../common/log.ts';
@@ -61,6 +63,8 @@ interface RawAgentFlags extends RawContainerFlags {
   podUidRange: string;
   cgroupParent?: string;
   logLevel: string;
+  advertiseAddress?: string;
+  portRange: string;
 }
 
 /** Adds `agent`'s flags, help and action to `command`. */
@@ -118,6 +122,15 @@ export function configure(command: Command, { io }: CliContext): void {
       '--cgroup-parent <path>',
       'pod cgroups go under this path of each hierarchy (default tessera/NODE)',
     )
+    .option(
+      '--advertise-address <ip>',
+      "the address other nodes reach this node's pods at (default the first non-internal IPv4, else 127.0.0.1)",
+    )
+    .option(
+      '--port-range <first-last>',
+      "host ports the allocator gives this node's pods (their named ports), one per pod and name",
+      `${DEFAULT_PORT_RANGE.first}-${DEFAULT_PORT_RANGE.last}`,
+    )
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .addHelpText('after', EXAMPLES)
     .action(async (_flags: unknown, cmd: Command) => {
@@ -154,6 +167,14 @@ export function configure(command: Command, { io }: CliContext): void {
         if (!range.ok) throw usageError('--pod-uid-range', range.error.message);
         uidRange = range.value;
       }
+      const portRange = parsePortRange(f.portRange);
+      if (!portRange.ok) throw usageError('--port-range', `--port-range: ${portRange.error.message}`);
+      if (f.advertiseAddress !== undefined && !isIP(f.advertiseAddress))
+        throw usageError(
+          '--advertise-address',
+          `--advertise-address '${f.advertiseAddress}' must be an IPv4 or IPv6 address, e.g. 10.0.0.7`,
+        );
+      const address = f.advertiseAddress ?? (await defaultAdvertiseAddress());
       const nodeName = allocator.value?.nodeName ?? f.node ?? hostname();
       const signals = stopSignals();
       const r = await runAgentMain(
@@ -176,6 +197,7 @@ export function configure(command: Command, { io }: CliContext): void {
             cgroupParent: f.cgroupParent ?? defaultCgroupParent(nodeName),
             container: containerOptionsFrom(f, nodeName),
           },
+          network: { address, portRange: portRange.value },
         },
         { log, stop: signals.stop },
       ).finally(() => signals.release());

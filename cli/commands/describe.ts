@@ -1,6 +1,6 @@
 /**
  * `tessera describe NAME -p PROJECT` (or an id): one workload in full, its spec, phase and reason,
- * pods with their node and GPUs, then its phase history from `GET /workloads/{id}/events`.
+ * pods with their node, address, ports and GPUs, its peers, then its phase history from `GET /workloads/{id}/events`.
  */
 import type { Command } from 'commander';
 import { formatMemoryMiB } from '../../common/resources.ts';
@@ -9,6 +9,7 @@ import { addClientOptions } from '../client/connect.ts';
 import { formatAge, formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';
 import { connectToWorkload, projectOption, workloadArgument } from '../client/resolve.ts';
 import { type EventView, gpuRequestText, type PodView, type WorkloadView } from '../client/views.ts';
+import { networkRows, podNetworkCells } from './describe-network.ts';
 import type { CliContext } from './index.ts';
 
 const EXAMPLES = `
@@ -45,6 +46,7 @@ export function describeText(d: Description, nowMs: number): string {
   ];
   summary.push(...containerRows(d));
   if (d.readinessProbe !== undefined) summary.push(['Readiness probe', probeText(d.readinessProbe)]);
+  summary.push(...networkRows(d));
   if (d.nodeTypes.length > 0) summary.push(['Node types', d.nodeTypes.join(', ')]);
   if (d.gpuModels.length > 0) summary.push(['GPU models', d.gpuModels.join(', ')]);
   const env = Object.entries(d.env);
@@ -56,10 +58,11 @@ export function describeText(d: Description, nowMs: number): string {
     d.pods.length === 0
       ? 'none yet\n'
       : formatTable({
-          header: ['NAME', 'NODE', 'PHASE', 'GPUS', 'EXIT'],
+          header: ['NAME', 'NODE', 'ADDRESS', 'PORTS', 'PHASE', 'GPUS', 'EXIT'],
           rows: d.pods.map((p) => [
             p.name,
             p.node ?? '-',
+            ...podNetworkCells(d, p),
             p.phase,
             podGpus(p),
             p.exitCode?.toString() ?? '-',

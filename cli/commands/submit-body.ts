@@ -2,7 +2,7 @@
  * The JSON body `tessera submit` sends to `POST /workloads`, which both the flags (submit.ts) and a
  * spec file with flag overrides (submit-file.ts) produce.
  */
-import type { PriorityClass, PullPolicy, WorkloadType } from '../../common/workload.ts';
+import type { Framework, PriorityClass, PullPolicy, WorkloadType } from '../../common/workload.ts';
 import type { AutoscaleMetric, WorkspaceTool } from '../../common/workload-serving.ts';
 import type { SubmitProbe } from './submit-probe.ts';
 import type { SubmitRestart } from './submit-restart.ts';
@@ -60,4 +60,6 @@ export interface SubmitBody extends SubmitRestart {
   tool?: WorkspaceTool;
   toolPort?: string;
   readinessProbe?: SubmitProbe;
+  ports?: { name: string }[];
+  framework?: Framework;
 }

@@ -25,6 +25,7 @@ import { collect } from '../flags.ts';
 import type { CliContext } from './index.ts';
 import type { SubmitBody, SubmitMount, SubmitResources } from './submit-body.ts';
 import { mergeSubmitFile } from './submit-file.ts';
+import { addNetworkFlags, networkFields, type RawNetworkFlags } from './submit-network.ts';
 import { addProbeOptions, PROBE_HELP, type ProbeFlags, probeFields } from './submit-probe.ts';
 import { addRestartOptions, type RawRestartFlags, restartFields } from './submit-restart.ts';
 import { addServingOptions, applyServingFlags, type RawServingFlags } from './submit-serving.ts';
@@ -36,6 +37,8 @@ Examples:
   $ tessera submit inference chat -p nlp --gpu-memory 20GiB --gpu-memory-limit 40GiB \\
       --min-replicas 1 --max-replicas 4 -- python serve.py --port 8000
   $ tessera submit distributed bert -p nlp --gpu 1 --replicas 4 --node-pool a100,default -- ./run.sh
+  $ tessera submit distributed llm -p nlp --gpu 8 --replicas 2 -e NPROC_PER_NODE=8 -- torchrun train.py
+  $ tessera submit inference echo -p nlp --port http -- sh -c 'python -m http.server "$PORT"'
   $ tessera submit training resnet -p vision -i nvcr.io/nvidia/pytorch:24.05-py3 --pull-secret ngc \\
       --run-as-user 1000 --mount /datasets/imagenet:/data --mount /scratch:rw --gpu 1 -- python train.py
   $ tessera submit distributed bert -p nlp --replicas 4 --restart-policy OnFailure --backoff-limit 3 -- ./run.sh
@@ -50,11 +53,17 @@ With -i IMAGE the command runs in that container image (pulled with --pull-polic
 the project's registry secret --pull-secret, see tessera secret); without it, on the node's process
 runtime. --mount HOST[:CONTAINER][:ro|rw] binds a host path an admin's policy allows (read-only
 unless :rw); a path containing ':' needs a spec file (-f) with mounts.
+--port NAME gives each pod a host port from its node's range (pods share the host's network), in
+TESSERA_PORT_<NAME> and, for the first, PORT. A distributed workload's pods also get a port named
+rendezvous and, by --framework (pytorch, the default; tensorflow, jax, mpi or none), the variables
+its launcher reads: MASTER_ADDR/MASTER_PORT/WORLD_SIZE/RANK and PET_* for torchrun, TF_CONFIG,
+JAX_COORDINATOR_ADDRESS, or an MPI hostfile; plus TESSERA_POD_INDEX and TESSERA_PEERS.
+
 ${PROBE_HELP}
 `;
 
 /** The flags as commander hands them over. */
-export interface RawSubmitFlags extends RawRestartFlags, RawServingFlags, ProbeFlags {
+export interface RawSubmitFlags extends RawRestartFlags, RawServingFlags, ProbeFlags, RawNetworkFlags {
   project?: string;
   gpu?: string;
   gpuFraction?: string;
@@ -142,6 +151,7 @@ export function flagFields(flags: RawSubmitFlags): Partial<SubmitBody> {
   Object.assign(body, restartFields(flags));
   const probe = probeFields(flags);
   if (probe !== undefined) body.readinessProbe = probe;
+  Object.assign(body, networkFields(flags));
 
   const resources: SubmitResources = {};
   if (flags.gpu !== undefined)
@@ -209,7 +219,7 @@ export function configure(command: Command, { io }: CliContext): void {
   const gpuRequests = ['gpu', 'gpuFraction', 'gpuMemory'];
   const conflicting = (name: string, group: readonly string[]) => group.filter((g) => g !== name);
   addClientOptions(
-    addRestartOptions(command)
+    addRestartOptions(addNetworkFlags(command))
       .description('Submit a workload; everything after -- is the command its pods run.')
       .addArgument(new Argument('[type]', 'workload type (required without -f)').choices(WORKLOAD_TYPES))
       .argument('[name]', "workload name, a DNS label such as 'resnet-50' (required without -f)")

@@ -76,7 +76,7 @@ export function agentLaunch(o: {
    * gets its own pod root, sim state outside its 0700 data dir (pods of other uids must reach it)
    * and uid range; `up` picks them per agent.
    */
-  pods: { podRoot: string; simStateDir: string | null; uidRange: string };
+  pods: { podRoot: string; simStateDir: string | null; uidRange: string; portRange: string };
   env: Readonly<Record<string, string | undefined>>;
 }): AgentLaunch {
   const args = [
@@ -94,6 +94,8 @@ export function agentLaunch(o: {
   args.push('--gpu', o.gpu);
   if (o.simGpus !== null) args.push('--sim-gpus', o.simGpus);
   args.push('--pod-root', o.pods.podRoot, '--pod-uid-range', o.pods.uidRange);
+  // Every agent of `up` is on this machine: its pods are reached on loopback.
+  args.push('--advertise-address', '127.0.0.1', '--port-range', o.pods.portRange);
   if (o.pods.simStateDir !== null) args.push('--sim-state', o.pods.simStateDir);
   return { args, env: { ...o.env, TESSERA_TOKEN: o.joinToken } };
 }
@@ -196,6 +198,8 @@ export function configure(command: Command, { io }: CliContext): void {
               simStateDir: nvidia ? null : join(dataDir, 'sim', node),
               // 1000 ids per agent: agents on one machine never give two pods the same uid.
               uidRange: `${200_000 + (i - 1) * 1000}-${200_000 + i * 1000 - 1}`,
+              // Likewise 100 host ports each: pods share the host's network, and two nodes here one.
+              portRange: `${40_000 + (i - 1) * 100}-${40_000 + i * 100 - 1}`,
             },
             env: process.env,
           });

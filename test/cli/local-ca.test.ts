@@ -81,7 +81,12 @@ describe('tessera up agent children', () => {
       node: 'sim-1',
       gpu: 'sim',
       simGpus: '4xH100-80GB',
-      pods: { podRoot: '/d/pods/sim-1', simStateDir: '/d/sim/sim-1', uidRange: '200000-200999' },
+      pods: {
+        podRoot: '/d/pods/sim-1',
+        simStateDir: '/d/sim/sim-1',
+        uidRange: '200000-200999',
+        portRange: '40000-40099',
+      },
       env: { PATH: '/usr/bin' },
     });
     expect(launch.args.join(' ')).not.toContain(token);
@@ -92,6 +97,8 @@ describe('tessera up agent children', () => {
     expect(launch.args).toEqual(
       expect.arrayContaining(['--ca', '/d/tls/ca.crt', '--allocator', 'https://127.0.0.1:7400']),
     );
+    // Its pods are reached on this machine, from their own ports.
+    expect(launch.args.join(' ')).toContain('--advertise-address 127.0.0.1 --port-range 40000-40099');
   });
 
   it('leaves an odd host name out of the certificate but keeps loopback', () => {

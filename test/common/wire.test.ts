@@ -74,6 +74,7 @@ const hello: FrameBody = {
       labels: { zone: 'a', 'tessera.io/pool': 'default' },
       driverVersion: '550.54.15',
       cudaVersion: null,
+      network: { address: '10.0.0.7', portRange: { first: 40000, last: 40999 } },
     },
     runningPods: [
       { podId: 'p1', epoch: 3, state: 'running', pid: 4242 },
@@ -155,6 +156,7 @@ const startPod: FrameBody = {
       project: 'team-a',
       command: ['python', 'train.py', '--epochs=3', ''],
       env: { CUDA_VISIBLE_DEVICES: '0', EMPTY: '' },
+      networkEnv: { TESSERA_PORT_RENDEZVOUS: '40000', MASTER_ADDR: '10.0.0.7', MASTER_PORT: '40000' },
       workingDir: '/data/p1',
       priority: -50,
       graceSeconds: 30,
@@ -335,6 +337,7 @@ const startPodArb: fc.Arbitrary<StartPod> = fc.record({
       project: safeId,
       command: fc.array(safeText(30), { minLength: 1, maxLength: 6 }),
       env: fc.dictionary(mapKey, safeText(30), { maxKeys: 6 }),
+      networkEnv: fc.dictionary(mapKey, safeText(30), { maxKeys: 6 }),
       workingDir: nullable(safeText(50)),
       priority: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
       graceSeconds: fc.integer({ min: 0, max: WIRE_LIMITS.maxGraceSeconds }),

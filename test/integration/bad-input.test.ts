@@ -86,6 +86,7 @@ function hello(node: string, token: string): Uint8Array {
           labels: {},
           driverVersion: '580.159.04',
           cudaVersion: null,
+          network: null,
         },
         runningPods: [],
       },

@@ -17,10 +17,14 @@ import { initSimState, parseSimGpus } from '../../agent/gpu/sim/spec.ts';
 import { fetchTrusting } from '../../cli/client/tls-fetch.ts';
 import { ensureLocalTls, type LocalTls } from '../../cli/local-ca.ts';
 import { killAndRemoveCgroups, testUidRange } from '../agent/runtime/helpers.ts';
+import { freePort } from '../helpers/registry.ts';
 import { GiveUp, until } from '../helpers/wait.ts';
 import { Api, HTTP_POLL_MS } from './api.ts';
 import { type JournalLine, type PodPlan, podCommand, readJournalFile } from './journal.ts';
 import { type GpuUse, gpuUseIn, killGroup, Proc, processesUnder } from './procs.ts';
+
+/** Host ports each test node may give its pods. */
+const NODE_PORTS = 16;
 
 /** Clusters made by this test process, numbering their cgroup parents. */
 let clusters = 0;
@@ -73,6 +77,8 @@ export class Cluster {
   readonly cgroupParent: string;
   /** Each node's uid range, fixed for the cluster's life so a restarted agent adopts its pods. */
   private readonly uidRanges = new Map<string, string>();
+  /** Each node's host port range, likewise fixed: all nodes share this machine's ports. */
+  private readonly portRanges = new Map<string, string>();
 
   constructor(opts: ClusterOptions = {}) {
     this.wantTls = opts.tls ?? false;
@@ -192,6 +198,12 @@ export class Cluster {
         range === null ? 'agent' : `${range.first + slot * 8}-${range.first + slot * 8 + 7}`,
       );
     }
+    if (!this.portRanges.has(node)) {
+      // A port the system just had free starts the node's range; the ones after it are most likely
+      // free too, and no two nodes of a cluster (one machine) get the same one.
+      const first = Math.min(await freePort(), 65_535 - NODE_PORTS);
+      this.portRanges.set(node, `${first}-${first + NODE_PORTS - 1}`);
+    }
     if (!existsSync(join(dirs.sim, 'gpus.json'))) {
       const specs = parseSimGpus(gpus);
       if (!specs.ok) throw new Error(specs.error.message);
@@ -223,6 +235,10 @@ export class Cluster {
         node,
         '--sample-interval',
         '250ms',
+        '--advertise-address',
+        '127.0.0.1',
+        '--port-range',
+        this.portRanges.get(node) ?? '',
         '--log-level',
         'info',
         // The process runtime unless a test asks for containers (`args`: `--runtime container`).

@@ -13,7 +13,7 @@ import { capacityReason, placePods } from './place-pods.ts';
 import type { Action } from './types.ts';
 
 function shapeKey(pool: string, r: PlacementRequest): string {
-  return `${pool}|${r.gpuCount}|${r.gpuMilli}|${r.gpuMemoryMiB}|${r.cpuMillis}|${r.memoryMiB}|${r.gpuModels.join(',')}|${r.nodeTypes.join(',')}|${r.needsContainer === true ? 'c' : ''}`;
+  return `${pool}|${r.gpuCount}|${r.gpuMilli}|${r.gpuMemoryMiB}|${r.cpuMillis}|${r.memoryMiB}|${r.gpuModels.join(',')}|${r.nodeTypes.join(',')}|${r.needsContainer === true ? 'c' : ''}|${r.ports}`;
 }
 
 /** Try each preferred pool in order; true when the gang was placed whole in one of them. */

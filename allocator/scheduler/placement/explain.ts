@@ -67,11 +67,20 @@ export function explainNoFit(nodes: readonly NodeState[], pool: string, req: Pla
     return `no GPU in pool "${pool}" has ${asked} free (${largest})${tail}`;
   }
   const gpuOk = shape === 'none' ? open : open.filter((n) => gpusFit(n, req));
-  const cpu = argmax(gpuOk, (n) => n.cpuFreeMillis);
+  const portOk = gpuOk.filter((n) => n.portsFree >= req.ports);
+  if (gpuOk.length > 0 && portOk.length === 0) {
+    const most = argmax(gpuOk, (n) => n.portsFree);
+    const where = most === null || most.value <= 0 ? '' : ` on ${most.item.name}`;
+    const none = gpuOk.every((n) => n.portCount === 0)
+      ? ': their agents report no port range (start them with --port-range, or upgrade them)'
+      : '';
+    return `no node in pool "${pool}" with the GPUs free has ${req.ports} free host port${req.ports === 1 ? '' : 's'} for the pod's named ports (most: ${Math.max(0, most?.value ?? 0)}${where})${none}${tail}`;
+  }
+  const cpu = argmax(portOk, (n) => n.cpuFreeMillis);
   if (cpu !== null && cpu.value < req.cpuMillis) {
     return `no node in pool "${pool}" with the GPUs free has ${formatCpuMillis(req.cpuMillis)} CPU free (most: ${formatCpuMillis(cpu.value)} on ${cpu.item.name})${tail}`;
   }
-  const cpuOk = gpuOk.filter((n) => n.cpuFreeMillis >= req.cpuMillis);
+  const cpuOk = portOk.filter((n) => n.cpuFreeMillis >= req.cpuMillis);
   const mem = argmax(cpuOk, (n) => n.memoryFreeMiB);
   if (mem !== null && mem.value < req.memoryMiB) {
     return `no node in pool "${pool}" with the GPUs and CPU free has ${formatMemoryMiB(req.memoryMiB)} memory free (most: ${formatMemoryMiB(mem.value)} on ${mem.item.name})${tail}`;

@@ -58,18 +58,16 @@ export function runtimeAdmits(node: Pick<NodeState, 'labels'>, req: PlacementReq
   return req.needsContainer !== true || node.labels[RUNTIME_LABEL] === 'container';
 }
 
-/** The node-level filters: schedulable, node type, runtime, CPU and memory free (no GPU check, no pool). */
+/** The node-level filters: schedulable, node type, runtime, CPU, memory and host ports free (no GPU check, no pool). */
 export function nodeAdmits(node: NodeState, req: PlacementRequest): boolean {
-  if (!node.schedulable || !runtimeAdmits(node, req)) return false;
-  if (req.nodeTypes.length > 0 && !req.nodeTypes.includes(node.nodeType)) return false;
-  return node.cpuFreeMillis >= req.cpuMillis && node.memoryFreeMiB >= req.memoryMiB;
+  return nodeAdmitsExceptMemory(node, req) && node.memoryFreeMiB >= req.memoryMiB;
 }
 
 /** `nodeAdmits` without the memory test (score indexes are shared by requests differing only in memory). */
 export function nodeAdmitsExceptMemory(node: NodeState, req: PlacementRequest): boolean {
   if (!node.schedulable || !runtimeAdmits(node, req)) return false;
   if (req.nodeTypes.length > 0 && !req.nodeTypes.includes(node.nodeType)) return false;
-  return node.cpuFreeMillis >= req.cpuMillis;
+  return node.cpuFreeMillis >= req.cpuMillis && node.portsFree >= req.ports;
 }
 
 /** True when the node's GPUs can serve the request's GPU shape (ignores CPU and memory). */

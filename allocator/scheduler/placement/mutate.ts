@@ -18,8 +18,8 @@ import { MILLI_PER_GPU } from '../../../common/resources.ts';
 import type { GpuGrant } from '../snapshot.ts';
 import type { GpuState, GpuTake, NodeState, PlacementRequest } from './types.ts';
 
-/** The CPU and memory a placement takes besides its GPUs. */
-export type HostShare = Pick<PlacementRequest, 'cpuMillis' | 'memoryMiB'>;
+/** The CPU, memory and host ports a placement takes besides its GPUs. */
+export type HostShare = Pick<PlacementRequest, 'cpuMillis' | 'memoryMiB' | 'ports'>;
 
 /** A capacity write that would over-commit a node or give back more than it has: a caller's bug. */
 export class CapacityError extends Error {
@@ -79,11 +79,11 @@ function sumOn(parts: readonly GpuPart[], gpu: GpuState): { milli: number; memor
 
 function checkAmounts(node: NodeState, parts: readonly GpuPart[], host: HostShare): void {
   // A negative amount would write the other way round and dodge the check meant for that way.
-  if (host.cpuMillis < 0 || host.memoryMiB < 0)
+  if (host.cpuMillis < 0 || host.memoryMiB < 0 || host.ports < 0)
     throw new CapacityError(
       node.name,
       undefined,
-      `negative CPU ${host.cpuMillis} or memory ${host.memoryMiB}`,
+      `negative CPU ${host.cpuMillis}, memory ${host.memoryMiB} or ports ${host.ports}`,
     );
   for (const p of parts)
     if (p.gpuMilli < 0 || p.memoryMiB < 0)
@@ -101,6 +101,7 @@ function take(node: NodeState, parts: readonly GpuPart[], host: HostShare): void
   }
   node.cpuFreeMillis -= host.cpuMillis;
   node.memoryFreeMiB -= host.memoryMiB;
+  node.portsFree -= host.ports;
 }
 
 function give(node: NodeState, parts: readonly GpuPart[], host: HostShare): void {
@@ -110,6 +111,7 @@ function give(node: NodeState, parts: readonly GpuPart[], host: HostShare): void
   }
   node.cpuFreeMillis += host.cpuMillis;
   node.memoryFreeMiB += host.memoryMiB;
+  node.portsFree += host.ports;
 }
 
 function checkedTake(node: NodeState, parts: readonly GpuPart[], host: HostShare): void {
@@ -122,6 +124,12 @@ function checkedTake(node: NodeState, parts: readonly GpuPart[], host: HostShare
         `${node.cpuFreeMillis} and ${node.memoryFreeMiB} free)`,
     );
   }
+  if (node.portsFree < host.ports)
+    throw new CapacityError(
+      node.name,
+      undefined,
+      `placing would over-commit its host ports (needs ${host.ports}, ${node.portsFree} free)`,
+    );
   for (const p of parts) {
     const want = sumOn(parts, p.gpu);
     if (!p.gpu.healthy || p.gpu.freeMilli < want.milli || p.gpu.freeMemoryMiB < want.memoryMiB) {
@@ -163,6 +171,12 @@ function checkedGive(node: NodeState, parts: readonly GpuPart[], host: HostShare
         `${node.cpuFreeMillis} of ${node.cpuMillis} and ${node.memoryFreeMiB} of ${node.memoryMiB} free)`,
     );
   }
+  if (node.portsFree + host.ports > node.portCount)
+    throw new CapacityError(
+      node.name,
+      undefined,
+      `release exceeds its host ports (gives back ${host.ports}, ${node.portsFree} of ${node.portCount} free)`,
+    );
   give(node, parts, host);
 }
 

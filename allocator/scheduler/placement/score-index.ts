@@ -24,7 +24,7 @@ import type { PlacementRequest } from './types.ts';
  */
 export function shapeKey(policy: ScorePolicy, req: PlacementRequest): string {
   const mem = policy.scoresRequestMemory === true ? req.memoryMiB : '';
-  return `${policy.name}|${req.cpuMillis}|${mem}|${req.gpuCount}|${req.gpuMilli}|${req.gpuMemoryMiB}|${req.gpuModels.join(',')}|${req.nodeTypes.join(',')}|${req.needsContainer === true ? 'c' : ''}`;
+  return `${policy.name}|${req.cpuMillis}|${mem}|${req.gpuCount}|${req.gpuMilli}|${req.gpuMemoryMiB}|${req.gpuModels.join(',')}|${req.nodeTypes.join(',')}|${req.needsContainer === true ? 'c' : ''}|${req.ports}`;
 }
 
 /** A policy's score made safe to sort: anything not finite ranks last. */

@@ -28,6 +28,9 @@ export interface NodeState {
   memoryMiB: number;
   cpuFreeMillis: number;
   memoryFreeMiB: number;
+  /** Host ports its pods may be given in all (0: it reports no range), and those no pod holds. */
+  portCount: number;
+  portsFree: number;
 }
 
 /** One pod's needs, normalised for placement. Exactly one GPU shape is non-zero (or none). */
@@ -40,6 +43,8 @@ export interface PlacementRequest {
   gpuMemoryMiB: number;
   cpuMillis: number;
   memoryMiB: number;
+  /** Host ports the pod takes on its node, one per named port. */
+  ports: number;
   /** Empty = any. */
   gpuModels: readonly string[];
   nodeTypes: readonly string[];

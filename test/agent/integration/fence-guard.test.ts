@@ -67,6 +67,7 @@ const startPod = (podId: string, epoch: number, rescheduleAfterMs: number | null
     project: 'team-a',
     command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'],
     env: {},
+    networkEnv: {},
     workingDir: null,
     priority: 50,
     graceSeconds: 10,

@@ -89,6 +89,7 @@ describe('agent: readiness probe from a StartPod', () => {
         project: 'nlp',
         command: [process.execPath, SERVER],
         env: { PORT: String(port), WARMUP_REQUESTS: '3' },
+        networkEnv: {},
         workingDir: null,
         priority: 125,
         graceSeconds: 1,

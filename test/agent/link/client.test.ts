@@ -57,6 +57,7 @@ function startPod(podId: string, epoch: number): StartPod {
       project: 'vision',
       command: ['python', 'train.py'],
       env: { A: '1' },
+      networkEnv: {},
       workingDir: null,
       priority: 50,
       graceSeconds: 7,
@@ -93,6 +94,7 @@ describe('agent link', () => {
       labels: {},
       driverVersion: '550.1',
       cudaVersion: '12.4',
+      network: null,
     });
     expect(hello?.runningPods).toEqual([{ podId: 'p1', epoch: 3, state: 'running', pid: 4242 }]);
   });

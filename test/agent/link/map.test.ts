@@ -25,6 +25,7 @@ const start: StartPod = {
     project: 'p',
     command: ['run'],
     env: { K: 'v' },
+    networkEnv: {},
     workingDir: null,
     priority: 1,
     graceSeconds: 3,
@@ -51,6 +52,14 @@ describe('link mapping', () => {
     });
     expect('workingDir' in spec).toBe(false);
     expect('readiness' in spec).toBe(false);
+    expect('networkEnv' in spec).toBe(false);
+  });
+
+  it("a StartPod's network env reaches the PodSpec apart from its env", () => {
+    const networkEnv = { TESSERA_PORT_HTTP: '40000', PORT: '40000' };
+    const spec = podSpecFromWire({ ...start, spec: { ...start.spec, networkEnv } });
+    expect(spec.networkEnv).toEqual(networkEnv);
+    expect(spec.env).toEqual({ K: 'v' });
   });
 
   it('a StartPod with workingDir and readiness keeps them, null rules included', () => {
@@ -155,7 +164,11 @@ describe('link mapping', () => {
     const status = statusToWire(s, 7);
     expect(status.podStates).toHaveLength(2);
     expect(checkFrame(makeFrame({ case: 'status', value: status })).ok).toBe(true);
-    const inventory = inventoryFromStatus(s, { zone: 'a' });
+    const inventory = inventoryFromStatus(
+      s,
+      { zone: 'a' },
+      { address: '10.0.0.7', portRange: { first: 40000, last: 40999 } },
+    );
     expect(inventory.cpuMillis).toBe(8000);
     const hello = {
       node: 'n',

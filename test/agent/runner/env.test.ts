@@ -16,6 +16,29 @@ const MPS: NodeEnvInfo = { ...NODE, mpsPipeDir: '/run/nvidia-mps' };
 const BOTH: NodeEnvInfo = { ...HAMI, mpsPipeDir: '/run/nvidia-mps' };
 
 describe('podEnv', () => {
+  it("keeps the allocator's network env, TESSERA_* names included, under a spec's own non-Tessera values", () => {
+    const spec = podSpec({
+      command: ['x'],
+      grants: [],
+      env: { MASTER_PORT: '29500', TESSERA_PORT_HTTP: '1' },
+      networkEnv: {
+        TESSERA_PORT_HTTP: '40001',
+        TESSERA_POD_INDEX: '2',
+        MASTER_ADDR: '10.0.0.1',
+        MASTER_PORT: '40000',
+        CUDA_VISIBLE_DEVICES: 'GPU-x',
+      },
+    });
+    const env = podEnv(spec, NODE);
+    expect(env).toMatchObject({
+      TESSERA_PORT_HTTP: '40001',
+      TESSERA_POD_INDEX: '2',
+      MASTER_ADDR: '10.0.0.1',
+      MASTER_PORT: '29500',
+      CUDA_VISIBLE_DEVICES: '',
+    });
+  });
+
   it('a whole GPU: visible by UUID, fraction 1, the whole memory as limit and request', () => {
     const env = podEnv(podSpec({ command: ['x'], grants: [whole(GPU0)] }), NODE);
     expect(env).toMatchObject({

@@ -153,6 +153,7 @@ export function hello(node: string, runningPods: Hello['runningPods'] = []): Fra
         labels: { 'gpu.model': 'H100' },
         driverVersion: '550.54',
         cudaVersion: '12.4',
+        network: null,
       },
       runningPods,
     },

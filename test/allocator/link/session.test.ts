@@ -44,6 +44,7 @@ const startPod = (podId: string, epoch: number): Frame =>
         project: 'vision',
         command: ['python', 'train.py'],
         env: {},
+        networkEnv: {},
         workingDir: null,
         priority: 50,
         graceSeconds: 30,

@@ -12,7 +12,14 @@ function record(extra: Record<string, unknown>): WorkloadRecord {
   );
   return {
     ...{ id: 'w1', name: spec.name, project: spec.project, type: spec.type, spec },
-    ...{ phase: 'Initializing', phaseReason: '', createdMs: 0, nextPodOrdinal: 1, belowMinSinceMs: null, restarts: 0 },
+    ...{
+      phase: 'Initializing',
+      phaseReason: '',
+      createdMs: 0,
+      nextPodOrdinal: 1,
+      belowMinSinceMs: null,
+      restarts: 0,
+    },
   };
 }
 
@@ -34,7 +41,7 @@ describe('podSpecOf: readiness', () => {
   });
 
   it("maps the spec's probe to the pod's host port for the named port; the rules it replaces are off", () => {
-    const spec = podSpecOf(record(probed), null, { metrics: 40_007, http: 40_008 });
+    const spec = podSpecOf(record(probed), null, {}, { metrics: 40_007, http: 40_008 });
     expect(spec.readiness).toEqual({
       linePrefix: null,
       // For agents from before probes: ready once started, as without one.
@@ -59,7 +66,7 @@ describe('podSpecOf: readiness', () => {
   });
 
   it('a probe whose port has no host port cannot start: the message says which port', () => {
-    expect(() => podSpecOf(record(probed), null, { metrics: 40_007 })).toThrow(
+    expect(() => podSpecOf(record(probed), null, {}, { metrics: 40_007 })).toThrow(
       /readiness probe names port http, which has no host port/,
     );
   });

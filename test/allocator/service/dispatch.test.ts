@@ -9,6 +9,7 @@ import { getWorkload } from '../../../allocator/store/workloads.ts';
 import { encodeFrame, type Frame, type Status, type WirePodStatus } from '../../../common/wire.ts';
 import {
   bind,
+  distributed,
   grant,
   openTemp,
   plan,
@@ -98,6 +99,7 @@ describe('dispatcher sync', () => {
                 project: 'vision',
                 command: ['python', 'train.py'],
                 env: { EPOCHS: '3' },
+                networkEnv: { TESSERA_POD_INDEX: '0' },
                 priority: spec?.priority,
                 readiness: { linePrefix: null, delayMs: 0, probe: null },
               }),
@@ -296,5 +298,23 @@ describe('dispatcher onStatus with slow heartbeats', () => {
       if (t % 3000 === 0) d.onStatus('n1', status([]), T0 + 100 + t);
     }
     expect(podOf(db, 'w1', 't-0').phase).toBe('Stopped');
+  });
+
+  it("holds a distributed gang's StartPods until every pod is bound, then sends each its rendezvous env", () => {
+    const db = openTemp();
+    smallOrg(db);
+    submitBound(db, 'w1', distributed('ddp', 2), [['n1', 0]]);
+    const w = wire(db);
+    expect(w.d.sync(T0 + 100)).toMatchObject({ starts: 0, held: 1 });
+    applyPlan(db, plan({ binds: [bind('w1', 'ddp-1', 'n2', 0)] }), T0 + 200);
+    expect(w.d.sync(T0 + 300)).toMatchObject({ starts: 2, held: 0 });
+    const envs = w.sent.map((s) =>
+      s.frame.body.case === 'startPod' ? s.frame.body.value.spec.networkEnv : {},
+    );
+    expect(envs).toEqual([
+      expect.objectContaining({ RANK: '0', MASTER_ADDR: '10.0.0.1', MASTER_PORT: '40000', WORLD_SIZE: '2' }),
+      expect.objectContaining({ RANK: '1', MASTER_ADDR: '10.0.0.1', MASTER_PORT: '40000', WORLD_SIZE: '2' }),
+    ]);
+    expect(envs[1]?.TESSERA_PEERS).toBe('10.0.0.1:40000,10.0.0.2:40000');
   });
 });

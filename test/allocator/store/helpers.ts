@@ -65,7 +65,14 @@ export function smallOrg(db: Db): void {
   for (const n of ['n1', 'n2']) {
     upsertNode(
       db,
-      { name: n, labels: { 'gpu.model': 'H100' }, gpus: gpus(n, 4), cpuMillis: 64_000, memoryMiB: 512_000 },
+      {
+        name: n,
+        labels: { 'gpu.model': 'H100' },
+        gpus: gpus(n, 4),
+        cpuMillis: 64_000,
+        memoryMiB: 512_000,
+        network: { address: `10.0.0.${n.slice(1)}`, portRange: { first: 40_000, last: 40_999 } },
+      },
       T0,
     );
   }
@@ -77,6 +84,7 @@ export function smallOrg(db: Db): void {
       gpus: gpus('n3', 4, 'A100', 40_960),
       cpuMillis: 64_000,
       memoryMiB: 512_000,
+      network: { address: '10.0.0.3', portRange: { first: 40_000, last: 40_999 } },
     },
     T0,
   );

@@ -61,6 +61,7 @@ describe('client output', () => {
       phase,
       gpus: [],
       exitCode: null,
+      ports: {},
     });
     expect(podsCell({ pods: [pod('Running'), pod('Pending')], replicas: 2 })).toBe('1/2');
   });

@@ -35,6 +35,8 @@ export function node(name: string, gpus: GpuState[], opts: Partial<NodeState> = 
     memoryMiB,
     cpuFreeMillis: cpuMillis,
     memoryFreeMiB: memoryMiB,
+    portCount: 0,
+    portsFree: 0,
     ...opts,
   };
 }
@@ -52,6 +54,7 @@ export function req(r: Partial<PlacementRequest> = {}): PlacementRequest {
     gpuMemoryMiB: 0,
     cpuMillis: 1000,
     memoryMiB: 1000,
+    ports: 0,
     gpuModels: [],
     nodeTypes: [],
     ...r,
