@@ -177,3 +177,24 @@ export function movePod(db: Db, workload: string, name: string, to: PodPhase, re
 export function setPodExitCode(db: Db, workload: string, name: string, exitCode: number): void {
   db.prepare('UPDATE pods SET exit_code = ? WHERE workload = ? AND name = ?').run(exitCode, workload, name);
 }
+
+/**
+ * When each Succeeded pod of a workload in one of `workloadPhases` was bound, by workload: the
+ * scheduler counts a pod that finished its part as a member that is done, not one to replace.
+ */
+export function succeededBindTimes(db: Db, workloadPhases: readonly string[]): Map<string, number[]> {
+  const marks = workloadPhases.map(() => '?').join(', ');
+  const rows = db
+    .prepare(
+      `SELECT p.workload AS workload, p.bound_ms AS boundMs FROM pods p JOIN workloads w ON w.id = p.workload
+       WHERE p.phase = 'Succeeded' AND w.phase IN (${marks})`,
+    )
+    .all(...workloadPhases) as { workload: string; boundMs: number | null }[];
+  const out = new Map<string, number[]>();
+  for (const r of rows) {
+    const list = out.get(r.workload) ?? [];
+    list.push(r.boundMs ?? 0);
+    out.set(r.workload, list);
+  }
+  return out;
+}

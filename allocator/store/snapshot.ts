@@ -17,7 +17,7 @@ import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/snapshot.ts';
 import type { Db } from './db.ts';
 import { listNodes } from './nodes.ts';
 import { DEFAULT_POOL, listPools, listQueues, listQuotas, type PoolRecord } from './org.ts';
-import { listPods, SCHEDULED_POD_PHASES } from './pods.ts';
+import { listPods, SCHEDULED_POD_PHASES, succeededBindTimes } from './pods.ts';
 import { listWorkloads } from './workloads.ts';
 
 /** Workload phases whose pods the scheduler places, keeps or evicts. */
@@ -56,6 +56,23 @@ export function memberRange(
   if (wanted === undefined) return { minMember: spec.minReplicas, maxMember: spec.maxReplicas };
   const maxMember = Math.max(0, Math.min(spec.maxReplicas, wanted));
   return { minMember: Math.min(spec.minReplicas, maxMember), maxMember };
+}
+
+/**
+ * The member range of a workload some of whose pods already finished their part (exited 0, as the
+ * workers of a distributed job do one after another): it neither grows nor replaces them, and the
+ * pods still running are a whole gang, so stale-gang does not evict them. Only pods bound with or
+ * after the running ones count: those of an earlier attempt (before a gang restart) are history.
+ */
+export function finishingRange(
+  range: { minMember: number; maxMember: number },
+  live: readonly { boundAtMs: number }[],
+  succeededBoundMs: readonly number[],
+): { minMember: number; maxMember: number } {
+  if (live.length === 0 || succeededBoundMs.length === 0) return range;
+  const since = Math.min(...live.map((p) => p.boundAtMs));
+  if (!succeededBoundMs.some((ms) => ms >= since)) return range;
+  return { minMember: Math.min(range.minMember, live.length), maxMember: live.length };
 }
 
 /** Reads the whole scheduler input from the store at `nowMs`. */
@@ -113,7 +130,9 @@ export function buildSnapshot(
       list.push({ name: p.name, node: p.node, grants: p.grants, boundAtMs: p.boundMs ?? 0 });
       podsByWorkload.set(p.workload, list);
     }
+    const succeeded = succeededBindTimes(db, SCHEDULED_PHASES);
     const groups: GroupSnap[] = listWorkloads(db, { phases: SCHEDULED_PHASES }).map((w) => {
+      const pods = podsByWorkload.get(w.id) ?? [];
       const g: GroupSnap = {
         id: w.id,
         name: w.name,
@@ -127,8 +146,8 @@ export function buildSnapshot(
         gpuModels: w.spec.gpuModels,
         request: w.spec.resources,
         portsPerPod: w.spec.ports.length,
-        ...memberRange(w.spec, wanted(w.id)),
-        pods: podsByWorkload.get(w.id) ?? [],
+        ...finishingRange(memberRange(w.spec, wanted(w.id)), pods, succeeded.get(w.id) ?? []),
+        pods,
         minRuntimeMs: w.spec.minRuntimeMs,
         nextPodOrdinal: w.nextPodOrdinal,
       };

@@ -1,9 +1,8 @@
 /**
  * The serving path on real processes: an allocator and a sim agent over loopback, an inference
- * workload whose "model" is examples/inference/echo-server.mjs on a free port, called through the
+ * workload whose "model" is examples/inference/echo-server.mjs on the host port it was given, called through the
  * allocator's /serve/PROJECT/WORKLOAD/ with and without a token that may read the project.
  */
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { until } from './harness.ts';
@@ -11,28 +10,16 @@ import { useCluster } from './use-cluster.ts';
 
 const { cluster } = useCluster({ n1: '2xH100-80GB' });
 
-/** A loopback port free right now (the one-replica stand-in until pods get assigned ports). */
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => done(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
-}
-
 describe('serving through /serve/PROJECT/WORKLOAD/', () => {
   it('proxies to the ready replica for a reader of the project, 401 without a token, 403 without access', async () => {
     const c = cluster();
-    const port = await freePort();
     const created = (await c.api.expect(201, 'POST', '/workloads', {
       name: 'echo',
       project: c.defaultProject,
       type: 'inference',
       command: [process.execPath, resolve('examples/inference/echo-server.mjs')],
-      env: { PORT: String(port) },
+      // The allocator gives the replica a host port of its node's range, in PORT.
+      ports: [{ name: 'http' }],
       resources: { cpu: '100m', memory: '64MiB' },
     })) as { id: string; url: string };
     expect(created.url).toBe(`${c.url}/serve/${c.defaultProject}/echo/`);

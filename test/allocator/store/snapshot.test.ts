@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { markLostNodes, setCordoned, touchNodes } from '../../../allocator/store/nodes.ts';
 import { putPool } from '../../../allocator/store/org.ts';
-import { buildSnapshot, poolOf } from '../../../allocator/store/snapshot.ts';
+import { buildSnapshot, finishingRange, poolOf } from '../../../allocator/store/snapshot.ts';
 import { changePhase, submitWorkload } from '../../../allocator/store/workloads.ts';
 import { must, openTemp, smallOrg, T0, training } from './helpers.ts';
 
@@ -112,5 +112,21 @@ describe('buildSnapshot', () => {
       request: { gpu: { kind: 'fraction', milli: 500 } },
     });
     expect(s.groups[1]).not.toHaveProperty('belowMinSinceMs');
+  });
+});
+
+describe('finishingRange', () => {
+  const range = { minMember: 4, maxMember: 4 };
+  it('keeps the range while no pod of the running attempt has finished', () => {
+    expect(finishingRange(range, [{ boundAtMs: 10 }, { boundAtMs: 10 }], [])).toEqual(range);
+    // Succeeded before the running pods were bound: an earlier attempt, before a gang restart.
+    expect(finishingRange(range, [{ boundAtMs: 10 }, { boundAtMs: 10 }], [5, 5])).toEqual(range);
+  });
+
+  it('neither grows nor refills a gang two of whose four pods exited 0, and keeps the rest whole', () => {
+    expect(finishingRange(range, [{ boundAtMs: 10 }, { boundAtMs: 10 }], [10, 10])).toEqual({
+      minMember: 2,
+      maxMember: 2,
+    });
   });
 });
