@@ -55,7 +55,7 @@ describe('readiness probe over real processes', () => {
       readinessProbe: { http: { port: 'http', path: '/health' }, periodSeconds: 0.2, failureThreshold: 2 },
     });
     const running = await c.api.waitPhase(w.id, 'Running', 20_000);
-    // After the merge: the workload JSON's endpoints (ports helper) give the pod's host port.
+    // The workload JSON's endpoints give the pod's host port.
     port =
       (running as unknown as { endpoints: { ports: Record<string, number> }[] }).endpoints[0]?.ports.http ??
       0;
