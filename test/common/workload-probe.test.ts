@@ -66,11 +66,11 @@ describe('readinessProbe in the workload spec', () => {
     );
   });
 
-  it('a spec without a probe or ports has neither field', () => {
+  it('a spec without a probe or ports has no probe, and an empty list of ports', () => {
     const { ports: _p, ...noPorts } = base;
     const spec = value(parseWorkloadSpec(noPorts));
     expect('readinessProbe' in spec).toBe(false);
-    expect('ports' in spec).toBe(false);
+    expect(spec.ports).toEqual([]);
   });
 
   it.each([

@@ -118,6 +118,7 @@ describe('defaults per workload type', () => {
       restartPolicy: 'Never',
       backoffLimit: 6,
       public: false,
+      ports: [],
     });
   });
 
