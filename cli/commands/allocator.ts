@@ -86,7 +86,9 @@ export function parseServingFlags(f: { serveScaleDownWindow: string; serveColdSt
   const autoscaleStabilisationMs = flagValue(
     parseDurationMs(f.serveScaleDownWindow, '--serve-scale-down-window'),
   );
-  const coldStartTimeoutMs = flagValue(parseDurationMs(f.serveColdStartTimeout, '--serve-cold-start-timeout'));
+  const coldStartTimeoutMs = flagValue(
+    parseDurationMs(f.serveColdStartTimeout, '--serve-cold-start-timeout'),
+  );
   if (coldStartTimeoutMs < 1000)
     throw usageError(
       '--serve-cold-start-timeout',
