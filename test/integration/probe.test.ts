@@ -56,7 +56,9 @@ describe('readiness probe over real processes', () => {
     });
     const running = await c.api.waitPhase(w.id, 'Running', 20_000);
     // After the merge: the workload JSON's endpoints (ports helper) give the pod's host port.
-    port = (running as unknown as { endpoints: { ports: Record<string, number> }[] }).endpoints[0]?.ports.http ?? 0;
+    port =
+      (running as unknown as { endpoints: { ports: Record<string, number> }[] }).endpoints[0]?.ports.http ??
+      0;
     const tRunning = Date.now() - t0;
     let events = await c.api.events(w.id);
     expect(events.map((e) => e.to)).toEqual(['Creating', 'Pending', 'Initializing', 'Running']);
