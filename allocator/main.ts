@@ -28,7 +28,7 @@ import { createAllocatorMetrics } from './metrics.ts';
 import { ACTIONS } from './scheduler/actions/index.ts';
 import { runCycle } from './scheduler/cycle.ts';
 import { isEmptyPlan } from './scheduler/plan.ts';
-import { DEFAULT_STABILISATION_MS } from './serve/autoscaler.ts';
+import { DEFAULT_COLD_START_MS, DEFAULT_STABILISATION_MS } from './serve/autoscaler.ts';
 import { DEFAULT_WINDOW_MS } from './serve/load-meter.ts';
 import { startServing } from './serve/serving.ts';
 import { createAbsenceCheck } from './service/absence.ts';
@@ -62,7 +62,7 @@ const ALLOCATOR_DEFAULTS = {
   coalesceMs: 50,
   metricsAuth: false,
   allowPublicServing: false,
-  coldStartTimeoutMs: 60_000,
+  coldStartTimeoutMs: DEFAULT_COLD_START_MS,
   autoscaleStabilisationMs: DEFAULT_STABILISATION_MS,
   autoscaleWindowMs: DEFAULT_WINDOW_MS,
   autoscaleTickMs: 1000,

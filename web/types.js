@@ -139,6 +139,19 @@
  * @property {string | null} phaseReason
  * @property {string} createdAt
  * @property {PodView[]} pods
+ * @property {EndpointView[]} [endpoints] the pods with host ports: where each listens, and whether it takes requests
+ * @property {string} [url] served types (inference, workspace): the allocator's /serve/PROJECT/NAME/
+ * @property {number} [readyReplicas] served types: replicas ready to take requests
+ * @property {number} [wantedReplicas] autoscaled: the replicas its autoscaler wants now
+ */
+
+/**
+ * @typedef {object} EndpointView
+ * @property {string} pod
+ * @property {string} node
+ * @property {string} address
+ * @property {Record<string, number>} ports port name -> host port
+ * @property {boolean} ready
  */
 
 /**

@@ -19,6 +19,8 @@ export interface PodFacts {
   exitCode: number | null;
   /** Why it ended, as its node said (`ImagePullFailed: ...`, `OOMKilled`); absent or null: unknown. */
   reason?: string | null;
+  /** When it was bound to its node; absent or null: not known (it stands in for no failed pod). */
+  boundMs?: number | null;
 }
 
 /**
@@ -44,6 +46,29 @@ export function failureReason(pod: Pick<PodFacts, 'reason'>): string {
   return PASSED_ON_REASONS.find((code) => r === code || r.startsWith(`${code}:`)) ?? 'PodFailed';
 }
 
+/**
+ * The failed pods no later pod has taken the place of. The scheduler refills an elastic workload
+ * (an inference's replicas) with new pods; a failed pod whose place a Running pod bound after it
+ * took no longer degrades the workload (else one killed replica kept it Degraded for good, beside
+ * as many ready replicas as it wants). Each such Running pod stands in for one failed pod; pods
+ * bound together (a gang, the first replicas) never stand in for each other.
+ */
+function unreplacedFailures(pods: readonly PodFacts[]): PodFacts[] {
+  const boundAt = (p: PodFacts): number => p.boundMs ?? Number.POSITIVE_INFINITY;
+  const failed = pods.filter((p) => p.phase === 'Failed').sort((a, b) => boundAt(b) - boundAt(a));
+  const later = pods
+    .filter((p) => p.phase === 'Running' && p.boundMs !== undefined && p.boundMs !== null)
+    .map(boundAt)
+    .sort((a, b) => a - b);
+  return failed.filter((f) => {
+    // Latest failure first, each taking the earliest Running pod bound after it.
+    const i = later.findIndex((t) => t > boundAt(f));
+    if (i < 0) return true;
+    later.splice(i, 1);
+    return false;
+  });
+}
+
 /** Workload phases whose next phase follows from pod reports. */
 export const REPORT_DRIVEN_PHASES: readonly WorkloadPhase[] = ['Initializing', 'Running', 'Degraded'];
 
@@ -60,7 +85,7 @@ export function derivePhase(
   const live = pods.filter((p) => SCHEDULED_POD_PHASES.includes(p.phase));
   const running = pods.filter((p) => p.phase === 'Running').length;
   const succeeded = pods.filter((p) => p.phase === 'Succeeded').length;
-  const failed = pods.filter((p) => p.phase === 'Failed');
+  const failed = unreplacedFailures(pods);
   const firstFailed = failed[0];
   const failedWhy = firstFailed === undefined ? '' : podFailureText(firstFailed);
   const failedReason = firstFailed === undefined ? 'PodFailed' : failureReason(firstFailed);

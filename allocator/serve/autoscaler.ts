@@ -11,6 +11,9 @@ import type { LoadSample } from './load-meter.ts';
 /** Default stabilisation window before scaling down (Knative's and the HPA's order of magnitude). */
 export const DEFAULT_STABILISATION_MS = 30_000;
 
+/** Default longest wait of a request for a ready replica (a cold start) before its 503. */
+export const DEFAULT_COLD_START_MS = 60_000;
+
 /** What the autoscaler remembers of one workload between decisions. */
 export interface ScalerState {
   /** Recent recommendations, oldest first, inside the stabilisation window. */

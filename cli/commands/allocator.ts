@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { DEFAULT_PORT, startAllocator } from '../../allocator/main.ts';
+import { DEFAULT_COLD_START_MS, DEFAULT_STABILISATION_MS } from '../../allocator/serve/autoscaler.ts';
 import { watchTlsFiles } from '../../allocator/service/tls-reload.ts';
 import { DEFAULT_DATA_DIR } from '../../allocator/store/db.ts';
 import { StoreError } from '../../allocator/store/errors.ts';
@@ -47,6 +48,8 @@ interface RawFlags {
   metricsAuth: boolean;
   allowPublicServing: boolean;
   externalUrl?: string;
+  serveScaleDownWindow: string;
+  serveColdStartTimeout: string;
   tlsCert?: string;
   tlsKey?: string;
   insecureHttp: boolean;
@@ -73,6 +76,25 @@ export function parseAllocatorFlags(f: { port: string; lease: string; heartbeat:
       `--lease (${leaseMs} ms) must be at least three heartbeats (${3 * heartbeatMs} ms), or one late frame loses a node`,
     );
   return { port, leaseMs, heartbeatMs };
+}
+
+/** Checks the serving flags: --serve-scale-down-window and --serve-cold-start-timeout, durations. */
+export function parseServingFlags(f: { serveScaleDownWindow: string; serveColdStartTimeout: string }): {
+  autoscaleStabilisationMs: number;
+  coldStartTimeoutMs: number;
+} {
+  const autoscaleStabilisationMs = flagValue(
+    parseDurationMs(f.serveScaleDownWindow, '--serve-scale-down-window'),
+  );
+  const coldStartTimeoutMs = flagValue(
+    parseDurationMs(f.serveColdStartTimeout, '--serve-cold-start-timeout'),
+  );
+  if (coldStartTimeoutMs < 1000)
+    throw usageError(
+      '--serve-cold-start-timeout',
+      '--serve-cold-start-timeout must be at least 1s: a replica needs that long to start',
+    );
+  return { autoscaleStabilisationMs, coldStartTimeoutMs };
 }
 
 /** True for an address only this machine can reach: 127.0.0.0/8, ::1, localhost. */
@@ -160,12 +182,23 @@ export function configure(command: Command, { io }: CliContext): void {
     .option(
       '--external-url <url>',
       "the URL clients reach this allocator at, for served workloads' url (default: the URL it listens on)",
+    )
+    .option(
+      '--serve-scale-down-window <duration>',
+      "how long an autoscaled workload's load must stay lower before its replicas are cut (the stabilisation window)",
+      formatDurationMs(DEFAULT_STABILISATION_MS),
+    )
+    .option(
+      '--serve-cold-start-timeout <duration>',
+      'how long a request to a served workload waits for a ready replica (a cold start) before its 503',
+      formatDurationMs(DEFAULT_COLD_START_MS),
     );
   addTimingOptions(command, 'info')
     .addHelpText('after', EXAMPLES)
     .action(async (_flags: unknown, cmd: Command) => {
       const f = cmd.opts<RawFlags>();
       const parsed = parseAllocatorFlags(f);
+      const serving = parseServingFlags(f);
       checkTransportFlags(f);
       const log = daemonLogger(io, f.logLevel, 'allocator');
       let tls: ServerTls | undefined;
@@ -185,6 +218,7 @@ export function configure(command: Command, { io }: CliContext): void {
           log,
           metricsAuth: f.metricsAuth,
           allowPublicServing: f.allowPublicServing,
+          ...serving,
           ...(f.externalUrl === undefined ? {} : { externalUrl: f.externalUrl.replace(/\/+$/, '') }),
           ...(tls === undefined ? {} : { tls }),
           ...(preset === undefined || preset === '' ? {} : { joinToken: preset.trim() }),

@@ -1,5 +1,6 @@
 // A tiny "model" for the serving examples and tests: answers every request on $PORT with JSON naming
-// itself (the pod, from TESSERA_POD_ID or the process id), the method, the path and the body it got.
+// itself (the pod, from TESSERA_POD_ID or the process id, its process id and port), the method, the
+// path and the body it got.
 // Optional DELAY_MS holds each answer that long, so a load test can keep requests in flight.
 import { createServer } from 'node:http';
 
@@ -16,6 +17,8 @@ createServer((req, res) => {
       res.end(
         JSON.stringify({
           pod: me,
+          pid: process.pid,
+          port,
           method: req.method,
           path: req.url,
           body: Buffer.concat(chunks).toString('utf8'),

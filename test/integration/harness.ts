@@ -46,6 +46,8 @@ export interface AllocatorFlags {
    * with its URL and must find the allocator there again.
    */
   port?: number;
+  /** More flags, as given (e.g. `--serve-scale-down-window 2s`). Default none. */
+  extra?: readonly string[];
 }
 
 /** How a cluster runs across allocator restarts. */
@@ -134,6 +136,7 @@ export class Cluster {
       opts.heartbeat ?? '500ms',
       '--log-level',
       'info',
+      ...(opts.extra ?? []),
     ]);
     this.procs.push(p);
     this.alloc = p;

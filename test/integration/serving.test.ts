@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { until } from './harness.ts';
 import { useCluster } from './use-cluster.ts';
 
-const { cluster } = useCluster({ n1: '2xH100-80GB' });
+const { cluster, tessera } = useCluster({ n1: '2xH100-80GB' });
 
 describe('serving through /serve/PROJECT/WORKLOAD/', () => {
   it('proxies to the ready replica for a reader of the project, 401 without a token, 403 without access', async () => {
@@ -60,5 +60,66 @@ describe('serving through /serve/PROJECT/WORKLOAD/', () => {
 
     const view = (await c.api.expect(200, 'GET', `/workloads/${created.id}`)) as { readyReplicas: number };
     expect(view.readyReplicas).toBe(1);
+  }, 60_000);
+
+  it('workspace open prints the URL of its custom tool, served to a reader of the project only', async () => {
+    const c = cluster();
+    const submitted = await tessera(
+      'submit',
+      'workspace',
+      'nb',
+      '-p',
+      c.defaultProject,
+      '--cpu',
+      '100m',
+      '--memory',
+      '64MiB',
+      '--port',
+      'ui',
+      '--tool',
+      'custom',
+      '--tool-port',
+      'ui',
+      '--probe',
+      'http:ui/',
+      '--',
+      process.execPath,
+      resolve('examples/inference/echo-server.mjs'),
+    );
+    expect(submitted.stderr).toBe('');
+    expect(submitted.code).toBe(0);
+    const opened = await tessera('workspace', 'open', 'nb', '-p', c.defaultProject);
+    expect(opened.code).toBe(0);
+    const url = opened.stdout.split('\n')[0] ?? '';
+    expect(url).toBe(`${c.url}/serve/${c.defaultProject}/nb/`);
+    expect(opened.stdout).toMatch(/tool custom/);
+
+    const call = (headers: Record<string, string> = {}) =>
+      fetch(`${url}lab?x=1`, { headers, signal: AbortSignal.timeout(10_000) });
+    const answer = await until(
+      async () => {
+        const r = await call({ authorization: `Bearer ${c.adminToken}` });
+        return r.status === 200 ? ((await r.json()) as { path: string; port: number }) : undefined;
+      },
+      'the workspace tool answering through the proxy',
+      20_000,
+    );
+    expect(answer.path).toBe('/lab?x=1');
+    const view = (await c.api.expect(200, 'GET', `/workloads?project=${c.defaultProject}`)) as {
+      name: string;
+      endpoints: { ports: Record<string, number> }[];
+    }[];
+    expect(answer.port).toBe(view.find((w) => w.name === 'nb')?.endpoints[0]?.ports.ui);
+
+    expect((await call()).status).toBe(401);
+    await c.api.expect(201, 'POST', '/users', { name: 'stranger' });
+    const token = (await c.api.expect(201, 'POST', '/tokens', { kind: 'user', user: 'stranger' })) as {
+      token: string;
+    };
+    expect((await call({ authorization: `Bearer ${token.token}` })).status).toBe(403);
+    // A viewer of the project may open it.
+    const granted = await tessera('access', 'grant', 'stranger', 'viewer', `project/${c.defaultProject}`);
+    expect(granted.stderr).toBe('');
+    expect((await call({ authorization: `Bearer ${token.token}` })).status).toBe(200);
   }, 60_000);
 });

@@ -4,10 +4,13 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { type CliRun, runTessera } from '../cli-run.ts';
-import { type Cluster, startCluster } from './harness.ts';
+import { type AllocatorFlags, type Cluster, startCluster } from './harness.ts';
 
 /** Registers the hooks; call `cluster()` inside tests, `tessera(...)` to run the CLI against it. */
-export function useCluster(nodes: Record<string, string>): {
+export function useCluster(
+  nodes: Record<string, string>,
+  allocator: AllocatorFlags = {},
+): {
   cluster: () => Cluster;
   tessera: (...args: string[]) => Promise<CliRun>;
 } {
@@ -17,7 +20,7 @@ export function useCluster(nodes: Record<string, string>): {
     return c;
   };
   beforeAll(async () => {
-    c = await startCluster(nodes);
+    c = await startCluster(nodes, allocator);
   }, 30_000);
   afterAll(async () => {
     await c?.cleanup();

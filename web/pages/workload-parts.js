@@ -65,6 +65,13 @@ export function specList(w) {
             .join(', '),
         ),
     item('Pods', replicas),
+    w.url === undefined ? null : item('Served at', h('a', { href: w.url }, w.url)),
+    w.readyReplicas === undefined
+      ? null
+      : item(
+          'Ready replicas',
+          `${w.readyReplicas} of ${w.wantedReplicas ?? w.replicas}${w.wantedReplicas === undefined ? '' : ' wanted by its autoscaler'}`,
+        ),
     item('GPUs per pod', fmt.gpuRequest(r)),
     item(
       'CPU / memory per pod',
@@ -102,6 +109,31 @@ export function podsTable(w) {
       { label: 'Phase', cell: (p) => badge(p.phase) },
       { label: 'GPUs', cell: podGpus },
       { label: 'Exit code', align: 'num', cell: (p) => (p.exitCode === null ? '–' : String(p.exitCode)) },
+    ],
+  });
+}
+
+/** Where each pod with ports listens (address:port per name) and whether it takes requests. @param {WorkloadView} w */
+export function endpointsTable(w) {
+  return table({
+    label: 'Endpoints',
+    rows: w.endpoints ?? [],
+    empty: 'No endpoints: no pod with ports is placed.',
+    columns: [
+      { label: 'Pod', cell: (e) => e.pod },
+      { label: 'Node', cell: (e) => e.node },
+      {
+        label: 'Address',
+        cell: (e) =>
+          h(
+            'code',
+            {},
+            Object.entries(e.ports)
+              .map(([name, port]) => `${name} ${e.address}:${port}`)
+              .join(', '),
+          ),
+      },
+      { label: 'Ready', cell: (e) => badge(e.ready ? 'Ready' : 'Starting') },
     ],
   });
 }

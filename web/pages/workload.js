@@ -13,7 +13,7 @@ import { fill, h, section } from '../render.js';
 import { go } from '../router.js';
 import { hideError, noticeNext, showError } from '../status.js';
 import { logsSection } from './workload-logs.js';
-import { eventsTable, gpuUse, podsTable, specList } from './workload-parts.js';
+import { endpointsTable, eventsTable, gpuUse, podsTable, specList } from './workload-parts.js';
 import { phaseCell } from './workloads.js';
 
 /** @typedef {import('../types.js').WorkloadView} WorkloadView */
@@ -35,12 +35,13 @@ export function workloadPage(root, route) {
   const confirmBox = h('span', { class: 'confirm', hidden: true });
   const sSpec = section('Spec');
   const sPods = section('Pods');
+  const sEndpoints = section('Endpoints');
   const sWhy = section('Why it is pending');
   const sUse = section('GPU use');
   // A pod chosen for the logs is read at once, not at the next poll.
   const sLogs = logsSection(() => poll.refresh());
   const sEvents = section('Events');
-  const body = h('div', {}, sSpec.el, sPods.el, sWhy.el, sUse.el, sLogs.el, sEvents.el);
+  const body = h('div', {}, sSpec.el, sPods.el, sEndpoints.el, sWhy.el, sUse.el, sLogs.el, sEvents.el);
   root.replaceChildren(
     h('p', { class: 'crumbs' }, h('a', { href: '#/workloads' }, '← Workloads')),
     h(
@@ -129,6 +130,9 @@ export function workloadPage(root, route) {
     );
     fill(sSpec.body, specList(w));
     fill(sPods.body, podsTable(w));
+    // Only pods with ports have endpoints: a workload without any keeps the page as it was.
+    sEndpoints.el.hidden = (w.endpoints ?? []).length === 0;
+    fill(sEndpoints.body, endpointsTable(w));
     sWhy.el.hidden = d.explain === null;
     fill(
       sWhy.body,

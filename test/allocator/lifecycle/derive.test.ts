@@ -28,6 +28,27 @@ describe('derivePhase', () => {
     expect(d).toEqual({ to: 'Degraded', reason: 'PodFailed', message: 'pod p1 failed with exit code 137' });
   });
 
+  it('a failed replica whose place a pod bound later took no longer degrades; one bound beside it does', () => {
+    const at = (name: string, phase: PodPhase, boundMs: number): PodFacts => ({
+      name,
+      phase,
+      exitCode: phase === 'Failed' ? 137 : null,
+      boundMs,
+    });
+    // p0 and p1 bound together, p0 killed, p2 placed in its place: Running once p2 runs.
+    expect(
+      derivePhase('Degraded', 2, [at('p0', 'Failed', 1), at('p1', 'Running', 1), at('p2', 'Running', 5)]),
+    ).toMatchObject({ to: 'Running' });
+    expect(
+      derivePhase('Degraded', 2, [at('p0', 'Failed', 1), at('p1', 'Running', 1), at('p2', 'Starting', 5)]),
+    ).toBeNull();
+    // Siblings of one gang never stand in for each other; one later pod stands in for one failure only.
+    expect(derivePhase('Running', 2, [at('p0', 'Failed', 1), at('p1', 'Running', 1)])?.to).toBe('Degraded');
+    expect(
+      derivePhase('Running', 1, [at('p0', 'Failed', 1), at('p1', 'Failed', 1), at('p2', 'Running', 5)])?.to,
+    ).toBe('Degraded');
+  });
+
   it('Running -> Degraded when fewer than required pods run', () => {
     expect(derivePhase('Running', 3, pods(['Running', 'Running', 'Starting']))).toEqual({
       to: 'Degraded',
