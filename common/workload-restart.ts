@@ -15,9 +15,26 @@ export const RESTART_POLICIES = ['Never', 'OnFailure'] as const satisfies readon
 
 /**
  * Defaults: `Never` keeps a failure a failure, as before the field existed; a limit of 6 restarts is
- * a Kubernetes Job's `backoffLimit` default.
+ * a Kubernetes Job's `backoffLimit` default. An inference workload is the exception (restartPolicyFor).
  */
 export const RESTART_DEFAULTS = { restartPolicy: 'Never', backoffLimit: 6 } as const satisfies RestartFields;
+
+/**
+ * The default policy of a workload `type`: `OnFailure` for inference, whose replicas serve callers
+ * and are replaced when they die as a Deployment's are; `Never` for the rest.
+ */
+export function restartPolicyFor(type: string): RestartPolicy {
+  return type === 'inference' ? 'OnFailure' : RESTART_DEFAULTS.restartPolicy;
+}
+
+/**
+ * Whether a failure restarts the whole gang (all its pods stopped and placed again) rather than the
+ * failed pod alone: a workload with minReplicas > 1 whose pods work together (a rendezvous cannot
+ * go on with one member replaced). An inference or workspace workload's replicas each serve alone.
+ */
+export function restartsAsGang(spec: { type: string; minReplicas: number }): boolean {
+  return spec.minReplicas > 1 && spec.type !== 'inference' && spec.type !== 'workspace';
+}
 
 /**
  * The most restarts a spec may allow: a workload failing that often needs a fix, not another try,
@@ -43,14 +60,14 @@ type RestartIn = z.infer<typeof RestartInput>;
 
 /** What each restart field accepts, for every message about one. */
 export const RESTART_FIELD_HELP: Readonly<Record<string, string>> = {
-  restartPolicy: `one of ${RESTART_POLICIES.join(', ')} (default ${RESTART_DEFAULTS.restartPolicy}): OnFailure restarts a failed pod, or the whole gang of a workload with minReplicas > 1`,
+  restartPolicy: `one of ${RESTART_POLICIES.join(', ')} (default ${RESTART_DEFAULTS.restartPolicy}, OnFailure for inference): OnFailure restarts a failed pod, or the whole gang of a workload with minReplicas > 1 (not inference or workspace replicas, which restart alone)`,
   backoffLimit: `a whole number from 0 to ${MAX_BACKOFF_LIMIT} (default ${RESTART_DEFAULTS.backoffLimit}): restarts allowed under restartPolicy OnFailure before the workload fails`,
 };
 
 /** The restart fields of a spec already through the input schema, defaults applied. */
-export function normaliseRestart(s: RestartIn): Result<RestartFields> {
+export function normaliseRestart(s: RestartIn & { type: string }): Result<RestartFields> {
   return ok({
-    restartPolicy: s.restartPolicy ?? RESTART_DEFAULTS.restartPolicy,
+    restartPolicy: s.restartPolicy ?? restartPolicyFor(s.type),
     backoffLimit: s.backoffLimit ?? RESTART_DEFAULTS.backoffLimit,
   });
 }
@@ -58,6 +75,7 @@ export function normaliseRestart(s: RestartIn): Result<RestartFields> {
 /** A stored spec's restart fields, defaulted where it was stored before they existed. */
 export function storedRestart(s: Partial<RestartFields>): RestartFields {
   return {
+    // Stored before the field existed: Never, what every workload did then, whatever its type.
     restartPolicy: s.restartPolicy ?? RESTART_DEFAULTS.restartPolicy,
     backoffLimit: s.backoffLimit ?? RESTART_DEFAULTS.backoffLimit,
   };

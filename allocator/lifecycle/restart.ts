@@ -11,6 +11,7 @@
  * the Pending move a lost gang makes, so the scheduler, not this file, places the new attempt.
  */
 import type { WorkloadSpec } from '../../common/workload.ts';
+import { restartsAsGang } from '../../common/workload-restart.ts';
 import type { Db } from '../store/db.ts';
 import { insertEvent } from '../store/events.ts';
 import { listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';
@@ -58,13 +59,13 @@ export function isRetryable(why: string, started: boolean): boolean {
  * times so far. Pure.
  */
 export function failureVerdict(
-  spec: Pick<WorkloadSpec, 'restartPolicy' | 'backoffLimit' | 'minReplicas'>,
+  spec: Pick<WorkloadSpec, 'restartPolicy' | 'backoffLimit' | 'minReplicas' | 'type'>,
   restarts: number,
   retryable: boolean,
 ): FailureVerdict {
   if (spec.restartPolicy === 'Never' || !retryable) return { kind: 'fail' };
   if (restarts >= spec.backoffLimit) return { kind: 'exhausted' };
-  return { kind: 'restart', restart: restarts + 1, gang: spec.minReplicas > 1 };
+  return { kind: 'restart', restart: restarts + 1, gang: restartsAsGang(spec) };
 }
 
 /** `exit 3`, or the pod's reason when it has no exit code (`killed by SIGKILL`, `Lost: ...`). */
@@ -102,8 +103,9 @@ export function failPod(db: Db, pod: PodRecord, failure: PodFailure, nowMs: numb
   const n = countRestart(db, w.id);
   const message = `restarting: pod ${pod.name} failed (${exitText(failure)}); restart ${n} of ${w.spec.backoffLimit}`;
   const live = listPods(db, { workload: w.id, phases: SCHEDULED_POD_PHASES });
-  if (!verdict.gang && live.length >= w.spec.minReplicas) {
-    // Other replicas run on: the scheduler places a new pod beside them, the phase follows from them.
+  if (!verdict.gang && live.length > 0) {
+    // Other replicas run on: the scheduler places a new pod beside them (filling the gang again where
+    // fewer than minReplicas are left), the phase follows from them.
     insertEvent(db, {
       timeMs: nowMs,
       workload: w.id,

@@ -14,6 +14,16 @@ describe('restartPolicy and backoffLimit', () => {
     expect(RESTART_DEFAULTS).toEqual({ restartPolicy: 'Never', backoffLimit: 6 });
   });
 
+  it('default to OnFailure for inference, whose replicas are replaced when they die', () => {
+    expect(value(parseWorkloadSpec({ ...base, type: 'inference' }))).toMatchObject({
+      restartPolicy: 'OnFailure',
+      backoffLimit: 6,
+    });
+    expect(
+      value(parseWorkloadSpec({ ...base, type: 'inference', restartPolicy: 'Never' })).restartPolicy,
+    ).toBe('Never');
+  });
+
   it('accept OnFailure and any limit from 0 to the maximum', () => {
     for (const backoffLimit of [0, 1, MAX_BACKOFF_LIMIT])
       expect(value(parseWorkloadSpec({ ...base, restartPolicy: 'OnFailure', backoffLimit }))).toMatchObject({

@@ -165,4 +165,34 @@ describe('autoscaling through /serve/PROJECT/WORKLOAD/', () => {
     expect(after.status).toBe(200);
     process.stderr.write(`autoscale: killed replica replaced in ${Date.now() - killedAt} ms\n`);
   }, 40_000);
+
+  it('the only replica killed is restarted (inference defaults to OnFailure), and serves again', async () => {
+    const c = cluster();
+    const admin = { authorization: `Bearer ${c.adminToken}` };
+    const created = (await c.api.expect(
+      201,
+      'POST',
+      '/workloads',
+      echoSpec(c.defaultProject, 'lonely', 0, { replicas: 1 }),
+    )) as View & { restartPolicy: string };
+    expect(created.restartPolicy).toBe('OnFailure');
+    const view = async () =>
+      (await c.api.expect(200, 'GET', `/workloads/${created.id}`)) as View & { restarts: number };
+    await until(async () => (await view()).readyReplicas === 1, 'one ready replica', 15_000);
+    const r = await fetch(`${created.url}who`, { headers: admin, signal: AbortSignal.timeout(10_000) });
+    const victim = (await r.json()) as Echo;
+    process.kill(victim.pid, 'SIGKILL');
+    const back = await until(
+      async () => {
+        const v = await view();
+        return v.phase === 'Running' && v.readyReplicas === 1 && v.restarts === 1 ? v : undefined;
+      },
+      'the replica restarted and ready',
+      20_000,
+      50,
+    );
+    expect(back.endpoints.map((e) => e.pod)).not.toContain(victim.pod.split('_')[1]);
+    const after = await fetch(`${created.url}who`, { headers: admin, signal: AbortSignal.timeout(10_000) });
+    expect(after.status).toBe(200);
+  }, 40_000);
 });

@@ -71,7 +71,7 @@ function placeAgain(db: Db, from: number): void {
 }
 
 describe('failureVerdict', () => {
-  const spec = { restartPolicy: 'OnFailure', backoffLimit: 2, minReplicas: 4 } as const;
+  const spec = { type: 'distributed', restartPolicy: 'OnFailure', backoffLimit: 2, minReplicas: 4 } as const;
 
   it('Never always fails, whatever the count', () => {
     expect(failureVerdict({ ...spec, restartPolicy: 'Never' }, 0, true)).toEqual({ kind: 'fail' });
@@ -86,6 +86,15 @@ describe('failureVerdict', () => {
     });
     expect(failureVerdict(spec, 2, true)).toEqual({ kind: 'exhausted' });
     expect(failureVerdict({ ...spec, backoffLimit: 0 }, 0, true)).toEqual({ kind: 'exhausted' });
+  });
+
+  it('inference and workspace replicas restart alone, whatever minReplicas', () => {
+    for (const type of ['inference', 'workspace'] as const)
+      expect(failureVerdict({ ...spec, type }, 0, true)).toEqual({
+        kind: 'restart',
+        restart: 1,
+        gang: false,
+      });
   });
 
   it('a failure no restart can fix fails even under OnFailure', () => {
