@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { until } from './harness.ts';
+import { type Cluster, until } from './harness.ts';
 import { useCluster } from './use-cluster.ts';
 
 const { cluster } = useCluster({ n1: '2xH100-80GB' }, { extra: ['--serve-scale-down-window', '2s'] });
@@ -42,6 +42,22 @@ function echoSpec(project: string, name: string, delayMs: number, more: Record<s
     resources: { cpu: '100m', memory: '64MiB' },
     ...more,
   };
+}
+
+/** An echo inference workload of `replicas` submitted, with its view and a call that names the answering replica. */
+async function echoWorkload(c: Cluster, name: string, replicas: number) {
+  const admin = { authorization: `Bearer ${c.adminToken}` };
+  const created = (await c.api.expect(
+    201,
+    'POST',
+    '/workloads',
+    echoSpec(c.defaultProject, name, 0, { replicas }),
+  )) as View & { restartPolicy: string };
+  const view = async () =>
+    (await c.api.expect(200, 'GET', `/workloads/${created.id}`)) as View & { restarts: number };
+  const who = async () =>
+    (await fetch(`${created.url}who`, { headers: admin, signal: AbortSignal.timeout(10_000) })) as Response;
+  return { created, view, who };
 }
 
 describe('autoscaling through /serve/PROJECT/WORKLOAD/', () => {
@@ -125,15 +141,7 @@ describe('autoscaling through /serve/PROJECT/WORKLOAD/', () => {
   }, 60_000);
 
   it('a killed replica is replaced: the workload is Degraded, then Running again', async () => {
-    const c = cluster();
-    const admin = { authorization: `Bearer ${c.adminToken}` };
-    const created = (await c.api.expect(
-      201,
-      'POST',
-      '/workloads',
-      echoSpec(c.defaultProject, 'healed', 0, { replicas: 2 }),
-    )) as View;
-    const view = async () => (await c.api.expect(200, 'GET', `/workloads/${created.id}`)) as View;
+    const { view, who } = await echoWorkload(cluster(), 'healed', 2);
     await until(
       async () => {
         const v = await view();
@@ -142,8 +150,7 @@ describe('autoscaling through /serve/PROJECT/WORKLOAD/', () => {
       'two ready replicas',
       15_000,
     );
-    const r = await fetch(`${created.url}who`, { headers: admin, signal: AbortSignal.timeout(10_000) });
-    const victim = (await r.json()) as Echo;
+    const victim = (await (await who()).json()) as Echo;
     const phases: string[] = [];
     const killedAt = Date.now();
     process.kill(victim.pid, 'SIGKILL');
@@ -161,26 +168,15 @@ describe('autoscaling through /serve/PROJECT/WORKLOAD/', () => {
     expect(healed.endpoints.map((e) => e.pod)).not.toContain(victim.pod.split('_')[1]);
     expect(phases).toEqual(['Running', 'Degraded', 'Running']);
     // The replacement serves.
-    const after = await fetch(`${created.url}who`, { headers: admin, signal: AbortSignal.timeout(10_000) });
-    expect(after.status).toBe(200);
+    expect((await who()).status).toBe(200);
     process.stderr.write(`autoscale: killed replica replaced in ${Date.now() - killedAt} ms\n`);
   }, 40_000);
 
   it('the only replica killed is restarted (inference defaults to OnFailure), and serves again', async () => {
-    const c = cluster();
-    const admin = { authorization: `Bearer ${c.adminToken}` };
-    const created = (await c.api.expect(
-      201,
-      'POST',
-      '/workloads',
-      echoSpec(c.defaultProject, 'lonely', 0, { replicas: 1 }),
-    )) as View & { restartPolicy: string };
+    const { created, view, who } = await echoWorkload(cluster(), 'lonely', 1);
     expect(created.restartPolicy).toBe('OnFailure');
-    const view = async () =>
-      (await c.api.expect(200, 'GET', `/workloads/${created.id}`)) as View & { restarts: number };
     await until(async () => (await view()).readyReplicas === 1, 'one ready replica', 15_000);
-    const r = await fetch(`${created.url}who`, { headers: admin, signal: AbortSignal.timeout(10_000) });
-    const victim = (await r.json()) as Echo;
+    const victim = (await (await who()).json()) as Echo;
     process.kill(victim.pid, 'SIGKILL');
     const back = await until(
       async () => {
@@ -192,7 +188,6 @@ describe('autoscaling through /serve/PROJECT/WORKLOAD/', () => {
       50,
     );
     expect(back.endpoints.map((e) => e.pod)).not.toContain(victim.pod.split('_')[1]);
-    const after = await fetch(`${created.url}who`, { headers: admin, signal: AbortSignal.timeout(10_000) });
-    expect(after.status).toBe(200);
+    expect((await who()).status).toBe(200);
   }, 40_000);
 });
