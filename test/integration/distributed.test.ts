@@ -2,11 +2,8 @@
  * A real rendezvous over loopback: examples/distributed/ring-allreduce.mjs as a distributed workload
  * of 4 pods over 2 nodes, each pod finding the others from the variables the allocator gives it
  * (RANK, WORLD_SIZE, TESSERA_PEERS, TESSERA_PORT_RENDEZVOUS: a host port per pod from its node's
- * range). Then restartPolicy OnFailure: a pod killed mid-run restarts the whole gang once, and the
- * second attempt completes.
- *
- * Needs the allocator's port assignment and rendezvous variables (spec `ports`, TESSERA_PEERS); it
- * is written against that contract, built alongside the restart policy.
+ * range), submitted through the CLI. Then restartPolicy OnFailure: a pod killed mid-run restarts the
+ * whole gang once, and the second attempt completes.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,22 +14,34 @@ import { useCluster } from './use-cluster.ts';
 
 const RING = fileURLToPath(new URL('../../examples/distributed/ring-allreduce.mjs', import.meta.url));
 
-const { cluster } = useCluster({ n1: '2xH100-80GB', n2: '2xH100-80GB' });
+const { cluster, tessera } = useCluster({ n1: '2xH100-80GB', n2: '2xH100-80GB' });
 
-/** A 4-pod ring (one GPU each, so two per node) holding `holdMs` mid-run, with `extra` spec fields. */
-function ringSpec(c: Cluster, name: string, holdMs: number, extra: Record<string, unknown> = {}) {
-  return {
-    name,
-    project: c.defaultProject,
-    type: 'distributed',
-    replicas: 4,
-    command: [process.execPath, RING, '--hold-ms', String(holdMs)],
-    // JOURNAL is unused by the script: it marks the pods as this cluster's, for cleanup and lookup.
-    env: { JOURNAL: c.journal(name) },
-    ports: [{ name: 'rendezvous' }],
-    resources: { gpuDevices: 1 },
-    ...extra,
-  };
+/**
+ * Submits a 4-pod ring (one GPU each, so two per node) holding `holdMs` mid-run through the CLI, with
+ * `flags` added; its workload id.
+ */
+async function submitRing(
+  c: Cluster,
+  name: string,
+  holdMs: number,
+  flags: readonly string[] = [],
+): Promise<string> {
+  const args = ['submit', 'distributed', name, '-p', c.defaultProject, '--replicas', '4', '--gpu', '1'];
+  // JOURNAL is unused by the script: it marks the pods as this cluster's, for cleanup and lookup.
+  args.push(
+    '-e',
+    `JOURNAL=${c.journal(name)}`,
+    ...flags,
+    '--',
+    process.execPath,
+    RING,
+    '--hold-ms',
+    String(holdMs),
+  );
+  const submitted = await tessera(...args);
+  expect(submitted.code, submitted.stderr).toBe(0);
+  const shown = await tessera('describe', name, '-p', c.defaultProject, '-o', 'json');
+  return (JSON.parse(shown.stdout) as { id: string }).id;
 }
 
 /** The live ring processes of workload `name`, by their RANK. */
@@ -56,8 +65,8 @@ function ringPids(c: Cluster, name: string): Map<string, number> {
 describe('distributed rendezvous', () => {
   it('4 pods over 2 nodes form a ring from the rendezvous variables and all-reduce the right sum', async () => {
     const c = cluster();
-    const w = await c.api.submit(ringSpec(c, 'ring', 0));
-    const done = await c.api.waitPhase(w.id, 'Completed,Failed', 60_000);
+    const id = await submitRing(c, 'ring', 0);
+    const done = await c.api.waitPhase(id, 'Completed,Failed', 60_000);
     expect(done.phase).toBe('Completed');
     expect(done.pods.map((p) => p.exitCode)).toEqual([0, 0, 0, 0]);
     expect(new Set(done.pods.map((p) => p.node))).toEqual(new Set(['n1', 'n2']));
@@ -65,9 +74,14 @@ describe('distributed rendezvous', () => {
 
   it('restartPolicy OnFailure: a pod killed mid-run restarts the gang once, and it completes', async () => {
     const c = cluster();
-    const spec = ringSpec(c, 'ring-restart', 4000, { restartPolicy: 'OnFailure', backoffLimit: 1 });
-    const w = await c.api.submit(spec);
-    await c.api.waitPhase(w.id, 'Running', 30_000);
+    const id = await submitRing(c, 'ring-restart', 4000, [
+      '--restart-policy',
+      'OnFailure',
+      '--backoff-limit',
+      '1',
+    ]);
+
+    await c.api.waitPhase(id, 'Running', 30_000);
     const first = await until(
       () => {
         const pids = ringPids(c, 'ring-restart');
@@ -78,8 +92,8 @@ describe('distributed rendezvous', () => {
     );
     process.kill(first.get('2') ?? 0, 'SIGKILL');
 
-    const done = await c.api.waitPhase(w.id, 'Completed,Failed', 90_000);
-    const events = await c.api.events(w.id);
+    const done = await c.api.waitPhase(id, 'Completed,Failed', 90_000);
+    const events = await c.api.events(id);
     expect(done.phase, JSON.stringify(events)).toBe('Completed');
     expect((done as unknown as { restarts: number }).restarts).toBe(1);
     const restarting = events.filter((e) => e.reason === 'Restarting');
