@@ -317,9 +317,10 @@ describe('agent link', () => {
   });
 
   it('does not fence while the allocator keeps answering', async () => {
-    const agent = fakeAgent([podStatus('p1', 3, 'ready', 150)]);
-    // A lease long enough that a loaded CI machine's event-loop stalls do not starve it, and a wait
-    // past it, so only the answers keep the agent from fencing.
+    // A reschedule time (the pod's own fencing clock) and a lease long enough that a loaded CI
+    // machine's event-loop stalls between two answers do not reach them, and a wait past both, so
+    // only the answers keep the agent from fencing.
+    const agent = fakeAgent([podStatus('p1', 3, 'ready', 600)]);
     const { alloc } = await setup(agent, { leaseMs: 1000 });
     const c = alloc.conns[0];
     if (c === undefined) throw new Error('no connection');
