@@ -332,12 +332,16 @@ describe('fence guard', () => {
     checkpoint(dataDir, [
       { podId: 'p', epoch: 2, pid: pod.pid, startTimeTicks: processStartTime(pod.pid) ?? -1 },
     ]);
-    deadline(dataDir, { baseDeadlineMs: Date.now() + 700, agentPid: agent.pid });
+    const deadlineMs = Date.now() + 700;
+    deadline(dataDir, { baseDeadlineMs: deadlineMs, agentPid: agent.pid });
     const guard = await startGuard(dataDir, agent.pid);
     signalQuietly(agent.pid, 'SIGKILL');
-    await sleep(300);
-    expect(pod.exited()).toBe(false);
     await until(pod.exited, 'the pod to be killed at the deadline');
+    // Not before it: the guard's own record of the kill (a loaded machine may start the guard late,
+    // so "still alive 300 ms in" would test the machine, not the guard).
+    const fenced = readGuardFenced(guardFencedPath(dataDir));
+    expect(fenced.map((r) => r.podId)).toEqual(['p']);
+    expect(fenced[0]?.atMs).toBeGreaterThanOrEqual(deadlineMs);
     await until(() => !alive(guard), 'the guard to exit');
     expect(guardLog(dataDir)).toContain('no pod it ran stops when cut off');
   });
