@@ -1,14 +1,15 @@
 /**
  * The one codec of the agent <-> allocator wire (docs/architecture.md §5). The encoder and decoder
- * are generated from common/proto/tessera.proto (`npm run gen:wire`); only this file and
- * wire-convert.ts import them. `encodeFrame` checks a frame against every limit before it leaves;
+ * are generated from common/proto/tessera.proto (`npm run gen:wire`); only this file,
+ * wire-encode.ts, wire-decode.ts and wire-enums.ts import them. `encodeFrame` checks a frame against every limit before it leaves;
  * `decodeFrame` never throws: a peer's bytes come back as a typed Frame or as a TESSERA_E_BAD_FRAME
  * error naming the field and carrying the websocket close code to answer with (`closeCodeOf`).
  */
 import { err, formatError, ok, type Result, type TesseraError, tesseraError } from './errors.ts';
 import { Frame as FrameCodec } from './proto/gen/tessera.ts';
 import { assertFrame, BadFrame, checkVersion } from './wire-check.ts';
-import { fromProto, toProto } from './wire-convert.ts';
+import { fromProto } from './wire-decode.ts';
+import { toProto } from './wire-encode.ts';
 import {
   type Frame,
   type FrameBody,

@@ -1,62 +1,27 @@
 /**
- * Tessera's typed frames (wire-types.ts) to and from the messages generated from
- * `common/proto/tessera.proto` (`npm run gen:wire`, into common/proto/gen/). Both sides are strict
- * types, so a field added to the .proto and not carried here is a compile error, not a silent drop.
- * What stays by hand is only what the two spellings disagree on: enum names, null for an absent
- * optional (undefined in the generated code), units in names (memoryMiB), 64-bit fields as numbers.
+ * The messages generated from `common/proto/tessera.proto` into Tessera's typed frames
+ * (wire-types.ts): the other direction of wire-encode.ts. A peer may leave any message field or enum
+ * unset (proto3 cannot say "required"), so each is checked here and refused with its path.
  */
-import * as pb from './proto/gen/tessera.ts';
+import type * as pb from './proto/gen/tessera.ts';
 import { BadFrame } from './wire-check.ts';
-import type { WireLogStream } from './wire-log-types.ts';
+import {
+  LOG_STREAMS,
+  MIG_MODES,
+  POD_STATES,
+  PROBE_KINDS,
+  PULL_POLICIES,
+  SWAP_DIRECTIONS,
+} from './wire-enums.ts';
 import type {
   Frame,
   FrameBody,
   NodeNetwork,
-  SwapDirection,
   WireContainerFields,
-  WireMigMode,
   WirePodSpec,
-  WirePodState,
   WireProbe,
   WireReadiness,
 } from './wire-types.ts';
-import type { PullPolicy } from './workload-container.ts';
-import type { ProbeKind } from './workload-probe.ts';
-
-// Each table maps every TypeScript name to its proto number; the compiler checks it is complete.
-// 0 (UNSPECIFIED, the proto3 default) is in none of them, so a peer that leaves an enum unset is refused.
-const POD_STATES: Record<WirePodState, pb.PodState> = {
-  starting: pb.PodState.POD_STATE_STARTING,
-  running: pb.PodState.POD_STATE_RUNNING,
-  ready: pb.PodState.POD_STATE_READY,
-  stopping: pb.PodState.POD_STATE_STOPPING,
-  exited: pb.PodState.POD_STATE_EXITED,
-  lost: pb.PodState.POD_STATE_LOST,
-  'swapped-out': pb.PodState.POD_STATE_SWAPPED_OUT,
-};
-const MIG_MODES: Record<WireMigMode, pb.MigMode> = {
-  enabled: pb.MigMode.MIG_MODE_ENABLED,
-  disabled: pb.MigMode.MIG_MODE_DISABLED,
-  unsupported: pb.MigMode.MIG_MODE_UNSUPPORTED,
-};
-const SWAP_DIRECTIONS: Record<SwapDirection, pb.SwapDirection> = {
-  in: pb.SwapDirection.SWAP_DIRECTION_IN,
-  out: pb.SwapDirection.SWAP_DIRECTION_OUT,
-};
-const LOG_STREAMS: Record<WireLogStream, pb.LogStream> = {
-  stdout: pb.LogStream.LOG_STREAM_STDOUT,
-  stderr: pb.LogStream.LOG_STREAM_STDERR,
-  both: pb.LogStream.LOG_STREAM_BOTH,
-};
-const PROBE_KINDS: Record<ProbeKind, pb.ProbeKind> = {
-  http: pb.ProbeKind.PROBE_KIND_HTTP,
-  tcp: pb.ProbeKind.PROBE_KIND_TCP,
-};
-const PULL_POLICIES: Record<PullPolicy, pb.PullPolicy> = {
-  IfNotPresent: pb.PullPolicy.PULL_POLICY_IF_NOT_PRESENT,
-  Always: pb.PullPolicy.PULL_POLICY_ALWAYS,
-  Never: pb.PullPolicy.PULL_POLICY_NEVER,
-};
 
 /** The name of proto enum value `v`; refuses UNSPECIFIED and numbers this schema does not name (proto3 enums are open). */
 function enumName<T extends string>(table: Record<T, number>, v: number, path: string): T {
@@ -79,203 +44,7 @@ function required<T>(v: T | undefined, path: string): T {
 // below 2^53; above it the result is still >= 2^53, which the guards refuse naming the field.
 const num = Number;
 const optNum = (v: bigint | number | undefined): number | null => (v === undefined ? null : Number(v));
-const big = BigInt;
-const optBig = (v: number | null): bigint | undefined => (v === null ? undefined : BigInt(v));
-const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
-
-// ---- TypeScript -> proto ----------------------------------------------------------------------
-
-function readinessToProto(r: WireReadiness): pb.Readiness {
-  const p = r.probe;
-  return {
-    linePrefix: opt(r.linePrefix),
-    delayMs: opt(r.delayMs),
-    probe: p === null ? undefined : { ...p, kind: PROBE_KINDS[p.kind], path: opt(p.path) },
-  };
-}
-
-/** A typed Frame as the generated message; only after wire-check has passed it (BigInt() needs integers). */
-export function toProto(frame: Frame): pb.Frame {
-  return { version: frame.version, body: bodyToProto(frame.body) };
-}
-
-function bodyToProto(body: FrameBody): pb.Frame['body'] {
-  switch (body.case) {
-    case 'hello': {
-      const h = body.value;
-      const inv = h.inventory;
-      return {
-        $case: 'hello',
-        value: {
-          node: h.node,
-          agentVersion: h.agentVersion,
-          token: h.token,
-          inventory: {
-            gpus: inv.gpus.map((g) => ({
-              uuid: g.uuid,
-              index: g.index,
-              model: g.model,
-              memoryMib: big(g.memoryMiB),
-              migMode: MIG_MODES[g.migMode],
-              healthy: g.healthy,
-            })),
-            cpuMillis: big(inv.cpuMillis),
-            memoryMib: big(inv.memoryMiB),
-            labels: inv.labels,
-            driverVersion: inv.driverVersion,
-            cudaVersion: opt(inv.cudaVersion),
-            address: inv.network?.address,
-            portRangeFirst: inv.network?.portRange.first,
-            portRangeLast: inv.network?.portRange.last,
-          },
-          runningPods: h.runningPods.map((r) => ({
-            podId: r.podId,
-            epoch: big(r.epoch),
-            state: POD_STATES[r.state],
-            pid: opt(r.pid),
-          })),
-        },
-      };
-    }
-    case 'status': {
-      const s = body.value;
-      return {
-        $case: 'status',
-        value: {
-          seq: big(s.seq),
-          atMs: big(s.atMs),
-          gpuSamples: s.gpuSamples.map((g) => ({
-            uuid: g.uuid,
-            index: g.index,
-            utilizationPct: opt(g.utilizationPct),
-            memoryUsedMib: optBig(g.memoryUsedMiB),
-            memoryTotalMib: optBig(g.memoryTotalMiB),
-            temperatureC: opt(g.temperatureC),
-            powerDrawW: opt(g.powerDrawW),
-          })),
-          podStates: s.podStates.map((r) => ({
-            podId: r.podId,
-            epoch: big(r.epoch),
-            state: POD_STATES[r.state],
-            pid: opt(r.pid),
-            exitCode: opt(r.exitCode),
-            signal: opt(r.signal),
-            reason: opt(r.reason),
-            startedAtMs: optBig(r.startedAtMs),
-          })),
-        },
-      };
-    }
-    case 'event': {
-      const e = body.value;
-      return {
-        $case: 'event',
-        value: {
-          seq: big(e.seq),
-          atMs: big(e.atMs),
-          kind: e.kind,
-          podId: opt(e.podId),
-          gpuUuid: opt(e.gpuUuid),
-          reason: e.reason,
-          numbers: e.numbers,
-        },
-      };
-    }
-    case 'ack':
-      return { $case: 'ack', value: { seq: big(body.value.seq) } };
-    case 'welcome': {
-      const w = body.value;
-      return {
-        $case: 'welcome',
-        value: {
-          nodeId: w.nodeId,
-          heartbeatMs: w.heartbeatMs,
-          leaseMs: w.leaseMs,
-          desiredPods: w.desiredPods.map((d) => ({ podId: d.podId, epoch: big(d.epoch) })),
-          nodeCredential: opt(w.nodeCredential),
-        },
-      };
-    }
-    case 'startPod': {
-      const s = body.value;
-      const spec = s.spec;
-      const r = spec.readiness;
-      return {
-        $case: 'startPod',
-        value: {
-          podId: s.podId,
-          epoch: big(s.epoch),
-          spec: {
-            workload: spec.workload,
-            project: spec.project,
-            command: spec.command,
-            env: spec.env,
-            networkEnv: spec.networkEnv,
-            workingDir: opt(spec.workingDir),
-            priority: spec.priority,
-            graceSeconds: spec.graceSeconds,
-            readiness: r === null ? undefined : readinessToProto(r),
-            rescheduleAfterMs: opt(spec.rescheduleAfterMs),
-            image: opt(spec.image),
-            imagePullPolicy: spec.imagePullPolicy === null ? undefined : PULL_POLICIES[spec.imagePullPolicy],
-            pullCredential: spec.pullCredential === null ? undefined : { ...spec.pullCredential },
-            runAsUser: opt(spec.runAsUser),
-            runAsGroup: opt(spec.runAsGroup),
-            mounts: spec.mounts.map((m) => ({ ...m })),
-            cpuMillis: big(spec.cpuMillis),
-            memoryMib: big(spec.memoryMiB),
-          },
-          gpuGrants: s.gpuGrants.map((g) => ({
-            uuid: g.uuid,
-            gpuMilli: g.gpuMilli,
-            memoryMib: big(g.memoryMiB),
-            memoryLimitMib: big(g.memoryLimitMiB),
-          })),
-        },
-      };
-    }
-    case 'stopPod': {
-      const s = body.value;
-      return {
-        $case: 'stopPod',
-        value: { podId: s.podId, epoch: big(s.epoch), reason: s.reason, graceSeconds: s.graceSeconds },
-      };
-    }
-    case 'swap': {
-      const s = body.value;
-      return {
-        $case: 'swap',
-        value: { podId: s.podId, epoch: big(s.epoch), direction: SWAP_DIRECTIONS[s.direction] },
-      };
-    }
-    case 'logRequest': {
-      const r = body.value;
-      return {
-        $case: 'logRequest',
-        value: {
-          requestId: r.requestId,
-          podId: r.podId,
-          epoch: big(r.epoch),
-          tailLines: opt(r.tailLines),
-          follow: r.follow,
-          stream: LOG_STREAMS[r.stream],
-        },
-      };
-    }
-    case 'logStop':
-      return { $case: 'logStop', value: { requestId: body.value.requestId } };
-    case 'logChunk': {
-      const c = body.value;
-      return {
-        $case: 'logChunk',
-        value: { requestId: c.requestId, data: c.data, eof: c.eof, error: opt(c.error) },
-      };
-    }
-  }
-}
-
-// ---- proto -> TypeScript ----------------------------------------------------------------------
 
 /** A decoded Readiness; a frame from before probes has none, which reads as `probe: null`. */
 function readinessFromProto(r: pb.Readiness): WireReadiness {
