@@ -49,8 +49,14 @@ type IdParams = { Params: { id: string } };
 export function registerWorkloadRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const workloadOf = (id: string) =>
     getWorkload(ctx.db, id) ?? failRequest('TESSERA_E_NOT_FOUND', `no workload with id ${id}`);
-  const view = (id: string) =>
-    workloadView(workloadOf(id), listPods(ctx.db, { workload: id }), nodeAddresses(ctx.db), ctx.serving);
+  const view = (id: string) => {
+    const pods = listPods(ctx.db, { workload: id });
+    const addresses = nodeAddresses(
+      ctx.db,
+      pods.map((p) => p.node),
+    );
+    return workloadView(workloadOf(id), pods, addresses, ctx.serving);
+  };
 
   app.post('/workloads', async (request, reply) => {
     const q = parseInput(SubmitQuery, request.query, 'query');

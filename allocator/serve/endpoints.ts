@@ -54,7 +54,13 @@ export function storeEndpoints(db: Db): EndpointSource {
       const w = findWorkload(db, project, name);
       if (w === undefined) return [];
       const pods = listPods(db, { workload: w.id, phases: ['Running'] });
-      return endpointsOf(pods, nodeAddresses(db)).filter((e) => e.ready);
+      return endpointsOf(
+        pods,
+        nodeAddresses(
+          db,
+          pods.map((p) => p.node),
+        ),
+      ).filter((e) => e.ready);
     },
   };
 }

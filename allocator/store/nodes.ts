@@ -107,12 +107,18 @@ export function getNode(db: Db, name: string): NodeRecord | undefined {
   return r === undefined ? undefined : toNode(r);
 }
 
-/** Each node's address, for the nodes that report one: what a pod's endpoints are built from. */
-export function nodeAddresses(db: Db): Map<string, string> {
-  const rows = db.prepare('SELECT name, address FROM nodes WHERE address IS NOT NULL').all() as {
-    name: string;
-    address: string;
-  }[];
+/**
+ * Each node's address, for the nodes that report one: what a pod's endpoints are built from. Given
+ * `names` (pods' nodes, null for unplaced ones, repeats allowed), only those nodes are read: a
+ * proxied request needs its replicas' few, not the cluster's.
+ */
+export function nodeAddresses(db: Db, names?: readonly (string | null)[]): Map<string, string> {
+  const wanted = names === undefined ? undefined : [...new Set(names)].filter((n) => n !== null);
+  if (wanted !== undefined && wanted.length === 0) return new Map();
+  const only = wanted === undefined ? '' : ` AND name IN (${wanted.map(() => '?').join(', ')})`;
+  const rows = db
+    .prepare(`SELECT name, address FROM nodes WHERE address IS NOT NULL${only}`)
+    .all(...(wanted ?? [])) as { name: string; address: string }[];
   return new Map(rows.map((r) => [r.name, r.address]));
 }
 
