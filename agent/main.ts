@@ -22,6 +22,7 @@ import { createNvidiaDriver, type GpuDriver } from './gpu/index.ts';
 import { initSimState, parseSimGpus, SIM_TOOLS, simEnv } from './gpu/sim/spec.ts';
 import { credentialFile } from './link/credential-file.ts';
 import { createGuardFile } from './link/guard-file.ts';
+import { agentEndpoint } from './link/targets.ts';
 import { readPodsFile, startFilePods } from './pods-file.ts';
 import { createRuntime, type RuntimeChoice } from './runtime/select.ts';
 
@@ -129,16 +130,15 @@ export interface AgentMainOptions {
 
 /** Where the agent's link goes and as whom. */
 export interface AllocatorChoice {
-  /** `ws(s)://host:port/api/v1/agents/connect`. */
+  /** `ws(s)://host:port/api/v1/agents/connect`: the first allocator given. */
   url: string;
+  /** The other allocators given (`--allocator A,B,C`: B and C), dialled when one fails. */
+  otherUrls: string[];
   token: string;
   nodeName: string;
   /** The CA file a wss:// allocator's certificate must chain to, and the setting that named it; null: the system's CAs. */
   ca: { path: string; from: string } | null;
 }
-
-/** The allocator's agent endpoint (allocator/link/server.ts `AGENT_CONNECT_PATH`). */
-const AGENT_CONNECT_PATH = '/api/v1/agents/connect';
 
 /**
  * The link's settings from `--allocator`, `--token`, `--node`, `--ca`, then `TESSERA_URL` /
@@ -167,23 +167,20 @@ export function resolveAllocator(
     if (set(flags.ca) !== undefined) return bad('ca', '--ca needs --allocator (or TESSERA_URL)');
     return ok(null);
   }
-  let url: URL | undefined;
-  try {
-    url = new URL(raw);
-  } catch {
-    url = undefined;
+  // Several allocators sharing one database (high availability): comma-separated, tried in turn.
+  const urls: string[] = [];
+  for (const one of raw.split(',').map((u) => u.trim())) {
+    if (one === '') continue;
+    const endpoint = agentEndpoint(one);
+    if (endpoint === null)
+      return bad(
+        'allocator',
+        `${urlLabel}: invalid allocator URL ${JSON.stringify(one)}; accepted: an http(s):// or ws(s):// URL such as http://localhost:7400, or several separated by commas`,
+      );
+    urls.push(endpoint);
   }
-  const schemes: Record<string, string> = { 'http:': 'ws:', 'https:': 'wss:', 'ws:': 'ws:', 'wss:': 'wss:' };
-  const scheme = url === undefined ? undefined : schemes[url.protocol];
-  if (url === undefined || scheme === undefined) {
-    return bad(
-      'allocator',
-      `${urlLabel}: invalid allocator URL ${JSON.stringify(raw)}; accepted: an http(s):// or ws(s):// URL such as http://localhost:7400`,
-    );
-  }
-  url.protocol = scheme;
-  const path = url.pathname.replace(/\/+$/, '');
-  if (!path.endsWith(AGENT_CONNECT_PATH)) url.pathname = `${path}${AGENT_CONNECT_PATH}`;
+  const [url, ...otherUrls] = urls;
+  if (url === undefined) return bad('allocator', `${urlLabel}: no allocator URL in ${JSON.stringify(raw)}`);
   const token = set(flags.token) ?? set(env.TESSERA_TOKEN);
   if (token === undefined) {
     return bad(
@@ -197,7 +194,7 @@ export function resolveAllocator(
   const caPath = caFlag ?? set(env.TESSERA_CA);
   const ca =
     caPath === undefined ? null : { path: caPath, from: caFlag !== undefined ? '--ca' : 'TESSERA_CA' };
-  return ok({ url: url.toString(), token, nodeName, ca });
+  return ok({ url, otherUrls, token, nodeName, ca });
 }
 
 /** Runs the agent until `stop` resolves (with the signal's name), then closes it; pods keep running. */
@@ -253,6 +250,7 @@ export async function runAgentMain(
       : {
           link: {
             url: o.allocator.url,
+            otherUrls: o.allocator.otherUrls,
             token: o.allocator.token,
             nodeName: o.allocator.nodeName,
             ...(ca === null ? {} : { ca: ca.value }),

@@ -44,6 +44,11 @@ export const WS_CLOSE = {
   unauthenticated: 4401,
   /** A message about another node's pods, or a body this side must not receive. */
   forbidden: 4403,
+  /**
+   * This allocator is a standby: the reason names the leader's URL (common/leader-close.ts), where
+   * the agent connects next (307 Temporary Redirect).
+   */
+  notLeader: 4307,
   /** The node was fenced: its lease expired or the frame carried a stale epoch. */
   fenced: 4409,
   /**

@@ -13,6 +13,7 @@
  */
 import WebSocket from 'ws';
 import { formatError } from '../../common/errors.ts';
+import { leaderOfReason } from '../../common/leader-close.ts';
 import { errorCode, explainTlsFailure } from '../../common/tls-errors.ts';
 import {
   ALLOCATOR_BODIES,
@@ -40,6 +41,7 @@ import {
 } from './map.ts';
 import { type LinkOptions, resolveLinkOptions } from './options.ts';
 import { createSelfFence } from './self-fence.ts';
+import { createTargets } from './targets.ts';
 
 export type { LinkOptions } from './options.ts';
 
@@ -76,6 +78,8 @@ export function createLink(options: LinkOptions): Link {
   let state: LinkState = 'idle';
   let sock: WebSocket | null = null;
   const credential = createLinkCredential(opts.token, opts.credentials, log);
+  // Several allocators share a database and one leads: a standby names it, a dead one is skipped.
+  const targets = createTargets([opts.url, ...opts.otherUrls]);
   // An upgrade refused with this HTTP status: a 401 for a saved credential sends `token` next.
   let refusedStatus: number | null = null;
   let nodeId: string | null = null;
@@ -232,7 +236,9 @@ export function createLink(options: LinkOptions): Link {
   function connect(): void {
     if (state === 'stopped') return;
     state = 'connecting';
-    const s = new WebSocketImpl(opts.url, {
+    const url = targets.current();
+    let opened = false;
+    const s = new WebSocketImpl(url, {
       ...WS_OPTIONS,
       headers: { authorization: `Bearer ${credential.current()}` },
       ...(opts.ca === undefined ? {} : { ca: opts.ca.pem }),
@@ -242,9 +248,9 @@ export function createLink(options: LinkOptions): Link {
     s.on('error', (e) => {
       if (sock !== s) return;
       // A certificate problem repeats on every dial until someone fixes it: say what to fix.
-      const tls = explainTlsFailure(errorCode(e), opts.url, opts.ca);
-      if (tls === undefined) log.warn('link error', { error: e.message });
-      else log.error(`link error: the allocator at ${opts.url} ${tls}`, { error: e.message });
+      const tls = explainTlsFailure(errorCode(e), url, opts.ca);
+      if (tls === undefined) log.warn('link error', { url, error: e.message });
+      else log.error(`link error: the allocator at ${url} ${tls}`, { error: e.message });
     });
     // Handled here, ws leaves the refused request to us: note why, then let 'close' redial.
     s.on('unexpected-response', (_req, res) => {
@@ -255,6 +261,7 @@ export function createLink(options: LinkOptions): Link {
     s.on('open', () => {
       if (sock !== s) return;
       state = 'open';
+      opened = true;
       connects++;
       sendHello();
       heartbeat();
@@ -273,7 +280,12 @@ export function createLink(options: LinkOptions): Link {
           `the allocator refused to register node ${nodeName}: it is registered already. Start this agent with the data dir holding its node-credential.json, or have an admin run tessera node reset ${nodeName}`,
           { code, reason: why },
         );
-      else log.info('link closed', { code, reason: why, refusedStatus });
+      else log.info('link closed', { code, reason: why, refusedStatus, url });
+      if (code === WS_CLOSE.notLeader) {
+        // A standby: dial the leader it names, or the next allocator when it knows none yet.
+        const leader = leaderOfReason(why);
+        if (leader === null || !targets.follow(leader)) targets.failed();
+      } else if (!opened && refusedStatus !== 401) targets.failed();
       if (refusedStatus === 401) credential.refused();
       refusedStatus = null;
       scheduleReconnect();

@@ -17,6 +17,11 @@ export interface LinkOptions {
   /** `ws://host:port/api/v1/agents/connect`. */
   url: string;
   /**
+   * More allocators sharing `url`'s database (standbys), dialled in turn when a dial fails (targets.ts);
+   * default none. Whichever leads is followed when a standby names it.
+   */
+  otherUrls?: readonly string[];
+  /**
    * A join token or the node's own credential; sent as `Authorization: Bearer` in the upgrade and in
    * Hello when `credentials` holds none, or when the allocator refuses the one it holds.
    */
@@ -66,6 +71,7 @@ const defaultSetTimer: SetTimer = (fn, ms) => {
 
 /** The defaults of `LinkOptions`, as its fields document them. */
 const LINK_DEFAULTS = {
+  otherUrls: [],
   labels: {},
   network: null,
   heartbeatMs: DEFAULT_HEARTBEAT_MS,

@@ -91,7 +91,13 @@ describe('resolveAllocator', () => {
   it("turns the allocator's base URL into its agent endpoint; flags win over env", () => {
     expect(resolveAllocator({ allocator: 'http://alloc:7400', token: 'tok' }, {}, 'host-1')).toEqual({
       ok: true,
-      value: { url: 'ws://alloc:7400/api/v1/agents/connect', token: 'tok', nodeName: 'host-1', ca: null },
+      value: {
+        url: 'ws://alloc:7400/api/v1/agents/connect',
+        otherUrls: [],
+        token: 'tok',
+        nodeName: 'host-1',
+        ca: null,
+      },
     });
     expect(
       resolveAllocator(
@@ -103,6 +109,7 @@ describe('resolveAllocator', () => {
       ok: true,
       value: {
         url: 'wss://alloc.example/tessera/api/v1/agents/connect',
+        otherUrls: [],
         token: 'env-tok',
         nodeName: 'gpu-07',
         ca: null,
@@ -115,8 +122,24 @@ describe('resolveAllocator', () => {
     );
     expect(r).toEqual({
       ok: true,
-      value: { url: 'ws://a:1/api/v1/agents/connect', token: 'flag-tok', nodeName: 'h', ca: null },
+      value: {
+        url: 'ws://a:1/api/v1/agents/connect',
+        otherUrls: [],
+        token: 'flag-tok',
+        nodeName: 'h',
+        ca: null,
+      },
     });
+  });
+
+  it('takes several allocators separated by commas (one leads, the others stand by)', () => {
+    const r = resolveAllocator({ allocator: 'http://a:1, https://b:2/,ws://c:3', token: 't' }, {}, 'h');
+    expect(r.ok && r.value).toMatchObject({
+      url: 'ws://a:1/api/v1/agents/connect',
+      otherUrls: ['wss://b:2/api/v1/agents/connect', 'ws://c:3/api/v1/agents/connect'],
+    });
+    const bad = resolveAllocator({ allocator: 'http://a:1,ftp://b', token: 't' }, {}, 'h');
+    expect(bad.ok ? null : bad.error.message).toMatch(/ftp:\/\/b/);
   });
 
   it('takes the CA file from --ca over TESSERA_CA, naming where it came from', () => {
