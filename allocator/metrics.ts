@@ -53,6 +53,8 @@ export interface AllocatorMetricsSources {
   db: Db;
   /** Agents with an open link now. */
   connectedAgents: () => number;
+  /** Whether this allocator leads (several may share a database; one leads). Default: always. */
+  isLeader?: () => boolean;
   /** The newest cycle's per-queue shares (service/shares.ts). */
   shares: () => readonly ShareRow[];
   /** The open log follows (api/log-follows.ts); none when left out. */
@@ -127,6 +129,15 @@ export function createAllocatorMetrics(sources: AllocatorMetricsSources): Alloca
     evictions.inc({ cause: a }, 0);
   }
   evictions.inc({ cause: 'rule' }, 0);
+
+  new Gauge({
+    name: 'tessera_allocator_leader',
+    help: 'Whether this allocator leads (1) or stands by (0); of allocators sharing a database exactly one should lead.',
+    registers,
+    collect() {
+      this.set(sources.isLeader === undefined || sources.isLeader() ? 1 : 0);
+    },
+  });
 
   const countByPhase = workloadPhaseCounter(sources.db);
   new Gauge({

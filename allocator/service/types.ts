@@ -21,6 +21,21 @@ export interface AllocatorOptions {
    * `allocator.json` so the CLI finds it with the URL. Default none.
    */
   caFile?: string;
+  /**
+   * Where the state lives: a `postgres://` or `postgresql://` URL (several allocators may share it,
+   * one leads: docs/architecture.md §11), or `sqlite:` / none for `tessera.db` in `dataDir`. Default none.
+   */
+  store?: string;
+  /**
+   * The URL agents and standbys reach this allocator at when it leads (`--advertise-url`); several
+   * allocators on several machines each need their own. Default: the URL it listens on.
+   */
+  advertiseUrl?: string;
+  /**
+   * How long a leader's lease lasts without renewal (renewed every third of it); a standby takes
+   * over this long after the leader stops renewing. Default a quarter of `leaseMs`, within 1 to 10 s.
+   */
+  leaderLeaseMs?: number;
   /** TCP port; 0 lets the OS choose (the chosen one is in `url` and `allocator.json`). Default 7400. */
   port?: number;
   /** A node silent this long is lost and its pods rescheduled. Default DEFAULT_LEASE_MS, 40 s. */
@@ -72,8 +87,23 @@ export interface AllocatorStats {
   startsFailed: number;
 }
 
+/** An allocator's place among those sharing its database (`GET /healthz`, `tessera allocator`). */
+export interface AllocatorRole {
+  role: 'standby' | 'leader' | 'stopped';
+  /** The lease's epoch while leading, else 0. */
+  epoch: number;
+  /** The leader's advertised URL (its own while leading), or null while none leads. */
+  leaderUrl: string | null;
+  /** This allocator's own advertised URL. */
+  url: string;
+  /** Why it has this role (took the lease, another holds it, fenced, ...). */
+  reason: string;
+}
+
 /** A running allocator. */
 export interface RunningAllocator {
+  /** Its role now: a lone allocator on SQLite always leads. */
+  role(): AllocatorRole;
   /** `http(s)://host:port` as a client reaches it (127.0.0.1 when listening on every interface). */
   url: string;
   port: number;

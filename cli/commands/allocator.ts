@@ -35,6 +35,15 @@ for the API (DATA/admin-token), both readable by their owner only, and creates d
 'default' with project 'main'. TESSERA_JOIN_TOKEN=tj.<id>.<secret> registers a join token made
 elsewhere (e.g. a Kubernetes Secret) as well. Agents join with (the token by env, so it never shows in ps):
   $ TESSERA_TOKEN="$(cat DATA/join-token)" tessera agent --allocator https://THIS_HOST:7400 --ca ca.crt
+
+High availability: several allocators on several machines share one PostgreSQL (--store URL or
+TESSERA_STORE, which keeps the password out of ps); one leads, the others stand by, answer reads and
+forward writes to it, and take over within about --leader-lease once it stops renewing. Each needs
+--advertise-url, the URL agents and the other allocators reach it at. The first to lead writes
+the tokens to its --data; preset TESSERA_JOIN_TOKEN on all of them so agents may join through any:
+  $ TESSERA_STORE=postgres://tessera:PW@db:5432/tessera TESSERA_JOIN_TOKEN=tj.x.y \
+      tessera allocator --advertise-url https://alloc-1:7400 --tls-cert a.crt --tls-key a.key
+  $ tessera agent --allocator https://alloc-1:7400,https://alloc-2:7400,https://alloc-3:7400
 `;
 
 /** The flags as commander hands them over. */
@@ -48,6 +57,9 @@ interface RawFlags {
   metricsAuth: boolean;
   allowPublicServing: boolean;
   externalUrl?: string;
+  store?: string;
+  advertiseUrl?: string;
+  leaderLease?: string;
   serveScaleDownWindow: string;
   serveColdStartTimeout: string;
   tlsCert?: string;
@@ -95,6 +107,44 @@ export function parseServingFlags(f: { serveScaleDownWindow: string; serveColdSt
       '--serve-cold-start-timeout must be at least 1s: a replica needs that long to start',
     );
   return { autoscaleStabilisationMs, coldStartTimeoutMs };
+}
+
+/** Checks --store (or TESSERA_STORE), --advertise-url and --leader-lease. */
+export function parseHaFlags(
+  f: { store?: string | undefined; advertiseUrl?: string | undefined; leaderLease?: string | undefined },
+  env: Readonly<Record<string, string | undefined>>,
+): { store?: string; advertiseUrl?: string; leaderLeaseMs?: number } {
+  const store = f.store ?? (env.TESSERA_STORE === '' ? undefined : env.TESSERA_STORE);
+  if (store !== undefined && !/^(postgres|postgresql|sqlite):/.test(store))
+    throw usageError(
+      '--store',
+      `--store must be a postgres:// or postgresql:// URL (or sqlite: for the file in --data), not ${JSON.stringify(store.split('@').at(-1))}`,
+    );
+  let advertiseUrl: string | undefined;
+  if (f.advertiseUrl !== undefined) {
+    let u: URL | null = null;
+    try {
+      u = new URL(f.advertiseUrl);
+    } catch {
+      u = null;
+    }
+    if (u === null || (u.protocol !== 'http:' && u.protocol !== 'https:'))
+      throw usageError(
+        '--advertise-url',
+        `--advertise-url '${f.advertiseUrl}' must be an http:// or https:// URL`,
+      );
+    advertiseUrl = f.advertiseUrl.replace(/\/+$/, '');
+  }
+  let leaderLeaseMs: number | undefined;
+  if (f.leaderLease !== undefined) {
+    leaderLeaseMs = flagValue(parseDurationMs(f.leaderLease, '--leader-lease'));
+    if (leaderLeaseMs < 300) throw usageError('--leader-lease', '--leader-lease must be at least 300ms');
+  }
+  return {
+    ...(store === undefined ? {} : { store }),
+    ...(advertiseUrl === undefined ? {} : { advertiseUrl }),
+    ...(leaderLeaseMs === undefined ? {} : { leaderLeaseMs }),
+  };
 }
 
 /** True for an address only this machine can reach: 127.0.0.0/8, ::1, localhost. */
@@ -184,6 +234,18 @@ export function configure(command: Command, { io }: CliContext): void {
       "the URL clients reach this allocator at, for served workloads' url (default: the URL it listens on)",
     )
     .option(
+      '--store <url>',
+      'keep state in this PostgreSQL (postgres://USER:PW@HOST/DB; default TESSERA_STORE, else SQLite in --data); several allocators may share it, one leads',
+    )
+    .option(
+      '--advertise-url <url>',
+      'the URL agents and the other allocators reach this one at while it leads (default: the URL it listens on)',
+    )
+    .option(
+      '--leader-lease <duration>',
+      'with --store: a standby takes over this long after the leader stops renewing (default a quarter of --lease, 1s to 10s)',
+    )
+    .option(
       '--serve-scale-down-window <duration>',
       "how long an autoscaled workload's load must stay lower before its replicas are cut (the stabilisation window)",
       formatDurationMs(DEFAULT_STABILISATION_MS),
@@ -200,6 +262,7 @@ export function configure(command: Command, { io }: CliContext): void {
       const parsed = parseAllocatorFlags(f);
       const serving = parseServingFlags(f);
       checkTransportFlags(f);
+      const ha = parseHaFlags(f, process.env);
       const log = daemonLogger(io, f.logLevel, 'allocator');
       let tls: ServerTls | undefined;
       if (f.tlsCert !== undefined && f.tlsKey !== undefined) {
@@ -219,6 +282,7 @@ export function configure(command: Command, { io }: CliContext): void {
           metricsAuth: f.metricsAuth,
           allowPublicServing: f.allowPublicServing,
           ...serving,
+          ...ha,
           ...(f.externalUrl === undefined ? {} : { externalUrl: f.externalUrl.replace(/\/+$/, '') }),
           ...(tls === undefined ? {} : { tls }),
           ...(preset === undefined || preset === '' ? {} : { joinToken: preset.trim() }),
@@ -226,7 +290,10 @@ export function configure(command: Command, { io }: CliContext): void {
           // A bad preset token or a database from newer code: the user's to fix, said in one line.
           throw e instanceof StoreError ? failure(e.error) : e;
         });
-        io.out(`tessera allocator listening on ${running.url} (data in ${f.data})\n`);
+        const r = running.role();
+        io.out(
+          `tessera allocator listening on ${running.url} (data in ${f.data}; ${r.role}${r.role === 'leader' ? ` at epoch ${r.epoch}` : `, leader ${r.leaderUrl ?? 'unknown yet'}`})\n`,
+        );
         // A renewed certificate (cert-manager, a renewal job) is served without a restart.
         const stopReload =
           tls === undefined || f.tlsCert === undefined || f.tlsKey === undefined
