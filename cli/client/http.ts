@@ -59,29 +59,54 @@ export function fetchFor(config: ClientConfig): typeof fetch {
   return config.ca === undefined ? fetch : fetchTrusting(config.ca.pem);
 }
 
+/**
+ * The allocators a URL setting names: one, or several separated by commas (allocators sharing one
+ * database: any of them answers, writes reach the leader through it).
+ */
+export function allocatorUrls(url: string): string[] {
+  const urls = url
+    .split(',')
+    .map((u) => u.trim().replace(/\/+$/, ''))
+    .filter((u) => u !== '');
+  return urls.length > 0 ? urls : [url];
+}
+
+/** Connection errors after which no request reached the allocator, so the next one may be asked. */
+const NEVER_REACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
 /** Builds an `ApiClient` for the allocator `config` resolved. */
 export function createClient(config: ClientConfig, options: ClientOptions = {}): ApiClient {
   const { timeoutMs, fetch: doFetch } = resolveClientOptions(config, options);
+  const urls = allocatorUrls(config.url);
+  // The allocator that answered last is asked first next time.
+  let first = 0;
   /** One request: the parsed JSON answer and the response's headers, or a CliError. */
   const send = async (
     method: HttpMethod,
     path: string,
     body?: unknown,
   ): Promise<{ json: unknown; headers: Headers }> => {
-    const target = `${config.url}/api/v1${path}`;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (config.token !== undefined) headers.authorization = `Bearer ${config.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
-    try {
-      res = await doFetch(target, {
-        method,
-        headers,
-        body: body === undefined ? null : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (e) {
-      throw new CliError(unreachable(config, e, timeoutMs), EXIT_FAILURE);
+    let res: Response | null = null;
+    let target = '';
+    for (let i = 0; res === null; i++) {
+      const at = (first + i) % urls.length;
+      const base = urls[at] ?? config.url;
+      target = `${base}/api/v1${path}`;
+      try {
+        res = await doFetch(target, {
+          method,
+          headers,
+          body: body === undefined ? null : JSON.stringify(body),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        first = at;
+      } catch (e) {
+        const next = i + 1 < urls.length && NEVER_REACHED.has(errorCode(e) ?? '');
+        if (!next) throw new CliError(unreachable({ ...config, url: base }, e, timeoutMs), EXIT_FAILURE);
+      }
     }
     const text = await res.text();
     const json = parseBody(text);

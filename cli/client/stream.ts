@@ -7,7 +7,7 @@ import { tesseraError } from '../../common/errors.ts';
 import { type DefaultsOf, type WithDefaults, withDefaults } from '../../common/options.ts';
 import { CliError, EXIT_FAILURE } from '../errors.ts';
 import type { ClientConfig } from './config.ts';
-import { apiError, fetchFor, unreachable } from './http.ts';
+import { allocatorUrls, apiError, fetchFor, unreachable } from './http.ts';
 
 /** Options of `streamText`. */
 export interface StreamOptions {
@@ -40,7 +40,8 @@ export async function streamText(
   given: StreamOptions = {},
 ): Promise<void> {
   const options = resolveStreamOptions(config, given);
-  const target = `${config.url}/api/v1${path}`;
+  // A follow goes to the first allocator named; any of several forwards it to the leader.
+  const target = `${allocatorUrls(config.url)[0] ?? config.url}/api/v1${path}`;
   const headers: Record<string, string> = { accept: 'text/plain, application/json' };
   if (config.token !== undefined) headers.authorization = `Bearer ${config.token}`;
   const abort = new AbortController();

@@ -104,4 +104,23 @@ describe('API client', () => {
     const e = await caught(client.request('GET', '/workloads'));
     expect(e.error.message).toContain('did not answer within 0.02s');
   });
+
+  it('asks the next of several allocators when one refuses the connection, and keeps to the one that answers', async () => {
+    const dead = await closedPort();
+    const seen: string[] = [];
+    const real = globalThis.fetch;
+    const client = createClient(
+      { url: `http://127.0.0.1:${dead}, http://alloc-2.test:7400/`, token: 'tu.a.b', urlFrom: '--url' },
+      {
+        fetch: async (url, init) => {
+          seen.push(new URL(String(url)).host);
+          if (String(url).includes('alloc-2.test')) return new Response('[]', { status: 200 });
+          return real(url, init);
+        },
+      },
+    );
+    expect(await client.request('GET', '/workloads')).toEqual([]);
+    expect(await client.request('GET', '/workloads')).toEqual([]);
+    expect(seen).toEqual([`127.0.0.1:${dead}`, 'alloc-2.test:7400', 'alloc-2.test:7400']);
+  });
 });
