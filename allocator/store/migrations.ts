@@ -208,9 +208,9 @@ export const PG_VERSION_TABLE = 'tessera_schema_version';
 
 /**
  * Key of the advisory lock PostgreSQL migrations hold: allocators starting together against a fresh
- * database apply each step once, one after another ("tessera" in ASCII, as a bigint).
+ * database apply each step once, one after another ("tess" in ASCII).
  */
-const PG_MIGRATION_LOCK = 0x74657373657261;
+const PG_MIGRATION_LOCK = 0x74657373;
 
 /** The database's schema version. */
 export function schemaVersion(db: Db): number {
