@@ -5,7 +5,7 @@
  */
 import type { Result } from '../../common/errors.ts';
 import { isRole, parseScopeName, ROLES, type Role, type Scope } from '../identity/rbac.ts';
-import type { Db } from './db.ts';
+import { type Db, inTransaction } from './db.ts';
 import { fail, guard } from './errors.ts';
 import { departmentExists } from './org.ts';
 
@@ -84,7 +84,7 @@ function clusterAdmins(db: Db): string[] {
 /** Deletes a user and its access rules (its tokens are the token store's); never the last cluster admin. */
 export function deleteUser(db: Db, name: string): Result<void> {
   return guard(() =>
-    db.transaction(() => {
+    inTransaction(db, () => {
       if (getUser(db, name) === undefined) fail('TESSERA_E_NOT_FOUND', `no user named ${name}`);
       const admins = clusterAdmins(db);
       if (admins.length === 1 && admins[0] === name)
@@ -94,7 +94,7 @@ export function deleteUser(db: Db, name: string): Result<void> {
         );
       db.prepare('DELETE FROM access_rules WHERE subject = ?').run(name);
       db.prepare('DELETE FROM users WHERE name = ?').run(name);
-    })(),
+    }),
   );
 }
 
@@ -124,11 +124,11 @@ export function grantAccess(db: Db, input: AccessRuleInput, nowMs: number): Resu
     if (!isRole(input.role))
       fail('TESSERA_E_INVALID_SPEC', `role '${input.role}': use one of ${ROLES.join(', ')}`);
     resolveScope(db, input.scope);
-    const info = db
-      .prepare('INSERT INTO access_rules (subject, role, scope, created_ms) VALUES (?, ?, ?, ?)')
-      .run(input.subject, input.role, input.scope, nowMs);
+    const { id } = db
+      .prepare('INSERT INTO access_rules (subject, role, scope, created_ms) VALUES (?, ?, ?, ?) RETURNING id')
+      .get(input.subject, input.role, input.scope, nowMs) as { id: number };
     return {
-      id: Number(info.lastInsertRowid),
+      id,
       subject: input.subject,
       role: input.role,
       scope: input.scope,
@@ -139,17 +139,17 @@ export function grantAccess(db: Db, input: AccessRuleInput, nowMs: number): Resu
 
 /** Makes sure user `name` exists (made at `nowMs` if not); safe to repeat. */
 export function ensureUser(db: Db, name: string, nowMs: number): void {
-  db.prepare('INSERT OR IGNORE INTO users (name, created_ms) VALUES (?, ?)').run(name, nowMs);
+  db.prepare('INSERT INTO users (name, created_ms) VALUES (?, ?) ON CONFLICT DO NOTHING').run(name, nowMs);
 }
 
 /** Makes sure `subject` exists and holds `role` on `scope` (bootstrap's admin); safe to repeat. */
 export function ensureAccess(db: Db, subject: string, role: Role, scope: string, nowMs: number): void {
-  db.transaction(() => {
+  inTransaction(db, () => {
     ensureUser(db, subject, nowMs);
     db.prepare(
-      'INSERT OR IGNORE INTO access_rules (subject, role, scope, created_ms) VALUES (?, ?, ?, ?)',
+      'INSERT INTO access_rules (subject, role, scope, created_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     ).run(subject, role, scope, nowMs);
-  })();
+  });
 }
 
 /** Access rules, all or one subject's, oldest first. */
@@ -176,7 +176,7 @@ export function getAccessRule(db: Db, id: number): AccessRuleRecord | undefined 
 /** Removes an access rule; never the last admin on cluster, which would lock everyone out. */
 export function revokeAccess(db: Db, id: number): Result<AccessRuleRecord> {
   return guard(() =>
-    db.transaction(() => {
+    inTransaction(db, () => {
       const rule = getAccessRule(db, id);
       if (rule === undefined) fail('TESSERA_E_NOT_FOUND', `no access rule ${id}; see tessera access list`);
       const admins = clusterAdmins(db);
@@ -187,7 +187,7 @@ export function revokeAccess(db: Db, id: number): Result<AccessRuleRecord> {
         );
       db.prepare('DELETE FROM access_rules WHERE id = ?').run(id);
       return rule;
-    })(),
+    }),
   );
 }
 

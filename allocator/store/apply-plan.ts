@@ -9,7 +9,7 @@
 import type { WorkloadPhase } from '../../common/phases.ts';
 import type { GpuGrant } from '../../common/resources.ts';
 import type { ActionName, Plan } from '../scheduler/plan.ts';
-import type { Db } from './db.ts';
+import { type Db, inTransaction } from './db.ts';
 import { fail } from './errors.ts';
 import { getPod, movePod, SCHEDULED_POD_PHASES } from './pods.ts';
 import { assignPorts } from './ports.ts';
@@ -78,7 +78,7 @@ function ordinalOf(workloadName: string, pod: string): number {
 
 /** Applies `plan` at `nowMs` in one transaction; throws (writing nothing) if any step fails. */
 export function applyPlan(db: Db, plan: Plan, nowMs: number): AppliedPlan {
-  return db.transaction((): AppliedPlan => {
+  return inTransaction(db, (): AppliedPlan => {
     const out: AppliedPlan = { starts: [], stops: [], phaseChanges: [] };
     const touched = new Set<string>();
 
@@ -154,10 +154,10 @@ export function applyPlan(db: Db, plan: Plan, nowMs: number): AppliedPlan {
       db.prepare(
         "INSERT INTO assignments (workload, pod, node, epoch, state, created_ms) VALUES (?, ?, ?, ?, 'active', ?)",
       ).run(b.group, b.pod, b.node, epoch, nowMs);
-      db.prepare('UPDATE workloads SET next_pod_ordinal = MAX(next_pod_ordinal, ?) WHERE id = ?').run(
-        ordinalOf(w.name, b.pod) + 1,
-        b.group,
-      );
+      db.prepare(
+        `UPDATE workloads SET next_pod_ordinal = CASE WHEN next_pod_ordinal > @next THEN next_pod_ordinal ELSE @next END
+         WHERE id = @id`,
+      ).run({ next: ordinalOf(w.name, b.pod) + 1, id: b.group });
       out.starts.push({ workload: b.group, pod: b.pod, node: b.node, epoch, grants: b.grants });
       touched.add(b.group);
     }
@@ -171,7 +171,7 @@ export function applyPlan(db: Db, plan: Plan, nowMs: number): AppliedPlan {
 
     for (const id of touched) trackBelowMin(db, id, nowMs);
     return out;
-  })();
+  });
 }
 
 /** Keeps `below_min_since_ms`: since when a gang has held some but fewer than minReplicas pods. */

@@ -1,15 +1,63 @@
 /**
- * Opens the allocator's one SQLite file with the durability settings docs/architecture.md §6 asks for and
- * brings its schema up to date.
+ * The store's database handle, one interface over two backends: the SQLite file in the data
+ * directory (the embedded default, with the durability settings docs/architecture.md §6 asks for)
+ * and PostgreSQL (several allocators sharing one replicated database). Both are synchronous, so no
+ * repository is async: PostgreSQL answers through a worker thread (store/postgres.ts).
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type DefaultsOf, withDefaults } from '../../common/options.ts';
 import { migrate } from './migrations.ts';
+import { openPostgres, type PostgresOptions } from './postgres.ts';
+import { sqliteDb } from './sqlite.ts';
 
-/** The store's handle: a better-sqlite3 connection. */
-export type Db = Database.Database;
+/** Which SQL a backend speaks; repositories ask it only where one text cannot serve both (store/dialect.ts). */
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * A prepared statement. Parameters are positional (`?`) or one object for `@name`, as better-sqlite3
+ * takes them; PostgreSQL's statements are translated to `$n` underneath.
+ */
+export interface Statement {
+  /** The first row, or undefined when there is none. */
+  get(...params: unknown[]): unknown;
+  /** Every row. */
+  all(...params: unknown[]): unknown[];
+  /** Runs a write; `changes` is the number of rows it wrote. */
+  run(...params: unknown[]): { changes: number };
+}
+
+/**
+ * A statement that must change a row for a write to count (HA: the leader's lease row at its own
+ * epoch). While a fence is set, every top-level transaction and every write outside one runs it
+ * first, in the same transaction; when it changes no row the transaction is rolled back and a
+ * `FencedError` thrown, so a deposed leader's late writes are refused by the database itself.
+ */
+export interface Fence {
+  sql: string;
+  params: readonly unknown[];
+}
+
+/** The store's handle, on either backend. */
+export interface Db {
+  readonly dialect: Dialect;
+  /** What it is, for messages: SQLite's file, or PostgreSQL's URL without its password. */
+  readonly name: string;
+  /** False once closed. */
+  readonly open: boolean;
+  prepare(sql: string): Statement;
+  /** Runs a script of statements without parameters (migrations). */
+  exec(sql: string): void;
+  close(): void;
+  /** Sets (or, with null, clears) the fence every transaction and lone write runs first. */
+  setFence(fence: Fence | null): void;
+  /** Runs `fn` in one transaction, a savepoint when nested; call `inTransaction` rather than this. */
+  transaction<T>(fn: () => T): T;
+}
+
+/** A LIMIT that limits nothing, in both dialects (SQLite's -1 is an error in PostgreSQL). */
+export const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
 /** Data directory when none is given. */
 export const DEFAULT_DATA_DIR = './tessera-data';
@@ -17,7 +65,7 @@ export const DEFAULT_DATA_DIR = './tessera-data';
 /** The database file's name inside the data directory. */
 export const DB_FILE = 'tessera.db';
 
-/** Where and how to open the store. */
+/** Where and how to open the SQLite store. */
 export interface OpenOptions {
   /** Directory holding `tessera.db`; created if missing. Default `./tessera-data`. */
   dataDir?: string;
@@ -49,13 +97,50 @@ export function openDb(given: OpenOptions = {}): Db {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, DB_FILE);
   ownerOnly(file);
-  const db = new Database(file);
+  const raw = new Database(file);
   try {
-    db.pragma('journal_mode = WAL');
+    raw.pragma('journal_mode = WAL');
     // FULL: a decision is on disk before it is dispatched, even across power loss.
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs))}`);
+    raw.pragma('synchronous = FULL');
+    raw.pragma('foreign_keys = ON');
+    raw.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs))}`);
+  } catch (e) {
+    raw.close();
+    throw e;
+  }
+  return migrated(sqliteDb(raw));
+}
+
+/** Where the allocator keeps its state: `openStore`'s options. */
+export interface StoreOptions extends PostgresOptions {
+  /** The SQLite store's directory (also used when `url` names PostgreSQL, for nothing of the store's). */
+  dataDir: string;
+  /** Undefined or `sqlite:`: the SQLite file in `dataDir`; `postgres://` or `postgresql://`: that database. */
+  url?: string;
+}
+
+/** True when `url` names a PostgreSQL database. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+/**
+ * Opens the allocator's store: SQLite in `dataDir` by default, or the PostgreSQL database `url`
+ * names; either way migrated to the schema version this code writes.
+ */
+export function openStore(options: StoreOptions): Db {
+  const { url, dataDir, ...pg } = options;
+  if (url === undefined || url === '' || /^sqlite:/i.test(url)) return openDb({ dataDir });
+  if (!isPostgresUrl(url))
+    throw new Error(
+      `store URL must start with postgres://, postgresql:// or sqlite: (got ${url.split(':')[0]}:)`,
+    );
+  return migrated(openPostgres(url, pg));
+}
+
+/** `db` with its schema brought up to date; closed again when that fails. */
+function migrated(db: Db): Db {
+  try {
     migrate(db);
   } catch (e) {
     db.close();
@@ -75,5 +160,5 @@ export function ping(db: Db): void {
  * the driver's own `transaction`, so a backend whose transactions differ changes one function.
  */
 export function inTransaction<T>(db: Db, fn: () => T): T {
-  return db.transaction(fn)();
+  return db.transaction(fn);
 }

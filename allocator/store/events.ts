@@ -1,6 +1,6 @@
 /** Workload phase events: every transition stored as `{time, workload, from, to, reason, message}`. */
 import type { WorkloadPhase } from '../../common/phases.ts';
-import type { Db } from './db.ts';
+import { type Db, NO_LIMIT } from './db.ts';
 
 /** One stored phase change. */
 export interface StoredEvent {
@@ -27,10 +27,10 @@ interface EventRow {
 export function insertEvent(db: Db, e: Omit<StoredEvent, 'id'>): number {
   const r = db
     .prepare(
-      'INSERT INTO events (time_ms, workload, from_phase, to_phase, reason, message) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO events (time_ms, workload, from_phase, to_phase, reason, message) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
     )
-    .run(e.timeMs, e.workload, e.from, e.to, e.reason, e.message);
-  return Number(r.lastInsertRowid);
+    .get(e.timeMs, e.workload, e.from, e.to, e.reason, e.message) as { id: number };
+  return r.id;
 }
 
 /**
@@ -45,11 +45,10 @@ export function listEvents(
     .prepare(
       'SELECT * FROM events WHERE (@workload IS NULL OR workload = @workload) AND id > @after ORDER BY id LIMIT @limit',
     )
-    // LIMIT -1 is SQLite's "no limit".
     .all({
       workload: filter.workload ?? null,
       after: filter.afterId ?? 0,
-      limit: filter.limit ?? -1,
+      limit: filter.limit ?? NO_LIMIT,
     }) as EventRow[];
   return rows.map((r) => ({
     id: r.id,

@@ -1,9 +1,11 @@
 /**
- * Schema migrations: an ordered list of SQL steps; `PRAGMA user_version` records how many ran.
+ * Schema migrations: an ordered list of SQL steps, the same list on both backends; SQLite's
+ * `PRAGMA user_version` or PostgreSQL's `tessera_schema_version` table records how many ran.
  * Steps are append-only: an applied step is never edited, a change is a new step.
  */
-import type { Database } from 'better-sqlite3';
 import { tesseraError } from '../../common/errors.ts';
+import type { Db } from './db.ts';
+import { postgresDdl } from './dialect.ts';
 import { StoreError } from './errors.ts';
 import { V4_ACCESS } from './migration-4-access.ts';
 import { V5_POLICIES } from './migration-5-policies.ts';
@@ -126,6 +128,18 @@ CREATE TABLE access_rules (
 `;
 
 /**
+ * Migration 1 on PostgreSQL: V1 in its types, with `user` quoted (a reserved word there; V2 drops
+ * the column), and a `rowid` identity column on the tables whose order code reads SQLite's rowid
+ * (creation-order ties), so those queries stay one text.
+ */
+const V1_POSTGRES = `${postgresDdl(V1.replace('\n  user TEXT', '\n  "user" TEXT'))}
+ALTER TABLE departments ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE projects ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE node_pools ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE workloads ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+`;
+
+/**
  * Migration 2: tokens are found by id (the middle part of `tj.<id>.<secret>`) and name their subject
  * (a node or a user). V1's table keyed them by hash alone and had no rows yet, so it is replaced.
  */
@@ -158,9 +172,15 @@ CREATE INDEX workloads_phase ON workloads(phase, created_ms);
 CREATE INDEX workloads_below_min ON workloads(below_min_since_ms) WHERE below_min_since_ms IS NOT NULL;
 `;
 
-/** Every migration in order; the database's user_version is the count applied. */
-export const MIGRATIONS: readonly string[] = [
-  V1,
+/**
+ * One step: SQLite DDL, which `postgresDdl` turns into PostgreSQL's, or both texts where that
+ * translation does not do.
+ */
+export type Migration = string | { readonly sqlite: string; readonly postgres: string };
+
+/** Every migration in order; the database's version is the count applied. */
+export const MIGRATIONS: readonly Migration[] = [
+  { sqlite: V1, postgres: V1_POSTGRES },
   V2,
   V3,
   V4_ACCESS,
@@ -177,34 +197,94 @@ export const MIGRATIONS: readonly string[] = [
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** The database's schema version (`PRAGMA user_version`). */
-export function schemaVersion(db: Database): number {
-  return db.pragma('user_version', { simple: true }) as number;
+/** Step `m` in `db`'s dialect. */
+export function migrationSql(m: Migration, dialect: Db['dialect']): string {
+  if (typeof m !== 'string') return m[dialect];
+  return dialect === 'sqlite' ? m : postgresDdl(m);
+}
+
+/** PostgreSQL's record of the version; one row. Not part of the schema the migrations make. */
+export const PG_VERSION_TABLE = 'tessera_schema_version';
+
+/**
+ * Key of the advisory lock PostgreSQL migrations hold: allocators starting together against a fresh
+ * database apply each step once, one after another ("tess" in ASCII).
+ */
+const PG_MIGRATION_LOCK = 0x74657373;
+
+/** The database's schema version. */
+export function schemaVersion(db: Db): number {
+  if (db.dialect === 'sqlite')
+    return (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+  const exists = db.prepare('SELECT to_regclass(?) IS NOT NULL AS e').get(PG_VERSION_TABLE) as { e: number };
+  if (exists.e !== 1) return 0;
+  const row = db.prepare(`SELECT version FROM ${PG_VERSION_TABLE}`).get() as { version: number } | undefined;
+  return row?.version ?? 0;
+}
+
+/**
+ * Runs `fn` in a transaction that holds the migration lock: SQLite's write lock from the start
+ * (BEGIN IMMEDIATE), PostgreSQL's advisory lock, with its version table made if missing.
+ */
+function underMigrationLock<T>(db: Db, fn: () => T): T {
+  if (db.dialect === 'postgres')
+    return db.transaction(() => {
+      db.prepare('SELECT pg_advisory_xact_lock(?)').get(PG_MIGRATION_LOCK);
+      db.exec(
+        `CREATE TABLE IF NOT EXISTS ${PG_VERSION_TABLE} (one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL);
+         INSERT INTO ${PG_VERSION_TABLE} VALUES (1, 0) ON CONFLICT DO NOTHING;`,
+      );
+      return fn();
+    });
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const out = fn();
+    db.exec('COMMIT');
+    return out;
+  } catch (e) {
+    db.exec('ROLLBACK');
+    throw e;
+  }
+}
+
+/** Records `version` as applied, inside the step's transaction. */
+function setVersion(db: Db, version: number): void {
+  // user_version takes no bound parameter; version is an integer we computed.
+  if (db.dialect === 'sqlite') db.exec(`PRAGMA user_version = ${Math.trunc(version)}`);
+  else db.prepare(`UPDATE ${PG_VERSION_TABLE} SET version = ?`).run(version);
 }
 
 /**
  * Applies every step the database lacks, each in its own transaction with its version bump, so a
- * crash leaves it at a whole version. Refuses a database written by newer code: an older binary
- * would otherwise write rows a newer schema does not expect.
+ * crash leaves it at a whole version; each step re-reads the version under the migration lock, so
+ * several allocators starting at once apply it once. Refuses a database written by newer code: an
+ * older binary would otherwise write rows a newer schema does not expect. Returns the steps applied.
  */
-export function migrate(db: Database, migrations: readonly string[] = MIGRATIONS): number {
-  const current = schemaVersion(db);
-  if (current > migrations.length) {
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): number {
+  const refuseNewer = (current: number): void => {
+    if (current <= migrations.length) return;
     throw new StoreError(
       tesseraError(
         'TESSERA_E_INVALID_CONFIG',
-        `database ${db.name} has schema version ${current}, newer than this Tessera understands (${migrations.length}); run the newer Tessera or point --data at another directory`,
+        `database ${db.name} has schema version ${current}, newer than this Tessera understands (${migrations.length}); run the newer Tessera or point ${db.dialect === 'sqlite' ? '--data at another directory' : '--store at another database'}`,
         { context: { dbVersion: current, codeVersion: migrations.length } },
       ),
     );
+  };
+  // Checked before any lock or write: refusing must leave a newer database untouched.
+  refuseNewer(schemaVersion(db));
+  let applied = 0;
+  for (;;) {
+    const stepped = underMigrationLock(db, () => {
+      const v = schemaVersion(db);
+      refuseNewer(v);
+      const step = migrations[v];
+      if (step === undefined) return false;
+      db.exec(migrationSql(step, db.dialect));
+      setVersion(db, v + 1);
+      return true;
+    });
+    if (!stepped) return applied;
+    applied++;
   }
-  for (let v = current; v < migrations.length; v++) {
-    const sql = migrations[v] ?? '';
-    db.transaction(() => {
-      db.exec(sql);
-      // user_version takes no bound parameter; v is an integer we computed.
-      db.pragma(`user_version = ${v + 1}`);
-    }).immediate();
-  }
-  return migrations.length - current;
 }

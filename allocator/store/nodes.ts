@@ -5,7 +5,7 @@
 import type { Result } from '../../common/errors.ts';
 import type { NodeNetwork } from '../../common/wire-types.ts';
 import type { GpuSnap } from '../scheduler/snapshot.ts';
-import type { Db } from './db.ts';
+import { type Db, inTransaction } from './db.ts';
 import { fail, guard } from './errors.ts';
 import { ACTIVE_POD_PHASES } from './pods.ts';
 
@@ -154,9 +154,9 @@ export function clearNodeReset(db: Db, name: string): void {
  */
 export function touchNodes(db: Db, heard: ReadonlyMap<string, number>): void {
   const touch = db.prepare('UPDATE nodes SET last_seen_ms = ?, lost = 0 WHERE name = ?');
-  db.transaction(() => {
+  inTransaction(db, () => {
     for (const [name, ms] of heard) touch.run(ms, name);
-  })();
+  });
 }
 
 /**
@@ -164,7 +164,9 @@ export function touchNodes(db: Db, heard: ReadonlyMap<string, number>): void {
  * how long they were silent while it was down, and their agents have been redialling all along.
  */
 export function renewLeases(db: Db, nowMs: number): void {
-  db.prepare('UPDATE nodes SET last_seen_ms = MAX(last_seen_ms, ?) WHERE lost = 0').run(nowMs);
+  db.prepare(
+    'UPDATE nodes SET last_seen_ms = CASE WHEN last_seen_ms > @now THEN last_seen_ms ELSE @now END WHERE lost = 0',
+  ).run({ now: nowMs });
 }
 
 /**
@@ -177,7 +179,7 @@ export function setAdminLabels(
   changes: Readonly<Record<string, string | null>>,
 ): Result<NodeRecord> {
   return guard(() =>
-    db.transaction(() => {
+    inTransaction(db, () => {
       const node = getNode(db, name);
       if (node === undefined) fail('TESSERA_E_NOT_FOUND', `no node named ${name}`, { node: name });
       const next: Record<string, string> = { ...node.adminLabels };
@@ -187,7 +189,7 @@ export function setAdminLabels(
       }
       db.prepare('UPDATE nodes SET admin_labels = ? WHERE name = ?').run(JSON.stringify(next), name);
       return getNode(db, name) as NodeRecord;
-    })(),
+    }),
   );
 }
 
@@ -219,7 +221,7 @@ export function silentNodes(db: Db, nowMs: number, minSilentMs: number): Map<str
 /** Deletes a node; refused while pods are bound to it. */
 export function deleteNode(db: Db, name: string): Result<void> {
   return guard(() =>
-    db.transaction(() => {
+    inTransaction(db, () => {
       if (db.prepare(`SELECT 1 FROM pods WHERE node = ? AND phase IN (${ACTIVE})`).get(name) !== undefined)
         fail(
           'TESSERA_E_CONFLICT',
@@ -231,6 +233,6 @@ export function deleteNode(db: Db, name: string): Result<void> {
       db.prepare('DELETE FROM assignments WHERE node = ?').run(name);
       if (db.prepare('DELETE FROM nodes WHERE name = ?').run(name).changes === 0)
         fail('TESSERA_E_NOT_FOUND', `no node named ${name}`, { node: name });
-    })(),
+    }),
   );
 }

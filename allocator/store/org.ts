@@ -5,7 +5,7 @@
 import type { Result } from '../../common/errors.ts';
 import type { Resources } from '../../common/resources.ts';
 import type { PlacementStrategy } from '../scheduler/snapshot.ts';
-import type { Db } from './db.ts';
+import { type Db, inTransaction } from './db.ts';
 import { fail, guard } from './errors.ts';
 
 /** A department or project as stored. */
@@ -55,18 +55,18 @@ function queueExists(db: Db, name: string): boolean {
 /** Creates a department. */
 export function createDepartment(db: Db, name: string, nowMs: number): Result<QueueRecord> {
   return guard(() =>
-    db.transaction(() => {
+    inTransaction(db, () => {
       if (queueExists(db, name)) fail('TESSERA_E_CONFLICT', `a department or project named ${name} exists`);
       db.prepare('INSERT INTO departments (name, created_ms) VALUES (?, ?)').run(name, nowMs);
       return { name, parent: null, createdMs: nowMs };
-    })(),
+    }),
   );
 }
 
 /** Creates a project in an existing department. */
 export function createProject(db: Db, name: string, department: string, nowMs: number): Result<QueueRecord> {
   return guard(() =>
-    db.transaction(() => {
+    inTransaction(db, () => {
       if (queueExists(db, name)) fail('TESSERA_E_CONFLICT', `a department or project named ${name} exists`);
       if (db.prepare('SELECT 1 FROM departments WHERE name = ?').get(department) === undefined)
         fail('TESSERA_E_NOT_FOUND', `department ${department} does not exist`, { department });
@@ -76,7 +76,7 @@ export function createProject(db: Db, name: string, department: string, nowMs: n
         nowMs,
       );
       return { name, parent: department, createdMs: nowMs };
-    })(),
+    }),
   );
 }
 
@@ -111,7 +111,7 @@ export function getQueue(db: Db, name: string): QueueRecord | undefined {
 /** Deletes a department (refused while it has projects) or a project (refused while it has workloads). */
 export function deleteQueue(db: Db, name: string): Result<void> {
   return guard(() =>
-    db.transaction(() => {
+    inTransaction(db, () => {
       if (db.prepare('SELECT 1 FROM projects WHERE department = ?').get(name) !== undefined)
         fail('TESSERA_E_CONFLICT', `department ${name} still has projects; delete them first`);
       if (db.prepare('SELECT 1 FROM workloads WHERE project = ?').get(name) !== undefined)
@@ -125,7 +125,7 @@ export function deleteQueue(db: Db, name: string): Result<void> {
       db.prepare('DELETE FROM access_rules WHERE scope = ?').run(`${kind}/${name}`);
       db.prepare('DELETE FROM policies WHERE scope = ?').run(`${kind}:${name}`);
       db.prepare('DELETE FROM scheduling_rules WHERE scope = ?').run(`${kind}:${name}`);
-    })(),
+    }),
   );
 }
 
@@ -142,8 +142,12 @@ export function setQuota(db: Db, queue: string, nodePool: string, q: QuotaInput)
     };
     checkWithinDepartment(db, rec);
     db.prepare(
-      `INSERT OR REPLACE INTO quotas (queue, node_pool, gpu_milli, over_quota_weight, limit_gpu_milli,
-         cpu_millis, limit_cpu_millis, memory_mib, limit_memory_mib) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO quotas (queue, node_pool, gpu_milli, over_quota_weight, limit_gpu_milli,
+         cpu_millis, limit_cpu_millis, memory_mib, limit_memory_mib) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (queue, node_pool) DO UPDATE SET gpu_milli = excluded.gpu_milli,
+         over_quota_weight = excluded.over_quota_weight, limit_gpu_milli = excluded.limit_gpu_milli,
+         cpu_millis = excluded.cpu_millis, limit_cpu_millis = excluded.limit_cpu_millis,
+         memory_mib = excluded.memory_mib, limit_memory_mib = excluded.limit_memory_mib`,
     ).run(
       queue,
       nodePool,
@@ -303,8 +307,8 @@ export function getPool(db: Db, name: string): PoolRecord | undefined {
 
 /** Deletes a node pool and its quotas; its nodes fall back to `default`. */
 export function deletePool(db: Db, name: string): boolean {
-  return db.transaction(() => {
+  return inTransaction(db, () => {
     db.prepare('DELETE FROM quotas WHERE node_pool = ?').run(name);
     return db.prepare('DELETE FROM node_pools WHERE name = ?').run(name).changes > 0;
-  })();
+  });
 }

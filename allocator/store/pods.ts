@@ -5,6 +5,7 @@
 import { type PodPhase, podTransition, SCHEDULED_POD_PHASES } from '../../common/phases.ts';
 import type { GpuGrant } from '../../common/resources.ts';
 import type { Db } from './db.ts';
+import { jsonArrayRows } from './dialect.ts';
 import { fail, StoreError } from './errors.ts';
 
 /**
@@ -103,8 +104,8 @@ export function listPods(
   const rows = db
     .prepare(
       `${POD_SELECT} WHERE (@w IS NULL OR p.workload = @w) AND (@n IS NULL OR p.node = @n)
-       AND (@ws IS NULL OR p.workload IN (SELECT value FROM json_each(@ws)))
-       AND (@phases IS NULL OR p.phase IN (SELECT value FROM json_each(@phases)))
+       AND (@ws IS NULL OR p.workload IN (${jsonArrayRows(db.dialect, '@ws')}))
+       AND (@phases IS NULL OR p.phase IN (${jsonArrayRows(db.dialect, '@phases')}))
        ORDER BY p.workload, p.name`,
     )
     .all({
@@ -186,14 +187,14 @@ export function succeededBindTimes(db: Db, workloadPhases: readonly string[]): M
   const marks = workloadPhases.map(() => '?').join(', ');
   const rows = db
     .prepare(
-      `SELECT p.workload AS workload, p.bound_ms AS boundMs FROM pods p JOIN workloads w ON w.id = p.workload
+      `SELECT p.workload AS workload, p.bound_ms AS bound_ms FROM pods p JOIN workloads w ON w.id = p.workload
        WHERE p.phase = 'Succeeded' AND w.phase IN (${marks})`,
     )
-    .all(...workloadPhases) as { workload: string; boundMs: number | null }[];
+    .all(...workloadPhases) as { workload: string; bound_ms: number | null }[];
   const out = new Map<string, number[]>();
   for (const r of rows) {
     const list = out.get(r.workload) ?? [];
-    list.push(r.boundMs ?? 0);
+    list.push(r.bound_ms ?? 0);
     out.set(r.workload, list);
   }
   return out;

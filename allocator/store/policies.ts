@@ -52,12 +52,10 @@ export function putScoped<T>(
   body: T,
   nowMs: number,
 ): ScopedRecord<T> {
-  db.prepare(`INSERT OR REPLACE INTO ${kind} (scope, type, body, updated_ms) VALUES (?, ?, ?, ?)`).run(
-    scope,
-    type,
-    JSON.stringify(body),
-    nowMs,
-  );
+  db.prepare(
+    `INSERT INTO ${kind} (scope, type, body, updated_ms) VALUES (?, ?, ?, ?)
+     ON CONFLICT (scope, type) DO UPDATE SET body = excluded.body, updated_ms = excluded.updated_ms`,
+  ).run(scope, type, JSON.stringify(body), nowMs);
   return { scope, type, body, updatedMs: nowMs };
 }
 

@@ -12,7 +12,8 @@ import {
   type RegistrySecretInput,
 } from '../../common/registry-secret.ts';
 import type { ContainerFields } from '../../common/workload-container.ts';
-import type { Db } from './db.ts';
+import { type Db, inTransaction } from './db.ts';
+import { jsonField } from './dialect.ts';
 import { fail, guard, StoreError } from './errors.ts';
 
 /** A secret as lists show it: everything but the password. */
@@ -70,7 +71,7 @@ export function putRegistrySecret(
   options: { replace: boolean },
 ): Result<RegistrySecretInfo> {
   return guard(() =>
-    db.transaction(() => {
+    inTransaction(db, () => {
       requireProject(db, project);
       const existing = getInfo(db, project, input.name);
       if (existing !== undefined && !options.replace)
@@ -86,7 +87,7 @@ export function putRegistrySecret(
            updated_ms = excluded.updated_ms`,
       ).run(project, input.name, input.server, input.username, input.password, nowMs, nowMs);
       return getInfo(db, project, input.name) as RegistrySecretInfo;
-    })(),
+    }),
   );
 }
 
@@ -117,7 +118,7 @@ export function workloadsUsingSecret(db: Db, project: string, name: string): str
     .prepare(
       `SELECT name FROM workloads
        WHERE project = ? AND phase NOT IN ('Completed', 'Failed', 'Deleting')
-         AND json_extract(spec, '$.imagePullSecret') = ?
+         AND ${jsonField(db.dialect, 'spec', 'imagePullSecret', 'text')} = ?
        ORDER BY name`,
     )
     .all(project, name) as { name: string }[];
@@ -130,7 +131,7 @@ export function workloadsUsingSecret(db: Db, project: string, name: string): str
  */
 export function deleteRegistrySecret(db: Db, project: string, name: string): Result<void> {
   return guard(() =>
-    db.transaction(() => {
+    inTransaction(db, () => {
       requireProject(db, project);
       const users = workloadsUsingSecret(db, project, name);
       if (users.length > 0) {
@@ -149,7 +150,7 @@ export function deleteRegistrySecret(db: Db, project: string, name: string): Res
           'TESSERA_E_NOT_FOUND',
           `no registry secret ${name} in project ${project}; see tessera secret list -p ${project}`,
         );
-    })(),
+    }),
   );
 }
 

@@ -14,7 +14,8 @@ import type {
   Snapshot,
 } from '../scheduler/snapshot.ts';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/snapshot.ts';
-import type { Db } from './db.ts';
+import { type Db, inTransaction } from './db.ts';
+import { jsonField } from './dialect.ts';
 import { listNodes } from './nodes.ts';
 import { DEFAULT_POOL, listPools, listQueues, listQuotas, type PoolRecord } from './org.ts';
 import { listPods, SCHEDULED_POD_PHASES, succeededBindTimes } from './pods.ts';
@@ -83,7 +84,7 @@ export function buildSnapshot(
   wanted: WantedReplicas = () => undefined,
 ): Snapshot {
   // One read transaction: a snapshot is one instant even if a writer commits meanwhile.
-  return db.transaction(() => {
+  return inTransaction(db, () => {
     const poolRecs = listPools(db);
     const pools: PoolSnap[] = poolRecs.map((p) => ({ name: p.name, placement: p.placementGpu }));
     if (!pools.some((p) => p.name === DEFAULT_POOL)) pools.push({ name: DEFAULT_POOL, placement: 'binpack' });
@@ -157,7 +158,7 @@ export function buildSnapshot(
     });
 
     return { nowMs, nodes, pools, queues, groups, config };
-  })();
+  });
 }
 
 /**
@@ -176,7 +177,7 @@ export function hasTimedWork(db: Db): boolean {
        OR EXISTS (SELECT 1 FROM workloads w WHERE w.phase = 'Stopped' AND EXISTS
          (SELECT 1 FROM pods p WHERE p.workload = w.id AND p.phase IN ('Bound', 'Starting', 'Running', 'Unknown')))
        OR EXISTS (SELECT 1 FROM workloads w WHERE w.phase IN ('Running', 'Degraded', 'Initializing')
-         AND json_extract(w.spec, '$.maxReplicas') > (SELECT COUNT(*) FROM pods p WHERE p.workload = w.id
+         AND ${jsonField(db.dialect, 'w.spec', 'maxReplicas', 'number')} > (SELECT COUNT(*) FROM pods p WHERE p.workload = w.id
            AND p.phase IN ('Bound', 'Starting', 'Running', 'Unknown'))) AS busy`,
     )
     .get() as { busy: number };

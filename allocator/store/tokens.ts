@@ -38,7 +38,13 @@ function toRecord(r: TokenRow): TokenRecord {
 /** A TokenStore over the store's tokens table; `now` stamps new rows that carry no `createdMs`. */
 export function sqliteTokenStore(db: Db, now: () => number = Date.now): TokenStore {
   const get = db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE id = ?`);
-  const put = db.prepare(`INSERT OR REPLACE INTO tokens (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const put = db.prepare(
+    `INSERT INTO tokens (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (id) DO UPDATE SET ${COLUMNS.split(', ')
+       .filter((c) => c !== 'id')
+       .map((c) => `${c} = excluded.${c}`)
+       .join(', ')}`,
+  );
   const del = db.prepare('DELETE FROM tokens WHERE id = ?');
   const all = db.prepare(`SELECT ${COLUMNS} FROM tokens ORDER BY created_ms, id`);
   const bySubject = db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE kind = ? AND subject = ?`);

@@ -8,7 +8,7 @@ import type { Result } from '../../common/errors.ts';
 import { type PodPhase, transition, type WorkloadPhase } from '../../common/phases.ts';
 import { parseWorkloadSpec, type WorkloadSpec, type WorkloadType } from '../../common/workload.ts';
 import { type RestartFields, storedRestart } from '../../common/workload-restart.ts';
-import type { Db } from './db.ts';
+import { type Db, inTransaction, NO_LIMIT } from './db.ts';
 import { fail, guard, StoreError } from './errors.ts';
 import { insertEvent } from './events.ts';
 import { ACTIVE_POD_PHASES } from './pods.ts';
@@ -136,7 +136,7 @@ export function submitSpec(
 ): Result<WorkloadRecord> {
   const id = options.id ?? randomUUID();
   return guard(() =>
-    db.transaction(() => {
+    inTransaction(db, () => {
       if (db.prepare('SELECT 1 FROM projects WHERE name = ?').get(spec.project) === undefined)
         fail('TESSERA_E_NOT_FOUND', `project ${spec.project} does not exist`, { project: spec.project });
       if (db.prepare('SELECT 1 FROM workloads WHERE project = ? AND name = ?').get(spec.project, spec.name))
@@ -156,7 +156,7 @@ export function submitSpec(
       });
       moveWorkload(db, id, 'Pending', 'Queued', 'waiting for the scheduler', nowMs);
       return getWorkload(db, id) as WorkloadRecord;
-    })(),
+    }),
   );
 }
 
@@ -196,7 +196,7 @@ export function findWorkload(db: Db, project: string, name: string): WorkloadRec
 const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
 
 /**
- * The rows `filter` selects after `after`, at most `limit` (-1: all), oldest first. The WHERE holds
+ * The rows `filter` selects after `after`, at most `limit`, oldest first. The WHERE holds
  * only the filters given, as plain `IN (?, ...)` lists, so SQLite answers a phase filter from the
  * workloads_phase index: a scan of the table itself would walk every row's spec, which sits before
  * `phase` in the row, through its overflow pages.
@@ -238,8 +238,7 @@ function selectWorkloads(
 
 /** Workloads matching `filter`, oldest first. */
 export function listWorkloads(db: Db, filter: WorkloadFilter = {}): WorkloadRecord[] {
-  // LIMIT -1 is SQLite's "no limit".
-  return selectWorkloads(db, filter, null, -1).map(toWorkload);
+  return selectWorkloads(db, filter, null, NO_LIMIT).map(toWorkload);
 }
 
 /** At most `limit` workloads matching `filter` after `after` (from the start when null), oldest first. */
@@ -297,17 +296,17 @@ export function changePhase(
   message = '',
 ): Result<WorkloadRecord> {
   return guard(() =>
-    db.transaction(() => {
+    inTransaction(db, () => {
       moveWorkload(db, id, to, reason, message, nowMs);
       return getWorkload(db, id) as WorkloadRecord;
-    })(),
+    }),
   );
 }
 
 /** Removes the record of a workload in Deleting whose pods have all ended; its events stay. */
 export function purgeWorkload(db: Db, id: string): Result<void> {
   return guard(() =>
-    db.transaction(() => {
+    inTransaction(db, () => {
       const w = getWorkload(db, id);
       if (w === undefined) fail('TESSERA_E_NOT_FOUND', `no workload with id ${id}`, { workload: id });
       if (w.phase !== 'Deleting')
@@ -326,6 +325,6 @@ export function purgeWorkload(db: Db, id: string): Result<void> {
           `workload ${w.name} still has pods holding resources; wait for them to stop`,
         );
       db.prepare('DELETE FROM workloads WHERE id = ?').run(id);
-    })(),
+    }),
   );
 }

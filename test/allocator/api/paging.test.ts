@@ -4,6 +4,7 @@
  * stays a bare array, so a client that never pages still reads the shape it always did.
  */
 import { describe, expect, it } from 'vitest';
+import { inTransaction } from '../../../allocator/store/db.ts';
 import { submitWorkload } from '../../../allocator/store/workloads.ts';
 import { seedOrg, T0, testApi, trainingSpec } from './helpers.ts';
 
@@ -13,12 +14,12 @@ const CONTINUE = 'tessera-continue';
 
 /** Stores `n` training workloads `w-0` .. `w-(n-1)` in one transaction, all at T0 (ties in time). */
 function many(api: ReturnType<typeof testApi>, n: number): void {
-  api.db.transaction(() => {
+  inTransaction(api.db, () => {
     for (let i = 0; i < n; i++) {
       const r = submitWorkload(api.db, trainingSpec(`w-${i}`), T0);
       if (!r.ok) throw new Error(r.error.message);
     }
-  })();
+  });
 }
 
 /** GETs `url`: status, the names in the body and the continue header. */

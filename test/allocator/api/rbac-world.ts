@@ -13,6 +13,7 @@ import { migrate } from '../../../allocator/store/migrations.ts';
 import { upsertNode } from '../../../allocator/store/nodes.ts';
 import { createDepartment, createProject, putPool } from '../../../allocator/store/org.ts';
 import { putRegistrySecret } from '../../../allocator/store/registry-secrets.ts';
+import { sqliteDb } from '../../../allocator/store/sqlite.ts';
 import { sqliteTokenStore } from '../../../allocator/store/tokens.ts';
 import { changePhase, submitWorkload } from '../../../allocator/store/workloads.ts';
 import { T0 } from './helpers.ts';
@@ -67,8 +68,9 @@ const spec = (name: string, project: string) => ({
 
 /** Builds the organisation and the API, ready to inject. */
 export async function buildWorld(): Promise<World> {
-  const db = new Database(':memory:');
-  db.pragma('foreign_keys = ON');
+  const raw = new Database(':memory:');
+  raw.pragma('foreign_keys = ON');
+  const db = sqliteDb(raw);
   migrate(db);
   const clock = { nowMs: T0 };
   const now = () => clock.nowMs;

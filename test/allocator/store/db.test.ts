@@ -5,15 +5,17 @@ import { describe, expect, it } from 'vitest';
 import { DB_FILE, openDb } from '../../../allocator/store/db.ts';
 import { StoreError } from '../../../allocator/store/errors.ts';
 import { MIGRATIONS, migrate, SCHEMA_VERSION, schemaVersion } from '../../../allocator/store/migrations.ts';
+import { sqliteDb } from '../../../allocator/store/sqlite.ts';
 import { openTemp, tempDir } from './helpers.ts';
 
 describe('opening the store', () => {
   it('sets WAL, synchronous=FULL, foreign keys and a busy timeout', () => {
     const db = openTemp();
-    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.pragma('synchronous', { simple: true })).toBe(2);
-    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    const pragma = (name: string) => Object.values(db.prepare(`PRAGMA ${name}`).get() as object)[0];
+    expect(pragma('journal_mode')).toBe('wal');
+    expect(pragma('synchronous')).toBe(2);
+    expect(pragma('foreign_keys')).toBe(1);
+    expect(pragma('busy_timeout')).toBe(5000);
   });
 
   it('creates every table of the schema at the current version', () => {
@@ -91,13 +93,13 @@ describe('migrations', () => {
       ),
     );
     // Refusing must not have touched the file: the version is still the newer one.
-    const check = new Database(join(dir, DB_FILE));
+    const check = sqliteDb(new Database(join(dir, DB_FILE)));
     expect(schemaVersion(check)).toBe(SCHEMA_VERSION + 3);
     check.close();
   });
 
   it('apply each step in a transaction: a failing step leaves the previous version whole', () => {
-    const raw = new Database(':memory:');
+    const raw = sqliteDb(new Database(':memory:'));
     const steps = ['CREATE TABLE a (x INTEGER)', 'CREATE TABLE b (y INTEGER); CREATE TABLE a (z INTEGER)'];
     expect(() => migrate(raw, steps)).toThrow(/already exists/);
     expect(schemaVersion(raw)).toBe(1);
@@ -106,7 +108,7 @@ describe('migrations', () => {
   });
 
   it('apply only the steps a database lacks', () => {
-    const raw = new Database(':memory:');
+    const raw = sqliteDb(new Database(':memory:'));
     expect(migrate(raw, ['CREATE TABLE a (x INTEGER)'])).toBe(1);
     expect(migrate(raw, ['CREATE TABLE a (x INTEGER)', 'CREATE TABLE b (y INTEGER)'])).toBe(1);
     expect(schemaVersion(raw)).toBe(2);
