@@ -7,6 +7,7 @@ import { tesseraError } from '../../common/errors.ts';
 import type { Db } from './db.ts';
 import { postgresDdl } from './dialect.ts';
 import { StoreError } from './errors.ts';
+import { V13_LEADER, V13_LEADER_POSTGRES } from './leadership.ts';
 import { V4_ACCESS } from './migration-4-access.ts';
 import { V5_POLICIES } from './migration-5-policies.ts';
 import { V6_NODE_RESET } from './migration-6-node-reset.ts';
@@ -192,6 +193,7 @@ export const MIGRATIONS: readonly Migration[] = [
   V10_POD_REASON,
   V11_PORTS,
   V12_WORKLOAD_RESTARTS,
+  { sqlite: V13_LEADER, postgres: V13_LEADER_POSTGRES },
 ];
 
 /** The schema version this code writes. */
