@@ -49,6 +49,8 @@ export interface ElectorOptions {
 export interface Elector {
   /** Takes the lease if it can (at once, not at the next tick) and starts the timer. */
   start(): void;
+  /** One try to take (standby) or renew (leader) the lease now; the timer calls it every third of the lease. */
+  tick(): void;
   /** The role now; a leader past its local deadline steps down first (so callers never act late). */
   state(): RoleState;
   /** True while leading within the lease: the gate of every leader-only action. */
@@ -147,6 +149,7 @@ export function createElector(options: ElectorOptions): Elector {
 
   return {
     holder,
+    tick,
     start() {
       if (mode === 'alone') {
         const epoch = claimLeader(db, holder, options.url());

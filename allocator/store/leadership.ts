@@ -1,7 +1,9 @@
 /**
- * The leader lease: one row (table `leader`, migration 13) naming the allocator that leads, the URL
+ * The leader lease: one row (table `leader`) naming the allocator that leads, the URL
  * it advertises, its fencing epoch and when its lease runs out. Every time comparison uses the
  * database's own clock, so allocators whose clocks disagree still agree on who leads.
+ *
+ * The table is migration 13 (migration-13-leader.ts).
  *
  * A lease row rather than an advisory lock: a frozen leader (SIGSTOP, a long GC pause, a VM paused)
  * keeps its database session, and with it a session-level lock, for as long as it is frozen, so
@@ -11,30 +13,6 @@
  */
 import type { Db } from './db.ts';
 import { inTransaction } from './db.ts';
-
-/** Migration 13 (SQLite): the lease row, present from the start with nobody holding it. */
-export const V13_LEADER = `
-CREATE TABLE leader (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  holder TEXT NOT NULL,      -- the holding allocator's id for this run; '' for nobody
-  url TEXT NOT NULL,         -- the URL it advertises to agents and standbys
-  epoch INTEGER NOT NULL,    -- +1 at every takeover; fences the holder's writes
-  expires_ms INTEGER NOT NULL -- the database clock's ms at which the lease runs out
-) STRICT;
-INSERT INTO leader (id, holder, url, epoch, expires_ms) VALUES (1, '', '', 0, 0);
-`;
-
-/** Migration 13 (PostgreSQL): the same table; times and epochs as BIGINT. */
-export const V13_LEADER_POSTGRES = `
-CREATE TABLE leader (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  holder TEXT NOT NULL,
-  url TEXT NOT NULL,
-  epoch BIGINT NOT NULL,
-  expires_ms BIGINT NOT NULL
-);
-INSERT INTO leader (id, holder, url, epoch, expires_ms) VALUES (1, '', '', 0, 0);
-`;
 
 /** A lease that never runs out: a lone allocator on SQLite holds it for its whole run. */
 export const FOREVER_MS = Number.MAX_SAFE_INTEGER;

@@ -7,7 +7,6 @@ import { tesseraError } from '../../common/errors.ts';
 import type { Db } from './db.ts';
 import { postgresDdl } from './dialect.ts';
 import { StoreError } from './errors.ts';
-import { V13_LEADER, V13_LEADER_POSTGRES } from './leadership.ts';
 import { V4_ACCESS } from './migration-4-access.ts';
 import { V5_POLICIES } from './migration-5-policies.ts';
 import { V6_NODE_RESET } from './migration-6-node-reset.ts';
@@ -16,6 +15,7 @@ import { V9_REGISTRY_SECRETS } from './migration-9-registry-secrets.ts';
 import { V10_POD_REASON } from './migration-10-pod-reason.ts';
 import { V11_PORTS } from './migration-11-ports.ts';
 import { V12_WORKLOAD_RESTARTS } from './migration-12-workload-restarts.ts';
+import { V13_LEADER, V13_LEADER_POSTGRES } from './migration-13-leader.ts';
 
 /** Migration 1: the whole first schema (docs/architecture.md §2 and §6). */
 const V1 = `
