@@ -119,10 +119,6 @@ export function createElector(options: ElectorOptions): Elector {
   };
 
   const renew = (): void => {
-    if (pastDeadline()) {
-      lose(`the lease ran out before it was renewed (this process was stalled or cut off from the database)`);
-      return;
-    }
     const sentAt = monotonicMs();
     const epoch = state.epoch;
     if (renewLeader(db, claim(), epoch)) {
@@ -140,7 +136,10 @@ export function createElector(options: ElectorOptions): Elector {
       else if (state.role === 'standby') tryAcquire();
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
-      if (isFencedError(e)) lose(`fenced: ${why}`);
+      if (isFencedError(e)) {
+        log.warn('write fenced: another allocator took the lease', { epoch: state.epoch, error: why });
+        lose(`fenced: ${why}`);
+      }
       // The database is unreachable: a leader keeps its role until its deadline, then steps down.
       else if (pastDeadline()) lose(`the lease ran out while the database did not answer: ${why}`);
       else log.warn('leader lease not reached', { role: state.role, error: why });
@@ -162,7 +161,12 @@ export function createElector(options: ElectorOptions): Elector {
       timer.unref();
     },
     state() {
-      if (pastDeadline()) lose('the lease ran out before it was renewed (this process was stalled)');
+      // Past its own deadline (a stalled process waking up) a leader acts only after renewing: the
+      // renewal succeeds if nobody took the lease meanwhile, and is fenced if somebody did.
+      if (pastDeadline()) {
+        tick();
+        if (pastDeadline()) lose('the lease ran out before it was renewed (this process was stalled)');
+      }
       return state;
     },
     leading() {

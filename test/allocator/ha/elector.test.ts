@@ -49,12 +49,22 @@ describe('elector', () => {
     expect(a.elector.leaderUrl()).toBe('http://a:7400');
   });
 
-  it('a leader whose own clock passed its lease steps down before acting (a stalled process)', () => {
+  it('a leader whose own clock passed its lease renews before acting: it keeps leading if nobody took over', () => {
     const [a] = pair();
     a.elector.tick();
     a.clock.ms = 59_000;
+    expect(a.elector.leading()).toBe(true);
+    expect(a.events).toEqual(['lead 1']);
+  });
+
+  it('a stalled leader whose lease was taken meanwhile is fenced at that renewal and never acts', () => {
+    const [a, b] = pair();
+    a.elector.tick();
+    b.db.prepare('UPDATE leader SET expires_ms = 0').run();
+    b.elector.tick();
+    a.clock.ms = 59_000;
     expect(a.elector.leading()).toBe(false);
-    expect(a.events).toEqual(['lead 1', expect.stringMatching(/^down: the lease ran out/)]);
+    expect(a.events).toEqual(['lead 1', expect.stringMatching(/^down: fenced: /)]);
   });
 
   it('a deposed leader finds out at its next renewal, and its writes are fenced meanwhile', () => {
