@@ -43,7 +43,7 @@ export function listEvents(
 ): StoredEvent[] {
   const rows = db
     .prepare(
-      'SELECT * FROM events WHERE (@workload IS NULL OR workload = @workload) AND id > @after ORDER BY id LIMIT @limit',
+      'SELECT * FROM events WHERE (CAST(@workload AS TEXT) IS NULL OR workload = @workload) AND id > @after ORDER BY id LIMIT @limit',
     )
     .all({
       workload: filter.workload ?? null,

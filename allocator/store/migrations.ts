@@ -231,6 +231,9 @@ export function schemaVersion(db: Db): number {
 function underMigrationLock<T>(db: Db, fn: () => T): T {
   if (db.dialect === 'postgres')
     return db.transaction(() => {
+      // Read committed, so what this step reads after the lock includes the steps others committed
+      // while it waited (a repeatable-read snapshot would predate them).
+      db.exec('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
       db.prepare('SELECT pg_advisory_xact_lock(?)').get(PG_MIGRATION_LOCK);
       db.exec(
         `CREATE TABLE IF NOT EXISTS ${PG_VERSION_TABLE} (one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL);

@@ -240,7 +240,7 @@ interface QuotaRow {
 /** Every quota, or one queue's. */
 export function listQuotas(db: Db, queue?: string): QuotaRecord[] {
   const rows = db
-    .prepare('SELECT * FROM quotas WHERE (@q IS NULL OR queue = @q) ORDER BY queue, node_pool')
+    .prepare('SELECT * FROM quotas WHERE (CAST(@q AS TEXT) IS NULL OR queue = @q) ORDER BY queue, node_pool')
     .all({ q: queue ?? null }) as QuotaRow[];
   return rows.map((r) => ({
     queue: r.queue,

@@ -100,12 +100,13 @@ export function listPods(
     phases?: readonly PodPhase[];
   } = {},
 ): PodRecord[] {
-  // Phases filter in SQL: the dispatcher asks for the few Bound / Stopping pods among many.
+  // Phases filter in SQL: the dispatcher asks for the few Bound / Stopping pods among many. The
+  // CASTs give PostgreSQL each parameter's type at its first use (a bare `$1 IS NULL` has none).
   const rows = db
     .prepare(
-      `${POD_SELECT} WHERE (@w IS NULL OR p.workload = @w) AND (@n IS NULL OR p.node = @n)
-       AND (@ws IS NULL OR p.workload IN (${jsonArrayRows(db.dialect, '@ws')}))
-       AND (@phases IS NULL OR p.phase IN (${jsonArrayRows(db.dialect, '@phases')}))
+      `${POD_SELECT} WHERE (CAST(@w AS TEXT) IS NULL OR p.workload = @w) AND (CAST(@n AS TEXT) IS NULL OR p.node = @n)
+       AND (CAST(@ws AS TEXT) IS NULL OR p.workload IN (${jsonArrayRows(db.dialect, '@ws')}))
+       AND (CAST(@phases AS TEXT) IS NULL OR p.phase IN (${jsonArrayRows(db.dialect, '@phases')}))
        ORDER BY p.workload, p.name`,
     )
     .all({

@@ -69,6 +69,10 @@ async function connect(options: Extract<PgRequest, { op: 'open' }>): Promise<Con
   client.on('error', (e) => {
     conn.broken = e;
   });
+  // A session the server ended while a query was waiting reports its error to that query only.
+  client.on('end', () => {
+    conn.broken ??= new Error('the PostgreSQL connection was closed');
+  });
   await client.connect();
   // Repeatable read: a transaction reads one instant, as SQLite's do (a snapshot must be one).
   await client.query(
@@ -85,7 +89,7 @@ function values(params: readonly unknown[]): unknown[] {
   );
 }
 
-async function run(client: pg.Client, q: PgQuery): Promise<PgResponse> {
+async function run(client: pg.Client, q: PgQuery): Promise<PgResponse & { ok: true }> {
   const r = await client.query({ text: q.sql, values: values(q.params) });
   return {
     ok: true,
@@ -166,7 +170,9 @@ export async function answer(req: PgRequest, inTransaction: boolean): Promise<Pg
   } catch (e) {
     const error = e instanceof Error ? e : new Error(String(e));
     const code = 'code' in error && typeof error.code === 'string' ? error.code : undefined;
-    return code === undefined ? { ok: false, message: error.message } : { ok: false, message: error.message, code };
+    return code === undefined
+      ? { ok: false, message: error.message }
+      : { ok: false, message: error.message, code };
   }
 }
 

@@ -121,7 +121,10 @@ export async function startPostgres(timeoutMs = 30_000): Promise<TestPostgres> {
   running.add(proc);
   let log = '';
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`PostgreSQL did not start in ${timeoutMs} ms:\n${log}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`PostgreSQL did not start in ${timeoutMs} ms:\n${log}`)),
+      timeoutMs,
+    );
     proc.stderr?.on('data', (chunk: Buffer) => {
       log += chunk.toString();
       if (log.includes('database system is ready to accept connections')) {

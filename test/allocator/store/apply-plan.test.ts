@@ -13,7 +13,7 @@ import {
   purgeWorkload,
   submitWorkload,
 } from '../../../allocator/store/workloads.ts';
-import { must, openTemp, smallOrg, T0, tempDir, training } from './helpers.ts';
+import { describeBackends, must, openTemp, smallOrg, T0, tempDir, training } from './helpers.ts';
 
 const grant = (node: string, i: number) => ({
   uuid: `GPU-${node}-${i}`,
@@ -30,7 +30,7 @@ function plan(p: Partial<Plan>): Plan {
   return { binds: [], evictions: [], phaseChanges: [], pending: [], ...p };
 }
 
-describe('applyPlan', () => {
+describeBackends('applyPlan', () => {
   it('binds pods with quota accounting, epoch 1, next ordinal, and moves Pending -> Initializing', () => {
     const db = openTemp();
     smallOrg(db);
@@ -63,7 +63,7 @@ describe('applyPlan', () => {
     const events = listEvents(db);
     // The second bind names a node that does not exist: the pods.node foreign key fails.
     const bad = plan({ binds: [bind('w1', 'a-0', 'n1'), bind('w2', 'b-0', 'ghost')] });
-    expect(() => applyPlan(db, bad, T0 + 10)).toThrow(/FOREIGN KEY/);
+    expect(() => applyPlan(db, bad, T0 + 10)).toThrow(/foreign key/i);
     expect(listPods(db)).toEqual([]);
     expect(db.prepare('SELECT COUNT(*) AS n FROM assignments').get()).toEqual({ n: 0 });
     expect(getWorkload(db, 'w1')).toMatchObject({ phase: 'Pending', nextPodOrdinal: 0 });

@@ -29,9 +29,9 @@ import {
   purgeWorkload,
   submitWorkload,
 } from '../../../allocator/store/workloads.ts';
-import { gpus, must, openTemp, smallOrg, T0, training } from './helpers.ts';
+import { describeBackends, gpus, must, openTemp, smallOrg, T0, training } from './helpers.ts';
 
-describe('organisation', () => {
+describeBackends('organisation', () => {
   it('creates, lists and deletes departments and projects in creation order', () => {
     const db = openTemp();
     smallOrg(db);
@@ -97,7 +97,7 @@ describe('organisation', () => {
   });
 });
 
-describe('nodes', () => {
+describeBackends('nodes', () => {
   it('upserts inventory, cordons, marks lost after the lease and revives on report', () => {
     const db = openTemp();
     smallOrg(db);
@@ -121,7 +121,7 @@ describe('nodes', () => {
   });
 });
 
-describe('workloads', () => {
+describeBackends('workloads', () => {
   it('submit stores the validated spec and goes Creating -> Pending with both events', () => {
     const db = openTemp();
     smallOrg(db);

@@ -13,7 +13,7 @@ import { buildSnapshot } from '../../../allocator/store/snapshot.ts';
 import { changePhase, listWorkloads, submitWorkload } from '../../../allocator/store/workloads.ts';
 import type { WorkloadPhase } from '../../../common/phases.ts';
 import { bind, plan } from '../lifecycle/helpers.ts';
-import { must, openTemp, smallOrg, T0, training } from './helpers.ts';
+import { describeBackends, must, openTemp, smallOrg, T0, training } from './helpers.ts';
 
 /** Stores workload `id` in `phase` with a spec no JSON parser accepts. */
 function finished(db: Db, id: string, phase: WorkloadPhase): void {
@@ -34,7 +34,7 @@ function storeWithFinishedWork(): Db {
   return db;
 }
 
-describe('finished workloads in a cycle', () => {
+describeBackends('finished workloads in a cycle', () => {
   it('the snapshot holds only live workloads and never reads a finished one', () => {
     const db = storeWithFinishedWork();
     const s = buildSnapshot(db, T0 + 100);

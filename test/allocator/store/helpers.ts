@@ -1,12 +1,18 @@
-/** Temp-dir databases and a small organisation for the store tests. */
+/**
+ * Temp-dir databases and a small organisation for the store tests, on either backend: a test inside
+ * `describeBackends` runs once on SQLite and once on PostgreSQL (a server per test file, a fresh
+ * schema per store), so every repository test holds for both.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, it } from 'vitest';
 import type { GpuSnap } from '../../../allocator/scheduler/snapshot.ts';
-import { type Db, openDb } from '../../../allocator/store/db.ts';
+import { type Db, type Dialect, openDb, openStore } from '../../../allocator/store/db.ts';
 import { upsertNode } from '../../../allocator/store/nodes.ts';
 import { createDepartment, createProject, putPool, setQuota } from '../../../allocator/store/org.ts';
+import { openPostgres } from '../../../allocator/store/postgres.ts';
+import { POSTGRES_MISSING, startPostgres, type TestPostgres } from '../../helpers/postgres.ts';
 
 /** Clock of the tests' first write. */
 export const T0 = 1_700_000_000_000;
@@ -19,6 +25,63 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/** The backend `openTemp` opens: set by `describeBackends` for its tests. */
+let backend: Dialect = 'sqlite';
+/** This file's PostgreSQL server, started by the first PostgreSQL block that runs. */
+let server: Promise<{ pg: TestPostgres; admin: Db }> | null = null;
+let schemas = 0;
+
+afterAll(async () => {
+  if (server === null) return;
+  const { pg, admin } = await server;
+  admin.close();
+  await pg.stop();
+});
+
+/** This file's PostgreSQL: its URL and a connection that makes schemas. */
+function postgres(): Promise<{ pg: TestPostgres; admin: Db }> {
+  server ??= startPostgres().then((pg) => ({ pg, admin: openPostgres(pg.url) }));
+  return server;
+}
+
+/** The open server, once a PostgreSQL block's beforeAll has waited for it. */
+let ready: { pg: TestPostgres; admin: Db } | null = null;
+
+/**
+ * `describe(name, fn)` once per backend, `name (sqlite)` and `name (postgres)`; the PostgreSQL one
+ * is skipped, saying why, where PostgreSQL is not installed.
+ */
+export function describeBackends(name: string, fn: () => void): void {
+  for (const dialect of ['sqlite', 'postgres'] as const) {
+    describe(`${name} (${dialect})`, () => {
+      if (dialect === 'postgres' && POSTGRES_MISSING !== null) {
+        it.skip(`skipped: ${POSTGRES_MISSING}`, () => {});
+        return;
+      }
+      beforeAll(async () => {
+        if (dialect === 'postgres') ready = await postgres();
+      });
+      beforeEach(() => {
+        backend = dialect;
+      });
+      afterEach(() => {
+        backend = 'sqlite';
+      });
+      fn();
+    });
+  }
+}
+
+/** A fresh, empty schema on this file's server, as a URL whose sessions use it. */
+function freshSchemaUrl(): string {
+  if (ready === null) throw new Error('openTemp on PostgreSQL outside describeBackends');
+  const schema = `s${++schemas}`;
+  ready.admin.exec(`CREATE SCHEMA ${schema}`);
+  const url = new URL(ready.pg.url);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+}
+
 /** A fresh data directory, removed after the test. */
 export function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'tessera-store-'));
@@ -26,9 +89,13 @@ export function tempDir(): string {
   return d;
 }
 
-/** Opens the store in `dir` (a fresh temp dir by default), closed after the test. */
+/**
+ * Opens a fresh store, closed after the test: SQLite in `dir` (a fresh temp dir by default), or,
+ * in a `describeBackends` PostgreSQL block, a fresh schema on this file's server.
+ */
 export function openTemp(dir: string = tempDir()): Db {
-  const db = openDb({ dataDir: dir });
+  const db =
+    backend === 'sqlite' ? openDb({ dataDir: dir }) : openStore({ dataDir: dir, url: freshSchemaUrl() });
   open.push(db);
   return db;
 }

@@ -6,7 +6,7 @@ import { upsertNode } from '../../../allocator/store/nodes.ts';
 import { listPods, movePod } from '../../../allocator/store/pods.ts';
 import { buildSnapshot } from '../../../allocator/store/snapshot.ts';
 import { submitWorkload } from '../../../allocator/store/workloads.ts';
-import { gpus, must, openTemp, smallOrg, T0 } from './helpers.ts';
+import { describeBackends, gpus, must, openTemp, smallOrg, T0 } from './helpers.ts';
 
 const bind = (group: string, pod: string, node: string, gpu: number): Bind => ({
   group,
@@ -30,7 +30,7 @@ const served = (name: string, ports: string[], extra: Record<string, unknown> = 
 const portsOf = (db: ReturnType<typeof openTemp>) =>
   Object.fromEntries(listPods(db).map((p) => [`${p.workload}/${p.name}@${p.node}`, p.ports]));
 
-describe('host ports at bind', () => {
+describeBackends('host ports at bind', () => {
   it("gives each named port the lowest port of the node's range no other pod there holds", () => {
     const db = openTemp();
     smallOrg(db);

@@ -10,7 +10,7 @@ import {
 } from '../../../allocator/store/registry-secrets.ts';
 import { changePhase, submitWorkload } from '../../../allocator/store/workloads.ts';
 import { failure, value } from '../../result.ts';
-import { must, openTemp, smallOrg, T0, training } from './helpers.ts';
+import { describeBackends, must, openTemp, smallOrg, T0, training } from './helpers.ts';
 
 const ngc = { name: 'ngc', server: 'nvcr.io', username: '$oauthtoken', password: 's3cret' };
 
@@ -28,7 +28,7 @@ const imageSpec = (name: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-describe('registry secrets in the store', () => {
+describeBackends('registry secrets in the store', () => {
   it('lists name, server, user and times, never the password', () => {
     const db = withSecret();
     const list = value(listRegistrySecrets(db, 'vision'));
@@ -109,7 +109,7 @@ describe('registry secrets in the store', () => {
   });
 });
 
-describe('submitting a workload that names a pull secret', () => {
+describeBackends('submitting a workload that names a pull secret', () => {
   it('stores it when the secret exists in its project and serves its registry', () => {
     const db = withSecret();
     expect(value(submitWorkload(db, imageSpec('ok'), T0)).spec.imagePullSecret).toBe('ngc');

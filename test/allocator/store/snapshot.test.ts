@@ -3,9 +3,9 @@ import { markLostNodes, setCordoned, touchNodes } from '../../../allocator/store
 import { putPool } from '../../../allocator/store/org.ts';
 import { buildSnapshot, finishingRange, poolOf } from '../../../allocator/store/snapshot.ts';
 import { changePhase, submitWorkload } from '../../../allocator/store/workloads.ts';
-import { must, openTemp, smallOrg, T0, training } from './helpers.ts';
+import { describeBackends, must, openTemp, smallOrg, T0, training } from './helpers.ts';
 
-describe('buildSnapshot', () => {
+describeBackends('buildSnapshot', () => {
   it('resolves nodes to pools by selector, unmatched to default, and reads node type', () => {
     const db = openTemp();
     smallOrg(db);
