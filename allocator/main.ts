@@ -132,6 +132,9 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
   const db = openStore({
     dataDir: options.dataDir,
     ...(options.store === undefined ? {} : { url: options.store }),
+    // A transaction left open longer than a leader lease is a frozen leader's: its row lock must not
+    // keep the standby that takes over waiting.
+    idleInTransactionTimeoutMs: options.leaderLeaseMs,
   });
   // Several allocators elect a leader on a shared PostgreSQL; on its own SQLite file one just leads.
   const shared = db.dialect === 'postgres';

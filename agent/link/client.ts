@@ -124,10 +124,20 @@ export function createLink(options: LinkOptions): Link {
   // Pod logs for `tessera logs`: served from the pod's files, see logs.ts.
   const logs = createLogServer({ agent, send, log, backlogBytes: () => sock?.bufferedAmount ?? 0 });
 
+  // An allocator this long silent on an open link is given up on (a frozen or cut-off leader whose
+  // TCP still stands): the link dials the next allocator, which leads or names who does.
+  const silentMs = (): number => Math.max(3 * heartbeatMs, Math.floor(leaseMs / 4));
+
   const heartbeat = (): void => {
     cancelHeartbeat();
     if (state === 'stopped') return;
     cancelHeartbeat = setTimer(() => {
+      if (state === 'welcomed' && now() - lastHeardMs > silentMs()) {
+        log.warn('allocator silent; dialling the next one', { url: targets.current(), silentMs: silentMs() });
+        targets.failed();
+        sock?.terminate();
+        return;
+      }
       sendStatus();
       heartbeat();
     }, heartbeatMs);
@@ -240,6 +250,8 @@ export function createLink(options: LinkOptions): Link {
     let opened = false;
     const s = new WebSocketImpl(url, {
       ...WS_OPTIONS,
+      // A frozen allocator's kernel still accepts the TCP connection; its upgrade never comes.
+      handshakeTimeout: silentMs(),
       headers: { authorization: `Bearer ${credential.current()}` },
       ...(opts.ca === undefined ? {} : { ca: opts.ca.pem }),
     });

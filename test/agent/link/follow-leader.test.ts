@@ -49,4 +49,39 @@ describe('agent link with several allocators', () => {
     );
     expect(standby.conns).toHaveLength(1);
   });
+
+  it('gives up on an allocator silent past a quarter of the lease (frozen) and dials the next one', async () => {
+    const frozen = await fakeAllocator();
+    const next = await fakeAllocator();
+    cleanups.push(
+      () => frozen.close(),
+      () => next.close(),
+    );
+    const link = createLink({
+      url: frozen.url,
+      otherUrls: [next.url],
+      token: 'join-secret',
+      nodeName: 'node-a',
+      agent: fakeAgent(),
+      heartbeatMs: 50,
+      leaseMs: 5000,
+      marginMs: 1000,
+      backoff: { initialMs: 20, maxMs: 100 },
+      random: () => 0.5,
+      log: quietLog,
+    });
+    cleanups.push(() => link.stop());
+    link.start();
+    const c = await until(() => frozen.conns[0], 'a dial to the first allocator', 3000);
+    // Welcomed with a 400 ms lease, then never a frame again: silent past max(3 heartbeats, lease / 4).
+    frozen.send(c, {
+      case: 'welcome',
+      value: { nodeId: 'node-a', heartbeatMs: 50, leaseMs: 400, desiredPods: [], nodeCredential: null },
+    });
+    await until(
+      () => next.conns[0] !== undefined && hellos(next.conns[0]).length === 1,
+      'Hello at the next allocator',
+      3000,
+    );
+  });
 });
