@@ -9,7 +9,7 @@
  * stand by, answering reads from the database and forwarding writes to the leader (ha/forward.ts),
  * and send agents to it (ha/standby-door.ts). On its own SQLite file an allocator simply leads.
  */
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
 import { writeJsonAtomicSync } from '../common/atomic-file.mjs';
@@ -129,6 +129,8 @@ interface Term {
 export async function startAllocator(given: AllocatorOptions): Promise<RunningAllocator> {
   const options = resolveAllocatorOptions(given);
   const { now, log, heartbeatMs, leaseMs } = options;
+  // Tokens and allocator.json live here whatever the store: PostgreSQL's opening does not make it.
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const db = openStore({
     dataDir: options.dataDir,
     ...(options.store === undefined ? {} : { url: options.store }),

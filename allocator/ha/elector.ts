@@ -103,7 +103,15 @@ export function createElector(options: ElectorOptions): Elector {
     }
   };
 
-  const lose = (reason: string): void => apply({ kind: 'lost', reason });
+  const lose = (reason: string): void => {
+    apply({ kind: 'lost', reason });
+    // Who leads now, for the agents and requests this standby sends on; a plain read, never fenced.
+    try {
+      lastLease = readLeader(db);
+    } catch {
+      // Unreachable: the next tick reads it again.
+    }
+  };
 
   const pastDeadline = (): boolean => state.role === 'leader' && monotonicMs() > deadline;
 

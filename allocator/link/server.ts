@@ -384,7 +384,12 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       new Promise<void>((resolve) => {
         server.off('upgrade', onUpgrade);
         if (timer !== null) clearInterval(timer);
-        if (db.open) flushSeen();
+        // A deposed leader's flush is fenced: that must not keep its sessions open.
+        try {
+          if (db.open) flushSeen();
+        } catch (e) {
+          log?.warn('heard-from times not saved', { error: e instanceof Error ? e.message : String(e) });
+        }
         for (const ws of wss.clients) ws.close(GOING_AWAY, 'allocator shutting down');
         sessions.clear();
         logs.close();

@@ -254,6 +254,12 @@ export class Cluster {
     return p;
   }
 
+  /** Keeps `p` with the cluster's own processes: its output in `logs()`, killed by `cleanup()`. */
+  adopt(p: Proc): Proc {
+    this.procs.push(p);
+    return p;
+  }
+
   /** The agent process of `node`. */
   agent(node: string): Proc {
     const p = this.agents.get(node);
