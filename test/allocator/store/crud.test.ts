@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { listEvents } from '../../../allocator/store/events.ts';
 import {
   deleteNode,

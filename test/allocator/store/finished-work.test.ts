@@ -3,7 +3,7 @@
  * live pods are left out in SQL, so their stored specs are never read. Each finished workload here
  * has a spec that cannot be parsed: any read of it throws, so a test passing proves it unread.
  */
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { enforceSchedulingRules } from '../../../allocator/lifecycle/enforce-rules.ts';
 import { teardown } from '../../../allocator/lifecycle/teardown.ts';
 import { applyPlan } from '../../../allocator/store/apply-plan.ts';

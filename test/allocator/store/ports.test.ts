@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { runCycle } from '../../../allocator/scheduler/cycle.ts';
 import type { Bind, Plan } from '../../../allocator/scheduler/plan.ts';
 import { applyPlan } from '../../../allocator/store/apply-plan.ts';

@@ -73,7 +73,11 @@ function postgresColumns(db: Db): Record<string, string[]> {
     )
     .all(PG_VERSION_TABLE) as { t: string; c: string; ty: string; n: string }[];
   const out: Record<string, string[]> = {};
-  for (const r of rows) (out[r.t] ??= []).push(`${r.c} ${r.ty} ${r.n === 'NO' ? 'not null' : 'null'}`);
+  for (const r of rows) {
+    const cols = out[r.t] ?? [];
+    cols.push(`${r.c} ${r.ty} ${r.n === 'NO' ? 'not null' : 'null'}`);
+    out[r.t] = cols;
+  }
   for (const cols of Object.values(out)) cols.sort();
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }

@@ -1,5 +1,5 @@
 /** Registry secrets in the store: create, replace, list without passwords, delete, and the submit check. */
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { deleteQueue } from '../../../allocator/store/org.ts';
 import {
   deleteRegistrySecret,
