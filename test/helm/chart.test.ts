@@ -161,7 +161,12 @@ describe('values.schema.json', () => {
   });
 
   const broken: [string, unknown, RegExp][] = [
-    ['two allocator replicas', { allocator: { replicas: 2 } }, /allocator\.replicas: must be 1/],
+    ['no allocator at all', { allocator: { replicas: 0 } }, /allocator\.replicas: /],
+    [
+      'an unknown readiness',
+      { allocator: { readiness: 'all' } },
+      /allocator\.readiness: "all" is not one of/,
+    ],
     ['a misspelt key', { agent: { hostPid: true } }, /agent: unknown key hostPid/],
     ['a wrong type', { allocator: { service: { port: '7400' } } }, /service\.port: expected integer/],
     ['an unknown GPU backend', { agent: { gpu: 'amd' } }, /agent\.gpu: "amd" is not one of/],
@@ -194,6 +199,7 @@ describe('templates', () => {
       'agent-daemonset.yaml',
       'dashboard-configmap.yaml',
       'allocator-certificate.yaml',
+      'allocator-pdb.yaml',
     ])
       expect(templates).toContain(f);
   });
@@ -203,11 +209,11 @@ describe('templates', () => {
       expect(tpl(f).startsWith('{{- include "tessera.validate" . -}}'), f).toBe(true);
   });
 
-  it('the allocator: one replica, Recreate, the PVC, its args and probes', () => {
+  it('the allocator: its replicas, Recreate on SQLite, the PVC, its args and probes', () => {
     const d = tpl('allocator-deployment.yaml');
     expect(d).toMatch(/^kind: Deployment$/m);
-    expect(d).toMatch(/^ {2}replicas: 1$/m);
-    expect(d).toMatch(/strategy:\n\s+type: Recreate/);
+    expect(d).toMatch(/^ {2}replicas: \{\{ \$a\.replicas \}\}$/m);
+    expect(d).toMatch(/\{\{- else \}\}\n\s+type: Recreate/);
     for (const arg of [
       'allocator',
       '--data',
@@ -219,7 +225,7 @@ describe('templates', () => {
     ])
       expect(d).toContain(`- ${arg}`);
     expect(d).toMatch(/livenessProbe:\n\s+httpGet:\n\s+path: \/healthz/);
-    expect(d).toMatch(/readinessProbe:\n\s+httpGet:\n\s+path: \/readyz/);
+    expect(d).toMatch(/readinessProbe:\n\s+httpGet:\n\s+path: \{\{ ternary "\/readyz\/leader" "\/readyz"/);
     expect(d).toContain('persistentVolumeClaim:');
     expect(d).toContain('mountPath: /var/lib/tessera');
     const pvc = tpl('allocator-pvc.yaml');
@@ -227,6 +233,26 @@ describe('templates', () => {
     expect(pvc).toContain('storageClassName: {{ $p.storageClass | quote }}');
     expect(pvc).toContain('storage: {{ $p.size | quote }}');
     expect(pvc).toContain('helm.sh/resource-policy: keep');
+  });
+
+  it('several allocators on PostgreSQL: the URL from a Secret, each advertising its pod, rolling updates, a PodDisruptionBudget', () => {
+    const d = tpl('allocator-deployment.yaml');
+    expect(d).toMatch(
+      /- name: TESSERA_STORE\n\s+valueFrom:\n\s+secretKeyRef:\n\s+name: \{\{ \$a\.store\.existingSecret \}\}/,
+    );
+    expect(d).toContain('- --advertise-url');
+    expect(d).toContain('$(POD_IP):7400');
+    expect(d).toContain('fieldPath: status.podIP');
+    expect(d).toMatch(/type: RollingUpdate\n\s+rollingUpdate: \{ maxSurge: 1, maxUnavailable: 0 \}/);
+    expect(d).toContain('"/readyz/leader" "/readyz"');
+    expect(tpl('allocator-pvc.yaml')).toContain('(not .Values.allocator.store.existingSecret)');
+    const pdb = tpl('allocator-pdb.yaml');
+    expect(pdb).toMatch(/^kind: PodDisruptionBudget$/m);
+    expect(pdb).toContain('{{- if gt (int $a.replicas) 1 }}');
+    expect(pdb).toContain('maxUnavailable: {{ $a.maxUnavailable }}');
+    expect(tpl('_helpers.tpl')).toContain(
+      'needs allocator.store.existingSecret: several allocators share one PostgreSQL',
+    );
   });
 
   it("the Service, the optional Ingress, ServiceMonitor and the agents' PodMonitor", () => {
@@ -421,7 +447,8 @@ describe('helm', () => {
     run(['lint', CHART, '-f', values]);
     const out = run(['template', 't', CHART, '-f', values]);
     expect(out).toContain('kind: Deployment');
-    expect(out).toContain('type: Recreate');
+    // SQLite's one writer is replaced, never rolled; allocators on PostgreSQL roll.
+    expect(out).toContain(file === 'ha-postgres.yaml' ? 'kind: PodDisruptionBudget' : 'type: Recreate');
   });
   it.each([
     ['allocator.replicas=2', /replicas/],

@@ -76,11 +76,11 @@ Refuses contradictory values with a message naming them. Included by every templ
 */}}
 {{- define "tessera.validate" -}}
 {{- $a := .Values.allocator -}}
-{{- if ne (int $a.replicas) 1 -}}
+{{- if and (gt (int $a.replicas) 1) (not $a.store.existingSecret) -}}
 {{- if not $a.persistence.enabled -}}
-{{- fail (printf "allocator.replicas=%v with allocator.persistence.enabled=false: each replica would keep its own throwaway SQLite state. The allocator is a single writer; set allocator.replicas=1." $a.replicas) -}}
+{{- fail (printf "allocator.replicas=%v with allocator.persistence.enabled=false: each replica would keep its own throwaway SQLite state. Several allocators need one PostgreSQL (allocator.store.existingSecret); else set allocator.replicas=1." $a.replicas) -}}
 {{- end -}}
-{{- fail (printf "allocator.replicas=%v: the allocator is one writer to one SQLite file and cannot run more than one replica; set allocator.replicas=1." $a.replicas) -}}
+{{- fail (printf "allocator.replicas=%v needs allocator.store.existingSecret: several allocators share one PostgreSQL (one leads, the others stand by), while SQLite is one writer to one file; name the Secret holding the PostgreSQL URL, or set allocator.replicas=1." $a.replicas) -}}
 {{- end -}}
 {{- if and $a.ingress.enabled (not $a.ingress.host) -}}
 {{- fail "allocator.ingress.enabled=true needs allocator.ingress.host (the host name the Ingress serves)." -}}
