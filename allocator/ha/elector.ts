@@ -186,7 +186,17 @@ export function createElector(options: ElectorOptions): Elector {
       return liveLeaderUrl(lastLease);
     },
     stepDown(reason) {
+      const was = state;
       lose(reason);
+      // Resigned (a term that could not start, a fenced write): free the lease for a standby at once
+      // rather than hold it idle until it runs out. Refused when it is no longer ours, as it should be.
+      if (mode === 'shared' && was.role === 'leader') {
+        try {
+          releaseLeader(db, holder, was.epoch);
+        } catch {
+          // Fenced or unreachable: someone else holds it, or it runs out by itself.
+        }
+      }
     },
     stop() {
       if (timer !== null) clearInterval(timer);

@@ -91,4 +91,13 @@ describe('elector', () => {
     b.elector.tick();
     expect(b.events).toEqual(['lead 2']);
   });
+
+  it('a leader that resigns (its term could not start) frees the lease for the standby at once', () => {
+    const [a, b] = pair();
+    a.elector.tick();
+    a.elector.stepDown('could not start leading');
+    expect(a.events.at(-1)).toBe('down: could not start leading');
+    b.elector.tick();
+    expect(b.events).toEqual(['lead 2']);
+  });
 });
