@@ -22,6 +22,7 @@ import {
 } from './harness.ts';
 
 const NODES = ['n1', 'n2'];
+const ALLOCATORS = ['alloc-1', 'alloc-2', 'alloc-3'];
 
 /** Submits `spec` until an allocator accepts it (a failover answers 502/503 meanwhile); its id. */
 async function submitUntilAccepted(api: Api, spec: Record<string, unknown>): Promise<string> {
@@ -60,6 +61,8 @@ function logSays(output: string, msg: string, node: string): boolean {
 describe.skipIf(POSTGRES_MISSING !== null).sequential('failover (several allocators on PostgreSQL)', () => {
   let ha: HaCluster;
   let c: Cluster;
+  // The two allocators that did not lead first.
+  let standbys: string[] = [];
   // The pods that run through both failovers: their pids must never change.
   const live = new Map<string, number>();
   // Every workload submitted, for the no-pod-runs-twice check over all journals.
@@ -70,16 +73,17 @@ describe.skipIf(POSTGRES_MISSING !== null).sequential('failover (several allocat
     ha = await HaCluster.create({ lease: '20s', heartbeat: '500ms', leaderLease: '3s' });
     c = ha.cluster;
     try {
-      const first = await ha.start('alloc-1');
-      await ha.waitLeader(['alloc-1']);
-      // The first leader wrote the tokens to its data dir; the standbys write none.
+      // All three at once: whichever takes the lease first leads and writes the tokens to its data
+      // dir; the standbys write none.
+      await Promise.all(ALLOCATORS.map((n) => ha.start(n)));
+      const first = ha.get(await ha.waitLeader(ALLOCATORS));
       c.adminToken = readFileSync(join(first.dir, 'admin-token'), 'utf8').trim();
       c.joinToken = readFileSync(join(first.dir, 'join-token'), 'utf8').trim();
-      await Promise.all([ha.start('alloc-2'), ha.start('alloc-3')]);
       // Agents get every allocator; the harness's own API client talks to a standby.
       c.url = ha.urlList();
-      for (const n of NODES) await c.startAgent(n);
-      c.url = ha.get('alloc-2').url;
+      await Promise.all(NODES.map((n) => c.startAgent(n)));
+      standbys = ALLOCATORS.filter((n) => n !== first.name);
+      c.url = ha.get(standbys[0] ?? '').url;
       const projects = (await c.api.expect(200, 'GET', '/projects')) as {
         name: string;
         department: string;
@@ -101,8 +105,10 @@ describe.skipIf(POSTGRES_MISSING !== null).sequential('failover (several allocat
   });
 
   it('SIGKILL of the leader while work is submitted and running: a standby leads within 10 s, nothing lost, no pod stops or runs twice', async () => {
-    expect((await ha.role('alloc-2'))?.role).toBe('standby');
-    expect((await ha.role('alloc-2'))?.leaderUrl).toBe(ha.get('alloc-1').url);
+    const [s1 = '', s2 = ''] = standbys;
+    const leader = ALLOCATORS.find((n) => !standbys.includes(n)) ?? '';
+    expect((await ha.role(s1))?.role).toBe('standby');
+    expect((await ha.role(s1))?.leaderUrl).toBe(ha.get(leader).url);
     // Every write below goes through a standby, which forwards it to the leader.
     const api = c.api;
     await api.createProject('ha-q', 2);
@@ -120,7 +126,7 @@ describe.skipIf(POSTGRES_MISSING !== null).sequential('failover (several allocat
     const before = await durableState(api, [done.id, ...liveIds]);
 
     // Submissions across the kill, through the other standby; retried until some leader takes each.
-    const api3 = ha.api('alloc-3');
+    const api3 = ha.api(s2);
     const accepted: string[] = [];
     const submitting = (async () => {
       for (let i = 0; i < 4; i++) {
@@ -130,9 +136,9 @@ describe.skipIf(POSTGRES_MISSING !== null).sequential('failover (several allocat
       }
     })();
     await until(() => accepted.length >= 1, 'the first submission accepted', 10_000);
-    await ha.get('alloc-1').proc.kill();
+    await ha.get(leader).proc.kill();
     const killedAt = Date.now();
-    const next = await ha.waitLeader(['alloc-2', 'alloc-3'], 12_000);
+    const next = await ha.waitLeader(standbys, 12_000);
     const takeoverMs = Date.now() - killedAt;
     process.stderr.write(`failover: ${next} leads ${takeoverMs} ms after the leader's SIGKILL\n`);
     expect(takeoverMs).toBeLessThan(10_000);
@@ -171,10 +177,11 @@ describe.skipIf(POSTGRES_MISSING !== null).sequential('failover (several allocat
 
   it('SIGSTOP of the leader past its lease: another leads; woken, its writes are fenced and it steps down; agents follow', async () => {
     // The killed allocator comes back as a standby.
-    await ha.start('alloc-1');
-    const leader = await ha.waitLeader(['alloc-2', 'alloc-3']);
-    expect((await ha.role('alloc-1'))?.role).toBe('standby');
-    const others = ['alloc-1', 'alloc-2', 'alloc-3'].filter((n) => n !== leader);
+    const killed = ALLOCATORS.find((n) => !standbys.includes(n)) ?? '';
+    await ha.start(killed);
+    const leader = await ha.waitLeader(standbys);
+    expect((await ha.role(killed))?.role).toBe('standby');
+    const others = ALLOCATORS.filter((n) => n !== leader);
     const frozen = ha.get(leader).proc;
     frozen.signal('SIGSTOP');
     let thawed = false;
