@@ -386,7 +386,17 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
     host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `${options.tls === undefined ? 'http' : 'https'}://${dialHost}:${port}`;
   if (externalUrl === '') externalUrl = url;
-  if (advertisedUrl === '') advertisedUrl = url;
+  if (advertisedUrl === '') {
+    advertisedUrl = url;
+    // Standbys on other machines would send agents to this machine's loopback.
+    if (shared && (host === '0.0.0.0' || host === '::'))
+      log.warn(
+        'no --advertise-url: standbys will send agents and writes to this URL, which only this machine can reach',
+        {
+          url,
+        },
+      );
+  }
   openDoor();
   elector.start();
   if (leaderError !== null) {
