@@ -3,7 +3,7 @@
  * dialect, so a repository keeps one query and names the part that differs: JSON reads, and the
  * migrations' column types.
  */
-import type { Dialect } from './db.ts';
+import type { Dialect } from './db-types.ts';
 
 /**
  * A subquery yielding the elements of the JSON array parameter `param` (`?` or `@name`) as rows of

@@ -4,7 +4,7 @@
  * Steps are append-only: an applied step is never edited, a change is a new step.
  */
 import { tesseraError } from '../../common/errors.ts';
-import type { Db } from './db.ts';
+import type { Db } from './db-types.ts';
 import { postgresDdl } from './dialect.ts';
 import { StoreError } from './errors.ts';
 import { V4_ACCESS } from './migration-4-access.ts';

@@ -9,7 +9,7 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createSyncFn } from 'synckit';
 import { type DefaultsOf, withDefaults } from '../../common/options.ts';
-import type { Db, Fence, Statement } from './db.ts';
+import type { Db, Fence, Statement } from './db-types.ts';
 import { FencedError } from './errors.ts';
 import type { answer, PgQuery, PgRequest, PgResponse } from './postgres-worker.ts';
 import { isWrite, type NumberedSql, numberParams, paramValues } from './sql-text.ts';

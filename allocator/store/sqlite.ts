@@ -5,7 +5,7 @@
  * fence (if one is set) around a write made outside a transaction.
  */
 import type Database from 'better-sqlite3';
-import type { Db, Fence, Statement } from './db.ts';
+import type { Db, Fence, Statement } from './db-types.ts';
 import { FencedError } from './errors.ts';
 import { isWrite } from './sql-text.ts';
 
