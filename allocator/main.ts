@@ -16,6 +16,7 @@ import {
 } from '../common/disconnect.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { type DefaultsOf, type WithDefaults, withDefaults } from '../common/options.ts';
+import { createSlicer, type Slicer } from '../common/slicer.ts';
 import { buildApi } from './api/index.ts';
 import type { LogSource } from './api/info-routes.ts';
 import { createLogFollows } from './api/log-follows.ts';
@@ -25,14 +26,13 @@ import { applyPodReport, nodeLost, replaceCutOff } from './lifecycle/reports.ts'
 import { teardown } from './lifecycle/teardown.ts';
 import { attachAgentLink } from './link/server.ts';
 import { createAllocatorMetrics } from './metrics.ts';
-import { ACTIONS } from './scheduler/actions/index.ts';
-import { runCycle } from './scheduler/cycle.ts';
 import { isEmptyPlan } from './scheduler/plan.ts';
 import { DEFAULT_COLD_START_MS, DEFAULT_STABILISATION_MS } from './serve/autoscaler.ts';
 import { DEFAULT_WINDOW_MS } from './serve/load-meter.ts';
 import { startServing } from './serve/serving.ts';
 import { createAbsenceCheck } from './service/absence.ts';
 import { ADMIN_TOKEN_FILE, ALLOCATOR_FILE, bootstrap, JOIN_TOKEN_FILE } from './service/bootstrap.ts';
+import { startCycleWorker } from './service/cycle-worker.ts';
 import { createDispatcher } from './service/dispatch.ts';
 import { createExplainStore } from './service/explain.ts';
 import { createGpuSampleCache } from './service/gpu-samples.ts';
@@ -40,14 +40,20 @@ import { createGpuUsageTracker } from './service/gpu-usage.ts';
 import { createCycleLoop } from './service/loop.ts';
 import { createShareStore } from './service/shares.ts';
 import type { AllocatorOptions, AllocatorStats, RunningAllocator } from './service/types.ts';
-import { applyPlan } from './store/apply-plan.ts';
+import { applyPlanInSlices } from './store/apply-plan.ts';
 import { openDb } from './store/db.ts';
 import { silentNodes } from './store/nodes.ts';
 import { hasRuledWork } from './store/policies.ts';
-import { buildSnapshot, hasTimedWork } from './store/snapshot.ts';
+import { hasTimedWork } from './store/snapshot.ts';
 import { sqliteTokenStore } from './store/tokens.ts';
 
 export type { AllocatorOptions, AllocatorStats, RunningAllocator } from './service/types.ts';
+
+/**
+ * Longest stretch a cycle holds the event loop between two pauses (the plan's commit and dispatch
+ * run in slices this long): well under the 50 ms an agent's frames may wait.
+ */
+const SLICE_MS = 10;
 
 /** Default TCP port of the allocator's API and agent link. */
 export const DEFAULT_PORT = 7400;
@@ -187,24 +193,34 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
   const dispatcher = createDispatcher(db, (node, frame) => link.dispatch(node, frame), { heartbeatMs, log });
   const absence = createAbsenceCheck(db, { heartbeatMs });
 
-  const cycle = (): void => {
+  // The scheduler runs on its own thread over its own store connection (service/cycle-worker.ts).
+  const scheduler = startCycleWorker({ dataDir: options.dataDir });
+  /**
+   * One cycle. Only the short parts run on this event loop, in slices of at most SLICE_MS: the
+   * snapshot and the plan are made on the scheduler's thread, and the plan is committed and
+   * dispatched a slice at a time, so agents and API calls are answered in between.
+   */
+  const cycle = async (slicer: Slicer): Promise<void> => {
     const started = performance.now();
     const at = now();
     // Scheduling rules move expired work to Stopped; the teardown below stops its pods.
     metrics.ruleStops(enforceSchedulingRules(db, gpuUsage.idleRuns(at), at).length);
     teardown(db);
-    const snapshot = buildSnapshot(db, at, undefined, (id) => serving.scaler.wanted(id));
-    const plan = runCycle(snapshot, ACTIONS, metrics.timeAction);
+    const made = await scheduler.plan(at, serving.scaler.wantedAll(), slicer);
+    for (const [action, ms] of made.actionMs) metrics.actionTimed(action, ms);
+    const { plan } = made;
     explain.record(plan.pending, at); // for tessera explain
-    shares.record(snapshot, plan);
+    shares.record(made, plan);
     if (!isEmptyPlan(plan)) {
-      // Committed (decision and quota accounting in one transaction) before anything is sent.
-      const applied = metrics.timeStore(() => applyPlan(db, plan, at));
+      // Committed (decision and quota accounting) before anything is sent, a slice at a time.
+      const applied = await applyPlanInSlices(db, plan, at, slicer, metrics.timeStore);
       options.onPlanCommitted?.(now(), applied.starts);
       for (const c of applied.phaseChanges)
         log.info('workload phase', { workload: c.workload, from: c.from, to: c.to, reason: c.reason });
+      // The store moved on since the snapshot: what was left out is planned again next cycle.
+      if (applied.skipped.length > 0) requestCycle();
     }
-    const sent = dispatcher.sync(at);
+    const sent = await dispatcher.syncInSlices(at, slicer);
     counters.cycles += 1;
     counters.lastCycleMs = performance.now() - started;
     metrics.cycleDone(counters.lastCycleMs, plan);
@@ -215,7 +231,7 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
     // A failed pod changes its workload's phase: the next cycle sees it.
     if (sent.failed > 0) requestCycle();
   };
-  const loop = createCycleLoop(cycle, {
+  const loop = createCycleLoop(() => cycle(createSlicer(SLICE_MS)), {
     coalesceMs: options.coalesceMs,
     periodicMs: options.periodicCycleMs,
     idle: () => !hasTimedWork(db) && !hasRuledWork(db), // rules need the periodic tick
@@ -228,6 +244,8 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
     await app.listen({ host, port: options.port });
   } catch (e) {
     loop.close();
+    await loop.settled();
+    await scheduler.close();
     await link.close();
     db.close();
     throw e;
@@ -271,10 +289,12 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
       (app.server as unknown as TlsServer).setSecureContext({ cert: tls.cert, key: tls.key });
       return true;
     },
-    cycleNow: () => cycle(),
+    cycleNow: () => loop.runNow(),
     close() {
       closing ??= (async () => {
         loop.close();
+        await loop.settled();
+        await scheduler.close();
         serving.close();
         await link.close();
         await app.close();

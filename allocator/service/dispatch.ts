@@ -14,6 +14,7 @@ import { parseImageRef } from '../../common/image-ref.ts';
 import type { Logger } from '../../common/log.ts';
 import { type DefaultsOf, withDefaults } from '../../common/options.ts';
 import { credentialMismatch, type RegistryCredential } from '../../common/registry-secret.ts';
+import type { Slicer } from '../../common/slicer.ts';
 import type { Frame, Status, WirePodSpec, WireReadiness } from '../../common/wire.ts';
 import { FrameRefused, makeFrame } from '../../common/wire.ts';
 import type { WorkloadSpec } from '../../common/workload.ts';
@@ -45,6 +46,11 @@ export interface SyncResult {
 export interface Dispatcher {
   /** Sends every owed frame not sent within `resendMs`. */
   sync(nowMs: number): SyncResult;
+  /**
+   * `sync`, pausing between StartPods whenever `slicer` says the slice ran long enough: thousands of
+   * newly bound pods then never hold the event loop. Calls must not overlap (the cycle loop's are not).
+   */
+  syncInSlices(nowMs: number, slicer: Slicer): Promise<SyncResult>;
   /** The node (re)connected: whatever it is owed goes out on the next sync. */
   forgetNode(node: string): void;
   /** A node's full Status: Stopping pods it no longer runs are stopped. */
@@ -172,8 +178,9 @@ export function createDispatcher(db: Db, send: SendToNode, given: DispatcherOpti
     m.set(key, nowMs);
   };
 
-  return {
-    sync(nowMs) {
+  // The one sync, as steps: a pause may come between any two Bound pods.
+  function* steps(nowMs: number): Generator<void, SyncResult> {
+    {
       const out: SyncResult = { starts: 0, stops: 0, held: 0, failed: 0 };
       const previous = sent;
       const previousFirst = firstStop;
@@ -210,6 +217,7 @@ export function createDispatcher(db: Db, send: SendToNode, given: DispatcherOpti
       const workloads = new Map<string, WorkloadRecord | undefined>();
       const gangs = new Map<string, Gang>();
       for (const p of listPods(db, { phases: ['Bound'] })) {
+        yield;
         if (p.node === null) continue;
         if (
           p.grants.some((g) => busyGpus.has(`${p.node}|${g.uuid}`)) ||
@@ -261,6 +269,25 @@ export function createDispatcher(db: Db, send: SendToNode, given: DispatcherOpti
         }
       }
       return out;
+    }
+  }
+
+  return {
+    sync(nowMs) {
+      const it = steps(nowMs);
+      for (;;) {
+        const r = it.next();
+        if (r.done === true) return r.value;
+      }
+    },
+
+    async syncInSlices(nowMs, slicer) {
+      const it = steps(nowMs);
+      for (;;) {
+        const r = it.next();
+        if (r.done === true) return r.value;
+        if (slicer.due()) await slicer.pause();
+      }
     },
 
     forgetNode(node) {
