@@ -116,6 +116,19 @@ export function listPods(
   return rows.map(toPod);
 }
 
+/**
+ * One workload's pods in `phases`, by name: read through the primary key, so asking it for every
+ * workload of a large plan (the dispatcher's gangs) costs each workload's own pods only.
+ */
+export function podsOfWorkload(db: Db, workload: string, phases: readonly PodPhase[]): PodRecord[] {
+  const rows = db
+    .prepare(
+      `${POD_SELECT} WHERE p.workload = ? AND p.phase IN (${phases.map(() => '?').join(', ')}) ORDER BY p.name`,
+    )
+    .all(workload, ...phases) as PodRow[];
+  return rows.map(toPod);
+}
+
 /** One pod, or undefined. */
 export function getPod(db: Db, workload: string, name: string): PodRecord | undefined {
   const r = db.prepare(`${POD_SELECT} WHERE p.workload = ? AND p.name = ?`).get(workload, name) as
