@@ -21,7 +21,7 @@ import type { WorkloadSpec } from '../../common/workload.ts';
 import { confirmAbsent, failUnstartable, type LifecycleResult } from '../lifecycle/reports.ts';
 import { wirePodId } from '../link/pod-id.ts';
 import type { Db } from '../store/db.ts';
-import { listPods, type PodRecord } from '../store/pods.ts';
+import { listPods, type PodRecord, podsInPhase } from '../store/pods.ts';
 import { createSecretHint, registryCredentialOf } from '../store/registry-secrets.ts';
 import { getWorkload, type WorkloadRecord } from '../store/workloads.ts';
 import { type Gang, gangOf, podNetworkEnv } from './pod-network.ts';
@@ -56,6 +56,9 @@ export interface Dispatcher {
   /** A node's full Status: Stopping pods it no longer runs are stopped. */
   onStatus(node: string, status: Status, nowMs: number): LifecycleResult;
 }
+
+/** Bound pods read per page by a sync. */
+const SYNC_PAGE = 500;
 
 /** Seconds a pod gets between SIGTERM and SIGKILL. */
 const GRACE_SECONDS = 10;
@@ -216,56 +219,62 @@ export function createDispatcher(db: Db, send: SendToNode, given: DispatcherOpti
       );
       const workloads = new Map<string, WorkloadRecord | undefined>();
       const gangs = new Map<string, Gang>();
-      for (const p of listPods(db, { phases: ['Bound'] })) {
-        yield;
-        if (p.node === null) continue;
-        if (
-          p.grants.some((g) => busyGpus.has(`${p.node}|${g.uuid}`)) ||
-          Object.values(p.ports).some((port) => busyPorts.has(`${p.node}|${port}`))
-        ) {
-          out.held += 1;
-          continue;
-        }
-        const podId = wirePodId(p.workload, p.name);
-        const key = `${podId}#${p.epoch}:start`;
-        keep(p.node, key);
-        if (!due(p.node, key, nowMs)) continue;
-        const node = p.node;
-        let why: string;
-        try {
-          if (!workloads.has(p.workload)) workloads.set(p.workload, getWorkload(db, p.workload));
-          const w = workloads.get(p.workload);
-          if (w === undefined) continue;
-          if (!gangs.has(p.workload)) gangs.set(p.workload, gangOf(db, w));
-          const network = podNetworkEnv(w, gangs.get(p.workload) as Gang, p.name);
-          if (network === null) {
+      // A page at a time: thousands of newly bound pods are not read in one go.
+      for (let after = 0, more = true; more; ) {
+        const page = podsInPhase(db, 'Bound', after, SYNC_PAGE);
+        more = page.length === SYNC_PAGE;
+        after = page[page.length - 1]?.rowid ?? after;
+        for (const { pod: p } of page) {
+          yield;
+          if (p.node === null) continue;
+          if (
+            p.grants.some((g) => busyGpus.has(`${p.node}|${g.uuid}`)) ||
+            Object.values(p.ports).some((port) => busyPorts.has(`${p.node}|${port}`))
+          ) {
             out.held += 1;
             continue;
           }
-          const spec = podSpecOf(w, pullLoginOf(db, w), network, p.ports);
-          const frame = makeFrame({
-            case: 'startPod',
-            value: { podId, epoch: p.epoch, spec, gpuGrants: p.grants.map((g) => ({ ...g })) },
-          });
-          if (send(node, frame)) {
-            mark(node, key, nowMs);
-            out.starts += 1;
+          const podId = wirePodId(p.workload, p.name);
+          const key = `${podId}#${p.epoch}:start`;
+          keep(p.node, key);
+          if (!due(p.node, key, nowMs)) continue;
+          const node = p.node;
+          let why: string;
+          try {
+            if (!workloads.has(p.workload)) workloads.set(p.workload, getWorkload(db, p.workload));
+            const w = workloads.get(p.workload);
+            if (w === undefined) continue;
+            if (!gangs.has(p.workload)) gangs.set(p.workload, gangOf(db, w));
+            const network = podNetworkEnv(w, gangs.get(p.workload) as Gang, p.name);
+            if (network === null) {
+              out.held += 1;
+              continue;
+            }
+            const spec = podSpecOf(w, pullLoginOf(db, w), network, p.ports);
+            const frame = makeFrame({
+              case: 'startPod',
+              value: { podId, epoch: p.epoch, spec, gpuGrants: p.grants.map((g) => ({ ...g })) },
+            });
+            if (send(node, frame)) {
+              mark(node, key, nowMs);
+              out.starts += 1;
+            }
+            continue;
+          } catch (e) {
+            why = unsendable(e);
           }
-          continue;
-        } catch (e) {
-          why = unsendable(e);
-        }
-        // Resending cannot help: the same stored spec gives the same frame every time.
-        try {
-          if (failUnstartable(db, p, why, nowMs).changed) out.failed += 1;
-        } catch (e) {
-          // Not even failing it works (its workload cannot be read): leave it, the rest still go.
-          options.log?.error('pod cannot start and cannot be failed', {
-            workload: p.workload,
-            pod: p.name,
-            why,
-            error: e instanceof Error ? e.message : String(e),
-          });
+          // Resending cannot help: the same stored spec gives the same frame every time.
+          try {
+            if (failUnstartable(db, p, why, nowMs).changed) out.failed += 1;
+          } catch (e) {
+            // Not even failing it works (its workload cannot be read): leave it, the rest still go.
+            options.log?.error('pod cannot start and cannot be failed', {
+              workload: p.workload,
+              pod: p.name,
+              why,
+              error: e instanceof Error ? e.message : String(e),
+            });
+          }
         }
       }
       return out;
