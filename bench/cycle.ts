@@ -110,6 +110,8 @@ async function allocatorCycles(
     // The store's clock: its nodes were last seen at nowMs, so none is past its lease.
     now: () => nowMs + Math.round(performance.now() - t0),
     periodicCycleMs: 3_600_000,
+    // No node misses its lease while a slow run goes on: the cycle alone is measured.
+    leaseMs: 3_600_000,
     onPlanCommitted: (_at, starts) => {
       binds += starts.length;
     },

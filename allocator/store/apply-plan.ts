@@ -1,10 +1,14 @@
 /**
- * Commits a scheduler plan in ONE transaction (docs/architecture.md §6): pods, assignments with their epochs,
- * quota accounting and phase changes are durable before anything is dispatched, and a failure
- * anywhere writes nothing. Returns what the link must send.
+ * Commits a scheduler plan (docs/architecture.md §6): pods, assignments with their epochs, quota
+ * accounting and phase changes are durable before anything is dispatched. `applyPlan` writes it in
+ * ONE transaction and a failure anywhere writes nothing; `applyPlanInSlices` (the allocator's path,
+ * docs/architecture.md §3 "Cycles off the event loop") writes it a few workloads per transaction
+ * and leaves out, whole, each workload whose part the store refuses by then. Returns what the link
+ * must send.
  *
- * Contract: the plan was computed from `buildSnapshot` of this database with no write in between
- * (the allocator runs snapshot -> plan -> apply on one thread); anything else is refused by throwing.
+ * Both check every part against the store as it is when written (the workload still scheduled, the
+ * evicted pod where the plan says, the node there and not lost, its GPUs still reported, the pod not
+ * already placed): a plan made from an older snapshot is refused by throwing, never half-applied.
  */
 import type { WorkloadPhase } from '../../common/phases.ts';
 import type { GpuGrant } from '../../common/resources.ts';

@@ -34,7 +34,7 @@ describe('a cycle over thousands of nodes', () => {
     const { db, nowMs } = storeCluster(dataDir, {
       nodes: 2000,
       gpusPerNode: 8,
-      pending: 4000,
+      pending: 2500,
       projects: 10,
       departments: 2,
       seed: 5,
@@ -51,16 +51,22 @@ describe('a cycle over thousands of nodes', () => {
       )
       .sort();
     ref.close();
-    expect(expected.length).toBeGreaterThan(3000);
+    expect(expected.length).toBeGreaterThan(2000);
 
     const t0 = performance.now();
     const a = await startAllocator({
       dataDir,
       port: 0,
-      log: createLogger({ stream: new Writable({ write: (_c, _e, done) => done() }) }),
+      log: createLogger({
+        stream: process.env.TESSERA_DEBUG_CYCLE
+          ? process.stderr
+          : new Writable({ write: (_c, _e, done) => done() }),
+      }),
       // The store's clock: its nodes were last seen at nowMs, so none is past its lease.
       now: () => nowMs + Math.round(performance.now() - t0),
       periodicCycleMs: 3_600_000,
+      // No node misses its lease while a loaded machine runs this: the cycle alone is measured.
+      leaseMs: 3_600_000,
     });
     // From here on (the first cycle starts coalesceMs after the allocator listens).
     const delay = monitorEventLoopDelay({ resolution: 5 });
