@@ -34,14 +34,22 @@ export function storeCluster(dataDir: string, opts: StoreClusterOptions): { db: 
     for (const n of snap.nodes)
       upsertNode(
         db,
-        { name: n.name, labels: { ...n.labels }, gpus: [...n.gpus], cpuMillis: n.cpuMillis, memoryMiB: n.memoryMiB },
+        {
+          name: n.name,
+          labels: { ...n.labels },
+          gpus: [...n.gpus],
+          cpuMillis: n.cpuMillis,
+          memoryMiB: n.memoryMiB,
+        },
         nowMs,
       );
     for (const q of snap.queues) {
       if (q.parent === null) must(createDepartment(db, q.name, nowMs));
       else must(createProject(db, q.name, q.parent, nowMs));
       for (const [pool, quota] of Object.entries(q.quotas))
-        must(setQuota(db, q.name, pool, { deserved: quota.deserved, overQuotaWeight: quota.overQuotaWeight }));
+        must(
+          setQuota(db, q.name, pool, { deserved: quota.deserved, overQuotaWeight: quota.overQuotaWeight }),
+        );
     }
     for (const g of snap.groups) {
       const gpu = g.request.gpu;
