@@ -183,102 +183,100 @@ export function createDispatcher(db: Db, send: SendToNode, given: DispatcherOpti
 
   // The one sync, as steps: a pause may come between any two Bound pods.
   function* steps(nowMs: number): Generator<void, SyncResult> {
-    {
-      const out: SyncResult = { starts: 0, stops: 0, held: 0, failed: 0 };
-      const previous = sent;
-      const previousFirst = firstStop;
-      sent = new Map();
-      firstStop = new Map();
-      const keep = (node: string, key: string): void => {
-        const last = previous.get(node)?.get(key);
-        if (last !== undefined) mark(node, key, last);
-      };
-      const stopping = listPods(db, { phases: ['Stopping'] });
-      stoppingNodes = new Set(stopping.flatMap((p) => (p.node === null ? [] : [p.node])));
-      const busyGpus = new Set(stopping.flatMap((p) => p.grants.map((g) => `${p.node}|${g.uuid}`)));
-      for (const p of stopping) {
-        if (p.node === null) continue;
-        const podId = wirePodId(p.workload, p.name);
-        const key = `${podId}#${p.epoch}:stop`;
-        keep(p.node, key);
-        const first = previousFirst.get(key);
-        if (first !== undefined) firstStop.set(key, first);
-        if (!due(p.node, key, nowMs)) continue;
-        const frame = makeFrame({
-          case: 'stopPod',
-          value: { podId, epoch: p.epoch, reason: 'stopped by the allocator', graceSeconds: GRACE_SECONDS },
-        });
-        if (send(p.node, frame)) {
-          mark(p.node, key, nowMs);
-          if (!firstStop.has(key)) firstStop.set(key, nowMs);
-          out.stops += 1;
-        }
+    const out: SyncResult = { starts: 0, stops: 0, held: 0, failed: 0 };
+    const previous = sent;
+    const previousFirst = firstStop;
+    sent = new Map();
+    firstStop = new Map();
+    const keep = (node: string, key: string): void => {
+      const last = previous.get(node)?.get(key);
+      if (last !== undefined) mark(node, key, last);
+    };
+    const stopping = listPods(db, { phases: ['Stopping'] });
+    stoppingNodes = new Set(stopping.flatMap((p) => (p.node === null ? [] : [p.node])));
+    const busyGpus = new Set(stopping.flatMap((p) => p.grants.map((g) => `${p.node}|${g.uuid}`)));
+    for (const p of stopping) {
+      if (p.node === null) continue;
+      const podId = wirePodId(p.workload, p.name);
+      const key = `${podId}#${p.epoch}:stop`;
+      keep(p.node, key);
+      const first = previousFirst.get(key);
+      if (first !== undefined) firstStop.set(key, first);
+      if (!due(p.node, key, nowMs)) continue;
+      const frame = makeFrame({
+        case: 'stopPod',
+        value: { podId, epoch: p.epoch, reason: 'stopped by the allocator', graceSeconds: GRACE_SECONDS },
+      });
+      if (send(p.node, frame)) {
+        mark(p.node, key, nowMs);
+        if (!firstStop.has(key)) firstStop.set(key, nowMs);
+        out.stops += 1;
       }
-      const busyPorts = new Set(
-        stopping.flatMap((p) => Object.values(p.ports).map((port) => `${p.node}|${port}`)),
-      );
-      const workloads = new Map<string, WorkloadRecord | undefined>();
-      const gangs = new Map<string, Gang>();
-      // A page at a time: thousands of newly bound pods are not read in one go.
-      for (let after = 0, more = true; more; ) {
-        const page = podsInPhase(db, 'Bound', after, SYNC_PAGE);
-        more = page.length === SYNC_PAGE;
-        after = page[page.length - 1]?.rowid ?? after;
-        for (const { pod: p } of page) {
-          yield;
-          if (p.node === null) continue;
-          if (
-            p.grants.some((g) => busyGpus.has(`${p.node}|${g.uuid}`)) ||
-            Object.values(p.ports).some((port) => busyPorts.has(`${p.node}|${port}`))
-          ) {
+    }
+    const busyPorts = new Set(
+      stopping.flatMap((p) => Object.values(p.ports).map((port) => `${p.node}|${port}`)),
+    );
+    const workloads = new Map<string, WorkloadRecord | undefined>();
+    const gangs = new Map<string, Gang>();
+    // A page at a time: thousands of newly bound pods are not read in one go.
+    for (let after = 0, more = true; more; ) {
+      const page = podsInPhase(db, 'Bound', after, SYNC_PAGE);
+      more = page.length === SYNC_PAGE;
+      after = page[page.length - 1]?.rowid ?? after;
+      for (const { pod: p } of page) {
+        yield;
+        if (p.node === null) continue;
+        if (
+          p.grants.some((g) => busyGpus.has(`${p.node}|${g.uuid}`)) ||
+          Object.values(p.ports).some((port) => busyPorts.has(`${p.node}|${port}`))
+        ) {
+          out.held += 1;
+          continue;
+        }
+        const podId = wirePodId(p.workload, p.name);
+        const key = `${podId}#${p.epoch}:start`;
+        keep(p.node, key);
+        if (!due(p.node, key, nowMs)) continue;
+        const node = p.node;
+        let why: string;
+        try {
+          if (!workloads.has(p.workload)) workloads.set(p.workload, getWorkload(db, p.workload));
+          const w = workloads.get(p.workload);
+          if (w === undefined) continue;
+          if (!gangs.has(p.workload)) gangs.set(p.workload, gangOf(db, w));
+          const network = podNetworkEnv(w, gangs.get(p.workload) as Gang, p.name);
+          if (network === null) {
             out.held += 1;
             continue;
           }
-          const podId = wirePodId(p.workload, p.name);
-          const key = `${podId}#${p.epoch}:start`;
-          keep(p.node, key);
-          if (!due(p.node, key, nowMs)) continue;
-          const node = p.node;
-          let why: string;
-          try {
-            if (!workloads.has(p.workload)) workloads.set(p.workload, getWorkload(db, p.workload));
-            const w = workloads.get(p.workload);
-            if (w === undefined) continue;
-            if (!gangs.has(p.workload)) gangs.set(p.workload, gangOf(db, w));
-            const network = podNetworkEnv(w, gangs.get(p.workload) as Gang, p.name);
-            if (network === null) {
-              out.held += 1;
-              continue;
-            }
-            const spec = podSpecOf(w, pullLoginOf(db, w), network, p.ports);
-            const frame = makeFrame({
-              case: 'startPod',
-              value: { podId, epoch: p.epoch, spec, gpuGrants: p.grants.map((g) => ({ ...g })) },
-            });
-            if (send(node, frame)) {
-              mark(node, key, nowMs);
-              out.starts += 1;
-            }
-            continue;
-          } catch (e) {
-            why = unsendable(e);
+          const spec = podSpecOf(w, pullLoginOf(db, w), network, p.ports);
+          const frame = makeFrame({
+            case: 'startPod',
+            value: { podId, epoch: p.epoch, spec, gpuGrants: p.grants.map((g) => ({ ...g })) },
+          });
+          if (send(node, frame)) {
+            mark(node, key, nowMs);
+            out.starts += 1;
           }
-          // Resending cannot help: the same stored spec gives the same frame every time.
-          try {
-            if (failUnstartable(db, p, why, nowMs).changed) out.failed += 1;
-          } catch (e) {
-            // Not even failing it works (its workload cannot be read): leave it, the rest still go.
-            options.log?.error('pod cannot start and cannot be failed', {
-              workload: p.workload,
-              pod: p.name,
-              why,
-              error: e instanceof Error ? e.message : String(e),
-            });
-          }
+          continue;
+        } catch (e) {
+          why = unsendable(e);
+        }
+        // Resending cannot help: the same stored spec gives the same frame every time.
+        try {
+          if (failUnstartable(db, p, why, nowMs).changed) out.failed += 1;
+        } catch (e) {
+          // Not even failing it works (its workload cannot be read): leave it, the rest still go.
+          options.log?.error('pod cannot start and cannot be failed', {
+            workload: p.workload,
+            pod: p.name,
+            why,
+            error: e instanceof Error ? e.message : String(e),
+          });
         }
       }
-      return out;
     }
+    return out;
   }
 
   return {
