@@ -21,6 +21,7 @@ import {
 } from '../common/disconnect.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { type DefaultsOf, type WithDefaults, withDefaults } from '../common/options.ts';
+import { createSlicer, type Slicer } from '../common/slicer.ts';
 import { buildApi } from './api/index.ts';
 import type { LogSource } from './api/info-routes.ts';
 import { createLogFollows } from './api/log-follows.ts';
@@ -35,14 +36,13 @@ import { teardown } from './lifecycle/teardown.ts';
 import { attachAgentLink } from './link/server.ts';
 import type { AgentLink, AgentLinkStats } from './link/types.ts';
 import { createAllocatorMetrics } from './metrics.ts';
-import { ACTIONS } from './scheduler/actions/index.ts';
-import { runCycle } from './scheduler/cycle.ts';
 import { isEmptyPlan } from './scheduler/plan.ts';
 import { DEFAULT_COLD_START_MS, DEFAULT_STABILISATION_MS } from './serve/autoscaler.ts';
 import { DEFAULT_WINDOW_MS } from './serve/load-meter.ts';
 import { startServing } from './serve/serving.ts';
 import { createAbsenceCheck } from './service/absence.ts';
 import { ADMIN_TOKEN_FILE, ALLOCATOR_FILE, bootstrap, JOIN_TOKEN_FILE } from './service/bootstrap.ts';
+import { type CycleWorker, startCycleWorker } from './service/cycle-worker.ts';
 import { createDispatcher, type Dispatcher } from './service/dispatch.ts';
 import { createExplainStore } from './service/explain.ts';
 import { createGpuSampleCache } from './service/gpu-samples.ts';
@@ -50,14 +50,20 @@ import { createGpuUsageTracker } from './service/gpu-usage.ts';
 import { type CycleLoop, createCycleLoop } from './service/loop.ts';
 import { createShareStore } from './service/shares.ts';
 import type { AllocatorOptions, AllocatorRole, AllocatorStats, RunningAllocator } from './service/types.ts';
-import { applyPlan } from './store/apply-plan.ts';
+import { applyPlanInSlices } from './store/apply-plan.ts';
 import { openStore } from './store/db.ts';
 import { silentNodes } from './store/nodes.ts';
 import { hasRuledWork } from './store/policies.ts';
-import { buildSnapshot, hasTimedWork } from './store/snapshot.ts';
+import { hasTimedWork } from './store/snapshot.ts';
 import { sqliteTokenStore } from './store/tokens.ts';
 
 export type { AllocatorOptions, AllocatorRole, AllocatorStats, RunningAllocator } from './service/types.ts';
+
+/**
+ * Longest stretch a cycle holds the event loop between two pauses (the plan's commit and dispatch
+ * run in slices this long): well under the 50 ms an agent's frames may wait.
+ */
+const SLICE_MS = 10;
 
 /** Default TCP port of the allocator's API and agent link. */
 export const DEFAULT_PORT = 7400;
@@ -120,6 +126,7 @@ interface Term {
   epoch: number;
   link: AgentLink;
   dispatcher: Dispatcher;
+  scheduler: CycleWorker;
   loop: CycleLoop;
   /** Stops the loop and the lease checks and closes every agent session. */
   end(): Promise<void>;
@@ -262,7 +269,12 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
       epoch,
       link,
       dispatcher,
-      loop: createCycleLoop(() => cycle(t), {
+      // The scheduler runs on its own thread over its own store connection (service/cycle-worker.ts).
+      scheduler: startCycleWorker({
+        dataDir: options.dataDir,
+        ...(options.store === undefined ? {} : { url: options.store }),
+      }),
+      loop: createCycleLoop(() => cycle(t, createSlicer(SLICE_MS)), {
         coalesceMs: options.coalesceMs,
         periodicMs: options.periodicCycleMs,
         idle: () => !hasTimedWork(db) && !hasRuledWork(db), // rules need the periodic tick
@@ -271,6 +283,8 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
       async end() {
         clearInterval(leaseTimer);
         t.loop.close();
+        await t.loop.settled();
+        await t.scheduler.close();
         await link
           .close()
           .catch((e: unknown) => log.warn('agent link closed with an error', { error: String(e) }));
@@ -284,26 +298,34 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
     return t;
   };
 
-  const cycle = (t: Term): void => {
+  /**
+   * One cycle of term `t`. Only the short parts run on this event loop, in slices of at most
+   * SLICE_MS: the snapshot and the plan are made on the scheduler's thread, and the plan is committed
+   * and dispatched a slice at a time, so agents and API calls are answered in between.
+   */
+  const cycle = async (t: Term, slicer: Slicer): Promise<void> => {
     if (!elector.leading()) return;
-    const { dispatcher } = t;
+    const { dispatcher, scheduler } = t;
     const started = performance.now();
     const at = now();
     // Scheduling rules move expired work to Stopped; the teardown below stops its pods.
     metrics.ruleStops(enforceSchedulingRules(db, gpuUsage.idleRuns(at), at).length);
     teardown(db);
-    const snapshot = buildSnapshot(db, at, undefined, (id) => serving.scaler.wanted(id));
-    const plan = runCycle(snapshot, ACTIONS, metrics.timeAction);
+    const made = await scheduler.plan(at, serving.scaler.wantedAll(), slicer);
+    for (const [action, ms] of made.actionMs) metrics.actionTimed(action, ms);
+    const { plan } = made;
     explain.record(plan.pending, at); // for tessera explain
-    shares.record(snapshot, plan);
+    shares.record(made, plan);
     if (!isEmptyPlan(plan)) {
-      // Committed (decision and quota accounting in one transaction) before anything is sent.
-      const applied = metrics.timeStore(() => applyPlan(db, plan, at));
+      // Committed (decision and quota accounting) before anything is sent, a slice at a time.
+      const applied = await applyPlanInSlices(db, plan, at, slicer, metrics.timeStore);
       options.onPlanCommitted?.(now(), applied.starts);
       for (const c of applied.phaseChanges)
         log.info('workload phase', { workload: c.workload, from: c.from, to: c.to, reason: c.reason });
+      // The store moved on since the snapshot: what was left out is planned again next cycle.
+      if (applied.skipped.length > 0) requestCycle();
     }
-    const sent = dispatcher.sync(at);
+    const sent = await dispatcher.syncInSlices(at, slicer);
     counters.cycles += 1;
     counters.lastCycleMs = performance.now() - started;
     metrics.cycleDone(counters.lastCycleMs, plan);
@@ -445,9 +467,7 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
       (app.server as unknown as TlsServer).setSecureContext({ cert: tls.cert, key: tls.key });
       return true;
     },
-    cycleNow: () => {
-      if (term !== null) cycle(term);
-    },
+    cycleNow: () => term?.loop.runNow() ?? Promise.resolve(),
     close() {
       closing ??= (async () => {
         const ended = term;

@@ -70,6 +70,8 @@ export interface AllocatorMetrics {
   ruleStops(count: number): void;
   /** Times one scheduler action's run (runCycle's observer). */
   timeAction(action: ActionName, run: () => void): void;
+  /** Records one scheduler action's run timed elsewhere (on the scheduler's thread). */
+  actionTimed(action: ActionName, ms: number): void;
   /** Times `fn` as one store transaction. */
   timeStore<T>(fn: () => T): T;
   /** Adds the `onResponse` hook timing every API request to `app`. */
@@ -259,6 +261,9 @@ export function createAllocatorMetrics(sources: AllocatorMetricsSources): Alloca
       } finally {
         actionSeconds.observe({ action }, (performance.now() - started) / 1000);
       }
+    },
+    actionTimed(action, ms) {
+      actionSeconds.observe({ action }, ms / 1000);
     },
     timeStore(fn) {
       const started = performance.now();

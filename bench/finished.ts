@@ -91,7 +91,7 @@ export async function runFinishedBench(
       const token = readFileSync(alloc.adminTokenFile, 'utf8').trim();
       const cycles: number[] = [];
       for (let i = 0; i < o.cycles + 2; i++) {
-        alloc.cycleNow();
+        await alloc.cycleNow();
         // The first two warm the JIT and the page cache.
         if (i >= 2) cycles.push(alloc.stats().lastCycleMs);
       }

@@ -8,21 +8,25 @@
  * benchmark (pod start latency through the runner against `podman run -d`, agent RSS and CPU with
  * container pods; bench/containers.ts, flags `--runs 20 --ctr-pods 8 --ctr-window-s 30`; skipped,
  * saying why, without podman or root).
- * `--only quality|throughput|agent|link|finished|podman|containers` runs one of them.
+ * And the cycle benchmark (what a scheduling cycle stalls the event loop, inline against the
+ * allocator's scheduler thread; bench/cycle.ts, flags `--nodes 1000,5000,10000 --runs 3`).
+ * `--only quality|throughput|cycle|agent|link|finished|podman|containers` runs one of them.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runAgentBench } from './agent.ts';
 import { parseContainersArgs, runContainersBench } from './containers.ts';
+import { parseCycleArgs, runCycleBench } from './cycle.ts';
 import { parseFinishedArgs, runFinishedBench } from './finished.ts';
 import { parseLinkArgs, runLinkBench } from './link.ts';
 import { parsePodmanArgs, runPodmanBench } from './podman.ts';
 import { runThroughputBench } from './throughput.ts';
 
-type BenchName = 'quality' | 'throughput' | 'agent' | 'link' | 'finished' | 'podman' | 'containers';
+type BenchName = 'quality' | 'throughput' | 'cycle' | 'agent' | 'link' | 'finished' | 'podman' | 'containers';
 const BENCHES: readonly BenchName[] = [
   'quality',
   'throughput',
+  'cycle',
   'agent',
   'link',
   'finished',
@@ -54,6 +58,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (only !== undefined && !isBench(only)) throw new Error(`--only must be one of ${BENCHES.join(', ')}`);
   if (only === undefined || only === 'quality') await runQuality();
   if (only === undefined || only === 'throughput') await runThroughputBench();
+  if (only === undefined || only === 'cycle') await runCycleBench(parseCycleArgs(argv));
   if (only === undefined || only === 'agent') await runAgentBench();
   if (only === undefined || only === 'link') await runLinkBench(parseLinkArgs(argv));
   if (only === undefined || only === 'finished') await runFinishedBench(parseFinishedArgs(argv));

@@ -14,9 +14,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { runCycle } from '../allocator/scheduler/cycle.ts';
 import type { PlacementStrategy, Snapshot } from '../allocator/scheduler/snapshot.ts';
+import { bareGreedy } from './bare-greedy.ts';
 import { pendingPods, syntheticCluster } from './synthetic.ts';
 
 /** One benchmark size. */
@@ -89,6 +91,9 @@ export interface ThroughputResult {
   maxRssMiB: number;
   heapUsedAfterMiB: number;
   isolated: boolean;
+  /** The bare greedy loop over the same snapshot in the same process, right after. */
+  bareBinds: number;
+  barePodsPerSec: number;
 }
 
 const MIB = 1024 * 1024;
@@ -152,6 +157,9 @@ export function measure(
 
   const heapUsedAfter = process.memoryUsage().heapUsed;
   const binds = plan.binds.length;
+  // runCycle never writes its snapshot (test/allocator/cycle/frozen-input.test.ts): the same one serves.
+  bareGreedy(snapshot); // warm
+  const bare = bareGreedy(snapshot);
   return {
     caseId: c.id,
     strategy,
@@ -171,6 +179,8 @@ export function measure(
     maxRssMiB: (process.resourceUsage().maxRSS * 1024) / MIB,
     heapUsedAfterMiB: heapUsedAfter / MIB,
     isolated: false,
+    bareBinds: bare.binds,
+    barePodsPerSec: bare.binds / (bare.ms / 1000),
   };
 }
 
@@ -228,6 +238,8 @@ export function formatTable(results: readonly ThroughputResult[]): string {
     'pending left',
     'RSS peak MiB',
     'heap after MiB',
+    'bare binds',
+    'bare pods/s',
   ];
   const rows = results.map((r) => [
     r.caseId,
@@ -247,6 +259,8 @@ export function formatTable(results: readonly ThroughputResult[]): string {
     fmt(r.pendingLeft),
     fmt(Math.max(r.maxRssMiB, r.rssSampledMiB)),
     fmt(r.heapUsedAfterMiB),
+    fmt(r.bareBinds),
+    fmt(r.barePodsPerSec),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
@@ -277,7 +291,7 @@ export async function runThroughputBench(opts: ThroughputOptions = {}): Promise<
       const r = isolate ? measureIsolated(c, s, warmup) : measure(c, s, warmup);
       results.push(r);
       console.log(
-        `  ${c.id} ${s}: ${fmt(r.binds)} binds in ${fmt(r.cycleMs, 1)} ms = ${fmt(r.podsPerSec)} pods/s (target ${fmt(r.targetPodsPerSec)})`,
+        `  ${c.id} ${s}: ${fmt(r.binds)} binds in ${fmt(r.cycleMs, 1)} ms = ${fmt(r.podsPerSec)} pods/s (target ${fmt(r.targetPodsPerSec)}); bare greedy loop ${fmt(r.barePodsPerSec)} pods/s; load ${loadavg()[0]?.toFixed(1)}`,
       );
     }
   }
@@ -285,7 +299,7 @@ export async function runThroughputBench(opts: ThroughputOptions = {}): Promise<
   console.log(formatTable(results));
   console.log('');
   console.log(
-    'pods/s = binds / cycle wall seconds; cycle = runCycle (session, fair share, every action, commit); build = syntheticCluster.',
+    'pods/s = binds / cycle wall seconds; cycle = runCycle (session, fair share, every action, commit); build = syntheticCluster; bare = first-fit of the same pods with nothing else (bareGreedy), same process, right after.',
   );
 }
 

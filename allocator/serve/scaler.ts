@@ -43,6 +43,11 @@ export class ServeScaler {
     return m;
   }
 
+  /** Every autoscaled workload's wanted replicas, for a snapshot read on another thread. */
+  wantedAll(): [string, number][] {
+    return [...this.wantedById];
+  }
+
   /** The replicas workload `id` wants now; undefined: not autoscaled (or not decided yet). */
   wanted(id: string): number | undefined {
     return this.wantedById.get(id);

@@ -14,13 +14,14 @@ import { parseImageRef } from '../../common/image-ref.ts';
 import type { Logger } from '../../common/log.ts';
 import { type DefaultsOf, withDefaults } from '../../common/options.ts';
 import { credentialMismatch, type RegistryCredential } from '../../common/registry-secret.ts';
+import type { Slicer } from '../../common/slicer.ts';
 import type { Frame, Status, WirePodSpec, WireReadiness } from '../../common/wire.ts';
 import { FrameRefused, makeFrame } from '../../common/wire.ts';
 import type { WorkloadSpec } from '../../common/workload.ts';
 import { confirmAbsent, failUnstartable, type LifecycleResult } from '../lifecycle/reports.ts';
 import { wirePodId } from '../link/pod-id.ts';
 import type { Db } from '../store/db.ts';
-import { listPods, type PodRecord } from '../store/pods.ts';
+import { listPods, type PodRecord, podsInPhase } from '../store/pods.ts';
 import { createSecretHint, registryCredentialOf } from '../store/registry-secrets.ts';
 import { getWorkload, type WorkloadRecord } from '../store/workloads.ts';
 import { type Gang, gangOf, podNetworkEnv } from './pod-network.ts';
@@ -45,11 +46,19 @@ export interface SyncResult {
 export interface Dispatcher {
   /** Sends every owed frame not sent within `resendMs`. */
   sync(nowMs: number): SyncResult;
+  /**
+   * `sync`, pausing between StartPods whenever `slicer` says the slice ran long enough: thousands of
+   * newly bound pods then never hold the event loop. Calls must not overlap (the cycle loop's are not).
+   */
+  syncInSlices(nowMs: number, slicer: Slicer): Promise<SyncResult>;
   /** The node (re)connected: whatever it is owed goes out on the next sync. */
   forgetNode(node: string): void;
   /** A node's full Status: Stopping pods it no longer runs are stopped. */
   onStatus(node: string, status: Status, nowMs: number): LifecycleResult;
 }
+
+/** Bound pods read per page by a sync. */
+const SYNC_PAGE = 500;
 
 /** Seconds a pod gets between SIGTERM and SIGKILL. */
 const GRACE_SECONDS = 10;
@@ -172,44 +181,50 @@ export function createDispatcher(db: Db, send: SendToNode, given: DispatcherOpti
     m.set(key, nowMs);
   };
 
-  return {
-    sync(nowMs) {
-      const out: SyncResult = { starts: 0, stops: 0, held: 0, failed: 0 };
-      const previous = sent;
-      const previousFirst = firstStop;
-      sent = new Map();
-      firstStop = new Map();
-      const keep = (node: string, key: string): void => {
-        const last = previous.get(node)?.get(key);
-        if (last !== undefined) mark(node, key, last);
-      };
-      const stopping = listPods(db, { phases: ['Stopping'] });
-      stoppingNodes = new Set(stopping.flatMap((p) => (p.node === null ? [] : [p.node])));
-      const busyGpus = new Set(stopping.flatMap((p) => p.grants.map((g) => `${p.node}|${g.uuid}`)));
-      for (const p of stopping) {
-        if (p.node === null) continue;
-        const podId = wirePodId(p.workload, p.name);
-        const key = `${podId}#${p.epoch}:stop`;
-        keep(p.node, key);
-        const first = previousFirst.get(key);
-        if (first !== undefined) firstStop.set(key, first);
-        if (!due(p.node, key, nowMs)) continue;
-        const frame = makeFrame({
-          case: 'stopPod',
-          value: { podId, epoch: p.epoch, reason: 'stopped by the allocator', graceSeconds: GRACE_SECONDS },
-        });
-        if (send(p.node, frame)) {
-          mark(p.node, key, nowMs);
-          if (!firstStop.has(key)) firstStop.set(key, nowMs);
-          out.stops += 1;
-        }
+  // The one sync, as steps: a pause may come between any two Bound pods.
+  function* steps(nowMs: number): Generator<void, SyncResult> {
+    const out: SyncResult = { starts: 0, stops: 0, held: 0, failed: 0 };
+    const previous = sent;
+    const previousFirst = firstStop;
+    sent = new Map();
+    firstStop = new Map();
+    const keep = (node: string, key: string): void => {
+      const last = previous.get(node)?.get(key);
+      if (last !== undefined) mark(node, key, last);
+    };
+    const stopping = listPods(db, { phases: ['Stopping'] });
+    stoppingNodes = new Set(stopping.flatMap((p) => (p.node === null ? [] : [p.node])));
+    const busyGpus = new Set(stopping.flatMap((p) => p.grants.map((g) => `${p.node}|${g.uuid}`)));
+    for (const p of stopping) {
+      if (p.node === null) continue;
+      const podId = wirePodId(p.workload, p.name);
+      const key = `${podId}#${p.epoch}:stop`;
+      keep(p.node, key);
+      const first = previousFirst.get(key);
+      if (first !== undefined) firstStop.set(key, first);
+      if (!due(p.node, key, nowMs)) continue;
+      const frame = makeFrame({
+        case: 'stopPod',
+        value: { podId, epoch: p.epoch, reason: 'stopped by the allocator', graceSeconds: GRACE_SECONDS },
+      });
+      if (send(p.node, frame)) {
+        mark(p.node, key, nowMs);
+        if (!firstStop.has(key)) firstStop.set(key, nowMs);
+        out.stops += 1;
       }
-      const busyPorts = new Set(
-        stopping.flatMap((p) => Object.values(p.ports).map((port) => `${p.node}|${port}`)),
-      );
-      const workloads = new Map<string, WorkloadRecord | undefined>();
-      const gangs = new Map<string, Gang>();
-      for (const p of listPods(db, { phases: ['Bound'] })) {
+    }
+    const busyPorts = new Set(
+      stopping.flatMap((p) => Object.values(p.ports).map((port) => `${p.node}|${port}`)),
+    );
+    const workloads = new Map<string, WorkloadRecord | undefined>();
+    const gangs = new Map<string, Gang>();
+    // A page at a time: thousands of newly bound pods are not read in one go.
+    for (let after = 0, more = true; more; ) {
+      const page = podsInPhase(db, 'Bound', after, SYNC_PAGE);
+      more = page.length === SYNC_PAGE;
+      after = page[page.length - 1]?.rowid ?? after;
+      for (const { pod: p } of page) {
+        yield;
         if (p.node === null) continue;
         if (
           p.grants.some((g) => busyGpus.has(`${p.node}|${g.uuid}`)) ||
@@ -260,7 +275,26 @@ export function createDispatcher(db: Db, send: SendToNode, given: DispatcherOpti
           });
         }
       }
-      return out;
+    }
+    return out;
+  }
+
+  return {
+    sync(nowMs) {
+      const it = steps(nowMs);
+      for (;;) {
+        const r = it.next();
+        if (r.done === true) return r.value;
+      }
+    },
+
+    async syncInSlices(nowMs, slicer) {
+      const it = steps(nowMs);
+      for (;;) {
+        const r = it.next();
+        if (r.done === true) return r.value;
+        if (slicer.due()) await slicer.pause();
+      }
     },
 
     forgetNode(node) {

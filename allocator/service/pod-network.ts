@@ -6,7 +6,7 @@
  */
 import type { Db } from '../store/db.ts';
 import { getNode } from '../store/nodes.ts';
-import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
+import { podsOfWorkload, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import type { WorkloadRecord } from '../store/workloads.ts';
 import { type GangMember, gangComplete, networkEnv } from './rendezvous.ts';
 
@@ -24,7 +24,7 @@ function ordinal(name: string): number {
 
 /** `w`'s placed pods (bound, starting, running), ordered by ordinal: pod `name-0` is index 0 of a fresh gang. */
 export function gangOf(db: Db, w: WorkloadRecord): Gang {
-  const pods = listPods(db, { workload: w.id, phases: SCHEDULED_POD_PHASES }).filter((p) => p.node !== null);
+  const pods = podsOfWorkload(db, w.id, SCHEDULED_POD_PHASES).filter((p) => p.node !== null);
   pods.sort((a, b) => ordinal(a.name) - ordinal(b.name) || (a.name < b.name ? -1 : 1));
   const addresses = new Map<string, string | null>();
   const addressOf = (node: string): string | null => {

@@ -6,7 +6,7 @@
  */
 import type { QueueShare } from '../scheduler/fairshare.ts';
 import type { Plan } from '../scheduler/plan.ts';
-import type { Snapshot } from '../scheduler/snapshot.ts';
+import type { QueueSnap } from '../scheduler/snapshot.ts';
 
 /** One queue in one node pool, GPUs as numbers of GPUs. */
 export interface ShareRow {
@@ -26,7 +26,7 @@ export interface ShareRow {
 /** The newest cycle's shares; main.ts records every cycle. */
 export interface ShareStore {
   /** Keeps this cycle's shares (`plan.shares`) as the newest; rows are written when next asked. */
-  record(snapshot: Snapshot, plan: Plan): void;
+  record(snapshot: { queues: readonly Pick<QueueSnap, 'name' | 'parent'>[] }, plan: Plan): void;
   /** The newest cycle's rows, departments first then projects, by name and pool; empty before a cycle. */
   rows(): readonly ShareRow[];
 }

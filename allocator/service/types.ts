@@ -119,7 +119,7 @@ export interface RunningAllocator {
    */
   setTls(tls: ServerTls): boolean;
   /** Runs a scheduling cycle now (tests); resolves when it and its dispatch are done. */
-  cycleNow(): void;
+  cycleNow(): Promise<void>;
   /** Stops accepting, closes agent sessions and the HTTP server, closes the store. */
   close(): Promise<void>;
 }

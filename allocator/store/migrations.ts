@@ -131,13 +131,16 @@ CREATE TABLE access_rules (
 /**
  * Migration 1 on PostgreSQL: V1 in its types, with `user` quoted (a reserved word there; V2 drops
  * the column), and a `rowid` identity column on the tables whose order code reads SQLite's rowid
- * (creation-order ties), so those queries stay one text.
+ * (creation-order ties, and the dispatcher's pages of pods in a phase), so those queries stay one
+ * text.
  */
 const V1_POSTGRES = `${postgresDdl(V1.replace('\n  user TEXT', '\n  "user" TEXT'))}
 ALTER TABLE departments ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
 ALTER TABLE projects ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
 ALTER TABLE node_pools ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
 ALTER TABLE workloads ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE pods ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+CREATE INDEX pods_phase_rowid ON pods (phase, rowid);
 `;
 
 /**

@@ -118,6 +118,40 @@ export function listPods(
   return rows.map(toPod);
 }
 
+/**
+ * One workload's pods in `phases`, by name: read through the primary key, so asking it for every
+ * workload of a large plan (the dispatcher's gangs) costs each workload's own pods only.
+ */
+export function podsOfWorkload(db: Db, workload: string, phases: readonly PodPhase[]): PodRecord[] {
+  const rows = db
+    .prepare(
+      `${POD_SELECT} WHERE p.workload = ? AND p.phase IN (${phases.map(() => '?').join(', ')}) ORDER BY p.name`,
+    )
+    .all(workload, ...phases) as PodRow[];
+  return rows.map(toPod);
+}
+
+/**
+ * A page of the pods in `phase`, in the order they were first written, after row `afterRowid`
+ * (0: from the start): the dispatcher reads thousands of newly bound pods a page at a time, each page
+ * one range of the pods_phase index, so no single read holds the event loop.
+ */
+export function podsInPhase(
+  db: Db,
+  phase: PodPhase,
+  afterRowid: number,
+  limit: number,
+): { rowid: number; pod: PodRecord }[] {
+  const rows = db
+    .prepare(
+      `SELECT p.rowid AS rid, p.*, COALESCE((SELECT MAX(epoch) FROM assignments a
+         WHERE a.workload = p.workload AND a.pod = p.name), 0) AS epoch FROM pods p
+       WHERE p.phase = ? AND p.rowid > ? ORDER BY p.rowid LIMIT ?`,
+    )
+    .all(phase, afterRowid, limit) as (PodRow & { rid: number })[];
+  return rows.map((r) => ({ rowid: r.rid, pod: toPod(r) }));
+}
+
 /** One pod, or undefined. */
 export function getPod(db: Db, workload: string, name: string): PodRecord | undefined {
   const r = db.prepare(`${POD_SELECT} WHERE p.workload = ? AND p.name = ?`).get(workload, name) as

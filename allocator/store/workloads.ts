@@ -87,6 +87,11 @@ function withDefaults(s: StoredSpec): WorkloadSpec {
   };
 }
 
+/** A stored spec column parsed, with the defaults of fields added after it was stored. */
+export function parseStoredSpec(raw: string): WorkloadSpec {
+  return withDefaults(JSON.parse(raw) as StoredSpec);
+}
+
 function toWorkload(r: WorkloadRow): WorkloadRecord {
   return {
     id: r.id,
@@ -94,7 +99,7 @@ function toWorkload(r: WorkloadRow): WorkloadRecord {
     project: r.project,
     // Only specs that passed parseWorkloadSpec and phases that passed transition() are stored.
     type: r.type as WorkloadType,
-    spec: withDefaults(JSON.parse(r.spec) as StoredSpec),
+    spec: parseStoredSpec(r.spec),
     phase: r.phase as WorkloadPhase,
     phaseReason: r.phase_reason,
     createdMs: r.created_ms,

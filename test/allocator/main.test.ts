@@ -124,7 +124,7 @@ describe('startAllocator', () => {
   it('runs a scheduling cycle on demand', async () => {
     const a = await start(dataDir());
     const before = a.stats().cycles;
-    a.cycleNow();
+    await a.cycleNow();
     expect(a.stats().cycles).toBe(before + 1);
     expect(a.connectedNodes()).toEqual([]);
   });

@@ -71,7 +71,7 @@ describe('allocator /metrics', () => {
       expect(got.status).toBe(200);
     }
     await fetch(`${a.url}/no/such/path/${Math.random()}`);
-    a.cycleNow();
+    await a.cycleNow();
 
     const { status, type, text } = await scrape(a);
     expect(status).toBe(200);
@@ -155,7 +155,7 @@ describe('allocator /metrics', () => {
       department: 'default',
       quotas: [{ nodePool: 'pool-3', gpu: 2 }],
     });
-    a.cycleNow();
+    await a.cycleNow();
     const pairs = new Set(
       samples((await scrape(a)).text)
         .filter((s) => s.name === 'tessera_project_allocated_gpus')
@@ -168,14 +168,14 @@ describe('allocator /metrics', () => {
   it('label sets stay bounded across many cycles and requests', async () => {
     const a = await start();
     for (let i = 0; i < 20; i++) {
-      a.cycleNow();
+      await a.cycleNow();
       await fetch(`${a.url}/api/v1/workloads/w-${i}`);
     }
     // The first scrape's own timing lands after its response: scrape once so /metrics has its series.
     await scrape(a);
     const first = samples((await scrape(a)).text).length;
     for (let i = 20; i < 40; i++) {
-      a.cycleNow();
+      await a.cycleNow();
       await fetch(`${a.url}/api/v1/workloads/w-${i}`);
     }
     const again = (await scrape(a)).text;

@@ -61,9 +61,9 @@ describeBackends('applyPlan', () => {
     must(submitWorkload(db, training('a'), T0, { id: 'w1' }));
     must(submitWorkload(db, training('b'), T0, { id: 'w2' }));
     const events = listEvents(db);
-    // The second bind names a node that does not exist: the pods.node foreign key fails.
+    // The second bind names a node that does not exist: refused after the first was written.
     const bad = plan({ binds: [bind('w1', 'a-0', 'n1'), bind('w2', 'b-0', 'ghost')] });
-    expect(() => applyPlan(db, bad, T0 + 10)).toThrow(/foreign key/i);
+    expect(() => applyPlan(db, bad, T0 + 10)).toThrow(/ghost, which is gone/);
     expect(listPods(db)).toEqual([]);
     expect(db.prepare('SELECT COUNT(*) AS n FROM assignments').get()).toEqual({ n: 0 });
     expect(getWorkload(db, 'w1')).toMatchObject({ phase: 'Pending', nextPodOrdinal: 0 });
