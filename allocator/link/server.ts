@@ -34,11 +34,15 @@ import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import { clip, GOING_AWAY, INTERNAL_ERROR, nodeExistsReason, refuseUpgrade } from './close.ts';
 import { createLogRouter } from './logs.ts';
 import { wirePodId } from './pod-id.ts';
-import { owned, REPEAT_REPORT_MS, reportKey } from './reports.ts';
+import { owned } from './reports.ts';
+import { applyStatus, type StatusView } from './status-view.ts';
 
 import type { AgentLink, AgentLinkOptions, AgentLinkStats } from './types.ts';
 
 export type { AgentLink, AgentLinkOptions, AgentLinkStats, NodeChange, RefusedReason } from './types.ts';
+
+/** Statuses an agent sends between two full ones, when it sends deltas (the Welcome says so). */
+export const DEFAULT_FULL_STATUS_EVERY = 10;
 
 /** The one path agents connect to. */
 export const AGENT_CONNECT_PATH = '/api/v1/agents/connect';
@@ -51,8 +55,8 @@ interface Session {
   node: string | null;
   /** Set when this side closes it: frames still in flight are dropped, a fenced session says nothing more. */
   closing: boolean;
-  /** Each pod's last report on this session and when it was handled, to skip identical repeats. */
-  lastReports: Map<string, { key: string; atMs: number }>;
+  /** The node as this session's Statuses merged so far (deltas build on it); null before the first. */
+  view: StatusView | null;
 }
 
 /** The defaults of `AgentLinkOptions`, as its fields document them (leaseCheckMs: heartbeatMs). */
@@ -60,6 +64,7 @@ const AGENT_LINK_DEFAULTS = {
   leaseMs: DEFAULT_LEASE_MS,
   heartbeatMs: DEFAULT_HEARTBEAT_MS,
   helloTimeoutMs: 10_000,
+  fullStatusEvery: DEFAULT_FULL_STATUS_EVERY,
   now: Date.now,
 } as const satisfies DefaultsOf<AgentLinkOptions>;
 
@@ -77,7 +82,7 @@ export function resolveAgentLinkOptions(options: AgentLinkOptions): ResolvedAgen
 /** Serves the agent websocket on `server`; returns the link's handle. */
 export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentLink {
   const options = resolveAgentLinkOptions(given);
-  const { db, tokens, log, leaseMs, heartbeatMs, helloTimeoutMs, now } = options;
+  const { db, tokens, log, leaseMs, heartbeatMs, helloTimeoutMs, fullStatusEvery, now } = options;
   const wss = new WebSocketServer({ noServer: true, ...WS_OPTIONS });
   const sessions = new Map<string, Session>();
   // Heard-from times live in memory and reach the store once per lease check: one write transaction
@@ -92,6 +97,8 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
     acceptedReports: 0,
     refusedReports: 0,
     repeatedReports: 0,
+    deltaFrames: 0,
+    statusGaps: 0,
     closedBadFrame: 0,
   };
 
@@ -114,7 +121,7 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) =>
-      onConnection({ ws, identity, bearer, node: null, closing: false, lastReports: new Map() }),
+      onConnection({ ws, identity, bearer, node: null, closing: false, view: null }),
     );
   }
 
@@ -183,12 +190,13 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       case 'hello':
         closeSession(s, WS_CLOSE.badFrame, 'hello sent twice on one connection');
         return;
-      case 'status':
-        onStatus(s, s.node, body.value);
+      case 'status': {
+        const wantFull = onStatus(s, s.node, body.value);
         // Every Status is answered: the agent counts only allocator frames as "heard", and fences
         // itself after a quiet half lease, so a quiet but healthy link must still say something.
-        send(s, makeFrame({ case: 'ack', value: { seq: body.value.seq } }));
+        send(s, makeFrame({ case: 'ack', value: { seq: body.value.seq, wantFull } }));
         return;
+      }
       case 'logChunk':
         logs.onChunk(s.node, body.value);
         return;
@@ -270,7 +278,10 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       s,
       makeFrame({
         case: 'welcome',
-        value: { nodeId: node, heartbeatMs, leaseMs, desiredPods, nodeCredential },
+        value: {
+          ...{ nodeId: node, heartbeatMs, leaseMs, desiredPods, nodeCredential },
+          fullStatusEvery: fullStatusEvery > 0 ? fullStatusEvery : null,
+        },
       }),
     );
     log?.info('agent connected', {
@@ -281,21 +292,24 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
     if (old === undefined) options.onNodeChange?.({ node, change: 'connected' });
   }
 
-  function onStatus(s: Session, node: string, status: Status): void {
+  /** Handles one Status; true when it was a delta this session cannot apply (the Ack asks for a full one). */
+  function onStatus(s: Session, node: string, status: Status): boolean {
     stats.statusFrames += 1;
-    const nowMs = now();
-    const previous = s.lastReports;
-    // Rebuilt from this Status, so pods the agent no longer reports are forgotten.
-    s.lastReports = new Map();
-    for (const r of status.podStates) {
-      const key = reportKey(r);
-      const last = previous.get(r.podId);
-      if (last !== undefined && last.key === key && nowMs - last.atMs < REPEAT_REPORT_MS) {
-        s.lastReports.set(r.podId, last);
-        stats.repeatedReports += 1;
-        continue;
-      }
-      s.lastReports.set(r.podId, { key, atMs: nowMs });
+    if (status.delta !== undefined && status.delta !== null) stats.deltaFrames += 1;
+    const step = applyStatus(s.view, status, now());
+    if (step.kind === 'gap') {
+      s.view = null;
+      stats.statusGaps += 1;
+      log?.warn('delta status without its base; asking for a full one', {
+        node,
+        seq: status.seq,
+        baseSeq: status.delta?.baseSeq ?? 0,
+      });
+    } else {
+      s.view = step.view;
+      stats.repeatedReports += step.repeated;
+    }
+    for (const r of step.handle) {
       const check = owned(db, node, r);
       if (!check.ok) {
         // Never applied: a node may only speak for its own pods, or a stale copy could undo a move.
@@ -314,7 +328,9 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       stats.acceptedReports += 1;
       options.onPodReport?.(node, r, check.pod);
     }
-    options.onStatus?.(node, status);
+    if (step.kind === 'gap') return true;
+    options.onStatus?.(node, step.merged);
+    return false;
   }
 
   function send(s: Session, frame: Frame): boolean {
