@@ -29,9 +29,10 @@ import {
 import { type AgentIdentity, agentIdentityOf, credentialForHello, helloRefusal } from '../identity/nodes.ts';
 import { bearerOf } from '../identity/tokens.ts';
 import { inTransaction } from '../store/db.ts';
-import { markLostNodes, renewLeases, touchNodes, upsertNode } from '../store/nodes.ts';
+import { markLostNodes, renewLeases, upsertNode } from '../store/nodes.ts';
 import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import { clip, GOING_AWAY, INTERNAL_ERROR, nodeExistsReason, refuseUpgrade } from './close.ts';
+import { createHeardTimes } from './heard.ts';
 import { createLogRouter } from './logs.ts';
 import { wirePodId } from './pod-id.ts';
 import { owned } from './reports.ts';
@@ -85,9 +86,8 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
   const { db, tokens, log, leaseMs, heartbeatMs, helloTimeoutMs, fullStatusEvery, now } = options;
   const wss = new WebSocketServer({ noServer: true, ...WS_OPTIONS });
   const sessions = new Map<string, Session>();
-  // Heard-from times live in memory and reach the store once per lease check: one write transaction
-  // per heartbeat interval instead of one fsync per frame, which 10,000 agents at 1 Hz would need.
-  const seen = new Map<string, number>();
+  // Heard-from times live in memory and reach the store only as the lease readers need (heard.ts).
+  const heard = createHeardTimes(db, leaseMs);
   // Nodes the store knows get a fresh lease from this start (renewLeases says why).
   renewLeases(db, now());
   const stats: AgentLinkStats = {
@@ -185,7 +185,7 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       return;
     }
     // Any frame after Hello proves the node alive, whatever it carries.
-    seen.set(s.node, now());
+    heard.heard(s.node, now());
     switch (body.case) {
       case 'hello':
         closeSession(s, WS_CLOSE.badFrame, 'hello sent twice on one connection');
@@ -241,6 +241,7 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       return;
     }
     // One transaction (one fsync) for the node and its credential: thousands of agents join at once.
+    const joinedAt = now();
     const nodeCredential = inTransaction(db, (): string => {
       upsertNode(
         db,
@@ -258,10 +259,11 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
           memoryMiB: inv.memoryMiB,
           network: inv.network,
         },
-        now(),
+        joinedAt,
       );
       return credentialForHello(db, tokens, s.identity, s.bearer, node);
     });
+    heard.stored(node, joinedAt);
     const old = sessions.get(node);
     s.node = node;
     sessions.set(node, s);
@@ -339,16 +341,11 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
     return true;
   }
 
-  /** Writes the heard-from times gathered since the last flush, in one transaction. */
-  const flushSeen = (): void => {
-    touchNodes(db, seen);
-    seen.clear();
-  };
-
   function checkLeases(nowMs: number = now()): string[] {
-    flushSeen();
+    heard.flush(nowMs);
     const lost = markLostNodes(db, nowMs, leaseMs);
     for (const node of lost) {
+      heard.forget(node);
       const s = sessions.get(node);
       if (s !== undefined) {
         sessions.delete(node);
@@ -400,7 +397,7 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       new Promise<void>((resolve) => {
         server.off('upgrade', onUpgrade);
         if (timer !== null) clearInterval(timer);
-        if (db.open) flushSeen();
+        if (db.open) heard.flush(now(), true);
         for (const ws of wss.clients) ws.close(GOING_AWAY, 'allocator shutting down');
         sessions.clear();
         logs.close();
