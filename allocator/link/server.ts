@@ -26,13 +26,13 @@ import {
   WS_CLOSE,
   WS_OPTIONS,
 } from '../../common/wire.ts';
-import { type AgentIdentity, agentIdentityOf, credentialForHello, helloRefusal } from '../identity/nodes.ts';
+import { type AgentIdentity, agentIdentityOf } from '../identity/nodes.ts';
 import { bearerOf } from '../identity/tokens.ts';
-import { inTransaction } from '../store/db.ts';
-import { markLostNodes, renewLeases, upsertNode } from '../store/nodes.ts';
+import { markLostNodes, renewLeases } from '../store/nodes.ts';
 import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
-import { clip, GOING_AWAY, INTERNAL_ERROR, nodeExistsReason, refuseUpgrade } from './close.ts';
+import { clip, GOING_AWAY, INTERNAL_ERROR, refusalClose, refuseUpgrade } from './close.ts';
 import { createHeardTimes } from './heard.ts';
+import { createJoinQueue, type JoinOutcome } from './join.ts';
 import { createLogRouter } from './logs.ts';
 import { wirePodId } from './pod-id.ts';
 import { owned } from './reports.ts';
@@ -58,6 +58,8 @@ interface Session {
   closing: boolean;
   /** The node as this session's Statuses merged so far (deltas build on it); null before the first. */
   view: StatusView | null;
+  /** While its Hello waits to be registered: frames that came after it, handled once it is. */
+  early: Frame[] | null;
 }
 
 /** The defaults of `AgentLinkOptions`, as its fields document them (leaseCheckMs: heartbeatMs). */
@@ -121,7 +123,7 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) =>
-      onConnection({ ws, identity, bearer, node: null, closing: false, view: null }),
+      onConnection({ ws, identity, bearer, node: null, closing: false, view: null, early: null }),
     );
   }
 
@@ -153,15 +155,7 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
         closeSession(s, closeCodeOf(decoded.error), formatError(decoded.error));
         return;
       }
-      try {
-        onFrame(s, decoded.value);
-      } catch (e) {
-        // A store failure on one frame must not crash the allocator through ws's emitter.
-        const why = e instanceof Error ? e.message : String(e);
-        log?.error('agent frame failed', { node: s.node ?? '', body: decoded.value.body.case, error: why });
-        s.closing = true;
-        s.ws.close(INTERNAL_ERROR, clip(why));
-      }
+      handleFrame(s, decoded.value);
     });
     s.ws.on('close', () => {
       clearTimeout(helloTimer);
@@ -172,10 +166,28 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
     });
   }
 
+  function handleFrame(s: Session, frame: Frame): void {
+    try {
+      onFrame(s, frame);
+    } catch (e) {
+      // A store failure on one frame must not crash the allocator through ws's emitter.
+      const why = e instanceof Error ? e.message : String(e);
+      log?.error('agent frame failed', { node: s.node ?? '', body: frame.body.case, error: why });
+      s.closing = true;
+      s.ws.close(INTERNAL_ERROR, clip(why));
+    }
+  }
+
   function onFrame(s: Session, frame: Frame): void {
     const body = frame.body;
     if (!AGENT_BODIES.includes(body.case)) {
       closeSession(s, WS_CLOSE.forbidden, `agents may not send ${body.case}`);
+      return;
+    }
+    if (s.early !== null) {
+      // Its Hello waits for its group's commit (join.ts); what follows waits with it.
+      if (body.case === 'hello') closeSession(s, WS_CLOSE.badFrame, 'hello sent twice on one connection');
+      else s.early.push(frame);
       return;
     }
     if (s.node === null) {
@@ -214,56 +226,29 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       closeSession(s, WS_CLOSE.unauthenticated, 'hello.token differs from the connection token');
       return;
     }
+    s.early = [];
+    joins.add(s, hello);
+  }
+
+  /** A Hello's group was committed: refuse, or make the session its node's and send the Welcome. */
+  function joined(s: Session, hello: Hello, outcome: JoinOutcome): void {
+    const early = s.early ?? [];
+    s.early = null;
     const node = hello.node;
-    const inv = hello.inventory;
-    // Checked and registered in this one synchronous turn, so two joins of one new name cannot both pass.
-    const refusal = helloRefusal(db, tokens, s.identity, s.bearer, node, now());
-    if (refusal?.kind === 'revoked') {
-      closeSession(
-        s,
-        WS_CLOSE.unauthenticated,
-        'this token was revoked or expired after the connection opened',
-      );
+    if (outcome.kind === 'failed') {
+      log?.error('agent frame failed', { node, body: 'hello', error: outcome.error });
+      s.closing = true;
+      s.ws.close(INTERNAL_ERROR, clip(outcome.error));
       return;
     }
-    if (refusal?.kind === 'other-node') {
-      closeSession(
-        s,
-        WS_CLOSE.forbidden,
-        `this credential is for node ${refusal.credentialNode}, not ${node}`,
-      );
+    if (outcome.kind === 'refused') {
+      const { code, reason } = refusalClose(outcome.refusal, node);
+      if (code === WS_CLOSE.nodeExists)
+        log?.warn('join refused: node name already registered', { node, reason });
+      closeSession(s, code, reason);
       return;
     }
-    if (refusal?.kind === 'registered') {
-      const reason = nodeExistsReason(node);
-      log?.warn('join refused: node name already registered', { node, reason });
-      closeSession(s, WS_CLOSE.nodeExists, reason);
-      return;
-    }
-    // One transaction (one fsync) for the node and its credential: thousands of agents join at once.
-    const joinedAt = now();
-    const nodeCredential = inTransaction(db, (): string => {
-      upsertNode(
-        db,
-        {
-          name: node,
-          labels: inv.labels,
-          gpus: inv.gpus.map((g) => ({
-            uuid: g.uuid,
-            index: g.index,
-            model: g.model,
-            memoryMiB: g.memoryMiB,
-            healthy: g.healthy,
-          })),
-          cpuMillis: inv.cpuMillis,
-          memoryMiB: inv.memoryMiB,
-          network: inv.network,
-        },
-        joinedAt,
-      );
-      return credentialForHello(db, tokens, s.identity, s.bearer, node);
-    });
-    heard.stored(node, joinedAt);
+    heard.stored(node, outcome.atMs);
     const old = sessions.get(node);
     s.node = node;
     sessions.set(node, s);
@@ -276,6 +261,7 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       podId: wirePodId(p.workload, p.name),
       epoch: p.epoch,
     }));
+    const { nodeCredential } = outcome;
     send(
       s,
       makeFrame({
@@ -292,6 +278,8 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       joined: s.identity.kind === 'join',
     });
     if (old === undefined) options.onNodeChange?.({ node, change: 'connected' });
+    // Frames the agent sent after its Hello, before this Welcome, in the order they came.
+    for (const f of early) if (!s.closing) handleFrame(s, f);
   }
 
   /** Handles one Status; true when it was a delta this session cannot apply (the Ack asks for a full one). */
@@ -359,6 +347,23 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
     options.onLeaseCheck?.(nowMs);
     return lost;
   }
+
+  const joins = createJoinQueue<Session>({
+    db,
+    tokens,
+    now,
+    live: (s) => !s.closing && s.ws.readyState === s.ws.OPEN,
+    done: (s, hello, outcome) => {
+      try {
+        joined(s, hello, outcome);
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        log?.error('agent frame failed', { node: hello.node, body: 'hello', error: why });
+        s.closing = true;
+        s.ws.close(INTERNAL_ERROR, clip(why));
+      }
+    },
+  });
 
   const logs = createLogRouter({
     send: (node, body) => {
