@@ -10,7 +10,7 @@
  * Per step: agents joined, Status -> Ack round trip p50/p99 (the fleet's clock: the allocator
  * answers every Status), commit -> StartPod receipt p50/p99 (`onPlanCommitted` to the fleet's
  * receipt), allocator CPU (% of one core, process.cpuUsage over a steady window) and RSS, the bare
- * server's CPU and the ratio (target <= 2x). The ramp stops at the first step that does not keep up.
+ * server's CPU and the ratio (target <= 1.5x). The ramp stops at the first step that does not keep up.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -10,9 +10,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS } from '../../common/disconnect.ts';
 import { formatError } from '../../common/errors.ts';
-import { type DefaultsOf, type WithDefaults, withDefaults } from '../../common/options.ts';
 import {
   AGENT_BODIES,
   ALLOCATOR_BODIES,
@@ -34,16 +32,19 @@ import { clip, GOING_AWAY, INTERNAL_ERROR, refusalClose, refuseUpgrade } from '.
 import { createHeardTimes } from './heard.ts';
 import { createJoinQueue, type JoinOutcome } from './join.ts';
 import { createLogRouter } from './logs.ts';
+import { resolveAgentLinkOptions } from './options.ts';
 import { wirePodId } from './pod-id.ts';
 import { owned } from './reports.ts';
 import { applyStatus, type StatusView } from './status-view.ts';
-
 import type { AgentLink, AgentLinkOptions, AgentLinkStats } from './types.ts';
 
-export type { AgentLink, AgentLinkOptions, AgentLinkStats, NodeChange, RefusedReason } from './types.ts';
+export {
+  DEFAULT_FULL_STATUS_EVERY,
+  type ResolvedAgentLinkOptions,
+  resolveAgentLinkOptions,
+} from './options.ts';
 
-/** Statuses an agent sends between two full ones, when it sends deltas (the Welcome says so). */
-export const DEFAULT_FULL_STATUS_EVERY = 10;
+export type { AgentLink, AgentLinkOptions, AgentLinkStats, NodeChange, RefusedReason } from './types.ts';
 
 /** The one path agents connect to. */
 export const AGENT_CONNECT_PATH = '/api/v1/agents/connect';
@@ -60,26 +61,6 @@ interface Session {
   view: StatusView | null;
   /** While its Hello waits to be registered: frames that came after it, handled once it is. */
   early: Frame[] | null;
-}
-
-/** The defaults of `AgentLinkOptions`, as its fields document them (leaseCheckMs: heartbeatMs). */
-const AGENT_LINK_DEFAULTS = {
-  leaseMs: DEFAULT_LEASE_MS,
-  heartbeatMs: DEFAULT_HEARTBEAT_MS,
-  helloTimeoutMs: 10_000,
-  fullStatusEvery: DEFAULT_FULL_STATUS_EVERY,
-  now: Date.now,
-} as const satisfies DefaultsOf<AgentLinkOptions>;
-
-/** `AgentLinkOptions` complete: every default filled in. */
-export type ResolvedAgentLinkOptions = WithDefaults<AgentLinkOptions, typeof AGENT_LINK_DEFAULTS> & {
-  leaseCheckMs: number;
-};
-
-/** Fills in every default of `options`: done once, where the link is attached. */
-export function resolveAgentLinkOptions(options: AgentLinkOptions): ResolvedAgentLinkOptions {
-  const o = withDefaults(options, AGENT_LINK_DEFAULTS);
-  return { ...o, leaseCheckMs: options.leaseCheckMs ?? o.heartbeatMs };
 }
 
 /** Serves the agent websocket on `server`; returns the link's handle. */
