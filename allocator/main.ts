@@ -119,6 +119,8 @@ const NO_LINK_STATS: AgentLinkStats = {
   refusedReports: 0,
   repeatedReports: 0,
   closedBadFrame: 0,
+  deltaFrames: 0,
+  statusGaps: 0,
 };
 
 /** What a leader runs and a standby does not: created on taking the lease, ended on losing it. */

@@ -2,7 +2,7 @@
  * The link benchmark's baseline (bench/link.ts): a bare `ws` server with the link's WS_OPTIONS on
  * an http server, run as its own child process so its CPU is measured alone. It does only what any
  * websocket server must do with these frames, decode each one, and records (receive time - atMs):
- * the floor the allocator's link is compared against (the target: at most 2x its CPU).
+ * the floor the allocator's link is compared against (the target: at most 1.5x its CPU).
  */
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';

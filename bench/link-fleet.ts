@@ -1,9 +1,11 @@
 /**
  * A fleet of simulated agents for the link benchmark (bench/link.ts), run as a child process so the
  * websocket clients' own CPU does not land on the allocator's event loop. Each agent opens a real
- * websocket with a Bearer token, sends a real Hello, then a real ~2 KiB Status every heartbeat with
- * the send time in `atMs` (frames: bench/link-frames.ts). Sends are staggered over the heartbeat by
- * agent index, as independent nodes would be.
+ * websocket with a Bearer token, sends a real Hello, then a real Status every heartbeat with the send
+ * time in `atMs` (frames: bench/link-frames.ts): a full ~2 KiB one first and every `fullStatusEvery`
+ * heartbeats (the Welcome's, or the command's for the bare server), a delta of the GPU samples in
+ * between, as a real agent does (agent/link/status-delta.ts). Sends are staggered over the heartbeat
+ * by agent index, as independent nodes would be.
  *
  * The parent drives it over IPC (FleetCommand) and gets FleetReply back. Measured here: the round
  * trip Status -> Ack{seq} (the allocator answers every Status) and the receive time
@@ -43,6 +45,8 @@ export type FleetCommand =
       joinTimeoutMs: number;
       /** Connections this fleet has in the handshake at once; a burst of thousands overflows the accept queue. */
       connectConcurrency: number;
+      /** A full Status every this many, deltas between; a Welcome's value wins, but 1 (no deltas, as agents before them) always holds. */
+      fullStatusEvery: number;
     }
   | { type: 'window-start' }
   | { type: 'window-end' }
@@ -75,6 +79,11 @@ interface Agent {
   /** Statuses in flight: seq -> [performance.now() at send, sent inside the window]. */
   pending: Map<number, [number, boolean]>;
   template: StatusTemplate | null;
+  deltaTemplate: StatusTemplate | null;
+  /** Full Status every this many; deltas sent since the last full one; the next one must be full. */
+  fullEvery: number;
+  sinceFull: number;
+  fullNext: boolean;
   timer: NodeJS.Timeout | null;
 }
 
@@ -86,18 +95,19 @@ let ackLatencyMs: number[] = [];
 const starts: [string, number][] = [];
 const closes: Record<string, number> = {};
 const agents: Agent[] = [];
-let templateChecked = false;
+const templateChecked = { full: false, delta: false };
 
 /** The agent's Status template, checked once per process: a patched frame must decode to its numbers. */
-function template(a: Agent): StatusTemplate {
-  const t = statusTemplate(a.sim);
-  if (templateChecked) return t;
+function template(a: Agent, kind: 'full' | 'delta'): StatusTemplate {
+  const t = statusTemplate(a.sim, kind);
+  if (templateChecked[kind]) return t;
   const at = Date.now();
   const probe = decodeFrame(patchStatus(t, SEQ_BASE + 5, at));
   const v = probe.ok && probe.value.body.case === 'status' ? probe.value.body.value : null;
-  if (v === null || v.seq !== SEQ_BASE + 5 || v.atMs !== at)
-    throw new Error('link-fleet: a patched Status does not decode to its seq / atMs');
-  templateChecked = true;
+  const base = kind === 'delta' ? SEQ_BASE + 4 : null;
+  if (v === null || v.seq !== SEQ_BASE + 5 || v.atMs !== at || (v.delta?.baseSeq ?? null) !== base)
+    throw new Error(`link-fleet: a patched ${kind} Status does not decode to its seq / atMs / baseSeq`);
+  templateChecked[kind] = true;
   return t;
 }
 
@@ -106,8 +116,23 @@ function sendStatus(a: Agent): void {
   if (ws === null || ws.readyState !== WebSocket.OPEN) return;
   a.seq += 1;
   // Samples move on every ten heartbeats; a pod change clears the template at once.
-  if (a.template === null || a.seq % 10 === 0) a.template = template(a);
-  const bytes = patchStatus(a.template, a.seq, Date.now());
+  if (a.seq % 10 === 0) {
+    a.template = null;
+    a.deltaTemplate = null;
+  }
+  const full = a.fullNext || a.fullEvery <= 1 || a.sinceFull + 1 >= a.fullEvery;
+  let t: StatusTemplate;
+  if (full) {
+    a.template ??= template(a, 'full');
+    t = a.template;
+    a.sinceFull = 0;
+    a.fullNext = false;
+  } else {
+    a.deltaTemplate ??= template(a, 'delta');
+    t = a.deltaTemplate;
+    a.sinceFull += 1;
+  }
+  const bytes = patchStatus(t, a.seq, Date.now());
   a.pending.set(a.seq, [performance.now(), windowOpen]);
   if (windowOpen) sent += 1;
   ws.send(bytes);
@@ -119,9 +144,11 @@ function onMessage(a: Agent, data: Buffer, joined: () => void): void {
   const body = decoded.value.body;
   switch (body.case) {
     case 'welcome':
+      if (a.fullEvery > 1) a.fullEvery = body.value.fullStatusEvery ?? 1;
       joined();
       return;
     case 'ack': {
+      if (body.value.wantFull === true) a.fullNext = true;
       const p = a.pending.get(body.value.seq);
       if (p === undefined) return;
       a.pending.delete(body.value.seq);
@@ -144,12 +171,15 @@ function onMessage(a: Agent, data: Buffer, joined: () => void): void {
         reason: null,
         startedAtMs: at,
       });
+      // The changed pod goes out in a full Status (a real agent's delta would carry just this pod).
       a.template = null;
+      a.fullNext = true;
       return;
     }
     case 'stopPod':
       a.sim.pods.delete(body.value.podId);
       a.template = null;
+      a.fullNext = true;
       return;
     default:
       return;
@@ -210,6 +240,10 @@ async function start(cmd: Extract<FleetCommand, { type: 'start' }>): Promise<Fle
       seq: SEQ_BASE,
       pending: new Map(),
       template: null,
+      deltaTemplate: null,
+      fullEvery: cmd.fullStatusEvery,
+      sinceFull: 0,
+      fullNext: true,
       timer: null,
     });
   }

@@ -22,6 +22,8 @@ export interface StatusTemplate {
   bytes: Uint8Array;
   seqAt: number;
   atMsAt: number;
+  /** A delta's delta.baseSeq varint (written as seq - 1: the fleet sends nothing between two Statuses); null for a full one. */
+  baseSeqAt: number | null;
 }
 
 const GPUS_PER_NODE = 8;
@@ -77,10 +79,19 @@ function samples(n: SimNode, nowMs: number): WireGpuSample[] {
   }));
 }
 
-/** The node's Status, encoded. */
-export function statusBytes(n: SimNode, seq: number, atMs: number): Uint8Array {
-  const podStates = [...n.pods.values(), ...n.padding];
-  const value = { seq, atMs, gpuSamples: samples(n, atMs), podStates };
+/**
+ * The node's Status, encoded: full, or a delta over Status `baseSeq` with the GPU samples (real GPUs'
+ * readings move between two heartbeats) and no pods (none changed).
+ */
+export function statusBytes(
+  n: SimNode,
+  seq: number,
+  atMs: number,
+  baseSeq: number | null = null,
+): Uint8Array {
+  const podStates = baseSeq === null ? [...n.pods.values(), ...n.padding] : [];
+  const delta = baseSeq === null ? null : { baseSeq, gonePods: [] };
+  const value = { seq, atMs, gpuSamples: samples(n, atMs), podStates, delta };
   return encodeFrame(makeFrame({ case: 'status', value }));
 }
 
@@ -121,17 +132,21 @@ function indexOfBytes(hay: Uint8Array, needle: readonly number[]): number {
  * so each send copies the template and rewrites only seq and atMs, whose varints keep their length
  * (SEQ_BASE, TEMPLATE_AT_MS). Pod or sample changes make a new template.
  */
-export function statusTemplate(n: SimNode): StatusTemplate {
+export function statusTemplate(n: SimNode, kind: 'full' | 'delta' = 'full'): StatusTemplate {
   const seq = SEQ_BASE + 77;
-  const bytes = statusBytes(n, seq, TEMPLATE_AT_MS);
-  // 0x08: field 1 (seq) varint; 0x20: field 4 (atMs) varint, in Status (common/proto/tessera.proto).
+  const base = SEQ_BASE + 76;
+  const bytes = statusBytes(n, seq, TEMPLATE_AT_MS, kind === 'delta' ? base : null);
+  // 0x08: field 1 (seq) varint; 0x20: field 4 (atMs) varint, in Status (common/proto/tessera.proto);
+  // 0x08 again for StatusDelta.base_seq, told apart by its value.
   const seqAt = indexOfBytes(bytes, [0x08, ...varint(seq)]) + 1;
   const atMsAt = indexOfBytes(bytes, [0x20, ...varint(TEMPLATE_AT_MS)]) + 1;
-  if (seqAt <= 0 || atMsAt <= 0) throw new Error('link-frames: seq / atMs not found in the encoded Status');
-  return { bytes, seqAt, atMsAt };
+  const baseSeqAt = kind === 'delta' ? indexOfBytes(bytes, [0x08, ...varint(base)]) + 1 : null;
+  if (seqAt <= 0 || atMsAt <= 0 || baseSeqAt === 0)
+    throw new Error('link-frames: seq / atMs / baseSeq not found in the encoded Status');
+  return { bytes, seqAt, atMsAt, baseSeqAt };
 }
 
-/** The template's bytes with `seq` (< 2^21) and `atMs` written into their fixed-length varints. */
+/** The template's bytes with `seq` (< 2^21), `atMs` (and a delta's baseSeq, seq - 1) written into their fixed-length varints. */
 export function patchStatus(t: StatusTemplate, seq: number, atMs: number): Buffer {
   const out = Buffer.from(t.bytes);
   const write = (at: number, n: number, len: number) => {
@@ -141,5 +156,6 @@ export function patchStatus(t: StatusTemplate, seq: number, atMs: number): Buffe
   };
   write(t.seqAt, seq, 3);
   write(t.atMsAt, atMs, 6);
+  if (t.baseSeqAt !== null) write(t.baseSeqAt, seq - 1, 3);
   return out;
 }

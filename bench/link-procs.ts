@@ -69,6 +69,7 @@ export async function startFleets(
   frameBytes: number,
   awaitWelcome: boolean,
   joinTimeoutMs: number,
+  fullStatusEvery: number,
 ): Promise<{ fleets: ChildProcess[]; joined: Joined[]; joinS: number }> {
   const t0 = performance.now();
   const fleets: ChildProcess[] = [];
@@ -88,6 +89,7 @@ export async function startFleets(
       awaitWelcome,
       joinTimeoutMs,
       connectConcurrency: 64,
+      fullStatusEvery,
     };
     waits.push(ask<Joined>(c, 'joined', cmd));
   }

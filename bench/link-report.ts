@@ -114,7 +114,7 @@ export function printLinkTable(results: readonly LinkStepResult[], stoppedAt: nu
   ]);
   console.log(renderTable(header, rows));
   console.log(
-    `targets: status p99 < ${STATUS_P99_TARGET_MS} ms, StartPod p99 < 250 ms, CPU <= 2x bare; ` +
+    `targets: status p99 < ${STATUS_P99_TARGET_MS} ms, StartPod p99 < 250 ms, CPU <= 1.5x bare, all joined within 60 s; ` +
       (stoppedAt === null ? 'kept up at every step' : `stops keeping up at ${stoppedAt} agents`),
   );
 }

@@ -5,11 +5,12 @@
  * benchmark, not a test: it prints figures against targets and never fails.
  *
  *   npm run bench -- --only link [--agents 1000,2500,5000,10000] [--window-s 20] [--pods 2000]
+ *     [--full-every 10 (1: no delta Statuses)] [--join-timeout-s 120] [--profile-dir DIR]
  *
  * Per step: agents joined, Status -> Ack round trip p50/p99 (the fleet's clock: the allocator
  * answers every Status), commit -> StartPod receipt p50/p99 (`onPlanCommitted` to the fleet's
  * receipt), allocator CPU (% of one core, process.cpuUsage over a steady window) and RSS, the bare
- * server's CPU and the ratio (target <= 2x). The ramp stops at the first step that does not keep up.
+ * server's CPU and the ratio (target <= 1.5x). The ramp stops at the first step that does not keep up.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { wirePodId } from '../allocator/link/pod-id.ts';
+import { DEFAULT_FULL_STATUS_EVERY } from '../allocator/link/server.ts';
 import type { RunningAllocator } from '../allocator/service/types.ts';
 import { createLogger } from '../common/log.ts';
 import type { BareCommand, BareReply } from './link-bare.ts';
@@ -58,6 +60,12 @@ export interface LinkBenchOptions {
   bare?: boolean;
   /** Where to write a CPU profile of this process over each allocator window; '' for none (default). */
   profileDir?: string;
+  /**
+   * Agents send a full Status every this many and deltas between, as the allocator's Welcome offers
+   * (the bare server gets the same frames); 1 sends every Status full, as agents before deltas did.
+   * Default DEFAULT_FULL_STATUS_EVERY.
+   */
+  fullStatusEvery?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -106,6 +114,7 @@ async function allocatorStep(
       o.frameBytes,
       true,
       o.joinTimeoutS * 1000,
+      o.fullStatusEvery,
     );
     r.joinS = started.joinS;
     fleets = started.fleets;
@@ -211,6 +220,7 @@ async function bareStep(agents: number, o: Required<LinkBenchOptions>, r: LinkSt
       o.frameBytes,
       false,
       o.joinTimeoutS * 1000,
+      o.fullStatusEvery,
     );
     fleets = started.fleets;
     if (r.joined === 0) r.joined = started.joined.reduce((s, j) => s + j.joined, 0);
@@ -243,6 +253,7 @@ export async function runLinkBench(options: LinkBenchOptions = {}): Promise<Link
     allocator: true,
     bare: true,
     profileDir: '',
+    fullStatusEvery: DEFAULT_FULL_STATUS_EVERY,
     ...options,
   };
   const start = o.allocator ? await loadAllocator() : null;
@@ -287,6 +298,8 @@ export function parseLinkArgs(argv: readonly string[]): LinkBenchOptions {
       .filter((n) => n > 0);
   const [windowS, pods, frameBytes] = [num('--window-s'), num('--pods'), num('--frame-bytes')];
   const joinTimeoutS = num('--join-timeout-s');
+  const fullEvery = num('--full-every');
+  if (fullEvery !== undefined) o.fullStatusEvery = fullEvery;
   if (joinTimeoutS !== undefined) o.joinTimeoutS = joinTimeoutS;
   const prof = argv.indexOf('--profile-dir');
   if (prof >= 0) o.profileDir = argv[prof + 1] ?? '';

@@ -250,6 +250,12 @@ function checkBody(body: FrameBody): void {
         optText(r.reason, `${q}.reason`);
         optUint(r.startedAtMs, `${q}.startedAtMs`);
       });
+      if (s.delta !== undefined && s.delta !== null) {
+        uint(s.delta.baseSeq, `${p}.delta.baseSeq`);
+        list(s.delta.gonePods, `${p}.delta.gonePods`, L.maxPods).forEach((g, i) => {
+          id(g, `${p}.delta.gonePods[${i}]`);
+        });
+      }
       return;
     }
     case 'event': {
@@ -267,6 +273,8 @@ function checkBody(body: FrameBody): void {
     }
     case 'ack':
       uint(body.value.seq, `${p}.seq`);
+      if (body.value.wantFull !== undefined && typeof body.value.wantFull !== 'boolean')
+        bad(`${p}.wantFull`, 'must be a boolean');
       return;
     case 'welcome': {
       const w = body.value;
@@ -282,6 +290,7 @@ function checkBody(body: FrameBody): void {
         uint(d.epoch, `${p}.desiredPods[${i}].epoch`);
       });
       optText(w.nodeCredential, `${p}.nodeCredential`);
+      optUint(w.fullStatusEvery ?? null, `${p}.fullStatusEvery`, UINT32_MAX, 1);
       return;
     }
     case 'startPod': {

@@ -149,6 +149,10 @@ function bodyFromProto(body: NonNullable<pb.Frame['body']>): FrameBody {
             reason: orNull(r.reason),
             startedAtMs: optNum(r.startedAtMs),
           })),
+          // Only where present, so a frame from before deltas decodes to exactly what was encoded.
+          ...(s.delta === undefined
+            ? {}
+            : { delta: { baseSeq: num(s.delta.baseSeq), gonePods: s.delta.gonePods } }),
         },
       };
     }
@@ -168,7 +172,10 @@ function bodyFromProto(body: NonNullable<pb.Frame['body']>): FrameBody {
       };
     }
     case 'ack':
-      return { case: 'ack', value: { seq: num(body.value.seq) } };
+      return {
+        case: 'ack',
+        value: { seq: num(body.value.seq), ...(body.value.wantFull ? { wantFull: true } : {}) },
+      };
     case 'welcome': {
       const w = body.value;
       return {
@@ -179,6 +186,7 @@ function bodyFromProto(body: NonNullable<pb.Frame['body']>): FrameBody {
           leaseMs: w.leaseMs,
           desiredPods: w.desiredPods.map((d) => ({ podId: d.podId, epoch: num(d.epoch) })),
           nodeCredential: orNull(w.nodeCredential),
+          ...(w.fullStatusEvery === undefined ? {} : { fullStatusEvery: w.fullStatusEvery }),
         },
       };
     }

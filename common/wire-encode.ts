@@ -99,6 +99,10 @@ function bodyToProto(body: FrameBody): pb.Frame['body'] {
             reason: opt(r.reason),
             startedAtMs: optBig(r.startedAtMs),
           })),
+          delta:
+            s.delta === undefined || s.delta === null
+              ? undefined
+              : { baseSeq: big(s.delta.baseSeq), gonePods: s.delta.gonePods },
         },
       };
     }
@@ -118,7 +122,7 @@ function bodyToProto(body: FrameBody): pb.Frame['body'] {
       };
     }
     case 'ack':
-      return { $case: 'ack', value: { seq: big(body.value.seq) } };
+      return { $case: 'ack', value: { seq: big(body.value.seq), wantFull: body.value.wantFull === true } };
     case 'welcome': {
       const w = body.value;
       return {
@@ -129,6 +133,7 @@ function bodyToProto(body: FrameBody): pb.Frame['body'] {
           leaseMs: w.leaseMs,
           desiredPods: w.desiredPods.map((d) => ({ podId: d.podId, epoch: big(d.epoch) })),
           nodeCredential: opt(w.nodeCredential),
+          fullStatusEvery: opt(w.fullStatusEvery ?? null),
         },
       };
     }

@@ -169,6 +169,18 @@ export interface Status {
   atMs: number;
   gpuSamples: WireGpuSample[];
   podStates: WirePodStatus[];
+  /**
+   * Set on a delta (sent only to an allocator whose Welcome set `fullStatusEvery`): `podStates` holds
+   * only pods whose report changed since Status `baseSeq`, and empty `gpuSamples` mean "unchanged".
+   * Absent or null: a full Status, every pod listed.
+   */
+  delta?: StatusDelta | null;
+}
+
+/** What a delta Status builds on (the previous Status on this connection) and the pods it no longer reports. */
+export interface StatusDelta {
+  baseSeq: number;
+  gonePods: string[];
 }
 
 /** agent -> allocator: something happened on the node. */
@@ -187,6 +199,8 @@ export interface Event {
 /** Either direction: the frame with this seq was received and applied. */
 export interface Ack {
   seq: number;
+  /** The allocator could not apply this delta Status: the agent's next Status must be full. */
+  wantFull?: boolean;
 }
 
 /** A pod the node should run, at this epoch. */
@@ -204,6 +218,11 @@ export interface Welcome {
   desiredPods: DesiredPod[];
   /** The node's own credential for its next connection: issued on joining, fresh on every connection. */
   nodeCredential: string | null;
+  /**
+   * Set by an allocator that takes delta Statuses: a full one at least every this many Statuses, and
+   * first on every connection. Absent or null: every Status full.
+   */
+  fullStatusEvery?: number | null;
 }
 
 /** When the runner counts a pod ready; `null` disables that rule (agent/runner/types.ts ReadinessSpec). */

@@ -41,6 +41,7 @@ import {
 } from './map.ts';
 import { type LinkOptions, resolveLinkOptions } from './options.ts';
 import { createSelfFence } from './self-fence.ts';
+import { createStatusDeltas } from './status-delta.ts';
 import { createTargets } from './targets.ts';
 
 export type { LinkOptions } from './options.ts';
@@ -107,8 +108,13 @@ export function createLink(options: LinkOptions): Link {
     }
   };
 
+  // Deltas only where the Welcome offered them (an older allocator would read one as the whole node).
+  const deltas = createStatusDeltas();
   const sendStatus = (): void => {
-    send({ case: 'status', value: statusToWire(agent.status(), ++seq) });
+    const full = statusToWire(agent.status(), ++seq);
+    const frame = deltas.frame(full);
+    if (send({ case: 'status', value: frame })) deltas.sent(full, frame);
+    else deltas.reset();
   };
 
   const applier = createApplier({ agent, log, sendStatus });
@@ -150,6 +156,7 @@ export function createLink(options: LinkOptions): Link {
     if (w.nodeCredential !== null) credential.adopt(w.nodeCredential);
     heartbeatMs = w.heartbeatMs;
     leaseMs = w.leaseMs;
+    deltas.configure(w.fullStatusEvery ?? null);
     tellGuard();
     heartbeat();
     const desired = desiredMap(w.desiredPods);
@@ -205,6 +212,7 @@ export function createLink(options: LinkOptions): Link {
         return;
       case 'ack':
         ackedSeq = Math.max(ackedSeq, body.value.seq);
+        if (body.value.wantFull === true) deltas.wantFull(body.value.seq);
         return;
       case 'logRequest':
         logs.onRequest(body.value);
@@ -248,6 +256,8 @@ export function createLink(options: LinkOptions): Link {
     state = 'connecting';
     const url = targets.current();
     let opened = false;
+    // Until this connection's Welcome, every Status is full.
+    deltas.configure(null);
     const s = new WebSocketImpl(url, {
       ...WS_OPTIONS,
       // A frozen allocator's kernel still accepts the TCP connection; its upgrade never comes.

@@ -1,5 +1,7 @@
 /** How the link refuses and closes: HTTP answers to a refused upgrade, close codes and reasons that fit a close frame. */
 import type { Duplex } from 'node:stream';
+import { WS_CLOSE, type WsCloseCode } from '../../common/wire.ts';
+import type { HelloRefusal } from '../identity/nodes.ts';
 
 /** Largest close reason RFC 6455 allows (125-byte control frame minus the 2-byte code). */
 export const MAX_REASON_BYTES = 123;
@@ -25,6 +27,21 @@ export function nodeExistsReason(node: string): string {
   const full = `node ${node} is already registered; start its agent with DATA/node-credential.json, or admin: tessera node reset ${node}`;
   if (Buffer.byteLength(full, 'utf8') <= MAX_REASON_BYTES) return full;
   return `node ${node} is already registered; an admin may run: tessera node reset ${node}`;
+}
+
+/** The close code and reason a Hello refused for `r` is answered with. */
+export function refusalClose(r: HelloRefusal, node: string): { code: WsCloseCode; reason: string } {
+  if (r.kind === 'revoked')
+    return {
+      code: WS_CLOSE.unauthenticated,
+      reason: 'this token was revoked or expired after the connection opened',
+    };
+  if (r.kind === 'other-node')
+    return {
+      code: WS_CLOSE.forbidden,
+      reason: `this credential is for node ${r.credentialNode}, not ${node}`,
+    };
+  return { code: WS_CLOSE.nodeExists, reason: nodeExistsReason(node) };
 }
 
 /** Answers an upgrade with a plain HTTP status and drops the socket, as ws's abortHandshake does. */

@@ -10,9 +10,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS } from '../../common/disconnect.ts';
 import { formatError } from '../../common/errors.ts';
-import { type DefaultsOf, type WithDefaults, withDefaults } from '../../common/options.ts';
 import {
   AGENT_BODIES,
   ALLOCATOR_BODIES,
@@ -26,17 +24,25 @@ import {
   WS_CLOSE,
   WS_OPTIONS,
 } from '../../common/wire.ts';
-import { type AgentIdentity, agentIdentityOf, credentialForHello, helloRefusal } from '../identity/nodes.ts';
+import { type AgentIdentity, agentIdentityOf } from '../identity/nodes.ts';
 import { bearerOf } from '../identity/tokens.ts';
-import { inTransaction } from '../store/db.ts';
-import { markLostNodes, renewLeases, touchNodes, upsertNode } from '../store/nodes.ts';
+import { markLostNodes, renewLeases } from '../store/nodes.ts';
 import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
-import { clip, GOING_AWAY, INTERNAL_ERROR, nodeExistsReason, refuseUpgrade } from './close.ts';
+import { clip, GOING_AWAY, INTERNAL_ERROR, refusalClose, refuseUpgrade } from './close.ts';
+import { createHeardTimes } from './heard.ts';
+import { createJoinQueue, type JoinOutcome } from './join.ts';
 import { createLogRouter } from './logs.ts';
+import { resolveAgentLinkOptions } from './options.ts';
 import { wirePodId } from './pod-id.ts';
-import { owned, REPEAT_REPORT_MS, reportKey } from './reports.ts';
-
+import { owned } from './reports.ts';
+import { applyStatus, type StatusView } from './status-view.ts';
 import type { AgentLink, AgentLinkOptions, AgentLinkStats } from './types.ts';
+
+export {
+  DEFAULT_FULL_STATUS_EVERY,
+  type ResolvedAgentLinkOptions,
+  resolveAgentLinkOptions,
+} from './options.ts';
 
 export type { AgentLink, AgentLinkOptions, AgentLinkStats, NodeChange, RefusedReason } from './types.ts';
 
@@ -51,38 +57,20 @@ interface Session {
   node: string | null;
   /** Set when this side closes it: frames still in flight are dropped, a fenced session says nothing more. */
   closing: boolean;
-  /** Each pod's last report on this session and when it was handled, to skip identical repeats. */
-  lastReports: Map<string, { key: string; atMs: number }>;
-}
-
-/** The defaults of `AgentLinkOptions`, as its fields document them (leaseCheckMs: heartbeatMs). */
-const AGENT_LINK_DEFAULTS = {
-  leaseMs: DEFAULT_LEASE_MS,
-  heartbeatMs: DEFAULT_HEARTBEAT_MS,
-  helloTimeoutMs: 10_000,
-  now: Date.now,
-} as const satisfies DefaultsOf<AgentLinkOptions>;
-
-/** `AgentLinkOptions` complete: every default filled in. */
-export type ResolvedAgentLinkOptions = WithDefaults<AgentLinkOptions, typeof AGENT_LINK_DEFAULTS> & {
-  leaseCheckMs: number;
-};
-
-/** Fills in every default of `options`: done once, where the link is attached. */
-export function resolveAgentLinkOptions(options: AgentLinkOptions): ResolvedAgentLinkOptions {
-  const o = withDefaults(options, AGENT_LINK_DEFAULTS);
-  return { ...o, leaseCheckMs: options.leaseCheckMs ?? o.heartbeatMs };
+  /** The node as this session's Statuses merged so far (deltas build on it); null before the first. */
+  view: StatusView | null;
+  /** While its Hello waits to be registered: frames that came after it, handled once it is. */
+  early: Frame[] | null;
 }
 
 /** Serves the agent websocket on `server`; returns the link's handle. */
 export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentLink {
   const options = resolveAgentLinkOptions(given);
-  const { db, tokens, log, leaseMs, heartbeatMs, helloTimeoutMs, now } = options;
+  const { db, tokens, log, leaseMs, heartbeatMs, helloTimeoutMs, fullStatusEvery, now } = options;
   const wss = new WebSocketServer({ noServer: true, ...WS_OPTIONS });
   const sessions = new Map<string, Session>();
-  // Heard-from times live in memory and reach the store once per lease check: one write transaction
-  // per heartbeat interval instead of one fsync per frame, which 10,000 agents at 1 Hz would need.
-  const seen = new Map<string, number>();
+  // Heard-from times live in memory and reach the store only as the lease readers need (heard.ts).
+  const heard = createHeardTimes(db, leaseMs);
   // Nodes the store knows get a fresh lease from this start (renewLeases says why).
   renewLeases(db, now());
   const stats: AgentLinkStats = {
@@ -92,6 +80,8 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
     acceptedReports: 0,
     refusedReports: 0,
     repeatedReports: 0,
+    deltaFrames: 0,
+    statusGaps: 0,
     closedBadFrame: 0,
   };
 
@@ -114,7 +104,7 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) =>
-      onConnection({ ws, identity, bearer, node: null, closing: false, lastReports: new Map() }),
+      onConnection({ ws, identity, bearer, node: null, closing: false, view: null, early: null }),
     );
   }
 
@@ -146,15 +136,7 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
         closeSession(s, closeCodeOf(decoded.error), formatError(decoded.error));
         return;
       }
-      try {
-        onFrame(s, decoded.value);
-      } catch (e) {
-        // A store failure on one frame must not crash the allocator through ws's emitter.
-        const why = e instanceof Error ? e.message : String(e);
-        log?.error('agent frame failed', { node: s.node ?? '', body: decoded.value.body.case, error: why });
-        s.closing = true;
-        s.ws.close(INTERNAL_ERROR, clip(why));
-      }
+      handleFrame(s, decoded.value);
     });
     s.ws.on('close', () => {
       clearTimeout(helloTimer);
@@ -165,10 +147,28 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
     });
   }
 
+  function handleFrame(s: Session, frame: Frame): void {
+    try {
+      onFrame(s, frame);
+    } catch (e) {
+      // A store failure on one frame must not crash the allocator through ws's emitter.
+      const why = e instanceof Error ? e.message : String(e);
+      log?.error('agent frame failed', { node: s.node ?? '', body: frame.body.case, error: why });
+      s.closing = true;
+      s.ws.close(INTERNAL_ERROR, clip(why));
+    }
+  }
+
   function onFrame(s: Session, frame: Frame): void {
     const body = frame.body;
     if (!AGENT_BODIES.includes(body.case)) {
       closeSession(s, WS_CLOSE.forbidden, `agents may not send ${body.case}`);
+      return;
+    }
+    if (s.early !== null) {
+      // Its Hello waits for its group's commit (join.ts); what follows waits with it.
+      if (body.case === 'hello') closeSession(s, WS_CLOSE.badFrame, 'hello sent twice on one connection');
+      else s.early.push(frame);
       return;
     }
     if (s.node === null) {
@@ -178,17 +178,18 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       return;
     }
     // Any frame after Hello proves the node alive, whatever it carries.
-    seen.set(s.node, now());
+    heard.heard(s.node, now());
     switch (body.case) {
       case 'hello':
         closeSession(s, WS_CLOSE.badFrame, 'hello sent twice on one connection');
         return;
-      case 'status':
-        onStatus(s, s.node, body.value);
+      case 'status': {
+        const wantFull = onStatus(s, s.node, body.value);
         // Every Status is answered: the agent counts only allocator frames as "heard", and fences
         // itself after a quiet half lease, so a quiet but healthy link must still say something.
-        send(s, makeFrame({ case: 'ack', value: { seq: body.value.seq } }));
+        send(s, makeFrame({ case: 'ack', value: { seq: body.value.seq, wantFull } }));
         return;
+      }
       case 'logChunk':
         logs.onChunk(s.node, body.value);
         return;
@@ -206,54 +207,29 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       closeSession(s, WS_CLOSE.unauthenticated, 'hello.token differs from the connection token');
       return;
     }
+    s.early = [];
+    joins.add(s, hello);
+  }
+
+  /** A Hello's group was committed: refuse, or make the session its node's and send the Welcome. */
+  function joined(s: Session, hello: Hello, outcome: JoinOutcome): void {
+    const early = s.early ?? [];
+    s.early = null;
     const node = hello.node;
-    const inv = hello.inventory;
-    // Checked and registered in this one synchronous turn, so two joins of one new name cannot both pass.
-    const refusal = helloRefusal(db, tokens, s.identity, s.bearer, node, now());
-    if (refusal?.kind === 'revoked') {
-      closeSession(
-        s,
-        WS_CLOSE.unauthenticated,
-        'this token was revoked or expired after the connection opened',
-      );
+    if (outcome.kind === 'failed') {
+      log?.error('agent frame failed', { node, body: 'hello', error: outcome.error });
+      s.closing = true;
+      s.ws.close(INTERNAL_ERROR, clip(outcome.error));
       return;
     }
-    if (refusal?.kind === 'other-node') {
-      closeSession(
-        s,
-        WS_CLOSE.forbidden,
-        `this credential is for node ${refusal.credentialNode}, not ${node}`,
-      );
+    if (outcome.kind === 'refused') {
+      const { code, reason } = refusalClose(outcome.refusal, node);
+      if (code === WS_CLOSE.nodeExists)
+        log?.warn('join refused: node name already registered', { node, reason });
+      closeSession(s, code, reason);
       return;
     }
-    if (refusal?.kind === 'registered') {
-      const reason = nodeExistsReason(node);
-      log?.warn('join refused: node name already registered', { node, reason });
-      closeSession(s, WS_CLOSE.nodeExists, reason);
-      return;
-    }
-    // One transaction (one fsync) for the node and its credential: thousands of agents join at once.
-    const nodeCredential = inTransaction(db, (): string => {
-      upsertNode(
-        db,
-        {
-          name: node,
-          labels: inv.labels,
-          gpus: inv.gpus.map((g) => ({
-            uuid: g.uuid,
-            index: g.index,
-            model: g.model,
-            memoryMiB: g.memoryMiB,
-            healthy: g.healthy,
-          })),
-          cpuMillis: inv.cpuMillis,
-          memoryMiB: inv.memoryMiB,
-          network: inv.network,
-        },
-        now(),
-      );
-      return credentialForHello(db, tokens, s.identity, s.bearer, node);
-    });
+    heard.stored(node, outcome.atMs);
     const old = sessions.get(node);
     s.node = node;
     sessions.set(node, s);
@@ -266,11 +242,15 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       podId: wirePodId(p.workload, p.name),
       epoch: p.epoch,
     }));
+    const { nodeCredential } = outcome;
     send(
       s,
       makeFrame({
         case: 'welcome',
-        value: { nodeId: node, heartbeatMs, leaseMs, desiredPods, nodeCredential },
+        value: {
+          ...{ nodeId: node, heartbeatMs, leaseMs, desiredPods, nodeCredential },
+          fullStatusEvery: fullStatusEvery > 0 ? fullStatusEvery : null,
+        },
       }),
     );
     log?.info('agent connected', {
@@ -279,23 +259,28 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       joined: s.identity.kind === 'join',
     });
     if (old === undefined) options.onNodeChange?.({ node, change: 'connected' });
+    // Frames the agent sent after its Hello, before this Welcome, in the order they came.
+    for (const f of early) if (!s.closing) handleFrame(s, f);
   }
 
-  function onStatus(s: Session, node: string, status: Status): void {
+  /** Handles one Status; true when it was a delta this session cannot apply (the Ack asks for a full one). */
+  function onStatus(s: Session, node: string, status: Status): boolean {
     stats.statusFrames += 1;
-    const nowMs = now();
-    const previous = s.lastReports;
-    // Rebuilt from this Status, so pods the agent no longer reports are forgotten.
-    s.lastReports = new Map();
-    for (const r of status.podStates) {
-      const key = reportKey(r);
-      const last = previous.get(r.podId);
-      if (last !== undefined && last.key === key && nowMs - last.atMs < REPEAT_REPORT_MS) {
-        s.lastReports.set(r.podId, last);
-        stats.repeatedReports += 1;
-        continue;
-      }
-      s.lastReports.set(r.podId, { key, atMs: nowMs });
+    if (status.delta !== undefined && status.delta !== null) stats.deltaFrames += 1;
+    const step = applyStatus(s.view, status, now());
+    if (step.kind === 'gap') {
+      s.view = null;
+      stats.statusGaps += 1;
+      log?.warn('delta status without its base; asking for a full one', {
+        node,
+        seq: status.seq,
+        baseSeq: status.delta?.baseSeq ?? 0,
+      });
+    } else {
+      s.view = step.view;
+      stats.repeatedReports += step.repeated;
+    }
+    for (const r of step.handle) {
       const check = owned(db, node, r);
       if (!check.ok) {
         // Never applied: a node may only speak for its own pods, or a stale copy could undo a move.
@@ -314,7 +299,9 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       stats.acceptedReports += 1;
       options.onPodReport?.(node, r, check.pod);
     }
-    options.onStatus?.(node, status);
+    if (step.kind === 'gap') return true;
+    options.onStatus?.(node, step.merged);
+    return false;
   }
 
   function send(s: Session, frame: Frame): boolean {
@@ -323,16 +310,11 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
     return true;
   }
 
-  /** Writes the heard-from times gathered since the last flush, in one transaction. */
-  const flushSeen = (): void => {
-    touchNodes(db, seen);
-    seen.clear();
-  };
-
   function checkLeases(nowMs: number = now()): string[] {
-    flushSeen();
+    heard.flush(nowMs);
     const lost = markLostNodes(db, nowMs, leaseMs);
     for (const node of lost) {
+      heard.forget(node);
       const s = sessions.get(node);
       if (s !== undefined) {
         sessions.delete(node);
@@ -346,6 +328,23 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
     options.onLeaseCheck?.(nowMs);
     return lost;
   }
+
+  const joins = createJoinQueue<Session>({
+    db,
+    tokens,
+    now,
+    live: (s) => !s.closing && s.ws.readyState === s.ws.OPEN,
+    done: (s, hello, outcome) => {
+      try {
+        joined(s, hello, outcome);
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        log?.error('agent frame failed', { node: hello.node, body: 'hello', error: why });
+        s.closing = true;
+        s.ws.close(INTERNAL_ERROR, clip(why));
+      }
+    },
+  });
 
   const logs = createLogRouter({
     send: (node, body) => {
@@ -386,7 +385,7 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
         if (timer !== null) clearInterval(timer);
         // A deposed leader's flush is fenced: that must not keep its sessions open.
         try {
-          if (db.open) flushSeen();
+          if (db.open) heard.flush(now(), true);
         } catch (e) {
           log?.warn('heard-from times not saved', { error: e instanceof Error ? e.message : String(e) });
         }

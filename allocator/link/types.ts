@@ -25,6 +25,11 @@ export interface AgentLinkOptions {
   heartbeatMs?: number;
   /** How often leases are checked on a timer; 0 turns the timer off (tests call checkLeases). Default heartbeatMs. */
   leaseCheckMs?: number;
+  /**
+   * Offered in Welcome: agents may send delta Statuses, a full one at least every this many; 0 offers
+   * no deltas (every Status full). Default DEFAULT_FULL_STATUS_EVERY (10).
+   */
+  fullStatusEvery?: number;
   /** A connection that sends no Hello this long is closed (4400). Default 10000 ms. */
   helloTimeoutMs?: number;
   /** Epoch milliseconds; injected so lease tests need no waiting. Default Date.now. */
@@ -50,6 +55,9 @@ export interface AgentLinkStats {
   refusedReports: number;
   /** Reports identical to the pod's previous one on the session, skipped. */
   repeatedReports: number;
+  /** Statuses that were deltas, and deltas whose base this session did not have (answered "want full"). */
+  deltaFrames: number;
+  statusGaps: number;
   closedBadFrame: number;
 }
 

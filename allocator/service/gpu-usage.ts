@@ -21,7 +21,6 @@ export interface GpuUsageTracker {
 }
 
 interface GpuState {
-  node: string;
   /** Start of the window being filled. */
   windowStartMs: number;
   /** Whether any sample in that window was not exactly 0%. */
@@ -42,16 +41,22 @@ function closed(s: GpuState, windowMs: number): GpuIdleRun {
 
 /** A fresh tracker; `windowMs` is 30 s unless a test says otherwise. */
 export function createGpuUsageTracker(windowMs = GPU_WINDOW_MS): GpuUsageTracker {
-  const gpus = new Map<string, GpuState>();
+  // By node, then GPU uuid: every Status of every node lands here, so no key string is built per sample.
+  const nodes = new Map<string, Map<string, GpuState>>();
   return {
     record(node, samples, atMs) {
       const windowStartMs = Math.floor(atMs / windowMs) * windowMs;
+      let gpus = nodes.get(node);
+      if (gpus === undefined && samples.length > 0) {
+        gpus = new Map();
+        nodes.set(node, gpus);
+      }
+      if (gpus === undefined) return;
       for (const sample of samples) {
-        const key = gpuKey(node, sample.uuid);
-        let s = gpus.get(key);
+        let s = gpus.get(sample.uuid);
         if (s === undefined) {
-          s = { node, windowStartMs, busy: false, run: { idleSinceMs: null, throughMs: windowStartMs } };
-          gpus.set(key, s);
+          s = { windowStartMs, busy: false, run: { idleSinceMs: null, throughMs: windowStartMs } };
+          gpus.set(sample.uuid, s);
         }
         // A late sample for a window already closed changes nothing.
         if (windowStartMs < s.windowStartMs) continue;
@@ -65,14 +70,17 @@ export function createGpuUsageTracker(windowMs = GPU_WINDOW_MS): GpuUsageTracker
     },
     idleRuns(nowMs) {
       const out = new Map<string, GpuIdleRun>();
-      for (const [key, s] of gpus) {
-        // A window whose time is up counts as closed even before the next sample arrives.
-        out.set(key, nowMs >= s.windowStartMs + windowMs ? closed(s, windowMs) : { ...s.run });
+      for (const [node, gpus] of nodes) {
+        for (const [uuid, s] of gpus) {
+          // A window whose time is up counts as closed even before the next sample arrives.
+          const run = nowMs >= s.windowStartMs + windowMs ? closed(s, windowMs) : { ...s.run };
+          out.set(gpuKey(node, uuid), run);
+        }
       }
       return out;
     },
     forgetNode(node) {
-      for (const [key, s] of gpus) if (s.node === node) gpus.delete(key);
+      nodes.delete(node);
     },
   };
 }

@@ -53,6 +53,14 @@ describe('link benchmark', () => {
       expect(status?.gpuSamples).toHaveLength(8);
       expect(status?.podStates.length).toBeGreaterThan(5);
     }
+    // Between full ones the fleet sends deltas: the samples, no pods, built on the Status before.
+    const d = statusTemplate(n, 'delta');
+    expect(d.bytes.byteLength).toBeLessThan(t.bytes.byteLength / 2);
+    const f = decodeFrame(patchStatus(d, SEQ_BASE + 9, 2 ** 41));
+    const delta = f.ok && f.value.body.case === 'status' ? f.value.body.value : null;
+    expect(delta).toMatchObject({ seq: SEQ_BASE + 9, atMs: 2 ** 41, podStates: [] });
+    expect(delta?.gpuSamples).toHaveLength(8);
+    expect(delta?.delta).toEqual({ baseSeq: SEQ_BASE + 8, gonePods: [] });
   });
 
   it('measures 50 agents in two fleet processes against the bare ws server', async () => {

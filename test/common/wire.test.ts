@@ -198,6 +198,17 @@ const SAMPLES: readonly FrameBody[] = [
   status,
   event,
   { case: 'ack', value: { seq: 0 } },
+  { case: 'ack', value: { seq: 9, wantFull: true } },
+  {
+    case: 'status',
+    value: {
+      seq: 12,
+      atMs: 1_700_000_000_000,
+      gpuSamples: [],
+      podStates: [],
+      delta: { baseSeq: 11, gonePods: ['w-0/p-1'] },
+    },
+  },
   {
     case: 'welcome',
     value: {
@@ -206,6 +217,17 @@ const SAMPLES: readonly FrameBody[] = [
       leaseMs: 40_000,
       desiredPods: [{ podId: 'p1', epoch: 4 }],
       nodeCredential: 'node-secret',
+    },
+  },
+  {
+    case: 'welcome',
+    value: {
+      nodeId: 'n',
+      heartbeatMs: 1000,
+      leaseMs: 4000,
+      desiredPods: [],
+      nodeCredential: null,
+      fullStatusEvery: 10,
     },
   },
   startPod,

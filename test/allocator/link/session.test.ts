@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { issueNodeCredential } from '../../../allocator/identity/index.ts';
+import { writeEveryMs } from '../../../allocator/link/heard.ts';
 import { wirePodId } from '../../../allocator/link/pod-id.ts';
 import { applyPlan } from '../../../allocator/store/apply-plan.ts';
 import { getNode } from '../../../allocator/store/nodes.ts';
 import { submitWorkload } from '../../../allocator/store/workloads.ts';
+import { DEFAULT_LEASE_MS } from '../../../common/disconnect.ts';
 import { type Frame, makeFrame, WS_CLOSE } from '../../../common/wire.ts';
 import { noContainer } from '../../wire-pod-spec.ts';
 import { must, openTemp, smallOrg, T0, training } from '../store/helpers.ts';
@@ -89,8 +91,12 @@ describe('agent link sessions', () => {
     h.clock.ms = T0 + 5000;
     client.send(status(1, [{ podId: POD, epoch: 1 }]));
     await expect.poll(() => h.link.stats().statusFrames).toBe(1);
-    // Heard-from times reach the store when leases are checked (one write per check, not per frame).
+    // Heard-from times reach the store when leases are checked, and only once the stored one is
+    // writeEveryMs old (heard.ts): the join wrote T0, still fresh for every reader at T0 + 5 s.
     expect(h.link.checkLeases(T0 + 5000)).toEqual([]);
+    expect(getNode(h.db, 'n1')?.lastSeenMs).toBe(T0);
+    const every = writeEveryMs(DEFAULT_LEASE_MS);
+    expect(h.link.checkLeases(T0 + every)).toEqual([]);
     expect(getNode(h.db, 'n1')?.lastSeenMs).toBe(T0 + 5000);
     expect(h.reports).toEqual([
       { node: 'n1', report: expect.objectContaining({ podId: POD, state: 'running' }) },
@@ -123,8 +129,16 @@ describe('agent link sessions', () => {
     await expect.poll(() => h.link.stats().statusFrames).toBe(1);
     expect(h.link.checkLeases(T0 + 10_000)).toEqual([]);
     expect(getNode(h.db, 'n1')?.lastSeenMs).toBe(T0 + 10_000);
-    expect(h.link.checkLeases(T0 + 50_000)).toEqual([]);
-    expect(h.link.checkLeases(T0 + 50_001)).toEqual(['n1']);
+    // Heard again while the stored time is fresh: held back, but written before it could look silent.
+    h.clock.ms = T0 + 15_000;
+    client.send(status(2));
+    await expect.poll(() => h.link.stats().statusFrames).toBe(2);
+    expect(h.link.checkLeases(T0 + 15_000)).toEqual([]);
+    expect(getNode(h.db, 'n1')?.lastSeenMs).toBe(T0 + 10_000);
+    expect(h.link.checkLeases(T0 + 50_001)).toEqual([]);
+    expect(getNode(h.db, 'n1')?.lastSeenMs).toBe(T0 + 15_000);
+    expect(h.link.checkLeases(T0 + 55_000)).toEqual([]);
+    expect(h.link.checkLeases(T0 + 55_001)).toEqual(['n1']);
     expect(getNode(h.db, 'n1')?.lost).toBe(true);
     expect(h.changes).toContainEqual({ node: 'n1', change: 'lost' });
     expect((await client.closed).code).toBe(WS_CLOSE.fenced);

@@ -74,4 +74,25 @@ describe('absence check', () => {
     expect(a.onStatus('n1', status([]), T + 1999).changed).toBe(false);
     expect(a.onStatus('n1', status([]), T + 2000).changed).toBe(true);
   });
+
+  it('reads the pods of every node in one query per interval, and a pod again before failing it', () => {
+    const db = running();
+    const a = createAbsenceCheck(db, { heartbeatMs: 500, graceMs: 0, checkEveryMs: 20_000 });
+    // n2's Status loads the list while t-0 still runs on n1.
+    a.onStatus('n2', status([]), T);
+    const pod = podOf(db, 'w1', 't-0');
+    applyPodReport(db, report(pod, 'exited', { exitCode: 0 }), pod, T + 1);
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Succeeded');
+    // n1's first check reads the list of T, which still has t-0 running: read again, it ended well.
+    expect(a.onStatus('n1', status([]), T + 2).changed).toBe(false);
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Succeeded');
+  });
+
+  it('fails a pod missing from a list read before its node was checked', () => {
+    const db = running();
+    const a = createAbsenceCheck(db, { heartbeatMs: 500, graceMs: 0, checkEveryMs: 20_000 });
+    a.onStatus('n2', status([]), T);
+    expect(a.onStatus('n1', status([]), T + 2).changed).toBe(true);
+    expect(podOf(db, 'w1', 't-0').phase).toBe('Failed');
+  });
 });
