@@ -1,6 +1,6 @@
 /** Migration 13: the leader lease row of allocators sharing one database (leadership.ts). */
 
-/** Migration 13 (SQLite): the lease row, present from the start with nobody holding it. */
+/** Migration 13: the lease row, present from the start with nobody holding it (PostgreSQL: its types translated). */
 export const V13_LEADER = `
 CREATE TABLE leader (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -9,17 +9,5 @@ CREATE TABLE leader (
   epoch INTEGER NOT NULL,    -- +1 at every takeover; fences the holder's writes
   expires_ms INTEGER NOT NULL -- the database clock's ms at which the lease runs out
 ) STRICT;
-INSERT INTO leader (id, holder, url, epoch, expires_ms) VALUES (1, '', '', 0, 0);
-`;
-
-/** Migration 13 (PostgreSQL): the same table; times and epochs as BIGINT. */
-export const V13_LEADER_POSTGRES = `
-CREATE TABLE leader (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  holder TEXT NOT NULL,
-  url TEXT NOT NULL,
-  epoch BIGINT NOT NULL,
-  expires_ms BIGINT NOT NULL
-);
 INSERT INTO leader (id, holder, url, epoch, expires_ms) VALUES (1, '', '', 0, 0);
 `;

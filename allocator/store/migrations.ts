@@ -15,7 +15,7 @@ import { V9_REGISTRY_SECRETS } from './migration-9-registry-secrets.ts';
 import { V10_POD_REASON } from './migration-10-pod-reason.ts';
 import { V11_PORTS } from './migration-11-ports.ts';
 import { V12_WORKLOAD_RESTARTS } from './migration-12-workload-restarts.ts';
-import { V13_LEADER, V13_LEADER_POSTGRES } from './migration-13-leader.ts';
+import { V13_LEADER } from './migration-13-leader.ts';
 
 /** Migration 1: the whole first schema (docs/architecture.md §2 and §6). */
 const V1 = `
@@ -196,7 +196,7 @@ export const MIGRATIONS: readonly Migration[] = [
   V10_POD_REASON,
   V11_PORTS,
   V12_WORKLOAD_RESTARTS,
-  { sqlite: V13_LEADER, postgres: V13_LEADER_POSTGRES },
+  V13_LEADER,
 ];
 
 /** The schema version this code writes. */
