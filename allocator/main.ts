@@ -322,8 +322,11 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
       // Committed (decision and quota accounting) before anything is sent, a slice at a time.
       const applied = await applyPlanInSlices(db, plan, at, slicer, metrics.timeStore);
       options.onPlanCommitted?.(now(), applied.starts);
-      for (const c of applied.phaseChanges)
+      // One line per change: tens of thousands after a large plan, so they are written in slices too.
+      for (const c of applied.phaseChanges) {
         log.info('workload phase', { workload: c.workload, from: c.from, to: c.to, reason: c.reason });
+        if (slicer.due()) await slicer.pause();
+      }
       // The store moved on since the snapshot: what was left out is planned again next cycle.
       if (applied.skipped.length > 0) requestCycle();
     }
