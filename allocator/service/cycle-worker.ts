@@ -77,15 +77,14 @@ const THREAD_URL = new URL(
   import.meta.url,
 );
 
-/**
- * Starts the thread. Worker threads do not inherit tsx's loader hooks, so when running from
- * TypeScript sources the thread first registers tsx (resolved from here), then loads its module.
- */
+/** The entry of a thread running from TypeScript sources (service/ts-thread.mjs). */
+const TS_THREAD_URL = new URL('./ts-thread.mjs', import.meta.url);
+
+/** Starts the thread: from compiled JavaScript directly, from TypeScript through ts-thread.mjs. */
 function startThread(data: CycleThreadData): Worker {
   if (!THREAD_URL.href.endsWith('.ts')) return new Worker(THREAD_URL, { workerData: data });
-  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const boot = `import(${api}).then((m) => { m.register(); return import(${JSON.stringify(THREAD_URL.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: data });
+  const tsThread = { tsxApi: import.meta.resolve('tsx/esm/api'), module: THREAD_URL.href };
+  return new Worker(TS_THREAD_URL, { workerData: { ...data, tsThread } });
 }
 
 /** Starts the scheduler's thread over the allocator's store; a thread that dies is started again at the next cycle. */
