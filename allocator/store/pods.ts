@@ -100,21 +100,32 @@ export function listPods(
     phases?: readonly PodPhase[];
   } = {},
 ): PodRecord[] {
-  // Phases filter in SQL: the dispatcher asks for the few Bound / Stopping pods among many. The
-  // CASTs give PostgreSQL each parameter's type at its first use (a bare `$1 IS NULL` has none).
-  const rows = db
-    .prepare(
-      `${POD_SELECT} WHERE (CAST(@w AS TEXT) IS NULL OR p.workload = @w) AND (CAST(@n AS TEXT) IS NULL OR p.node = @n)
-       AND (CAST(@ws AS TEXT) IS NULL OR p.workload IN (${jsonArrayRows(db.dialect, '@ws')}))
-       AND (CAST(@phases AS TEXT) IS NULL OR p.phase IN (${jsonArrayRows(db.dialect, '@phases')}))
-       ORDER BY p.workload, p.name`,
-    )
-    .all({
-      w: filter.workload ?? null,
-      ws: filter.workloads === undefined ? null : JSON.stringify(filter.workloads),
-      n: filter.node ?? null,
-      phases: filter.phases === undefined ? null : JSON.stringify(filter.phases),
-    }) as PodRow[];
+  // Only the filters given make the WHERE, so SQLite and PostgreSQL use the index each names (a
+  // `@x IS NULL OR col = @x` form scans every pod: per node, over thousands of silent nodes, that held
+  // the event loop for seconds). Phases filter in SQL: the dispatcher asks for the few Bound /
+  // Stopping pods among many.
+  const where: string[] = [];
+  const args: Record<string, string> = {};
+  if (filter.workload !== undefined) {
+    where.push('p.workload = @w');
+    args.w = filter.workload;
+  }
+  if (filter.node !== undefined) {
+    where.push('p.node = @n');
+    args.n = filter.node;
+  }
+  if (filter.workloads !== undefined) {
+    where.push(`p.workload IN (${jsonArrayRows(db.dialect, '@ws')})`);
+    args.ws = JSON.stringify(filter.workloads);
+  }
+  if (filter.phases !== undefined) {
+    where.push(`p.phase IN (${jsonArrayRows(db.dialect, '@phases')})`);
+    args.phases = JSON.stringify(filter.phases);
+  }
+  const statement = db.prepare(
+    `${POD_SELECT}${where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`} ORDER BY p.workload, p.name`,
+  );
+  const rows = (where.length === 0 ? statement.all() : statement.all(args)) as PodRow[];
   return rows.map(toPod);
 }
 

@@ -1,5 +1,5 @@
 /**
- * No cycle blocks the link (issue 16): a real allocator over a store of thousands of nodes and a
+ * No cycle blocks the link: a real allocator over a store of thousands of nodes and a
  * large pending queue places everything in its first cycle while the event loop keeps turning, and
  * places it exactly where the scheduler run inline over the same store would (the same snapshot
  * gives the same plan, whichever thread runs it). The stall bound here is loose for a loaded 2-core
