@@ -34,7 +34,7 @@ import { recordPodEvent } from './lifecycle/pod-events.ts';
 import { applyPodReport, nodeLost, replaceCutOff } from './lifecycle/reports.ts';
 import { teardown } from './lifecycle/teardown.ts';
 import { attachAgentLink } from './link/server.ts';
-import type { AgentLink, AgentLinkStats } from './link/types.ts';
+import { type AgentLink, emptyLinkStats } from './link/types.ts';
 import { createAllocatorMetrics } from './metrics.ts';
 import { isEmptyPlan } from './scheduler/plan.ts';
 import { DEFAULT_COLD_START_MS, DEFAULT_STABILISATION_MS } from './serve/autoscaler.ts';
@@ -109,19 +109,6 @@ export function resolveAllocatorOptions(options: AllocatorOptions): ResolvedAllo
     log: options.log ?? createLogger({ stream: process.stderr, fields: { component: 'allocator' } }),
   };
 }
-
-/** A link's counters while this allocator has no link (a standby). */
-const NO_LINK_STATS: AgentLinkStats = {
-  connections: 0,
-  refusedUpgrades: 0,
-  statusFrames: 0,
-  acceptedReports: 0,
-  refusedReports: 0,
-  repeatedReports: 0,
-  closedBadFrame: 0,
-  deltaFrames: 0,
-  statusGaps: 0,
-};
 
 /** What a leader runs and a standby does not: created on taking the lease, ended on losing it. */
 interface Term {
@@ -460,7 +447,7 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
     joinTokenFile: join(options.dataDir, JOIN_TOKEN_FILE),
     adminTokenFile: join(options.dataDir, ADMIN_TOKEN_FILE),
     stats: (): AllocatorStats => ({
-      link: term?.link.stats() ?? NO_LINK_STATS,
+      link: term?.link.stats() ?? emptyLinkStats(),
       logFollows: follows.stats(),
       ...counters,
     }),

@@ -36,7 +36,7 @@ import { resolveAgentLinkOptions } from './options.ts';
 import { wirePodId } from './pod-id.ts';
 import { owned } from './reports.ts';
 import { applyStatus, type StatusView } from './status-view.ts';
-import type { AgentLink, AgentLinkOptions, AgentLinkStats } from './types.ts';
+import { type AgentLink, type AgentLinkOptions, emptyLinkStats } from './types.ts';
 
 export {
   DEFAULT_FULL_STATUS_EVERY,
@@ -73,17 +73,7 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
   const heard = createHeardTimes(db, leaseMs);
   // Nodes the store knows get a fresh lease from this start (renewLeases says why).
   renewLeases(db, now());
-  const stats: AgentLinkStats = {
-    connections: 0,
-    refusedUpgrades: 0,
-    statusFrames: 0,
-    acceptedReports: 0,
-    refusedReports: 0,
-    repeatedReports: 0,
-    deltaFrames: 0,
-    statusGaps: 0,
-    closedBadFrame: 0,
-  };
+  const stats = emptyLinkStats();
 
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = new URL(req.url ?? '/', 'http://link').pathname;

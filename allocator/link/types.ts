@@ -61,6 +61,21 @@ export interface AgentLinkStats {
   closedBadFrame: number;
 }
 
+/** Stats of a link that counted nothing yet (or of none: a standby's). */
+export function emptyLinkStats(): AgentLinkStats {
+  return {
+    connections: 0,
+    refusedUpgrades: 0,
+    statusFrames: 0,
+    acceptedReports: 0,
+    refusedReports: 0,
+    repeatedReports: 0,
+    deltaFrames: 0,
+    statusGaps: 0,
+    closedBadFrame: 0,
+  };
+}
+
 /** The link as the allocator service drives it. */
 export interface AgentLink {
   /** Sends StartPod / StopPod / Swap to a node; false when it has no open session. */

@@ -37,7 +37,8 @@ export type NodeReport = Pick<NodeRecord, 'name' | 'labels' | 'gpus' | 'cpuMilli
   network?: NodeNetwork | null;
 };
 
-interface NodeRow {
+/** A `nodes` row as SQL returns it. */
+export interface NodeRow {
   name: string;
   labels: string;
   admin_labels: string;

@@ -19,6 +19,7 @@ import type {
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/snapshot.ts';
 import { type Db, inTransaction } from './db.ts';
 import { jsonField } from './dialect.ts';
+import type { NodeRow } from './nodes.ts';
 import { DEFAULT_POOL, listPools, listQueues, listQuotas, type PoolRecord } from './org.ts';
 import { SCHEDULED_POD_PHASES, succeededBindTimes } from './pods.ts';
 import { parseStoredSpec } from './workloads.ts';
@@ -79,20 +80,7 @@ export function finishingRange(
 }
 
 /** The node columns a snapshot reads. */
-interface NodeSnapRow {
-  name: string;
-  labels: string;
-  admin_labels: string;
-  gpus: string;
-  cpu_millis: number;
-  memory_mib: number;
-  schedulable: number;
-  cordoned: number;
-  lost: number;
-  address: string | null;
-  port_first: number | null;
-  port_last: number | null;
-}
+type NodeSnapRow = Omit<NodeRow, 'last_seen_ms'>;
 
 /** The workload columns a snapshot reads; the spec is read only for workloads it has not seen. */
 interface WorkloadSnapRow {
