@@ -47,6 +47,8 @@ import { createDispatcher, type Dispatcher } from './service/dispatch.ts';
 import { createExplainStore } from './service/explain.ts';
 import { createGpuSampleCache } from './service/gpu-samples.ts';
 import { createGpuUsageTracker } from './service/gpu-usage.ts';
+import { createHistory } from './service/history.ts';
+import { startHistorySampler } from './service/history-sampler.ts';
 import { type CycleLoop, createCycleLoop } from './service/loop.ts';
 import { createShareStore } from './service/shares.ts';
 import type { AllocatorOptions, AllocatorRole, AllocatorStats, RunningAllocator } from './service/types.ts';
@@ -82,6 +84,8 @@ const ALLOCATOR_DEFAULTS = {
   autoscaleStabilisationMs: DEFAULT_STABILISATION_MS,
   autoscaleWindowMs: DEFAULT_WINDOW_MS,
   autoscaleTickMs: 1000,
+  historyIntervalMs: 60_000,
+  historyWindowMs: 24 * 60 * 60_000,
   now: Date.now,
 } as const satisfies DefaultsOf<AllocatorOptions>;
 
@@ -165,6 +169,8 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
   const follows = createLogFollows();
   // Each queue's fair share as of the newest cycle, for /shares and /metrics.
   const shares = createShareStore();
+  // GPU allocation and utilization over time, for the console's plots; sampled while leading (below).
+  const history = createHistory({ intervalMs: options.historyIntervalMs, windowMs: options.historyWindowMs });
   // The /metrics registry; the link is asked at scrape time, after it is attached below.
   const metrics = createAllocatorMetrics({
     db,
@@ -190,6 +196,7 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
     serveProxy: (root) => serving.register(root),
     onChange: requestCycle,
     info: { explain, samples: gpuSamples, logs, shares, follows },
+    history,
     disconnectNode: (node, reason) => term?.link.disconnect(node, reason) ?? false,
     metrics,
     metricsAuth: options.metricsAuth,
@@ -412,9 +419,18 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
       );
   }
   openDoor();
+  const sampler = startHistorySampler({
+    db,
+    samples: gpuSamples,
+    history,
+    now,
+    leading: () => term !== null,
+    onError: (e) => log.warn('usage history sample not taken', { error: e instanceof Error ? e.message : String(e) }),
+  });
   elector.start();
   if (leaderError !== null) {
     elector.stop();
+    sampler.stop();
     await app.close();
     db.close();
     throw leaderError;
@@ -466,6 +482,7 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
         term = null;
         // Released before the sessions close: a standby may take over while this one winds down.
         elector.stop();
+        sampler.stop();
         serving.close();
         await ended?.end();
         closeDoor?.();

@@ -7,12 +7,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { type DefaultsOf, type WithDefaults, withDefaults } from '../../common/options.ts';
 import type { ServerTls } from '../../common/tls-files.ts';
 import type { TokenStore } from '../identity/tokens.ts';
+import type { History } from '../service/history.ts';
 import type { Db } from '../store/db.ts';
 import { enforcePermissions, metricsReader, requireUserToken } from './auth.ts';
 import { registerConsole } from './console-route.ts';
 import type { ApiContext, ChangeReason, ServingView } from './context.ts';
 import { handleError, installErrorHandlers, MAX_BODY_BYTES } from './errors.ts';
 import { registerHealth } from './health.ts';
+import { registerHistoryRoutes } from './history-routes.ts';
 import { type InfoSources, registerInfoRoutes } from './info-routes.ts';
 import { type ApiMetrics, registerMetricsRoute } from './metrics-route.ts';
 import { type DisconnectNode, registerNodeResetRoute } from './node-reset-route.ts';
@@ -57,6 +59,8 @@ export interface ApiOptions {
   disconnectNode?: DisconnectNode;
   /** Live sources of explain, logs and top (info-routes.ts); default none. */
   info?: InfoSources;
+  /** The usage history behind `/history/...` (history-routes.ts); default none: those routes answer 503. */
+  history?: History;
   /** Given, every request is timed into it and `GET /metrics` serves its registry; default none. */
   metrics?: ApiMetrics;
   /** Serve the web console at `/` (console-route.ts); default off, the allocator turns it on. */
@@ -150,6 +154,7 @@ export function buildApi(given: ApiOptions): FastifyInstance {
       registerInfoRoutes(api, ctx, options.info);
       registerPolicyRoutes(api, ctx);
       registerSecretRoutes(api, ctx);
+      registerHistoryRoutes(api, ctx, options.history);
     },
     { prefix: API_PREFIX },
   );

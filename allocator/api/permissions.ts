@@ -228,6 +228,10 @@ export const PERMISSIONS: Readonly<Record<string, RoutePermission>> = {
   'GET /workloads/:id/events': { action: 'read', scope: byWorkloadOrGone },
   'GET /workloads/:id/explain': { action: 'read', scope: byWorkload },
   'GET /workloads/:id/logs': { action: 'read', scope: byWorkload },
+  // Usage history (history-routes.ts): a project's is read as the project is; pools and nodes as nodes are.
+  'GET /history/projects/:name': { action: 'read', scope: byProject },
+  'GET /history/nodepools/:name': { action: 'read-nodes', scope: cluster },
+  'GET /history/nodes/:name': { action: 'read-nodes', scope: cluster },
   'GET /top': { action: 'read', scope: filtered, shape: topShape },
   'GET /shares': { action: 'read', scope: filtered, visible: readsQueue },
 

@@ -1,7 +1,7 @@
 /**
  * A standby's API: reads come straight from the shared database; writes, and the reads only the
- * leader can answer (what lives in its memory: explain, logs, top, shares, the serving proxy), are
- * forwarded to the leader and its answer streamed back.
+ * leader can answer (what lives in its memory: explain, logs, top, shares, usage history, the serving
+ * proxy), are forwarded to the leader and its answer streamed back.
  *
  * Forwarded rather than redirected (307): a client following a redirect to another origin drops the
  * `Authorization` header (the fetch standard says so, and Node's fetch does it), so every redirected
@@ -23,6 +23,7 @@ export const FORWARDED_BY_HEADER = 'x-tessera-forwarded-by';
 const LEADER_READS: readonly RegExp[] = [
   /^\/api\/v1\/workloads\/[^/]+\/(explain|logs)$/,
   /^\/api\/v1\/(top|shares)$/,
+  /^\/api\/v1\/history\//,
   /^\/serve\//,
 ];
 

@@ -62,6 +62,8 @@ interface RawFlags {
   leaderLease?: string;
   serveScaleDownWindow: string;
   serveColdStartTimeout: string;
+  historyInterval: string;
+  historyWindow: string;
   tlsCert?: string;
   tlsKey?: string;
   insecureHttp: boolean;
@@ -107,6 +109,28 @@ export function parseServingFlags(f: { serveScaleDownWindow: string; serveColdSt
       '--serve-cold-start-timeout must be at least 1s: a replica needs that long to start',
     );
   return { autoscaleStabilisationMs, coldStartTimeoutMs };
+}
+
+/** Most points one usage-history series keeps (a week of minutes): each costs 6 bytes per series. */
+const MAX_HISTORY_SAMPLES = 7 * 1440;
+
+/** Checks --history-interval and --history-window: the window holds 1 to MAX_HISTORY_SAMPLES samples. */
+export function parseHistoryFlags(f: { historyInterval: string; historyWindow: string }): {
+  historyIntervalMs: number;
+  historyWindowMs: number;
+} {
+  const historyIntervalMs = flagValue(parseDurationMs(f.historyInterval, '--history-interval'));
+  const historyWindowMs = flagValue(parseDurationMs(f.historyWindow, '--history-window'));
+  if (historyIntervalMs < 100)
+    throw usageError('--history-interval', '--history-interval must be at least 100ms');
+  if (historyWindowMs < historyIntervalMs)
+    throw usageError('--history-window', '--history-window must be at least one --history-interval');
+  if (historyWindowMs / historyIntervalMs > MAX_HISTORY_SAMPLES)
+    throw usageError(
+      '--history-window',
+      `--history-window holds ${Math.floor(historyWindowMs / historyIntervalMs)} samples at this --history-interval, more than ${MAX_HISTORY_SAMPLES}: shorten the window or lengthen the interval`,
+    );
+  return { historyIntervalMs, historyWindowMs };
 }
 
 /** Checks --store (or TESSERA_STORE), --advertise-url and --leader-lease. */
@@ -254,13 +278,20 @@ export function configure(command: Command, { io }: CliContext): void {
       '--serve-cold-start-timeout <duration>',
       'how long a request to a served workload waits for a ready replica (a cold start) before its 503',
       formatDurationMs(DEFAULT_COLD_START_MS),
-    );
+    )
+    .option(
+      '--history-interval <duration>',
+      'how often the usage history behind the console plots and /api/v1/history samples GPU allocation and utilization',
+      '1m',
+    )
+    .option('--history-window <duration>', 'how far back the usage history keeps samples (in memory)', '24h');
   addTimingOptions(command, 'info')
     .addHelpText('after', EXAMPLES)
     .action(async (_flags: unknown, cmd: Command) => {
       const f = cmd.opts<RawFlags>();
       const parsed = parseAllocatorFlags(f);
       const serving = parseServingFlags(f);
+      const history = parseHistoryFlags(f);
       checkTransportFlags(f);
       const ha = parseHaFlags(f, process.env);
       const log = daemonLogger(io, f.logLevel, 'allocator');
@@ -282,6 +313,7 @@ export function configure(command: Command, { io }: CliContext): void {
           metricsAuth: f.metricsAuth,
           allowPublicServing: f.allowPublicServing,
           ...serving,
+          ...history,
           ...ha,
           ...(f.externalUrl === undefined ? {} : { externalUrl: f.externalUrl.replace(/\/+$/, '') }),
           ...(tls === undefined ? {} : { tls }),

@@ -7,6 +7,7 @@
 import Database from 'better-sqlite3';
 import { buildApi } from '../../../allocator/api/index.ts';
 import { createUserToken, type TokenStore } from '../../../allocator/identity/index.ts';
+import { createHistory } from '../../../allocator/service/history.ts';
 import { createUser, grantAccess } from '../../../allocator/store/access.ts';
 import type { Db } from '../../../allocator/store/db.ts';
 import { migrate } from '../../../allocator/store/migrations.ts';
@@ -123,7 +124,9 @@ export async function buildWorld(): Promise<World> {
   const carolRule = ok(grantAccess(db, { subject: 'carol', role: 'viewer', scope: 'project/p2' }, T0)).id;
   const carolToken = createUserToken(tokens, 'carol', { nowMs: T0 }).split('.')[1] ?? '';
 
-  const app = buildApi({ db, tokens, now });
+  // An empty usage history: the history routes answer (no points) rather than 503.
+  const history = createHistory({ intervalMs: 60_000, windowMs: 3_600_000 });
+  const app = buildApi({ db, tokens, now, history });
   const routes = new Set<string>();
   app.addHook('onRoute', (r) => {
     for (const m of [r.method].flat()) routes.add(`${m} ${r.url}`);
