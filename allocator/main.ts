@@ -425,7 +425,8 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
     history,
     now,
     leading: () => term !== null,
-    onError: (e) => log.warn('usage history sample not taken', { error: e instanceof Error ? e.message : String(e) }),
+    onError: (e) =>
+      log.warn('usage history sample not taken', { error: e instanceof Error ? e.message : String(e) }),
   });
   elector.start();
   if (leaderError !== null) {

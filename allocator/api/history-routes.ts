@@ -59,8 +59,7 @@ export function registerHistoryRoutes(app: FastifyInstance, ctx: ApiContext, his
   for (const kind of Object.keys(HISTORY_PATHS) as HistoryKind[]) {
     app.get<NameParams>(`/history/${HISTORY_PATHS[kind]}/:name`, async (request) => {
       const { name } = request.params;
-      const h =
-        history ?? failRequest('TESSERA_E_UNAVAILABLE', 'this allocator keeps no usage history');
+      const h = history ?? failRequest('TESSERA_E_UNAVAILABLE', 'this allocator keeps no usage history');
       if (!exists(ctx, kind, name) && !h.has(kind, name))
         failRequest('TESSERA_E_NOT_FOUND', `no ${WHAT[kind]} named ${name}`);
       const q = parseInput(HistoryQuery, request.query ?? {}, 'query');
@@ -69,7 +68,9 @@ export function registerHistoryRoutes(app: FastifyInstance, ctx: ApiContext, his
         q.window === undefined ? h.shape.windowMs : unwrap(parseDurationMs(q.window, 'window')),
       );
       const stepMs =
-        q.step === undefined ? defaultStep(windowMs, h.shape.intervalMs) : unwrap(parseDurationMs(q.step, 'step'));
+        q.step === undefined
+          ? defaultStep(windowMs, h.shape.intervalMs)
+          : unwrap(parseDurationMs(q.step, 'step'));
       if (stepMs !== null && stepMs < h.shape.intervalMs)
         failRequest(
           'TESSERA_E_INVALID_SPEC',

@@ -35,7 +35,7 @@ const emptySum = (capacityGpus = 0): Sum => ({
   utilWeight: 0,
 });
 
-function valueOf(s: Sum): HistoryValue {
+function seriesValue(s: Sum): HistoryValue {
   return {
     allocatedGpus: s.allocatedMilli / 1000,
     capacityGpus: s.capacityGpus,
@@ -94,8 +94,8 @@ export function historySample(inputs: HistoryInputs): HistorySample {
   }
 
   const out = new Map<HistoryKind, Map<string, HistoryValue>>();
-  out.set('project', new Map([...projects].map(([k, s]) => [k, valueOf(s)])));
-  out.set('nodepool', new Map([...pools].map(([k, s]) => [k, valueOf(s)])));
-  out.set('node', new Map([...nodes].map(([k, s]) => [k, valueOf(s)])));
+  out.set('project', new Map([...projects].map(([k, s]) => [k, seriesValue(s)])));
+  out.set('nodepool', new Map([...pools].map(([k, s]) => [k, seriesValue(s)])));
+  out.set('node', new Map([...nodes].map(([k, s]) => [k, seriesValue(s)])));
   return out;
 }

@@ -35,7 +35,9 @@ export interface HistorySampler {
 }
 
 /** Records one sample from the store and the sample cache. */
-export function takeHistorySample(deps: Pick<HistorySamplerDeps, 'db' | 'samples' | 'history' | 'now'>): void {
+export function takeHistorySample(
+  deps: Pick<HistorySamplerDeps, 'db' | 'samples' | 'history' | 'now'>,
+): void {
   const { db } = deps;
   const nodes = listNodes(db);
   const pools = listPools(db);

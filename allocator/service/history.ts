@@ -117,7 +117,9 @@ export function createHistory(shape: HistoryShape): History {
     }
     s.allocated[slot] = v.allocatedGpus;
     s.utilTenths[slot] =
-      v.utilizationPct === null ? NO_READING : Math.min(MAX_TENTHS, Math.max(0, Math.round(v.utilizationPct * 10)));
+      v.utilizationPct === null
+        ? NO_READING
+        : Math.min(MAX_TENTHS, Math.max(0, Math.round(v.utilizationPct * 10)));
     const last = s.capacity.at(-1);
     if (last === undefined || last.gpus !== v.capacityGpus) s.capacity.push({ seq, gpus: v.capacityGpus });
     s.lastSeq = seq;

@@ -22,7 +22,13 @@ function sampled(samples: number) {
     {
       name: 'n1',
       labels: {},
-      gpus: [0, 1].map((index) => ({ uuid: `G${index}`, index, model: 'H100', memoryMiB: 81_920, healthy: true })),
+      gpus: [0, 1].map((index) => ({
+        uuid: `G${index}`,
+        index,
+        model: 'H100',
+        memoryMiB: 81_920,
+        healthy: true,
+      })),
       cpuMillis: 8000,
       memoryMiB: 65_536,
     },
@@ -51,8 +57,16 @@ describe('GET /history', () => {
     const api = sampled(3);
     const r = await api.call('GET', '/api/v1/history/nodes/n1');
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ kind: 'node', name: 'n1', intervalMs: MIN, windowMs: 60 * MIN, stepMs: null });
-    const body = r.body as { points: { at: string; allocatedGpus: number; capacityGpus: number; utilizationPct: number }[] };
+    expect(r.body).toMatchObject({
+      kind: 'node',
+      name: 'n1',
+      intervalMs: MIN,
+      windowMs: 60 * MIN,
+      stepMs: null,
+    });
+    const body = r.body as {
+      points: { at: string; allocatedGpus: number; capacityGpus: number; utilizationPct: number }[];
+    };
     expect(body.points).toHaveLength(3);
     expect(body.points[2]).toEqual({
       at: new Date(T0).toISOString(),
@@ -62,14 +76,16 @@ describe('GET /history', () => {
     });
   });
 
-  it('answers the default pool's samples, and 404 for a project that does not exist', async () => {
+  it("answers the default pool's samples, and 404 for a project that does not exist", async () => {
     const api = sampled(2);
     const pool = await api.call('GET', '/api/v1/history/nodepools/default');
     expect(pool.status).toBe(200);
     expect((pool.body as { points: unknown[] }).points).toHaveLength(2);
     const missing = await api.call('GET', '/api/v1/history/projects/nope');
     expect(missing.status).toBe(404);
-    expect(missing.body).toMatchObject({ error: { code: 'TESSERA_E_NOT_FOUND', message: 'no project named nope' } });
+    expect(missing.body).toMatchObject({
+      error: { code: 'TESSERA_E_NOT_FOUND', message: 'no project named nope' },
+    });
   });
 
   it('limits the window and averages over a step', async () => {

@@ -32,6 +32,7 @@ describe('forwardsToLeader', () => {
     expect(forwardsToLeader('GET', '/api/v1/workloads?project=a')).toBe(false);
     expect(forwardsToLeader('GET', '/api/v1/workloads/w1/logs?follow=1')).toBe(true);
     expect(forwardsToLeader('GET', '/api/v1/top')).toBe(true);
+    expect(forwardsToLeader('GET', '/api/v1/history/nodes/n1?window=1h')).toBe(true);
     expect(forwardsToLeader('GET', '/serve/p/w/')).toBe(true);
     for (const p of ['/healthz', '/readyz', '/readyz/leader', '/leader', '/metrics'])
       expect(forwardsToLeader('GET', p)).toBe(false);

@@ -136,7 +136,11 @@ describe('aggregate', () => {
 });
 
 describe('history sample', () => {
-  const gpu = (uuid: string, utilizationPct: number | null, pods: [string, number, number | null][]): TopGpu => ({
+  const gpu = (
+    uuid: string,
+    utilizationPct: number | null,
+    pods: [string, number, number | null][],
+  ): TopGpu => ({
     uuid,
     index: 0,
     model: 'H100',
@@ -152,7 +156,12 @@ describe('history sample', () => {
       memoryUsedMiB: null,
     })),
   });
-  const node = (name: string, gpus: TopGpu[], lost = false): TopNode => ({ name, lost, sampledAt: null, gpus });
+  const node = (name: string, gpus: TopGpu[], lost = false): TopNode => ({
+    name,
+    lost,
+    sampledAt: null,
+    gpus,
+  });
   const queue = (name: string, parent: string | null): QueueRecord => ({ name, parent, createdMs: T0 });
   const quota = (queue: string, nodePool: string, gpuMilli: number) =>
     ({ queue, nodePool, deserved: { gpuMilli, cpuMillis: 0, memoryMiB: 0 } }) as QuotaRecord;
@@ -173,9 +182,36 @@ describe('history sample', () => {
       node('n3', [gpu('G4', 99, [['wa', 1, 99]])], true),
     ],
     workloads: [
-      { id: 'wa', name: 'wa', project: 'p1', phase: 'Running', pods: 2, gpus: 2, gpuUtilizationPct: 0, gpuMemoryUsedMiB: 0 },
-      { id: 'wb', name: 'wb', project: 'p1', phase: 'Running', pods: 1, gpus: 0.5, gpuUtilizationPct: 0, gpuMemoryUsedMiB: 0 },
-      { id: 'wc', name: 'wc', project: 'p2', phase: 'Running', pods: 2, gpus: 0.75, gpuUtilizationPct: 0, gpuMemoryUsedMiB: 0 },
+      {
+        id: 'wa',
+        name: 'wa',
+        project: 'p1',
+        phase: 'Running',
+        pods: 2,
+        gpus: 2,
+        gpuUtilizationPct: 0,
+        gpuMemoryUsedMiB: 0,
+      },
+      {
+        id: 'wb',
+        name: 'wb',
+        project: 'p1',
+        phase: 'Running',
+        pods: 1,
+        gpus: 0.5,
+        gpuUtilizationPct: 0,
+        gpuMemoryUsedMiB: 0,
+      },
+      {
+        id: 'wc',
+        name: 'wc',
+        project: 'p2',
+        phase: 'Running',
+        pods: 2,
+        gpus: 0.75,
+        gpuUtilizationPct: 0,
+        gpuMemoryUsedMiB: 0,
+      },
     ],
   };
   const sample = historySample({
