@@ -5,9 +5,15 @@
  * polling never outlives it.
  */
 import { ApiError, getToken, onUnauthorized, setToken } from './api.js';
+import { accessPage } from './pages/access.js';
 import { loginPage } from './pages/login.js';
+import { nodePage } from './pages/node.js';
+import { nodepoolPage, nodepoolsPage } from './pages/nodepools.js';
+import { nodesPage } from './pages/nodes.js';
 import { overviewPage } from './pages/overview.js';
+import { policiesPage } from './pages/policies.js';
 import { projectsPage } from './pages/projects.js';
+import { queuePage } from './pages/queue.js';
 import { submitPage } from './pages/submit.js';
 import { workloadPage } from './pages/workload.js';
 import { workloadsPage } from './pages/workloads.js';
@@ -48,7 +54,16 @@ function pageFor(path) {
     if (first === 'projects') return { page: projectsPage, title: 'Projects', nav: 'projects' };
     if (first === 'workloads') return { page: workloadsPage, title: 'Workloads', nav: 'workloads' };
     if (first === 'submit') return { page: submitPage, title: 'Submit a workload', nav: 'submit' };
+    if (first === 'nodes') return { page: nodesPage, title: 'Nodes', nav: 'nodes' };
+    if (first === 'nodepools') return { page: nodepoolsPage, title: 'Node pools', nav: 'nodepools' };
+    if (first === 'access') return { page: accessPage, title: 'Users and access', nav: 'access' };
+    if (first === 'policies') return { page: policiesPage, title: 'Policies', nav: 'policies' };
   } else if (first === 'workloads') return { page: workloadPage, title: 'Workload', nav: 'workloads' };
+  else if (first === 'nodes') return { page: nodePage, title: `Node ${second}`, nav: 'nodes' };
+  else if (first === 'nodepools') return { page: nodepoolPage, title: `Node pool ${second}`, nav: 'nodepools' };
+  else if (first === 'projects') return { page: queuePage('project'), title: `Project ${second}`, nav: 'projects' };
+  else if (first === 'departments')
+    return { page: queuePage('department'), title: `Department ${second}`, nav: 'projects' };
   return { page: notFound, title: 'Not found', nav: '' };
 }
 

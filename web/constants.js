@@ -1,8 +1,7 @@
 // @ts-check
 /**
- * Copies of lists in common/phases.ts, common/workload.ts, common/workload-container.ts and
- * allocator/store/pods.ts: the browser
- * cannot load the TypeScript sources without a build step. test/web/constants.test.ts compares them
+ * Copies of lists in common/phases.ts, common/workload.ts, common/workload-container.ts,
+ * allocator/store/pods.ts and allocator/api/org-routes.ts: the browser cannot load the TypeScript sources without a build step. test/web/constants.test.ts compares them
  * with the originals (and STOPPABLE with the phase machine) so they cannot drift.
  */
 
@@ -36,3 +35,6 @@ export const SCHEDULED_POD_PHASES = ['Bound', 'Starting', 'Running', 'Unknown'];
 
 /** How often a shown page asks its sources again. */
 export const POLL_MS = 2000;
+
+/** The placement strategies a node pool may name (allocator/api/org-routes.ts), the default first. */
+export const PLACEMENTS = ['binpack', 'spread', 'fragmentation-aware'];

@@ -19,9 +19,10 @@ import { markUpdated, pollFailed } from './status.js';
  * @template T
  * @param {(signal: AbortSignal) => Promise<T>} load
  * @param {(data: T) => void} show
+ * @param {() => number} [periodMs] the wait before the next poll, asked after each; default POLL_MS
  * @returns {Live}
  */
-export function live(load, show) {
+export function live(load, show, periodMs = () => POLL_MS) {
   const abort = new AbortController();
   let stopped = false;
   let inFlight = false;
@@ -47,7 +48,7 @@ export function live(load, show) {
     if (again) {
       again = false;
       void tick();
-    } else timer = setTimeout(tick, POLL_MS);
+    } else timer = setTimeout(tick, periodMs());
   }
 
   void tick();

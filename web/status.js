@@ -70,6 +70,13 @@ export function hideError() {
   byId('error-banner').hidden = true;
 }
 
+/** Shows a notice ("node cordoned") on this page now. @param {string} text */
+export function showNotice(text) {
+  const el = byId('notice-banner');
+  fill(el, text);
+  el.hidden = false;
+}
+
 /** Keeps a notice ("workload deleted") to show on the next page. @param {string} text */
 export function noticeNext(text) {
   notice = text;

@@ -14,6 +14,7 @@
  * @typedef {object} NodeView
  * @property {string} name
  * @property {Record<string, string>} labels
+ * @property {Record<string, string>} [adminLabels] set through the API; they win over the agent's
  * @property {NodeGpu[]} gpus
  * @property {number} cpuMillis
  * @property {number} memoryMiB
@@ -66,9 +67,50 @@
  * @property {number} gpu
  * @property {number} overQuotaWeight
  * @property {number} limit
+ * @property {number} [cpuMillis]
+ * @property {number} [memoryMiB]
  */
 
 /** @typedef {{ name: string, department: string | null, createdAt: string, quotas: QuotaView[] }} ProjectView */
+
+/** @typedef {{ name: string, createdAt: string, quotas: QuotaView[] }} DepartmentView */
+
+/**
+ * @typedef {object} PoolView
+ * @property {string} name
+ * @property {Record<string, string>} selector
+ * @property {{ gpu: string, cpu: string }} placement
+ * @property {string} createdAt
+ */
+
+/** @typedef {{ name: string, createdAt: string }} UserView */
+
+/** @typedef {{ id: number, subject: string, role: string, scope: string, createdAt: string }} AccessRuleView */
+
+/**
+ * A stored policy or set of scheduling rules: its scope (`cluster`, `department:<d>`,
+ * `project:<p>`), workload type and document fields, spread.
+ * @typedef {{ scope: string, type: string, updatedAt: string } & Record<string, unknown>} ScopedView
+ */
+
+/**
+ * One sample of a usage history (allocator/api/history-routes.ts), or a bucket's means.
+ * @typedef {object} HistoryPoint
+ * @property {string} at
+ * @property {number} allocatedGpus
+ * @property {number} capacityGpus
+ * @property {number | null} utilizationPct
+ */
+
+/**
+ * @typedef {object} HistoryView
+ * @property {'project' | 'nodepool' | 'node'} kind
+ * @property {string} name
+ * @property {number} intervalMs
+ * @property {number} windowMs
+ * @property {number | null} stepMs
+ * @property {HistoryPoint[]} points
+ */
 
 /**
  * One queue in one node pool as the newest scheduling cycle saw it; GPUs as numbers of GPUs.

@@ -73,7 +73,8 @@ const ProjectCreate = z.strictObject({
 });
 const QueuePatch = z.strictObject({ quotas: Quotas });
 
-const PLACEMENTS = [
+/** The placement strategies a pool may name (the console keeps a copy, web/constants.js). */
+export const PLACEMENTS = [
   'binpack',
   'spread',
   'fragmentation-aware',

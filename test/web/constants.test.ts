@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { PLACEMENTS } from '../../allocator/api/org-routes.ts';
 import { SCHEDULED_POD_PHASES } from '../../allocator/store/pods.ts';
 import { canTransition, WORKLOAD_PHASES } from '../../common/phases.ts';
 import { PRIORITY_CLASSES, WORKLOAD_TYPES } from '../../common/workload.ts';
@@ -17,6 +18,10 @@ describe('web/constants.js', () => {
     expect(c.WORKLOAD_TYPES).toEqual([...WORKLOAD_TYPES]);
     expect(c.PRIORITY_CLASSES).toEqual([...PRIORITY_CLASSES]);
     expect(c.PULL_POLICIES).toEqual([...PULL_POLICIES]);
+  });
+
+  it("offers exactly the API's node pool placement strategies", async () => {
+    expect((await consoleConstants()).PLACEMENTS).toEqual([...PLACEMENTS]);
   });
 
   it("knows a placed pod by the store's own phases", async () => {

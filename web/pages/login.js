@@ -5,7 +5,7 @@
  */
 import { ApiError, request, setToken } from '../api.js';
 import { h } from '../render.js';
-import { afterLogin, showUser, takeReason } from '../session.js';
+import { afterLogin, rememberUser, takeReason } from '../session.js';
 import { describe } from '../status.js';
 
 /** @typedef {import('../types.js').WhoAmI} WhoAmI */
@@ -37,7 +37,7 @@ export function loginPage(root) {
       const me = /** @type {WhoAmI} */ (await request('GET', '/whoami', { token, keep401: true }));
       if (closed) return;
       setToken(token);
-      showUser(me.user);
+      rememberUser(me);
       afterLogin();
     } catch (e) {
       if (closed) return;

@@ -25,8 +25,8 @@ export function nodeState(n) {
   return 'ready';
 }
 
-/** @param {TopNode | undefined} t */
-function nodeUse(t) {
+/** A node's GPUs allocated (fractions summed), mean utilization and memory, from `/top`. @param {TopNode | undefined} t */
+export function nodeUse(t) {
   const gpus = t?.gpus ?? [];
   const allocated = gpus.reduce((a, g) => a + g.pods.reduce((b, p) => b + p.fraction, 0), 0);
   const utils = gpus.map((g) => g.utilizationPct).filter((u) => u !== null);
@@ -41,7 +41,7 @@ function nodeUse(t) {
 }
 
 /** "2 × H100-80GB", or each model when a node mixes them. @param {NodeView} n */
-function gpuModels(n) {
+export function gpuModels(n) {
   if (n.gpus.length === 0) return 'no GPUs';
   const counts = /** @type {Map<string, number>} */ (new Map());
   for (const g of n.gpus) counts.set(g.model, (counts.get(g.model) ?? 0) + 1);

@@ -4,13 +4,18 @@
  * quota), and what the newest scheduling cycle computed as its fair share and found allocated.
  * Before the first cycle `/shares` is empty and the quotas alone are shown.
  */
+import { CLUSTER, can, grantsOf } from '../access.js';
+import { act, labelled } from '../actions.js';
 import { request } from '../api.js';
 import * as fmt from '../format.js';
 import { live } from '../live.js';
 import { fill, h, meter, section, table } from '../render.js';
 import { hashOf } from '../router.js';
+import { currentUser } from '../session.js';
+import { showNotice } from '../status.js';
 
 /** @typedef {import('../types.js').ProjectView} ProjectView */
+/** @typedef {import('../types.js').DepartmentView} DepartmentView */
 /** @typedef {import('../types.js').ShareRow} ShareRow */
 /**
  * One line of a table: a share row, or a quota not yet seen by a cycle (fair share and allocated null).
@@ -32,6 +37,18 @@ import { hashOf } from '../router.js';
  * @returns {Line[]}
  */
 export function projectLines(projects, shares) {
+  return queueLines(projects, shares, 'project');
+}
+
+/**
+ * Every project or department of `queues` in every pool it has a quota or a share in.
+ * @param {{ name: string, department?: string | null, quotas: ProjectView['quotas'] }[]} queues
+ * @param {ShareRow[]} shares
+ * @param {'project' | 'department'} kind
+ * @returns {Line[]}
+ */
+export function queueLines(queues, shares, kind) {
+  const projects = queues.map((q) => ({ ...q, department: q.department ?? null }));
   /** @type {Map<string, Line>} */
   const lines = new Map();
   for (const p of projects) {
@@ -50,7 +67,7 @@ export function projectLines(projects, shares) {
   }
   const known = new Set(projects.map((p) => p.name));
   for (const s of shares) {
-    if (s.kind !== 'project' || !known.has(s.queue)) continue;
+    if (s.kind !== kind || !known.has(s.queue)) continue;
     lines.set(`${s.queue}\u0000${s.nodePool}`, { ...s });
   }
   // Projects without any quota still belong on the page: they run only over quota.
@@ -87,19 +104,24 @@ function shareBar(l) {
   );
 }
 
-/** @param {string} label @param {Line[]} rows @param {boolean} projects */
-function linesTable(label, rows, projects) {
+/**
+ * The quota and share table of projects or departments, each name a link to its page; without
+ * `named`, one queue's pools only (its own page).
+ * @param {string} label @param {Line[]} rows @param {boolean} projects @param {boolean} [named]
+ */
+export function linesTable(label, rows, projects, named = true) {
   /** @type {import('../render.js').Column<Line>[]} */
-  const columns = [
-    {
+  const columns = [];
+  if (named)
+    columns.push({
       label: projects ? 'Project' : 'Department',
-      cell: (l) =>
-        projects
-          ? h('a', { href: hashOf(['workloads'], { project: l.queue }) }, l.queue)
-          : h('strong', {}, l.queue),
-    },
-  ];
-  if (projects) columns.push({ label: 'Department', cell: (l) => l.department ?? '–' });
+      cell: (l) => h('a', { href: hashOf([projects ? 'projects' : 'departments', l.queue]) }, l.queue),
+    });
+  if (projects && named)
+    columns.push({
+      label: 'Department',
+      cell: (l) => (l.department === null ? '–' : h('a', { href: hashOf(['departments', l.department]) }, l.department)),
+    });
   columns.push(
     { label: 'Node pool', cell: (l) => l.nodePool },
     { label: 'Deserved', align: 'num', cell: (l) => fmt.gpus(l.deserved) },
@@ -130,28 +152,56 @@ function legend() {
   );
 }
 
+/**
+ * The form an admin creates a department with; its quotas are set on its page after.
+ * @param {(name: string) => void} created
+ */
+function newDepartmentForm(created) {
+  const name = h('input', { name: 'name', type: 'text', required: true, autocomplete: 'off', spellcheck: 'false' });
+  const form = h(
+    'form',
+    { class: 'inline-form', 'aria-label': 'New department' },
+    labelled('new-department-name', 'New department', name, 'lowercase letters, digits and -'),
+    h('button', { type: 'submit', class: 'primary' }, 'Create department'),
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if ((await act('POST', '/departments', { name: name.value.trim() }, form)) === undefined) return;
+    showNotice(`Created department ${name.value.trim()}; set its quotas on its page.`);
+    created(name.value.trim());
+    name.value = '';
+  });
+  return form;
+}
+
 /** The projects page. @param {HTMLElement} root */
 export function projectsPage(root) {
   const sProjects = section('Projects');
   const sDepartments = section('Departments');
-  root.replaceChildren(h('h1', {}, 'Projects and quotas'), legend(), sProjects.el, sDepartments.el);
+  const create = h('div', { class: 'admin-only' });
+  root.replaceChildren(h('h1', {}, 'Projects and quotas'), legend(), sProjects.el, sDepartments.el, create);
 
   /** @param {AbortSignal} signal */
   async function load(signal) {
-    const [projects, shares] = await Promise.all([
+    const [projects, departments, shares, me] = await Promise.all([
       request('GET', '/projects', { signal }),
+      request('GET', '/departments', { signal }),
       request('GET', '/shares', { signal }),
+      currentUser(),
     ]);
-    return { projects: /** @type {ProjectView[]} */ (projects), shares: /** @type {ShareRow[]} */ (shares) };
+    return {
+      projects: /** @type {ProjectView[]} */ (projects),
+      departments: /** @type {DepartmentView[]} */ (departments),
+      shares: /** @type {ShareRow[]} */ (shares),
+      admin: can(grantsOf(me.rules, () => null), 'manage-cluster', CLUSTER),
+    };
   }
 
   const poll = live(load, (d) => {
     fill(sProjects.body, linesTable('Projects', projectLines(d.projects, d.shares), true));
-    const departments = d.shares
-      .filter((s) => s.kind === 'department')
-      .map((s) => ({ ...s }))
-      .sort((a, b) => a.queue.localeCompare(b.queue) || a.nodePool.localeCompare(b.nodePool));
-    fill(sDepartments.body, linesTable('Departments', departments, false));
+    fill(sDepartments.body, linesTable('Departments', queueLines(d.departments, d.shares, 'department'), false));
+    // Built once: a poll must not wipe what the admin is typing.
+    if (d.admin && create.childElementCount === 0) fill(create, newDepartmentForm(() => poll.refresh()));
   });
   return () => poll.stop();
 }
