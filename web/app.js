@@ -60,8 +60,10 @@ function pageFor(path) {
     if (first === 'policies') return { page: policiesPage, title: 'Policies', nav: 'policies' };
   } else if (first === 'workloads') return { page: workloadPage, title: 'Workload', nav: 'workloads' };
   else if (first === 'nodes') return { page: nodePage, title: `Node ${second}`, nav: 'nodes' };
-  else if (first === 'nodepools') return { page: nodepoolPage, title: `Node pool ${second}`, nav: 'nodepools' };
-  else if (first === 'projects') return { page: queuePage('project'), title: `Project ${second}`, nav: 'projects' };
+  else if (first === 'nodepools')
+    return { page: nodepoolPage, title: `Node pool ${second}`, nav: 'nodepools' };
+  else if (first === 'projects')
+    return { page: queuePage('project'), title: `Project ${second}`, nav: 'projects' };
   else if (first === 'departments')
     return { page: queuePage('department'), title: `Department ${second}`, nav: 'projects' };
   return { page: notFound, title: 'Not found', nav: '' };

@@ -59,7 +59,12 @@ export function historyPlots(v, nowMs) {
     yFormat: (y) => fmt.gpus(y),
     series: [
       { label: k.capacity, class: 'series-capacity', values: v.points.map((p) => p.capacityGpus) },
-      { label: 'allocated', class: 'series-allocated', area: true, values: v.points.map((p) => p.allocatedGpus) },
+      {
+        label: 'allocated',
+        class: 'series-allocated',
+        area: true,
+        values: v.points.map((p) => p.allocatedGpus),
+      },
     ],
   });
   const util = linePlot({

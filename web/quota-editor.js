@@ -27,10 +27,11 @@ function num(text) {
 export function quotasOf(form, before) {
   return [...form.querySelectorAll('tr[data-quota-row]')].map((row, i) => {
     // Numbered as sent, so the field an API error names (`quotas.1.gpu`) finds its control.
-    for (const c of row.querySelectorAll('[name]')) c.setAttribute('data-field', `quotas.${i}.${c.getAttribute('name')}`);
+    for (const c of row.querySelectorAll('[name]'))
+      c.setAttribute('data-field', `quotas.${i}.${c.getAttribute('name')}`);
     const value = (/** @type {string} */ name) =>
-      /** @type {HTMLInputElement | HTMLSelectElement | null} */ (row.querySelector(`[name="${name}"]`))?.value ??
-      '';
+      /** @type {HTMLInputElement | HTMLSelectElement | null} */ (row.querySelector(`[name="${name}"]`))
+        ?.value ?? '';
     const nodePool = value('nodePool');
     const limitText = value('limit').trim();
     /** @type {QuotaBody} */

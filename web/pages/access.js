@@ -4,9 +4,10 @@
  * Everyone sees its own rules; an admin sees and manages every user and rule; a department-admin
  * grants and revokes roles inside its departments (but never admin). The API decides each write.
  */
-import { request } from '../api.js';
+
 import { CLUSTER, can, grantsOf, ROLES, scopeOf } from '../access.js';
 import { act, confirmButton, keeper, labelled } from '../actions.js';
+import { request } from '../api.js';
 import * as fmt from '../format.js';
 import { live } from '../live.js';
 import { fill, h, section, table } from '../render.js';
@@ -85,11 +86,22 @@ function grantForm(granted) {
 
 /** The form that creates a user. @param {() => void} created */
 function userForm(created) {
-  const name = h('input', { name: 'name', type: 'text', required: true, autocomplete: 'off', spellcheck: 'false' });
+  const name = h('input', {
+    name: 'name',
+    type: 'text',
+    required: true,
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
   const form = h(
     'form',
     { class: 'inline-form', 'aria-label': 'New user' },
-    labelled('new-user-name', 'New user', name, 'then grant it a role, and make it a token with tessera token create'),
+    labelled(
+      'new-user-name',
+      'New user',
+      name,
+      'then grant it a role, and make it a token with tessera token create',
+    ),
     h('button', { type: 'submit', class: 'primary' }, 'Create user'),
   );
   form.addEventListener('submit', async (e) => {
@@ -120,7 +132,11 @@ export function accessPage(root) {
       h('p', {}, 'You are ', h('strong', {}, d.me.user), '.'),
       d.me.rules.length === 0
         ? h('p', { class: 'muted' }, 'You hold no role: an admin can grant you one.')
-        : h('ul', { class: 'plain' }, ...d.me.rules.map((r) => h('li', {}, h('strong', {}, r.role), ' on ', h('code', {}, r.scope)))),
+        : h(
+            'ul',
+            { class: 'plain' },
+            ...d.me.rules.map((r) => h('li', {}, h('strong', {}, r.role), ' on ', h('code', {}, r.scope))),
+          ),
     );
     /** @param {AccessRuleView} r */
     const mayRevoke = (r) => {
@@ -140,15 +156,23 @@ export function accessPage(root) {
         cell: (r) =>
           mayRevoke(r)
             ? kept.get(`rule-${r.id}`, () =>
-                confirmButton('Revoke', `Revoke ${r.role} on ${r.scope} from ${r.subject}?`, 'Yes, revoke', async () => {
-                  if ((await act('DELETE', `/access-rules/${r.id}`)) !== undefined)
-                    showNotice(`Revoked ${r.role} on ${r.scope} from ${r.subject}.`);
-                  poll.refresh();
-                }),
+                confirmButton(
+                  'Revoke',
+                  `Revoke ${r.role} on ${r.scope} from ${r.subject}?`,
+                  'Yes, revoke',
+                  async () => {
+                    if ((await act('DELETE', `/access-rules/${r.id}`)) !== undefined)
+                      showNotice(`Revoked ${r.role} on ${r.scope} from ${r.subject}.`);
+                    poll.refresh();
+                  },
+                ),
               )
             : null,
       });
-    fill(sRules.body, table({ label: 'Access rules', rows: d.rules, columns, empty: 'No access rules you may see.' }));
+    fill(
+      sRules.body,
+      table({ label: 'Access rules', rows: d.rules, columns, empty: 'No access rules you may see.' }),
+    );
     sUsers.el.hidden = d.users === null;
     if (d.users !== null)
       fill(
@@ -166,11 +190,16 @@ export function accessPage(root) {
                 u.name === d.me.user
                   ? h('span', { class: 'muted' }, 'you')
                   : kept.get(`user-${u.name}`, () =>
-                      confirmButton('Delete', `Delete user ${u.name}? Its tokens stop working at once.`, 'Yes, delete', async () => {
-                        if ((await act('DELETE', `/users/${encodeURIComponent(u.name)}`)) !== undefined)
-                          showNotice(`Deleted user ${u.name}.`);
-                        poll.refresh();
-                      }),
+                      confirmButton(
+                        'Delete',
+                        `Delete user ${u.name}? Its tokens stop working at once.`,
+                        'Yes, delete',
+                        async () => {
+                          if ((await act('DELETE', `/users/${encodeURIComponent(u.name)}`)) !== undefined)
+                            showNotice(`Deleted user ${u.name}.`);
+                          poll.refresh();
+                        },
+                      ),
                     ),
             },
           ],
@@ -181,7 +210,11 @@ export function accessPage(root) {
     const want = `${d.admin}\u0000${d.grantor}`;
     if (want !== formsFor) {
       formsFor = want;
-      fill(forms, d.grantor ? grantForm(() => poll.refresh()) : null, d.admin ? userForm(() => poll.refresh()) : null);
+      fill(
+        forms,
+        d.grantor ? grantForm(() => poll.refresh()) : null,
+        d.admin ? userForm(() => poll.refresh()) : null,
+      );
     }
   });
   return () => poll.stop();

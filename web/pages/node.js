@@ -88,7 +88,8 @@ export function nodePage(root, route) {
           {
             label: 'Memory',
             align: 'num',
-            cell: (g) => `${g.memoryUsedMiB === null ? '–' : fmt.memory(g.memoryUsedMiB)} / ${fmt.memory(g.memoryTotalMiB)}`,
+            cell: (g) =>
+              `${g.memoryUsedMiB === null ? '–' : fmt.memory(g.memoryUsedMiB)} / ${fmt.memory(g.memoryTotalMiB)}`,
           },
           {
             label: 'Pods',

@@ -4,9 +4,10 @@
  * rest fall in `default`) and its placement strategies. An admin creates, changes and deletes them;
  * each pool's page plots its GPU allocation and utilization over time. Needs `read-nodes`.
  */
-import { ApiError, request } from '../api.js';
+
 import { CLUSTER, can, grantsOf } from '../access.js';
 import { act, confirmButton, labelled, pairsText, parsePairs } from '../actions.js';
+import { ApiError, request } from '../api.js';
 import { PLACEMENTS } from '../constants.js';
 import { historySection } from '../history.js';
 import { live } from '../live.js';
@@ -30,13 +31,19 @@ async function loadPools(signal) {
   ]);
   return {
     pools: /** @type {PoolView[] | null} */ (pools),
-    admin: can(grantsOf(me.rules, () => null), 'manage-cluster', CLUSTER),
+    admin: can(
+      grantsOf(me.rules, () => null),
+      'manage-cluster',
+      CLUSTER,
+    ),
   };
 }
 
 /** "gpu=h100, zone=a", or "every node" for an empty selector. @param {Record<string, string>} s */
 function selectorText(s) {
-  return Object.keys(s).length === 0 ? h('span', { class: 'muted' }, 'every node') : h('code', {}, pairsText(s));
+  return Object.keys(s).length === 0
+    ? h('span', { class: 'muted' }, 'every node')
+    : h('code', {}, pairsText(s));
 }
 
 /**
@@ -58,7 +65,12 @@ function poolFields(prefix, pool) {
   const cpu = strategy('placement-cpu', pool?.placement.cpu ?? pool?.placement.gpu ?? PLACEMENTS[0] ?? '');
   return {
     fields: [
-      labelled(`${prefix}-selector`, 'Label selector', selector, 'key=value pairs, comma separated; a node needs them all'),
+      labelled(
+        `${prefix}-selector`,
+        'Label selector',
+        selector,
+        'key=value pairs, comma separated; a node needs them all',
+      ),
       labelled(`${prefix}-gpu`, 'GPU placement', gpu),
       labelled(`${prefix}-cpu`, 'CPU placement', cpu),
     ],
@@ -77,7 +89,13 @@ function poolFields(prefix, pool) {
 
 /** The form that creates a pool. @param {() => void} created */
 function newPoolForm(created) {
-  const name = h('input', { name: 'name', type: 'text', required: true, autocomplete: 'off', spellcheck: 'false' });
+  const name = h('input', {
+    name: 'name',
+    type: 'text',
+    required: true,
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
   const f = poolFields('new-pool', null);
   const form = h(
     'form',
@@ -130,7 +148,11 @@ export function nodepoolsPage(root) {
         '.',
       ),
     );
-    if (d.admin && create.childElementCount === 0) fill(create, newPoolForm(() => poll.refresh()));
+    if (d.admin && create.childElementCount === 0)
+      fill(
+        create,
+        newPoolForm(() => poll.refresh()),
+      );
   });
   return () => poll.stop();
 }
@@ -159,7 +181,13 @@ export function nodepoolPage(root, route) {
     if (pool === null) {
       fill(
         details.body,
-        h('p', { class: 'muted' }, name === 'default' ? 'The default pool: every node no other pool claims.' : `No node pool named ${name}.`),
+        h(
+          'p',
+          { class: 'muted' },
+          name === 'default'
+            ? 'The default pool: every node no other pool claims.'
+            : `No node pool named ${name}.`,
+        ),
       );
       return;
     }
@@ -198,11 +226,16 @@ export function nodepoolPage(root, route) {
     fill(
       editSlot,
       form,
-      confirmButton('Delete node pool', `Delete node pool ${name}? Its nodes fall in the next pool that matches, else default.`, 'Yes, delete', async () => {
-        if ((await act('DELETE', path)) === undefined) return;
-        noticeNext(`Deleted node pool ${name}.`);
-        go('#/nodepools');
-      }),
+      confirmButton(
+        'Delete node pool',
+        `Delete node pool ${name}? Its nodes fall in the next pool that matches, else default.`,
+        'Yes, delete',
+        async () => {
+          if ((await act('DELETE', path)) === undefined) return;
+          noticeNext(`Deleted node pool ${name}.`);
+          go('#/nodepools');
+        },
+      ),
     );
   });
   return () => {

@@ -4,9 +4,10 @@
  * actions on it: cordon (no new pods), uncordon, drain (cordon and move its pods off under their
  * workloads' rules). Reading nodes needs `read-nodes`; the page says so to a user without it.
  */
-import { ApiError, request } from '../api.js';
+
 import { CLUSTER, can, grantsOf } from '../access.js';
 import { act, confirmButton, keeper } from '../actions.js';
+import { ApiError, request } from '../api.js';
 import * as fmt from '../format.js';
 import { live } from '../live.js';
 import { badge, fill, h, meter, section, table } from '../render.js';
@@ -64,7 +65,11 @@ export async function loadNodes(signal) {
   return {
     nodes: /** @type {NodeView[] | null} */ (nodes),
     top: /** @type {TopView} */ (top),
-    admin: can(grantsOf(me.rules, () => null), 'manage-cluster', CLUSTER),
+    admin: can(
+      grantsOf(me.rules, () => null),
+      'manage-cluster',
+      CLUSTER,
+    ),
   };
 }
 

@@ -6,9 +6,10 @@
  * bind its work; whoever manages a scope sets and deletes them there. The documents are JSON as the
  * API and `tessera policy` take them, and the API's refusal names the field and the scope.
  */
-import { request } from '../api.js';
+
 import { CLUSTER, can, grantsOf } from '../access.js';
 import { act, confirmButton, keeper, labelled } from '../actions.js';
+import { request } from '../api.js';
 import { WORKLOAD_TYPES } from '../constants.js';
 import * as fmt from '../format.js';
 import { live } from '../live.js';
@@ -52,7 +53,11 @@ export function policyScope(written, departmentOf) {
 
 /** The verb that writes at a scope. @param {Scope} s */
 function manageVerb(s) {
-  return s.kind === 'cluster' ? 'manage-cluster' : s.kind === 'department' ? 'manage-department' : 'manage-project';
+  return s.kind === 'cluster'
+    ? 'manage-cluster'
+    : s.kind === 'department'
+      ? 'manage-department'
+      : 'manage-project';
 }
 
 /** The document of a stored row: its fields less scope, type and time. @param {ScopedView} row */
@@ -103,7 +108,12 @@ function setForm(f, saved) {
     'form',
     { class: 'card-form', 'aria-label': `Set ${f.one}` },
     h('h2', {}, `Set ${f.one}`),
-    h('div', { class: 'grid' }, labelled(`${key}-scope`, 'Scope', scope), labelled(`${key}-type`, 'Workload type', type)),
+    h(
+      'div',
+      { class: 'grid' },
+      labelled(`${key}-scope`, 'Scope', scope),
+      labelled(`${key}-type`, 'Workload type', type),
+    ),
     labelled(`${key}-document`, 'Document (JSON)', doc, `e.g. ${f.example}`),
     h('button', { type: 'submit', class: 'primary' }, `Save ${f.one}`),
   );
@@ -138,7 +148,10 @@ function setForm(f, saved) {
 /** The policies and scheduling rules page. @param {HTMLElement} root */
 export function policiesPage(root) {
   const parts = FAMILIES.map((f) => ({ f, sec: section(f.title), slot: h('div') }));
-  root.replaceChildren(h('h1', {}, 'Policies and scheduling rules'), ...parts.flatMap((p) => [p.sec.el, p.slot]));
+  root.replaceChildren(
+    h('h1', {}, 'Policies and scheduling rules'),
+    ...parts.flatMap((p) => [p.sec.el, p.slot]),
+  );
   /** @type {ReturnType<typeof keeper<HTMLElement>>} */
   const kept = keeper();
   /** @type {(ReturnType<typeof setForm> | null)[]} */
@@ -151,12 +164,17 @@ export function policiesPage(root) {
         fill(slot, made.form);
       }
       const form = forms[i] ?? null;
-      const rows = [...(d.rows[i] ?? [])].sort((a, b) => a.scope.localeCompare(b.scope) || a.type.localeCompare(b.type));
+      const rows = [...(d.rows[i] ?? [])].sort(
+        (a, b) => a.scope.localeCompare(b.scope) || a.type.localeCompare(b.type),
+      );
       /** @type {import('../render.js').Column<ScopedView>[]} */
       const columns = [
         { label: 'Scope', cell: (r) => h('code', {}, r.scope) },
         { label: 'Type', cell: (r) => r.type },
-        { label: 'Document', cell: (r) => h('pre', { class: 'doc' }, JSON.stringify(documentOf(r), null, 1)) },
+        {
+          label: 'Document',
+          cell: (r) => h('pre', { class: 'doc' }, JSON.stringify(documentOf(r), null, 1)),
+        },
         { label: 'Updated', align: 'num', cell: (r) => `${fmt.age(r.updatedAt, Date.now())} ago` },
       ];
       if (d.manager)
@@ -169,11 +187,17 @@ export function policiesPage(root) {
                     'span',
                     { class: 'actions' },
                     h('button', { type: 'button', onclick: () => form?.edit(r) }, 'Change'),
-                    confirmButton('Delete', `Delete the ${f.one} of ${r.scope} for ${r.type}?`, 'Yes, delete', async () => {
-                      const path = `${f.path}/${encodeURIComponent(r.scope)}/${encodeURIComponent(r.type)}`;
-                      if ((await act('DELETE', path)) !== undefined) showNotice(`Deleted the ${f.one} of ${r.scope} for ${r.type}.`);
-                      poll.refresh();
-                    }),
+                    confirmButton(
+                      'Delete',
+                      `Delete the ${f.one} of ${r.scope} for ${r.type}?`,
+                      'Yes, delete',
+                      async () => {
+                        const path = `${f.path}/${encodeURIComponent(r.scope)}/${encodeURIComponent(r.type)}`;
+                        if ((await act('DELETE', path)) !== undefined)
+                          showNotice(`Deleted the ${f.one} of ${r.scope} for ${r.type}.`);
+                        poll.refresh();
+                      },
+                    ),
                   ),
                 )
               : null,

@@ -120,7 +120,8 @@ export function linesTable(label, rows, projects, named = true) {
   if (projects && named)
     columns.push({
       label: 'Department',
-      cell: (l) => (l.department === null ? '–' : h('a', { href: hashOf(['departments', l.department]) }, l.department)),
+      cell: (l) =>
+        l.department === null ? '–' : h('a', { href: hashOf(['departments', l.department]) }, l.department),
     });
   columns.push(
     { label: 'Node pool', cell: (l) => l.nodePool },
@@ -157,7 +158,13 @@ function legend() {
  * @param {(name: string) => void} created
  */
 function newDepartmentForm(created) {
-  const name = h('input', { name: 'name', type: 'text', required: true, autocomplete: 'off', spellcheck: 'false' });
+  const name = h('input', {
+    name: 'name',
+    type: 'text',
+    required: true,
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
   const form = h(
     'form',
     { class: 'inline-form', 'aria-label': 'New department' },
@@ -193,15 +200,26 @@ export function projectsPage(root) {
       projects: /** @type {ProjectView[]} */ (projects),
       departments: /** @type {DepartmentView[]} */ (departments),
       shares: /** @type {ShareRow[]} */ (shares),
-      admin: can(grantsOf(me.rules, () => null), 'manage-cluster', CLUSTER),
+      admin: can(
+        grantsOf(me.rules, () => null),
+        'manage-cluster',
+        CLUSTER,
+      ),
     };
   }
 
   const poll = live(load, (d) => {
     fill(sProjects.body, linesTable('Projects', projectLines(d.projects, d.shares), true));
-    fill(sDepartments.body, linesTable('Departments', queueLines(d.departments, d.shares, 'department'), false));
+    fill(
+      sDepartments.body,
+      linesTable('Departments', queueLines(d.departments, d.shares, 'department'), false),
+    );
     // Built once: a poll must not wipe what the admin is typing.
-    if (d.admin && create.childElementCount === 0) fill(create, newDepartmentForm(() => poll.refresh()));
+    if (d.admin && create.childElementCount === 0)
+      fill(
+        create,
+        newDepartmentForm(() => poll.refresh()),
+      );
   });
   return () => poll.stop();
 }

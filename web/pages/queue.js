@@ -5,9 +5,10 @@
  * admin; a department's: an admin only), a project's usage over time, a department's projects, and
  * deleting it.
  */
-import { ApiError, request } from '../api.js';
+
 import { CLUSTER, can, grantsOf } from '../access.js';
 import { act, confirmButton, labelled } from '../actions.js';
+import { ApiError, request } from '../api.js';
 import { historySection } from '../history.js';
 import { live } from '../live.js';
 import { quotaEditor } from '../quota-editor.js';
@@ -37,7 +38,13 @@ import { linesTable, projectLines, queueLines } from './projects.js';
 
 /** The form that creates a project in `department`. @param {string} department @param {() => void} created */
 function newProjectForm(department, created) {
-  const name = h('input', { name: 'name', type: 'text', required: true, autocomplete: 'off', spellcheck: 'false' });
+  const name = h('input', {
+    name: 'name',
+    type: 'text',
+    required: true,
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
   const form = h(
     'form',
     { class: 'inline-form', 'aria-label': 'New project' },
@@ -116,7 +123,9 @@ export function queuePage(kind) {
         // A department's own quota is the cluster's to split (permissions.ts).
         mayEdit: kind === 'project' ? can(grants, 'manage-project', scope) : admin,
         mayDelete: kind === 'project' ? can(grants, 'manage-project', scope) : admin,
-        mayAddProject: kind === 'department' && can(grants, 'manage-project', { kind: 'project', project: '', department: name }),
+        mayAddProject:
+          kind === 'department' &&
+          can(grants, 'manage-project', { kind: 'project', project: '', department: name }),
       };
     }
 
@@ -154,7 +163,14 @@ export function queuePage(kind) {
       last = d;
       const q = d.queue;
       if ('department' in q && q.department !== null)
-        fill(sub, 'In department ', h('a', { href: hashOf(['departments', q.department]) }, q.department), '. ', h('a', { href: hashOf(['workloads'], { project: name }) }, 'Its workloads'), '.');
+        fill(
+          sub,
+          'In department ',
+          h('a', { href: hashOf(['departments', q.department]) }, q.department),
+          '. ',
+          h('a', { href: hashOf(['workloads'], { project: name }) }, 'Its workloads'),
+          '.',
+        );
       const lines =
         kind === 'project'
           ? projectLines([/** @type {ProjectView} */ (q)], d.shares)
@@ -186,7 +202,10 @@ export function queuePage(kind) {
         const mine = d.projects.filter((p) => p.department === name);
         fill(sProjects.body, linesTable('Projects of the department', projectLines(mine, d.shares), true));
         if (d.mayAddProject && addSlot.childElementCount === 0)
-          fill(addSlot, newProjectForm(name, () => poll.refresh()));
+          fill(
+            addSlot,
+            newProjectForm(name, () => poll.refresh()),
+          );
       }
     });
     return () => {
