@@ -39,15 +39,18 @@ const MAX_PERIOD_MS = 30_000;
 export function historyPlots(v, nowMs) {
   const k = KINDS[v.kind];
   const times = v.points.map((p) => Date.parse(p.at));
-  const fromMs = nowMs - v.windowMs;
-  const gapMs = 2.5 * (v.stepMs ?? v.intervalMs);
+  const everyMs = v.stepMs ?? v.intervalMs;
+  // A history younger than the window (the allocator started since) fills the plot rather than a
+  // sliver at its right edge; the axis says the times.
+  const fromMs = Math.max(nowMs - v.windowMs, (times[0] ?? nowMs) - everyMs);
+  const gapMs = 2.5 * everyMs;
   const n = v.points.length;
   const latest = v.points.at(-1);
   if (latest === undefined)
     return h(
       'p',
       { class: 'muted' },
-      `No samples of this ${k.what} yet: the allocator takes one every ${fmt.duration(v.intervalMs)} (and forgets them when it restarts).`,
+      `No samples of this ${k.what} yet: the allocator takes one every ${every(v.intervalMs)} (and forgets them when it restarts).`,
     );
   const gpus = linePlot({
     label: `GPUs allocated to ${k.what} ${v.name} over time: ${n} samples, newest ${fmt.gpus(latest.allocatedGpus)} of ${fmt.gpus(latest.capacityGpus)}`,
@@ -77,7 +80,7 @@ export function historyPlots(v, nowMs) {
     yFormat: (y) => `${Math.round(y)}%`,
     series: [{ label: 'utilization', class: 'series-util', values: v.points.map((p) => p.utilizationPct) }],
   });
-  return h(
+  const plots = h(
     'div',
     { class: 'plots' },
     h(
@@ -107,12 +110,20 @@ export function historyPlots(v, nowMs) {
       ),
       util,
     ),
+  );
+  return [
+    plots,
     h(
       'p',
       { class: 'muted plot-note' },
-      `${n} samples, one every ${fmt.duration(v.stepMs ?? v.intervalMs)}; newest ${fmt.time(latest.at)}.`,
+      `${n} samples, one every ${every(everyMs)}; newest ${fmt.time(latest.at)}.`,
     ),
-  );
+  ];
+}
+
+/** A sampling period in words: 1m, 30s, or 200 ms below a second. @param {number} ms */
+function every(ms) {
+  return ms < 1000 ? `${ms} ms` : fmt.duration(ms);
 }
 
 /**

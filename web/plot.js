@@ -74,11 +74,18 @@ export function runs(times, values, gapMs) {
   return out;
 }
 
-/** A clock time for an x tick: 14:05, with the date once the span passes a day. @param {number} ms @param {boolean} withDate */
-function clock(ms, withDate) {
+/**
+ * A clock time for an x tick: 14:05; with seconds over a span of minutes, with the date over a day.
+ * @param {number} ms @param {number} spanMs
+ */
+function clock(ms, spanMs) {
   const d = new Date(ms);
-  const hm = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  return withDate ? `${d.toLocaleDateString([], { month: 'short', day: 'numeric' })} ${hm}` : hm;
+  const hm = d.toLocaleTimeString([], {
+    hour: '2-digit',
+    minute: '2-digit',
+    ...(spanMs < 15 * 60_000 ? { second: '2-digit' } : {}),
+  });
+  return spanMs >= 24 * 3600_000 ? `${d.toLocaleDateString([], { month: 'short', day: 'numeric' })} ${hm}` : hm;
 }
 
 /** The plot as an `<svg role="img">` labelled with what it shows. @param {Plot} p */
@@ -107,14 +114,13 @@ export function linePlot(p) {
       s('text', { x: M.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, p.yFormat(v)),
     );
   }
-  const withDate = span > 24 * 3600_000 - 1;
   for (let i = 0; i <= 4; i++) {
     const t = p.fromMs + (span * i) / 4;
     grid.append(
       s(
         'text',
         { x: x(t), y: HEIGHT - 6, 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle' },
-        clock(t, withDate),
+        clock(t, span),
       ),
     );
   }
