@@ -6,7 +6,7 @@
  */
 import { ApiError, request } from './api.js';
 import { h } from './render.js';
-import { hideError, showError } from './status.js';
+import { hideError, showError, showNotice } from './status.js';
 
 /**
  * Calls the API for an action; on a refusal shows the error banner and, when the API names a field
@@ -142,4 +142,50 @@ export function keeper() {
       next = new Map();
     },
   };
+}
+
+/**
+ * @typedef {object} CreateForm
+ * @property {string} what the form's name for screen readers and tests: "New project"
+ * @property {string} id the name field's id
+ * @property {string} label the name field's label
+ * @property {string} [help]
+ * @property {string} [heading] shown over the fields (a card form); none: one inline row
+ * @property {Node[]} [extra] more fields after the name
+ * @property {string} button
+ * @property {string} path where to POST
+ * @property {(name: string) => unknown} body the request body, or null to send nothing (a field's error is shown)
+ * @property {(name: string) => string} done the notice once created
+ * @property {() => void} created
+ */
+
+/**
+ * A form that creates something by name: POSTs its body, says so, empties the name and calls
+ * `created`; a refusal is shown at the field the API names.
+ * @param {CreateForm} o
+ */
+export function createForm(o) {
+  const name = h('input', {
+    name: 'name',
+    type: 'text',
+    required: true,
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
+  const fields = [labelled(o.id, o.label, name, o.help), ...(o.extra ?? [])];
+  const button = h('button', { type: 'submit', class: 'primary' }, o.button);
+  const form =
+    o.heading === undefined
+      ? h('form', { class: 'inline-form', 'aria-label': o.what }, ...fields, button)
+      : h('form', { class: 'card-form', 'aria-label': o.what }, h('h2', {}, o.heading), ...fields, button);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const n = name.value.trim();
+    const body = o.body(n);
+    if (body === null || (await act('POST', o.path, body, form)) === undefined) return;
+    showNotice(o.done(n));
+    name.value = '';
+    o.created();
+  });
+  return form;
 }

@@ -85,7 +85,9 @@ function clock(ms, spanMs) {
     minute: '2-digit',
     ...(spanMs < 15 * 60_000 ? { second: '2-digit' } : {}),
   });
-  return spanMs >= 24 * 3600_000 ? `${d.toLocaleDateString([], { month: 'short', day: 'numeric' })} ${hm}` : hm;
+  return spanMs >= 24 * 3600_000
+    ? `${d.toLocaleDateString([], { month: 'short', day: 'numeric' })} ${hm}`
+    : hm;
 }
 
 /** The plot as an `<svg role="img">` labelled with what it shows. @param {Plot} p */

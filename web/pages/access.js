@@ -6,7 +6,7 @@
  */
 
 import { CLUSTER, can, grantsOf, ROLES, scopeOf } from '../access.js';
-import { act, confirmButton, keeper, labelled } from '../actions.js';
+import { act, confirmButton, createForm, keeper, labelled } from '../actions.js';
 import { request } from '../api.js';
 import * as fmt from '../format.js';
 import { live } from '../live.js';
@@ -86,32 +86,17 @@ function grantForm(granted) {
 
 /** The form that creates a user. @param {() => void} created */
 function userForm(created) {
-  const name = h('input', {
-    name: 'name',
-    type: 'text',
-    required: true,
-    autocomplete: 'off',
-    spellcheck: 'false',
+  return createForm({
+    what: 'New user',
+    id: 'new-user-name',
+    label: 'New user',
+    help: 'then grant it a role, and make it a token with tessera token create',
+    button: 'Create user',
+    path: '/users',
+    body: (name) => ({ name }),
+    done: (name) => `Created user ${name}.`,
+    created,
   });
-  const form = h(
-    'form',
-    { class: 'inline-form', 'aria-label': 'New user' },
-    labelled(
-      'new-user-name',
-      'New user',
-      name,
-      'then grant it a role, and make it a token with tessera token create',
-    ),
-    h('button', { type: 'submit', class: 'primary' }, 'Create user'),
-  );
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    if ((await act('POST', '/users', { name: name.value.trim() }, form)) === undefined) return;
-    showNotice(`Created user ${name.value.trim()}.`);
-    name.value = '';
-    created();
-  });
-  return form;
 }
 
 /** The users and access page. @param {HTMLElement} root */

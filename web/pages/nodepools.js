@@ -6,7 +6,7 @@
  */
 
 import { CLUSTER, can, grantsOf } from '../access.js';
-import { act, confirmButton, labelled, pairsText, parsePairs } from '../actions.js';
+import { act, confirmButton, createForm, labelled, pairsText, parsePairs } from '../actions.js';
 import { ApiError, request } from '../api.js';
 import { PLACEMENTS } from '../constants.js';
 import { historySection } from '../history.js';
@@ -89,32 +89,22 @@ function poolFields(prefix, pool) {
 
 /** The form that creates a pool. @param {() => void} created */
 function newPoolForm(created) {
-  const name = h('input', {
-    name: 'name',
-    type: 'text',
-    required: true,
-    autocomplete: 'off',
-    spellcheck: 'false',
-  });
   const f = poolFields('new-pool', null);
-  const form = h(
-    'form',
-    { class: 'card-form', 'aria-label': 'New node pool' },
-    h('h2', {}, 'New node pool'),
-    labelled('new-pool-name', 'Name', name),
-    ...f.fields,
-    h('button', { type: 'submit', class: 'primary' }, 'Create node pool'),
-  );
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const v = f.value();
-    if (v === null) return;
-    if ((await act('POST', '/nodepools', { name: name.value.trim(), ...v }, form)) === undefined) return;
-    showNotice(`Created node pool ${name.value.trim()}.`);
-    name.value = '';
-    created();
+  return createForm({
+    what: 'New node pool',
+    heading: 'New node pool',
+    id: 'new-pool-name',
+    label: 'Name',
+    extra: f.fields,
+    button: 'Create node pool',
+    path: '/nodepools',
+    body: (name) => {
+      const v = f.value();
+      return v === null ? null : { name, ...v };
+    },
+    done: (name) => `Created node pool ${name}.`,
+    created,
   });
-  return form;
 }
 
 /** The node pools page. @param {HTMLElement} root */

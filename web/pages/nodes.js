@@ -10,11 +10,11 @@ import { act, confirmButton, keeper } from '../actions.js';
 import { ApiError, request } from '../api.js';
 import * as fmt from '../format.js';
 import { live } from '../live.js';
-import { badge, fill, h, meter, section, table } from '../render.js';
+import { badge, fill, h, section, table } from '../render.js';
 import { hashOf } from '../router.js';
 import { currentUser } from '../session.js';
 import { showNotice } from '../status.js';
-import { gpuModels, nodeState, nodeUse } from './overview.js';
+import { allocatedCell, gpuModels, nodeState, nodeUse } from './overview.js';
 
 /** @typedef {import('../types.js').NodeView} NodeView */
 /** @typedef {import('../types.js').TopView} TopView */
@@ -95,18 +95,7 @@ export function nodesPage(root) {
       { label: 'Node', cell: (n) => h('a', { href: hashOf(['nodes', n.name]) }, n.name) },
       { label: 'State', cell: (n) => badge(nodeState(n)) },
       { label: 'GPUs', cell: (n) => gpuModels(n) },
-      {
-        label: 'Allocated',
-        cell: (n) => {
-          const u = nodeUse(top.get(n.name));
-          return h(
-            'span',
-            { class: 'with-meter' },
-            meter(u.allocated, n.gpus.length),
-            `${fmt.gpus(u.allocated)} / ${n.gpus.length}`,
-          );
-        },
-      },
+      { label: 'Allocated', cell: (n) => allocatedCell(n, top.get(n.name)) },
       { label: 'Utilization', align: 'num', cell: (n) => fmt.percent(nodeUse(top.get(n.name)).util) },
       { label: 'Last seen', align: 'num', cell: (n) => fmt.age(n.lastSeenAt, Date.now()) },
     ];

@@ -48,6 +48,17 @@ export function gpuModels(n) {
   return [...counts].map(([model, count]) => `${count} × ${model}`).join(', ');
 }
 
+/** A node's GPUs allocated as a meter and "1.5 / 2". @param {NodeView} n @param {TopNode | undefined} t */
+export function allocatedCell(n, t) {
+  const u = nodeUse(t);
+  return h(
+    'span',
+    { class: 'with-meter' },
+    meter(u.allocated, n.gpus.length),
+    `${fmt.gpus(u.allocated)} / ${n.gpus.length}`,
+  );
+}
+
 /** @param {string} label @param {string} value @param {string} [sub] */
 function stat(label, value, sub) {
   return h(
@@ -108,21 +119,10 @@ function nodesTable(d) {
     empty: 'No nodes have registered yet: start an agent with tessera agent.',
     rows: d.nodes,
     columns: [
-      { label: 'Node', cell: (n) => h('strong', {}, n.name) },
+      { label: 'Node', cell: (n) => h('a', { href: hashOf(['nodes', n.name]) }, n.name) },
       { label: 'State', cell: (n) => badge(nodeState(n)) },
       { label: 'GPUs', cell: (n) => gpuModels(n) },
-      {
-        label: 'Allocated',
-        cell: (n) => {
-          const u = nodeUse(top.get(n.name));
-          return h(
-            'span',
-            { class: 'with-meter' },
-            meter(u.allocated, n.gpus.length),
-            `${fmt.gpus(u.allocated)} / ${n.gpus.length}`,
-          );
-        },
-      },
+      { label: 'Allocated', cell: (n) => allocatedCell(n, top.get(n.name)) },
       {
         label: 'Utilization',
         cell: (n) => {

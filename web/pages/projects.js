@@ -5,14 +5,13 @@
  * Before the first cycle `/shares` is empty and the quotas alone are shown.
  */
 import { CLUSTER, can, grantsOf } from '../access.js';
-import { act, labelled } from '../actions.js';
+import { createForm } from '../actions.js';
 import { request } from '../api.js';
 import * as fmt from '../format.js';
 import { live } from '../live.js';
 import { fill, h, meter, section, table } from '../render.js';
 import { hashOf } from '../router.js';
 import { currentUser } from '../session.js';
-import { showNotice } from '../status.js';
 
 /** @typedef {import('../types.js').ProjectView} ProjectView */
 /** @typedef {import('../types.js').DepartmentView} DepartmentView */
@@ -155,30 +154,20 @@ function legend() {
 
 /**
  * The form an admin creates a department with; its quotas are set on its page after.
- * @param {(name: string) => void} created
+ * @param {() => void} created
  */
 function newDepartmentForm(created) {
-  const name = h('input', {
-    name: 'name',
-    type: 'text',
-    required: true,
-    autocomplete: 'off',
-    spellcheck: 'false',
+  return createForm({
+    what: 'New department',
+    id: 'new-department-name',
+    label: 'New department',
+    help: 'lowercase letters, digits and -',
+    button: 'Create department',
+    path: '/departments',
+    body: (name) => ({ name }),
+    done: (name) => `Created department ${name}; set its quotas on its page.`,
+    created,
   });
-  const form = h(
-    'form',
-    { class: 'inline-form', 'aria-label': 'New department' },
-    labelled('new-department-name', 'New department', name, 'lowercase letters, digits and -'),
-    h('button', { type: 'submit', class: 'primary' }, 'Create department'),
-  );
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    if ((await act('POST', '/departments', { name: name.value.trim() }, form)) === undefined) return;
-    showNotice(`Created department ${name.value.trim()}; set its quotas on its page.`);
-    created(name.value.trim());
-    name.value = '';
-  });
-  return form;
 }
 
 /** The projects page. @param {HTMLElement} root */

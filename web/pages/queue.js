@@ -7,7 +7,7 @@
  */
 
 import { CLUSTER, can, grantsOf } from '../access.js';
-import { act, confirmButton, labelled } from '../actions.js';
+import { act, confirmButton, createForm } from '../actions.js';
 import { ApiError, request } from '../api.js';
 import { historySection } from '../history.js';
 import { live } from '../live.js';
@@ -38,28 +38,17 @@ import { linesTable, projectLines, queueLines } from './projects.js';
 
 /** The form that creates a project in `department`. @param {string} department @param {() => void} created */
 function newProjectForm(department, created) {
-  const name = h('input', {
-    name: 'name',
-    type: 'text',
-    required: true,
-    autocomplete: 'off',
-    spellcheck: 'false',
+  return createForm({
+    what: 'New project',
+    id: 'new-project-name',
+    label: 'New project',
+    help: `in department ${department}`,
+    button: 'Create project',
+    path: '/projects',
+    body: (name) => ({ name, department }),
+    done: (name) => `Created project ${name} in ${department}.`,
+    created,
   });
-  const form = h(
-    'form',
-    { class: 'inline-form', 'aria-label': 'New project' },
-    labelled('new-project-name', 'New project', name, `in department ${department}`),
-    h('button', { type: 'submit', class: 'primary' }, 'Create project'),
-  );
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const project = name.value.trim();
-    if ((await act('POST', '/projects', { name: project, department }, form)) === undefined) return;
-    showNotice(`Created project ${project} in ${department}.`);
-    name.value = '';
-    created();
-  });
-  return form;
 }
 
 /**
