@@ -600,6 +600,82 @@ describe.skipIf(chromiumPath === null).sequential('web console in headless Chrom
     await snap(page, '17-access-viewer');
   });
 
+  it('lets an admin create, change and delete a node pool, whose page plots it', async () => {
+    const api = cluster().api;
+    await loggedIn();
+    await page.getByRole('navigation').getByRole('link', { name: 'Node pools' }).click();
+    const form = page.getByRole('form', { name: 'New node pool' });
+    await form.getByLabel('Name').fill('console-pool');
+    await form.getByLabel('Label selector').fill('tier=gold, zone=a');
+    await form.getByLabel('GPU placement').selectOption('spread');
+    await form.getByRole('button', { name: 'Create node pool' }).click();
+    const row = page
+      .getByRole('table', { name: 'Node pools' })
+      .getByRole('row')
+      .filter({ hasText: 'console-pool' });
+    try {
+      await row.filter({ hasText: 'tier=gold, zone=a' }).filter({ hasText: 'spread' }).waitFor();
+      await row.getByRole('link', { name: 'console-pool' }).click();
+      await page.getByRole('heading', { name: 'Node pool console-pool' }).waitFor();
+      // No node carries its labels: sampled at zero GPUs of zero.
+      await page
+        .getByRole('img', {
+          name: /GPUs allocated to node pool console-pool over time: \d+ samples, newest 0 of 0/,
+        })
+        .waitFor();
+      const change = page.getByRole('form', { name: 'Change node pool console-pool' });
+      await change.getByLabel('Label selector').fill('tier=gold');
+      await change.getByRole('button', { name: 'Save node pool' }).click();
+      await page.getByRole('status').filter({ hasText: 'Saved node pool console-pool.' }).waitFor();
+      expect(await api.expect(200, 'GET', '/nodepools/console-pool')).toMatchObject({
+        selector: { tier: 'gold' },
+        placement: { gpu: 'spread' },
+      });
+      await snap(page, '18-nodepool');
+      await page.getByRole('button', { name: 'Delete node pool' }).click();
+      await page.getByRole('button', { name: 'Yes, delete' }).click();
+      await page.waitForURL(/#\/nodepools$/);
+      await page.getByRole('status').filter({ hasText: 'Deleted node pool console-pool.' }).waitFor();
+      expect((await api.request('GET', '/nodepools/console-pool')).status).toBe(404);
+    } finally {
+      await api.request('DELETE', '/nodepools/console-pool');
+    }
+  });
+
+  it("lets an admin set a project's scheduling rules, shows the API's refusal, and deletes them", async () => {
+    const api = cluster().api;
+    const scope = `project:${cluster().defaultProject}`;
+    await loggedIn();
+    await page.getByRole('navigation').getByRole('link', { name: 'Policies' }).click();
+    const form = page.getByRole('form', { name: 'Set scheduling rules' });
+    await form.getByLabel('Scope').fill(scope);
+    await form.getByLabel('Workload type').selectOption('training');
+    await form.getByLabel('Document (JSON)').fill('{"maxRuntimeSeconds": 0}');
+    await form.getByRole('button', { name: 'Save scheduling rules' }).click();
+    await page.getByRole('alert').filter({ hasText: 'maxRuntimeSeconds' }).waitFor();
+    await form.getByLabel('Document (JSON)').fill('{"maxRuntimeSeconds": 3600}');
+    await form.getByRole('button', { name: 'Save scheduling rules' }).click();
+    const row = page
+      .getByRole('table', { name: 'Scheduling rules' })
+      .getByRole('row')
+      .filter({ hasText: scope });
+    try {
+      await row.filter({ hasText: '"maxRuntimeSeconds": 3600' }).waitFor();
+      expect(await api.expect(200, 'GET', `/rules/${scope}/training`)).toMatchObject({
+        maxRuntimeSeconds: 3600,
+      });
+      await snap(page, '19-policies');
+      await row.getByRole('button', { name: 'Delete' }).click();
+      await row.getByRole('button', { name: 'Yes, delete' }).click();
+      await page
+        .getByRole('table', { name: 'Scheduling rules' })
+        .getByText('No scheduling rules set where you may see.')
+        .waitFor();
+    } finally {
+      await api.request('DELETE', `/rules/${scope}/training`);
+    }
+  });
+
   it('keeps the last data and says so when a poll fails', async () => {
     await page.goto(`${cluster().url}/#token=${encodeURIComponent(cluster().adminToken)}`);
     const row = page.getByRole('table', { name: 'Nodes' }).getByRole('row').filter({ hasText: 'n1' });

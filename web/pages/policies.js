@@ -27,7 +27,7 @@ const FAMILIES = [
     path: '/policies',
     title: 'Policies',
     one: 'policy',
-    example: '{"defaults": {"priorityClass": "train"}, "rules": {"resources.gpuDevices": {"max": 4}}}',
+    example: '{"defaults": {"resources.gpuFraction": 0.5}, "rules": {"resources.gpuFraction": {"max": 0.5}}}',
   },
   {
     path: '/rules',
