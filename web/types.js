@@ -15,6 +15,7 @@
  * @property {string} name
  * @property {Record<string, string>} labels
  * @property {Record<string, string>} [adminLabels] set through the API; they win over the agent's
+ * @property {string} [nodePool] the pool that claims it, where the API says
  * @property {NodeGpu[]} gpus
  * @property {number} cpuMillis
  * @property {number} memoryMiB

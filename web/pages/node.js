@@ -75,7 +75,10 @@ export function nodePage(root, route) {
       h(
         'p',
         { class: 'muted' },
-        `${fmt.gpus(n.cpuMillis / 1000)} CPUs, ${fmt.memory(n.memoryMiB)} memory; last seen ${fmt.age(n.lastSeenAt, Date.now())} ago.`,
+        `${fmt.gpus(n.cpuMillis / 1000)} CPUs, ${fmt.memory(n.memoryMiB)} memory; last seen ${fmt.age(n.lastSeenAt, Date.now())} ago`,
+        n.nodePool === undefined
+          ? '.'
+          : ['; in node pool ', h('a', { href: hashOf(['nodepools', n.nodePool]) }, n.nodePool), '.'],
       ),
       table({
         label: 'GPUs',

@@ -95,6 +95,18 @@ export function nodesPage(root) {
       { label: 'Node', cell: (n) => h('a', { href: hashOf(['nodes', n.name]) }, n.name) },
       { label: 'State', cell: (n) => badge(nodeState(n)) },
       { label: 'GPUs', cell: (n) => gpuModels(n) },
+      // The pool is the API's to resolve (selectors, oldest first); shown where it says.
+      ...(d.nodes.some((n) => n.nodePool !== undefined)
+        ? [
+            {
+              label: 'Pool',
+              cell: (/** @type {NodeView} */ n) =>
+                n.nodePool === undefined
+                  ? '–'
+                  : h('a', { href: hashOf(['nodepools', n.nodePool]) }, n.nodePool),
+            },
+          ]
+        : []),
       { label: 'Allocated', cell: (n) => allocatedCell(n, top.get(n.name)) },
       { label: 'Utilization', align: 'num', cell: (n) => fmt.percent(nodeUse(top.get(n.name)).util) },
       { label: 'Last seen', align: 'num', cell: (n) => fmt.age(n.lastSeenAt, Date.now()) },
