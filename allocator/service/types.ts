@@ -46,6 +46,10 @@ export interface AllocatorOptions {
   periodicCycleMs?: number;
   /** A scheduling cycle runs at most this soon after a change. Default 50. */
   coalesceMs?: number;
+  /** How often the usage history (console plots, `/history`) takes a sample. Default 60000. */
+  historyIntervalMs?: number;
+  /** How far back the usage history keeps samples. Default 86400000 (24 h). */
+  historyWindowMs?: number;
   /** A join token made outside (e.g. a Helm Secret) that agents may join with; registered at start. */
   joinToken?: string;
   /** `/metrics` needs a user token whose user may read the cluster's nodes. Default false (open). */
@@ -65,10 +69,6 @@ export interface AllocatorOptions {
   autoscaleWindowMs?: number;
   /** How often the autoscalers decide. Default 1000. */
   autoscaleTickMs?: number;
-  /** How often the usage history (console plots, `/history`) takes a sample. Default 60000. */
-  historyIntervalMs?: number;
-  /** How far back the usage history keeps samples. Default 86400000 (24 h). */
-  historyWindowMs?: number;
   /** Called after each committed plan with its starts, before they are sent (the benchmark times delivery from here). */
   onPlanCommitted?: (atMs: number, starts: readonly PlannedStart[]) => void;
   /** Default JSON lines on stderr, `component: 'allocator'`. */
