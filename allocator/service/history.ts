@@ -92,13 +92,13 @@ export function historyCapacity(shape: HistoryShape): number {
   return Math.max(1, Math.floor(shape.windowMs / shape.intervalMs));
 }
 
-const keyOf = (kind: HistoryKind, name: string): string => `${kind}\u0000${name}`;
-
 /** An empty history of `shape`. */
 export function createHistory(shape: HistoryShape): History {
   const capacity = historyCapacity(shape);
   const times = new Float64Array(capacity);
-  const series = new Map<string, Series>();
+  // By kind, then name: a sample of thousands of nodes builds no key string per series.
+  const series = new Map<HistoryKind, Map<string, Series>>(HISTORY_KINDS.map((k) => [k, new Map()]));
+  const seriesOf = (kind: HistoryKind, name: string): Series | undefined => series.get(kind)?.get(name);
   // Sequence number of the next sample; the slot is seq % capacity.
   let seq = 0;
 
@@ -145,36 +145,39 @@ export function createHistory(shape: HistoryShape): History {
       if (atMs < newest) return false;
       const slot = seq % capacity;
       times[slot] = atMs;
-      const seen = new Set<string>();
       for (const [kind, values] of sample) {
+        const byName = series.get(kind);
+        if (byName === undefined) continue;
         for (const [name, v] of values) {
-          const key = keyOf(kind, name);
-          seen.add(key);
-          let s = series.get(key);
+          let s = byName.get(name);
           if (s === undefined) {
             s = newSeries();
-            series.set(key, s);
+            byName.set(name, s);
           }
           write(s, slot, v);
         }
       }
-      for (const [key, s] of series) {
-        if (seen.has(key)) continue;
-        // Absent for a whole window: nothing of it is left to show.
-        if (seq - s.lastSeq >= capacity) series.delete(key);
-        else write(s, slot, undefined);
+      // Capacity changes that a newer one in the window supersedes are no longer needed.
+      const oldest = seq + 1 - capacity;
+      for (const byName of series.values()) {
+        for (const [name, s] of byName) {
+          // Written above when present in this sample; absent for a whole window, it goes.
+          if (s.lastSeq !== seq) {
+            if (seq - s.lastSeq >= capacity) {
+              byName.delete(name);
+              continue;
+            }
+            write(s, slot, undefined);
+          }
+          while (s.capacity.length > 1 && (s.capacity[1]?.seq ?? Number.POSITIVE_INFINITY) <= oldest)
+            s.capacity.shift();
+        }
       }
       seq += 1;
-      // Capacity changes that a newer one in the window supersedes are no longer needed.
-      const oldest = oldestSeq();
-      for (const s of series.values()) {
-        while (s.capacity.length > 1 && (s.capacity[1]?.seq ?? Number.POSITIVE_INFINITY) <= oldest)
-          s.capacity.shift();
-      }
       return true;
     },
     points(kind, name, query = {}) {
-      const s = series.get(keyOf(kind, name));
+      const s = seriesOf(kind, name);
       if (s === undefined) return [];
       const since = query.sinceMs ?? Number.NEGATIVE_INFINITY;
       const raw: HistoryPoint[] = [];
@@ -194,10 +197,10 @@ export function createHistory(shape: HistoryShape): History {
       return query.stepMs === undefined ? raw : aggregate(raw, query.stepMs);
     },
     has(kind, name) {
-      const s = series.get(keyOf(kind, name));
+      const s = seriesOf(kind, name);
       return s !== undefined && s.lastSeq >= oldestSeq();
     },
-    seriesCount: () => series.size,
+    seriesCount: () => [...series.values()].reduce((n, m) => n + m.size, 0),
   };
 }
 
