@@ -102,9 +102,16 @@ export function topView(
     s.gpus = (Math.round(s.gpus * 1000) + p.grants.reduce((a, g) => a + g.gpuMilli, 0)) / 1000;
   }
 
+  // Grouped once: a filter per node is nodes x pods, which the usage history pays every minute.
+  const byNode = new Map<string, PodRecord[]>();
+  for (const p of placed) {
+    const list = byNode.get(p.node ?? '');
+    if (list === undefined) byNode.set(p.node ?? '', [p]);
+    else list.push(p);
+  }
   const nodeViews = nodes.map((n): TopNode => {
     const sampled = samplesOf(n.name);
-    const onNode = placed.filter((p) => p.node === n.name);
+    const onNode = byNode.get(n.name) ?? [];
     const gpus = n.gpus.map((g): TopGpu => {
       const sample = sampled?.samples.find((x) => x.uuid === g.uuid);
       const util = sample?.utilizationPct ?? null;
