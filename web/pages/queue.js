@@ -125,9 +125,11 @@ export function queuePage(kind) {
       editorSlot.replaceChildren();
       poll.refresh();
     };
-    const openEditor = () => {
+    const editBtn = h('button', { type: 'button' }, 'Edit quotas');
+    // The editor opens from the data last shown and is never refilled by a poll: what is typed stays.
+    editBtn.addEventListener('click', () => {
       if (last === null) return;
-      hideEdit();
+      editBtn.hidden = true;
       const d = last;
       editorSlot.replaceChildren(
         quotaEditor(
@@ -142,11 +144,7 @@ export function queuePage(kind) {
           closeEditor,
         ),
       );
-    };
-    const editBtn = h('button', { type: 'button', onclick: openEditor }, 'Edit quotas');
-    const hideEdit = () => {
-      editBtn.hidden = true;
-    };
+    });
 
     const poll = live(load, (d) => {
       last = d;
