@@ -219,6 +219,7 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
           return r.changed && (report.state === 'exited' || report.state === 'lost' || r.stops.length > 0);
         }),
       onStatus: (node, status) => {
+        options.onAgentStatus?.(node, status.atMs);
         gpuSamples.record(node, status.gpuSamples, now()); // for tessera top
         gpuUsage.record(node, status.gpuSamples, now()); // for the idle GPU rule
         guarded('status', { node }, () => dispatcher.onStatus(node, status, now()).changed);
