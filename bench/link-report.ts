@@ -18,7 +18,9 @@ export interface LinkStepResult {
   joinS: number;
   statusBytes: number;
   sent: number;
+  /** Statuses answered (an Ack covers its seq and every earlier one), and the Acks that did it. */
   acked: number;
+  acks: number;
   /** Status delay as the bare server measures it: when the allocator applied it - the agent's atMs. */
   statusP50Ms: number | null;
   statusP99Ms: number | null;
@@ -57,6 +59,7 @@ export function emptyResult(agents: number): LinkStepResult {
       statusBytes: 0,
       sent: 0,
       acked: 0,
+      acks: 0,
       statusP50Ms: null,
       statusP99Ms: null,
       ackP50Ms: null,
@@ -94,7 +97,7 @@ export function printLinkTable(results: readonly LinkStepResult[], stoppedAt: nu
     'B/status',
     'status p50/p99 ms',
     'ack rtt p50/p99',
-    'acked',
+    'acked (Acks)',
     'loop p99',
     'cycle max',
   ];
@@ -109,7 +112,7 @@ export function printLinkTable(results: readonly LinkStepResult[], stoppedAt: nu
       pair(r.statusP50Ms, r.statusP99Ms),
       pair(r.ackP50Ms, r.ackP99Ms),
     ],
-    ...[`${r.acked}/${r.sent}`, fmt(r.loopDelayP99Ms), fmt(r.cycleMsMax)],
+    ...[`${r.acked}/${r.sent} (${r.acks})`, fmt(r.loopDelayP99Ms), fmt(r.cycleMsMax)],
     `${pair(r.startP50Ms, r.startP99Ms)} (${r.startsReceived}/${r.startsCommitted})`,
     ...[
       fmt(r.cpuPct),

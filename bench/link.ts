@@ -164,6 +164,7 @@ async function allocatorStep(
     r.acked = reps.reduce((s, x) => s + x.acked, 0);
     r.statusP50Ms = percentile(received, 50);
     r.statusP99Ms = percentile(received, 99);
+    r.acks = lat.length;
     r.ackP50Ms = percentile(lat, 50);
     r.ackP99Ms = percentile(lat, 99);
     r.fleetCpuPct = (100 * reps.reduce((s, x) => s + x.cpuMs, 0)) / (o.windowS * 1000 + settleMs);
