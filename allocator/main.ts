@@ -271,6 +271,8 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
         log,
       }),
       async end() {
+        // Before anything is awaited: from this call on, upgrades are the standby door's or nobody's.
+        link.refuseNew();
         clearInterval(leaseTimer);
         t.loop.close();
         await t.loop.settled();
@@ -361,10 +363,12 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
     onStepDown() {
       const ended = term;
       term = null;
+      // end() first: it detaches the link's upgrade handler at once, before the door attaches its own.
+      const ending = ended?.end() ?? Promise.resolve();
       openDoor();
       // The deposed term's fence stays until its sessions are closed: a frame still in flight on one
       // must not write. Then the store is unfenced, for the standby's reads.
-      void (ended?.end() ?? Promise.resolve()).then(() => {
+      void ending.then(() => {
         if (!elector.leading()) db.setFence(null);
       });
     },
@@ -465,10 +469,12 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
       closing ??= (async () => {
         const ended = term;
         term = null;
-        // Released before the sessions close: a standby may take over while this one winds down.
+        // Ending first detaches the link's upgrades at once (stopping the elector opens the door);
+        // the lease is released before the sessions close: a standby may take over meanwhile.
+        const ending = ended?.end();
         elector.stop();
         serving.close();
-        await ended?.end();
+        await ending;
         closeDoor?.();
         await app.close();
         rmSync(infoFile, { force: true });

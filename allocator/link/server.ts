@@ -380,6 +380,9 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
     connectedNodes: () => [...sessions.keys()].sort(),
     requestLogs: (node, ask, onChunk) => logs.request(node, ask, onChunk),
     stats: () => ({ ...stats }),
+    refuseNew: () => {
+      server.off('upgrade', onUpgrade);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.off('upgrade', onUpgrade);
