@@ -73,6 +73,7 @@ function holdOf(
 ): { hold: DrainHold; until?: number } | null {
   if (opts.force) return null;
   if (!w.spec.preemptible) return { hold: 'non-preemptible' };
+  if (w.spec.minRuntimeMs === 0) return null;
   // The scheduler never preempts a pod younger than its minimum runtime (scheduler/actions/victims.ts).
   const until = Math.max(...pods.map((p) => (p.boundMs ?? 0) + w.spec.minRuntimeMs));
   return opts.nowMs < until ? { hold: 'min-runtime', until } : null;
