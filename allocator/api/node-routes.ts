@@ -16,9 +16,9 @@ import {
   setCordoned,
 } from '../store/nodes.ts';
 import { listPools, type PoolRecord } from '../store/org.ts';
-import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
+import { listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';
 import { poolOf } from '../store/snapshot.ts';
-import { getWorkload } from '../store/workloads.ts';
+import { getWorkload, type WorkloadRecord } from '../store/workloads.ts';
 import type { ApiContext } from './context.ts';
 import { failRequest, parseInput, unwrap } from './errors.ts';
 import { nodeView, podView } from './views.ts';
@@ -40,6 +40,20 @@ const DrainBody = z.strictObject({
 });
 
 /** A node with the pool that claims it (the first whose selector matches its labels). */
+export type NodeWithPoolView = ReturnType<typeof nodeWithPool>;
+/** A pod of `GET /nodes/:name/pods`: the pod's view with its workload's name, project and preemptibility. */
+export type NodePodView = ReturnType<typeof nodePodView>;
+
+function nodePodView(p: PodRecord, w: WorkloadRecord | undefined) {
+  return {
+    ...podView(p),
+    workloadId: p.workload,
+    workload: w?.name ?? p.workload,
+    project: w?.project ?? '',
+    preemptible: w?.spec.preemptible ?? true,
+  };
+}
+
 function nodeWithPool(n: NodeRecord, pools: readonly PoolRecord[]) {
   return { ...nodeView(n), nodePool: poolOf(pools, n.labels) };
 }
@@ -64,16 +78,9 @@ export function registerNodeRoutes(app: FastifyInstance, ctx: ApiContext): void 
   // The pods a node holds or is stopping, with their workload: what a drain waits for.
   app.get<NameParams>('/nodes/:name/pods', async (request) => {
     const node = nodeOf(request.params.name);
-    return listPods(ctx.db, { node: node.name, phases: [...SCHEDULED_POD_PHASES, 'Stopping'] }).map((p) => {
-      const w = getWorkload(ctx.db, p.workload);
-      return {
-        ...podView(p),
-        workloadId: p.workload,
-        workload: w?.name ?? p.workload,
-        project: w?.project ?? '',
-        preemptible: w?.spec.preemptible ?? true,
-      };
-    });
+    return listPods(ctx.db, { node: node.name, phases: [...SCHEDULED_POD_PHASES, 'Stopping'] }).map((p) =>
+      nodePodView(p, getWorkload(ctx.db, p.workload)),
+    );
   });
 
   app.post<NameParams>('/nodes/:name/drain', async (request) => {

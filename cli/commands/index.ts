@@ -70,8 +70,18 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'project',
-    summary: 'create and list projects and their quotas',
+    summary: 'create, list, describe, update and delete projects and their quotas',
     load: () => import('./project.ts'),
+  },
+  {
+    name: 'department',
+    summary: 'create, list, describe, update and delete departments and their quotas (admins)',
+    load: () => import('./department.ts'),
+  },
+  {
+    name: 'nodepool',
+    summary: 'create, list, describe, update and delete node pools: label selector, placement (admins)',
+    load: () => import('./nodepool.ts'),
   },
   {
     name: 'secret',
@@ -80,7 +90,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'node',
-    summary: 'list nodes and reset one whose credential was lost or leaked (admins)',
+    summary: 'list, describe, cordon, drain, label, reset and delete nodes (admins)',
     load: () => import('./node.ts'),
   },
   {
