@@ -31,12 +31,12 @@ export type DepartmentView = ReturnType<typeof departmentView>;
 export type PoolView = ReturnType<typeof poolView>;
 /** A node as `GET /nodes` answers it, with the pool that claims it. */
 export type NodeView = NodeWithPoolView;
-/** A pod on a node as `GET /nodes/:name/pods` answers it. */
-export type { NodePodView, QuotaView };
 /** What `POST /nodes/:name/drain` answers. */
 export type { DrainReport } from '../../allocator/lifecycle/drain.ts';
 /** One row of `GET /shares`. */
 export type { ShareRow as ShareView } from '../../allocator/service/shares.ts';
+/** A pod on a node as `GET /nodes/:name/pods` answers it. */
+export type { NodePodView, QuotaView };
 
 /** One pod's GPU request in the units it was asked in: '2', '0.5', '20GiB', with its limit, or '-'. */
 export function gpuRequestText(resources: PodResources): string {
