@@ -6,11 +6,17 @@
  * (the allocator's SQLite, the agent's execa) never slows down or breaks the others.
  */
 import type { Command } from 'commander';
+import type { WorkloadType } from '../../common/workload.ts';
 import type { CliIo } from '../io.ts';
 
 /** What a command's action gets besides its flags. */
 export interface CliContext {
   io: CliIo;
+  /**
+   * Set when the command runs under a workload type's verbs (`tessera training describe`): it then
+   * finds and lists only workloads of that type. Unset for the top-level commands.
+   */
+  workloadType?: WorkloadType;
 }
 
 /** What each command module exports. */
@@ -65,8 +71,23 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'workspace',
-    summary: 'open a workspace: print its URL and how to send your token',
+    summary: 'open a workspace (its URL and how to send your token); submit, list, suspend... workspaces',
     load: () => import('./workspace.ts'),
+  },
+  {
+    name: 'training',
+    summary: 'runai CLI v2 verbs for training: submit, list, describe, suspend, resume, delete, logs',
+    load: () => import('./workload-verbs.ts'),
+  },
+  {
+    name: 'distributed',
+    summary: 'runai CLI v2 verbs for distributed training: submit, list, describe, suspend, resume, ...',
+    load: () => import('./workload-verbs.ts'),
+  },
+  {
+    name: 'inference',
+    summary: 'runai CLI v2 verbs for inference: submit, list, describe, suspend, resume, delete, logs',
+    load: () => import('./workload-verbs.ts'),
   },
   {
     name: 'project',
