@@ -17,7 +17,6 @@ import {
 import { PULL_POLICIES } from '../../common/workload-container.ts';
 import { usageError } from '../errors.ts';
 import { collect } from '../flags.ts';
-import type { RawSubmitFlags } from './submit.ts';
 
 /** The runai flags as commander hands them over. */
 export interface RawRunaiFlags {
@@ -37,6 +36,21 @@ export interface RawRunaiFlags {
   nonPreemptible?: boolean;
 }
 
+/** The tessera submit flags the runai ones fold into (a part of submit.ts's RawSubmitFlags). */
+export interface FoldTarget {
+  gpu?: string;
+  gpuFraction?: string;
+  gpuMemory?: string;
+  gpuFractionLimit?: string;
+  cpu?: string;
+  memory?: string;
+  runAsUser?: string;
+  runAsGroup?: string;
+  pullPolicy?: PullPolicy;
+  nodePool?: string[];
+  env?: string[];
+}
+
 /** Which runai flag is which tessera flag: [runai key, tessera key, runai flag, tessera flag]. */
 const SAME_MEANING = [
   ['gpuDevicesRequest', 'gpu', '--gpu-devices-request', '--gpu'],
@@ -49,7 +63,7 @@ const SAME_MEANING = [
   ['runAsGid', 'runAsGroup', '--run-as-gid', '--run-as-group'],
   ['imagePullPolicy', 'pullPolicy', '--image-pull-policy', '--pull-policy'],
   ['nodePools', 'nodePool', '--node-pools', '--node-pool'],
-] as const satisfies readonly (readonly [keyof RawRunaiFlags, keyof RawSubmitFlags, string, string])[];
+] as const satisfies readonly (readonly [keyof RawRunaiFlags, keyof FoldTarget, string, string])[];
 
 /** Adds the runai CLI v2 flag names to a submit command. */
 export function addRunaiOptions(command: Command): Command {
@@ -96,7 +110,7 @@ export type Preemptibility = 'preemptible' | 'non-preemptible' | undefined;
  * The submit flags with every runai flag folded into its tessera name, and the preemptibility
  * asked for; throws a usage error for a flag given twice or a combination Tessera cannot place.
  */
-export function foldRunaiFlags<F extends RawSubmitFlags & RawRunaiFlags>(
+export function foldRunaiFlags<F extends FoldTarget & RawRunaiFlags>(
   given: F,
 ): { flags: F; preemptibility: Preemptibility } {
   const flags: F = { ...given };
@@ -136,7 +150,7 @@ export function foldRunaiFlags<F extends RawSubmitFlags & RawRunaiFlags>(
  * runai asks `--gpu-devices-request N --gpu-portion-request P` for N GPUs each shared at P; Tessera
  * gives a fractional pod part of one GPU, so only N = 1 (that one GPU, shared) keeps its meaning.
  */
-function checkGpuRequest(flags: RawSubmitFlags, given: RawRunaiFlags): void {
+function checkGpuRequest(flags: FoldTarget, given: RawRunaiFlags): void {
   const fractional = flags.gpuFraction ?? flags.gpuMemory;
   if (flags.gpuFraction !== undefined && flags.gpuMemory !== undefined)
     throw usageError(

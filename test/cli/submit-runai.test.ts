@@ -1,13 +1,18 @@
 /** The runai CLI v2 flag names of `tessera submit`: folding, conflicts, preemptibility; then the typed verbs live. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getWorkload } from '../../allocator/store/workloads.ts';
-import { flagFields } from '../../cli/commands/submit.ts';
-import { applyPreemptibility, foldRunaiFlags, priorityClassFor } from '../../cli/commands/submit-runai.ts';
+import { flagFields, type RawSubmitFlags } from '../../cli/commands/submit.ts';
+import {
+  applyPreemptibility,
+  foldRunaiFlags,
+  priorityClassFor,
+  type RawRunaiFlags,
+} from '../../cli/commands/submit-runai.ts';
 import { CliError } from '../../cli/errors.ts';
 import { type LiveApi, startLiveApi } from './live-api.ts';
 
 /** The spec fields runai flags give, through the same path tessera flags take. */
-const fields = (flags: Parameters<typeof foldRunaiFlags>[0]) => flagFields(foldRunaiFlags(flags).flags);
+const fields = (flags: RawSubmitFlags & RawRunaiFlags) => flagFields(foldRunaiFlags(flags).flags);
 
 function usage(fn: () => unknown): string {
   try {
