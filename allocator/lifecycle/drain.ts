@@ -16,10 +16,10 @@ import { inTransaction } from '../store/db.ts';
 import { fail, guard } from '../store/errors.ts';
 import { getNode, setCordoned } from '../store/nodes.ts';
 import { listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';
-import { getWorkload, moveWorkload, type WorkloadRecord } from '../store/workloads.ts';
+import { getWorkload, type WorkloadRecord } from '../store/workloads.ts';
 import { REPORT_DRIVEN_PHASES } from './derive.ts';
 import { beginStop } from './pods.ts';
-import { settle } from './settle.ts';
+import { keepOrRequeue } from './settle.ts';
 
 /** Why a pod still on a draining node was not evicted. */
 export type DrainHold = 'non-preemptible' | 'min-runtime';
@@ -84,16 +84,8 @@ function holdOf(
  * still has its minimum, else every pod stops and it queues again. Returns whether it was requeued.
  */
 function evict(db: Db, w: WorkloadRecord, here: readonly PodRecord[], node: string, nowMs: number): boolean {
-  const why = `Drained: node ${node} drained by an admin`;
-  for (const p of here) beginStop(db, p, why);
-  const live = listPods(db, { workload: w.id, phases: SCHEDULED_POD_PHASES });
-  if (live.length >= w.spec.minReplicas && live.length > 0) {
-    settle(db, w.id, nowMs);
-    return false;
-  }
-  for (const p of live) beginStop(db, p, `${why}; gang below its minimum`);
-  moveWorkload(db, w.id, 'Pending', 'Drained', `its pods on node ${node} were evicted by a drain`, nowMs);
-  return true;
+  for (const p of here) beginStop(db, p, `Drained: node ${node} drained by an admin`);
+  return keepOrRequeue(db, w, 'Drained', `its pods on node ${node} were evicted by a drain`, nowMs).requeued;
 }
 
 /** Cordons `node` and evicts what the rules allow (all of it with `force`); one transaction. */

@@ -11,11 +11,11 @@ import type { DepartmentView, ProjectView } from '../client/views.ts';
 import type { CliContext } from './index.ts';
 import {
   addQuotaOptions,
+  addQuotaUpdate,
   hasQuotaFlags,
   queueTable,
   quotaOf,
   type RawQuotaFlags,
-  updatedQuotas,
 } from './quota-flags.ts';
 
 const EXAMPLES = `
@@ -88,24 +88,13 @@ export function configure(command: Command, { io }: CliContext): void {
     );
   });
 
-  addClientOptions(
-    addQuotaOptions(
-      command
-        .command('update <name>')
-        .description("Set or remove a department's quota in one node pool; its quotas in other pools stay."),
-      true,
-    )
-      .addOption(outputOption())
-      .addHelpText('after', EXAMPLES),
-  ).action(async (name: string, _flags: unknown, cmd: Command) => {
-    const flags = cmd.opts<RawQuotaFlags & { output: OutputFormat }>();
-    const client = await connect(cmd.opts<ClientFlags>());
-    const current = await client.request<DepartmentView>('GET', path(name));
-    const updated = await client.request<DepartmentView>('PATCH', path(name), {
-      quotas: updatedQuotas(current.quotas, flags),
-    });
-    printData(io, flags.output, updated, (d) => queueTable([d], Date.now(), 'no department'));
-  });
+  addQuotaUpdate<DepartmentView>(
+    command,
+    io,
+    'department',
+    (d) => queueTable([d], Date.now(), 'no department'),
+    EXAMPLES,
+  );
 
   addClientOptions(
     command

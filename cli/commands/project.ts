@@ -11,11 +11,11 @@ import type { ProjectView, ShareView } from '../client/views.ts';
 import type { CliContext } from './index.ts';
 import {
   addQuotaOptions,
+  addQuotaUpdate,
   hasQuotaFlags,
   type QuotaBody,
   quotaOf,
   type RawQuotaFlags,
-  updatedQuotas,
 } from './quota-flags.ts';
 
 const DEFAULT_DEPARTMENT = 'default';
@@ -164,25 +164,7 @@ export function configure(command: Command, { io }: CliContext): void {
     printData(io, flags.output, project, (p) => projectTable([p], Date.now(), shares));
   });
 
-  addClientOptions(
-    addQuotaOptions(
-      command
-        .command('update <name>')
-        .description("Set or remove a project's quota in one node pool; its quotas in other pools stay."),
-      true,
-    )
-      .addOption(outputOption())
-      .addHelpText('after', EXAMPLES),
-  ).action(async (name: string, _flags: unknown, cmd: Command) => {
-    const flags = cmd.opts<RawQuotaFlags & { output: OutputFormat }>();
-    const client = await connect(cmd.opts<ClientFlags>());
-    const path = `/projects/${encodeURIComponent(name)}`;
-    const current = await client.request<ProjectView>('GET', path);
-    const updated = await client.request<ProjectView>('PATCH', path, {
-      quotas: updatedQuotas(current.quotas, flags),
-    });
-    printData(io, flags.output, updated, (p) => projectTable([p], Date.now()));
-  });
+  addQuotaUpdate<ProjectView>(command, io, 'project', (p) => projectTable([p], Date.now()), EXAMPLES);
 
   addClientOptions(
     command

@@ -4,9 +4,12 @@
  * update here reads the set, changes the one pool the flags name and sends the set back.
  */
 import type { Command } from 'commander';
-import { formatAge, formatTable } from '../client/output.ts';
+import type { ClientFlags } from '../client/config.ts';
+import { addClientOptions, connect } from '../client/connect.ts';
+import { formatAge, formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';
 import type { QuotaView } from '../client/views.ts';
 import { usageError } from '../errors.ts';
+import type { CliIo } from '../io.ts';
 
 /** The quota flags as commander hands them over. */
 export interface RawQuotaFlags {
@@ -119,5 +122,35 @@ export function queueTable(
   return formatTable({
     header: ['NAME', 'NODE POOL', 'GPU QUOTA', 'OVER-QUOTA WEIGHT', 'LIMIT', 'AGE'],
     rows: queues.flatMap((q) => quotaRows(q.name, q.quotas, q.createdAt, nowMs)),
+  });
+}
+
+/**
+ * Adds `update <name>` to a department's or project's command: reads its quota set, changes or
+ * removes the one pool the flags name, writes the set back, and prints it with `render`.
+ */
+export function addQuotaUpdate<V extends { quotas: QuotaView[] }>(
+  command: Command,
+  io: CliIo,
+  kind: 'department' | 'project',
+  render: (view: V) => string,
+  examples: string,
+): void {
+  addClientOptions(
+    addQuotaOptions(
+      command
+        .command('update <name>')
+        .description(`Set or remove a ${kind}'s quota in one node pool; its quotas in other pools stay.`),
+      true,
+    )
+      .addOption(outputOption())
+      .addHelpText('after', examples),
+  ).action(async (name: string, _flags: unknown, cmd: Command) => {
+    const flags = cmd.opts<RawQuotaFlags & { output: OutputFormat }>();
+    const client = await connect(cmd.opts<ClientFlags>());
+    const path = `/${kind}s/${encodeURIComponent(name)}`;
+    const current = await client.request<V>('GET', path);
+    const updated = await client.request<V>('PATCH', path, { quotas: updatedQuotas(current.quotas, flags) });
+    printData(io, flags.output, updated, render);
   });
 }
