@@ -9,7 +9,7 @@ import { withDefaults } from '../../common/options.ts';
 import type { ApiClient } from '../client/http.ts';
 import { formatTable } from '../client/output.ts';
 import type { DrainReport, WorkloadView } from '../client/views.ts';
-import { failure } from '../errors.ts';
+import { CliError, failure } from '../errors.ts';
 
 /** How often the drain is called again while pods leave. */
 export const DRAIN_POLL_MS = 1000;
@@ -84,7 +84,9 @@ async function whereNow(
   for (const id of new Set(evicted.map((e) => e.workloadId))) {
     try {
       views.set(id, await client.request<WorkloadView>('GET', `/workloads/${encodeURIComponent(id)}`));
-    } catch {
+    } catch (e) {
+      // Deleted since it was evicted: it is gone, which the report says; anything else is a failure.
+      if (!(e instanceof CliError) || e.error.code !== 'TESSERA_E_NOT_FOUND') throw e;
       views.set(id, null);
     }
   }
