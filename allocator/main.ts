@@ -99,6 +99,7 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
     now,
     options,
     requestCycle,
+    leading: () => term !== null,
   });
   const app = buildApi({
     db,
