@@ -13,6 +13,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
+import { ackAfterMs } from '../common/disconnect.ts';
 import { decodeFrame, WS_OPTIONS } from '../common/wire.ts';
 import {
   helloBytes,
@@ -85,6 +86,9 @@ interface Agent {
   sinceFull: number;
   fullNext: boolean;
   timer: NodeJS.Timeout | null;
+  /** When the allocator last said anything, and how quiet it may be before a Status asks for an Ack (as an agent does). */
+  heardAtMs: number;
+  ackAfterMs: number;
 }
 
 let windowOpen = false;
@@ -102,10 +106,11 @@ function template(a: Agent, kind: 'full' | 'delta'): StatusTemplate {
   const t = statusTemplate(a.sim, kind);
   if (templateChecked[kind]) return t;
   const at = Date.now();
-  const probe = decodeFrame(patchStatus(t, SEQ_BASE + 5, at));
+  const probe = decodeFrame(patchStatus(t, SEQ_BASE + 5, at, true));
   const v = probe.ok && probe.value.body.case === 'status' ? probe.value.body.value : null;
   const base = kind === 'delta' ? SEQ_BASE + 4 : null;
-  if (v === null || v.seq !== SEQ_BASE + 5 || v.atMs !== at || (v.delta?.baseSeq ?? null) !== base)
+  const patched = v !== null && v.seq === SEQ_BASE + 5 && v.atMs === at && v.wantAck === true;
+  if (!patched || (v.delta?.baseSeq ?? null) !== base)
     throw new Error(`link-fleet: a patched ${kind} Status does not decode to its seq / atMs / baseSeq`);
   templateChecked[kind] = true;
   return t;
@@ -132,7 +137,8 @@ function sendStatus(a: Agent): void {
     t = a.deltaTemplate;
     a.sinceFull += 1;
   }
-  const bytes = patchStatus(t, a.seq, Date.now());
+  const now = Date.now();
+  const bytes = patchStatus(t, a.seq, now, now - a.heardAtMs >= a.ackAfterMs);
   a.pending.set(a.seq, [performance.now(), windowOpen]);
   if (windowOpen) sent += 1;
   ws.send(bytes);
@@ -142,19 +148,24 @@ function onMessage(a: Agent, data: Buffer, joined: () => void): void {
   const decoded = decodeFrame(data);
   if (!decoded.ok) return;
   const body = decoded.value.body;
+  a.heardAtMs = Date.now();
   switch (body.case) {
     case 'welcome':
       if (a.fullEvery > 1) a.fullEvery = body.value.fullStatusEvery ?? 1;
+      a.ackAfterMs = ackAfterMs(body.value.heartbeatMs, body.value.leaseMs);
       joined();
       return;
     case 'ack': {
       if (body.value.wantFull === true) a.fullNext = true;
-      const p = a.pending.get(body.value.seq);
-      if (p === undefined) return;
-      a.pending.delete(body.value.seq);
-      if (p[1]) {
+      // An Ack answers its own seq and every earlier one (the allocator acks after a quiet spell,
+      // not every Status); the round trip is timed for the seq it names.
+      const at = performance.now();
+      for (const [seq, p] of a.pending) {
+        if (seq > body.value.seq) break;
+        a.pending.delete(seq);
+        if (!p[1]) continue;
         acked += 1;
-        ackLatencyMs.push(Math.round((performance.now() - p[0]) * 100) / 100);
+        if (seq === body.value.seq) ackLatencyMs.push(Math.round((at - p[0]) * 100) / 100);
       }
       return;
     }
@@ -199,7 +210,14 @@ function connect(
       settled = true;
       resolve(why);
     };
-    const ws = new WebSocket(cmd.url, { ...WS_OPTIONS, headers: { authorization: `Bearer ${cmd.token}` } });
+    const ws = new WebSocket(cmd.url, {
+      ...WS_OPTIONS,
+      headers: { authorization: `Bearer ${cmd.token}` },
+      // An all-zero mask, which ws then skips applying: the load generator shares the server's two
+      // cores, and XORing every frame it sends is work no server-side figure should pay for. The
+      // server still unmasks (with zeros), the allocator and the bare server alike.
+      generateMask: () => {},
+    });
     a.ws = ws;
     const joined = () => {
       if (settled) return;
@@ -245,6 +263,9 @@ async function start(cmd: Extract<FleetCommand, { type: 'start' }>): Promise<Fle
       sinceFull: 0,
       fullNext: true,
       timer: null,
+      // Until a Welcome says otherwise (the bare server sends none), every Status asks.
+      heardAtMs: 0,
+      ackAfterMs: 0,
     });
   }
   const errors = new Map<string, number>();

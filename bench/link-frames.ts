@@ -24,6 +24,8 @@ export interface StatusTemplate {
   atMsAt: number;
   /** A delta's delta.baseSeq varint (written as seq - 1: the fleet sends nothing between two Statuses); null for a full one. */
   baseSeqAt: number | null;
+  /** The byte of Status.want_ack's value (0 or 1). */
+  wantAckAt: number;
 }
 
 const GPUS_PER_NODE = 8;
@@ -88,10 +90,11 @@ export function statusBytes(
   seq: number,
   atMs: number,
   baseSeq: number | null = null,
+  wantAck = false,
 ): Uint8Array {
   const podStates = baseSeq === null ? [...n.pods.values(), ...n.padding] : [];
   const delta = baseSeq === null ? null : { baseSeq, gonePods: [] };
-  const value = { seq, atMs, gpuSamples: samples(n, atMs), podStates, delta };
+  const value = { seq, atMs, gpuSamples: samples(n, atMs), podStates, delta, wantAck };
   return encodeFrame(makeFrame({ case: 'status', value }));
 }
 
@@ -136,18 +139,21 @@ export function statusTemplate(n: SimNode, kind: 'full' | 'delta' = 'full'): Sta
   const seq = SEQ_BASE + 77;
   const base = SEQ_BASE + 76;
   const bytes = statusBytes(n, seq, TEMPLATE_AT_MS, kind === 'delta' ? base : null);
+  // The one byte that differs from the same Status asking for an Ack is want_ack's value.
+  const asking = statusBytes(n, seq, TEMPLATE_AT_MS, kind === 'delta' ? base : null, true);
+  const wantAckAt = asking.length === bytes.length ? bytes.findIndex((b, i) => b !== asking[i]) : -1;
   // 0x08: field 1 (seq) varint; 0x20: field 4 (atMs) varint, in Status (common/proto/tessera.proto);
   // 0x08 again for StatusDelta.base_seq, told apart by its value.
   const seqAt = indexOfBytes(bytes, [0x08, ...varint(seq)]) + 1;
   const atMsAt = indexOfBytes(bytes, [0x20, ...varint(TEMPLATE_AT_MS)]) + 1;
   const baseSeqAt = kind === 'delta' ? indexOfBytes(bytes, [0x08, ...varint(base)]) + 1 : null;
-  if (seqAt <= 0 || atMsAt <= 0 || baseSeqAt === 0)
-    throw new Error('link-frames: seq / atMs / baseSeq not found in the encoded Status');
-  return { bytes, seqAt, atMsAt, baseSeqAt };
+  if (seqAt <= 0 || atMsAt <= 0 || baseSeqAt === 0 || wantAckAt < 0)
+    throw new Error('link-frames: seq / atMs / baseSeq / wantAck not found in the encoded Status');
+  return { bytes, seqAt, atMsAt, baseSeqAt, wantAckAt };
 }
 
-/** The template's bytes with `seq` (< 2^21), `atMs` (and a delta's baseSeq, seq - 1) written into their fixed-length varints. */
-export function patchStatus(t: StatusTemplate, seq: number, atMs: number): Buffer {
+/** The template's bytes with `seq` (< 2^21), `atMs` (and a delta's baseSeq, seq - 1) written into their fixed-length varints, and `wantAck`. */
+export function patchStatus(t: StatusTemplate, seq: number, atMs: number, wantAck = false): Buffer {
   const out = Buffer.from(t.bytes);
   const write = (at: number, n: number, len: number) => {
     let v = n;
@@ -157,5 +163,6 @@ export function patchStatus(t: StatusTemplate, seq: number, atMs: number): Buffe
   write(t.seqAt, seq, 3);
   write(t.atMsAt, atMs, 6);
   if (t.baseSeqAt !== null) write(t.baseSeqAt, seq - 1, 3);
+  out[t.wantAckAt] = wantAck ? 1 : 0;
   return out;
 }

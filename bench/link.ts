@@ -7,9 +7,9 @@
  *   npm run bench -- --only link [--agents 1000,2500,5000,10000] [--window-s 20] [--pods 2000]
  *     [--full-every 10 (1: no delta Statuses)] [--join-timeout-s 120] [--profile-dir DIR]
  *
- * Per step: agents joined, Status -> Ack round trip p50/p99 (the fleet's clock: the allocator
- * answers every Status), commit -> StartPod receipt p50/p99 (`onPlanCommitted` to the fleet's
- * receipt), allocator CPU (% of one core, process.cpuUsage over a steady window) and RSS, the bare
+ * Per step: agents joined, status delay p50/p99 (applied by the allocator - the agent's atMs, as
+ * the bare server measures receipt), Status -> Ack round trip p50/p99 for the Statuses acked,
+ * commit -> StartPod receipt p50/p99 (`onPlanCommitted` to the fleet's receipt), allocator CPU (% of one core, process.cpuUsage over a steady window) and RSS, the bare
  * server's CPU and the ratio (target <= 1.5x). The ramp stops at the first step that does not keep up.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -20,6 +20,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { wirePodId } from '../allocator/link/pod-id.ts';
 import { DEFAULT_FULL_STATUS_EVERY } from '../allocator/link/server.ts';
 import type { RunningAllocator } from '../allocator/service/types.ts';
+import { ackAfterMs, DEFAULT_LEASE_MS } from '../common/disconnect.ts';
 import { createLogger } from '../common/log.ts';
 import type { BareCommand, BareReply } from './link-bare.ts';
 import {
@@ -66,6 +67,8 @@ export interface LinkBenchOptions {
    * Default DEFAULT_FULL_STATUS_EVERY.
    */
   fullStatusEvery?: number;
+  /** The allocator's node lease; agents ask for an Ack after a quarter of it / 2. Default the product's. */
+  leaseMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -89,6 +92,9 @@ async function allocatorStep(
 ): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-bench-link-'));
   const committed = new Map<string, number>();
+  // Status delay measured as the bare server measures it (receipt - the agent's atMs), in the window.
+  const received: number[] = [];
+  let windowOpen = false;
   // Warnings are part of the allocator's cost, so they are formatted, then counted, not printed.
   const sink = { write: () => (r.warnLines += 1) };
   const alloc = await start({
@@ -96,8 +102,11 @@ async function allocatorStep(
     port: 0,
     host: '127.0.0.1',
     heartbeatMs: HEARTBEAT_MS,
-    leaseMs: 40_000,
+    leaseMs: o.leaseMs,
     log: createLogger({ stream: sink, level: 'warn' }),
+    onAgentStatus: (_node, atMs) => {
+      if (windowOpen) received.push(Date.now() - atMs);
+    },
     onPlanCommitted: (atMs, starts) => {
       for (const s of starts) committed.set(wirePodId(s.workload, s.pod), atMs);
     },
@@ -132,7 +141,9 @@ async function allocatorStep(
     }, 50);
     const profiler = o.profileDir === '' ? null : await startProfile();
     broadcast(fleets, { type: 'window-start' });
+    windowOpen = true;
     await sleep(o.windowS * 1000);
+    windowOpen = false;
     broadcast(fleets, { type: 'window-end' });
     const cpu = process.cpuUsage(cpu0);
     loop.disable();
@@ -143,15 +154,20 @@ async function allocatorStep(
     r.rssMiB = process.memoryUsage().rss / 1024 / 1024;
     r.statusFramesHandled = alloc.stats().link.statusFrames - frames0;
     r.loopDelayP99Ms = loop.percentile(99) / 1e6;
-    // Statuses sent just before the window closed get two seconds to be acked.
-    await sleep(2000);
+    // Statuses sent just before the window closed are acked after the link's quiet spell (an Ack
+    // covers every earlier seq), and get two seconds beyond it.
+    const settleMs = ackAfterMs(HEARTBEAT_MS, o.leaseMs) + 2000;
+    await sleep(settleMs);
     const reps = await reports(fleets);
     const lat = reps.flatMap((x) => x.ackLatencyMs);
     r.sent = reps.reduce((s, x) => s + x.sent, 0);
     r.acked = reps.reduce((s, x) => s + x.acked, 0);
-    r.statusP50Ms = percentile(lat, 50);
-    r.statusP99Ms = percentile(lat, 99);
-    r.fleetCpuPct = (100 * reps.reduce((s, x) => s + x.cpuMs, 0)) / (o.windowS * 1000 + 2000);
+    r.statusP50Ms = percentile(received, 50);
+    r.statusP99Ms = percentile(received, 99);
+    r.acks = lat.length;
+    r.ackP50Ms = percentile(lat, 50);
+    r.ackP99Ms = percentile(lat, 99);
+    r.fleetCpuPct = (100 * reps.reduce((s, x) => s + x.cpuMs, 0)) / (o.windowS * 1000 + settleMs);
     // An allocator still taking the join storm would not answer the API in any useful time.
     if (r.joined === agents)
       await startPodPhase(alloc, fleets, Math.min(o.pods, Math.floor((r.joined * 8) / 4)), committed, r);
@@ -254,6 +270,7 @@ export async function runLinkBench(options: LinkBenchOptions = {}): Promise<Link
     bare: true,
     profileDir: '',
     fullStatusEvery: DEFAULT_FULL_STATUS_EVERY,
+    leaseMs: DEFAULT_LEASE_MS,
     ...options,
   };
   const start = o.allocator ? await loadAllocator() : null;

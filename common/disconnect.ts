@@ -25,6 +25,25 @@ export const DEFAULT_LEASE_MS = 40_000;
 export const DEFAULT_HEARTBEAT_MS = 2_000;
 
 /**
+ * How long an agent waits on an open but silent link before it dials the next allocator (a frozen
+ * or cut-off leader whose TCP still stands): three heartbeats, or a quarter lease where longer.
+ */
+export function allocatorSilentMs(heartbeatMs: number, leaseMs: number): number {
+  return Math.max(3 * heartbeatMs, Math.floor(leaseMs / 4));
+}
+
+/**
+ * An agent asks for an Ack (Status.wantAck) once it has heard nothing from the allocator for this
+ * long: half its silent limit, or half the shortest time one of its pods may run cut off (`fenceMs`,
+ * a `reschedule` pod's), so a quiet link still speaks well before the agent gives up on it or fences
+ * a pod, while most Statuses (the link's bulk) cost the allocator no write at all.
+ */
+export function ackAfterMs(heartbeatMs: number, leaseMs: number, fenceMs: number | null = null): number {
+  const silent = allocatorSilentMs(heartbeatMs, leaseMs);
+  return Math.floor(Math.min(silent, fenceMs ?? silent) / 2);
+}
+
+/**
  * The allocator replaces a `reschedule` pod this long after the agent stopped it: room for the stop
  * itself and for the fence guard, which acts halfway, to kill the pods of a frozen agent.
  */

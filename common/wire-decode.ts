@@ -153,6 +153,7 @@ function bodyFromProto(body: NonNullable<pb.Frame['body']>): FrameBody {
           ...(s.delta === undefined
             ? {}
             : { delta: { baseSeq: num(s.delta.baseSeq), gonePods: s.delta.gonePods } }),
+          ...(s.wantAck === undefined ? {} : { wantAck: s.wantAck }),
         },
       };
     }

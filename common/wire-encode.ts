@@ -103,6 +103,7 @@ function bodyToProto(body: FrameBody): pb.Frame['body'] {
             s.delta === undefined || s.delta === null
               ? undefined
               : { baseSeq: big(s.delta.baseSeq), gonePods: s.delta.gonePods },
+          wantAck: s.wantAck ?? undefined,
         },
       };
     }

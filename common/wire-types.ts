@@ -175,6 +175,11 @@ export interface Status {
    * Absent or null: a full Status, every pod listed.
    */
   delta?: StatusDelta | null;
+  /**
+   * true: answer with an Ack (the agent has not heard the allocator for a while); false: none needed.
+   * Absent or null, as agents before it send: every Status is acked.
+   */
+  wantAck?: boolean | null;
 }
 
 /** What a delta Status builds on (the previous Status on this connection) and the pods it no longer reports. */

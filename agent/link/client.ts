@@ -12,6 +12,7 @@
  * (an Ack does) or this side fences its `reschedule` pods on a quiet but healthy link.
  */
 import WebSocket from 'ws';
+import { ackAfterMs, allocatorSilentMs } from '../../common/disconnect.ts';
 import { formatError } from '../../common/errors.ts';
 import { leaderOfReason } from '../../common/leader-close.ts';
 import { errorCode, explainTlsFailure } from '../../common/tls-errors.ts';
@@ -111,7 +112,9 @@ export function createLink(options: LinkOptions): Link {
   // Deltas only where the Welcome offered them (an older allocator would read one as the whole node).
   const deltas = createStatusDeltas();
   const sendStatus = (): void => {
-    const full = statusToWire(agent.status(), ++seq);
+    // Most Statuses need no answer: an Ack is asked for only once the allocator has been quiet a while.
+    const wantAck = now() - lastHeardMs >= ackAfterMs(heartbeatMs, leaseMs, fence.shortestMs());
+    const full = { ...statusToWire(agent.status(), ++seq), wantAck };
     const frame = deltas.frame(full);
     if (send({ case: 'status', value: frame })) deltas.sent(full, frame);
     else deltas.reset();
@@ -130,9 +133,9 @@ export function createLink(options: LinkOptions): Link {
   // Pod logs for `tessera logs`: served from the pod's files, see logs.ts.
   const logs = createLogServer({ agent, send, log, backlogBytes: () => sock?.bufferedAmount ?? 0 });
 
-  // An allocator this long silent on an open link is given up on (a frozen or cut-off leader whose
-  // TCP still stands): the link dials the next allocator, which leads or names who does.
-  const silentMs = (): number => Math.max(3 * heartbeatMs, Math.floor(leaseMs / 4));
+  // An allocator this long silent on an open link is given up on: the link dials the next
+  // allocator, which leads or names who does.
+  const silentMs = (): number => allocatorSilentMs(heartbeatMs, leaseMs);
 
   const heartbeat = (): void => {
     cancelHeartbeat();

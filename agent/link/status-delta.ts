@@ -80,6 +80,7 @@ function deltaOf(base: Base, full: Status): Status {
     gpuSamples: sameSamples(base.samples, full.gpuSamples) ? [] : full.gpuSamples,
     podStates,
     delta: { baseSeq: base.seq, gonePods },
+    ...(full.wantAck === undefined ? {} : { wantAck: full.wantAck }),
   };
 }
 

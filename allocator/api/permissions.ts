@@ -213,6 +213,10 @@ export const PERMISSIONS: Readonly<Record<string, RoutePermission>> = {
   'GET /nodes/:name': { action: 'read-nodes', scope: cluster },
   'PATCH /nodes/:name': { action: 'manage-cluster', scope: cluster },
   'DELETE /nodes/:name': { action: 'manage-cluster', scope: cluster },
+  // A node's pods name workloads: a reader of the nodes sees those of the projects it reads.
+  'GET /nodes/:name/pods': { action: 'read-nodes', scope: cluster, visible: readsProject },
+  // Evicts other people's work, as a cordon or delete changes where it runs: the cluster admin's.
+  'POST /nodes/:name/drain': { action: 'manage-cluster', scope: cluster },
   // Opens the node's name to a join token: whoever joins next becomes that node.
   'POST /nodes/:name/reset': { action: 'manage-cluster', scope: cluster },
 

@@ -12,11 +12,11 @@ import { type Db, inTransaction } from '../store/db.ts';
 import { fail, guard, StoreError } from '../store/errors.ts';
 import { deleteNode, getNode } from '../store/nodes.ts';
 import { listPods, type PodRecord, SCHEDULED_POD_PHASES } from '../store/pods.ts';
-import { getWorkload, moveWorkload } from '../store/workloads.ts';
+import { getWorkload } from '../store/workloads.ts';
 import { REPORT_DRIVEN_PHASES } from './derive.ts';
-import { advancePod, beginStop } from './pods.ts';
+import { advancePod } from './pods.ts';
 import { failPod, isRetryable } from './restart.ts';
-import { type LifecycleResult, settle } from './settle.ts';
+import { keepOrRequeue, type LifecycleResult, settle } from './settle.ts';
 
 export type { LifecycleResult } from './settle.ts';
 
@@ -215,16 +215,9 @@ function losePods(
   message: string,
   nowMs: number,
 ): LifecycleResult {
-  const out: LifecycleResult = { stops: [], changed: true };
   for (const p of lost) advancePod(db, p, 'Stopped', `${reason}: ${message}`);
   const w = getWorkload(db, id);
-  if (w === undefined || !REPORT_DRIVEN_PHASES.includes(w.phase)) return out;
-  const live = listPods(db, { workload: id, phases: SCHEDULED_POD_PHASES });
-  if (live.length >= w.spec.minReplicas) return { ...settle(db, id, nowMs), changed: true };
-  for (const p of live) {
-    const stop = beginStop(db, p, `${reason}: gang below its minimum`);
-    if (stop !== null) out.stops.push(stop);
-  }
-  moveWorkload(db, id, 'Pending', reason, message, nowMs);
-  return out;
+  if (w === undefined || !REPORT_DRIVEN_PHASES.includes(w.phase)) return { stops: [], changed: true };
+  const { stops, changed } = keepOrRequeue(db, w, reason, message, nowMs);
+  return { stops, changed };
 }

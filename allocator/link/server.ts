@@ -94,7 +94,15 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) =>
-      onConnection({ ws, identity, bearer, node: null, closing: false, view: null, early: null }),
+      onConnection({
+        ws,
+        identity,
+        bearer,
+        node: null,
+        closing: false,
+        view: null,
+        early: null,
+      }),
     );
   }
 
@@ -175,9 +183,12 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
         return;
       case 'status': {
         const wantFull = onStatus(s, s.node, body.value);
-        // Every Status is answered: the agent counts only allocator frames as "heard", and fences
-        // itself after a quiet half lease, so a quiet but healthy link must still say something.
-        send(s, makeFrame({ case: 'ack', value: { seq: body.value.seq, wantFull } }));
+        // The agent counts only allocator frames as "heard" and gives up on a silent allocator, so
+        // it asks for an Ack after a quiet spell; one write per Status was a third of the link's
+        // cost. An agent that does not say (older ones) is answered every time.
+        if (wantFull || body.value.wantAck !== false) {
+          send(s, makeFrame({ case: 'ack', value: { seq: body.value.seq, wantFull } }));
+        }
         return;
       }
       case 'logChunk':
@@ -369,6 +380,9 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
     connectedNodes: () => [...sessions.keys()].sort(),
     requestLogs: (node, ask, onChunk) => logs.request(node, ask, onChunk),
     stats: () => ({ ...stats }),
+    refuseNew: () => {
+      server.off('upgrade', onUpgrade);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.off('upgrade', onUpgrade);

@@ -92,6 +92,11 @@ export interface AgentLink {
   /** Asks `node` for a pod's log (logs.ts); null when the node has no open session. */
   requestLogs(node: string, ask: LogAsk, onChunk: (chunk: RoutedLogChunk) => void): LogSubscription | null;
   stats(): AgentLinkStats;
+  /**
+   * Stops taking new connections, at once: an ending term's link must not take agents while it winds
+   * down, nor answer an upgrade a standby door answers too (ws throws on a socket upgraded twice).
+   */
+  refuseNew(): void;
   /** Stops accepting, closes every session (1001 going away) and the lease timer. */
   close(): Promise<void>;
 }

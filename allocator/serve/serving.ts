@@ -31,6 +31,8 @@ export interface ServingDeps {
     autoscaleTickMs: number;
   };
   requestCycle: () => void;
+  /** False on a standby: it forwards served requests to the leader, so its meter sees none to scale by. */
+  leading: () => boolean;
 }
 
 /** The running serving path. */
@@ -61,6 +63,7 @@ export function startServing(deps: ServingDeps): Serving {
   };
   let detach: () => void = () => {};
   const tick = (): boolean => {
+    if (!deps.leading()) return false;
     const autoscaled = listWorkloads(db, {
       type: 'inference',
       phases: ['Pending', 'Initializing', 'Running', 'Degraded'],

@@ -74,10 +74,13 @@ export function createAbsenceCheck(db: Db, options: AbsenceOptions): AbsenceChec
       const last = lastCheck.get(node);
       if (last !== undefined && nowMs - last < checkEveryMs) return out;
       lastCheck.set(node, nowMs);
+      const pods = podsOf(node, nowMs);
+      // Most Statuses of a node with nothing to miss: no set of its reports built for nothing.
+      if (pods.length === 0 && !missing.has(node)) return out;
       const listed = new Set(status.podStates.map((r) => `${r.podId}#${r.epoch}`));
       const before = missing.get(node) ?? new Map<string, number>();
       const now = new Map<string, number>();
-      for (const p of podsOf(node, nowMs)) {
+      for (const p of pods) {
         const id = `${wirePodId(p.workload, p.name)}#${p.epoch}`;
         if (listed.has(id)) continue;
         const since = before.get(id) ?? nowMs;

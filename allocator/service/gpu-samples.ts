@@ -25,7 +25,9 @@ export function createGpuSampleCache(): GpuSampleCache {
     record(node, samples, atMs) {
       // Agents send samples only when they have new ones; an empty list is "nothing new", not "no GPUs".
       if (samples.length === 0 && byNode.has(node)) return;
-      byNode.set(node, { atMs, samples: [...samples] });
+      // Kept as given, not copied: a decoded Status is never changed after, and a copy per Status
+      // per node was garbage the young generation had to carry for a heartbeat.
+      byNode.set(node, { atMs, samples });
     },
     get: (node) => byNode.get(node),
     forget: (node) => {

@@ -69,6 +69,8 @@ export interface AllocatorOptions {
   autoscaleWindowMs?: number;
   /** How often the autoscalers decide. Default 1000. */
   autoscaleTickMs?: number;
+  /** Called with each Status the link has applied and its agent-clock time (the benchmark times receipt, as it does a bare server's). */
+  onAgentStatus?: (node: string, atMs: number) => void;
   /** Called after each committed plan with its starts, before they are sent (the benchmark times delivery from here). */
   onPlanCommitted?: (atMs: number, starts: readonly PlannedStart[]) => void;
   /** Default JSON lines on stderr, `component: 'allocator'`. */

@@ -4,19 +4,27 @@
  */
 import { Argument, type Command, Option } from 'commander';
 import { tesseraError } from '../../common/errors.ts';
+import type { WorkloadType } from '../../common/workload.ts';
 import { failure, usageError } from '../errors.ts';
 import type { ClientConfig, ClientFlags } from './config.ts';
 import { clientConfig } from './connect.ts';
 import { type ApiClient, createClient } from './http.ts';
 import type { WorkloadView } from './views.ts';
 
-/** The workload named `ref` (a name, or an id) in `project` (any project when undefined). */
+/**
+ * The workload named `ref` (a name, or an id) in `project` (any project when undefined), of `type`
+ * when given (`tessera training describe` finds only trainings).
+ */
 export async function findWorkload(
   client: ApiClient,
   ref: string,
   project: string | undefined,
+  type?: WorkloadType,
 ): Promise<WorkloadView> {
-  const query = project === undefined ? '' : `?${new URLSearchParams({ project })}`;
+  const params = new URLSearchParams();
+  if (project !== undefined) params.set('project', project);
+  if (type !== undefined) params.set('type', type);
+  const query = params.size === 0 ? '' : `?${params}`;
   const all = await client.list<WorkloadView>(`/workloads${query}`);
   // An exact id wins over a name, so a workload can always be reached even if names collide.
   const byId = all.find((w) => w.id === ref);
@@ -32,8 +40,9 @@ export async function findWorkload(
     );
   }
   const where = project === undefined ? '' : ` in project ${project}`;
+  const kind = type === undefined ? 'workload' : `${type} workload`;
   throw failure(
-    tesseraError('TESSERA_E_NOT_FOUND', `no workload named ${ref}${where}; tessera list shows what exists`, {
+    tesseraError('TESSERA_E_NOT_FOUND', `no ${kind} named ${ref}${where}; tessera list shows what exists`, {
       context: { workload: ref },
     }),
   );
@@ -53,12 +62,13 @@ export function projectOption(): Option {
 export async function connectToWorkload(
   ref: string,
   cmd: Command,
+  type?: WorkloadType,
 ): Promise<{ client: ApiClient; config: ClientConfig; workload: WorkloadView }> {
   const config = await clientConfig(cmd.opts<ClientFlags>());
   const client = createClient(config);
   return {
     client,
     config,
-    workload: await findWorkload(client, ref, cmd.opts<{ project?: string }>().project),
+    workload: await findWorkload(client, ref, cmd.opts<{ project?: string }>().project, type),
   };
 }

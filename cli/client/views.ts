@@ -4,7 +4,16 @@
  * allocator's own view functions' return types, imported as types only, so a renamed field breaks
  * the CLI's build rather than its output; no allocator code (or SQLite) loads with them.
  */
-import type { eventView, podView, projectView, workloadView } from '../../allocator/api/views.ts';
+import type { NodePodView, NodeWithPoolView } from '../../allocator/api/node-routes.ts';
+import type {
+  departmentView,
+  eventView,
+  podView,
+  poolView,
+  projectView,
+  QuotaView,
+  workloadView,
+} from '../../allocator/api/views.ts';
 import { formatMemoryMiB } from '../../common/resources.ts';
 import type { PodResources } from '../../common/workload.ts';
 
@@ -16,8 +25,18 @@ export type PodView = ReturnType<typeof podView>;
 export type EventView = ReturnType<typeof eventView>;
 /** A project as `GET /projects` answers it. */
 export type ProjectView = ReturnType<typeof projectView>;
+/** A department as `GET /departments` answers it. */
+export type DepartmentView = ReturnType<typeof departmentView>;
+/** A node pool as `GET /nodepools` answers it. */
+export type PoolView = ReturnType<typeof poolView>;
+/** A node as `GET /nodes` answers it, with the pool that claims it. */
+export type NodeView = NodeWithPoolView;
+/** What `POST /nodes/:name/drain` answers. */
+export type { DrainReport } from '../../allocator/lifecycle/drain.ts';
 /** One row of `GET /shares`. */
 export type { ShareRow as ShareView } from '../../allocator/service/shares.ts';
+/** A pod on a node as `GET /nodes/:name/pods` answers it. */
+export type { NodePodView, QuotaView };
 
 /** One pod's GPU request in the units it was asked in: '2', '0.5', '20GiB', with its limit, or '-'. */
 export function gpuRequestText(resources: PodResources): string {

@@ -136,7 +136,7 @@ function shellWord(word: string): string {
 }
 
 /** Adds `describe`'s flags, help and action to `command`. */
-export function configure(command: Command, { io }: CliContext): void {
+export function configure(command: Command, { io, workloadType }: CliContext): void {
   addClientOptions(
     command
       .description('Show one workload: spec, phase and reason, pods with their GPUs, and its phase history.')
@@ -147,7 +147,7 @@ export function configure(command: Command, { io }: CliContext): void {
   ).action(async (ref: string, _flags: unknown, cmd: Command) => {
     const flags = cmd.opts<{ project?: string; output: OutputFormat }>();
     // The listing the workload is found in already carries the pods, so only the events need a request.
-    const { client, workload } = await connectToWorkload(ref, cmd);
+    const { client, workload } = await connectToWorkload(ref, cmd, workloadType);
     const events = await client.list<EventView>(`/workloads/${encodeURIComponent(workload.id)}/events`);
     printData(io, flags.output, { ...workload, events }, (d) => describeText(d, Date.now()));
   });

@@ -6,11 +6,17 @@
  * (the allocator's SQLite, the agent's execa) never slows down or breaks the others.
  */
 import type { Command } from 'commander';
+import type { WorkloadType } from '../../common/workload.ts';
 import type { CliIo } from '../io.ts';
 
 /** What a command's action gets besides its flags. */
 export interface CliContext {
   io: CliIo;
+  /**
+   * Set when the command runs under a workload type's verbs (`tessera training describe`): it then
+   * finds and lists only workloads of that type. Unset for the top-level commands.
+   */
+  workloadType?: WorkloadType;
 }
 
 /** What each command module exports. */
@@ -65,13 +71,38 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'workspace',
-    summary: 'open a workspace: print its URL and how to send your token',
+    summary: 'open a workspace (its URL and how to send your token); submit, list, suspend... workspaces',
     load: () => import('./workspace.ts'),
   },
   {
+    name: 'training',
+    summary: 'runai CLI v2 verbs for training: submit, list, describe, suspend, resume, delete, logs',
+    load: () => import('./workload-verbs.ts'),
+  },
+  {
+    name: 'distributed',
+    summary: 'runai CLI v2 verbs for distributed training: submit, list, describe, suspend, resume, ...',
+    load: () => import('./workload-verbs.ts'),
+  },
+  {
+    name: 'inference',
+    summary: 'runai CLI v2 verbs for inference: submit, list, describe, suspend, resume, delete, logs',
+    load: () => import('./workload-verbs.ts'),
+  },
+  {
     name: 'project',
-    summary: 'create and list projects and their quotas',
+    summary: 'create, list, describe, update and delete projects and their quotas',
     load: () => import('./project.ts'),
+  },
+  {
+    name: 'department',
+    summary: 'create, list, describe, update and delete departments and their quotas (admins)',
+    load: () => import('./department.ts'),
+  },
+  {
+    name: 'nodepool',
+    summary: 'create, list, describe, update and delete node pools: label selector, placement (admins)',
+    load: () => import('./nodepool.ts'),
   },
   {
     name: 'secret',
@@ -80,7 +111,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'node',
-    summary: 'list nodes and reset one whose credential was lost or leaked (admins)',
+    summary: 'list, describe, cordon, drain, label, reset and delete nodes (admins)',
     load: () => import('./node.ts'),
   },
   {

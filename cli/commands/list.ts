@@ -19,6 +19,7 @@ Examples:
   $ tessera list -p vision --phase Pending,Running
   $ tessera list --type inference -o json | jq '.[].name'
   $ tessera list --watch -o wide
+  $ tessera list -A                          # every project you may read (runai's spelling)
 
 PODS is pods running / replicas wanted; GPUS is the request per pod (times the replicas).
 Phases: Creating, Pending, Initializing, Running, Degraded, Stopped, Deleting, Failed, Completed.
@@ -114,13 +115,23 @@ export async function watchList(
   return renders;
 }
 
-/** Adds `list`'s flags, help and action to `command`. */
-export function configure(command: Command, { io }: CliContext): void {
+/**
+ * Adds `list`'s flags, help and action to `command`; under a workload type's verbs
+ * (`tessera training list`) it lists only that type and has no --type.
+ */
+export function configure(command: Command, { io, workloadType }: CliContext): void {
+  command
+    .description(
+      workloadType === undefined
+        ? 'List workloads: name, project, type, phase, pods running, GPUs and age.'
+        : `List ${workloadType} workloads: name, project, phase, pods running, GPUs and age.`,
+    )
+    .addOption(new Option('-p, --project <project>', 'only this project').conflicts('allProjects'))
+    .option('-A, --all-projects', 'every project you may read (the default without -p)');
+  if (workloadType === undefined)
+    command.addOption(new Option('--type <type>', 'only this workload type').choices(WORKLOAD_TYPES));
   addClientOptions(
     command
-      .description('List workloads: name, project, type, phase, pods running, GPUs and age.')
-      .option('-p, --project <project>', 'only this project')
-      .addOption(new Option('--type <type>', 'only this workload type').choices(WORKLOAD_TYPES))
       .option('--phase <phases>', 'only these phases, comma-separated, e.g. Pending,Running')
       .addOption(
         new Option('-o, --output <format>', 'output format (wide adds NODES and GPU UUIDS)')
@@ -133,7 +144,8 @@ export function configure(command: Command, { io }: CliContext): void {
     const flags = cmd.opts<RawListFlags>();
     const query = new URLSearchParams();
     if (flags.project !== undefined) query.set('project', flags.project);
-    if (flags.type !== undefined) query.set('type', flags.type);
+    const type = workloadType ?? flags.type;
+    if (type !== undefined) query.set('type', type);
     // The allocator checks the phase names and says which exist, so they pass through as typed.
     if (flags.phase !== undefined) query.set('phase', flags.phase);
     const client = await connect(cmd.opts<ClientFlags>());

@@ -42,7 +42,7 @@ export function logsPath(id: string, flags: Omit<LogsFlags, 'project'>): string 
 }
 
 /** Adds `logs`'s flags, help and action to `command`. */
-export function configure(command: Command, { io }: CliContext): void {
+export function configure(command: Command, { io, workloadType }: CliContext): void {
   addClientOptions(
     command
       .description("Print a workload pod's output (stdout and stderr), streamed from its node.")
@@ -57,7 +57,7 @@ export function configure(command: Command, { io }: CliContext): void {
       .addHelpText('after', EXAMPLES),
   ).action(async (ref: string, _flags: unknown, cmd: Command) => {
     const flags = cmd.opts<LogsFlags>();
-    const { config, workload } = await connectToWorkload(ref, cmd);
+    const { config, workload } = await connectToWorkload(ref, cmd, workloadType);
     const path = logsPath(workload.id, flags);
     const stop = new AbortController();
     const onInt = (): void => stop.abort();

@@ -1,7 +1,6 @@
 /**
- * `tessera project create|list`: projects and their GPU quota in one node pool, through
- * `/api/v1/projects` (allocator/api/org-routes.ts). More pools or departments go through the API
- * until `tessera department` and `tessera nodepool` exist.
+ * `tessera project create|list|describe|update|delete`: projects and their GPU quotas per node pool,
+ * through `/api/v1/projects` (allocator/api/org-routes.ts). Departments are `tessera department`.
  */
 import type { Command } from 'commander';
 import type { ClientFlags } from '../client/config.ts';
@@ -9,8 +8,15 @@ import { addClientOptions, connect } from '../client/connect.ts';
 import type { ApiClient } from '../client/http.ts';
 import { formatAge, formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';
 import type { ProjectView, ShareView } from '../client/views.ts';
-import { usageError } from '../errors.ts';
 import type { CliContext } from './index.ts';
+import {
+  addQuotaOptions,
+  addQuotaUpdate,
+  hasQuotaFlags,
+  type QuotaBody,
+  quotaOf,
+  type RawQuotaFlags,
+} from './quota-flags.ts';
 
 const DEFAULT_DEPARTMENT = 'default';
 
@@ -19,27 +25,19 @@ Examples:
   $ tessera project create vision --gpu 4
   $ tessera project create nlp --department research --gpu 8 --over-quota-weight 2 --limit 12
   $ tessera project list -o yaml
+  $ tessera project describe nlp
+  $ tessera project update nlp --node-pool a100 --gpu 4     # sets the quota in a100, keeps the others
+  $ tessera project update nlp --node-pool a100 --remove-quota
+  $ tessera project delete nlp                               # refused while it has workloads
 
 --gpu is the project's deserved quota in --node-pool (what it always gets), --over-quota-weight its
 share of idle GPUs beyond that, --limit the most GPUs it may ever hold (default: no limit).
 The 'default' department is created on first use; any other must exist already.
 `;
 
-interface RawCreateFlags {
+interface RawCreateFlags extends RawQuotaFlags {
   department: string;
-  gpu?: string;
-  overQuotaWeight?: string;
-  limit?: string;
-  nodePool: string;
   output: OutputFormat;
-}
-
-/** One quota as `POST /projects` takes it. */
-interface QuotaBody {
-  nodePool: string;
-  gpu: number;
-  overQuotaWeight?: number;
-  limit?: number;
 }
 
 /** The `POST /projects` body from the flags; a quota only when one of its flags is given. */
@@ -48,21 +46,8 @@ export function projectBody(
   f: RawCreateFlags,
 ): { name: string; department: string; quotas?: QuotaBody[] } {
   const body: { name: string; department: string; quotas?: QuotaBody[] } = { name, department: f.department };
-  if (f.gpu === undefined && f.overQuotaWeight === undefined && f.limit === undefined) return body;
-  const quota: QuotaBody = { nodePool: f.nodePool, gpu: f.gpu === undefined ? 0 : number(f.gpu, '--gpu') };
-  if (f.overQuotaWeight !== undefined)
-    quota.overQuotaWeight = number(f.overQuotaWeight, '--over-quota-weight');
-  if (f.limit !== undefined) quota.limit = number(f.limit, '--limit');
-  body.quotas = [quota];
+  if (hasQuotaFlags(f)) body.quotas = [quotaOf(f)];
   return body;
-}
-
-/** A flag's value as a number (the API checks its range). */
-function number(value: string, flag: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n))
-    throw usageError(flag, `${flag} '${value}' must be a number`);
-  return n;
 }
 
 /** Creates the default department when it is the one asked for and missing, so a fresh cluster needs no setup. */
@@ -128,20 +113,17 @@ export function projectTable(
   });
 }
 
-/** Adds `project create` and `project list` to `command`. */
+/** Adds `project create|list|describe|update|delete` to `command`. */
 export function configure(command: Command, { io }: CliContext): void {
-  command.description('Create and list projects and their GPU quotas.').addHelpText('after', EXAMPLES);
+  command
+    .description('Create, list, describe, update and delete projects and their GPU quotas.')
+    .addHelpText('after', EXAMPLES);
 
   addClientOptions(
-    command
-      .command('create')
+    addQuotaOptions(command.command('create'))
       .description('Create a project with a GPU quota in one node pool.')
       .argument('<name>', "project name, a DNS label such as 'vision'")
       .option('--department <department>', 'its department', DEFAULT_DEPARTMENT)
-      .option('--gpu <n>', 'deserved GPUs, e.g. 4 or 0.5 (default 0)')
-      .option('--over-quota-weight <w>', 'share of idle GPUs beyond the quota (default 1)')
-      .option('--limit <n>', 'most GPUs it may hold (default: no limit)')
-      .option('--node-pool <pool>', 'the pool the quota is in', 'default')
       .addOption(outputOption())
       .addHelpText('after', EXAMPLES),
   ).action(async (name: string, _flags: unknown, cmd: Command) => {
@@ -167,5 +149,32 @@ export function configure(command: Command, { io }: CliContext): void {
     // JSON and YAML stay the project records `tessera project create` takes.
     const shares = flags.output === 'table' ? await client.request<ShareView[]>('GET', '/shares') : [];
     printData(io, flags.output, projects, (ps) => projectTable(ps, Date.now(), shares));
+  });
+
+  addClientOptions(
+    command
+      .command('describe <name>')
+      .description('Show one project: its department and its quota, fair share and allocation per node pool.')
+      .addOption(outputOption()),
+  ).action(async (name: string, _flags: unknown, cmd: Command) => {
+    const flags = cmd.opts<{ output: OutputFormat }>();
+    const client = await connect(cmd.opts<ClientFlags>());
+    const project = await client.request<ProjectView>('GET', `/projects/${encodeURIComponent(name)}`);
+    const shares = flags.output === 'table' ? await client.request<ShareView[]>('GET', '/shares') : [];
+    printData(io, flags.output, project, (p) => projectTable([p], Date.now(), shares));
+  });
+
+  addQuotaUpdate<ProjectView>(command, io, 'project', (p) => projectTable([p], Date.now()), EXAMPLES);
+
+  addClientOptions(
+    command
+      .command('delete <name>')
+      .description(
+        'Delete a project that has no workloads; its quotas, access rules and policies go with it.',
+      ),
+  ).action(async (name: string, _flags: unknown, cmd: Command) => {
+    const client = await connect(cmd.opts<ClientFlags>());
+    await client.request('DELETE', `/projects/${encodeURIComponent(name)}`);
+    io.out(`project ${name} deleted\n`);
   });
 }

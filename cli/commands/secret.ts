@@ -6,7 +6,7 @@
  * the shell's history and in every `ps` listing while the command runs. No command prints it back,
  * because no route answers it.
  */
-import { Argument, type Command } from 'commander';
+import { Argument, type Command, Option } from 'commander';
 import type { ClientFlags } from '../client/config.ts';
 import { addClientOptions, connect } from '../client/connect.ts';
 import { formatAge, formatTable, type OutputFormat, outputOption, printData } from '../client/output.ts';
@@ -112,20 +112,40 @@ export function configure(command: Command, { io }: CliContext): void {
   addClientOptions(
     command
       .command('list')
-      .description("List a project's secrets: name, type, server, user and age (never a password).")
-      .requiredOption('-p, --project <project>', 'the project')
+      .description(
+        "List a project's secrets (or with -A every readable project's): name, type, server, user and age (never a password).",
+      )
+      .addOption(new Option('-p, --project <project>', 'the project').conflicts('allProjects'))
+      .option('-A, --all-projects', 'every project you may read')
       .addOption(outputOption()),
   ).action(async (_flags: unknown, cmd: Command) => {
-    const flags = cmd.opts<{ project: string; output: OutputFormat }>();
+    const flags = cmd.opts<{ project?: string; allProjects?: boolean; output: OutputFormat }>();
+    if (flags.project === undefined && flags.allProjects !== true)
+      throw usageError('-p', 'give the project with -p PROJECT, or -A for every project you may read');
     const client = await connect(cmd.opts<ClientFlags>());
-    const secrets = await client.request<SecretInfo[]>('GET', secretsPath(flags.project));
+    // The project list is filtered to what the caller reads, so -A asks only where it may.
+    const projects =
+      flags.project === undefined
+        ? (await client.request<{ name: string }[]>('GET', '/projects')).map((p) => p.name)
+        : [flags.project];
+    const secrets: SecretInfo[] = [];
+    for (const project of projects)
+      secrets.push(...(await client.request<SecretInfo[]>('GET', secretsPath(project))));
     const now = Date.now();
+    const where = flags.project === undefined ? 'any project you may read' : `project ${flags.project}`;
     printData(io, flags.output, secrets, (list) =>
       list.length === 0
-        ? `no secrets in project ${flags.project}\n`
+        ? `no secrets in ${where}\n`
         : formatTable({
-            header: ['NAME', 'TYPE', 'SERVER', 'USERNAME', 'AGE'],
-            rows: list.map((s) => [s.name, s.type, s.server, s.username, formatAge(s.createdAt, now)]),
+            header: ['PROJECT', 'NAME', 'TYPE', 'SERVER', 'USERNAME', 'AGE'],
+            rows: list.map((s) => [
+              s.project,
+              s.name,
+              s.type,
+              s.server,
+              s.username,
+              formatAge(s.createdAt, now),
+            ]),
           }),
     );
   });

@@ -22,12 +22,14 @@ import { formatTable, type OutputFormat, outputOption, printData } from '../clie
 import type { WorkloadView } from '../client/views.ts';
 import { usageError } from '../errors.ts';
 import { collect } from '../flags.ts';
+import type { CliIo } from '../io.ts';
 import type { CliContext } from './index.ts';
 import type { SubmitBody, SubmitMount, SubmitResources } from './submit-body.ts';
 import { mergeSubmitFile } from './submit-file.ts';
 import { addNetworkFlags, networkFields, type RawNetworkFlags } from './submit-network.ts';
 import { addProbeOptions, PROBE_HELP, type ProbeFlags, probeFields } from './submit-probe.ts';
 import { addRestartOptions, type RawRestartFlags, restartFields } from './submit-restart.ts';
+import { addRunaiOptions, applyPreemptibility, foldRunaiFlags, type RawRunaiFlags } from './submit-runai.ts';
 import { addServingOptions, applyServingFlags, type RawServingFlags } from './submit-serving.ts';
 
 const EXAMPLES = `
@@ -44,6 +46,8 @@ Examples:
   $ tessera submit distributed bert -p nlp --replicas 4 --restart-policy OnFailure --backoff-limit 3 -- ./run.sh
   $ tessera submit -f resnet.yaml --gpu-fraction 0.25      # flags override the file's fields
   $ tessera submit -f resnet.yaml --dry-run                # the spec after policies, not stored
+  $ tessera training submit resnet -p vision -i pytorch:24.05 --gpu-portion-request 0.5 \\
+      --node-pools a100 --node-pools default --preemptible -- python train.py   # runai CLI v2 names
 
 Everything after -- is the command each pod runs. GPUs per pod: --gpu N whole GPUs, or a fraction
 of one GPU as --gpu-fraction 0.5 (or 500m) or --gpu-memory 20GiB, optionally with a limit it may
@@ -58,6 +62,12 @@ TESSERA_PORT_<NAME> and, for the first, PORT. A distributed workload's pods also
 rendezvous and, by --framework (pytorch, the default; tensorflow, jax, mpi or none), the variables
 its launcher reads: MASTER_ADDR/MASTER_PORT/WORLD_SIZE/RANK and PET_* for torchrun, TF_CONFIG,
 JAX_COORDINATOR_ADDRESS, or an MPI hostfile; plus TESSERA_POD_INDEX and TESSERA_PEERS.
+
+runai CLI v2 names work too where they mean the same: -g/--gpu-devices-request (--gpu),
+--gpu-portion-request (--gpu-fraction), --gpu-memory-request (--gpu-memory), --gpu-portion-limit,
+--gpu-memory-limit, --node-pools, --environment (-e), --cpu-core-request, --cpu-memory-request,
+--run-as-uid/--run-as-gid, --image-pull-policy, and --preemptible / --non-preemptible, which pick
+a priority class of that kind (the type's default when it is one, else build-preemptible or build).
 
 ${PROBE_HELP}
 `;
@@ -214,117 +224,141 @@ function envOf(pairs: readonly string[]): Record<string, string> {
   return env;
 }
 
-/** Adds `submit`'s arguments, flags, help and action to `command`. */
-export function configure(command: Command, { io }: CliContext): void {
+/** Adds every flag of a submit (not its arguments) to `command`: tessera's own and the runai CLI v2 names. */
+export function addSubmitOptions(command: Command): Command {
   const gpuRequests = ['gpu', 'gpuFraction', 'gpuMemory'];
   const conflicting = (name: string, group: readonly string[]) => group.filter((g) => g !== name);
-  addClientOptions(
-    addRestartOptions(addNetworkFlags(command))
+  addRestartOptions(addNetworkFlags(command))
+    .option('-p, --project <project>', 'the project it runs in (required without -f)')
+    .option('-f, --file <file>', 'a YAML or JSON workload spec; flags and arguments override its fields')
+    .option('--dry-run', 'show the spec after policies and defaults without submitting it')
+    .addOption(new Option('--gpu <n>', 'whole GPUs per pod').conflicts(conflicting('gpu', gpuRequests)))
+    .addOption(
+      new Option('--gpu-fraction <f>', 'a share of one GPU per pod: 0.5 or 500m').conflicts(
+        conflicting('gpuFraction', gpuRequests),
+      ),
+    )
+    .addOption(
+      new Option('--gpu-memory <size>', 'GPU memory per pod, e.g. 20GiB').conflicts(
+        conflicting('gpuMemory', gpuRequests),
+      ),
+    )
+    .addOption(
+      new Option('--gpu-fraction-limit <f>', 'share of the GPU a fractional pod may grow to').conflicts(
+        'gpuMemoryLimit',
+      ),
+    )
+    .option('--gpu-memory-limit <size>', 'GPU memory a fractional pod may grow to, e.g. 40GiB')
+    .option('--cpu <cores>', 'CPU cores per pod: 2, 0.5 or 500m')
+    .option('--memory <size>', 'memory per pod, e.g. 8GiB')
+    .option('--replicas <n>', 'pods (distributed, inference)')
+    .option('--min-replicas <n>', 'fewest pods it runs with; they are placed all or none')
+    .option('--max-replicas <n>', 'most pods it may scale to')
+    .addOption(new Option('--priority-class <class>', 'default: by type').choices(PRIORITY_CLASSES))
+    .addOption(new Option('--priority <class>', 'same as --priority-class').choices(PRIORITY_CLASSES))
+    .option(
+      '--node-pool <pools>',
+      'node pools in order of preference; repeat or comma-separate (default: default)',
+      collect,
+    )
+    .option(
+      '--node-type <types>',
+      'only nodes labelled node.type=one of these; repeat or comma-separate',
+      collect,
+    )
+    .option('--gpu-model <models>', 'only GPUs of these models; repeat or comma-separate', collect)
+    .option('-e, --env <KEY=VALUE>', 'an environment variable (repeat for more)', collect)
+    .option(
+      '--disconnect-policy <policy>',
+      'keep (default: pods run on while their node is cut off from the allocator) or reschedule:DURATION (e.g. reschedule:5m: stopped and placed elsewhere after that long)',
+    )
+    .option('-i, --image <ref>', 'run in this OCI image, e.g. nvcr.io/nvidia/pytorch:24.05-py3')
+    .addOption(
+      new Option('--pull-policy <policy>', 'when the image is pulled (default IfNotPresent)').choices(
+        PULL_POLICIES,
+      ),
+    )
+    .option('--pull-secret <name>', "the project's registry secret to pull the image with (tessera secret)")
+    .option('--working-dir <dir>', 'the absolute directory the command starts in')
+    .option('--run-as-user <uid>', 'the numeric user id the pods run as')
+    .option('--run-as-group <gid>', 'the numeric group id the pods run as')
+    .option(
+      '--mount <HOST[:CONTAINER][:ro|rw]>',
+      'bind a host path into the pods, read-only unless :rw (repeat for more)',
+      collect,
+    )
+    .addOption(outputOption());
+  addServingOptions(command);
+  addProbeOptions(command);
+  addRunaiOptions(command);
+  return addClientOptions(command);
+}
+
+/**
+ * Submits what the command line says: `type` and `name` from the arguments (or the spec file),
+ * the flags from `cmd`; prints the created workload, or the spec with --dry-run.
+ */
+export async function submitFromCommandLine(
+  io: CliIo,
+  cmd: Command,
+  type: WorkloadType | undefined,
+  name: string | undefined,
+  commandArgs: readonly string[],
+): Promise<void> {
+  const given = cmd.opts<
+    RawSubmitFlags & RawRunaiFlags & { output: OutputFormat; file?: string; dryRun?: boolean }
+  >();
+  const { flags, preemptibility } = foldRunaiFlags(given);
+  let body: unknown;
+  if (flags.file === undefined) {
+    if (type === undefined || name === undefined)
+      throw usageError(
+        'TYPE',
+        'give the workload type and name (tessera submit training NAME ...), or a spec file with -f',
+      );
+    body = buildSubmitSpec(type, name, flags, commandArgs);
+  } else {
+    const overrides: Partial<SubmitBody> = { ...flagFields(flags) };
+    if (type !== undefined) overrides.type = type;
+    if (name !== undefined) overrides.name = name;
+    if (flags.project !== undefined) overrides.project = flags.project;
+    if (commandArgs.length > 0) overrides.command = [...commandArgs];
+    body = mergeSubmitFile(await readDataFile(flags.file), flags.file, overrides);
+  }
+  body = applyPreemptibility(body, preemptibility);
+  const client = await connect(cmd.opts<ClientFlags>());
+  if (flags.dryRun === true) {
+    const spec = await client.request<Record<string, unknown>>('POST', '/workloads?dryRun=true', body);
+    // The point of a dry run is the whole spec, so even the default format prints it (as YAML).
+    printData(io, flags.output === 'table' ? 'yaml' : flags.output, spec, () => '');
+    return;
+  }
+  const created = await client.request<WorkloadView>('POST', '/workloads', body);
+  printData(io, flags.output, created, (w) =>
+    formatTable({
+      header: ['ID', 'NAME', 'PROJECT', 'TYPE', 'PHASE'],
+      rows: [[w.id, w.name, w.project, w.type, w.phase]],
+    }),
+  );
+}
+
+/** Adds `submit`'s arguments, flags, help and action to `command`. */
+export function configure(command: Command, { io }: CliContext): void {
+  addSubmitOptions(
+    command
       .description('Submit a workload; everything after -- is the command its pods run.')
       .addArgument(new Argument('[type]', 'workload type (required without -f)').choices(WORKLOAD_TYPES))
       .argument('[name]', "workload name, a DNS label such as 'resnet-50' (required without -f)")
-      .argument('[command...]', 'the command each pod runs (after --)')
-      .option('-p, --project <project>', 'the project it runs in (required without -f)')
-      .option('-f, --file <file>', 'a YAML or JSON workload spec; flags and arguments override its fields')
-      .option('--dry-run', 'show the spec after policies and defaults without submitting it')
-      .addOption(new Option('--gpu <n>', 'whole GPUs per pod').conflicts(conflicting('gpu', gpuRequests)))
-      .addOption(
-        new Option('--gpu-fraction <f>', 'a share of one GPU per pod: 0.5 or 500m').conflicts(
-          conflicting('gpuFraction', gpuRequests),
-        ),
-      )
-      .addOption(
-        new Option('--gpu-memory <size>', 'GPU memory per pod, e.g. 20GiB').conflicts(
-          conflicting('gpuMemory', gpuRequests),
-        ),
-      )
-      .addOption(
-        new Option('--gpu-fraction-limit <f>', 'share of the GPU a fractional pod may grow to').conflicts(
-          'gpuMemoryLimit',
-        ),
-      )
-      .option('--gpu-memory-limit <size>', 'GPU memory a fractional pod may grow to, e.g. 40GiB')
-      .option('--cpu <cores>', 'CPU cores per pod: 2, 0.5 or 500m')
-      .option('--memory <size>', 'memory per pod, e.g. 8GiB')
-      .option('--replicas <n>', 'pods (distributed, inference)')
-      .option('--min-replicas <n>', 'fewest pods it runs with; they are placed all or none')
-      .option('--max-replicas <n>', 'most pods it may scale to')
-      .addOption(new Option('--priority-class <class>', 'default: by type').choices(PRIORITY_CLASSES))
-      .addOption(new Option('--priority <class>', 'same as --priority-class').choices(PRIORITY_CLASSES))
-      .option(
-        '--node-pool <pools>',
-        'node pools in order of preference; repeat or comma-separate (default: default)',
-        collect,
-      )
-      .option(
-        '--node-type <types>',
-        'only nodes labelled node.type=one of these; repeat or comma-separate',
-        collect,
-      )
-      .option('--gpu-model <models>', 'only GPUs of these models; repeat or comma-separate', collect)
-      .option('-e, --env <KEY=VALUE>', 'an environment variable (repeat for more)', collect)
-      .option(
-        '--disconnect-policy <policy>',
-        'keep (default: pods run on while their node is cut off from the allocator) or reschedule:DURATION (e.g. reschedule:5m: stopped and placed elsewhere after that long)',
-      )
-      .option('-i, --image <ref>', 'run in this OCI image, e.g. nvcr.io/nvidia/pytorch:24.05-py3')
-      .addOption(
-        new Option('--pull-policy <policy>', 'when the image is pulled (default IfNotPresent)').choices(
-          PULL_POLICIES,
-        ),
-      )
-      .option('--pull-secret <name>', "the project's registry secret to pull the image with (tessera secret)")
-      .option('--working-dir <dir>', 'the absolute directory the command starts in')
-      .option('--run-as-user <uid>', 'the numeric user id the pods run as')
-      .option('--run-as-group <gid>', 'the numeric group id the pods run as')
-      .option(
-        '--mount <HOST[:CONTAINER][:ro|rw]>',
-        'bind a host path into the pods, read-only unless :rw (repeat for more)',
-        collect,
-      )
-      .addOption(outputOption())
-      .addHelpText('after', EXAMPLES),
-  );
-  addServingOptions(command).action(
-    async (
-      type: WorkloadType | undefined,
-      name: string | undefined,
-      commandArgs: string[],
-      _flags: unknown,
-      cmd: Command,
-    ) => {
-      const flags = cmd.opts<RawSubmitFlags & { output: OutputFormat; file?: string; dryRun?: boolean }>();
-      let body: unknown;
-      if (flags.file === undefined) {
-        if (type === undefined || name === undefined)
-          throw usageError(
-            'TYPE',
-            'give the workload type and name (tessera submit training NAME ...), or a spec file with -f',
-          );
-        body = buildSubmitSpec(type, name, flags, commandArgs);
-      } else {
-        const overrides: Partial<SubmitBody> = { ...flagFields(flags) };
-        if (type !== undefined) overrides.type = type;
-        if (name !== undefined) overrides.name = name;
-        if (flags.project !== undefined) overrides.project = flags.project;
-        if (commandArgs.length > 0) overrides.command = [...commandArgs];
-        body = mergeSubmitFile(await readDataFile(flags.file), flags.file, overrides);
-      }
-      const client = await connect(cmd.opts<ClientFlags>());
-      if (flags.dryRun === true) {
-        const spec = await client.request<Record<string, unknown>>('POST', '/workloads?dryRun=true', body);
-        // The point of a dry run is the whole spec, so even the default format prints it (as YAML).
-        printData(io, flags.output === 'table' ? 'yaml' : flags.output, spec, () => '');
-        return;
-      }
-      const created = await client.request<WorkloadView>('POST', '/workloads', body);
-      printData(io, flags.output, created, (w) =>
-        formatTable({
-          header: ['ID', 'NAME', 'PROJECT', 'TYPE', 'PHASE'],
-          rows: [[w.id, w.name, w.project, w.type, w.phase]],
-        }),
-      );
-    },
-  );
-  addProbeOptions(command);
+      .argument('[command...]', 'the command each pod runs (after --)'),
+  )
+    .addHelpText('after', EXAMPLES)
+    .action(
+      async (
+        type: WorkloadType | undefined,
+        name: string | undefined,
+        commandArgs: string[],
+        _flags: unknown,
+        cmd: Command,
+      ) => submitFromCommandLine(io, cmd, type, name, commandArgs),
+    );
 }

@@ -31,33 +31,42 @@ const WORKLOAD_ACTIONS = {
 
 type WorkloadAction = keyof typeof WORKLOAD_ACTIONS;
 
-function isAction(name: string): name is WorkloadAction {
-  return Object.hasOwn(WORKLOAD_ACTIONS, name);
+/** The runai CLI v2 names of two actions (`runai training suspend|resume`), under a workload type's verbs. */
+const RUNAI_NAMES: Readonly<Record<string, WorkloadAction>> = { suspend: 'stop', resume: 'run' };
+
+function actionOf(name: string): WorkloadAction | undefined {
+  if (Object.hasOwn(WORKLOAD_ACTIONS, name)) return name as WorkloadAction;
+  return RUNAI_NAMES[name];
 }
 
-function examples(action: WorkloadAction): string {
+function examples(verb: string, type: string | undefined): string {
+  const cmd = type === undefined ? verb : `${type} ${verb}`;
   return `
 Examples:
-  $ tessera ${action} resnet -p vision
-  $ tessera ${action} 0b5e3c9a-...           # by id
-  $ tessera ${action} resnet -p vision -o json
+  $ tessera ${cmd} resnet -p vision
+  $ tessera ${cmd} 0b5e3c9a-...           # by id
+  $ tessera ${cmd} resnet -p vision -o json
 `;
 }
 
-/** Adds the flags, help and action of `stop`, `run` or `delete` (from `command.name()`) to `command`. */
-export function configure(command: Command, { io }: CliContext): void {
-  const action = command.name();
-  if (!isAction(action)) throw new Error(`workload-actions.ts configured for unknown command ${action}`);
+/**
+ * Adds the flags, help and action of `stop`, `run` or `delete` (from `command.name()`; `suspend` and
+ * `resume` are stop and run) to `command`.
+ */
+export function configure(command: Command, { io, workloadType }: CliContext): void {
+  const action = actionOf(command.name());
+  if (action === undefined)
+    throw new Error(`workload-actions.ts configured for unknown command ${command.name()}`);
   addClientOptions(
     command
       .description(WORKLOAD_ACTIONS[action].description)
       .addArgument(workloadArgument())
       .addOption(projectOption())
       .addOption(outputOption())
-      .addHelpText('after', examples(action)),
+      .addHelpText('after', examples(command.name(), workloadType)),
   ).action(async (ref: string, _flags: unknown, cmd: Command) => {
     const flags = cmd.opts<{ project?: string; output: OutputFormat }>();
-    const { client, workload: w } = await connectToWorkload(ref, cmd);
+    const { client, workload: w } = await connectToWorkload(ref, cmd, workloadType);
     const path = `/workloads/${encodeURIComponent(w.id)}`;
     const label = `workload ${w.name} (project ${w.project})`;
     if (action === 'delete') {

@@ -1,5 +1,5 @@
 /**
- * `tessera workspace open NAME`: prints where a workspace's tool is served (the allocator's
+ * `tessera workspace open NAME` (and the runai verbs of workload-verbs.ts): prints where a workspace's tool is served (the allocator's
  * `/serve/PROJECT/NAME/`) and how to call it: the URL alone needs a token that may read the project,
  * sent as `Authorization: Bearer`, unless the workspace is public.
  */
@@ -10,6 +10,7 @@ import { type OutputFormat, outputOption, printData } from '../client/output.ts'
 import { connectToWorkload, projectOption, workloadArgument } from '../client/resolve.ts';
 import { failure } from '../errors.ts';
 import type { CliContext } from './index.ts';
+import { addWorkloadVerbs } from './workload-verbs.ts';
 
 const EXAMPLES = `
 Examples:
@@ -41,9 +42,13 @@ export function openText(o: WorkspaceOpen): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Adds `workspace open` to `command`. */
-export function configure(command: Command, { io }: CliContext): void {
-  command.description("A workspace's served tool (jupyter, vscode or custom) through the allocator.");
+/** Adds `workspace open` and the runai verbs (`workspace submit|list|describe|...`) to `command`. */
+export function configure(command: Command, ctx: CliContext): void {
+  const { io } = ctx;
+  command.description(
+    "Open a workspace's served tool (jupyter, vscode or custom); submit, list, describe, suspend, resume, delete workspaces and read their logs.",
+  );
+  addWorkloadVerbs(command, ctx, 'workspace');
   addClientOptions(
     command
       .command('open')

@@ -35,9 +35,9 @@ describe('tessera node', () => {
     const r = await api.tessera('node', 'list');
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/NAME\s+GPUS\s+STATE\s+LAST SEEN/);
-    expect(lines[1]).toMatch(/gpu-07\s+2\s+ready/);
-    expect(lines[2]).toMatch(/gpu-08\s+0\s+cordoned/);
+    expect(lines[0]).toMatch(/NAME\s+NODE POOL\s+GPUS\s+STATE\s+LAST SEEN/);
+    expect(lines[1]).toMatch(/gpu-07\s+default\s+2\s+ready/);
+    expect(lines[2]).toMatch(/gpu-08\s+default\s+0\s+cordoned/);
   });
 
   it('reset revokes the credentials of a node and says how it registers again', async () => {

@@ -58,8 +58,11 @@ describe('tessera secret', () => {
     );
     const list = await tessera('secret', 'list', '-p', 'vision');
     expect(list.stdout).toMatch(
-      /^NAME\s+TYPE\s+SERVER\s+USERNAME\s+AGE\nngc\s+registry\s+nvcr\.io\s+\$oauthtoken\s+/,
+      /^PROJECT\s+NAME\s+TYPE\s+SERVER\s+USERNAME\s+AGE\nvision\s+ngc\s+registry\s+nvcr\.io\s+\$oauthtoken\s+/,
     );
+    // -A: every project the caller reads; -p or -A is needed.
+    expect((await tessera('secret', 'list', '-A')).stdout).toMatch(/\nvision\s+ngc\s+registry/);
+    expect((await tessera('secret', 'list')).stderr).toContain('-p PROJECT, or -A');
     const json = await tessera('secret', 'list', '-p', 'vision', '-o', 'json');
     expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ name: 'ngc', server: 'nvcr.io' })]);
     for (const r of [made, list, json]) expect(r.stdout).not.toContain(PASSWORD);

@@ -330,6 +330,27 @@ describe('agent link', () => {
     expect(agent.stopped).toEqual([]);
   });
 
+  it('asks for an Ack only once the allocator has been quiet for half its silent limit', async () => {
+    const { alloc } = await setup(fakeAgent([podStatus('p1', 3)]));
+    const c = alloc.conns[0];
+    if (c === undefined) throw new Error('no connection');
+    // heartbeat 50 ms, lease 5 s: an allocator silent 1.25 s is given up on, so Acks are wanted after 625 ms.
+    alloc.send(c, welcome([{ podId: 'p1', epoch: 3 }]));
+    await until(() => statuses(c).length >= 1, 'the Status after the Welcome', 2000);
+    expect(statuses(c)[0]?.wantAck).toBe(false);
+    await until(() => statuses(c).some((s) => s.wantAck === true), 'a Status asking for an Ack', 3000);
+    const asked = statuses(c).length;
+    alloc.send(c, { case: 'ack', value: { seq: statuses(c).at(-1)?.seq ?? 0 } });
+    await until(
+      () =>
+        statuses(c)
+          .slice(asked)
+          .some((s) => s.wantAck === false),
+      'a quiet Status again',
+      3000,
+    );
+  });
+
   it('Swap at the current epoch reaches the agent', async () => {
     const agent = fakeAgent([podStatus('p1', 3)]);
     const { alloc } = await setup(agent);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { upsertNode } from '../../../allocator/store/nodes.ts';
+import { smallOrg, submitBound, training } from '../lifecycle/helpers.ts';
 import { T0, testApi } from './helpers.ts';
 
 type ErrorBody = { error: { code: string; message: string; field?: string } };
@@ -108,5 +109,41 @@ describe('API errors and probes', () => {
     const r = await api.call('GET', '/readyz');
     expect(r.status).toBe(500);
     expect((r.body as ErrorBody).error.code).toBe('TESSERA_E_INTERNAL');
+  });
+});
+
+describe('node drain API', () => {
+  it('drains by the rules, lists the pods left, and names the pool that claims each node', async () => {
+    const api = testApi();
+    smallOrg(api.db);
+    submitBound(api.db, 'pre', training('pre'), [['n1', 0]]);
+    submitBound(api.db, 'keep', { ...training('keep'), priorityClass: 'build' }, [['n1', 1]]);
+    const nodes = (await api.call('GET', '/api/v1/nodes')).body as { name: string; nodePool: string }[];
+    expect(nodes.map((n) => [n.name, n.nodePool])).toEqual([
+      ['n1', 'default'],
+      ['n2', 'default'],
+      ['n3', 'a100'],
+    ]);
+    const r = await api.call('POST', '/api/v1/nodes/n1/drain');
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({
+      node: 'n1',
+      evicted: [{ workload: 'pre', pod: 'pre-0', requeued: true }],
+      held: [{ workload: 'keep', hold: 'non-preemptible' }],
+      drained: false,
+    });
+    expect(api.changes).toEqual(['node-changed']);
+    expect((await api.call('GET', '/api/v1/nodes/n1')).body).toMatchObject({ cordoned: true });
+    const pods = (await api.call('GET', '/api/v1/nodes/n1/pods')).body;
+    expect(pods).toMatchObject([
+      { name: 'keep-0', workload: 'keep', project: 'vision', phase: 'Bound', preemptible: false },
+      { name: 'pre-0', workload: 'pre', phase: 'Stopping', preemptible: true },
+    ]);
+    const forced = await api.call('POST', '/api/v1/nodes/n1/drain', { force: true });
+    expect(forced.body).toMatchObject({ evicted: [{ pod: 'keep-0' }], held: [] });
+    const bad = await api.call('POST', '/api/v1/nodes/n1/drain', { force: 'yes' });
+    expect(bad.status).toBe(400);
+    expect((await api.call('POST', '/api/v1/nodes/nx/drain', {})).status).toBe(404);
+    expect((await api.call('GET', '/api/v1/nodes/nx/pods')).status).toBe(404);
   });
 });

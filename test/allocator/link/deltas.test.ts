@@ -42,6 +42,26 @@ describe('agent link: delta Statuses', () => {
     expect(seen.at(-1)?.podStates.map((p) => p.podId)).toEqual(['w_a-0']);
   });
 
+  it('acks a Status only where it asks (or says nothing, as older agents), and always to ask for a full one', async () => {
+    const seen: Status[] = [];
+    const h = await startLink({ onStatus: (_node, s) => seen.push(s) });
+    const { client } = await join(h.url, h.joinToken, 'n1');
+    const quiet = (f: ReturnType<typeof status>, wantAck: boolean) =>
+      f.body.case === 'status' ? makeFrame({ case: 'status', value: { ...f.body.value, wantAck } }) : f;
+    client.send(quiet(status(1, [{ podId: 'w_a-0', epoch: 1 }]), false));
+    client.send(quiet(deltaFrame(2, 1), false));
+    // Status 4's base never came: the Ack asking for a full one goes although it asked for none.
+    client.send(quiet(deltaFrame(4, 3), false));
+    expect((await client.next()).body).toEqual({ case: 'ack', value: { seq: 4, wantFull: true } });
+    client.send(quiet(status(5, [{ podId: 'w_a-0', epoch: 1 }]), true));
+    expect((await client.next()).body).toEqual({ case: 'ack', value: { seq: 5 } });
+    client.send(status(6, [{ podId: 'w_a-0', epoch: 1 }]));
+    expect((await client.next()).body).toEqual({ case: 'ack', value: { seq: 6 } });
+    // Unanswered Statuses were applied all the same.
+    expect(seen.map((s) => s.seq)).toEqual([1, 2, 5, 6]);
+    expect(h.link.stats()).toMatchObject({ statusFrames: 5 });
+  });
+
   it('offers none with fullStatusEvery 0: agents then send every Status full', async () => {
     const h = await startLink({ fullStatusEvery: 0 });
     const { welcome } = await join(h.url, h.joinToken, 'n1');
