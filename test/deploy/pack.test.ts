@@ -70,8 +70,10 @@ describe.skipIf(process.platform !== 'linux')('the npm package', () => {
       timeout: 300_000,
       maxBuffer: 64 * 1024 * 1024,
     });
+    // Its stdout holds the lifecycle scripts' output, then the JSON report from a line of its own.
+    const report = packed.stdout.slice(packed.stdout.search(/^\[$/m));
     const { filename, files: entries } = (
-      JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[]
+      JSON.parse(report) as { filename: string; files: { path: string }[] }[]
     )[0]!;
     const paths = entries.map((f) => f.path);
     expect(paths).toContain('bin/tessera.js');
