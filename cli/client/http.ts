@@ -5,7 +5,7 @@
  * untrusted certificate becomes TESSERA_E_UNAVAILABLE naming the URL and the fix, so a command never
  * prints a raw `fetch failed`.
  */
-import { CONTINUE_HEADER } from '../../allocator/api/paging.ts';
+import { CONTINUE_HEADER } from '../../common/paging.ts';
 import { type ErrorCode, isErrorCode, type TesseraError, tesseraError } from '../../common/errors.ts';
 import { type DefaultsOf, type WithDefaults, withDefaults } from '../../common/options.ts';
 import { errorCode, explainTlsFailure } from '../../common/tls-errors.ts';
