@@ -3,7 +3,8 @@
  * installed globally into an empty prefix, as the README's systemd recipe does, then the installed
  * `tessera`: `--version`, and a `tessera up` with one sim agent that serves the console and runs a
  * workload to Completed (the compiled scheduler thread, agent and sim GPU tools), its agent started
- * from the compiled entry with the agent's node flags. Nothing TypeScript and no tsx in the install.
+ * from the compiled entry with the agent's node flags; the PostgreSQL store's worker thread loads from
+ * the build. Nothing TypeScript and no tsx in the install.
  *
  * Dependencies come from npm's cache or registry. The install skips install scripts (npm 11 runs none
  * in a global install unless told, and better-sqlite3's would download or compile its addon): the
@@ -110,6 +111,21 @@ describe.skipIf(process.platform !== 'linux')('the npm package', () => {
 
     const version = await cli('--version');
     expect(version.stdout.trim()).toBe(pkg.version);
+
+    // The PostgreSQL store's synchronous worker thread loads from the build too: its first query
+    // reaches pg in the worker, which answers for a port where no server listens.
+    const pg = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { openPostgres } = await import(${JSON.stringify(join(installed, 'dist', 'allocator', 'store', 'postgres.js'))});
+         try { openPostgres('postgres://nobody@127.0.0.1:1/none', { connectTimeoutMs: 5000 }); }
+         catch (e) { console.log(e.name, e.code); process.exit(0); }`,
+      ],
+      { timeout: 60_000 },
+    );
+    expect(pg.stdout.trim()).toBe('PostgresError ECONNREFUSED');
 
     const up = spawn(
       tessera,
