@@ -17,7 +17,6 @@ export const DEFAULT_PAGE_LIMIT = 500;
 /** The largest `limit` a list accepts: one page's rows (and their specs) are held in memory at once. */
 export const MAX_PAGE_LIMIT = 1000;
 
-
 /** The query fields of a paged route, to spread into its own query schema. */
 export const PAGE_QUERY = {
   limit: z.coerce.number().int().min(1).max(MAX_PAGE_LIMIT).optional(),
