@@ -17,7 +17,7 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/tessera
 COPY package.json package-lock.json ./
-# The lockfile exactly, without devDependencies (typescript, vitest, biome, vite, playwright-core).
+# The lockfile exactly, without devDependencies (tsx, typescript, vitest, biome, vite, playwright-core).
 # --ignore-scripts skips our own `prepare` (the wire generation, which needs devDependencies: the
 # stage below runs it); `npm rebuild` then runs the dependencies' install scripts (the addon).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm rebuild && npm cache clean --force
