@@ -1,8 +1,10 @@
 # The one Tessera image, run as the allocator and as the agent (helm/tessera uses it for both):
 #   docker build -t ghcr.io/tessera/tessera:0.1.0 .
 #   docker run --rm ghcr.io/tessera/tessera:0.1.0 --version
-# The CLI is TypeScript run through tsx (a runtime dependency, see bin/tessera.js), so there is no
-# compile step: the image holds the sources, the generated wire code and the production node_modules.
+# The image runs the compiled JavaScript (`npm run build`, into dist/), never the TypeScript sources:
+# it holds dist/ (the generated wire code and the web console included), bin/tessera.js, which runs
+# dist/cli/main.js where no sources sit beside it, and the production node_modules (no tsx, no
+# TypeScript compiler).
 # test/deploy/dockerfile.test.ts checks the properties below against the chart and builds the image
 # where a docker engine runs.
 
@@ -15,19 +17,27 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/tessera
 COPY package.json package-lock.json ./
-# The lockfile exactly, without devDependencies (typescript, vitest, biome, vite, playwright-core).
+# The lockfile exactly, without devDependencies (tsx, typescript, vitest, biome, vite, playwright-core).
 # --ignore-scripts skips our own `prepare` (the wire generation, which needs devDependencies: the
 # stage below runs it); `npm rebuild` then runs the dependencies' install scripts (the addon).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm rebuild && npm cache clean --force
 
-# Stage 2: the wire's TypeScript, generated from common/proto/tessera.proto (`npm run gen:wire`, with
-# the devDependencies ts-proto and buf); only common/proto/gen leaves this stage.
-FROM node:20-bookworm-slim AS wire
+# Stage 2: the build. The devDependencies (typescript; buf and ts-proto for the wire code) and the
+# sources; `npm run build` generates the wire's TypeScript from common/proto/tessera.proto, compiles
+# everything and lays the files the program reads by path beside it. Only dist/ leaves this stage.
+FROM node:20-bookworm-slim AS build
 WORKDIR /opt/tessera
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY common/proto ./common/proto
-RUN npm run gen:wire
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/
+COPY common ./common
+COPY allocator ./allocator
+COPY agent ./agent
+COPY cli ./cli
+COPY sim ./sim
+COPY web ./web
+RUN npm run build
 
 # Stage 3: the runtime. Same base as stage 1, so the addon's ABI and glibc match; no toolchain.
 FROM node:20-bookworm-slim AS runtime
@@ -54,21 +64,12 @@ RUN apt-get update \
   && install -d -o 10001 -g 10001 -m 0700 /var/lib/tessera
 WORKDIR /opt/tessera
 COPY --from=deps /opt/tessera/node_modules ./node_modules
-# Sources owned by root and read-only to the allocator's user. tsx compiles them on start and caches
-# the result under /tmp (an emptyDir in the chart, whose root file system is read-only).
-COPY package.json package-lock.json tsconfig.json ./
+# Owned by root and read-only to the allocator's user.
+COPY package.json ./
 COPY bin ./bin
-COPY common ./common
-COPY --from=wire /opt/tessera/common/proto/gen ./common/proto/gen
-COPY allocator ./allocator
-COPY agent ./agent
-COPY cli ./cli
-COPY sim ./sim
-# The web console the allocator serves at / (plain files, no build step; allocator/api/console-route.ts).
-COPY web ./web
+COPY --from=build /opt/tessera/dist ./dist
 RUN ln -s /opt/tessera/bin/tessera.js /usr/local/bin/tessera \
-  && tessera --version \
-  && rm -rf /tmp/tsx-*
+  && tessera --version
 # The allocator's state (tessera.db, join-token, admin-token, allocator.json): the chart mounts its
 # volume here and passes --data /var/lib/tessera; TESSERA_DATA lets the CLI inside the container
 # (`kubectl exec ... tessera token create --node`) find the URL and admin token there.

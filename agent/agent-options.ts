@@ -37,7 +37,7 @@ export interface AgentOptions {
   stateWriteMs?: number;
   /** Ended pods are forgotten after this long (their events stay in the ring); default 15 min. */
   endedRetentionMs?: number;
-  /** Host facts; default read once through systeminformation. */
+  /** Host facts; default read once at start (gpu/host.ts). */
   host?: HostFacts;
   /** Default `Date.now`. */
   now?: () => number;

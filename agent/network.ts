@@ -3,7 +3,8 @@
  * range the allocator assigns their ports from (`--advertise-address`, `--port-range`). Pods share
  * the host's network, so these are the host's own.
  */
-import si from 'systeminformation';
+import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 import type { PortRange } from '../common/wire.ts';
 
@@ -33,10 +34,20 @@ export function parsePortRange(text: string): Result<PortRange> {
   return ok({ first, last });
 }
 
-/** The first non-internal IPv4 address of the host (systeminformation), else 127.0.0.1; never rejects. */
+/** An interface's link state from sysfs ('up', 'down', 'unknown' ...); 'unknown' where sysfs has none. */
+function operstate(name: string): string {
+  try {
+    return readFileSync(`/sys/class/net/${name}/operstate`, 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The first non-internal IPv4 address of an interface whose link is not down, else 127.0.0.1; never rejects. */
 export async function defaultAdvertiseAddress(): Promise<string> {
-  const ifaces = await si.networkInterfaces().catch(() => []);
-  const list = Array.isArray(ifaces) ? ifaces : [ifaces];
-  for (const i of list) if (!i.internal && i.ip4 !== '' && i.operstate !== 'down') return i.ip4;
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    const v4 = addrs?.find((a) => a.family === 'IPv4' && !a.internal);
+    if (v4 !== undefined && operstate(name) !== 'down') return v4.address;
+  }
   return LOOPBACK_ADDRESS;
 }

@@ -14,7 +14,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { runAgentBench } from './agent.ts';
+import { parseAgentArgs, runAgentBench } from './agent.ts';
 import { parseContainersArgs, runContainersBench } from './containers.ts';
 import { parseCycleArgs, runCycleBench } from './cycle.ts';
 import { parseFinishedArgs, runFinishedBench } from './finished.ts';
@@ -59,7 +59,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (only === undefined || only === 'quality') await runQuality();
   if (only === undefined || only === 'throughput') await runThroughputBench();
   if (only === undefined || only === 'cycle') await runCycleBench(parseCycleArgs(argv));
-  if (only === undefined || only === 'agent') await runAgentBench();
+  if (only === undefined || only === 'agent') await runAgentBench(parseAgentArgs(argv));
   if (only === undefined || only === 'link') await runLinkBench(parseLinkArgs(argv));
   if (only === undefined || only === 'finished') await runFinishedBench(parseFinishedArgs(argv));
   if (only === undefined || only === 'podman') await runPodmanBench(parsePodmanArgs(argv));

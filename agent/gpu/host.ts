@@ -1,9 +1,11 @@
 /**
  * Facts about the node itself (hostname, OS, CPU, memory) that the agent reports beside its GPUs,
- * read through systeminformation, with Node's `os` module filling any field it cannot read.
+ * from Node's `os` module, /etc/os-release and /proc/cpuinfo. Read directly rather than through a
+ * system-information library: the agent is a resident daemon, and such a library's code would stay
+ * in its memory for good after one read at start (see "Memory" in agent/README.md).
  */
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import si from 'systeminformation';
 
 /** The node's static facts. Memory in MiB, like every other memory figure in Tessera. */
 export interface HostFacts {
@@ -21,26 +23,45 @@ export interface HostFacts {
 
 const BYTES_PER_MIB = 1024 * 1024;
 
-/** Reads the node's hostname, OS, CPU and memory; never rejects (falls back to `node:os`). */
+/** The distribution's name from os-release(5) text: PRETTY_NAME, else NAME and VERSION; '' if none. */
+export function distroName(osRelease: string): string {
+  const fields = new Map<string, string>();
+  for (const line of osRelease.split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m !== null) fields.set(m[1] ?? '', (m[2] ?? '').replace(/^(["'])(.*)\1$/, '$2'));
+  }
+  const pretty = fields.get('PRETTY_NAME');
+  if (pretty !== undefined && pretty !== '') return pretty;
+  return [fields.get('NAME'), fields.get('VERSION')].filter((s) => s !== undefined && s !== '').join(' ');
+}
+
+/** Physical cores in /proc/cpuinfo text (distinct physical id and core id pairs); null when it does not say. */
+export function physicalCores(cpuinfo: string): number | null {
+  const cores = new Set<string>();
+  for (const block of cpuinfo.split(/\n\s*\n/)) {
+    const pkg = /^physical id\s*:\s*(\d+)/m.exec(block)?.[1];
+    const core = /^core id\s*:\s*(\d+)/m.exec(block)?.[1];
+    if (pkg !== undefined && core !== undefined) cores.add(`${pkg}:${core}`);
+  }
+  return cores.size > 0 ? cores.size : null;
+}
+
+/** Reads the node's hostname, OS, CPU and memory; never rejects (a file it cannot read leaves Node's answer). */
 export async function hostFacts(): Promise<HostFacts> {
-  // systeminformation shells out on some platforms and can fail in a locked-down container; the agent
-  // must still start, so each source fails on its own and `os` stands in.
-  const [osInfo, cpu, mem] = await Promise.all([
-    si.osInfo().catch(() => null),
-    si.cpu().catch(() => null),
-    si.mem().catch(() => null),
+  const [osRelease, cpuinfo] = await Promise.all([
+    readFile('/etc/os-release', 'utf8').catch(() => readFile('/usr/lib/os-release', 'utf8').catch(() => '')),
+    readFile('/proc/cpuinfo', 'utf8').catch(() => ''),
   ]);
   const cpus = os.cpus();
-  const distro = [osInfo?.distro, osInfo?.release].filter((s) => s !== undefined && s !== '').join(' ');
-  const cpuModel = [cpu?.manufacturer, cpu?.brand].filter((s) => s !== undefined && s !== '').join(' ');
+  const logical = cpus.length || 1;
   return {
-    hostname: osInfo?.hostname || os.hostname(),
-    os: distro || os.platform(),
-    kernel: osInfo?.kernel || os.release(),
-    arch: osInfo?.arch || os.arch(),
-    cpuModel: cpuModel || cpus[0]?.model || 'unknown',
-    cpuCores: cpu?.cores || cpus.length,
-    cpuPhysicalCores: cpu?.physicalCores || cpu?.cores || cpus.length,
-    memoryTotalMiB: Math.floor((mem?.total || os.totalmem()) / BYTES_PER_MIB),
+    hostname: os.hostname(),
+    os: distroName(osRelease) || os.platform(),
+    kernel: os.release(),
+    arch: os.arch(),
+    cpuModel: cpus[0]?.model.trim() || 'unknown',
+    cpuCores: logical,
+    cpuPhysicalCores: Math.min(physicalCores(cpuinfo) ?? logical, logical),
+    memoryTotalMiB: Math.floor(os.totalmem() / BYTES_PER_MIB),
   };
 }

@@ -8,6 +8,7 @@
  */
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { CONTINUE_HEADER } from '../../common/paging.ts';
 import { failRequest } from './errors.ts';
 
 /** Rows a list answers when the request names no limit. */
@@ -15,9 +16,6 @@ export const DEFAULT_PAGE_LIMIT = 500;
 
 /** The largest `limit` a list accepts: one page's rows (and their specs) are held in memory at once. */
 export const MAX_PAGE_LIMIT = 1000;
-
-/** The response header that carries the token of the next page; absent on the last page. */
-export const CONTINUE_HEADER = 'tessera-continue';
 
 /** The query fields of a paged route, to spread into its own query schema. */
 export const PAGE_QUERY = {

@@ -5,9 +5,10 @@
  * untrusted certificate becomes TESSERA_E_UNAVAILABLE naming the URL and the fix, so a command never
  * prints a raw `fetch failed`.
  */
-import { CONTINUE_HEADER } from '../../allocator/api/paging.ts';
+
 import { type ErrorCode, isErrorCode, type TesseraError, tesseraError } from '../../common/errors.ts';
 import { type DefaultsOf, type WithDefaults, withDefaults } from '../../common/options.ts';
+import { CONTINUE_HEADER } from '../../common/paging.ts';
 import { errorCode, explainTlsFailure } from '../../common/tls-errors.ts';
 import { CliError, EXIT_FAILURE } from '../errors.ts';
 import type { ClientConfig } from './config.ts';

@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
+import { AGENT_NODE_FLAGS } from '../../agent/node-flags.ts';
 import { type RunningAllocator, startAllocator } from '../../allocator/main.ts';
 import { DEFAULT_PROJECT } from '../../allocator/service/bootstrap.ts';
 import { DEFAULT_DATA_DIR } from '../../allocator/store/db.ts';
@@ -47,11 +48,17 @@ interface RawFlags {
   logLevel: string;
 }
 
-const BIN = fileURLToPath(new URL('../../bin/tessera.js', import.meta.url));
+/**
+ * The entry the agents are started from: this build's own CLI entry when `up` runs compiled, so they
+ * run the same JavaScript; from the sources, bin/tessera.js, which loads them through tsx.
+ */
+const BIN = fileURLToPath(
+  new URL(import.meta.url.endsWith('.ts') ? '../../bin/tessera.js' : '../main.js', import.meta.url),
+);
 
 /** What one agent child of `up` is started with. */
 export interface AgentLaunch {
-  /** Arguments after the node executable. */
+  /** Arguments after the node executable: the agent's node flags, the entry, then the command. */
   args: string[];
   /** Its environment: the parent's plus the join token. */
   env: Record<string, string | undefined>;
@@ -79,7 +86,9 @@ export function agentLaunch(o: {
   pods: { podRoot: string; simStateDir: string | null; uidRange: string; portRange: string };
   env: Readonly<Record<string, string | undefined>>;
 }): AgentLaunch {
+  // The agent's flags go to node itself, before the entry: they size the heap as it is created.
   const args = [
+    ...AGENT_NODE_FLAGS,
     o.bin,
     'agent',
     '--data',

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { AGENT_NODE_FLAGS } from '../../agent/node-flags.ts';
 import { agentLaunch, localCertNames } from '../../cli/commands/up.ts';
 import { CERT_LIFETIME_MS, ensureLocalTls, RENEW_BEFORE_MS } from '../../cli/local-ca.ts';
 import { value } from '../result.ts';
@@ -97,6 +98,10 @@ describe('tessera up agent children', () => {
     expect(launch.args).toEqual(
       expect.arrayContaining(['--ca', '/d/tls/ca.crt', '--allocator', 'https://127.0.0.1:7400']),
     );
+    // Node's own flags (the agent's heap sizing) before the entry, the command after it.
+    const entry = launch.args.indexOf('/opt/tessera/bin/tessera.js');
+    expect(launch.args.slice(0, entry)).toEqual([...AGENT_NODE_FLAGS]);
+    expect(launch.args[entry + 1]).toBe('agent');
     // Its pods are reached on this machine, from their own ports.
     expect(launch.args.join(' ')).toContain('--advertise-address 127.0.0.1 --port-range 40000-40099');
   });

@@ -91,11 +91,11 @@ function labels(): Map<string, string> {
   return out;
 }
 
-/** Top-level directories of every file (or directory) reachable from bin/tessera.js through relative imports and `new URL('./x', import.meta.url)`. */
-function runtimeDirs(): Set<string> {
+/** Top-level directories of every file (or directory) reachable from the CLI's entry through relative imports and `new URL('./x', import.meta.url)`. */
+function sourceDirs(): Set<string> {
   const seen = new Set<string>();
   const dirs = new Set<string>();
-  const todo = [join(ROOT, 'bin', 'tessera.js')];
+  const todo = [join(ROOT, 'cli', 'main.ts')];
   const ref = /(?:\bfrom\s*|\bimport\s*\(\s*|\bnew URL\(\s*)'(\.{1,2}\/[^']+)'/g;
   while (todo.length > 0) {
     const file = todo.pop()!;
@@ -112,6 +112,22 @@ function runtimeDirs(): Set<string> {
     }
   }
   return dirs;
+}
+
+/** The source paths (first arguments) of a stage's COPY instructions that take from the build context. */
+function contextCopies(stage: number): Set<string> {
+  return new Set(
+    inStage(stage, 'COPY')
+      .filter((c) => !c.args.startsWith('--from='))
+      .flatMap((c) => c.args.split(/\s+/).slice(0, -1))
+      .map((p) => p.replace(/^\.\//, '').replace(/\/$/, '')),
+  );
+}
+
+/** The stage that runs `npm run build`, and its name. */
+function buildStage(): { index: number; name: string } {
+  const index = stages.findIndex((_, n) => inStage(n, 'RUN').some((r) => /\bnpm run build\b/.test(r.args)));
+  return { index, name: /\s+AS\s+(\S+)$/i.exec(stages[index]?.args ?? '')?.[1] ?? '' };
 }
 
 describe('Dockerfile', () => {
@@ -164,26 +180,43 @@ describe('Dockerfile', () => {
         /\bln -s \S*\/bin\/tessera\.js \/usr\/(local\/)?bin\/tessera\b/.test(r.args),
       ),
     ).toBe(true);
-    // bin/tessera.js runs the TypeScript through tsx, a runtime (not dev) dependency: no compile step.
     const bin = read('bin/tessera.js');
     expect(bin.startsWith('#!/usr/bin/env node\n')).toBe(true);
-    expect(bin).toContain("from 'tsx/esm/api'");
     expect(statSync(join(ROOT, 'bin', 'tessera.js')).mode & 0o111).not.toBe(0);
-    expect(
-      Object.keys((JSON.parse(read('package.json')) as { dependencies: object }).dependencies),
-    ).toContain('tsx');
   });
 
-  it('copies every source directory the CLI loads at run time', () => {
-    const copied = new Set(
-      runtime('COPY')
-        .filter((c) => !c.args.startsWith('--from='))
-        .flatMap((c) => c.args.split(/\s+/).slice(0, -1))
-        .map((p) => p.replace(/^\.\//, '').replace(/\/$/, '')),
-    );
-    const needed = [...runtimeDirs()].sort();
-    expect(needed).toEqual(expect.arrayContaining(['bin', 'cli', 'allocator', 'agent', 'common', 'web']));
+  it('runs the compiled JavaScript: dist/ from a build stage, no TypeScript sources and no tsx', () => {
+    const build = buildStage();
+    expect(build.index, 'a stage runs npm run build').toBeGreaterThanOrEqual(0);
+    expect(build.index).toBeLessThan(last);
+    // The build stage has the devDependencies (the compiler, buf): its npm ci keeps them.
+    const ci = inStage(build.index, 'RUN').find((r) => /\bnpm ci\b/.test(r.args));
+    expect(ci?.args).not.toMatch(/--omit=dev\b/);
+    expect(
+      runtime('COPY').some((c) => c.args === `--from=${build.name} /opt/tessera/dist ./dist`),
+      'the runtime stage copies dist/ from the build stage',
+    ).toBe(true);
+    // Nothing TypeScript in the runtime stage: only bin/ and package.json from the context.
+    expect([...contextCopies(last)].sort()).toEqual(['bin', 'package.json']);
+    // bin/tessera.js runs dist/cli/main.js where no sources sit beside it, as in the image.
+    expect(read('bin/tessera.js')).toContain("'../dist/cli/main.js'");
+    const pkgJson = JSON.parse(read('package.json')) as {
+      dependencies: object;
+      devDependencies: object;
+      files: string[];
+    };
+    expect(Object.keys(pkgJson.dependencies)).not.toContain('tsx');
+    expect(Object.keys(pkgJson.devDependencies)).toContain('tsx');
+    expect(pkgJson.files).toContain('dist/');
+  });
+
+  it('builds from every source directory the CLI loads at run time', () => {
+    const copied = contextCopies(buildStage().index);
+    const needed = [...sourceDirs()].sort();
+    expect(needed).toEqual(expect.arrayContaining(['cli', 'allocator', 'agent', 'common', 'web']));
     expect(needed.filter((d) => !copied.has(d))).toEqual([]);
+    for (const f of ['tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs'])
+      expect(copied).toContain(f);
   });
 
   it('keeps the allocator state where the chart mounts its volume, writable by the allocator user', () => {
@@ -242,7 +275,7 @@ describe('.dockerignore', () => {
       .filter((l) => l !== '' && !l.startsWith('#'));
     for (const e of ['.git', 'test-artifacts', 'tessera-data']) expect(entries).toContain(e);
     expect(entries.some((e) => e === 'node_modules' || e === '**/node_modules')).toBe(true);
-    // Nothing the Dockerfile copies may be ignored.
+    // Nothing the Dockerfile copies may be ignored; dist/ and the wire code are built in the image.
     for (const d of [
       'bin',
       'cli',
@@ -251,10 +284,15 @@ describe('.dockerignore', () => {
       'common',
       'sim',
       'web',
+      'scripts',
       'package.json',
       'package-lock.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
     ])
       expect(entries).not.toContain(d);
+    expect(entries).toContain('dist');
+    expect(entries).toContain('!scripts/build.mjs');
   });
 });
 

@@ -57,10 +57,11 @@ function list(unit: Unit, section: string, key: string): string[] {
   return all(unit, section, key).flatMap((v) => v.split(/\s+/).filter((w) => w !== ''));
 }
 
-/** `Environment=K=V` assignments of a unit (the defaults). */
+/** `Environment=K=V` assignments of a unit (the defaults); `"K=V W"` quoted when the value has spaces. */
 function defaults(unit: Unit): Map<string, string> {
   const out = new Map<string, string>();
-  for (const v of all(unit, 'Service', 'Environment')) {
+  for (const raw of all(unit, 'Service', 'Environment')) {
+    const v = /^"(.*)"$/.exec(raw)?.[1] ?? raw;
     const eq = v.indexOf('=');
     out.set(v.slice(0, eq), v.slice(eq + 1));
   }

@@ -18,7 +18,7 @@ import { createLogger } from '../../../common/log.ts';
 import { GiveUp, until } from '../../helpers/wait.ts';
 import { type TestRuntime, testRuntime, testUidRange } from '../runtime/helpers.ts';
 
-/** Fixed host facts: systeminformation costs time and says nothing these tests check. */
+/** Fixed host facts: the real ones say nothing these tests check. */
 export const HOST: HostFacts = {
   hostname: 'test-node',
   os: 'Linux',
