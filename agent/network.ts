@@ -3,10 +3,9 @@
  * range the allocator assigns their ports from (`--advertise-address`, `--port-range`). Pods share
  * the host's network, so these are the host's own.
  */
-import { readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
 import { err, ok, type Result, tesseraError } from '../common/errors.ts';
 import type { PortRange } from '../common/wire.ts';
+import { probeHost } from './host/facts.ts';
 
 /**
  * The default `--port-range`: a thousand ports below Linux's ephemeral range (32768-60999 by default
@@ -34,20 +33,10 @@ export function parsePortRange(text: string): Result<PortRange> {
   return ok({ first, last });
 }
 
-/** An interface's link state from sysfs ('up', 'down', 'unknown' ...); 'unknown' where sysfs has none. */
-function operstate(name: string): string {
-  try {
-    return readFileSync(`/sys/class/net/${name}/operstate`, 'utf8').trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** The first non-internal IPv4 address of an interface whose link is not down, else 127.0.0.1; never rejects. */
+/** The first non-internal IPv4 address of the host whose link is not down (systeminformation, via the host probe), else 127.0.0.1; never rejects. */
 export async function defaultAdvertiseAddress(): Promise<string> {
-  for (const [name, addrs] of Object.entries(networkInterfaces())) {
-    const v4 = addrs?.find((a) => a.family === 'IPv4' && !a.internal);
-    if (v4 !== undefined && operstate(name) !== 'down') return v4.address;
-  }
+  const probe = await probeHost();
+  for (const i of probe?.interfaces ?? [])
+    if (!i.internal && i.ip4 !== '' && i.operstate !== 'down') return i.ip4;
   return LOOPBACK_ADDRESS;
 }

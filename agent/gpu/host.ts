@@ -1,11 +1,10 @@
 /**
  * Facts about the node itself (hostname, OS, CPU, memory) that the agent reports beside its GPUs,
- * from Node's `os` module, /etc/os-release and /proc/cpuinfo. Read directly rather than through a
- * system-information library: the agent is a resident daemon, and such a library's code would stay
- * in its memory for good after one read at start (see "Memory" in agent/README.md).
+ * read through systeminformation (in a short-lived child, agent/host/facts.ts), with Node's `os`
+ * module filling any field it cannot read.
  */
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
+import { probeHost } from '../host/facts.ts';
 
 /** The node's static facts. Memory in MiB, like every other memory figure in Tessera. */
 export interface HostFacts {
@@ -23,45 +22,18 @@ export interface HostFacts {
 
 const BYTES_PER_MIB = 1024 * 1024;
 
-/** The distribution's name from os-release(5) text: PRETTY_NAME, else NAME and VERSION; '' if none. */
-export function distroName(osRelease: string): string {
-  const fields = new Map<string, string>();
-  for (const line of osRelease.split('\n')) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m !== null) fields.set(m[1] ?? '', (m[2] ?? '').replace(/^(["'])(.*)\1$/, '$2'));
-  }
-  const pretty = fields.get('PRETTY_NAME');
-  if (pretty !== undefined && pretty !== '') return pretty;
-  return [fields.get('NAME'), fields.get('VERSION')].filter((s) => s !== undefined && s !== '').join(' ');
-}
-
-/** Physical cores in /proc/cpuinfo text (distinct physical id and core id pairs); null when it does not say. */
-export function physicalCores(cpuinfo: string): number | null {
-  const cores = new Set<string>();
-  for (const block of cpuinfo.split(/\n\s*\n/)) {
-    const pkg = /^physical id\s*:\s*(\d+)/m.exec(block)?.[1];
-    const core = /^core id\s*:\s*(\d+)/m.exec(block)?.[1];
-    if (pkg !== undefined && core !== undefined) cores.add(`${pkg}:${core}`);
-  }
-  return cores.size > 0 ? cores.size : null;
-}
-
-/** Reads the node's hostname, OS, CPU and memory; never rejects (a file it cannot read leaves Node's answer). */
+/** Reads the node's hostname, OS, CPU and memory; never rejects (falls back to `node:os`). */
 export async function hostFacts(): Promise<HostFacts> {
-  const [osRelease, cpuinfo] = await Promise.all([
-    readFile('/etc/os-release', 'utf8').catch(() => readFile('/usr/lib/os-release', 'utf8').catch(() => '')),
-    readFile('/proc/cpuinfo', 'utf8').catch(() => ''),
-  ]);
+  const p = await probeHost();
   const cpus = os.cpus();
-  const logical = cpus.length || 1;
   return {
-    hostname: os.hostname(),
-    os: distroName(osRelease) || os.platform(),
-    kernel: os.release(),
-    arch: os.arch(),
-    cpuModel: cpus[0]?.model.trim() || 'unknown',
-    cpuCores: logical,
-    cpuPhysicalCores: Math.min(physicalCores(cpuinfo) ?? logical, logical),
-    memoryTotalMiB: Math.floor(os.totalmem() / BYTES_PER_MIB),
+    hostname: p?.hostname || os.hostname(),
+    os: p?.distro || os.platform(),
+    kernel: p?.kernel || os.release(),
+    arch: p?.arch || os.arch(),
+    cpuModel: p?.cpuModel || cpus[0]?.model.trim() || 'unknown',
+    cpuCores: p?.cores || cpus.length,
+    cpuPhysicalCores: p?.physicalCores || p?.cores || cpus.length,
+    memoryTotalMiB: Math.floor((p?.memoryBytes || os.totalmem()) / BYTES_PER_MIB),
   };
 }

@@ -7,7 +7,7 @@
  *   smi-values.ts      N/A placeholders and numbers with units, shared by both parsers (pure)
  *   sample-grouper.ts  the two streams' lines -> a GpuSample per interval, and at once per changed process burst
  *   tool-process.ts    running a tool once (timeout) or as a stream restarted with backoff (execa)
- *   host.ts            hostFacts: hostname, OS, CPU, memory (node:os, /etc/os-release, /proc/cpuinfo)
+ *   host.ts            hostFacts: hostname, OS, CPU, memory (systeminformation, in a child: host/facts.ts)
  *   sim/               the sim backend: fake nvidia-smi / cuda-checkpoint over a state directory
  */
 export type {
