@@ -38,7 +38,7 @@
  *
  * On the variants of sim/variants.ts (`bench/quality-variants.ts`, seeds 42-51), before the two
  * "never runs here" rules and the multi-GPU lookahead: constrained33 6.99 (FGD 6.46), multigpu40
- * 3.34 (3.29), constrained33-multigpu30 7.68 (7.32); with them 4.43, 3.23 and about 4.25, the
+ * 3.34 (3.29), constrained33-multigpu30 7.68 (7.32); with them 4.43, 3.23 and 4.23, the
  * default unchanged at 4.23 (README figures). Tried and dropped: dividing F by the weight of the
  * targets that can use n instead of leaving the others out, 6.21 on constrained33; weighting
  * targets by GPU demand instead of pod count, 4.32 default / 3.39 multigpu40; also leaving out
