@@ -1,7 +1,8 @@
 /**
  * Workload variants of a trace, built the way the FGD paper builds its own (Weng et al., ATC'23,
- * section 6; the Alibaba v2023 README describes `gpushare40` as "resampled so that 40 % of GPU demand
- * comes from GPU-sharing pods" and `multigpu20` as multi-GPU pods added until they carry 20 %):
+ * section 6: its `gpushare40` workload, in Alibaba's clusterdata but not copied here, resamples the
+ * trace so that sharing pods carry 40 % of GPU demand; `multigpu20` adds multi-GPU pods until they
+ * carry 20 %):
  *
  * - **demand share** (`withDemandShare`): one class of GPU pods (multi-GPU, sharing) is made to carry
  *   a given share of GPU demand while the total GPU demand stays that of the original trace, so the
