@@ -106,6 +106,13 @@ function flag(argv: readonly string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
+function parseWorkers(text: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= 1 && n <= 256))
+    throw new Error(`--workers ${JSON.stringify(text)}: give a whole number from 1 to 256`);
+  return n;
+}
+
 function parseVariants(text: string): VariantName[] {
   if (text === 'all') return [...VARIANT_NAMES];
   return text.split(',').map((s) => {
@@ -129,7 +136,7 @@ if (
     ...(v === undefined ? {} : { variants: parseVariants(v) }),
     ...(p === undefined ? {} : { policies: parsePolicies(p, POLICY_NAMES) }),
     ...(s === undefined ? {} : { seeds: parseSeeds(s, '--seeds') }),
-    ...(w === undefined ? {} : { workers: Math.max(1, Number(w) || 1) }),
+    ...(w === undefined ? {} : { workers: parseWorkers(w) }),
   });
   const behind = [...means].filter(
     ([, row]) => (row.get('fragmentation-aware') ?? 0) > (row.get('fgd') ?? Number.POSITIVE_INFINITY),
