@@ -82,8 +82,10 @@ export function balancedFragAmountOf(v: FragView, mix: CompiledMix, lookahead = 
     let usableFree = 0;
     let slots = 0;
     for (let i = 0; i < n; i++) {
-      if (allowed !== null && !allowed.includes(v.models[i] ?? '')) continue;
-      access = true;
+      if (allowed !== null) {
+        if (!allowed.includes(v.models[i] ?? '')) continue;
+        access = true;
+      }
       const f = free[i] ?? 0;
       if (f >= m) {
         usable++;
@@ -92,19 +94,13 @@ export function balancedFragAmountOf(v: FragView, mix: CompiledMix, lookahead = 
       }
     }
     if (!access) continue;
-    const gpuCopies = k === 1 ? slots : Math.floor(usable / k);
     // Multi-GPU targets: the whole GPUs left over k-GPU pieces; their CPU and memory are FGD's test.
-    const copies =
-      k > 1
-        ? gpuCopies
-        : Math.max(
-            0,
-            Math.min(
-              gpuCopies,
-              c > 0 ? Math.floor(v.cpuFree / c) : gpuCopies,
-              mem > 0 ? Math.floor(v.memFree / mem) : gpuCopies,
-            ),
-          );
+    let copies = Math.floor(usable / k);
+    if (k === 1) {
+      const cpuCopies = c > 0 ? Math.floor(v.cpuFree / c) : slots;
+      const memCopies = mem > 0 ? Math.floor(v.memFree / mem) : slots;
+      copies = Math.max(0, Math.min(slots, cpuCopies, memCopies));
+    }
     fillTerm += w * (total - Math.min(total, copies * k * m));
     const hostable = usable >= k && v.cpuFree >= c && v.memFree >= mem;
     fgdTerm += w * (hostable ? total - usableFree : total);
