@@ -4,7 +4,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { type PolicyName, runFill } from '../sim/fill.ts';
-import { readTraceNodes, readTracePods } from '../sim/trace.ts';
+import { readTraceNodes, readTracePods, type TracePod } from '../sim/trace.ts';
+import { type VariantName, variantPods } from '../sim/variants.ts';
 
 /** What the main thread passes when it starts a worker. */
 export interface QualityWorkerData {
@@ -18,6 +19,8 @@ export interface QualityWorkerData {
 export interface QualityJob {
   policy: PolicyName;
   seed: number;
+  /** The trace variant (sim/variants.ts) to replay; the trace itself when absent. */
+  variant?: VariantName;
 }
 
 /** What one replay measured. */
@@ -34,13 +37,28 @@ if (port !== null) {
   const pods = readTracePods(data.podsCsv, data.podsFile);
   if (!nodes.ok) throw new Error(nodes.error.message);
   if (!pods.ok) throw new Error(pods.error.message);
+  // Each variant is built once per worker, on its first job.
+  const built = new Map<VariantName, TracePod[]>();
+  const podsOf = (v: VariantName): TracePod[] => {
+    let p = built.get(v);
+    if (p === undefined) {
+      p = variantPods(v, pods.value, nodes.value);
+      built.set(v, p);
+    }
+    return p;
+  };
   port.on('message', (job: QualityJob | null) => {
     if (job === null) {
       port.close();
       return;
     }
     const t0 = performance.now();
-    const r = runFill({ nodes: nodes.value, pods: pods.value, policy: job.policy, seed: job.seed });
+    const r = runFill({
+      nodes: nodes.value,
+      pods: podsOf(job.variant ?? 'default'),
+      policy: job.policy,
+      seed: job.seed,
+    });
     const result: QualityJobResult = {
       ...job,
       unallocatedPctAt100: r.unallocatedPctAt100,

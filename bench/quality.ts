@@ -68,7 +68,7 @@ function startWorker(data: QualityWorkerData): Worker {
 }
 
 /** Runs `jobs` over `workers` worker threads, results in completion order. */
-async function runJobs(
+export async function runJobs(
   jobs: readonly QualityJob[],
   workers: number,
   data: QualityWorkerData,
@@ -93,8 +93,19 @@ async function runJobs(
   return results;
 }
 
-function mean(xs: readonly number[]): number {
+/** The arithmetic mean (0 for none). */
+export function mean(xs: readonly number[]): number {
   return xs.reduce((s, x) => s + x, 0) / Math.max(xs.length, 1);
+}
+
+/** The default trace and its nodes, as workers receive them. */
+export function traceWorkerData(): QualityWorkerData {
+  return {
+    nodesCsv: readFileSync(NODES_FILE, 'utf8'),
+    podsCsv: readFileSync(PODS_FILE, 'utf8'),
+    nodesFile: fileURLToPath(NODES_FILE),
+    podsFile: fileURLToPath(PODS_FILE),
+  };
 }
 
 /** Runs every policy over the paper's seeds and prints the comparison table. */
@@ -104,12 +115,7 @@ export async function runQualityBench(
   const t0 = performance.now();
   const policies = options.policies ?? POLICY_NAMES;
   const seeds = options.seeds ?? PAPER_SEEDS;
-  const data: QualityWorkerData = {
-    nodesCsv: readFileSync(NODES_FILE, 'utf8'),
-    podsCsv: readFileSync(PODS_FILE, 'utf8'),
-    nodesFile: fileURLToPath(NODES_FILE),
-    podsFile: fileURLToPath(PODS_FILE),
-  };
+  const data = traceWorkerData();
   const paper = paperMeans(readFileSync(PAPER_FILE, 'utf8'));
   const jobs = policies.flatMap((policy) => seeds.map((seed) => ({ policy, seed })));
   const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), jobs.length));

@@ -17,7 +17,13 @@
  *   G - min(G, n_t k_t m_t) with n_t = min(GPU copies, floor(CPU free / c_t), floor(memory free / mem_t)),
  *   so a node whose CPU or memory runs out before its GPUs counts the stranded GPUs now, when the
  *   placement that strands them can still be avoided;
- * - CPU-only targets count all of G in both terms, as FGD does.
+ * - CPU-only targets count all of G in both terms, as FGD does;
+ * - a target that can never run on n (its GPU models are not there, or it wants more GPUs than n
+ *   has) adds nothing: n's idle GPUs are not its fragments. FGD adds all of G for it, which gives
+ *   every pod placed on a minority model (or a small node) a bonus of p_t x its milli whatever the
+ *   fit, and drew unpinned pods onto the T4/P100 nodes that pinned pods needed later;
+ * - a multi-GPU target's lookahead counts the whole GPUs left over k-GPU pieces, its CPU and
+ *   memory left to the FGD term's hostable test.
  * F(n) = sum_t p_t (FGD term + LOOKAHEAD_WEIGHT x lookahead term). Score and GPU choice are FGD's
  * (int(100 sigmoid(dF / 1000)), the first GPU reaching the best integer score): a share's GPU is
  * chosen by the same objective as its node.
@@ -29,6 +35,14 @@
  * 4.27 / 4.27 / 4.35; ranking by the raw dF instead of FGD's integer score 4.40 (the integer bands,
  * ties going to the name order, spread near-equal choices that an exact ranking concentrates);
  * breaking those ties by a packing key (least free GPU left, or BestFit's key) 4.28 / 4.29.
+ *
+ * On the variants of sim/variants.ts (`bench/quality-variants.ts`, seeds 42-51), before the two
+ * "never runs here" rules and the multi-GPU lookahead: constrained33 6.99 (FGD 6.46), multigpu40
+ * 3.34 (3.29), constrained33-multigpu30 7.68 (7.32); with them 4.43, 3.23 and 4.23, the
+ * default unchanged at 4.23 (README figures). Tried and dropped: dividing F by the weight of the
+ * targets that can use n instead of leaving the others out, 6.21 on constrained33; weighting
+ * targets by GPU demand instead of pod count, 4.32 default / 3.39 multigpu40; also leaving out
+ * targets whose CPU or memory exceed the node's total, 4.30 default.
  */
 
 import { type FragView, fragView, idleMilli } from '../frag.ts';
@@ -58,13 +72,20 @@ export function balancedFragAmountOf(v: FragView, mix: CompiledMix, lookahead = 
     }
     const allowed = mix.models[t] ?? null;
     const k = mix.count[t] ?? 1;
+    // A target that can never run here (its models are not on the node, or it wants more GPUs
+    // than the node has) is not demand for these GPUs: it adds nothing, where FGD adds all of G.
+    if (k > n) continue;
     const c = mix.cpu[t] ?? 0;
     const mem = mix.mem[t] ?? 0;
+    let access = allowed === null;
     let usable = 0;
     let usableFree = 0;
     let slots = 0;
     for (let i = 0; i < n; i++) {
-      if (allowed !== null && !allowed.includes(v.models[i] ?? '')) continue;
+      if (allowed !== null) {
+        if (!allowed.includes(v.models[i] ?? '')) continue;
+        access = true;
+      }
       const f = free[i] ?? 0;
       if (f >= m) {
         usable++;
@@ -72,10 +93,14 @@ export function balancedFragAmountOf(v: FragView, mix: CompiledMix, lookahead = 
         slots += Math.floor(f / m);
       }
     }
-    const gpuCopies = k === 1 ? slots : Math.floor(usable / k);
-    const cpuCopies = c > 0 ? Math.floor(v.cpuFree / c) : gpuCopies;
-    const memCopies = mem > 0 ? Math.floor(v.memFree / mem) : gpuCopies;
-    const copies = Math.max(0, Math.min(gpuCopies, cpuCopies, memCopies));
+    if (!access) continue;
+    // Multi-GPU targets: the whole GPUs left over k-GPU pieces; their CPU and memory are FGD's test.
+    let copies = Math.floor(usable / k);
+    if (k === 1) {
+      const cpuCopies = c > 0 ? Math.floor(v.cpuFree / c) : slots;
+      const memCopies = mem > 0 ? Math.floor(v.memFree / mem) : slots;
+      copies = Math.max(0, Math.min(slots, cpuCopies, memCopies));
+    }
     fillTerm += w * (total - Math.min(total, copies * k * m));
     const hostable = usable >= k && v.cpuFree >= c && v.memFree >= mem;
     fgdTerm += w * (hostable ? total - usableFree : total);

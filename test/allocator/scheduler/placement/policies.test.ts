@@ -176,6 +176,82 @@ describe('fragmentation-aware', () => {
   });
 });
 
+describe('fragmentation-aware: only demand that can use a node counts', () => {
+  const view = (free: number[], model: string) => ({
+    free,
+    models: free.map(() => model),
+    cpuFree: 64_000,
+    memFree: 256_000,
+    sameModel: model,
+  });
+  const pinned = (model: string, gpuMilli: number, gpuCount: number, weight: number) => ({
+    ...shape(1000, gpuMilli, gpuCount, weight),
+    gpuModels: [model],
+  });
+
+  it('adds nothing for a target pinned to another model, where FGD counts every idle GPU', () => {
+    const mix = compileMix([pinned('G2', 1000, 1, 0.5), shape(1000, 500, 1, 0.5)]);
+    const t4 = view([1000, 300], 'T4');
+    // FGD: G2-pinned 0.5 x 1300 + the 300 sliver the 500 share cannot use, 0.5 x 300.
+    expect(fragAmountOf(t4, mix)).toBe(800);
+    // Here only the share counts: FGD term 150, lookahead 0.25 x 0.5 x 300 (two 500s fill 1000).
+    expect(balancedFragAmountOf(t4, mix)).toBe(150 + 37.5);
+    // On its own model the pinned target counts as before.
+    expect(balancedFragAmountOf(view([1000, 300], 'G2'), mix)).toBe(
+      150 + 0.5 * 300 + 37.5 + 0.25 * 0.5 * 300,
+    );
+  });
+
+  it('adds nothing for a target wanting more GPUs than the node has', () => {
+    const mix = compileMix([shape(1000, 1000, 8, 0.5), shape(1000, 1000, 1, 0.5)]);
+    expect(fragAmountOf(view([1000, 1000], 'T4'), mix)).toBe(1000);
+    expect(balancedFragAmountOf(view([1000, 1000], 'T4'), mix)).toBe(0);
+  });
+
+  it("counts a multi-GPU target's whole GPUs left over k-GPU pieces, its CPU left to FGD's test", () => {
+    const mix = compileMix([shape(40_000, 1000, 4, 1)]);
+    // 5 free GPUs and CPU for one copy: one 4-GPU piece, one GPU stranded for the lookahead.
+    expect(balancedFragAmountOf(view([1000, 1000, 1000, 1000, 1000], 'G2'), mix)).toBe(0.25 * 1000);
+    // CPU for no copy: FGD's term makes all idle a fragment; the lookahead still counts the remainder only.
+    const starved = { ...view([1000, 1000, 1000, 1000, 1000], 'G2'), cpuFree: 10_000 };
+    expect(balancedFragAmountOf(starved, mix)).toBe(5000 + 0.25 * 1000);
+  });
+  it('keeps the last GPU a pinned target can use, where FGD spends it on an unpinned pod', () => {
+    // A third of the demand wants half a G2, two thirds half a T4. An unpinned 300 share fits both.
+    const mix: TargetMix = [pinned('G2', 500, 1, 1 / 3), pinned('T4', 500, 1, 2 / 3)];
+    const t4 = node('a-t4', [gpu(0, 1000, { model: 'T4' })]);
+    const g2 = node('b-g2', [gpu(0, 500, { model: 'G2' })]);
+    const pod = req({ gpuMilli: 300 });
+    const ctx = ctxOf(mix);
+    // FGD counts the G2's idle half as a fragment of the T4 demand, so "removing" it looks best:
+    // the G2 is left with 200, and G2-pinned pods fit nowhere.
+    expect(fgdEvaluate(g2, pod, ctx).score).toBeGreaterThan(fgdEvaluate(t4, pod, ctx).score);
+    // Counting only demand that can use each node, the T4 (700 left, still a home for T4 pods) wins.
+    expect(fragmentationAwareEvaluate(t4, pod, ctx).score).toBeGreaterThan(
+      fragmentationAwareEvaluate(g2, pod, ctx).score,
+    );
+  });
+
+  it('keeps the only GPU of a pinned model, where FGD fills it with a whole-GPU pod', () => {
+    // A third of the demand wants 300 of a T4; two thirds want 2 whole GPUs of any model.
+    const mix: TargetMix = [pinned('T4', 300, 1, 1 / 3), shape(1000, 1000, 2, 2 / 3)];
+    const g2 = node('a-g2', [
+      gpu(0, 1000, { model: 'G2' }),
+      gpu(1, 0, { model: 'G2' }),
+      ...[2, 3].map((i) => gpu(i, 1000, { model: 'G2' })),
+    ]);
+    const t4 = node('b-t4', [gpu(0, 1000, { model: 'T4' })]);
+    const pod = req({ gpuCount: 1 });
+    const ctx = ctxOf(mix);
+    // FGD: the one-GPU T4 node counts all its idle GPU as a fragment of the 2-GPU demand.
+    expect(fgdEvaluate(t4, pod, ctx).score).toBeGreaterThan(fgdEvaluate(g2, pod, ctx).score);
+    // Here the G2 takes it (2 whole GPUs left for a 2-GPU pod) and the T4 stays for its pinned pods.
+    expect(fragmentationAwareEvaluate(g2, pod, ctx).score).toBeGreaterThan(
+      fragmentationAwareEvaluate(t4, pod, ctx).score,
+    );
+  });
+});
+
 describe('mixPodOfRequest', () => {
   it('reads whole GPUs as 1000 milli each, shares as their milli, memory shares on the given GPU', () => {
     expect(mixPodOfRequest(req({ gpuCount: 2 }), 80_000)).toMatchObject({ gpuMilli: 1000, gpuCount: 2 });
