@@ -8,9 +8,19 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ACTIONS } from '../scheduler/actions/index.ts';
 import { runCycle } from '../scheduler/cycle.ts';
 import type { ActionName, Plan } from '../scheduler/plan.ts';
+import type { Db } from '../store/db.ts';
 import { openStore } from '../store/db.ts';
 import { createSnapshotReader } from '../store/snapshot.ts';
-import type { CycleReply, CycleRequest, CycleThreadData, PlanChunk } from './cycle-worker.ts';
+import type {
+  CycleReply,
+  CycleRequest,
+  CycleThreadData,
+  HistoryReply,
+  HistoryRequest,
+  PlanChunk,
+} from './cycle-worker.ts';
+import { samplesFromFlat } from './gpu-samples.ts';
+import { readHistorySample } from './history-sampler.ts';
 
 /** Items per JSON chunk of a plan: a few hundred KB, parsed in a few ms. */
 const CHUNK = 2000;
@@ -30,15 +40,29 @@ export function planChunks(plan: Plan): string[] {
   return out;
 }
 
+/** A usage history sample over this thread's connection and the readings the request carries. */
+function historyReply(db: Db, req: HistoryRequest): HistoryReply {
+  try {
+    const sample = readHistorySample(db, (nodes) => samplesFromFlat(req.samples, nodes));
+    return { id: req.id, ok: true, sample };
+  } catch (e) {
+    return { id: req.id, ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+  }
+}
+
 function serve(data: CycleThreadData): void {
   const port = parentPort;
   if (port === null) throw new Error('cycle-thread.ts runs only as a worker thread');
   const db = openStore(data);
   const reader = createSnapshotReader();
-  port.on('message', (req: CycleRequest | 'close') => {
+  port.on('message', (req: CycleRequest | HistoryRequest | 'close') => {
     if (req === 'close') {
       db.close();
       port.close();
+      return;
+    }
+    if (req.kind === 'history') {
+      port.postMessage(historyReply(db, req));
       return;
     }
     let reply: CycleReply;

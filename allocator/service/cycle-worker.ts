@@ -16,6 +16,8 @@ import type {
 } from '../scheduler/plan.ts';
 import type { QueueSnap } from '../scheduler/snapshot.ts';
 import type { SnapshotReadStats } from '../store/snapshot.ts';
+import type { FlatSamples } from './gpu-samples.ts';
+import type { HistorySample } from './history.ts';
 
 /** What the thread is started with. */
 export interface CycleThreadData {
@@ -27,9 +29,22 @@ export interface CycleThreadData {
 /** One cycle asked of the thread: the instant, and the autoscaler's wanted replicas by workload. */
 export interface CycleRequest {
   id: number;
+  kind: 'cycle';
   nowMs: number;
   wanted: [string, number][];
 }
+
+/** A usage history sample asked of the thread, over the GPU readings the allocator holds. */
+export interface HistoryRequest {
+  id: number;
+  kind: 'history';
+  samples: FlatSamples;
+}
+
+/** What the thread answers a HistoryRequest with. */
+export type HistoryReply =
+  | { id: number; ok: true; sample: HistorySample }
+  | { id: number; ok: false; error: string };
 
 /** One JSON chunk of a plan: some items of one of its lists. */
 export interface PlanChunk {
@@ -68,6 +83,11 @@ export interface ThreadPlan {
 export interface CycleWorker {
   /** The plan for `nowMs` over the store as it is now; rejects when the thread failed. */
   plan(nowMs: number, wanted: [string, number][], slicer: Slicer): Promise<ThreadPlan>;
+  /**
+   * A usage history sample over the store as it is now and `samples`: built on the thread because
+   * at 10,000 nodes it took 0.3-0.6 s, which on the event loop held every agent's Status that long.
+   */
+  history(samples: FlatSamples): Promise<HistorySample>;
   /** Stops the thread. */
   close(): Promise<void>;
 }
@@ -91,7 +111,8 @@ function startThread(data: CycleThreadData): Worker {
 export function startCycleWorker(data: CycleThreadData): CycleWorker {
   let worker: Worker | null = null;
   let nextId = 1;
-  const waiting = new Map<number, { resolve: (r: CycleReply) => void; reject: (e: Error) => void }>();
+  type Reply = CycleReply | HistoryReply;
+  const waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   const failAll = (e: Error): void => {
     for (const w of waiting.values()) w.reject(e);
     waiting.clear();
@@ -99,7 +120,7 @@ export function startCycleWorker(data: CycleThreadData): CycleWorker {
   const thread = (): Worker => {
     if (worker !== null) return worker;
     const w = startThread(data);
-    w.on('message', (reply: CycleReply) => {
+    w.on('message', (reply: Reply) => {
       waiting.get(reply.id)?.resolve(reply);
       waiting.delete(reply.id);
     });
@@ -116,13 +137,14 @@ export function startCycleWorker(data: CycleThreadData): CycleWorker {
     worker = w;
     return w;
   };
+  const ask = (req: CycleRequest | HistoryRequest): Promise<Reply> =>
+    new Promise<Reply>((resolve, reject) => {
+      waiting.set(req.id, { resolve, reject });
+      thread().postMessage(req);
+    });
   return {
     async plan(nowMs, wanted, slicer) {
-      const id = nextId++;
-      const reply = await new Promise<CycleReply>((resolve, reject) => {
-        waiting.set(id, { resolve, reject });
-        thread().postMessage({ id, nowMs, wanted } satisfies CycleRequest);
-      });
+      const reply = (await ask({ id: nextId++, kind: 'cycle', nowMs, wanted })) as CycleReply;
       if (!reply.ok) throw new Error(`scheduler thread: ${reply.error}`);
       const plan: Plan = { binds: [], evictions: [], phaseChanges: [], pending: [], shares: reply.shares };
       for (const chunk of reply.chunks) {
@@ -135,6 +157,11 @@ export function startCycleWorker(data: CycleThreadData): CycleWorker {
       }
       const { queues, actionMs, snapshotMs, planMs, stats } = reply;
       return { plan, queues, actionMs, snapshotMs, planMs, stats };
+    },
+    async history(samples) {
+      const reply = (await ask({ id: nextId++, kind: 'history', samples })) as HistoryReply;
+      if (!reply.ok) throw new Error(`scheduler thread: ${reply.error}`);
+      return reply.sample;
     },
     async close() {
       const w = worker;

@@ -3,6 +3,7 @@
  * In memory only: samples are live data, a heartbeat old, and never worth a write to the store.
  */
 import type { WireGpuSample } from '../../common/wire.ts';
+import type { NodeRecord } from '../store/nodes.ts';
 
 /** One node's newest samples and when they arrived (allocator clock, ms since the epoch). */
 export interface NodeSamples {
@@ -16,6 +17,50 @@ export interface GpuSampleCache {
   record(node: string, samples: readonly WireGpuSample[], atMs: number): void;
   get(node: string): NodeSamples | undefined;
   forget(node: string): void;
+  /** Every node's newest samples in a compact form another thread can take cheaply. */
+  flat(): FlatSamples;
+}
+
+/**
+ * What the usage history reads of the cache, as typed arrays and one string: cloned to the
+ * scheduler's thread in a few ms, where 80,000 sample objects or their uuids (10,000 nodes) took
+ * tens. GPUs are named by index; the thread takes their uuids from the store's node records.
+ */
+export interface FlatSamples {
+  /** Node names, '\n'-joined, and each node's sample time and sample count. */
+  nodes: string;
+  atMs: Float64Array;
+  counts: Uint16Array;
+  /** Per sample, in node order: the GPU's index and its utilization (NaN: none). */
+  index: Uint16Array;
+  utilizationPct: Float64Array;
+}
+
+/** The nodes' samples back from `flat`, uuids from `nodes` by GPU index (utilization only; the rest null). */
+export function samplesFromFlat(
+  f: FlatSamples,
+  nodes: readonly Pick<NodeRecord, 'name' | 'gpus'>[],
+): Map<string, NodeSamples> {
+  const out = new Map<string, NodeSamples>();
+  if (f.nodes === '') return out;
+  const gpusOf = new Map(nodes.map((n) => [n.name, n.gpus]));
+  let k = 0;
+  f.nodes.split('\n').forEach((node, i) => {
+    const gpus = gpusOf.get(node) ?? [];
+    const samples: WireGpuSample[] = [];
+    for (let c = f.counts[i] ?? 0; c > 0; c -= 1, k += 1) {
+      const index = f.index[k] ?? 0;
+      const uuid = gpus.find((g) => g.index === index)?.uuid;
+      if (uuid === undefined) continue;
+      const util = f.utilizationPct[k];
+      samples.push({
+        ...{ uuid, index, utilizationPct: util === undefined || Number.isNaN(util) ? null : util },
+        ...{ memoryUsedMiB: null, memoryTotalMiB: null, temperatureC: null, powerDrawW: null },
+      });
+    }
+    out.set(node, { atMs: f.atMs[i] ?? 0, samples });
+  });
+  return out;
 }
 
 /** An empty cache. */
@@ -32,6 +77,30 @@ export function createGpuSampleCache(): GpuSampleCache {
     get: (node) => byNode.get(node),
     forget: (node) => {
       byNode.delete(node);
+    },
+    flat() {
+      let total = 0;
+      for (const v of byNode.values()) total += v.samples.length;
+      const f: FlatSamples = {
+        nodes: [...byNode.keys()].join('\n'),
+        atMs: new Float64Array(byNode.size),
+        counts: new Uint16Array(byNode.size),
+        index: new Uint16Array(total),
+        utilizationPct: new Float64Array(total),
+      };
+      let i = 0;
+      let k = 0;
+      for (const v of byNode.values()) {
+        f.atMs[i] = v.atMs;
+        f.counts[i] = v.samples.length;
+        i += 1;
+        for (const g of v.samples) {
+          f.index[k] = g.index;
+          f.utilizationPct[k] = g.utilizationPct ?? Number.NaN;
+          k += 1;
+        }
+      }
+      return f;
     },
   };
 }
