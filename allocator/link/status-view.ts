@@ -7,14 +7,16 @@
  * Pure but for the view it is handed: `applyStatus` updates that view in place, since one exists per
  * session and a copy per Status (ten thousand a second) would be garbage for nothing.
  */
-import type { Status, WireGpuSample, WirePodStatus } from '../../common/wire.ts';
+import type { Status, WirePodStatus } from '../../common/wire.ts';
 import { REPEAT_REPORT_MS, reportKey } from './reports.ts';
+import { createSampleSlots, type SampleSlots } from './sample-slots.ts';
 
-/** One pod's newest report, its key, and when a report with that key was last passed on. */
+/** One pod's newest report, its key, when a report with that key was last passed on, and the last Status listing it. */
 interface PodEntry {
   report: WirePodStatus;
   key: string;
   handledAtMs: number;
+  seenSeq: number;
 }
 
 /** A session's merged view of its node. */
@@ -22,7 +24,8 @@ export interface StatusView {
   /** Seq of the last Status applied: the only base a delta may build on. */
   seq: number;
   pods: Map<string, PodEntry>;
-  samples: WireGpuSample[];
+  /** The newest GPU samples, as numbers (sample-slots.ts says why not as the decoded objects). */
+  samples: SampleSlots;
   /** The merged pod list, built on demand and dropped when a pod changes. */
   podList: WirePodStatus[] | null;
 }
@@ -57,38 +60,42 @@ export function applyStatus(view: StatusView | null, status: Status, nowMs: numb
   const handle: WirePodStatus[] = [];
   let repeated = 0;
   for (const r of status.podStates) {
-    if (passOn(view.pods, r, nowMs)) handle.push(r);
+    if (passOn(view.pods, r, nowMs, status.seq)) handle.push(r);
     else repeated += 1;
   }
   for (const id of delta.gonePods) view.pods.delete(id);
   if (status.podStates.length > 0 || delta.gonePods.length > 0) view.podList = null;
-  if (status.gpuSamples.length > 0) view.samples = status.gpuSamples;
+  if (status.gpuSamples.length > 0) view.samples.store(status.gpuSamples);
   view.seq = status.seq;
   view.podList ??= [...view.pods.values()].map((e) => e.report);
   const merged: Status = {
     seq: status.seq,
     atMs: status.atMs,
-    gpuSamples: view.samples,
+    gpuSamples: status.gpuSamples.length > 0 ? status.gpuSamples : view.samples.materialize(),
     podStates: view.podList,
   };
   return { kind: 'applied', view, merged, handle, repeated };
 }
 
-/** A full Status: the view is rebuilt from it, so pods it no longer lists are forgotten. */
+/**
+ * A full Status: the view is brought to it, pods it no longer lists forgotten. The view's map, its
+ * entries and their reports are kept where nothing changed: what a Status decoded to should die young.
+ */
 function applyFull(view: StatusView | null, status: Status, nowMs: number): StatusStep {
-  const previous = view?.pods ?? new Map<string, PodEntry>();
-  const pods = new Map<string, PodEntry>();
+  const pods = view?.pods ?? new Map<string, PodEntry>();
   const handle: WirePodStatus[] = [];
   let repeated = 0;
   for (const r of status.podStates) {
-    const last = previous.get(r.podId);
-    if (last !== undefined) pods.set(r.podId, last);
-    if (passOn(pods, r, nowMs)) handle.push(r);
+    if (passOn(pods, r, nowMs, status.seq)) handle.push(r);
     else repeated += 1;
   }
+  for (const [id, e] of pods) if (e.seenSeq !== status.seq) pods.delete(id);
+  const samples = view?.samples ?? createSampleSlots();
   // An empty list in a full Status is "nothing new" (gpu-samples.ts): the last ones still stand.
-  const samples = status.gpuSamples.length > 0 ? status.gpuSamples : (view?.samples ?? []);
-  const next: StatusView = { seq: status.seq, pods, samples, podList: status.podStates };
+  if (status.gpuSamples.length > 0) samples.store(status.gpuSamples);
+  const next: StatusView = view ?? { seq: status.seq, pods, samples, podList: null };
+  next.seq = status.seq;
+  next.podList = null;
   return { kind: 'applied', view: next, merged: status, handle, repeated };
 }
 
@@ -96,13 +103,21 @@ function applyFull(view: StatusView | null, status: Status, nowMs: number): Stat
  * Records `r` in `pods`; true when it should be passed on: new or changed, or an identical repeat
  * after REPEAT_REPORT_MS (re-handling now and then retries one whose effect did not land).
  */
-function passOn(pods: Map<string, PodEntry>, r: WirePodStatus, nowMs: number): boolean {
+function passOn(pods: Map<string, PodEntry>, r: WirePodStatus, nowMs: number, seq: number): boolean {
   const key = reportKey(r);
   const last = pods.get(r.podId);
-  if (last !== undefined && last.key === key && nowMs - last.handledAtMs < REPEAT_REPORT_MS) {
-    last.report = r;
+  if (last === undefined) {
+    pods.set(r.podId, { report: r, key, handledAtMs: nowMs, seenSeq: seq });
+    return true;
+  }
+  last.seenSeq = seq;
+  if (last.key === key && nowMs - last.handledAtMs < REPEAT_REPORT_MS) {
+    // The same report: the held object stands for it unless what the key leaves out moved.
+    if (last.report.pid !== r.pid || last.report.startedAtMs !== r.startedAtMs) last.report = r;
     return false;
   }
-  pods.set(r.podId, { report: r, key, handledAtMs: nowMs });
+  last.report = r;
+  last.key = key;
+  last.handledAtMs = nowMs;
   return true;
 }

@@ -3,6 +3,7 @@
  * In memory only: samples are live data, a heartbeat old, and never worth a write to the store.
  */
 import type { WireGpuSample } from '../../common/wire.ts';
+import { createSampleSlots, type SampleSlots } from '../link/sample-slots.ts';
 import type { NodeRecord } from '../store/nodes.ts';
 
 /** One node's newest samples and when they arrived (allocator clock, ms since the epoch). */
@@ -65,22 +66,32 @@ export function samplesFromFlat(
 
 /** An empty cache. */
 export function createGpuSampleCache(): GpuSampleCache {
-  const byNode = new Map<string, NodeSamples>();
+  // Kept as numbers (link/sample-slots.ts): the decoded samples of every Status die young.
+  const byNode = new Map<string, { atMs: number; slots: SampleSlots }>();
   return {
     record(node, samples, atMs) {
+      const held = byNode.get(node);
       // Agents send samples only when they have new ones; an empty list is "nothing new", not "no GPUs".
-      if (samples.length === 0 && byNode.has(node)) return;
-      // Kept as given, not copied: a decoded Status is never changed after, and a copy per Status
-      // per node was garbage the young generation had to carry for a heartbeat.
-      byNode.set(node, { atMs, samples });
+      if (samples.length === 0 && held !== undefined) return;
+      if (held === undefined) {
+        const slots = createSampleSlots();
+        slots.store(samples);
+        byNode.set(node, { atMs, slots });
+        return;
+      }
+      held.atMs = atMs;
+      held.slots.store(samples);
     },
-    get: (node) => byNode.get(node),
+    get(node) {
+      const held = byNode.get(node);
+      return held === undefined ? undefined : { atMs: held.atMs, samples: held.slots.materialize() };
+    },
     forget: (node) => {
       byNode.delete(node);
     },
     flat() {
       let total = 0;
-      for (const v of byNode.values()) total += v.samples.length;
+      for (const v of byNode.values()) total += v.slots.length;
       const f: FlatSamples = {
         nodes: [...byNode.keys()].join('\n'),
         atMs: new Float64Array(byNode.size),
@@ -92,12 +103,11 @@ export function createGpuSampleCache(): GpuSampleCache {
       let k = 0;
       for (const v of byNode.values()) {
         f.atMs[i] = v.atMs;
-        f.counts[i] = v.samples.length;
+        f.counts[i] = v.slots.length;
         i += 1;
-        for (const g of v.samples) {
-          f.index[k] = g.index;
-          f.utilizationPct[k] = g.utilizationPct ?? Number.NaN;
-          k += 1;
+        for (let j = 0; j < v.slots.length; j += 1, k += 1) {
+          f.index[k] = v.slots.indexAt(j);
+          f.utilizationPct[k] = v.slots.utilizationAt(j) ?? Number.NaN;
         }
       }
       return f;
