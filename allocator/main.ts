@@ -214,9 +214,7 @@ export async function startAllocator(given: AllocatorOptions): Promise<RunningAl
     now,
     leading: () => term !== null,
     sample: () =>
-      term === null
-        ? Promise.reject(new Error('not leading'))
-        : term.scheduler.history(gpuSamples.flat()),
+      term === null ? Promise.reject(new Error('not leading')) : term.scheduler.history(gpuSamples.flat()),
     onError: (e) =>
       log.warn('usage history sample not taken', { error: e instanceof Error ? e.message : String(e) }),
   });

@@ -56,7 +56,7 @@ describe('startCycleWorker', () => {
     const cache = createGpuSampleCache();
     const nodes = listNodes(db);
     expect(nodes.length).toBeGreaterThan(0);
-    nodes.forEach((n, i) =>
+    nodes.forEach((n, i) => {
       cache.record(
         n.name,
         n.gpus.map((g) => ({
@@ -64,8 +64,8 @@ describe('startCycleWorker', () => {
           ...{ memoryTotalMiB: null, temperatureC: 40, powerDrawW: 300 },
         })),
         T0,
-      ),
-    );
+      );
+    });
     // The compact form carries what the history reads: each GPU by index (its uuid from the store), its utilization.
     const back = samplesFromFlat(cache.flat(), nodes);
     for (const n of nodes) {
