@@ -99,7 +99,7 @@ describe.sequential('faults', () => {
     // And it still schedules.
     const next = await cl.api.submit(testWorkload(cl, 'after-restart', { run: { ms: 1500 } }));
     await cl.api.waitPhase(next.id, 'Completed');
-  });
+  }, 60_000);
 
   it("an agent frozen past a reschedule pod's time: the pod moves to the other node, its stale copy stops, never twice at once", async () => {
     const cl = own(await startCluster({ n1: '2xH100-80GB' }, { lease: '3s' }));
