@@ -10,10 +10,8 @@ import { WebSocketServer } from 'ws';
 import { leaderCloseReason } from '../../common/leader-close.ts';
 import type { Logger } from '../../common/log.ts';
 import { WS_CLOSE, WS_OPTIONS } from '../../common/wire.ts';
-import { agentIdentityOf } from '../identity/nodes.ts';
-import { bearerOf, type TokenStore } from '../identity/tokens.ts';
-import { refuseUpgrade } from '../link/close.ts';
-import { AGENT_CONNECT_PATH } from '../link/server.ts';
+import type { TokenStore } from '../identity/tokens.ts';
+import { admitAgent, isAgentUpgrade } from '../link/admit.ts';
 
 /** What the door needs. */
 export interface StandbyDoorOptions {
@@ -27,12 +25,7 @@ export interface StandbyDoorOptions {
 export function attachStandbyDoor(server: Server, options: StandbyDoorOptions): () => void {
   const wss = new WebSocketServer({ noServer: true, ...WS_OPTIONS });
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (new URL(req.url ?? '/', 'http://link').pathname !== AGENT_CONNECT_PATH) return;
-    const bearer = bearerOf(req.headers.authorization);
-    if (bearer === null || agentIdentityOf(options.tokens, bearer) === null) {
-      refuseUpgrade(socket, 401, 'a join token or node credential is required');
-      return;
-    }
+    if (!isAgentUpgrade(req) || !admitAgent(req, socket, options.tokens).admitted) return;
     wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('error', () => {});
       const leader = options.leaderUrl();

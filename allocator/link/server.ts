@@ -24,10 +24,10 @@ import {
   WS_CLOSE,
   WS_OPTIONS,
 } from '../../common/wire.ts';
-import { type AgentIdentity, agentIdentityOf } from '../identity/nodes.ts';
-import { bearerOf } from '../identity/tokens.ts';
+import type { AgentIdentity } from '../identity/nodes.ts';
 import { markLostNodes, renewLeases } from '../store/nodes.ts';
 import { listPods, SCHEDULED_POD_PHASES } from '../store/pods.ts';
+import { admitAgent, isAgentUpgrade } from './admit.ts';
 import { clip, GOING_AWAY, INTERNAL_ERROR, refusalClose, refuseUpgrade } from './close.ts';
 import { createHeardTimes } from './heard.ts';
 import { createJoinQueue, type JoinOutcome } from './join.ts';
@@ -38,16 +38,13 @@ import { owned } from './reports.ts';
 import { applyStatus, type StatusView } from './status-view.ts';
 import { type AgentLink, type AgentLinkOptions, emptyLinkStats } from './types.ts';
 
+export { AGENT_CONNECT_PATH } from './admit.ts';
 export {
   DEFAULT_FULL_STATUS_EVERY,
   type ResolvedAgentLinkOptions,
   resolveAgentLinkOptions,
 } from './options.ts';
-
 export type { AgentLink, AgentLinkOptions, AgentLinkStats, NodeChange, RefusedReason } from './types.ts';
-
-/** The one path agents connect to. */
-export const AGENT_CONNECT_PATH = '/api/v1/agents/connect';
 
 interface Session {
   ws: WebSocket;
@@ -76,23 +73,21 @@ export function attachAgentLink(server: Server, given: AgentLinkOptions): AgentL
   const stats = emptyLinkStats();
 
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const path = new URL(req.url ?? '/', 'http://link').pathname;
-    if (path !== AGENT_CONNECT_PATH) {
+    if (!isAgentUpgrade(req)) {
       // Another upgrade handler may own this path; with none, an unanswered socket would hang.
       if (server.listenerCount('upgrade') === 1) refuseUpgrade(socket, 404, 'no websocket here');
       return;
     }
-    const bearer = bearerOf(req.headers.authorization);
-    const identity = bearer === null ? null : agentIdentityOf(tokens, bearer);
-    if (bearer === null || identity === null) {
+    const admission = admitAgent(req, socket, tokens);
+    if (!admission.admitted) {
       stats.refusedUpgrades += 1;
       log?.warn('agent upgrade refused', {
         remote: req.socket.remoteAddress ?? '',
-        hasToken: bearer !== null,
+        hasToken: admission.hasToken,
       });
-      refuseUpgrade(socket, 401, 'a join token or node credential is required');
       return;
     }
+    const { identity, bearer } = admission;
     wss.handleUpgrade(req, socket, head, (ws) =>
       onConnection({
         ws,
